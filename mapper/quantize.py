@@ -1,0 +1,74 @@
+"""Unstructured magnitude pruning and symmetric quantization of a layer to signed Bm-bit integers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import ArrayConfig
+from .errors import SwsError
+from .weights import Layer
+
+__all__ = ["prune", "quantize", "prepare_layer", "QuantLayer", "check_sparsity"]
+
+
+def check_sparsity(sparsity: float) -> float:
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not math.isfinite(sparsity) \
+            or not 0 <= sparsity < 1:
+        raise SwsError(f"sparsity must be a number in [0, 1), not {sparsity!r}")
+    return float(sparsity)
+
+
+def prune(w: np.ndarray, sparsity: float) -> np.ndarray:
+    """Zero the round(sparsity * K * N) smallest |w| (ties: lower flat index first)."""
+    sparsity = check_sparsity(sparsity)
+    n_zero = int(round(sparsity * w.size))
+    if n_zero == 0:
+        return w.copy()
+    order = np.argsort(np.abs(w), axis=None, kind="stable")
+    out = w.copy().reshape(-1)
+    out[order[:n_zero]] = 0
+    return out.reshape(w.shape)
+
+
+def quantize(w: np.ndarray, weight_bits: int, *, per_channel: bool = False, where: str = "weights"):
+    """Signed integers in -(2**Bm - 1)..2**Bm - 1, and the scale that maps them back (None for integer input)."""
+    qmax = 2 ** weight_bits - 1
+    if np.issubdtype(w.dtype, np.integer):
+        over = np.abs(w.astype(np.int64)) > qmax
+        if over.any():
+            k, n = np.argwhere(over)[0]
+            raise SwsError(f"{where}: integer weight W[{k}, {n}] = {int(w[k, n])} is outside -{qmax}..{qmax} "
+                           f"(weight_bits {weight_bits}, symmetric)")
+        return w.astype(np.int64), None
+    mag = np.abs(w).max(axis=0, keepdims=True) if per_channel else np.abs(w).max(keepdims=True)
+    scale = np.where(mag > 0, mag / qmax, 1.0)
+    q = np.clip(np.rint(w / scale), -qmax, qmax).astype(np.int64)
+    return q, scale.reshape(-1)
+
+
+@dataclass
+class QuantLayer:
+    """A layer ready to map: signed integer weights (K x N), and where they came from."""
+
+    name: str
+    weights: np.ndarray
+    scale: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.weights.shape)
+
+    @property
+    def sparsity(self) -> float:
+        return float(np.mean(self.weights == 0))
+
+
+def prepare_layer(layer: Layer, cfg: ArrayConfig, sparsity: float = 0.0, *, per_channel: bool = False) -> QuantLayer:
+    """Prune (in the source's own magnitudes), then quantize to the array's weight bits."""
+    # Pruning zeroes the smallest magnitudes, so an out-of-range integer survives it to be reported.
+    q, scale = quantize(prune(layer.weights, sparsity), cfg.weight_bits, per_channel=per_channel, where=f"layer {layer.name}")
+    return QuantLayer(layer.name, q, scale, list(layer.notes))

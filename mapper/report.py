@@ -1,0 +1,110 @@
+"""Map every layer of a weight source and report its cost against the dense and the natural-order references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import ArrayConfig
+from .mapping import Cost, LayerMap, cap_error, map_layer
+from .plan import layer_rom_bits
+from .quantize import QuantLayer, prepare_layer
+from .weights import load_weights
+
+__all__ = ["LayerResult", "map_layers", "map_source", "report_dict", "format_table", "REPORT_KEYS"]
+
+REPORT_KEYS = ("name", "shape", "sparsity", "energy_pj", "dense_energy_pj", "natural_energy_pj",
+               "reduction_vs_dense", "reduction_vs_natural", "conversions", "sar_cycles", "sections",
+               "crossbars", "rom_bits")
+
+
+@dataclass
+class LayerResult:
+    """A mapped layer with the costs of the same weights under the two references."""
+
+    map: LayerMap
+    cost: Cost
+    natural: Cost   # natural order, same policy and cap: adaptive resolution without sorting
+    dense: Cost     # natural order, every column at full resolution: the classic design
+    rom_bits: int
+
+
+def reference_configs(cfg: ArrayConfig) -> tuple[ArrayConfig, ArrayConfig]:
+    natural = cfg.replace(ordering="natural")
+    dense = cfg.replace(ordering="natural", policy="dense", cap=None)
+    return natural, dense
+
+
+def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> list[LayerResult]:
+    natural_cfg, dense_cfg = reference_configs(cfg)
+    out = []
+    for i, layer in enumerate(layers):
+        if progress:
+            progress(i, len(layers), layer.name)
+        lm = map_layer(layer, cfg)
+        natural = map_layer(layer, natural_cfg).cost()
+        dense = map_layer(layer, dense_cfg).cost()
+        out.append(LayerResult(lm, lm.cost(), natural, dense, layer_rom_bits(lm)))
+    return out
+
+
+def map_source(spec: str, cfg: ArrayConfig, sparsity: float = 0.0, *, per_channel: bool = False, progress=None):
+    layers = [prepare_layer(layer, cfg, sparsity, per_channel=per_channel) for layer in load_weights(spec)]
+    return map_layers(layers, cfg, progress)
+
+
+def _ratio(a: float, b: float) -> float:
+    return 1.0 - a / b if b > 0 else 0.0
+
+
+def _row(name, shape, sparsity, cost: Cost, natural: Cost, dense: Cost, rom_bits: int) -> dict:
+    return {
+        "name": name, "shape": shape, "sparsity": sparsity,
+        "energy_pj": cost.energy_pj, "dense_energy_pj": dense.energy_pj, "natural_energy_pj": natural.energy_pj,
+        "reduction_vs_dense": _ratio(cost.energy_pj, dense.energy_pj),
+        "reduction_vs_natural": _ratio(cost.energy_pj, natural.energy_pj),
+        "conversions": cost.conversions, "sar_cycles": cost.sar_cycles, "sections": cost.sections,
+        "crossbars": cost.crossbars, "rom_bits": rom_bits,
+        "resolution_histogram": list(cost.resolution_histogram),
+    }
+
+
+def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sparsity: float,
+                per_channel: bool = False, cap_vectors: int = 64) -> dict:
+    rows = []
+    for r in results:
+        row = _row(r.map.layer.name, list(r.map.layer.shape), r.map.layer.sparsity, r.cost, r.natural, r.dense,
+                   r.rom_bits)
+        if cfg.cap is not None:
+            row["cap_error"] = cap_error(r.map, n_vectors=cap_vectors)
+        rows.append(row)
+    total_cost, total_nat, total_dense = (sum(cs[1:], cs[0]) for cs in
+                                          zip(*[(r.cost, r.natural, r.dense) for r in results]))
+    weights = sum(r.map.layer.shape[0] * r.map.layer.shape[1] for r in results)
+    zeros = sum(r.map.layer.sparsity * r.map.layer.shape[0] * r.map.layer.shape[1] for r in results)
+    total = _row("total", [sum(r.map.layer.shape[0] for r in results), sum(r.map.layer.shape[1] for r in results)],
+                 zeros / weights, total_cost, total_nat, total_dense, sum(r.rom_bits for r in results))
+    total["shape"] = None  # layers of different shapes have no common shape
+    total["weights"] = weights
+    if cfg.cap is not None:
+        total["capped_columns"] = sum(row["cap_error"]["capped_columns"] for row in rows)
+    notes = sorted({n for r in results for n in r.map.layer.notes})
+    return {"source": source, "sparsity_requested": sparsity, "per_channel": per_channel,
+            "config": cfg.to_dict(), "layers": rows, "total": total, "notes": notes}
+
+
+def format_table(report: dict) -> str:
+    """The report as a fixed-width text table (also the body of report.md)."""
+    head = ("layer", "shape", "sparsity", "energy pJ", "dense pJ", "natural pJ", "vs dense", "vs natural",
+            "conversions", "sections", "crossbars", "ROM bits")
+    lines = []
+    for row in report["layers"] + [report["total"]]:
+        shape = "x".join(map(str, row["shape"])) if row["shape"] else f"{row['weights']} w"
+        lines.append((row["name"], shape, f"{row['sparsity']:.3f}", f"{row['energy_pj']:.1f}",
+                      f"{row['dense_energy_pj']:.1f}", f"{row['natural_energy_pj']:.1f}",
+                      f"{100 * row['reduction_vs_dense']:.1f}%", f"{100 * row['reduction_vs_natural']:.1f}%",
+                      str(row["conversions"]), str(row["sections"]), str(row["crossbars"]), str(row["rom_bits"])))
+    widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
+    fmt = lambda cells: "| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+    out = [fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [fmt(l) for l in lines]
+    return "\n".join(out)

@@ -1,0 +1,38 @@
+"""ADC resolution policies (DESIGN.md section 4): the bits each column of each section is converted at."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ArrayConfig
+
+__all__ = ["lossless_bits", "plan_resolutions"]
+
+
+def lossless_bits(m) -> np.ndarray:
+    """ceil(log2(m + 1)): the fewest bits that hold every count 0..m (0 for m = 0)."""
+    m = np.asarray(m, dtype=np.int64)
+    # frexp gives m = f * 2**e with 0.5 <= f < 1, so e is m's bit length, exactly (no float log2).
+    return np.where(m > 0, np.frexp(np.maximum(m, 1))[1], 0).astype(np.int64)
+
+
+def plan_resolutions(counts: np.ndarray, cfg: ArrayConfig, output_mask: np.ndarray | None = None) -> np.ndarray:
+    """(S, G, 2, Bm) resolutions from ones per column; 0 means the column is never converted.
+
+    `output_mask` (S, G) marks the real outputs of each section; the dense reference converts
+    every column of a real output, ones or not.
+    """
+    need = lossless_bits(counts)
+    if cfg.policy == "column":
+        res = need
+    elif cfg.policy == "section":
+        per_section = need.reshape(len(need), -1).max(axis=1, initial=0)
+        res = np.where(need > 0, per_section[:, None, None, None], 0)
+    elif cfg.policy == "full":
+        res = np.where(need > 0, cfg.full_resolution, 0)
+    else:  # dense
+        mask = np.ones(counts.shape[:2], bool) if output_mask is None else output_mask
+        res = np.broadcast_to(np.where(mask, cfg.full_resolution, 0)[:, :, None, None], counts.shape).copy()
+    if cfg.cap is not None:
+        res = np.minimum(res, cfg.cap)
+    return res.astype(np.int64)

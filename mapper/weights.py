@@ -1,0 +1,117 @@
+"""Weight sources: .npy, .npz, .onnx files, synthetic layers and built-in models, read into named K x N layers."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import SwsError
+
+__all__ = ["Layer", "load_weights", "source_name", "BUILTIN_MODELS"]
+
+
+@dataclass
+class Layer:
+    """One matrix of `y = x @ W`: K inputs (rows) x N outputs (columns), integer or float."""
+
+    name: str
+    weights: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.weights.shape)
+
+
+_SYNTH = re.compile(r"^synthetic:(laplace|gauss):(\d+)x(\d+)(?::(\d+))?$")
+
+#: Built-in models: name -> (loader, what it needs installed). Filled in by mapper.models.
+BUILTIN_MODELS: dict[str, object] = {}
+
+
+def source_name(spec: str) -> str:
+    """A short name for a weight source, used for the default output folder build/<name>/."""
+    m = _SYNTH.match(spec)
+    if m:
+        kind, k, n, seed = m.groups()
+        return f"synthetic-{kind}-{k}x{n}-{seed or 0}"
+    if spec in BUILTIN_MODELS:
+        return spec
+    return os.path.splitext(os.path.basename(spec.rstrip("/")))[0] or "weights"
+
+
+def _check_matrix(where: str, a: np.ndarray) -> np.ndarray:
+    if a.ndim != 2:
+        raise SwsError(f"{where}: a layer must be a 2-D K x N matrix, but this array has shape {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise SwsError(f"{where}: a layer must have at least one row and one column, not shape {a.shape}")
+    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise SwsError(f"{where}: weights must be integers or floats, not {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise SwsError(f"{where}: weights must be finite, but W[{bad[0]}, {bad[1]}] = {a[tuple(bad)]}")
+    return a
+
+
+def _synthetic(spec: str, m: re.Match) -> list[Layer]:
+    kind, k, n, seed = m.groups()
+    k, n, seed = int(k), int(n), int(seed or 0)
+    if k == 0 or n == 0:
+        raise SwsError(f"{spec}: a synthetic layer needs K >= 1 and N >= 1, not {k}x{n}")
+    rng = np.random.default_rng(seed)
+    w = rng.laplace(0.0, 1.0, (k, n)) if kind == "laplace" else rng.normal(0.0, 1.0, (k, n))
+    return [Layer(f"{kind}{k}x{n}", w)]
+
+
+def _npy(path: str) -> list[Layer]:
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise SwsError(f"{path}: not a readable .npy array ({e})") from None
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return [Layer(stem, _check_matrix(path, a))]
+
+
+def _npz(path: str) -> list[Layer]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            layers = [Layer(key, _check_matrix(f"{path}[{key}]", z[key])) for key in z.files]
+    except (ValueError, OSError) as e:
+        raise SwsError(f"{path}: not a readable .npz archive ({e})") from None
+    if not layers:
+        raise SwsError(f"{path}: the .npz archive holds no arrays: it needs one 2-D array per layer")
+    return layers
+
+
+def _onnx(path: str) -> list[Layer]:
+    try:
+        from .onnx_weights import read_onnx_layers
+    except ImportError:
+        raise SwsError(f"{path}: reading ONNX needs the 'onnx' extra: pip install -e '.[onnx]'") from None
+    return read_onnx_layers(path)
+
+
+def load_weights(spec: str) -> list[Layer]:
+    """Read the layers named by `spec`: a file path, `synthetic:laplace|gauss:KxN[:SEED]`, or a built-in model."""
+    m = _SYNTH.match(spec)
+    if m:
+        return _synthetic(spec, m)
+    if spec.startswith("synthetic:"):
+        raise SwsError(f"{spec}: a synthetic source is synthetic:laplace:KxN[:SEED] or synthetic:gauss:KxN[:SEED]")
+    if spec in BUILTIN_MODELS:
+        return BUILTIN_MODELS[spec]()
+    if not os.path.exists(spec):
+        builtins = f" or a built-in model ({', '.join(sorted(BUILTIN_MODELS))})" if BUILTIN_MODELS else ""
+        raise SwsError(f"{spec}: no such file (weights are a .npy, .npz or .onnx file, "
+                       f"synthetic:laplace:KxN[:SEED]{builtins})")
+    ext = os.path.splitext(spec)[1].lower()
+    if ext == ".npy":
+        return _npy(spec)
+    if ext == ".npz":
+        return _npz(spec)
+    if ext == ".onnx":
+        return _onnx(spec)
+    raise SwsError(f"{spec}: unknown weight file type {ext!r} (expected .npy, .npz or .onnx)")

@@ -1,0 +1,72 @@
+"""Options shared by the subcommands: the array configuration and the mapping of a weight source."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from mapper.config import LAWS, ORDERINGS, POLICIES, SECTIONINGS, ArrayConfig
+from mapper.errors import SwsError
+
+DEFAULT = ArrayConfig()
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, not {text!r}") from None
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("array and mapping")
+    g.add_argument("--rows", type=int, default=DEFAULT.rows, help="crossbar rows R (default %(default)s)")
+    g.add_argument("--cols", type=int, default=DEFAULT.cols, help="crossbar columns C (default %(default)s)")
+    g.add_argument("--weight-bits", type=int, default=DEFAULT.weight_bits,
+                   help="weight magnitude bits Bm (default %(default)s: int8 symmetric)")
+    g.add_argument("--input-bits", type=int, default=DEFAULT.input_bits, help="input bits A (default %(default)s)")
+    g.add_argument("--unsigned-inputs", action="store_true", help="inputs are unsigned (no negative plane)")
+    g.add_argument("--group", type=int, default=DEFAULT.group, help="outputs per row order G (default %(default)s)")
+    g.add_argument("--n-adc", type=int, default=DEFAULT.n_adc, help="ADCs per controller (default %(default)s)")
+    g.add_argument("--ordering", choices=ORDERINGS, default=None,
+                   help="row ordering (default sorted; natural for policy dense)")
+    g.add_argument("--sectioning", choices=SECTIONINGS, default=DEFAULT.sectioning,
+                   help="where the sections are cut (default %(default)s)")
+    g.add_argument("--policy", choices=POLICIES, default=DEFAULT.policy,
+                   help="ADC resolution policy (default %(default)s)")
+    g.add_argument("--cap", type=int, default=None, help="cap every ADC resolution at this many bits (lossy)")
+    g.add_argument("--law", choices=LAWS, default=DEFAULT.law, help="conversion energy law (default %(default)s)")
+    g.add_argument("--law-table", type=_float_list, default=None,
+                   help="with --law table: relative energies of 1, 2, ... bit conversions, comma-separated")
+    g.add_argument("--e8", type=float, default=DEFAULT.e8_pj, help="pJ per 8-bit conversion (default %(default)s)")
+
+
+def config_from_args(args) -> ArrayConfig:
+    ordering = args.ordering or ("natural" if args.policy == "dense" else "sorted")
+    return ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
+                       input_signed=not args.unsigned_inputs, group=args.group, n_adc=args.n_adc,
+                       ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
+                       law=args.law, law_table=args.law_table, e8_pj=args.e8)
+
+
+def add_weight_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("weights")
+    g.add_argument("--sparsity", type=float, default=0.0,
+                   help="unstructured magnitude pruning per layer, in [0, 1) (default %(default)s)")
+    g.add_argument("--per-channel", action="store_true",
+                   help="quantize float weights per output channel (default: per tensor)")
+
+
+def progress(i: int, n: int, name: str) -> None:
+    """Progress on stderr for multi-layer work (stdout stays clean for --json)."""
+    if n > 1:
+        print(f"[{i + 1}/{n}] {name}", file=sys.stderr, flush=True)
+
+
+def check_output_path(path: str, what: str) -> None:
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise SwsError(f"{path}: the {what} must be a folder, but a file is there")
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise SwsError(f"{path}: cannot make the {what} under {parent}, which is a file")
