@@ -26,7 +26,7 @@ def plan_resolutions(counts: np.ndarray, cfg: ArrayConfig, output_mask: np.ndarr
     if cfg.policy == "column":
         res = need
     elif cfg.policy == "section":
-        per_section = need.reshape(len(need), -1).max(axis=1, initial=0)
+        per_section = need.max(axis=(1, 2, 3), initial=0)
         res = np.where(need > 0, per_section[:, None, None, None], 0)
     elif cfg.policy == "full":
         res = np.where(need > 0, cfg.full_resolution, 0)

@@ -1,0 +1,47 @@
+import pytest
+
+from mapper.config import ArrayConfig
+from mapper.errors import SwsError
+
+
+def test_defaults_describe_an_int8_isaac_like_array():
+    cfg = ArrayConfig()
+    assert (cfg.rows, cfg.cols, cfg.weight_bits, cfg.input_bits) == (128, 128, 7, 8)
+    assert cfg.full_resolution == 8          # ceil(log2(129))
+    assert cfg.slot_cols == 14               # 2 signs x 7 bits x 1 output
+    assert cfg.slots_per_crossbar == 9       # 128 // 14
+    assert (cfg.input_min, cfg.input_max) == (-128, 127)
+    assert cfg.plane_weights() == [1, 2, 4, 8, 16, 32, 64, -128]
+
+
+def test_unsigned_inputs_have_no_negative_plane():
+    cfg = ArrayConfig(input_bits=4, input_signed=False)
+    assert cfg.plane_weights() == [1, 2, 4, 8]
+    assert (cfg.input_min, cfg.input_max) == (0, 15)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"rows": 0}, "rows must be an integer >= 1, not 0"),
+    ({"cols": 0}, "cols must be an integer >= 1, not 0"),
+    ({"rows": -3}, "rows must be an integer >= 1, not -3"),
+    ({"n_adc": 0}, "n_adc must be an integer >= 1, not 0"),
+    ({"weight_bits": 16}, "weight_bits must be at most 15, not 16"),
+    ({"group": 10}, "group 10 is wider than a crossbar: a slot needs 2 * weight_bits * group = 140 columns "
+                    "but cols is 128"),
+    ({"policy": "fast"}, "policy must be one of column, section, full, dense, not 'fast'"),
+    ({"ordering": "random"}, "ordering must be one of"),
+    ({"policy": "dense"}, "policy 'dense' is the natural-order reference: it needs ordering 'natural'"),
+    ({"cap": 0}, "cap must be an integer >= 1, not 0"),
+    ({"e8_pj": -1.0}, "e8_pj must be a positive finite number, not -1.0"),
+    ({"law": "table"}, "law 'table' needs law_table"),
+    ({"law": "table", "law_table": (1, 2, 3)}, "law_table must give at least 8 entries"),
+    ({"law_table": (1,) * 8}, "law_table is only used with law 'table'"),
+])
+def test_bad_parameters_are_named_with_value_and_rule(changes, message):
+    with pytest.raises(SwsError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
+        ArrayConfig(**changes)
+
+
+def test_config_round_trips_through_a_dict():
+    cfg = ArrayConfig(rows=16, law="table", law_table=tuple(range(1, 9)), cap=3)
+    assert ArrayConfig.from_dict(cfg.to_dict()) == cfg
