@@ -6,6 +6,8 @@ chain is followed back to the integer initializer, which is taken as it is (its 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import onnx
 from onnx import numpy_helper
@@ -13,7 +15,7 @@ from onnx import numpy_helper
 from .errors import SwsError
 from .weights import Layer, _check_matrix
 
-__all__ = ["read_onnx_layers", "onnx_weight_operands"]
+__all__ = ["read_onnx_layers", "onnx_weight_operands", "OnnxLinear", "onnx_linears"]
 
 
 def onnx_weight_operands(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, str, bool]]:
@@ -54,6 +56,59 @@ def onnx_weight_operands(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, s
             transposed = not transposed
         found.append((node, r, transposed))
     return found
+
+
+@dataclass(frozen=True)
+class OnnxLinear:
+    """Where one weight matrix sits in the graph, for tools that rewrite or run the model."""
+
+    node: str               # the MatMul or Gemm node
+    weight: str             # the root initializer (the integer one, in a quantized export)
+    transposed: bool        # the initializer is N x K
+    scale: str | None       # the initializer of the Mul that rescales it, if any (per output channel)
+    bias: str | None        # the initializer added to the node's output, if any
+    input: str              # the activation operand of the node
+    output: str             # the node's output
+
+
+def _weight_scale(name: str, root: str, inits: dict, producer: dict) -> str | None:
+    """The initializer that rescales the weight on its path from `root` to the MatMul (Mul or DequantizeLinear)."""
+    for _ in range(8):
+        node = producer.get(name)
+        if node is None:
+            return None
+        if node.op_type == "DequantizeLinear":
+            return node.input[1] if len(node.input) > 1 else None
+        if node.op_type == "Mul":
+            consts = [i for i in node.input if i in inits and i != root]
+            others = [i for i in node.input if i not in consts]
+            if consts and others:
+                return consts[0]
+            return None
+        name = node.input[0]
+    return None
+
+
+def onnx_linears(model: onnx.ModelProto) -> list[OnnxLinear]:
+    """Every MatMul/Gemm with a constant weight operand, with its scale and bias initializers."""
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for i in node.input:
+            consumers.setdefault(i, []).append(node)
+    out = []
+    for node, name, transposed in onnx_weight_operands(model):
+        bias = None
+        if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2] in inits:
+            bias = node.input[2]
+        for c in consumers.get(node.output[0], []):
+            if c.op_type == "Add":
+                bias = bias or next((i for i in c.input if i in inits), None)
+        out.append(OnnxLinear(node.name, name, transposed, _weight_scale(node.input[1], name, inits, producer),
+                              bias, node.input[0], node.output[0]))
+    return out
 
 
 def read_onnx_layers(path: str) -> list[Layer]:

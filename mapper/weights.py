@@ -28,8 +28,14 @@ class Layer:
 
 _SYNTH = re.compile(r"^synthetic:(laplace|gauss):(\d+)x(\d+)(?::(\d+))?$")
 
-#: Built-in models: name -> (loader, what it needs installed). Filled in by mapper.models.
+#: Built-in models: name -> loader (no arguments, returns the layers). Filled in by mapper.models.
 BUILTIN_MODELS: dict[str, object] = {}
+
+
+def _builtins() -> dict:
+    """The built-in models, registered on first use (mapper.models imports onnx only when a model is loaded)."""
+    from . import models  # noqa: F401  (fills BUILTIN_MODELS)
+    return BUILTIN_MODELS
 
 
 def source_name(spec: str) -> str:
@@ -38,7 +44,7 @@ def source_name(spec: str) -> str:
     if m:
         kind, k, n, seed = m.groups()
         return f"synthetic-{kind}-{k}x{n}-{seed or 0}"
-    if spec in BUILTIN_MODELS:
+    if spec in _builtins():
         return spec
     return os.path.splitext(os.path.basename(spec.rstrip("/")))[0] or "weights"
 
@@ -101,7 +107,7 @@ def load_weights(spec: str) -> list[Layer]:
         return _synthetic(spec, m)
     if spec.startswith("synthetic:"):
         raise SwsError(f"{spec}: a synthetic source is synthetic:laplace:KxN[:SEED] or synthetic:gauss:KxN[:SEED]")
-    if spec in BUILTIN_MODELS:
+    if spec in _builtins():
         return BUILTIN_MODELS[spec]()
     if not os.path.exists(spec):
         builtins = f" or a built-in model ({', '.join(sorted(BUILTIN_MODELS))})" if BUILTIN_MODELS else ""
