@@ -1,0 +1,1 @@
+"""Amaranth RTL generation for SWS crossbar controllers: components, Verilog emission, synthesis."""

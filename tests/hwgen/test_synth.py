@@ -1,0 +1,41 @@
+"""Synthesis with Yosys: area figures of a small design, and a latch refused."""
+
+import pytest
+
+from hwgen.synth import synthesize
+from mapper.errors import SwsError
+
+COUNTER = """
+module ctr(input clk, input rst, input en, output reg [7:0] q);
+  always @(posedge clk) if (rst) q <= 0; else if (en) q <= q + 1;
+endmodule
+"""
+
+LATCH = """
+module lat(input en, input d, output reg q);
+  always @* if (en) q = d;
+endmodule
+"""
+
+
+@pytest.mark.parametrize("target", ["generic", "ice40", "ecp5"])
+def test_a_counter_synthesizes_to_luts_and_eight_flip_flops(target):
+    r = synthesize(COUNTER, "ctr", target, say=lambda m: None)
+    assert r.flip_flops == 8
+    assert r.luts + r.carries > 0
+    assert r.block_rams == 0
+
+
+def test_a_latch_is_refused():
+    with pytest.raises(SwsError, match="latch"):
+        synthesize(LATCH, "lat", "generic", say=lambda m: None)
+
+
+def test_verilog_errors_are_reported_in_one_line():
+    with pytest.raises(SwsError, match="Yosys synthesis failed"):
+        synthesize("module broken(; endmodule", "broken", "generic", say=lambda m: None)
+
+
+def test_unknown_target_is_named():
+    with pytest.raises(SwsError, match="target must be one of generic, ice40, ecp5, not 'xilinx'"):
+        synthesize(COUNTER, "ctr", "xilinx")
