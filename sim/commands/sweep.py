@@ -1,0 +1,102 @@
+"""`sws sweep`: the pruning sweep of a model, as sweep.md, sweep.json and plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from mapper.config import ArrayConfig
+from mapper.errors import SwsError
+from mapper.files import atomic_dir
+from mapper.quantize import check_sparsity
+from mapper.weights import load_weights, source_name
+
+from .common import DEFAULT, check_output_path
+
+DEFAULT_WEIGHTS = "minilm"
+
+
+def _numbers(text: str, kind=float) -> tuple:
+    try:
+        return tuple(kind(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise SwsError(f"expected comma-separated numbers, not {text!r}") from None
+
+
+def add_parser(sub):
+    p = sub.add_parser("sweep", help="energy over sparsity x ordering x policy x law: table and plots",
+                       description="Prune, section and cost every layer at each sparsity, for natural order and "
+                                   "sorted order (per group), under the full, section and column policies and "
+                                   "the walden and thermal laws; write sweep.md, sweep.json and PNG plots.")
+    p.add_argument("weights", nargs="?", default=DEFAULT_WEIGHTS,
+                   help="weight source, as for `sws map` (default %(default)s: needs the minilm extra)")
+    p.add_argument("-o", "--output", help="output folder (default build/sweep/<name>/)")
+    p.add_argument("--sparsities", default="0,0.5,0.7,0.8,0.9,0.95", help="comma-separated (default %(default)s)")
+    p.add_argument("--groups", default="1,8", help="groups G of the sorted orderings (default %(default)s)")
+    p.add_argument("--plot-sparsity", type=float, default=None,
+                   help="sparsity of the per-layer energy and resolution histogram plots (default 0.9 if swept, "
+                        "else the largest swept)")
+    p.add_argument("--no-plots", action="store_true", help="write the table only (plots need the plots extra)")
+    p.add_argument("--json", action="store_true", help="print sweep.json on stdout and nothing else")
+    g = p.add_argument_group("array")
+    g.add_argument("--rows", type=int, default=DEFAULT.rows, help="crossbar rows R (default %(default)s)")
+    g.add_argument("--cols", type=int, default=DEFAULT.cols, help="crossbar columns C (default %(default)s)")
+    g.add_argument("--weight-bits", type=int, default=DEFAULT.weight_bits, help="Bm (default %(default)s)")
+    g.add_argument("--input-bits", type=int, default=DEFAULT.input_bits, help="A (default %(default)s)")
+    g.add_argument("--e8", type=float, default=DEFAULT.e8_pj, help="pJ per 8-bit conversion (default %(default)s)")
+    return p
+
+
+def progress(i: int, n: int, text: str) -> None:
+    print(f"[{i + 1}/{n}] {text}", file=sys.stderr, flush=True)
+
+
+def run_sweep(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups, plot_sparsity: float | None = None,
+              plots: bool = True, show_progress: bool = True) -> dict:
+    """Sweep `spec` and write sweep.md, sweep.json (and the plots) into `out`, whole or not at all."""
+    from sim.sweep import ARRANGEMENTS, Arrangement, sweep, sweep_markdown, write_json
+
+    sparsities = tuple(check_sparsity(s) for s in sparsities)
+    if not sparsities:
+        raise SwsError("--sparsities needs at least one sparsity")
+    if plot_sparsity is None:
+        plot_sparsity = 0.9 if 0.9 in sparsities else max(sparsities)
+    if plots and plot_sparsity not in sparsities:
+        raise SwsError(f"--plot-sparsity {plot_sparsity} is not one of the swept sparsities {sparsities}")
+    arrangements = (ARRANGEMENTS[0],) + tuple(Arrangement("sorted", g) for g in groups)
+    for g in groups:
+        cfg.replace(group=g)  # checks the group fits a crossbar, with the config's message
+    check_output_path(out, "output folder")
+    layers = load_weights(spec)
+    result = sweep(layers, cfg, sparsities=sparsities, arrangements=arrangements, source=spec,
+                   progress=progress if show_progress else None)
+    with atomic_dir(out) as tmp:
+        write_json(result, os.path.join(tmp, "sweep.json"))
+        with open(os.path.join(tmp, "sweep.md"), "w") as f:
+            f.write(sweep_markdown(result))
+        if plots:
+            from sim.plots import write_plots
+            result["plots"] = write_plots(result, tmp, sparsity=plot_sparsity)
+    return result
+
+
+def run(args):
+    cfg = ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
+                      e8_pj=args.e8)
+    out = args.output or os.path.join("build", "sweep", source_name(args.weights))
+    plots = not args.no_plots
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise SwsError("the plots need matplotlib: pip install -e '.[plots]' (or use --no-plots)") from None
+    result = run_sweep(args.weights, cfg, out, sparsities=_numbers(args.sparsities),
+                       groups=_numbers(args.groups, int), plot_sparsity=args.plot_sparsity, plots=plots)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    from sim.sweep import summary_markdown
+    print(summary_markdown(result))
+    print(f"table, JSON{' and plots' if plots else ''} in {out}/")
+    return 0

@@ -1,0 +1,191 @@
+"""The pruning sweep: ADC energy of a model over sparsity x ordering x policy x law, against dense and natural.
+
+Sectioning depends only on the sparsity and the arrangement (ordering, group); the policies and laws are
+re-costings of the same ones-per-column counts, so each layer is sectioned once per (sparsity, arrangement).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from mapper.config import ArrayConfig
+from mapper.mapping import Cost, cost_of
+from mapper.quantize import prepare_layer
+from mapper.resolution import plan_resolutions
+from mapper.sectioning import section_layer
+from mapper.weights import Layer
+
+__all__ = ["Arrangement", "SPARSITIES", "ARRANGEMENTS", "POLICIES", "LAWS", "sweep", "sweep_markdown",
+           "summary_markdown", "find_row"]
+
+SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+POLICIES = ("full", "section", "column")
+LAWS = ("walden", "thermal")
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """A row ordering and the number of outputs that share it."""
+
+    ordering: str
+    group: int = 1
+
+    @property
+    def label(self) -> str:
+        return "natural" if self.ordering == "natural" and self.group == 1 else f"{self.ordering} G={self.group}"
+
+
+ARRANGEMENTS = (Arrangement("natural"), Arrangement("sorted", 1), Arrangement("sorted", 8))
+
+
+def _ratio(a: float, b: float) -> float:
+    return 1.0 - a / b if b > 0 else 0.0
+
+
+def _total(costs: list[Cost]) -> Cost:
+    return sum(costs[1:], costs[0])
+
+
+def _cost_dict(c: Cost) -> dict:
+    return {"energy_pj": c.energy_pj, "conversions": c.conversions, "sar_cycles": c.sar_cycles,
+            "sections": c.sections, "crossbars": c.crossbars, "resolution_histogram": list(c.resolution_histogram)}
+
+
+def sweep(layers: list[Layer], cfg: ArrayConfig = ArrayConfig(), *, sparsities=SPARSITIES,
+          arrangements=ARRANGEMENTS, policies=POLICIES, laws=LAWS, source: str = "", progress=None) -> dict:
+    """Cost every layer under every (sparsity, arrangement, policy, law); totals and per-layer energies.
+
+    `cfg` gives the array (rows, cols, bits, e8); its ordering, group, policy and law are swept over.
+    Each row quotes `reduction_vs_dense` (natural order, every column of every section at full resolution)
+    and `reduction_vs_natural` (natural order, same group, policy and law: what sorting itself buys),
+    the same references as `sws map`.
+    """
+    cfg = cfg.replace(cap=None, ordering="sorted", policy="column", law="walden", law_table=None)
+    groups = sorted({a.group for a in arrangements})
+    # Natural order in every group width that a sorted arrangement uses: its same-policy reference.
+    naturals = [Arrangement("natural", g) for g in groups]
+    todo = list(dict.fromkeys(list(naturals) + list(arrangements)))
+    rows, dense_rows, achieved = [], [], []
+    steps, step = len(sparsities) * len(todo), 0
+    for s in sparsities:
+        q = [prepare_layer(layer, cfg, s) for layer in layers]
+        achieved.append(float(sum(np.count_nonzero(l.weights == 0) for l in q) / sum(l.weights.size for l in q)))
+        costs = {}  # (arrangement, policy, law) -> per-layer costs
+        for arr in todo:
+            step += 1
+            if progress:
+                progress(step - 1, steps, f"sparsity {s:g}, {arr.label}: sectioning {len(q)} layers")
+            c = cfg.replace(ordering=arr.ordering, group=arr.group)
+            secs = [section_layer(l.weights, c) for l in q]
+            pols = list(policies) + (["dense"] if arr == naturals[0] else [])
+            for policy in pols:
+                cp = c.replace(policy=policy)
+                res = [plan_resolutions(sec.counts, cp, sec.output_mask()) for sec in secs]
+                for law in laws:
+                    cl = cp.replace(law=law)
+                    costs[arr, policy, law] = [cost_of(r, cl, sec.n_sections) for r, sec in zip(res, secs)]
+        for law in laws:
+            dense = costs[naturals[0], "dense", law]
+            dense_total = _total(dense)
+            dense_rows.append({"sparsity": s, "law": law, **_cost_dict(dense_total),
+                               "layer_energy_pj": [x.energy_pj for x in dense]})
+            for arr in arrangements:
+                ref = Arrangement("natural", arr.group)
+                for policy in policies:
+                    per_layer = costs[arr, policy, law]
+                    total = _total(per_layer)
+                    natural = _total(costs[ref, policy, law])
+                    rows.append({"sparsity": s, "ordering": arr.label, "group": arr.group, "policy": policy,
+                                 "law": law, **_cost_dict(total),
+                                 "dense_energy_pj": dense_total.energy_pj, "natural_energy_pj": natural.energy_pj,
+                                 "reduction_vs_dense": _ratio(total.energy_pj, dense_total.energy_pj),
+                                 "reduction_vs_natural": _ratio(total.energy_pj, natural.energy_pj),
+                                 "layer_energy_pj": [x.energy_pj for x in per_layer]})
+    if progress:
+        progress(steps - 1, steps, "done")
+    notes = sorted({n for layer in layers for n in layer.notes})
+    return {"source": source, "config": cfg.to_dict(), "sparsities": list(sparsities),
+            "sparsity_achieved": achieved, "orderings": [a.label for a in arrangements],
+            "policies": list(policies), "laws": list(laws),
+            "layers": [{"name": l.name, "shape": list(l.weights.shape)} for l in layers],
+            "weights": int(sum(l.weights.size for l in layers)),
+            "rows": rows, "dense": dense_rows, "notes": notes}
+
+
+def find_row(result: dict, sparsity: float, ordering: str, policy: str, law: str) -> dict:
+    for r in result["rows"]:
+        if r["sparsity"] == sparsity and r["ordering"] == ordering and r["policy"] == policy and r["law"] == law:
+            return r
+    raise KeyError((sparsity, ordering, policy, law))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _table(head, lines) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 3 else "---:" for i in range(len(head))) + "|"]
+    return out + ["| " + " | ".join(l) + " |" for l in lines]
+
+
+def _nj(pj: float) -> str:
+    return f"{pj / 1000:.1f}"
+
+
+def summary_markdown(result: dict, policy: str = "column") -> str:
+    """Reduction vs dense (and vs natural) of the whole model at each sparsity, one column per arrangement."""
+    out = []
+    for law in result["laws"]:
+        head = ["sparsity"] + [f"{o}: vs dense (vs natural)" for o in result["orderings"]]
+        lines = []
+        for s in result["sparsities"]:
+            cells = [f"{s:g}"]
+            for o in result["orderings"]:
+                r = find_row(result, s, o, policy, law)
+                cells.append(f"{_pct(r['reduction_vs_dense'])} ({_pct(r['reduction_vs_natural'])})")
+            lines.append(cells)
+        out.append(f"Law `{law}`, policy `{policy}`: total ADC energy reduction vs dense (vs natural order, "
+                   f"same policy)")
+        out.append("")
+        out += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(result["orderings"])]
+        out += ["| " + " | ".join(c) + " |" for c in lines]
+        out.append("")
+    return "\n".join(out)
+
+
+def sweep_markdown(result: dict) -> str:
+    """The whole table, one section per law; a `dense` line per sparsity gives the reference itself."""
+    cfg = result["config"]
+    lines = [f"# SWS pruning sweep: {result['source']}", "",
+             f"{len(result['layers'])} layers, {result['weights']} weights; array {cfg['rows']} x {cfg['cols']}, "
+             f"weights {cfg['weight_bits']} magnitude bits, inputs {cfg['input_bits']} bits, E8 = {cfg['e8_pj']} pJ. "
+             "Energy is ADC energy per input vector (one token) through every layer. `vs dense`: against natural "
+             "order with every column of every section converted at full resolution; `vs natural`: against "
+             "natural order with the same group, policy and law (what sorting itself buys).", ""]
+    lines += [f"- {n}" for n in result["notes"]]
+    lines += ["", "## Summary", "", summary_markdown(result)]
+    head = ["sparsity", "ordering", "policy", "energy nJ", "vs dense", "vs natural", "conversions",
+            "SAR cycles", "sections", "crossbars"]
+    for law in result["laws"]:
+        body = []
+        for i, s in enumerate(result["sparsities"]):
+            d = next(d for d in result["dense"] if d["sparsity"] == s and d["law"] == law)
+            body.append([f"{s:g}", "natural", "dense", _nj(d["energy_pj"]), "0.0%", "", str(d["conversions"]),
+                         str(d["sar_cycles"]), str(d["sections"]), str(d["crossbars"])])
+            for o in result["orderings"]:
+                for p in result["policies"]:
+                    r = find_row(result, s, o, p, law)
+                    body.append([f"{s:g}", o, p, _nj(r["energy_pj"]), _pct(r["reduction_vs_dense"]),
+                                 _pct(r["reduction_vs_natural"]), str(r["conversions"]), str(r["sar_cycles"]),
+                                 str(r["sections"]), str(r["crossbars"])])
+        lines += ["", f"## Law `{law}`", ""] + _table(head, body)
+    return "\n".join(lines) + "\n"
+
+
+def write_json(result: dict, path: str) -> None:
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
