@@ -1,0 +1,381 @@
+"""The crossbar controller: runs a plan's sections through the array interface and accumulates the outputs.
+
+Per input vector: LOAD takes K inputs from the stream; RUN walks the sections; OUT streams N outputs.
+In RUN two units overlap:
+- prefetch: reads section s+1's table word, then gathers its rows' inputs through the row-index table
+  and its active columns from the column table, `lanes` rows and columns a cycle, into the `next` buffer;
+- issue: for each plane t and each batch of up to n_adc active columns of the current section, starts
+  the ADCs with the plane's row drive in the first cycle the bank is free (the cycle the previous batch's
+  last ADC is done), so a plane of a section takes exactly its batches' longest resolutions, back to back.
+Codes are shift-added with their sign, bit weight and plane weight into G per-section accumulators, and
+each finished section is added into the output accumulator memory (one word per output group).
+The schedule depends on the plan only, never on the input values: `sim.golden.cycle_model` predicts it.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from mapper.config import clog2
+from mapper.plan import LayerPlan
+
+from .interface import PROG_SELECT, adc_lanes, ArraySignature, CounterSignature, ProgSignature, layer_word_widths
+from .params import TileParams
+
+__all__ = ["Controller"]
+
+LOAD, RUN, OUT = 0, 1, 2
+P_IDLE, P_S0, P_S1, P_GATHER = 0, 1, 2, 3
+
+
+def _fields(value, widths: dict[str, int]) -> dict:
+    out, at = {}, 0
+    for name, w in widths.items():
+        out[name] = value[at:at + w]
+        at += w
+    return out
+
+
+def _sum(terms):
+    """Balanced adder tree (a long chain slows simulation and synthesis alike)."""
+    terms = list(terms)
+    if not terms:
+        return Const(0)
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+class Controller(wiring.Component):
+    """Sequencer, configuration ROMs, input buffer, gather, row driver, accumulators and counters.
+
+    Ports
+      i        -- input stream, one signed A-bit input per beat, K beats per vector
+      o        -- output stream, one signed output per beat (acc_width bits), N beats per vector, in order
+      bus      -- the array interface (ArraySignature): section, row drive, and per ADC start/res/col/done/code
+      counters -- running totals (CounterSignature)
+      prog     -- generic tile only: ROM and layer-register writes (ProgSignature)
+
+    Latency: K cycles to load, then the RUN time of `sim.golden.cycle_model`, then 1 + N cycles to
+    stream the outputs (with a stall-free input and output stream). One vector at a time.
+
+    With `plan`, the ROMs are initialized from it and the netlist is specific to it; without, the ROMs
+    are empty and written through `prog`, and one netlist serves any plan that fits `params`.
+    """
+
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None):
+        if plan is not None:
+            params.fits(plan)
+        self.params = params
+        self.plan = plan
+        members = {
+            "i": In(stream.Signature(signed(params.cfg.input_bits))),
+            "o": Out(stream.Signature(signed(params.acc_width))),
+            "bus": Out(ArraySignature(params)),
+            "counters": Out(CounterSignature(params)),
+        }
+        if plan is None:
+            members["prog"] = In(ProgSignature(params))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        p, cfg, plan = self.params, self.params.cfg, self.plan
+        R, A, G, SC, NA, P = cfg.rows, cfg.input_bits, cfg.group, cfg.slot_cols, cfg.n_adc, p.lanes
+        W, FR = p.acc_width, cfg.full_resolution
+        ws, wc = p.widths["sections"], p.widths["columns"]
+        generic = plan is None
+
+        # Configuration ROMs, input buffer, output accumulators ---------------------------------------
+        def rom(name, width, depth, words):
+            mem = Memory(shape=unsigned(width), depth=max(1, depth), init=[] if generic else words)
+            m.submodules[name] = mem
+            return mem
+
+        sec_mem = rom("sections", sum(ws.values()), p.sections, None if generic else p.section_words(plan))
+        row_mem = rom("rows", p.widths["rows"]["index"], p.rows, None if generic else p.row_words(plan))
+        col_mem = rom("columns", sum(wc.values()), p.columns, None if generic else p.column_words(plan))
+        m.submodules.inputs = in_mem = Memory(shape=unsigned(A), depth=p.k, init=[])
+        m.submodules.acc = acc_mem = Memory(shape=unsigned(G * W), depth=p.n_groups, init=[])
+
+        if generic:
+            n_sec = Signal(range(p.sections + 1))
+            k_len = Signal(range(p.k + 1), init=p.k)
+            n_out = Signal(range(p.n + 1), init=p.n)
+            prog = self.prog
+            for sel, mem in (("sections", sec_mem), ("rows", row_mem), ("columns", col_mem)):
+                wp = mem.write_port()
+                m.d.comb += [wp.addr.eq(prog.addr), wp.data.eq(prog.data),
+                             wp.en.eq(prog.we & (prog.sel == PROG_SELECT[sel]))]
+            with m.If(prog.we & (prog.sel == PROG_SELECT["layer"])):
+                lw = layer_word_widths(p)
+                m.d.sync += [n_sec.eq(prog.data[:lw[0]]), k_len.eq(prog.data[lw[0]:lw[0] + lw[1]]),
+                             n_out.eq(prog.data[lw[0] + lw[1]:sum(lw)])]
+        else:
+            n_sec, k_len, n_out = Const(p.sections), Const(p.k), Const(p.n)
+
+        phase = Signal(2)
+        cnt = self.counters
+
+        # LOAD: the input stream fills the input buffer ----------------------------------------------
+        k = Signal(range(p.k + 1))
+        in_wp = in_mem.write_port()
+        m.d.comb += [in_wp.addr.eq(k), in_wp.data.eq(self.i.payload)]
+        p_state = Signal(2)
+        p_sec = Signal(range(p.sections + 1))
+        with m.If(phase == LOAD):
+            m.d.comb += self.i.ready.eq(1)
+            with m.If(self.i.valid):
+                m.d.comb += in_wp.en.eq(1)
+                with m.If(k == k_len - 1):
+                    m.d.sync += [k.eq(0), phase.eq(RUN), p_state.eq(P_S0), p_sec.eq(0)]
+                with m.Else():
+                    m.d.sync += k.eq(k + 1)
+        with m.If((phase != LOAD) | (k != 0) | self.i.valid):
+            m.d.sync += cnt.cycles.eq(cnt.cycles + 1)
+
+        # Prefetch: section word, then `lanes` rows and columns a cycle into the `next` buffer -------
+        sec_rp = sec_mem.read_port()
+        m.d.comb += sec_rp.addr.eq(p_sec)
+        sec = _fields(sec_rp.data, ws)
+        row_rp = [row_mem.read_port() for _ in range(P)]
+        col_rp = [col_mem.read_port() for _ in range(P)]
+        in_rp = [in_mem.read_port() for _ in range(P)]
+
+        col_layout = data.StructLayout({"col": range(max(2, SC)), "sign": 1, "bit": range(max(2, cfg.weight_bits)),
+                                        "res": p.res_width, "j": range(max(2, G))})
+        g_pos = Signal(range(max(R, SC) + P + 1))
+        g_len = Signal(range(max(R, SC) + 1))
+        g_rows = Signal(range(R + 1))
+        g_nact = Signal(range(SC + 1))
+        g_row_base = Signal(len(sec["row_base"]))
+        g_col_base = Signal(len(sec["col_base"]))
+        g_out_base = Signal(len(sec["out_base"]))
+        nxt_full, nxt_ready = Signal(), Signal()
+        nxt_sec = Signal.like(p_sec)
+        nxt_nact = Signal.like(g_nact)
+        nxt_group = Signal(range(max(2, p.n_groups)))
+        nxt_x = [Signal(A, name=f"nxt_x{r}") for r in range(R)]
+        nxt_col = [Signal(col_layout, name=f"nxt_col{c}") for c in range(SC)]
+
+        group_of = sec["out_base"] if G == 1 else (
+            sec["out_base"] >> (G.bit_length() - 1) if G & (G - 1) == 0 else sec["out_base"] // G)
+        with m.Switch(p_state):
+            with m.Case(P_S0):
+                m.d.sync += p_state.eq(Mux(p_sec == n_sec, P_IDLE, P_S1))
+            with m.Case(P_S1):
+                with m.If(sec["n_active"] == 0):
+                    m.d.sync += [p_sec.eq(p_sec + 1), p_state.eq(P_S0), cnt.sections.eq(cnt.sections + 1)]
+                with m.Elif(~nxt_full):
+                    m.d.sync += [
+                        g_pos.eq(0), g_len.eq(Mux(sec["rows"] > sec["n_active"], sec["rows"], sec["n_active"])),
+                        g_rows.eq(sec["rows"]), g_nact.eq(sec["n_active"]), g_row_base.eq(sec["row_base"]),
+                        g_col_base.eq(sec["col_base"]), g_out_base.eq(sec["out_base"]),
+                        nxt_sec.eq(p_sec), nxt_nact.eq(sec["n_active"]), nxt_group.eq(group_of),
+                        nxt_full.eq(1), p_state.eq(P_GATHER), cnt.sections.eq(cnt.sections + 1)]
+            with m.Case(P_GATHER):
+                m.d.sync += g_pos.eq(g_pos + P)
+                with m.If(g_pos + P >= g_len):
+                    m.d.sync += [p_sec.eq(p_sec + 1), p_state.eq(P_S0)]
+        for l in range(P):
+            m.d.comb += [row_rp[l].addr.eq(g_row_base + g_pos + l), col_rp[l].addr.eq(g_col_base + g_pos + l),
+                         in_rp[l].addr.eq(row_rp[l].data)]
+
+        # Stage 1: table words arrive; columns land in `next`, row indices address the input buffer.
+        s1_valid, s1_last = Signal(), Signal()
+        s1_pos = Signal.like(g_pos)
+        m.d.sync += [s1_valid.eq(p_state == P_GATHER), s1_pos.eq(g_pos), s1_last.eq(g_pos + P >= g_len)]
+        lp2 = P.bit_length() - 1
+        with m.If(s1_valid):
+            with m.Switch(s1_pos[lp2:]):
+                for q in range(-(-SC // P)):
+                    with m.Case(q):
+                        for l in range(P):
+                            c = q * P + l
+                            if c >= SC:
+                                continue
+                            f = _fields(col_rp[l].data, wc)
+                            with m.If(c < g_nact):
+                                m.d.sync += [nxt_col[c].col.eq(f["slot_col"]), nxt_col[c].sign.eq(f["sign"]),
+                                             nxt_col[c].bit.eq(f["bit"]), nxt_col[c].res.eq(f["res"]),
+                                             nxt_col[c].j.eq(f["out"] - g_out_base)]
+        # Stage 2: inputs arrive from the buffer into `next`'s rows.
+        s2_valid, s2_last = Signal(), Signal()
+        s2_pos = Signal.like(g_pos)
+        m.d.sync += [s2_valid.eq(s1_valid), s2_pos.eq(s1_pos), s2_last.eq(s1_last)]
+        with m.If(s2_valid):
+            with m.Switch(s2_pos[lp2:]):
+                for q in range(-(-R // P)):
+                    with m.Case(q):
+                        for l in range(P):
+                            r = q * P + l
+                            if r < R:
+                                with m.If(r < g_rows):
+                                    m.d.sync += nxt_x[r].eq(in_rp[l].data)
+            with m.If(s2_last):
+                m.d.sync += nxt_ready.eq(1)
+
+        # Issue: batches of up to n_adc columns, plane by plane, the bank restarted as it frees ------
+        cur_valid = Signal()
+        cur_sec = Signal.like(p_sec)
+        cur_nact = Signal.like(g_nact)
+        cur_group = Signal.like(nxt_group)
+        cur_x = [Signal(A, name=f"cur_x{r}") for r in range(R)]
+        cur_col = [Signal(col_layout, name=f"cur_col{c}") for c in range(SC)]
+        t = Signal(range(A))
+        b = Signal(range(p.batches))
+        b_end = Signal(range(p.batches * NA + NA + 1), init=NA)
+        inflight = Signal()
+        pending = Signal(NA)
+        adc = adc_lanes(self.bus, NA)
+        done_all = Cat(~pending[i] | adc[i].done for i in range(NA)).all()
+        issue = Signal()
+        m.d.comb += issue.eq(cur_valid & (~inflight | done_all))
+        last_batch = b_end >= cur_nact
+        last_plane = t == A - 1
+        sec_last = issue & last_batch & last_plane
+
+        lane = [Signal(col_layout, name=f"lane{i}") for i in range(NA)]
+        lane_valid = Signal(NA)
+        with m.Switch(b):
+            for bb in range(p.batches):
+                with m.Case(bb):
+                    for i in range(NA):
+                        c = bb * NA + i
+                        if c < SC:
+                            m.d.comb += [lane[i].eq(cur_col[c]), lane_valid[i].eq(c < cur_nact)]
+        with m.Switch(t):
+            for tt in range(A):
+                with m.Case(tt):
+                    m.d.comb += self.bus.drive.eq(Cat(cur_x[r][tt] for r in range(R)))
+        m.d.comb += self.bus.section.eq(cur_sec)
+        for i in range(NA):
+            m.d.comb += [adc[i].start.eq(issue & lane_valid[i]), adc[i].res.eq(lane[i].res),
+                         adc[i].col.eq(lane[i].col)]
+
+        # What is in flight, for the accumulator.
+        f_valid = Signal(NA)
+        f_col = [Signal(col_layout, name=f"flight{i}") for i in range(NA)]
+        f_t = Signal.like(t)
+        f_last = Signal()
+        f_group = Signal.like(nxt_group)
+        code_reg = [Signal(p.code_width, name=f"code{i}") for i in range(NA)]
+        complete = inflight & done_all
+        for i in range(NA):
+            with m.If(adc[i].done):
+                m.d.sync += code_reg[i].eq(adc[i].code)
+        with m.If(issue):
+            m.d.sync += [inflight.eq(1), pending.eq(lane_valid), f_valid.eq(lane_valid), f_t.eq(t),
+                         f_last.eq(last_batch & last_plane), f_group.eq(cur_group),
+                         *[f_col[i].eq(lane[i]) for i in range(NA)],
+                         cnt.planes.eq(cnt.planes + (b == 0))]
+            with m.If(last_batch):
+                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, 0, t + 1))]
+                with m.If(last_plane):
+                    m.d.sync += cur_valid.eq(0)
+            with m.Else():
+                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA)]
+        with m.Else():
+            with m.If(complete):
+                m.d.sync += inflight.eq(0)
+            m.d.sync += pending.eq(pending & ~Cat(adc[i].done for i in range(NA)))
+        for res in range(1, FR + 1):
+            m.d.sync += cnt.conversions[res].eq(
+                cnt.conversions[res] + _sum(adc[i].start & (adc[i].res == res) for i in range(NA)))
+        with m.If(nxt_ready & (~cur_valid | sec_last)):
+            m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
+                         *[cur_x[r].eq(nxt_x[r]) for r in range(R)],
+                         *[cur_col[c].eq(nxt_col[c]) for c in range(SC)],
+                         t.eq(0), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0)]
+
+        # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------
+        a_valid, a_last = Signal(), Signal()
+        a_code = [Signal(p.code_width, name=f"a_code{i}") for i in range(NA)]
+        a_valid_lanes = Signal(NA)
+        a_col = [Signal(col_layout, name=f"a_col{i}") for i in range(NA)]
+        a_t = Signal.like(t)
+        a_group = Signal.like(nxt_group)
+        m.d.sync += a_valid.eq(complete)
+        with m.If(complete):
+            m.d.sync += [a_valid_lanes.eq(f_valid), a_t.eq(f_t), a_last.eq(f_last), a_group.eq(f_group),
+                         *[a_code[i].eq(Mux(adc[i].done, adc[i].code, code_reg[i])) for i in range(NA)],
+                         *[a_col[i].eq(f_col[i]) for i in range(NA)]]
+        terms = []
+        for i in range(NA):
+            shifted = Signal(signed(W), name=f"term{i}")
+            with m.Switch(a_col[i].bit):
+                for bit in range(cfg.weight_bits):
+                    with m.Case(bit):
+                        m.d.comb += shifted.eq(Mux(a_col[i].sign, -(a_code[i] << bit), a_code[i] << bit))
+            terms.append(Mux(a_valid_lanes[i], shifted, 0))
+        local = [Signal(signed(W), name=f"local{j}") for j in range(G)]
+        flush_val = [Signal(signed(W), name=f"flush{j}") for j in range(G)]
+        flush_valid = Signal()
+        flush_group = Signal.like(nxt_group)
+        m.d.sync += flush_valid.eq(0)
+        for j in range(G):
+            s_j = Signal(signed(W), name=f"batch_sum{j}")
+            m.d.comb += s_j.eq(_sum(terms if G == 1 else
+                                    [Mux(a_col[i].j == j, terms[i], 0) for i in range(NA)]))
+            scaled = Signal(signed(W), name=f"plane_sum{j}")
+            with m.Switch(a_t):
+                for tt, weight in enumerate(cfg.plane_weights()):
+                    with m.Case(tt):
+                        m.d.comb += scaled.eq(-(s_j << tt) if weight < 0 else s_j << tt)
+            with m.If(a_valid):
+                with m.If(a_last):
+                    m.d.sync += [flush_val[j].eq(local[j] + scaled), local[j].eq(0)]
+                with m.Else():
+                    m.d.sync += local[j].eq(local[j] + scaled)
+        with m.If(a_valid & a_last):
+            m.d.sync += [flush_valid.eq(1), flush_group.eq(a_group)]
+
+        # Flush: read-modify-write of the group's word in the accumulator memory ---------------------
+        acc_wp = acc_mem.write_port()
+        acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
+        m.d.comb += acc_rp.en.eq(0)
+        f2_valid = Signal()
+        f2_group = Signal.like(nxt_group)
+        f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
+        m.d.sync += [f2_valid.eq(flush_valid), f2_group.eq(flush_group), *[f2_val[j].eq(flush_val[j]) for j in range(G)]]
+        with m.If(flush_valid):
+            m.d.comb += [acc_rp.addr.eq(flush_group), acc_rp.en.eq(1)]
+        with m.If(f2_valid):
+            m.d.comb += [acc_wp.addr.eq(f2_group), acc_wp.en.eq(1),
+                         acc_wp.data.eq(Cat((acc_rp.data[j * W:(j + 1) * W].as_signed() + f2_val[j])[:W]
+                                            for j in range(G)))]
+
+        run_done = (p_state == P_IDLE) & ~nxt_full & ~cur_valid & ~inflight & ~a_valid & ~flush_valid & ~f2_valid
+        og = Signal(range(p.n_groups + 1))
+        oj = Signal(range(max(2, G)))
+        oidx = Signal(range(p.n + 1))
+        o_fetch = Signal()
+        with m.If((phase == RUN) & run_done):
+            m.d.sync += [phase.eq(OUT), og.eq(0), oj.eq(0), oidx.eq(0), o_fetch.eq(1)]
+
+        # OUT: stream the outputs in order, clearing each accumulator word as it leaves ---------------
+        with m.If(phase == OUT):
+            with m.If(o_fetch):
+                m.d.comb += [acc_rp.addr.eq(og), acc_rp.en.eq(1)]
+                m.d.sync += o_fetch.eq(0)
+            with m.Else():
+                m.d.comb += self.o.valid.eq(1)
+                with m.Switch(oj):
+                    for j in range(G):
+                        with m.Case(j):
+                            m.d.comb += self.o.payload.eq(acc_rp.data[j * W:(j + 1) * W].as_signed())
+                with m.If(self.o.ready):
+                    last_out = oidx == n_out - 1
+                    m.d.sync += oidx.eq(oidx + 1)
+                    with m.If((oj == G - 1) | last_out):
+                        m.d.comb += [acc_wp.addr.eq(og), acc_wp.data.eq(0), acc_wp.en.eq(1),
+                                     acc_rp.addr.eq(og + 1), acc_rp.en.eq(1)]
+                        m.d.sync += [oj.eq(0), og.eq(og + 1)]
+                        with m.If(last_out):
+                            m.d.sync += [phase.eq(LOAD), og.eq(0), oidx.eq(0)]
+                    with m.Else():
+                        m.d.sync += oj.eq(oj + 1)
+        return m

@@ -1,0 +1,78 @@
+"""A synthesizable stand-in for the analog macro: the crossbar cells and a bank of variable-resolution SAR ADCs."""
+
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In
+
+from mapper.plan import LayerPlan
+
+from .controller import _sum
+from .interface import PROG_SELECT, adc_lanes, ArraySignature, ProgSignature
+from .params import TileParams
+
+__all__ = ["ArrayEmulator"]
+
+
+class ArrayEmulator(wiring.Component):
+    """The array side of the array interface (`bus`, flipped ArraySignature).
+
+    The cells are held as column words: address {section, slot column} -> R bits, one per row.
+    ADC i, started in cycle T with resolution b on column c, samples the count
+    popcount(column word & row drive) (the sum of the column's cell currents under the drive), and
+    asserts done in cycle T + b with the code min(count, 2**b - 1). It takes a new start in that cycle.
+
+    With `plan` the cells are initialized from it; without, they are written through `prog`
+    (sel "cells", addr {section, slot column}, data the R-bit column word).
+    """
+
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None):
+        if plan is not None:
+            params.fits(plan)
+        self.params = params
+        self.plan = plan
+        members = {"bus": In(ArraySignature(params))}
+        if plan is None:
+            members["prog"] = In(ProgSignature(params))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        p, cfg = self.params, self.params.cfg
+        depth = max(1, p.sections) * p.slot_pad
+        init = [] if self.plan is None else [0] * depth
+        if self.plan is not None:
+            for addr, word in p.cell_words(self.plan).items():
+                init[addr] = word
+        m.submodules.cells = cells = Memory(shape=unsigned(cfg.rows), depth=depth, init=init)
+        if self.plan is None:
+            wp = cells.write_port()
+            m.d.comb += [wp.addr.eq(self.prog.addr), wp.data.eq(self.prog.data),
+                         wp.en.eq(self.prog.we & (self.prog.sel == PROG_SELECT["cells"]))]
+        col_bits = (p.slot_pad - 1).bit_length()
+        for i, adc in enumerate(adc_lanes(self.bus, cfg.n_adc)):
+            rp = cells.read_port()
+            m.d.comb += [rp.addr.eq(Cat(adc.col[:col_bits], self.bus.section) if col_bits else self.bus.section),
+                         rp.en.eq(adc.start)]
+            drive = Signal(cfg.rows, name=f"drive{i}")
+            res = Signal(p.res_width, name=f"res{i}")
+            left = Signal(p.res_width, name=f"left{i}")
+            busy = Signal(name=f"busy{i}")
+            with m.If(adc.start):
+                m.d.sync += [drive.eq(self.bus.drive), res.eq(adc.res), left.eq(adc.res), busy.eq(1)]
+            with m.Elif(busy):
+                m.d.sync += left.eq(left - 1)
+                with m.If(left == 1):
+                    m.d.sync += busy.eq(0)
+            hits = rp.data & drive
+            count = Signal(range(cfg.rows + 1), name=f"count{i}")
+            m.d.comb += count.eq(_sum(hits[r] for r in range(cfg.rows)))
+            m.d.comb += adc.done.eq(busy & (left == 1))
+            with m.Switch(res):
+                for bits in range(1, cfg.full_resolution + 1):
+                    with m.Case(bits):
+                        top = 2 ** bits - 1
+                        m.d.comb += adc.code.eq(Mux(count > top, top, count))
+        return m
