@@ -1,8 +1,1 @@
-"""Amaranth RTL of the crossbar controller, the array emulator and the tile that joins them."""
-
-from .controller import Controller
-from .emulator import ArrayEmulator
-from .params import TileParams, default_lanes
-from .tile import Tile
-
-__all__ = ["Controller", "ArrayEmulator", "Tile", "TileParams", "default_lanes"]
+"""Amaranth RTL generation for SWS crossbar controllers: components, Verilog emission, synthesis."""
