@@ -10,10 +10,10 @@ from .errors import SwsError
 
 __all__ = ["ArrayConfig", "ORDERINGS", "POLICIES", "LAWS", "SECTIONINGS", "clog2"]
 
-ORDERINGS = ("sorted", "natural")
+ORDERINGS = ("sorted", "natural", "signed", "gray")
 POLICIES = ("column", "section", "full", "dense")
 LAWS = ("walden", "thermal", "table")
-SECTIONINGS = ("plain",)
+SECTIONINGS = ("plain", "optimal")
 
 
 def clog2(n: int) -> int:
@@ -36,8 +36,12 @@ class ArrayConfig:
     input_signed    -- two's-complement inputs (the top plane weighs -2**(A-1)); False: unsigned
     group           -- G consecutive outputs share one row order and one slot
     n_adc           -- ADCs per crossbar controller (the bank that converts a section's active columns)
-    ordering        -- "sorted" (SWS) or "natural" (input order, no row dropped)
-    sectioning      -- "plain": full sections of R rows, the last one partial
+    ordering        -- "sorted" (SWS), "natural" (input order, no row dropped), or the sorted variants
+                       "signed" and "gray" of mapper.orderings
+    sectioning      -- "plain": full sections of R rows, the last one partial; "optimal": the cuts of
+                       each group's order that minimize its energy plus section_cost_pj per section
+    section_cost_pj -- with sectioning "optimal": energy (pJ per input vector) charged for each section,
+                       to trade energy against sections and crossbars; not part of the reported energy
     policy          -- ADC resolution policy: "column", "section", "full" or the "dense" reference
     cap             -- optional resolution cap in bits (lossy when a column needs more)
     law             -- conversion energy law: "walden", "thermal" or "table"
@@ -59,6 +63,7 @@ class ArrayConfig:
     law: str = "walden"
     law_table: tuple[float, ...] | None = None
     e8_pj: float = 1.67
+    section_cost_pj: float = 0.0
 
     def __post_init__(self):
         _positive_int("rows", self.rows)
@@ -75,6 +80,12 @@ class ArrayConfig:
             raise SwsError(f"ordering must be one of {', '.join(ORDERINGS)}, not {self.ordering!r}")
         if self.sectioning not in SECTIONINGS:
             raise SwsError(f"sectioning must be one of {', '.join(SECTIONINGS)}, not {self.sectioning!r}")
+        if isinstance(self.section_cost_pj, bool) or not isinstance(self.section_cost_pj, (int, float)) \
+                or not math.isfinite(self.section_cost_pj) or self.section_cost_pj < 0:
+            raise SwsError(f"section_cost_pj must be a finite number >= 0, not {self.section_cost_pj!r}")
+        if self.section_cost_pj and self.sectioning != "optimal":
+            raise SwsError(f"section_cost_pj is only used with sectioning 'optimal', not with sectioning "
+                           f"{self.sectioning!r}")
         if self.policy not in POLICIES:
             raise SwsError(f"policy must be one of {', '.join(POLICIES)}, not {self.policy!r}")
         if self.law not in LAWS:

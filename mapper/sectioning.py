@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ArrayConfig
+from .optimal import optimal_cuts
+from .orderings import ORDERING_KEYS, order_rows
 
 __all__ = ["Sectioning", "group_keys", "row_orders", "plain_cuts", "group_bit_cumsum", "section_layer",
            "weight_bits_of"]
@@ -44,6 +46,8 @@ def row_orders(w: np.ndarray, cfg: ArrayConfig) -> tuple[np.ndarray, np.ndarray]
     n_groups, k = keys.shape
     if cfg.ordering == "natural":
         return np.tile(np.arange(k), (n_groups, 1)), np.full(n_groups, k)
+    if cfg.ordering in ORDERING_KEYS:
+        return order_rows(_grouped(w, cfg.group), keys, cfg.ordering)
     # Stable sort of the negated key: descending key, ties by ascending input index; zero rows sort last.
     order = np.argsort(-keys, axis=1, kind="stable")
     kept = np.count_nonzero(keys, axis=1)
@@ -107,6 +111,8 @@ def section_layer(w: np.ndarray, cfg: ArrayConfig, cuts=None) -> Sectioning:
     """Order and cut a K x N integer layer. `cuts(cumsum, kept)` may replace the plain R-row cuts."""
     order, kept = row_orders(w, cfg)
     csum = group_bit_cumsum(w, order, cfg)
+    if cuts is None and cfg.sectioning == "optimal":
+        cuts = lambda c, k: optimal_cuts(c, k, cfg)  # noqa: E731
     if cuts is None:
         group, start, length = plain_cuts(kept, cfg.rows)
     else:
