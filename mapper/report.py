@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .bound import lower_bound
 from .config import ArrayConfig
 from .mapping import Cost, LayerMap, cap_error, map_layer
 from .plan import layer_rom_bits
@@ -14,7 +15,7 @@ __all__ = ["LayerResult", "map_layers", "map_source", "report_dict", "format_tab
 
 REPORT_KEYS = ("name", "shape", "sparsity", "energy_pj", "dense_energy_pj", "natural_energy_pj",
                "reduction_vs_dense", "reduction_vs_natural", "conversions", "sar_cycles", "sections",
-               "crossbars", "rom_bits")
+               "crossbars", "rom_bits", "lower_bound_pj", "ratio_to_bound")
 
 
 @dataclass
@@ -26,12 +27,19 @@ class LayerResult:
     natural: Cost   # natural order, same policy and cap: adaptive resolution without sorting
     dense: Cost     # natural order, every column at full resolution: the classic design
     rom_bits: int
+    bound: float = 0.0          # mapper.bound.lower_bound: no lossless plan of the layer costs less
+    plain: Cost | None = None   # with sectioning "optimal": plain SWS (sorted, full sections), same policy
 
 
 def reference_configs(cfg: ArrayConfig) -> tuple[ArrayConfig, ArrayConfig]:
-    natural = cfg.replace(ordering="natural")
-    dense = cfg.replace(ordering="natural", policy="dense", cap=None)
+    natural = cfg.replace(ordering="natural", sectioning="plain", section_cost_pj=0.0)
+    dense = natural.replace(policy="dense", cap=None)
     return natural, dense
+
+
+def plain_sws_config(cfg: ArrayConfig) -> ArrayConfig:
+    """Plain SWS with the same array, policy, cap and law: the reference of optimal sectioning."""
+    return cfg.replace(ordering="sorted", sectioning="plain", section_cost_pj=0.0)
 
 
 def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> list[LayerResult]:
@@ -43,7 +51,9 @@ def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> lis
         lm = map_layer(layer, cfg)
         natural = map_layer(layer, natural_cfg).cost()
         dense = map_layer(layer, dense_cfg).cost()
-        out.append(LayerResult(lm, lm.cost(), natural, dense, layer_rom_bits(lm)))
+        plain = map_layer(layer, plain_sws_config(cfg)).cost() if cfg.sectioning == "optimal" else None
+        out.append(LayerResult(lm, lm.cost(), natural, dense, layer_rom_bits(lm), lower_bound(layer.weights, cfg),
+                               plain))
     return out
 
 
@@ -56,8 +66,9 @@ def _ratio(a: float, b: float) -> float:
     return 1.0 - a / b if b > 0 else 0.0
 
 
-def _row(name, shape, sparsity, cost: Cost, natural: Cost, dense: Cost, rom_bits: int) -> dict:
-    return {
+def _row(name, shape, sparsity, cost: Cost, natural: Cost, dense: Cost, rom_bits: int, bound: float,
+         plain: Cost | None) -> dict:
+    row = {
         "name": name, "shape": shape, "sparsity": sparsity,
         "energy_pj": cost.energy_pj, "dense_energy_pj": dense.energy_pj, "natural_energy_pj": natural.energy_pj,
         "reduction_vs_dense": _ratio(cost.energy_pj, dense.energy_pj),
@@ -65,7 +76,13 @@ def _row(name, shape, sparsity, cost: Cost, natural: Cost, dense: Cost, rom_bits
         "conversions": cost.conversions, "sar_cycles": cost.sar_cycles, "sections": cost.sections,
         "crossbars": cost.crossbars, "rom_bits": rom_bits,
         "resolution_histogram": list(cost.resolution_histogram),
+        "lower_bound_pj": bound, "ratio_to_bound": cost.energy_pj / bound if bound > 0 else None,
     }
+    if plain is not None:
+        row.update({"plain_energy_pj": plain.energy_pj, "plain_sections": plain.sections,
+                    "plain_crossbars": plain.crossbars,
+                    "ratio_to_plain": cost.energy_pj / plain.energy_pj if plain.energy_pj > 0 else None})
+    return row
 
 
 def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sparsity: float,
@@ -73,7 +90,7 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
     rows = []
     for r in results:
         row = _row(r.map.layer.name, list(r.map.layer.shape), r.map.layer.sparsity, r.cost, r.natural, r.dense,
-                   r.rom_bits)
+                   r.rom_bits, r.bound, r.plain)
         if cfg.cap is not None:
             row["cap_error"] = cap_error(r.map, n_vectors=cap_vectors)
         rows.append(row)
@@ -82,7 +99,9 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
     weights = sum(r.map.layer.shape[0] * r.map.layer.shape[1] for r in results)
     zeros = sum(r.map.layer.sparsity * r.map.layer.shape[0] * r.map.layer.shape[1] for r in results)
     total = _row("total", [sum(r.map.layer.shape[0] for r in results), sum(r.map.layer.shape[1] for r in results)],
-                 zeros / weights, total_cost, total_nat, total_dense, sum(r.rom_bits for r in results))
+                 zeros / weights, total_cost, total_nat, total_dense, sum(r.rom_bits for r in results),
+                 sum(r.bound for r in results),
+                 sum((r.plain for r in results[1:]), results[0].plain) if cfg.sectioning == "optimal" else None)
     total["shape"] = None  # layers of different shapes have no common shape
     total["weights"] = weights
     if cfg.cap is not None:
@@ -95,14 +114,21 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
 def format_table(report: dict) -> str:
     """The report as a fixed-width text table (also the body of report.md)."""
     head = ("layer", "shape", "sparsity", "energy pJ", "dense pJ", "natural pJ", "vs dense", "vs natural",
-            "conversions", "sections", "crossbars", "ROM bits")
+            "conversions", "sections", "crossbars", "ROM bits", "x bound")
+    plain = "plain_energy_pj" in report["total"]
+    if plain:
+        head += ("plain SWS pJ", "x plain", "plain sections")
     lines = []
     for row in report["layers"] + [report["total"]]:
         shape = "x".join(map(str, row["shape"])) if row["shape"] else f"{row['weights']} w"
         lines.append((row["name"], shape, f"{row['sparsity']:.3f}", f"{row['energy_pj']:.1f}",
                       f"{row['dense_energy_pj']:.1f}", f"{row['natural_energy_pj']:.1f}",
                       f"{100 * row['reduction_vs_dense']:.1f}%", f"{100 * row['reduction_vs_natural']:.1f}%",
-                      str(row["conversions"]), str(row["sections"]), str(row["crossbars"]), str(row["rom_bits"])))
+                      str(row["conversions"]), str(row["sections"]), str(row["crossbars"]), str(row["rom_bits"]),
+                      "-" if row["ratio_to_bound"] is None else f"{row['ratio_to_bound']:.3f}")
+                     + ((f"{row['plain_energy_pj']:.1f}",
+                         "-" if row["ratio_to_plain"] is None else f"{row['ratio_to_plain']:.3f}",
+                         str(row["plain_sections"])) if plain else ()))
     widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
     fmt = lambda cells: "| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
     out = [fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]

@@ -33,6 +33,9 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    help="row ordering (default sorted; natural for policy dense)")
     g.add_argument("--sectioning", choices=SECTIONINGS, default=DEFAULT.sectioning,
                    help="where the sections are cut (default %(default)s)")
+    g.add_argument("--section-cost", type=float, default=DEFAULT.section_cost_pj,
+                   help="with --sectioning optimal: pJ per input vector charged for each section, to trade "
+                        "ADC energy against sections and crossbars (default %(default)s)")
     g.add_argument("--policy", choices=POLICIES, default=DEFAULT.policy,
                    help="ADC resolution policy (default %(default)s)")
     g.add_argument("--cap", type=int, default=None, help="cap every ADC resolution at this many bits (lossy)")
@@ -47,7 +50,8 @@ def config_from_args(args) -> ArrayConfig:
     return ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
                        input_signed=not args.unsigned_inputs, group=args.group, n_adc=args.n_adc,
                        ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
-                       law=args.law, law_table=args.law_table, e8_pj=args.e8)
+                       law=args.law, law_table=args.law_table, e8_pj=args.e8,
+                       section_cost_pj=args.section_cost)
 
 
 def add_weight_args(p: argparse.ArgumentParser) -> None:
