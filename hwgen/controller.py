@@ -14,7 +14,7 @@ The schedule depends on the plan only, never on the input values: `sim.golden.cy
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Elaboratable, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -24,6 +24,7 @@ from mapper.plan import LayerPlan
 
 from .interface import PROG_SELECT, adc_lanes, ArraySignature, CounterSignature, ProgSignature, layer_word_widths
 from .params import TileParams
+from .shift_add import ShiftAdd, tree_sum
 
 __all__ = ["Controller"]
 
@@ -39,14 +40,15 @@ def _fields(value, widths: dict[str, int]) -> dict:
     return out
 
 
-def _sum(terms):
-    """Balanced adder tree (a long chain slows simulation and synthesis alike)."""
-    terms = list(terms)
-    if not terms:
-        return Const(0)
-    while len(terms) > 1:
-        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
-    return terms[0]
+class _CombBlock(Elaboratable):
+    """Combinational logic split off into its own fragment: the simulator re-evaluates a fragment's
+    combinational logic whenever any of its inputs changes, so logic that changes rarely goes here."""
+
+    def __init__(self):
+        self.m = Module()
+
+    def elaborate(self, platform):
+        return self.m
 
 
 class Controller(wiring.Component):
@@ -158,7 +160,7 @@ class Controller(wiring.Component):
         nxt_sec = Signal.like(p_sec)
         nxt_nact = Signal.like(g_nact)
         nxt_group = Signal(range(max(2, p.n_groups)))
-        nxt_x = [Signal(A, name=f"nxt_x{r}") for r in range(R)]
+        nxt_x = [Signal(R, name=f"nxt_plane{t}") for t in range(A)]      # plane-major: the drive of plane t
         nxt_col = [Signal(col_layout, name=f"nxt_col{c}") for c in range(SC)]
 
         group_of = sec["out_base"] if G == 1 else (
@@ -214,7 +216,7 @@ class Controller(wiring.Component):
                             r = q * P + l
                             if r < R:
                                 with m.If(r < g_rows):
-                                    m.d.sync += nxt_x[r].eq(in_rp[l].data)
+                                    m.d.sync += [nxt_x[tt][r].eq(in_rp[l].data[tt]) for tt in range(A)]
             with m.If(s2_last):
                 m.d.sync += nxt_ready.eq(1)
 
@@ -223,7 +225,7 @@ class Controller(wiring.Component):
         cur_sec = Signal.like(p_sec)
         cur_nact = Signal.like(g_nact)
         cur_group = Signal.like(nxt_group)
-        cur_x = [Signal(A, name=f"cur_x{r}") for r in range(R)]
+        cur_x = [Signal(R, name=f"cur_plane{t}") for t in range(A)]
         cur_col = [Signal(col_layout, name=f"cur_col{c}") for c in range(SC)]
         t = Signal(range(A))
         b = Signal(range(p.batches))
@@ -240,21 +242,24 @@ class Controller(wiring.Component):
 
         lane = [Signal(col_layout, name=f"lane{i}") for i in range(NA)]
         lane_valid = Signal(NA)
-        with m.Switch(b):
+        # The batch and plane selection change once per batch: their own submodule keeps simulation
+        # from re-evaluating these wide multiplexers every cycle.
+        m.submodules.select = sel = _CombBlock()
+        with sel.m.Switch(b):
             for bb in range(p.batches):
-                with m.Case(bb):
+                with sel.m.Case(bb):
                     for i in range(NA):
                         c = bb * NA + i
                         if c < SC:
-                            m.d.comb += [lane[i].eq(cur_col[c]), lane_valid[i].eq(c < cur_nact)]
-        with m.Switch(t):
+                            sel.m.d.comb += [lane[i].eq(cur_col[c]), lane_valid[i].eq(c < cur_nact)]
+        with sel.m.Switch(t):
             for tt in range(A):
-                with m.Case(tt):
-                    m.d.comb += self.bus.drive.eq(Cat(cur_x[r][tt] for r in range(R)))
+                with sel.m.Case(tt):
+                    sel.m.d.comb += self.bus.drive.eq(cur_x[tt])
         m.d.comb += self.bus.section.eq(cur_sec)
         for i in range(NA):
-            m.d.comb += [adc[i].start.eq(issue & lane_valid[i]), adc[i].res.eq(lane[i].res),
-                         adc[i].col.eq(lane[i].col)]
+            m.d.comb += adc[i].start.eq(issue & lane_valid[i])
+            sel.m.d.comb += [adc[i].res.eq(lane[i].res), adc[i].col.eq(lane[i].col)]
 
         # What is in flight, for the accumulator.
         f_valid = Signal(NA)
@@ -282,56 +287,26 @@ class Controller(wiring.Component):
             with m.If(complete):
                 m.d.sync += inflight.eq(0)
             m.d.sync += pending.eq(pending & ~Cat(adc[i].done for i in range(NA)))
-        for res in range(1, FR + 1):
-            m.d.sync += cnt.conversions[res].eq(
-                cnt.conversions[res] + _sum(adc[i].start & (adc[i].res == res) for i in range(NA)))
+        with m.If(issue):
+            for res in range(1, FR + 1):
+                m.d.sync += cnt.conversions[res].eq(
+                    cnt.conversions[res] + tree_sum(adc[i].start & (adc[i].res == res) for i in range(NA)))
         with m.If(nxt_ready & (~cur_valid | sec_last)):
             m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
-                         *[cur_x[r].eq(nxt_x[r]) for r in range(R)],
+                         *[cur_x[tt].eq(nxt_x[tt]) for tt in range(A)],
                          *[cur_col[c].eq(nxt_col[c]) for c in range(SC)],
                          t.eq(0), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0)]
 
         # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------
-        a_valid, a_last = Signal(), Signal()
-        a_code = [Signal(p.code_width, name=f"a_code{i}") for i in range(NA)]
-        a_valid_lanes = Signal(NA)
-        a_col = [Signal(col_layout, name=f"a_col{i}") for i in range(NA)]
-        a_t = Signal.like(t)
-        a_group = Signal.like(nxt_group)
-        m.d.sync += a_valid.eq(complete)
-        with m.If(complete):
-            m.d.sync += [a_valid_lanes.eq(f_valid), a_t.eq(f_t), a_last.eq(f_last), a_group.eq(f_group),
-                         *[a_code[i].eq(Mux(adc[i].done, adc[i].code, code_reg[i])) for i in range(NA)],
-                         *[a_col[i].eq(f_col[i]) for i in range(NA)]]
-        terms = []
+        m.submodules.shift_add = acc = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
+                                                group_width=len(nxt_group))
+        m.d.comb += [acc.capture.eq(complete), acc.last.eq(f_last), acc.t.eq(f_t), acc.group.eq(f_group),
+                     acc.lane_valid.eq(f_valid)]
         for i in range(NA):
-            shifted = Signal(signed(W), name=f"term{i}")
-            with m.Switch(a_col[i].bit):
-                for bit in range(cfg.weight_bits):
-                    with m.Case(bit):
-                        m.d.comb += shifted.eq(Mux(a_col[i].sign, -(a_code[i] << bit), a_code[i] << bit))
-            terms.append(Mux(a_valid_lanes[i], shifted, 0))
-        local = [Signal(signed(W), name=f"local{j}") for j in range(G)]
-        flush_val = [Signal(signed(W), name=f"flush{j}") for j in range(G)]
-        flush_valid = Signal()
-        flush_group = Signal.like(nxt_group)
-        m.d.sync += flush_valid.eq(0)
-        for j in range(G):
-            s_j = Signal(signed(W), name=f"batch_sum{j}")
-            m.d.comb += s_j.eq(_sum(terms if G == 1 else
-                                    [Mux(a_col[i].j == j, terms[i], 0) for i in range(NA)]))
-            scaled = Signal(signed(W), name=f"plane_sum{j}")
-            with m.Switch(a_t):
-                for tt, weight in enumerate(cfg.plane_weights()):
-                    with m.Case(tt):
-                        m.d.comb += scaled.eq(-(s_j << tt) if weight < 0 else s_j << tt)
-            with m.If(a_valid):
-                with m.If(a_last):
-                    m.d.sync += [flush_val[j].eq(local[j] + scaled), local[j].eq(0)]
-                with m.Else():
-                    m.d.sync += local[j].eq(local[j] + scaled)
-        with m.If(a_valid & a_last):
-            m.d.sync += [flush_valid.eq(1), flush_group.eq(a_group)]
+            m.d.comb += [acc.code[i].eq(Mux(adc[i].done, adc[i].code, code_reg[i])), acc.sign[i].eq(f_col[i].sign),
+                         acc.bit[i].eq(f_col[i].bit), acc.j[i].eq(f_col[i].j)]
+        a_valid, flush_valid, flush_group = acc.busy, acc.flush_valid, acc.flush_group
+        flush_val = [acc.flush[j] for j in range(G)]
 
         # Flush: read-modify-write of the group's word in the accumulator memory ---------------------
         acc_wp = acc_mem.write_port()

@@ -5,24 +5,25 @@ from __future__ import annotations
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In
+from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
-from .controller import _sum
+from .shift_add import tree_sum
 from .interface import PROG_SELECT, adc_lanes, ArraySignature, ProgSignature
 from .params import TileParams
 
-__all__ = ["ArrayEmulator"]
+__all__ = ["ArrayEmulator", "SaturatingCount"]
 
 
 class ArrayEmulator(wiring.Component):
     """The array side of the array interface (`bus`, flipped ArraySignature).
 
-    The cells are held as column words: address {section, slot column} -> R bits, one per row.
-    ADC i, started in cycle T with resolution b on column c, samples the count
-    popcount(column word & row drive) (the sum of the column's cell currents under the drive), and
-    asserts done in cycle T + b with the code min(count, 2**b - 1). It takes a new start in that cycle.
+    The cells are held as column words: address {section, slot column} -> R bits, one per row, read
+    asynchronously (one read port per ADC). ADC i, started in cycle T with resolution b on column c,
+    samples the column and the row drive, whose count popcount(column & drive) is the sum of the column's
+    cell currents; it asserts done in cycle T + b with the code min(count, 2**b - 1), and takes a new
+    start in that cycle.
 
     With `plan` the cells are initialized from it; without, they are written through `prog`
     (sel "cells", addr {section, slot column}, data the R-bit column word).
@@ -53,26 +54,44 @@ class ArrayEmulator(wiring.Component):
                          wp.en.eq(self.prog.we & (self.prog.sel == PROG_SELECT["cells"]))]
         col_bits = (p.slot_pad - 1).bit_length()
         for i, adc in enumerate(adc_lanes(self.bus, cfg.n_adc)):
-            rp = cells.read_port()
-            m.d.comb += [rp.addr.eq(Cat(adc.col[:col_bits], self.bus.section) if col_bits else self.bus.section),
-                         rp.en.eq(adc.start)]
+            # An asynchronous read: the column is sampled with the start, like the row drive.
+            rp = cells.read_port(domain="comb")
+            m.d.comb += rp.addr.eq(Cat(adc.col[:col_bits], self.bus.section) if col_bits else self.bus.section)
+            column = Signal(cfg.rows, name=f"column{i}")
             drive = Signal(cfg.rows, name=f"drive{i}")
             res = Signal(p.res_width, name=f"res{i}")
             left = Signal(p.res_width, name=f"left{i}")
             busy = Signal(name=f"busy{i}")
             with m.If(adc.start):
-                m.d.sync += [drive.eq(self.bus.drive), res.eq(adc.res), left.eq(adc.res), busy.eq(1)]
+                m.d.sync += [column.eq(rp.data), drive.eq(self.bus.drive), res.eq(adc.res), left.eq(adc.res),
+                             busy.eq(1)]
             with m.Elif(busy):
                 m.d.sync += left.eq(left - 1)
                 with m.If(left == 1):
                     m.d.sync += busy.eq(0)
-            hits = rp.data & drive
-            count = Signal(range(cfg.rows + 1), name=f"count{i}")
-            m.d.comb += count.eq(_sum(hits[r] for r in range(cfg.rows)))
             m.d.comb += adc.done.eq(busy & (left == 1))
-            with m.Switch(res):
-                for bits in range(1, cfg.full_resolution + 1):
-                    with m.Case(bits):
-                        top = 2 ** bits - 1
-                        m.d.comb += adc.code.eq(Mux(count > top, top, count))
+            # The count in its own submodule: simulation evaluates it once per conversion, not every cycle.
+            m.submodules[f"count{i}"] = sat = SaturatingCount(cfg.rows, cfg.full_resolution, p.res_width)
+            m.d.comb += [sat.column.eq(column), sat.drive.eq(drive), sat.res.eq(res), adc.code.eq(sat.code)]
+        return m
+
+
+class SaturatingCount(wiring.Component):
+    """What a SAR ADC of `res` bits returns for a column: min(popcount(column & drive), 2**res - 1)."""
+
+    def __init__(self, rows: int, full_resolution: int, res_width: int):
+        self.rows, self.full_resolution = rows, full_resolution
+        super().__init__({"column": In(rows), "drive": In(rows), "res": In(res_width),
+                          "code": Out(full_resolution)})
+
+    def elaborate(self, platform):
+        m = Module()
+        hits = self.column & self.drive
+        count = Signal(range(self.rows + 1))
+        m.d.comb += count.eq(tree_sum(hits[r] for r in range(self.rows)))
+        with m.Switch(self.res):
+            for bits in range(1, self.full_resolution + 1):
+                with m.Case(bits):
+                    top = 2 ** bits - 1
+                    m.d.comb += self.code.eq(Mux(count > top, top, count))
         return m
