@@ -1,4 +1,4 @@
-"""`sws flow`: the main job on a built-in default: map, and (as they land) RTL, simulation and synthesis."""
+"""`sws flow`: the main job on a built-in default: map, Verilog, cycle simulation (and, as they land, synthesis)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from mapper.report import format_table
 
 from .common import add_config_args, config_from_args
 from .map import map_to_folder
+from .rtl import generate
+from .sim import simulate
+
+FLOW_VECTORS = 2
 
 DEFAULT_WEIGHTS = "synthetic:laplace:384x64:1"
 DEFAULT_SPARSITY = 0.8
@@ -33,4 +37,38 @@ def run(args):
     print(f"ADC energy {t['energy_pj']:.1f} pJ per input vector: {100 * t['reduction_vs_dense']:.1f}% less than "
           f"dense, {100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy")
     print(f"plan in {plan_dir}/")
+    return rtl_and_sim(plan_dir, args.output, report)
+
+
+def rtl_and_sim(plan_dir: str, out: str, report: dict) -> int:
+    """Verilog of the plan's first layer, and its cycle simulation on random vectors against the golden model."""
+    import numpy as np
+
+    layer = report["layers"][0]
+    if len(report["layers"]) > 1:
+        print(f"(RTL and simulation of the first layer, {layer['name']}, of {len(report['layers'])})")
+    verilog = os.path.join(out, "rtl", "sws_tile.v")
+    print(f"== rtl: Verilog of the tile for {layer['name']}")
+    w = generate(plan_dir, verilog, layer=layer["name"])
+    print(f"module {w['module']} (ROMs baked in) in {verilog}")
+    cfg = report["config"]
+    lo, hi = (-(2 ** (cfg["input_bits"] - 1)), 2 ** (cfg["input_bits"] - 1) - 1) if cfg["input_signed"] \
+        else (0, 2 ** cfg["input_bits"] - 1)
+    x = np.random.default_rng(0).integers(lo, hi + 1, (FLOW_VECTORS, layer["shape"][0]))
+    print(f"== sim: {FLOW_VECTORS} random input vectors, cycle by cycle, against the golden model")
+    r = simulate(plan_dir, x, layer=layer["name"])
+    sim_dir = os.path.join(out, "sim")
+    os.makedirs(sim_dir, exist_ok=True)
+    np.save(os.path.join(sim_dir, "inputs.npy"), x)
+    per = r["cycles_per_vector"][0]
+    print(f"{per} cycles per vector ({per / max(1, r['adc_bound_per_vector']):.3f}x the ADC bound of "
+          f"{r['adc_bound_per_vector']}); {r['conversions'] // FLOW_VECTORS} conversions and "
+          f"{r['energy_pj'] / FLOW_VECTORS:.1f} pJ per vector from the counters "
+          f"(the mapper's report: {layer['energy_pj']:.1f} pJ)")
+    if not r["match"]:
+        for line in r["problems"]:
+            print(f"sws: mismatch: {line}")
+        return 1
+    np.save(os.path.join(sim_dir, "outputs.npy"), r["outputs"])
+    print(f"outputs, counters and cycles match the golden model bit for bit; inputs and outputs in {sim_dir}/")
     return 0
