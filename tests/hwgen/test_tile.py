@@ -1,0 +1,61 @@
+"""The tile (controller + array emulator) in Amaranth simulation, bit for bit against numpy and the golden model.
+
+Set SWS_VCD=1 to write each case's waveform under build/vcd/.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from hwgen.params import TileParams
+from sim.amaranth_sim import run_tile
+from sim.golden import predict
+from tests.sim.cases import Case, inputs, rtl_cases, weights
+from mapper.config import ArrayConfig
+
+CASES = rtl_cases()
+
+
+def _vcd(name):
+    return os.path.join("build", "vcd", f"{name}.vcd") if os.environ.get("SWS_VCD") else None
+
+
+def check(case: Case, run, want):
+    if case.lossless:
+        assert np.array_equal(run.outputs, case.x @ case.w)
+    assert np.array_equal(run.outputs, want.outputs)
+    assert run.counters == want.counters()
+    assert run.cycles_per_vector == [want.cycles_per_vector] * len(case.x)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_tile_is_bit_exact_with_numpy_and_the_golden_model(case):
+    run = run_tile(case.lp, case.x, vcd=_vcd(case.name))
+    check(case, run, predict(case.lp, case.x))
+
+
+def test_capped_tile_saturates_like_the_golden_model():
+    case = next(c for c in CASES if c.name == "capped_lossy")
+    run = run_tile(case.lp, case.x)
+    assert not np.array_equal(run.outputs, case.x @ case.w)
+    assert np.array_equal(run.outputs, predict(case.lp, case.x).outputs)
+
+
+def test_one_generic_netlist_serves_two_plans_that_fit():
+    cfg = ArrayConfig(rows=8, cols=28, n_adc=3, group=2)
+    a = Case("a", cfg, weights(20, 3, 0.5, 21), inputs(cfg, 20, 21))
+    b = Case("b", cfg.replace(), weights(14, 4, 0.3, 22), inputs(cfg, 14, 22))
+    limits = TileParams(cfg, k=24, n=4, sections=8, rows=48, columns=96, lanes=1)
+    for case in (a, b):
+        run = run_tile(case.lp, case.x, generic=limits)
+        check(case, run, predict(case.lp, case.x, limits))
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 4])
+def test_gather_lanes_change_the_cycles_as_modelled_not_the_outputs(lanes):
+    cfg = ArrayConfig(rows=16, cols=14, n_adc=16)
+    case = Case("lanes", cfg, weights(64, 2, 0.0, 23), inputs(cfg, 64, 23))
+    params = TileParams.from_plan(case.lp, lanes)
+    run = run_tile(case.lp, case.x, params=params)
+    check(case, run, predict(case.lp, case.x, params))

@@ -1,0 +1,77 @@
+"""One shared list of layers and inputs: the golden model and the RTL are fed the same cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mapper.config import ArrayConfig
+from mapper.mapping import LayerMap, map_layer
+from mapper.plan import LayerPlan, build_layer_plan
+from mapper.quantize import QuantLayer, prune
+
+
+@dataclass
+class Case:
+    name: str
+    cfg: ArrayConfig
+    w: np.ndarray
+    x: np.ndarray
+    lm: LayerMap = field(init=False)
+    lp: LayerPlan = field(init=False)
+
+    def __post_init__(self):
+        self.lm = map_layer(QuantLayer(self.name, self.w), self.cfg)
+        self.lp = build_layer_plan(self.lm)
+
+    @property
+    def lossless(self) -> bool:
+        return self.lm.capped_columns == 0
+
+
+def weights(k, n, sparsity, seed, *, magnitude=127):
+    rng = np.random.default_rng(seed)
+    w = np.clip(np.rint(rng.laplace(0, magnitude / 4, (k, n))), -magnitude, magnitude).astype(np.int64)
+    return prune(w, sparsity)
+
+
+def inputs(cfg: ArrayConfig, k: int, seed: int, random_vectors: int = 1) -> np.ndarray:
+    """The input range's two ends as whole vectors, an alternating vector, and random ones."""
+    lo, hi = cfg.input_min, cfg.input_max
+    rng = np.random.default_rng(seed)
+    edge = [np.full(k, lo), np.full(k, hi), np.where(np.arange(k) % 2 == 0, lo, hi)]
+    return np.stack(edge + [rng.integers(lo, hi + 1, k) for _ in range(random_vectors)]).astype(np.int64)
+
+
+def _case(name, k, n, sparsity, seed, **cfg_kw):
+    cfg = ArrayConfig(**{"cols": 128, **cfg_kw})
+    return Case(name, cfg, weights(k, n, sparsity, seed, magnitude=cfg.weight_max), inputs(cfg, k, seed))
+
+
+def rtl_cases() -> list[Case]:
+    """Small enough that all of them simulate in seconds; each stresses one thing."""
+    single = np.zeros((13, 2), np.int64)
+    single[7, 1] = -127
+    full = np.where(np.random.default_rng(5).random((12, 2)) < 0.5, 127, -127)
+    cfg8 = ArrayConfig(rows=8, cols=28, n_adc=3)
+    cases = [
+        _case("r8_k_not_multiple", 21, 3, 0.5, 1, rows=8, n_adc=3),
+        _case("r16_k_below_r", 10, 2, 0.3, 2, rows=16, n_adc=1),
+        _case("r32_natural_section", 50, 2, 0.6, 3, rows=32, n_adc=16, ordering="natural", policy="section"),
+        _case("r64_full_n1", 70, 1, 0.5, 4, rows=64, n_adc=16, policy="full"),
+        _case("r128_sparse", 150, 1, 0.9, 5, rows=128, n_adc=16),
+        _case("dense_reference", 40, 2, 0.7, 6, rows=16, n_adc=3, ordering="natural", policy="dense"),
+        _case("group2_partial", 30, 3, 0.5, 7, rows=16, cols=28, n_adc=3, group=2),
+        _case("natural_column", 40, 2, 0.8, 8, rows=8, n_adc=16, ordering="natural"),
+        _case("sparsity_095", 60, 2, 0.95, 9, rows=16, n_adc=3),
+        _case("dense_weights", 24, 2, 0.0, 10, rows=8, n_adc=16),
+        _case("a4_signed", 20, 2, 0.4, 11, rows=8, n_adc=3, input_bits=4),
+        _case("a4_unsigned", 20, 2, 0.4, 12, rows=8, n_adc=3, input_bits=4, input_signed=False),
+        _case("capped_lossy", 40, 2, 0.2, 13, rows=16, n_adc=3, cap=2),
+        Case("single_weight", cfg8, single, inputs(cfg8, 13, 14)),
+        Case("weights_pm127", cfg8.replace(n_adc=16), full, inputs(cfg8, 12, 15)),
+        Case("all_zero_sorted", cfg8, np.zeros((12, 2), np.int64), inputs(cfg8, 12, 16)),
+        Case("all_zero_natural", cfg8.replace(ordering="natural"), np.zeros((12, 2), np.int64), inputs(cfg8, 12, 17)),
+    ]
+    return cases
