@@ -1,0 +1,136 @@
+"""`sws rtl` and `sws sim` end to end: reproducible Verilog, outputs and counters, exit codes 0, 1 and 2."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import sim.commands.sim as sim_command
+from mapper.plan import load_plan, rebuild_weights
+from sim.cli import main
+from sim.golden import predict
+from tests.conftest import require_tool
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def plan_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan") / "p"
+    assert main(["map", "synthetic:laplace:40x3:2", "--sparsity", "0.6", "--rows", "16", "--cols", "42",
+                 "--n-adc", "3", "-o", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def x_file(plan_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("x") / "x.npy"
+    np.save(path, np.random.default_rng(3).integers(-128, 128, (2, 40)))
+    return path
+
+
+def test_sim_writes_int64_outputs_equal_to_x_at_w(plan_dir, x_file, tmp_path, capsys):
+    y = tmp_path / "y.npy"
+    code, out, _ = run(capsys, "sim", plan_dir, "--inputs", x_file, "-o", y)
+    assert code == 0
+    assert "match the golden model bit for bit" in out and "cycles" in out and "energy" in out
+    got = np.load(y)
+    w = rebuild_weights(load_plan(str(plan_dir)).layers[0])
+    assert got.dtype == np.int64 and np.array_equal(got, np.load(x_file) @ w)
+
+
+def test_sim_json_has_outputs_cycles_conversions_energy_and_match(plan_dir, x_file, capsys):
+    code, out, _ = run(capsys, "sim", plan_dir, "--inputs", x_file, "--json")
+    assert code == 0
+    r = json.loads(out)
+    lp = load_plan(str(plan_dir)).layers[0]
+    want = predict(lp, np.load(x_file))
+    assert r["match"] is True
+    assert r["outputs"] == want.outputs.tolist()
+    assert r["cycles"] == want.cycles and r["conversions"] == sum(want.conversions)
+    assert r["energy_pj"] == pytest.approx(want.energy_pj)
+
+
+def test_sim_one_vector_of_shape_k(plan_dir, tmp_path, capsys):
+    x = tmp_path / "x1.npy"
+    np.save(x, np.arange(40) - 20)
+    code, out, _ = run(capsys, "sim", plan_dir, "--inputs", x, "--json")
+    assert code == 0 and len(json.loads(out)["outputs"]) == 1
+
+
+@pytest.mark.parametrize("x, message", [
+    (np.zeros((2, 39), np.int64), "must have shape (V, 40) or (40,)"),
+    (np.full((1, 40), 128), "= 128 is outside -128..127"),
+    (np.zeros((1, 40), np.float32), "must be integers, not float32"),
+])
+def test_sim_bad_inputs_exit_2_and_write_nothing(plan_dir, tmp_path, capsys, x, message):
+    xf, y = tmp_path / "bad.npy", tmp_path / "y.npy"
+    np.save(xf, x)
+    code, out, err = run(capsys, "sim", plan_dir, "--inputs", xf, "-o", y)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not y.exists()
+
+
+def test_sim_mismatch_says_where_and_exits_1(plan_dir, x_file, tmp_path, capsys, monkeypatch):
+    real = sim_command.run_tile
+
+    def broken(*args, **kwargs):
+        r = real(*args, **kwargs)
+        r.outputs[1, 2] += 1
+        return r
+
+    monkeypatch.setattr(sim_command, "run_tile", broken)
+    y = tmp_path / "y.npy"
+    code, _, err = run(capsys, "sim", plan_dir, "--inputs", x_file, "-o", y)
+    assert code == 1 and "output [1, 2]" in err
+    assert not y.exists()
+
+
+def test_rtl_is_the_same_bytes_every_run(plan_dir, tmp_path, capsys):
+    a, b = tmp_path / "a.v", tmp_path / "b.v"
+    assert run(capsys, "rtl", plan_dir, "-o", a)[0] == 0
+    assert run(capsys, "rtl", plan_dir, "-o", b)[0] == 0
+    text = a.read_text()
+    assert a.read_bytes() == b.read_bytes()
+    assert "module sws_tile(" in text and "module sws_controller" not in text
+
+
+def test_rtl_controller_only_exposes_the_array_interface(plan_dir, tmp_path, capsys):
+    v = tmp_path / "c.v"
+    assert run(capsys, "rtl", plan_dir, "-o", v, "--controller-only")[0] == 0
+    text = v.read_text()
+    assert "module sws_controller(" in text
+    for port in ("bus__drive", "bus__adc_start", "bus__adc_res", "bus__adc_done", "bus__adc_code"):
+        assert port in text
+
+
+def test_rtl_generic_writes_the_rom_writes_beside_it(plan_dir, tmp_path, capsys):
+    v = tmp_path / "g.v"
+    code, out, _ = run(capsys, "rtl", plan_dir, "-o", v, "--generic")
+    assert code == 0 and "prog" in out
+    lines = (tmp_path / "g.prog").read_text().splitlines()
+    lp = load_plan(str(plan_dir)).layers[0]
+    assert sum(1 for ln in lines if ln.startswith("0 ")) == lp.n_sections
+    assert "prog__we" in v.read_text()
+
+
+def test_rtl_bad_plan_dir_exits_2(tmp_path, capsys):
+    code, _, err = run(capsys, "rtl", tmp_path / "nothing")
+    assert code == 2 and "not a plan folder" in err
+
+
+@pytest.mark.parametrize("tool, argv", [("iverilog", ["iverilog", "-g2012", "-o", "/dev/null"]),
+                                        ("verilator", ["verilator", "--lint-only", "-Wno-fatal"])])
+def test_emitted_verilog_compiles(plan_dir, tmp_path, capsys, tool, argv):
+    if shutil.which(tool) is None:
+        require_tool(tool, "to compile the emitted Verilog")
+    v = tmp_path / "t.v"
+    assert run(capsys, "rtl", plan_dir, "-o", v)[0] == 0
+    done = subprocess.run(argv + [str(v)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
