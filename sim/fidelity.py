@@ -252,8 +252,10 @@ def fidelity_markdown(result: dict) -> str:
     head = "| sparsity | pruned: tokens | pruned: sentences |"
     rule = "|---:|---:|---:|"
     if xb:
-        what = f"crossbar ({xb['input_bits']}-bit inputs, {xb['ordering']} G={xb['group']}, cap {xb['cap']})"
-        head += f" {what}: tokens | {what}: sentences | capped columns |"
+        lines += [f"`crossbar`: pruned, and every weight MatMul computed by the crossbars: {xb['input_bits']}-bit "
+                  f"inputs (one scale per layer), {xb['rows']}-row sections, {xb['ordering']} order, G = "
+                  f"{xb['group']}, ADC cap {xb['cap'] if xb['cap'] is not None else 'none (lossless)'}.", ""]
+        head += " crossbar: tokens | crossbar: sentences | capped columns |"
         rule += "---:|---:|---:|"
     lines += [head, rule]
     for r in result["rows"]:
