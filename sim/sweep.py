@@ -166,6 +166,8 @@ def sweep_markdown(result: dict) -> str:
              "order with every column of every section converted at full resolution; `vs natural`: against "
              "natural order with the same group, policy and law (what sorting itself buys).", ""]
     lines += [f"- {n}" for n in result["notes"]]
+    achieved = ", ".join(f"{s:g}: {a:.4f}" for s, a in zip(result["sparsities"], result["sparsity_achieved"]))
+    lines += [f"- fraction of zero weights after pruning (requested: achieved): {achieved}"]
     lines += ["", "## Summary", "", summary_markdown(result)]
     head = ["sparsity", "ordering", "policy", "energy nJ", "vs dense", "vs natural", "conversions",
             "SAR cycles", "sections", "crossbars"]

@@ -16,7 +16,7 @@ except ImportError as e:  # the minilm extra; .ci/run installs it
     require_tool("onnxruntime (the minilm extra)", f"{e}; pip install -e '.[minilm]'")
 
 from sim.fidelity import (TOKENS_PATH, Linear, crossbar_outputs, fidelity, load_token_sequences, masked_cosine,
-                          pruned_model, quantize_inputs, run_model, token_feeds)
+                          pruned_model, quantize_inputs, run_model, saturating_outputs, token_feeds)
 
 RNG = np.random.default_rng(11)
 W1 = RNG.integers(-127, 128, (6, 5)).astype(np.int8)
@@ -69,6 +69,17 @@ def test_masked_cosine_ignores_padding_tokens():
     b = np.array([[[2.0, 0.0], [-5.0, 1.0]]])
     assert masked_cosine(a, b, np.array([[1, 0]])) == 1.0
     assert masked_cosine(a, b) < 1.0
+
+
+@pytest.mark.parametrize("group, cap, signed", [(1, 3, True), (3, 2, True), (2, 1, False), (2, 5, True)])
+def test_saturating_outputs_equal_the_mappers_saturating_matvec(group, cap, signed):
+    rng = np.random.default_rng(group * 10 + cap)
+    w = rng.integers(-127, 128, (50, 11))
+    w[rng.random(w.shape) < 0.5] = 0
+    cfg = ArrayConfig(rows=16, cols=128, group=group, cap=cap, input_signed=signed)
+    lm = map_layer(QuantLayer("l", w), cfg)
+    x = rng.integers(cfg.input_min, cfg.input_max + 1, (20, 50))
+    np.testing.assert_array_equal(saturating_outputs(lm, x), saturating_matvec(lm, x))
 
 
 def _numpy_crossbar(x, w, scale, cfg, real):
