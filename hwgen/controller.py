@@ -19,7 +19,6 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from mapper.config import clog2
 from mapper.plan import LayerPlan
 
 from .interface import PROG_SELECT, adc_lanes, ArraySignature, CounterSignature, ProgSignature, layer_word_widths

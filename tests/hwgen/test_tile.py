@@ -59,3 +59,21 @@ def test_gather_lanes_change_the_cycles_as_modelled_not_the_outputs(lanes):
     params = TileParams.from_plan(case.lp, lanes)
     run = run_tile(case.lp, case.x, params=params)
     check(case, run, predict(case.lp, case.x, params))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_layers_and_configurations_are_bit_exact(seed):
+    rng = np.random.default_rng(100 + seed)
+    rows = int(rng.choice([8, 16, 32, 64]))
+    group = int(rng.choice([1, 2]))
+    ordering = str(rng.choice(["sorted", "natural"]))
+    policy = str(rng.choice(["column", "section", "full"] + (["dense"] if ordering == "natural" else [])))
+    input_bits = int(rng.choice([4, 8]))
+    cfg = ArrayConfig(rows=rows, cols=14 * group, group=group, n_adc=int(rng.choice([1, 3, 16])),
+                      ordering=ordering, policy=policy, input_bits=input_bits,
+                      cap=None if rng.random() < 0.7 else int(rng.integers(1, 4)))
+    k, n = int(rng.integers(1, 2 * rows + 3)), int(rng.integers(1, 4))
+    case = Case(f"random{seed}", cfg, weights(k, n, float(rng.choice([0.0, 0.5, 0.8, 0.95])), seed),
+                inputs(cfg, k, seed, random_vectors=2))
+    run = run_tile(case.lp, case.x)
+    check(case, run, predict(case.lp, case.x))
