@@ -2,6 +2,7 @@
 
     python benchmarks/bench_rtl.py [--quick]
 
+On a shared machine the wall-clock speed depends on the load; the CPU-time speed much less.
 Cycle counts come from the golden model's cycle model, which the simulation reproduces exactly (each
 simulated run here is checked against it). The ADC bound of a vector is, for each section and plane,
 max(ceil(sum of the active columns' resolutions / n_adc), largest resolution), summed.
@@ -46,22 +47,24 @@ def cycle_table(spec: str):
 
 def sim_speed(spec: str, repeats: int):
     print(f"## Amaranth simulation speed: {spec} at sparsity 0.9, n_adc 16, one vector, median of {repeats}\n")
-    print("| R | cycles | elaborate+run s | simulate s | cycles/s |")
-    print("|---|---|---|---|---|")
+    print("| R | cycles | elaborate+run s | simulate s (wall) | simulate s (CPU) | cycles/s (wall) | cycles/s (CPU) |")
+    print("|---|---|---|---|---|---|---|")
     for rows in (64, 128):
         lp = plan_of(spec, 0.9, rows=rows, cols=128, n_adc=16)
         x = np.random.default_rng(0).integers(-128, 128, (1, lp.shape[0]))
         want = predict(lp, x)
-        totals, sims = [], []
+        totals, sims, cpus = [], [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
             run = run_tile(lp, x, params=TileParams.from_plan(lp))
             totals.append(time.perf_counter() - t0)
             sims.append(run.seconds)
+            cpus.append(run.cpu_seconds)
             assert np.array_equal(run.outputs, want.outputs) and run.counters == want.counters()
         cycles = run.counters["cycles"]
-        print(f"| {rows} | {cycles} | {statistics.median(totals):.2f} | {statistics.median(sims):.2f} | "
-              f"{cycles / statistics.median(sims):.0f} |")
+        wall, cpu = statistics.median(sims), statistics.median(cpus)
+        print(f"| {rows} | {cycles} | {statistics.median(totals):.2f} | {wall:.2f} | {cpu:.2f} | "
+              f"{cycles / wall:.0f} | {cycles / cpu:.0f} |")
     print()
 
 

@@ -232,7 +232,7 @@ class Controller(wiring.Component):
         inflight = Signal()
         pending = Signal(NA)
         adc = adc_lanes(self.bus, NA)
-        done_all = Cat(~pending[i] | adc[i].done for i in range(NA)).all()
+        done_all = (~pending | self.bus.adc_done).all()
         issue = Signal()
         m.d.comb += issue.eq(cur_valid & (~inflight | done_all))
         last_batch = b_end >= cur_nact
@@ -256,8 +256,8 @@ class Controller(wiring.Component):
                 with sel.m.Case(tt):
                     sel.m.d.comb += self.bus.drive.eq(cur_x[tt])
         m.d.comb += self.bus.section.eq(cur_sec)
+        m.d.comb += self.bus.adc_start.eq(Mux(issue, lane_valid, 0))
         for i in range(NA):
-            m.d.comb += adc[i].start.eq(issue & lane_valid[i])
             sel.m.d.comb += [adc[i].res.eq(lane[i].res), adc[i].col.eq(lane[i].col)]
 
         # What is in flight, for the accumulator.
@@ -266,11 +266,7 @@ class Controller(wiring.Component):
         f_t = Signal.like(t)
         f_last = Signal()
         f_group = Signal.like(nxt_group)
-        code_reg = [Signal(p.code_width, name=f"code{i}") for i in range(NA)]
         complete = inflight & done_all
-        for i in range(NA):
-            with m.If(adc[i].done):
-                m.d.sync += code_reg[i].eq(adc[i].code)
         with m.If(issue):
             m.d.sync += [inflight.eq(1), pending.eq(lane_valid), f_valid.eq(lane_valid), f_t.eq(t),
                          f_last.eq(last_batch & last_plane), f_group.eq(cur_group),
@@ -285,7 +281,7 @@ class Controller(wiring.Component):
         with m.Else():
             with m.If(complete):
                 m.d.sync += inflight.eq(0)
-            m.d.sync += pending.eq(pending & ~Cat(adc[i].done for i in range(NA)))
+            m.d.sync += pending.eq(pending & ~self.bus.adc_done)
         with m.If(issue):
             for res in range(1, FR + 1):
                 m.d.sync += cnt.conversions[res].eq(
@@ -299,11 +295,11 @@ class Controller(wiring.Component):
         # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------
         m.submodules.shift_add = acc = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
                                                 group_width=len(nxt_group))
+        # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
         m.d.comb += [acc.capture.eq(complete), acc.last.eq(f_last), acc.t.eq(f_t), acc.group.eq(f_group),
-                     acc.lane_valid.eq(f_valid)]
+                     acc.lane_valid.eq(f_valid), acc.code.eq(self.bus.adc_code)]
         for i in range(NA):
-            m.d.comb += [acc.code[i].eq(Mux(adc[i].done, adc[i].code, code_reg[i])), acc.sign[i].eq(f_col[i].sign),
-                         acc.bit[i].eq(f_col[i].bit), acc.j[i].eq(f_col[i].j)]
+            m.d.comb += [acc.sign[i].eq(f_col[i].sign), acc.bit[i].eq(f_col[i].bit), acc.j[i].eq(f_col[i].j)]
         a_valid, flush_valid, flush_group = acc.busy, acc.flush_valid, acc.flush_group
         flush_val = [acc.flush[j] for j in range(G)]
 

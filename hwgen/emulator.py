@@ -22,8 +22,8 @@ class ArrayEmulator(wiring.Component):
     The cells are held as column words: address {section, slot column} -> R bits, one per row, read
     asynchronously (one read port per ADC). ADC i, started in cycle T with resolution b on column c,
     samples the column and the row drive, whose count popcount(column & drive) is the sum of the column's
-    cell currents; it asserts done in cycle T + b with the code min(count, 2**b - 1), and takes a new
-    start in that cycle.
+    cell currents; it asserts done in cycle T + b with the code min(count, 2**b - 1), holds the code
+    until its next start, and takes a new start in the done cycle.
 
     With `plan` the cells are initialized from it; without, they are written through `prog`
     (sel "cells", addr {section, slot column}, data the R-bit column word).

@@ -36,7 +36,7 @@ class ArraySignature(wiring.Signature):
     adc_res   -- resolution in bits (1..full resolution), sampled with start
     adc_col   -- slot column of the current section, sampled with start
     adc_done  -- high for one cycle, `res` cycles after start; a new start may come in that same cycle
-    adc_code  -- min(count, 2**res - 1), valid while done is high
+    adc_code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register)
     """
 
     def __init__(self, p: TileParams):

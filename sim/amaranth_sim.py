@@ -24,6 +24,7 @@ class SimRun:
     counters: dict                   # totals: cycles, conversions (list by bits), planes, sections
     sim_cycles: int                  # clock cycles simulated, programming included
     seconds: float                   # wall time of the simulation
+    cpu_seconds: float = 0.0         # CPU time of the simulation (this process)
 
 
 def program_writes(params: TileParams, lp: LayerPlan) -> list[tuple[int, int, int]]:
@@ -94,13 +95,13 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if vcd:
         os.makedirs(os.path.dirname(os.path.abspath(vcd)), exist_ok=True)
         with sim.write_vcd(vcd):
             sim.run()
     else:
         sim.run()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     sim_cycles = sum(per_vector) + (len(program_writes(params, lp)) + 1 if generic is not None else 0)
-    return SimRun(outputs, per_vector, result["counters"], sim_cycles, seconds)
+    return SimRun(outputs, per_vector, result["counters"], sim_cycles, seconds, cpu)

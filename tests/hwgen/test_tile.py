@@ -77,3 +77,26 @@ def test_random_layers_and_configurations_are_bit_exact(seed):
                 inputs(cfg, k, seed, random_vectors=2))
     run = run_tile(case.lp, case.x)
     check(case, run, predict(case.lp, case.x))
+
+
+def test_tile_params_refuse_bad_lanes_and_plans_that_do_not_fit():
+    from mapper.errors import SwsError
+
+    case = CASES[0]
+    with pytest.raises(SwsError, match="lanes must be a power of two, not 3"):
+        TileParams.from_plan(case.lp, 3)
+    small = TileParams(case.cfg, k=case.lp.shape[0], n=case.lp.shape[1], sections=1, rows=64, columns=64, lanes=1)
+    with pytest.raises(SwsError, match=r"sections \d+ exceeds the tile's limit 1"):
+        small.fits(case.lp)
+    with pytest.raises(SwsError, match="configuration differs"):
+        TileParams.from_plan(case.lp).fits(CASES[1].lp)
+
+
+def test_accumulator_width_holds_the_largest_output():
+    cfg = ArrayConfig(rows=8, cols=14, input_bits=4)
+    w = np.full((9, 1), -127)
+    case = Case("extreme", cfg, w, np.full((1, 9), -8))
+    params = TileParams.from_plan(case.lp)
+    assert (case.x @ w).item() == 9 * 127 * 8
+    assert params.acc_width == (9 * 127 * 15).bit_length() + 1
+    assert np.array_equal(run_tile(case.lp, case.x).outputs, case.x @ w)

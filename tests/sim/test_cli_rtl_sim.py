@@ -134,3 +134,9 @@ def test_emitted_verilog_compiles(plan_dir, tmp_path, capsys, tool, argv):
     assert run(capsys, "rtl", plan_dir, "-o", v)[0] == 0
     done = subprocess.run(argv + [str(v)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_sim_vcd_only_when_asked(plan_dir, x_file, tmp_path, capsys):
+    vcd = tmp_path / "w" / "tile.vcd"
+    assert run(capsys, "sim", plan_dir, "--inputs", x_file, "--vcd", vcd)[0] == 0
+    assert vcd.stat().st_size > 0 and "bus__drive" in vcd.read_text()
