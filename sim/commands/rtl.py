@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from hwgen.params import TileParams
 from hwgen.verilog import emit_verilog, module_name
@@ -29,10 +30,11 @@ def add_parser(sub):
     return p
 
 
-def generate(plan_dir: str, output: str, *, layer: str | None = None, controller_only: bool = False,
+def generate(plan_dir: str, output: str | None = None, *, layer: str | None = None, controller_only: bool = False,
              generic: bool = False, lanes: int | None = None) -> dict:
     """Write the Verilog (and with `generic` the .prog writes beside it); return what was written."""
     lp = pick_layer(load_plan(plan_dir), layer)
+    output = output or os.path.join("build", "rtl", re.sub(r"[^A-Za-z0-9_.-]", "_", lp.name) + ".v")
     params = TileParams.from_plan(lp, lanes)
     text = emit_verilog(None if generic else lp, params, controller_only=controller_only)
     if os.path.isdir(output):
@@ -50,9 +52,7 @@ def generate(plan_dir: str, output: str, *, layer: str | None = None, controller
 
 
 def run(args):
-    lp_name = args.layer
-    output = args.output or os.path.join("build", "rtl", f"{lp_name or os.path.basename(os.path.normpath(args.plan))}.v")
-    w = generate(args.plan, output, layer=args.layer, controller_only=args.controller_only,
+    w = generate(args.plan, args.output, layer=args.layer, controller_only=args.controller_only,
                  generic=args.generic, lanes=args.lanes)
     print(f"module {w['module']} for layer {w['layer']} (ROMs {w['roms']}) in {w['verilog']}")
     if "prog" in w:

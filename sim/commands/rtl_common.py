@@ -26,6 +26,9 @@ def write_atomic(path: str, content, *, binary: bool = False) -> None:
         raise SwsError(f"{path}: cannot write under {parent}, which is a file")
     os.makedirs(parent, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; the result is an ordinary file
     try:
         with os.fdopen(fd, "wb" if binary else "w") as f:
             if callable(content):
