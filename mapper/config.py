@@ -13,7 +13,7 @@ __all__ = ["ArrayConfig", "ORDERINGS", "POLICIES", "LAWS", "SECTIONINGS", "clog2
 ORDERINGS = ("sorted", "natural", "signed", "gray")
 POLICIES = ("column", "section", "full", "dense")
 LAWS = ("walden", "thermal", "table")
-SECTIONINGS = ("plain", "optimal")
+SECTIONINGS = ("plain", "optimal", "refined")
 
 
 def clog2(n: int) -> int:
@@ -39,7 +39,8 @@ class ArrayConfig:
     ordering        -- "sorted" (SWS), "natural" (input order, no row dropped), or the sorted variants
                        "signed" and "gray" of mapper.orderings
     sectioning      -- "plain": full sections of R rows, the last one partial; "optimal": the cuts of
-                       each group's order that minimize its energy plus section_cost_pj per section
+                       each group's order that minimize its energy plus section_cost_pj per section;
+                       "refined": optimal, then rows moved and swapped between sections, then cut again
     section_cost_pj -- with sectioning "optimal": energy (pJ per input vector) charged for each section,
                        to trade energy against sections and crossbars; not part of the reported energy
     policy          -- ADC resolution policy: "column", "section", "full" or the "dense" reference
@@ -83,9 +84,12 @@ class ArrayConfig:
         if isinstance(self.section_cost_pj, bool) or not isinstance(self.section_cost_pj, (int, float)) \
                 or not math.isfinite(self.section_cost_pj) or self.section_cost_pj < 0:
             raise SwsError(f"section_cost_pj must be a finite number >= 0, not {self.section_cost_pj!r}")
-        if self.section_cost_pj and self.sectioning != "optimal":
-            raise SwsError(f"section_cost_pj is only used with sectioning 'optimal', not with sectioning "
-                           f"{self.sectioning!r}")
+        if self.section_cost_pj and self.sectioning == "plain":
+            raise SwsError("section_cost_pj is only used with sectioning 'optimal' or 'refined', not with "
+                           "sectioning 'plain'")
+        if self.sectioning == "refined" and self.policy != "column":
+            raise SwsError(f"sectioning 'refined' prices moves per column: it needs policy 'column', "
+                           f"not {self.policy!r}")
         if self.policy not in POLICIES:
             raise SwsError(f"policy must be one of {', '.join(POLICIES)}, not {self.policy!r}")
         if self.law not in LAWS:

@@ -16,7 +16,7 @@ import numpy as np
 from .config import ArrayConfig
 from .energy import conversion_energy
 
-__all__ = ["level_energies", "section_energies", "optimal_cuts", "CUBE_BYTES"]
+__all__ = ["level_energies", "section_energies", "optimal_cuts", "refine_sections", "CUBE_BYTES"]
 
 #: Bytes of one chunk's table of section energies (position, length, group): bounds the working memory.
 CUBE_BYTES = 64 << 20
@@ -186,3 +186,155 @@ def _chunk_cuts(flat, kept, rows, policy, e, dtype, penalty):
         l_out.append(d.astype(np.int64))
         live = live[pos[live] > 0]
     return np.concatenate(g_out), np.concatenate(s_out), np.concatenate(l_out)
+
+
+#: Float64 entries of one chunk's swap table (groups x rows x rows) in refine_sections.
+SWAP_ELEMENTS = 1 << 22
+
+
+def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: np.ndarray, group: np.ndarray,
+                    start: np.ndarray, length: np.ndarray, *, max_rounds: int = 1000):
+    """Improve cut sections by moving single rows to another section of their group, or swapping two rows.
+
+    The cuts of one order cannot put a row with another section's rows unless the order already had it
+    there; a move or a swap can. Each round applies, in every group, the one move or swap (of rows in
+    different sections) that saves the most energy plus section cost, until none saves anything. Column
+    policy only: a column's cost then depends on its own count, and a move changes each of the row's
+    columns by one, so all moves and swaps of a round are priced at once with batched products.
+    Returns (order, group, start, length): each group's kept rows reordered section by section, and
+    the sections in that order.
+    """
+    n_groups, k, g = wg.shape
+    e = level_energies(cfg)
+    scale, _ = _integer_scale(e, 2 * cfg.weight_bits * g)
+    m = np.arange(cfg.rows + 2)   # a priced move may take a section one row over R: it is masked, not applied
+    cost = (e * scale)[np.minimum(np.frexp(np.maximum(m, 1))[1], len(e) - 1)] * (m > 0)
+    penalty = cfg.section_cost_pj / (cfg.e8_pj * cfg.input_bits) * scale
+    first = np.searchsorted(group, np.arange(n_groups))
+    local = np.arange(len(group)) - first[np.asarray(group, np.int64)]
+    pos_sec = np.full((n_groups, k), -1)
+    for i in range(int(length.max(initial=0))):
+        take = length > i
+        pos_sec[group[take], start[take] + i] = local[take]
+    from .sectioning import weight_bits_of            # sectioning imports this module
+    permuted = np.take_along_axis(wg, order[:, :, None], axis=1)
+    lengths = [np.zeros(0, np.int64)] * n_groups
+    todo = np.nonzero(kept > 0)[0]
+    todo = todo[np.argsort(-kept[todo], kind="stable")]
+    at = 0
+    while at < len(todo):
+        kmax = int(kept[todo[at]])
+        chunk = todo[at:at + max(1, SWAP_ELEMENTS // (kmax * kmax))]
+        at += len(chunk)
+        bits = weight_bits_of(permuted[chunk, :kmax], cfg.weight_bits).reshape(len(chunk), kmax, -1)
+        sec, size = _refine_chunk(bits.astype(np.float64), pos_sec[chunk, :kmax], cfg.rows, cost, penalty,
+                                  max_rounds)
+        pos_sec[chunk, :kmax] = sec
+        for j, n in enumerate(chunk):
+            lengths[n] = size[j][size[j] > 0]
+    # Each group's kept rows, section by section (stable), then its zero-key rows as they were.
+    key = np.where(pos_sec >= 0, pos_sec, np.iinfo(np.int64).max)
+    new_order = np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
+    group = np.repeat(np.arange(n_groups), [len(x) for x in lengths])
+    length = np.concatenate(lengths).astype(np.int64) if lengths else np.zeros(0, np.int64)
+    ends = np.cumsum(length)
+    start = ends - length - np.repeat(np.concatenate([[0], ends])[np.searchsorted(group, np.arange(n_groups))],
+                                      [len(x) for x in lengths]) if len(length) else length.copy()
+    return new_order, group, start, length
+
+
+def _refine_chunk(bits, pos_sec, rows, cost, penalty, max_rounds):
+    n, k, _ = bits.shape
+    live = pos_sec >= 0
+    s = int(pos_sec.max(initial=0)) + 2                  # at least one spare, empty section per group
+    ibits = bits.astype(np.int64)
+    cnt = np.zeros((n, s, bits.shape[2]), np.int64)
+    size = np.zeros((n, s), np.int64)
+    gi, ki = np.nonzero(live)
+    np.add.at(cnt, (gi, pos_sec[gi, ki]), ibits[gi, ki])
+    np.add.at(size, (gi, pos_sec[gi, ki]), 1)
+    active = np.arange(n)       # a group with no saving move or swap is final: others never touch it
+    for _ in range(max_rounds):
+        if not len(active):
+            break
+        if (size[active] == 0).sum(axis=1).min() == 0:   # a group opened its spare: give every group another
+            cnt = np.concatenate([cnt, np.zeros((n, 1, cnt.shape[2]), np.int64)], axis=1)
+            size = np.concatenate([size, np.zeros((n, 1), np.int64)], axis=1)
+            s += 1
+        mv, gain_mv = _best_moves(bits[active], pos_sec[active], cnt[active], size[active], rows, cost, penalty)
+        stuck = gain_mv >= -1e-9
+        sw = np.zeros(len(active), np.int64)
+        gain_sw = np.full(len(active), np.inf)
+        if stuck.any():
+            sub = active[stuck]
+            sw[stuck], gain_sw[stuck] = _best_swaps(bits[sub], pos_sec[sub], cnt[sub], cost)
+        do_mv = ~stuck
+        do_sw = stuck & (gain_sw < -1e-9)
+        for j, t in zip(active[do_mv], mv[do_mv]):
+            a, t = divmod(int(t), s)
+            src = pos_sec[j, a]
+            cnt[j, src] -= ibits[j, a]
+            cnt[j, t] += ibits[j, a]
+            size[j, src] -= 1
+            size[j, t] += 1
+            pos_sec[j, a] = t
+        for j, ab in zip(active[do_sw], sw[do_sw]):
+            a, b = divmod(int(ab), k)
+            sa, sb = pos_sec[j, a], pos_sec[j, b]
+            cnt[j, sa] += ibits[j, b] - ibits[j, a]
+            cnt[j, sb] += ibits[j, a] - ibits[j, b]
+            pos_sec[j, a], pos_sec[j, b] = sb, sa
+        active = active[do_mv | do_sw]
+    return pos_sec, size
+
+
+def _best_moves(bits, pos_sec, cnt, size, rows, cost, penalty):
+    """Per group: the move (row a to section t, flat index a * S + t) that saves most, and its cost change."""
+    n, k, _ = bits.shape
+    s = cnt.shape[1]
+    own = np.maximum(pos_sec, 0)
+    dec = cost[np.maximum(cnt - 1, 0)] - cost[cnt]                              # one one fewer
+    inc = cost[cnt + 1] - cost[cnt]                                             # one one more
+    leave = (bits * np.take_along_axis(dec, own[:, :, None], axis=1)).sum(axis=2)
+    arrive = bits @ inc.transpose(0, 2, 1)                                     # (n, K, S)
+    # A section that empties saves its section cost; one that opens pays it.
+    emptied = np.take_along_axis(size, own, axis=1) == 1
+    move = leave[:, :, None] + arrive + penalty * ((size == 0)[:, None, :].astype(float) - emptied[:, :, None])
+    move[(pos_sec < 0)[:, :, None] | (own[:, :, None] == np.arange(s)) | (size[:, None, :] >= rows)] = np.inf
+    flat = move.reshape(n, -1)
+    best = flat.argmin(axis=1)
+    return best, flat[np.arange(n), best]
+
+
+def _best_swaps(bits, pos_sec, cnt, cost):
+    """Per group: the swap of rows a and b of different sections (flat index a * K + b) that saves most.
+
+    Section A of row a loses a's ones and gains b's, except in the columns both rows hold, so the change
+    is X[a, b] + X[b, a] with X[a, b] = leave[a] + arrive[a, section of b] - sum over the shared columns
+    of (dec + inc) of a's section.
+    """
+    n, k, _ = bits.shape
+    s = cnt.shape[1]
+    live = pos_sec >= 0
+    own = np.maximum(pos_sec, 0)
+    onehot = ((pos_sec[:, :, None] == np.arange(s)) & live[:, :, None]).astype(np.float64)   # (n, K, S)
+    dec = cost[np.maximum(cnt - 1, 0)] - cost[cnt]
+    inc = cost[cnt + 1] - cost[cnt]
+    leave = np.where(live, (bits * np.take_along_axis(dec, own[:, :, None], axis=1)).sum(axis=2), np.inf)
+    arrive = bits @ inc.transpose(0, 2, 1)
+    arrive[onehot > 0] = np.inf                      # a swap within a section is no swap
+    w = np.take_along_axis(dec + inc, own[:, :, None], axis=1)                 # (n, K, C): a's section
+    x = leave[:, :, None] + _gather_sections(arrive, own, live)
+    x -= (bits * w) @ bits.transpose(0, 2, 1)
+    swap = x + x.transpose(0, 2, 1)
+    flat = swap.reshape(n, -1)
+    best = flat.argmin(axis=1)
+    return best, flat[np.arange(n), best]
+
+
+def _gather_sections(arrive, own, live):
+    """(n, K, K): [a, b] = arrive[a, section of b] (inf where b is not a kept row)."""
+    n, k, _ = arrive.shape
+    out = np.take_along_axis(arrive, np.broadcast_to(own[:, None, :], (n, k, k)), axis=2)
+    out[np.broadcast_to(~live[:, None, :], out.shape)] = np.inf
+    return out

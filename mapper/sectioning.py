@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ArrayConfig
-from .optimal import optimal_cuts
+from .optimal import optimal_cuts, refine_sections
 from .orderings import ORDERING_KEYS, order_rows
 
 __all__ = ["Sectioning", "group_keys", "row_orders", "plain_cuts", "group_bit_cumsum", "section_layer",
@@ -111,11 +111,15 @@ def section_layer(w: np.ndarray, cfg: ArrayConfig, cuts=None) -> Sectioning:
     """Order and cut a K x N integer layer. `cuts(cumsum, kept)` may replace the plain R-row cuts."""
     order, kept = row_orders(w, cfg)
     csum = group_bit_cumsum(w, order, cfg)
-    if cuts is None and cfg.sectioning == "optimal":
+    if cuts is None and cfg.sectioning in ("optimal", "refined"):
         cuts = lambda c, k: optimal_cuts(c, k, cfg)  # noqa: E731
     if cuts is None:
         group, start, length = plain_cuts(kept, cfg.rows)
     else:
+        group, start, length = cuts(csum, kept)
+    if cfg.sectioning == "refined":   # move and swap rows between the cut sections, then cut the new order
+        order = refine_sections(_grouped(w, cfg.group), cfg, order, kept, group, start, length)[0]
+        csum = group_bit_cumsum(w, order, cfg)
         group, start, length = cuts(csum, kept)
     counts = csum[group, start + length] - csum[group, start]
     return Sectioning(cfg, tuple(w.shape), order, kept, group, start, length, counts)

@@ -138,11 +138,40 @@ def test_optimal_cuts_never_cost_more_than_plain_cuts_of_the_same_order(case):
 
 
 @settings(max_examples=150, deadline=None)
-@given(layers_and_configs(orderings=("sorted", "natural", "signed", "gray"), caps=(None, 2)),
-       st.sampled_from([0.0, 0.5]))
-def test_an_optimal_plan_rebuilds_w_and_keeps_every_invariant(case, section_cost):
+@given(layers_and_configs(policies=("column",), orderings=("sorted", "natural", "signed", "gray"), caps=(None, 2)),
+       st.sampled_from([0.0, 0.05, 0.5]), st.sampled_from(["walden", "thermal", "table"]))
+def test_refining_never_costs_more_than_the_optimal_cuts_it_starts_from(case, section_cost, law):
     w, cfg = case
-    cfg = cfg.replace(sectioning="optimal", section_cost_pj=section_cost)
+    cfg = cfg.replace(sectioning="optimal", section_cost_pj=section_cost, law=law,
+                      law_table=TABLE if law == "table" else None)
+    opt = map_layer(QuantLayer("w", w), cfg)
+    ref = map_layer(QuantLayer("w", w), cfg.replace(sectioning="refined"))
+    objective = [lm.cost().energy_pj + section_cost * lm.sec.n_sections for lm in (opt, ref)]
+    assert objective[1] <= objective[0] * (1 + 1e-9) + 1e-12
+
+
+def test_refining_regroups_rows_that_no_cut_of_the_order_can_put_together():
+    # Order 7, 6, 5, 5: bit 0 holds 7, 5, 5; bit 1 holds 7, 6; bit 2 all four. In units of E8 2**-8 A:
+    # one section costs 4 + 4 + 8 = 16 and no cut of this order does better; {7, 5, 5} + {6} costs
+    # (4 + 2 + 4) + (2 + 2) = 14, which is each column split on its own at its cheapest.
+    w = np.array([[7], [6], [5], [5]])
+    cfg = ArrayConfig(weight_bits=3, cols=6)
+    unit = cfg.e8_pj * 2.0 ** -8 * cfg.input_bits
+    opt = map_layer(QuantLayer("w", w), cfg.replace(sectioning="optimal"))
+    ref = map_layer(QuantLayer("w", w), cfg.replace(sectioning="refined"))
+    assert opt.cost().energy_pj == pytest.approx(16 * unit)
+    assert ref.cost().energy_pj == pytest.approx(14 * unit)
+    assert sorted(sorted(w[ref.sec.section_rows(s), 0].tolist()) for s in range(2)) == [[5, 5, 7], [6]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(layers_and_configs(orderings=("sorted", "natural", "signed", "gray"), caps=(None, 2)),
+       st.sampled_from([0.0, 0.5]), st.sampled_from(["optimal", "refined"]))
+def test_an_optimal_plan_rebuilds_w_and_keeps_every_invariant(case, section_cost, sectioning):
+    w, cfg = case
+    if sectioning == "refined":
+        cfg = cfg.replace(policy="column")
+    cfg = cfg.replace(sectioning=sectioning, section_cost_pj=section_cost)
     lm = map_layer(QuantLayer("w", w), cfg)
     sec = lm.sec
     assert np.all(sec.sec_len >= 1) and np.all(sec.sec_len <= cfg.rows)
@@ -181,8 +210,11 @@ def test_long_groups_in_many_chunks_give_the_same_cuts(monkeypatch):
     ({"section_cost_pj": -1.0}, "section_cost_pj must be a finite number >= 0, not -1.0"),
     ({"section_cost_pj": float("nan")}, "section_cost_pj must be a finite number >= 0, not nan"),
     ({"sectioning": "optimal", "section_cost_pj": "1"}, "section_cost_pj must be a finite number >= 0, not '1'"),
-    ({"section_cost_pj": 1.0}, "section_cost_pj is only used with sectioning 'optimal', not with sectioning 'plain'"),
-    ({"sectioning": "best"}, "sectioning must be one of plain, optimal, not 'best'"),
+    ({"section_cost_pj": 1.0}, "section_cost_pj is only used with sectioning 'optimal' or 'refined', not with "
+                               "sectioning 'plain'"),
+    ({"sectioning": "best"}, "sectioning must be one of plain, optimal, refined, not 'best'"),
+    ({"sectioning": "refined", "policy": "section"},
+     "sectioning 'refined' prices moves per column: it needs policy 'column', not 'section'"),
     ({"sectioning": "optimal", "ordering": "natural", "policy": "dense"},
      "policy 'dense' is the plain-sectioned reference: it needs sectioning 'plain'"),
 ])
