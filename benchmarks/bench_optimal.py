@@ -1,10 +1,10 @@
-"""Optimal sectioning against plain SWS and the lower bound, on the 36 MiniLM layers (and Laplace layers of their shapes).
+"""Optimal sectioning against plain SWS and the lower bound: the 36 MiniLM layers, and Laplace layers of their shapes.
 
     python benchmarks/bench_optimal.py [--source minilm|laplace|both] [--sparsity 0,0.5,0.9] [--repeat 3]
 
 Per sparsity: ADC energy per input vector of plain SWS (sorted order, full sections) and of optimal
-cuts on each ordering (and refined cuts on the gray order at --refined sparsities), their ratios to plain SWS and to the closed-form bound (mapper.bound.lower_bound),
-the per-column split bound (mapper.bound.column_bound), sections and crossbars, and the median wall
+cuts on each ordering (and refined cuts on the gray order at --refined sparsities), their ratios to
+plain SWS and to the closed-form bound (mapper.bound.lower_bound), the per-column split bound (mapper.bound.column_bound), sections and crossbars, and the median wall
 time of mapping all layers (map_layer over the 36 quantized layers; loading and quantizing excluded;
 one run for refined) with the machine's 1-minute load average after it (other jobs inflate timings).
 R = 128, walden law, column policy, group 1, section cost 0 unless swept with --section-costs.

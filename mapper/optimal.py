@@ -4,6 +4,8 @@ The order stays as `row_orders` gives it; only where the sections are cut moves.
 best[j] = min over d in 1..R of best[j - d] + cost(j - d, j), where cost(i, j) is the energy of one
 section holding positions [i, j) of the order (under the configuration's law, policy and cap) plus the
 optional per-section cost. The program runs over all groups at once (numpy, chunks of groups).
+
+`refine_sections` goes beyond one order: it moves and swaps rows between a group's sections.
 """
 
 from __future__ import annotations
@@ -201,8 +203,8 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
     different sections) that saves the most energy plus section cost, until none saves anything. Column
     policy only: a column's cost then depends on its own count, and a move changes each of the row's
     columns by one, so all moves and swaps of a round are priced at once with batched products.
-    Returns (order, group, start, length): each group's kept rows reordered section by section, and
-    the sections in that order.
+    Returns the order with each group's kept rows regrouped section by section; the caller cuts it
+    again (optimal_cuts), which can only do better than the refined sections, one of its cuts.
     """
     n_groups, k, g = wg.shape
     e = level_energies(cfg)
@@ -218,7 +220,6 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
         pos_sec[group[take], start[take] + i] = local[take]
     from .sectioning import weight_bits_of            # sectioning imports this module
     permuted = np.take_along_axis(wg, order[:, :, None], axis=1)
-    lengths = [np.zeros(0, np.int64)] * n_groups
     todo = np.nonzero(kept > 0)[0]
     todo = todo[np.argsort(-kept[todo], kind="stable")]
     at = 0
@@ -227,20 +228,11 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
         chunk = todo[at:at + max(1, SWAP_ELEMENTS // (kmax * kmax))]
         at += len(chunk)
         bits = weight_bits_of(permuted[chunk, :kmax], cfg.weight_bits).reshape(len(chunk), kmax, -1)
-        sec, size = _refine_chunk(bits.astype(np.float64), pos_sec[chunk, :kmax], cfg.rows, cost, penalty,
-                                  max_rounds)
-        pos_sec[chunk, :kmax] = sec
-        for j, n in enumerate(chunk):
-            lengths[n] = size[j][size[j] > 0]
+        pos_sec[chunk, :kmax] = _refine_chunk(bits.astype(np.float64), pos_sec[chunk, :kmax], cfg.rows, cost,
+                                              penalty, max_rounds)
     # Each group's kept rows, section by section (stable), then its zero-key rows as they were.
     key = np.where(pos_sec >= 0, pos_sec, np.iinfo(np.int64).max)
-    new_order = np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
-    group = np.repeat(np.arange(n_groups), [len(x) for x in lengths])
-    length = np.concatenate(lengths).astype(np.int64) if lengths else np.zeros(0, np.int64)
-    ends = np.cumsum(length)
-    start = ends - length - np.repeat(np.concatenate([[0], ends])[np.searchsorted(group, np.arange(n_groups))],
-                                      [len(x) for x in lengths]) if len(length) else length.copy()
-    return new_order, group, start, length
+    return np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
 
 
 def _refine_chunk(bits, pos_sec, rows, cost, penalty, max_rounds):
@@ -285,7 +277,7 @@ def _refine_chunk(bits, pos_sec, rows, cost, penalty, max_rounds):
             cnt[j, sb] += ibits[j, a] - ibits[j, b]
             pos_sec[j, a], pos_sec[j, b] = sb, sa
         active = active[do_mv | do_sw]
-    return pos_sec, size
+    return pos_sec
 
 
 def _best_moves(bits, pos_sec, cnt, size, rows, cost, penalty):

@@ -28,7 +28,7 @@ class LayerResult:
     dense: Cost     # natural order, every column at full resolution: the classic design
     rom_bits: int
     bound: float = 0.0          # mapper.bound.lower_bound: no lossless plan of the layer costs less
-    plain: Cost | None = None   # with sectioning "optimal": plain SWS (sorted, full sections), same policy
+    plain: Cost | None = None   # sectioning optimal or refined: plain SWS (sorted, full sections)
 
 
 def reference_configs(cfg: ArrayConfig) -> tuple[ArrayConfig, ArrayConfig]:
@@ -51,7 +51,7 @@ def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> lis
         lm = map_layer(layer, cfg)
         natural = map_layer(layer, natural_cfg).cost()
         dense = map_layer(layer, dense_cfg).cost()
-        plain = map_layer(layer, plain_sws_config(cfg)).cost() if cfg.sectioning == "optimal" else None
+        plain = map_layer(layer, plain_sws_config(cfg)).cost() if cfg.sectioning != "plain" else None
         out.append(LayerResult(lm, lm.cost(), natural, dense, layer_rom_bits(lm), lower_bound(layer.weights, cfg),
                                plain))
     return out
@@ -101,7 +101,7 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
     total = _row("total", [sum(r.map.layer.shape[0] for r in results), sum(r.map.layer.shape[1] for r in results)],
                  zeros / weights, total_cost, total_nat, total_dense, sum(r.rom_bits for r in results),
                  sum(r.bound for r in results),
-                 sum((r.plain for r in results[1:]), results[0].plain) if cfg.sectioning == "optimal" else None)
+                 sum((r.plain for r in results[1:]), results[0].plain) if cfg.sectioning != "plain" else None)
     total["shape"] = None  # layers of different shapes have no common shape
     total["weights"] = weights
     if cfg.cap is not None:

@@ -118,7 +118,7 @@ def section_layer(w: np.ndarray, cfg: ArrayConfig, cuts=None) -> Sectioning:
     else:
         group, start, length = cuts(csum, kept)
     if cfg.sectioning == "refined":   # move and swap rows between the cut sections, then cut the new order
-        order = refine_sections(_grouped(w, cfg.group), cfg, order, kept, group, start, length)[0]
+        order = refine_sections(_grouped(w, cfg.group), cfg, order, kept, group, start, length)
         csum = group_bit_cumsum(w, order, cfg)
         group, start, length = cuts(csum, kept)
     counts = csum[group, start + length] - csum[group, start]

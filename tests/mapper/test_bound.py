@@ -81,3 +81,24 @@ def test_a_column_of_two_ones_costs_two_one_bit_conversions_at_least():
     unit = 1.67 * 2 ** -8 * 8
     assert lower_bound(w, cfg) == pytest.approx(3 * unit)
     assert column_bound(w, cfg) == pytest.approx(4 * unit)
+
+
+def test_the_report_gives_the_bound_and_every_ratio_per_layer_and_in_total():
+    from mapper.report import map_layers, report_dict
+    rng = np.random.default_rng(5)
+    layers = [QuantLayer(f"l{i}", rng.integers(-127, 128, (40, 6))) for i in range(2)]
+    cfg = ArrayConfig(rows=16, sectioning="optimal", ordering="gray")
+    report = report_dict(map_layers(layers, cfg), cfg, source="test", sparsity=0.0)
+    for row, layer in zip(report["layers"], layers):
+        assert row["lower_bound_pj"] == pytest.approx(lower_bound(layer.weights, cfg))
+        assert row["ratio_to_bound"] == pytest.approx(row["energy_pj"] / row["lower_bound_pj"])
+        plain = map_layer(layer, ArrayConfig(rows=16)).cost()
+        assert row["plain_energy_pj"] == pytest.approx(plain.energy_pj)
+        assert row["plain_sections"] == plain.sections and row["plain_crossbars"] == plain.crossbars
+        assert row["ratio_to_plain"] == pytest.approx(row["energy_pj"] / plain.energy_pj) and row["ratio_to_plain"] <= 1
+    total = report["total"]
+    assert total["lower_bound_pj"] == pytest.approx(sum(r["lower_bound_pj"] for r in report["layers"]))
+    assert total["ratio_to_bound"] == pytest.approx(total["energy_pj"] / total["lower_bound_pj"])
+    assert total["plain_energy_pj"] == pytest.approx(sum(r["plain_energy_pj"] for r in report["layers"]))
+    plain_report = report_dict(map_layers(layers, ArrayConfig(rows=16)), ArrayConfig(rows=16), source="t", sparsity=0.0)
+    assert "plain_energy_pj" not in plain_report["total"] and plain_report["total"]["ratio_to_bound"] > 1
