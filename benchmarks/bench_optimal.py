@@ -4,9 +4,10 @@
 
 Per sparsity: ADC energy per input vector of plain SWS (sorted order, full sections) and of optimal
 cuts on each ordering (and refined cuts on the gray order at --refined sparsities), their ratios to
-plain SWS and to the closed-form bound (mapper.bound.lower_bound), the per-column split bound (mapper.bound.column_bound), sections and crossbars, and the median wall
-time of mapping all layers (map_layer over the 36 quantized layers; loading and quantizing excluded;
-one run for refined) with the machine's 1-minute load average after it (other jobs inflate timings).
+plain SWS and to the closed-form bound (mapper.bound.lower_bound), the per-column split bound
+(mapper.bound.column_bound), sections and crossbars, and the median wall time of mapping all layers
+(map_layer over the 36 quantized layers; loading and quantizing excluded; one run for refined) with
+the machine's 1-minute load average after it (other jobs inflate timings).
 R = 128, walden law, column policy, group 1, section cost 0 unless swept with --section-costs.
 """
 
