@@ -159,8 +159,9 @@ class Controller(wiring.Component):
         nxt_sec = Signal.like(p_sec)
         nxt_nact = Signal.like(g_nact)
         nxt_group = Signal(range(max(2, p.n_groups)))
-        nxt_x = [Signal(R, name=f"nxt_plane{t}") for t in range(A)]      # plane-major: the drive of plane t
-        nxt_col = [Signal(col_layout, name=f"nxt_col{c}") for c in range(SC)]
+        # Wide signals rather than lists of small ones: simulation updates each signal of a domain every cycle.
+        nxt_x = Signal(data.ArrayLayout(unsigned(R), A), name="nxt_planes")   # plane-major: the drive of plane t
+        nxt_col = Signal(data.ArrayLayout(col_layout, SC), name="nxt_cols")
 
         group_of = sec["out_base"] if G == 1 else (
             sec["out_base"] >> (G.bit_length() - 1) if G & (G - 1) == 0 else sec["out_base"] // G)
@@ -224,8 +225,8 @@ class Controller(wiring.Component):
         cur_sec = Signal.like(p_sec)
         cur_nact = Signal.like(g_nact)
         cur_group = Signal.like(nxt_group)
-        cur_x = [Signal(R, name=f"cur_plane{t}") for t in range(A)]
-        cur_col = [Signal(col_layout, name=f"cur_col{c}") for c in range(SC)]
+        cur_x = Signal.like(nxt_x, name="cur_planes")
+        cur_col = Signal.like(nxt_col, name="cur_cols")
         t = Signal(range(A))
         b = Signal(range(p.batches))
         b_end = Signal(range(p.batches * NA + NA + 1), init=NA)
@@ -239,7 +240,7 @@ class Controller(wiring.Component):
         last_plane = t == A - 1
         sec_last = issue & last_batch & last_plane
 
-        lane = [Signal(col_layout, name=f"lane{i}") for i in range(NA)]
+        lane = Signal(data.ArrayLayout(col_layout, NA), name="lanes")
         lane_valid = Signal(NA)
         # The batch and plane selection change once per batch: their own submodule keeps simulation
         # from re-evaluating these wide multiplexers every cycle.
@@ -262,7 +263,7 @@ class Controller(wiring.Component):
 
         # What is in flight, for the accumulator.
         f_valid = Signal(NA)
-        f_col = [Signal(col_layout, name=f"flight{i}") for i in range(NA)]
+        f_col = Signal.like(lane, name="flight")
         f_t = Signal.like(t)
         f_last = Signal()
         f_group = Signal.like(nxt_group)
@@ -270,7 +271,7 @@ class Controller(wiring.Component):
         with m.If(issue):
             m.d.sync += [inflight.eq(1), pending.eq(lane_valid), f_valid.eq(lane_valid), f_t.eq(t),
                          f_last.eq(last_batch & last_plane), f_group.eq(cur_group),
-                         *[f_col[i].eq(lane[i]) for i in range(NA)],
+                         f_col.eq(lane),
                          cnt.planes.eq(cnt.planes + (b == 0))]
             with m.If(last_batch):
                 m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, 0, t + 1))]
@@ -288,8 +289,7 @@ class Controller(wiring.Component):
                     cnt.conversions[res] + tree_sum(adc[i].start & (adc[i].res == res) for i in range(NA)))
         with m.If(nxt_ready & (~cur_valid | sec_last)):
             m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
-                         *[cur_x[tt].eq(nxt_x[tt]) for tt in range(A)],
-                         *[cur_col[c].eq(nxt_col[c]) for c in range(SC)],
+                         cur_x.eq(nxt_x), cur_col.eq(nxt_col),
                          t.eq(0), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0)]
 
         # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------

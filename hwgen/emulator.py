@@ -5,15 +5,15 @@ from __future__ import annotations
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from mapper.plan import LayerPlan
 
-from .shift_add import tree_sum
 from .interface import PROG_SELECT, adc_lanes, ArraySignature, ProgSignature
 from .params import TileParams
+from .shift_add import tree_sum
 
-__all__ = ["ArrayEmulator", "SaturatingCount"]
+__all__ = ["ArrayEmulator"]
 
 
 class ArrayEmulator(wiring.Component):
@@ -57,41 +57,22 @@ class ArrayEmulator(wiring.Component):
             # An asynchronous read: the column is sampled with the start, like the row drive.
             rp = cells.read_port(domain="comb")
             m.d.comb += rp.addr.eq(Cat(adc.col[:col_bits], self.bus.section) if col_bits else self.bus.section)
-            column = Signal(cfg.rows, name=f"column{i}")
-            drive = Signal(cfg.rows, name=f"drive{i}")
-            res = Signal(p.res_width, name=f"res{i}")
             left = Signal(p.res_width, name=f"left{i}")
             busy = Signal(name=f"busy{i}")
+            # Sample and convert at the start: the count is computed in the start branch only, once per
+            # conversion, instead of being re-evaluated by simulation while the conversion runs.
+            count = Signal(range(cfg.rows + 1), name=f"count{i}")
+            top = Signal(p.code_width, name=f"top{i}")
             with m.If(adc.start):
-                m.d.sync += [column.eq(rp.data), drive.eq(self.bus.drive), res.eq(adc.res), left.eq(adc.res),
-                             busy.eq(1)]
+                m.d.sync += [left.eq(adc.res), busy.eq(1),
+                             count.eq(tree_sum((rp.data & self.bus.drive)[r] for r in range(cfg.rows)))]
+                with m.Switch(adc.res):
+                    for bits in range(1, cfg.full_resolution + 1):
+                        with m.Case(bits):
+                            m.d.sync += top.eq(2 ** bits - 1)
             with m.Elif(busy):
                 m.d.sync += left.eq(left - 1)
                 with m.If(left == 1):
                     m.d.sync += busy.eq(0)
-            m.d.comb += adc.done.eq(busy & (left == 1))
-            # The count in its own submodule: simulation evaluates it once per conversion, not every cycle.
-            m.submodules[f"count{i}"] = sat = SaturatingCount(cfg.rows, cfg.full_resolution, p.res_width)
-            m.d.comb += [sat.column.eq(column), sat.drive.eq(drive), sat.res.eq(res), adc.code.eq(sat.code)]
-        return m
-
-
-class SaturatingCount(wiring.Component):
-    """What a SAR ADC of `res` bits returns for a column: min(popcount(column & drive), 2**res - 1)."""
-
-    def __init__(self, rows: int, full_resolution: int, res_width: int):
-        self.rows, self.full_resolution = rows, full_resolution
-        super().__init__({"column": In(rows), "drive": In(rows), "res": In(res_width),
-                          "code": Out(full_resolution)})
-
-    def elaborate(self, platform):
-        m = Module()
-        hits = self.column & self.drive
-        count = Signal(range(self.rows + 1))
-        m.d.comb += count.eq(tree_sum(hits[r] for r in range(self.rows)))
-        with m.Switch(self.res):
-            for bits in range(1, self.full_resolution + 1):
-                with m.Case(bits):
-                    top = 2 ** bits - 1
-                    m.d.comb += self.code.eq(Mux(count > top, top, count))
+            m.d.comb += [adc.done.eq(busy & (left == 1)), adc.code.eq(Mux(count > top, top, count))]
         return m
