@@ -97,9 +97,16 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     sim.add_testbench(bench)
     start, cpu = time.perf_counter(), time.process_time()
     if vcd:
+        # Into a temporary file renamed at the end: a failed run leaves no half-written waveform.
         os.makedirs(os.path.dirname(os.path.abspath(vcd)), exist_ok=True)
-        with sim.write_vcd(vcd):
-            sim.run()
+        tmp = os.path.join(os.path.dirname(os.path.abspath(vcd)), f".{os.path.basename(vcd)}.{os.getpid()}.tmp")
+        try:
+            with sim.write_vcd(tmp):
+                sim.run()
+            os.replace(tmp, vcd)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     else:
         sim.run()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
