@@ -145,7 +145,7 @@ def summary_markdown(result: dict, policy: str = "column") -> str:
             cells = [f"{s:g}"]
             for o in result["orderings"]:
                 r = find_row(result, s, o, policy, law)
-                cells.append(f"{_pct(r['reduction_vs_dense'])} ({_pct(r['reduction_vs_natural'])})")
+                cells.append(f"{100 * r['reduction_vs_dense']:.2f}% ({_pct(r['reduction_vs_natural'])})")
             lines.append(cells)
         out.append(f"Law `{law}`, policy `{policy}`: total ADC energy reduction vs dense (vs natural order, "
                    f"same policy)")

@@ -75,7 +75,7 @@ def test_sweep_markdown_has_every_row_and_the_summary():
     assert md.count("| natural | dense |") == 2 * 2            # a dense line per sparsity and law
     assert md.count("| sorted G=8 | column |") == 2 * 2
     r = find_row(result, 0.5, "sorted G=1", "column", "thermal")
-    assert f"{100 * r['reduction_vs_dense']:.1f}% ({100 * r['reduction_vs_natural']:.1f}%)" in summary_markdown(result)
+    assert f"{100 * r['reduction_vs_dense']:.2f}% ({100 * r['reduction_vs_natural']:.1f}%)" in summary_markdown(result)
 
 
 def test_sweep_reports_progress_on_every_step():
