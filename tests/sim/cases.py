@@ -68,6 +68,8 @@ def rtl_cases() -> list[Case]:
         _case("dense_weights", 24, 2, 0.0, 10, rows=8, n_adc=16),
         _case("a4_signed", 20, 2, 0.4, 11, rows=8, n_adc=3, input_bits=4),
         _case("a4_unsigned", 20, 2, 0.4, 12, rows=8, n_adc=3, input_bits=4, input_signed=False),
+        _case("a1_unsigned_natural", 64, 2, 0.9, 18, rows=8, n_adc=16, input_bits=1, input_signed=False,
+              ordering="natural"),
         _case("capped_lossy", 40, 2, 0.2, 13, rows=16, n_adc=3, cap=2),
         Case("single_weight", cfg8, single, inputs(cfg8, 13, 14)),
         Case("weights_pm127", cfg8.replace(n_adc=16), full, inputs(cfg8, 12, 15)),
