@@ -12,6 +12,7 @@ from hwgen.params import TileParams
 from mapper.errors import SwsError
 from mapper.plan import load_plan
 from sim.amaranth_sim import run_tile
+from sim.verilog_sim import HDL_BACKENDS, available_backends, run_verilog
 from sim.golden import check_inputs, energy_of, predict
 
 from .rtl_common import add_layer_args, pick_layer, write_atomic
@@ -26,7 +27,10 @@ def add_parser(sub):
     p.add_argument("--inputs", required=True, metavar="X.npy",
                    help="integer inputs, shape (V, K) or (K,), in the input range")
     p.add_argument("-o", "--output", metavar="Y.npy", help="write the outputs (V, N) as int64")
-    p.add_argument("--vcd", metavar="FILE", help="write a waveform of the simulation")
+    p.add_argument("--backend", choices=("amaranth",) + HDL_BACKENDS, default=None,
+                   help="simulator: Amaranth's, or the emitted Verilog in Verilator or Icarus "
+                        "(default: the fastest installed, Verilator first)")
+    p.add_argument("--vcd", metavar="FILE", help="write a waveform of the simulation (Amaranth backend)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     p.add_argument("--generic", action="store_true",
                    help="simulate the generic tile, programmed through its prog port first")
@@ -62,17 +66,29 @@ def compare(pred, run) -> list[str]:
     return out
 
 
+def default_backend() -> str:
+    """The fastest simulator installed: Verilator, then Icarus Verilog, then Amaranth's own."""
+    return (available_backends() + ["amaranth"])[0]
+
+
 def simulate(plan_dir: str, x, *, layer: str | None = None, vcd: str | None = None, generic: bool = False,
-             lanes: int | None = None, where: str = "inputs") -> dict:
+             lanes: int | None = None, where: str = "inputs", backend: str | None = None) -> dict:
     """Simulate and compare; the result holds the outputs, counters, energy and the mismatches."""
+    backend = backend or default_backend()
+    if vcd and backend != "amaranth":
+        raise SwsError(f"--vcd writes the Amaranth simulation's waveform: use it with --backend amaranth, "
+                       f"not {backend}")
     lp = pick_layer(load_plan(plan_dir), layer)
     x = check_inputs(lp, x, where)
     params = TileParams.from_plan(lp, lanes)
     pred = predict(lp, x, params)
-    run = run_tile(lp, x, vcd=vcd, generic=params if generic else None, params=params)
+    if backend == "amaranth":
+        run = run_tile(lp, x, vcd=vcd, generic=params if generic else None, params=params)
+    else:
+        run = run_verilog(lp, x, backend, params=params, generic=params if generic else None)
     problems = compare(pred, run)
     conv = run.counters["conversions"]
-    return {"layer": lp.name, "outputs": run.outputs, "cycles": run.counters["cycles"],
+    return {"layer": lp.name, "backend": backend, "outputs": run.outputs, "cycles": run.counters["cycles"],
             "cycles_per_vector": run.cycles_per_vector, "adc_bound_per_vector": pred.bound_per_vector,
             "conversions": int(sum(conv)), "conversions_by_bits": conv, "planes": run.counters["planes"],
             "sections": run.counters["sections"], "energy_pj": energy_of(lp.cfg, conv), "match": not problems, "problems": problems,
@@ -82,16 +98,16 @@ def simulate(plan_dir: str, x, *, layer: str | None = None, vcd: str | None = No
 def run(args):
     x = load_inputs(args.inputs)
     r = simulate(args.plan, x, layer=args.layer, vcd=args.vcd, generic=args.generic, lanes=args.lanes,
-                 where=args.inputs)
+                 where=args.inputs, backend=args.backend)
     if r["match"] and args.output:
         write_atomic(args.output, lambda f: np.save(f, r["outputs"].astype(np.int64)), binary=True)
     if args.json:
-        keys = ("layer", "outputs", "cycles", "cycles_per_vector", "adc_bound_per_vector", "conversions",
+        keys = ("layer", "backend", "outputs", "cycles", "cycles_per_vector", "adc_bound_per_vector", "conversions",
                 "conversions_by_bits", "planes", "sections", "energy_pj", "match", "problems")
         print(json.dumps({k: (r[k].tolist() if k == "outputs" else r[k]) for k in keys}))
     else:
         y = r["outputs"]
-        print(f"layer {r['layer']}: {y.shape[0]} vectors of {y.shape[1]} outputs")
+        print(f"layer {r['layer']}: {y.shape[0]} vectors of {y.shape[1]} outputs, simulated with {r['backend']}")
         with np.printoptions(threshold=64, linewidth=120):
             print(f"outputs\n{y}")
         per = r["cycles_per_vector"][0]

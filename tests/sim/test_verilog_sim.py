@@ -57,3 +57,33 @@ def test_more_vectors_than_a_harness_run_holds_run_in_chunks(monkeypatch):
     want = predict(case.lp, x)
     assert np.array_equal(run.outputs, x @ case.w)
     assert run.counters == want.counters()
+
+
+@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+def test_sws_sim_backends_give_the_same_json_as_amaranth(tmp_path, capsys, backend):
+    need(backend)
+    import json
+
+    from sim.cli import main
+    plan = tmp_path / "plan"
+    assert main(["map", "synthetic:laplace:30x3:2", "--rows", "8", "--sparsity", "0.5", "-o", str(plan)]) == 0
+    np.save(tmp_path / "x.npy", inputs(__import__("mapper").ArrayConfig(), 30, 3))
+    capsys.readouterr()
+    results = {}
+    for b in ("amaranth", backend):
+        assert main(["sim", str(plan), "--inputs", str(tmp_path / "x.npy"), "--backend", b, "--json"]) == 0
+        results[b] = json.loads(capsys.readouterr().out)
+    assert results[backend]["backend"] == backend and results[backend]["match"] is True
+    for key in ("outputs", "cycles", "conversions", "energy_pj", "cycles_per_vector"):
+        assert results[backend][key] == results["amaranth"][key]
+
+
+def test_vcd_with_a_verilog_backend_is_refused(tmp_path, capsys):
+    from sim.cli import main
+    plan = tmp_path / "plan"
+    assert main(["map", "synthetic:laplace:10x2", "--rows", "8", "-o", str(plan)]) == 0
+    np.save(tmp_path / "x.npy", np.zeros(10, np.int64))
+    capsys.readouterr()
+    assert main(["sim", str(plan), "--inputs", str(tmp_path / "x.npy"), "--backend", "icarus",
+                 "--vcd", str(tmp_path / "w.vcd")]) == 2
+    assert "use it with --backend amaranth" in capsys.readouterr().err

