@@ -6,6 +6,10 @@ import os
 
 from mapper.report import format_table
 
+from hwgen.params import TileParams
+from hwgen.synth import TARGETS, synthesize_tile
+from mapper.plan import load_plan
+
 from .common import add_config_args, config_from_args
 from .map import map_to_folder
 from .rtl import generate
@@ -23,6 +27,10 @@ def add_parser(sub):
     p.add_argument("--weights", default=DEFAULT_WEIGHTS, help="weight source (default %(default)s)")
     p.add_argument("--sparsity", type=float, default=DEFAULT_SPARSITY, help="pruning (default %(default)s)")
     p.add_argument("-o", "--output", default=os.path.join("build", "flow"), help="folder (default %(default)s)")
+    p.add_argument("--synth-target", choices=TARGETS, default="ecp5",
+                   help="synthesis of the controller at the end (default %(default)s, placed and routed for "
+                        "Fmax; generic: area only)")
+    p.add_argument("--no-synth", action="store_true", help="skip the synthesis step")
     add_config_args(p)
     return p
 
@@ -37,10 +45,40 @@ def run(args):
     print(f"ADC energy {t['energy_pj']:.1f} pJ per input vector: {100 * t['reduction_vs_dense']:.1f}% less than "
           f"dense, {100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy")
     print(f"plan in {plan_dir}/")
-    return rtl_and_sim(plan_dir, args.output, report)
+    code, sim = rtl_and_sim(plan_dir, args.output, report)
+    if code or args.no_synth:
+        return code
+    return synth_step(plan_dir, args.output, report, sim, args.synth_target)
 
 
-def rtl_and_sim(plan_dir: str, out: str, report: dict) -> int:
+def synth_step(plan_dir: str, out: str, report: dict, sim: dict, target: str) -> int:
+    """Area (and on an FPGA target, Fmax) of the controller of the plan's first layer."""
+    import json
+
+    layer = report["layers"][0]
+    pnr = target != "generic"
+    print(f"== synth: the controller for {layer['name']} with Yosys for {target}"
+          f"{' and nextpnr for Fmax' if pnr else ''} (the first run of the yowasp tools compiles them: ~90 s)")
+    lp = load_plan(plan_dir).layer(layer["name"])
+    params = TileParams.from_plan(lp)
+    r = synthesize_tile(params, lp, target, pnr=pnr, tile=False)["controller"]
+    os.makedirs(os.path.join(out, "synth"), exist_ok=True)
+    with open(os.path.join(out, "synth", f"controller-{target}.json"), "w") as f:
+        json.dump(r.to_dict(), f, indent=1)
+    fmax = f", Fmax {r.fmax_mhz:.1f} MHz" if r.fmax_mhz else ""
+    print(f"controller: {r.luts} LUTs, {r.carries} carry cells, {r.flip_flops} flip-flops, {r.block_rams} block RAMs, "
+          f"{r.lut_rams} LUT RAMs{fmax}")
+    for note in (w for w in r.warnings if not w.startswith("Warning:")):
+        print(f"note: {note}")
+    t = report["total"]
+    per = sim["cycles_per_vector"][0]
+    print(f"== summary: {t['energy_pj']:.1f} pJ of ADC energy per vector ({100 * t['reduction_vs_dense']:.1f}% "
+          f"below dense), {per} cycles per vector ({per / max(1, sim['adc_bound_per_vector']):.3f}x the ADC "
+          f"bound), controller {r.luts} LUTs and {r.flip_flops} flip-flops{fmax}")
+    return 0
+
+
+def rtl_and_sim(plan_dir: str, out: str, report: dict) -> tuple[int, dict]:
     """Verilog of the plan's first layer, and its cycle simulation on random vectors against the golden model."""
     import numpy as np
 
@@ -68,7 +106,7 @@ def rtl_and_sim(plan_dir: str, out: str, report: dict) -> int:
     if not r["match"]:
         for line in r["problems"]:
             print(f"sws: mismatch: {line}")
-        return 1
+        return 1, r
     np.save(os.path.join(sim_dir, "outputs.npy"), r["outputs"])
     print(f"outputs, counters and cycles match the golden model bit for bit; inputs and outputs in {sim_dir}/")
-    return 0
+    return 0, r
