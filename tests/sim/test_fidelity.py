@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ try:
     import onnxruntime  # noqa: F401
     from onnx import TensorProto, helper, numpy_helper
 except ImportError as e:  # the minilm extra; .ci/run installs it
-    require_tool("onnxruntime (the minilm extra)", f"{e}; pip install -e '.[minilm]'")
+    if os.environ.get("CI"):
+        pytest.fail(f"onnxruntime (the minilm extra) is required under CI: {e}", pytrace=False)
+    pytest.skip(f"needs onnxruntime (the minilm extra: pip install -e '.[minilm]'): {e}", allow_module_level=True)
 
 from sim.fidelity import (TOKENS_PATH, Linear, crossbar_outputs, fidelity, load_token_sequences, masked_cosine,
                           pruned_model, quantize_inputs, run_model, saturating_outputs, token_feeds)
