@@ -190,6 +190,8 @@ def _chunk_cuts(flat, kept, rows, policy, e, dtype, penalty):
     return np.concatenate(g_out), np.concatenate(s_out), np.concatenate(l_out)
 
 
+_HUGE = 1e30
+
 #: Float64 entries of one chunk's swap table (groups x rows x rows) in refine_sections.
 SWAP_ELEMENTS = 1 << 22
 
@@ -208,10 +210,14 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
     """
     n_groups, k, g = wg.shape
     e = level_energies(cfg)
-    scale, _ = _integer_scale(e, 2 * cfg.weight_bits * g)
-    m = np.arange(cfg.rows + 2)   # a priced move may take a section one row over R: it is masked, not applied
-    cost = (e * scale)[np.minimum(np.frexp(np.maximum(m, 1))[1], len(e) - 1)] * (m > 0)
+    scale, exact = _integer_scale(e, 2 * cfg.weight_bits * g)
     penalty = cfg.section_cost_pj / (cfg.e8_pj * cfg.input_bits) * scale
+    # With integer costs (walden, thermal, integral section cost) every price of a move or swap is a
+    # small integer, exact in float32, which halves the memory traffic of the swap tables.
+    real = np.float32 if exact is not np.float64 and penalty == round(penalty) \
+        and (float(np.max(e)) * scale + penalty) * cfg.rows * 4 < 2 ** 24 else np.float64
+    m = np.arange(cfg.rows + 2)   # a priced move may take a section one row over R: it is masked, not applied
+    cost = ((e * scale)[np.minimum(np.frexp(np.maximum(m, 1))[1], len(e) - 1)] * (m > 0)).astype(real)
     first = np.searchsorted(group, np.arange(n_groups))
     local = np.arange(len(group)) - first[np.asarray(group, np.int64)]
     pos_sec = np.full((n_groups, k), -1)
@@ -228,7 +234,7 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
         chunk = todo[at:at + max(1, SWAP_ELEMENTS // (kmax * kmax))]
         at += len(chunk)
         bits = weight_bits_of(permuted[chunk, :kmax], cfg.weight_bits).reshape(len(chunk), kmax, -1)
-        pos_sec[chunk, :kmax] = _refine_chunk(bits.astype(np.float64), pos_sec[chunk, :kmax], cfg.rows, cost,
+        pos_sec[chunk, :kmax] = _refine_chunk(bits.astype(real), pos_sec[chunk, :kmax], cfg.rows, cost,
                                               penalty, max_rounds)
     # Each group's kept rows, section by section (stable), then its zero-key rows as they were.
     key = np.where(pos_sec >= 0, pos_sec, np.iinfo(np.int64).max)
@@ -309,24 +315,19 @@ def _best_swaps(bits, pos_sec, cnt, cost):
     s = cnt.shape[1]
     live = pos_sec >= 0
     own = np.maximum(pos_sec, 0)
-    onehot = ((pos_sec[:, :, None] == np.arange(s)) & live[:, :, None]).astype(np.float64)   # (n, K, S)
+    onehot = (pos_sec[:, :, None] == np.arange(s)) & live[:, :, None]                        # (n, K, S)
     dec = cost[np.maximum(cnt - 1, 0)] - cost[cnt]
     inc = cost[cnt + 1] - cost[cnt]
     leave = np.where(live, (bits * np.take_along_axis(dec, own[:, :, None], axis=1)).sum(axis=2), np.inf)
     arrive = bits @ inc.transpose(0, 2, 1)
-    arrive[onehot > 0] = np.inf                      # a swap within a section is no swap
+    # A swap within a section is no swap: a huge finite price (not inf: it goes through a product).
+    arrive[onehot] = _HUGE
     w = np.take_along_axis(dec + inc, own[:, :, None], axis=1)                 # (n, K, C): a's section
-    x = leave[:, :, None] + _gather_sections(arrive, own, live)
+    # [a, b] = arrive[a, section of b], as a product with b's one-hot section (0 for rows not kept,
+    # whose leave is inf).
+    x = leave[:, :, None] + arrive @ onehot.transpose(0, 2, 1).astype(bits.dtype)
     x -= (bits * w) @ bits.transpose(0, 2, 1)
     swap = x + x.transpose(0, 2, 1)
     flat = swap.reshape(n, -1)
     best = flat.argmin(axis=1)
     return best, flat[np.arange(n), best]
-
-
-def _gather_sections(arrive, own, live):
-    """(n, K, K): [a, b] = arrive[a, section of b] (inf where b is not a kept row)."""
-    n, k, _ = arrive.shape
-    out = np.take_along_axis(arrive, np.broadcast_to(own[:, None, :], (n, k, k)), axis=2)
-    out[np.broadcast_to(~live[:, None, :], out.shape)] = np.inf
-    return out
