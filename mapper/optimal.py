@@ -228,14 +228,25 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
     permuted = np.take_along_axis(wg, order[:, :, None], axis=1)
     todo = np.nonzero(kept > 0)[0]
     todo = todo[np.argsort(-kept[todo], kind="stable")]
-    at = 0
+    chunks, at = [], 0
     while at < len(todo):
         kmax = int(kept[todo[at]])
-        chunk = todo[at:at + max(1, SWAP_ELEMENTS // (kmax * kmax))]
-        at += len(chunk)
+        chunks.append(todo[at:at + max(1, SWAP_ELEMENTS // (kmax * kmax))])
+        at += len(chunks[-1])
+
+    def run(chunk):   # chunks hold disjoint groups: threads write disjoint rows of pos_sec
+        kmax = int(kept[chunk].max())
         bits = weight_bits_of(permuted[chunk, :kmax], cfg.weight_bits).reshape(len(chunk), kmax, -1)
         pos_sec[chunk, :kmax] = _refine_chunk(bits.astype(real), pos_sec[chunk, :kmax], cfg.rows, cost,
                                               penalty, max_rounds)
+
+    workers = min(os.cpu_count() or 1, len(chunks))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, chunks))
+    else:
+        for chunk in chunks:
+            run(chunk)
     # Each group's kept rows, section by section (stable), then its zero-key rows as they were.
     key = np.where(pos_sec >= 0, pos_sec, np.iinfo(np.int64).max)
     return np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)

@@ -206,6 +206,19 @@ def test_long_groups_in_many_chunks_give_the_same_cuts(monkeypatch):
         assert np.array_equal(getattr(whole, a), getattr(parts, a))
 
 
+
+def test_refining_in_many_chunks_gives_the_same_sections(monkeypatch):
+    import mapper.optimal as optimal
+    w = np.random.default_rng(4).integers(-127, 128, (60, 7))
+    w[np.random.default_rng(5).random(w.shape) < 0.6] = 0
+    cfg = ArrayConfig(rows=16, sectioning="refined")
+    whole = section_layer(w, cfg)
+    monkeypatch.setattr(optimal, "SWAP_ELEMENTS", 1)       # one group per chunk, several threads
+    parts = section_layer(w, cfg)
+    for a in ("order", "sec_group", "sec_start", "sec_len"):
+        assert np.array_equal(getattr(whole, a), getattr(parts, a))
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"section_cost_pj": -1.0}, "section_cost_pj must be a finite number >= 0, not -1.0"),
     ({"section_cost_pj": float("nan")}, "section_cost_pj must be a finite number >= 0, not nan"),
