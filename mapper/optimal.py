@@ -234,19 +234,13 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
         chunks.append(todo[at:at + max(1, SWAP_ELEMENTS // (kmax * kmax))])
         at += len(chunks[-1])
 
-    def run(chunk):   # chunks hold disjoint groups: threads write disjoint rows of pos_sec
+    # One chunk after the other: on threads the swap tables' products and memory traffic contend
+    # (measured slower on two cores).
+    for chunk in chunks:
         kmax = int(kept[chunk].max())
         bits = weight_bits_of(permuted[chunk, :kmax], cfg.weight_bits).reshape(len(chunk), kmax, -1)
         pos_sec[chunk, :kmax] = _refine_chunk(bits.astype(real), pos_sec[chunk, :kmax], cfg.rows, cost,
                                               penalty, max_rounds)
-
-    workers = min(os.cpu_count() or 1, len(chunks))
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, chunks))
-    else:
-        for chunk in chunks:
-            run(chunk)
     # Each group's kept rows, section by section (stable), then its zero-key rows as they were.
     key = np.where(pos_sec >= 0, pos_sec, np.iinfo(np.int64).max)
     return np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)

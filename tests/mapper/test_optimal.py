@@ -213,7 +213,7 @@ def test_refining_in_many_chunks_gives_the_same_sections(monkeypatch):
     w[np.random.default_rng(5).random(w.shape) < 0.6] = 0
     cfg = ArrayConfig(rows=16, sectioning="refined")
     whole = section_layer(w, cfg)
-    monkeypatch.setattr(optimal, "SWAP_ELEMENTS", 1)       # one group per chunk, several threads
+    monkeypatch.setattr(optimal, "SWAP_ELEMENTS", 1)       # one group per chunk
     parts = section_layer(w, cfg)
     for a in ("order", "sec_group", "sec_start", "sec_len"):
         assert np.array_equal(getattr(whole, a), getattr(parts, a))
