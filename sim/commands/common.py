@@ -34,8 +34,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sectioning", choices=SECTIONINGS, default=DEFAULT.sectioning,
                    help="where the sections are cut (default %(default)s)")
     g.add_argument("--section-cost", type=float, default=DEFAULT.section_cost_pj,
-                   help="with --sectioning optimal: pJ per input vector charged for each section, to trade "
-                        "ADC energy against sections and crossbars (default %(default)s)")
+                   help="with --sectioning optimal or refined: pJ per input vector charged for each section, "
+                        "to trade ADC energy against sections and crossbars (default %(default)s)")
     g.add_argument("--policy", choices=POLICIES, default=DEFAULT.policy,
                    help="ADC resolution policy (default %(default)s)")
     g.add_argument("--cap", type=int, default=None, help="cap every ADC resolution at this many bits (lossy)")
