@@ -1,0 +1,103 @@
+"""Simulation throughput of the Amaranth, Verilator and Icarus backends on the same plan and inputs, in one
+run, and the time to simulate one real-size layer through Verilator including its compilation. By hand:
+
+    python benchmarks/bench_verilog.py [--quick]
+
+Every run is checked bit for bit against the golden model. Builds go to a fresh temporary cache so
+compile times are real; wall and CPU seconds are both given (CPU time varies less on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+from hwgen.params import TileParams
+from mapper.config import ArrayConfig
+from mapper.mapping import map_layer
+from mapper.plan import build_layer_plan
+from mapper.quantize import prepare_layer
+from mapper.weights import load_weights
+from sim.amaranth_sim import run_tile
+from sim.golden import predict
+from sim.verilog_sim import run_verilog
+
+
+def plan_of(spec, sparsity, **cfg):
+    cfg = ArrayConfig(**cfg)
+    layer = prepare_layer(load_weights(spec)[0], cfg, sparsity)
+    return build_layer_plan(map_layer(layer, cfg))
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return sum(x.ru_utime + x.ru_stime for x in r)
+
+
+def check(lp, x, run):
+    want = predict(lp, x)
+    assert np.array_equal(run.outputs, want.outputs) and run.counters == want.counters(), "mismatch"
+
+
+def throughput(spec: str, sparsity: float, rows: int, vectors: dict[str, int], repeats: int, cache: str):
+    lp = plan_of(spec, sparsity, rows=rows)
+    rng = np.random.default_rng(0)
+    print(f"## Throughput: {spec} at sparsity {sparsity}, R = {rows}, n_adc 16 "
+          f"({predict(lp, rng.integers(-128, 128, lp.shape[0])).cycles_per_vector} cycles per vector); "
+          f"median of {repeats} runs, compilation excluded\n")
+    print("| backend | vectors | cycles | simulate s (wall) | cycles/s (wall) | ratio to Amaranth |")
+    print("|---|---|---|---|---|---|")
+    speed = {}
+    for backend, v in vectors.items():
+        x = rng.integers(-128, 128, (v, lp.shape[0]))
+        if backend != "amaranth":
+            run_verilog(lp, x[:1], backend, cache=cache, say=lambda m: None)        # build once, untimed
+        times = []
+        for _ in range(repeats):
+            run = run_tile(lp, x) if backend == "amaranth" else \
+                run_verilog(lp, x, backend, cache=cache, say=lambda m: None)
+            check(lp, x, run)
+            times.append(run.seconds)
+        cycles = run.counters["cycles"]
+        speed[backend] = cycles / statistics.median(times)
+        print(f"| {backend} | {v} | {cycles} | {statistics.median(times):.3f} | {speed[backend]:,.0f} | "
+              f"{speed[backend] / speed['amaranth']:.1f}x |")
+    print()
+
+
+def real_layer(cache: str, vectors: int):
+    spec, sparsity = "synthetic:laplace:384x1536:7", 0.9
+    print(f"## One real-size layer through Verilator: {spec} at sparsity {sparsity}, R = 128, {vectors} vectors\n")
+    start_wall, start_cpu = time.perf_counter(), cpu_seconds()
+    lp = plan_of(spec, sparsity, rows=128)
+    x = np.random.default_rng(1).integers(-128, 128, (vectors, lp.shape[0]))
+    mapped = time.perf_counter()
+    run = run_verilog(lp, x, "verilator", cache=cache, say=lambda m: None)
+    done_wall, done_cpu = time.perf_counter(), cpu_seconds()
+    check(lp, x, run)
+    print(f"- {lp.n_sections} sections, {run.counters['cycles']} cycles simulated, bit-exact with the golden model")
+    print(f"- map {mapped - start_wall:.1f} s; emit + compile + simulate {done_wall - mapped:.1f} s "
+          f"(simulation alone {run.seconds:.2f} s); total {done_wall - start_wall:.1f} s wall, "
+          f"{done_cpu - start_cpu:.1f} s CPU\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer vectors and repeats")
+    args = ap.parse_args()
+    repeats = 1 if args.quick else 3
+    with tempfile.TemporaryDirectory(prefix="sws-bench-") as cache:
+        throughput("synthetic:laplace:384x384:3", 0.9, 128,
+                   {"amaranth": 1, "icarus": 2 if args.quick else 4, "verilator": 32 if args.quick else 256},
+                   repeats, cache)
+        real_layer(cache, 4 if args.quick else 16)
+
+
+if __name__ == "__main__":
+    main()
