@@ -39,3 +39,13 @@ def test_verilog_errors_are_reported_in_one_line():
 def test_unknown_target_is_named():
     with pytest.raises(SwsError, match="target must be one of generic, ice40, ecp5, not 'xilinx'"):
         synthesize(COUNTER, "ctr", "xilinx")
+
+
+def test_small_generic_controller_synthesizes_for_ecp5_without_latches():
+    from hwgen.params import TileParams
+    from hwgen.synth import synthesize_tile
+    from mapper.config import ArrayConfig
+    params = TileParams(ArrayConfig(rows=8, cols=28, n_adc=3), k=16, n=4, sections=8, rows=64, columns=32, lanes=1)
+    r = synthesize_tile(params, None, "ecp5", tile=False, say=lambda m: None)["controller"]
+    assert r.luts > 0 and r.flip_flops > 0          # synthesize() raises on any Yosys error or latch
+    assert r.top == "sws_controller" and r.target == "ecp5"
