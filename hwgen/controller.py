@@ -15,13 +15,13 @@ The schedule depends on the plan only, never on the input values: `sim.golden.cy
 from __future__ import annotations
 
 from amaranth import Cat, Const, Elaboratable, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from mapper.plan import LayerPlan
 
-from .interface import PROG_SELECT, adc_lanes, ArraySignature, CounterSignature, ProgSignature, layer_word_widths
+from .interface import PROG_SELECT, adc_lanes, ArraySignature, host_members, layer_word_widths
 from .params import TileParams
 from .shift_add import ShiftAdd, tree_sum
 
@@ -72,15 +72,7 @@ class Controller(wiring.Component):
             params.fits(plan)
         self.params = params
         self.plan = plan
-        members = {
-            "i": In(stream.Signature(signed(params.cfg.input_bits))),
-            "o": Out(stream.Signature(signed(params.acc_width))),
-            "bus": Out(ArraySignature(params)),
-            "counters": Out(CounterSignature(params)),
-        }
-        if plan is None:
-            members["prog"] = In(ProgSignature(params))
-        super().__init__(members)
+        super().__init__({**host_members(params, plan is None), "bus": Out(ArraySignature(params))})
 
     def elaborate(self, platform):
         m = Module()

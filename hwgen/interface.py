@@ -11,7 +11,7 @@ from mapper.config import clog2
 
 from .params import TileParams
 
-__all__ = ["adc_lanes", "ArraySignature", "CounterSignature", "ProgSignature", "PROG_SELECT",
+__all__ = ["host_members", "adc_lanes", "ArraySignature", "CounterSignature", "ProgSignature", "PROG_SELECT",
            "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_widths"]
 
 COUNTER_WIDTH = 32
@@ -84,3 +84,18 @@ class ProgSignature(wiring.Signature):
             "addr": Out(range(depth)),
             "data": Out(data_width),
         })
+
+
+def host_members(params: TileParams, generic: bool) -> dict:
+    """The ports a controller and a tile both show their host: the input and output streams, the
+    counters, and for a generic netlist the programming port."""
+    from amaranth import signed
+    from amaranth.lib import stream
+    members = {
+        "i": In(stream.Signature(signed(params.cfg.input_bits))),
+        "o": Out(stream.Signature(signed(params.acc_width))),
+        "counters": Out(CounterSignature(params)),
+    }
+    if generic:
+        members["prog"] = In(ProgSignature(params))
+    return members

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from amaranth import Module, signed
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth import Module
+from amaranth.lib import wiring
 
 from mapper.plan import LayerPlan
 
 from .controller import Controller
 from .emulator import ArrayEmulator
-from .interface import CounterSignature, ProgSignature
+from .interface import host_members
 from .params import TileParams
 
 __all__ = ["Tile"]
@@ -25,14 +24,7 @@ class Tile(wiring.Component):
             params.fits(plan)
         self.params = params
         self.plan = plan
-        members = {
-            "i": In(stream.Signature(signed(params.cfg.input_bits))),
-            "o": Out(stream.Signature(signed(params.acc_width))),
-            "counters": Out(CounterSignature(params)),
-        }
-        if plan is None:
-            members["prog"] = In(ProgSignature(params))
-        super().__init__(members)
+        super().__init__(host_members(params, plan is None))
 
     def elaborate(self, platform):
         m = Module()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from hwgen.params import TileParams, default_lanes
 from hwgen.synth import TARGETS, synthesize_tile
@@ -60,8 +59,8 @@ def run(args):
     what = f"plan {args.plan} layer {lp.name}" if lp else \
         f"generic netlist (K {params.k}, N {params.n}, {params.sections} sections)"
     print(f"{what}, {cfg.rows} x {cfg.cols} array, {cfg.n_adc} ADCs, target {args.target}")
-    print(f"| part       |   LUTs | carries | flip-flops | block RAMs | LUT RAMs | Fmax MHz |")
-    print(f"|------------|--------|---------|------------|------------|----------|----------|")
+    print("| part       |   LUTs | carries | flip-flops | block RAMs | LUT RAMs | Fmax MHz |")
+    print("|------------|--------|---------|------------|------------|----------|----------|")
     for name, r in results.items():
         fmax = f"{r.fmax_mhz:.1f}" if r.fmax_mhz else "-"
         print(f"| {name:<10} | {r.luts:>6} | {r.carries:>7} | {r.flip_flops:>10} | {r.block_rams:>10} | "
