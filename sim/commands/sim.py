@@ -29,7 +29,7 @@ def add_parser(sub):
     p.add_argument("-o", "--output", metavar="Y.npy", help="write the outputs (V, N) as int64")
     p.add_argument("--backend", choices=("amaranth",) + HDL_BACKENDS, default=None,
                    help="simulator: Amaranth's, or the emitted Verilog in Verilator or Icarus "
-                        "(default: the fastest installed, Verilator first)")
+                        "(default: the fastest installed, Verilator first; with --vcd, amaranth)")
     p.add_argument("--vcd", metavar="FILE", help="write a waveform of the simulation (Amaranth backend)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     p.add_argument("--generic", action="store_true",
@@ -74,7 +74,7 @@ def default_backend() -> str:
 def simulate(plan_dir: str, x, *, layer: str | None = None, vcd: str | None = None, generic: bool = False,
              lanes: int | None = None, where: str = "inputs", backend: str | None = None) -> dict:
     """Simulate and compare; the result holds the outputs, counters, energy and the mismatches."""
-    backend = backend or default_backend()
+    backend = backend or ("amaranth" if vcd else default_backend())
     if vcd and backend != "amaranth":
         raise SwsError(f"--vcd writes the Amaranth simulation's waveform: use it with --backend amaranth, "
                        f"not {backend}")

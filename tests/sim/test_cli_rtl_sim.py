@@ -87,7 +87,7 @@ def test_sim_mismatch_says_where_and_exits_1(plan_dir, x_file, tmp_path, capsys,
 
     monkeypatch.setattr(sim_command, "run_tile", broken)
     y = tmp_path / "y.npy"
-    code, _, err = run(capsys, "sim", plan_dir, "--inputs", x_file, "-o", y)
+    code, _, err = run(capsys, "sim", plan_dir, "--inputs", x_file, "-o", y, "--backend", "amaranth")
     assert code == 1 and "output [1, 2]" in err
     assert not y.exists()
 
