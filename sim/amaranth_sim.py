@@ -50,9 +50,11 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     if generic is not None:
         params = generic
         dut = Tile(generic)
+        writes = program_writes(params, lp)
     else:
         params = params or TileParams.from_plan(lp)
         dut = Tile(params, lp)
+        writes = []
     k, n = lp.shape
     outputs = np.zeros((len(x), n), np.int64)
     per_vector = []
@@ -60,7 +62,7 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
 
     async def bench(ctx):
         if generic is not None:
-            for sel, addr, data in program_writes(params, lp):
+            for sel, addr, data in writes:
                 ctx.set(dut.prog.we, 1)
                 ctx.set(dut.prog.sel, sel)
                 ctx.set(dut.prog.addr, addr)
@@ -110,5 +112,5 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     else:
         sim.run()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    sim_cycles = sum(per_vector) + (len(program_writes(params, lp)) + 1 if generic is not None else 0)
+    sim_cycles = sum(per_vector) + (len(writes) + 1 if generic is not None else 0)
     return SimRun(outputs, per_vector, result["counters"], sim_cycles, seconds, cpu)

@@ -230,7 +230,9 @@ def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParam
         params = params or TileParams.from_plan(lp)
         verilog, writes = emit_verilog(lp, params), None
     exe = _build(backend, verilog, harness(params, generic is not None), cache, say)
-    runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes) for i in range(0, len(x), CHUNK)]
+    per_vector = cycle_model(lp, params)["cycles"]
+    runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector)
+            for i in range(0, len(x), CHUNK)]
     counters = {"cycles": sum(r.counters["cycles"] for r in runs),
                 "conversions": [sum(c) for c in zip(*(r.counters["conversions"] for r in runs))],
                 "planes": sum(r.counters["planes"] for r in runs),
@@ -239,7 +241,8 @@ def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParam
                   counters, counters["cycles"], sum(r.seconds for r in runs))
 
 
-def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: TileParams, writes) -> SimRun:
+def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: TileParams, writes,
+               cycles_per_vector: int) -> SimRun:
     cfg, n = lp.cfg, lp.shape[1]
     run_dir = os.path.join(os.path.dirname(exe), f"run-{os.getpid()}-{time.monotonic_ns()}")
     os.makedirs(run_dir)
@@ -249,7 +252,7 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
         with open(os.path.join(run_dir, "inputs.hex"), "w") as f:
             f.write("".join(f"{int(v) & mask:0{digits}x}\n" for v in x.reshape(-1)))
         # A generous limit, so that a tile that hangs ends the run instead of the caller's patience.
-        limit = 2 * (len(writes or ()) + len(x) * (cycle_model(lp, params)["cycles"] + 8)) + 100
+        limit = 2 * (len(writes or ()) + len(x) * (cycles_per_vector + 8)) + 100
         args = [f"+vectors={len(x)}", f"+k={lp.shape[0]}", f"+n={n}", f"+dir={run_dir}", f"+max_clocks={limit}"]
         if writes is not None:
             sel_w, addr_w, data_w = _prog_widths(params)
