@@ -10,6 +10,7 @@ from mapper.errors import SwsError
 from mapper.plan import load_plan
 
 from .common import add_config_args, config_from_args
+from .rtl_common import add_layer_args, pick_layer
 
 #: Limits of the generic netlist when no plan is given: a 512 x 512 layer in up to 512 sections.
 GENERIC_LIMITS = {"k": 512, "n": 512, "max_sections": 512, "max_rows": 8192, "max_columns": 4096}
@@ -22,7 +23,6 @@ def add_parser(sub):
                                    "netlist of an array size (--rows, --cols, --n-adc ...) and layer limits. "
                                    "yowasp tools compile themselves on their first run (about 90 s).")
     p.add_argument("plan", nargs="?", metavar="PLAN_DIR", help="a plan folder made by `sws map` (optional)")
-    p.add_argument("--layer", help="the layer of the plan (default: its first)")
     p.add_argument("--target", choices=TARGETS, default="generic", help="synthesis target (default %(default)s)")
     p.add_argument("--pnr", action="store_true", help="also place and route with nextpnr for the achieved Fmax")
     p.add_argument("--controller-only", action="store_true", help="skip the tile (controller + emulator)")
@@ -30,6 +30,7 @@ def add_parser(sub):
     g = p.add_argument_group("generic netlist limits (without PLAN_DIR)")
     for name, value in GENERIC_LIMITS.items():
         g.add_argument(f"--{name.replace('_', '-')}", type=int, default=value, help=f"default {value}")
+    add_layer_args(p)
     add_config_args(p)
     return p
 
@@ -37,11 +38,11 @@ def add_parser(sub):
 def params_from_args(args):
     """(params, plan layer or None) for a plan folder, or the generic netlist of the given sizes."""
     if args.plan:
-        lp = load_plan(args.plan).layer(args.layer)
-        return TileParams.from_plan(lp), lp
+        lp = pick_layer(load_plan(args.plan), args.layer)
+        return TileParams.from_plan(lp, args.lanes), lp
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
-                      default_lanes(cfg.rows)), None
+                      args.lanes or default_lanes(cfg.rows)), None
 
 
 def run(args):
