@@ -28,8 +28,8 @@ def main():
     from mapper.config import ArrayConfig
     from mapper.report import map_source
     from mapper.weights import load_weights
-    from sim.fidelity import minilm_fidelity
-    from sim.sweep import sweep
+    from sws.experiments.fidelity import minilm_fidelity
+    from sws.experiments.sweep import sweep
 
     out = {}
     timed("load", lambda: load_weights("minilm"), out)

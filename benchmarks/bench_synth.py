@@ -31,7 +31,7 @@ LIMITS = dict(k=512, n=512, sections=512, rows=8192, columns=4096)
 def point(rows: int, cols: int, n_adc: int, seen: dict) -> dict:
     """One grid point; a netlist already synthesized (same RTLIL, byte for byte) is not synthesized again."""
     cfg = ArrayConfig(rows=rows, cols=cols, n_adc=n_adc)
-    params = TileParams(cfg, LIMITS["k"], LIMITS["n"], LIMITS["sections"], LIMITS["rows"], LIMITS["columns"],
+    params = TileParams(cfg.hw, LIMITS["k"], LIMITS["n"], LIMITS["sections"], LIMITS["rows"], LIMITS["columns"],
                         default_lanes(rows))
     design = emit_rtlil(None, params, controller_only=True)
     key = hashlib.sha256(design.encode()).hexdigest()

@@ -21,7 +21,7 @@ from amaranth.lib.wiring import Out
 
 from mapper.plan import LayerPlan
 
-from .interface import PROG_SELECT, adc_lanes, ArraySignature, host_members, layer_word_widths
+from .interface import PROG_SELECT, adc_lanes, ArraySignature, host_members, layer_word_layout
 from .params import TileParams
 from .shift_add import ShiftAdd, tree_sum
 
@@ -29,14 +29,6 @@ __all__ = ["Controller"]
 
 LOAD, RUN, OUT = 0, 1, 2
 P_IDLE, P_S0, P_S1, P_GATHER = 0, 1, 2, 3
-
-
-def _fields(value, widths: dict[str, int]) -> dict:
-    out, at = {}, 0
-    for name, w in widths.items():
-        out[name] = value[at:at + w]
-        at += w
-    return out
 
 
 class _CombBlock(Elaboratable):
@@ -53,18 +45,29 @@ class _CombBlock(Elaboratable):
 class Controller(wiring.Component):
     """Sequencer, configuration ROMs, input buffer, gather, row driver, accumulators and counters.
 
-    Ports
-      i        -- input stream, one signed A-bit input per beat, K beats per vector
-      o        -- output stream, one signed output per beat (acc_width bits), N beats per vector, in order
-      bus      -- the array interface (ArraySignature): section, row drive, and per ADC start/res/col/done/code
-      counters -- running totals (CounterSignature)
-      prog     -- generic tile only: ROM and layer-register writes (ProgSignature)
-
     Latency: K cycles to load, then the RUN time of `sim.golden.cycle_model`, then 1 + N cycles to
     stream the outputs (with a stall-free input and output stream). One vector at a time.
 
-    With `plan`, the ROMs are initialized from it and the netlist is specific to it; without, the ROMs
-    are empty and written through `prog`, and one netlist serves any plan that fits `params`.
+    Parameters
+    ----------
+    params : TileParams
+        Hardware and table depths.
+    plan : LayerPlan or None
+        With a plan, the ROMs are initialized from it and the netlist is specific to it; without, the
+        ROMs are empty and written through `prog`, and one netlist serves any plan that fits `params`.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(signed(A)))
+        Input stream, one input per beat, K beats per vector.
+    o : Out(stream.Signature(signed(acc_width)))
+        Output stream, N beats per vector, in output order.
+    bus : Out(ArraySignature)
+        The array interface: section, row drive, and per ADC start/res/col/done/code.
+    counters : Out(CounterSignature)
+        Running totals since reset.
+    prog : In(ProgSignature)
+        Generic netlist only: ROM and layer-register writes.
     """
 
     def __init__(self, params: TileParams, plan: LayerPlan | None = None):
@@ -76,10 +79,9 @@ class Controller(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p, cfg, plan = self.params, self.params.cfg, self.plan
+        p, cfg, plan = self.params, self.params.hw, self.plan
         R, A, G, SC, NA, P = cfg.rows, cfg.input_bits, cfg.group, cfg.slot_cols, cfg.n_adc, p.lanes
         W, FR = p.acc_width, cfg.full_resolution
-        ws, wc = p.widths["sections"], p.widths["columns"]
         generic = plan is None
 
         # Configuration ROMs, input buffer, output accumulators ---------------------------------------
@@ -88,14 +90,15 @@ class Controller(wiring.Component):
             m.submodules[name] = mem
             return mem
 
-        sec_mem = rom("sections", sum(ws.values()), p.sections, None if generic else p.section_words(plan))
-        row_mem = rom("rows", p.widths["rows"]["index"], p.rows, None if generic else p.row_words(plan))
-        col_mem = rom("columns", sum(wc.values()), p.columns, None if generic else p.column_words(plan))
+        sec_mem = rom("sections", p.section_layout.size, p.section_depth,
+                      None if generic else p.section_words(plan))
+        row_mem = rom("rows", p.widths["rows"]["index"], p.row_depth, None if generic else p.row_words(plan))
+        col_mem = rom("columns", p.column_layout.size, p.column_depth, None if generic else p.column_words(plan))
         m.submodules.inputs = in_mem = Memory(shape=unsigned(A), depth=p.k, init=[])
         m.submodules.acc = acc_mem = Memory(shape=unsigned(G * W), depth=p.n_groups, init=[])
 
         if generic:
-            n_sec = Signal(range(p.sections + 1))
+            n_sec = Signal(range(p.section_depth + 1))
             k_len = Signal(range(p.k + 1), init=p.k)
             n_out = Signal(range(p.n + 1), init=p.n)
             prog = self.prog
@@ -104,11 +107,10 @@ class Controller(wiring.Component):
                 m.d.comb += [wp.addr.eq(prog.addr), wp.data.eq(prog.data),
                              wp.en.eq(prog.we & (prog.sel == PROG_SELECT[sel]))]
             with m.If(prog.we & (prog.sel == PROG_SELECT["layer"])):
-                lw = layer_word_widths(p)
-                m.d.sync += [n_sec.eq(prog.data[:lw[0]]), k_len.eq(prog.data[lw[0]:lw[0] + lw[1]]),
-                             n_out.eq(prog.data[lw[0] + lw[1]:sum(lw)])]
+                word = layer_word_layout(p)(prog.data[:layer_word_layout(p).size])
+                m.d.sync += [n_sec.eq(word.sections), k_len.eq(word.k), n_out.eq(word.n)]
         else:
-            n_sec, k_len, n_out = Const(p.sections), Const(p.k), Const(p.n)
+            n_sec, k_len, n_out = Const(p.section_depth), Const(p.k), Const(p.n)
 
         phase = Signal(2)
         cnt = self.counters
@@ -118,7 +120,7 @@ class Controller(wiring.Component):
         in_wp = in_mem.write_port()
         m.d.comb += [in_wp.addr.eq(k), in_wp.data.eq(self.i.payload)]
         p_state = Signal(2)
-        p_sec = Signal(range(p.sections + 1))
+        p_sec = Signal(range(p.section_depth + 1))
         with m.If(phase == LOAD):
             m.d.comb += self.i.ready.eq(1)
             with m.If(self.i.valid):
@@ -133,7 +135,7 @@ class Controller(wiring.Component):
         # Prefetch: section word, then `lanes` rows and columns a cycle into the `next` buffer -------
         sec_rp = sec_mem.read_port()
         m.d.comb += sec_rp.addr.eq(p_sec)
-        sec = _fields(sec_rp.data, ws)
+        sec = p.section_layout(sec_rp.data)
         row_rp = [row_mem.read_port() for _ in range(P)]
         col_rp = [col_mem.read_port() for _ in range(P)]
         in_rp = [in_mem.read_port() for _ in range(P)]
@@ -191,7 +193,7 @@ class Controller(wiring.Component):
                             c = q * P + l
                             if c >= SC:
                                 continue
-                            f = _fields(col_rp[l].data, wc)
+                            f = p.column_layout(col_rp[l].data)
                             with m.If(c < g_nact):
                                 m.d.sync += [nxt_col[c].col.eq(f["slot_col"]), nxt_col[c].sign.eq(f["sign"]),
                                              nxt_col[c].bit.eq(f["bit"]), nxt_col[c].res.eq(f["res"]),

@@ -25,8 +25,20 @@ class ArrayEmulator(wiring.Component):
     cell currents; it asserts done in cycle T + b with the code min(count, 2**b - 1), holds the code
     until its next start, and takes a new start in the done cycle.
 
-    With `plan` the cells are initialized from it; without, they are written through `prog`
-    (sel "cells", addr {section, slot column}, data the R-bit column word).
+    Parameters
+    ----------
+    params : TileParams
+        Hardware and table depths.
+    plan : LayerPlan or None
+        With a plan the cells are initialized from it; without, they are written through `prog`
+        (sel "cells", addr {section, slot column}, data the R-bit column word).
+
+    Attributes
+    ----------
+    bus : In(ArraySignature)
+        The array interface, from the array's side.
+    prog : In(ProgSignature)
+        Generic emulator only: cell writes.
     """
 
     def __init__(self, params: TileParams, plan: LayerPlan | None = None):
@@ -41,8 +53,8 @@ class ArrayEmulator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p, cfg = self.params, self.params.cfg
-        depth = max(1, p.sections) * p.slot_pad
+        p, cfg = self.params, self.params.hw
+        depth = max(1, p.section_depth) * p.slot_pad
         init = [] if self.plan is None else [0] * depth
         if self.plan is not None:
             for addr, word in p.cell_words(self.plan).items():

@@ -12,8 +12,10 @@ from mapper.config import clog2
 from .params import TileParams
 
 __all__ = ["host_members", "adc_lanes", "ArraySignature", "CounterSignature", "ProgSignature", "PROG_SELECT",
-           "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_widths"]
+           "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout"]
 
+#: Widths of the counters (conversions, planes, sections) and of the cycle counter: the one definition
+#: that the RTL and the Verilog simulation harness (sim.verilog_sim) share.
 COUNTER_WIDTH = 32
 CYCLE_WIDTH = 48
 
@@ -40,13 +42,13 @@ class ArraySignature(wiring.Signature):
     """
 
     def __init__(self, p: TileParams):
-        n = p.cfg.n_adc
+        n = p.hw.n_adc
         super().__init__({
-            "section": Out(range(max(2, p.sections))),
-            "drive": Out(p.cfg.rows),
+            "section": Out(range(max(2, p.section_depth))),
+            "drive": Out(p.hw.rows),
             "adc_start": Out(n),
             "adc_res": Out(data.ArrayLayout(unsigned(p.res_width), n)),
-            "adc_col": Out(data.ArrayLayout(unsigned(max(1, (p.cfg.slot_cols - 1).bit_length())), n)),
+            "adc_col": Out(data.ArrayLayout(unsigned(max(1, (p.hw.slot_cols - 1).bit_length())), n)),
             "adc_done": In(n),
             "adc_code": In(data.ArrayLayout(unsigned(p.code_width), n)),
         })
@@ -59,15 +61,15 @@ class CounterSignature(wiring.Signature):
     def __init__(self, p: TileParams):
         super().__init__({
             "cycles": Out(CYCLE_WIDTH),
-            "conversions": Out(data.ArrayLayout(unsigned(COUNTER_WIDTH), p.cfg.full_resolution + 1)),
+            "conversions": Out(data.ArrayLayout(unsigned(COUNTER_WIDTH), p.hw.full_resolution + 1)),
             "planes": Out(COUNTER_WIDTH),
             "sections": Out(COUNTER_WIDTH),
         })
 
 
-def layer_word_widths(p: TileParams) -> list[int]:
+def layer_word_layout(p: TileParams) -> data.StructLayout:
     """The `layer` register of a generic tile: sections | K | N, least significant first."""
-    return [clog2(p.sections + 1), clog2(p.k + 1), clog2(p.n + 1)]
+    return data.StructLayout({"sections": clog2(p.section_depth + 1), "k": clog2(p.k + 1), "n": clog2(p.n + 1)})
 
 
 class ProgSignature(wiring.Signature):
@@ -76,8 +78,8 @@ class ProgSignature(wiring.Signature):
     def __init__(self, p: TileParams):
         w = p.widths
         data_width = max(sum(w["sections"].values()), w["rows"]["index"], sum(w["columns"].values()),
-                         sum(layer_word_widths(p)), p.cfg.rows)
-        depth = max(p.sections, p.rows, p.columns, p.sections * p.slot_pad, 2)
+                         layer_word_layout(p).size, p.hw.rows)
+        depth = max(p.section_depth, p.row_depth, p.column_depth, p.section_depth * p.slot_pad, 2)
         super().__init__({
             "we": Out(1),
             "sel": Out(3),
@@ -92,7 +94,7 @@ def host_members(params: TileParams, generic: bool) -> dict:
     from amaranth import signed
     from amaranth.lib import stream
     members = {
-        "i": In(stream.Signature(signed(params.cfg.input_bits))),
+        "i": In(stream.Signature(signed(params.hw.input_bits))),
         "o": Out(stream.Signature(signed(params.acc_width))),
         "counters": Out(CounterSignature(params)),
     }

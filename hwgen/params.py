@@ -1,12 +1,15 @@
-"""Sizes of a tile's ROMs, buffers and datapaths, derived from the configuration and a plan (or from limits)."""
+"""Sizes of a tile's ROMs, buffers and datapaths, derived from the hardware configuration and a plan (or
+from limits), and the ROM word layouts (docs/design.md section 5) the packer and the RTL share."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth.lib import data
 
-from mapper.config import ArrayConfig, clog2
+from mapper.config import ArrayConfig, HardwareConfig, clog2
 from mapper.errors import SwsError
 from mapper.plan import COLUMN_FIELDS, SECTION_FIELDS, LayerPlan, rom_widths
 
@@ -30,45 +33,69 @@ def _check(name, value, minimum):
 @dataclass(frozen=True)
 class TileParams:
     """Every size the RTL needs. A plan-initialized tile takes them from its plan; a generic tile takes
-    limits, and then serves any plan whose layer and tables fit them.
+    limits, and then serves any plan whose hardware is `hw` and whose layer and tables fit them.
 
-    k, n      -- inputs and outputs of the layer (the input buffer and accumulator depths)
-    sections  -- section table depth
-    rows      -- row-index table depth (rows used by all sections)
-    columns   -- column table depth (active columns of all sections)
-    lanes     -- rows (and columns) gathered per cycle, a power of two
+    Parameters
+    ----------
+    hw : HardwareConfig
+        The array, ADCs and bits (an ArrayConfig is reduced to its hardware part).
+    k, n : int
+        Inputs and outputs of the layer (the input buffer and accumulator depths).
+    section_depth : int
+        Section table depth (sections of the layer).
+    row_depth : int
+        Row-index table depth (crossbar rows used by all sections; not R).
+    column_depth : int
+        Column table depth (active columns of all sections).
+    lanes : int
+        Rows (and columns) gathered per cycle, a power of two, at most R.
     """
 
-    cfg: ArrayConfig
+    hw: HardwareConfig
     k: int
     n: int
-    sections: int
-    rows: int
-    columns: int
+    section_depth: int
+    row_depth: int
+    column_depth: int
     lanes: int
 
     def __post_init__(self):
+        if isinstance(self.hw, ArrayConfig):
+            object.__setattr__(self, "hw", self.hw.hw)
+        if not isinstance(self.hw, HardwareConfig):
+            raise SwsError(f"hw must be a HardwareConfig, not {type(self.hw).__name__}")
         _check("k", self.k, 1)
         _check("n", self.n, 1)
-        _check("sections", self.sections, 0)
-        _check("rows", self.rows, 0)
-        _check("columns", self.columns, 0)
+        _check("section_depth", self.section_depth, 0)
+        _check("row_depth", self.row_depth, 0)
+        _check("column_depth", self.column_depth, 0)
         _check("lanes", self.lanes, 1)
         if self.lanes & (self.lanes - 1):
             raise SwsError(f"lanes must be a power of two, not {self.lanes}")
+        if self.lanes > max(self.hw.rows, self.hw.slot_cols):
+            raise SwsError(f"lanes must be at most the rows R = {self.hw.rows} (or the slot's "
+                           f"{self.hw.slot_cols} columns, if more), not {self.lanes}")
 
     @classmethod
     def from_plan(cls, lp: LayerPlan, lanes: int | None = None) -> "TileParams":
+        """The sizes of exactly this plan layer (a baked netlist, or the smallest generic one for it)."""
         k, n = lp.shape
-        return cls(lp.cfg, int(k), int(n), lp.n_sections, len(lp.row_index), len(lp.columns["res"]),
+        return cls(lp.cfg.hw, int(k), int(n), lp.n_sections, len(lp.row_index), len(lp.columns["res"]),
                    default_lanes(lp.cfg.rows) if lanes is None else lanes)
 
     def fits(self, lp: LayerPlan) -> None:
-        """Raise unless the plan fits a generic tile of these limits."""
-        if lp.cfg != self.cfg:
-            raise SwsError(f"layer {lp.name}: its configuration differs from the tile's")
-        have = {"k": lp.shape[0], "n": lp.shape[1], "sections": lp.n_sections, "rows": len(lp.row_index),
-                "columns": len(lp.columns["res"])}
+        """Raise an SwsError unless the plan's hardware is this tile's and its tables fit its limits.
+
+        Mapping choices (ordering, sectioning, policy, cap) and the energy model do not matter: they
+        change the ROM contents, never the netlist.
+        """
+        if lp.cfg.hw != self.hw:
+            diff = [f"{f.name} {getattr(lp.cfg.hw, f.name)} (tile: {getattr(self.hw, f.name)})"
+                    for f in dataclasses.fields(HardwareConfig)
+                    if getattr(lp.cfg.hw, f.name) != getattr(self.hw, f.name)]
+            raise SwsError(f"layer {lp.name}: its hardware differs from the tile's: {', '.join(diff)}")
+        have = {"k": lp.shape[0], "n": lp.shape[1], "section_depth": lp.n_sections,
+                "row_depth": len(lp.row_index), "column_depth": len(lp.columns["res"])}
         for name, value in have.items():
             if value > getattr(self, name):
                 raise SwsError(f"layer {lp.name}: {name} {value} exceeds the tile's limit {getattr(self, name)}")
@@ -77,47 +104,55 @@ class TileParams:
 
     @property
     def widths(self) -> dict[str, dict[str, int]]:
-        return rom_widths(self.cfg, (self.k, self.n), self.rows, self.columns)
+        return rom_widths(self.hw, (self.k, self.n), self.row_depth, self.column_depth)
+
+    @property
+    def section_layout(self) -> data.StructLayout:
+        """A section table word, fields LSB first as mapper.plan.SECTION_FIELDS."""
+        return data.StructLayout(self.widths["sections"])
+
+    @property
+    def column_layout(self) -> data.StructLayout:
+        """A column table word, fields LSB first as mapper.plan.COLUMN_FIELDS."""
+        return data.StructLayout(self.widths["columns"])
 
     @property
     def res_width(self) -> int:
-        return clog2(self.cfg.full_resolution + 1)
+        return clog2(self.hw.full_resolution + 1)
 
     @property
     def code_width(self) -> int:
         """An ADC code holds up to 2**full_resolution - 1."""
-        return self.cfg.full_resolution
+        return self.hw.full_resolution
 
     @property
     def acc_width(self) -> int:
         """Signed bits of an output: |y| <= K * (2**Bm - 1) * (2**A - 1), saturated codes only shrink terms."""
-        cfg = self.cfg
-        return (self.k * cfg.weight_max * (2 ** cfg.input_bits - 1)).bit_length() + 1
+        hw = self.hw
+        return (self.k * hw.weight_max * (2 ** hw.input_bits - 1)).bit_length() + 1
 
     @property
     def slot_pad(self) -> int:
         """Slot columns rounded up to a power of two: the emulator addresses a column word as {section, col}."""
-        return 1 << clog2(self.cfg.slot_cols)
+        return 1 << clog2(self.hw.slot_cols)
 
     @property
     def n_groups(self) -> int:
-        return -(-self.n // self.cfg.group)
+        return -(-self.n // self.hw.group)
 
     @property
     def batches(self) -> int:
         """Most ADC batches a plane of one section can need."""
-        return -(-self.cfg.slot_cols // self.cfg.n_adc)
+        return -(-self.hw.slot_cols // self.hw.n_adc)
 
     def section_words(self, lp: LayerPlan) -> list[int]:
-        w = self.widths["sections"]
-        return pack_words([lp.sections[f] for f in SECTION_FIELDS], [w[f] for f in SECTION_FIELDS])
+        return pack_words(self.section_layout, {f: lp.sections[f] for f in SECTION_FIELDS})
 
     def row_words(self, lp: LayerPlan) -> list[int]:
         return [int(x) for x in lp.row_index]
 
     def column_words(self, lp: LayerPlan) -> list[int]:
-        w = self.widths["columns"]
-        return pack_words([lp.columns[f] for f in COLUMN_FIELDS], [w[f] for f in COLUMN_FIELDS])
+        return pack_words(self.column_layout, {f: lp.columns[f] for f in COLUMN_FIELDS})
 
     def cell_words(self, lp: LayerPlan) -> dict[int, int]:
         """The cell image transposed for the emulator: address {section, slot column} -> R-bit column word."""
@@ -127,22 +162,22 @@ class TileParams:
         bits = lp.cells.astype(np.int64).transpose(0, 2, 1)                  # (S, SC, R)
         words = {}
         for s in range(s_count):
-            for c in range(self.cfg.slot_cols):
+            for c in range(self.hw.slot_cols):
                 col = bits[s, c]
                 if col.any():
                     words[s * self.slot_pad + c] = int("".join("1" if b else "0" for b in col[::-1]), 2)
         return words
 
 
-def pack_words(fields, widths) -> list[int]:
-    """Integers with the first field in the least significant bits."""
-    out = []
-    for values in zip(*[np.asarray(f, np.int64).tolist() for f in fields]):
-        word, at = 0, 0
-        for v, w in zip(values, widths):
-            if not 0 <= v < (1 << w):
-                raise SwsError(f"ROM field value {v} does not fit its {w} bits")
-            word |= v << at
-            at += w
-        out.append(word)
-    return out
+def pack_words(layout: data.StructLayout, fields: dict) -> list[int]:
+    """Integers laid out as `layout` (its fields at their offsets) from equal-length value arrays by field."""
+    out = None
+    for name, field in layout:
+        values = np.asarray(fields[name], np.int64)
+        width = field.width
+        bad = (values < 0) | (values >= (1 << width))
+        if bad.any():
+            raise SwsError(f"ROM field {name} value {int(values[bad][0])} does not fit its {width} bits")
+        shifted = [int(v) << field.offset for v in values.tolist()]
+        out = shifted if out is None else [a | b for a, b in zip(out, shifted)]
+    return out or []

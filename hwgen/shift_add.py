@@ -6,7 +6,7 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from mapper.config import ArrayConfig
+from mapper.config import HardwareConfig
 
 __all__ = ["ShiftAdd", "tree_sum"]
 
@@ -29,9 +29,26 @@ class ShiftAdd(wiring.Component):
     the G sums to `flush` (valid for one cycle, with the section's output `group`) and clears them.
 
     Its own submodule so that simulation evaluates the adders once per batch, not every cycle.
+    Latency: `flush` follows the `capture` of a section's last batch by 2 cycles; one batch a cycle.
+
+    Parameters
+    ----------
+    cfg : HardwareConfig
+        n_adc lanes, G outputs, A planes, Bm bits.
+    code_width, acc_width, group_width : int
+        Bits of an ADC code, of an output sum, and of an output group index.
+
+    Attributes
+    ----------
+    capture, last, t, group, lane_valid, code, sign, bit, j : In
+        The finished batch, as described above.
+    busy : Out(1)
+        A captured batch is being added.
+    flush_valid, flush_group, flush : Out
+        A section's G sums, for one cycle.
     """
 
-    def __init__(self, cfg: ArrayConfig, *, code_width: int, acc_width: int, group_width: int):
+    def __init__(self, cfg: HardwareConfig, *, code_width: int, acc_width: int, group_width: int):
         self.cfg = cfg
         n, g = cfg.n_adc, cfg.group
         self.acc_width = acc_width

@@ -16,8 +16,23 @@ __all__ = ["Tile"]
 
 
 class Tile(wiring.Component):
-    """Controller + ArrayEmulator. Ports: `i`, `o`, `counters` as the controller's; `prog` (generic tile
-    only) programs the controller's ROMs and the emulator's cells alike."""
+    """Controller + ArrayEmulator, for simulation and FPGA emulation. Latency and throughput as the
+    controller's.
+
+    Parameters
+    ----------
+    params : TileParams
+        Hardware and table depths.
+    plan : LayerPlan or None
+        Baked ROMs and cells from the plan, or (None) a generic tile programmed through `prog`.
+
+    Attributes
+    ----------
+    i, o, counters
+        As the controller's.
+    prog : In(ProgSignature)
+        Generic tile only: programs the controller's ROMs and the emulator's cells alike.
+    """
 
     def __init__(self, params: TileParams, plan: LayerPlan | None = None):
         if plan is not None:

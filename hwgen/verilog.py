@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 from amaranth.back import rtlil, verilog
 
+from mapper.errors import SwsError
 from mapper.plan import LayerPlan
 
 from .controller import Controller
 from .params import TileParams
 from .tile import Tile
 
-__all__ = ["emit_verilog", "emit_rtlil", "module_name"]
+__all__ = ["emit_verilog", "emit_rtlil", "module_name", "write_rtl"]
 
 
 def module_name(controller_only: bool) -> str:
@@ -29,3 +33,53 @@ def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: boo
     Yosys's generated `$` names from colliding with Amaranth's."""
     top = (Controller if controller_only else Tile)(params, lp)
     return rtlil.convert(top, name=module_name(controller_only), emit_src=False)
+
+
+def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = None,
+              controller_only: bool = False, generic: bool = False, lanes: int | None = None) -> dict:
+    """Write the Verilog of one layer of a plan folder (and with `generic` the .prog writes beside it).
+
+    Parameters
+    ----------
+    plan_dir : str
+        A plan folder made by `sws map`.
+    output : str, optional
+        The Verilog file (default build/rtl/<layer>.v).
+    layer : str, optional
+        The plan's layer (default its first).
+    controller_only : bool
+        The controller alone: its array interface becomes the module's ports.
+    generic : bool
+        ROMs written through the prog port; a .prog file of those writes (`sel addr data` in hex) is
+        written beside the Verilog, never over it.
+    lanes : int, optional
+        Rows gathered per cycle (default hwgen.params.default_lanes).
+
+    Returns
+    -------
+    dict
+        verilog, module, layer, roms (and prog): what was written.
+    """
+    from mapper.files import write_atomic
+    from mapper.plan import load_plan
+
+    from .params import TileParams
+    from .program import program_writes
+
+    lp = load_plan(plan_dir).layer(layer)
+    output = output or os.path.join("build", "rtl", re.sub(r"[^A-Za-z0-9_.-]", "_", lp.name) + ".v")
+    params = TileParams.from_plan(lp, lanes)
+    prog = os.path.splitext(output)[0] + ".prog" if generic else None
+    if prog is not None and os.path.abspath(prog) == os.path.abspath(output):
+        raise SwsError(f"{output}: the Verilog output of --generic must not end in .prog: the programming "
+                       f"writes go to {prog}")
+    text = emit_verilog(None if generic else lp, params, controller_only=controller_only)
+    write_atomic(output, text)
+    written = {"verilog": output, "module": module_name(controller_only), "layer": lp.name,
+               "roms": "written through the prog port" if generic else "baked in"}
+    if prog is not None:
+        lines = [f"{sel:x} {addr:x} {data:x}\n" for sel, addr, data in
+                 program_writes(params, lp, cells=not controller_only)]
+        write_atomic(prog, "".join(lines))
+        written["prog"] = prog
+    return written

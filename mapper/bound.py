@@ -24,8 +24,7 @@ import numpy as np
 
 from .config import ArrayConfig
 from .energy import conversion_energy
-from .resolution import lossless_bits
-from .sectioning import weight_bits_of
+from .bits import lossless_bits, weight_bits_of
 
 __all__ = ["column_ones", "lower_bound", "column_bound", "BOUND_FORMULAS"]
 

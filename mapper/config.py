@@ -1,4 +1,9 @@
-"""The one configuration object of a crossbar array, shared by the mapper, the RTL and the golden model."""
+"""The configuration, one object per concern (docs/design.md section 0): the hardware a netlist is built
+for, the mapping choices of a plan, and the energy model that prices it; `ArrayConfig` holds the three.
+
+A netlist depends on `HardwareConfig` only, so one generic netlist serves every plan whose hardware
+fits, whatever its ordering, sectioning, policy or energy law.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from dataclasses import dataclass
 
 from .errors import SwsError
 
-__all__ = ["ArrayConfig", "ORDERINGS", "POLICIES", "LAWS", "SECTIONINGS", "clog2"]
+__all__ = ["ArrayConfig", "HardwareConfig", "MappingConfig", "EnergyConfig", "ORDERINGS", "POLICIES", "LAWS",
+           "SECTIONINGS", "clog2"]
 
 ORDERINGS = ("sorted", "natural", "signed", "gray")
 POLICIES = ("column", "section", "full", "dense")
@@ -26,28 +32,36 @@ def _positive_int(name, value, *, minimum=1):
         raise SwsError(f"{name} must be an integer >= {minimum}, not {value!r}")
 
 
-@dataclass(frozen=True)
-class ArrayConfig:
-    """Every parameter of a bit-sliced crossbar array and of how a layer is mapped onto it.
+def _one_of(name, value, choices):
+    if value not in choices:
+        raise SwsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
 
-    rows, cols      -- R x C one-bit cells per crossbar
-    weight_bits     -- Bm magnitude bits of a signed weight (7: int8 symmetric, -127..127)
-    input_bits      -- A bits of an input, applied one bit-plane per step
-    input_signed    -- two's-complement inputs (the top plane weighs -2**(A-1)); False: unsigned
-    group           -- G consecutive outputs share one row order and one slot
-    n_adc           -- ADCs per crossbar controller (the bank that converts a section's active columns)
-    ordering        -- "sorted" (SWS), "natural" (input order, no row dropped), or the sorted variants
-                       "signed" and "gray" of mapper.orderings
-    sectioning      -- "plain": full sections of R rows, the last one partial; "optimal": the cuts of
-                       each group's order that minimize its energy plus section_cost_pj per section;
-                       "refined": optimal, then rows moved and swapped between sections, then cut again
-    section_cost_pj -- with sectioning "optimal": energy (pJ per input vector) charged for each section,
-                       to trade energy against sections and crossbars; not part of the reported energy
-    policy          -- ADC resolution policy: "column", "section", "full" or the "dense" reference
-    cap             -- optional resolution cap in bits (lossy when a column needs more)
-    law             -- conversion energy law: "walden", "thermal" or "table"
-    law_table       -- with law "table": relative energy of a conversion at 1, 2, ... bits
-    e8_pj           -- energy of one 8-bit conversion, the calibration point of every law
+
+def _finite(name, value, *, positive: bool):
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) \
+        and (value > 0 if positive else value >= 0)
+    if not ok:
+        raise SwsError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """What the netlist is built for.
+
+    Parameters
+    ----------
+    rows, cols : int
+        R x C one-bit cells per crossbar.
+    weight_bits : int
+        Bm magnitude bits of a signed weight (7: int8 symmetric, -127..127).
+    input_bits : int
+        A bits of an input, applied one bit-plane per step.
+    input_signed : bool
+        Two's-complement inputs (the top plane weighs -2**(A-1)); False: unsigned.
+    group : int
+        G consecutive outputs share one row order and one slot of 2 * Bm * G columns.
+    n_adc : int
+        ADCs of the bank that converts a section's active columns.
     """
 
     rows: int = 128
@@ -57,14 +71,6 @@ class ArrayConfig:
     input_signed: bool = True
     group: int = 1
     n_adc: int = 16
-    ordering: str = "sorted"
-    sectioning: str = "plain"
-    policy: str = "column"
-    cap: int | None = None
-    law: str = "walden"
-    law_table: tuple[float, ...] | None = None
-    e8_pj: float = 1.67
-    section_cost_pj: float = 0.0
 
     def __post_init__(self):
         _positive_int("rows", self.rows)
@@ -72,57 +78,17 @@ class ArrayConfig:
         _positive_int("weight_bits", self.weight_bits)
         if self.weight_bits > 15:
             raise SwsError(f"weight_bits must be at most 15, not {self.weight_bits}")
+        if not isinstance(self.input_signed, bool):
+            raise SwsError(f"input_signed must be true or false, not {self.input_signed!r}")
         _positive_int("input_bits", self.input_bits, minimum=2 if self.input_signed else 1)
         if self.input_bits > 16:
             raise SwsError(f"input_bits must be at most 16, not {self.input_bits}")
         _positive_int("group", self.group)
         _positive_int("n_adc", self.n_adc)
-        if self.ordering not in ORDERINGS:
-            raise SwsError(f"ordering must be one of {', '.join(ORDERINGS)}, not {self.ordering!r}")
-        if self.sectioning not in SECTIONINGS:
-            raise SwsError(f"sectioning must be one of {', '.join(SECTIONINGS)}, not {self.sectioning!r}")
-        if isinstance(self.section_cost_pj, bool) or not isinstance(self.section_cost_pj, (int, float)) \
-                or not math.isfinite(self.section_cost_pj) or self.section_cost_pj < 0:
-            raise SwsError(f"section_cost_pj must be a finite number >= 0, not {self.section_cost_pj!r}")
-        if self.section_cost_pj and self.sectioning == "plain":
-            raise SwsError("section_cost_pj is only used with sectioning 'optimal' or 'refined', not with "
-                           "sectioning 'plain'")
-        if self.sectioning == "refined" and self.policy != "column":
-            raise SwsError(f"sectioning 'refined' prices moves per column: it needs policy 'column', "
-                           f"not {self.policy!r}")
-        if self.policy not in POLICIES:
-            raise SwsError(f"policy must be one of {', '.join(POLICIES)}, not {self.policy!r}")
-        if self.law not in LAWS:
-            raise SwsError(f"law must be one of {', '.join(LAWS)}, not {self.law!r}")
         if self.slot_cols > self.cols:
             raise SwsError(
                 f"group {self.group} is wider than a crossbar: a slot needs 2 * weight_bits * group = "
                 f"{self.slot_cols} columns but cols is {self.cols}")
-        if self.policy == "dense" and self.ordering != "natural":
-            raise SwsError("policy 'dense' is the natural-order reference: it needs ordering 'natural', "
-                           f"not {self.ordering!r}")
-        if self.policy == "dense" and self.sectioning != "plain":
-            raise SwsError("policy 'dense' is the plain-sectioned reference: it needs sectioning 'plain'")
-        if self.cap is not None:
-            _positive_int("cap", self.cap)
-        if not (isinstance(self.e8_pj, (int, float)) and math.isfinite(self.e8_pj) and self.e8_pj > 0):
-            raise SwsError(f"e8_pj must be a positive finite number, not {self.e8_pj!r}")
-        if self.law == "table":
-            table = self.law_table
-            if table is None:
-                raise SwsError("law 'table' needs law_table: relative energies of 1, 2, ... bit conversions")
-            table = tuple(float(x) for x in table)
-            object.__setattr__(self, "law_table", table)
-            if len(table) < max(8, self.full_resolution):
-                raise SwsError(f"law_table must give at least {max(8, self.full_resolution)} entries "
-                               f"(1..8 bits for the calibration, and up to the full resolution "
-                               f"{self.full_resolution}), not {len(table)}")
-            if not all(math.isfinite(x) and x > 0 for x in table):
-                raise SwsError(f"law_table entries must be positive finite numbers, not {table}")
-        elif self.law_table is not None:
-            raise SwsError(f"law_table is only used with law 'table', not with law {self.law!r}")
-
-    # Derived values ------------------------------------------------------------------------------
 
     @property
     def full_resolution(self) -> int:
@@ -150,11 +116,6 @@ class ArrayConfig:
     def input_max(self) -> int:
         return 2 ** (self.input_bits - 1) - 1 if self.input_signed else 2 ** self.input_bits - 1
 
-    @property
-    def max_resolution(self) -> int:
-        """The largest resolution any column can be given under this configuration."""
-        return self.full_resolution if self.cap is None else min(self.cap, self.full_resolution)
-
     def plane_weights(self) -> list[int]:
         """The weight of bit-plane t: 2**t, and -2**(A-1) for the sign plane of signed inputs."""
         w = [2 ** t for t in range(self.input_bits)]
@@ -162,22 +123,185 @@ class ArrayConfig:
             w[-1] = -w[-1]
         return w
 
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """How a layer is placed on the hardware.
+
+    Parameters
+    ----------
+    ordering : str
+        "sorted" (SWS), "natural" (input order, no row dropped), or the sorted variants "signed" and
+        "gray" of mapper.orderings.
+    sectioning : str
+        "plain": full sections of R rows, the last one partial; "optimal": the cuts of each group's order
+        that minimize its energy plus `section_cost_pj` per section; "refined": optimal, then rows moved
+        and swapped between sections, then cut again.
+    section_cost_pj : float
+        With sectioning "optimal" or "refined": energy (pJ per input vector) charged for each section, to
+        trade energy against sections and crossbars; not part of the reported energy.
+    policy : str
+        ADC resolution policy: "column", "section", "full" or the "dense" reference.
+    cap : int or None
+        Resolution cap in bits (lossy when a column needs more).
+    """
+
+    ordering: str = "sorted"
+    sectioning: str = "plain"
+    section_cost_pj: float = 0.0
+    policy: str = "column"
+    cap: int | None = None
+
+    def __post_init__(self):
+        _one_of("ordering", self.ordering, ORDERINGS)
+        _one_of("sectioning", self.sectioning, SECTIONINGS)
+        _one_of("policy", self.policy, POLICIES)
+        _finite("section_cost_pj", self.section_cost_pj, positive=False)
+        if self.section_cost_pj and self.sectioning == "plain":
+            raise SwsError("section_cost_pj is only used with sectioning 'optimal' or 'refined', not with "
+                           "sectioning 'plain'")
+        if self.sectioning == "refined" and self.policy != "column":
+            raise SwsError(f"sectioning 'refined' prices moves per column: it needs policy 'column', "
+                           f"not {self.policy!r}")
+        if self.policy == "dense" and self.ordering != "natural":
+            raise SwsError("policy 'dense' is the natural-order reference: it needs ordering 'natural', "
+                           f"not {self.ordering!r}")
+        if self.policy == "dense" and self.sectioning != "plain":
+            raise SwsError("policy 'dense' is the plain-sectioned reference: it needs sectioning 'plain'")
+        if self.cap is not None:
+            _positive_int("cap", self.cap)
+
+
+@dataclass(frozen=True)
+class EnergyConfig:
+    """What a conversion costs (mapper.energy).
+
+    Parameters
+    ----------
+    law : str
+        Conversion energy law: "walden", "thermal" or "table".
+    law_table : tuple of float or None
+        With law "table": relative energy of a conversion at 1, 2, ... bits.
+    e8_pj : float
+        Energy of one 8-bit conversion, the calibration point of every law.
+    """
+
+    law: str = "walden"
+    law_table: tuple[float, ...] | None = None
+    e8_pj: float = 1.67
+
+    def __post_init__(self):
+        _one_of("law", self.law, LAWS)
+        _finite("e8_pj", self.e8_pj, positive=True)
+        if self.law == "table":
+            if self.law_table is None:
+                raise SwsError("law 'table' needs law_table: relative energies of 1, 2, ... bit conversions")
+            try:
+                table = tuple(float(x) for x in self.law_table)
+            except (TypeError, ValueError):
+                raise SwsError(f"law_table must be a list of numbers, not {self.law_table!r}") from None
+            object.__setattr__(self, "law_table", table)
+            if not all(math.isfinite(x) and x > 0 for x in table):
+                raise SwsError(f"law_table entries must be positive finite numbers, not {table}")
+        elif self.law_table is not None:
+            raise SwsError(f"law_table is only used with law 'table', not with law {self.law!r}")
+
+
+_PARTS = {"hw": HardwareConfig, "mapping": MappingConfig, "energy": EnergyConfig}
+_FIELD_PART = {f.name: part for part, cls in _PARTS.items() for f in dataclasses.fields(cls)}
+#: The name of each part in a configuration dictionary (plan.json, report.json).
+_DICT_KEYS = {"hw": "hardware", "mapping": "mapping", "energy": "energy"}
+
+
+class ArrayConfig:
+    """The hardware, the mapping choices and the energy model of one mapping run, as one value.
+
+    Built from the three parts or from their fields by name (``ArrayConfig(rows=64, law="thermal")``);
+    every field of every part reads as an attribute (``cfg.rows``, ``cfg.policy``, ``cfg.e8_pj``).
+    Immutable and comparable; `replace` makes a changed copy.
+    """
+
+    __slots__ = ("hw", "mapping", "energy")
+
+    def __init__(self, hw: HardwareConfig | None = None, mapping: MappingConfig | None = None,
+                 energy: EnergyConfig | None = None, **fields):
+        unknown = sorted(set(fields) - set(_FIELD_PART))
+        if unknown:
+            raise SwsError(f"unknown configuration keys: {', '.join(unknown)}")
+        parts = {"hw": hw or HardwareConfig(), "mapping": mapping or MappingConfig(),
+                 "energy": energy or EnergyConfig()}
+        for part in parts:
+            mine = {k: v for k, v in fields.items() if _FIELD_PART[k] == part}
+            if mine:
+                parts[part] = dataclasses.replace(parts[part], **mine)
+        for part, value in parts.items():
+            object.__setattr__(self, part, value)
+        table = self.energy.law_table
+        need = max(8, self.hw.full_resolution)
+        if table is not None and len(table) < need:
+            raise SwsError(f"law_table must give at least {need} entries (1..8 bits for the calibration, and up "
+                           f"to the full resolution {self.hw.full_resolution}), not {len(table)}")
+
+    def __getattr__(self, name):
+        part = _FIELD_PART.get(name, "hw" if hasattr(HardwareConfig, name) else None)   # fields, then derived
+        if part is None:
+            raise AttributeError(f"ArrayConfig has no attribute {name!r}")
+        return getattr(object.__getattribute__(self, part), name)
+
+    def __setattr__(self, name, value):
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other):
+        return isinstance(other, ArrayConfig) and \
+            (self.hw, self.mapping, self.energy) == (other.hw, other.mapping, other.energy)
+
+    def __hash__(self):
+        return hash((self.hw, self.mapping, self.energy))
+
+    def __repr__(self):
+        return f"ArrayConfig({self.hw!r}, {self.mapping!r}, {self.energy!r})"
+
+    def __reduce__(self):   # picklable for process pools
+        return (ArrayConfig, (self.hw, self.mapping, self.energy))
+
     def replace(self, **changes) -> "ArrayConfig":
-        return dataclasses.replace(self, **changes)
+        """A copy with the named fields (of any part) changed."""
+        return ArrayConfig(self.hw, self.mapping, self.energy, **changes)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        if d["law_table"] is not None:
-            d["law_table"] = list(d["law_table"])
-        return d
+        """{"hardware": {...}, "mapping": {...}, "energy": {...}}: standard JSON values."""
+        out = {}
+        for part, key in _DICT_KEYS.items():
+            d = dataclasses.asdict(getattr(self, part))
+            if d.get("law_table") is not None:
+                d["law_table"] = list(d["law_table"])
+            out[key] = d
+        return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ArrayConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
+    def from_dict(cls, d) -> "ArrayConfig":
+        """The inverse of `to_dict`; an SwsError names an unknown or missing part or key."""
+        if not isinstance(d, dict):
+            raise SwsError(f"a configuration must be an object with {', '.join(_DICT_KEYS.values())}, "
+                           f"not {type(d).__name__}")
+        unknown = sorted(set(d) - set(_DICT_KEYS.values()))
         if unknown:
-            raise SwsError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
-        d = dict(d)
-        if d.get("law_table") is not None:
-            d["law_table"] = tuple(d["law_table"])
-        return cls(**d)
+            raise SwsError(f"unknown configuration parts: {', '.join(unknown)}")
+        parts = {}
+        for part, key in _DICT_KEYS.items():
+            fields = d.get(key, {})
+            if not isinstance(fields, dict):
+                raise SwsError(f"configuration part {key!r} must be an object, not {type(fields).__name__}")
+            known = {f.name for f in dataclasses.fields(_PARTS[part])}
+            bad = sorted(set(fields) - known)
+            if bad:
+                raise SwsError(f"unknown configuration keys in {key!r}: {', '.join(bad)}")
+            fields = dict(fields)
+            if fields.get("law_table") is not None:
+                fields["law_table"] = tuple(fields["law_table"]) if isinstance(fields["law_table"], list) \
+                    else fields["law_table"]
+            try:
+                parts[part] = _PARTS[part](**fields)
+            except TypeError as e:
+                raise SwsError(f"configuration part {key!r}: {e}") from None
+        return cls(**parts)

@@ -1,4 +1,4 @@
-"""Energy of one analog-to-digital conversion as a function of its resolution (DESIGN.md section 4)."""
+"""Energy of one analog-to-digital conversion as a function of its resolution (docs/design.md section 4)."""
 
 from __future__ import annotations
 

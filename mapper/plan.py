@@ -1,4 +1,4 @@
-"""The versioned plan (DESIGN.md section 5): configuration ROMs of each layer, saved as $readmemh hex files.
+"""The versioned plan (docs/design.md section 5): configuration ROMs of each layer, saved as $readmemh hex files.
 
 A plan folder holds `plan.json` (the manifest: format version, configuration, and for each layer its
 shape, scale and the field layout of its ROM words) and, per layer, four hex files, one word per line:
@@ -23,7 +23,7 @@ import numpy as np
 from .config import ArrayConfig, clog2
 from .errors import SwsError
 from .mapping import LayerMap
-from .sectioning import weight_bits_of, _grouped
+from .bits import grouped, weight_bits_of
 
 __all__ = ["LayerPlan", "Plan", "PLAN_FORMAT", "PLAN_VERSION", "build_layer_plan", "write_plan", "load_plan",
            "rebuild_weights", "rom_widths", "rom_bits", "layer_rom_bits", "SECTION_FIELDS", "COLUMN_FIELDS"]
@@ -101,6 +101,19 @@ class Plan:
 
 
 def build_layer_plan(lm: LayerMap) -> LayerPlan:
+    """The ROM contents of a mapped layer (docs/design.md section 5).
+
+    Parameters
+    ----------
+    lm : LayerMap
+        A layer mapped by `mapper.mapping.map_layer`.
+
+    Returns
+    -------
+    LayerPlan
+        Section, row-index and column tables and the cell image, as integer arrays; active columns
+        of each section are listed widest resolution first.
+    """
     cfg, sec = lm.cfg, lm.sec
     k, n = lm.layer.shape
     s_count, r = sec.n_sections, cfg.rows
@@ -108,7 +121,7 @@ def build_layer_plan(lm: LayerMap) -> LayerPlan:
     pos = sec.sec_start[:, None] + np.arange(r)[None, :]
     valid = np.arange(r)[None, :] < sec.sec_len[:, None]
     rowsel = sec.order[sec.sec_group[:, None], np.minimum(pos, k - 1)]
-    vals = _grouped(lm.layer.weights, cfg.group)[sec.sec_group[:, None], rowsel] * valid[:, :, None]
+    vals = grouped(lm.layer.weights, cfg.group)[sec.sec_group[:, None], rowsel] * valid[:, :, None]
     cells = weight_bits_of(vals, cfg.weight_bits).reshape(s_count, r, cfg.slot_cols)
     row_index = np.concatenate([sec.section_rows(s) for s in range(s_count)]) if s_count else np.zeros(0, int)
     # Active columns, per section, the widest first: ADCs that start together then finish close together.
@@ -218,6 +231,24 @@ def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
 
 
 def load_plan(path: str) -> Plan:
+    """Read a plan folder written by `write_plan` (or `sws map`).
+
+    Parameters
+    ----------
+    path : str
+        The folder holding plan.json and one folder of ROM images per layer.
+
+    Returns
+    -------
+    Plan
+        The configuration, the layers' ROM contents and the manifest's other entries.
+
+    Raises
+    ------
+    SwsError
+        For a missing or unreadable manifest, an unknown format or version, or ROM images that do not
+        match the manifest.
+    """
     mpath = os.path.join(path, "plan.json")
     if not os.path.isfile(mpath):
         raise SwsError(f"{path}: not a plan folder (no plan.json; make one with `sws map`)")

@@ -9,7 +9,7 @@ import numpy as np
 
 from .config import ArrayConfig
 from .errors import SwsError
-from .weights import Layer
+from .layer import Layer
 
 __all__ = ["prune", "quantize", "prepare_layer", "QuantLayer", "check_sparsity"]
 

@@ -43,6 +43,23 @@ def plain_sws_config(cfg: ArrayConfig) -> ArrayConfig:
 
 
 def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> list[LayerResult]:
+    """Map each layer under `cfg` and cost it against its references.
+
+    Parameters
+    ----------
+    layers : list of QuantLayer
+        Quantized (and pruned) layers.
+    cfg : ArrayConfig
+        Hardware, mapping choices and energy model.
+    progress : callable, optional
+        progress(i, n, layer name) before each layer.
+
+    Returns
+    -------
+    list of LayerResult
+        Per layer: the map, its cost, the natural-order and dense references, ROM bits, the lower
+        bound and (optimal or refined sectioning) plain SWS.
+    """
     natural_cfg, dense_cfg = reference_configs(cfg)
     out = []
     for i, layer in enumerate(layers):
@@ -87,6 +104,24 @@ def _row(name, shape, sparsity, cost: Cost, natural: Cost, dense: Cost, rom_bits
 
 def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sparsity: float,
                 per_channel: bool = False, cap_vectors: int = 64) -> dict:
+    """The report of docs/design.md section 4 (report.json), standard JSON values only.
+
+    Parameters
+    ----------
+    results : list of LayerResult
+        From `map_layers`.
+    cfg : ArrayConfig
+        The configuration they were mapped under.
+    source, sparsity, per_channel
+        What was mapped, recorded in the report.
+    cap_vectors : int
+        Random input vectors on which a cap's error is measured.
+
+    Returns
+    -------
+    dict
+        source, sparsity_requested, per_channel, config, layers (one row each), total, notes.
+    """
     rows = []
     for r in results:
         row = _row(r.map.layer.name, list(r.map.layer.shape), r.map.layer.sparsity, r.cost, r.natural, r.dense,

@@ -1,19 +1,13 @@
-"""ADC resolution policies (DESIGN.md section 4): the bits each column of each section is converted at."""
+"""ADC resolution policies (docs/design.md section 4): the bits each column of each section is converted at."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .bits import lossless_bits
 from .config import ArrayConfig
 
-__all__ = ["lossless_bits", "plan_resolutions"]
-
-
-def lossless_bits(m) -> np.ndarray:
-    """ceil(log2(m + 1)): the fewest bits that hold every count 0..m (0 for m = 0)."""
-    m = np.asarray(m, dtype=np.int64)
-    # frexp gives m = f * 2**e with 0.5 <= f < 1, so e is m's bit length, exactly (no float log2).
-    return np.where(m > 0, np.frexp(np.maximum(m, 1))[1], 0).astype(np.int64)
+__all__ = ["plan_resolutions"]
 
 
 def plan_resolutions(counts: np.ndarray, cfg: ArrayConfig, output_mask: np.ndarray | None = None) -> np.ndarray:

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from . import models
 from .errors import SwsError
+from .layer import Layer, check_matrix
 
-__all__ = ["Layer", "load_weights", "source_name", "BUILTIN_MODELS"]
-
-
-@dataclass
-class Layer:
-    """One matrix of `y = x @ W`: K inputs (rows) x N outputs (columns), integer or float."""
-
-    name: str
-    weights: np.ndarray
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return tuple(self.weights.shape)
-
+__all__ = ["load_weights", "source_name", "BUILTIN_MODELS"]
 
 _SYNTH = re.compile(r"^synthetic:(laplace|gauss):(\d+)x(\d+)(?::(\d+))?$")
 
-#: Built-in models: name -> loader (no arguments, returns the layers). Filled in by mapper.models.
-BUILTIN_MODELS: dict[str, object] = {}
-
-
-def _builtins() -> dict:
-    """The built-in models, registered on first use (mapper.models imports onnx only when a model is loaded)."""
-    from . import models  # noqa: F401  (fills BUILTIN_MODELS)
-    return BUILTIN_MODELS
+#: Built-in models: name -> loader (no arguments, returns the layers).
+BUILTIN_MODELS = {"minilm": models.minilm}
 
 
 def source_name(spec: str) -> str:
@@ -44,22 +24,9 @@ def source_name(spec: str) -> str:
     if m:
         kind, k, n, seed = m.groups()
         return f"synthetic-{kind}-{k}x{n}-{seed or 0}"
-    if spec in _builtins():
+    if spec in BUILTIN_MODELS:
         return spec
     return os.path.splitext(os.path.basename(spec.rstrip("/")))[0] or "weights"
-
-
-def _check_matrix(where: str, a: np.ndarray) -> np.ndarray:
-    if a.ndim != 2:
-        raise SwsError(f"{where}: a layer must be a 2-D K x N matrix, but this array has shape {a.shape}")
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise SwsError(f"{where}: a layer must have at least one row and one column, not shape {a.shape}")
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise SwsError(f"{where}: weights must be integers or floats, not {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
-        bad = np.argwhere(~np.isfinite(a))[0]
-        raise SwsError(f"{where}: weights must be finite, but W[{bad[0]}, {bad[1]}] = {a[tuple(bad)]}")
-    return a
 
 
 def _synthetic(spec: str, m: re.Match) -> list[Layer]:
@@ -78,13 +45,13 @@ def _npy(path: str) -> list[Layer]:
     except (ValueError, OSError) as e:
         raise SwsError(f"{path}: not a readable .npy array ({e})") from None
     stem = os.path.splitext(os.path.basename(path))[0]
-    return [Layer(stem, _check_matrix(path, a))]
+    return [Layer(stem, check_matrix(path, a))]
 
 
 def _npz(path: str) -> list[Layer]:
     try:
         with np.load(path, allow_pickle=False) as z:
-            layers = [Layer(key, _check_matrix(f"{path}[{key}]", z[key])) for key in z.files]
+            layers = [Layer(key, check_matrix(f"{path}[{key}]", z[key])) for key in z.files]
     except (ValueError, OSError) as e:
         raise SwsError(f"{path}: not a readable .npz archive ({e})") from None
     if not layers:
@@ -101,13 +68,29 @@ def _onnx(path: str) -> list[Layer]:
 
 
 def load_weights(spec: str) -> list[Layer]:
-    """Read the layers named by `spec`: a file path, `synthetic:laplace|gauss:KxN[:SEED]`, or a built-in model."""
+    """Read the layers named by `spec`.
+
+    Parameters
+    ----------
+    spec : str
+        A .npy, .npz or .onnx file, `synthetic:laplace|gauss:KxN[:SEED]`, or a built-in model's name.
+
+    Returns
+    -------
+    list of Layer
+        The K x N matrices, in file (or graph) order.
+
+    Raises
+    ------
+    SwsError
+        For a missing or unreadable file, a bad synthetic spec or a matrix that is not a layer.
+    """
     m = _SYNTH.match(spec)
     if m:
         return _synthetic(spec, m)
     if spec.startswith("synthetic:"):
         raise SwsError(f"{spec}: a synthetic source is synthetic:laplace:KxN[:SEED] or synthetic:gauss:KxN[:SEED]")
-    if spec in _builtins():
+    if spec in BUILTIN_MODELS:
         return BUILTIN_MODELS[spec]()
     if not os.path.exists(spec):
         builtins = f" or a built-in model ({', '.join(sorted(BUILTIN_MODELS))})" if BUILTIN_MODELS else ""

@@ -1,1 +1,1 @@
-"""The golden model, the simulation drivers and the `sws` command line, on top of the mapper and the RTL."""
+"""The golden model and the simulation drivers (Amaranth, Verilator, Icarus) of a plan's tile."""

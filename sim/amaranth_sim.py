@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from amaranth.sim import Simulator
 
-from hwgen.interface import PROG_SELECT, layer_word_widths
-from hwgen.params import TileParams, pack_words
+from hwgen.params import TileParams
+from hwgen.program import program_writes
 from hwgen.tile import Tile
+from mapper.files import atomic_path
 from mapper.plan import LayerPlan
 
-__all__ = ["SimRun", "run_tile", "program_writes"]
+__all__ = ["SimRun", "run_tile"]
 
 
 @dataclass
@@ -25,21 +25,6 @@ class SimRun:
     sim_cycles: int                  # clock cycles simulated, programming included
     seconds: float                   # wall time of the simulation
     cpu_seconds: float = 0.0         # CPU time of the simulation (this process)
-
-
-def program_writes(params: TileParams, lp: LayerPlan) -> list[tuple[int, int, int]]:
-    """(sel, addr, data) writes that load a plan into a generic tile."""
-    params.fits(lp)
-    w = []
-    for sel, words in (("sections", params.section_words(lp)), ("rows", params.row_words(lp)),
-                       ("columns", params.column_words(lp))):
-        w += [(PROG_SELECT[sel], a, d) for a, d in enumerate(words)]
-    # Every column word of the plan's sections, zeros included: the generic array may hold an older plan.
-    cells = params.cell_words(lp)
-    w += [(PROG_SELECT["cells"], a, cells.get(a, 0)) for a in range(lp.n_sections * params.slot_pad)]
-    layer = pack_words([[lp.n_sections], [lp.shape[0]], [lp.shape[1]]], layer_word_widths(params))[0]
-    w.append((PROG_SELECT["layer"], 0, layer))
-    return w
 
 
 def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: TileParams | None = None,
@@ -99,16 +84,9 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     sim.add_testbench(bench)
     start, cpu = time.perf_counter(), time.process_time()
     if vcd:
-        # Into a temporary file renamed at the end: a failed run leaves no half-written waveform.
-        os.makedirs(os.path.dirname(os.path.abspath(vcd)), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(os.path.abspath(vcd)), f".{os.path.basename(vcd)}.{os.getpid()}.tmp")
-        try:
+        with atomic_path(vcd) as tmp:   # a failed run leaves no half-written waveform
             with sim.write_vcd(tmp):
                 sim.run()
-            os.replace(tmp, vcd)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     else:
         sim.run()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -25,17 +25,17 @@ planes and sections. The batch schedule reaches it whenever a section has at mos
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from hwgen.params import TileParams
 from mapper.energy import energy_table
 from mapper.errors import SwsError
-from mapper.mapping import input_planes
+from mapper.bits import input_planes
 from mapper.plan import LayerPlan
 
-__all__ = ["Prediction", "predict", "golden_outputs", "cycle_model", "adc_bound", "check_inputs", "energy_of"]
+__all__ = ["Prediction", "predict", "golden_outputs", "cycle_model", "check_inputs", "energy_of"]
 
 
 @dataclass
@@ -50,7 +50,6 @@ class Prediction:
     sections: int
     energy_pj: float
     bound_per_vector: int
-    schedule: dict = field(default_factory=dict)
 
     def counters(self) -> dict:
         return {"cycles": self.cycles, "conversions": list(self.conversions), "planes": self.planes,
@@ -81,7 +80,7 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
     """y (V, N): every active column's count per plane, saturated at its resolution, shift-added."""
     cfg, (_, n) = lp.cfg, lp.shape
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
-    planes = input_planes(x, cfg)                                            # (V, A, K)
+    planes = input_planes(x, cfg.input_bits)                                            # (V, A, K)
     plane_w = np.asarray(cfg.plane_weights(), np.int64)
     y = np.zeros((len(x), n), np.int64)
     sec, col = lp.sections, lp.columns
@@ -140,10 +139,6 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None) -> dict:
             "batch_cycles": batch_cycles}
 
 
-def adc_bound(lp: LayerPlan) -> int:
-    return cycle_model(lp)["adc_bound"]
-
-
 def energy_of(cfg, conversions) -> float:
     e = energy_table(cfg)
     return float(sum(c * e[b] for b, c in enumerate(conversions) if b > 0))
@@ -160,4 +155,4 @@ def predict(lp: LayerPlan, x, params: TileParams | None = None) -> Prediction:
     conversions = [int(c) for c in conv]
     planes = int(np.count_nonzero(lp.sections["n_active"])) * cfg.input_bits * v
     return Prediction(golden_outputs(lp, x), sched["cycles"], sched["cycles"] * v, conversions, planes,
-                      lp.n_sections * v, energy_of(cfg, conversions), sched["adc_bound"], sched)
+                      lp.n_sections * v, energy_of(cfg, conversions), sched["adc_bound"])

@@ -5,7 +5,7 @@ vectors from a `$readmemh` file into the tile, records every output and, after e
 output, the cycle counter; at the end it writes the counters. Verilator runs it from a small C++ main
 that toggles the clock; Icarus from a Verilog wrapper that does the same. Built models are cached under
 build/hdl/<backend>-<hash of Verilog and harness>/, so a design compiles once: a generic tile's build
-serves every plan that fits its limits.
+serves every plan that fits its limits. $SWS_HDL_CACHE, if set, names another cache folder.
 """
 
 from __future__ import annotations
@@ -21,20 +21,21 @@ import time
 import numpy as np
 from amaranth import Shape
 
-from hwgen.interface import ProgSignature
+from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, ProgSignature
 from hwgen.params import TileParams
+from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
 from mapper.errors import SwsError
+from mapper.files import atomic_dir
 from mapper.plan import LayerPlan
 
-from .amaranth_sim import SimRun, program_writes
+from .amaranth_sim import SimRun
 from .golden import cycle_model
 
 __all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "harness", "icarus_compatible"]
 
 HDL_BACKENDS = ("verilator", "icarus")
 _TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "vvp")}
-DEFAULT_CACHE = os.path.join("build", "hdl")
 #: Vectors per harness run; longer inputs run in chunks (each from reset) and their counters add up.
 CHUNK = 256
 #: g++ optimization of the Verilated model: compiling dominates a run, so a light -O1 beats the default -Os.
@@ -51,22 +52,17 @@ def _prog_widths(params: TileParams) -> tuple[int, int, int]:
     return tuple(Shape.cast(members[f].shape).width for f in ("sel", "addr", "data"))
 
 
-def _prog_depth(params: TileParams) -> int:
-    """Most programming writes a plan that fits `params` can need (see sim.amaranth_sim.program_writes)."""
-    return params.sections + params.rows + params.columns + params.sections * params.slot_pad + 1
-
-
 def harness(params: TileParams, generic: bool = False) -> str:
     """The Verilog test harness of a tile of these parameters (plusargs: +vectors=V +k=K +n=N +dir=PATH, and
     for a generic tile +writes=P: it first makes the P programming writes of prog.hex, one a cycle)."""
-    cfg = params.cfg
+    cfg = params.hw
     k, n, a, w = params.k, params.n, cfg.input_bits, params.acc_width
-    conv_w = 32 * (cfg.full_resolution + 1)
+    conv_w = COUNTER_WIDTH * (cfg.full_resolution + 1)
     prog_decl = prog_ports = prog_init = prog_step = ready_to_stream = ""
     if generic:
         sel_w, addr_w, data_w = _prog_widths(params)
         word = sel_w + addr_w + data_w
-        prog_decl = (f"  integer writes, p;\n  reg [{word - 1}:0] prog_words [0:{_prog_depth(params) - 1}];\n"
+        prog_decl = (f"  integer writes, p;\n  reg [{word - 1}:0] prog_words [0:{max_writes(params) - 1}];\n"
                      f"  wire programming = !rst && p < writes;\n  wire [{word - 1}:0] pw = prog_words[p];\n")
         prog_ports = (f"\n               .prog__we(programming), .prog__sel(pw[{sel_w - 1}:0]), "
                       f".prog__addr(pw[{sel_w + addr_w - 1}:{sel_w}]), .prog__data(pw[{word - 1}:{sel_w + addr_w}]),")
@@ -83,9 +79,9 @@ module sws_tb(input clk);
   reg rst, mark;
   wire i_ready, o_valid;
   wire signed [{w - 1}:0] o_payload;
-  wire [47:0] cycles;
+  wire [{CYCLE_WIDTH - 1}:0] cycles;
   wire [{conv_w - 1}:0] conversions;
-  wire [31:0] planes, sections;
+  wire [{COUNTER_WIDTH - 1}:0] planes, sections;
 {prog_decl}  wire i_valid = !rst && {ready_to_stream}given < vectors * k;
   sws_tile dut(.clk(clk), .rst(rst),{prog_ports}
                .i__valid(i_valid), .i__ready(i_ready), .i__payload(inputs[given]),
@@ -185,38 +181,34 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say) -> str:
     exe = os.path.join(folder, "Vsws_tb" if backend == "verilator" else "sim.vvp")
     if os.path.exists(exe):
         return exe
-    tmp = f"{folder}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    if backend == "icarus":
-        verilog = icarus_compatible(verilog)
-    for name, text in (("tile.v", verilog), ("tb.v", tb)):
-        with open(os.path.join(tmp, name), "w") as f:
-            f.write(text)
-    start = time.perf_counter()
-    if backend == "verilator":
-        say("compiling the tile with Verilator (once per design, cached in build/hdl/) ...")
-        with open(os.path.join(tmp, "main.cpp"), "w") as f:
-            f.write(_VERILATOR_MAIN)
-        _run(["verilator", "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2), "-O2", "-MAKEFLAGS", OPT_MAKEFLAGS,
-              "--x-assign", "fast", "--x-initial", "fast", "--top-module", "sws_tb",
-              "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", "../Vsws_tb",
-              "tb.v", "tile.v", "main.cpp"], tmp, "Verilator build")
-    else:
-        say("compiling the tile with Icarus Verilog ...")
-        with open(os.path.join(tmp, "top.v"), "w") as f:
-            f.write(_ICARUS_TOP)
-        _run(["iverilog", "-g2012", "-o", "sim.vvp", "-s", "sws_tb_clock", "top.v", "tb.v", "tile.v"], tmp,
-             "Icarus Verilog compilation")
-    with open(os.path.join(tmp, "build_seconds"), "w") as f:
-        f.write(f"{time.perf_counter() - start:.3f}\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.rename(tmp, folder)
+    with atomic_dir(folder) as tmp:   # concurrent builds of one design: the last one to finish wins, whole
+        if backend == "icarus":
+            verilog = icarus_compatible(verilog)
+        for name, text in (("tile.v", verilog), ("tb.v", tb)):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        start = time.perf_counter()
+        if backend == "verilator":
+            say("compiling the tile with Verilator (once per design, cached in build/hdl/) ...")
+            with open(os.path.join(tmp, "main.cpp"), "w") as f:
+                f.write(_VERILATOR_MAIN)
+            _run(["verilator", "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2), "-O2", "-MAKEFLAGS",
+                  OPT_MAKEFLAGS, "--x-assign", "fast", "--x-initial", "fast", "--top-module", "sws_tb",
+                  "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", "../Vsws_tb",
+                  "tb.v", "tile.v", "main.cpp"], tmp, "Verilator build")
+        else:
+            say("compiling the tile with Icarus Verilog ...")
+            with open(os.path.join(tmp, "top.v"), "w") as f:
+                f.write(_ICARUS_TOP)
+            _run(["iverilog", "-g2012", "-o", "sim.vvp", "-s", "sws_tb_clock", "top.v", "tb.v", "tile.v"], tmp,
+                 "Icarus Verilog compilation")
+        with open(os.path.join(tmp, "build_seconds"), "w") as f:
+            f.write(f"{time.perf_counter() - start:.3f}\n")
     return exe
 
 
 def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParams | None = None,
-                generic: TileParams | None = None, cache: str = DEFAULT_CACHE,
+                generic: TileParams | None = None, cache: str | None = None,
                 say=lambda m: print(m, file=sys.stderr, flush=True)) -> SimRun:
     """Simulate the emitted Verilog of the plan's tile on the vectors x (V, K) with Verilator or Icarus:
     the plan-initialized tile, or with `generic` limits the generic tile (one build serves every plan
@@ -229,6 +221,7 @@ def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParam
     else:
         params = params or TileParams.from_plan(lp)
         verilog, writes = emit_verilog(lp, params), None
+    cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
     exe = _build(backend, verilog, harness(params, generic is not None), cache, say)
     per_vector = cycle_model(lp, params)["cycles"]
     runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector)
@@ -278,7 +271,7 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
         raise SwsError(f"{backend} simulation ended after {len(ys)} of {len(x) * n} outputs")
     cycles, planes, sections, conv_hex = total[0].split()[1:]
     conv = int(conv_hex, 16)
-    conversions = [(conv >> (32 * b)) & 0xFFFFFFFF for b in range(cfg.full_resolution + 1)]
+    conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.full_resolution + 1)]
     counters = {"cycles": int(cycles), "conversions": conversions, "planes": int(planes),
                 "sections": int(sections)}
     return SimRun(np.asarray(ys, np.int64).reshape(len(x), n), [int(c) for c in np.diff([0] + marks)], counters,

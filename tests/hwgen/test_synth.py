@@ -45,7 +45,7 @@ def test_small_generic_controller_synthesizes_for_ecp5_without_latches():
     from hwgen.params import TileParams
     from hwgen.synth import synthesize_tile
     from mapper.config import ArrayConfig
-    params = TileParams(ArrayConfig(rows=8, cols=28, n_adc=3), k=16, n=4, sections=8, rows=64, columns=32, lanes=1)
+    params = TileParams(ArrayConfig(rows=8, cols=28, n_adc=3), k=16, n=4, section_depth=8, row_depth=64, column_depth=32, lanes=1)
     r = synthesize_tile(params, None, "ecp5", tile=False, say=lambda m: None)["controller"]
     assert r.luts > 0 and r.flip_flops > 0          # synthesize() raises on any Yosys error or latch
     assert r.top == "sws_controller" and r.target == "ecp5"

@@ -1,6 +1,6 @@
 """The tile (controller + array emulator) in Amaranth simulation, bit for bit against numpy and the golden model.
 
-Set SWS_VCD=1 to write each case's waveform under build/vcd/.
+Set SWS_VCD=FOLDER to write each case's waveform into that folder.
 """
 
 import os
@@ -9,24 +9,21 @@ import numpy as np
 import pytest
 
 from hwgen.params import TileParams
+from mapper.config import ArrayConfig
+from mapper.errors import SwsError
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
-from tests.sim.cases import Case, inputs, rtl_cases, weights
-from mapper.config import ArrayConfig
+from tests.sim.cases import Case, check, inputs, rtl_cases, weights
 
 CASES = rtl_cases()
 
 
+#: Resolved at import, before the tests move into their temporary folders.
+VCD_DIR = os.path.abspath(os.environ["SWS_VCD"]) if os.environ.get("SWS_VCD") else None
+
+
 def _vcd(name):
-    return os.path.join("build", "vcd", f"{name}.vcd") if os.environ.get("SWS_VCD") else None
-
-
-def check(case: Case, run, want):
-    if case.lossless:
-        assert np.array_equal(run.outputs, case.x @ case.w)
-    assert np.array_equal(run.outputs, want.outputs)
-    assert run.counters == want.counters()
-    assert run.cycles_per_vector == [want.cycles_per_vector] * len(case.x)
+    return os.path.join(VCD_DIR, f"{name}.vcd") if VCD_DIR else None
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -42,14 +39,25 @@ def test_capped_tile_saturates_like_the_golden_model():
     assert np.array_equal(run.outputs, predict(case.lp, case.x).outputs)
 
 
-def test_one_generic_netlist_serves_two_plans_that_fit():
+def test_one_generic_netlist_serves_plans_that_differ_in_mapping_and_energy():
     cfg = ArrayConfig(rows=8, cols=28, n_adc=3, group=2)
     a = Case("a", cfg, weights(20, 3, 0.5, 21), inputs(cfg, 20, 21))
-    b = Case("b", cfg.replace(), weights(14, 4, 0.3, 22), inputs(cfg, 14, 22))
-    limits = TileParams(cfg, k=24, n=4, sections=8, rows=48, columns=96, lanes=1)
+    # Another layer, ordering, policy and energy law on the same hardware: the same netlist.
+    other = cfg.replace(ordering="natural", policy="section", law="thermal", e8_pj=2.0)
+    b = Case("b", other, weights(14, 4, 0.3, 22), inputs(cfg, 14, 22))
+    assert b.lp.cfg != a.lp.cfg and b.lp.cfg.hw == a.lp.cfg.hw
+    limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=1)
     for case in (a, b):
         run = run_tile(case.lp, case.x, generic=limits)
         check(case, run, predict(case.lp, case.x, limits))
+
+
+def test_a_generic_tile_refuses_a_plan_for_other_hardware_naming_the_difference():
+    cfg = ArrayConfig(rows=8, cols=28, n_adc=3, group=2)
+    case = Case("a", cfg.replace(n_adc=4), weights(20, 3, 0.5, 21), inputs(cfg, 20, 21))
+    limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=1)
+    with pytest.raises(SwsError, match=r"its hardware differs from the tile's: n_adc 4 \(tile: 3\)"):
+        limits.fits(case.lp)
 
 
 @pytest.mark.parametrize("lanes", [1, 2, 4])
@@ -80,16 +88,18 @@ def test_random_layers_and_configurations_are_bit_exact(seed):
 
 
 def test_tile_params_refuse_bad_lanes_and_plans_that_do_not_fit():
-    from mapper.errors import SwsError
-
     case = CASES[0]
     with pytest.raises(SwsError, match="lanes must be a power of two, not 3"):
         TileParams.from_plan(case.lp, 3)
-    small = TileParams(case.cfg, k=case.lp.shape[0], n=case.lp.shape[1], sections=1, rows=64, columns=64, lanes=1)
-    with pytest.raises(SwsError, match=r"sections \d+ exceeds the tile's limit 1"):
+    with pytest.raises(SwsError, match=f"lanes must be at most the rows R = {case.cfg.rows}"):
+        TileParams.from_plan(case.lp, 1 << 20)
+    small = TileParams(case.cfg, k=case.lp.shape[0], n=case.lp.shape[1], section_depth=1, row_depth=64,
+                       column_depth=64, lanes=1)
+    with pytest.raises(SwsError, match=r"section_depth \d+ exceeds the tile's limit 1"):
         small.fits(case.lp)
-    with pytest.raises(SwsError, match="configuration differs"):
-        TileParams.from_plan(case.lp).fits(CASES[1].lp)
+    other = next(c for c in CASES if c.cfg.hw != case.cfg.hw)
+    with pytest.raises(SwsError, match="its hardware differs from the tile's"):
+        TileParams.from_plan(case.lp).fits(other.lp)
 
 
 def test_accumulator_width_holds_the_largest_output():

@@ -1,6 +1,11 @@
 """Hypothesis strategies shared by the mapper's property tests: small layers and the arrays they map onto."""
 
 import numpy as np
+
+from tests.support import need_module
+
+need_module("hypothesis", "test", module_level=True)   # the property tests need it
+
 from hypothesis import strategies as st
 
 from mapper.config import ArrayConfig

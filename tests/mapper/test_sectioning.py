@@ -1,10 +1,16 @@
 """Invariants of ordering and sectioning, for any layer and array (hypothesis)."""
 
 import numpy as np
+
+from tests.support import need_module
+
+need_module("hypothesis", "test", module_level=True)   # the property tests need it
+
 from hypothesis import given, settings
 
 from mapper.config import ArrayConfig
-from mapper.mapping import input_planes, map_layer
+from mapper.bits import input_planes
+from mapper.mapping import map_layer
 from mapper.quantize import QuantLayer
 from mapper.sectioning import group_keys, section_layer
 
@@ -64,7 +70,7 @@ def test_no_column_count_exceeds_its_resolution_unless_capped(case):
     x = rng.integers(cfg.input_min, cfg.input_max + 1, (8, w.shape[0]))
     x[0] = cfg.input_min       # all-ones sign plane: the largest counts there
     x[1] = -1 if cfg.input_signed else cfg.input_max
-    planes = input_planes(x, cfg)
+    planes = input_planes(x, cfg.input_bits)
     for s in range(lm.sec.n_sections):
         rows = lm.sec.section_rows(s)
         g = lm.sec.sec_group[s]

@@ -77,3 +77,11 @@ def rtl_cases() -> list[Case]:
         Case("all_zero_natural", cfg8.replace(ordering="natural"), np.zeros((12, 2), np.int64), inputs(cfg8, 12, 17)),
     ]
     return cases
+
+
+def check(case: Case, run, want):
+    if case.lossless:
+        assert np.array_equal(run.outputs, case.x @ case.w)
+    assert np.array_equal(run.outputs, want.outputs)
+    assert run.counters == want.counters()
+    assert run.cycles_per_vector == [want.cycles_per_vector] * len(case.x)

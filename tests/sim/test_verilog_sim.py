@@ -4,7 +4,6 @@ Builds are cached per design under build/hdl/, so a second run of the suite only
 """
 
 import dataclasses
-import shutil
 
 import numpy as np
 import pytest
@@ -12,18 +11,15 @@ import pytest
 from hwgen.params import TileParams
 from sim.golden import predict
 from sim.verilog_sim import run_verilog
-from tests.conftest import require_tool
-from tests.hwgen.test_tile import check
-from tests.sim.cases import Case, inputs, rtl_cases, weights
+from tests.sim.cases import Case, check, inputs, rtl_cases, weights
+from tests.support import need_tools
 
 CASES = rtl_cases()
 TOOLS = {"verilator": ["verilator"], "icarus": ["iverilog", "vvp"]}
 
 
 def need(backend):
-    missing = [t for t in TOOLS[backend] if shutil.which(t) is None]
-    if missing:
-        require_tool(", ".join(missing), f"the {backend} backend simulates the emitted Verilog with it")
+    need_tools(*TOOLS[backend], why=f"the {backend} backend simulates the emitted Verilog with it")
 
 
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
@@ -41,7 +37,7 @@ def test_one_generic_build_serves_two_plans(backend):
     cfg = ArrayConfig(rows=16, cols=28, n_adc=3)
     a = Case("plan_a", cfg, weights(30, 3, 0.5, 21), inputs(cfg, 30, 21, random_vectors=2))
     b = Case("plan_b", cfg, weights(22, 2, 0.8, 22), inputs(cfg, 22, 22))
-    limits = dataclasses.replace(TileParams.from_plan(a.lp), sections=8, rows=80, columns=60, k=32, n=4)
+    limits = dataclasses.replace(TileParams.from_plan(a.lp), section_depth=8, row_depth=80, column_depth=60, k=32, n=4)
     for case in (a, b):
         run = run_verilog(case.lp, case.x, backend, generic=limits, say=lambda m: None)
         check(case, run, predict(case.lp, case.x, limits))
@@ -53,7 +49,7 @@ def test_more_vectors_than_a_harness_run_holds_run_in_chunks(monkeypatch):
     monkeypatch.setattr(vs, "CHUNK", 2)      # 5 vectors: runs of 2, 2 and 1, counters added up
     case = next(c for c in CASES if c.name == "r8_k_not_multiple")
     x = np.concatenate([case.x, case.x[:1]])
-    run = vs.run_verilog(case.lp, x, "icarus", cache="build/hdl-chunk-test", say=lambda m: None)
+    run = vs.run_verilog(case.lp, x, "icarus", cache="hdl-chunk-test", say=lambda m: None)
     want = predict(case.lp, x)
     assert np.array_equal(run.outputs, x @ case.w)
     assert run.counters == want.counters()
@@ -64,7 +60,7 @@ def test_sws_sim_backends_give_the_same_json_as_amaranth(tmp_path, capsys, backe
     need(backend)
     import json
 
-    from sim.cli import main
+    from sws.cli import main
     plan = tmp_path / "plan"
     assert main(["map", "synthetic:laplace:30x3:2", "--rows", "8", "--sparsity", "0.5", "-o", str(plan)]) == 0
     np.save(tmp_path / "x.npy", inputs(__import__("mapper").ArrayConfig(), 30, 3))
@@ -79,7 +75,7 @@ def test_sws_sim_backends_give_the_same_json_as_amaranth(tmp_path, capsys, backe
 
 
 def test_vcd_with_a_verilog_backend_is_refused(tmp_path, capsys):
-    from sim.cli import main
+    from sws.cli import main
     plan = tmp_path / "plan"
     assert main(["map", "synthetic:laplace:10x2", "--rows", "8", "-o", str(plan)]) == 0
     np.save(tmp_path / "x.npy", np.zeros(10, np.int64))

@@ -1,9 +1,8 @@
-"""Options shared by the subcommands: the array configuration and the mapping of a weight source."""
+"""Options shared by the subcommands (not a command itself): the configuration, the weights, the layer."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from mapper.config import LAWS, ORDERINGS, POLICIES, SECTIONINGS, ArrayConfig
@@ -68,9 +67,7 @@ def progress(i: int, n: int, name: str) -> None:
         print(f"[{i + 1}/{n}] {name}", file=sys.stderr, flush=True)
 
 
-def check_output_path(path: str, what: str) -> None:
-    parent = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise SwsError(f"{path}: the {what} must be a folder, but a file is there")
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        raise SwsError(f"{path}: cannot make the {what} under {parent}, which is a file")
+def add_layer_args(p) -> None:
+    p.add_argument("--layer", help="the layer of the plan (default: its first)")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="rows gathered per cycle, a power of two, at most R (default: R / 32, at least 1)")

@@ -7,18 +7,23 @@ re-costings of the same ones-per-column counts, so each layer is sectioned once 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from mapper.config import ArrayConfig
+from mapper.errors import SwsError
+from mapper.files import atomic_dir
+from mapper.job import check_output_folder
+from mapper.layer import Layer
 from mapper.mapping import Cost, cost_of
-from mapper.quantize import prepare_layer
+from mapper.quantize import check_sparsity, prepare_layer
 from mapper.resolution import plan_resolutions
 from mapper.sectioning import section_layer
-from mapper.weights import Layer
+from mapper.weights import load_weights
 
-__all__ = ["Arrangement", "SPARSITIES", "ARRANGEMENTS", "POLICIES", "LAWS", "sweep", "sweep_markdown",
+__all__ = ["Arrangement", "SPARSITIES", "ARRANGEMENTS", "POLICIES", "LAWS", "sweep", "sweep_to_folder", "sweep_markdown",
            "summary_markdown", "find_row"]
 
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
@@ -158,7 +163,7 @@ def summary_markdown(result: dict, policy: str = "column") -> str:
 
 def sweep_markdown(result: dict) -> str:
     """The whole table, one section per law; a `dense` line per sparsity gives the reference itself."""
-    cfg = result["config"]
+    cfg = {**result["config"]["hardware"], **result["config"]["energy"]}
     lines = [f"# SWS pruning sweep: {result['source']}", "",
              f"{len(result['layers'])} layers, {result['weights']} weights; array {cfg['rows']} x {cfg['cols']}, "
              f"weights {cfg['weight_bits']} magnitude bits, inputs {cfg['input_bits']} bits, E8 = {cfg['e8_pj']} pJ. "
@@ -191,3 +196,30 @@ def write_json(result: dict, path: str) -> None:
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
+
+
+def sweep_to_folder(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups, plot_sparsity: float | None = None,
+                    plots: bool = True, progress=None) -> dict:
+    """Sweep `spec` and write sweep.md, sweep.json (and the plots) into `out`, whole or not at all."""
+    sparsities = tuple(check_sparsity(s) for s in sparsities)
+    if not sparsities:
+        raise SwsError("--sparsities needs at least one sparsity")
+    if plot_sparsity is None:
+        plot_sparsity = 0.9 if 0.9 in sparsities else max(sparsities)
+    if plots and plot_sparsity not in sparsities:
+        raise SwsError(f"--plot-sparsity {plot_sparsity} is not one of the swept sparsities {sparsities}")
+    arrangements = (ARRANGEMENTS[0],) + tuple(Arrangement("sorted", g) for g in groups)
+    for g in groups:
+        cfg.replace(group=g)  # checks the group fits a crossbar, with the config's message
+    check_output_folder(out)
+    layers = load_weights(spec)
+    result = sweep(layers, cfg, sparsities=sparsities, arrangements=arrangements, source=spec,
+                   progress=progress)
+    with atomic_dir(out) as tmp:
+        write_json(result, os.path.join(tmp, "sweep.json"))
+        with open(os.path.join(tmp, "sweep.md"), "w") as f:
+            f.write(sweep_markdown(result))
+        if plots:
+            from .plots import write_plots
+            result["plots"] = write_plots(result, tmp, sparsity=plot_sparsity)
+    return result

@@ -17,20 +17,21 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
-from mapper.mapping import LayerMap, input_planes, map_layer
+from mapper.files import atomic_dir
+from mapper.job import check_output_folder
+from mapper.layer import GraphLinear
+from mapper.mapping import map_layer, saturating_matvec
 from mapper.quantize import QuantLayer, check_sparsity, prune
-from mapper.sectioning import weight_bits_of
 
-__all__ = ["TOKENS_PATH", "load_token_sequences", "token_feeds", "Linear", "masked_cosine", "pooled_cosine", "pruned_model",
-           "run_model", "saturating_outputs", "crossbar_outputs", "fidelity", "minilm_model", "minilm_fidelity", "fidelity_markdown", "quantize_inputs"]
+__all__ = ["TOKENS_PATH", "load_token_sequences", "token_feeds", "masked_cosine", "pooled_cosine", "pruned_model",
+           "run_model", "crossbar_outputs", "fidelity", "minilm_model", "minilm_fidelity", "fidelity_markdown", "fidelity_to_folder", "quantize_inputs"]
 
-TOKENS_PATH = os.path.join(os.path.dirname(__file__), "data", "minilm_tokens.json")
+TOKENS_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "minilm_tokens.json")
 
 
 def _ort():
@@ -43,7 +44,7 @@ def _ort():
 
 
 def load_token_sequences(path: str = TOKENS_PATH) -> list[list[int]]:
-    """The shipped token-id sequences ([CLS] ... [SEP]); see sim/data/make_minilm_tokens.py for how they were made."""
+    """The shipped token-id sequences ([CLS] ... [SEP]); see sws/data/make_minilm_tokens.py for how they were made."""
     with open(path) as f:
         return [list(s["input_ids"]) for s in json.load(f)["sequences"]]
 
@@ -57,18 +58,6 @@ def token_feeds(seqs: list[list[int]]) -> dict[str, np.ndarray]:
         ids[i, :len(s)] = s
         mask[i, :len(s)] = 1
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-
-
-@dataclass(frozen=True)
-class Linear:
-    """A weight MatMul of the model: its name, weight initializer (K x N), optional per-output scale, ports."""
-
-    name: str
-    weight: str
-    scale: str | None
-    input: str
-    output: str
-    node: str
 
 
 def masked_cosine(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -94,7 +83,7 @@ def _initializers(model) -> dict:
     return {i.name: i for i in model.graph.initializer}
 
 
-def pruned_model(model, linears: list[Linear], sparsity: float):
+def pruned_model(model, linears: list[GraphLinear], sparsity: float):
     """A copy of the model whose weight initializers are pruned to `sparsity` (per layer, in their own values)."""
     onnx, _ = _ort()
     from onnx import numpy_helper
@@ -131,7 +120,7 @@ def quantize_inputs(x: np.ndarray, input_bits: int = 8, mask: np.ndarray | None 
     return np.clip(np.rint(x / scale), -qmax, qmax).astype(np.int64), scale
 
 
-def _with_corrections(model, linears: list[Linear]):
+def _with_corrections(model, linears: list[GraphLinear]):
     """The model with a graph input `sws_delta_<i>` added to each weight MatMul's output, and each input exposed."""
     onnx, _ = _ort()
     from onnx import TensorProto, helper
@@ -156,50 +145,7 @@ def _with_corrections(model, linears: list[Linear]):
     return m
 
 
-def saturating_outputs(lm: LayerMap, x: np.ndarray, chunk: int = 32) -> np.ndarray:
-    """mapper.mapping.saturating_matvec, batched over sections so that a whole model runs in seconds.
-
-    The sections with a capped column are taken `chunk` at a time, each padded to R rows with zero cells;
-    their columns' counts for every input and plane are one batched float32 product (exact: a count is at
-    most R < 2**24). A count above its column's 2**res - 1 loses the excess, times the column's sign, bit
-    weight and plane weight. A column whose resolution holds its ones never loses anything.
-    """
-    cfg = lm.cfg
-    w = lm.layer.weights
-    x = np.asarray(x, dtype=np.int64)
-    y = x @ w
-    short = np.nonzero((lm.res < lm.need).reshape(len(lm.res), -1).any(axis=1))[0]
-    if not len(short):
-        return y
-    planes = input_planes(x, cfg).astype(np.float32)                       # (V, A, K)
-    v, a = planes.shape[:2]
-    planes_t = np.ascontiguousarray(planes.reshape(v * a, -1).T)           # (K, V * A)
-    g, bm, n_out = cfg.group, cfg.weight_bits, w.shape[1]
-    plane_w = np.asarray(cfg.plane_weights(), dtype=np.int64)
-    col_w = (1 - 2 * np.arange(2))[:, None] * (1 << np.arange(bm))[None, :]  # (2, Bm): sign and bit weight
-    yt = y.T  # a view: outputs first, for np.add.at
-    for part in np.array_split(short, -(-len(short) // chunk)):
-        rows = np.zeros((len(part), cfg.rows), dtype=np.int64)
-        wc = np.zeros((len(part), cfg.rows, g), dtype=np.int64)
-        for i, s in enumerate(part):
-            r = lm.sec.section_rows(s)
-            lo = int(lm.sec.sec_group[s]) * g
-            hi = min(lo + g, n_out)
-            rows[i, :len(r)] = r
-            wc[i, :len(r), :hi - lo] = w[r][:, lo:hi]
-        bits = weight_bits_of(wc, bm).reshape(len(part), cfg.rows, -1).astype(np.float32)
-        # Contiguous operands, so that the batched product runs in BLAS.
-        counts = np.matmul(np.ascontiguousarray(bits.transpose(0, 2, 1)), planes_t[rows])  # (n, G*2*Bm, V*A)
-        full = (2.0 ** lm.res[part].reshape(len(part), -1, 1) - 1).astype(np.float32)
-        lost = np.rint(np.maximum(counts - full, 0)).astype(np.int64).reshape(len(part), g, 2, bm, v, a)
-        loss = np.einsum("njsbva,a,sb->njv", lost, plane_w, col_w)             # (n, G, V)
-        outs = lm.sec.sec_group[part][:, None] * g + np.arange(g)[None, :]      # (n, G)
-        real = outs < n_out
-        np.subtract.at(yt, outs[real], loss[real])
-    return y
-
-
-def crossbar_outputs(model, linears: list[Linear], feeds: dict, mask: np.ndarray, cfg: ArrayConfig,
+def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.ndarray, cfg: ArrayConfig,
                      output: str) -> tuple[np.ndarray, list[dict]]:
     """The model's `output` with every weight MatMul computed by the mapped crossbars (see the module docstring).
 
@@ -225,7 +171,7 @@ def crossbar_outputs(model, linears: list[Linear], feeds: dict, mask: np.ndarray
         lm = map_layer(QuantLayer(lin.name, w), cfg)
         x_int, x_scale = quantize_inputs(x, cfg.input_bits, real)
         rows = x_int[real]
-        y_int = saturating_outputs(lm, rows)
+        y_int = saturating_matvec(lm, rows)
         y_xbar = y_int.astype(np.float64) * x_scale * scale
         y_float = x[real].astype(np.float64) @ (w * scale)
         delta = np.zeros(x.shape[:-1] + (w.shape[1],), np.float32)
@@ -237,7 +183,7 @@ def crossbar_outputs(model, linears: list[Linear], feeds: dict, mask: np.ndarray
     return y, stats
 
 
-def fidelity(model, linears: list[Linear], feeds: dict, mask: np.ndarray, sparsities, *, output: str,
+def fidelity(model, linears: list[GraphLinear], feeds: dict, mask: np.ndarray, sparsities, *, output: str,
              crossbar: ArrayConfig | None = None, progress=None) -> list[dict]:
     """Cosine similarity of `output` against the unpruned model at each sparsity (and through the crossbars)."""
     (reference,) = run_model(model, feeds, [output])
@@ -259,11 +205,11 @@ def fidelity(model, linears: list[Linear], feeds: dict, mask: np.ndarray, sparsi
 
 
 def minilm_model():
-    """The MiniLM ONNX model and its 36 linear layers (as Linear), from the minilm extra."""
+    """The MiniLM ONNX model and its 36 linear layers (as GraphLinear), from the minilm extra."""
     onnx, _ = _ort()
     from mapper.models import minilm_linears, minilm_path
     model = onnx.load(minilm_path())
-    linears = [Linear(l.name, l.weight, l.scale, l.input, l.output, l.node) for l in minilm_linears(model)]
+    linears = minilm_linears(model)
     return model, linears
 
 
@@ -314,3 +260,18 @@ def fidelity_markdown(result: dict) -> str:
                       f"{result['unrelated_sentence_cosine']:.3f} in the unpruned model: a value near that "
                       f"means the embedding is lost.")
     return "\n".join(lines) + "\n"
+
+
+def fidelity_to_folder(sparsities, out: str, *, crossbar: ArrayConfig | None = None, progress=None) -> dict:
+    """MiniLM's fidelity at each sparsity (`minilm_fidelity`), written as fidelity.json and fidelity.md into
+    `out`, whole or not at all."""
+    sparsities = tuple(check_sparsity(s) for s in sparsities)
+    check_output_folder(out)
+    result = minilm_fidelity(sparsities, crossbar=crossbar, progress=progress)
+    with atomic_dir(out) as tmp:
+        with open(os.path.join(tmp, "fidelity.json"), "w") as f:
+            json.dump(result, f, indent=1)
+            f.write("\n")
+        with open(os.path.join(tmp, "fidelity.md"), "w") as f:
+            f.write(fidelity_markdown(result))
+    return result

@@ -7,11 +7,11 @@ import subprocess
 import numpy as np
 import pytest
 
-import sim.commands.sim as sim_command
+import sim.check as sim_command
 from mapper.plan import load_plan, rebuild_weights
-from sim.cli import main
+from sws.cli import main
 from sim.golden import predict
-from tests.conftest import require_tool
+from tests.support import unavailable
 
 
 def run(capsys, *argv):
@@ -129,7 +129,7 @@ def test_rtl_bad_plan_dir_exits_2(tmp_path, capsys):
                                         ("verilator", ["verilator", "--lint-only", "-Wno-fatal"])])
 def test_emitted_verilog_compiles(plan_dir, tmp_path, capsys, tool, argv):
     if shutil.which(tool) is None:
-        require_tool(tool, "to compile the emitted Verilog")
+        unavailable(tool, "to compile the emitted Verilog")
     v = tmp_path / "t.v"
     assert run(capsys, "rtl", plan_dir, "-o", v)[0] == 0
     done = subprocess.run(argv + [str(v)], capture_output=True, text=True, timeout=120)

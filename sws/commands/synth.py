@@ -9,8 +9,7 @@ from hwgen.synth import TARGETS, synthesize_tile
 from mapper.errors import SwsError
 from mapper.plan import load_plan
 
-from .common import add_config_args, config_from_args
-from .rtl_common import add_layer_args, pick_layer
+from .common import add_config_args, add_layer_args, config_from_args
 
 #: Limits of the generic netlist when no plan is given: a 512 x 512 layer in up to 512 sections.
 GENERIC_LIMITS = {"k": 512, "n": 512, "max_sections": 512, "max_rows": 8192, "max_columns": 4096}
@@ -38,7 +37,7 @@ def add_parser(sub):
 def params_from_args(args):
     """(params, plan layer or None) for a plan folder, or the generic netlist of the given sizes."""
     if args.plan:
-        lp = pick_layer(load_plan(args.plan), args.layer)
+        lp = load_plan(args.plan).layer(args.layer)
         return TileParams.from_plan(lp, args.lanes), lp
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,

@@ -10,8 +10,8 @@ from mapper.quantize import prepare_layer
 from mapper.config import ArrayConfig
 from mapper.weights import load_weights
 from mapper.report import REPORT_KEYS
-from sim.cli import main
-from tests.conftest import require_tool
+from sws.cli import main
+from tests.support import unavailable
 
 
 def run(capsys, *argv):
@@ -92,7 +92,7 @@ def test_onnx_without_matmul_weights_exits_2(tmp_path, capsys):
         import onnx
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
-        require_tool("onnx", "pip install -e '.[onnx]'")
+        unavailable("onnx", "pip install -e '.[onnx]'")
     graph = helper.make_graph([helper.make_node("Add", ["x", "b"], ["y"])], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],

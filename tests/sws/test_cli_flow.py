@@ -3,7 +3,7 @@
 import numpy as np
 
 from mapper.plan import load_plan, rebuild_weights
-from sim.cli import main
+from sws.cli import main
 
 
 def test_flow_maps_generates_verilog_and_simulates_bit_exact(tmp_path, capsys):

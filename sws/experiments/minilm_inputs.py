@@ -1,7 +1,7 @@
 """Real inputs for one real MiniLM matrix: the first attention query's activations and its pruned int8 weights.
 
 For the hardware run: the query MatMul of encoder layer 0 (384 x 384) reads the embedding LayerNorm's output.
-That activation is captured with onnxruntime on the shipped token sequences (sim/data/minilm_tokens.json),
+That activation is captured with onnxruntime on the shipped token sequences (sws/data/minilm_tokens.json),
 one row per real token, and quantized symmetrically to signed A-bit integers (one scale for the tensor).
 """
 

@@ -1,4 +1,4 @@
-"""Plots of a sweep (sim.sweep): reduction against sparsity, energy per layer, ADC resolution histogram.
+"""Plots of a sweep (sws.experiments.sweep): reduction against sparsity, energy per layer, ADC resolution histogram.
 
 Needs the `plots` extra (matplotlib), imported only here and only when a plot is drawn.
 """
@@ -45,7 +45,7 @@ def plot_reduction(result: dict, path: str) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("sparsity")
         ax.set_ylabel("ADC energy / dense")
-        ax.set_title(f"{result['source']}: law {law}, R = {result['config']['rows']}")
+        ax.set_title(f"{result['source']}: law {law}, R = {result['config']['hardware']['rows']}")
         ax.grid(True, which="both", alpha=0.3)
         ticks = [1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001]
         lo = ax.get_ylim()[0]

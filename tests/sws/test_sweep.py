@@ -8,8 +8,9 @@ from mapper.config import ArrayConfig
 from mapper.quantize import prepare_layer
 from mapper.report import map_layers, report_dict
 from mapper.weights import Layer, load_weights
-from sim.cli import main
-from sim.sweep import Arrangement, find_row, summary_markdown, sweep, sweep_markdown
+from sws.cli import main
+from sws.experiments.sweep import Arrangement, find_row, summary_markdown, sweep, sweep_markdown
+from tests.support import need_module
 
 CFG = ArrayConfig(rows=16, cols=64, weight_bits=4, input_bits=3)
 
@@ -88,19 +89,15 @@ def test_sweep_reports_progress_on_every_step():
 
 def test_sws_sweep_writes_table_json_and_plots(tmp_path, capsys):
     out = tmp_path / "sw"
+    need_module("matplotlib", "plots")
     args = ["sweep", "synthetic:laplace:48x12:3", "--sparsities", "0,0.5", "--rows", "16", "--cols", "112",
             "-o", str(out)]
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        args.append("--no-plots")
     assert main(args) == 0
     files = set(os.listdir(out))
-    assert {"sweep.md", "sweep.json"} <= files
-    if "--no-plots" not in args:
-        assert {"reduction_vs_sparsity.png", "energy_per_layer.png", "resolution_histogram.png"} <= files
+    assert {"sweep.md", "sweep.json", "reduction_vs_sparsity.png", "energy_per_layer.png",
+            "resolution_histogram.png"} <= files
     data = json.loads((out / "sweep.json").read_text())
-    assert data["sparsities"] == [0.0, 0.5] and data["config"]["rows"] == 16
+    assert data["sparsities"] == [0.0, 0.5] and data["config"]["hardware"]["rows"] == 16
     err = capsys.readouterr().err
     assert "[1/8]" in err and "sorted G=8" in err
 

@@ -1,0 +1,111 @@
+"""A plan's tile simulated on input vectors and checked against the golden model: the library call
+behind `sws sim` and the flow's simulation step."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from hwgen.params import TileParams
+from mapper.errors import SwsError
+from mapper.plan import load_plan
+
+from .amaranth_sim import run_tile
+from .golden import check_inputs, energy_of, predict
+from .verilog_sim import HDL_BACKENDS, available_backends, run_verilog
+
+__all__ = ["BACKENDS", "load_inputs", "compare", "default_backend", "simulate_plan"]
+
+BACKENDS = ("amaranth",) + HDL_BACKENDS
+
+
+def load_inputs(path: str) -> np.ndarray:
+    """The input vectors of a .npy file (checked against a layer by `golden.check_inputs`)."""
+    if not os.path.isfile(path):
+        raise SwsError(f"{path}: no such inputs file (expected a .npy integer array)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise SwsError(f"{path}: not a readable .npy array ({e})") from None
+
+
+def compare(pred, run) -> list[str]:
+    """Where the simulation differs from the golden model, one line each (empty: bit-exact)."""
+    out = []
+    diff = np.argwhere(pred.outputs != run.outputs)
+    if len(diff):
+        v, n = diff[0]
+        out.append(f"output [{v}, {n}]: simulation {run.outputs[v, n]}, golden model {pred.outputs[v, n]} "
+                   f"({len(diff)} outputs differ)")
+    for v, c in enumerate(run.cycles_per_vector):
+        if c != pred.cycles_per_vector:
+            out.append(f"cycles of vector {v}: simulation {c}, golden model {pred.cycles_per_vector}")
+            break
+    for name, want in pred.counters().items():
+        got = run.counters[name]
+        if got != want:
+            out.append(f"counter {name}: simulation {got}, golden model {want}")
+    return out
+
+
+def default_backend() -> str:
+    """The fastest simulator installed: Verilator, then Icarus Verilog, then Amaranth's own."""
+    return (available_backends() + ["amaranth"])[0]
+
+
+def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None = None, generic: bool = False,
+                  lanes: int | None = None, where: str = "inputs", backend: str | None = None) -> dict:
+    """Simulate one layer of a plan folder on the vectors x and compare with the golden model.
+
+    Parameters
+    ----------
+    plan_dir : str
+        A plan folder made by `sws map`.
+    x : array_like
+        Integer input vectors (V, K) or (K,), in the configuration's input range.
+    layer : str, optional
+        The plan's layer (default its first).
+    vcd : str, optional
+        Write a waveform (Amaranth backend only).
+    generic : bool
+        Simulate the generic tile, programmed through its prog port first.
+    lanes : int, optional
+        Rows gathered per cycle.
+    where : str
+        How error messages name the inputs.
+    backend : str, optional
+        "amaranth", "verilator" or "icarus" (default: the fastest installed; amaranth with `vcd`).
+
+    Returns
+    -------
+    dict
+        layer, backend, outputs, cycles, cycles_per_vector, adc_bound_per_vector, conversions,
+        conversions_by_bits, planes, sections, energy_pj, match, problems, sim_seconds.
+
+    Raises
+    ------
+    SwsError
+        For a bad plan, inputs or option; a mismatch is reported in `problems`, not raised.
+    """
+    backend = backend or ("amaranth" if vcd else default_backend())
+    if backend not in BACKENDS:
+        raise SwsError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if vcd and backend != "amaranth":
+        raise SwsError(f"--vcd writes the Amaranth simulation's waveform: use it with --backend amaranth, "
+                       f"not {backend}")
+    lp = load_plan(plan_dir).layer(layer)
+    x = check_inputs(lp, x, where)
+    params = TileParams.from_plan(lp, lanes)
+    pred = predict(lp, x, params)
+    if backend == "amaranth":
+        run = run_tile(lp, x, vcd=vcd, generic=params if generic else None, params=params)
+    else:
+        run = run_verilog(lp, x, backend, params=params, generic=params if generic else None)
+    problems = compare(pred, run)
+    conv = run.counters["conversions"]
+    return {"layer": lp.name, "backend": backend, "outputs": run.outputs, "cycles": run.counters["cycles"],
+            "cycles_per_vector": run.cycles_per_vector, "adc_bound_per_vector": pred.bound_per_vector,
+            "conversions": int(sum(conv)), "conversions_by_bits": conv, "planes": run.counters["planes"],
+            "sections": run.counters["sections"], "energy_pj": energy_of(lp.cfg, conv), "match": not problems,
+            "problems": problems, "sim_seconds": run.seconds}

@@ -1,0 +1,1 @@
+"""The `sws` command line and the experiments (sweep, fidelity, plots) on top of mapper, hwgen and sim."""

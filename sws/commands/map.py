@@ -1,0 +1,39 @@
+"""`sws map`: map a weight source onto crossbars, write the plan, ROMs and report."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from mapper.job import map_to_folder
+from mapper.report import format_table
+from mapper.weights import source_name
+
+from .common import add_config_args, add_weight_args, config_from_args, progress
+
+
+def add_parser(sub):
+    p = sub.add_parser("map", help="map weights onto crossbars: plan, ROM images and energy report",
+                       description="Quantize, prune, sort and section the weights; plan each column's ADC "
+                                   "resolution; write plan.json, ROM images, report.md and report.json.")
+    p.add_argument("weights", help=".npy, .npz, .onnx, synthetic:laplace|gauss:KxN[:SEED] or a built-in model")
+    p.add_argument("-o", "--output", help="output folder (default build/<name>/)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout and nothing else")
+    add_config_args(p)
+    add_weight_args(p)
+    return p
+
+
+def run(args):
+    out = args.output or os.path.join("build", source_name(args.weights))
+    report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
+                           per_channel=args.per_channel, progress=progress)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(format_table(report))
+        t = report["total"]
+        print(f"\n{100 * t['reduction_vs_dense']:.1f}% less ADC energy than dense, "
+              f"{100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy.")
+        print(f"plan, ROM images and report in {out}/")
+    return 0

@@ -1,0 +1,65 @@
+"""`sws sim`: the cycle simulation of a plan's tile on input vectors, checked against the golden model."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+from mapper.files import write_atomic
+from sim.check import BACKENDS, load_inputs, simulate_plan
+
+from .common import add_layer_args
+
+
+def add_parser(sub):
+    p = sub.add_parser("sim", help="cycle simulation of a plan's tile, checked against the golden model",
+                       description="Run the Amaranth simulation of the tile (controller + array emulator) on "
+                                   "input vectors and compare its outputs, counters and cycle count with the "
+                                   "golden model. Exit code 1 on any mismatch, 2 on bad input.")
+    p.add_argument("plan", metavar="PLAN_DIR", help="a plan folder made by `sws map`")
+    p.add_argument("--inputs", required=True, metavar="X.npy",
+                   help="integer inputs, shape (V, K) or (K,), in the input range")
+    p.add_argument("-o", "--output", metavar="Y.npy", help="write the outputs (V, N) as int64")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="simulator: Amaranth's, or the emitted Verilog in Verilator or Icarus "
+                        "(default: the fastest installed, Verilator first; with --vcd, amaranth)")
+    p.add_argument("--vcd", metavar="FILE", help="write a waveform of the simulation (Amaranth backend)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
+    p.add_argument("--generic", action="store_true",
+                   help="simulate the generic tile, programmed through its prog port first")
+    add_layer_args(p)
+    return p
+
+
+def run(args):
+    x = load_inputs(args.inputs)
+    r = simulate_plan(args.plan, x, layer=args.layer, vcd=args.vcd, generic=args.generic, lanes=args.lanes,
+                 where=args.inputs, backend=args.backend)
+    if r["match"] and args.output:
+        write_atomic(args.output, lambda f: np.save(f, r["outputs"].astype(np.int64)), binary=True)
+    if args.json:
+        keys = ("layer", "backend", "outputs", "cycles", "cycles_per_vector", "adc_bound_per_vector", "conversions",
+                "conversions_by_bits", "planes", "sections", "energy_pj", "match", "problems")
+        print(json.dumps({k: (r[k].tolist() if k == "outputs" else r[k]) for k in keys}))
+    else:
+        y = r["outputs"]
+        print(f"layer {r['layer']}: {y.shape[0]} vectors of {y.shape[1]} outputs, simulated with {r['backend']}")
+        with np.printoptions(threshold=64, linewidth=120):
+            print(f"outputs\n{y}")
+        per = r["cycles_per_vector"][0]
+        print(f"cycles {r['cycles']} ({per} per vector; ADC bound {r['adc_bound_per_vector']}, "
+              f"{per / max(1, r['adc_bound_per_vector']):.3f}x)")
+        hist = ", ".join(f"{c} at {b} bits" for b, c in enumerate(r["conversions_by_bits"]) if c)
+        print(f"conversions {r['conversions']} ({hist or 'none'}); planes {r['planes']}, sections {r['sections']}")
+        print(f"energy {r['energy_pj']:.3f} pJ from the counters ({r['energy_pj'] / y.shape[0]:.3f} pJ per vector)")
+        if r["match"]:
+            print("outputs, counters and cycles match the golden model bit for bit")
+            if args.output:
+                print(f"outputs in {args.output}")
+    if not r["match"]:
+        for line in r["problems"]:
+            print(f"sws: mismatch: {line}", file=sys.stderr)
+        return 1
+    return 0
