@@ -334,7 +334,9 @@ def plot_pareto(rows: list[dict], out: str) -> list[str]:
             mine = [r for r in pts if r["source"] == source]
             ax.scatter([r[x] for r in mine], [r["energy_pj"] for r in mine], s=14, alpha=0.7, label=source)
         front = pareto_front([r[x] for r in pts], [r["energy_pj"] for r in pts])
-        ax.plot([pts[i][x] for i in front], [pts[i]["energy_pj"] for i in front], "k-", lw=1, label="Pareto front")
+        ax.plot([pts[i][x] for i in front], [pts[i]["energy_pj"] for i in front], "ko-", mfc="none", ms=9, lw=1, label="Pareto front")
+        if min(r["energy_pj"] for r in pts) > 0:
+            ax.set_yscale("log")   # a grid's energies span decades (sparsity, law)
         ax.set_xlabel(x)
         ax.set_ylabel("ADC energy per input vector (pJ)")
         ax.set_title(f"energy against {x}")
