@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import SwsError
 
-__all__ = ["Layer", "GraphLinear", "check_matrix"]
+__all__ = ["Layer", "GraphLinear", "check_matrix", "conv_matrices"]
 
 
 @dataclass
@@ -61,3 +61,23 @@ def check_matrix(where: str, a: np.ndarray) -> np.ndarray:
         bad = np.argwhere(~np.isfinite(a))[0]
         raise SwsError(f"{where}: weights must be finite, but W[{bad[0]}, {bad[1]}] = {a[tuple(bad)]}")
     return a
+
+
+def conv_matrices(kernel: np.ndarray, groups: int = 1, *, transposed: bool = False) -> list[np.ndarray]:
+    """A convolution's kernel as im2col matrices, one K x N matrix per group.
+
+    Conv kernels are (Cout, Cin/groups, k...): group g's matrix has K = Cin/groups * prod(k) rows ordered
+    (input channel, kernel position) and N = Cout/groups columns, `W_g[(c, i, j), o] = w[g*N + o, c, i, j]`.
+    ConvTranspose kernels are (Cin, Cout/groups, k...): a transposed convolution is the direct convolution
+    of the stride-dilated, padded input with the kernel flipped in space and its channels swapped, so
+    `W_g[(c, i, j), o] = w[g*Cin/groups + c, o, kh-1-i, kw-1-j]`. The caller checks that groups divide
+    the kernel's first axis.
+    """
+    per = kernel.shape[0] // groups
+    out = []
+    for g in range(groups):
+        part = kernel[g * per:(g + 1) * per]
+        if transposed:
+            part = np.moveaxis(np.flip(part, axis=tuple(range(2, part.ndim))), 1, 0)
+        out.append(np.ascontiguousarray(part.reshape(part.shape[0], -1).T))
+    return out

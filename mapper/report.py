@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .bound import lower_bound
 from .config import ArrayConfig
-from .mapping import Cost, LayerMap, cap_error, map_layer
+from .mapping import Cost, LayerMap, cap_error, map_layer, with_policy
 from .plan import layer_rom_bits
 from .quantize import QuantLayer, prepare_layer
 from .weights import load_weights
@@ -66,8 +66,10 @@ def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> lis
         if progress:
             progress(i, len(layers), layer.name)
         lm = map_layer(layer, cfg)
-        natural = map_layer(layer, natural_cfg).cost()
-        dense = map_layer(layer, dense_cfg).cost()
+        # The references share their sections: natural order, plain cuts (and are the map itself when cfg is that).
+        natural_map = lm if cfg == natural_cfg else map_layer(layer, natural_cfg)
+        natural = natural_map.cost()
+        dense = with_policy(natural_map, dense_cfg).cost()
         plain = map_layer(layer, plain_sws_config(cfg)).cost() if cfg.sectioning != "plain" else None
         out.append(LayerResult(lm, lm.cost(), natural, dense, layer_rom_bits(lm), lower_bound(layer.weights, cfg),
                                plain))

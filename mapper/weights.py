@@ -1,4 +1,4 @@
-"""Weight sources: .npy, .npz, .onnx files, synthetic layers and built-in models, read into named K x N layers."""
+"""Weight sources: .npy, .npz, .onnx, .safetensors files, synthetic layers and built-in models, read into named K x N layers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from . import models
 from .errors import SwsError
-from .layer import Layer, check_matrix
+from .layer import Layer, check_matrix, conv_matrices
 
 __all__ = ["load_weights", "source_name", "BUILTIN_MODELS"]
 
@@ -67,13 +67,46 @@ def _onnx(path: str) -> list[Layer]:
     return read_onnx_layers(path)
 
 
+def _safetensors(path: str) -> list[Layer]:
+    """Tensors as PyTorch stores them: a 2-D `weight` is a Linear's (out, in), mapped as its transpose; a 3-D
+    to 5-D one a convolution's (out, in, k...), mapped by im2col with one group (the file does not record
+    groups); other tensors (biases, norms, embeddings by name) are listed in the notes, not mapped."""
+    try:
+        from safetensors.numpy import load_file
+    except ImportError:
+        raise SwsError(f"{path}: reading .safetensors needs the 'safetensors' extra: "
+                       f"pip install -e '.[safetensors]'") from None
+    try:
+        tensors = load_file(path)
+    except Exception as e:  # safetensors raises SafetensorError, and TypeError for bfloat16, which numpy lacks
+        raise SwsError(f"{path}: not a .safetensors file numpy can read ({type(e).__name__}: {e})") from None
+    layers, skipped = [], []
+    for name, t in tensors.items():
+        if t.ndim == 2 and "embed" not in name.lower():
+            layers.append(Layer(name, check_matrix(f"{path}[{name}]", np.ascontiguousarray(t.T))))
+        elif 3 <= t.ndim <= 5:
+            layers.append(Layer(name, check_matrix(f"{path}[{name}]", conv_matrices(t)[0])))
+        else:
+            skipped.append(name)
+    notes = []
+    if skipped:
+        notes.append(f"safetensors: {len(skipped)} tensors ({', '.join(skipped[:3])}{', ...' if len(skipped) > 3 else ''})"
+                     f" not mapped: 1-D (biases, norms) or embedding tables, not matrix-vector products")
+    if any(t.ndim > 2 for t in tensors.values()):
+        notes.append("safetensors: convolutions are mapped with one group (a .safetensors file does not record "
+                     "groups)")
+    if not layers:
+        raise SwsError(f"{path}: the file holds no 2-D Linear or convolution weight to map")
+    return [Layer(l.name, l.weights, list(notes)) for l in layers]
+
+
 def load_weights(spec: str) -> list[Layer]:
     """Read the layers named by `spec`.
 
     Parameters
     ----------
     spec : str
-        A .npy, .npz or .onnx file, `synthetic:laplace|gauss:KxN[:SEED]`, or a built-in model's name.
+        A .npy, .npz, .onnx or .safetensors file, `synthetic:laplace|gauss:KxN[:SEED]`, or a built-in model's name.
 
     Returns
     -------
@@ -94,7 +127,7 @@ def load_weights(spec: str) -> list[Layer]:
         return BUILTIN_MODELS[spec]()
     if not os.path.exists(spec):
         builtins = f" or a built-in model ({', '.join(sorted(BUILTIN_MODELS))})" if BUILTIN_MODELS else ""
-        raise SwsError(f"{spec}: no such file (weights are a .npy, .npz or .onnx file, "
+        raise SwsError(f"{spec}: no such file (weights are a .npy, .npz, .onnx or .safetensors file, "
                        f"synthetic:laplace:KxN[:SEED]{builtins})")
     ext = os.path.splitext(spec)[1].lower()
     if ext == ".npy":
@@ -103,4 +136,6 @@ def load_weights(spec: str) -> list[Layer]:
         return _npz(spec)
     if ext == ".onnx":
         return _onnx(spec)
-    raise SwsError(f"{spec}: unknown weight file type {ext!r} (expected .npy, .npz or .onnx)")
+    if ext == ".safetensors":
+        return _safetensors(spec)
+    raise SwsError(f"{spec}: unknown weight file type {ext!r} (expected .npy, .npz, .onnx or .safetensors)")
