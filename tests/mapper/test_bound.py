@@ -53,7 +53,7 @@ def test_no_lossless_plan_costs_less_than_either_bound(case, law, sectioning):
 
 def test_walden_bound_is_ones_plus_nonempty_columns():
     w = np.array([[3, -1], [1, 0], [0, -2]])
-    cfg = ArrayConfig(weight_bits=2)
+    cfg = ArrayConfig(weight_bits=2, law="walden")
     # ones: output 0 +: bit0 = 2 (3, 1), bit1 = 1 (3); output 1 -: bit0 = 1, bit1 = 1: 5 ones, 4 columns.
     assert column_ones(w, 2).tolist() == ones_by_hand(w, 2).tolist()
     assert lower_bound(w, cfg) == pytest.approx(1.67 * 2 ** -8 * 8 * (5 + 4))
@@ -82,7 +82,7 @@ def test_a_column_of_two_ones_costs_two_one_bit_conversions_at_least():
     # M = 2: one section needs 2 bits (4 units), two sections 1 bit each (2 + 2): the split bound is 4, the
     # closed form M + 1 = 3.
     w = np.array([[1], [1]])
-    cfg = ArrayConfig()
+    cfg = ArrayConfig(law="walden")
     unit = 1.67 * 2 ** -8 * 8
     assert lower_bound(w, cfg) == pytest.approx(3 * unit)
     assert column_bound(w, cfg) == pytest.approx(4 * unit)
