@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["AdcModel", "MODELS", "PUBLISHED", "RELATIVE", "NEUROSIM_NODES", "DEFAULT_E8_PJ",
+__all__ = ["AdcModel", "MODELS", "compare_models", "PUBLISHED", "RELATIVE", "NEUROSIM_NODES", "DEFAULT_E8_PJ",
            "DEFAULT_NODE_NM", "DEFAULT_SAMPLE_RATE_HZ", "LOW_BITS_RULE"]
 
 #: The relative laws' calibration point: the ISAAC 8-bit SAR ADC, 1.67 pJ per conversion (32 nm, 1.2 GS/s).
@@ -215,3 +215,26 @@ MODELS: dict[str, AdcModel] = {m.name: m for m in (
 )}
 PUBLISHED = tuple(n for n, m in MODELS.items() if not m.relative)
 RELATIVE = tuple(n for n, m in MODELS.items() if m.relative)
+
+
+def compare_models(max_bits: int = 10, *, node_nm: float | None = None, sample_rate_hz: float | None = None,
+                   e8_pj: float = DEFAULT_E8_PJ, law_table=None) -> dict:
+    """Every model's energy (pJ per conversion) and area (um^2 per ADC) at 1..max_bits bits, side by side.
+
+    A model is listed up to its own max_bits; `table` only with a law_table; node and sample rate go to the
+    models that take them (the others ignore them).
+    """
+    out = {"bits": list(range(1, max_bits + 1)), "node_nm": node_nm or DEFAULT_NODE_NM,
+           "sample_rate_hz": sample_rate_hz or DEFAULT_SAMPLE_RATE_HZ, "e8_pj": e8_pj, "models": {}}
+    for name, m in MODELS.items():
+        if name == "table" and law_table is None:
+            continue
+        top = min(max_bits, m.max_bits or max_bits, len(law_table) if name == "table" else max_bits)
+        b = np.arange(1, top + 1)
+        params = {"node_nm": node_nm if "node_nm" in m.uses else None,
+                  "sample_rate_hz": sample_rate_hz if "sample_rate_hz" in m.uses else None,
+                  "e8_pj": e8_pj, "law_table": law_table}
+        out["models"][name] = {"energy_pj": [float(x) for x in m.energy(b, **params)],
+                               "area_um2": [float(x) for x in m.area(b, **params)],
+                               "relative": m.relative, "formula": m.formula, "source": m.source}
+    return out

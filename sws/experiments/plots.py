@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-__all__ = ["write_plots", "plot_reduction", "plot_layer_energy", "plot_resolutions"]
+__all__ = ["write_plots", "plot_reduction", "plot_layer_energy", "plot_resolutions", "plot_laws"]
 
 _COLORS = {"natural": "tab:gray", "sorted G=1": "tab:blue", "sorted G=8": "tab:orange"}
 _STYLES = {"full": ":", "section": "--", "column": "-"}
@@ -121,3 +121,31 @@ def write_plots(result: dict, folder: str, sparsity: float) -> list[str]:
     for name, draw in files.items():
         draw(os.path.join(folder, name))
     return list(files)
+
+
+def plot_laws(result: dict, path: str) -> None:
+    """Energy per conversion and area per ADC against resolution, every model of `compare_models` (log scale)."""
+    plt = _pyplot()
+    fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, (name, m) in enumerate(result["models"].items()):
+        style = "--" if m["relative"] else "-"
+        b = result["bits"][:len(m["energy_pj"])]
+        ax_e.plot(b, m["energy_pj"], style, marker="o", ms=3, color=f"C{i}", label=name)
+        if not m["relative"]:
+            ax_a.plot(b, m["area_um2"], style, marker="o", ms=3, color=f"C{i}", label=name)
+    ax_e.set_yscale("log")
+    ax_e.set_xlabel("ADC resolution (bits)")
+    ax_e.set_ylabel("energy per conversion (pJ)")
+    ax_e.set_title(f"ADC energy (node {result['node_nm']:g} nm; relative laws dashed, E8 = {result['e8_pj']} pJ)",
+                   fontsize=9)
+    ax_a.set_yscale("log")
+    ax_a.set_xlabel("ADC resolution (bits)")
+    ax_a.set_ylabel("area per ADC (um^2)")
+    ax_a.set_title(f"ADC area (murmann at {result['sample_rate_hz']:g} S/s)", fontsize=9)
+    for ax in (ax_e, ax_a):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xticks(result["bits"])
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, format="png")
+    plt.close(fig)
