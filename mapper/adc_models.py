@@ -188,7 +188,11 @@ def _table(b, e8_pj=DEFAULT_E8_PJ, law_table=None, **_):
     return e8_pj * table[b - 1] / table[7]
 
 
-_RELATIVE_AREA = "area: the isaac table's (a relative law prices energy only)"
+_RELATIVE_AREA = "area: the isaac table's, held at its 10-bit value above 10 bits (a relative law prices energy only)"
+
+
+def _relative_area(b, **_):
+    return _isaac_area(np.minimum(np.asarray(b, dtype=np.int64), max(ISAAC_AREA_UM2)))
 
 MODELS: dict[str, AdcModel] = {m.name: m for m in (
     AdcModel("isaac", _isaac_energy, _isaac_area,
@@ -207,10 +211,10 @@ MODELS: dict[str, AdcModel] = {m.name: m for m in (
     AdcModel("mnsim", _mnsim_energy, _mnsim_area,
              "thu-nics/MNSIM-2.0 MNSIM/Hardware_Model/ADC.py @ 0cdafc02 (default ADC_Choice 4)",
              "E = 1.26 mW x (b + 2) / 1 GS/s; A = 580 um^2"),
-    AdcModel("walden", _walden, _isaac_area, "relative law", "E = E8 2^(b-8); " + _RELATIVE_AREA, relative=True),
-    AdcModel("thermal", _thermal, _isaac_area, "relative law", "E = E8 4^(b-8); " + _RELATIVE_AREA,
+    AdcModel("walden", _walden, _relative_area, "relative law", "E = E8 2^(b-8); " + _RELATIVE_AREA, relative=True),
+    AdcModel("thermal", _thermal, _relative_area, "relative law", "E = E8 4^(b-8); " + _RELATIVE_AREA,
              relative=True),
-    AdcModel("table", _table, _isaac_area, "relative law, user table",
+    AdcModel("table", _table, _relative_area, "relative law, user table",
              "E = E8 T[b-1] / T[7]; " + _RELATIVE_AREA, relative=True),
 )}
 PUBLISHED = tuple(n for n, m in MODELS.items() if not m.relative)
