@@ -39,7 +39,8 @@ def with_law(cfg, law):
 @settings(max_examples=200, deadline=None)
 @given(layers_and_configs(policies=("column", "section", "full", "dense"),
                           orderings=("sorted", "natural", "signed", "gray")),
-       st.sampled_from(["walden", "thermal", "table"]), st.sampled_from(["plain", "optimal", "refined"]))
+       st.sampled_from(["walden", "thermal", "table", "isaac", "neurosim", "murmann", "mnsim"]),
+       st.sampled_from(["plain", "optimal", "refined"]))
 def test_no_lossless_plan_costs_less_than_either_bound(case, law, sectioning):
     w, cfg = case
     cfg = with_law(cfg, law)
