@@ -79,27 +79,29 @@ def markdown(result) -> str:
 
 
 def plot_pareto(result, path):
+    """Energy (ADC alone, top; whole macro, bottom) against crossbars (left) and cycles (right)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     pts = result["pareto"]
     plain = result["plans"]["plain SWS (sorted, G=1)"]["isaac"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, key, label in ((axes[0], "crossbars", "crossbars"), (axes[1], "cycles_per_vector", "cycles per token")):
-        for what, color in (("energy_pj", "tab:blue"), ("macro_energy_pj", "tab:red")):
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    for row, (what, name, color) in enumerate((("energy_pj", "ADC", "tab:blue"),
+                                               ("macro_energy_pj", "whole macro", "tab:red"))):
+        for col, (key, label) in enumerate((("crossbars", "crossbars"), ("cycles_per_vector", "cycles per token"))):
+            ax = axes[row][col]
             x = [p[key] for p in pts]
             y = [p[what] / 1e3 for p in pts]
-            ax.plot(x, y, "-o", color=color, ms=4, label=f"gray, optimal cuts: {'ADC' if what == 'energy_pj' else 'whole macro'}")
-            for p, xi, yi in zip(SECTION_COSTS, x, y):
-                ax.annotate(f"{p:g}", (xi, yi), fontsize=7, textcoords="offset points", xytext=(3, 3))
-            ax.plot([plain[key]], [plain[what] / 1e3], "s", color=color, ms=7, mfc="none",
-                    label=f"plain SWS: {'ADC' if what == 'energy_pj' else 'whole macro'}")
-        ax.set_xlabel(label)
-        ax.set_ylabel("energy per token (nJ), isaac")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"MiniLM at sparsity {result['sparsity']:g}, R = 128: section cost (pJ, labels) against energy",
-                 fontsize=10)
+            ax.plot(x, y, "-o", color=color, ms=4, label="gray, optimal cuts (label: section cost, pJ)")
+            for c, xi, yi in zip(SECTION_COSTS, x, y):
+                ax.annotate(f"{c:g}", (xi, yi), fontsize=7, textcoords="offset points", xytext=(3, 4))
+            ax.plot([plain[key]], [plain[what] / 1e3], "s", color=color, ms=8, mfc="none", label="plain SWS")
+            ax.set_xlabel(label)
+            ax.set_ylabel(f"{name} energy per token (nJ), isaac")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.suptitle(f"MiniLM at sparsity {result['sparsity']:g}, R = 128, G = 1: the section cost trades energy "
+                 "against crossbars and cycles", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -109,7 +111,15 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="docs/results")
     p.add_argument("--sparsity", type=float, default=0.9)
+    p.add_argument("--replot", action="store_true", help="redraw the plot and table from OUT's JSON")
     args = p.parse_args()
+    if args.replot:
+        with open(os.path.join(args.out, "minilm-energy-models.json")) as f:
+            result = json.load(f)
+        with open(os.path.join(args.out, "minilm-energy-models.md"), "w") as f:
+            f.write(markdown(result))
+        plot_pareto(result, os.path.join(args.out, "pareto_section_cost.png"))
+        return
 
     from mapper.config import ArrayConfig
     from mapper.quantize import prepare_layer
