@@ -7,6 +7,7 @@ import os
 
 from .config import ArrayConfig
 from .errors import SwsError
+from .adc_models import RELATIVE
 from .files import atomic_dir
 from .plan import build_layer_plan, write_plan
 from .report import format_table, map_source, report_dict
@@ -27,15 +28,30 @@ def report_markdown(report: dict) -> str:
     """report.md: the configuration in a sentence, the table, the notes and any cap's measured error."""
     cfg = report["config"]
     hw, mp, en = cfg["hardware"], cfg["mapping"], cfg["energy"]
+    models = report["models"]
+    law = f"law {en['law']}" + (f" (E8 = {en['e8_pj']} pJ)" if en["law"] in RELATIVE else "")
+    t = report["total"]
     lines = [f"# SWS mapping report: {report['source']}", "",
              f"Array {hw['rows']} x {hw['cols']}, weights {hw['weight_bits']} magnitude bits, "
              f"inputs {hw['input_bits']} bits ({'signed' if hw['input_signed'] else 'unsigned'}), "
-             f"group {hw['group']}, ordering {mp['ordering']}, policy {mp['policy']}, "
-             f"cap {mp['cap']}, law {en['law']} (E8 = {en['e8_pj']} pJ), "
-             f"sparsity requested {report['sparsity_requested']}.", "",
+             f"group {hw['group']}, {hw['n_adc']} ADCs, ordering {mp['ordering']}, sectioning {mp['sectioning']}, "
+             f"policy {mp['policy']}, cap {mp['cap']}, {law}, sparsity requested {report['sparsity_requested']}.",
+             "",
              "Energy is per input vector. `dense` is the classic design (natural order, every column at "
-             "full resolution); `natural` is the same policy without sorting.", "",
-             format_table(report), ""]
+             "full resolution); `natural` is the same policy without sorting. `energy` is the ADC energy "
+             f"alone; `macro` is the whole macro ({models['macro']}: {models['macro_file']}). "
+             f"ADC model: {models['adc']}. Cycles: {models['cycles']}; time at "
+             f"{models['clock_hz'] / 1e9:g} GHz. `x bound`: against the per-column split bound.", "",
+             format_table(report), "",
+             "Whole-macro energy per input vector, by component (pJ):", "",
+             "| component | plan | share |", "|---|---:|---:|"]
+    for k, v in t["macro_breakdown_pj"].items():
+        lines.append(f"| {k} | {v:.1f} | {100 * v / t['macro_energy_pj']:.1f}% |" if t["macro_energy_pj"] else
+                     f"| {k} | {v:.1f} | |")
+    lines += ["", f"Area {t['area_um2'] / 1e6:.4f} mm^2 (dense design {t['dense_area_um2'] / 1e6:.4f} mm^2): "
+              + ", ".join(f"{k} {v / 1e6:.4f}" for k, v in t["area_breakdown_um2"].items()) + ".",
+              f"Cycles per vector {t['cycles_per_vector']} (ADC bound {t['adc_bound_cycles']}; dense design on "
+              f"the same controller {t['dense_cycles_per_vector']}): {t['time_per_vector_ns'] / 1000:.2f} us.", ""]
     lines += [f"- {n}" for n in report["notes"]]
     if mp["cap"] is not None:
         lines.append("")

@@ -9,7 +9,7 @@ import sys
 from mapper.errors import SwsError
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
-COMMANDS = ("flow", "map", "rtl", "sim", "synth", "sweep", "fidelity", "explore")
+COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,6 +34,12 @@ def run(args):
         print(format_table(report))
         t = report["total"]
         print(f"\n{100 * t['reduction_vs_dense']:.1f}% less ADC energy than dense, "
-              f"{100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy.")
+              f"{100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy "
+              f"(ADC model {report['config']['energy']['law']}).")
+        print(f"Whole macro ({report['models']['macro']}): {t['macro_energy_pj'] / 1000:.1f} nJ per input vector, "
+              f"{100 * t['macro_reduction_vs_dense']:.1f}% less than dense, "
+              f"{100 * t['macro_reduction_vs_natural']:.1f}% less than natural order; area "
+              f"{t['area_um2'] / 1e6:.3f} mm^2; {t['cycles_per_vector']} cycles per vector "
+              f"({t['time_per_vector_ns'] / 1000:.2f} us at {report['models']['clock_hz'] / 1e9:g} GHz).")
         print(f"plan, ROM images and report in {out}/")
     return 0
