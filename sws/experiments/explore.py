@@ -309,10 +309,14 @@ def pareto_front(xs, ys) -> list[int]:
     return front
 
 
+#: The report's area and latency fields (mapper.macro), the cost axes of the Pareto plots.
+AREA_LATENCY = ("area_um2", "cycles_per_vector")
+
+
 def _cost_axes(rows: list[dict]) -> list[str]:
     """Area and latency fields when the report has them, else the crossbars and ROM bits it always has."""
     cols = _columns(rows)
-    found = [c for c in cols if c.startswith("area") or "latency" in c]
+    found = [c for c in AREA_LATENCY if c in cols]
     return found or ["crossbars", "rom_bits"]
 
 

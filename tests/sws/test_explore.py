@@ -100,4 +100,4 @@ def test_the_command_writes_the_table_and_plots(tmp_path, capsys):
     path.write_text("weights: synthetic:laplace:64x32\ngrid:\n  rows: [32, 64]\n  sparsity: [0.5, 0.9]\n")
     assert main(["explore", str(path), "--workers", "1", "-o", str(tmp_path / "o")]) == 0
     assert "4 points" in capsys.readouterr().out
-    assert {"results.csv", "pareto_crossbars.png", "pareto_rom_bits.png"} <= set(os.listdir(tmp_path / "o"))
+    assert {"results.csv", "pareto_area_um2.png", "pareto_cycles_per_vector.png"} <= set(os.listdir(tmp_path / "o"))
