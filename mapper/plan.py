@@ -28,7 +28,7 @@ from .mapping import LayerMap
 from .bits import grouped, lossless_bits, weight_bits_of
 
 __all__ = ["LayerPlan", "Plan", "PLAN_FORMAT", "PLAN_VERSION", "build_layer_plan", "write_plan", "load_plan",
-           "rebuild_weights", "check_layer_plan", "manifest_digest", "rom_widths", "rom_bits", "layer_rom_bits", "SECTION_FIELDS", "COLUMN_FIELDS"]
+           "rebuild_weights", "check_layer_plan", "plan_files", "manifest_digest", "rom_widths", "rom_bits", "layer_rom_bits", "SECTION_FIELDS", "COLUMN_FIELDS"]
 
 PLAN_FORMAT = "sws-plan"
 PLAN_VERSION = 2
@@ -521,6 +521,11 @@ def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
         i = int(np.nonzero((sec_of_col == s) & (slot == c))[0][0])
         fail("columns", i, "res", int(col_res[s, c]), f"cannot count the {int(ones[s, c])} ones of slot column "
              f"{c} of section {s} (it needs {int(need[s, c])} bits)")
+
+
+def plan_files(path: str) -> list[str]:
+    """Every file in the plan folder `path`: the inputs an output of `sws rtl` or `sws sim` must not be."""
+    return [os.path.join(d, f) for d, _, files in os.walk(path) for f in files]
 
 
 def rebuild_weights(lp: LayerPlan) -> np.ndarray:

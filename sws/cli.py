@@ -28,8 +28,15 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a bad option answered in one line (and exit 2) like every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sws", description="Sorted weight sectioning crossbar generator.")
+    parser = Parser(prog="sws", description="Sorted weight sectioning crossbar generator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"sws.commands.{name}")
