@@ -108,6 +108,8 @@ def read_npy(path: str, *, bytes_per_value: int = BYTES_PER_WEIGHT, what: str = 
         with open(path, "rb") as f:
             _check_header(path, *_npy_header(f, path), bytes_per_value, what)
         return np.load(path, allow_pickle=False)
+    except SwsError:
+        raise
     except (ValueError, OSError, EOFError) as e:
         raise SwsError(f"{path}: not a readable .npy array ({e})") from None
 
@@ -128,6 +130,8 @@ def _npz(path: str) -> list[Layer]:
                 with z.zip.open(key + ".npy") as f:
                     _check_header(where, *_npy_header(f, where))
                 layers.append(Layer(key, check_matrix(where, z[key])))
+    except SwsError:
+        raise
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise SwsError(f"{path}: not a readable .npz archive ({e})") from None
     if not layers:
