@@ -17,12 +17,25 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import numpy.lib.format as npformat
 import pytest
 
+from tests.support import need_module
+
+need_module("hypothesis", "test", module_level=True)   # the plan damage test needs it
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from mapper.errors import SwsError
 from mapper.files import MARKER
+from mapper.plan import load_plan, rebuild_weights
+from sim.golden import golden_outputs
 from sws.cli import main
 
 SPEC = "synthetic:laplace:40x6:1"          # K 40, N 6; with --rows 16: 18 sections, full resolution 5
@@ -549,3 +562,142 @@ def test_the_table_covers_every_kind_of_input():
     print("malformed inputs by kind:", kinds, "total", len(CASES))
     assert set(kinds) == {"weights", "plan", "rom", "inputs", "paths", "options"}
     assert len({_case_id(c) for c in CASES}) == len(CASES)
+
+
+# Damage to a plan: any changed byte is refused or provably harmless --------------------------------
+
+def _plan_files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_changed_byte_of_a_plan_is_refused_or_harmless(base_plan, tmp_path_factory, data):
+    """Harmless means: the plan loads to the same configuration and the same ROM contents, so the rebuilt
+    W and the golden model's outputs are those of the undamaged plan (checked, not assumed)."""
+    name = data.draw(st.sampled_from(_plan_files(base_plan)), label="file")
+    size = (base_plan / name).stat().st_size
+    at = data.draw(st.integers(0, size - 1), label="offset")
+    old = (base_plan / name).read_bytes()
+    new = data.draw(st.integers(0, 255).filter(lambda b: b != old[at]), label="byte")
+    plan = tmp_path_factory.mktemp("damaged") / "plan"
+    shutil.copytree(base_plan, plan)
+    (plan / name).write_bytes(old[:at] + bytes([new]) + old[at + 1:])
+    try:
+        damaged = load_plan(str(plan))
+    except SwsError:
+        return                                 # refused: sws.cli turns this into exit 2 (the table above)
+    good = load_plan(str(base_plan))
+    assert damaged.config == good.config
+    a, b = damaged.layers[0], good.layers[0]
+    np.testing.assert_array_equal(rebuild_weights(a), rebuild_weights(b))
+    x = np.random.default_rng(1).integers(-128, 128, (4, 40))
+    np.testing.assert_array_equal(golden_outputs(a, x), golden_outputs(b, x))
+    assert np.array_equal(golden_outputs(b, x), x @ rebuild_weights(b))   # the reference itself is x @ W
+
+
+def test_a_damaged_plan_is_exit_2_for_sim_not_a_hardware_mismatch(base_plan, tmp_path, capsys):
+    plan = tmp_path / "plan"
+    shutil.copytree(base_plan, plan)
+    lines = rom_lines(plan, "cells")
+    lines[0] = f"{int(lines[0], 16) ^ 1:0{len(lines[0])}x}"      # flip one cell bit
+    write_rom(plan, "cells", lines, sign=False)
+    np.save(tmp_path / "x.npy", np.zeros((1, 40), int))
+    code = main(["sim", str(plan), "--inputs", str(tmp_path / "x.npy"), "--backend", "amaranth"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cells.hex: the ROM image does not match its sha256" in err and "mismatch" not in err
+
+
+def get_cell(d, section, row, col):
+    return _cells(d)[section][row] >> col & 1
+
+
+# A full disk and a read-only folder, end to end ---------------------------------------------------
+
+def test_a_full_disk_while_writing_the_plan_is_exit_2_and_leaves_no_debris(tmp_path, capsys, monkeypatch):
+    import mapper.plan as plan_module
+    real_open = open
+
+    def full_disk_open(path, mode="r", *a, **k):
+        f = real_open(path, mode, *a, **k)
+        if "w" in mode and str(path).endswith("cells.hex"):
+            f.write(b"00" if "b" in mode else "00")
+            f.close()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return f
+
+    out = tmp_path / "out"
+    assert main(["map", SPEC, *MAP_ARGS, "-o", str(out)]) == 0
+    capsys.readouterr()
+    before = snapshot(tmp_path)
+    monkeypatch.setattr(plan_module, "open", full_disk_open, raising=False)
+    code = main(["map", SPEC, "--rows", "32", "-o", str(out)])
+    out_text, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "No space left on device" in err and out_text == ""
+    assert snapshot(tmp_path) == before          # the earlier output whole, no temporary left
+
+
+def test_a_read_only_output_folder_is_exit_2(tmp_path, capsys, monkeypatch):
+    import mapper.files as files_module
+
+    def read_only(*a, **k):
+        raise PermissionError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path))
+
+    monkeypatch.setattr(files_module.tempfile, "mkdtemp", read_only)
+    code = main(["map", SPEC, "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Read-only file system" in err
+    assert os.listdir(tmp_path) == []
+
+
+# Signals and concurrent writers, in real processes ------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SLOW = "synthetic:laplace:1024x512:3"      # writes its plan for about a second
+
+
+def _sws(*argv, cwd):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "sws.cli", *argv], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_while_writing_leaves_the_old_output_whole_and_no_temporary(tmp_path, sig, code, word):
+    out = tmp_path / "out"
+    assert main(["map", SPEC, *MAP_ARGS, "-o", str(out)]) == 0
+    before = snapshot(tmp_path)
+    for attempt in range(3):
+        proc = _sws("map", SLOW, "-o", str(out), cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if any(p.startswith(".out.sws-tmp-") for p in os.listdir(tmp_path)):
+                break                           # it is writing its temporary folder now
+            time.sleep(0.002)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == code and err.strip().endswith(f"sws: {word}"), err
+            assert snapshot(tmp_path) == before
+            return
+        proc.communicate()
+        assert main(["map", SPEC, *MAP_ARGS, "-o", str(out)]) == 0    # it finished first: put the old one back
+    pytest.fail("the run always finished before the signal could be sent")
+
+
+def test_concurrent_writers_of_one_output_each_finish_whole(tmp_path):
+    out = tmp_path / "out"
+    specs = ["synthetic:laplace:300x40:1", "synthetic:laplace:300x40:2", "synthetic:laplace:300x40:3"]
+    procs = [_sws("map", s, "-o", str(out), cwd=tmp_path) for s in specs]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+    assert [r[0] for r in results] == [0, 0, 0], results
+    assert sorted(os.listdir(tmp_path)) == ["out"]           # no temporary folders left
+    plan = load_plan(str(out))                                # one run's output, whole and verified
+    source = plan.meta["source"]
+    assert source in specs
+    from mapper.config import ArrayConfig
+    from mapper.quantize import prepare_layer
+    from mapper.weights import load_weights
+    expected = prepare_layer(load_weights(source)[0], ArrayConfig(), 0.0).weights
+    np.testing.assert_array_equal(rebuild_weights(plan.layers[0]), expected)
+    assert json.loads((out / "report.json").read_text())["source"] == source
