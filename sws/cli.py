@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             # numpy's overflow warnings would break the one-line contract; a result that overflowed is
             # refused where it is written (mapper.files.dumps_json) or checked (the golden model).
-            warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")
+            warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered",
+                                    RuntimeWarning)
             return args.run(args) or 0
     except SwsError as e:
         print(f"sws: error: {_one_line(e)}", file=sys.stderr)

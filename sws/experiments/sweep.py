@@ -6,7 +6,6 @@ re-costings of the same ones-per-column counts, so each layer is sectioned once 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
-from mapper.files import atomic_dir
+from mapper.files import atomic_dir, dumps_json
 from mapper.job import check_output_folder
 from mapper.layer import Layer
 from mapper.mapping import Cost, cost_of
@@ -194,7 +193,7 @@ def sweep_markdown(result: dict) -> str:
 
 def write_json(result: dict, path: str) -> None:
     with open(path, "w") as f:
-        json.dump(result, f, indent=1)
+        f.write(dumps_json(result, indent=1))
         f.write("\n")
 
 
