@@ -210,11 +210,11 @@ def sweep_to_folder(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups
     arrangements = (ARRANGEMENTS[0],) + tuple(Arrangement("sorted", g) for g in groups)
     for g in groups:
         cfg.replace(group=g)  # checks the group fits a crossbar, with the config's message
-    check_output_folder(out)
+    check_output_folder(out, inputs=[spec])
     layers = load_weights(spec)
     result = sweep(layers, cfg, sparsities=sparsities, arrangements=arrangements, source=spec,
                    progress=progress)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, inputs=[spec]) as tmp:
         write_json(result, os.path.join(tmp, "sweep.json"))
         with open(os.path.join(tmp, "sweep.md"), "w") as f:
             f.write(sweep_markdown(result))
