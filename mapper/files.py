@@ -40,11 +40,12 @@ _TMP = "sws-tmp"
 
 def os_error(e: OSError, doing: str) -> SwsError:
     """An SwsError for an OSError met while `doing` something: the path and the system's reason."""
-    where = e.filename if e.filename is not None else doing
     reason = e.strerror or str(e)
     if e.errno == errno.ENOSPC:
         reason += " (free some space or choose another output)"
-    return SwsError(f"{where}: {doing} failed: {reason}")
+    if e.filename is None:
+        return SwsError(f"{doing} failed: {reason}")
+    return SwsError(f"{e.filename}: {doing} failed: {reason}")
 
 
 @contextlib.contextmanager
