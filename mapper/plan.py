@@ -24,6 +24,7 @@ import numpy as np
 
 from .config import ArrayConfig, clog2
 from .errors import SwsError
+from .layer import check_size
 from .mapping import LayerMap
 from .bits import grouped, lossless_bits, weight_bits_of
 
@@ -370,6 +371,7 @@ def _load_layer(path: str, mpath: str, cfg: ArrayConfig, i: int, entry, folders:
                                   for s in shape):
         raise SwsError(f"{mpath}: field {p}shape = {shape!r:.60} must be [K, N], integers in 1..{MAX_DIM}")
     k, n = shape
+    check_size(f"{mpath}: field {p}shape", k, n, 8, "to rebuild W")   # before anything of that size
     n_groups = -(-n // cfg.group)
     s_count = _int_in(mpath, entry, "sections", 0, MAX_DIM, p)
     rows_used = _int_in(mpath, entry, "rows_used", 0, k * n_groups, p)

@@ -337,6 +337,8 @@ CASES = [
      ["rtl", "{plan}"], "field layers[0].shape = [40] must be [K, N]"),
     ("plan", "shape of strings", plan_edit(edit_manifest(_set(["layers", 0, "shape"], ["40", 6]))),
      ["rtl", "{plan}"], "field layers[0].shape"),
+    ("plan", "shape too large for memory", plan_edit(edit_manifest(_set(["layers", 0, "shape"], [2 ** 30, 2 ** 30]))),
+     ["rtl", "{plan}"], "field layers[0].shape: a 1073741824 x 1073741824 layer needs about"),
     ("plan", "sections negative", plan_edit(edit_manifest(_set(["layers", 0, "sections"], -1))),
      ["rtl", "{plan}"], "field layers[0].sections = -1 is outside"),
     ("plan", "sections a string", plan_edit(edit_manifest(_set(["layers", 0, "sections"], "18"))),
