@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from .adc_models import RELATIVE
 from .config import ArrayConfig
 from .errors import SwsError
-from .adc_models import RELATIVE
-from .files import atomic_dir
+from .files import atomic_dir, check_output_dir, dumps_json
 from .plan import build_layer_plan, write_plan
 from .report import format_table, map_source, report_dict
 
 __all__ = ["map_to_folder", "report_markdown", "check_output_folder"]
 
 
-def check_output_folder(path: str, what: str = "output folder") -> None:
-    """An SwsError unless `path` can become a folder (it may exist as one)."""
-    parent = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise SwsError(f"{path}: the {what} must be a folder, but a file is there")
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        raise SwsError(f"{path}: cannot make the {what} under {parent}, which is a file")
+def check_output_folder(path: str, what: str = "output folder", inputs=()) -> None:
+    """An SwsError unless `path` can become a folder that this run may replace (mapper.files.check_output_dir)."""
+    check_output_dir(path, inputs, what)
 
 
 def report_markdown(report: dict) -> str:
@@ -93,15 +88,15 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     SwsError
         For a bad source, configuration or output path.
     """
-    check_output_folder(out)
+    check_output_folder(out, inputs=[spec])
     results = map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress)
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
-    with atomic_dir(out) as tmp:
+    report_text = dumps_json(report, what="the report", indent=1) + "\n"
+    with atomic_dir(out, inputs=[spec]) as tmp:
         write_plan(tmp, [build_layer_plan(r.map) for r in results],
                    {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel})
         with open(os.path.join(tmp, "report.json"), "w") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
+            f.write(report_text)
         with open(os.path.join(tmp, "report.md"), "w") as f:
             f.write(report_markdown(report))
     return report

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from mapper.files import dumps_json
 from mapper.job import map_to_folder
 from mapper.report import format_table
 from mapper.weights import source_name
@@ -29,7 +29,7 @@ def run(args):
     report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
                            per_channel=args.per_channel, progress=progress)
     if args.json:
-        print(json.dumps(report))
+        print(dumps_json(report))
     else:
         print(format_table(report))
         t = report["total"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
+from mapper.files import dumps_json
 from mapper.weights import source_name
 from sws.experiments.sweep import summary_markdown, sweep_to_folder
 
@@ -71,7 +71,7 @@ def run(args):
                        groups=_numbers(args.groups, int), plot_sparsity=args.plot_sparsity, plots=plots,
                              progress=progress)
     if args.json:
-        print(json.dumps(result))
+        print(dumps_json(result))
         return 0
     print(summary_markdown(result))
     print(f"table, JSON{' and plots' if plots else ''} in {out}/")

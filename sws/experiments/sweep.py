@@ -8,7 +8,6 @@ The macro's components other than the ADCs do not depend on the law, so they are
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from mapper.adc_models import DEFAULT_E8_PJ, RELATIVE
 from mapper.config import ArrayConfig
 from mapper.energy import adc_area
 from mapper.errors import SwsError
-from mapper.files import atomic_dir
+from mapper.files import atomic_dir, dumps_json
 from mapper.job import check_output_folder
 from mapper.layer import Layer
 from mapper.macro import MacroCost, macro_cost, macro_of
@@ -256,7 +255,7 @@ def sweep_markdown(result: dict) -> str:
 
 def write_json(result: dict, path: str) -> None:
     with open(path, "w") as f:
-        json.dump(result, f, indent=1)
+        f.write(dumps_json(result, indent=1))
         f.write("\n")
 
 
@@ -273,11 +272,11 @@ def sweep_to_folder(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups
     arrangements = (ARRANGEMENTS[0],) + tuple(Arrangement("sorted", g) for g in groups)
     for g in groups:
         cfg.replace(group=g)  # checks the group fits a crossbar, with the config's message
-    check_output_folder(out)
+    check_output_folder(out, inputs=[spec])
     layers = load_weights(spec)
     result = sweep(layers, cfg, sparsities=sparsities, arrangements=arrangements, source=spec,
                    progress=progress)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, inputs=[spec]) as tmp:
         write_json(result, os.path.join(tmp, "sweep.json"))
         with open(os.path.join(tmp, "sweep.md"), "w") as f:
             f.write(sweep_markdown(result))

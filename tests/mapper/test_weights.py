@@ -33,7 +33,7 @@ def test_synthetic_layers_are_reproducible_by_seed():
     (lambda p: np.save(p / "a.npy", np.array([[np.inf, 1.0]])), r"weights must be finite, but W\[0, 0\] = inf"),
     (lambda p: np.save(p / "a.npy", np.zeros((0, 3))), r"at least one row and one column, not shape \(0, 3\)"),
     (lambda p: np.save(p / "a.npy", np.array([["x"]])), "weights must be integers or floats"),
-    (lambda p: (p / "a.npy").write_text("not numpy"), "a.npy: not a readable .npy array"),
+    (lambda p: (p / "a.npy").write_text("not numpy"), "a.npy: not a .npy file"),
 ])
 def test_bad_npy_files_are_refused_with_the_rule(tmp_path, make, message):
     make(tmp_path)
