@@ -23,7 +23,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .errors import SwsError
-from .layer import GraphLinear, Layer, check_matrix, conv_matrices
+from .layer import GraphLinear, Layer, check_matrix, check_size, conv_matrices
 
 __all__ = ["read_onnx_layers", "onnx_layers", "onnx_linears", "OnnxLayer"]
 
@@ -375,7 +375,9 @@ def read_onnx_layers(path: str) -> list[Layer]:
             notes.append(f"onnx: {ol.layer.name} uses the same weights as {first[ol.key]}: mapped once")
             continue
         first[ol.key] = ol.layer.name
-        kept.append(Layer(ol.layer.name, check_matrix(f"{path}[{ol.layer.name}]", ol.layer.weights)))
+        where = f"{path}[{ol.layer.name}]"
+        check_size(where, *np.shape(ol.layer.weights)[:2])   # mapping needs far more than the tensor itself
+        kept.append(Layer(ol.layer.name, check_matrix(where, ol.layer.weights)))
     layers = [Layer(l.name, l.weights, list(notes)) for l in kept]
     if not layers:
         raise SwsError(f"{path}: the model has no MatMul, Gemm or convolution with a constant weight"

@@ -162,6 +162,9 @@ def _safetensors(path: str) -> list[Layer]:
         raise SwsError(f"{path}: not a .safetensors file numpy can read ({type(e).__name__}: {e})") from None
     layers, skipped = [], []
     for name, t in tensors.items():
+        if 2 <= t.ndim <= 5 and "embed" not in name.lower():   # mapping needs far more than the tensor itself
+            check_size(f"{path}[{name}]", *((t.shape[1], t.shape[0]) if t.ndim == 2 else
+                                            (int(np.prod(t.shape[1:])), t.shape[0])))
         if t.ndim == 2 and "embed" not in name.lower():
             layers.append(Layer(name, check_matrix(f"{path}[{name}]", np.ascontiguousarray(t.T))))
         elif 3 <= t.ndim <= 5:

@@ -57,3 +57,16 @@ def test_missing_file_and_unknown_kinds_are_refused(tmp_path):
         load_weights("synthetic:uniform:3x3")
     with pytest.raises(SwsError, match="needs K >= 1 and N >= 1"):
         load_weights("synthetic:laplace:0x3")
+
+
+def test_a_safetensors_layer_too_large_to_map_is_refused_naming_it(tmp_path, monkeypatch):
+    from tests.support import need_module
+    need_module("safetensors", "safetensors")
+    from safetensors.numpy import save_file
+
+    save_file({"fc.weight": np.ones((30, 20), np.float32)}, str(tmp_path / "m.safetensors"))
+    monkeypatch.setenv("SWS_MEMORY_LIMIT", str(20 * 30 * 256 - 1))   # one byte short of 256 bytes a weight
+    with pytest.raises(SwsError, match=r"m\.safetensors\[fc\.weight\]: a 20 x 30 layer needs about"):
+        load_weights(str(tmp_path / "m.safetensors"))
+    monkeypatch.setenv("SWS_MEMORY_LIMIT", str(20 * 30 * 256))
+    assert load_weights(str(tmp_path / "m.safetensors"))[0].shape == (20, 30)
