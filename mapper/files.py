@@ -29,7 +29,7 @@ import tempfile
 from .errors import SwsError
 
 __all__ = ["MARKER", "atomic_dir", "atomic_path", "write_atomic", "check_output_dir", "check_output_file",
-           "dumps_json", "os_error"]
+           "claim_dir", "dumps_json", "os_error"]
 
 #: The file that marks a folder as written by sws, so that a later run may replace it.
 MARKER = ".sws-output"
@@ -111,6 +111,20 @@ def check_output_dir(path: str, inputs=(), what: str = "output folder") -> None:
         if entries and MARKER not in entries:
             raise SwsError(f"{path}: the {what} already exists and holds files sws did not write "
                            f"(no {MARKER} marker), so it is not replaced: choose a new or empty folder")
+
+
+def claim_dir(path: str, inputs=(), what: str = "output folder") -> None:
+    """For a run that fills its output folder piece by piece (and resumes): check it as check_output_dir
+    does, then make it (if need be) and mark it as written by sws, so that the next run may use it again."""
+    check_output_dir(path, inputs, what)
+    try:
+        os.makedirs(path, exist_ok=True)
+        marker = os.path.join(path, MARKER)
+        if not os.path.exists(marker):
+            with open(marker, "w") as f:
+                f.write(_MARKER_TEXT)
+    except OSError as e:
+        raise os_error(e, f"making the {what}") from None
 
 
 def check_output_file(path: str, inputs=(), what: str = "output file") -> None:

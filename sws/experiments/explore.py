@@ -34,8 +34,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
-from mapper.files import write_atomic
-from mapper.job import check_output_folder
+from mapper.files import claim_dir, write_atomic
 from mapper.quantize import check_sparsity, prepare_layer
 from mapper.report import map_layers, report_dict
 from mapper.weights import load_weights
@@ -245,7 +244,7 @@ def explore(spec: dict, out: str, *, workers: int | None = None, scheduler: str 
     list of dict
         One row per point, in grid order, the same whichever way they ran.
     """
-    check_output_folder(out)
+    claim_dir(out)   # filled point by point, and resumed: marked as sws's from the start
     cache = os.path.join(out, "cache")
     os.makedirs(cache, exist_ok=True)
     points = grid_points(spec)

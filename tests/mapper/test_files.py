@@ -146,3 +146,17 @@ def test_atomic_path_removes_its_temporary_on_failure(tmp_path):
             open(tmp, "w").write("half")
             raise ValueError("stop")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_claimed_folder_is_marked_and_can_be_claimed_again_but_not_a_foreign_one(tmp_path):
+    from mapper.files import MARKER, claim_dir
+    claim_dir(str(tmp_path / "o"))
+    assert (tmp_path / "o" / MARKER).is_file()
+    (tmp_path / "o" / "part.json").write_text("{}")
+    claim_dir(str(tmp_path / "o"))                 # ours: resumed, nothing removed
+    assert (tmp_path / "o" / "part.json").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(SwsError, match="holds files sws did not write"):
+        claim_dir(str(tmp_path / "mine"))
+    assert not (tmp_path / "mine" / MARKER).exists()
