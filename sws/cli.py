@@ -9,14 +9,14 @@ import sys
 from mapper.errors import SwsError
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
-COMMANDS = ("flow", "map", "rtl", "sim", "synth", "sweep", "fidelity")
+COMMANDS = ("flow", "map", "rtl", "sim", "synth", "sweep", "fidelity", "input-aware")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sws", description="Sorted weight sectioning crossbar generator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"sws.commands.{name}")
+        module = importlib.import_module(f"sws.commands.{name.replace('-', '_')}")
         p = module.add_parser(sub)
         p.set_defaults(run=module.run)
     return parser
