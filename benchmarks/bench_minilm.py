@@ -2,7 +2,8 @@
 
     python benchmarks/bench_minilm.py [--json build/bench_minilm.json]
 
-Needs the minilm extra. The sweep is 6 sparsities x 3 orderings x 3 policies x 2 laws on 36 layers.
+Needs the minilm extra. The sweep is 6 sparsities x 5 orderings (natural, sorted G = 1, 2, 4, 9) x 3 policies x
+6 ADC models on 36 layers, with the whole macro.
 """
 
 from __future__ import annotations

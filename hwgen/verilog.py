@@ -60,8 +60,8 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
     dict
         verilog, module, layer, roms (and prog): what was written.
     """
-    from mapper.files import write_atomic
-    from mapper.plan import load_plan
+    from mapper.files import check_output_file, write_atomic
+    from mapper.plan import load_plan, plan_files
 
     from .params import TileParams
     from .program import program_writes
@@ -73,13 +73,17 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
     if prog is not None and os.path.abspath(prog) == os.path.abspath(output):
         raise SwsError(f"{output}: the Verilog output of --generic must not end in .prog: the programming "
                        f"writes go to {prog}")
+    inputs = plan_files(plan_dir)
+    check_output_file(output, inputs, "Verilog output")
+    if prog is not None:
+        check_output_file(prog, inputs, "programming writes output")
     text = emit_verilog(None if generic else lp, params, controller_only=controller_only)
-    write_atomic(output, text)
+    write_atomic(output, text, inputs=inputs)
     written = {"verilog": output, "module": module_name(controller_only), "layer": lp.name,
                "roms": "written through the prog port" if generic else "baked in"}
     if prog is not None:
         lines = [f"{sel:x} {addr:x} {data:x}\n" for sel, addr, data in
                  program_writes(params, lp, cells=not controller_only)]
-        write_atomic(prog, "".join(lines))
+        write_atomic(prog, "".join(lines), inputs=inputs)
         written["prog"] = prog
     return written

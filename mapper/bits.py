@@ -5,21 +5,30 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["weight_bits_of", "grouped", "group_bit_cumsum", "lossless_bits", "input_planes"]
+__all__ = ["weight_bits_of", "grouped", "group_bit_cumsum", "block_bit_counts", "lossless_bits", "input_planes"]
 
 
 def weight_bits_of(w: np.ndarray, weight_bits: int) -> np.ndarray:
-    """Sign-magnitude bit slices: `[..., s, b]` is bit b of max(w, 0) (s = 0) or of max(-w, 0) (s = 1)."""
-    w = np.asarray(w, dtype=np.int64)
-    mag = np.stack([np.maximum(w, 0), np.maximum(-w, 0)], axis=-1)
-    return ((mag[..., None] >> np.arange(weight_bits)) & 1).astype(np.uint8)
+    """Sign-magnitude bit slices (uint8): `[..., s, b]` is bit b of max(w, 0) (s = 0) or of max(-w, 0) (s = 1).
+
+    The magnitudes are unpacked from their bytes (np.unpackbits): bits 0..Bm-1 of a magnitude are bits of
+    its low one or two bytes, so the narrow cast keeps every bit asked for (Bm <= 15).
+    """
+    w = np.asarray(w)
+    if w.dtype.kind not in "iu" or w.dtype.itemsize > 4:
+        w = w.astype(np.int32)   # weights hold at most 15 magnitude bits
+    mag = np.empty(w.shape + (2,), np.uint8 if weight_bits <= 8 else "<u2")
+    mag[..., 0] = np.maximum(w, 0)
+    mag[..., 1] = np.maximum(-w, 0)
+    bits = np.unpackbits(mag.reshape(-1).view(np.uint8), bitorder="little").reshape(mag.shape + (8 * mag.itemsize,))
+    return bits[..., :weight_bits]   # a view; a reshape copies it when it must
 
 
-def grouped(w: np.ndarray, group: int) -> np.ndarray:
+def grouped(w: np.ndarray, group: int, dtype=np.int64) -> np.ndarray:
     """W as (n_groups, K, G), the last group padded with zero outputs."""
     k, n = w.shape
     n_groups = -(-n // group)
-    padded = np.zeros((k, n_groups * group), dtype=np.int64)
+    padded = np.zeros((k, n_groups * group), dtype=dtype)
     padded[:, :n] = w
     return padded.reshape(k, n_groups, group).transpose(1, 0, 2)
 
@@ -31,6 +40,32 @@ def group_bit_cumsum(w: np.ndarray, order: np.ndarray, group: int, weight_bits: 
     out = np.zeros((bits.shape[0], bits.shape[1] + 1) + bits.shape[2:], dtype=np.int32)
     np.cumsum(bits, axis=1, dtype=np.int32, out=out[:, 1:])
     return out
+
+
+def block_bit_counts(w: np.ndarray, order: np.ndarray, group: int, weight_bits: int, rows: int) -> np.ndarray:
+    """(n_groups, ceil(K / R), G, 2, Bm): ones per column in each block of R consecutive rows of each group's order.
+
+    Plain sections are such blocks, so their counts need no running sum over all K rows (the last block
+    is padded with zero rows, which hold no ones). Rows come first in memory, so each block's sum adds
+    whole rows of uint8 bits at once.
+    """
+    k, n = w.shape
+    n_groups = order.shape[0]
+    blocks = -(-k // rows)
+    wg = np.zeros((blocks * rows, n_groups * group), np.int16)        # |w| <= 2**15 - 1
+    wg[:k, :n] = w
+    wg = wg.reshape(blocks * rows, n_groups, group)
+    if not np.array_equal(order, np.broadcast_to(np.arange(k), order.shape)):
+        wg[:k] = wg[order.T, np.arange(n_groups)[None, :], :]          # row i of group g is its order[g, i]
+    mag = np.empty(wg.shape + (2,), np.uint8 if weight_bits <= 8 else np.uint16)
+    mag[..., 0] = np.maximum(wg, 0)
+    mag[..., 1] = np.maximum(-wg, 0)
+    acc = np.uint8 if rows < 256 else np.uint16 if rows < 65536 else np.int64
+    out = np.empty((blocks, n_groups, group, 2, weight_bits), np.int32)
+    for b in range(weight_bits):
+        plane = ((mag >> b) & 1).astype(np.uint8)
+        out[..., b] = plane.reshape(blocks, rows, n_groups, group, 2).sum(axis=1, dtype=acc)
+    return out.transpose(1, 0, 2, 3, 4)
 
 
 def lossless_bits(m) -> np.ndarray:

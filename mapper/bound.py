@@ -9,13 +9,15 @@ cap makes a plan lossy: these bounds hold for lossless plans only.
           bound = E8 2**-8 A (ones + nonempty columns).
 - thermal E(b) = E8 4**(b-8) >= E8 4**-8 (m + 1)**2 >= E8 4**-8 4m  ((m - 1)**2 >= 0), and 4m is additive:
           bound = E8 4**-7 A ones (tight: one-row sections convert every one at 1 bit).
-- table   a part costs >= h m with h = min over b of E(b) / min(2**b - 1, R) (the cheapest energy per one),
-          and a nonempty column costs >= E_min = min over b of E(b): bound = A sum_c max(h M_c, E_min).
+- any other law (table and the published models isaac, neurosim, murmann, mnsim): a part costs >= h m with
+          h = min over b of E(b) / min(2**b - 1, R) (the cheapest energy per one), and a nonempty column
+          costs >= E_min = min over b of E(b): bound = A sum_c max(h M_c, E_min). Loose: see column_bound.
 
 `column_bound` is tighter for any law: the cheapest split of each column on its own,
 f(M) = min over parts of sum E(bitlen(m_i)), by a small dynamic program over M. It ignores that a
 row's ones in different columns must share a section, so no plan beats it, and it shows how much
-of the gap to `lower_bound` no cut or order can close.
+of the gap to `lower_bound` no cut or order can close. It prices a part at its need, so it holds for a
+law whose E(b) does not fall as b grows: every model of mapper.adc_models (checked in the tests).
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from .config import ArrayConfig
 from .energy import conversion_energy
 from .bits import lossless_bits, weight_bits_of
 
-__all__ = ["column_ones", "lower_bound", "column_bound", "BOUND_FORMULAS"]
+__all__ = ["column_ones", "lower_bound", "column_bound", "BOUND_FORMULAS", "COLUMN_BOUND_FORMULA"]
 
 BOUND_FORMULAS = {
     "walden": "E8 * 2**-8 * A * (ones + nonempty columns)",
     "thermal": "E8 * 4**-7 * A * ones",
     "table": "A * sum over nonempty columns of max(h * M, E_min), h = min_b E(b) / min(2**b - 1, R)",
 }
+for _law in ("isaac", "neurosim", "murmann", "mnsim"):
+    BOUND_FORMULAS[_law] = BOUND_FORMULAS["table"]
+COLUMN_BOUND_FORMULA = "A * sum over columns of f(M), f(M) = min over splits into parts m_i <= R of sum E(bitlen(m_i))"
 
 
 def column_ones(w: np.ndarray, weight_bits: int) -> np.ndarray:

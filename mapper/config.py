@@ -11,6 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .adc_models import DEFAULT_E8_PJ, MODELS, NEUROSIM_NODES, PUBLISHED
 from .errors import SwsError
 
 __all__ = ["ArrayConfig", "HardwareConfig", "MappingConfig", "EnergyConfig", "ORDERINGS", "POLICIES", "LAWS",
@@ -18,7 +19,7 @@ __all__ = ["ArrayConfig", "HardwareConfig", "MappingConfig", "EnergyConfig", "OR
 
 ORDERINGS = ("sorted", "natural", "signed", "gray")
 POLICIES = ("column", "section", "full", "dense")
-LAWS = ("walden", "thermal", "table")
+LAWS = tuple(MODELS)   # isaac (default), neurosim, murmann, mnsim, walden, thermal, table
 SECTIONINGS = ("plain", "optimal", "refined")
 
 
@@ -174,25 +175,53 @@ class MappingConfig:
 
 @dataclass(frozen=True)
 class EnergyConfig:
-    """What a conversion costs (mapper.energy).
+    """What a conversion, and the macro around it, costs (mapper.adc_models, mapper.energy, mapper.macro).
 
     Parameters
     ----------
     law : str
-        Conversion energy law: "walden", "thermal" or "table".
+        ADC model: a published one ("isaac", the default; "neurosim", "murmann", "mnsim") with its own
+        absolute energies, or a relative law calibrated at E(8) = e8_pj ("walden", "thermal", "table").
     law_table : tuple of float or None
         With law "table": relative energy of a conversion at 1, 2, ... bits.
     e8_pj : float
-        Energy of one 8-bit conversion, the calibration point of every law.
+        Energy of one 8-bit conversion, the calibration point of the relative laws. The published models
+        ignore it, so with them it must stay at its default (1.67 pJ): a calibration is never dropped silently.
+    node_nm : float or None
+        Technology node of "neurosim" (one of its planar LP nodes) and "murmann" (any); default 32 nm.
+    sample_rate_hz : float or None
+        Conversions per second per ADC of "murmann"; default 1 GS/s.
+    macro : str or None
+        A JSON file of macro constants (mapper.macro) replacing the built-in ISAAC macro's.
     """
 
-    law: str = "walden"
+    law: str = "isaac"
     law_table: tuple[float, ...] | None = None
-    e8_pj: float = 1.67
+    e8_pj: float = DEFAULT_E8_PJ
+    node_nm: float | None = None
+    sample_rate_hz: float | None = None
+    macro: str | None = None
 
     def __post_init__(self):
         _one_of("law", self.law, LAWS)
         _finite("e8_pj", self.e8_pj, positive=True)
+        if self.law in PUBLISHED and self.e8_pj != DEFAULT_E8_PJ:
+            raise SwsError(f"e8_pj calibrates the relative laws (walden, thermal, table); law {self.law!r} has "
+                           f"its own published energies, so e8_pj must stay {DEFAULT_E8_PJ}, not {self.e8_pj!r}")
+        uses = MODELS[self.law].uses
+        if self.node_nm is not None:
+            if "node_nm" not in uses:
+                raise SwsError(f"node_nm is only used with law neurosim or murmann, not with law {self.law!r}")
+            _finite("node_nm", self.node_nm, positive=True)
+            if self.law == "neurosim" and self.node_nm not in NEUROSIM_NODES:
+                raise SwsError(f"node_nm of law neurosim must be one of its planar nodes "
+                               f"{', '.join(map(str, NEUROSIM_NODES))}, not {self.node_nm!r}")
+        if self.sample_rate_hz is not None:
+            if "sample_rate_hz" not in uses:
+                raise SwsError(f"sample_rate_hz is only used with law murmann, not with law {self.law!r}")
+            _finite("sample_rate_hz", self.sample_rate_hz, positive=True)
+        if self.macro is not None and (not isinstance(self.macro, str) or not self.macro):
+            raise SwsError(f"macro must be the path of a JSON file, not {self.macro!r}")
         if self.law == "table":
             if self.law_table is None:
                 raise SwsError("law 'table' needs law_table: relative energies of 1, 2, ... bit conversions")
@@ -205,6 +234,11 @@ class EnergyConfig:
                 raise SwsError(f"law_table entries must be positive finite numbers, not {table}")
         elif self.law_table is not None:
             raise SwsError(f"law_table is only used with law 'table', not with law {self.law!r}")
+
+    def model_params(self) -> dict:
+        """The keyword parameters of the law's model (mapper.adc_models.AdcModel)."""
+        return {"node_nm": self.node_nm, "sample_rate_hz": self.sample_rate_hz, "e8_pj": self.e8_pj,
+                "law_table": self.law_table}
 
 
 _PARTS = {"hw": HardwareConfig, "mapping": MappingConfig, "energy": EnergyConfig}
@@ -241,6 +275,10 @@ class ArrayConfig:
         if table is not None and len(table) < need:
             raise SwsError(f"law_table must give at least {need} entries (1..8 bits for the calibration, and up "
                            f"to the full resolution {self.hw.full_resolution}), not {len(table)}")
+        top = MODELS[self.energy.law].max_bits
+        if top is not None and self.hw.full_resolution > top:
+            raise SwsError(f"law {self.energy.law!r} covers ADCs of at most {top} bits, but rows {self.hw.rows} "
+                           f"need {self.hw.full_resolution} (rows must be at most {2 ** top - 1})")
 
     def __getattr__(self, name):
         part = _FIELD_PART.get(name, "hw" if hasattr(HardwareConfig, name) else None)   # fields, then derived

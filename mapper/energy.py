@@ -1,27 +1,31 @@
-"""Energy of one analog-to-digital conversion as a function of its resolution (docs/design.md section 4)."""
+"""Energy of one analog-to-digital conversion, and area of one ADC, as functions of the resolution
+(docs/design.md section 4), under the configuration's ADC model (mapper.adc_models)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .adc_models import MODELS
 from .config import ArrayConfig
 
-__all__ = ["conversion_energy", "energy_table"]
+__all__ = ["conversion_energy", "energy_table", "adc_area"]
 
 
-def conversion_energy(cfg: ArrayConfig, bits) -> np.ndarray:
-    """Energy in pJ of one conversion at `bits` (array-like, each >= 1), calibrated at E(8) = e8_pj."""
+def _bits(bits) -> np.ndarray:
     b = np.asarray(bits, dtype=np.int64)
     if np.any(b < 1):
         raise ValueError("a conversion has at least 1 bit")
-    if cfg.law == "walden":
-        return cfg.e8_pj * np.exp2(b - 8.0)
-    if cfg.law == "thermal":
-        return cfg.e8_pj * np.exp2(2.0 * (b - 8.0))
-    table = np.asarray(cfg.law_table, dtype=np.float64)
-    if np.any(b > len(table)):
-        raise ValueError(f"law_table has no entry for {int(b.max())} bits")
-    return cfg.e8_pj * table[b - 1] / table[7]
+    return b
+
+
+def conversion_energy(cfg: ArrayConfig, bits) -> np.ndarray:
+    """Energy in pJ of one conversion at `bits` (array-like, each >= 1) under the configuration's law."""
+    return np.asarray(MODELS[cfg.law].energy(_bits(bits), **cfg.energy.model_params()), dtype=np.float64)
+
+
+def adc_area(cfg: ArrayConfig, bits) -> np.ndarray:
+    """Area in um^2 of one ADC of `bits` resolution under the configuration's law (its model's area)."""
+    return np.asarray(MODELS[cfg.law].area(_bits(bits), **cfg.energy.model_params()), dtype=np.float64)
 
 
 def energy_table(cfg: ArrayConfig, max_bits: int | None = None) -> np.ndarray:

@@ -1,67 +1,302 @@
-"""Outputs that appear whole or not at all: a failed run never leaves a half-written file or folder."""
+"""Outputs that appear whole or not at all, and never at the cost of a file the tool did not write.
+
+- A folder output is built in a hidden temporary folder beside it and renamed into place. The folders the
+  tool writes hold a marker file (MARKER); an existing folder is replaced only if it holds the marker or
+  is empty, so `-o .` or `-o ~/project` is refused instead of emptied. An input of the run is never inside
+  what is replaced, and the current folder is never replaced.
+- A file output is written to a hidden temporary file beside it and renamed over it; it is never an input
+  of the run.
+- The renames and the clean-up run with SIGINT and SIGTERM held, so an interrupted run leaves either the
+  old output or the new one, and no temporary (sws/cli.py turns SIGTERM into an exception, so these
+  context managers clean up). Temporaries of a killed run (SIGKILL, power loss) are named after its
+  process id and removed by the next run that writes the same output.
+- Two runs writing one output at once each finish whole: the last one to finish wins.
+- An OSError (a full disk, a read-only folder) becomes an SwsError naming the path and the cause.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
+import math
 import os
+import re
 import shutil
+import signal
 import tempfile
 
 from .errors import SwsError
 
-__all__ = ["atomic_dir", "atomic_path", "write_atomic"]
+__all__ = ["MARKER", "atomic_dir", "atomic_path", "write_atomic", "check_output_dir", "check_output_file",
+           "dumps_json", "os_error"]
+
+#: The file that marks a folder as written by sws, so that a later run may replace it.
+MARKER = ".sws-output"
+_MARKER_TEXT = ("This folder was written by sws (sws-crossbar). The next run with this folder as its output\n"
+                "replaces it whole; a folder without this file is never replaced.\n")
+_TMP = "sws-tmp"
+
+
+def os_error(e: OSError, doing: str) -> SwsError:
+    """An SwsError for an OSError met while `doing` something: the path and the system's reason."""
+    reason = e.strerror or str(e)
+    if e.errno == errno.ENOSPC:
+        reason += " (free some space or choose another output)"
+    if e.filename is None:
+        return SwsError(f"{doing} failed: {reason}")
+    return SwsError(f"{e.filename}: {doing} failed: {reason}")
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str):
-    """Yield a fresh temporary folder beside `path`; on success it replaces `path`, on failure it vanishes."""
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+def _signals_held():
+    """SIGINT and SIGTERM wait while the body runs (renames and clean-up that must not stop half-way)."""
+    held = {signal.SIGINT, signal.SIGTERM}
     try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if os.path.exists(path):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=parent)
-        os.rename(path, os.path.join(old, "x"))
-    os.rename(tmp, path)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):   # no pthread_sigmask on this platform
+        old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-@contextlib.contextmanager
-def atomic_path(path: str):
-    """Yield a temporary file name beside `path`; on success the file is renamed over `path`, on failure
-    it is removed. For writers that take a file name (a waveform, np.save)."""
-    parent = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        raise SwsError(f"{path}: cannot write under {parent}, which is a file")
-    if os.path.isdir(path):
-        raise SwsError(f"{path}: the output must be a file, but a folder is there")
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=parent)
-    os.close(fd)
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _resolve(path: str, what: str) -> str:
+    """The absolute path to write; an existing symbolic link is followed, a dangling one refused."""
+    if os.path.islink(path) and not os.path.exists(path):
+        raise SwsError(f"{path}: the {what} is a symbolic link to {os.readlink(path)!r}, which does not exist")
+    return os.path.realpath(path)
+
+
+def _check_parent(path: str, what: str) -> None:
+    parent = os.path.dirname(path)
+    probe = parent
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise SwsError(f"{path}: cannot make the {what} under {probe}, which is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SwsError(f"{path}: cannot write the {what}: {probe} is not writable")
+
+
+def check_output_dir(path: str, inputs=(), what: str = "output folder") -> None:
+    """An SwsError unless the folder `path` may be (re)placed by this run.
+
+    It may if it does not exist, or is empty, or holds the MARKER of an earlier run; and it must hold
+    none of `inputs` and not the current folder.
+    """
+    full = _resolve(path, what)
+    if os.path.exists(full) and not os.path.isdir(full):
+        raise SwsError(f"{path}: the {what} must be a folder, but a file is there")
+    _check_parent(full, what)
+    for name in inputs:
+        if name and os.path.exists(name) and _inside(name, full):
+            raise SwsError(f"{path}: the {what} holds the input {name}, which replacing it would delete: "
+                           f"choose another output folder")
+    if _inside(os.getcwd(), full):
+        raise SwsError(f"{path}: the {what} is (or holds) the current folder: choose a new folder, "
+                       f"such as {os.path.join(path, 'out')}")
+    if os.path.isdir(full):
+        try:
+            entries = os.listdir(full)
+        except OSError as e:
+            raise os_error(e, f"reading the {what}") from None
+        if entries and MARKER not in entries:
+            raise SwsError(f"{path}: the {what} already exists and holds files sws did not write "
+                           f"(no {MARKER} marker), so it is not replaced: choose a new or empty folder")
+
+
+def check_output_file(path: str, inputs=(), what: str = "output file") -> None:
+    """An SwsError unless `path` can be written as a file that is none of `inputs`."""
+    full = _resolve(path, what)
+    if os.path.isdir(full):
+        raise SwsError(f"{path}: the {what} must be a file, but a folder is there")
+    _check_parent(full, what)
+    for name in inputs:
+        if name and os.path.exists(name) and os.path.realpath(name) == full:
+            raise SwsError(f"{path}: the {what} is the input {name}; writing it would destroy it")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_stale(parent: str, base: str) -> None:
+    """Remove temporaries beside `base` left by runs that were killed (their process no longer exists)."""
+    pattern = re.compile(rf"^\.{re.escape(base)}\.{_TMP}-(\d+)-")
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        m = pattern.match(name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            full = os.path.join(parent, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(full)
+
+
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; the result is an ordinary file
+    return umask
+
+
+def _prefix(path: str) -> str:
+    return f".{os.path.basename(path)}.{_TMP}-{os.getpid()}-"
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str, *, inputs=()):
+    """Yield a fresh temporary folder beside `path`; on success it replaces `path`, on failure it vanishes.
+
+    Parameters
+    ----------
+    path : str
+        The output folder. If it exists it must be empty or hold MARKER (check_output_dir).
+    inputs : iterable of str
+        Files the run reads, which must not be inside `path`.
+
+    Raises
+    ------
+    SwsError
+        For a folder that may not be replaced, or an OSError (full disk, no permission) while writing.
+    """
+    shown = path
+    check_output_dir(path, inputs)
+    path = _resolve(path, "output folder")
+    parent = os.path.dirname(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        os.makedirs(parent, exist_ok=True)
+        _remove_stale(parent, os.path.basename(path))
+        tmp = tempfile.mkdtemp(prefix=_prefix(path), dir=parent)
+        os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes 0700; the result is an ordinary folder
+    except OSError as e:
+        raise os_error(e, f"making the output folder {shown}") from None
+    try:
+        try:
+            with open(os.path.join(tmp, MARKER), "w") as f:
+                f.write(_MARKER_TEXT)
+            yield tmp
+        except OSError as e:
+            raise os_error(e, f"writing the output folder {shown}") from None
+        with _signals_held():
+            _commit_dir(tmp, path, shown)
+    except BaseException:
+        with _signals_held():
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _commit_dir(tmp: str, path: str, shown: str) -> None:
+    """Rename `tmp` to `path`, moving a marked (or empty) folder there aside first, and delete that one.
+
+    A concurrent writer may put its own result at `path` between our two renames: then we move that one
+    aside too and try again, so each writer's rename is whole and the last one wins."""
+    parent = os.path.dirname(path)
+    old = None
+    try:
+        for _ in range(100):
+            try:
+                os.rename(tmp, path)    # succeeds if `path` is absent or an empty folder
+                return
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise os_error(e, f"renaming the output into {shown}") from None
+            check_output_dir(path, what="output folder")   # another writer's result: marked, or refused
+            if old is None:
+                old = tempfile.mkdtemp(prefix=_prefix(path), dir=parent)
+            try:
+                os.rename(path, os.path.join(old, f"old{len(os.listdir(old))}"))
+            except FileNotFoundError:
+                pass                    # another writer moved it first
+        raise SwsError(f"{shown}: other runs kept replacing this output folder; try again")
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
-def write_atomic(path: str, content, *, binary: bool = False) -> None:
+@contextlib.contextmanager
+def atomic_path(path: str, *, inputs=()):
+    """Yield a temporary file name beside `path`; on success the file is renamed over `path`, on failure
+    it is removed. For writers that take a file name (a waveform, np.save)."""
+    shown = path
+    check_output_file(path, inputs)
+    path = _resolve(path, "output file")
+    parent = os.path.dirname(path)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        _remove_stale(parent, os.path.basename(path))
+        fd, tmp = tempfile.mkstemp(prefix=_prefix(path), dir=parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; the result is an ordinary file
+    except OSError as e:
+        raise os_error(e, f"making the output file {shown}") from None
+    try:
+        try:
+            yield tmp
+        except OSError as e:
+            raise os_error(e, f"writing the output file {shown}") from None
+        with _signals_held():
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                raise os_error(e, f"renaming the output into {shown}") from None
+    finally:
+        with _signals_held():
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+
+
+def write_atomic(path: str, content, *, binary: bool = False, inputs=()) -> None:
     """Write a file whole or not at all. `content` is text (bytes with `binary`) or a function of the
-    open file that writes it."""
-    with atomic_path(path) as tmp:
+    open file that writes it; `inputs` are files of the run that `path` must not be."""
+    with atomic_path(path, inputs=inputs) as tmp:
         with open(tmp, "wb" if binary else "w") as f:
             if callable(content):
                 content(f)
             else:
                 f.write(content)
+
+
+def _first_non_finite(obj, where="$"):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return where, obj
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return None
+    for k, v in items:
+        found = _first_non_finite(v, f"{where}.{k}" if isinstance(obj, dict) else f"{where}[{k}]")
+        if found:
+            return found
+    return None
+
+
+def dumps_json(obj, *, what: str = "the result", **kwargs) -> str:
+    """Standard JSON text (RFC 8259: no NaN or Infinity); an SwsError naming the first non-finite value."""
+    try:
+        return json.dumps(obj, allow_nan=False, **kwargs)
+    except ValueError:
+        found = _first_non_finite(obj)
+        at = f" ({found[0]} = {found[1]})" if found else ""
+        raise SwsError(f"{what} holds a number too large for JSON{at}: an input (such as --e8) is out of "
+                       f"any meaningful range") from None

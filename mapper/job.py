@@ -2,40 +2,51 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from .adc_models import RELATIVE
 from .config import ArrayConfig
 from .errors import SwsError
-from .files import atomic_dir
+from .files import atomic_dir, check_output_dir, dumps_json
 from .plan import build_layer_plan, write_plan
 from .report import format_table, map_source, report_dict
 
 __all__ = ["map_to_folder", "report_markdown", "check_output_folder"]
 
 
-def check_output_folder(path: str, what: str = "output folder") -> None:
-    """An SwsError unless `path` can become a folder (it may exist as one)."""
-    parent = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise SwsError(f"{path}: the {what} must be a folder, but a file is there")
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        raise SwsError(f"{path}: cannot make the {what} under {parent}, which is a file")
+def check_output_folder(path: str, what: str = "output folder", inputs=()) -> None:
+    """An SwsError unless `path` can become a folder that this run may replace (mapper.files.check_output_dir)."""
+    check_output_dir(path, inputs, what)
 
 
 def report_markdown(report: dict) -> str:
     """report.md: the configuration in a sentence, the table, the notes and any cap's measured error."""
     cfg = report["config"]
     hw, mp, en = cfg["hardware"], cfg["mapping"], cfg["energy"]
+    models = report["models"]
+    law = f"law {en['law']}" + (f" (E8 = {en['e8_pj']} pJ)" if en["law"] in RELATIVE else "")
+    t = report["total"]
     lines = [f"# SWS mapping report: {report['source']}", "",
              f"Array {hw['rows']} x {hw['cols']}, weights {hw['weight_bits']} magnitude bits, "
              f"inputs {hw['input_bits']} bits ({'signed' if hw['input_signed'] else 'unsigned'}), "
-             f"group {hw['group']}, ordering {mp['ordering']}, policy {mp['policy']}, "
-             f"cap {mp['cap']}, law {en['law']} (E8 = {en['e8_pj']} pJ), "
-             f"sparsity requested {report['sparsity_requested']}.", "",
+             f"group {hw['group']}, {hw['n_adc']} ADCs, ordering {mp['ordering']}, sectioning {mp['sectioning']}, "
+             f"policy {mp['policy']}, cap {mp['cap']}, {law}, sparsity requested {report['sparsity_requested']}.",
+             "",
              "Energy is per input vector. `dense` is the classic design (natural order, every column at "
-             "full resolution); `natural` is the same policy without sorting.", "",
-             format_table(report), ""]
+             "full resolution); `natural` is the same policy without sorting. `energy` is the ADC energy "
+             f"alone; `macro` is the whole macro ({models['macro']}: {models['macro_file']}). "
+             f"ADC model: {models['adc']}. Cycles: {models['cycles']}; time at "
+             f"{models['clock_hz'] / 1e9:g} GHz. `x bound`: against the per-column split bound.", "",
+             format_table(report), "",
+             "Whole-macro energy per input vector, by component (pJ):", "",
+             "| component | plan | share |", "|---|---:|---:|"]
+    for k, v in t["macro_breakdown_pj"].items():
+        lines.append(f"| {k} | {v:.1f} | {100 * v / t['macro_energy_pj']:.1f}% |" if t["macro_energy_pj"] else
+                     f"| {k} | {v:.1f} | |")
+    lines += ["", f"Area {t['area_um2'] / 1e6:.4f} mm^2 (dense design {t['dense_area_um2'] / 1e6:.4f} mm^2): "
+              + ", ".join(f"{k} {v / 1e6:.4f}" for k, v in t["area_breakdown_um2"].items()) + ".",
+              f"Cycles per vector {t['cycles_per_vector']} (ADC bound {t['adc_bound_cycles']}; dense design on "
+              f"the same controller {t['dense_cycles_per_vector']}): {t['time_per_vector_ns'] / 1000:.2f} us.", ""]
     lines += [f"- {n}" for n in report["notes"]]
     if mp["cap"] is not None:
         lines.append("")
@@ -77,15 +88,15 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     SwsError
         For a bad source, configuration or output path.
     """
-    check_output_folder(out)
+    check_output_folder(out, inputs=[spec])
     results = map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress)
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
-    with atomic_dir(out) as tmp:
+    report_text = dumps_json(report, what="the report", indent=1) + "\n"
+    with atomic_dir(out, inputs=[spec]) as tmp:
         write_plan(tmp, [build_layer_plan(r.map) for r in results],
                    {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel})
         with open(os.path.join(tmp, "report.json"), "w") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
+            f.write(report_text)
         with open(os.path.join(tmp, "report.md"), "w") as f:
             f.write(report_markdown(report))
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from .quantize import QuantLayer
 from .resolution import plan_resolutions
 from .sectioning import Cuts, Sectioning, plain_cuts, section_layer
 
-__all__ = ["LayerMap", "Cost", "map_layer", "cost_of", "saturating_matvec", "cap_error", "CUT_STRATEGIES"]
+__all__ = ["LayerMap", "Cost", "map_layer", "with_policy", "cost_of", "saturating_matvec", "cap_error", "CUT_STRATEGIES"]
 
 #: sectioning name -> where the cuts fall (mapper.sectioning.Cuts).
 CUT_STRATEGIES: dict[str, Cuts] = {"plain": plain_cuts, "optimal": optimal_strategy, "refined": refined_strategy}
@@ -92,6 +93,20 @@ def map_layer(layer: QuantLayer, cfg: ArrayConfig) -> LayerMap:
     """
     sec = section_layer(layer.weights, cfg, CUT_STRATEGIES[cfg.sectioning])
     return LayerMap(layer, sec, plan_resolutions(sec.counts, cfg, sec.output_mask()))
+
+
+def with_policy(lm: LayerMap, cfg: ArrayConfig) -> LayerMap:
+    """The same sections under another policy, cap or energy model: resolutions planned again, nothing re-sectioned.
+
+    The dense reference is the natural-order map at policy `dense`, so it reuses the natural reference's
+    sections instead of ordering and counting the layer once more.
+    """
+    old = lm.cfg
+    if (cfg.hw, cfg.ordering, cfg.sectioning, cfg.section_cost_pj) != \
+            (old.hw, old.ordering, old.sectioning, old.section_cost_pj):
+        raise ValueError("with_policy keeps the sections: hardware, ordering and sectioning must not change")
+    sec = dataclasses.replace(lm.sec, cfg=cfg)
+    return LayerMap(lm.layer, sec, plan_resolutions(sec.counts, cfg, sec.output_mask()))
 
 
 def saturating_matvec(lm: LayerMap, x: np.ndarray, chunk: int = 32) -> np.ndarray:

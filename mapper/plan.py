@@ -13,7 +13,9 @@ Slot column c = (j * 2 + sign) * Bm + bit for the section's local output j (outp
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -22,14 +24,16 @@ import numpy as np
 
 from .config import ArrayConfig, clog2
 from .errors import SwsError
+from .layer import check_size
 from .mapping import LayerMap
-from .bits import grouped, weight_bits_of
+from .bits import grouped, lossless_bits, weight_bits_of
 
 __all__ = ["LayerPlan", "Plan", "PLAN_FORMAT", "PLAN_VERSION", "build_layer_plan", "write_plan", "load_plan",
-           "rebuild_weights", "rom_widths", "rom_bits", "layer_rom_bits", "SECTION_FIELDS", "COLUMN_FIELDS"]
+           "rebuild_weights", "check_layer_plan", "plan_files", "manifest_digest", "rom_widths", "rom_bits", "layer_rom_bits", "SECTION_FIELDS", "COLUMN_FIELDS"]
 
 PLAN_FORMAT = "sws-plan"
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+ROMS = ("sections", "rows", "columns", "cells")
 SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")
 
@@ -177,27 +181,49 @@ def _hex_lines(bits: np.ndarray) -> str:
     return lines.tobytes().decode("ascii")
 
 
-def _read_hex(path: str, width: int) -> np.ndarray:
+def _read_hex(path: str, width: int, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The words of a $readmemh image as a (words, width) bit matrix, and the file line of each word."""
     digits = -(-width // 4)
     try:
-        with open(path) as f:
-            lines = [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith("//")]
-    except OSError as e:
-        raise SwsError(f"{path}: cannot read the ROM image ({e.strerror})") from None
-    if any(len(ln) != digits or not re.fullmatch(r"[0-9a-fA-F]+", ln) for ln in lines):
-        raise SwsError(f"{path}: every line must be a {digits}-digit hex word")
-    if not lines:
-        return np.zeros((0, width), np.uint8)
-    raw = np.frombuffer("".join(lines).lower().encode(), np.uint8).reshape(len(lines), digits)
+        text = data.decode("ascii")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise SwsError(f"{path}, line {line}: byte 0x{data[e.start]:02x} is not text: every line must be a "
+                       f"{digits}-digit hex word") from None
+    words, lines = [], []
+    for number, raw in enumerate(text.split("\n"), 1):
+        ln = raw.strip()
+        if not ln or ln.startswith("//"):
+            continue
+        if len(ln) != digits or not re.fullmatch(r"[0-9a-fA-F]+", ln):
+            raise SwsError(f"{path}, line {number}: {ln[:40]!r} is not a {digits}-digit hex word")
+        words.append(ln)
+        lines.append(number)
+    lines = np.asarray(lines, np.int64)
+    if not words:
+        return np.zeros((0, width), np.uint8), lines
+    raw = np.frombuffer("".join(words).lower().encode(), np.uint8).reshape(len(words), digits)
     nib = np.where(raw >= ord("a"), raw - ord("a") + 10, raw - ord("0"))[:, ::-1]
-    bits = ((nib[:, :, None] >> np.arange(4)) & 1).reshape(len(lines), digits * 4).astype(np.uint8)
-    if bits[:, width:].any():
-        raise SwsError(f"{path}: a word is wider than its {width} bits")
-    return bits[:, :width]
+    bits = ((nib[:, :, None] >> np.arange(4)) & 1).reshape(len(words), digits * 4).astype(np.uint8)
+    wide = np.nonzero(bits[:, width:].any(axis=1))[0]
+    if len(wide):
+        raise SwsError(f"{path}, line {lines[wide[0]]}: the word is wider than its {width} bits")
+    return bits[:, :width], lines
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "layer"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "layer"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_digest(manifest: dict) -> str:
+    """The sha256 of the manifest without its own `manifest_sha256` entry, as canonical JSON (sorted keys,
+    no spaces), so that any change of a value is caught and whitespace is not."""
+    rest = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return _sha256(json.dumps(rest, sort_keys=True, separators=(",", ":"), allow_nan=False).encode())
 
 
 def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
@@ -217,21 +243,25 @@ def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
             "columns": _pack([lp.columns[f] for f in COLUMN_FIELDS], [w["columns"][f] for f in COLUMN_FIELDS]),
             "cells": lp.cells.reshape(-1, lp.cfg.slot_cols),
         }
+        digests = {}
         for rom, bits in images.items():
-            with open(os.path.join(path, folder, f"{rom}.hex"), "w") as f:
-                f.write(_hex_lines(bits))
+            data = _hex_lines(bits).encode("ascii")
+            with open(os.path.join(path, folder, f"{rom}.hex"), "wb") as f:
+                f.write(data)
+            digests[rom] = _sha256(data)
         layers.append({"name": lp.name, "folder": folder, "shape": list(lp.shape), "sections": lp.n_sections,
                        "rows_used": int(len(lp.row_index)), "active_columns": int(len(lp.columns["res"])),
-                       "widths": w, "scale": lp.scale})
+                       "widths": w, "scale": lp.scale, "sha256": digests})
     manifest = {"format": PLAN_FORMAT, "version": PLAN_VERSION, "config": cfg.to_dict(), **meta, "layers": layers}
+    manifest["manifest_sha256"] = manifest_digest(manifest)
+    text = json.dumps(manifest, indent=1, allow_nan=False)
     with open(os.path.join(path, "plan.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.write("\n")
+        f.write(text + "\n")
     return manifest
 
 
 def load_plan(path: str) -> Plan:
-    """Read a plan folder written by `write_plan` (or `sws map`).
+    """Read a plan folder written by `write_plan` (or `sws map`), verified before use.
 
     Parameters
     ----------
@@ -246,46 +276,258 @@ def load_plan(path: str) -> Plan:
     Raises
     ------
     SwsError
-        For a missing or unreadable manifest, an unknown format or version, or ROM images that do not
-        match the manifest.
+        Naming the file (and line, or manifest field) and the rule, for: a missing or unreadable
+        manifest; an unknown format or version; a manifest value of the wrong type or out of range;
+        a manifest or ROM image whose sha256 differs from the recorded one (a damaged or edited plan);
+        a ROM word outside its field's range or the layer's shape; tables that are not consistent
+        with each other or with the cells (see docs/design.md section 5).
     """
     mpath = os.path.join(path, "plan.json")
     if not os.path.isfile(mpath):
         raise SwsError(f"{path}: not a plan folder (no plan.json; make one with `sws map`)")
     try:
-        with open(mpath) as f:
-            manifest = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise SwsError(f"{mpath}: not a readable plan manifest ({e})") from None
+        with open(mpath, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise SwsError(f"{mpath}: cannot read the plan manifest ({e.strerror})") from None
+    try:
+        manifest = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise SwsError(f"{mpath}, line {line}: not UTF-8 text: a plan manifest is JSON") from None
+    except json.JSONDecodeError as e:
+        raise SwsError(f"{mpath}, line {e.lineno}: not valid JSON ({e.msg}, column {e.colno})") from None
+    except (ValueError, RecursionError) as e:
+        raise SwsError(f"{mpath}: not a plan manifest ({e})") from None
+    if not isinstance(manifest, dict):
+        raise SwsError(f"{mpath}: a plan manifest is a JSON object, not {type(manifest).__name__}")
     if manifest.get("format") != PLAN_FORMAT or manifest.get("version") != PLAN_VERSION:
         raise SwsError(f"{mpath}: plan format {manifest.get('format')!r} version {manifest.get('version')!r} "
-                       f"is not {PLAN_FORMAT!r} version {PLAN_VERSION}")
-    cfg = ArrayConfig.from_dict(manifest["config"])
-    layers = []
-    for entry in manifest["layers"]:
-        folder = os.path.join(path, entry["folder"])
-        shape = tuple(entry["shape"])
-        w = rom_widths(cfg, shape, entry["rows_used"], entry["active_columns"])
-        if w != entry["widths"]:
-            raise SwsError(f"{mpath}: layer {entry['name']!r} has ROM word widths {entry['widths']}, "
-                           f"but its configuration gives {w}")
-        sec = dict(zip(SECTION_FIELDS, _unpack(_read_hex(os.path.join(folder, "sections.hex"),
-                                                         sum(w["sections"].values())),
-                                               [w["sections"][f] for f in SECTION_FIELDS])))
-        rows = _unpack(_read_hex(os.path.join(folder, "rows.hex"), w["rows"]["index"]), [w["rows"]["index"]])[0]
-        cols = dict(zip(COLUMN_FIELDS, _unpack(_read_hex(os.path.join(folder, "columns.hex"),
-                                                         sum(w["columns"].values())),
-                                               [w["columns"][f] for f in COLUMN_FIELDS])))
-        cells = _read_hex(os.path.join(folder, "cells.hex"), cfg.slot_cols)
-        s_count = entry["sections"]
-        if len(sec["rows"]) != s_count or len(rows) != entry["rows_used"] or \
-                len(cols["res"]) != entry["active_columns"] or len(cells) != s_count * cfg.rows:
-            raise SwsError(f"{folder}: the ROM images do not hold the {s_count} sections, {entry['rows_used']} "
-                           f"rows and {entry['active_columns']} columns that plan.json lists")
-        layers.append(LayerPlan(entry["name"], cfg, shape, sec, rows, cols,
-                                cells.reshape(s_count, cfg.rows, cfg.slot_cols), entry.get("scale")))
-    meta = {k: v for k, v in manifest.items() if k not in ("format", "version", "config", "layers")}
+                       f"is not {PLAN_FORMAT!r} version {PLAN_VERSION} (map the weights again with `sws map`)")
+    recorded = manifest.get("manifest_sha256")
+    if not isinstance(recorded, str) or recorded != manifest_digest(manifest):
+        raise SwsError(f"{mpath}: field manifest_sha256: the manifest does not match its recorded sha256: "
+                       f"the plan is damaged or was edited (make it again with `sws map`)")
+    try:
+        cfg = ArrayConfig.from_dict(manifest.get("config"))
+    except (SwsError, TypeError, ValueError) as e:
+        raise SwsError(f"{mpath}: field config: {e}") from None
+    entries = _field(mpath, manifest, "layers", list)
+    if not entries:
+        raise SwsError(f"{mpath}: field layers: a plan needs at least one layer")
+    layers, folders = [], set()
+    for i, entry in enumerate(entries):
+        lp = _load_layer(path, mpath, cfg, i, entry, folders)
+        layers.append(lp)
+    meta = {k: v for k, v in manifest.items()
+            if k not in ("format", "version", "config", "layers", "manifest_sha256")}
     return Plan(cfg, layers, meta)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a standard JSON number")
+
+
+def _field(where: str, d: dict, key: str, kind, prefix: str = ""):
+    if not isinstance(d, dict) or key not in d:
+        raise SwsError(f"{where}: field {prefix}{key} is missing")
+    v = d[key]
+    if kind is int:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    else:
+        ok = isinstance(v, kind)
+    if not ok:
+        raise SwsError(f"{where}: field {prefix}{key} must be {_KIND_NAMES.get(kind, kind)}, "
+                       f"not {type(v).__name__} {v!r:.60}")
+    return v
+
+
+_KIND_NAMES = {int: "an integer", str: "a string", list: "a list", dict: "an object"}
+
+
+def _int_in(where: str, d: dict, key: str, lo: int, hi: int, prefix: str) -> int:
+    v = _field(where, d, key, int, prefix)
+    if not lo <= v <= hi:
+        raise SwsError(f"{where}: field {prefix}{key} = {v} is outside {lo}..{hi}")
+    return v
+
+
+#: Largest K or N a manifest may name: 2**31 rows or outputs (the ROM index fields stay below 32 bits).
+MAX_DIM = 2 ** 31
+
+
+def _load_layer(path: str, mpath: str, cfg: ArrayConfig, i: int, entry, folders: set) -> LayerPlan:
+    p = f"layers[{i}]."
+    if not isinstance(entry, dict):
+        raise SwsError(f"{mpath}: field layers[{i}] must be an object, not {type(entry).__name__}")
+    name = _field(mpath, entry, "name", str, p)
+    folder_name = _field(mpath, entry, "folder", str, p)
+    if folder_name != _safe(folder_name) or folder_name in folders:
+        raise SwsError(f"{mpath}: field {p}folder = {folder_name!r} must be a plain folder name of letters, "
+                       f"digits, '_', '.' or '-', used by one layer only")
+    folders.add(folder_name)
+    shape = _field(mpath, entry, "shape", list, p)
+    if len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_DIM
+                                  for s in shape):
+        raise SwsError(f"{mpath}: field {p}shape = {shape!r:.60} must be [K, N], integers in 1..{MAX_DIM}")
+    k, n = shape
+    check_size(f"{mpath}: field {p}shape", k, n, 8, "to rebuild W")   # before anything of that size
+    n_groups = -(-n // cfg.group)
+    s_count = _int_in(mpath, entry, "sections", 0, MAX_DIM, p)
+    rows_used = _int_in(mpath, entry, "rows_used", 0, k * n_groups, p)
+    n_cols = _int_in(mpath, entry, "active_columns", 0, s_count * cfg.slot_cols, p)
+    w = rom_widths(cfg, (k, n), rows_used, n_cols)
+    if entry.get("widths") != w:
+        raise SwsError(f"{mpath}: field {p}widths = {entry.get('widths')!r:.200} is not the {w} that the "
+                       f"configuration and shape give")
+    scale = entry.get("scale")
+    if scale is not None and not (isinstance(scale, list) and len(scale) in (1, n) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0 for x in scale)):
+        raise SwsError(f"{mpath}: field {p}scale must be null or a list of 1 or {n} positive finite numbers")
+    digests = _field(mpath, entry, "sha256", dict, p)
+    folder = os.path.join(path, folder_name)
+    images = {}
+    for rom in ROMS:
+        rpath = os.path.join(folder, f"{rom}.hex")
+        try:
+            with open(rpath, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise SwsError(f"{rpath}: cannot read the ROM image ({e.strerror})") from None
+        if digests.get(rom) != _sha256(data):
+            raise SwsError(f"{rpath}: the ROM image does not match its sha256 in plan.json ({p}sha256.{rom}): "
+                           f"the plan is damaged or was edited (make it again with `sws map`)")
+        images[rom] = (rpath, data)
+    rpath, data = images["sections"]
+    bits, sec_lines = _read_hex(rpath, sum(w["sections"].values()), data)
+    sec = dict(zip(SECTION_FIELDS, _unpack(bits, [w["sections"][f] for f in SECTION_FIELDS])))
+    rpath, data = images["rows"]
+    bits, row_lines = _read_hex(rpath, w["rows"]["index"], data)
+    rows = _unpack(bits, [w["rows"]["index"]])[0]
+    rpath, data = images["columns"]
+    bits, col_lines = _read_hex(rpath, sum(w["columns"].values()), data)
+    cols = dict(zip(COLUMN_FIELDS, _unpack(bits, [w["columns"][f] for f in COLUMN_FIELDS])))
+    rpath, data = images["cells"]
+    cells, cell_lines = _read_hex(rpath, cfg.slot_cols, data)
+    counts = {"sections": (len(sec["rows"]), s_count), "rows": (len(rows), rows_used),
+              "columns": (len(cols["res"]), n_cols), "cells": (len(cells), s_count * cfg.rows)}
+    for rom, (got, want) in counts.items():
+        if got != want:
+            raise SwsError(f"{images[rom][0]}: holds {got} words, but plan.json ({p[:-1]}) gives {want}")
+    lp = LayerPlan(name, cfg, (k, n), sec, rows, cols, cells.reshape(s_count, cfg.rows, cfg.slot_cols),
+                   None if scale is None else [float(x) for x in scale])
+    check_layer_plan(lp, {rom: (images[rom][0], ln) for rom, ln in
+                          (("sections", sec_lines), ("rows", row_lines), ("columns", col_lines),
+                           ("cells", cell_lines))})
+    return lp
+
+
+def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
+    """An SwsError unless every ROM field of `lp` is in its range and the tables agree with each other,
+    with the layer's shape and with the cells (docs/design.md section 5).
+
+    `where` maps each ROM ("sections", "rows", "columns", "cells") to (file, line of each word), for the
+    messages; without it the messages name the word's index.
+    """
+    cfg, (k, n) = lp.cfg, lp.shape
+    g, bm, r = cfg.group, cfg.weight_bits, cfg.rows
+    sec, cols, s_count = lp.sections, lp.columns, lp.n_sections
+
+    def fail(rom, index, field, value, rule):
+        if where and rom in where:
+            f, lines = where[rom]
+            at = f"{f}, line {lines[index]}" if index < len(lines) else f
+        else:
+            at = f"layer {lp.name}, {rom} word {index}"
+        raise SwsError(f"{at}: field {field} = {value} {rule}")
+
+    def first(bad):
+        return int(np.argmax(bad))
+
+    def check(rom, field, values, bad, rule):
+        if np.any(bad):
+            i = first(bad)
+            fail(rom, i, field, int(values[i]), rule)
+
+    rows, n_act, out_base = sec["rows"], sec["n_active"], sec["out_base"]
+    check("sections", "rows", rows, rows > r, f"is more than the array's {r} rows")
+    check("sections", "n_active", n_act, n_act > cfg.slot_cols, f"is more than the {cfg.slot_cols} slot columns")
+    check("sections", "out_base", out_base, out_base >= n, f"is not below N = {n}")
+    check("sections", "out_base", out_base, out_base % g != 0, f"is not a multiple of the group {g}")
+    row_base = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
+    col_base = np.concatenate([[0], np.cumsum(n_act)[:-1]]).astype(np.int64)
+    check("sections", "row_base", sec["row_base"], sec["row_base"] != row_base,
+          "is not the sum of the rows of the sections before it (sections are contiguous)")
+    check("sections", "col_base", sec["col_base"], sec["col_base"] != col_base,
+          "is not the sum of the active columns of the sections before it (sections are contiguous)")
+    if rows.sum() != len(lp.row_index):
+        fail("sections", s_count - 1, "rows", int(rows[-1]) if s_count else 0,
+             f"makes {int(rows.sum())} rows in all, but the row table holds {len(lp.row_index)}")
+    if n_act.sum() != len(cols["res"]):
+        fail("sections", s_count - 1, "n_active", int(n_act[-1]) if s_count else 0,
+             f"makes {int(n_act.sum())} active columns in all, but the column table holds {len(cols['res'])}")
+    idx = lp.row_index
+    check("rows", "index", idx, idx >= k, f"is not below K = {k}")
+    # Each input meets each output group at most once.
+    sec_of_row = np.repeat(np.arange(s_count), rows)
+    pair = out_base[sec_of_row] // g * k + idx
+    order = np.argsort(pair, kind="stable")
+    dup = np.zeros(len(pair), bool)
+    dup[order[1:]] = pair[order[1:]] == pair[order[:-1]]
+    check("rows", "index", idx, dup, "appears twice for the same outputs")
+    slot, out, sign, bit, res = (cols[f] for f in COLUMN_FIELDS)
+    sec_of_col = np.repeat(np.arange(s_count), n_act)
+    check("columns", "slot_col", slot, slot >= cfg.slot_cols, f"is not below the {cfg.slot_cols} slot columns")
+    check("columns", "bit", bit, bit >= bm, f"is not below weight_bits = {bm}")
+    check("columns", "res", res, res > cfg.full_resolution, f"is above the full resolution {cfg.full_resolution}")
+    check("columns", "res", res, res < 1, "is 0: an active column is converted at 1 bit or more")
+    j, rem = np.divmod(slot, 2 * bm)
+    check("columns", "sign", sign, sign != rem // bm, "does not match the slot column's sign")
+    check("columns", "bit", bit, bit != rem % bm, "does not match the slot column's bit")
+    check("columns", "out", out, out != out_base[sec_of_col] + j,
+          "is not the section's out_base plus the slot column's output")
+    check("columns", "out", out, out >= n, f"is not below N = {n}")
+    later = np.zeros(len(slot), bool)
+    later[1:] = (sec_of_col[1:] == sec_of_col[:-1]) & \
+        ((res[1:] > res[:-1]) | ((res[1:] == res[:-1]) & (slot[1:] <= slot[:-1])))
+    check("columns", "res", res, later,
+          "breaks the order of a section's columns: widest resolution first, then ascending slot column")
+    # Cells: zero outside the section's rows and real outputs; ones only in active columns, and never
+    # more of them than the column's resolution counts (unless a cap makes that saturation deliberate).
+    cells = lp.cells
+    valid_row = np.arange(r)[None, :] < rows[:, None]                                     # (S, R)
+    real_col = (out_base[:, None] + np.arange(cfg.slot_cols)[None, :] // (2 * bm)) < n   # (S, slot_cols)
+    stray = cells.any(axis=2) & ~valid_row
+    if stray.any():
+        s, rr = np.argwhere(stray)[0]
+        fail("cells", s * r + rr, "row", f"{rr} of section {s}", f"holds ones, but the section has "
+             f"{int(rows[s])} rows")
+    ones = cells.sum(axis=1, dtype=np.int64)                                              # (S, slot_cols)
+    col_res = np.zeros((s_count, cfg.slot_cols), np.int64)
+    col_res[sec_of_col, slot] = res
+    beyond = (ones > 0) & ~real_col
+    if beyond.any():
+        s, c = np.argwhere(beyond)[0]
+        fail("cells", s * r, "slot column", f"{c} of section {s}", f"holds ones, but its output "
+             f"{int(out_base[s]) + c // (2 * bm)} is not below N = {n}")
+    inactive = (ones > 0) & (col_res == 0)
+    if inactive.any():
+        s, c = np.argwhere(inactive)[0]
+        fail("cells", s * r, "slot column", f"{c} of section {s}", "holds ones but is not an active column")
+    need = lossless_bits(ones)
+    if cfg.cap is not None:
+        need = np.minimum(need, cfg.cap)
+    short = (col_res > 0) & (col_res < need)
+    if short.any():
+        s, c = np.argwhere(short)[0]
+        i = int(np.nonzero((sec_of_col == s) & (slot == c))[0][0])
+        fail("columns", i, "res", int(col_res[s, c]), f"cannot count the {int(ones[s, c])} ones of slot column "
+             f"{c} of section {s} (it needs {int(need[s, c])} bits)")
+
+
+def plan_files(path: str) -> list[str]:
+    """Every file in the plan folder `path`: the inputs an output of `sws rtl` or `sws sim` must not be."""
+    return [os.path.join(d, f) for d, _, files in os.walk(path) for f in files]
 
 
 def rebuild_weights(lp: LayerPlan) -> np.ndarray:

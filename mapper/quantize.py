@@ -27,9 +27,14 @@ def prune(w: np.ndarray, sparsity: float) -> np.ndarray:
     n_zero = int(round(sparsity * w.size))
     if n_zero == 0:
         return w.copy()
-    order = np.argsort(np.abs(w), axis=None, kind="stable")
+    # The n_zero-th smallest magnitude by selection (O(n)), not a full sort: everything below it goes, and of
+    # the magnitudes equal to it, the lowest flat indices -- what a stable sort would give.
+    mag = np.abs(w).reshape(-1)
+    threshold = np.partition(mag, n_zero - 1)[n_zero - 1]
     out = w.copy().reshape(-1)
-    out[order[:n_zero]] = 0
+    below = mag < threshold
+    out[below] = 0
+    out[np.flatnonzero(mag == threshold)[:n_zero - int(np.count_nonzero(below))]] = 0
     return out.reshape(w.shape)
 
 
@@ -37,14 +42,21 @@ def quantize(w: np.ndarray, weight_bits: int, *, per_channel: bool = False, wher
     """Signed integers in -(2**Bm - 1)..2**Bm - 1, and the scale that maps them back (None for integer input)."""
     qmax = 2 ** weight_bits - 1
     if np.issubdtype(w.dtype, np.integer):
-        over = np.abs(w.astype(np.int64)) > qmax
+        # Compared in w's own type: converting first would wrap 2**64 - 1 to -1, and abs(-2**63) overflows.
+        over = (w > qmax) if np.issubdtype(w.dtype, np.unsignedinteger) else (w > qmax) | (w < -qmax)
         if over.any():
             k, n = np.argwhere(over)[0]
             raise SwsError(f"{where}: integer weight W[{k}, {n}] = {int(w[k, n])} is outside -{qmax}..{qmax} "
                            f"(weight_bits {weight_bits}, symmetric)")
         return w.astype(np.int64), None
+    w = w.astype(np.float64)    # a float16 or float32 scale of tiny weights would underflow to 0
     mag = np.abs(w).max(axis=0, keepdims=True) if per_channel else np.abs(w).max(keepdims=True)
     scale = np.where(mag > 0, mag / qmax, 1.0)
+    tiny = (mag > 0) & (scale < np.finfo(np.float64).tiny)
+    if tiny.any():
+        at = f"column {int(np.argmax(tiny))}" if per_channel else "the layer"
+        raise SwsError(f"{where}: the largest |weight| of {at} is {float(mag[tiny][0]):.3g}, too small to "
+                       f"quantize: its scale max|w| / {qmax} is not a normal float64 (rescale the weights)")
     q = np.clip(np.rint(w / scale), -qmax, qmax).astype(np.int64)
     return q, scale.reshape(-1)
 

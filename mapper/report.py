@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bound import lower_bound
+from .adc_models import MODELS
+from .bound import column_bound, lower_bound
 from .config import ArrayConfig
-from .mapping import Cost, LayerMap, cap_error, map_layer
+from .macro import ENERGY_PARTS, MacroCost, macro_cost, macro_of
+from .mapping import Cost, LayerMap, cap_error, map_layer, with_policy
 from .plan import layer_rom_bits
 from .quantize import QuantLayer, prepare_layer
 from .weights import load_weights
@@ -15,7 +17,11 @@ __all__ = ["LayerResult", "map_layers", "map_source", "report_dict", "format_tab
 
 REPORT_KEYS = ("name", "shape", "sparsity", "energy_pj", "dense_energy_pj", "natural_energy_pj",
                "reduction_vs_dense", "reduction_vs_natural", "conversions", "sar_cycles", "sections",
-               "crossbars", "rom_bits", "lower_bound_pj", "ratio_to_bound")
+               "crossbars", "rom_bits", "lower_bound_pj", "column_bound_pj", "ratio_to_bound",
+               "macro_energy_pj", "macro_breakdown_pj", "dense_macro_energy_pj", "natural_macro_energy_pj",
+               "macro_reduction_vs_dense", "macro_reduction_vs_natural", "area_um2", "area_breakdown_um2",
+               "dense_area_um2", "cycles_per_vector", "adc_bound_cycles", "dense_cycles_per_vector",
+               "time_per_vector_ns")
 
 
 @dataclass
@@ -29,6 +35,10 @@ class LayerResult:
     rom_bits: int
     bound: float = 0.0          # mapper.bound.lower_bound: no lossless plan of the layer costs less
     plain: Cost | None = None   # sectioning optimal or refined: plain SWS (sorted, full sections)
+    column_bound: float = 0.0   # mapper.bound.column_bound: the tighter per-column split bound
+    macro: MacroCost | None = None          # mapper.macro: the whole macro, area and cycles of the plan
+    natural_macro: MacroCost | None = None
+    dense_macro: MacroCost | None = None
 
 
 def reference_configs(cfg: ArrayConfig) -> tuple[ArrayConfig, ArrayConfig]:
@@ -66,11 +76,16 @@ def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> lis
         if progress:
             progress(i, len(layers), layer.name)
         lm = map_layer(layer, cfg)
-        natural = map_layer(layer, natural_cfg).cost()
-        dense = map_layer(layer, dense_cfg).cost()
+        # The references share their sections: natural order, plain cuts (and are the map itself when cfg is that).
+        nat = lm if cfg == natural_cfg else map_layer(layer, natural_cfg)
+        den = with_policy(nat, dense_cfg)
+        cost, natural, dense = lm.cost(), nat.cost(), den.cost()
         plain = map_layer(layer, plain_sws_config(cfg)).cost() if cfg.sectioning != "plain" else None
-        out.append(LayerResult(lm, lm.cost(), natural, dense, layer_rom_bits(lm), lower_bound(layer.weights, cfg),
-                               plain))
+        out.append(LayerResult(
+            lm, cost, natural, dense, layer_rom_bits(lm), lower_bound(layer.weights, cfg), plain,
+            column_bound(layer.weights, cfg), macro_cost(lm.sec, lm.res, cost.energy_pj),
+            macro_cost(nat.sec, nat.res, natural.energy_pj, cycles=False),
+            macro_cost(den.sec, den.res, dense.energy_pj, tables=False)))
     return out
 
 
@@ -84,7 +99,8 @@ def _ratio(a: float, b: float) -> float:
 
 
 def _row(name, shape, sparsity, cost: Cost, natural: Cost, dense: Cost, rom_bits: int, bound: float,
-         plain: Cost | None) -> dict:
+         plain: Cost | None, split: float, macro: MacroCost, natural_macro: MacroCost, dense_macro: MacroCost,
+         clock_hz: float) -> dict:
     row = {
         "name": name, "shape": shape, "sparsity": sparsity,
         "energy_pj": cost.energy_pj, "dense_energy_pj": dense.energy_pj, "natural_energy_pj": natural.energy_pj,
@@ -93,7 +109,16 @@ def _row(name, shape, sparsity, cost: Cost, natural: Cost, dense: Cost, rom_bits
         "conversions": cost.conversions, "sar_cycles": cost.sar_cycles, "sections": cost.sections,
         "crossbars": cost.crossbars, "rom_bits": rom_bits,
         "resolution_histogram": list(cost.resolution_histogram),
-        "lower_bound_pj": bound, "ratio_to_bound": cost.energy_pj / bound if bound > 0 else None,
+        "lower_bound_pj": bound, "column_bound_pj": split,
+        "ratio_to_bound": cost.energy_pj / split if split > 0 else None,
+        "macro_energy_pj": macro.energy_pj, "macro_breakdown_pj": {k: macro.energy[k] for k in ENERGY_PARTS},
+        "dense_macro_energy_pj": dense_macro.energy_pj, "natural_macro_energy_pj": natural_macro.energy_pj,
+        "macro_reduction_vs_dense": _ratio(macro.energy_pj, dense_macro.energy_pj),
+        "macro_reduction_vs_natural": _ratio(macro.energy_pj, natural_macro.energy_pj),
+        "row_activations": macro.row_activations, "dense_row_activations": dense_macro.row_activations,
+        "area_um2": macro.area_um2, "area_breakdown_um2": dict(macro.area), "dense_area_um2": dense_macro.area_um2,
+        "cycles_per_vector": macro.cycles, "adc_bound_cycles": macro.adc_bound_cycles,
+        "dense_cycles_per_vector": dense_macro.cycles, "time_per_vector_ns": macro.cycles / clock_hz * 1e9,
     }
     if plain is not None:
         row.update({"plain_energy_pj": plain.energy_pj, "plain_sections": plain.sections,
@@ -122,10 +147,12 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
     dict
         source, sparsity_requested, per_channel, config, layers (one row each), total, notes.
     """
+    macro = macro_of(cfg)
+    clock = macro["clock_hz"]
     rows = []
     for r in results:
         row = _row(r.map.layer.name, list(r.map.layer.shape), r.map.layer.sparsity, r.cost, r.natural, r.dense,
-                   r.rom_bits, r.bound, r.plain)
+                   r.rom_bits, r.bound, r.plain, r.column_bound, r.macro, r.natural_macro, r.dense_macro, clock)
         if cfg.cap is not None:
             row["cap_error"] = cap_error(r.map, n_vectors=cap_vectors)
         rows.append(row)
@@ -136,20 +163,32 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
     total = _row("total", [sum(r.map.layer.shape[0] for r in results), sum(r.map.layer.shape[1] for r in results)],
                  zeros / weights, total_cost, total_nat, total_dense, sum(r.rom_bits for r in results),
                  sum(r.bound for r in results),
-                 sum((r.plain for r in results[1:]), results[0].plain) if cfg.sectioning != "plain" else None)
+                 sum((r.plain for r in results[1:]), results[0].plain) if cfg.sectioning != "plain" else None,
+                 sum(r.column_bound for r in results), *(sum(ms[1:], ms[0]) for ms in
+                                                         zip(*[(r.macro, r.natural_macro, r.dense_macro)
+                                                               for r in results])), clock)
     total["shape"] = None  # layers of different shapes have no common shape
     total["weights"] = weights
     if cfg.cap is not None:
         total["capped_columns"] = sum(row["cap_error"]["capped_columns"] for row in rows)
     notes = sorted({n for r in results for n in r.map.layer.notes})
+    models = {"adc": _adc_source(cfg), "macro": macro.name, "macro_file": macro.path,
+              "clock_hz": clock, "cycles": "exact cycle model of docs/design.md section 6 (default lanes); "
+                                           "total: the layers one after another"}
     return {"source": source, "sparsity_requested": sparsity, "per_channel": per_channel,
-            "config": cfg.to_dict(), "layers": rows, "total": total, "notes": notes}
+            "config": cfg.to_dict(), "models": models, "layers": rows, "total": total, "notes": notes}
+
+
+def _adc_source(cfg: ArrayConfig) -> str:
+    m = MODELS[cfg.law]
+    return f"{cfg.law}: {m.formula}; {m.source}"
 
 
 def format_table(report: dict) -> str:
     """The report as a fixed-width text table (also the body of report.md)."""
     head = ("layer", "shape", "sparsity", "energy pJ", "dense pJ", "natural pJ", "vs dense", "vs natural",
-            "conversions", "sections", "crossbars", "ROM bits", "x bound")
+            "conversions", "sections", "crossbars", "ROM bits", "x bound", "macro pJ", "macro vs dense",
+            "macro vs natural", "area mm2", "cycles")
     plain = "plain_energy_pj" in report["total"]
     if plain:
         head += ("plain SWS pJ", "x plain", "plain sections")
@@ -160,7 +199,10 @@ def format_table(report: dict) -> str:
                       f"{row['dense_energy_pj']:.1f}", f"{row['natural_energy_pj']:.1f}",
                       f"{100 * row['reduction_vs_dense']:.1f}%", f"{100 * row['reduction_vs_natural']:.1f}%",
                       str(row["conversions"]), str(row["sections"]), str(row["crossbars"]), str(row["rom_bits"]),
-                      "-" if row["ratio_to_bound"] is None else f"{row['ratio_to_bound']:.3f}")
+                      "-" if row["ratio_to_bound"] is None else f"{row['ratio_to_bound']:.3f}",
+                      f"{row['macro_energy_pj']:.1f}", f"{100 * row['macro_reduction_vs_dense']:.1f}%",
+                      f"{100 * row['macro_reduction_vs_natural']:.1f}%", f"{row['area_um2'] / 1e6:.4f}",
+                      str(row["cycles_per_vector"]))
                      + ((f"{row['plain_energy_pj']:.1f}",
                          "-" if row["ratio_to_plain"] is None else f"{row['ratio_to_plain']:.3f}",
                          str(row["plain_sections"])) if plain else ()))

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .bits import group_bit_cumsum, grouped
+from .bits import block_bit_counts, group_bit_cumsum, grouped
 from .config import ArrayConfig
 from .orderings import ORDERING_KEYS, order_rows
 
@@ -27,7 +27,7 @@ Cuts = Callable[..., tuple]
 
 def group_keys(w: np.ndarray, group: int) -> np.ndarray:
     """The sorting key of each input row for each output group: max over the group's outputs of |W|."""
-    return np.abs(grouped(w, group)).max(axis=2)
+    return np.abs(grouped(w, group, np.int32)).max(axis=2).astype(np.int64)
 
 
 def row_orders(w: np.ndarray, cfg: ArrayConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -38,8 +38,10 @@ def row_orders(w: np.ndarray, cfg: ArrayConfig) -> tuple[np.ndarray, np.ndarray]
         return np.tile(np.arange(k), (n_groups, 1)), np.full(n_groups, k)
     if cfg.ordering in ORDERING_KEYS:
         return order_rows(grouped(w, cfg.group), keys, cfg.ordering)
-    # Stable sort of the negated key: descending key, ties by ascending input index; zero rows sort last.
-    order = np.argsort(-keys, axis=1, kind="stable")
+    # Stable sort of the key's complement: descending key, ties by ascending input index; zero rows sort
+    # last. Keys hold at most 15 bits, so the complement is a uint16 and the stable sort is a radix sort.
+    top = int(keys.max(initial=0))
+    order = np.argsort((top - keys).astype(np.uint16), axis=1, kind="stable")
     kept = np.count_nonzero(keys, axis=1)
     return order, kept
 
@@ -86,6 +88,11 @@ class Sectioning:
 def section_layer(w: np.ndarray, cfg: ArrayConfig, cuts: Cuts = plain_cuts) -> Sectioning:
     """Order a K x N integer layer by the configuration's ordering and cut it with the `cuts` strategy."""
     order, kept = row_orders(w, cfg)
+    if cuts is plain_cuts:
+        # Plain sections are blocks of R rows of each order: count their ones block by block.
+        _, _, group, start, length = plain_cuts(w, cfg, order, kept, None)
+        blocks = block_bit_counts(w, order, cfg.group, cfg.weight_bits, cfg.rows)
+        return Sectioning(cfg, tuple(w.shape), order, kept, group, start, length, blocks[group, start // cfg.rows])
     csum = group_bit_cumsum(w, order, cfg.group, cfg.weight_bits)
     order, csum, group, start, length = cuts(w, cfg, order, kept, csum)
     counts = csum[group, start + length] - csum[group, start]

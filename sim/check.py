@@ -10,6 +10,7 @@ import numpy as np
 from hwgen.params import TileParams
 from mapper.errors import SwsError
 from mapper.plan import load_plan
+from mapper.weights import read_npy
 
 from .amaranth_sim import run_tile
 from .golden import check_inputs, energy_of, predict
@@ -24,10 +25,8 @@ def load_inputs(path: str) -> np.ndarray:
     """The input vectors of a .npy file (checked against a layer by `golden.check_inputs`)."""
     if not os.path.isfile(path):
         raise SwsError(f"{path}: no such inputs file (expected a .npy integer array)")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise SwsError(f"{path}: not a readable .npy array ({e})") from None
+    # The golden model holds each vector's bit-planes: up to 16 int64 values per input.
+    return read_npy(path, bytes_per_value=128, what="to simulate")
 
 
 def compare(pred, run) -> list[str]:

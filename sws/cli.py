@@ -1,19 +1,27 @@
-"""The `sws` command: one subcommand per job, each a thin layer over a library call."""
+"""The `sws` command: one subcommand per job, each a thin layer over a library call.
+
+The error contract (README "Errors and exit codes"): exit 0 on success; 1 only when a simulation differs
+from the golden model; 2 for any bad input, option, file or environment (one line on stderr, no traceback,
+no half-written output); 130 on SIGINT and 143 on SIGTERM, after the outputs in progress are cleaned up.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import warnings
 
 from mapper.errors import SwsError
+from mapper.files import os_error
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
-COMMANDS = ("flow", "map", "rtl", "sim", "synth", "sweep", "fidelity", "input-aware")
+COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore", "input-aware")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sws", description="Sorted weight sectioning crossbar generator.")
+    parser = Parser(prog="sws", description="Sorted weight sectioning crossbar generator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"sws.commands.{name.replace('-', '_')}")
@@ -22,16 +30,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = None
     try:
-        return args.run(args) or 0
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:          # not the main thread (a library caller's worker): leave signals alone
+        pass
+    try:
+        with warnings.catch_warnings():
+            # numpy's overflow warnings would break the one-line contract; a result that overflowed is
+            # refused where it is written (mapper.files.dumps_json) or checked (the golden model).
+            warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered",
+                                    RuntimeWarning)
+            return args.run(args) or 0
     except SwsError as e:
-        print(f"sws: error: {e}", file=sys.stderr)
+        print(f"sws: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"sws: error: {_one_line(os_error(e, 'reading or writing a file'))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("sws: error: out of memory: the input is too large for this machine (try a smaller layer or "
+              "array)", file=sys.stderr)
+        return 2
+    except UnicodeError as e:
+        print(f"sws: error: {_one_line(f'a file is not text in the expected encoding ({e.reason})')}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sws: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("sws: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

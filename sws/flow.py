@@ -3,7 +3,6 @@ the golden model, and synthesis of its controller. The library call behind `sws 
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -12,7 +11,7 @@ from hwgen.params import TileParams
 from hwgen.synth import synthesize_tile
 from hwgen.verilog import write_rtl
 from mapper.config import ArrayConfig
-from mapper.files import write_atomic
+from mapper.files import dumps_json, write_atomic
 from mapper.job import map_to_folder
 from mapper.plan import load_plan
 from mapper.report import format_table
@@ -81,7 +80,7 @@ def _synth(plan_dir: str, out: str, report: dict, sim: dict, target: str, say) -
         f"{' and nextpnr for Fmax' if pnr else ''} (the first run of the yowasp tools compiles them: ~90 s)")
     lp = load_plan(plan_dir).layer(layer["name"])
     r = synthesize_tile(TileParams.from_plan(lp), lp, target, pnr=pnr, tile=False)["controller"]
-    write_atomic(os.path.join(out, "synth", f"controller-{target}.json"), json.dumps(r.to_dict(), indent=1) + "\n")
+    write_atomic(os.path.join(out, "synth", f"controller-{target}.json"), dumps_json(r.to_dict(), indent=1) + "\n")
     fmax = f", Fmax {r.fmax_mhz:.1f} MHz" if r.fmax_mhz else ""
     say(f"controller: {r.luts} LUTs, {r.carries} carry cells, {r.flip_flops} flip-flops, {r.block_rams} block "
         f"RAMs, {r.lut_rams} LUT RAMs{fmax}")

@@ -7,6 +7,7 @@ import sys
 
 from mapper.config import LAWS, ORDERINGS, POLICIES, SECTIONINGS, ArrayConfig
 from mapper.errors import SwsError
+from mapper.macro import load_macro
 
 DEFAULT = ArrayConfig()
 
@@ -38,19 +39,44 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--policy", choices=POLICIES, default=DEFAULT.policy,
                    help="ADC resolution policy (default %(default)s)")
     g.add_argument("--cap", type=int, default=None, help="cap every ADC resolution at this many bits (lossy)")
-    g.add_argument("--law", choices=LAWS, default=DEFAULT.law, help="conversion energy law (default %(default)s)")
-    g.add_argument("--law-table", type=_float_list, default=None,
-                   help="with --law table: relative energies of 1, 2, ... bit conversions, comma-separated")
-    g.add_argument("--e8", type=float, default=DEFAULT.e8_pj, help="pJ per 8-bit conversion (default %(default)s)")
+    add_energy_args(p)
+
+
+def add_energy_args(p: argparse.ArgumentParser, *, law: bool = True) -> None:
+    g = p.add_argument_group("energy models (`sws laws` lists them)")
+    if law:
+        g.add_argument("--law", choices=LAWS, default=DEFAULT.law,
+                       help="ADC model: published isaac (default), neurosim, murmann, mnsim; or a relative law "
+                            "walden, thermal, table calibrated by --e8")
+        g.add_argument("--law-table", type=_float_list, default=None,
+                       help="with --law table: relative energies of 1, 2, ... bit conversions, comma-separated")
+    g.add_argument("--e8", type=float, default=None,
+                   help=f"pJ per 8-bit conversion of the relative laws (default {DEFAULT.e8_pj}); "
+                        "the published models carry their own")
+    g.add_argument("--node", type=float, default=None,
+                   help="technology node in nm of neurosim (130, 90, 65, 45, 32, 22) and murmann (default 32)")
+    g.add_argument("--sample-rate", type=float, default=None,
+                   help="conversions per second per ADC of murmann (default 1e9)")
+    g.add_argument("--macro", default=None,
+                   help="JSON file of macro constants replacing the built-in ISAAC macro's (mapper/data/isaac_macro.json)")
+
+
+def energy_fields(args, law: str | None = None) -> dict:
+    """EnergyConfig fields from the energy options (for `law`, or the --law given)."""
+    law = law or args.law
+    return {"law": law, "law_table": getattr(args, "law_table", None),
+            "e8_pj": DEFAULT.e8_pj if args.e8 is None else args.e8,
+            "node_nm": args.node, "sample_rate_hz": args.sample_rate, "macro": args.macro}
 
 
 def config_from_args(args) -> ArrayConfig:
+    if args.macro is not None:
+        load_macro(args.macro)   # a bad macro file fails before any mapping work
     ordering = args.ordering or ("natural" if args.policy == "dense" else "sorted")
     return ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
                        input_signed=not args.unsigned_inputs, group=args.group, n_adc=args.n_adc,
                        ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
-                       law=args.law, law_table=args.law_table, e8_pj=args.e8,
-                       section_cost_pj=args.section_cost)
+                       section_cost_pj=args.section_cost, **energy_fields(args))
 
 
 def add_weight_args(p: argparse.ArgumentParser) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from mapper.errors import SwsError
+from mapper.files import dumps_json
 from sws.experiments.fidelity import fidelity_markdown, fidelity_to_folder
 
 from .common import add_config_args, config_from_args
@@ -42,7 +42,7 @@ def run(args):
     result = fidelity_to_folder(sparsities, args.output, crossbar=cfg if args.crossbar else None,
                                 progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
     if args.json:
-        print(json.dumps(result))
+        print(dumps_json(result))
     else:
         print(fidelity_markdown(result))
         print(f"in {args.output}/")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from mapper.files import dumps_json
 from mapper.job import map_to_folder
 from mapper.report import format_table
 from mapper.weights import source_name
@@ -29,11 +29,17 @@ def run(args):
     report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
                            per_channel=args.per_channel, progress=progress)
     if args.json:
-        print(json.dumps(report))
+        print(dumps_json(report))
     else:
         print(format_table(report))
         t = report["total"]
         print(f"\n{100 * t['reduction_vs_dense']:.1f}% less ADC energy than dense, "
-              f"{100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy.")
+              f"{100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy "
+              f"(ADC model {report['config']['energy']['law']}).")
+        print(f"Whole macro ({report['models']['macro']}): {t['macro_energy_pj'] / 1000:.1f} nJ per input vector, "
+              f"{100 * t['macro_reduction_vs_dense']:.1f}% less than dense, "
+              f"{100 * t['macro_reduction_vs_natural']:.1f}% less than natural order; area "
+              f"{t['area_um2'] / 1e6:.3f} mm^2; {t['cycles_per_vector']} cycles per vector "
+              f"({t['time_per_vector_ns'] / 1000:.2f} us at {report['models']['clock_hz'] / 1e9:g} GHz).")
         print(f"plan, ROM images and report in {out}/")
     return 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 
 import numpy as np
 
-from mapper.files import write_atomic
+from mapper.errors import SwsError
+from mapper.files import check_output_file, dumps_json, write_atomic
+from mapper.plan import plan_files
 from sim.check import BACKENDS, load_inputs, simulate_plan
 
 from .common import add_layer_args
@@ -34,15 +36,23 @@ def add_parser(sub):
 
 
 def run(args):
+    # Outputs are checked before the simulation, which can take minutes: never an input, never a folder.
+    inputs = [args.inputs] + plan_files(args.plan)
+    for path, what in ((args.output, "outputs file"), (args.vcd, "waveform file")):
+        if path:
+            check_output_file(path, inputs, what)
+    if args.output and args.vcd and os.path.realpath(args.output) == os.path.realpath(args.vcd):
+        raise SwsError(f"{args.output}: the outputs file and the waveform file must differ")
     x = load_inputs(args.inputs)
     r = simulate_plan(args.plan, x, layer=args.layer, vcd=args.vcd, generic=args.generic, lanes=args.lanes,
                  where=args.inputs, backend=args.backend)
     if r["match"] and args.output:
-        write_atomic(args.output, lambda f: np.save(f, r["outputs"].astype(np.int64)), binary=True)
+        write_atomic(args.output, lambda f: np.save(f, r["outputs"].astype(np.int64)), binary=True,
+                     inputs=inputs)
     if args.json:
         keys = ("layer", "backend", "outputs", "cycles", "cycles_per_vector", "adc_bound_per_vector", "conversions",
                 "conversions_by_bits", "planes", "sections", "energy_pj", "match", "problems")
-        print(json.dumps({k: (r[k].tolist() if k == "outputs" else r[k]) for k in keys}))
+        print(dumps_json({k: (r[k].tolist() if k == "outputs" else r[k]) for k in keys}))
     else:
         y = r["outputs"]
         print(f"layer {r['layer']}: {y.shape[0]} vectors of {y.shape[1]} outputs, simulated with {r['backend']}")

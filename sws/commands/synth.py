@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 
 from hwgen.params import TileParams, default_lanes
 from hwgen.synth import TARGETS, synthesize_tile
 from mapper.errors import SwsError
+from mapper.files import dumps_json
 from mapper.plan import load_plan
 
 from .common import add_config_args, add_layer_args, config_from_args
@@ -54,7 +54,7 @@ def run(args):
               "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc,
               **{name: r.to_dict() for name, r in results.items()}}
     if args.json:
-        print(json.dumps(report))
+        print(dumps_json(report))
         return 0
     what = f"plan {args.plan} layer {lp.name}" if lp else \
         f"generic netlist (K {params.k}, N {params.n}, {params.sections} sections)"

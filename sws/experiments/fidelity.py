@@ -22,7 +22,7 @@ import numpy as np
 
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
-from mapper.files import atomic_dir
+from mapper.files import atomic_dir, dumps_json
 from mapper.job import check_output_folder
 from mapper.layer import GraphLinear
 from mapper.mapping import map_layer, saturating_matvec
@@ -270,7 +270,7 @@ def fidelity_to_folder(sparsities, out: str, *, crossbar: ArrayConfig | None = N
     result = minilm_fidelity(sparsities, crossbar=crossbar, progress=progress)
     with atomic_dir(out) as tmp:
         with open(os.path.join(tmp, "fidelity.json"), "w") as f:
-            json.dump(result, f, indent=1)
+            f.write(dumps_json(result, indent=1))
             f.write("\n")
         with open(os.path.join(tmp, "fidelity.md"), "w") as f:
             f.write(fidelity_markdown(result))

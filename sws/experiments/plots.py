@@ -9,9 +9,10 @@ import os
 
 import numpy as np
 
-__all__ = ["write_plots", "plot_reduction", "plot_layer_energy", "plot_resolutions"]
+__all__ = ["write_plots", "plot_reduction", "plot_layer_energy", "plot_resolutions", "plot_laws"]
 
-_COLORS = {"natural": "tab:gray", "sorted G=1": "tab:blue", "sorted G=8": "tab:orange"}
+_COLORS = {"natural": "tab:gray", "sorted G=1": "tab:blue", "sorted G=2": "tab:green", "sorted G=4": "tab:purple",
+           "sorted G=8": "tab:orange", "sorted G=9": "tab:orange"}
 _STYLES = {"full": ":", "section": "--", "column": "-"}
 
 
@@ -30,37 +31,43 @@ def _rows(result, **match):
     return [r for r in result["rows"] if all(r[k] == v for k, v in match.items())]
 
 
-def plot_reduction(result: dict, path: str) -> None:
-    """Remaining ADC energy (fraction of dense, log scale) against sparsity: one line per ordering and policy."""
+def plot_reduction(result: dict, path: str, key: str = "reduction_vs_dense", what: str = "ADC energy") -> None:
+    """Remaining energy (fraction of dense, log scale) against sparsity, one panel per ADC model: one line per
+    ordering and policy. `key`: reduction_vs_dense (ADC alone) or macro_reduction_vs_dense (whole macro)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(result["laws"]), figsize=(5.2 * len(result["laws"]) + 1.6, 4.2), squeeze=False)
+    n = len(result["laws"])
+    ncols = min(n, 3)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols + 1.6, 4.0 * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
     s = result["sparsities"]
-    for ax, law in zip(axes[0], result["laws"]):
+    for ax, law in zip(axes.flat, result["laws"]):
         for i, o in enumerate(result["orderings"]):
             for p in result["policies"]:
-                y = [1 - next(r for r in _rows(result, sparsity=x, ordering=o, policy=p, law=law))
-                     ["reduction_vs_dense"] for x in s]
+                y = [1 - next(r for r in _rows(result, sparsity=x, ordering=o, policy=p, law=law))[key] for x in s]
                 ax.plot(s, np.maximum(y, 1e-6), _STYLES.get(p, "-"), color=_color(o, i), marker="o", ms=3,
                         label=f"{o}, {p}")
         ax.set_yscale("log")
         ax.set_xlabel("sparsity")
-        ax.set_ylabel("ADC energy / dense")
+        ax.set_ylabel(f"{what} / dense")
         ax.set_title(f"{result['source']}: law {law}, R = {result['config']['hardware']['rows']}")
         ax.grid(True, which="both", alpha=0.3)
         ticks = [1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001]
         lo = ax.get_ylim()[0]
         ax.set_yticks([t for t in ticks if t >= lo])
         ax.set_yticklabels([f"{100 * (1 - t):g}% less" if t < 1 else "dense" for t in ticks if t >= lo], fontsize=7)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0, 0.84, 1))
     fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(0.84, 0.5))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def plot_layer_energy(result: dict, path: str, sparsity: float, law: str = "walden", policy: str = "column") -> None:
+def plot_layer_energy(result: dict, path: str, sparsity: float, law: str | None = None, policy: str = "column") -> None:
     """ADC energy of each layer at one sparsity: dense, and each ordering under one policy (log scale)."""
     plt = _pyplot()
+    law = law or result["laws"][0]
     names = [l["name"] for l in result["layers"]]
     dense = next(d for d in result["dense"] if d["sparsity"] == sparsity and d["law"] == law)
     series = [("dense", "black", dense["layer_energy_pj"])]
@@ -116,8 +123,38 @@ def plot_resolutions(result: dict, path: str, sparsity: float, policy: str = "co
 def write_plots(result: dict, folder: str, sparsity: float) -> list[str]:
     """The three plots as PNG files in `folder`; returns their file names."""
     files = {"reduction_vs_sparsity.png": lambda p: plot_reduction(result, p),
+             "macro_reduction_vs_sparsity.png": lambda p: plot_reduction(result, p, "macro_reduction_vs_dense",
+                                                                         "whole-macro energy"),
              "energy_per_layer.png": lambda p: plot_layer_energy(result, p, sparsity),
              "resolution_histogram.png": lambda p: plot_resolutions(result, p, sparsity)}
     for name, draw in files.items():
         draw(os.path.join(folder, name))
     return list(files)
+
+
+def plot_laws(result: dict, path: str) -> None:
+    """Energy per conversion and area per ADC against resolution, every model of `compare_models` (log scale)."""
+    plt = _pyplot()
+    fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, (name, m) in enumerate(result["models"].items()):
+        style = "--" if m["relative"] else "-"
+        b = result["bits"][:len(m["energy_pj"])]
+        ax_e.plot(b, m["energy_pj"], style, marker="o", ms=3, color=f"C{i}", label=name)
+        if not m["relative"]:
+            ax_a.plot(b, m["area_um2"], style, marker="o", ms=3, color=f"C{i}", label=name)
+    ax_e.set_yscale("log")
+    ax_e.set_xlabel("ADC resolution (bits)")
+    ax_e.set_ylabel("energy per conversion (pJ)")
+    ax_e.set_title(f"ADC energy (node {result['node_nm']:g} nm; relative laws dashed, E8 = {result['e8_pj']} pJ)",
+                   fontsize=9)
+    ax_a.set_yscale("log")
+    ax_a.set_xlabel("ADC resolution (bits)")
+    ax_a.set_ylabel("area per ADC (um^2)")
+    ax_a.set_title(f"ADC area (murmann at {result['sample_rate_hz']:g} S/s)", fontsize=9)
+    for ax in (ax_e, ax_a):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xticks(result["bits"])
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, format="png")
+    plt.close(fig)

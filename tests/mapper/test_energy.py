@@ -12,7 +12,7 @@ from mapper.report import map_layers
 # One output, K = 6, Bm = 3 (weights -7..7), R = 4, A = 2 planes, 12 columns = 2 slots of 6.
 # E8 = 256 pJ makes walden E(b) = 256 * 2**(b - 8) = 2**b, so the sums below stay integers.
 W1 = np.array([[5], [0], [-1], [3], [0], [1]])
-BASE = ArrayConfig(rows=4, cols=12, weight_bits=3, input_bits=2, e8_pj=256.0)
+BASE = ArrayConfig(rows=4, cols=12, weight_bits=3, input_bits=2, law="walden", e8_pj=256.0)
 
 # Sorted: keys 5, 0, 1, 3, 0, 1 -> rows 0 (5), 3 (3), 2 (1), 5 (1); zero rows 1 and 4 dropped: one section.
 #   +b0: 5, 3, 1 -> m = 3 -> 2 bits      +b1: 3 -> m = 1 -> 1 bit     +b2: 5 -> m = 1 -> 1 bit
@@ -73,7 +73,7 @@ def test_grouped_outputs_share_one_row_order():
     # E8 = 256: 2 * 2 * 2 = 8 pJ. Dense: 8 columns (2 outputs x 2 signs x 2 bits) at ceil(log2 5) = 3
     # bits: 8 * 8 * 2 = 128 pJ.
     w = np.array([[1, 0], [0, 2], [0, 0]])
-    cfg = ArrayConfig(rows=4, cols=8, weight_bits=2, input_bits=2, group=2, e8_pj=256.0)
+    cfg = ArrayConfig(rows=4, cols=8, weight_bits=2, input_bits=2, group=2, law="walden", e8_pj=256.0)
     [r] = map_layers([QuantLayer("g", w)], cfg)
     assert r.map.sec.section_rows(0).tolist() == [1, 0]
     assert r.cost.energy_pj == pytest.approx(8.0)
@@ -84,7 +84,7 @@ def test_partial_last_group_pays_dense_only_for_real_outputs():
     # N = 3, G = 2: the second group has one real output. Dense, natural, one section each:
     # (2 + 1) outputs x 4 columns x E(3) = 8 x 2 planes = 192 pJ (not 4 outputs' 256).
     w = np.ones((2, 3), dtype=np.int64)
-    cfg = ArrayConfig(rows=4, cols=8, weight_bits=2, input_bits=2, group=2, e8_pj=256.0,
+    cfg = ArrayConfig(rows=4, cols=8, weight_bits=2, input_bits=2, group=2, law="walden", e8_pj=256.0,
                       ordering="natural", policy="dense")
     assert map_layer(QuantLayer("p", w), cfg).cost().energy_pj == pytest.approx(192.0)
 

@@ -116,7 +116,7 @@ def test_a_column_of_64_ones_is_split_below_the_power_of_two():
     # 64 rows with the same weight 1: one section of 64 ones needs 7 bits (2 x 64 units), 63 + 1 needs
     # 6 + 1 bits (64 + 2 units). Plain SWS with R = 128 keeps one section.
     w = np.ones((64, 1), np.int64)
-    cfg = ArrayConfig(sectioning="optimal")
+    cfg = ArrayConfig(sectioning="optimal", law="walden")
     lm = map_layer(QuantLayer("w", w), cfg)
     assert sorted(lm.sec.sec_len.tolist()) == [1, 63]
     unit = cfg.e8_pj * 2.0 ** -8 * cfg.input_bits
@@ -126,10 +126,11 @@ def test_a_column_of_64_ones_is_split_below_the_power_of_two():
 
 def test_a_section_cost_keeps_the_sections_together():
     w = np.ones((64, 1), np.int64)
-    unit = ArrayConfig().e8_pj * 2.0 ** -8 * ArrayConfig().input_bits
+    walden = ArrayConfig(law="walden")
+    unit = walden.e8_pj * 2.0 ** -8 * walden.input_bits
     # Splitting saves 62 units of energy: a section cost above that keeps one section.
-    cheap = map_layer(QuantLayer("w", w), ArrayConfig(sectioning="optimal", section_cost_pj=61 * unit))
-    dear = map_layer(QuantLayer("w", w), ArrayConfig(sectioning="optimal", section_cost_pj=63 * unit))
+    cheap = map_layer(QuantLayer("w", w), walden.replace(sectioning="optimal", section_cost_pj=61 * unit))
+    dear = map_layer(QuantLayer("w", w), walden.replace(sectioning="optimal", section_cost_pj=63 * unit))
     assert cheap.sec.n_sections == 2 and dear.sec.n_sections == 1
 
 
@@ -160,7 +161,7 @@ def test_refining_regroups_rows_that_no_cut_of_the_order_can_put_together():
     # one section costs 4 + 4 + 8 = 16 and no cut of this order does better; {7, 5, 5} + {6} costs
     # (4 + 2 + 4) + (2 + 2) = 14, which is each column split on its own at its cheapest.
     w = np.array([[7], [6], [5], [5]])
-    cfg = ArrayConfig(weight_bits=3, cols=6)
+    cfg = ArrayConfig(weight_bits=3, cols=6, law="walden")
     unit = cfg.e8_pj * 2.0 ** -8 * cfg.input_bits
     opt = map_layer(QuantLayer("w", w), cfg.replace(sectioning="optimal"))
     ref = map_layer(QuantLayer("w", w), cfg.replace(sectioning="refined"))

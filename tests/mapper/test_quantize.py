@@ -58,3 +58,13 @@ def test_prepare_prunes_then_quantizes():
     q = prepare_layer(Layer("x", w), ArrayConfig(weight_bits=3), 0.4)
     assert q.sparsity == pytest.approx(0.4)
     assert q.weights.max() == 7
+
+
+def test_pruning_by_selection_equals_the_stable_sort_of_magnitudes():
+    rng = np.random.default_rng(5)
+    for w in (rng.integers(-3, 4, (40, 30)), rng.laplace(0, 1, (17, 9)).round(1), np.zeros((5, 5)), np.ones((3, 4))):
+        for s in (0.1, 0.37, 0.5, 0.9, 0.99):
+            n_zero = int(round(s * w.size))
+            expected = w.copy().reshape(-1)
+            expected[np.argsort(np.abs(w), axis=None, kind="stable")[:n_zero]] = 0
+            np.testing.assert_array_equal(prune(w, s), expected.reshape(w.shape))

@@ -33,7 +33,7 @@ def test_synthetic_layers_are_reproducible_by_seed():
     (lambda p: np.save(p / "a.npy", np.array([[np.inf, 1.0]])), r"weights must be finite, but W\[0, 0\] = inf"),
     (lambda p: np.save(p / "a.npy", np.zeros((0, 3))), r"at least one row and one column, not shape \(0, 3\)"),
     (lambda p: np.save(p / "a.npy", np.array([["x"]])), "weights must be integers or floats"),
-    (lambda p: (p / "a.npy").write_text("not numpy"), "a.npy: not a readable .npy array"),
+    (lambda p: (p / "a.npy").write_text("not numpy"), "a.npy: not a .npy file"),
 ])
 def test_bad_npy_files_are_refused_with_the_rule(tmp_path, make, message):
     make(tmp_path)
@@ -57,3 +57,16 @@ def test_missing_file_and_unknown_kinds_are_refused(tmp_path):
         load_weights("synthetic:uniform:3x3")
     with pytest.raises(SwsError, match="needs K >= 1 and N >= 1"):
         load_weights("synthetic:laplace:0x3")
+
+
+def test_a_safetensors_layer_too_large_to_map_is_refused_naming_it(tmp_path, monkeypatch):
+    from tests.support import need_module
+    need_module("safetensors", "safetensors")
+    from safetensors.numpy import save_file
+
+    save_file({"fc.weight": np.ones((30, 20), np.float32)}, str(tmp_path / "m.safetensors"))
+    monkeypatch.setenv("SWS_MEMORY_LIMIT", str(20 * 30 * 256 - 1))   # one byte short of 256 bytes a weight
+    with pytest.raises(SwsError, match=r"m\.safetensors\[fc\.weight\]: a 20 x 30 layer needs about"):
+        load_weights(str(tmp_path / "m.safetensors"))
+    monkeypatch.setenv("SWS_MEMORY_LIMIT", str(20 * 30 * 256))
+    assert load_weights(str(tmp_path / "m.safetensors"))[0].shape == (20, 30)
