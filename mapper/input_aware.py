@@ -25,8 +25,8 @@ from .drive import drive_steps, step_count
 from .energy import energy_table
 from .mapping import LayerMap
 
-__all__ = ["ANALYSIS_ENCODINGS", "section_membership", "step_popcounts", "step_bounds", "bounded_cost",
-           "input_aware_cost", "weight_only_cost"]
+__all__ = ["ANALYSIS_ENCODINGS", "section_membership", "step_popcounts", "step_bits", "step_bounds", "bounded_cost",
+           "input_aware_cost", "weight_only_cost", "macro_energy"]
 
 #: The encodings the analysis compares (mapper.drive.ENCODINGS, and the bipolar drive).
 ANALYSIS_ENCODINGS = ("twos", "signmag", "bipolar")
@@ -60,13 +60,18 @@ def _columns(lm: LayerMap):
     return np.take_along_axis(res, order, axis=1), np.take_along_axis(ones, order, axis=1)
 
 
-def _tables(lm: LayerMap, e: np.ndarray, extra_bit: bool):
-    """Per section and bound q = 0..R: energy, conversions, SAR bits and batch cycles of one step."""
+def step_bits(lm: LayerMap, bipolar: bool = False) -> np.ndarray:
+    """(S, SC, R + 1): the bits of each section's columns (column-table order) for a step bound q = 0..R."""
     res, ones = _columns(lm)                                            # (S, SC)
+    q = np.arange(lm.cfg.rows + 1)
+    r = np.minimum(res[:, :, None], lossless_bits(np.minimum(ones[:, :, None], q[None, None, :])))
+    return np.where(r > 0, r + int(bipolar), 0)
+
+
+def _tables(lm: LayerMap, e: np.ndarray, extra_bit: bool, bits: np.ndarray | None = None):
+    """Per section and bound q = 0..R: energy, conversions, SAR bits and batch cycles of one step."""
+    bits = step_bits(lm, extra_bit) if bits is None else bits
     rows = lm.cfg.rows
-    q = np.arange(rows + 1)
-    r = np.minimum(res[:, :, None], lossless_bits(np.minimum(ones[:, :, None], q[None, None, :])))  # (S, SC, R+1)
-    bits = np.where(r > 0, r + int(extra_bit), 0)
     energy = e[bits].sum(axis=1)
     conv = np.count_nonzero(bits, axis=1)
     sar = bits.sum(axis=1)
@@ -101,9 +106,28 @@ def weight_only_cost(lm: LayerMap, encoding: str = "twos", e: np.ndarray | None 
     e = energy_table(lm.cfg, lm.cfg.full_resolution + 1) if e is None else e
     energy, conv, sar, cycles = _full(lm, e, encoding == "bipolar")
     p = _steps(lm, encoding)
+    rows, ones = _section_rows_and_ones(lm)
     return {"encoding": encoding, "steps": p, "energy_pj": float(p * energy.sum()),
             "conversions": float(p * conv.sum()), "sar_cycles": float(p * sar.sum()),
-            "adc_cycles": float(p * cycles.sum())}
+            "adc_cycles": float(p * cycles.sum()), "row_steps": float(p * rows.sum()),
+            "cell_steps": float(p * ones.sum())}
+
+
+def _section_rows_and_ones(lm: LayerMap) -> tuple[np.ndarray, np.ndarray]:
+    """Per section: the rows it drives and the cells holding a 1 (0 for a section with no converted column,
+    which is never driven)."""
+    s_count = lm.sec.n_sections
+    active = (lm.res.reshape(s_count, -1) > 0).any(axis=1)
+    return lm.sec.sec_len * active, lm.sec.counts.reshape(s_count, -1).sum(axis=1) * active
+
+
+def macro_energy(fixed_pj: float, cost: dict, m) -> float:
+    """Whole-macro energy per vector (mapper.macro's components) of a weight-only or input-aware cost:
+    the ADCs, one sample-and-hold and one shift-add per conversion, one DAC drive per driven row per step
+    and one cell read per 1-cell on a driven row per step, plus `fixed_pj` (buffers, input register and
+    tables, which the drive does not change)."""
+    return (cost["energy_pj"] + cost["conversions"] * (m["sample_hold_pj"] + m["shift_add_pj"])
+            + cost["row_steps"] * m["dac_pj_per_row_plane"] + cost["cell_steps"] * m["cell_read_pj"] + fixed_pj)
 
 
 def step_bounds(lm: LayerMap, x, encoding: str = "twos", *, membership: np.ndarray | None = None) -> np.ndarray:
@@ -118,16 +142,20 @@ def step_bounds(lm: LayerMap, x, encoding: str = "twos", *, membership: np.ndarr
     return np.maximum(step_popcounts(lm, pos, m), step_popcounts(lm, neg, m))
 
 
-def bounded_cost(lm: LayerMap, q: np.ndarray, e: np.ndarray, *, bipolar: bool = False) -> dict:
+def bounded_cost(lm: LayerMap, q: np.ndarray, e: np.ndarray, *, bipolar: bool = False,
+                 bits: np.ndarray | None = None) -> dict:
     """Per input vector, for the step bounds q (V, P, S) and the energy table e (E[b], b = 0..R's bits + 1).
 
     Returns energy_pj, conversions, sar_cycles, adc_cycles; `skip_only_energy_pj` (steps with no driven
     row skipped, planned resolutions kept: the part of the saving that skipping alone buys);
     `section_steps` and `skipped_steps` (per vector); `popcount_histogram` (per step index, how many
-    section-steps drove 0, 1, ... R rows, over all vectors).
+    section-steps drove 0, 1, ... R rows, over all vectors). `bits`: `step_bits(lm, bipolar)`, when the
+    caller prices one layer under several energy tables.
     """
     v = q.shape[0]
-    energy, conv, sar, cycles = _tables(lm, e, bipolar)
+    energy, conv, sar, cycles = _tables(lm, e, bipolar, bits)
+    rows, ones = _section_rows_and_ones(lm)
+    driven = q > 0
     s_idx = np.arange(lm.sec.n_sections)
     pick = lambda table: float(table[s_idx, q].sum()) / v  # noqa: E731
     hist = np.zeros((q.shape[1], lm.cfg.rows + 1), np.int64)
@@ -138,6 +166,7 @@ def bounded_cost(lm: LayerMap, q: np.ndarray, e: np.ndarray, *, bipolar: bool = 
             "adc_cycles": pick(cycles),
             "skip_only_energy_pj": float((_full(lm, e, bipolar)[0][None, None, :] * (q > 0)).sum()) / v,
             "section_steps": q.shape[1] * lm.sec.n_sections, "skipped_steps": float(np.count_nonzero(q == 0)) / v,
+            "row_steps": float((driven * rows).sum()) / v, "cell_steps": float((driven * ones).sum()) / v,
             "popcount_histogram": hist}
 
 

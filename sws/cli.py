@@ -20,6 +20,21 @@ from mapper.files import os_error
 COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore", "input-aware")
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt, so that outputs in progress clean up."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a bad option answered in one line (and exit 2) like every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="sws", description="Sorted weight sectioning crossbar generator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -11,8 +11,10 @@ import numpy as np
 from mapper.config import LAWS, ArrayConfig
 from mapper.energy import energy_table
 from mapper.files import atomic_dir
-from mapper.input_aware import ANALYSIS_ENCODINGS, bounded_cost, section_membership, step_bounds, weight_only_cost
+from mapper.input_aware import (ANALYSIS_ENCODINGS, bounded_cost, macro_energy, section_membership, step_bits, step_bounds,
+                                weight_only_cost)
 from mapper.job import check_output_folder
+from mapper.macro import macro_cost, macro_of
 from mapper.mapping import map_layer
 from mapper.quantize import QuantLayer, check_sparsity
 
@@ -36,6 +38,7 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
     how many section-steps drove q = 0..R rows, over all layers and tokens (sparsity 0).
     """
     laws = _laws(laws)
+    constants = macro_of(cfg)
     top = cfg.full_resolution + 1
     tables = {law: energy_table(cfg.replace(law=law), top) for law in laws}
     rows, hists = [], {}
@@ -59,26 +62,41 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
             dense = map_layer(q_layer, cfg.replace(ordering="natural", policy="dense"))
             natural = map_layer(q_layer, cfg.replace(ordering="natural"))
             member = section_membership(lm)
+            # Buffers, input register and tables: the same whatever the drive (mapper.macro).
+            parts = macro_cost(lm.sec, lm.res, 0.0, cycles=False).energy
+            fixed = sum(parts[k] for k in ("input_buffer", "input_register", "output_buffer", "tables"))
             for law, e in tables.items():
-                add(("dense", law, "twos"), weight_only_cost(dense, "twos", e))
-                add(("natural weight-only", law, "twos"), weight_only_cost(natural, "twos", e))
+                d = weight_only_cost(dense, "twos", e)
+                d["macro_energy_pj"] = macro_cost(dense.sec, dense.res, d["energy_pj"], tables=False,
+                                                  cycles=False).energy_pj
+                add(("dense", law, "twos"), d)
+                nat = weight_only_cost(natural, "twos", e)
+                nat["macro_energy_pj"] = macro_cost(natural.sec, natural.res, nat["energy_pj"], cycles=False).energy_pj
+                add(("natural weight-only", law, "twos"), nat)
             for enc in encodings:
                 q = step_bounds(lm, layer.x, enc, membership=member)
                 if sparsity == min(layers_by_sparsity):
                     h = hists.setdefault(enc, np.zeros((q.shape[1], cfg.rows + 1), np.int64))
                     for p in range(q.shape[1]):
                         h[p] += np.bincount(q[:, p, :].reshape(-1), minlength=cfg.rows + 1)
+                bits = step_bits(lm, enc == "bipolar")
                 for law, e in tables.items():
-                    c = bounded_cost(lm, q, e, bipolar=enc == "bipolar")
+                    c = bounded_cost(lm, q, e, bipolar=enc == "bipolar", bits=bits)
+                    c["macro_energy_pj"] = macro_energy(fixed, c, constants)
                     add(("input-aware", law, enc), c)
                     add(("skip-only", law, enc), {"energy_pj": c["skip_only_energy_pj"]})
-                    add(("weight-only", law, enc), weight_only_cost(lm, enc, e))
+                    wo = weight_only_cost(lm, enc, e)
+                    wo["macro_energy_pj"] = macro_energy(fixed, wo, constants)
+                    add(("weight-only", law, enc), wo)
         for (mode, law, enc), tot in acc.items():
-            dense = acc[("dense", law, "twos")]["energy_pj"]
-            base = acc[("weight-only", law, "twos")]["energy_pj"]
-            rows.append({"sparsity": sparsity, "law": law, "encoding": enc, "planning": mode, **tot,
-                         "reduction_vs_dense": 1 - tot["energy_pj"] / dense if dense else 0.0,
-                         "reduction_vs_weight_only": 1 - tot["energy_pj"] / base if base else 0.0})
+            dense, base = acc[("dense", law, "twos")], acc[("weight-only", law, "twos")]
+            row = {"sparsity": sparsity, "law": law, "encoding": enc, "planning": mode, **tot,
+                   "reduction_vs_dense": 1 - tot["energy_pj"] / dense["energy_pj"],
+                   "reduction_vs_weight_only": 1 - tot["energy_pj"] / base["energy_pj"]}
+            if "macro_energy_pj" in tot:
+                row["macro_reduction_vs_dense"] = 1 - tot["macro_energy_pj"] / dense["macro_energy_pj"]
+                row["macro_reduction_vs_weight_only"] = 1 - tot["macro_energy_pj"] / base["macro_energy_pj"]
+            rows.append(row)
     if progress:
         progress(todo - 1, todo, "done")
     return {"config": cfg.to_dict(), "sparsities": list(layers_by_sparsity), "laws": list(laws),
@@ -105,20 +123,25 @@ def study_markdown(result: dict) -> str:
              "min(res, bitlen(min(m, q))). ADC cycles: the batch schedule of the conversions.", ""]
     for law in result["laws"]:
         lines += [f"## Energy law `{law}`", "",
-                  "| sparsity | encoding | planning | ADC energy nJ | vs dense | vs weight-only twos | conversions | "
-                  "ADC cycles |", "|---|---|---|---|---|---|---|---|"]
+                  "| sparsity | encoding | planning | ADC energy nJ | vs dense | vs weight-only twos | "
+                  "macro nJ | macro vs dense | macro vs weight-only twos | conversions | ADC cycles |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in result["sparsities"]:
             dense = find(result, sparsity=s, law=law, planning="dense")
             lines.append(f"| {s:g} | twos | dense | {dense['energy_pj'] / 1e3:.1f} | - | - | "
+                         f"{dense['macro_energy_pj'] / 1e3:.1f} | - | - | "
                          f"{dense['conversions']:.0f} | {dense['adc_cycles']:.0f} |")
             for enc in result["encodings"]:
                 for mode in ("weight-only", "skip-only", "input-aware"):
                     r = find(result, sparsity=s, law=law, encoding=enc, planning=mode)
                     conv = f"{r['conversions']:.0f}" if "conversions" in r else "-"
                     cyc = f"{r['adc_cycles']:.0f}" if "adc_cycles" in r else "-"
+                    macro = (f"{r['macro_energy_pj'] / 1e3:.1f} | {100 * r['macro_reduction_vs_dense']:.1f}% | "
+                             f"{100 * r['macro_reduction_vs_weight_only']:.1f}%") if "macro_energy_pj" in r \
+                        else "- | - | -"
                     lines.append(f"| {s:g} | {enc} | {mode} | {r['energy_pj'] / 1e3:.1f} | "
                                  f"{100 * r['reduction_vs_dense']:.1f}% | {100 * r['reduction_vs_weight_only']:.1f}% | "
-                                 f"{conv} | {cyc} |")
+                                 f"{macro} | {conv} | {cyc} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -67,7 +67,7 @@ def test_input_aware_cost_equals_a_brute_force_count_and_is_lossless(encoding, o
     rng = np.random.default_rng(7)
     w = rng.integers(-127, 128, (40, 5))
     w[rng.random(w.shape) < 0.6] = 0
-    lm = map_layer(QuantLayer("l", w), ArrayConfig(rows=16, cols=128, group=group, n_adc=4, ordering=ordering))
+    lm = map_layer(QuantLayer("l", w), ArrayConfig(rows=16, cols=128, group=group, n_adc=4, ordering=ordering, law="walden"))
     # Mostly small activations, as real ones are, and a few large ones.
     x = np.clip(np.rint(rng.laplace(0, 6, (5, 40))), -127, 127).astype(np.int64)
     got = input_aware_cost(lm, x, encoding)
@@ -105,7 +105,7 @@ def test_weight_only_cost_converts_at_the_planned_resolution_of_every_policy(pol
     w = rng.integers(-127, 128, (50, 6))
     w[rng.random(w.shape) < 0.7] = 0
     ordering = "natural" if policy == "dense" else "sorted"
-    lm = map_layer(QuantLayer("l", w), ArrayConfig(rows=16, policy=policy, ordering=ordering))
+    lm = map_layer(QuantLayer("l", w), ArrayConfig(rows=16, policy=policy, ordering=ordering, law="walden"))
     assert weight_only_cost(lm, "twos")["energy_pj"] == pytest.approx(lm.cost().energy_pj)
     # Input-aware never exceeds it: with every row driven in every step (q = R), only the columns' own
     # ones bound the count.

@@ -42,3 +42,16 @@ def test_sws_input_aware_refuses_bad_options_in_one_line(capsys):
     assert main(["input-aware", "--sequences", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("sws: error: ") for line in err)
+
+
+def test_the_weight_only_whole_macro_of_twos_complement_is_the_reports():
+    from mapper.macro import macro_cost
+    from mapper.mapping import map_layer
+    from mapper.quantize import QuantLayer
+
+    cfg = ArrayConfig(rows=16, n_adc=4)
+    result = study({0.0: _layers(2)}, cfg, laws=("isaac",), encodings=("twos",))
+    want = sum(macro_cost((lm := map_layer(QuantLayer(l.layer, l.w), cfg)).sec, lm.res, lm.cost().energy_pj,
+                          cycles=False).energy_pj for l in _layers(2))
+    got = find(result, sparsity=0.0, law="isaac", encoding="twos", planning="weight-only")
+    assert got["macro_energy_pj"] == pytest.approx(want)
