@@ -26,7 +26,7 @@ from .energy import energy_table
 from .mapping import LayerMap
 
 __all__ = ["ANALYSIS_ENCODINGS", "section_membership", "step_popcounts", "step_bits", "step_bounds", "bounded_cost",
-           "input_aware_cost", "weight_only_cost", "macro_energy"]
+           "input_aware_cost", "weight_only_cost", "macro_energy", "load_layer_inputs", "input_aware_report"]
 
 #: The encodings the analysis compares (mapper.drive.ENCODINGS, and the bipolar drive).
 ANALYSIS_ENCODINGS = ("twos", "signmag", "bipolar")
@@ -177,3 +177,69 @@ def input_aware_cost(lm: LayerMap, x, encoding: str = "twos", *, membership: np.
     q = step_bounds(lm, x, encoding, membership=membership)
     out = bounded_cost(lm, q, energy_table(cfg, cfg.full_resolution + 1), bipolar=encoding == "bipolar")
     return {"encoding": encoding, **out}
+
+
+def load_layer_inputs(path: str, layers) -> dict:
+    """Integer input vectors per layer name: a .npy (V, K) array for a one-layer source, or a .npz with
+    one such array per layer, named as the layer. Checked against each layer's K and input range."""
+    import os
+
+    from .errors import SwsError
+    if not os.path.isfile(path):
+        raise SwsError(f"{path}: no such inputs file (a .npy array for one layer, or a .npz of one per layer)")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise SwsError(f"{path}: not a readable .npy or .npz file ({e})") from None
+    if isinstance(loaded, np.ndarray):
+        if len(layers) != 1:
+            raise SwsError(f"{path}: a .npy file gives the inputs of one layer, but the source has {len(layers)}: "
+                           f"give a .npz with one array per layer name")
+        arrays = {layers[0].layer.name: loaded}
+    else:
+        with loaded:
+            arrays = {k: loaded[k] for k in loaded.files}
+        unknown = sorted(set(arrays) - {l.layer.name for l in layers})
+        if unknown:
+            raise SwsError(f"{path}: no layer is named {unknown[0]!r} (the layers: "
+                           f"{', '.join(l.layer.name for l in layers[:6])}{' ...' if len(layers) > 6 else ''})")
+    out = {}
+    by_name = {l.layer.name: l for l in layers}
+    for name, x in arrays.items():
+        layer, where = by_name[name], f"{path}[{name}]"
+        cfg = layer.cfg
+        if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
+            raise SwsError(f"{where}: inputs must be integers, not {x.dtype}")
+        x = x.reshape(1, -1) if x.ndim == 1 else x
+        k = layer.layer.shape[0]
+        if x.ndim != 2 or x.shape[1] != k or x.shape[0] == 0:
+            raise SwsError(f"{where}: inputs must have shape (V, {k}) with V >= 1, not {x.shape}")
+        lo, hi = cfg.input_min, cfg.input_max
+        bad = (x < lo) | (x > hi)
+        if bad.any():
+            v, kk = np.argwhere(bad)[0]
+            raise SwsError(f"{where}: input [{v}, {kk}] = {int(x[v, kk])} is outside {lo}..{hi}")
+        out[name] = x.astype(np.int64)
+    return out
+
+
+def input_aware_report(lm: LayerMap, x, dense_energy_pj: float) -> dict:
+    """The report block of a layer given its actual inputs: per encoding (sign-magnitude only when every
+    input fits its symmetric range), weight-only and input-aware cost per vector and the reductions."""
+    x = np.asarray(x, np.int64)
+    top = 2 ** (lm.cfg.input_bits - 1) - 1
+    encodings = ["twos"] + (["signmag"] if lm.cfg.input_signed and x.min(initial=0) >= -top else [])
+    base = weight_only_cost(lm, "twos")["energy_pj"]
+    out = {"vectors": int(len(x))}
+    member = section_membership(lm)
+    for enc in encodings:
+        wo = weight_only_cost(lm, enc)
+        ia = input_aware_cost(lm, x, enc, membership=member)
+        out[enc] = {
+            "weight_only_energy_pj": wo["energy_pj"], "energy_pj": ia["energy_pj"],
+            "conversions": ia["conversions"], "sar_cycles": ia["sar_cycles"], "adc_cycles": ia["adc_cycles"],
+            "weight_only_adc_cycles": wo["adc_cycles"], "skipped_steps": ia["skipped_steps"],
+            "section_steps": ia["section_steps"],
+            "reduction_vs_dense": 1 - ia["energy_pj"] / dense_energy_pj if dense_energy_pj else 0.0,
+            "reduction_vs_weight_only": 1 - ia["energy_pj"] / base if base else 0.0}
+    return out

@@ -55,3 +55,37 @@ def test_the_weight_only_whole_macro_of_twos_complement_is_the_reports():
                           cycles=False).energy_pj for l in _layers(2))
     got = find(result, sparsity=0.0, law="isaac", encoding="twos", planning="weight-only")
     assert got["macro_energy_pj"] == pytest.approx(want)
+
+
+def test_sws_map_with_inputs_adds_the_input_aware_figures(tmp_path, capsys):
+    rng = np.random.default_rng(9)
+    w = rng.integers(-127, 128, (40, 6))
+    w[rng.random(w.shape) < 0.5] = 0
+    x = np.clip(np.rint(rng.laplace(0, 5, (4, 40))), -127, 127).astype(np.int64)
+    np.save(tmp_path / "w.npy", w)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "plan"
+    assert main(["map", str(tmp_path / "w.npy"), "--inputs", str(tmp_path / "x.npy"), "--rows", "16",
+                 "--law", "walden", "-o", str(out), "--json"]) == 0
+    import json
+    row = json.loads(capsys.readouterr().out)["layers"][0]
+    ia = row["input_aware"]
+    assert ia["vectors"] == 4 and set(ia) == {"vectors", "twos", "signmag"}
+    # Weight-only two's complement is the report's own energy; input-aware never costs more.
+    assert ia["twos"]["weight_only_energy_pj"] == pytest.approx(row["energy_pj"])
+    assert ia["twos"]["energy_pj"] <= row["energy_pj"]
+    assert ia["signmag"]["reduction_vs_dense"] == pytest.approx(1 - ia["signmag"]["energy_pj"] / row["dense_energy_pj"])
+
+
+def test_inputs_that_do_not_fit_the_layer_are_refused_in_one_line(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.ones((8, 3), np.int64))
+    np.save(tmp_path / "x.npy", np.zeros((2, 7), np.int64))
+    np.save(tmp_path / "f.npy", np.zeros((2, 8)))
+    np.save(tmp_path / "big.npy", np.full((1, 8), 128))
+    for name, message in (("x.npy", "inputs must have shape (V, 8)"), ("f.npy", "inputs must be integers"),
+                          ("big.npy", "= 128 is outside -128..127"), ("none.npy", "no such inputs file")):
+        assert main(["map", str(tmp_path / "w.npy"), "--inputs", str(tmp_path / name), "-o",
+                     str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (name, err)
+        assert not (tmp_path / "o").exists()
