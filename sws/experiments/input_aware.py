@@ -162,7 +162,9 @@ def plot_study(result: dict, folder: str) -> list[str]:
         steps = np.arange(len(h))
         ax.bar(steps, mean_q, color="#4c72b0", label="mean driven rows q")
         ax2 = ax.twinx()
-        ax2.plot(steps, 100 * frac_empty, "o-", color="#dd8452", label="steps with q = 0 (%)")
+        passes = np.split(steps, 2) if enc == "signmag" else [steps]   # one line per pass
+        for part in passes:
+            ax2.plot(part, 100 * frac_empty[part], "o-", color="#dd8452")
         ax2.set_ylim(0, 100)
         ax.set_title(f"{enc}: driven rows per section and step")
         ax.set_xlabel("drive step (signmag: 0-6 positive, 7-13 negative pass)" if enc == "signmag" else "drive step")
@@ -196,7 +198,7 @@ def plot_study(result: dict, folder: str) -> list[str]:
             ax.text(xx, 0.005, enc[:4], ha="center", va="bottom", fontsize=7, rotation=90, color="white")
     ax.set_xticks(np.arange(len(result["sparsities"])), [f"sparsity {s:g}" for s in result["sparsities"]])
     ax.set_ylabel("ADC energy / dense")
-    ax.set_title(f"Where the input-aware saving comes from (law {law}; bars: twos, signmag, bipolar)")
+    ax.set_title(f"Where the input-aware saving comes from (ADC model {law})\nbars per sparsity: twos, signmag, bipolar")
     ax.legend(fontsize=8)
     fig.tight_layout()
     paths.append(os.path.join(folder, "input_aware_saving.png"))
