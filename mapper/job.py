@@ -8,6 +8,7 @@ from .adc_models import RELATIVE
 from .config import ArrayConfig
 from .errors import SwsError
 from .files import atomic_dir, check_output_dir, dumps_json
+from .input_aware import input_aware_report, load_layer_inputs
 from .plan import build_layer_plan, write_plan
 from .report import format_table, map_source, report_dict
 
@@ -60,7 +61,7 @@ def report_markdown(report: dict) -> str:
 
 
 def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per_channel: bool = False,
-                  progress=None) -> dict:
+                  progress=None, inputs: str | None = None) -> dict:
     """Map the weight source `spec` and write plan.json, the ROM images, report.json and report.md.
 
     Parameters
@@ -77,6 +78,9 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
         Quantize float weights per output channel.
     progress : callable, optional
         progress(i, n, layer name) before each layer.
+    inputs : str, optional
+        Actual input vectors (.npy for one layer, .npz by layer name): each such layer's report row gets
+        an `input_aware` block (mapper.input_aware.input_aware_report) beside its weight-only figures.
 
     Returns
     -------
@@ -88,11 +92,16 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     SwsError
         For a bad source, configuration or output path.
     """
-    check_output_folder(out, inputs=[spec])
+    sources = [spec] + ([inputs] if inputs else [])
+    check_output_folder(out, inputs=sources)
     results = map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress)
+    xs = load_layer_inputs(inputs, [r.map for r in results]) if inputs else {}
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
+    for r, row in zip(results, report["layers"]):
+        if row["name"] in xs:
+            row["input_aware"] = input_aware_report(r.map, xs[row["name"]], row["dense_energy_pj"])
     report_text = dumps_json(report, what="the report", indent=1) + "\n"
-    with atomic_dir(out, inputs=[spec]) as tmp:
+    with atomic_dir(out, inputs=sources) as tmp:
         write_plan(tmp, [build_layer_plan(r.map) for r in results],
                    {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel})
         with open(os.path.join(tmp, "report.json"), "w") as f:

@@ -17,7 +17,7 @@ from mapper.errors import SwsError
 from mapper.files import os_error
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
-COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore")
+COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore", "input-aware")
 
 
 class Terminated(BaseException):
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="sws", description="Sorted weight sectioning crossbar generator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"sws.commands.{name}")
+        module = importlib.import_module(f"sws.commands.{name.replace('-', '_')}")
         p = module.add_parser(sub)
         p.set_defaults(run=module.run)
     return parser

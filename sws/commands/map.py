@@ -19,6 +19,10 @@ def add_parser(sub):
     p.add_argument("weights", help=".npy, .npz, .onnx, synthetic:laplace|gauss:KxN[:SEED] or a built-in model")
     p.add_argument("-o", "--output", help="output folder (default build/<name>/)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout and nothing else")
+    p.add_argument("--inputs", metavar="X.npy|X.npz",
+                   help="actual input vectors (one layer: .npy (V, K); else .npz, one array per layer name): "
+                        "the report adds the input-aware ADC energy, conversions and cycles of those layers, for "
+                        "two's-complement and sign-magnitude drives")
     add_config_args(p)
     add_weight_args(p)
     return p
@@ -27,7 +31,7 @@ def add_parser(sub):
 def run(args):
     out = args.output or os.path.join("build", source_name(args.weights))
     report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
-                           per_channel=args.per_channel, progress=progress)
+                           per_channel=args.per_channel, progress=progress, inputs=args.inputs)
     if args.json:
         print(dumps_json(report))
     else:
@@ -41,5 +45,12 @@ def run(args):
               f"{100 * t['macro_reduction_vs_natural']:.1f}% less than natural order; area "
               f"{t['area_um2'] / 1e6:.3f} mm^2; {t['cycles_per_vector']} cycles per vector "
               f"({t['time_per_vector_ns'] / 1000:.2f} us at {report['models']['clock_hz'] / 1e9:g} GHz).")
+        for row in report["layers"]:
+            for enc in ("twos", "signmag"):
+                ia = row.get("input_aware", {}).get(enc)
+                if ia:
+                    print(f"{row['name']}: input-aware ({enc} drive, {row['input_aware']['vectors']} vectors): "
+                          f"{ia['energy_pj']:.1f} pJ per vector, {100 * ia['reduction_vs_dense']:.1f}% less than "
+                          f"dense, {100 * ia['reduction_vs_weight_only']:.1f}% less than weight-only planning")
         print(f"plan, ROM images and report in {out}/")
     return 0

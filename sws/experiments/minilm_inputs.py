@@ -1,4 +1,4 @@
-"""Real inputs for one real MiniLM matrix: the first attention query's activations and its pruned int8 weights.
+"""Real inputs for real MiniLM matrices: each weight MatMul's activations and its pruned int8 weights.
 
 For the hardware run: the query MatMul of encoder layer 0 (384 x 384) reads the embedding LayerNorm's output.
 That activation is captured with onnxruntime on the shipped token sequences (sws/data/minilm_tokens.json),
@@ -15,7 +15,7 @@ from mapper.quantize import prune
 
 from .fidelity import TOKENS_PATH, load_token_sequences, minilm_model, quantize_inputs, token_feeds
 
-__all__ = ["QueryInputs", "capture_query", "minilm_query_inputs"]
+__all__ = ["QueryInputs", "capture_query", "minilm_query_inputs", "LayerInputs", "capture_layers"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,43 @@ def minilm_query_inputs(sparsity: float = 0.9, input_bits: int = 8) -> tuple[np.
     weights pruned to `sparsity` (both int64 arrays). Needs the minilm extra."""
     q = capture_query(sparsity, input_bits=input_bits)
     return q.x, q.w
+
+
+@dataclass(frozen=True)
+class LayerInputs:
+    """One weight MatMul of the (pruned) model as the crossbars see it: x (V, K) integers, w (K, N) int8 values."""
+
+    layer: str
+    x: np.ndarray           # (V, K) int64 in -(2**(A-1) - 1)..2**(A-1) - 1, one row per real token
+    w: np.ndarray           # (K, N) int64 in -127..127, pruned
+    x_scale: float
+
+
+def capture_layers(sparsity: float = 0.0, *, input_bits: int = 8, tokens_path: str = TOKENS_PATH,
+                   max_sequences: int | None = None) -> list[LayerInputs]:
+    """The input of every one of MiniLM's 36 weight MatMuls, in graph order, captured with onnxruntime on
+    the shipped sequences from the model pruned to `sparsity` (magnitude, per layer: the activations the
+    pruned crossbars would see), each quantized symmetrically to signed A-bit integers with one scale per
+    layer over the real tokens."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from .fidelity import pruned_model, run_model
+
+    model, linears = minilm_model()
+    pm = pruned_model(model, linears, sparsity)
+    m = onnx.ModelProto()
+    m.CopyFrom(pm)
+    names = list(dict.fromkeys(lin.input for lin in linears))
+    for name in names:
+        m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    seqs = load_token_sequences(tokens_path)
+    feeds = token_feeds(seqs[:max_sequences] if max_sequences else seqs)
+    acts = dict(zip(names, run_model(m, feeds, names)))
+    real = feeds["attention_mask"].astype(bool)
+    inits = {i.name: i for i in pm.graph.initializer}
+    out = []
+    for lin in linears:
+        x, scale = quantize_inputs(acts[lin.input][real], input_bits)
+        out.append(LayerInputs(lin.name, x, numpy_helper.to_array(inits[lin.weight]).astype(np.int64), scale))
+    return out
