@@ -221,7 +221,7 @@ class Controller(wiring.Component):
         cur_group = Signal.like(nxt_group)
         cur_x = Signal.like(nxt_x, name="cur_planes")
         cur_col = Signal.like(nxt_col, name="cur_cols")
-        t = Signal(range(A))
+        t = Signal(range(A), init=A - 1)     # planes run sign plane first (Horner's rule in ShiftAdd)
         b = Signal(range(p.batches))
         b_end = Signal(range(p.batches * NA + NA + 1), init=NA)
         inflight = Signal()
@@ -231,7 +231,7 @@ class Controller(wiring.Component):
         issue = Signal()
         m.d.comb += issue.eq(cur_valid & (~inflight | done_all))
         last_batch = b_end >= cur_nact
-        last_plane = t == A - 1
+        last_plane = t == 0
         sec_last = issue & last_batch & last_plane
 
         lane = Signal(data.ArrayLayout(col_layout, NA), name="lanes")
@@ -258,17 +258,19 @@ class Controller(wiring.Component):
         # What is in flight, for the accumulator.
         f_valid = Signal(NA)
         f_col = Signal.like(lane, name="flight")
-        f_t = Signal.like(t)
+        f_first, f_new_plane, f_negate = Signal(), Signal(), Signal()
         f_last = Signal()
         f_group = Signal.like(nxt_group)
         complete = inflight & done_all
         with m.If(issue):
-            m.d.sync += [inflight.eq(1), pending.eq(lane_valid), f_valid.eq(lane_valid), f_t.eq(t),
+            m.d.sync += [inflight.eq(1), pending.eq(lane_valid), f_valid.eq(lane_valid),
+                         f_first.eq((t == A - 1) & (b == 0)), f_new_plane.eq(b == 0),
+                         f_negate.eq((t == A - 1) if cfg.input_signed else 0),
                          f_last.eq(last_batch & last_plane), f_group.eq(cur_group),
                          f_col.eq(lane),
                          cnt.planes.eq(cnt.planes + (b == 0))]
             with m.If(last_batch):
-                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, 0, t + 1))]
+                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1))]
                 with m.If(last_plane):
                     m.d.sync += cur_valid.eq(0)
             with m.Else():
@@ -277,20 +279,29 @@ class Controller(wiring.Component):
             with m.If(complete):
                 m.d.sync += inflight.eq(0)
             m.d.sync += pending.eq(pending & ~self.bus.adc_done)
-        with m.If(issue):
+        # Conversions by resolution, from the registered batch: count it (one stage), then add (another).
+        f_fresh = Signal()
+        m.d.sync += f_fresh.eq(issue)
+        batch_count = [Signal(range(NA + 1), name=f"batch_conversions{res}") for res in range(FR + 1)]
+        counted = Signal()
+        m.d.sync += counted.eq(f_fresh)
+        with m.If(f_fresh):
             for res in range(1, FR + 1):
-                m.d.sync += cnt.conversions[res].eq(
-                    cnt.conversions[res] + tree_sum(adc[i].start & (adc[i].res == res) for i in range(NA)))
+                m.d.sync += batch_count[res].eq(tree_sum(f_valid[i] & (f_col[i].res == res) for i in range(NA)))
+        with m.If(counted):
+            for res in range(1, FR + 1):
+                m.d.sync += cnt.conversions[res].eq(cnt.conversions[res] + batch_count[res])
         with m.If(nxt_ready & (~cur_valid | sec_last)):
             m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
                          cur_x.eq(nxt_x), cur_col.eq(nxt_col),
-                         t.eq(0), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0)]
+                         t.eq(A - 1), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0)]
 
         # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------
         m.submodules.shift_add = acc = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
                                                 group_width=len(nxt_group))
         # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
-        m.d.comb += [acc.capture.eq(complete), acc.last.eq(f_last), acc.t.eq(f_t), acc.group.eq(f_group),
+        m.d.comb += [acc.capture.eq(complete), acc.last.eq(f_last), acc.first.eq(f_first),
+                     acc.new_plane.eq(f_new_plane), acc.negate.eq(f_negate), acc.group.eq(f_group),
                      acc.lane_valid.eq(f_valid), acc.code.eq(self.bus.adc_code)]
         for i in range(NA):
             m.d.comb += [acc.sign[i].eq(f_col[i].sign), acc.bit[i].eq(f_col[i].bit), acc.j[i].eq(f_col[i].j)]
@@ -312,7 +323,8 @@ class Controller(wiring.Component):
                          acc_wp.data.eq(Cat((acc_rp.data[j * W:(j + 1) * W].as_signed() + f2_val[j])[:W]
                                             for j in range(G)))]
 
-        run_done = (p_state == P_IDLE) & ~nxt_full & ~cur_valid & ~inflight & ~a_valid & ~flush_valid & ~f2_valid
+        run_done = (p_state == P_IDLE) & ~nxt_full & ~cur_valid & ~inflight & ~a_valid & ~flush_valid & ~f2_valid & \
+            ~f_fresh & ~counted
         og = Signal(range(p.n_groups + 1))
         oj = Signal(range(max(2, G)))
         oidx = Signal(range(p.n + 1))
