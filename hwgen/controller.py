@@ -318,13 +318,22 @@ class Controller(wiring.Component):
         m.d.sync += [f2_valid.eq(flush_valid), f2_group.eq(flush_group), *[f2_val[j].eq(flush_val[j]) for j in range(G)]]
         with m.If(flush_valid):
             m.d.comb += [acc_rp.addr.eq(flush_group), acc_rp.en.eq(1)]
+        # The block RAM's output is registered before the add: its clock-to-output time leaves no room for
+        # a carry chain in the same cycle.
+        f3_valid = Signal()
+        f3_group = Signal.like(nxt_group)
+        f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
+        f3_old = Signal(G * W)
+        m.d.sync += [f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
         with m.If(f2_valid):
-            m.d.comb += [acc_wp.addr.eq(f2_group), acc_wp.en.eq(1),
-                         acc_wp.data.eq(Cat((acc_rp.data[j * W:(j + 1) * W].as_signed() + f2_val[j])[:W]
+            m.d.sync += f3_old.eq(acc_rp.data)
+        with m.If(f3_valid):
+            m.d.comb += [acc_wp.addr.eq(f3_group), acc_wp.en.eq(1),
+                         acc_wp.data.eq(Cat((f3_old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W]
                                             for j in range(G)))]
 
         run_done = (p_state == P_IDLE) & ~nxt_full & ~cur_valid & ~inflight & ~a_valid & ~flush_valid & ~f2_valid & \
-            ~f_fresh & ~counted
+            ~f3_valid & ~f_fresh & ~counted
         og = Signal(range(p.n_groups + 1))
         oj = Signal(range(max(2, G)))
         oidx = Signal(range(p.n + 1))

@@ -16,9 +16,10 @@ last input), for the sections in table order, with L = lanes:
             cycle the previous section's last batch is done). Its batches, A planes of
             ceil(n_active / n_adc) batches each (sign plane first), follow back to back: a batch of longest resolution b
             issued at cycle T is done at T + b, when the next one issues; the last one is done at f.
-  end       RUN ends with cycle max(f_last + D + 2, a_end + 1) (a_end: the S0 that finds no more sections;
+  end       RUN ends with cycle max(f_last + D + 3, a_end + 1) (a_end: the S0 that finds no more sections;
             D = hwgen.shift_add.pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
-            from the last batch's done to its section's sums; 2 = flush read-modify-write, end test).
+            from the last batch's done to its section's sums; 3 = flush read, registered read data and
+            write, end test).
 The ADC bound of a vector: for each section and plane, the fewest cycles any schedule of that plane's
 active-column resolutions on n_adc ADCs can take, max(ceil(sum res / n_adc), max res), summed over the
 planes and sections. The batch schedule reaches it whenever a section has at most n_adc active columns.
@@ -135,7 +136,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None) -> dict:
         c_prev = c
         batch_cycles += total
         bound += a_bits * max(-(-int(res.sum()) // n_adc), int(res.max()))
-    run_end = a + 1 if f_last is None else max(f_last + pipeline_depth(n_adc) + 2, a + 1)
+    run_end = a + 1 if f_last is None else max(f_last + pipeline_depth(n_adc) + 3, a + 1)
     run = run_end + 1
     return {"load": k, "run": run, "out": 1 + n, "cycles": k + run + 1 + n, "adc_bound": bound,
             "batch_cycles": batch_cycles}

