@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from mapper.plan import LayerPlan
 from .amaranth_sim import SimRun
 from .golden import cycle_model
 
-__all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "simulate_design", "harness", "icarus_compatible"]
+__all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "simulate_design", "harness"]
 
 HDL_BACKENDS = ("verilator", "icarus")
 _TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "vvp")}
@@ -154,14 +153,6 @@ int main(int argc, char **argv) {
 """
 
 
-def icarus_compatible(verilog: str) -> str:
-    """Yosys's Verilog counts on a `reg x = 0` initializer to run each `always @*` once at time 0; Icarus
-    starts its processes after the initializers, so those blocks would wait for their first input change
-    (and hold X). Touching each such register at #1, before the first clock edge, runs them once."""
-    return re.sub(r"(  reg (\\\$auto\$verilog_backend\S+)  = 0;\n)",
-                  lambda m: f"{m.group(1)}  initial #1 {m.group(2)}  = 1;\n", verilog)
-
-
 def _run(argv, cwd, what):
     try:
         proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
@@ -183,8 +174,6 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
     if os.path.exists(exe):
         return exe
     with atomic_dir(folder) as tmp:   # concurrent builds of one design: the last one to finish wins, whole
-        if backend == "icarus":
-            verilog = icarus_compatible(verilog)
         for name, text in (("tile.v", verilog), ("tb.v", tb)):
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(text)
