@@ -27,7 +27,7 @@ from .shift_add import ShiftAdd, tree_sum
 
 __all__ = ["Controller"]
 
-LOAD, RUN, OUT = 0, 1, 2
+LOAD, RUN, OUT, CLEAR = 0, 1, 2, 3
 P_IDLE, P_S0, P_S1, P_GATHER = 0, 1, 2, 3
 
 
@@ -112,7 +112,9 @@ class Controller(wiring.Component):
         else:
             n_sec, k_len, n_out = Const(p.section_depth), Const(p.k), Const(p.n)
 
-        phase = Signal(2)
+        # After a reset the controller first zeroes the output accumulators (a reset in the middle of a
+        # vector must not leak its partial sums into the next one), one word a cycle, then takes inputs.
+        phase = Signal(2, init=CLEAR)
         cnt = self.counters
 
         # LOAD: the input stream fills the input buffer ----------------------------------------------
@@ -129,7 +131,7 @@ class Controller(wiring.Component):
                     m.d.sync += [k.eq(0), phase.eq(RUN), p_state.eq(P_S0), p_sec.eq(0)]
                 with m.Else():
                     m.d.sync += k.eq(k + 1)
-        with m.If((phase != LOAD) | (k != 0) | self.i.valid):
+        with m.If((phase != CLEAR) & ((phase != LOAD) | (k != 0) | self.i.valid)):
             m.d.sync += cnt.cycles.eq(cnt.cycles + 1)
 
         # Prefetch: section word, then `lanes` rows and columns a cycle into the `next` buffer -------
@@ -340,6 +342,13 @@ class Controller(wiring.Component):
         o_fetch = Signal()
         with m.If((phase == RUN) & run_done):
             m.d.sync += [phase.eq(OUT), og.eq(0), oj.eq(0), oidx.eq(0), o_fetch.eq(1)]
+
+        clear = Signal(range(max(2, p.n_groups)))
+        with m.If(phase == CLEAR):
+            m.d.comb += [acc_wp.addr.eq(clear), acc_wp.data.eq(0), acc_wp.en.eq(1)]
+            m.d.sync += clear.eq(clear + 1)
+            with m.If(clear == p.n_groups - 1):
+                m.d.sync += [phase.eq(LOAD), clear.eq(0)]
 
         # OUT: stream the outputs in order, clearing each accumulator word as it leaves ---------------
         with m.If(phase == OUT):
