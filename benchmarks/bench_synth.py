@@ -24,6 +24,7 @@ from hwgen.params import TileParams, default_lanes
 from hwgen.synth import synthesize
 from hwgen.verilog import emit_rtlil, module_name
 from mapper.config import ArrayConfig
+from sim.netlist import netlist_check
 
 LIMITS = dict(k=512, n=512, sections=512, rows=8192, columns=4096)
 
@@ -39,9 +40,12 @@ def point(rows: int, cols: int, n_adc: int, seen: dict) -> dict:
     if key in seen:
         return {**seen[key], **head, "seconds": 0.0, "same_netlist_as": seen[key]["cols"]}
     start = time.perf_counter()
-    r = synthesize(design, module_name(True), "ecp5", pnr=True, fmt="rtlil", say=lambda m: None)
+    # Every figure is of a netlist simulated against the golden model first (sim/netlist.py).
+    r = synthesize(design, module_name(True), "ecp5", pnr=True, fmt="rtlil", say=lambda m: None,
+                   check=netlist_check(params, None, say=lambda m: None)(True))
     seen[key] = {**head, "luts": r.luts, "carries": r.carries, "flip_flops": r.flip_flops,
                  "block_rams": r.block_rams, "lut_rams": r.lut_rams, "fmax_mhz": r.fmax_mhz,
+                 "netlist_checked": r.netlist_checked,
                  "notes": [w for w in r.warnings if not w.startswith("Warning:")],
                  "seconds": time.perf_counter() - start}
     return seen[key]
@@ -97,10 +101,10 @@ def main():
         points.append(point(rows, cols, n_adc, seen))
         with open(os.path.join(args.out, "bench_synth.json"), "w") as f:
             json.dump(points, f, indent=1)
-    lines = ["| rows | cols | n_adc | LUT4 | CCU2C | flip-flops | block RAMs | LUT RAMs | Fmax MHz | netlist |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| rows | cols | n_adc | LUT4 | CCU2C | flip-flops | block RAMs | LUT RAMs | Fmax MHz | checked | netlist |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {p['rows']} | {p['cols']} | {p['n_adc']} | {p['luts']} | {p['carries']} | {p['flip_flops']} | "
-              f"{p['block_rams']} | {p['lut_rams']} | {p['fmax_mhz']:.1f} | "
+              f"{p['block_rams']} | {p['lut_rams']} | {p['fmax_mhz']:.1f} | {'yes' if p['netlist_checked'] else 'no'} | "
               f"{'same as ' + str(p['same_netlist_as']) + ' cols' if 'same_netlist_as' in p else p['netlist']} |"
               for p in points]
     notes = sorted({n for p in points for n in p.get("notes", [])})

@@ -27,7 +27,7 @@ from .shift_add import ShiftAdd, tree_sum
 
 __all__ = ["Controller"]
 
-LOAD, RUN, OUT = 0, 1, 2
+LOAD, RUN, OUT, CLEAR = 0, 1, 2, 3
 P_IDLE, P_S0, P_S1, P_GATHER = 0, 1, 2, 3
 
 
@@ -112,7 +112,9 @@ class Controller(wiring.Component):
         else:
             n_sec, k_len, n_out = Const(p.section_depth), Const(p.k), Const(p.n)
 
-        phase = Signal(2)
+        # After a reset the controller first zeroes the output accumulators (a reset in the middle of a
+        # vector must not leak its partial sums into the next one), one word a cycle, then takes inputs.
+        phase = Signal(2, init=CLEAR)
         cnt = self.counters
 
         # LOAD: the input stream fills the input buffer ----------------------------------------------
@@ -129,7 +131,7 @@ class Controller(wiring.Component):
                     m.d.sync += [k.eq(0), phase.eq(RUN), p_state.eq(P_S0), p_sec.eq(0)]
                 with m.Else():
                     m.d.sync += k.eq(k + 1)
-        with m.If((phase != LOAD) | (k != 0) | self.i.valid):
+        with m.If((phase != CLEAR) & ((phase != LOAD) | (k != 0) | self.i.valid)):
             m.d.sync += cnt.cycles.eq(cnt.cycles + 1)
 
         # Prefetch: section word, then `lanes` rows and columns a cycle into the `next` buffer -------
@@ -221,7 +223,7 @@ class Controller(wiring.Component):
         cur_group = Signal.like(nxt_group)
         cur_x = Signal.like(nxt_x, name="cur_planes")
         cur_col = Signal.like(nxt_col, name="cur_cols")
-        t = Signal(range(A))
+        t = Signal(range(A), init=A - 1)     # planes run sign plane first (Horner's rule in ShiftAdd)
         b = Signal(range(p.batches))
         b_end = Signal(range(p.batches * NA + NA + 1), init=NA)
         inflight = Signal()
@@ -231,7 +233,7 @@ class Controller(wiring.Component):
         issue = Signal()
         m.d.comb += issue.eq(cur_valid & (~inflight | done_all))
         last_batch = b_end >= cur_nact
-        last_plane = t == A - 1
+        last_plane = t == 0
         sec_last = issue & last_batch & last_plane
 
         lane = Signal(data.ArrayLayout(col_layout, NA), name="lanes")
@@ -258,17 +260,19 @@ class Controller(wiring.Component):
         # What is in flight, for the accumulator.
         f_valid = Signal(NA)
         f_col = Signal.like(lane, name="flight")
-        f_t = Signal.like(t)
+        f_first, f_new_plane, f_negate = Signal(), Signal(), Signal()
         f_last = Signal()
         f_group = Signal.like(nxt_group)
         complete = inflight & done_all
         with m.If(issue):
-            m.d.sync += [inflight.eq(1), pending.eq(lane_valid), f_valid.eq(lane_valid), f_t.eq(t),
+            m.d.sync += [inflight.eq(1), pending.eq(lane_valid), f_valid.eq(lane_valid),
+                         f_first.eq((t == A - 1) & (b == 0)), f_new_plane.eq(b == 0),
+                         f_negate.eq((t == A - 1) if cfg.input_signed else 0),
                          f_last.eq(last_batch & last_plane), f_group.eq(cur_group),
                          f_col.eq(lane),
                          cnt.planes.eq(cnt.planes + (b == 0))]
             with m.If(last_batch):
-                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, 0, t + 1))]
+                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1))]
                 with m.If(last_plane):
                     m.d.sync += cur_valid.eq(0)
             with m.Else():
@@ -277,20 +281,29 @@ class Controller(wiring.Component):
             with m.If(complete):
                 m.d.sync += inflight.eq(0)
             m.d.sync += pending.eq(pending & ~self.bus.adc_done)
-        with m.If(issue):
+        # Conversions by resolution, from the registered batch: count it (one stage), then add (another).
+        f_fresh = Signal()
+        m.d.sync += f_fresh.eq(issue)
+        batch_count = [Signal(range(NA + 1), name=f"batch_conversions{res}") for res in range(FR + 1)]
+        counted = Signal()
+        m.d.sync += counted.eq(f_fresh)
+        with m.If(f_fresh):
             for res in range(1, FR + 1):
-                m.d.sync += cnt.conversions[res].eq(
-                    cnt.conversions[res] + tree_sum(adc[i].start & (adc[i].res == res) for i in range(NA)))
+                m.d.sync += batch_count[res].eq(tree_sum(f_valid[i] & (f_col[i].res == res) for i in range(NA)))
+        with m.If(counted):
+            for res in range(1, FR + 1):
+                m.d.sync += cnt.conversions[res].eq(cnt.conversions[res] + batch_count[res])
         with m.If(nxt_ready & (~cur_valid | sec_last)):
             m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
                          cur_x.eq(nxt_x), cur_col.eq(nxt_col),
-                         t.eq(0), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0)]
+                         t.eq(A - 1), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0)]
 
         # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------
         m.submodules.shift_add = acc = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
                                                 group_width=len(nxt_group))
         # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
-        m.d.comb += [acc.capture.eq(complete), acc.last.eq(f_last), acc.t.eq(f_t), acc.group.eq(f_group),
+        m.d.comb += [acc.capture.eq(complete), acc.last.eq(f_last), acc.first.eq(f_first),
+                     acc.new_plane.eq(f_new_plane), acc.negate.eq(f_negate), acc.group.eq(f_group),
                      acc.lane_valid.eq(f_valid), acc.code.eq(self.bus.adc_code)]
         for i in range(NA):
             m.d.comb += [acc.sign[i].eq(f_col[i].sign), acc.bit[i].eq(f_col[i].bit), acc.j[i].eq(f_col[i].j)]
@@ -307,18 +320,35 @@ class Controller(wiring.Component):
         m.d.sync += [f2_valid.eq(flush_valid), f2_group.eq(flush_group), *[f2_val[j].eq(flush_val[j]) for j in range(G)]]
         with m.If(flush_valid):
             m.d.comb += [acc_rp.addr.eq(flush_group), acc_rp.en.eq(1)]
+        # The block RAM's output is registered before the add: its clock-to-output time leaves no room for
+        # a carry chain in the same cycle.
+        f3_valid = Signal()
+        f3_group = Signal.like(nxt_group)
+        f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
+        f3_old = Signal(G * W)
+        m.d.sync += [f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
         with m.If(f2_valid):
-            m.d.comb += [acc_wp.addr.eq(f2_group), acc_wp.en.eq(1),
-                         acc_wp.data.eq(Cat((acc_rp.data[j * W:(j + 1) * W].as_signed() + f2_val[j])[:W]
+            m.d.sync += f3_old.eq(acc_rp.data)
+        with m.If(f3_valid):
+            m.d.comb += [acc_wp.addr.eq(f3_group), acc_wp.en.eq(1),
+                         acc_wp.data.eq(Cat((f3_old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W]
                                             for j in range(G)))]
 
-        run_done = (p_state == P_IDLE) & ~nxt_full & ~cur_valid & ~inflight & ~a_valid & ~flush_valid & ~f2_valid
+        run_done = (p_state == P_IDLE) & ~nxt_full & ~cur_valid & ~inflight & ~a_valid & ~flush_valid & ~f2_valid & \
+            ~f3_valid & ~f_fresh & ~counted
         og = Signal(range(p.n_groups + 1))
         oj = Signal(range(max(2, G)))
         oidx = Signal(range(p.n + 1))
         o_fetch = Signal()
         with m.If((phase == RUN) & run_done):
             m.d.sync += [phase.eq(OUT), og.eq(0), oj.eq(0), oidx.eq(0), o_fetch.eq(1)]
+
+        clear = Signal(range(max(2, p.n_groups)))
+        with m.If(phase == CLEAR):
+            m.d.comb += [acc_wp.addr.eq(clear), acc_wp.data.eq(0), acc_wp.en.eq(1)]
+            m.d.sync += clear.eq(clear + 1)
+            with m.If(clear == p.n_groups - 1):
+                m.d.sync += [phase.eq(LOAD), clear.eq(0)]
 
         # OUT: stream the outputs in order, clearing each accumulator word as it leaves ---------------
         with m.If(phase == OUT):

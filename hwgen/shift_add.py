@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mapper.config import HardwareConfig
 
-__all__ = ["ShiftAdd", "tree_sum"]
+__all__ = ["ShiftAdd", "pipeline_depth", "tree_sum"]
 
 
 def tree_sum(terms):
@@ -21,15 +21,26 @@ def tree_sum(terms):
     return terms[0]
 
 
-class ShiftAdd(wiring.Component):
-    """Two stages. On `capture` it registers a finished batch: per lane the code, its column's sign, bit
-    weight and local output j, and the batch's plane t. The next cycle it adds
-    sum over lanes of (-1)**sign * code * 2**bit, times the plane weight (2**t, or -2**(A-1) for the sign
-    plane), into the local sum of each of the G outputs. On the section's last batch (`last`) it hands
-    the G sums to `flush` (valid for one cycle, with the section's output `group`) and clears them.
+def pipeline_depth(n_adc: int) -> int:
+    """Cycles from a batch's `capture` to the cycle its section's sums are in `flush` (flush_valid high):
+    the capture register, the signed terms, one adder level per stage (ceil(log2(n_adc)) of them), the
+    plane sign and the Horner accumulation."""
+    return 4 + max(0, (n_adc - 1).bit_length())
 
-    Its own submodule so that simulation evaluates the adders once per batch, not every cycle.
-    Latency: `flush` follows the `capture` of a section's last batch by 2 cycles; one batch a cycle.
+
+class ShiftAdd(wiring.Component):
+    """The accumulator datapath, pipelined so that no stage chains more than one carry chain.
+
+    Per captured batch (`capture`, the cycle its last ADC is done): the lane codes with their column's sign,
+    bit weight and local output j. Stages: (1) register the batch; (2) each lane's signed term
+    (-1)**sign * code * 2**bit, routed to its output j; (3..) a balanced adder tree over the lanes, one level
+    a stage; then the plane's sign (negated on the sign plane of signed inputs); then Horner's rule over
+    the planes, which arrive sign plane first: local = (first batch of the section ? 0 : first batch of a
+    plane ? 2 * local : local) + term. On the section's last batch the G sums go to `flush` (valid one
+    cycle, with the section's output `group`).
+
+    Latency: `flush_valid` follows the `capture` of a section's last batch by `pipeline_depth(n_adc)`
+    cycles; one batch a cycle.
 
     Parameters
     ----------
@@ -40,10 +51,11 @@ class ShiftAdd(wiring.Component):
 
     Attributes
     ----------
-    capture, last, t, group, lane_valid, code, sign, bit, j : In
-        The finished batch, as described above.
+    capture, first, new_plane, last, negate, group, lane_valid, code, sign, bit, j : In
+        The finished batch: `first` its section's first batch, `new_plane` the first batch of a plane,
+        `last` the section's last batch, `negate` a batch of the sign plane.
     busy : Out(1)
-        A captured batch is being added.
+        A batch is in the pipeline.
     flush_valid, flush_group, flush : Out
         A section's G sums, for one cycle.
     """
@@ -52,10 +64,13 @@ class ShiftAdd(wiring.Component):
         self.cfg = cfg
         n, g = cfg.n_adc, cfg.group
         self.acc_width = acc_width
+        self.code_width = code_width
         super().__init__({
             "capture": In(1),
+            "first": In(1),
+            "new_plane": In(1),
             "last": In(1),
-            "t": In(range(cfg.input_bits)),
+            "negate": In(1),
             "group": In(group_width),
             "lane_valid": In(n),
             "code": In(data.ArrayLayout(unsigned(code_width), n)),
@@ -72,39 +87,80 @@ class ShiftAdd(wiring.Component):
         m = Module()
         cfg, W = self.cfg, self.acc_width
         n, g = cfg.n_adc, cfg.group
-        a_valid = Signal()
+        # A term is at most (2**code_width - 1) * 2**(Bm - 1) in magnitude; a batch sum n times that.
+        term_w = self.code_width + max(1, cfg.weight_bits) + 1
+        ctl = data.StructLayout({"first": 1, "new_plane": 1, "last": 1, "negate": 1,
+                                 "group": len(self.group)})
+
+        # Stage 1: the batch.
+        v1 = Signal()
+        ctl1 = Signal(ctl)
         a = Signal.like(self.code)
         a_lanes, a_sign = Signal(n), Signal(n)
         a_bit, a_j = Signal.like(self.bit), Signal.like(self.j)
-        a_t, a_last, a_group = Signal.like(self.t), Signal(), Signal.like(self.group)
-        m.d.sync += a_valid.eq(self.capture)
+        m.d.sync += v1.eq(self.capture)
         with m.If(self.capture):
             m.d.sync += [a.eq(self.code), a_lanes.eq(self.lane_valid), a_sign.eq(self.sign), a_bit.eq(self.bit),
-                         a_j.eq(self.j), a_t.eq(self.t), a_last.eq(self.last), a_group.eq(self.group)]
-        m.d.comb += self.busy.eq(a_valid)
-        terms = []
-        for i in range(n):
-            shifted = Signal(signed(W), name=f"term{i}")
-            with m.Switch(a_bit[i]):
-                for bit in range(cfg.weight_bits):
-                    with m.Case(bit):
-                        m.d.comb += shifted.eq(Mux(a_sign[i], -(a[i] << bit), a[i] << bit))
-            terms.append(Mux(a_lanes[i], shifted, 0))
-        m.d.sync += self.flush_valid.eq(a_valid & a_last)
-        with m.If(a_valid & a_last):
-            m.d.sync += self.flush_group.eq(a_group)
-        for j in range(g):
-            local = Signal(signed(W), name=f"local{j}")
-            s_j = Signal(signed(W), name=f"batch_sum{j}")
-            m.d.comb += s_j.eq(tree_sum(terms if g == 1 else [Mux(a_j[i] == j, terms[i], 0) for i in range(n)]))
-            scaled = Signal(signed(W), name=f"plane_sum{j}")
-            with m.Switch(a_t):
-                for tt, weight in enumerate(cfg.plane_weights()):
-                    with m.Case(tt):
-                        m.d.comb += scaled.eq(-(s_j << tt) if weight < 0 else s_j << tt)
-            with m.If(a_valid):
-                with m.If(a_last):
-                    m.d.sync += [self.flush[j].eq(local + scaled), local.eq(0)]
-                with m.Else():
-                    m.d.sync += local.eq(local + scaled)
+                         a_j.eq(self.j), ctl1.first.eq(self.first), ctl1.new_plane.eq(self.new_plane),
+                         ctl1.last.eq(self.last), ctl1.negate.eq(self.negate), ctl1.group.eq(self.group)]
+
+        # Stage 2: signed, weighted terms, one per lane and output.
+        v, c = Signal(), Signal(ctl)
+        m.d.sync += [v.eq(v1), c.eq(ctl1)]
+        valids = [v1, v]
+        sums = []
+        for jj in range(g):
+            terms = []
+            for i in range(n):
+                term = Signal(signed(term_w), name=f"term{jj}_{i}")
+                shifted = Signal(unsigned(term_w - 1), name=f"shifted{jj}_{i}")
+                with m.Switch(a_bit[i]):
+                    for bit in range(max(1, cfg.weight_bits)):
+                        with m.Case(bit):
+                            m.d.comb += shifted.eq(a[i] << bit)
+                take = a_lanes[i] if g == 1 else a_lanes[i] & (a_j[i] == jj)
+                m.d.sync += term.eq(Mux(take, Mux(a_sign[i], -shifted, shifted), 0))
+                terms.append(term)
+            sums.append(terms)
+
+        # Stages 3..: the adder tree, one level a stage.
+        while len(sums[0]) > 1:
+            nv, nc = Signal(), Signal(ctl)
+            m.d.sync += [nv.eq(v), nc.eq(c)]
+            v, c = nv, nc
+            valids.append(v)
+            nxt = []
+            for jj, terms in enumerate(sums):
+                level = []
+                for k in range(0, len(terms), 2):
+                    s = Signal(signed(term_w + (n - 1).bit_length()), name=f"tree{jj}_{len(valids)}_{k // 2}")
+                    m.d.sync += s.eq(terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k])
+                    level.append(s)
+                nxt.append(level)
+            sums = nxt
+
+        # The plane's sign.
+        pv, pc = Signal(), Signal(ctl)
+        m.d.sync += [pv.eq(v), pc.eq(c)]
+        valids.append(pv)
+        planed = []
+        for jj in range(g):
+            s = Signal(signed(term_w + (n - 1).bit_length() + 1), name=f"plane_sum{jj}")
+            m.d.sync += s.eq(Mux(c.negate, -sums[jj][0], sums[jj][0]))
+            planed.append(s)
+
+        # Horner's rule over the planes, and the flush.
+        m.d.comb += self.busy.eq(Cat(*valids).any())
+        m.d.sync += self.flush_valid.eq(pv & pc.last)
+        with m.If(pv & pc.last):
+            m.d.sync += self.flush_group.eq(pc.group)
+        for jj in range(g):
+            local = Signal(signed(W), name=f"local{jj}")
+            base = Mux(pc.first, 0, Mux(pc.new_plane, local << 1, local))
+            total = Signal(signed(W), name=f"horner{jj}")
+            m.d.comb += total.eq(base + planed[jj])
+            with m.If(pv):
+                m.d.sync += local.eq(total)
+                with m.If(pc.last):
+                    m.d.sync += self.flush[jj].eq(total)
         return m

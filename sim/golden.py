@@ -14,10 +14,12 @@ last input), for the sections in table order, with L = lanes:
   issue     it is copied to `current` at c = max(r, l_prev) (l_prev: the cycle the previous section
             issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
             cycle the previous section's last batch is done). Its batches, A planes of
-            ceil(n_active / n_adc) batches each, follow back to back: a batch of longest resolution b
+            ceil(n_active / n_adc) batches each (sign plane first), follow back to back: a batch of longest resolution b
             issued at cycle T is done at T + b, when the next one issues; the last one is done at f.
-  end       RUN ends with cycle max(f_last + 4, a_end + 1) (a_end: the S0 that finds no more sections;
-            4 = accumulate, flush read, flush write, end test).
+  end       RUN ends with cycle max(f_last + D + 3, a_end + 1) (a_end: the S0 that finds no more sections;
+            D = hwgen.shift_add.pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
+            from the last batch's done to its section's sums; 3 = flush read, registered read data and
+            write, end test).
 The ADC bound of a vector: for each section and plane, the fewest cycles any schedule of that plane's
 active-column resolutions on n_adc ADCs can take, max(ceil(sum res / n_adc), max res), summed over the
 planes and sections. The batch schedule reaches it whenever a section has at most n_adc active columns.
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwgen.params import TileParams
+from hwgen.shift_add import pipeline_depth
 from mapper.energy import energy_table
 from mapper.errors import SwsError
 from mapper.bits import input_planes
@@ -133,7 +136,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None) -> dict:
         c_prev = c
         batch_cycles += total
         bound += a_bits * max(-(-int(res.sum()) // n_adc), int(res.max()))
-    run_end = a + 1 if f_last is None else max(f_last + 4, a + 1)
+    run_end = a + 1 if f_last is None else max(f_last + pipeline_depth(n_adc) + 3, a + 1)
     run = run_end + 1
     return {"load": k, "run": run, "out": 1 + n, "cycles": k + run + 1 + n, "adc_bound": bound,
             "batch_cycles": batch_cycles}

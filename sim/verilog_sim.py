@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from mapper.plan import LayerPlan
 from .amaranth_sim import SimRun
 from .golden import cycle_model
 
-__all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "harness", "icarus_compatible"]
+__all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "simulate_design", "harness"]
 
 HDL_BACKENDS = ("verilator", "icarus")
 _TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "vvp")}
@@ -63,7 +62,7 @@ def harness(params: TileParams, generic: bool = False) -> str:
         sel_w, addr_w, data_w = _prog_widths(params)
         word = sel_w + addr_w + data_w
         prog_decl = (f"  integer writes, p;\n  reg [{word - 1}:0] prog_words [0:{max_writes(params) - 1}];\n"
-                     f"  wire programming = !rst && p < writes;\n  wire [{word - 1}:0] pw = prog_words[p];\n")
+                     f"  wire programming = !rst && p < writes;\n  wire [{word - 1}:0] pw = programming ? prog_words[p] : {word}'d0;\n")
         prog_ports = (f"\n               .prog__we(programming), .prog__sel(pw[{sel_w - 1}:0]), "
                       f".prog__addr(pw[{sel_w + addr_w - 1}:{sel_w}]), .prog__data(pw[{word - 1}:{sel_w + addr_w}]),")
         prog_init = ('\n    p = 0;\n    if (!$value$plusargs("writes=%d", writes)) writes = 0;\n'
@@ -84,7 +83,7 @@ module sws_tb(input clk);
   wire [{COUNTER_WIDTH - 1}:0] planes, sections;
 {prog_decl}  wire i_valid = !rst && {ready_to_stream}given < vectors * k;
   sws_tile dut(.clk(clk), .rst(rst),{prog_ports}
-               .i__valid(i_valid), .i__ready(i_ready), .i__payload(inputs[given]),
+               .i__valid(i_valid), .i__ready(i_ready), .i__payload(i_valid ? inputs[given] : {a}'d0),
                .o__valid(o_valid), .o__ready(1'b1), .o__payload(o_payload),
                .counters__cycles(cycles), .counters__conversions(conversions),
                .counters__planes(planes), .counters__sections(sections));
@@ -154,14 +153,6 @@ int main(int argc, char **argv) {
 """
 
 
-def icarus_compatible(verilog: str) -> str:
-    """Yosys's Verilog counts on a `reg x = 0` initializer to run each `always @*` once at time 0; Icarus
-    starts its processes after the initializers, so those blocks would wait for their first input change
-    (and hold X). Touching each such register at #1, before the first clock edge, runs them once."""
-    return re.sub(r"(  reg (\\\$auto\$verilog_backend\S+)  = 0;\n)",
-                  lambda m: f"{m.group(1)}  initial #1 {m.group(2)}  = 1;\n", verilog)
-
-
 def _run(argv, cwd, what):
     try:
         proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
@@ -174,16 +165,15 @@ def _run(argv, cwd, what):
     return proc
 
 
-def _build(backend: str, verilog: str, tb: str, cache: str, say) -> str:
-    """Compile the tile and harness once per design; return the executable's path."""
-    key = hashlib.sha256((backend + verilog + tb).encode()).hexdigest()[:16]
+def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple = (), flags: tuple = ()) -> str:
+    """Compile the tile and harness once per design; return the executable's path. `models` and `flags`:
+    Verilog files (cell simulation models) to compile with them, and compiler flags (-I, -D) for those."""
+    key = hashlib.sha256("\n".join((backend, verilog, tb, *models, *flags)).encode()).hexdigest()[:16]
     folder = os.path.abspath(os.path.join(cache, f"{backend}-{key}"))
     exe = os.path.join(folder, "Vsws_tb" if backend == "verilator" else "sim.vvp")
     if os.path.exists(exe):
         return exe
     with atomic_dir(folder) as tmp:   # concurrent builds of one design: the last one to finish wins, whole
-        if backend == "icarus":
-            verilog = icarus_compatible(verilog)
         for name, text in (("tile.v", verilog), ("tb.v", tb)):
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(text)
@@ -195,13 +185,13 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say) -> str:
             _run(["verilator", "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2), "-O2", "-MAKEFLAGS",
                   OPT_MAKEFLAGS, "--x-assign", "fast", "--x-initial", "fast", "--top-module", "sws_tb",
                   "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", "../Vsws_tb",
-                  "tb.v", "tile.v", "main.cpp"], tmp, "Verilator build")
+                  *flags, "tb.v", "tile.v", *models, "main.cpp"], tmp, "Verilator build")
         else:
             say("compiling the tile with Icarus Verilog ...")
             with open(os.path.join(tmp, "top.v"), "w") as f:
                 f.write(_ICARUS_TOP)
-            _run(["iverilog", "-g2012", "-o", "sim.vvp", "-s", "sws_tb_clock", "top.v", "tb.v", "tile.v"], tmp,
-                 "Icarus Verilog compilation")
+            _run(["iverilog", "-g2012", "-o", "sim.vvp", "-s", "sws_tb_clock", *flags,
+                  "top.v", "tb.v", "tile.v", *models], tmp, "Icarus Verilog compilation")
         with open(os.path.join(tmp, "build_seconds"), "w") as f:
             f.write(f"{time.perf_counter() - start:.3f}\n")
     return exe
@@ -221,8 +211,18 @@ def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParam
     else:
         params = params or TileParams.from_plan(lp)
         verilog, writes = emit_verilog(lp, params), None
+    return simulate_design(lp, x, backend, verilog, params, writes, cache=cache, say=say)
+
+
+def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, params: TileParams, writes=None, *,
+                    cache: str | None = None, models: tuple = (), flags: tuple = (),
+                    say=lambda m: print(m, file=sys.stderr, flush=True)) -> SimRun:
+    """Simulate Verilog whose module `sws_tile` has a tile's ports (an emitted tile, or a synthesized
+    netlist with its cell `models`) through the harness, on the vectors x; `writes` (programming writes)
+    for a generic tile, None for a baked one."""
+    x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
-    exe = _build(backend, verilog, harness(params, generic is not None), cache, say)
+    exe = _build(backend, verilog, harness(params, writes is not None), cache, say, tuple(models), tuple(flags))
     per_vector = cycle_model(lp, params)["cycles"]
     runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector)
             for i in range(0, len(x), CHUNK)]

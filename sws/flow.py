@@ -8,7 +8,6 @@ import os
 import numpy as np
 
 from hwgen.params import TileParams
-from hwgen.synth import synthesize_tile
 from hwgen.verilog import write_rtl
 from mapper.config import ArrayConfig
 from mapper.files import dumps_json, write_atomic
@@ -16,6 +15,7 @@ from mapper.job import map_to_folder
 from mapper.plan import load_plan
 from mapper.report import format_table
 from sim.check import simulate_plan
+from sim.netlist import synthesize_checked
 
 __all__ = ["run_flow", "DEFAULT_WEIGHTS", "DEFAULT_SPARSITY", "FLOW_VECTORS"]
 
@@ -79,11 +79,13 @@ def _synth(plan_dir: str, out: str, report: dict, sim: dict, target: str, say) -
     say(f"== synth: the controller for {layer['name']} with Yosys for {target}"
         f"{' and nextpnr for Fmax' if pnr else ''} (the first run of the yowasp tools compiles them: ~90 s)")
     lp = load_plan(plan_dir).layer(layer["name"])
-    r = synthesize_tile(TileParams.from_plan(lp), lp, target, pnr=pnr, tile=False)["controller"]
-    write_atomic(os.path.join(out, "synth", f"controller-{target}.json"), dumps_json(r.to_dict(), indent=1) + "\n")
+    r = synthesize_checked(TileParams.from_plan(lp), lp, target, pnr=pnr, tile=False)["controller"]
+    write_atomic(os.path.join(out, "synth", f"controller-{target}.json"), dumps_json(r.to_dict(), indent=1) + "
+")
     fmax = f", Fmax {r.fmax_mhz:.1f} MHz" if r.fmax_mhz else ""
     say(f"controller: {r.luts} LUTs, {r.carries} carry cells, {r.flip_flops} flip-flops, {r.block_rams} block "
-        f"RAMs, {r.lut_rams} LUT RAMs{fmax}")
+        f"RAMs, {r.lut_rams} LUT RAMs{fmax}; netlist simulated against the golden model: "
+        f"{'yes' if r.netlist_checked else 'no'}")
     for note in (w for w in r.warnings if not w.startswith("Warning:")):
         say(f"note: {note}")
     t = report["total"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 from hwgen.params import TileParams, default_lanes
-from hwgen.synth import TARGETS, synthesize_tile
+from hwgen.synth import TARGETS
 from mapper.errors import SwsError
 from mapper.files import dumps_json
 from mapper.plan import load_plan
+from sim.netlist import synthesize_checked
 
 from .common import add_config_args, add_layer_args, config_from_args
 
@@ -25,6 +26,9 @@ def add_parser(sub):
     p.add_argument("--target", choices=TARGETS, default="generic", help="synthesis target (default %(default)s)")
     p.add_argument("--pnr", action="store_true", help="also place and route with nextpnr for the achieved Fmax")
     p.add_argument("--controller-only", action="store_true", help="skip the tile (controller + emulator)")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip the gate-level simulation of each netlist against the golden model (the figures "
+                        "are then unverified; Yosys's own checks still run)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     g = p.add_argument_group("generic netlist limits (without PLAN_DIR)")
     for name, value in GENERIC_LIMITS.items():
@@ -48,8 +52,9 @@ def run(args):
     if args.pnr and args.target == "generic":
         raise SwsError("--pnr needs --target ice40 or ecp5 (place and route is for an FPGA)")
     params, lp = params_from_args(args)
-    results = synthesize_tile(params, lp, args.target, pnr=args.pnr, tile=not args.controller_only)
-    cfg = params.cfg
+    results = synthesize_checked(params, lp, args.target, pnr=args.pnr, tile=not args.controller_only,
+                                 check=not args.no_check)
+    cfg = params.hw
     report = {"design": args.plan or "generic", "layer": lp.name if lp else None, "target": args.target,
               "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc,
               **{name: r.to_dict() for name, r in results.items()}}
@@ -57,7 +62,7 @@ def run(args):
         print(dumps_json(report))
         return 0
     what = f"plan {args.plan} layer {lp.name}" if lp else \
-        f"generic netlist (K {params.k}, N {params.n}, {params.sections} sections)"
+        f"generic netlist (K {params.k}, N {params.n}, {params.section_depth} sections)"
     print(f"{what}, {cfg.rows} x {cfg.cols} array, {cfg.n_adc} ADCs, target {args.target}")
     print("| part       |   LUTs | carries | flip-flops | block RAMs | LUT RAMs | Fmax MHz |")
     print("|------------|--------|---------|------------|------------|----------|----------|")
@@ -66,6 +71,10 @@ def run(args):
         print(f"| {name:<10} | {r.luts:>6} | {r.carries:>7} | {r.flip_flops:>10} | {r.block_rams:>10} | "
               f"{r.lut_rams:>8} | {fmax:>8} |")
     for name, r in results.items():
+        for check, what in r.checks.items():
+            print(f"{name} {check}: {what}")
+        if not r.netlist_checked:
+            print(f"{name}: the netlist was NOT simulated against the golden model (--no-check)")
         notes = [w for w in r.warnings if not w.startswith("Warning:")]
         yosys_warnings = len(r.warnings) - len(notes)
         for note in notes:
