@@ -80,8 +80,7 @@ def _synth(plan_dir: str, out: str, report: dict, sim: dict, target: str, say) -
         f"{' and nextpnr for Fmax' if pnr else ''} (the first run of the yowasp tools compiles them: ~90 s)")
     lp = load_plan(plan_dir).layer(layer["name"])
     r = synthesize_checked(TileParams.from_plan(lp), lp, target, pnr=pnr, tile=False)["controller"]
-    write_atomic(os.path.join(out, "synth", f"controller-{target}.json"), dumps_json(r.to_dict(), indent=1) + "
-")
+    write_atomic(os.path.join(out, "synth", f"controller-{target}.json"), dumps_json(r.to_dict(), indent=1) + "\n")
     fmax = f", Fmax {r.fmax_mhz:.1f} MHz" if r.fmax_mhz else ""
     say(f"controller: {r.luts} LUTs, {r.carries} carry cells, {r.flip_flops} flip-flops, {r.block_rams} block "
         f"RAMs, {r.lut_rams} LUT RAMs{fmax}; netlist simulated against the golden model: "
