@@ -26,7 +26,7 @@ import numpy as np
 
 from .config import ArrayConfig
 from .energy import conversion_energy
-from .bits import lossless_bits, weight_bits_of
+from .bits import lossless_bits
 
 __all__ = ["column_ones", "lower_bound", "column_bound", "BOUND_FORMULAS", "COLUMN_BOUND_FORMULA"]
 
@@ -42,7 +42,13 @@ COLUMN_BOUND_FORMULA = "A * sum over columns of f(M), f(M) = min over splits int
 
 def column_ones(w: np.ndarray, weight_bits: int) -> np.ndarray:
     """(N, 2, Bm): ones of each (output, sign, bit) column over all K rows of the layer."""
-    return weight_bits_of(w, weight_bits).sum(axis=0, dtype=np.int64)
+    w = np.asarray(w, np.int64)
+    out = np.empty((w.shape[1], 2, weight_bits), np.int64)
+    for s, mag in enumerate((np.maximum(w, 0), np.maximum(-w, 0))):
+        mag = mag.astype(np.uint16)        # magnitudes below 2**15 (weight_bits <= 15)
+        for b in range(weight_bits):       # a count per bit: no K x N x 2 x Bm array of slices
+            out[:, s, b] = np.count_nonzero(mag & (1 << b), axis=0)
+    return out
 
 
 def lower_bound(w: np.ndarray, cfg: ArrayConfig) -> float:

@@ -191,7 +191,10 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
         l_prev = e + total - int(last_batch[s])
         f_prev = f_last = e + total
         c_prev = c
-    run_end = a + 1 if f_last is None else max(f_last + 4, a + 1)
+    # D, the accumulator pipeline of docs/design.md section 6 (hwgen.shift_add.pipeline_depth, which the
+    # mapper may not import; tests/mapper/test_macro.py checks this model equals sim.golden.cycle_model).
+    depth = 4 + max(0, (n_adc - 1).bit_length())
+    run_end = a + 1 if f_last is None else max(f_last + depth + 3, a + 1)
     return {"cycles": k + run_end + 1 + 1 + n, "adc_bound": bound, "batch_cycles": int(a_bits * batch_sum.sum())}
 
 

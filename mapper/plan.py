@@ -127,19 +127,17 @@ def build_layer_plan(lm: LayerMap) -> LayerPlan:
     rowsel = sec.order[sec.sec_group[:, None], np.minimum(pos, k - 1)]
     vals = grouped(lm.layer.weights, cfg.group)[sec.sec_group[:, None], rowsel] * valid[:, :, None]
     cells = weight_bits_of(vals, cfg.weight_bits).reshape(s_count, r, cfg.slot_cols)
-    row_index = np.concatenate([sec.section_rows(s) for s in range(s_count)]) if s_count else np.zeros(0, int)
+    row_index = rowsel[valid]                       # each section's rows in turn (row-major over (S, R))
     # Active columns, per section, the widest first: ADCs that start together then finish close together.
     res = lm.res.reshape(s_count, cfg.slot_cols)
-    cols = {f: [] for f in COLUMN_FIELDS}
     n_active = np.count_nonzero(res, axis=1)
-    for s in range(s_count):
-        slot = np.nonzero(res[s])[0]
-        slot = slot[np.lexsort((slot, -res[s, slot]))]
-        j, rem = np.divmod(slot, 2 * cfg.weight_bits)
-        sign, bit = np.divmod(rem, cfg.weight_bits)
-        for f, v in zip(COLUMN_FIELDS, (slot, sec.sec_group[s] * cfg.group + j, sign, bit, res[s, slot])):
-            cols[f].append(v)
-    columns = {f: np.concatenate(v).astype(np.int64) if v else np.zeros(0, np.int64) for f, v in cols.items()}
+    s_of, slot = np.nonzero(res)
+    by = np.lexsort((slot, -res[s_of, slot], s_of))   # section, then widest first, then slot column
+    s_of, slot = s_of[by], slot[by]
+    j, rem = np.divmod(slot, 2 * cfg.weight_bits)
+    sign, bit = np.divmod(rem, cfg.weight_bits)
+    columns = {f: np.asarray(v, np.int64) for f, v in
+               zip(COLUMN_FIELDS, (slot, sec.sec_group[s_of] * cfg.group + j, sign, bit, res[s_of, slot]))}
     sections = {
         "rows": sec.sec_len.astype(np.int64),
         "row_base": np.concatenate([[0], np.cumsum(sec.sec_len)[:-1]]).astype(np.int64),
@@ -170,13 +168,19 @@ def _unpack(bits: np.ndarray, widths: list[int]) -> list[np.ndarray]:
     return out
 
 
+#: The two hex digits of each byte value, as ASCII codes.
+_HEX_PAIRS = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), np.uint8).reshape(256, 2)
+
+
 def _hex_lines(bits: np.ndarray) -> str:
+    """One hex word per row of the bit matrix (bit 0 the least significant), ceil(width / 4) digits."""
     n, width = bits.shape
     digits = -(-width // 4)
-    padded = np.zeros((n, digits * 4), np.uint8)
+    nbytes = -(-width // 8)
+    padded = np.zeros((n, nbytes * 8), np.uint8)
     padded[:, :width] = bits
-    nibbles = (padded.reshape(n, digits, 4) << np.arange(4)).sum(axis=2)[:, ::-1]
-    chars = np.frombuffer(b"0123456789abcdef", np.uint8)[nibbles]
+    packed = np.packbits(padded, axis=1, bitorder="little")[:, ::-1]          # most significant byte first
+    chars = _HEX_PAIRS[packed].reshape(n, 2 * nbytes)[:, 2 * nbytes - digits:]
     lines = np.concatenate([chars, np.full((n, 1), ord("\n"), np.uint8)], axis=1)
     return lines.tobytes().decode("ascii")
 

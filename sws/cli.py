@@ -35,10 +35,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or, when `argv` names one, of that one only: each command module
+    imports its own libraries (Amaranth for the RTL commands), so `sws map` need not load them."""
     parser = Parser(prog="sws", description="Sorted weight sectioning crossbar generator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    names = [argv[0]] if argv and argv[0] in COMMANDS else COMMANDS
+    for name in names:
         module = importlib.import_module(f"sws.commands.{name.replace('-', '_')}")
         p = module.add_parser(sub)
         p.set_defaults(run=module.run)
@@ -50,7 +53,8 @@ def _one_line(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
