@@ -9,7 +9,7 @@ from .config import ArrayConfig
 from .errors import SwsError
 from .files import atomic_dir
 from .plan import build_layer_plan, write_plan
-from .report import format_table, map_source, report_dict
+from .report import format_table, map_layers, map_source, report_dict
 
 __all__ = ["map_to_folder", "report_markdown", "check_output_folder"]
 
@@ -49,7 +49,7 @@ def report_markdown(report: dict) -> str:
 
 
 def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per_channel: bool = False,
-                  progress=None) -> dict:
+                  progress=None, layers=None) -> dict:
     """Map the weight source `spec` and write plan.json, the ROM images, report.json and report.md.
 
     Parameters
@@ -66,6 +66,8 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
         Quantize float weights per output channel.
     progress : callable, optional
         progress(i, n, layer name) before each layer.
+    layers : list of QuantLayer, optional
+        The source's layers already pruned and quantized (by a calibrated method): mapped as they are.
 
     Returns
     -------
@@ -78,7 +80,8 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
         For a bad source, configuration or output path.
     """
     check_output_folder(out)
-    results = map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress)
+    results = (map_layers(layers, cfg, progress) if layers is not None
+               else map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress))
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
     with atomic_dir(out) as tmp:
         write_plan(tmp, [build_layer_plan(r.map) for r in results],

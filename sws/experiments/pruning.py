@@ -24,7 +24,7 @@ from mapper.quantize import check_sparsity
 from .runtime import DATA, initializers, load_token_sequences, ort, session, token_feeds, with_outputs
 
 __all__ = ["CALIBRATION_PATH", "PARAPHRASES_PATH", "calibration_feeds", "prune_model", "prune_weights",
-           "pooled_embeddings", "retrieval_accuracy", "layer_weights"]
+           "pooled_embeddings", "retrieval_accuracy", "layer_weights", "map_pruned_to_folder"]
 
 CALIBRATION_PATH = os.path.join(DATA, "minilm_calibration.json")
 PARAPHRASES_PATH = os.path.join(DATA, "minilm_paraphrases.json")
@@ -104,8 +104,8 @@ def prune_model(model, linears: list[GraphLinear], sparsity: float, method: str 
     model : onnx.ModelProto
     linears : the weight MatMuls in graph order (mapper.onnx_weights.onnx_linears, mapper.models.minilm_linears).
     method : magnitude, wanda or sparsegpt.
-    calibration : the model's feeds for the calibration text, with an `attention_mask` marking real tokens
-        (else every position counts); needed by wanda and sparsegpt.
+    calibration : the model's feeds for the calibration text; an `attention_mask` marks the real tokens (else
+        every position counts), also when the model has no such input. Needed by wanda and sparsegpt.
     adc : steer each layer's pruning towards ADC energy (mapper.pruning.AdcAware).
     dense_targets : SparseGPT reconstructs each layer's output in the unpruned model (from the inputs of the
         pruned one), so that a layer also corrects what the earlier layers' pruning changed.
@@ -127,8 +127,11 @@ def prune_model(model, linears: list[GraphLinear], sparsity: float, method: str 
         work.CopyFrom(model)
     inits = initializers(work)
     real = None
-    if calibrated and "attention_mask" in calibration:
-        real = np.asarray(calibration["attention_mask"]).astype(bool)
+    if calibrated:
+        if "attention_mask" in calibration:
+            real = np.asarray(calibration["attention_mask"]).astype(bool)
+        names = {i.name for i in model.graph.input}
+        calibration = {k: v for k, v in calibration.items() if k in names}
 
     def real_rows(act):
         rows = act[real] if real is not None and act.shape[:-1] == real.shape else act.reshape(-1, act.shape[-1])
@@ -186,3 +189,33 @@ def retrieval_accuracy(emb: np.ndarray) -> float:
     own = sim[np.arange(len(emb)), pair]
     sim[np.arange(len(emb)), pair] = -np.inf
     return float(np.mean(own > sim.max(axis=1)))
+
+
+def map_pruned_to_folder(spec: str, cfg, sparsity: float, out: str, method: str, *,
+                         calibration_path: str = CALIBRATION_PATH, progress=None) -> dict:
+    """`sws map --prune METHOD`: prune the model by a calibrated method, then map it (mapper.job.map_to_folder).
+
+    Only the built-in `minilm` has calibration inputs (the shipped calibration text); a plain weight file has
+    neither the model nor its inputs, so it takes magnitude pruning only.
+    """
+    from mapper.job import check_output_folder, map_to_folder
+    from mapper.quantize import QuantLayer
+
+    from .runtime import minilm_model
+
+    check_method(method)
+    sparsity = check_sparsity(sparsity)
+    if method == "magnitude":
+        return map_to_folder(spec, cfg, sparsity, out, progress=progress)
+    if spec != "minilm":
+        raise SwsError(f"{spec}: --prune {method} needs a model and its calibration inputs, which only the built-in "
+                       f"minilm has; plain weight files take --prune magnitude")
+    check_output_folder(out)
+    model, linears = minilm_model()
+    pruned = prune_model(model, linears, sparsity, method, calibration=calibration_feeds(calibration_path),
+                         progress=progress)
+    inits = initializers(pruned)
+    layers = [QuantLayer(lin.name, layer_weights(inits, lin)[0].astype(np.int64),
+                         notes=[f"pruned one-shot by {method} on {os.path.basename(calibration_path)}"])
+              for lin in linears]
+    return map_to_folder(spec, cfg, sparsity, out, progress=progress, layers=layers)
