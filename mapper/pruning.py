@@ -14,14 +14,17 @@ X are (tokens, K). References:
   one scale, and the reconstruction of one output is invariant to it, so the integers are updated in their
   own units and the layer keeps its per-channel scales unchanged.
 
-ADC-aware pruning (`AdcAware`): a weight's bits sit in the ADC columns of its section (mapper.sectioning);
-a column of c ones is converted at bits(c) = ceil(log2(c + 1)) bits (policy `column`), so removing the
-weight saves, per input vector, A * sum over its set bits of E(bits(c)) - E(bits(c - 1)) (a lone one
-saves a whole conversion; a column of 2^m ones saves a resolution step). This saving is computed with the
-section layout held fixed (first order: removing a row's weight also moves the later rows of that output's
-order, which is ignored). The knob `trade` in [0, 1] scales each weight's saliency by
-1 - trade * gain / (largest gain of the layer): at 0 the plain method, at 0.1 a weight of the largest gain
-goes before weights up to ~10% more salient.
+ADC-aware pruning (`AdcAware`): a weight's bits sit in the ADC columns of its section (mapper.sectioning),
+and a column of c ones is converted at res(c) bits (policy `column`: ceil(log2(c + 1))) in each of the A
+input planes. A weight's gain is its ones' share of their columns' conversions, A * sum over its set bits of
+E(res(c)) / c: a lone one in a high-order column carries a whole conversion, a one among 60 a sixtieth of a
+6-bit one. Pruning removes many weights at once, so the share, not the exact marginal saving (which is zero
+except where c crosses a power of two), is the estimate; the section layout is held fixed (removing a row's
+weight also moves the later rows of its order, which is ignored). The knob `trade` in [0, 1] scales each
+weight's saliency by 1 - trade * min(1, gain / g), g the largest gain among the weights whose saliency is
+within a factor 1 - trade of the plain method's cut: at 0 the plain method; at 0.3 a weight of the largest
+gain goes before every weight of no gain whose saliency is above 0.7 times its own. Weights more than that below the cut go whatever their
+gain, and the gains are priced on the layer without them.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class AdcAware:
     """Prefer, among weights of nearly equal saliency, those whose removal saves ADC energy under `cfg`.
 
     trade : float in [0, 1]
-        Saliency is scaled by 1 - trade * gain / max gain (see the module docstring).
+        Saliency is scaled by 1 - trade * min(1, gain / the largest gain near the cut) (module docstring).
     """
 
     cfg: ArrayConfig
@@ -81,7 +84,7 @@ class AdcAware:
                            f"not {self.cfg.policy!r}")
 
     def gains(self, w: np.ndarray) -> np.ndarray:
-        """(K, N) pJ per input vector saved by removing each weight of the integer layer w, layout held fixed."""
+        """(K, N) pJ per input vector: each weight's ones' share of their columns' conversions (layout fixed)."""
         from .bits import lossless_bits, weight_bits_of
         from .energy import energy_table
         from .mapping import map_layer
@@ -206,7 +209,8 @@ def sparsegpt(w: np.ndarray, sparsity: float, h: np.ndarray, *, scale: np.ndarra
     damp : added to the diagonal, times its mean (the paper's 1%), so that H is invertible.
     qmax : the weights are rounded to integers in -qmax..qmax (default for integer w: the dtype's largest
         value; float w given a qmax is rounded too, and returned as floats holding integers).
-    adc : steer the mask within each block towards weights whose removal saves ADC energy.
+    adc : steer the mask within each block towards weights whose removal saves ADC energy (the gains priced
+        once, on the layer as it comes in).
 
     Returns
     -------
@@ -224,6 +228,10 @@ def sparsegpt(w: np.ndarray, sparsity: float, h: np.ndarray, *, scale: np.ndarra
     sc = np.ones(n) if scale is None else np.asarray(scale, np.float64).reshape(-1)
     wt = w.astype(np.float64).T.copy()                 # (N, K): one row per output, as in the paper
     wt[:, dead] = 0.0
+    gains = None
+    if adc is not None and adc.trade > 0:
+        # Priced once, on the layer as it comes in (rounded); the blocks' updates move it only a little.
+        gains = adc.gains(np.clip(np.rint(wt.T), -qmax, qmax).astype(np.int64) if integer else wt.T)
     for i1 in range(0, k, block):
         i2 = min(i1 + block, k)
         w1 = wt[:, i1:i2].copy()
@@ -231,15 +239,13 @@ def sparsegpt(w: np.ndarray, sparsity: float, h: np.ndarray, *, scale: np.ndarra
         err1 = np.zeros_like(w1)
         d = np.diag(hinv)[i1:i2]
         score = (w1 * sc[:, None]) ** 2 / d[None, :] ** 2
-        if adc is not None and adc.trade > 0:
-            # Priced on the layer as it stands: earlier blocks final, this one and later ones as updated so far.
-            current = np.clip(np.rint(wt), -qmax, qmax).astype(np.int64) if integer else wt
+        if gains is not None:
             plain = _lowest(score, int(round(sparsity * score.size)))
             cut = score[plain].max(initial=0.0)
             t2 = (1 - adc.trade) ** 2
-            near = np.zeros((k, n), bool)
-            near[i1:i2] = ((score >= t2 * cut) & (score <= cut / max(t2, 1e-18))).T
-            score = score * adc.factor(current.T, near)[i1:i2].T ** 2
+            g = gains[i1:i2].T
+            top = g[(score >= t2 * cut) & (score <= cut / max(t2, 1e-18))].max(initial=0.0)
+            score = score * (1 - adc.trade * (np.minimum(g / top, 1.0) if top > 0 else g)) ** 2
         mask = _lowest(score, int(round(sparsity * score.size)))
         for i in range(i2 - i1):
             col = w1[:, i]

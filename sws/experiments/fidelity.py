@@ -195,7 +195,7 @@ def _law(cfg: ArrayConfig) -> str:
     return str(energy.get("law", getattr(cfg, "law", "?")))
 
 
-def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | None = None,
+def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | None = None, plain: bool = True,
                     crossbar: ArrayConfig | None = None, energy: ArrayConfig | None = ArrayConfig(),
                     tokens_path: str = TOKENS_PATH, calibration_path: str = CALIBRATION_PATH,
                     paraphrases_path: str = PARAPHRASES_PATH, calibration_limit: int | None = None,
@@ -207,6 +207,7 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     sparsities : fractions of zeros per layer, each in [0, 1).
     methods : magnitude, wanda, sparsegpt (mapper.pruning); wanda and sparsegpt calibrate on `calibration_path`.
     adc_trade : also run each method ADC-aware with this trade (mapper.pruning.AdcAware, priced under `energy`).
+    plain : run the methods without ADC steering too (False: only the ADC-aware variants).
     crossbar : also run every weight MatMul through the crossbars mapped under this configuration.
     energy : price each pruned model's ADC energy under this configuration (None: skip).
     calibration_limit : calibrate on the first this many sequences only (tests).
@@ -219,7 +220,8 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     """
     methods = tuple(check_method(m) for m in methods)
     sparsities = tuple(check_sparsity(s) for s in sparsities)
-    variants = [(m, None) for m in methods] + ([(m, adc_trade) for m in methods] if adc_trade else [])
+    variants = ([(m, None) for m in methods] if plain or not adc_trade else []) \
+        + ([(m, adc_trade) for m in methods] if adc_trade else [])
     adc_cfg = energy or ArrayConfig()
     if adc_trade:
         AdcAware(adc_cfg, adc_trade)  # a bad trade or policy is refused before the long work
