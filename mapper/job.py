@@ -10,7 +10,7 @@ from .errors import SwsError
 from .files import atomic_dir, check_output_dir, dumps_json
 from .input_aware import input_aware_report, load_layer_inputs
 from .plan import build_layer_plan, write_plan
-from .report import format_table, map_source, report_dict
+from .report import format_table, map_layers, map_source, report_dict
 
 __all__ = ["map_to_folder", "report_markdown", "check_output_folder"]
 
@@ -61,7 +61,7 @@ def report_markdown(report: dict) -> str:
 
 
 def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per_channel: bool = False,
-                  progress=None, inputs: str | None = None) -> dict:
+                  progress=None, inputs: str | None = None, layers=None) -> dict:
     """Map the weight source `spec` and write plan.json, the ROM images, report.json and report.md.
 
     Parameters
@@ -81,6 +81,8 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     inputs : str, optional
         Actual input vectors (.npy for one layer, .npz by layer name): each such layer's report row gets
         an `input_aware` block (mapper.input_aware.input_aware_report) beside its weight-only figures.
+    layers : list of QuantLayer, optional
+        The source's layers already pruned and quantized (by a calibrated method): mapped as they are.
 
     Returns
     -------
@@ -94,7 +96,8 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     """
     sources = [spec] + ([inputs] if inputs else [])
     check_output_folder(out, inputs=sources)
-    results = map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress)
+    results = (map_layers(layers, cfg, progress) if layers is not None
+               else map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress))
     xs = load_layer_inputs(inputs, [r.map for r in results]) if inputs else {}
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
     for r, row in zip(results, report["layers"]):

@@ -1,4 +1,4 @@
-"""`sws fidelity`: the accuracy cost of pruning MiniLM (and of its crossbars): cosine against the int8 model."""
+"""`sws fidelity`: what pruning costs MiniLM (and its crossbars): cosine, paraphrase retrieval and SWS energy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import sys
 
 from mapper.errors import SwsError
 from mapper.files import dumps_json
+from mapper.pruning import PRUNE_METHODS
 from sws.experiments.fidelity import fidelity_markdown, fidelity_to_folder
+from sws.experiments.pruning import CALIBRATION_PATH
 
 from .common import add_config_args, config_from_args
 
@@ -15,13 +17,24 @@ DEFAULT_SPARSITIES = "0,0.1,0.3,0.5,0.7,0.8,0.9,0.95"
 
 
 def add_parser(sub):
-    p = sub.add_parser("fidelity", help="MiniLM accuracy under pruning: cosine of last_hidden_state vs int8",
-                       description="Run the MiniLM ONNX model with onnxruntime on the shipped token sequences, "
-                                   "its int8 weights pruned, and report the cosine similarity of last_hidden_state "
-                                   "against the unpruned model. --crossbar also computes every weight MatMul as "
-                                   "the mapped crossbars do (A-bit inputs, ADCs saturating at a --cap). "
-                                   "Needs the minilm extra.")
+    p = sub.add_parser("fidelity", help="MiniLM under pruning: cosine, paraphrase retrieval and energy vs int8",
+                       description="Run the MiniLM ONNX model with onnxruntime on the shipped evaluation sentences, "
+                                   "its int8 weights pruned one-shot, and report the cosine similarity of "
+                                   "last_hidden_state (tokens and mean-pooled sentences) against the unpruned "
+                                   "model, paraphrase retrieval on the shipped pairs, and the SWS ADC energy of "
+                                   "the pruned layers under the array options. --crossbar also computes every "
+                                   "weight MatMul as the mapped crossbars do (A-bit inputs, ADCs saturating at a "
+                                   "--cap). Needs the minilm extra.")
     p.add_argument("--sparsities", default=DEFAULT_SPARSITIES, help="comma-separated (default %(default)s)")
+    p.add_argument("--prune", default="magnitude",
+                   help=f"comma-separated pruning methods, of {', '.join(PRUNE_METHODS)} (default %(default)s); "
+                        f"wanda and sparsegpt calibrate layer by layer on the calibration text")
+    p.add_argument("--adc-trade", type=float, default=None,
+                   help="also run each method ADC-aware: among weights within this fraction of equal saliency, "
+                        "prefer those whose removal saves ADC energy, in [0, 1] (e.g. 0.3)")
+    p.add_argument("--calibration", default=CALIBRATION_PATH,
+                   help="token file of the calibration text (default: the shipped one, sws/data/"
+                        "minilm_calibration.json; never the evaluation sentences)")
     p.add_argument("--crossbar", action="store_true",
                    help="also run every weight MatMul through the mapped crossbars (slower: ~20 s a sparsity)")
     p.add_argument("-o", "--output", default=os.path.join("build", "fidelity", "minilm"),
@@ -36,10 +49,19 @@ def run(args):
         sparsities = tuple(float(x) for x in args.sparsities.split(",") if x.strip())
     except ValueError:
         raise SwsError(f"--sparsities: expected comma-separated numbers, not {args.sparsities!r}") from None
+    methods = tuple(m.strip() for m in args.prune.split(",") if m.strip())
+    bad = [m for m in methods if m not in PRUNE_METHODS]
+    if bad or not methods:
+        raise SwsError(f"--prune: expected comma-separated methods of {', '.join(PRUNE_METHODS)}, "
+                       f"not {args.prune!r}")
     cfg = config_from_args(args)
     if not args.crossbar and args.cap is not None:
         raise SwsError("--cap only acts through the crossbars: add --crossbar")
-    result = fidelity_to_folder(sparsities, args.output, crossbar=cfg if args.crossbar else None,
+    if args.calibration != CALIBRATION_PATH and not os.path.isfile(args.calibration):
+        raise SwsError(f"--calibration: {args.calibration} is not a file")
+    result = fidelity_to_folder(sparsities, args.output, methods=methods, adc_trade=args.adc_trade,
+                                crossbar=cfg if args.crossbar else None, energy=cfg,
+                                calibration_path=args.calibration,
                                 progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
     if args.json:
         print(dumps_json(result))

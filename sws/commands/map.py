@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
+from mapper.errors import SwsError
 from mapper.files import dumps_json
 from mapper.job import map_to_folder
+from mapper.pruning import PRUNE_METHODS
 from mapper.report import format_table
 from mapper.weights import source_name
+from sws.experiments.pruning import map_pruned_to_folder
 
 from .common import add_config_args, add_weight_args, config_from_args, progress
 
@@ -25,13 +28,22 @@ def add_parser(sub):
                         "two's-complement and sign-magnitude drives")
     add_config_args(p)
     add_weight_args(p)
+    p.add_argument("--prune", choices=PRUNE_METHODS, default="magnitude",
+                   help="how --sparsity prunes (default %(default)s); wanda and sparsegpt need a model and its "
+                        "calibration inputs: the built-in minilm only")
     return p
 
 
 def run(args):
     out = args.output or os.path.join("build", source_name(args.weights))
-    report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
-                           per_channel=args.per_channel, progress=progress, inputs=args.inputs)
+    if args.prune == "magnitude":
+        report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
+                               per_channel=args.per_channel, progress=progress, inputs=args.inputs)
+    else:
+        if args.inputs:
+            raise SwsError("--inputs goes with magnitude pruning only (--prune magnitude)")
+        report = map_pruned_to_folder(args.weights, config_from_args(args), args.sparsity, out, args.prune,
+                                      progress=progress)
     if args.json:
         print(dumps_json(report))
     else:

@@ -1,7 +1,14 @@
 """What pruning (and a capped ADC plan) costs in accuracy: a model run with onnxruntime, its weights replaced.
 
-The measure is the cosine similarity of an output (MiniLM: last_hidden_state) against the unpruned model,
-averaged over the real tokens (attention_mask) of a fixed set of token sequences shipped with the project.
+The measures, against the unpruned model, on sequences shipped with the project and never used to calibrate:
+- the cosine similarity of an output (MiniLM: last_hidden_state), averaged over the real tokens
+  (attention_mask) of the evaluation sentences, and of the mean-pooled sentence embeddings;
+- the task metric, paraphrase retrieval: on pairs of sentences written as paraphrases of each other, the
+  fraction of sentences whose nearest neighbour among all is their own paraphrase;
+- the SWS ADC energy per token of the pruned int8 layers (mapper.report, under the given configuration).
+
+Pruning is one-shot, by magnitude, Wanda or SparseGPT, optionally ADC-aware (sws.experiments.pruning,
+mapper.pruning); the calibrated methods see calibration text only.
 
 Two ways of running a pruned model:
 - `pruned`: the ONNX model with its weight initializers replaced by the pruned ones (same scales), run as
@@ -26,38 +33,18 @@ from mapper.files import atomic_dir, dumps_json
 from mapper.job import check_output_folder
 from mapper.layer import GraphLinear
 from mapper.mapping import map_layer, saturating_matvec
+from mapper.pruning import AdcAware, check_method
 from mapper.quantize import QuantLayer, check_sparsity, prune
+from mapper.report import map_layers, report_dict
+
+from .pruning import (CALIBRATION_PATH, PARAPHRASES_PATH, layer_weights, pooled_embeddings, prune_model,
+                      retrieval_accuracy)
+from .runtime import TOKENS_PATH, initializers, load_token_sequences, minilm_model, ort, run_model, session, \
+    token_feeds
 
 __all__ = ["TOKENS_PATH", "load_token_sequences", "token_feeds", "masked_cosine", "pooled_cosine", "pruned_model",
-           "run_model", "crossbar_outputs", "fidelity", "minilm_model", "minilm_fidelity", "fidelity_markdown", "fidelity_to_folder", "quantize_inputs"]
-
-TOKENS_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "minilm_tokens.json")
-
-
-def _ort():
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError:
-        raise SwsError("the fidelity check runs the model with onnxruntime: pip install -e '.[minilm]'") from None
-    return onnx, onnxruntime
-
-
-def load_token_sequences(path: str = TOKENS_PATH) -> list[list[int]]:
-    """The shipped token-id sequences ([CLS] ... [SEP]); see sws/data/make_minilm_tokens.py for how they were made."""
-    with open(path) as f:
-        return [list(s["input_ids"]) for s in json.load(f)["sequences"]]
-
-
-def token_feeds(seqs: list[list[int]]) -> dict[str, np.ndarray]:
-    """BERT inputs for a batch: ids padded with 0 ([PAD]) to the longest, attention_mask, token_type_ids 0."""
-    t = max(len(s) for s in seqs)
-    ids = np.zeros((len(seqs), t), np.int64)
-    mask = np.zeros((len(seqs), t), np.int64)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = s
-        mask[i, :len(s)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+           "run_model", "crossbar_outputs", "fidelity", "minilm_model", "minilm_fidelity", "fidelity_markdown",
+           "fidelity_to_folder", "quantize_inputs", "model_energy", "plot_front"]
 
 
 def masked_cosine(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -79,34 +66,14 @@ def pooled_cosine(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return masked_cosine(pa, pb)
 
 
-def _initializers(model) -> dict:
-    return {i.name: i for i in model.graph.initializer}
-
-
 def pruned_model(model, linears: list[GraphLinear], sparsity: float):
-    """A copy of the model whose weight initializers are pruned to `sparsity` (per layer, in their own values)."""
-    onnx, _ = _ort()
-    from onnx import numpy_helper
-    sparsity = check_sparsity(sparsity)
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    inits = _initializers(m)
-    for lin in linears:
-        w = numpy_helper.to_array(inits[lin.weight])
-        inits[lin.weight].CopyFrom(numpy_helper.from_array(prune(w, sparsity).astype(w.dtype), lin.weight))
-    return m
+    """A copy of the model whose weight initializers are pruned by magnitude to `sparsity` (per layer)."""
+    return prune_model(model, linears, sparsity, "magnitude")
 
 
-def _session(model):
-    _, ort = _ort()
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.intra_op_num_threads = 1  # reproducible sums, and the 2-core machine is shared
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-
-
-def run_model(model, feeds: dict, outputs: list[str]) -> list[np.ndarray]:
-    return _session(model).run(outputs, feeds)
+_initializers = initializers
+_ort = ort
+_session = session
 
 
 def quantize_inputs(x: np.ndarray, input_bits: int = 8, mask: np.ndarray | None = None):
@@ -184,14 +151,18 @@ def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.nd
 
 
 def fidelity(model, linears: list[GraphLinear], feeds: dict, mask: np.ndarray, sparsities, *, output: str,
-             crossbar: ArrayConfig | None = None, progress=None) -> list[dict]:
-    """Cosine similarity of `output` against the unpruned model at each sparsity (and through the crossbars)."""
+             crossbar: ArrayConfig | None = None, prune_fn=None, progress=None) -> list[dict]:
+    """Cosine similarity of `output` against the unpruned model at each sparsity (and through the crossbars).
+
+    prune_fn(model, linears, sparsity) -> pruned model; default magnitude (`pruned_model`).
+    """
+    prune_fn = prune_fn or pruned_model
     (reference,) = run_model(model, feeds, [output])
     rows = []
     for i, s in enumerate(sparsities):
         if progress:
             progress(i, len(sparsities), f"sparsity {s:g}")
-        pm = pruned_model(model, linears, s)
+        pm = prune_fn(model, linears, s)
         (y,) = run_model(pm, feeds, [output])
         row = {"sparsity": s, "cosine_pruned": masked_cosine(y, reference, mask),
                "cosine_pruned_pooled": pooled_cosine(y, reference, mask)}
@@ -204,43 +175,138 @@ def fidelity(model, linears: list[GraphLinear], feeds: dict, mask: np.ndarray, s
     return rows
 
 
-def minilm_model():
-    """The MiniLM ONNX model and its 36 linear layers (as GraphLinear), from the minilm extra."""
-    onnx, _ = _ort()
-    from mapper.models import minilm_linears, minilm_path
-    model = onnx.load(minilm_path())
-    linears = minilm_linears(model)
-    return model, linears
+def model_energy(model, linears: list[GraphLinear], cfg: ArrayConfig, *, tokens: int = 1) -> dict:
+    """The SWS report's totals for the model's integer layers as they stand (mapper.report): ADC energy per
+    input vector, which is one token for every layer of a BERT encoder."""
+    inits = initializers(model)
+    layers = []
+    for lin in linears:
+        w, _ = layer_weights(inits, lin)
+        if not np.issubdtype(w.dtype, np.integer):
+            raise SwsError(f"{lin.name}: the energy of a pruned model is priced on integer weights, not {w.dtype}")
+        layers.append(QuantLayer(lin.name, w.astype(np.int64)))
+    total = report_dict(map_layers(layers, cfg), cfg, source="pruned model", sparsity=0.0)["total"]
+    return {"energy_pj": total["energy_pj"], "dense_energy_pj": total["dense_energy_pj"],
+            "reduction_vs_dense": total["reduction_vs_dense"], "sparsity": total["sparsity"]}
 
 
-def minilm_fidelity(sparsities, *, crossbar: ArrayConfig | None = None, tokens_path: str = TOKENS_PATH,
+def _law(cfg: ArrayConfig) -> str:
+    energy = cfg.to_dict().get("energy", {})
+    return str(energy.get("law", getattr(cfg, "law", "?")))
+
+
+def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | None = None, plain: bool = True,
+                    crossbar: ArrayConfig | None = None, energy: ArrayConfig | None = ArrayConfig(),
+                    tokens_path: str = TOKENS_PATH, calibration_path: str = CALIBRATION_PATH,
+                    paraphrases_path: str = PARAPHRASES_PATH, calibration_limit: int | None = None,
                     progress=None) -> dict:
-    """Cosine of MiniLM's last_hidden_state, pruned (and through the crossbars), on the shipped sequences."""
+    """MiniLM's last_hidden_state, pruned by each method at each sparsity, against the unpruned int8 model.
+
+    Parameters
+    ----------
+    sparsities : fractions of zeros per layer, each in [0, 1).
+    methods : magnitude, wanda, sparsegpt (mapper.pruning); wanda and sparsegpt calibrate on `calibration_path`.
+    adc_trade : also run each method ADC-aware with this trade (mapper.pruning.AdcAware, priced under `energy`).
+    plain : run the methods without ADC steering too (False: only the ADC-aware variants).
+    crossbar : also run every weight MatMul through the crossbars mapped under this configuration.
+    energy : price each pruned model's ADC energy under this configuration (None: skip).
+    calibration_limit : calibrate on the first this many sequences only (tests).
+
+    Returns
+    -------
+    dict with one row per method and sparsity: cosine_pruned (tokens), cosine_pruned_pooled (sentences),
+    retrieval, energy_pj, reduction_vs_dense, zeros (the fraction of zero weights), and the crossbar's
+    cosines; `unpruned` holds the unpruned model's retrieval and energy.
+    """
+    methods = tuple(check_method(m) for m in methods)
+    sparsities = tuple(check_sparsity(s) for s in sparsities)
+    variants = ([(m, None) for m in methods] if plain or not adc_trade else []) \
+        + ([(m, adc_trade) for m in methods] if adc_trade else [])
+    adc_cfg = energy or ArrayConfig()
+    if adc_trade:
+        AdcAware(adc_cfg, adc_trade)  # a bad trade or policy is refused before the long work
     model, linears = minilm_model()
-    seqs = load_token_sequences(tokens_path)
-    feeds = token_feeds(seqs)
+    feeds = token_feeds(load_token_sequences(tokens_path))
     mask = feeds["attention_mask"]
-    rows = fidelity(model, linears, feeds, mask, sparsities, output="last_hidden_state",
-                    crossbar=crossbar, progress=progress)
-    (ref,) = run_model(model, feeds, ["last_hidden_state"])
+    para = token_feeds(load_token_sequences(paraphrases_path))
+    calib = None
+    if any(m != "magnitude" for m in methods) or adc_trade:
+        seqs = load_token_sequences(calibration_path)
+        calib = token_feeds(seqs[:calibration_limit] if calibration_limit else seqs)
+    (reference,) = run_model(model, feeds, ["last_hidden_state"])
+
+    def measure(pm) -> dict:
+        sess = session(pm)
+        (y,) = sess.run(["last_hidden_state"], feeds)
+        (yp,) = sess.run(["last_hidden_state"], para)
+        row = {"cosine_pruned": masked_cosine(y, reference, mask), "cosine_pruned_pooled": pooled_cosine(y, reference, mask),
+               "retrieval": retrieval_accuracy(pooled_embeddings(yp, para["attention_mask"]))}
+        if energy is not None:
+            e = model_energy(pm, linears, energy)
+            row.update({"energy_pj": e["energy_pj"], "reduction_vs_dense": e["reduction_vs_dense"],
+                        "zeros": e["sparsity"]})
+        if crossbar is not None:
+            yx, stats = crossbar_outputs(pm, linears, feeds, mask, crossbar, "last_hidden_state")
+            row["cosine_crossbar"] = masked_cosine(yx, reference, mask)
+            row["cosine_crossbar_pooled"] = pooled_cosine(yx, reference, mask)
+            row["capped_columns"] = sum(st["capped_columns"] for st in stats)
+        return row
+
+    unpruned = measure(model)
+    rows = []
+    jobs = [(m, t, s) for m, t in variants for s in sparsities]
+    for i, (method, trade, s) in enumerate(jobs):
+        label = method + (f" + ADC-aware {trade:g}" if trade else "")
+        if progress:
+            progress(i, len(jobs), f"{label}, sparsity {s:g}")
+        adc = AdcAware(adc_cfg, trade) if trade else None
+        pm = model if s == 0 and adc is None else prune_model(model, linears, s, method, calibration=calib, adc=adc)
+        rows.append({"method": method, "adc_trade": trade, "sparsity": s, **measure(pm)})
     m = mask[..., None].astype(np.float64)
-    pooled = (ref * m).sum(axis=1) / m.sum(axis=1)
+    pooled = (reference * m).sum(axis=1) / m.sum(axis=1)
     pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
     between = pooled @ pooled.T
-    unrelated = float((between.sum() - np.trace(between)) / (len(seqs) * (len(seqs) - 1))) if len(seqs) > 1 else None
-    return {"source": "minilm", "output": "last_hidden_state", "sequences": len(seqs),
-            "unrelated_sentence_cosine": unrelated,
-            "tokens": int(feeds["attention_mask"].sum()), "tokens_file": os.path.relpath(tokens_path),
-            "crossbar": crossbar.to_dict() if crossbar is not None else None, "rows": rows}
+    n_seq = len(pooled)
+    unrelated = float((between.sum() - np.trace(between)) / (n_seq * (n_seq - 1))) if n_seq > 1 else None
+    return {"source": "minilm", "output": "last_hidden_state", "sequences": n_seq,
+            "unrelated_sentence_cosine": unrelated, "tokens": int(mask.sum()),
+            "tokens_file": os.path.relpath(tokens_path),
+            "calibration_file": os.path.relpath(calibration_path) if calib is not None else None,
+            "calibration_sequences": len(calib["input_ids"]) if calib is not None else 0,
+            "calibration_tokens": int(calib["attention_mask"].sum()) if calib is not None else 0,
+            "paraphrases_file": os.path.relpath(paraphrases_path), "paraphrase_pairs": len(para["input_ids"]) // 2,
+            "energy_config": energy.to_dict() if energy is not None else None,
+            "law": _law(energy) if energy is not None else None,
+            "crossbar": crossbar.to_dict() if crossbar is not None else None,
+            "unpruned": unpruned, "rows": rows}
+
+
+def _label(row: dict) -> str:
+    return row.get("method", "magnitude") + (f" + ADC-aware {row['adc_trade']:g}" if row.get("adc_trade") else "")
 
 
 def fidelity_markdown(result: dict) -> str:
     xb = result["crossbar"]
+    energy = result.get("law") is not None
     lines = [f"# Fidelity of {result['source']} ({result['output']})", "",
-             f"Cosine similarity against the unpruned int8 model, mean over the {result['tokens']} real tokens of "
-             f"{result['sequences']} sequences ({result['tokens_file']}).", ""]
-    head = "| sparsity | pruned: tokens | pruned: sentences |"
-    rule = "|---:|---:|---:|"
+             f"Against the unpruned int8 model: cosine similarity, mean over the {result['tokens']} real tokens of "
+             f"{result['sequences']} evaluation sequences ({result['tokens_file']}), and paraphrase retrieval on "
+             f"{result['paraphrase_pairs']} pairs ({result['paraphrases_file']})."]
+    if result.get("calibration_file"):
+        lines[-1] += (f" Wanda and SparseGPT calibrate on {result['calibration_sequences']} other sequences, "
+                      f"{result['calibration_tokens']} tokens ({result['calibration_file']}).")
+    if energy:
+        cfg = result["energy_config"]
+        hw, mp = cfg.get("hardware", cfg), cfg.get("mapping", cfg)
+        lines[-1] += (f" Energy: the SWS ADC energy per token of all 36 layers (mapper.report), law "
+                      f"`{result['law']}`, {hw.get('rows')}-row sections, {mp.get('ordering')} order, policy "
+                      f"{mp.get('policy')}.")
+    lines.append("")
+    head = "| method | sparsity | tokens | sentences | retrieval |"
+    rule = "|---|---:|---:|---:|---:|"
+    if energy:
+        head += f" energy nJ ({result['law']}) | vs dense |"
+        rule += "---:|---:|"
     if xb:
         lines += [f"`crossbar`: pruned, and every weight MatMul computed by the crossbars: {xb['input_bits']}-bit "
                   f"inputs (one scale per layer), {xb['rows']}-row sections, {xb['ordering']} order, G = "
@@ -248,13 +314,19 @@ def fidelity_markdown(result: dict) -> str:
         head += " crossbar: tokens | crossbar: sentences | capped columns |"
         rule += "---:|---:|---:|"
     lines += [head, rule]
-    for r in result["rows"]:
-        line = f"| {r['sparsity']:g} | {r['cosine_pruned']:.4f} | {r['cosine_pruned_pooled']:.4f} |"
+    u = result.get("unpruned")
+    rows = ([{"method": "unpruned", "sparsity": 0.0, **u}] if u else []) + result["rows"]
+    for r in rows:
+        line = (f"| {_label(r)} | {r['sparsity']:g} | {r['cosine_pruned']:.4f} | {r['cosine_pruned_pooled']:.4f} |"
+                f" {100 * r['retrieval']:.1f}% |") if "retrieval" in r else \
+            f"| {_label(r)} | {r['sparsity']:g} | {r['cosine_pruned']:.4f} | {r['cosine_pruned_pooled']:.4f} | |"
+        if energy:
+            line += f" {r['energy_pj'] / 1000:.1f} | {100 * r['reduction_vs_dense']:.2f}% |"
         if xb:
             line += f" {r['cosine_crossbar']:.4f} | {r['cosine_crossbar_pooled']:.4f} | {r['capped_columns']} |"
         lines.append(line)
     lines += ["", "`tokens`: cosine of each real token's hidden state; `sentences`: cosine of the mean-pooled "
-              "sentence embedding."]
+              "sentence embedding; `retrieval`: sentences whose nearest neighbour is their paraphrase."]
     if result.get("unrelated_sentence_cosine") is not None:
         lines[-1] += (f" Two different sentences of the set have a mean sentence cosine of "
                       f"{result['unrelated_sentence_cosine']:.3f} in the unpruned model: a value near that "
@@ -262,16 +334,54 @@ def fidelity_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def fidelity_to_folder(sparsities, out: str, *, crossbar: ArrayConfig | None = None, progress=None) -> dict:
-    """MiniLM's fidelity at each sparsity (`minilm_fidelity`), written as fidelity.json and fidelity.md into
-    `out`, whole or not at all."""
+def plot_front(result: dict, path: str) -> None:
+    """Energy against token cosine, one line per method through its sparsities (matplotlib, PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    labels = list(dict.fromkeys(_label(r) for r in result["rows"]))
+    for label in labels:
+        rows = sorted((r for r in result["rows"] if _label(r) == label), key=lambda r: r["sparsity"])
+        ax.plot([r["energy_pj"] / 1000 for r in rows], [r["cosine_pruned"] for r in rows], "o-", label=label)
+        for r in rows:
+            ax.annotate(f"{r['sparsity']:g}", (r["energy_pj"] / 1000, r["cosine_pruned"]), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))
+    u = result.get("unpruned")
+    if u:
+        ax.plot([u["energy_pj"] / 1000], [1.0], "k*", label="unpruned")
+    ax.axhline(0.95, color="grey", lw=0.6, ls=":")
+    ax.axhline(0.85, color="grey", lw=0.6, ls=":")
+    ax.set_xlabel(f"SWS ADC energy per token, nJ (law {result['law']})")
+    ax.set_ylabel("token cosine vs unpruned int8")
+    ax.set_title("MiniLM: energy against fidelity (labels: sparsity)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def fidelity_to_folder(sparsities, out: str, *, methods=("magnitude",), adc_trade: float | None = None,
+                       crossbar: ArrayConfig | None = None, energy: ArrayConfig | None = ArrayConfig(),
+                       calibration_path: str = CALIBRATION_PATH, progress=None) -> dict:
+    """MiniLM's fidelity at each sparsity (`minilm_fidelity`), written as fidelity.json, fidelity.md and (with
+    energies and matplotlib) front.png into `out`, whole or not at all."""
     sparsities = tuple(check_sparsity(s) for s in sparsities)
+    for m in methods:
+        check_method(m)
     check_output_folder(out)
-    result = minilm_fidelity(sparsities, crossbar=crossbar, progress=progress)
+    result = minilm_fidelity(sparsities, methods=methods, adc_trade=adc_trade, crossbar=crossbar, energy=energy,
+                             calibration_path=calibration_path, progress=progress)
     with atomic_dir(out) as tmp:
         with open(os.path.join(tmp, "fidelity.json"), "w") as f:
             f.write(dumps_json(result, indent=1))
             f.write("\n")
         with open(os.path.join(tmp, "fidelity.md"), "w") as f:
             f.write(fidelity_markdown(result))
+        if energy is not None and result["rows"]:
+            try:
+                plot_front(result, os.path.join(tmp, "front.png"))
+            except ImportError:
+                pass  # matplotlib is optional: the table has the same numbers
     return result

@@ -13,7 +13,8 @@ import numpy as np
 
 from mapper.quantize import prune
 
-from .fidelity import TOKENS_PATH, load_token_sequences, minilm_model, quantize_inputs, token_feeds
+from .fidelity import quantize_inputs
+from .runtime import TOKENS_PATH, load_token_sequences, minilm_model, token_feeds
 
 __all__ = ["QueryInputs", "capture_query", "minilm_query_inputs", "LayerInputs", "capture_layers"]
 
@@ -37,7 +38,7 @@ def capture_query(sparsity: float = 0.9, *, input_bits: int = 8, layer: str = "L
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from .fidelity import run_model
+    from .runtime import run_model
 
     model, linears = minilm_model()
     lin = next(l for l in linears if l.name == layer)

@@ -1,0 +1,90 @@
+"""Running an ONNX model with onnxruntime on shipped token sequences: sessions, BERT feeds, MiniLM itself.
+
+A leaf of sws.experiments: the fidelity check, the pruning driver and the hardware inputs all run the model
+through these helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from mapper.errors import SwsError
+
+__all__ = ["DATA", "TOKENS_PATH", "ort", "load_token_sequences", "token_feeds", "initializers", "session",
+           "run_model", "minilm_model", "with_outputs"]
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+TOKENS_PATH = os.path.join(DATA, "minilm_tokens.json")
+
+
+def ort():
+    """(onnx, onnxruntime), or an SwsError naming the extra that installs them."""
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError:
+        raise SwsError("running the model needs onnx and onnxruntime: pip install -e '.[minilm]'") from None
+    return onnx, onnxruntime
+
+
+def load_token_sequences(path: str = TOKENS_PATH) -> list[list[int]]:
+    """The shipped token-id sequences ([CLS] ... [SEP]); see sws/data/make_minilm_tokens.py for how they were made."""
+    try:
+        with open(path) as f:
+            return [list(s["input_ids"]) for s in json.load(f)["sequences"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SwsError(f"{path}: not a token file of sws/data/make_minilm_tokens.py ({type(e).__name__}: {e})") \
+            from None
+
+
+def token_feeds(seqs: list[list[int]]) -> dict[str, np.ndarray]:
+    """BERT inputs for a batch: ids padded with 0 ([PAD]) to the longest, attention_mask, token_type_ids 0."""
+    t = max(len(s) for s in seqs)
+    ids = np.zeros((len(seqs), t), np.int64)
+    mask = np.zeros((len(seqs), t), np.int64)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = s
+        mask[i, :len(s)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
+def initializers(model) -> dict:
+    return {i.name: i for i in model.graph.initializer}
+
+
+def session(model):
+    _, rt = ort()
+    opts = rt.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = 1  # reproducible sums, and the 2-core machine is shared
+    return rt.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def run_model(model, feeds: dict, outputs: list[str]) -> list[np.ndarray]:
+    return session(model).run(outputs, feeds)
+
+
+def with_outputs(model, names):
+    """A copy of the model that also outputs the (float) tensors `names`."""
+    onnx, _ = ort()
+    from onnx import TensorProto, helper
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    have = {o.name for o in m.graph.output}
+    for name in names:
+        if name not in have:
+            m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+            have.add(name)
+    return m
+
+
+def minilm_model():
+    """The MiniLM ONNX model and its 36 linear layers (as GraphLinear), from the minilm extra."""
+    onnx, _ = ort()
+    from mapper.models import minilm_linears, minilm_path
+    model = onnx.load(minilm_path())
+    linears = minilm_linears(model)
+    return model, linears
