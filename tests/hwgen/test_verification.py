@@ -88,7 +88,7 @@ def test_the_emulated_adc_is_done_res_plus_extra_latency_cycles_after_its_start(
     assert got == {"done": 3 + extra, "code": min(int(column.sum()), 7)}
 
 
-@pytest.mark.filterwarnings("ignore::amaranth._unused.UnusedElaboratable")
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_the_emulator_refuses_a_negative_extra_latency():
     case = _case("r8_k_not_multiple")
     with pytest.raises(ValueError, match="extra_latency must be a non-negative integer, not -1"):
