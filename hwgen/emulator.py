@@ -25,6 +25,10 @@ class ArrayEmulator(wiring.Component):
     cell currents; it asserts done in cycle T + b with the code min(count, 2**b - 1), holds the code
     until its next start, and takes a new start in the done cycle.
 
+    `extra_latency` (a test option, default 0) delays every done by that many more cycles, to T + b +
+    extra: an ADC slower than the documented timing, which the controller must wait for. With 0 the
+    netlist is the documented emulator, unchanged.
+
     Parameters
     ----------
     params : TileParams
@@ -32,6 +36,8 @@ class ArrayEmulator(wiring.Component):
     plan : LayerPlan or None
         With a plan the cells are initialized from it; without, they are written through `prog`
         (sel "cells", addr {section, slot column}, data the R-bit column word).
+    extra_latency : int
+        Test only: cycles added to every conversion (done at start + res + extra_latency).
 
     Attributes
     ----------
@@ -41,11 +47,14 @@ class ArrayEmulator(wiring.Component):
         Generic emulator only: cell writes.
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan | None = None):
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0):
+        if isinstance(extra_latency, bool) or not isinstance(extra_latency, int) or extra_latency < 0:
+            raise ValueError(f"extra_latency must be a non-negative integer, not {extra_latency!r}")
         if plan is not None:
             params.fits(plan)
         self.params = params
         self.plan = plan
+        self.extra_latency = extra_latency
         members = {"bus": In(ArraySignature(params))}
         if plan is None:
             members["prog"] = In(ProgSignature(params))
@@ -69,14 +78,15 @@ class ArrayEmulator(wiring.Component):
             # An asynchronous read: the column is sampled with the start, like the row drive.
             rp = cells.read_port(domain="comb")
             m.d.comb += rp.addr.eq(Cat(adc.col[:col_bits], self.bus.section) if col_bits else self.bus.section)
-            left = Signal(p.res_width, name=f"left{i}")
+            extra = self.extra_latency
+            left = Signal(range(cfg.full_resolution + extra + 1) if extra else p.res_width, name=f"left{i}")
             busy = Signal(name=f"busy{i}")
             # Sample and convert at the start: the count is computed in the start branch only, once per
             # conversion, instead of being re-evaluated by simulation while the conversion runs.
             count = Signal(range(cfg.rows + 1), name=f"count{i}")
             top = Signal(p.code_width, name=f"top{i}")
             with m.If(adc.start):
-                m.d.sync += [left.eq(adc.res), busy.eq(1),
+                m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
                              count.eq(tree_sum((rp.data & self.bus.drive)[r] for r in range(cfg.rows)))]
                 with m.Switch(adc.res):
                     for bits in range(1, cfg.full_resolution + 1):

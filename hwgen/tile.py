@@ -25,6 +25,8 @@ class Tile(wiring.Component):
         Hardware and table depths.
     plan : LayerPlan or None
         Baked ROMs and cells from the plan, or (None) a generic tile programmed through `prog`.
+    extra_latency : int
+        Test only: the emulated ADCs' done comes this many cycles late (`ArrayEmulator`).
 
     Attributes
     ----------
@@ -34,17 +36,18 @@ class Tile(wiring.Component):
         Generic tile only: programs the controller's ROMs and the emulator's cells alike.
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan | None = None):
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0):
         if plan is not None:
             params.fits(plan)
         self.params = params
         self.plan = plan
+        self.extra_latency = extra_latency
         super().__init__(host_members(params, plan is None))
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.controller = ctrl = Controller(self.params, self.plan)
-        m.submodules.array = emu = ArrayEmulator(self.params, self.plan)
+        m.submodules.array = emu = ArrayEmulator(self.params, self.plan, extra_latency=self.extra_latency)
         wiring.connect(m, ctrl.bus, emu.bus)
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
         wiring.connect(m, ctrl.o, wiring.flipped(self.o))

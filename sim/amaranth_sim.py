@@ -28,17 +28,18 @@ class SimRun:
 
 
 def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: TileParams | None = None,
-             params: TileParams | None = None) -> SimRun:
+             params: TileParams | None = None, extra_latency: int = 0) -> SimRun:
     """Simulate the tile for the vectors x (V, K): the plan-initialized tile, or with `generic` limits a
-    generic tile programmed through its port first. Inputs stream back to back; outputs are taken at once."""
+    generic tile programmed through its port first. Inputs stream back to back; outputs are taken at once.
+    `extra_latency` (tests only) makes the emulated ADCs' done that many cycles late."""
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     if generic is not None:
         params = generic
-        dut = Tile(generic)
+        dut = Tile(generic, extra_latency=extra_latency)
         writes = program_writes(params, lp)
     else:
         params = params or TileParams.from_plan(lp)
-        dut = Tile(params, lp)
+        dut = Tile(params, lp, extra_latency=extra_latency)
         writes = []
     k, n = lp.shape
     outputs = np.zeros((len(x), n), np.int64)

@@ -1,0 +1,224 @@
+"""Protocol checkers for simulation, a stream driver and consumer with random bubbles and backpressure,
+and a tile harness that can inject a protocol fault (to show that the checkers fire).
+
+The checkers know only the documented ports (docs/design.md section 6): the array interface as
+`hwgen.interface.adc_lanes` shows it, and the host's `o` stream. A violation raises ProtocolError
+from inside the simulation, naming the cycle, the port and the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+
+from hwgen.controller import Controller
+from hwgen.emulator import ArrayEmulator
+from hwgen.interface import adc_lanes, host_members
+from hwgen.params import TileParams
+from mapper.plan import LayerPlan
+
+__all__ = ["ProtocolError", "Seen", "FAULTS", "Harness", "array_monitor", "stream_monitor", "run_checked"]
+
+#: Faults the harness can inject between the controller and the array, or on the host's `o` stream.
+FAULTS = ("double_start", "res_zero", "res_too_high", "col_past_slot", "payload_glitch", "valid_drop")
+
+
+class ProtocolError(AssertionError):
+    """A protocol rule broken in simulation."""
+
+
+@dataclass
+class Seen:
+    """What the checkers and the stream ends saw: the proof that a run exercised what it claims."""
+    starts: int = 0            # ADC starts checked
+    busy_cycles: int = 0       # (cycle, ADC) pairs with a conversion running
+    stalls: int = 0            # cycles with o.valid and not o.ready
+    bubbles: int = 0           # cycles with i.valid low between a vector's first and last input
+    starts_by_res: dict = field(default_factory=dict)
+
+
+def array_monitor(bus, params: TileParams, seen: Seen):
+    """A testbench that checks the array interface every cycle: no ADC started while busy (started and
+    its done not yet seen; a start in the done cycle is allowed), `adc_res` within 1..full resolution
+    and `adc_col` within the slot's columns at every start, no done without a conversion running."""
+    cfg = params.hw
+    lanes = adc_lanes(bus, cfg.n_adc)
+    probes = [s for lane in lanes for s in (lane.start, lane.res, lane.col, lane.done)]
+
+    async def watch(ctx):
+        since = [None] * cfg.n_adc           # the cycle ADC i was started, while it converts
+        cycle = 0
+        async for _, _, *values in ctx.tick().sample(*probes):
+            for i in range(cfg.n_adc):
+                start, res, col, done = values[4 * i:4 * i + 4]
+                if done and since[i] is None:
+                    raise ProtocolError(f"cycle {cycle}: ADC {i} done without a conversion running")
+                if start and since[i] is not None and not done:
+                    raise ProtocolError(f"cycle {cycle}: ADC {i} started while busy "
+                                        f"(started at cycle {since[i]}, not yet done)")
+                if done:
+                    since[i] = None
+                if start:
+                    if not 1 <= res <= cfg.full_resolution:
+                        raise ProtocolError(f"cycle {cycle}: ADC {i} started with adc_res {res}, "
+                                            f"outside 1..{cfg.full_resolution}")
+                    if not 0 <= col < cfg.slot_cols:
+                        raise ProtocolError(f"cycle {cycle}: ADC {i} started with adc_col {col}, "
+                                            f"outside the slot's columns 0..{cfg.slot_cols - 1}")
+                    since[i] = cycle
+                    seen.starts += 1
+                    seen.starts_by_res[res] = seen.starts_by_res.get(res, 0) + 1
+                seen.busy_cycles += since[i] is not None
+            cycle += 1
+    return watch
+
+
+def stream_monitor(o, seen: Seen):
+    """A testbench that checks a stream's source every cycle: once valid and not ready, the payload is
+    held and valid stays high until the beat is taken."""
+    async def watch(ctx):
+        held = None
+        cycle = 0
+        async for _, _, valid, ready, payload in ctx.tick().sample(o.valid, o.ready, o.payload):
+            if held is not None:
+                if not valid:
+                    raise ProtocolError(f"cycle {cycle}: o.valid dropped before the beat was taken")
+                if payload != held:
+                    raise ProtocolError(f"cycle {cycle}: o.payload changed from {held} to {payload} "
+                                        "while o.valid and not o.ready")
+            held = payload if valid and not ready else None
+            seen.stalls += bool(valid and not ready)
+            cycle += 1
+    return watch
+
+
+class Harness(wiring.Component):
+    """The tile's controller and array emulator, wired as `hwgen.tile.Tile` wires them, with the array
+    interface exposed (`link`, as the array sees it) and an optional fault injected on the link or the
+    host's `o` stream. Without a fault it is the tile."""
+
+    def __init__(self, params: TileParams, plan: LayerPlan, *, extra_latency: int = 0, fault: str | None = None):
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault must be one of {FAULTS}, not {fault!r}")
+        self.params, self.plan, self.fault = params, plan, fault
+        self.controller = Controller(params, plan)
+        self.array = ArrayEmulator(params, plan, extra_latency=extra_latency)
+        super().__init__(host_members(params, False))
+
+    @property
+    def link(self):
+        return self.array.bus
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.controller = ctrl = self.controller
+        m.submodules.array = arr = self.array
+        fault, cfg = self.fault, self.params.hw
+        wiring.connect(m, wiring.flipped(self.i), ctrl.i)
+        for name in ("cycles", "planes", "sections", "conversions"):
+            m.d.comb += getattr(self.counters, name).eq(getattr(ctrl.counters, name))
+        for name in ("section", "drive", "adc_start", "adc_res", "adc_col"):
+            m.d.comb += getattr(arr.bus, name).eq(getattr(ctrl.bus, name))
+        for name in ("adc_done", "adc_code"):
+            m.d.comb += getattr(ctrl.bus, name).eq(getattr(arr.bus, name))
+        m.d.comb += [self.o.valid.eq(ctrl.o.valid), self.o.payload.eq(ctrl.o.payload), ctrl.o.ready.eq(self.o.ready)]
+        ctrl_lane, arr_lane = adc_lanes(ctrl.bus, cfg.n_adc)[0], adc_lanes(arr.bus, cfg.n_adc)[0]
+        if fault == "double_start":
+            # ADC 0 started again the cycle after a start of at least 2 bits: it is still converting.
+            again = Signal()
+            m.d.sync += again.eq(ctrl_lane.start & (ctrl_lane.res >= 2))
+            m.d.comb += arr_lane.start.eq(ctrl_lane.start | again)
+        elif fault == "res_zero":
+            m.d.comb += arr_lane.res.eq(0)
+        elif fault == "res_too_high":
+            m.d.comb += arr_lane.res.eq(cfg.full_resolution + 1)
+        elif fault == "col_past_slot":
+            m.d.comb += arr_lane.col.eq(cfg.slot_cols)
+        elif fault == "payload_glitch":
+            # The payload's bit 0 flips every cycle: visible only while the beat waits.
+            flip = Signal()
+            m.d.sync += flip.eq(~flip)
+            m.d.comb += self.o.payload.eq(ctrl.o.payload ^ flip)
+        elif fault == "valid_drop":
+            # valid withdrawn for a cycle after every stalled cycle, then offered again.
+            stalled = Signal()
+            m.d.sync += stalled.eq(ctrl.o.valid & ~self.o.ready)
+            m.d.comb += self.o.valid.eq(ctrl.o.valid & ~stalled)
+        return m
+
+
+@dataclass
+class CheckedRun:
+    outputs: np.ndarray          # (V, N) in stream order
+    counters: dict
+    seen: Seen
+    extra_valid: int             # o.valid cycles seen after the last expected output
+
+
+def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float = 0.0, p_stall: float = 0.0,
+                extra_latency: int = 0, fault: str | None = None, params: TileParams | None = None,
+                budget: int | None = None) -> CheckedRun:
+    """Simulate the tile with both checkers watching, inputs with random bubbles (probability
+    p_bubble before each beat) and outputs with random backpressure (o.ready low with p_stall)."""
+    from sim.golden import cycle_model
+    x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
+    params = params or TileParams.from_plan(lp)
+    dut = Harness(params, lp, extra_latency=extra_latency, fault=fault)
+    k, n = lp.shape
+    v_count = len(x)
+    seen = Seen()
+    rng = np.random.default_rng(seed)
+    budget = budget or 20 * (extra_latency + 2) * cycle_model(lp, params)["cycles"] * v_count + 1000
+    result = {}
+
+    async def drive(ctx):
+        for v in range(v_count):
+            for kk in range(k):
+                while rng.random() < p_bubble:
+                    ctx.set(dut.i.valid, 0)
+                    await ctx.tick()
+                    seen.bubbles += kk > 0
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload, int(x[v, kk]))
+                while not (await ctx.tick().sample(dut.i.ready))[2]:
+                    pass
+            ctx.set(dut.i.valid, 0)
+
+    async def take(ctx):
+        got = []
+        for cycle in range(budget):
+            if len(got) == v_count * n:
+                break
+            ctx.set(dut.o.ready, int(rng.random() >= p_stall))
+            _, _, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready, dut.o.payload)
+            if valid and ready:
+                got.append(payload)
+        else:
+            raise ProtocolError(f"{len(got)} of {v_count * n} outputs after {budget} cycles")
+        # Nothing more may come: no output is duplicated.
+        ctx.set(dut.o.ready, 1)
+        extra = 0
+        for _ in range(n + 8):
+            _, _, valid = await ctx.tick().sample(dut.o.valid)
+            extra += valid
+        result["outputs"] = np.array(got, np.int64).reshape(v_count, n)
+        result["extra"] = extra
+        result["counters"] = {
+            "cycles": ctx.get(dut.counters.cycles),
+            "conversions": [ctx.get(dut.counters.conversions[b]) for b in range(lp.cfg.full_resolution + 1)],
+            "planes": ctx.get(dut.counters.planes),
+            "sections": ctx.get(dut.counters.sections),
+        }
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(array_monitor(dut.link, params, seen), background=True)
+    sim.add_testbench(stream_monitor(dut.o, seen), background=True)
+    sim.add_testbench(drive, background=True)
+    sim.add_testbench(take)
+    sim.run()
+    return CheckedRun(result["outputs"], result["counters"], seen, result["extra"])
