@@ -245,12 +245,12 @@ class Controller(wiring.Component):
         adc = adc_lanes(self.bus, NA)
         done_all = (~pending | self.bus.adc_done).all()
         issue = Signal()
-        m.d.comb += issue.eq(cur_valid & (~inflight | done_all))
+        # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
+        m.d.comb += issue.eq(cur_valid & done_all)
         # Registered flags (the comparisons run the cycle before): b is the plane's last batch, t the last plane.
         last_batch = Signal()
         last_plane = Signal()
         cur_one = Signal()          # the current section has a single batch a plane
-        sec_last = issue & last_batch & last_plane
 
         lane = Signal(data.ArrayLayout(col_layout, NA), name="lanes")
         lane_valid = Signal(NA)
@@ -310,7 +310,9 @@ class Controller(wiring.Component):
         with m.If(counted):
             for res in range(1, FR + 1):
                 m.d.sync += cnt.conversions[res].eq(cnt.conversions[res] + batch_count[res])
-        with m.If(nxt_ready & (~cur_valid | sec_last)):
+        # The next section moves to `current` once the current one has issued its last batch (the cycle
+        # after): the copy's enable then comes from registers only, not from the ADCs' done.
+        with m.If(nxt_ready & ~cur_valid):
             m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
                          cur_x.eq(nxt_x), cur_col.eq(nxt_col),
                          t.eq(A - 1), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0),

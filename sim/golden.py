@@ -12,7 +12,7 @@ last input), for the sections in table order, with L = lanes:
             non-empty section left the `next` buffer), gathers for n = ceil(max(rows, n_active) / L)
             cycles, a' = q + n + 1, and is ready in `next` from r = q + n + 5 (table words registered,
             columns decoded and row indices registered, inputs read, inputs registered, written).
-  issue     it is copied to `current` at c = max(r, l_prev) (l_prev: the cycle the previous section
+  issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
             issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
             cycle the previous section's last batch is done). Its batches, A planes of
             ceil(n_active / n_adc) batches each (sign plane first), follow back to back: a batch of longest resolution b
@@ -20,7 +20,7 @@ last input), for the sections in table order, with L = lanes:
   end       RUN ends with cycle max(f_last + D + 4, a_end + 1) (a_end: the S0 that finds no more sections;
             D = hwgen.shift_add.pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
             from the last batch's done to its section's sums; 4 = flush read, registered read data,
-            registered sum, write).
+            registered sum, write and end test).
 The ADC bound of a vector: for each section and plane, the fewest cycles any schedule of that plane's
 active-column resolutions on n_adc ADCs can take, max(ceil(sum res / n_adc), max res), summed over the
 planes and sections. The batch schedule reaches it whenever a section has at most n_adc active columns.
@@ -128,7 +128,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None) -> dict:
         steps = -(-max(rows, nact) // lanes)
         a = q + steps + 1
         r = q + steps + 5
-        c = r if l_prev is None else max(r, l_prev)
+        c = r if l_prev is None else max(r, l_prev + 1)
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
         plane = _batches(res, n_adc)
         total = a_bits * sum(plane)
