@@ -28,7 +28,7 @@ from .shift_add import ShiftAdd, tree_sum
 __all__ = ["Controller"]
 
 LOAD, RUN, OUT, CLEAR = 0, 1, 2, 3
-P_IDLE, P_S0, P_S1, P_GATHER = 0, 1, 2, 3
+P_IDLE, P_S0, P_S1, P_S2, P_GATHER = 0, 1, 2, 3, 4
 
 
 class _CombBlock(Elaboratable):
@@ -121,7 +121,7 @@ class Controller(wiring.Component):
         k = Signal(range(p.k + 1))
         in_wp = in_mem.write_port()
         m.d.comb += [in_wp.addr.eq(k), in_wp.data.eq(self.i.payload)]
-        p_state = Signal(2)
+        p_state = Signal(3)
         p_sec = Signal(range(p.section_depth + 1))
         with m.If(phase == LOAD):
             m.d.comb += self.i.ready.eq(1)
@@ -137,7 +137,11 @@ class Controller(wiring.Component):
         # Prefetch: section word, then `lanes` rows and columns a cycle into the `next` buffer -------
         sec_rp = sec_mem.read_port()
         m.d.comb += sec_rp.addr.eq(p_sec)
-        sec = p.section_layout(sec_rp.data)
+        # Every block RAM's read data goes straight into a register (a DP16KD's clock-to-output time,
+        # 5.8 ns in nextpnr-ecp5's speed grade 6 model, leaves no room for logic in the same cycle).
+        sec_q = Signal(p.section_layout.size)
+        m.d.sync += sec_q.eq(sec_rp.data)
+        sec = p.section_layout(sec_q)
         row_rp = [row_mem.read_port() for _ in range(P)]
         col_rp = [col_mem.read_port() for _ in range(P)]
         in_rp = [in_mem.read_port() for _ in range(P)]
@@ -165,6 +169,8 @@ class Controller(wiring.Component):
             with m.Case(P_S0):
                 m.d.sync += p_state.eq(Mux(p_sec == n_sec, P_IDLE, P_S1))
             with m.Case(P_S1):
+                m.d.sync += p_state.eq(P_S2)
+            with m.Case(P_S2):
                 with m.If(sec["n_active"] == 0):
                     m.d.sync += [p_sec.eq(p_sec + 1), p_state.eq(P_S0), cnt.sections.eq(cnt.sections + 1)]
                 with m.Elif(~nxt_full):
@@ -179,41 +185,49 @@ class Controller(wiring.Component):
                 with m.If(g_pos + P >= g_len):
                     m.d.sync += [p_sec.eq(p_sec + 1), p_state.eq(P_S0)]
         for l in range(P):
-            m.d.comb += [row_rp[l].addr.eq(g_row_base + g_pos + l), col_rp[l].addr.eq(g_col_base + g_pos + l),
-                         in_rp[l].addr.eq(row_rp[l].data)]
+            m.d.comb += [row_rp[l].addr.eq(g_row_base + g_pos + l), col_rp[l].addr.eq(g_col_base + g_pos + l)]
 
-        # Stage 1: table words arrive; columns land in `next`, row indices address the input buffer.
-        s1_valid, s1_last = Signal(), Signal()
-        s1_pos = Signal.like(g_pos)
-        m.d.sync += [s1_valid.eq(p_state == P_GATHER), s1_pos.eq(g_pos), s1_last.eq(g_pos + P >= g_len)]
+        # Stage 1: table words arrive and are registered. Stage 2: columns land in `next`, the registered
+        # row indices address the input buffer. Stage 3: inputs arrive and are registered. Stage 4: they
+        # land in `next`'s rows.
+        row_q = [Signal.like(row_rp[l].data, name=f"row_q{l}") for l in range(P)]
+        col_q = [Signal.like(col_rp[l].data, name=f"col_q{l}") for l in range(P)]
+        in_q = [Signal.like(in_rp[l].data, name=f"in_q{l}") for l in range(P)]
+        m.d.sync += [row_q[l].eq(row_rp[l].data) for l in range(P)]
+        m.d.sync += [col_q[l].eq(col_rp[l].data) for l in range(P)]
+        m.d.sync += [in_q[l].eq(in_rp[l].data) for l in range(P)]
+        for l in range(P):
+            m.d.comb += in_rp[l].addr.eq(row_q[l])
+        sv = [Signal(name=f"g{i}_valid") for i in range(5)]
+        sl = [Signal(name=f"g{i}_last") for i in range(5)]
+        spos = [Signal.like(g_pos, name=f"g{i}_pos") for i in range(5)]
+        m.d.comb += [sv[0].eq(p_state == P_GATHER), spos[0].eq(g_pos), sl[0].eq(g_pos + P >= g_len)]
+        for i in range(1, 5):
+            m.d.sync += [sv[i].eq(sv[i - 1]), spos[i].eq(spos[i - 1]), sl[i].eq(sl[i - 1])]
         lp2 = P.bit_length() - 1
-        with m.If(s1_valid):
-            with m.Switch(s1_pos[lp2:]):
+        with m.If(sv[2]):
+            with m.Switch(spos[2][lp2:]):
                 for q in range(-(-SC // P)):
                     with m.Case(q):
                         for l in range(P):
                             c = q * P + l
                             if c >= SC:
                                 continue
-                            f = p.column_layout(col_rp[l].data)
+                            f = p.column_layout(col_q[l])
                             with m.If(c < g_nact):
                                 m.d.sync += [nxt_col[c].col.eq(f["slot_col"]), nxt_col[c].sign.eq(f["sign"]),
                                              nxt_col[c].bit.eq(f["bit"]), nxt_col[c].res.eq(f["res"]),
                                              nxt_col[c].j.eq(f["out"] - g_out_base)]
-        # Stage 2: inputs arrive from the buffer into `next`'s rows.
-        s2_valid, s2_last = Signal(), Signal()
-        s2_pos = Signal.like(g_pos)
-        m.d.sync += [s2_valid.eq(s1_valid), s2_pos.eq(s1_pos), s2_last.eq(s1_last)]
-        with m.If(s2_valid):
-            with m.Switch(s2_pos[lp2:]):
+        with m.If(sv[4]):
+            with m.Switch(spos[4][lp2:]):
                 for q in range(-(-R // P)):
                     with m.Case(q):
                         for l in range(P):
                             r = q * P + l
                             if r < R:
                                 with m.If(r < g_rows):
-                                    m.d.sync += [nxt_x[tt][r].eq(in_rp[l].data[tt]) for tt in range(A)]
-            with m.If(s2_last):
+                                    m.d.sync += [nxt_x[tt][r].eq(in_q[l][tt]) for tt in range(A)]
+            with m.If(sl[4]):
                 m.d.sync += nxt_ready.eq(1)
 
         # Issue: batches of up to n_adc columns, plane by plane, the bank restarted as it frees ------
@@ -231,10 +245,12 @@ class Controller(wiring.Component):
         adc = adc_lanes(self.bus, NA)
         done_all = (~pending | self.bus.adc_done).all()
         issue = Signal()
-        m.d.comb += issue.eq(cur_valid & (~inflight | done_all))
-        last_batch = b_end >= cur_nact
-        last_plane = t == 0
-        sec_last = issue & last_batch & last_plane
+        # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
+        m.d.comb += issue.eq(cur_valid & done_all)
+        # Registered flags (the comparisons run the cycle before): b is the plane's last batch, t the last plane.
+        last_batch = Signal()
+        last_plane = Signal()
+        cur_one = Signal()          # the current section has a single batch a plane
 
         lane = Signal(data.ArrayLayout(col_layout, NA), name="lanes")
         lane_valid = Signal(NA)
@@ -272,11 +288,12 @@ class Controller(wiring.Component):
                          f_col.eq(lane),
                          cnt.planes.eq(cnt.planes + (b == 0))]
             with m.If(last_batch):
-                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1))]
+                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
+                             last_batch.eq(cur_one), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
                 with m.If(last_plane):
                     m.d.sync += cur_valid.eq(0)
             with m.Else():
-                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA)]
+                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur_nact)]
         with m.Else():
             with m.If(complete):
                 m.d.sync += inflight.eq(0)
@@ -293,10 +310,13 @@ class Controller(wiring.Component):
         with m.If(counted):
             for res in range(1, FR + 1):
                 m.d.sync += cnt.conversions[res].eq(cnt.conversions[res] + batch_count[res])
-        with m.If(nxt_ready & (~cur_valid | sec_last)):
+        # The next section moves to `current` once the current one has issued its last batch (the cycle
+        # after): the copy's enable then comes from registers only, not from the ADCs' done.
+        with m.If(nxt_ready & ~cur_valid):
             m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
                          cur_x.eq(nxt_x), cur_col.eq(nxt_col),
-                         t.eq(A - 1), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0)]
+                         t.eq(A - 1), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0),
+                         cur_one.eq(nxt_nact <= NA), last_batch.eq(nxt_nact <= NA), last_plane.eq(A == 1)]
 
         # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------
         m.submodules.shift_add = acc = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
@@ -329,13 +349,22 @@ class Controller(wiring.Component):
         m.d.sync += [f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
         with m.If(f2_valid):
             m.d.sync += f3_old.eq(acc_rp.data)
+        # The accumulator memory is written from registers only (address, data, enable): the sum, the
+        # clear after reset and the clear behind the output stream all land here a cycle before the write.
+        # Flushes of non-empty sections are at least 3 cycles apart (each section's prefetch takes S0, S1 and
+        # at least one gather cycle), so a flush's read (cycle T) sees the previous flush of the same group,
+        # written at T at the latest, through the read port's transparency.
+        wr_en = Signal()
+        wr_addr = Signal.like(nxt_group)
+        wr_data = Signal(G * W)
+        m.d.comb += [acc_wp.addr.eq(wr_addr), acc_wp.data.eq(wr_data), acc_wp.en.eq(wr_en)]
+        m.d.sync += [wr_en.eq(0), wr_data.eq(0)]
         with m.If(f3_valid):
-            m.d.comb += [acc_wp.addr.eq(f3_group), acc_wp.en.eq(1),
-                         acc_wp.data.eq(Cat((f3_old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W]
-                                            for j in range(G)))]
+            m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
+                         wr_data.eq(Cat((f3_old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
 
         run_done = (p_state == P_IDLE) & ~nxt_full & ~cur_valid & ~inflight & ~a_valid & ~flush_valid & ~f2_valid & \
-            ~f3_valid & ~f_fresh & ~counted
+            ~f3_valid & ~wr_en & ~f_fresh & ~counted
         og = Signal(range(p.n_groups + 1))
         oj = Signal(range(max(2, G)))
         oidx = Signal(range(p.n + 1))
@@ -345,12 +374,16 @@ class Controller(wiring.Component):
 
         clear = Signal(range(max(2, p.n_groups)))
         with m.If(phase == CLEAR):
-            m.d.comb += [acc_wp.addr.eq(clear), acc_wp.data.eq(0), acc_wp.en.eq(1)]
-            m.d.sync += clear.eq(clear + 1)
+            m.d.sync += [wr_addr.eq(clear), wr_en.eq(1), clear.eq(clear + 1)]
             with m.If(clear == p.n_groups - 1):
                 m.d.sync += [phase.eq(LOAD), clear.eq(0)]
 
         # OUT: stream the outputs in order, clearing each accumulator word as it leaves ---------------
+        o_left = Signal.like(oidx)       # outputs after the current one
+        o_last = Signal()                # the current output is the layer's last (o_left == 0), registered
+        o_jlast = Signal()               # the current output is its group's last (oj == G - 1), registered
+        with m.If((phase == RUN) & run_done):
+            m.d.sync += [o_left.eq(n_out - 1), o_last.eq(n_out == 1), o_jlast.eq(G == 1)]
         with m.If(phase == OUT):
             with m.If(o_fetch):
                 m.d.comb += [acc_rp.addr.eq(og), acc_rp.en.eq(1)]
@@ -362,14 +395,13 @@ class Controller(wiring.Component):
                         with m.Case(j):
                             m.d.comb += self.o.payload.eq(acc_rp.data[j * W:(j + 1) * W].as_signed())
                 with m.If(self.o.ready):
-                    last_out = oidx == n_out - 1
-                    m.d.sync += oidx.eq(oidx + 1)
-                    with m.If((oj == G - 1) | last_out):
-                        m.d.comb += [acc_wp.addr.eq(og), acc_wp.data.eq(0), acc_wp.en.eq(1),
-                                     acc_rp.addr.eq(og + 1), acc_rp.en.eq(1)]
-                        m.d.sync += [oj.eq(0), og.eq(og + 1)]
-                        with m.If(last_out):
+                    m.d.sync += [oidx.eq(oidx + 1), o_left.eq(o_left - 1), o_last.eq(o_left == 1)]
+                    with m.If(o_jlast | o_last):
+                        m.d.comb += [acc_rp.addr.eq(og + 1), acc_rp.en.eq(1)]
+                        m.d.sync += [wr_addr.eq(og), wr_en.eq(1),
+                                     oj.eq(0), og.eq(og + 1), o_jlast.eq(G == 1)]
+                        with m.If(o_last):
                             m.d.sync += [phase.eq(LOAD), og.eq(0), oidx.eq(0)]
                     with m.Else():
-                        m.d.sync += oj.eq(oj + 1)
+                        m.d.sync += [oj.eq(oj + 1), o_jlast.eq(oj == G - 2)]
         return m

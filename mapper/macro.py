@@ -179,22 +179,23 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
     for s in range(len(flat)):
         nact = int(n_active[s])
         if nact == 0:
-            a += 2
+            a += 3
             continue
-        q = a + 1 if c_prev is None else max(a + 1, c_prev + 1)
+        q = a + 2 if c_prev is None else max(a + 2, c_prev + 1)
         steps = -(-max(int(sec.sec_len[s]), nact) // lanes)
         a = q + steps + 1
-        r = q + steps + 3
-        c = r if l_prev is None else max(r, l_prev)
+        r = q + steps + 5
+        c = r if l_prev is None else max(r, l_prev + 1)
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
         total = a_bits * int(batch_sum[s])
         l_prev = e + total - int(last_batch[s])
         f_prev = f_last = e + total
         c_prev = c
-    # D, the accumulator pipeline of docs/design.md section 6 (hwgen.shift_add.pipeline_depth, which the
-    # mapper may not import; tests/mapper/test_macro.py checks this model equals sim.golden.cycle_model).
+    # D = hwgen.shift_add.pipeline_depth(n_adc) (the mapper may not import hwgen); 4 = flush read,
+    # registered read data, registered sum, write and end test. tests/mapper/test_macro.py checks that this
+    # model equals sim.golden.cycle_model.
     depth = 4 + max(0, (n_adc - 1).bit_length())
-    run_end = a + 1 if f_last is None else max(f_last + depth + 3, a + 1)
+    run_end = a + 1 if f_last is None else max(f_last + depth + 4, a + 1)
     return {"cycles": k + run_end + 1 + 1 + n, "adc_bound": bound, "batch_cycles": int(a_bits * batch_sum.sum())}
 
 

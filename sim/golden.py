@@ -6,20 +6,21 @@ cells), independently of the mapper's LayerMap, with the ADC saturation min(coun
 The cycle model mirrors the controller's schedule (hwgen/controller.py); it depends on the plan only.
 Per vector: K load cycles + RUN cycles + 1 + N output cycles. In RUN (cycle 0 = the cycle after the
 last input), for the sections in table order, with L = lanes:
-  prefetch  a_0 = 0; a section's table word is read at a (S0) and decoded at a + 1 (S1).
-            empty section (no active column): a' = a + 2.
-            otherwise it starts gathering at q = max(a + 1, c_prev + 1) (c_prev: the cycle the previous
+  prefetch  a_0 = 0; a section's table word is read at a (S0), registered at a + 1 (S1) and decoded
+            at a + 2 (S2). Empty section (no active column): a' = a + 3.
+            otherwise it starts gathering at q = max(a + 2, c_prev + 1) (c_prev: the cycle the previous
             non-empty section left the `next` buffer), gathers for n = ceil(max(rows, n_active) / L)
-            cycles, a' = q + n + 1, and is ready in `next` from r = q + n + 3.
-  issue     it is copied to `current` at c = max(r, l_prev) (l_prev: the cycle the previous section
+            cycles, a' = q + n + 1, and is ready in `next` from r = q + n + 5 (table words registered,
+            columns decoded and row indices registered, inputs read, inputs registered, written).
+  issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
             issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
             cycle the previous section's last batch is done). Its batches, A planes of
             ceil(n_active / n_adc) batches each (sign plane first), follow back to back: a batch of longest resolution b
             issued at cycle T is done at T + b, when the next one issues; the last one is done at f.
-  end       RUN ends with cycle max(f_last + D + 3, a_end + 1) (a_end: the S0 that finds no more sections;
+  end       RUN ends with cycle max(f_last + D + 4, a_end + 1) (a_end: the S0 that finds no more sections;
             D = hwgen.shift_add.pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
-            from the last batch's done to its section's sums; 3 = flush read, registered read data and
-            write, end test).
+            from the last batch's done to its section's sums; 4 = flush read, registered read data,
+            registered sum, write and end test).
 The ADC bound of a vector: for each section and plane, the fewest cycles any schedule of that plane's
 active-column resolutions on n_adc ADCs can take, max(ceil(sum res / n_adc), max res), summed over the
 planes and sections. The batch schedule reaches it whenever a section has at most n_adc active columns.
@@ -120,14 +121,14 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None) -> dict:
     for s in range(lp.n_sections):
         rows, nact, cb = int(sec["rows"][s]), int(sec["n_active"][s]), int(sec["col_base"][s])
         if nact == 0:
-            a += 2
+            a += 3
             continue
         res = res_all[cb:cb + nact]
-        q = a + 1 if c_prev is None else max(a + 1, c_prev + 1)
+        q = a + 2 if c_prev is None else max(a + 2, c_prev + 1)
         steps = -(-max(rows, nact) // lanes)
         a = q + steps + 1
-        r = q + steps + 3
-        c = r if l_prev is None else max(r, l_prev)
+        r = q + steps + 5
+        c = r if l_prev is None else max(r, l_prev + 1)
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
         plane = _batches(res, n_adc)
         total = a_bits * sum(plane)
@@ -136,7 +137,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None) -> dict:
         c_prev = c
         batch_cycles += total
         bound += a_bits * max(-(-int(res.sum()) // n_adc), int(res.max()))
-    run_end = a + 1 if f_last is None else max(f_last + pipeline_depth(n_adc) + 3, a + 1)
+    run_end = a + 1 if f_last is None else max(f_last + pipeline_depth(n_adc) + 4, a + 1)
     run = run_end + 1
     return {"load": k, "run": run, "out": 1 + n, "cycles": k + run + 1 + n, "adc_bound": bound,
             "batch_cycles": batch_cycles}
