@@ -163,7 +163,8 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
                 extra_latency: int = 0, fault: str | None = None, params: TileParams | None = None,
                 budget: int | None = None) -> CheckedRun:
     """Simulate the tile with both checkers watching, inputs with random bubbles (probability
-    p_bubble before each beat) and outputs with random backpressure (o.ready low with p_stall)."""
+    p_bubble before each beat) and outputs with random backpressure (o.ready low with p_stall, and always in
+    the first cycle of an output burst when p_stall > 0, so that every such run stalls)."""
     from sim.golden import cycle_model
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     params = params or TileParams.from_plan(lp)
@@ -190,11 +191,16 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
 
     async def take(ctx):
         got = []
+        was_valid = False
         for cycle in range(budget):
             if len(got) == v_count * n:
                 break
-            ctx.set(dut.o.ready, int(rng.random() >= p_stall))
+            # With backpressure on, the first cycle of every output burst always waits (so every run stalls,
+            # whatever the schedule), the others at random.
+            stall = (p_stall > 0 and not was_valid) or rng.random() < p_stall
+            ctx.set(dut.o.ready, int(not stall))
             _, _, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready, dut.o.payload)
+            was_valid = bool(valid)
             if valid and ready:
                 got.append(payload)
         else:
