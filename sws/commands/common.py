@@ -19,6 +19,14 @@ def _float_list(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, not {text!r}") from None
 
 
+def number_list(text: str, option: str, kind=float) -> tuple:
+    """The comma-separated numbers of an option's value, or an SwsError naming the option."""
+    try:
+        return tuple(kind(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise SwsError(f"{option}: expected comma-separated numbers, not {text!r}") from None
+
+
 def add_config_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("array and mapping")
     g.add_argument("--rows", type=int, default=DEFAULT.rows, help="crossbar rows R (default %(default)s)")

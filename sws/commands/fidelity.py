@@ -11,7 +11,7 @@ from mapper.pruning import PRUNE_METHODS
 from sws.experiments.fidelity import fidelity_markdown, fidelity_to_folder
 from sws.experiments.pruning import CALIBRATION_PATH
 
-from .common import add_config_args, config_from_args
+from .common import add_config_args, config_from_args, number_list
 
 DEFAULT_SPARSITIES = "0,0.1,0.3,0.5,0.7,0.8,0.9,0.95"
 
@@ -45,10 +45,7 @@ def add_parser(sub):
 
 
 def run(args):
-    try:
-        sparsities = tuple(float(x) for x in args.sparsities.split(",") if x.strip())
-    except ValueError:
-        raise SwsError(f"--sparsities: expected comma-separated numbers, not {args.sparsities!r}") from None
+    sparsities = number_list(args.sparsities, "--sparsities")
     methods = tuple(m.strip() for m in args.prune.split(",") if m.strip())
     bad = [m for m in methods if m not in PRUNE_METHODS]
     if bad or not methods:

@@ -9,7 +9,7 @@ import sys
 from mapper.errors import SwsError
 from sws.experiments.input_aware import SPARSITIES, study_markdown, study_to_folder
 
-from .common import add_config_args, config_from_args
+from .common import add_config_args, config_from_args, number_list
 
 
 def add_parser(sub):
@@ -32,10 +32,7 @@ def add_parser(sub):
 
 
 def run(args):
-    try:
-        sparsities = tuple(float(x) for x in args.sparsities.split(",") if x.strip())
-    except ValueError:
-        raise SwsError(f"--sparsities: expected comma-separated numbers, not {args.sparsities!r}") from None
+    sparsities = number_list(args.sparsities, "--sparsities")
     if args.sequences is not None and args.sequences < 1:
         raise SwsError(f"--sequences must be at least 1, not {args.sequences}")
     result = study_to_folder(args.output, config_from_args(args), sparsities=sparsities, plots=not args.no_plots,

@@ -11,16 +11,9 @@ from mapper.files import dumps_json
 from mapper.weights import source_name
 from sws.experiments.sweep import summary_markdown, sweep_to_folder
 
-from .common import DEFAULT
+from .common import DEFAULT, number_list
 
 DEFAULT_WEIGHTS = "minilm"
-
-
-def _numbers(text: str, kind=float) -> tuple:
-    try:
-        return tuple(kind(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise SwsError(f"expected comma-separated numbers, not {text!r}") from None
 
 
 def add_parser(sub):
@@ -67,8 +60,9 @@ def run(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise SwsError("the plots need matplotlib: pip install -e '.[plots]' (or use --no-plots)") from None
-    result = sweep_to_folder(args.weights, cfg, out, sparsities=_numbers(args.sparsities),
-                       groups=_numbers(args.groups, int), plot_sparsity=args.plot_sparsity, plots=plots,
+    result = sweep_to_folder(args.weights, cfg, out, sparsities=number_list(args.sparsities, "--sparsities"),
+                             groups=number_list(args.groups, "--groups", int), plot_sparsity=args.plot_sparsity,
+                             plots=plots,
                              progress=progress)
     if args.json:
         print(dumps_json(result))
