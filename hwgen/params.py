@@ -11,18 +11,10 @@ from amaranth.lib import data
 
 from mapper.config import ArrayConfig, HardwareConfig, clog2
 from mapper.errors import SwsError
+from mapper.macro import default_lanes   # one definition, shared with the mapper's cycle estimate
 from mapper.plan import COLUMN_FIELDS, SECTION_FIELDS, LayerPlan, rom_widths
 
 __all__ = ["TileParams", "default_lanes", "pack_words"]
-
-
-def default_lanes(rows: int) -> int:
-    """Rows gathered per cycle: enough that a full section's gather (R / lanes cycles, 32 at most)
-    hides behind the conversions of the section before it, which take at least A * 4 cycles."""
-    lanes = 1
-    while rows > 32 * lanes:
-        lanes *= 2
-    return lanes
 
 
 def _check(name, value, minimum):

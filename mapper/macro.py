@@ -129,8 +129,9 @@ def macro_of(cfg: ArrayConfig) -> Macro:
 
 
 def default_lanes(rows: int) -> int:
-    """The controller's default gather width (hwgen.params.default_lanes): the smallest power of two with
-    R <= 32 * lanes."""
+    """The controller's default gather width, rows gathered per cycle: the smallest power of two with
+    R <= 32 * lanes, so that a full section's gather (R / lanes cycles, 32 at most) hides behind the
+    conversions of the section before it, which take at least A * 4 cycles. hwgen uses this definition."""
     lanes = 1
     while rows > 32 * lanes:
         lanes *= 2
