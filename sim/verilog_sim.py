@@ -3,15 +3,21 @@
 The harness `sws_tb` (for a generic tile, after programming its ROMs through `prog`) streams input
 vectors from a `$readmemh` file into the tile, records every output and, after each vector's last
 output, the cycle counter; at the end it writes the counters. Verilator runs it from a small C++ main
-that toggles the clock; Icarus from a Verilog wrapper that does the same. Built models are cached under
-build/hdl/<backend>-<hash of Verilog and harness>/, so a design compiles once: a generic tile's build
-serves every plan that fits its limits. $SWS_HDL_CACHE, if set, names another cache folder.
+that toggles the clock; Icarus from a Verilog wrapper that does the same.
+
+Memory contents are loaded at run time, not compiled in: every memory's `initial` block of the Verilog
+(a ROM image or a RAM's zeros, one assignment per word) becomes a `$readmemh` of a file written for the
+run (`split_memory_contents`), so the simulator compiles the netlist's structure alone. Built models are
+cached under build/hdl/<backend>-<hash of that structure and the harness>/: a baked tile compiles once per
+set of sizes, whatever its ROM contents, and a generic tile's build serves every plan that fits its
+limits. $SWS_HDL_CACHE, if set, names another cache folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +37,8 @@ from mapper.plan import LayerPlan
 from .amaranth_sim import SimRun
 from .golden import cycle_model
 
-__all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "simulate_design", "harness"]
+__all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "simulate_design", "harness",
+           "split_memory_contents"]
 
 HDL_BACKENDS = ("verilator", "icarus")
 _TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "vvp")}
@@ -44,6 +51,40 @@ OPT_MAKEFLAGS = os.environ.get("SWS_VERILATOR_MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW
 def available_backends() -> list[str]:
     """The HDL simulators installed here, fastest first."""
     return [b for b in HDL_BACKENDS if all(shutil.which(t) for t in _TOOLS[b])]
+
+
+#: A memory's initial contents as Yosys's write_verilog prints them: one `name[i] = W'hX;` per word.
+_MEMORY_INIT = re.compile(r"^  initial begin\n    ([A-Za-z_]\w*)\[\d+\] = \d+'h[0-9a-fA-F]+;\n"
+                          r"(?:    \1\[\d+\] = \d+'h[0-9a-fA-F]+;\n)*  end\n", re.M)
+_MEMORY_WORD = re.compile(r"\[(\d+)\] = \d+'h([0-9a-fA-F]+);")
+
+
+def split_memory_contents(verilog: str) -> tuple[str, list[str]]:
+    """The Verilog with every memory's initial contents loaded at run time, and those contents.
+
+    Each `initial` block that assigns a memory word by word becomes a `$readmemh` of `rom<i>.hex` in the
+    folder named by the `+roms=DIR` plusarg (default the working folder); the i-th returned text is that
+    file. The structure alone is what a simulator compiles: C++ compilers are slow on large constant
+    initializers (a real-size layer's ROMs are 13 MB of Verilated C++), and one build serves every ROM
+    image of the same sizes. Blocks of any other form are left as they are.
+    """
+    images = []
+
+    def load(match):
+        words = _MEMORY_WORD.findall(match.group(0))
+        lines, expect = [], 0
+        for index, value in words:
+            if int(index) != expect:
+                lines.append(f"@{int(index):x}\n")
+            lines.append(value + "\n")
+            expect = int(index) + 1
+        i = len(images)
+        images.append("".join(lines))
+        return (f"  initial begin : sws_contents_{i}\n    reg [1023:0] dir;\n"
+                f"    if (!$value$plusargs(\"roms=%s\", dir)) dir = \".\";\n"
+                f"    $readmemh({{dir, \"/rom{i}.hex\"}}, {match.group(1)});\n  end\n")
+
+    return _MEMORY_INIT.sub(load, verilog), images
 
 
 def _prog_widths(params: TileParams) -> tuple[int, int, int]:
@@ -222,10 +263,19 @@ def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, pa
     for a generic tile, None for a baked one."""
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
-    exe = _build(backend, verilog, harness(params, writes is not None), cache, say, tuple(models), tuple(flags))
+    structure, images = split_memory_contents(verilog)
+    exe = _build(backend, structure, harness(params, writes is not None), cache, say, tuple(models), tuple(flags))
     per_vector = cycle_model(lp, params)["cycles"]
-    runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector)
-            for i in range(0, len(x), CHUNK)]
+    roms = os.path.join(os.path.dirname(exe), f"roms-{os.getpid()}-{time.monotonic_ns()}")
+    os.makedirs(roms)
+    try:
+        for i, text in enumerate(images):
+            with open(os.path.join(roms, f"rom{i}.hex"), "w") as f:
+                f.write(text)
+        runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector, roms)
+                for i in range(0, len(x), CHUNK)]
+    finally:
+        shutil.rmtree(roms, ignore_errors=True)
     counters = {"cycles": sum(r.counters["cycles"] for r in runs),
                 "conversions": [sum(c) for c in zip(*(r.counters["conversions"] for r in runs))],
                 "planes": sum(r.counters["planes"] for r in runs),
@@ -235,7 +285,7 @@ def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, pa
 
 
 def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: TileParams, writes,
-               cycles_per_vector: int) -> SimRun:
+               cycles_per_vector: int, roms: str) -> SimRun:
     cfg, n = lp.cfg, lp.shape[1]
     run_dir = os.path.join(os.path.dirname(exe), f"run-{os.getpid()}-{time.monotonic_ns()}")
     os.makedirs(run_dir)
@@ -246,7 +296,8 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
             f.write("".join(f"{int(v) & mask:0{digits}x}\n" for v in x.reshape(-1)))
         # A generous limit, so that a tile that hangs ends the run instead of the caller's patience.
         limit = 2 * (len(writes or ()) + len(x) * (cycles_per_vector + 8)) + 100
-        args = [f"+vectors={len(x)}", f"+k={lp.shape[0]}", f"+n={n}", f"+dir={run_dir}", f"+max_clocks={limit}"]
+        args = [f"+vectors={len(x)}", f"+k={lp.shape[0]}", f"+n={n}", f"+dir={run_dir}", f"+roms={roms}",
+                f"+max_clocks={limit}"]
         if writes is not None:
             sel_w, addr_w, data_w = _prog_widths(params)
             digits = -(-(sel_w + addr_w + data_w) // 4)
