@@ -15,7 +15,11 @@ limits. $SWS_HDL_CACHE, if set, names another cache folder.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -31,7 +35,8 @@ from hwgen.params import TileParams
 from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
 from mapper.errors import SwsError
-from mapper.files import atomic_dir
+from mapper.config import HardwareConfig
+from mapper.files import atomic_dir, write_atomic
 from mapper.plan import LayerPlan
 
 from .amaranth_sim import SimRun
@@ -44,8 +49,10 @@ HDL_BACKENDS = ("verilator", "icarus")
 _TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "vvp")}
 #: Vectors per harness run; longer inputs run in chunks (each from reset) and their counters add up.
 CHUNK = 256
-#: g++ optimization of the Verilated model: compiling dominates a run, so a light -O1 beats the default -Os.
-OPT_MAKEFLAGS = os.environ.get("SWS_VERILATOR_MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1")
+#: g++ optimization of the Verilated model: compiling dominates a run, so a light -O1 beats the default -Os;
+#: -O0 for the run-once code (OPT_SLOW: initial and settle) and the Verilator runtime (OPT_GLOBAL), whose
+#: speed does not matter. -O0 on the evaluation code too would simulate about 6x slower.
+OPT_MAKEFLAGS = os.environ.get("SWS_VERILATOR_MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0")
 
 
 def available_backends() -> list[str]:
@@ -239,25 +246,40 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
 
 
 def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParams | None = None,
-                generic: TileParams | None = None, cache: str | None = None,
+                generic: TileParams | None = None, reuse: bool = False, cache: str | None = None,
                 say=lambda m: print(m, file=sys.stderr, flush=True)) -> SimRun:
     """Simulate the emitted Verilog of the plan's tile on the vectors x (V, K) with Verilator or Icarus:
     the plan-initialized tile, or with `generic` limits the generic tile (one build serves every plan
-    that fits them), programmed through its prog port first."""
+    that fits them), programmed through its prog port first.
+
+    With `reuse` (and `generic`), any cached generic build of the plan's hardware and `generic.lanes`
+    whose limits fit the plan serves instead, so a later layer costs neither Verilog emission nor
+    compilation; a new build then gets every limit rounded up to a power of two, to fit more layers.
+    Outputs, counters and cycles do not depend on the limits (only on the hardware and lanes)."""
     if backend not in _TOOLS:
         raise SwsError(f"backend must be one of {', '.join(HDL_BACKENDS)} here, not {backend!r}")
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
+    cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
+    if generic is not None and reuse:
+        found = _cached_generic(lp, generic.lanes, backend, cache)
+        if found is not None:
+            exe, limits = found
+            say(f"reusing the generic {backend} build {os.path.basename(os.path.dirname(exe))} (no compilation)")
+            return _simulate(exe, backend, lp, x, limits, program_writes(limits, lp),
+                             os.path.join(os.path.dirname(exe), "contents"))
+        generic = _roomy(generic)
     if generic is not None:
         params, verilog, writes = generic, emit_verilog(None, generic), program_writes(generic, lp)
     else:
         params = params or TileParams.from_plan(lp)
         verilog, writes = emit_verilog(lp, params), None
-    return simulate_design(lp, x, backend, verilog, params, writes, cache=cache, say=say)
+    return simulate_design(lp, x, backend, verilog, params, writes, cache=cache, say=say,
+                           _record=generic is not None and reuse)
 
 
 def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, params: TileParams, writes=None, *,
                     cache: str | None = None, models: tuple = (), flags: tuple = (),
-                    say=lambda m: print(m, file=sys.stderr, flush=True)) -> SimRun:
+                    say=lambda m: print(m, file=sys.stderr, flush=True), _record: bool = False) -> SimRun:
     """Simulate Verilog whose module `sws_tile` has a tile's ports (an emitted tile, or a synthesized
     netlist with its cell `models`) through the harness, on the vectors x; `writes` (programming writes)
     for a generic tile, None for a baked one."""
@@ -265,17 +287,85 @@ def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, pa
     cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
     structure, images = split_memory_contents(verilog)
     exe = _build(backend, structure, harness(params, writes is not None), cache, say, tuple(models), tuple(flags))
-    per_vector = cycle_model(lp, params)["cycles"]
-    roms = os.path.join(os.path.dirname(exe), f"roms-{os.getpid()}-{time.monotonic_ns()}")
-    os.makedirs(roms)
+    folder = os.path.dirname(exe)
+    if _record and not os.path.exists(os.path.join(folder, _GENERIC_RECORD)):
+        _write_contents(os.path.join(folder, "contents"), images)
+        write_atomic(os.path.join(folder, _GENERIC_RECORD), json.dumps(
+            {"fingerprint": _fingerprint(), "params": dataclasses.asdict(params)}, sort_keys=True))
+    roms = os.path.join(folder, f"roms-{os.getpid()}-{time.monotonic_ns()}")
     try:
-        for i, text in enumerate(images):
-            with open(os.path.join(roms, f"rom{i}.hex"), "w") as f:
-                f.write(text)
-        runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector, roms)
-                for i in range(0, len(x), CHUNK)]
+        _write_contents(roms, images)
+        return _simulate(exe, backend, lp, x, params, writes, roms)
     finally:
         shutil.rmtree(roms, ignore_errors=True)
+
+
+#: The file that makes a generic build findable by hardware (`run_verilog(..., reuse=True)`).
+_GENERIC_RECORD = "generic.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _fingerprint() -> str:
+    """What a cached generic build's Verilog depends on besides its parameters: the RTL generator's
+    source, this harness's, and the Amaranth and Yosys versions."""
+    from amaranth._toolchain.yosys import find_yosys
+    here = os.path.dirname(os.path.abspath(__file__))
+    hwgen = os.path.join(os.path.dirname(here), "hwgen")
+    h = hashlib.sha256()
+    for path in [os.path.join(hwgen, f) for f in sorted(os.listdir(hwgen)) if f.endswith(".py")] + [__file__]:
+        with open(path, "rb") as f:
+            h.update(f.read())
+    h.update(f"{importlib.metadata.version('amaranth')} {find_yosys(lambda v: v >= (0, 40)).version()}".encode())
+    return h.hexdigest()[:16]
+
+
+def _roomy(limits: TileParams) -> TileParams:
+    """The limits rounded up to powers of two, so that a generic build fits more later layers."""
+    up = {f: 1 << max(0, getattr(limits, f) - 1).bit_length()
+          for f in ("k", "n", "section_depth", "row_depth", "column_depth")}
+    return dataclasses.replace(limits, **up)
+
+
+def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str):
+    """(executable, limits) of the smallest cached generic build of `backend` for the plan's hardware and
+    `lanes` that fits the plan, made by this code; None if there is none."""
+    best = None
+    try:
+        folders = [f for f in os.listdir(cache) if f.startswith(f"{backend}-")]
+    except OSError:
+        return None
+    for name in folders:
+        folder = os.path.join(cache, name)
+        exe = os.path.join(folder, "Vsws_tb" if backend == "verilator" else "sim.vvp")
+        try:
+            with open(os.path.join(folder, _GENERIC_RECORD)) as f:
+                record = json.load(f)
+            fields = record["params"]
+            limits = TileParams(**{**fields, "hw": HardwareConfig(**fields["hw"])})
+            if record["fingerprint"] != _fingerprint() or limits.lanes != lanes or not os.path.exists(exe):
+                continue
+            limits.fits(lp)
+        except (OSError, ValueError, KeyError, TypeError, SwsError):
+            continue
+        size = sum(dataclasses.astuple(limits)[1:])
+        if best is None or (size, name) < best[0]:
+            best = ((size, name), exe, limits)
+    return None if best is None else best[1:]
+
+
+def _write_contents(folder: str, images: list[str]) -> None:
+    """The memory contents files of `split_memory_contents`, rom<i>.hex, written whole in `folder`."""
+    with atomic_dir(folder) as tmp:
+        for i, text in enumerate(images):
+            with open(os.path.join(tmp, f"rom{i}.hex"), "w") as f:
+                f.write(text)
+
+
+def _simulate(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: TileParams, writes, roms: str) -> SimRun:
+    """Run a built harness on x in chunks of CHUNK vectors, memory contents from the folder `roms`."""
+    per_vector = cycle_model(lp, params)["cycles"]
+    runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector, roms)
+            for i in range(0, len(x), CHUNK)]
     counters = {"cycles": sum(r.counters["cycles"] for r in runs),
                 "conversions": [sum(c) for c in zip(*(r.counters["conversions"] for r in runs))],
                 "planes": sum(r.counters["planes"] for r in runs),
