@@ -14,10 +14,14 @@ import argparse
 import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 
 import numpy as np
+
+# This checkout's packages, not an installed copy's: the numbers are of the code beside this script.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hwgen.params import TileParams
 from mapper.config import ArrayConfig
