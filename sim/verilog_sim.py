@@ -22,6 +22,7 @@ import importlib.metadata
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -230,10 +231,7 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
             say("compiling the tile with Verilator (once per design, cached in build/hdl/) ...")
             with open(os.path.join(tmp, "main.cpp"), "w") as f:
                 f.write(_VERILATOR_MAIN)
-            _run(["verilator", "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2), "-O2", "-MAKEFLAGS",
-                  OPT_MAKEFLAGS, "--x-assign", "fast", "--x-initial", "fast", "--top-module", "sws_tb",
-                  "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", "../Vsws_tb",
-                  *flags, "tb.v", "tile.v", *models, "main.cpp"], tmp, "Verilator build")
+            _verilate_and_compile(tmp, cache, models, flags)
         else:
             say("compiling the tile with Icarus Verilog ...")
             with open(os.path.join(tmp, "top.v"), "w") as f:
@@ -243,6 +241,34 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
         with open(os.path.join(tmp, "build_seconds"), "w") as f:
             f.write(f"{time.perf_counter() - start:.3f}\n")
     return exe
+
+
+#: The Verilator runtime's objects: the same for every model built by one Verilator with the same flags.
+_RUNTIME_OBJECTS = ("verilated.o", "verilated_threads.o")
+
+
+def _verilate_and_compile(folder: str, cache: str, models: tuple, flags: tuple) -> None:
+    """Verilate the harness and tile in `folder`, then compile the model with `make -j <cores>`; the
+    runtime's objects come from (or go to) a cache folder shared by every build of this Verilator."""
+    _run(["verilator", "--cc", "--exe", "-O2", "--x-assign", "fast", "--x-initial", "fast",
+          "--top-module", "sws_tb", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", "../Vsws_tb",
+          *flags, "tb.v", "tile.v", *models, "main.cpp"], folder, "Verilator")
+    obj = os.path.join(folder, "obj")
+    version = _run(["verilator", "--version"], folder, "Verilator").stdout.strip()
+    key = hashlib.sha256("\n".join((version, OPT_MAKEFLAGS, *flags)).encode()).hexdigest()[:16]
+    runtime = os.path.abspath(os.path.join(cache, f"runtime-verilator-{key}"))
+    try:
+        for name in _RUNTIME_OBJECTS:   # copies get fresh times, so make sees them as up to date
+            shutil.copy(os.path.join(runtime, name), obj)
+        cached = True
+    except OSError:
+        cached = False
+    _run(["make", "-C", "obj", "-f", "Vsws_tb.mk", "-j", str(os.cpu_count() or 2), *shlex.split(OPT_MAKEFLAGS)],
+         folder, "C++ compilation of the Verilated model")
+    if not cached:
+        with atomic_dir(runtime) as tmp:
+            for name in _RUNTIME_OBJECTS:
+                shutil.copy(os.path.join(obj, name), tmp)
 
 
 def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParams | None = None,
