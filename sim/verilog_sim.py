@@ -332,13 +332,16 @@ _GENERIC_RECORD = "generic.json"
 
 @functools.lru_cache(maxsize=1)
 def _fingerprint() -> str:
-    """What a cached generic build's Verilog depends on besides its parameters: the RTL generator's
-    source, this harness's, and the Amaranth and Yosys versions."""
+    """What a cached generic build's Verilog depends on besides its parameters: the source of the RTL
+    generator (hwgen/), of the mapper modules it takes widths and layouts from, of this harness, and the
+    Amaranth and Yosys versions."""
     from amaranth._toolchain.yosys import find_yosys
-    here = os.path.dirname(os.path.abspath(__file__))
-    hwgen = os.path.join(os.path.dirname(here), "hwgen")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    hwgen = os.path.join(root, "hwgen")
+    sources = [os.path.join(hwgen, f) for f in sorted(os.listdir(hwgen)) if f.endswith(".py")]
+    sources += [os.path.join(root, "mapper", f"{m}.py") for m in ("config", "plan", "macro")] + [__file__]
     h = hashlib.sha256()
-    for path in [os.path.join(hwgen, f) for f in sorted(os.listdir(hwgen)) if f.endswith(".py")] + [__file__]:
+    for path in sources:
         with open(path, "rb") as f:
             h.update(f.read())
     h.update(f"{importlib.metadata.version('amaranth')} {find_yosys(lambda v: v >= (0, 40)).version()}".encode())
