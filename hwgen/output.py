@@ -1,5 +1,5 @@
 """The output streamer: reads the accumulator memory group by group and streams its outputs in order,
-clearing each word once its last output has left."""
+clearing each word as it reads it."""
 
 from __future__ import annotations
 
