@@ -3,7 +3,7 @@ into the output accumulator memory (one word of G outputs per output group)."""
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -15,6 +15,43 @@ from .shift_add import ShiftAdd
 __all__ = ["Accumulate"]
 
 
+class _SlicedMemory:
+    """A memory as side-by-side memories at most 18 bits wide, with one write and one read port: an ECP5
+    DP16KD port is at most 18 bits wide as a true dual-port block RAM, and only a true dual-port block
+    RAM gives a read and a write at one address one port (a wider memory maps to the 36-bit pseudo
+    dual-port PDPW16KD, whose read and write are on two ports)."""
+
+    def __init__(self, m, name, width, depth):
+        self.mems = []
+        for k, lo in enumerate(range(0, width, 18)):
+            mem = Memory(shape=unsigned(min(18, width - lo)), depth=depth, init=[])
+            m.submodules[f"{name}{k}"] = mem
+            self.mems.append(mem)
+        self.m, self.width = m, width
+
+    def write_port(self):
+        ports = [mem.write_port() for mem in self.mems]
+        return _Ports(self.m, ports, self.width, write=True)
+
+    def read_port(self):
+        return _Ports(self.m, [mem.read_port() for mem in self.mems], self.width, write=False)
+
+
+class _Ports:
+    """The ports of a sliced memory driven as one: `addr`, `en`, `data` (written or read)."""
+
+    def __init__(self, m, ports, width, write):
+        self.addr = Signal.like(ports[0].addr)
+        self.en = Signal(init=1)
+        self.data = Signal(width)
+        lo = 0
+        for port in ports:
+            w = len(port.data)
+            m.d.comb += [port.addr.eq(self.addr), port.en.eq(self.en)]
+            m.d.comb += port.data.eq(self.data[lo:lo + w]) if write else self.data[lo:lo + w].eq(port.data)
+            lo += w
+
+
 class Accumulate(wiring.Component):
     """ShiftAdd, then a read-modify-write of the section's output group in the accumulator memory.
 
@@ -22,9 +59,11 @@ class Accumulate(wiring.Component):
     in the middle of a vector must not leak its partial sums into the next one. A section's sums
     (`ShiftAdd.flush`) are added to their group's word in 4 cycles: read (the block RAM's output registered
     before the add, whose carry chain would not fit behind its clock-to-output time), add, and the write,
-    whose address, data and enable come from registers. Flushes of non-empty sections are at least 3 cycles
-    apart (the prefetch takes SECTION, READ and WORD for each), so a flush's read sees the previous flush
-    of the same group, written in that cycle at the latest, through the read port's transparency.
+    whose address, data and enable come from registers. The memory has a single port: flushes of
+    non-empty sections are at least 3 cycles apart (the prefetch takes SECTION, READ and WORD for each),
+    so a write meeting the next flush's read waits one cycle, and that read, if of the same group, takes
+    the waiting write's sum (forwarded) instead of the memory's word. The streamer reads a word and
+    clears it in the same cycle (read before write).
 
     Parameters
     ----------
@@ -36,7 +75,7 @@ class Accumulate(wiring.Component):
     batch : In(BatchSignature)
         Finished batches, from the scheduler.
     read : In(AccReadSignature)
-        The output streamer's reads and clears (not while `busy`).
+        The output streamer's reads, each clearing the word it reads when `clear` (not while `busy`).
     ready : Out(1)
         The memory is cleared (high from n_groups cycles after reset).
     busy : Out(1)
@@ -52,7 +91,7 @@ class Accumulate(wiring.Component):
         m = Module()
         p, cfg = self.params, self.params.hw
         G, W, NA = cfg.group, p.acc_width, cfg.n_adc
-        m.submodules.acc = acc_mem = Memory(shape=unsigned(G * W), depth=p.n_groups, init=[])
+        acc_mem = _SlicedMemory(m, "acc", G * W, p.n_groups)
         m.submodules.shift_add = sa = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
                                                group_width=len(self.batch.group))
         bt = self.batch
@@ -62,40 +101,64 @@ class Accumulate(wiring.Component):
         for i in range(NA):
             m.d.comb += [sa.bit[i].eq(bt.bit[i]), sa.j[i].eq(bt.j[i])]
 
+        # One address for the read and the write: the block RAM then has one read-write port, and the
+        # streamer's read-and-clear is its native read-before-write. (A write and a read on two ports
+        # would make Yosys emulate the read's collision behaviour with a multiplexer behind the block
+        # RAM's output, where no logic fits.) A flush's read takes the port first; a write that meets
+        # a read waits a cycle (flushes are at least 3 cycles apart, so it never waits longer), and a
+        # flush reading the group of a waiting write takes that write's data instead (forwarding).
         acc_wp = acc_mem.write_port()
-        acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
-        m.d.comb += [acc_rp.en.eq(self.read.en), acc_rp.addr.eq(self.read.addr), self.read.data.eq(acc_rp.data)]
+        acc_rp = acc_mem.read_port()
+        wr_en = Signal()                      # a write waits: address, data (registers)
+        wr_addr = Signal.like(bt.group)
+        wr_data = Signal(G * W)
+        rd = self.read
+        reading = sa.flush_valid | rd.en
+        at = Signal.like(bt.group, name="acc_addr")
         with m.If(sa.flush_valid):
-            m.d.comb += [acc_rp.addr.eq(sa.flush_group), acc_rp.en.eq(1)]
+            m.d.comb += at.eq(sa.flush_group)
+        with m.Elif(rd.en):
+            m.d.comb += at.eq(rd.addr)
+        with m.Else():
+            m.d.comb += at.eq(wr_addr)
+        clearing = rd.en & rd.clear
+        # The read is enabled with every write too (a port's clock enable covers both), so that Yosys
+        # merges the two into one port; outside RUN no write but the streamer's read-and-clear happens, so
+        # the streamer's word holds until its next read.
+        m.d.comb += [acc_rp.addr.eq(at), rd.data.eq(acc_rp.data),
+                     acc_wp.addr.eq(at), acc_wp.en.eq(clearing | (wr_en & ~reading)),
+                     acc_wp.data.eq(Mux(clearing, 0, wr_data)), acc_rp.en.eq(reading | acc_wp.en)]
+        with m.If(wr_en & ~reading):
+            m.d.sync += wr_en.eq(0)
+
         f2_valid, f3_valid = Signal(), Signal()
         f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
         f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
         f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
         f3_old = Signal(G * W)
+        f2_fwd, f3_fwd = Signal(), Signal()
+        f2_fwd_data, f3_fwd_data = Signal(G * W), Signal(G * W)
         m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
                      *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
-                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
+                     f2_fwd.eq(sa.flush_valid & wr_en & (wr_addr == sa.flush_group)), f2_fwd_data.eq(wr_data),
+                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)],
+                     f3_fwd.eq(f2_fwd), f3_fwd_data.eq(f2_fwd_data)]
         with m.If(f2_valid):
             m.d.sync += f3_old.eq(acc_rp.data)
-
-        wr_en = Signal()
-        wr_addr = Signal.like(bt.group)
-        wr_data = Signal(G * W)
-        m.d.comb += [acc_wp.addr.eq(wr_addr), acc_wp.data.eq(wr_data), acc_wp.en.eq(wr_en)]
-        m.d.sync += [wr_en.eq(0), wr_data.eq(0)]
+        old = Signal(G * W)
+        m.d.comb += old.eq(Mux(f3_fwd, f3_fwd_data, f3_old))
         with m.If(f3_valid):
             m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
-                         wr_data.eq(Cat((f3_old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
+                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
 
         clear = Signal(range(max(2, p.n_groups)))
         with m.FSM(name="accumulate"):
             with m.State("CLEAR"):
-                m.d.sync += [wr_addr.eq(clear), wr_en.eq(1), clear.eq(clear + 1)]
+                m.d.comb += [at.eq(clear), acc_wp.en.eq(1), acc_wp.data.eq(0)]
+                m.d.sync += clear.eq(clear + 1)
                 with m.If(clear == p.n_groups - 1):
                     m.next = "READY"
             with m.State("READY"):
                 m.d.comb += self.ready.eq(1)
-                with m.If(self.read.clear):
-                    m.d.sync += [wr_addr.eq(self.read.clear_addr), wr_en.eq(1)]
         m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)
         return m

@@ -80,6 +80,8 @@ class Controller(wiring.Component):
         cnt = self.counters
         m.d.comb += [cnt.sections.eq(pre.sections), cnt.planes.eq(sch.planes), cnt.conversions.eq(sch.conversions)]
 
+        k = Signal(range(p.k + 1))
+        k_last = Signal(init=p.k == 1)       # k is the vector's last input (k == k_len - 1), registered
         if plan is None:
             layer = layer_word_layout(p)
             n_sec, k_len, n_out = Signal(layer["sections"].shape), Signal(range(p.k + 1), init=p.k), \
@@ -89,12 +91,11 @@ class Controller(wiring.Component):
                 m.d.comb += getattr(pre.prog, name).eq(getattr(prog, name))
             with m.If(prog.we & (prog.sel == PROG_SELECT["layer"])):
                 word = layer(prog.data[:layer.size])
-                m.d.sync += [n_sec.eq(word.sections), k_len.eq(word.k), n_out.eq(word.n)]
+                m.d.sync += [n_sec.eq(word.sections), k_len.eq(word.k), n_out.eq(word.n), k_last.eq(word.k == 1)]
         else:
             n_sec, k_len, n_out = Const(p.section_depth), Const(p.k), Const(p.n)
         m.d.comb += [pre.n_sec.eq(n_sec), out.n_out.eq(n_out)]
 
-        k = Signal(range(p.k + 1))
         m.d.comb += [pre.load_addr.eq(k), pre.load_data.eq(self.i.payload)]
         run_done = pre.idle & ~sch.busy & ~acc.busy
         # Cycles count from a vector's first input to its last output; not while the accumulators clear.
@@ -105,12 +106,12 @@ class Controller(wiring.Component):
                 m.d.comb += [self.i.ready.eq(acc.ready), count.eq(acc.ready & ((k != 0) | self.i.valid))]
                 with m.If(self.i.valid & acc.ready):
                     m.d.comb += pre.load_en.eq(1)
-                    with m.If(k == k_len - 1):
+                    with m.If(k_last):
                         m.d.comb += pre.start.eq(1)
-                        m.d.sync += k.eq(0)
+                        m.d.sync += [k.eq(0), k_last.eq(k_len == 1)]
                         m.next = "RUN"
                     with m.Else():
-                        m.d.sync += k.eq(k + 1)
+                        m.d.sync += [k.eq(k + 1), k_last.eq(k + 2 == k_len)]
             with m.State("RUN"):
                 with m.If(run_done):
                     m.d.comb += out.start.eq(1)

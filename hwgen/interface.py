@@ -161,11 +161,10 @@ class BatchSignature(wiring.Signature):
 
 class AccReadSignature(wiring.Signature):
     """The output streamer's access to the accumulator memory: a synchronous read (`en`, `addr`; `data`
-    the cycle after) and a clear (`clear`: the word at `clear_addr` is zeroed, written the cycle after)."""
+    the cycle after, held until the next read) that with `clear` also zeroes the word it reads."""
 
     def __init__(self, p: TileParams):
-        g = range(max(2, p.n_groups))
         super().__init__({
-            "en": Out(1), "addr": Out(g), "data": In(p.hw.group * p.acc_width),
-            "clear": Out(1), "clear_addr": Out(g),
+            "en": Out(1), "addr": Out(range(max(2, p.n_groups))), "data": In(p.hw.group * p.acc_width),
+            "clear": Out(1),
         })

@@ -1,5 +1,5 @@
 """The output streamer: reads the accumulator memory group by group and streams its outputs in order,
-clearing each word once its last output has left."""
+clearing each word as it reads it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ class OutputStreamer(wiring.Component):
 
     `start` (in IDLE) goes to FETCH, which reads group 0; then STREAM offers one output a cycle, and when a
     group's last output is taken, reads the next group (its data is there the cycle after, so the stream
-    has no bubble) and clears the word it leaves. After the last output is taken (`done`, combinational
+    has no bubble). Every read also clears the word it reads (the accumulator's read before write), so
+    the memory is zero for the next vector. After the last output is taken (`done`, combinational
     from `o.ready`) it is IDLE again. Latency: 1 + n_out cycles with a ready sink; `o.payload` holds while
     `o.valid` waits for `o.ready`.
 
@@ -51,6 +52,7 @@ class OutputStreamer(wiring.Component):
         p = self.params
         G, W = p.hw.group, p.acc_width
         og = Signal(range(p.n_groups + 1))
+        og_next = Signal(range(p.n_groups + 2))   # og + 1, a register: the read address has no adder
         oj = Signal(range(max(2, G)))
         o_left = Signal(range(p.n + 1))  # outputs after the current one
         o_last = Signal()                # the current output is the layer's last (o_left == 0), registered
@@ -59,11 +61,11 @@ class OutputStreamer(wiring.Component):
         with m.FSM(name="output"):
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [og.eq(0), oj.eq(0), o_left.eq(self.n_out - 1), o_last.eq(self.n_out == 1),
+                    m.d.sync += [og.eq(0), og_next.eq(1), oj.eq(0), o_left.eq(self.n_out - 1), o_last.eq(self.n_out == 1),
                                  o_jlast.eq(G == 1)]
                     m.next = "FETCH"
             with m.State("FETCH"):
-                m.d.comb += [rd.addr.eq(og), rd.en.eq(1)]
+                m.d.comb += [rd.addr.eq(og), rd.en.eq(1), rd.clear.eq(1)]
                 m.next = "STREAM"
             with m.State("STREAM"):
                 m.d.comb += self.o.valid.eq(1)
@@ -73,12 +75,12 @@ class OutputStreamer(wiring.Component):
                             m.d.comb += self.o.payload.eq(rd.data[j * W:(j + 1) * W].as_signed())
                 with m.If(self.o.ready):
                     m.d.sync += [o_left.eq(o_left - 1), o_last.eq(o_left == 1)]
-                    with m.If(o_jlast | o_last):
-                        m.d.comb += [rd.addr.eq(og + 1), rd.en.eq(1), rd.clear.eq(1), rd.clear_addr.eq(og)]
-                        m.d.sync += [oj.eq(0), og.eq(og + 1), o_jlast.eq(G == 1)]
-                        with m.If(o_last):
-                            m.d.comb += self.done.eq(1)
-                            m.next = "IDLE"
+                    with m.If(o_last):
+                        m.d.comb += self.done.eq(1)
+                        m.next = "IDLE"
+                    with m.Elif(o_jlast):
+                        m.d.comb += [rd.addr.eq(og_next), rd.en.eq(1), rd.clear.eq(1)]
+                        m.d.sync += [oj.eq(0), og.eq(og_next), og_next.eq(og_next + 1), o_jlast.eq(G == 1)]
                     with m.Else():
                         m.d.sync += [oj.eq(oj + 1), o_jlast.eq(oj == G - 2)]
         return m

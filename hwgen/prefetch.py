@@ -3,7 +3,7 @@ into the `next` buffer, which the scheduler takes."""
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -13,7 +13,75 @@ from mapper.plan import LayerPlan
 from .interface import COUNTER_WIDTH, PROG_SELECT, ProgSignature, next_section_layout
 from .params import TileParams
 
-__all__ = ["Prefetch"]
+__all__ = ["Prefetch", "table_shape", "DP16KD_SHAPES"]
+
+
+#: The ECP5 DP16KD block RAM's true dual-port shapes (depth, width): 18 kbit, or 16 kbit below width 9.
+#: (512 x 36 is pseudo dual-port only, its read and write on two ports: see `_table_read`.)
+DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))
+
+
+def table_shape(width: int, depth: int) -> tuple[int, int]:
+    """(bank depth, slice width) of a table of `depth` words of `width` bits cut into banks and slices of
+    one DP16KD each: the fewest block RAMs, then the fewest banks. Each piece then maps to one block RAM
+    whose read data goes straight into a register: the multiplexer Yosys would put behind a deeper memory
+    does not fit behind a DP16KD's clock-to-output time (5.8 ns in nextpnr-ecp5's speed grade 6 model) at
+    150 MHz."""
+    def cost(shape):
+        d, w = shape
+        return -(-depth // d) * -(-width // w), -(-depth // d)
+    d, w = min(DP16KD_SHAPES, key=cost)
+    return min(d, 1 << max(0, depth - 1).bit_length()), min(w, width)
+
+
+def _table_read(m, name, width, depth, words, addr, qname, prog=None):
+    """One read of a table (a copy of it for each read), in banks and slices of one block RAM each
+    (`table_shape`), with 2 cycles of latency: `addr` in cycle T, the word (returned) in T + 2 from
+    registers: each bank's read data is registered, then the bank is chosen by the address's registered
+    high bits, so the multiplexer sits behind the registers.
+
+    A generic table's write (`prog`) and the read share one address (the write's while it writes): each
+    block RAM then has one read-write port, whose read-during-write behaviour it has natively; a write and
+    a read on two ports would make Yosys emulate the read's collision behaviour with a multiplexer behind
+    the block RAM's output, where no logic fits."""
+    depth = max(1, depth)
+    bank, piece = table_shape(width, depth)
+    bits = (bank - 1).bit_length()
+    writing = None if prog is None else prog.we & (prog.sel == PROG_SELECT[name])
+    at = Signal(len(addr), name=f"{qname}_addr")
+    m.d.comb += at.eq(addr if prog is None else Mux(writing, prog.addr, addr))
+    qs = []
+    for b in range(-(-depth // bank)):
+        size = min(bank, depth - b * bank)
+        datas = []
+        for lo in range(0, width, piece):
+            w = min(piece, width - lo)
+            init = [] if words is None else [(v >> lo) & ((1 << w) - 1) for v in words[b * bank:][:size]]
+            mem = Memory(shape=unsigned(w), depth=size, init=init)
+            m.submodules[f"{qname}_b{b}_s{lo // piece}"] = mem
+            if prog is not None:
+                wp = mem.write_port()
+                m.d.comb += [wp.addr.eq(at[:bits]), wp.data.eq(prog.data[lo:lo + w]),
+                             wp.en.eq(writing & (at[bits:] == b))]
+                rp = mem.read_port(transparent_for=(wp,))
+            else:
+                rp = mem.read_port()
+            m.d.comb += rp.addr.eq(at[:bits])
+            datas.append(rp.data)
+        q = Signal(width, name=f"{qname}_bank{b}")
+        m.d.sync += q.eq(Cat(datas))
+        qs.append(q)
+    out = Signal(width, name=qname)
+    if len(qs) == 1:
+        m.d.comb += out.eq(qs[0])
+        return out
+    sel1, sel2 = Signal(range(len(qs)), name=f"{qname}_sel1"), Signal(range(len(qs)), name=f"{qname}_sel2")
+    m.d.sync += [sel1.eq(at[bits:]), sel2.eq(sel1)]
+    with m.Switch(sel2):
+        for b, q in enumerate(qs):
+            with m.Case(b):
+                m.d.comb += out.eq(q)
+    return out
 
 
 class Prefetch(wiring.Component):
@@ -74,42 +142,35 @@ class Prefetch(wiring.Component):
         R, A, G, SC, P = cfg.rows, cfg.input_bits, cfg.group, cfg.slot_cols, p.lanes
         generic = plan is None
 
-        def rom(name, width, depth, words):
-            mem = Memory(shape=unsigned(width), depth=max(1, depth), init=[] if generic else words)
-            m.submodules[name] = mem
-            if generic:
-                wp = mem.write_port()
-                m.d.comb += [wp.addr.eq(self.prog.addr), wp.data.eq(self.prog.data),
-                             wp.en.eq(self.prog.we & (self.prog.sel == PROG_SELECT[name]))]
-            return mem
-
-        sec_mem = rom("sections", p.section_layout.size, p.section_depth, None if generic else p.section_words(plan))
-        row_mem = rom("rows", p.widths["rows"]["index"], p.row_depth, None if generic else p.row_words(plan))
-        col_mem = rom("columns", p.column_layout.size, p.column_depth, None if generic else p.column_words(plan))
-        m.submodules.inputs = in_mem = Memory(shape=unsigned(A), depth=p.k, init=[])
-        in_wp = in_mem.write_port()
-        m.d.comb += [in_wp.addr.eq(self.load_addr), in_wp.data.eq(self.load_data), in_wp.en.eq(self.load_en)]
+        prog = self.prog if generic else None
 
         # The section word, registered.
         p_sec = Signal(range(p.section_depth + 1))
-        sec_rp = sec_mem.read_port()
-        m.d.comb += sec_rp.addr.eq(p_sec)
+        # The section word is read a cycle ahead: the address of the next section (0 in IDLE, p_sec + 1
+        # otherwise, which is the next section in the cycle before SECTION), so that the block RAM's
+        # register has no other load and sits beside it, and the word the FSM decodes is a second
+        # register, loaded in READ.
+        sec_addr = Signal(range(p.section_depth + 2))
+        sec_pre = _table_read(m, "sections", p.section_layout.size, p.section_depth,
+                              None if generic else p.section_words(plan), sec_addr, "sec_pre", prog)
         sec_q = Signal(p.section_layout.size)
-        m.d.sync += sec_q.eq(sec_rp.data)
         sec = p.section_layout(sec_q)
 
         g_pos = Signal(range(max(R, SC) + P + 1))
-        g_len = Signal(range(max(R, SC) + 1))
+        g_len = Signal(range(max(R, SC) + 1))      # max(rows, n_active): words to gather
+        g_last = Signal()                          # the current step is the section's last (g_pos + P >= g_len)
         g_rows = Signal(range(R + 1))
         g_nact = Signal(range(SC + 1))
-        g_row_base = Signal(len(sec["row_base"]))
-        g_col_base = Signal(len(sec["col_base"]))
+        # The lanes' table addresses, registers: row_base + pos + l and col_base + pos + l.
+        row_addr = [Signal(len(sec["row_base"]) + 1, name=f"row_addr{l}") for l in range(P)]
+        col_addr = [Signal(len(sec["col_base"]) + 1, name=f"col_addr{l}") for l in range(P)]
         g_out_base = Signal(len(sec["out_base"]))
         nxt = self.next.payload
         nxt_full = Signal()        # a section is being gathered into `next`, or waits there
         group_of = sec["out_base"] if G == 1 else (
             sec["out_base"] >> (G.bit_length() - 1) if G & (G - 1) == 0 else sec["out_base"] // G)
 
+        lp2 = P.bit_length() - 1
         with m.FSM(name="prefetch") as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -121,6 +182,7 @@ class Prefetch(wiring.Component):
                 with m.Else():
                     m.next = "READ"
             with m.State("READ"):
+                m.d.sync += sec_q.eq(sec_pre)
                 m.next = "WORD"
             with m.State("WORD"):
                 with m.If(sec["n_active"] == 0):
@@ -128,39 +190,50 @@ class Prefetch(wiring.Component):
                     m.next = "SECTION"
                 with m.Elif(~nxt_full):
                     m.d.sync += [
-                        g_pos.eq(0), g_len.eq(Mux(sec["rows"] > sec["n_active"], sec["rows"], sec["n_active"])),
-                        g_rows.eq(sec["rows"]), g_nact.eq(sec["n_active"]), g_row_base.eq(sec["row_base"]),
-                        g_col_base.eq(sec["col_base"]), g_out_base.eq(sec["out_base"]),
+                        g_pos.eq(0),
+                        g_len.eq(Mux(sec["rows"] > sec["n_active"], sec["rows"], sec["n_active"])),
+                        g_last.eq((sec["rows"] <= P) & (sec["n_active"] <= P)),
+                        g_rows.eq(sec["rows"]), g_nact.eq(sec["n_active"]), g_out_base.eq(sec["out_base"]),
+                        *[row_addr[l].eq(sec["row_base"] + l) for l in range(P)],
+                        *[col_addr[l].eq(sec["col_base"] + l) for l in range(P)],
                         nxt.sec.eq(p_sec), nxt.n_active.eq(sec["n_active"]), nxt.group.eq(group_of),
                         nxt_full.eq(1), self.sections.eq(self.sections + 1)]
                     m.next = "GATHER"
             with m.State("GATHER"):
                 m.d.sync += g_pos.eq(g_pos + P)
-                with m.If(g_pos + P >= g_len):
+                m.d.sync += [row_addr[l].eq(row_addr[l] + P) for l in range(P)]
+                m.d.sync += [col_addr[l].eq(col_addr[l] + P) for l in range(P)]
+                m.d.sync += g_last.eq(g_pos + 2 * P >= g_len)
+                with m.If(g_last):
                     m.d.sync += p_sec.eq(p_sec + 1)
                     m.next = "SECTION"
-        m.d.comb += self.idle.eq(fsm.ongoing("IDLE") & ~nxt_full)
+        m.d.comb += [self.idle.eq(fsm.ongoing("IDLE") & ~nxt_full),
+                     sec_addr.eq(Mux(fsm.ongoing("IDLE"), 0, p_sec + 1))]
 
         # Stage 1: table words arrive and are registered. Stage 2: columns land in `next`, the registered
         # row indices address the input buffer. Stage 3: inputs arrive and are registered. Stage 4: they
         # land in `next`'s planes.
-        row_rp = [row_mem.read_port() for _ in range(P)]
-        col_rp = [col_mem.read_port() for _ in range(P)]
-        in_rp = [in_mem.read_port() for _ in range(P)]
-        row_q = [Signal.like(row_rp[l].data, name=f"row_q{l}") for l in range(P)]
-        col_q = [Signal.like(col_rp[l].data, name=f"col_q{l}") for l in range(P)]
-        in_q = [Signal.like(in_rp[l].data, name=f"in_q{l}") for l in range(P)]
+        row_q = [_table_read(m, "rows", p.widths["rows"]["index"], p.row_depth, None if generic else p.row_words(plan),
+                             row_addr[l], f"row_q{l}", prog) for l in range(P)]
+        col_q = [_table_read(m, "columns", p.column_layout.size, p.column_depth,
+                             None if generic else p.column_words(plan), col_addr[l], f"col_q{l}", prog) for l in range(P)]
+        # The input buffer, a copy per lane, written in LOAD and read in RUN through one address.
+        in_q = [Signal(A, name=f"in_q{l}") for l in range(P)]
         for l in range(P):
-            m.d.comb += [row_rp[l].addr.eq(g_row_base + g_pos + l), col_rp[l].addr.eq(g_col_base + g_pos + l),
-                         in_rp[l].addr.eq(row_q[l])]
-            m.d.sync += [row_q[l].eq(row_rp[l].data), col_q[l].eq(col_rp[l].data), in_q[l].eq(in_rp[l].data)]
+            mem = Memory(shape=unsigned(A), depth=p.k, init=[])
+            m.submodules[f"inputs{l}"] = mem
+            wp = mem.write_port()
+            rp = mem.read_port(transparent_for=(wp,))
+            at = Signal(range(p.k), name=f"inputs{l}_addr")
+            m.d.comb += [at.eq(Mux(self.load_en, self.load_addr, row_q[l])), wp.addr.eq(at), rp.addr.eq(at),
+                         wp.data.eq(self.load_data), wp.en.eq(self.load_en)]
+            m.d.sync += in_q[l].eq(rp.data)
         sv = [Signal(name=f"g{i}_valid") for i in range(5)]
         sl = [Signal(name=f"g{i}_last") for i in range(5)]
         spos = [Signal.like(g_pos, name=f"g{i}_pos") for i in range(5)]
-        m.d.comb += [sv[0].eq(fsm.ongoing("GATHER")), spos[0].eq(g_pos), sl[0].eq(g_pos + P >= g_len)]
+        m.d.comb += [sv[0].eq(fsm.ongoing("GATHER")), spos[0].eq(g_pos), sl[0].eq(g_last)]
         for i in range(1, 5):
             m.d.sync += [sv[i].eq(sv[i - 1]), spos[i].eq(spos[i - 1]), sl[i].eq(sl[i - 1])]
-        lp2 = P.bit_length() - 1
         with m.If(sv[2]):
             with m.Switch(spos[2][lp2:]):
                 for q in range(-(-SC // P)):

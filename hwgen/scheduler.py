@@ -86,7 +86,7 @@ class Scheduler(wiring.Component):
     planes : Out(COUNTER_WIDTH)
         Planes driven since reset.
     conversions : Out(ArrayLayout(COUNTER_WIDTH, full_resolution + 1))
-        Conversions at each resolution since reset, two cycles behind their issue.
+        Conversions at each resolution since reset, four cycles behind their issue.
     """
 
     def __init__(self, params: TileParams):
@@ -130,11 +130,21 @@ class Scheduler(wiring.Component):
             m.d.comb += [adc[i].start.eq(issue & sel.lane_valid[i]), adc[i].res.eq(sel.lanes[i].res),
                          adc[i].col.eq(sel.lanes[i].col)]
 
-        # What is in flight, for the accumulator.
-        f_valid = Signal(NA)
-        f_col = Signal.like(sel.lanes, name="flight")
-        f_first, f_new_plane, f_negate, f_last = Signal(), Signal(), Signal(), Signal()
-        f_group = Signal.like(nxt.group)
+        # What is in flight, for the accumulator. `issue` depends on the ADCs' done, so it enables only the
+        # few registers the next issue needs; the batch's description is snapshotted every cycle without an
+        # enable, kept the cycle after its issue (`issued`), and read through `issued` until then.
+        flight = data.StructLayout({"valid": NA, "cols": sel.lanes.shape(), "first": 1, "new_plane": 1,
+                                    "negate": 1, "last": 1, "group": nxt.group.shape()})
+        snap, kept, fl = Signal(flight, name="snapshot"), Signal(flight, name="flight"), Signal(flight, name="in_flight")
+        issued = Signal()
+        m.d.sync += [issued.eq(issue), snap.valid.eq(sel.lane_valid), snap.cols.eq(sel.lanes),
+                     snap.first.eq((t == A - 1) & (b == 0)), snap.new_plane.eq(b == 0),
+                     snap.negate.eq((t == A - 1) if cfg.input_signed else 0),
+                     snap.last.eq(last_batch & last_plane), snap.group.eq(cur.group)]
+        with m.If(issued):
+            m.d.sync += [kept.eq(snap), self.planes.eq(self.planes + snap.new_plane)]
+        m.d.comb += fl.eq(Mux(issued, snap, kept))
+        f_valid, f_col = fl.valid, fl.cols
         complete = inflight & done_all
 
         with m.FSM(name="scheduler") as fsm:
@@ -151,11 +161,7 @@ class Scheduler(wiring.Component):
                     m.next = "WAIT"
 
         with m.If(issue):
-            m.d.sync += [inflight.eq(1), pending.eq(sel.lane_valid), f_valid.eq(sel.lane_valid),
-                         f_first.eq((t == A - 1) & (b == 0)), f_new_plane.eq(b == 0),
-                         f_negate.eq((t == A - 1) if cfg.input_signed else 0),
-                         f_last.eq(last_batch & last_plane), f_group.eq(cur.group), f_col.eq(sel.lanes),
-                         self.planes.eq(self.planes + (b == 0))]
+            m.d.sync += [inflight.eq(1), pending.eq(sel.lane_valid)]
             with m.If(last_batch):
                 m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
                              last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
@@ -166,23 +172,31 @@ class Scheduler(wiring.Component):
                 m.d.sync += inflight.eq(0)
             m.d.sync += pending.eq(pending & ~done)
 
-        # Conversions by resolution, from the registered batch: count it (one stage), then add (another).
-        f_fresh, counted = Signal(), Signal()
-        m.d.sync += [f_fresh.eq(issue), counted.eq(f_fresh)]
+        # Conversions by resolution, from the registered batch, in a pipeline whose every stage fits a
+        # 150 MHz cycle: one-hot by resolution, sums of four lanes, the batch's sum, the counter's add.
+        stages = [Signal(name=f"count_stage{k}") for k in range(4)]
+        m.d.sync += [stages[k].eq(stages[k - 1]) for k in range(1, 4)]
+        m.d.comb += stages[0].eq(issued)
+        hot = [Signal(NA, name=f"hot{res}") for res in range(FR + 1)]
+        quads = [[Signal(range(5), name=f"quad{res}_{q}") for q in range(-(-NA // 4))] for res in range(FR + 1)]
         batch_count = [Signal(range(NA + 1), name=f"batch_conversions{res}") for res in range(FR + 1)]
-        with m.If(f_fresh):
-            for res in range(1, FR + 1):
-                m.d.sync += batch_count[res].eq(tree_sum(f_valid[i] & (f_col[i].res == res) for i in range(NA)))
-        with m.If(counted):
-            for res in range(1, FR + 1):
+        for res in range(1, FR + 1):
+            with m.If(stages[0]):
+                m.d.sync += hot[res].eq(Cat(f_valid[i] & (f_col[i].res == res) for i in range(NA)))
+            with m.If(stages[1]):
+                m.d.sync += [quads[res][q].eq(tree_sum(hot[res][i] for i in range(4 * q, min(NA, 4 * q + 4))))
+                             for q in range(len(quads[res]))]
+            with m.If(stages[2]):
+                m.d.sync += batch_count[res].eq(tree_sum(quads[res]))
+            with m.If(stages[3]):
                 m.d.sync += self.conversions[res].eq(self.conversions[res] + batch_count[res])
 
         # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
         bt = self.batch
-        m.d.comb += [bt.capture.eq(complete), bt.first.eq(f_first), bt.new_plane.eq(f_new_plane),
-                     bt.last.eq(f_last), bt.negate.eq(f_negate), bt.group.eq(f_group), bt.lane_valid.eq(f_valid)]
+        m.d.comb += [bt.capture.eq(complete), bt.first.eq(fl.first), bt.new_plane.eq(fl.new_plane),
+                     bt.last.eq(fl.last), bt.negate.eq(fl.negate), bt.group.eq(fl.group), bt.lane_valid.eq(f_valid)]
         for i in range(NA):
             m.d.comb += [bt.code[i].eq(adc[i].code), bt.sign[i].eq(f_col[i].sign), bt.bit[i].eq(f_col[i].bit),
                          bt.j[i].eq(f_col[i].j)]
-        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | inflight | f_fresh | counted)
+        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | inflight | Cat(stages).any())
         return m

@@ -32,8 +32,8 @@ class ShiftAdd(wiring.Component):
     """The accumulator datapath, pipelined so that no stage chains more than one carry chain.
 
     Per captured batch (`capture`, the cycle its last ADC is done): the lane codes with their column's sign,
-    bit weight and local output j. Stages: (1) register the batch; (2) each lane's signed term
-    (-1)**sign * code * 2**bit, routed to its output j; (3..) a balanced adder tree over the lanes, one level
+    bit weight and local output j. Stages: (1) register the batch, each code shifted by its bit weight;
+    (2) each lane's signed term (-1)**sign * code * 2**bit, routed to its output j; (3..) a balanced adder tree over the lanes, one level
     a stage; then the plane's sign (negated on the sign plane of signed inputs); then Horner's rule over
     the planes, which arrive sign plane first: local = (first batch of the section ? 0 : first batch of a
     plane ? 2 * local : local) + term. On the section's last batch the G sums go to `flush` (valid one
@@ -92,17 +92,23 @@ class ShiftAdd(wiring.Component):
         ctl = data.StructLayout({"first": 1, "new_plane": 1, "last": 1, "negate": 1,
                                  "group": len(self.group)})
 
-        # Stage 1: the batch.
+        # Stage 1: the batch, each code shifted by its bit weight (the codes come from the ADCs' output
+        # registers; the shift is a multiplexer, so that stage 2 holds only the sign's carry chain).
         v1 = Signal()
         ctl1 = Signal(ctl)
-        a = Signal.like(self.code)
+        a = [Signal(unsigned(term_w - 1), name=f"shifted{i}") for i in range(n)]
         a_lanes, a_sign = Signal(n), Signal(n)
-        a_bit, a_j = Signal.like(self.bit), Signal.like(self.j)
+        a_j = Signal.like(self.j)
         m.d.sync += v1.eq(self.capture)
         with m.If(self.capture):
-            m.d.sync += [a.eq(self.code), a_lanes.eq(self.lane_valid), a_sign.eq(self.sign), a_bit.eq(self.bit),
+            m.d.sync += [a_lanes.eq(self.lane_valid), a_sign.eq(self.sign),
                          a_j.eq(self.j), ctl1.first.eq(self.first), ctl1.new_plane.eq(self.new_plane),
                          ctl1.last.eq(self.last), ctl1.negate.eq(self.negate), ctl1.group.eq(self.group)]
+            for i in range(n):
+                with m.Switch(self.bit[i]):
+                    for bit in range(max(1, cfg.weight_bits)):
+                        with m.Case(bit):
+                            m.d.sync += a[i].eq(self.code[i] << bit)
 
         # Stage 2: signed, weighted terms, one per lane and output.
         v, c = Signal(), Signal(ctl)
@@ -113,13 +119,8 @@ class ShiftAdd(wiring.Component):
             terms = []
             for i in range(n):
                 term = Signal(signed(term_w), name=f"term{jj}_{i}")
-                shifted = Signal(unsigned(term_w - 1), name=f"shifted{jj}_{i}")
-                with m.Switch(a_bit[i]):
-                    for bit in range(max(1, cfg.weight_bits)):
-                        with m.Case(bit):
-                            m.d.comb += shifted.eq(a[i] << bit)
                 take = a_lanes[i] if g == 1 else a_lanes[i] & (a_j[i] == jj)
-                m.d.sync += term.eq(Mux(take, Mux(a_sign[i], -shifted, shifted), 0))
+                m.d.sync += term.eq(Mux(take, Mux(a_sign[i], -a[i], a[i]), 0))
                 terms.append(term)
             sums.append(terms)
 

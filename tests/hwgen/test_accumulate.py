@@ -132,7 +132,7 @@ def test_each_sections_weighted_sum_lands_in_its_groups_word():
     assert np.array_equal(got["words"], want)
 
 
-def test_a_cleared_word_reads_zero_and_the_other_keeps_its_sum():
+def test_a_read_and_clear_returns_the_sum_then_the_word_reads_zero_and_the_other_keeps_its_sum():
     sections = _sections(2)
 
     async def body(ctx, dut, rst, got):
@@ -140,16 +140,22 @@ def test_a_cleared_word_reads_zero_and_the_other_keeps_its_sum():
         await _feed(ctx, dut.batch, sections)
         while ctx.get(dut.busy):
             await ctx.tick()
+        ctx.set(dut.read.en, 1)
+        ctx.set(dut.read.addr, 1)
         ctx.set(dut.read.clear, 1)
-        ctx.set(dut.read.clear_addr, 1)
         await ctx.tick()
+        ctx.set(dut.read.en, 0)
         ctx.set(dut.read.clear, 0)
+        got["read"] = ctx.get(dut.read.data)
         await ctx.tick()
         got["words"] = await _read_words(ctx, dut)
 
+    got = _simulate(body)
     want = _expected(sections)
+    w = want[1].copy()
+    assert got["read"] == sum((int(v) & ((1 << W) - 1)) << (j * W) for j, v in enumerate(w))  # read before clear
     want[1] = 0
-    assert np.array_equal(_simulate(body)["words"], want)
+    assert np.array_equal(got["words"], want)
 
 
 def test_after_a_reset_mid_section_every_word_is_zero_before_ready():

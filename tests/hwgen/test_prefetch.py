@@ -111,3 +111,68 @@ def test_a_plan_of_empty_sections_walks_them_all_and_fills_nothing():
     lp = CASES["all_zero_natural"].lp
     got, sections, first = _run(lp, CASES["all_zero_natural"].x[0], stall_seed=3)
     assert got == [] and first is None and sections == lp.n_sections == 4
+
+
+def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_table():
+    """The row-index table of a generic netlist (K limit 512: 9-bit words, 8192 deep) is four banks of
+    2048 words (one DP16KD each); the plan's row indices are written from address 2040 on, so that its
+    sections' rows cross from bank 0 into bank 1. `next` must hold what it holds with the baked tables."""
+    from hwgen.interface import PROG_SELECT
+    from hwgen.params import pack_words
+    from hwgen.prefetch import table_shape
+    from mapper.plan import SECTION_FIELDS
+
+    case = CASES["group2_partial"]
+    lp, x = case.lp, case.x[3]
+    params = TileParams(lp.cfg.hw, 512, lp.shape[1], lp.n_sections, 8192, 4096, TileParams.from_plan(lp).lanes)
+    assert table_shape(params.widths["rows"]["index"], 8192) == (2048, 9)
+    offset = 2040
+    assert len(lp.row_index) > 2048 - offset
+    fields = {f: lp.sections[f] for f in SECTION_FIELDS}
+    fields["row_base"] = lp.sections["row_base"] + offset
+    writes = [(PROG_SELECT["sections"], a, w) for a, w in enumerate(pack_words(params.section_layout, fields))]
+    writes += [(PROG_SELECT["rows"], offset + a, w) for a, w in enumerate(params.row_words(lp))]
+    writes += [(PROG_SELECT["columns"], a, w) for a, w in enumerate(params.column_words(lp))]
+    dut = Prefetch(params)
+    cfg = lp.cfg
+    got = []
+
+    async def bench(ctx):
+        for sel, addr, word in writes:
+            ctx.set(dut.prog.we, 1)
+            ctx.set(dut.prog.sel, sel)
+            ctx.set(dut.prog.addr, addr)
+            ctx.set(dut.prog.data, word)
+            await ctx.tick()
+        ctx.set(dut.prog.we, 0)
+        ctx.set(dut.n_sec, lp.n_sections)
+        for kk, v in enumerate(x):
+            ctx.set(dut.load_en, 1)
+            ctx.set(dut.load_addr, kk)
+            ctx.set(dut.load_data, int(v) & ((1 << cfg.input_bits) - 1))
+            ctx.set(dut.start, kk == len(x) - 1)
+            await ctx.tick()
+        ctx.set(dut.load_en, 0)
+        ctx.set(dut.start, 0)
+        ctx.set(dut.next.ready, 1)
+        for _ in range(2000):
+            if ctx.get(dut.next.valid):
+                p = ctx.get(dut.next.payload)
+                got.append({"sec": p.sec, "n_active": p.n_active, "group": p.group,
+                            "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.rows)]
+                                       for t in range(cfg.input_bits)],
+                            "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]]})
+            elif ctx.get(dut.idle):
+                break
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want = _expected(lp, x)
+    assert len(got) == len(want)
+    for seen, w in zip(got, want):
+        rows = w.pop("rows")
+        seen["planes"] = [plane[:rows] for plane in seen["planes"]]
+        assert seen == w
