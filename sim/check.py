@@ -37,9 +37,9 @@ def compare(pred, run) -> list[str]:
         v, n = diff[0]
         out.append(f"output [{v}, {n}]: simulation {run.outputs[v, n]}, golden model {pred.outputs[v, n]} "
                    f"({len(diff)} outputs differ)")
-    for v, c in enumerate(run.cycles_per_vector):
-        if c != pred.cycles_per_vector:
-            out.append(f"cycles of vector {v}: simulation {c}, golden model {pred.cycles_per_vector}")
+    for v, (c, want) in enumerate(zip(run.cycles_per_vector, pred.vector_cycles)):
+        if c != want:
+            out.append(f"cycles of vector {v}: simulation {c}, golden model {want}")
             break
     for name, want in pred.counters().items():
         got = run.counters[name]

@@ -84,4 +84,4 @@ def check(case: Case, run, want):
         assert np.array_equal(run.outputs, case.x @ case.w)
     assert np.array_equal(run.outputs, want.outputs)
     assert run.counters == want.counters()
-    assert run.cycles_per_vector == [want.cycles_per_vector] * len(case.x)
+    assert run.cycles_per_vector == want.vector_cycles
