@@ -14,8 +14,8 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             otherwise it starts gathering at g = max(a + 2, c_prev + 1) (c_prev: the cycle the previous
             non-empty section left the `next` buffer), gathers for n = ceil(max(rows, n_active) / L)
             cycles, a' = g + n + 1, and is ready in `next` from r = g + n + 5 (table words registered,
-            columns decoded and row indices registered, inputs read, inputs registered, written), and
-            with input-aware hardware from r = g + n + 6 (one more stage adds the lanes' popcounts).
+            columns decoded and row indices registered, inputs read, inputs registered, written; on
+            input-aware hardware the step popcounts are added up in the cycle the rows are written).
   issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
             issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
             cycle the previous section's last batch is done). Its batches, for each issued step
@@ -161,7 +161,6 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
     lanes, n_adc = params.lanes, cfg.n_adc
     q = None if x is None else step_popcounts(lp, np.asarray(x).reshape(1, -1))[0]
     issued = _issued_steps(lp, params, q)
-    ready = 6 if cfg.input_aware else 5
     sec, res_all = lp.sections, lp.columns["res"]
     a = 0
     c_prev = l_prev = f_prev = None
@@ -176,7 +175,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
         g = a + 2 if c_prev is None else max(a + 2, c_prev + 1)
         steps = -(-max(rows, nact) // lanes)
         a = g + steps + 1
-        r = g + steps + ready
+        r = g + steps + 5
         c = r if l_prev is None else max(r, l_prev + 1)
         c_prev = c
         if not issued[s]:
