@@ -24,6 +24,7 @@ from mapper.plan import LayerPlan
 from .interface import PROG_SELECT, adc_lanes, ArraySignature, host_members, layer_word_layout
 from .params import TileParams
 from .shift_add import ShiftAdd, tree_sum
+from .steps import StepWalker, step_tables
 
 __all__ = ["Controller"]
 
@@ -83,6 +84,10 @@ class Controller(wiring.Component):
         R, A, G, SC, NA, P = cfg.rows, cfg.input_bits, cfg.group, cfg.slot_cols, cfg.n_adc, p.lanes
         W, FR = p.acc_width, cfg.full_resolution
         generic = plan is None
+        # Drive hardware other than two's complement weight-only walks the steps (hwgen.steps) and weighs
+        # each batch by its step's exponent; the default keeps the plane counter and Horner's rule.
+        signmag, aware = cfg.input_encoding == "signmag", cfg.input_aware
+        walk, S = signmag or aware, cfg.steps
 
         # Configuration ROMs, input buffer, output accumulators ---------------------------------------
         def rom(name, width, depth, words):
@@ -121,6 +126,10 @@ class Controller(wiring.Component):
         k = Signal(range(p.k + 1))
         in_wp = in_mem.write_port()
         m.d.comb += [in_wp.addr.eq(k), in_wp.data.eq(self.i.payload)]
+        if signmag:
+            # Sign-magnitude inputs are held as magnitude (bits 0..A-2) and sign (bit A-1).
+            x_in, x_neg = self.i.payload, self.i.payload[A - 1]
+            m.d.comb += in_wp.data.eq(Cat(Mux(x_neg, -x_in, x_in)[:A - 1], x_neg))
         p_state = Signal(3)
         p_sec = Signal(range(p.section_depth + 1))
         with m.If(phase == LOAD):
@@ -162,6 +171,7 @@ class Controller(wiring.Component):
         # Wide signals rather than lists of small ones: simulation updates each signal of a domain every cycle.
         nxt_x = Signal(data.ArrayLayout(unsigned(R), A), name="nxt_planes")   # plane-major: the drive of plane t
         nxt_col = Signal(data.ArrayLayout(col_layout, SC), name="nxt_cols")
+        nxt_q = Signal(data.ArrayLayout(range(R + 1), S), name="nxt_counts")    # input-aware: rows driven per step
 
         group_of = sec["out_base"] if G == 1 else (
             sec["out_base"] >> (G.bit_length() - 1) if G & (G - 1) == 0 else sec["out_base"] // G)
@@ -179,7 +189,8 @@ class Controller(wiring.Component):
                         g_rows.eq(sec["rows"]), g_nact.eq(sec["n_active"]), g_row_base.eq(sec["row_base"]),
                         g_col_base.eq(sec["col_base"]), g_out_base.eq(sec["out_base"]),
                         nxt_sec.eq(p_sec), nxt_nact.eq(sec["n_active"]), nxt_group.eq(group_of),
-                        nxt_full.eq(1), p_state.eq(P_GATHER), cnt.sections.eq(cnt.sections + 1)]
+                        nxt_full.eq(1), p_state.eq(P_GATHER), cnt.sections.eq(cnt.sections + 1),
+                        nxt_q.eq(0)]
             with m.Case(P_GATHER):
                 m.d.sync += g_pos.eq(g_pos + P)
                 with m.If(g_pos + P >= g_len):
@@ -230,6 +241,23 @@ class Controller(wiring.Component):
             with m.If(sl[4]):
                 m.d.sync += nxt_ready.eq(1)
 
+        def step_bit(word, i):
+            """The drive of issue step i from the planes of inputs as held (two's complement, or magnitude
+            bits 0..A-2 and sign A-1): `word[j]` is plane j (one input's bit, or R rows' bits)."""
+            pp = p.step_order[i]
+            if not signmag:
+                return word[pp]
+            return word[pp % (A - 1)] & (word[A - 1] if pp >= A - 1 else ~word[A - 1])
+
+        if aware:
+            # Rows driven per step, added up as the rows land in `next` (in the same cycle: a popcount of
+            # `lanes` bits and an add per step); lane l is a row of the section when ok[l].
+            ok = [Signal(name=f"g4_row{l}") for l in range(P)]
+            m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
+            with m.If(sv[4]):
+                for i in range(S):
+                    m.d.sync += nxt_q[i].eq(nxt_q[i] + tree_sum(step_bit(in_q[l], i) & ok[l] for l in range(P)))
+
         # Issue: batches of up to n_adc columns, plane by plane, the bank restarted as it frees ------
         cur_valid = Signal()
         cur_sec = Signal.like(p_sec)
@@ -237,7 +265,7 @@ class Controller(wiring.Component):
         cur_group = Signal.like(nxt_group)
         cur_x = Signal.like(nxt_x, name="cur_planes")
         cur_col = Signal.like(nxt_col, name="cur_cols")
-        t = Signal(range(A), init=A - 1)     # planes run sign plane first (Horner's rule in ShiftAdd)
+        t = Signal(range(max(A, S)), init=A - 1)     # planes run sign plane first (Horner's rule in ShiftAdd)
         b = Signal(range(p.batches))
         b_end = Signal(range(p.batches * NA + NA + 1), init=NA)
         inflight = Signal()
@@ -251,6 +279,12 @@ class Controller(wiring.Component):
         last_batch = Signal()
         last_plane = Signal()
         cur_one = Signal()          # the current section has a single batch a plane
+        if walk:
+            # The steps in issue order, skipped and bounded by their popcounts on input-aware hardware.
+            m.submodules.steps = walker = StepWalker(p)
+            t, last_plane = walker.step, walker.last
+            cur_first = Signal()    # the section's first batch is next
+            eff_res = [Signal.like(adc[i].res, name=f"res{i}") for i in range(NA)]
 
         lane = Signal(data.ArrayLayout(col_layout, NA), name="lanes")
         lane_valid = Signal(NA)
@@ -265,18 +299,25 @@ class Controller(wiring.Component):
                         if c < SC:
                             sel.m.d.comb += [lane[i].eq(cur_col[c]), lane_valid[i].eq(c < cur_nact)]
         with sel.m.Switch(t):
-            for tt in range(A):
+            for tt in range(S if walk else A):
                 with sel.m.Case(tt):
-                    sel.m.d.comb += self.bus.drive.eq(cur_x[tt])
+                    sel.m.d.comb += self.bus.drive.eq(step_bit(cur_x, tt) if walk else cur_x[tt])
         m.d.comb += self.bus.section.eq(cur_sec)
         m.d.comb += self.bus.adc_start.eq(Mux(issue, lane_valid, 0))
         for i in range(NA):
-            sel.m.d.comb += [adc[i].res.eq(lane[i].res), adc[i].col.eq(lane[i].col)]
+            sel.m.d.comb += adc[i].col.eq(lane[i].col)
+            if walk:
+                # Input-aware: min(res, bitlen(q)) (the bound is the full resolution otherwise).
+                sel.m.d.comb += [eff_res[i].eq(Mux(lane[i].res > walker.bound, walker.bound, lane[i].res)),
+                                 adc[i].res.eq(eff_res[i] if aware else lane[i].res)]
+            else:
+                sel.m.d.comb += adc[i].res.eq(lane[i].res)
 
         # What is in flight, for the accumulator.
         f_valid = Signal(NA)
         f_col = Signal.like(lane, name="flight")
         f_first, f_new_plane, f_negate = Signal(), Signal(), Signal()
+        f_shift = Signal(range(max(2, A)))
         f_last = Signal()
         f_group = Signal.like(nxt_group)
         complete = inflight & done_all
@@ -287,9 +328,20 @@ class Controller(wiring.Component):
                          f_last.eq(last_batch & last_plane), f_group.eq(cur_group),
                          f_col.eq(lane),
                          cnt.planes.eq(cnt.planes + (b == 0))]
+            if walk:
+                shifts, negates = step_tables(p)
+                m.d.sync += [f_first.eq(cur_first), cur_first.eq(0)]
+                m.d.sync += [f_col[i].res.eq(eff_res[i]) for i in range(NA) if aware]
+                with m.Switch(t):
+                    for tt in range(S):
+                        with m.Case(tt):
+                            m.d.sync += [f_shift.eq(shifts[tt]), f_negate.eq(negates[tt])]
             with m.If(last_batch):
-                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
-                             last_batch.eq(cur_one), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
+                m.d.sync += [b.eq(0), b_end.eq(NA), last_batch.eq(cur_one)]
+                if walk:
+                    m.d.comb += walker.advance.eq(1)
+                else:
+                    m.d.sync += [t.eq(Mux(last_plane, A - 1, t - 1)), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
                 with m.If(last_plane):
                     m.d.sync += cur_valid.eq(0)
             with m.Else():
@@ -315,15 +367,22 @@ class Controller(wiring.Component):
         with m.If(nxt_ready & ~cur_valid):
             m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
                          cur_x.eq(nxt_x), cur_col.eq(nxt_col),
-                         t.eq(A - 1), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0),
-                         cur_one.eq(nxt_nact <= NA), last_batch.eq(nxt_nact <= NA), last_plane.eq(A == 1)]
+                         b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0),
+                         cur_one.eq(nxt_nact <= NA), last_batch.eq(nxt_nact <= NA)]
+            if walk:
+                # A section whose steps drive no row (input-aware) leaves `next` and issues nothing.
+                m.d.comb += [walker.load.eq(1), walker.counts.eq(nxt_q)]
+                m.d.sync += [cur_valid.eq(walker.live), cur_first.eq(1)]
+            else:
+                m.d.sync += [t.eq(A - 1), last_plane.eq(A == 1)]
 
         # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------
         m.submodules.shift_add = acc = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
-                                                group_width=len(nxt_group))
+                                                group_width=len(nxt_group), step_shift=walk)
         # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
         m.d.comb += [acc.capture.eq(complete), acc.last.eq(f_last), acc.first.eq(f_first),
                      acc.new_plane.eq(f_new_plane), acc.negate.eq(f_negate), acc.group.eq(f_group),
+                     acc.shift.eq(f_shift),
                      acc.lane_valid.eq(f_valid), acc.code.eq(self.bus.adc_code)]
         for i in range(NA):
             m.d.comb += [acc.sign[i].eq(f_col[i].sign), acc.bit[i].eq(f_col[i].bit), acc.j[i].eq(f_col[i].j)]
@@ -351,17 +410,25 @@ class Controller(wiring.Component):
             m.d.sync += f3_old.eq(acc_rp.data)
         # The accumulator memory is written from registers only (address, data, enable): the sum, the
         # clear after reset and the clear behind the output stream all land here a cycle before the write.
-        # Flushes of non-empty sections are at least 3 cycles apart (each section's prefetch takes S0, S1 and
-        # at least one gather cycle), so a flush's read (cycle T) sees the previous flush of the same group,
+        # With 3 steps or more, weight-only, flushes are at least 3 cycles apart (a section's batches take
+        # at least one cycle a step), so a flush's read (cycle T) sees the previous flush of the same group,
         # written at T at the latest, through the read port's transparency.
         wr_en = Signal()
         wr_addr = Signal.like(nxt_group)
         wr_data = Signal(G * W)
         m.d.comb += [acc_wp.addr.eq(wr_addr), acc_wp.data.eq(wr_data), acc_wp.en.eq(wr_en)]
         m.d.sync += [wr_en.eq(0), wr_data.eq(0)]
+        old = f3_old
+        if walk or S < 3:
+            # Sections can end 1 or 2 cycles apart (one short step, one batch: input-aware hardware, or
+            # fewer than 3 steps), before the previous flush of their group is written (3 cycles after its
+            # read): its sum is then taken from the write in flight or the write before.
+            wr1_en, wr1_addr, wr1_data = Signal(), Signal.like(wr_addr), Signal.like(wr_data)
+            m.d.sync += [wr1_en.eq(wr_en), wr1_addr.eq(wr_addr), wr1_data.eq(wr_data)]
+            old = Mux(wr_en & (wr_addr == f3_group), wr_data, Mux(wr1_en & (wr1_addr == f3_group), wr1_data, f3_old))
         with m.If(f3_valid):
             m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
-                         wr_data.eq(Cat((f3_old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
+                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
 
         run_done = (p_state == P_IDLE) & ~nxt_full & ~cur_valid & ~inflight & ~a_valid & ~flush_valid & ~f2_valid & \
             ~f3_valid & ~wr_en & ~f_fresh & ~counted

@@ -25,7 +25,9 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             Input-aware: a step with q = 0 is skipped (no cycle), the others convert each column at
             min(res, bitlen(q)) bits, so a batch lasts min(b, bitlen(q)); a section whose steps all
             have q = 0 leaves `next` at c and issues nothing (l_prev and f_prev stay).
-  end       RUN ends with cycle max(f_last + D + 4, a_end + 1) (a_end: the S0 that finds no more sections;
+  end       RUN ends with cycle max(f_last + D + 4, a_end + 1, c_dead + 1) (a_end: the S0 that finds no
+            more sections; c_dead: the copy of the last section that issued nothing, if it came after the
+            last that issued;
             D = hwgen.shift_add.pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
             from the last batch's done to its section's sums; 4 = flush read, registered read data,
             registered sum, write and end test).
@@ -164,7 +166,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
     sec, res_all = lp.sections, lp.columns["res"]
     a = 0
     c_prev = l_prev = f_prev = None
-    f_last = None
+    f_last = last_copy = None
     bound = batch_cycles = 0
     for s in range(lp.n_sections):
         rows, nact, cb = int(sec["rows"][s]), int(sec["n_active"][s]), int(sec["col_base"][s])
@@ -179,6 +181,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
         c = r if l_prev is None else max(r, l_prev + 1)
         c_prev = c
         if not issued[s]:
+            last_copy = c
             continue
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
         plane = _batches(res, n_adc)
@@ -190,7 +193,8 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
         for _, top in issued[s]:
             eff = np.minimum(res, top)
             bound += max(-(-int(eff.sum()) // n_adc), int(eff.max()))
-    run_end = a + 1 if f_last is None else max(f_last + pipeline_depth(n_adc) + 4, a + 1)
+    run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + 4,
+                  -1 if last_copy is None else last_copy + 1)
     run = run_end + 1
     return {"load": k, "run": run, "out": 1 + n, "cycles": k + run + 1 + n, "adc_bound": bound,
             "batch_cycles": batch_cycles}
