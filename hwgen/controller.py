@@ -9,7 +9,10 @@ In RUN two units overlap:
   last ADC is done), so a plane of a section takes exactly its batches' longest resolutions, back to back.
 Codes are shift-added with their sign, bit weight and plane weight into G per-section accumulators, and
 each finished section is added into the output accumulator memory (one word per output group).
-The schedule depends on the plan only, never on the input values: `sim.golden.cycle_model` predicts it.
+Sign-magnitude inputs and input-aware resolution (docs/design.md section 6): the steps are walked by
+hwgen.steps.StepWalker; input-aware, each step's driven rows are counted during the gather, steps that
+drive no row are skipped and conversions start at min(res, bitlen(q)) bits.
+The schedule depends on the plan only (and, input-aware, on the inputs): `sim.golden.cycle_model` predicts it.
 """
 
 from __future__ import annotations
