@@ -192,8 +192,9 @@ class Controller(wiring.Component):
                         g_rows.eq(sec["rows"]), g_nact.eq(sec["n_active"]), g_row_base.eq(sec["row_base"]),
                         g_col_base.eq(sec["col_base"]), g_out_base.eq(sec["out_base"]),
                         nxt_sec.eq(p_sec), nxt_nact.eq(sec["n_active"]), nxt_group.eq(group_of),
-                        nxt_full.eq(1), p_state.eq(P_GATHER), cnt.sections.eq(cnt.sections + 1),
-                        nxt_q.eq(0)]
+                        nxt_full.eq(1), p_state.eq(P_GATHER), cnt.sections.eq(cnt.sections + 1)]
+                    if aware:
+                        m.d.sync += nxt_q.eq(0)
             with m.Case(P_GATHER):
                 m.d.sync += g_pos.eq(g_pos + P)
                 with m.If(g_pos + P >= g_len):
@@ -287,7 +288,7 @@ class Controller(wiring.Component):
             m.submodules.steps = walker = StepWalker(p)
             t, last_plane = walker.step, walker.last
             cur_first = Signal()    # the section's first batch is next
-            eff_res = [Signal.like(adc[i].res, name=f"res{i}") for i in range(NA)]
+            eff_res = [Signal.like(adc[i].res, name=f"res{i}") for i in range(NA)] if aware else None
 
         lane = Signal(data.ArrayLayout(col_layout, NA), name="lanes")
         lane_valid = Signal(NA)
@@ -308,19 +309,16 @@ class Controller(wiring.Component):
         m.d.comb += self.bus.section.eq(cur_sec)
         m.d.comb += self.bus.adc_start.eq(Mux(issue, lane_valid, 0))
         for i in range(NA):
-            sel.m.d.comb += adc[i].col.eq(lane[i].col)
-            if walk:
-                # Input-aware: min(res, bitlen(q)) (the bound is the full resolution otherwise).
-                sel.m.d.comb += [eff_res[i].eq(Mux(lane[i].res > walker.bound, walker.bound, lane[i].res)),
-                                 adc[i].res.eq(eff_res[i] if aware else lane[i].res)]
-            else:
-                sel.m.d.comb += adc[i].res.eq(lane[i].res)
+            if aware:
+                # Input-aware: min(res, bitlen(q)).
+                sel.m.d.comb += eff_res[i].eq(Mux(lane[i].res > walker.bound, walker.bound, lane[i].res))
+            sel.m.d.comb += [adc[i].res.eq(eff_res[i] if aware else lane[i].res), adc[i].col.eq(lane[i].col)]
 
         # What is in flight, for the accumulator.
         f_valid = Signal(NA)
         f_col = Signal.like(lane, name="flight")
         f_first, f_new_plane, f_negate = Signal(), Signal(), Signal()
-        f_shift = Signal(range(max(2, A)))
+        f_shift = Signal(range(max(2, A))) if walk else None
         f_last = Signal()
         f_group = Signal.like(nxt_group)
         complete = inflight & done_all
@@ -340,11 +338,12 @@ class Controller(wiring.Component):
                         with m.Case(tt):
                             m.d.sync += [f_shift.eq(shifts[tt]), f_negate.eq(negates[tt])]
             with m.If(last_batch):
-                m.d.sync += [b.eq(0), b_end.eq(NA), last_batch.eq(cur_one)]
                 if walk:
+                    m.d.sync += [b.eq(0), b_end.eq(NA), last_batch.eq(cur_one)]
                     m.d.comb += walker.advance.eq(1)
                 else:
-                    m.d.sync += [t.eq(Mux(last_plane, A - 1, t - 1)), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
+                    m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
+                                 last_batch.eq(cur_one), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
                 with m.If(last_plane):
                     m.d.sync += cur_valid.eq(0)
             with m.Else():
@@ -370,14 +369,13 @@ class Controller(wiring.Component):
         with m.If(nxt_ready & ~cur_valid):
             m.d.sync += [cur_valid.eq(1), cur_sec.eq(nxt_sec), cur_nact.eq(nxt_nact), cur_group.eq(nxt_group),
                          cur_x.eq(nxt_x), cur_col.eq(nxt_col),
-                         b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0),
-                         cur_one.eq(nxt_nact <= NA), last_batch.eq(nxt_nact <= NA)]
+                         *([] if walk else [t.eq(A - 1)]), b.eq(0), b_end.eq(NA), nxt_full.eq(0), nxt_ready.eq(0),
+                         cur_one.eq(nxt_nact <= NA), last_batch.eq(nxt_nact <= NA),
+                         *([] if walk else [last_plane.eq(A == 1)])]
             if walk:
                 # A section whose steps drive no row (input-aware) leaves `next` and issues nothing.
                 m.d.comb += [walker.load.eq(1), walker.counts.eq(nxt_q)]
                 m.d.sync += [cur_valid.eq(walker.live), cur_first.eq(1)]
-            else:
-                m.d.sync += [t.eq(A - 1), last_plane.eq(A == 1)]
 
         # Accumulate: the batch's codes, shift-added into the section's G local sums -----------------
         m.submodules.shift_add = acc = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
@@ -385,7 +383,7 @@ class Controller(wiring.Component):
         # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
         m.d.comb += [acc.capture.eq(complete), acc.last.eq(f_last), acc.first.eq(f_first),
                      acc.new_plane.eq(f_new_plane), acc.negate.eq(f_negate), acc.group.eq(f_group),
-                     acc.shift.eq(f_shift),
+                     *([acc.shift.eq(f_shift)] if walk else []),
                      acc.lane_valid.eq(f_valid), acc.code.eq(self.bus.adc_code)]
         for i in range(NA):
             m.d.comb += [acc.sign[i].eq(f_col[i].sign), acc.bit[i].eq(f_col[i].bit), acc.j[i].eq(f_col[i].j)]

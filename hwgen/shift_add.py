@@ -76,7 +76,7 @@ class ShiftAdd(wiring.Component):
         self.code_width = code_width
         self.step_shift = step_shift
         super().__init__({
-            "shift": In(range(max(2, cfg.input_bits))),
+            **({"shift": In(range(max(2, cfg.input_bits)))} if step_shift else {}),
             "capture": In(1),
             "first": In(1),
             "new_plane": In(1),
@@ -111,13 +111,15 @@ class ShiftAdd(wiring.Component):
         a = Signal.like(self.code)
         a_lanes, a_sign = Signal(n), Signal(n)
         # The lane's shift: its bit, plus the step's exponent with step_shift.
-        a_bit = Signal(data.ArrayLayout(range(max(2, top_shift)), n))
+        a_bit = Signal(data.ArrayLayout(range(max(2, top_shift)), n)) if self.step_shift else Signal.like(self.bit)
         a_j = Signal.like(self.j)
-        with m.If(self.capture):
-            m.d.sync += [a_bit[i].eq(self.bit[i] + self.shift if self.step_shift else self.bit[i]) for i in range(n)]
+        if self.step_shift:
+            with m.If(self.capture):
+                m.d.sync += [a_bit[i].eq(self.bit[i] + self.shift) for i in range(n)]
         m.d.sync += v1.eq(self.capture)
         with m.If(self.capture):
             m.d.sync += [a.eq(self.code), a_lanes.eq(self.lane_valid), a_sign.eq(self.sign),
+                         *([] if self.step_shift else [a_bit.eq(self.bit)]),
                          a_j.eq(self.j), ctl1.first.eq(self.first), ctl1.new_plane.eq(self.new_plane),
                          ctl1.last.eq(self.last), ctl1.negate.eq(self.negate), ctl1.group.eq(self.group)]
 
