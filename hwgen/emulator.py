@@ -5,11 +5,11 @@ from __future__ import annotations
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In
+from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
-from .interface import PROG_SELECT, adc_lanes, ArraySignature, ProgSignature
+from .interface import PROG_SELECT, ArraySignature, ProgSignature
 from .params import TileParams
 from .shift_add import tree_sum
 
@@ -17,7 +17,7 @@ __all__ = ["ArrayEmulator"]
 
 
 class ArrayEmulator(wiring.Component):
-    """The array side of the array interface (`bus`, flipped ArraySignature).
+    """The array side of the array interface (`bus`, ArraySignature(array_side=True)).
 
     The cells are held as column words: address {section, slot column} -> R bits, one per row, read
     asynchronously (one read port per ADC). ADC i, started in cycle T with resolution b on column c,
@@ -41,7 +41,7 @@ class ArrayEmulator(wiring.Component):
 
     Attributes
     ----------
-    bus : In(ArraySignature)
+    bus : Out(ArraySignature(array_side=True))
         The array interface, from the array's side.
     prog : In(ProgSignature)
         Generic emulator only: cell writes.
@@ -55,7 +55,7 @@ class ArrayEmulator(wiring.Component):
         self.params = params
         self.plan = plan
         self.extra_latency = extra_latency
-        members = {"bus": In(ArraySignature(params))}
+        members = {"bus": Out(ArraySignature(params, array_side=True))}
         if plan is None:
             members["prog"] = In(ProgSignature(params))
         super().__init__(members)
@@ -74,7 +74,7 @@ class ArrayEmulator(wiring.Component):
             m.d.comb += [wp.addr.eq(self.prog.addr), wp.data.eq(self.prog.data),
                          wp.en.eq(self.prog.we & (self.prog.sel == PROG_SELECT["cells"]))]
         col_bits = (p.slot_pad - 1).bit_length()
-        for i, adc in enumerate(adc_lanes(self.bus, cfg.n_adc)):
+        for i, adc in enumerate(self.bus.adc):
             # An asynchronous read: the column is sampled with the start, like the row drive.
             rp = cells.read_port(domain="comb")
             m.d.comb += rp.addr.eq(Cat(adc.col[:col_bits], self.bus.section) if col_bits else self.bus.section)

@@ -11,8 +11,9 @@ from mapper.config import clog2
 
 from .params import TileParams
 
-__all__ = ["host_members", "adc_lanes", "ArraySignature", "CounterSignature", "ProgSignature", "PROG_SELECT",
-           "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout"]
+__all__ = ["host_members", "AdcSignature", "ArraySignature", "connect_array", "CounterSignature", "ProgSignature", "PROG_SELECT",
+           "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout", "column_entry_layout", "next_section_layout",
+           "BatchSignature", "AccReadSignature"]
 
 #: Widths of the counters (conversions, planes, sections) and of the cycle counter: the one definition
 #: that the RTL and the Verilog simulation harness (sim.verilog_sim) share.
@@ -23,35 +24,50 @@ CYCLE_WIDTH = 48
 PROG_SELECT = {"sections": 0, "rows": 1, "columns": 2, "layer": 3, "cells": 4}
 
 
-def adc_lanes(bus, n_adc: int) -> list:
-    """Per-ADC views of the bus's ADC vectors: lane i has start, res, col, done, code."""
-    from types import SimpleNamespace
-    return [SimpleNamespace(start=bus.adc_start[i], res=bus.adc_res[i], col=bus.adc_col[i], done=bus.adc_done[i],
-                            code=bus.adc_code[i]) for i in range(n_adc)]
+class AdcSignature(wiring.Signature):
+    """One variable-resolution SAR ADC of the bank, seen from the controller:
+
+    start -- pulse: sample column `col` under the row drive and convert it at `res` bits
+    res   -- resolution in bits (1..full resolution), sampled with start
+    col   -- slot column of the current section, sampled with start
+    done  -- high for one cycle, `res` cycles after start; a new start may come in that same cycle
+    code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register)
+    """
+
+    def __init__(self, p: TileParams):
+        super().__init__({
+            "start": Out(1),
+            "res": Out(p.res_width),
+            "col": Out(max(1, (p.hw.slot_cols - 1).bit_length())),
+            "done": In(1),
+            "code": In(p.code_width),
+        })
 
 
 class ArraySignature(wiring.Signature):
     """The array interface, seen from the controller: the section (slot) being computed, its R row drive
-    bits, and for each of the n_adc variable-resolution SAR ADCs (element i of each vector):
+    bits, and the n_adc ADCs (`adc[i]`, an AdcSignature each; in Verilog `bus__adc__<i>__start` etc.).
 
-    adc_start -- pulse: sample column `adc_col` under the row drive and convert it at `adc_res` bits
-    adc_res   -- resolution in bits (1..full resolution), sampled with start
-    adc_col   -- slot column of the current section, sampled with start
-    adc_done  -- high for one cycle, `res` cycles after start; a new start may come in that same cycle
-    adc_code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register)
+    With `array_side` the same members seen from the array (every flow reversed). Amaranth 0.5.10 neither
+    flips nor `wiring.connect`s an array of sub-interfaces (`flipped()` refuses the list, and `connect`
+    indexes the array after the member's name), so the array's side is built flipped member by member
+    and `connect_array` joins the two.
     """
 
-    def __init__(self, p: TileParams):
-        n = p.hw.n_adc
+    def __init__(self, p: TileParams, *, array_side: bool = False):
+        to_array, to_ctrl = (In, Out) if array_side else (Out, In)
         super().__init__({
-            "section": Out(range(max(2, p.section_depth))),
-            "drive": Out(p.hw.rows),
-            "adc_start": Out(n),
-            "adc_res": Out(data.ArrayLayout(unsigned(p.res_width), n)),
-            "adc_col": Out(data.ArrayLayout(unsigned(max(1, (p.hw.slot_cols - 1).bit_length())), n)),
-            "adc_done": In(n),
-            "adc_code": In(data.ArrayLayout(unsigned(p.code_width), n)),
+            "section": to_array(range(max(2, p.section_depth))),
+            "drive": to_array(p.hw.rows),
+            "adc": to_array(AdcSignature(p)).array(p.hw.n_adc),
         })
+
+
+def connect_array(m, ctrl_bus, array_bus) -> None:
+    """Join a controller's array interface (ArraySignature) to an array's (ArraySignature(array_side=True))."""
+    m.d.comb += [array_bus.section.eq(ctrl_bus.section), array_bus.drive.eq(ctrl_bus.drive)]
+    for c, a in zip(ctrl_bus.adc, array_bus.adc, strict=True):
+        m.d.comb += [a.start.eq(c.start), a.res.eq(c.res), a.col.eq(c.col), c.done.eq(a.done), c.code.eq(a.code)]
 
 
 class CounterSignature(wiring.Signature):
@@ -101,3 +117,61 @@ def host_members(params: TileParams, generic: bool) -> dict:
     if generic:
         members["prog"] = In(ProgSignature(params))
     return members
+
+
+# Inside the controller: what its components pass each other -----------------------------------------
+
+def column_entry_layout(p: TileParams) -> data.StructLayout:
+    """An active column as the scheduler keeps it: slot column, weight sign, bit, resolution and the
+    local output j (its output minus the section's first output)."""
+    return data.StructLayout({"col": range(max(2, p.hw.slot_cols)), "sign": 1, "bit": range(max(2, p.hw.weight_bits)),
+                              "res": p.res_width, "j": range(max(2, p.hw.group))})
+
+
+def next_section_layout(p: TileParams) -> data.StructLayout:
+    """A gathered section, from the prefetch to the scheduler: its index, active columns, output group,
+    the drive of each input plane (`planes[t]`, R bits) and the active columns' entries; on input-aware
+    hardware also `counts`, the section's rows driven in each drive step (in issue order)."""
+    fields = {
+        "sec": range(p.section_depth + 1),
+        "n_active": range(p.hw.slot_cols + 1),
+        "group": range(max(2, p.n_groups)),
+        "planes": data.ArrayLayout(unsigned(p.hw.rows), p.hw.input_bits),
+        "cols": data.ArrayLayout(column_entry_layout(p), p.hw.slot_cols),
+    }
+    if p.hw.input_aware:      # rows driven in each drive step, by issue index
+        fields["counts"] = data.ArrayLayout(range(p.hw.rows + 1), p.hw.steps)
+    return data.StructLayout(fields)
+
+
+class BatchSignature(wiring.Signature):
+    """A finished batch of conversions, from the scheduler to the accumulator (`hwgen.shift_add.ShiftAdd`'s
+    inputs): `capture` the cycle the batch's last ADC is done; `first` its section's first batch,
+    `new_plane` a plane's first batch, `last` the section's last, `negate` a batch of the sign plane (of a
+    negative step); the section's output `group`; per lane its valid bit, code, weight sign, bit and local
+    output j; on hardware that walks the steps (`TileParams.walks_steps`) the step's exponent `shift`."""
+
+    def __init__(self, p: TileParams):
+        n = p.hw.n_adc
+        super().__init__({
+            **({"shift": Out(range(max(2, p.hw.input_bits)))} if p.walks_steps else {}),
+            "capture": Out(1), "first": Out(1), "new_plane": Out(1), "last": Out(1), "negate": Out(1),
+            "group": Out(range(max(2, p.n_groups))),
+            "lane_valid": Out(n),
+            "code": Out(data.ArrayLayout(unsigned(p.code_width), n)),
+            "sign": Out(n),
+            "bit": Out(data.ArrayLayout(range(max(2, p.hw.weight_bits)), n)),
+            "j": Out(data.ArrayLayout(range(max(2, p.hw.group)), n)),
+        })
+
+
+class AccReadSignature(wiring.Signature):
+    """The output streamer's access to the accumulator memory: a synchronous read (`en`, `addr`; `data`
+    the cycle after) and a clear (`clear`: the word at `clear_addr` is zeroed, written the cycle after)."""
+
+    def __init__(self, p: TileParams):
+        g = range(max(2, p.n_groups))
+        super().__init__({
+            "en": Out(1), "addr": Out(g), "data": In(p.hw.group * p.acc_width),
+            "clear": Out(1), "clear_addr": Out(g),
+        })

@@ -133,6 +133,12 @@ class TileParams:
         return -(-self.n // self.hw.group)
 
     @property
+    def walks_steps(self) -> bool:
+        """The controller walks the drive steps (hwgen.steps.StepWalker) and weighs each batch by its step:
+        sign-magnitude or input-aware hardware. Two's complement weight-only hardware counts planes."""
+        return self.hw.input_encoding == "signmag" or self.hw.input_aware
+
+    @property
     def step_order(self) -> list[int]:
         """The drive steps (mapper.drive step indices) in the order the controller issues them: two's
         complement the sign step first, A-1 down to 0; sign-magnitude the positive pass A-2 down to 0, then

@@ -9,7 +9,18 @@ from amaranth.lib.wiring import In, Out
 
 from .params import TileParams
 
-__all__ = ["StepWalker", "step_tables"]
+__all__ = ["StepWalker", "step_tables", "step_drive"]
+
+
+def step_drive(params: TileParams, planes, i: int):
+    """The drive of issue step i from the planes of inputs as the input buffer holds them (two's
+    complement; sign-magnitude: magnitude bits 0..A-2 and sign A-1): `planes[j]` is plane j, one input's
+    bit or the R rows' bits."""
+    hw = params.hw
+    p, a = params.step_order[i], hw.input_bits
+    if hw.input_encoding != "signmag":
+        return planes[p]
+    return planes[p % (a - 1)] & (planes[a - 1] if p >= a - 1 else ~planes[a - 1])
 
 
 def step_tables(params: TileParams) -> tuple[list[int], list[bool]]:

@@ -9,7 +9,7 @@ from mapper.plan import LayerPlan
 
 from .controller import Controller
 from .emulator import ArrayEmulator
-from .interface import host_members
+from .interface import connect_array, host_members
 from .params import TileParams
 
 __all__ = ["Tile"]
@@ -48,7 +48,7 @@ class Tile(wiring.Component):
         m = Module()
         m.submodules.controller = ctrl = Controller(self.params, self.plan)
         m.submodules.array = emu = ArrayEmulator(self.params, self.plan, extra_latency=self.extra_latency)
-        wiring.connect(m, ctrl.bus, emu.bus)
+        connect_array(m, ctrl.bus, emu.bus)
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
         wiring.connect(m, ctrl.o, wiring.flipped(self.o))
         for name in ("cycles", "planes", "sections", "conversions"):

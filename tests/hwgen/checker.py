@@ -2,7 +2,7 @@
 and a tile harness that can inject a protocol fault (to show that the checkers fire).
 
 The checkers know only the documented ports (docs/design.md section 6): the array interface as
-`hwgen.interface.adc_lanes` shows it, and the host's `o` stream. A violation raises ProtocolError
+`hwgen.interface.ArraySignature` has it (`bus.adc[i]`), and the host's `o` stream. A violation raises ProtocolError
 from inside the simulation, naming the cycle, the port and the rule.
 """
 
@@ -17,7 +17,7 @@ from amaranth.sim import Simulator
 
 from hwgen.controller import Controller
 from hwgen.emulator import ArrayEmulator
-from hwgen.interface import adc_lanes, host_members
+from hwgen.interface import connect_array, host_members
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
 
@@ -46,7 +46,7 @@ def array_monitor(bus, params: TileParams, seen: Seen):
     its done not yet seen; a start in the done cycle is allowed), `adc_res` within 1..full resolution
     and `adc_col` within the slot's columns at every start, no done without a conversion running."""
     cfg = params.hw
-    lanes = adc_lanes(bus, cfg.n_adc)
+    lanes = bus.adc
     probes = [s for lane in lanes for s in (lane.start, lane.res, lane.col, lane.done)]
 
     async def watch(ctx):
@@ -121,12 +121,9 @@ class Harness(wiring.Component):
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
         for name in ("cycles", "planes", "sections", "conversions"):
             m.d.comb += getattr(self.counters, name).eq(getattr(ctrl.counters, name))
-        for name in ("section", "drive", "adc_start", "adc_res", "adc_col"):
-            m.d.comb += getattr(arr.bus, name).eq(getattr(ctrl.bus, name))
-        for name in ("adc_done", "adc_code"):
-            m.d.comb += getattr(ctrl.bus, name).eq(getattr(arr.bus, name))
+        connect_array(m, ctrl.bus, arr.bus)     # a fault below overrides one of these connections
         m.d.comb += [self.o.valid.eq(ctrl.o.valid), self.o.payload.eq(ctrl.o.payload), ctrl.o.ready.eq(self.o.ready)]
-        ctrl_lane, arr_lane = adc_lanes(ctrl.bus, cfg.n_adc)[0], adc_lanes(arr.bus, cfg.n_adc)[0]
+        ctrl_lane, arr_lane = ctrl.bus.adc[0], arr.bus.adc[0]
         if fault == "double_start":
             # ADC 0 started again the cycle after a start of at least 2 bits: it is still converting.
             again = Signal()

@@ -21,7 +21,6 @@ from amaranth.back import rtlil
 from amaranth.hdl import Assert
 
 from hwgen.controller import Controller
-from hwgen.interface import adc_lanes
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
 
@@ -50,7 +49,7 @@ class ProtocolBench(Elaboratable):
         m.submodules.controller = c = self.controller
         hw, fault = self.params.hw, self.fault
         m.d.comb += [c.i.valid.eq(self.i_valid), c.i.payload.eq(self.i_payload), c.o.ready.eq(self.o_ready)]
-        for i, adc in enumerate(adc_lanes(c.bus, hw.n_adc)):
+        for i, adc in enumerate(c.bus.adc):
             start = adc.start
             if fault == "double_start" and i == 0:
                 again = Signal(name="again")

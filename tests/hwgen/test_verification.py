@@ -13,7 +13,6 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from hwgen.emulator import ArrayEmulator
-from hwgen.interface import adc_lanes
 from hwgen.params import TileParams
 from sim.amaranth_sim import run_tile
 from mapper.config import ArrayConfig
@@ -69,7 +68,7 @@ def test_the_emulated_adc_is_done_res_plus_extra_latency_cycles_after_its_start(
     case = _case("r8_k_not_multiple")
     params = TileParams.from_plan(case.lp)
     emu = ArrayEmulator(params, case.lp, extra_latency=extra)
-    adc = adc_lanes(emu.bus, params.hw.n_adc)[0]
+    adc = emu.bus.adc[0]
     slot = int(case.lp.columns["slot_col"][0])
     column = case.lp.cells[0, :, slot].astype(np.int64)
     got = {}

@@ -131,7 +131,8 @@ def test_rtl_controller_only_exposes_the_array_interface(plan_dir, tmp_path, cap
     assert run(capsys, "rtl", plan_dir, "-o", v, "--controller-only")[0] == 0
     text = v.read_text()
     assert "module sws_controller(" in text
-    for port in ("bus__drive", "bus__adc_start", "bus__adc_res", "bus__adc_done", "bus__adc_code"):
+    for port in ("bus__drive", "bus__adc__0__start", "bus__adc__0__res", "bus__adc__0__done", "bus__adc__0__code",
+                 "bus__adc__0__col", "bus__section"):
         assert port in text
 
 

@@ -1,0 +1,84 @@
+"""The output streamer: reads the accumulator memory group by group and streams its outputs in order,
+clearing each word once its last output has left."""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .interface import AccReadSignature
+from .params import TileParams
+
+__all__ = ["OutputStreamer"]
+
+
+class OutputStreamer(wiring.Component):
+    """Streams outputs 0..n_out-1 from the accumulator memory (G outputs a word).
+
+    `start` (in IDLE) goes to FETCH, which reads group 0; then STREAM offers one output a cycle, and when a
+    group's last output is taken, reads the next group (its data is there the cycle after, so the stream
+    has no bubble) and clears the word it leaves. After the last output is taken (`done`, combinational
+    from `o.ready`) it is IDLE again. Latency: 1 + n_out cycles with a ready sink; `o.payload` holds while
+    `o.valid` waits for `o.ready`.
+
+    Parameters
+    ----------
+    params : TileParams
+        Hardware (G, accumulator width) and the number of outputs.
+
+    Attributes
+    ----------
+    start : In(1)
+        Begin streaming (IDLE only).
+    n_out : In
+        Outputs of the layer.
+    read : Out(AccReadSignature)
+        Reads and clears of the accumulator memory.
+    o : Out(stream.Signature(signed(acc_width)))
+        The outputs, in order.
+    done : Out(1)
+        The last output is taken this cycle.
+    """
+
+    def __init__(self, params: TileParams):
+        self.params = params
+        super().__init__({"start": In(1), "n_out": In(range(params.n + 1)), "read": Out(AccReadSignature(params)),
+                          "o": Out(stream.Signature(signed(params.acc_width))), "done": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        G, W = p.hw.group, p.acc_width
+        og = Signal(range(p.n_groups + 1))
+        oj = Signal(range(max(2, G)))
+        o_left = Signal(range(p.n + 1))  # outputs after the current one
+        o_last = Signal()                # the current output is the layer's last (o_left == 0), registered
+        o_jlast = Signal()               # the current output is its group's last (oj == G - 1), registered
+        rd = self.read
+        with m.FSM(name="output"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [og.eq(0), oj.eq(0), o_left.eq(self.n_out - 1), o_last.eq(self.n_out == 1),
+                                 o_jlast.eq(G == 1)]
+                    m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.comb += [rd.addr.eq(og), rd.en.eq(1)]
+                m.next = "STREAM"
+            with m.State("STREAM"):
+                m.d.comb += self.o.valid.eq(1)
+                with m.Switch(oj):
+                    for j in range(G):
+                        with m.Case(j):
+                            m.d.comb += self.o.payload.eq(rd.data[j * W:(j + 1) * W].as_signed())
+                with m.If(self.o.ready):
+                    m.d.sync += [o_left.eq(o_left - 1), o_last.eq(o_left == 1)]
+                    with m.If(o_jlast | o_last):
+                        m.d.comb += [rd.addr.eq(og + 1), rd.en.eq(1), rd.clear.eq(1), rd.clear_addr.eq(og)]
+                        m.d.sync += [oj.eq(0), og.eq(og + 1), o_jlast.eq(G == 1)]
+                        with m.If(o_last):
+                            m.d.comb += self.done.eq(1)
+                            m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += [oj.eq(oj + 1), o_jlast.eq(oj == G - 2)]
+        return m

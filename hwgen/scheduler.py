@@ -1,0 +1,229 @@
+"""The conversion scheduler: starts the ADC bank on a section's active columns, batch by batch and plane by
+plane, and hands each finished batch to the accumulator."""
+
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .interface import (COUNTER_WIDTH, ArraySignature, BatchSignature, column_entry_layout,
+                        next_section_layout)
+from .params import TileParams
+from .shift_add import tree_sum
+from .steps import StepWalker, step_drive, step_tables
+
+__all__ = ["Scheduler", "BatchSelect"]
+
+
+class BatchSelect(wiring.Component):
+    """The lanes of batch `b` (columns b * n_adc .. b * n_adc + n_adc - 1 of the current section, valid
+    below `n_active`) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
+    `hwgen.steps.step_drive`). Combinational; a component of its own because it changes
+    once a batch: simulation then re-evaluates these wide multiplexers only when their inputs change.
+
+    Attributes
+    ----------
+    b, t, n_active, planes, cols : In
+        Batch and plane index, and the current section.
+    lanes, lane_valid, drive : Out
+        The batch's column entries and their valid bits, and the plane's row drive.
+    """
+
+    def __init__(self, params: TileParams):
+        self.params = params
+        cfg, layout = params.hw, next_section_layout(params)
+        super().__init__({
+            "b": In(range(params.batches)),
+            "t": In(range(cfg.steps if params.walks_steps else cfg.input_bits)),
+            "n_active": In(layout["n_active"].shape), "planes": In(layout["planes"].shape),
+            "cols": In(layout["cols"].shape),
+            "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)),
+            "lane_valid": Out(cfg.n_adc), "drive": Out(cfg.rows),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, cfg = self.params, self.params.hw
+        NA, SC = cfg.n_adc, cfg.slot_cols
+        with m.Switch(self.b):
+            for bb in range(p.batches):
+                with m.Case(bb):
+                    for i in range(NA):
+                        c = bb * NA + i
+                        if c < SC:
+                            m.d.comb += [self.lanes[i].eq(self.cols[c]), self.lane_valid[i].eq(c < self.n_active)]
+        walk = p.walks_steps
+        with m.Switch(self.t):
+            for tt in range(cfg.steps if walk else cfg.input_bits):
+                with m.Case(tt):
+                    m.d.comb += self.drive.eq(step_drive(p, self.planes, tt) if walk else self.planes[tt])
+        return m
+
+
+class Scheduler(wiring.Component):
+    """Issues a section's conversions: for each plane t (sign plane first) and each batch of up to n_adc
+    active columns, starts the batch's ADCs with the plane's row drive in the first cycle the bank is free
+    (the cycle the previous batch's last ADC is done), so a plane takes exactly its batches' longest
+    resolutions, back to back.
+
+    States: WAIT (no current section) takes `next` when it is valid (the cycle after, the first batch may
+    issue); ISSUE issues while the bank is free and returns to WAIT the cycle after the section's last batch
+    issues, so the next section's copy never waits on an ADC's done.
+
+    On sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from a
+    `StepWalker` in issue order instead of the plane counter: input-aware, a step whose popcount q is 0 is
+    skipped, every conversion starts at min(res, bitlen(q)) bits, and a section that drives no row is
+    taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator. A batch in flight is `capture`d on
+    `batch` in the cycle its last ADC is done, with the codes the ADCs hold.
+
+    Parameters
+    ----------
+    params : TileParams
+        Hardware and table depths.
+
+    Attributes
+    ----------
+    next : In(stream.Signature(next_section_layout))
+        The gathered section; taken (ready) in WAIT.
+    bus : Out(ArraySignature)
+        The array interface.
+    batch : Out(BatchSignature)
+        The finished batch, for the accumulator.
+    busy : Out(1)
+        A section current, a batch in flight or its counting unfinished.
+    planes : Out(COUNTER_WIDTH)
+        Planes (drive steps) issued since reset.
+    conversions : Out(ArrayLayout(COUNTER_WIDTH, full_resolution + 1))
+        Conversions at each resolution since reset, two cycles behind their issue.
+    """
+
+    def __init__(self, params: TileParams):
+        self.params = params
+        cfg = params.hw
+        super().__init__({
+            "next": In(stream.Signature(next_section_layout(params))),
+            "bus": Out(ArraySignature(params)),
+            "batch": Out(BatchSignature(params)),
+            "busy": Out(1),
+            "planes": Out(COUNTER_WIDTH),
+            "conversions": Out(data.ArrayLayout(unsigned(COUNTER_WIDTH), cfg.full_resolution + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, cfg = self.params, self.params.hw
+        A, NA, FR = cfg.input_bits, cfg.n_adc, cfg.full_resolution
+        walk, aware, S = p.walks_steps, cfg.input_aware, cfg.steps
+        nxt = self.next.payload
+        cur = Signal.like(nxt, name="cur")
+        t = Signal(range(A), init=A - 1)     # planes run sign plane first (Horner's rule in ShiftAdd)
+        b = Signal(range(p.batches))
+        b_end = Signal(range(p.batches * NA + NA + 1), init=NA)
+        inflight = Signal()
+        pending = Signal(NA)
+        adc = self.bus.adc
+        done = Signal(NA)
+        m.d.comb += done.eq(Cat(adc[i].done for i in range(NA)))
+        # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
+        done_all = (~pending | done).all()
+        issue = Signal()
+        # Registered flags (the comparisons run the cycle before): b is the plane's last batch, t the last plane.
+        last_batch, last_plane = Signal(), Signal()
+        one_batch = Signal()          # the current section has a single batch a plane
+        if walk:
+            m.submodules.steps = walker = StepWalker(p)
+            t, last_plane = walker.step, walker.last
+            cur_first = Signal()      # the section's first batch is next
+            if aware:
+                m.d.comb += walker.counts.eq(nxt.counts)
+
+        m.submodules.select = sel = BatchSelect(p)
+        m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
+                     sel.cols.eq(cur.cols)]
+        m.d.comb += [self.bus.section.eq(cur.sec), self.bus.drive.eq(sel.drive)]
+        res = [sel.lanes[i].res for i in range(NA)]
+        if aware:       # min(res, bitlen(q)): the step's bound
+            res = [Mux(r > walker.bound, walker.bound, r) for r in res]
+        for i in range(NA):
+            m.d.comb += [adc[i].start.eq(issue & sel.lane_valid[i]), adc[i].res.eq(res[i]),
+                         adc[i].col.eq(sel.lanes[i].col)]
+
+        # What is in flight, for the accumulator.
+        f_valid = Signal(NA)
+        f_col = Signal.like(sel.lanes, name="flight")
+        f_first, f_new_plane, f_negate, f_last = Signal(), Signal(), Signal(), Signal()
+        f_group = Signal.like(nxt.group)
+        f_shift = Signal(range(max(2, A))) if walk else None
+        complete = inflight & done_all
+
+        with m.FSM(name="scheduler") as fsm:
+            with m.State("WAIT"):
+                m.d.comb += self.next.ready.eq(1)
+                with m.If(self.next.valid):
+                    if walk:
+                        m.d.comb += walker.load.eq(1)
+                        m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(nxt.n_active <= NA),
+                                     last_batch.eq(nxt.n_active <= NA), cur_first.eq(1)]
+                        with m.If(walker.live):      # input-aware: a section that drives no row is dropped
+                            m.next = "ISSUE"
+                    else:
+                        m.d.sync += [cur.eq(nxt), t.eq(A - 1), b.eq(0), b_end.eq(NA),
+                                     one_batch.eq(nxt.n_active <= NA), last_batch.eq(nxt.n_active <= NA),
+                                     last_plane.eq(A == 1)]
+                        m.next = "ISSUE"
+            with m.State("ISSUE"):
+                m.d.comb += issue.eq(done_all)
+                with m.If(issue & last_batch & last_plane):
+                    m.next = "WAIT"
+
+        with m.If(issue):
+            m.d.sync += [inflight.eq(1), pending.eq(sel.lane_valid), f_valid.eq(sel.lane_valid),
+                         f_first.eq((t == A - 1) & (b == 0)), f_new_plane.eq(b == 0),
+                         f_negate.eq((t == A - 1) if cfg.input_signed else 0),
+                         f_last.eq(last_batch & last_plane), f_group.eq(cur.group), f_col.eq(sel.lanes),
+                         self.planes.eq(self.planes + (b == 0))]
+            if walk:
+                shifts, negates = step_tables(p)
+                m.d.sync += [f_first.eq(cur_first), cur_first.eq(0)]
+                m.d.sync += [f_col[i].res.eq(res[i]) for i in range(NA)]     # counted at the converted resolution
+                with m.Switch(t):
+                    for tt in range(S):
+                        with m.Case(tt):
+                            m.d.sync += [f_shift.eq(shifts[tt]), f_negate.eq(negates[tt])]
+            with m.If(last_batch):
+                if walk:
+                    m.d.sync += [b.eq(0), b_end.eq(NA), last_batch.eq(one_batch)]
+                    m.d.comb += walker.advance.eq(1)
+                else:
+                    m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
+                                 last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
+            with m.Else():
+                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur.n_active)]
+        with m.Else():
+            with m.If(complete):
+                m.d.sync += inflight.eq(0)
+            m.d.sync += pending.eq(pending & ~done)
+
+        # Conversions by resolution, from the registered batch: count it (one stage), then add (another).
+        f_fresh, counted = Signal(), Signal()
+        m.d.sync += [f_fresh.eq(issue), counted.eq(f_fresh)]
+        batch_count = [Signal(range(NA + 1), name=f"batch_conversions{res}") for res in range(FR + 1)]
+        with m.If(f_fresh):
+            for res in range(1, FR + 1):
+                m.d.sync += batch_count[res].eq(tree_sum(f_valid[i] & (f_col[i].res == res) for i in range(NA)))
+        with m.If(counted):
+            for res in range(1, FR + 1):
+                m.d.sync += self.conversions[res].eq(self.conversions[res] + batch_count[res])
+
+        # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
+        bt = self.batch
+        m.d.comb += [bt.capture.eq(complete), bt.first.eq(f_first), bt.new_plane.eq(f_new_plane),
+                     bt.last.eq(f_last), bt.negate.eq(f_negate), bt.group.eq(f_group), bt.lane_valid.eq(f_valid)]
+        if walk:
+            m.d.comb += bt.shift.eq(f_shift)
+        for i in range(NA):
+            m.d.comb += [bt.code[i].eq(adc[i].code), bt.sign[i].eq(f_col[i].sign), bt.bit[i].eq(f_col[i].bit),
+                         bt.j[i].eq(f_col[i].j)]
+        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | inflight | f_fresh | counted)
+        return m

@@ -1,0 +1,113 @@
+"""The prefetch and gather alone: every non-empty section lands in `next` with the plan's rows, inputs and
+columns, in table order, held while the taker stalls; empty sections are walked and skipped."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hwgen.params import TileParams
+from hwgen.prefetch import Prefetch
+from tests.sim.cases import rtl_cases
+
+CASES = {c.name: c for c in rtl_cases()}
+
+
+def _expected(lp, x):
+    """What `next` must hold for each non-empty section, from the plan's tables and x alone."""
+    cfg, sec, cols = lp.cfg, lp.sections, lp.columns
+    a = cfg.input_bits
+    want = []
+    for s in range(lp.n_sections):
+        nact, rows, rb, cb = (int(sec[f][s]) for f in ("n_active", "rows", "row_base", "col_base"))
+        if nact == 0:
+            continue
+        xs = [int(x[int(lp.row_index[rb + r])]) & ((1 << a) - 1) for r in range(rows)]   # two's complement
+        planes = [[(v >> t) & 1 for v in xs] for t in range(a)]
+        out_base = int(sec["out_base"][s])
+        entries = [(int(cols["slot_col"][cb + c]), int(cols["sign"][cb + c]), int(cols["bit"][cb + c]),
+                    int(cols["res"][cb + c]), int(cols["out"][cb + c]) - out_base) for c in range(nact)]
+        want.append({"sec": s, "n_active": nact, "group": out_base // cfg.group, "rows": rows,
+                     "planes": planes, "cols": entries})
+    return want
+
+
+def _run(lp, x, stall_seed):
+    params = TileParams.from_plan(lp)
+    dut = Prefetch(params, lp)
+    cfg = lp.cfg
+    rng = np.random.default_rng(stall_seed)
+    got, first_valid = [], {}
+
+    async def bench(ctx):
+        ctx.set(dut.n_sec, lp.n_sections)
+        for kk, v in enumerate(x):                 # the input buffer, one input a cycle
+            ctx.set(dut.load_en, 1)
+            ctx.set(dut.load_addr, kk)
+            ctx.set(dut.load_data, int(v) & ((1 << cfg.input_bits) - 1))
+            if kk == len(x) - 1:
+                ctx.set(dut.start, 1)
+            await ctx.tick()
+        ctx.set(dut.load_en, 0)
+        ctx.set(dut.start, 0)
+        cycle = 0                                  # the cycle after the last input, as the cycle model counts
+        while True:
+            if ctx.get(dut.next.valid):
+                first_valid.setdefault("cycle", cycle)
+                p = ctx.get(dut.next.payload)
+                seen = {"sec": p.sec, "n_active": p.n_active, "group": p.group,
+                        "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.rows)]
+                                   for t in range(cfg.input_bits)],
+                        "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]]}
+                take = rng.random() < 0.3
+                ctx.set(dut.next.ready, take)
+                if got and got[-1][1] is False:
+                    assert seen == got[-1][0], f"cycle {cycle}: `next` changed while waiting"
+                    got[-1] = (seen, take)
+                else:
+                    got.append((seen, take))
+            else:
+                ctx.set(dut.next.ready, 0)
+                if ctx.get(dut.idle):
+                    break
+            await ctx.tick()
+            cycle += 1
+            assert cycle < 20000
+        got.append(ctx.get(dut.sections))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return got[:-1], got[-1], first_valid.get("cycle")
+
+
+@pytest.mark.parametrize("name", ["r8_k_not_multiple", "group2_partial", "a4_signed", "natural_column", "a1_unsigned_natural"])
+def test_next_holds_each_nonempty_sections_rows_inputs_and_columns_in_order(name):
+    case = CASES[name]
+    lp, x = case.lp, case.x[3]
+    got, sections, _ = _run(lp, x, stall_seed=1)
+    want = _expected(lp, x)
+    assert len(got) == len(want) > 1
+    for (seen, _), w in zip(got, want):
+        rows = w.pop("rows")
+        seen["planes"] = [plane[:rows] for plane in seen["planes"]]
+        assert seen == w
+    assert sections == lp.n_sections
+
+
+def test_the_first_section_is_in_next_gather_steps_plus_7_cycles_after_the_last_input():
+    """Hand count (docs/design.md section 6): SECTION at cycle 0, READ 1, WORD 2, gather from 2 for
+    ceil(max(rows, n_active) / lanes) steps, the last step's inputs written 5 cycles after it."""
+    case = CASES["r8_k_not_multiple"]
+    lp = case.lp
+    assert int(lp.sections["n_active"][0]) > 0
+    lanes = TileParams.from_plan(lp).lanes
+    steps = -(-max(int(lp.sections["rows"][0]), int(lp.sections["n_active"][0])) // lanes)
+    _, _, first = _run(lp, case.x[0], stall_seed=2)
+    assert first == 2 + steps + 5
+
+
+def test_a_plan_of_empty_sections_walks_them_all_and_fills_nothing():
+    lp = CASES["all_zero_natural"].lp
+    got, sections, first = _run(lp, CASES["all_zero_natural"].x[0], stall_seed=3)
+    assert got == [] and first is None and sections == lp.n_sections == 4

@@ -1,0 +1,144 @@
+"""The conversion scheduler alone, against a testbench ADC bank: batches of n_adc columns, plane by plane
+(sign plane first), each started the cycle the previous batch's last ADC is done, with the plane's drive;
+every finished batch handed on with its codes and flags; the plane and conversion counters."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hwgen.params import TileParams
+from hwgen.scheduler import Scheduler
+from mapper.config import ArrayConfig
+
+HW = ArrayConfig(rows=8, cols=14, n_adc=2, input_bits=2).hw
+PARAMS = TileParams(HW, k=8, n=2, section_depth=4, row_depth=16, column_depth=28, lanes=1)
+
+#: Two sections: (index, output group, plane drives [plane 0, plane 1], columns (col, sign, bit, res, j)).
+SECTIONS = [
+    (2, 1, [0b10110101, 0b01100011], [(3, 0, 6, 3, 0), (5, 1, 0, 1, 0), (0, 0, 2, 2, 0), (13, 1, 4, 4, 0),
+                                      (7, 0, 1, 2, 0)]),
+    (3, 0, [0b11110000, 0b00001111], [(1, 1, 3, 1, 0), (2, 0, 5, 1, 0)]),
+]
+
+
+def _code(col, cycle, res):
+    """The testbench ADC's code: any value within res bits, different for every start."""
+    return (col * 5 + cycle) % (1 << res)
+
+
+def _run(extra):
+    dut = Scheduler(PARAMS)
+    na = HW.n_adc
+    log = {"starts": [], "captures": [], "takes": []}
+
+    async def bench(ctx):
+        due = [None] * na          # the cycle ADC i is done
+        codes = [0] * na
+        queue = list(SECTIONS)
+        for cycle in range(80):
+            if queue:
+                sec, group, planes, cols = queue[0]
+                ctx.set(dut.next.valid, 1)
+                p = dut.next.payload
+                ctx.set(p.sec, sec)
+                ctx.set(p.group, group)
+                ctx.set(p.n_active, len(cols))
+                for t, drive in enumerate(planes):
+                    ctx.set(p.planes[t], drive)
+                for c, (col, sign, bit, res, j) in enumerate(cols):
+                    e = p.cols[c]
+                    ctx.set(e.col, col)
+                    ctx.set(e.sign, sign)
+                    ctx.set(e.bit, bit)
+                    ctx.set(e.res, res)
+                    ctx.set(e.j, j)
+            else:
+                ctx.set(dut.next.valid, 0)
+            for i in range(na):
+                ctx.set(dut.bus.adc[i].done, due[i] == cycle)
+                ctx.set(dut.bus.adc[i].code, codes[i])
+            if queue and ctx.get(dut.next.ready):
+                log["takes"].append(cycle)
+                queue.pop(0)
+            bt = dut.batch
+            if ctx.get(bt.capture):
+                log["captures"].append((cycle, ctx.get(bt.lane_valid), [ctx.get(bt.code[i]) for i in range(na)],
+                                        ctx.get(bt.first), ctx.get(bt.new_plane), ctx.get(bt.last),
+                                        ctx.get(bt.negate), ctx.get(bt.group)))
+            for i in range(na):
+                adc = dut.bus.adc[i]
+                if ctx.get(adc.start):
+                    res, col = ctx.get(adc.res), ctx.get(adc.col)
+                    assert due[i] is None or due[i] == cycle, f"cycle {cycle}: ADC {i} started while busy"
+                    log["starts"].append((cycle, i, res, col, ctx.get(dut.bus.drive), ctx.get(dut.bus.section)))
+                    due[i] = cycle + res + extra
+                    codes[i] = _code(col, cycle, res)
+                elif due[i] == cycle:
+                    due[i] = None
+            await ctx.tick()
+        log["planes"] = ctx.get(dut.planes)
+        log["conversions"] = [ctx.get(dut.conversions[b]) for b in range(HW.full_resolution + 1)]
+        log["busy"] = ctx.get(dut.busy)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return log
+
+
+def _hand_schedule(extra):
+    """Starts (cycle, ADC, res, col, drive, section) by the interface rule: section 0 taken at cycle 0,
+    its first batch at 1; each batch when the previous one's longest conversion (res + extra) is done;
+    section 1 taken the cycle after section 0's last issue, its first batch when section 0's last is done."""
+    starts, cycle = [], 1
+    for n, (sec, _, planes, cols) in enumerate(SECTIONS):
+        for t in (1, 0):
+            for b in range(0, len(cols), 2):
+                batch = cols[b:b + 2]
+                for i, (col, _, _, res, _) in enumerate(batch):
+                    starts.append((cycle, i, res, col, planes[t], sec))
+                cycle += max(c[3] for c in batch) + extra
+    return starts
+
+
+@pytest.mark.parametrize("extra", [0, 2])
+def test_batches_start_back_to_back_plane_by_plane_with_the_planes_drive(extra):
+    log = _run(extra)
+    assert log["starts"] == _hand_schedule(extra)
+    last_issue_of_first = max(c for c, *_ in _hand_schedule(extra) if _[-1] == SECTIONS[0][0])
+    assert log["takes"] == [0, last_issue_of_first + 1]
+
+
+@pytest.mark.parametrize("extra", [0, 2])
+def test_each_batch_is_handed_on_when_its_last_adc_is_done_with_its_codes_and_flags(extra):
+    log = _run(extra)
+    starts = _hand_schedule(extra)
+    want = []
+    by_cycle = {}
+    for s in starts:
+        by_cycle.setdefault(s[0], []).append(s)
+    issue_cycles = sorted(by_cycle)
+    for n, c in enumerate(issue_cycles):
+        batch = by_cycle[c]
+        sec = batch[0][5]
+        s_issues = [x for x in issue_cycles if by_cycle[x][0][5] == sec]
+        k = s_issues.index(c)
+        per_plane = len(s_issues) // 2
+        done = c + max(r for _, _, r, *_ in batch) + extra
+        group = next(g for s, g, _, _ in SECTIONS if s == sec)
+        codes = [_code(col, c, r) for _, _, r, col, *_ in batch] + [None] * (2 - len(batch))
+        want.append((done, (1 << len(batch)) - 1, codes, int(k == 0), int(k % per_plane == 0),
+                     int(k == len(s_issues) - 1), int(k < per_plane), group))
+    got = [(cy, lv, [cd if (lv >> i) & 1 else None for i, cd in enumerate(codes)], *rest)
+           for cy, lv, codes, *rest in log["captures"]]
+    assert got == want
+
+
+def test_counters_count_planes_and_conversions_by_resolution_and_the_scheduler_ends_idle():
+    log = _run(0)
+    res = [r for _, _, _, cols in SECTIONS for (_, _, _, r, _) in cols]
+    assert log["planes"] == 2 * len(SECTIONS)
+    assert log["conversions"] == [0] + [2 * res.count(b) for b in range(1, HW.full_resolution + 1)]
+    assert log["busy"] == 0
+    assert np.sum(log["conversions"]) == len(log["starts"])
