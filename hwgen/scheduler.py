@@ -74,8 +74,10 @@ class Scheduler(wiring.Component):
     On sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from a
     `StepWalker` in issue order instead of the plane counter: input-aware, a step whose popcount q is 0 is
     skipped, every conversion starts at min(res, bitlen(q)) bits, and a section that drives no row is
-    taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator. A batch in flight is `capture`d on
-    `batch` in the cycle its last ADC is done, with the codes the ADCs hold.
+    taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator.
+
+    A batch in flight is `capture`d on `batch` in the cycle its last ADC is done, with the codes the ADCs
+    hold.
 
     Parameters
     ----------

@@ -501,8 +501,10 @@ CASES = [
     ("options", "sim --input-aware --weight-only", None,
      ["sim", "{plan}", "--inputs", "{x}", "--input-aware", "--weight-only"], "not allowed with argument"),
     ("inputs", "-128 on sign-magnitude hardware", npy("x.npy", np.full((1, 40), -128)),
-     ["sim", "{plan}", "--inputs", "{tmp}/x.npy", "--input-encoding", "signmag"], "input [0, 0] = -128 is outside -127..127"),
-    ("options", "flow signmag unsigned", None, ["flow", "--input-encoding", "signmag", "--unsigned-inputs", "-o", "{tmp}/f"],
+     ["sim", "{plan}", "--inputs", "{tmp}/x.npy", "--input-encoding", "signmag"],
+     "input [0, 0] = -128 is outside -127..127"),
+    ("options", "flow signmag unsigned", None,
+     ["flow", "--input-encoding", "signmag", "--unsigned-inputs", "-o", "{tmp}/f"],
      "input_encoding 'signmag' is for signed inputs"),
 ]
 
