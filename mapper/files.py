@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
 
 from .errors import SwsError
 
@@ -50,17 +51,33 @@ def os_error(e: OSError, doing: str) -> SwsError:
 
 @contextlib.contextmanager
 def _signals_held():
-    """SIGINT and SIGTERM wait while the body runs (renames and clean-up that must not stop half-way)."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    """SIGINT and SIGTERM wait while the body runs (renames and clean-up that must not stop half-way).
+
+    Their Python handlers are swapped for one that only notes the signal, and the first noted signal is
+    raised again once the previous handlers are back. (Blocking the signals with pthread_sigmask is not
+    enough: it holds them in this thread only, and the kernel hands a signal to any thread that does not
+    block it, such as a BLAS worker; Python then runs its handler in the main thread anyway.) Outside the
+    main thread Python cannot change handlers, and the body runs unprotected.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def note(signum, frame):
+        pending.append(signum)
+
+    old = {}
     try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):   # no pthread_sigmask on this platform
-        old = None
-    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is not None:      # None: a handler not installed from Python
+                old[sig] = signal.signal(sig, note)
         yield
     finally:
-        if old is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -196,14 +213,17 @@ def atomic_dir(path: str, *, inputs=()):
     check_output_dir(path, inputs)
     path = _resolve(path, "output folder")
     parent = os.path.dirname(path)
+    tmp = None
     try:
-        os.makedirs(parent, exist_ok=True)
-        _remove_stale(parent, os.path.basename(path))
-        tmp = tempfile.mkdtemp(prefix=_prefix(path), dir=parent)
-        os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes 0700; the result is an ordinary folder
-    except OSError as e:
-        raise os_error(e, f"making the output folder {shown}") from None
-    try:
+        # Signals wait until `tmp` is known, so an interrupt in the moment the folder appears cleans it up.
+        with _signals_held():
+            try:
+                os.makedirs(parent, exist_ok=True)
+                _remove_stale(parent, os.path.basename(path))
+                tmp = tempfile.mkdtemp(prefix=_prefix(path), dir=parent)
+                os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes 0700; the result is an ordinary folder
+            except OSError as e:
+                raise os_error(e, f"making the output folder {shown}") from None
         try:
             with open(os.path.join(tmp, MARKER), "w") as f:
                 f.write(_MARKER_TEXT)
@@ -213,8 +233,9 @@ def atomic_dir(path: str, *, inputs=()):
         with _signals_held():
             _commit_dir(tmp, path, shown)
     except BaseException:
-        with _signals_held():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            with _signals_held():
+                shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
@@ -254,15 +275,17 @@ def atomic_path(path: str, *, inputs=()):
     check_output_file(path, inputs)
     path = _resolve(path, "output file")
     parent = os.path.dirname(path)
+    tmp = None
     try:
-        os.makedirs(parent, exist_ok=True)
-        _remove_stale(parent, os.path.basename(path))
-        fd, tmp = tempfile.mkstemp(prefix=_prefix(path), dir=parent)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; the result is an ordinary file
-    except OSError as e:
-        raise os_error(e, f"making the output file {shown}") from None
-    try:
+        with _signals_held():       # as in atomic_dir: an interrupt waits until `tmp` is known
+            try:
+                os.makedirs(parent, exist_ok=True)
+                _remove_stale(parent, os.path.basename(path))
+                fd, tmp = tempfile.mkstemp(prefix=_prefix(path), dir=parent)
+                os.close(fd)
+                os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; the result is an ordinary file
+            except OSError as e:
+                raise os_error(e, f"making the output file {shown}") from None
         try:
             yield tmp
         except OSError as e:
@@ -274,7 +297,7 @@ def atomic_path(path: str, *, inputs=()):
                 raise os_error(e, f"renaming the output into {shown}") from None
     finally:
         with _signals_held():
-            if os.path.lexists(tmp):
+            if tmp is not None and os.path.lexists(tmp):
                 os.unlink(tmp)
 
 

@@ -69,7 +69,8 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
     vcd : str, optional
         Write a waveform (Amaranth backend only).
     generic : bool
-        Simulate the generic tile, programmed through its prog port first.
+        Simulate the generic tile, programmed through its prog port first (with Verilator or Icarus, any
+        cached generic build of the same hardware and lanes that fits the plan serves: no compilation).
     lanes : int, optional
         Rows gathered per cycle.
     where : str
@@ -104,7 +105,7 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
     if backend == "amaranth":
         run = run_tile(lp, x, vcd=vcd, generic=params if generic else None, params=params)
     else:
-        run = run_verilog(lp, x, backend, params=params, generic=params if generic else None)
+        run = run_verilog(lp, x, backend, params=params, generic=params if generic else None, reuse=True)
     problems = compare(pred, run)
     conv = run.counters["conversions"]
     return {"layer": lp.name, "backend": backend, "outputs": run.outputs, "cycles": run.counters["cycles"],

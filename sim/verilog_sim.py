@@ -3,15 +3,26 @@
 The harness `sws_tb` (for a generic tile, after programming its ROMs through `prog`) streams input
 vectors from a `$readmemh` file into the tile, records every output and, after each vector's last
 output, the cycle counter; at the end it writes the counters. Verilator runs it from a small C++ main
-that toggles the clock; Icarus from a Verilog wrapper that does the same. Built models are cached under
-build/hdl/<backend>-<hash of Verilog and harness>/, so a design compiles once: a generic tile's build
-serves every plan that fits its limits. $SWS_HDL_CACHE, if set, names another cache folder.
+that toggles the clock; Icarus from a Verilog wrapper that does the same.
+
+Memory contents are loaded at run time, not compiled in: every memory's `initial` block of the Verilog
+(a ROM image or a RAM's zeros, one assignment per word) becomes a `$readmemh` of a file written for the
+run (`split_memory_contents`), so the simulator compiles the netlist's structure alone. Built models are
+cached under build/hdl/<backend>-<hash of that structure and the harness>/: a baked tile compiles once per
+set of sizes, whatever its ROM contents, and a generic tile's build serves every plan that fits its
+limits. $SWS_HDL_CACHE, if set, names another cache folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import importlib.metadata
+import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -25,25 +36,63 @@ from hwgen.params import TileParams
 from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
 from mapper.errors import SwsError
-from mapper.files import atomic_dir
+from mapper.config import HardwareConfig
+from mapper.files import atomic_dir, write_atomic
 from mapper.plan import LayerPlan
 
 from .amaranth_sim import SimRun
 from .golden import cycle_model
 
-__all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "simulate_design", "harness"]
+__all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "simulate_design", "harness",
+           "split_memory_contents"]
 
 HDL_BACKENDS = ("verilator", "icarus")
 _TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "vvp")}
 #: Vectors per harness run; longer inputs run in chunks (each from reset) and their counters add up.
 CHUNK = 256
-#: g++ optimization of the Verilated model: compiling dominates a run, so a light -O1 beats the default -Os.
-OPT_MAKEFLAGS = os.environ.get("SWS_VERILATOR_MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1")
+#: g++ optimization of the Verilated model: compiling dominates a run, so a light -O1 beats the default -Os;
+#: -O0 for the run-once code (OPT_SLOW: initial and settle) and the Verilator runtime (OPT_GLOBAL), whose
+#: speed does not matter. -O0 on the evaluation code too would simulate about 6x slower.
+OPT_MAKEFLAGS = os.environ.get("SWS_VERILATOR_MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0")
 
 
 def available_backends() -> list[str]:
     """The HDL simulators installed here, fastest first."""
     return [b for b in HDL_BACKENDS if all(shutil.which(t) for t in _TOOLS[b])]
+
+
+#: A memory's initial contents as Yosys's write_verilog prints them: one `name[i] = W'hX;` per word.
+_MEMORY_INIT = re.compile(r"^  initial begin\n    ([A-Za-z_]\w*)\[\d+\] = \d+'h[0-9a-fA-F]+;\n"
+                          r"(?:    \1\[\d+\] = \d+'h[0-9a-fA-F]+;\n)*  end\n", re.M)
+_MEMORY_WORD = re.compile(r"\[(\d+)\] = \d+'h([0-9a-fA-F]+);")
+
+
+def split_memory_contents(verilog: str) -> tuple[str, list[str]]:
+    """The Verilog with every memory's initial contents loaded at run time, and those contents.
+
+    Each `initial` block that assigns a memory word by word becomes a `$readmemh` of `rom<i>.hex` in the
+    folder named by the `+roms=DIR` plusarg (default the working folder); the i-th returned text is that
+    file. The structure alone is what a simulator compiles: C++ compilers are slow on large constant
+    initializers (a real-size layer's ROMs are 13 MB of Verilated C++), and one build serves every ROM
+    image of the same sizes. Blocks of any other form are left as they are.
+    """
+    images = []
+
+    def load(match):
+        words = _MEMORY_WORD.findall(match.group(0))
+        lines, expect = [], 0
+        for index, value in words:
+            if int(index) != expect:
+                lines.append(f"@{int(index):x}\n")
+            lines.append(value + "\n")
+            expect = int(index) + 1
+        i = len(images)
+        images.append("".join(lines))
+        return (f"  initial begin : sws_contents_{i}\n    reg [1023:0] dir;\n"
+                f"    if (!$value$plusargs(\"roms=%s\", dir)) dir = \".\";\n"
+                f"    $readmemh({{dir, \"/rom{i}.hex\"}}, {match.group(1)});\n  end\n")
+
+    return _MEMORY_INIT.sub(load, verilog), images
 
 
 def _prog_widths(params: TileParams) -> tuple[int, int, int]:
@@ -182,10 +231,7 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
             say("compiling the tile with Verilator (once per design, cached in build/hdl/) ...")
             with open(os.path.join(tmp, "main.cpp"), "w") as f:
                 f.write(_VERILATOR_MAIN)
-            _run(["verilator", "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2), "-O2", "-MAKEFLAGS",
-                  OPT_MAKEFLAGS, "--x-assign", "fast", "--x-initial", "fast", "--top-module", "sws_tb",
-                  "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", "../Vsws_tb",
-                  *flags, "tb.v", "tile.v", *models, "main.cpp"], tmp, "Verilator build")
+            _verilate_and_compile(tmp, cache, models, flags)
         else:
             say("compiling the tile with Icarus Verilog ...")
             with open(os.path.join(tmp, "top.v"), "w") as f:
@@ -197,34 +243,157 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
     return exe
 
 
+#: The Verilator runtime's objects: the same for every model built by one Verilator with the same flags.
+_RUNTIME_OBJECTS = ("verilated.o", "verilated_threads.o")
+
+
+def _verilate_and_compile(folder: str, cache: str, models: tuple, flags: tuple) -> None:
+    """Verilate the harness and tile in `folder`, then compile the model with `make -j <cores>`; the
+    runtime's objects come from (or go to) a cache folder shared by every build of this Verilator."""
+    _run(["verilator", "--cc", "--exe", "-O2", "--x-assign", "fast", "--x-initial", "fast",
+          "--top-module", "sws_tb", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", "../Vsws_tb",
+          *flags, "tb.v", "tile.v", *models, "main.cpp"], folder, "Verilator")
+    obj = os.path.join(folder, "obj")
+    version = _run(["verilator", "--version"], folder, "Verilator").stdout.strip()
+    key = hashlib.sha256("\n".join((version, OPT_MAKEFLAGS, *flags)).encode()).hexdigest()[:16]
+    runtime = os.path.abspath(os.path.join(cache, f"runtime-verilator-{key}"))
+    try:
+        for name in _RUNTIME_OBJECTS:   # copies get fresh times, so make sees them as up to date
+            shutil.copy(os.path.join(runtime, name), obj)
+        cached = True
+    except OSError:
+        cached = False
+    _run(["make", "-C", "obj", "-f", "Vsws_tb.mk", "-j", str(os.cpu_count() or 2), *shlex.split(OPT_MAKEFLAGS)],
+         folder, "C++ compilation of the Verilated model")
+    if not cached:
+        with atomic_dir(runtime) as tmp:
+            for name in _RUNTIME_OBJECTS:
+                shutil.copy(os.path.join(obj, name), tmp)
+
+
 def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParams | None = None,
-                generic: TileParams | None = None, cache: str | None = None,
+                generic: TileParams | None = None, reuse: bool = False, cache: str | None = None,
                 say=lambda m: print(m, file=sys.stderr, flush=True)) -> SimRun:
     """Simulate the emitted Verilog of the plan's tile on the vectors x (V, K) with Verilator or Icarus:
     the plan-initialized tile, or with `generic` limits the generic tile (one build serves every plan
-    that fits them), programmed through its prog port first."""
+    that fits them), programmed through its prog port first.
+
+    With `reuse` (and `generic`), any cached generic build of the plan's hardware and `generic.lanes`
+    whose limits fit the plan serves instead, so a later layer costs neither Verilog emission nor
+    compilation; a new build then gets every limit rounded up to a power of two, to fit more layers.
+    Outputs, counters and cycles do not depend on the limits (only on the hardware and lanes)."""
     if backend not in _TOOLS:
         raise SwsError(f"backend must be one of {', '.join(HDL_BACKENDS)} here, not {backend!r}")
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
+    cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
+    if generic is not None and reuse:
+        found = _cached_generic(lp, generic.lanes, backend, cache)
+        if found is not None:
+            exe, limits = found
+            say(f"reusing the generic {backend} build {os.path.basename(os.path.dirname(exe))} (no compilation)")
+            return _simulate(exe, backend, lp, x, limits, program_writes(limits, lp),
+                             os.path.join(os.path.dirname(exe), "contents"))
+        generic = _roomy(generic)
     if generic is not None:
         params, verilog, writes = generic, emit_verilog(None, generic), program_writes(generic, lp)
     else:
         params = params or TileParams.from_plan(lp)
         verilog, writes = emit_verilog(lp, params), None
-    return simulate_design(lp, x, backend, verilog, params, writes, cache=cache, say=say)
+    return simulate_design(lp, x, backend, verilog, params, writes, cache=cache, say=say,
+                           _record=generic is not None and reuse)
 
 
 def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, params: TileParams, writes=None, *,
                     cache: str | None = None, models: tuple = (), flags: tuple = (),
-                    say=lambda m: print(m, file=sys.stderr, flush=True)) -> SimRun:
+                    say=lambda m: print(m, file=sys.stderr, flush=True), _record: bool = False) -> SimRun:
     """Simulate Verilog whose module `sws_tile` has a tile's ports (an emitted tile, or a synthesized
     netlist with its cell `models`) through the harness, on the vectors x; `writes` (programming writes)
     for a generic tile, None for a baked one."""
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
-    exe = _build(backend, verilog, harness(params, writes is not None), cache, say, tuple(models), tuple(flags))
+    structure, images = split_memory_contents(verilog)
+    exe = _build(backend, structure, harness(params, writes is not None), cache, say, tuple(models), tuple(flags))
+    folder = os.path.dirname(exe)
+    if _record and not os.path.exists(os.path.join(folder, _GENERIC_RECORD)):
+        _write_contents(os.path.join(folder, "contents"), images)
+        write_atomic(os.path.join(folder, _GENERIC_RECORD), json.dumps(
+            {"fingerprint": _fingerprint(), "params": dataclasses.asdict(params)}, sort_keys=True))
+    roms = os.path.join(folder, f"roms-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        _write_contents(roms, images)
+        return _simulate(exe, backend, lp, x, params, writes, roms)
+    finally:
+        shutil.rmtree(roms, ignore_errors=True)
+
+
+#: The file that makes a generic build findable by hardware (`run_verilog(..., reuse=True)`).
+_GENERIC_RECORD = "generic.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _fingerprint() -> str:
+    """What a cached generic build's Verilog depends on besides its parameters: the source of the RTL
+    generator (hwgen/), of the mapper modules it takes widths and layouts from, of this harness, and the
+    Amaranth and Yosys versions."""
+    from amaranth._toolchain.yosys import find_yosys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    hwgen = os.path.join(root, "hwgen")
+    sources = [os.path.join(hwgen, f) for f in sorted(os.listdir(hwgen)) if f.endswith(".py")]
+    sources += [os.path.join(root, "mapper", f"{m}.py") for m in ("config", "drive", "plan", "macro")] + [__file__]
+    h = hashlib.sha256()
+    for path in sources:
+        with open(path, "rb") as f:
+            h.update(f.read())
+    h.update(f"{importlib.metadata.version('amaranth')} {find_yosys(lambda v: v >= (0, 40)).version()}".encode())
+    return h.hexdigest()[:16]
+
+
+def _roomy(limits: TileParams) -> TileParams:
+    """The limits rounded up to powers of two, so that a generic build fits more later layers."""
+    up = {f: 1 << max(0, getattr(limits, f) - 1).bit_length()
+          for f in ("k", "n", "section_depth", "row_depth", "column_depth")}
+    return dataclasses.replace(limits, **up)
+
+
+def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str):
+    """(executable, limits) of the smallest cached generic build of `backend` for the plan's hardware and
+    `lanes` that fits the plan, made by this code; None if there is none."""
+    best = None
+    try:
+        folders = [f for f in os.listdir(cache) if f.startswith(f"{backend}-")]
+    except OSError:
+        return None
+    for name in folders:
+        folder = os.path.join(cache, name)
+        exe = os.path.join(folder, "Vsws_tb" if backend == "verilator" else "sim.vvp")
+        try:
+            with open(os.path.join(folder, _GENERIC_RECORD)) as f:
+                record = json.load(f)
+            fields = record["params"]
+            limits = TileParams(**{**fields, "hw": HardwareConfig(**fields["hw"])})
+            if record["fingerprint"] != _fingerprint() or limits.lanes != lanes or not os.path.exists(exe):
+                continue
+            limits.fits(lp)
+        except (OSError, ValueError, KeyError, TypeError, SwsError):
+            continue
+        size = sum(dataclasses.astuple(limits)[1:])
+        if best is None or (size, name) < best[0]:
+            best = ((size, name), exe, limits)
+    return None if best is None else best[1:]
+
+
+def _write_contents(folder: str, images: list[str]) -> None:
+    """The memory contents files of `split_memory_contents`, rom<i>.hex, written whole in `folder`."""
+    with atomic_dir(folder) as tmp:
+        for i, text in enumerate(images):
+            with open(os.path.join(tmp, f"rom{i}.hex"), "w") as f:
+                f.write(text)
+
+
+def _simulate(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: TileParams, writes, roms: str) -> SimRun:
+    """Run a built harness on x in chunks of CHUNK vectors, memory contents from the folder `roms`."""
     per_vector = cycle_model(lp, params)["cycles"]
-    runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector)
+    runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector, roms)
             for i in range(0, len(x), CHUNK)]
     counters = {"cycles": sum(r.counters["cycles"] for r in runs),
                 "conversions": [sum(c) for c in zip(*(r.counters["conversions"] for r in runs))],
@@ -235,7 +404,7 @@ def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, pa
 
 
 def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: TileParams, writes,
-               cycles_per_vector: int) -> SimRun:
+               cycles_per_vector: int, roms: str) -> SimRun:
     cfg, n = lp.cfg, lp.shape[1]
     run_dir = os.path.join(os.path.dirname(exe), f"run-{os.getpid()}-{time.monotonic_ns()}")
     os.makedirs(run_dir)
@@ -246,7 +415,8 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
             f.write("".join(f"{int(v) & mask:0{digits}x}\n" for v in x.reshape(-1)))
         # A generous limit, so that a tile that hangs ends the run instead of the caller's patience.
         limit = 2 * (len(writes or ()) + len(x) * (cycles_per_vector + 8)) + 100
-        args = [f"+vectors={len(x)}", f"+k={lp.shape[0]}", f"+n={n}", f"+dir={run_dir}", f"+max_clocks={limit}"]
+        args = [f"+vectors={len(x)}", f"+k={lp.shape[0]}", f"+n={n}", f"+dir={run_dir}", f"+roms={roms}",
+                f"+max_clocks={limit}"]
         if writes is not None:
             sel_w, addr_w, data_w = _prog_widths(params)
             digits = -(-(sel_w + addr_w + data_w) // 4)

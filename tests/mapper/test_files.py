@@ -160,3 +160,24 @@ def test_a_claimed_folder_is_marked_and_can_be_claimed_again_but_not_a_foreign_o
     with pytest.raises(SwsError, match="holds files sws did not write"):
         claim_dir(str(tmp_path / "mine"))
     assert not (tmp_path / "mine" / MARKER).exists()
+
+
+def test_signals_held_wait_for_the_end_of_the_body():
+    """A SIGINT sent during a held section raises KeyboardInterrupt only after the body has finished,
+    also when it is sent from another thread (the kernel may hand it to any thread)."""
+    import signal
+    import threading
+
+    from mapper.files import _signals_held
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_held():
+            t = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT))
+            t.start()
+            t.join()
+            for _ in range(1000):       # give the interpreter many chances to run a pending handler
+                steps.append(1)
+            steps.append("done")
+    assert steps[-1] == "done" and len(steps) == 1001
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -92,3 +92,49 @@ def test_vcd_with_a_verilog_backend_is_refused(tmp_path, capsys):
     assert main(["sim", str(plan), "--inputs", str(tmp_path / "x.npy"), "--backend", "icarus",
                  "--vcd", str(tmp_path / "w.vcd")]) == 2
     assert "use it with --backend amaranth" in capsys.readouterr().err
+
+
+def test_memory_contents_move_to_files_read_at_run_time():
+    from sim.verilog_sim import split_memory_contents
+    verilog = ("module m(clk);\n  reg [7:0] rom [2:0];\n  initial begin\n    rom[0] = 8'h0a;\n    rom[1] = 8'hff;\n"
+               "    rom[2] = 8'h00;\n  end\n  reg [3:0] gap [3:0];\n  initial begin\n    gap[1] = 4'h3;\n"
+               "    gap[3] = 4'hc;\n  end\n  initial begin\n    x = 1;\n  end\nendmodule\n")
+    structure, images = split_memory_contents(verilog)
+    assert images == ["0a\nff\n00\n", "@1\n3\n@3\nc\n"]
+    assert "8'h" not in structure and "4'h" not in structure and "    x = 1;\n" in structure
+    assert '$readmemh({dir, "/rom0.hex"}, rom);' in structure
+    assert '$readmemh({dir, "/rom1.hex"}, gap);' in structure
+
+
+@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+def test_baked_tiles_of_the_same_sizes_share_one_build(backend, tmp_path):
+    need(backend)
+    from hwgen.verilog import emit_verilog
+    from mapper.config import ArrayConfig
+    from sim.verilog_sim import split_memory_contents
+    cfg = ArrayConfig(rows=16, cols=28, n_adc=3)
+    w = weights(30, 3, 0.5, 21)
+    a, b = Case("plan_a", cfg, w, inputs(cfg, 30, 21)), Case("plan_negated", cfg, -w, inputs(cfg, 30, 21))
+    (sa, ia), (sb, ib) = (split_memory_contents(emit_verilog(c.lp, TileParams.from_plan(c.lp))) for c in (a, b))
+    assert sa == sb and ia != ib                      # the same structure, other memory contents
+    for case in (a, b):
+        run = run_verilog(case.lp, case.x, backend, cache=str(tmp_path), say=lambda m: None)
+        check(case, run, predict(case.lp, case.x))
+    assert len(list(tmp_path.glob(f"{backend}-*"))) == 1      # plan b's ROMs came from files, not a compile
+
+
+@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+def test_a_cached_generic_build_serves_a_later_layer_of_the_same_hardware(backend, tmp_path):
+    need(backend)
+    from mapper.config import ArrayConfig
+    cfg = ArrayConfig(rows=16, cols=28, n_adc=3)
+    a = Case("plan_a", cfg, weights(30, 3, 0.5, 21), inputs(cfg, 30, 21, random_vectors=2))
+    b = Case("plan_b", cfg, weights(22, 2, 0.8, 22), inputs(cfg, 22, 22))
+    other = Case("plan_other_hw", ArrayConfig(rows=8, cols=28, n_adc=3), weights(22, 2, 0.8, 22), inputs(cfg, 22, 22))
+    said = []
+    for case, builds in ((a, 1), (b, 1), (other, 2)):
+        run = run_verilog(case.lp, case.x, backend, generic=TileParams.from_plan(case.lp), reuse=True,
+                          cache=str(tmp_path), say=said.append)
+        check(case, run, predict(case.lp, case.x))
+        assert len(list(tmp_path.glob(f"{backend}-*"))) == builds
+    assert sum("reusing" in m for m in said) == 1                   # plan b only: plan a's limits fit it

@@ -685,7 +685,7 @@ def test_a_signal_while_writing_leaves_the_old_output_whole_and_no_temporary(tmp
     out = tmp_path / "out"
     assert main(["map", SPEC, *MAP_ARGS, "-o", str(out)]) == 0
     before = snapshot(tmp_path)
-    for attempt in range(3):
+    for attempt in range(5):
         proc = _sws("map", SLOW, "-o", str(out), cwd=tmp_path)
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
@@ -695,11 +695,20 @@ def test_a_signal_while_writing_leaves_the_old_output_whole_and_no_temporary(tmp
         if proc.poll() is None:
             proc.send_signal(sig)
             _, err = proc.communicate(timeout=60)
+            if proc.returncode == 0 or snapshot(tmp_path) != before:
+                # The signal came after the new output was committed (the renames hold signals, so it
+                # is then whole): a legitimate outcome, but not the one under test. Try again.
+                assert proc.returncode in (0, code), err
+                assert sorted(os.listdir(tmp_path)) == ["out"]
+                assert load_plan(str(out)).meta["source"] == SLOW
+                assert main(["map", SPEC, *MAP_ARGS, "-o", str(out)]) == 0
+                before = snapshot(tmp_path)
+                continue
             assert proc.returncode == code and err.strip().endswith(f"sws: {word}"), err
-            assert snapshot(tmp_path) == before
             return
         proc.communicate()
         assert main(["map", SPEC, *MAP_ARGS, "-o", str(out)]) == 0    # it finished first: put the old one back
+        before = snapshot(tmp_path)
     pytest.fail("the run always finished before the signal could be sent")
 
 

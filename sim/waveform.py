@@ -1,0 +1,164 @@
+"""Timing diagrams of the array interface, drawn from a real simulation trace (WaveDrom).
+
+`trace_interface` runs the controller and the array emulator (hwgen.tile's pair) in the Amaranth
+simulator on one input vector and records, cycle by cycle, the host streams and the array interface:
+`section`, `drive` and, for the first ADCs, `start`, `res`, `col`, `done` and `code`. `wavedrom_json`
+turns a trace into a WaveDrom description (https://wavedrom.com/tutorial.html), `write_diagram` writes
+it as JSON and, when the `wavedrom` package is installed, as SVG. Nothing is drawn by hand: the diagram
+is what the RTL does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+
+from hwgen.controller import Controller
+from hwgen.emulator import ArrayEmulator
+from hwgen.interface import connect_array
+from hwgen.params import TileParams
+from mapper.errors import SwsError
+from mapper.files import write_atomic
+from mapper.plan import LayerPlan
+
+__all__ = ["Trace", "trace_interface", "wavedrom_json", "write_diagram"]
+
+
+@dataclass
+class Trace:
+    """Per-cycle values of named signals: `rows[name][c]` is the signal's value in cycle `first + c`
+    (cycle 0: the cycle the first input is offered); `bits[name]` its width."""
+
+    first: int
+    rows: dict[str, list[int]] = field(default_factory=dict)
+    bits: dict[str, int] = field(default_factory=dict)
+
+
+class _Pair(wiring.Elaboratable):
+    def __init__(self, params: TileParams, plan: LayerPlan):
+        self.ctrl = Controller(params, plan)
+        self.emu = ArrayEmulator(params, plan)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.controller, m.submodules.array = self.ctrl, self.emu
+        connect_array(m, self.ctrl.bus, self.emu.bus)
+        return m
+
+
+def trace_interface(lp: LayerPlan, x, *, first: int | None = None, cycles: int = 40, adcs: int = 2,
+                    limit: int = 1_000_000) -> Trace:
+    """Simulate one input vector x (K,) and record `cycles` cycles of the interface from cycle `first`
+    (default: two cycles before the first ADC start), for the first `adcs` ADCs.
+
+    Cycle 0 is the cycle the first input is offered (after the accumulator clear that follows reset);
+    inputs are offered one per cycle, the output stream is always ready. `limit` bounds the cycles
+    simulated while looking for the first start.
+    """
+    k = lp.shape[0]
+    x = np.asarray(x, np.int64).reshape(-1)
+    if x.shape != (k,):
+        raise SwsError(f"trace: one input vector of {k} values is needed, not shape {x.shape}")
+    if not 1 <= cycles <= 100_000:
+        raise SwsError(f"trace: cycles must lie in 1..100000, not {cycles}")
+    if first is not None and first < 0:
+        raise SwsError(f"trace: the first cycle must be at least 0, not {first}")
+    params = TileParams.from_plan(lp)
+    adcs = max(1, min(adcs, lp.cfg.n_adc))
+    dut = _Pair(params, lp)
+    c, bus = dut.ctrl, dut.ctrl.bus
+    signals = {"i.valid": c.i.valid, "i.ready": c.i.ready, "section": bus.section, "drive": bus.drive}
+    for a in range(adcs):
+        port = bus.adc[a]
+        for name in ("start", "res", "col", "done", "code"):
+            signals[f"adc[{a}].{name}"] = getattr(port, name)
+    signals.update({"o.valid": c.o.valid, "o.ready": c.o.ready, "o.payload": c.o.payload})
+    starts = [port.start for port in bus.adc]
+    rows: dict[str, list[int]] = {name: [] for name in signals}
+    found = {"first": first}
+
+    async def bench(ctx):
+        ctx.set(c.o.ready, 1)
+        # Wait out the accumulator clear after reset: the first input is offered when the stream is ready.
+        while not ctx.get(c.i.ready):
+            await ctx.tick()
+        cycle, kk = 0, 0
+        while True:
+            ctx.set(c.i.valid, int(kk < k))
+            if kk < k:
+                ctx.set(c.i.payload, int(x[kk]))
+            if found["first"] is None and any(ctx.get(s) for s in starts):
+                found["first"] = max(0, cycle - 2)
+            for name, sig in signals.items():
+                rows[name].append(int(ctx.get(sig)))
+            if found["first"] is not None and cycle + 1 >= found["first"] + cycles:
+                return
+            if cycle >= limit:
+                raise SwsError(f"trace: no ADC started within {limit} cycles")
+            if kk < k and ctx.get(c.i.ready):
+                kk += 1
+            await ctx.tick()
+            cycle += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    f = found["first"]
+    return Trace(f, {name: v[f:f + cycles] for name, v in rows.items()}, {name: len(s) for name, s in signals.items()})
+
+
+def _wave(values: list[int], width: int) -> dict:
+    if width == 1:
+        wave = "".join("." if i and v == values[i - 1] else str(v) for i, v in enumerate(values))
+        return {"wave": wave}
+    wave, data = [], []
+    digits = -(-width // 4)
+    for i, v in enumerate(values):
+        if i and v == values[i - 1]:
+            wave.append(".")
+        else:
+            wave.append("=")
+            data.append(f"{v:0{digits}x}" if width > 8 else str(v))
+    return {"wave": "".join(wave), "data": data}
+
+
+def wavedrom_json(trace: Trace, title: str = "") -> dict:
+    """The trace as a WaveDrom description: a clock, then each signal, grouped by host and ADC."""
+    n = len(next(iter(trace.rows.values())))
+    groups: dict[str, list] = {}
+    for name, values in trace.rows.items():
+        group = name.split(".")[0]
+        label = name.split(".", 1)[1] if "." in name else name
+        groups.setdefault(group, []).append({"name": label, **_wave(values, trace.bits[name])})
+    signal: list = [{"name": "clk", "wave": "p" + "." * (n - 1)}]
+    for group, rows in groups.items():
+        signal.append([group, *rows] if len(rows) > 1 else rows[0])
+    return {"signal": signal, "head": {"text": title, "tick": trace.first},
+            "config": {"hscale": 1}}
+
+
+def write_diagram(trace: Trace, path: str, title: str = "") -> list[str]:
+    """Write `path` (.json: the WaveDrom description; .svg: drawn with the wavedrom package, and the
+    description beside it as .json). Returns the paths written."""
+    desc = wavedrom_json(trace, title)
+    text = json.dumps(desc, indent=1) + "\n"
+    if path.endswith(".json"):
+        write_atomic(path, text)
+        return [path]
+    if not path.endswith(".svg"):
+        raise SwsError(f"trace: {path}: the diagram's file must end in .svg or .json")
+    try:
+        import wavedrom
+    except ImportError:
+        raise SwsError("trace: drawing SVG needs the wavedrom package (pip install 'sws-crossbar[plots]')") from None
+    svg = wavedrom.render(json.dumps(desc)).tostring()
+    write_atomic(path, svg)
+    base = path[:-4] + ".json"
+    write_atomic(base, text)
+    return [path, base]

@@ -1,0 +1,91 @@
+"""The timing diagram's trace: what it records must be what the RTL does (checked against the golden
+model's counts and the documented ADC timing), and the WaveDrom text must encode exactly the trace."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mapper.config import ArrayConfig
+from mapper.errors import SwsError
+from sim.golden import predict
+from sim.waveform import trace_interface, wavedrom_json, write_diagram
+from tests.sim.cases import Case, inputs, weights
+from tests.support import need_module
+
+
+@pytest.fixture(scope="module")
+def case():
+    cfg = ArrayConfig(rows=8, cols=32, n_adc=3)
+    return Case("wave", cfg, weights(20, 4, 0.5, 3), inputs(cfg, 20, 3)[-1])
+
+
+def test_the_trace_holds_every_conversion_of_the_vector(case):
+    """Over the whole vector, the starts the trace shows, by resolution, are the golden model's
+    conversions, and each ADC is done exactly `res` cycles after its start (docs/design.md)."""
+    pred = predict(case.lp, case.x)
+    n_adc = case.cfg.n_adc
+    tr = trace_interface(case.lp, case.x, first=0, cycles=pred.cycles_per_vector + 5, adcs=n_adc)
+    seen = np.zeros(case.cfg.full_resolution + 1, np.int64)
+    for a in range(n_adc):
+        start, res, done = (np.array(tr.rows[f"adc[{a}].{s}"]) for s in ("start", "res", "done"))
+        for t in np.flatnonzero(start):
+            seen[res[t]] += 1
+            assert done[t + res[t]] == 1 and not done[t + 1:t + res[t]].any()
+        assert done.sum() == start.sum()
+    assert seen.tolist() == pred.conversions
+    # The vector's outputs leave on o: as many valid-and-ready cycles as outputs.
+    assert sum(v & r for v, r in zip(tr.rows["o.valid"], tr.rows["o.ready"])) == case.lp.shape[1]
+
+
+def _decode(row: dict, n: int) -> list:
+    """WaveDrom's wave language, read back: a digit is a level, '=' a new value from `data`, '.' repeats."""
+    out, data = [], iter(row.get("data", []))
+    for ch in row["wave"]:
+        if ch == ".":
+            out.append(out[-1])
+        elif ch == "=":
+            out.append(next(data))
+        else:
+            out.append(ch)
+    assert len(out) == n
+    return out
+
+
+def test_wavedrom_text_encodes_the_trace(case):
+    tr = trace_interface(case.lp, case.x, cycles=24)
+    assert tr.first > 0 and any(tr.rows["adc[0].start"][:4])   # the default window opens at the first start
+    desc = wavedrom_json(tr, "t")
+    assert desc["signal"][0] == {"name": "clk", "wave": "p" + "." * 23}
+    flat = {}
+    for entry in desc["signal"][1:]:
+        if isinstance(entry, list):
+            flat.update({f"{entry[0]}.{r['name']}": r for r in entry[1:]})
+        else:
+            flat[entry["name"]] = entry
+    assert set(flat) == set(tr.rows)
+    for name, values in tr.rows.items():
+        width = tr.bits[name]
+        want = [str(v) if width == 1 or width <= 8 else f"{v:0{-(-width // 4)}x}" for v in values]
+        assert _decode(flat[name], 24) == want, name
+
+
+def test_diagram_files(case, tmp_path):
+    tr = trace_interface(case.lp, case.x, cycles=8)
+    paths = write_diagram(tr, str(tmp_path / "t.json"))
+    assert json.loads((tmp_path / "t.json").read_text())["signal"][0]["name"] == "clk" and len(paths) == 1
+    with pytest.raises(SwsError, match=r"\.svg or \.json"):
+        write_diagram(tr, str(tmp_path / "t.png"))
+    assert not (tmp_path / "t.png").exists()
+    with pytest.raises(SwsError, match="one input vector"):
+        trace_interface(case.lp, case.x[:3])
+
+
+def test_diagram_svg(case, tmp_path):
+    need_module("wavedrom", "plots")
+    tr = trace_interface(case.lp, case.x, cycles=8)
+    write_diagram(tr, str(tmp_path / "t.svg"), "title")
+    svg = (tmp_path / "t.svg").read_text()
+    assert svg.startswith("<svg") and "WaveDrom" in svg and (tmp_path / "t.json").exists()
