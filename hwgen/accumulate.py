@@ -64,6 +64,10 @@ class Accumulate(wiring.Component):
     so a write meeting the next flush's read waits one cycle, and that read, if of the same group, takes
     the waiting write's sum (forwarded) instead of the memory's word. The streamer reads a word and
     clears it in the same cycle (read before write).
+    On hardware whose flushes can come 1 or 2 cycles apart (sign-magnitude or input-aware drive, or fewer
+    than 3 drive steps) the memory instead has a write port beside the read port: writes never wait, and
+    a flush's add takes its group's sum from the newest of the last three writes when it is that group's
+    (the read does not see a write of the same or the two cycles before: see `_two_ports`).
 
     Parameters
     ----------
@@ -92,15 +96,21 @@ class Accumulate(wiring.Component):
         p, cfg = self.params, self.params.hw
         G, W, NA = cfg.group, p.acc_width, cfg.n_adc
         acc_mem = _SlicedMemory(m, "acc", G * W, p.n_groups)
+        walk = p.walks_steps
         m.submodules.shift_add = sa = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
-                                               group_width=len(self.batch.group))
+                                               group_width=len(self.batch.group), step_shift=walk)
         bt = self.batch
         m.d.comb += [sa.capture.eq(bt.capture), sa.first.eq(bt.first), sa.new_plane.eq(bt.new_plane),
                      sa.last.eq(bt.last), sa.negate.eq(bt.negate), sa.group.eq(bt.group),
                      sa.lane_valid.eq(bt.lane_valid), sa.code.eq(bt.code), sa.sign.eq(bt.sign)]
+        if walk:
+            m.d.comb += sa.shift.eq(bt.shift)
         for i in range(NA):
             m.d.comb += [sa.bit[i].eq(bt.bit[i]), sa.j[i].eq(bt.j[i])]
 
+        if walk or cfg.steps < 3:
+            self._two_ports(m, sa, acc_mem)
+            return m
         # One address for the read and the write: the block RAM then has one read-write port, and the
         # streamer's read-and-clear is its native read-before-write. (A write and a read on two ports
         # would make Yosys emulate the read's collision behaviour with a multiplexer behind the block
@@ -162,3 +172,54 @@ class Accumulate(wiring.Component):
                 m.d.comb += self.ready.eq(1)
         m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)
         return m
+
+    def _two_ports(self, m, sa, acc_mem):
+        """The read-modify-write with a read port and a write port (non-transparent: a read sees the
+        memory before that cycle's write). Flush P read in cycle T is written in T + 3; a flush C of the
+        same group read in T + d (d = 1, 2, 3) reads the word before P's write, so its add (in T + d + 2)
+        takes P's sum from the write registers of that cycle (d = 1), of one cycle before (d = 2) or of two
+        cycles before (d = 3), the newest first; from d = 4 on the memory has it. The streamer's read and
+        clear of a word share a cycle: the read sees the word, the write zeroes it."""
+        p, cfg = self.params, self.params.hw
+        G, W = cfg.group, p.acc_width
+        bt, rd = self.batch, self.read
+        acc_wp = acc_mem.write_port()
+        acc_rp = acc_mem.read_port()
+        m.d.comb += [acc_rp.addr.eq(Mux(sa.flush_valid, sa.flush_group, rd.addr)),
+                     acc_rp.en.eq(sa.flush_valid | rd.en), rd.data.eq(acc_rp.data)]
+        f2_valid, f3_valid = Signal(), Signal()
+        f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
+        f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
+        f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
+        f3_old = Signal(G * W)
+        m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
+                     *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
+                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
+        with m.If(f2_valid):
+            m.d.sync += f3_old.eq(acc_rp.data)
+        # The write registers (written in the cycle they hold) and the two writes before them.
+        wr = [(Signal(name=f"wr{i}_en"), Signal.like(bt.group, name=f"wr{i}_addr"), Signal(G * W, name=f"wr{i}_data"))
+              for i in range(3)]
+        m.d.sync += wr[0][0].eq(0)
+        for (en0, addr0, data0), (en1, addr1, data1) in zip(wr, wr[1:]):
+            m.d.sync += [en1.eq(en0), addr1.eq(addr0), data1.eq(data0)]
+        old = f3_old
+        for en, addr, data_ in reversed(wr):        # the newest matching write wins
+            old = Mux(en & (addr == f3_group), data_, old)
+        wr_en, wr_addr, wr_data = wr[0]
+        with m.If(f3_valid):
+            m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
+                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
+        clearing = rd.en & rd.clear
+        m.d.comb += [acc_wp.addr.eq(Mux(clearing, rd.addr, wr_addr)), acc_wp.data.eq(Mux(clearing, 0, wr_data)),
+                     acc_wp.en.eq(clearing | wr_en)]
+        clear = Signal(range(max(2, p.n_groups)))
+        with m.FSM(name="accumulate"):
+            with m.State("CLEAR"):
+                m.d.comb += [acc_wp.addr.eq(clear), acc_wp.en.eq(1), acc_wp.data.eq(0)]
+                m.d.sync += clear.eq(clear + 1)
+                with m.If(clear == p.n_groups - 1):
+                    m.next = "READY"
+            with m.State("READY"):
+                m.d.comb += self.ready.eq(1)
+        m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)

@@ -4,8 +4,9 @@ Per input vector: LOAD takes K inputs from the stream; RUN walks the sections; O
 In RUN the prefetch (`hwgen.prefetch`) gathers section s+1 into its `next` buffer while the scheduler
 (`hwgen.scheduler`) converts section s, batch by batch and plane by plane, and the accumulator
 (`hwgen.accumulate`) adds the finished batches into the output words, which the output streamer
-(`hwgen.output`) then streams. The schedule depends on the plan only, never on the input values:
-`sim.golden.cycle_model` predicts it.
+(`hwgen.output`) then streams. The schedule depends on the plan only, never on the input values, except on
+input-aware hardware (the scheduler skips the steps that drive no row and shortens conversions, from the
+step popcounts the prefetch counts): `sim.golden.cycle_model` predicts it.
 """
 
 from __future__ import annotations

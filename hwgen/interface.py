@@ -130,25 +130,31 @@ def column_entry_layout(p: TileParams) -> data.StructLayout:
 
 def next_section_layout(p: TileParams) -> data.StructLayout:
     """A gathered section, from the prefetch to the scheduler: its index, active columns, output group,
-    the drive of each input plane (`planes[t]`, R bits) and the active columns' entries."""
-    return data.StructLayout({
+    the drive of each input plane (`planes[t]`, R bits) and the active columns' entries; on input-aware
+    hardware also `counts`, the section's rows driven in each drive step (in issue order)."""
+    fields = {
         "sec": range(p.section_depth + 1),
         "n_active": range(p.hw.slot_cols + 1),
         "group": range(max(2, p.n_groups)),
         "planes": data.ArrayLayout(unsigned(p.hw.rows), p.hw.input_bits),
         "cols": data.ArrayLayout(column_entry_layout(p), p.hw.slot_cols),
-    })
+    }
+    if p.hw.input_aware:      # rows driven in each drive step, by issue index
+        fields["counts"] = data.ArrayLayout(range(p.hw.rows + 1), p.hw.steps)
+    return data.StructLayout(fields)
 
 
 class BatchSignature(wiring.Signature):
     """A finished batch of conversions, from the scheduler to the accumulator (`hwgen.shift_add.ShiftAdd`'s
     inputs): `capture` the cycle the batch's last ADC is done; `first` its section's first batch,
-    `new_plane` a plane's first batch, `last` the section's last, `negate` a batch of the sign plane;
-    the section's output `group`; per lane its valid bit, code, weight sign, bit and local output j."""
+    `new_plane` a plane's first batch, `last` the section's last, `negate` a batch of the sign plane (of a
+    negative step); the section's output `group`; per lane its valid bit, code, weight sign, bit and local
+    output j; on hardware that walks the steps (`TileParams.walks_steps`) the step's exponent `shift`."""
 
     def __init__(self, p: TileParams):
         n = p.hw.n_adc
         super().__init__({
+            **({"shift": Out(range(max(2, p.hw.input_bits)))} if p.walks_steps else {}),
             "capture": Out(1), "first": Out(1), "new_plane": Out(1), "last": Out(1), "negate": Out(1),
             "group": Out(range(max(2, p.n_groups))),
             "lane_valid": Out(n),

@@ -133,6 +133,23 @@ class TileParams:
         return -(-self.n // self.hw.group)
 
     @property
+    def walks_steps(self) -> bool:
+        """The controller walks the drive steps (hwgen.steps.StepWalker) and weighs each batch by its step:
+        sign-magnitude or input-aware hardware. Two's complement weight-only hardware counts planes."""
+        return self.hw.input_encoding == "signmag" or self.hw.input_aware
+
+    @property
+    def step_order(self) -> list[int]:
+        """The drive steps (mapper.drive step indices) in the order the controller issues them: two's
+        complement the sign step first, A-1 down to 0; sign-magnitude the positive pass A-2 down to 0, then
+        the negative pass (steps 2A-3 down to A-1)."""
+        hw = self.hw
+        if hw.input_encoding == "signmag":
+            half = hw.input_bits - 1
+            return list(range(half - 1, -1, -1)) + list(range(2 * half - 1, half - 1, -1))
+        return list(range(hw.input_bits - 1, -1, -1))
+
+    @property
     def batches(self) -> int:
         """Most ADC batches a plane of one section can need."""
         return -(-self.hw.slot_cols // self.hw.n_adc)

@@ -12,6 +12,8 @@ from mapper.plan import LayerPlan
 
 from .interface import COUNTER_WIDTH, PROG_SELECT, ProgSignature, next_section_layout
 from .params import TileParams
+from .shift_add import tree_sum
+from .steps import step_drive
 
 __all__ = ["Prefetch", "table_shape", "DP16KD_SHAPES"]
 
@@ -96,6 +98,10 @@ class Prefetch(wiring.Component):
     and falls the cycle after the scheduler takes it (`next.ready`). The walk overlaps the scheduler's work
     on the previous section: `sim.golden.cycle_model` counts its cycles.
 
+    Sign-magnitude hardware holds each input as its magnitude (bits 0..A-2) and sign (bit A-1), converted
+    as it is written. Input-aware hardware also adds up, per drive step, the section's rows it drives
+    (`next.payload.counts`), in the cycles its inputs land in `next`: `next.valid` comes no later.
+
     Every block RAM's read data goes straight into a register: a DP16KD's clock-to-output time (5.8 ns in
     nextpnr-ecp5's speed grade 6 model) leaves no room for logic in the same cycle.
 
@@ -143,6 +149,13 @@ class Prefetch(wiring.Component):
         generic = plan is None
 
         prog = self.prog if generic else None
+        # What the input buffer holds: the input as it came (two's complement), or its magnitude (bits
+        # 0..A-2) and sign (bit A-1) on sign-magnitude hardware.
+        load_word = Signal(A, name="load_word")
+        m.d.comb += load_word.eq(self.load_data)
+        if cfg.input_encoding == "signmag":
+            x, neg = self.load_data, self.load_data[A - 1]
+            m.d.comb += load_word.eq(Cat(Mux(neg, -x.as_signed(), x)[:A - 1], neg))
 
         # The section word, registered.
         p_sec = Signal(range(p.section_depth + 1))
@@ -198,6 +211,8 @@ class Prefetch(wiring.Component):
                         *[col_addr[l].eq(sec["col_base"] + l) for l in range(P)],
                         nxt.sec.eq(p_sec), nxt.n_active.eq(sec["n_active"]), nxt.group.eq(group_of),
                         nxt_full.eq(1), self.sections.eq(self.sections + 1)]
+                    if cfg.input_aware:
+                        m.d.sync += nxt.counts.eq(0)
                     m.next = "GATHER"
             with m.State("GATHER"):
                 m.d.sync += g_pos.eq(g_pos + P)
@@ -226,7 +241,7 @@ class Prefetch(wiring.Component):
             rp = mem.read_port(transparent_for=(wp,))
             at = Signal(range(p.k), name=f"inputs{l}_addr")
             m.d.comb += [at.eq(Mux(self.load_en, self.load_addr, row_q[l])), wp.addr.eq(at), rp.addr.eq(at),
-                         wp.data.eq(self.load_data), wp.en.eq(self.load_en)]
+                         wp.data.eq(load_word), wp.en.eq(self.load_en)]
             m.d.sync += in_q[l].eq(rp.data)
         sv = [Signal(name=f"g{i}_valid") for i in range(5)]
         sl = [Signal(name=f"g{i}_last") for i in range(5)]
@@ -258,6 +273,15 @@ class Prefetch(wiring.Component):
                                     m.d.sync += [nxt.planes[tt][r].eq(in_q[l][tt]) for tt in range(A)]
             with m.If(sl[4]):
                 m.d.sync += self.next.valid.eq(1)
+        if cfg.input_aware:
+            # Each step's driven rows: a popcount of the `lanes` rows landing, added in the same cycle;
+            # lane l holds a row of the section when ok[l].
+            ok = [Signal(name=f"g4_row{l}") for l in range(P)]
+            m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
+            with m.If(sv[4]):
+                for i in range(cfg.steps):
+                    m.d.sync += nxt.counts[i].eq(
+                        nxt.counts[i] + tree_sum(step_drive(p, in_q[l], i) & ok[l] for l in range(P)))
         with m.If(self.next.valid & self.next.ready):
             m.d.sync += [self.next.valid.eq(0), nxt_full.eq(0)]
         return m

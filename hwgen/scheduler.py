@@ -11,13 +11,15 @@ from .interface import (COUNTER_WIDTH, ArraySignature, BatchSignature, column_en
                         next_section_layout)
 from .params import TileParams
 from .shift_add import tree_sum
+from .steps import StepWalker, step_drive, step_tables
 
 __all__ = ["Scheduler", "BatchSelect"]
 
 
 class BatchSelect(wiring.Component):
     """The lanes of batch `b` (columns b * n_adc .. b * n_adc + n_adc - 1 of the current section, valid
-    below `n_active`) and the drive of plane `t`. Combinational; a component of its own because it changes
+    below `n_active`) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
+    `hwgen.steps.step_drive`). Combinational; a component of its own because it changes
     once a batch: simulation then re-evaluates these wide multiplexers only when their inputs change.
 
     Attributes
@@ -32,7 +34,8 @@ class BatchSelect(wiring.Component):
         self.params = params
         cfg, layout = params.hw, next_section_layout(params)
         super().__init__({
-            "b": In(range(params.batches)), "t": In(range(cfg.input_bits)),
+            "b": In(range(params.batches)),
+            "t": In(range(cfg.steps if params.walks_steps else cfg.input_bits)),
             "n_active": In(layout["n_active"].shape), "planes": In(layout["planes"].shape),
             "cols": In(layout["cols"].shape),
             "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)),
@@ -50,10 +53,11 @@ class BatchSelect(wiring.Component):
                         c = bb * NA + i
                         if c < SC:
                             m.d.comb += [self.lanes[i].eq(self.cols[c]), self.lane_valid[i].eq(c < self.n_active)]
+        walk = p.walks_steps
         with m.Switch(self.t):
-            for tt in range(cfg.input_bits):
+            for tt in range(cfg.steps if walk else cfg.input_bits):
                 with m.Case(tt):
-                    m.d.comb += self.drive.eq(self.planes[tt])
+                    m.d.comb += self.drive.eq(step_drive(p, self.planes, tt) if walk else self.planes[tt])
         return m
 
 
@@ -65,8 +69,15 @@ class Scheduler(wiring.Component):
 
     States: WAIT (no current section) takes `next` when it is valid (the cycle after, the first batch may
     issue); ISSUE issues while the bank is free and returns to WAIT the cycle after the section's last batch
-    issues, so the next section's copy never waits on an ADC's done. A batch in flight is `capture`d on
-    `batch` in the cycle its last ADC is done, with the codes the ADCs hold.
+    issues, so the next section's copy never waits on an ADC's done.
+
+    On sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from a
+    `StepWalker` in issue order instead of the plane counter: input-aware, a step whose popcount q is 0 is
+    skipped, every conversion starts at min(res, bitlen(q)) bits, and a section that drives no row is
+    taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator.
+
+    A batch in flight is `capture`d on `batch` in the cycle its last ADC is done, with the codes the ADCs
+    hold.
 
     Parameters
     ----------
@@ -84,7 +95,7 @@ class Scheduler(wiring.Component):
     busy : Out(1)
         A section current, a batch in flight or its counting unfinished.
     planes : Out(COUNTER_WIDTH)
-        Planes driven since reset.
+        Planes (drive steps) issued since reset.
     conversions : Out(ArrayLayout(COUNTER_WIDTH, full_resolution + 1))
         Conversions at each resolution since reset, four cycles behind their issue.
     """
@@ -105,6 +116,7 @@ class Scheduler(wiring.Component):
         m = Module()
         p, cfg = self.params, self.params.hw
         A, NA, FR = cfg.input_bits, cfg.n_adc, cfg.full_resolution
+        walk, aware, S = p.walks_steps, cfg.input_aware, cfg.steps
         nxt = self.next.payload
         cur = Signal.like(nxt, name="cur")
         t = Signal(range(A), init=A - 1)     # planes run sign plane first (Horner's rule in ShiftAdd)
@@ -121,26 +133,45 @@ class Scheduler(wiring.Component):
         # Registered flags (the comparisons run the cycle before): b is the plane's last batch, t the last plane.
         last_batch, last_plane = Signal(), Signal()
         one_batch = Signal()          # the current section has a single batch a plane
+        if walk:
+            m.submodules.steps = walker = StepWalker(p)
+            t, last_plane = walker.step, walker.last
+            cur_first = Signal()      # the section's first batch is next
+            if aware:
+                m.d.comb += walker.counts.eq(nxt.counts)
 
         m.submodules.select = sel = BatchSelect(p)
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols)]
         m.d.comb += [self.bus.section.eq(cur.sec), self.bus.drive.eq(sel.drive)]
+        res = [sel.lanes[i].res for i in range(NA)]
+        if aware:       # min(res, bitlen(q)): the step's bound
+            res = [Mux(r > walker.bound, walker.bound, r) for r in res]
         for i in range(NA):
-            m.d.comb += [adc[i].start.eq(issue & sel.lane_valid[i]), adc[i].res.eq(sel.lanes[i].res),
+            m.d.comb += [adc[i].start.eq(issue & sel.lane_valid[i]), adc[i].res.eq(res[i]),
                          adc[i].col.eq(sel.lanes[i].col)]
 
         # What is in flight, for the accumulator. `issue` depends on the ADCs' done, so it enables only the
         # few registers the next issue needs; the batch's description is snapshotted every cycle without an
         # enable, kept the cycle after its issue (`issued`), and read through `issued` until then.
         flight = data.StructLayout({"valid": NA, "cols": sel.lanes.shape(), "first": 1, "new_plane": 1,
-                                    "negate": 1, "last": 1, "group": nxt.group.shape()})
+                                    "negate": 1, "last": 1, "group": nxt.group.shape(),
+                                    **({"shift": range(max(2, A))} if walk else {})})
         snap, kept, fl = Signal(flight, name="snapshot"), Signal(flight, name="flight"), Signal(flight, name="in_flight")
         issued = Signal()
         m.d.sync += [issued.eq(issue), snap.valid.eq(sel.lane_valid), snap.cols.eq(sel.lanes),
                      snap.first.eq((t == A - 1) & (b == 0)), snap.new_plane.eq(b == 0),
                      snap.negate.eq((t == A - 1) if cfg.input_signed else 0),
                      snap.last.eq(last_batch & last_plane), snap.group.eq(cur.group)]
+        if walk:
+            # Steps in any order, some skipped: each batch carries its step's exponent and sign, and is
+            # counted at the resolution it is converted at.
+            shifts, negates = step_tables(p)
+            m.d.sync += [snap.first.eq(cur_first), *[snap.cols[i].res.eq(res[i]) for i in range(NA)]]
+            with m.Switch(t):
+                for tt in range(S):
+                    with m.Case(tt):
+                        m.d.sync += [snap.shift.eq(shifts[tt]), snap.negate.eq(negates[tt])]
         with m.If(issued):
             m.d.sync += [kept.eq(snap), self.planes.eq(self.planes + snap.new_plane)]
         m.d.comb += fl.eq(Mux(issued, snap, kept))
@@ -151,10 +182,17 @@ class Scheduler(wiring.Component):
             with m.State("WAIT"):
                 m.d.comb += self.next.ready.eq(1)
                 with m.If(self.next.valid):
-                    m.d.sync += [cur.eq(nxt), t.eq(A - 1), b.eq(0), b_end.eq(NA),
-                                 one_batch.eq(nxt.n_active <= NA), last_batch.eq(nxt.n_active <= NA),
-                                 last_plane.eq(A == 1)]
-                    m.next = "ISSUE"
+                    if walk:
+                        m.d.comb += walker.load.eq(1)
+                        m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(nxt.n_active <= NA),
+                                     last_batch.eq(nxt.n_active <= NA), cur_first.eq(1)]
+                        with m.If(walker.live):      # input-aware: a section that drives no row is dropped
+                            m.next = "ISSUE"
+                    else:
+                        m.d.sync += [cur.eq(nxt), t.eq(A - 1), b.eq(0), b_end.eq(NA),
+                                     one_batch.eq(nxt.n_active <= NA), last_batch.eq(nxt.n_active <= NA),
+                                     last_plane.eq(A == 1)]
+                        m.next = "ISSUE"
             with m.State("ISSUE"):
                 m.d.comb += issue.eq(done_all)
                 with m.If(issue & last_batch & last_plane):
@@ -162,9 +200,15 @@ class Scheduler(wiring.Component):
 
         with m.If(issue):
             m.d.sync += [inflight.eq(1), pending.eq(sel.lane_valid)]
+            if walk:
+                m.d.sync += cur_first.eq(0)
             with m.If(last_batch):
-                m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
-                             last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
+                if walk:
+                    m.d.sync += [b.eq(0), b_end.eq(NA), last_batch.eq(one_batch)]
+                    m.d.comb += walker.advance.eq(1)
+                else:
+                    m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
+                                 last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
             with m.Else():
                 m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur.n_active)]
         with m.Else():
@@ -195,6 +239,8 @@ class Scheduler(wiring.Component):
         bt = self.batch
         m.d.comb += [bt.capture.eq(complete), bt.first.eq(fl.first), bt.new_plane.eq(fl.new_plane),
                      bt.last.eq(fl.last), bt.negate.eq(fl.negate), bt.group.eq(fl.group), bt.lane_valid.eq(f_valid)]
+        if walk:
+            m.d.comb += bt.shift.eq(fl.shift)
         for i in range(NA):
             m.d.comb += [bt.code[i].eq(adc[i].code), bt.sign[i].eq(f_col[i].sign), bt.bit[i].eq(f_col[i].bit),
                          bt.j[i].eq(f_col[i].j)]

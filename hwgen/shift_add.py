@@ -39,6 +39,11 @@ class ShiftAdd(wiring.Component):
     plane ? 2 * local : local) + term. On the section's last batch the G sums go to `flush` (valid one
     cycle, with the section's output `group`).
 
+    With `step_shift` (drive steps issued in any order, some skipped: sign-magnitude or input-aware
+    hardware), each batch instead comes with its step's exponent `shift`, the lane terms are
+    (-1)**sign * code * 2**(bit + shift), the step's sign is applied as before, and the sums simply add
+    up: local = (first batch of the section ? 0 : local) + term. The pipeline depth is the same.
+
     Latency: `flush_valid` follows the `capture` of a section's last batch by `pipeline_depth(n_adc)`
     cycles; one batch a cycle.
 
@@ -48,24 +53,30 @@ class ShiftAdd(wiring.Component):
         n_adc lanes, G outputs, A planes, Bm bits.
     code_width, acc_width, group_width : int
         Bits of an ADC code, of an output sum, and of an output group index.
+    step_shift : bool
+        Weigh each batch by 2**shift instead of Horner's rule over the planes.
 
     Attributes
     ----------
-    capture, first, new_plane, last, negate, group, lane_valid, code, sign, bit, j : In
+    capture, first, new_plane, last, negate, shift, group, lane_valid, code, sign, bit, j : In
         The finished batch: `first` its section's first batch, `new_plane` the first batch of a plane,
-        `last` the section's last batch, `negate` a batch of the sign plane.
+        `last` the section's last batch, `negate` a batch of a negative step, `shift` its step's
+        exponent (with `step_shift` only).
     busy : Out(1)
         A batch is in the pipeline.
     flush_valid, flush_group, flush : Out
         A section's G sums, for one cycle.
     """
 
-    def __init__(self, cfg: HardwareConfig, *, code_width: int, acc_width: int, group_width: int):
+    def __init__(self, cfg: HardwareConfig, *, code_width: int, acc_width: int, group_width: int,
+                 step_shift: bool = False):
         self.cfg = cfg
         n, g = cfg.n_adc, cfg.group
         self.acc_width = acc_width
         self.code_width = code_width
+        self.step_shift = step_shift
         super().__init__({
+            **({"shift": In(range(max(2, cfg.input_bits)))} if step_shift else {}),
             "capture": In(1),
             "first": In(1),
             "new_plane": In(1),
@@ -87,8 +98,10 @@ class ShiftAdd(wiring.Component):
         m = Module()
         cfg, W = self.cfg, self.acc_width
         n, g = cfg.n_adc, cfg.group
-        # A term is at most (2**code_width - 1) * 2**(Bm - 1) in magnitude; a batch sum n times that.
-        term_w = self.code_width + max(1, cfg.weight_bits) + 1
+        # A term is at most (2**code_width - 1) * 2**(Bm - 1) in magnitude (times 2**(A - 1) with step
+        # shifts); a batch sum n times that.
+        top_shift = max(1, cfg.weight_bits) + (cfg.input_bits - 1 if self.step_shift else 0)
+        term_w = self.code_width + top_shift + 1
         ctl = data.StructLayout({"first": 1, "new_plane": 1, "last": 1, "negate": 1,
                                  "group": len(self.group)})
 
@@ -105,8 +118,10 @@ class ShiftAdd(wiring.Component):
                          a_j.eq(self.j), ctl1.first.eq(self.first), ctl1.new_plane.eq(self.new_plane),
                          ctl1.last.eq(self.last), ctl1.negate.eq(self.negate), ctl1.group.eq(self.group)]
             for i in range(n):
-                with m.Switch(self.bit[i]):
-                    for bit in range(max(1, cfg.weight_bits)):
+                # The lane's shift: its bit, plus the step's exponent with step_shift.
+                shift = self.bit[i] + self.shift if self.step_shift else self.bit[i]
+                with m.Switch(shift):
+                    for bit in range(top_shift):
                         with m.Case(bit):
                             m.d.sync += a[i].eq(self.code[i] << bit)
 
@@ -157,7 +172,7 @@ class ShiftAdd(wiring.Component):
             m.d.sync += self.flush_group.eq(pc.group)
         for jj in range(g):
             local = Signal(signed(W), name=f"local{jj}")
-            base = Mux(pc.first, 0, Mux(pc.new_plane, local << 1, local))
+            base = Mux(pc.first, 0, local if self.step_shift else Mux(pc.new_plane, local << 1, local))
             total = Signal(signed(W), name=f"horner{jj}")
             m.d.comb += total.eq(base + planed[jj])
             with m.If(pv):

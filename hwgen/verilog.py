@@ -48,7 +48,8 @@ def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: boo
 
 
 def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = None,
-              controller_only: bool = False, generic: bool = False, lanes: int | None = None) -> dict:
+              controller_only: bool = False, generic: bool = False, lanes: int | None = None,
+              hardware: dict | None = None) -> dict:
     """Write the Verilog of one layer of a plan folder (and with `generic` the .prog writes beside it).
 
     Parameters
@@ -66,6 +67,8 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
         written beside the Verilog, never over it.
     lanes : int, optional
         Rows gathered per cycle (default hwgen.params.default_lanes).
+    hardware : dict, optional
+        Drive fields (input_encoding, input_aware) replacing the plan's (`LayerPlan.on_hardware`).
 
     Returns
     -------
@@ -78,7 +81,7 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
     from .params import TileParams
     from .program import program_writes
 
-    lp = load_plan(plan_dir).layer(layer)
+    lp = load_plan(plan_dir).layer(layer).on_hardware(**(hardware or {}))
     output = output or os.path.join("build", "rtl", re.sub(r"[^A-Za-z0-9_.-]", "_", lp.name) + ".v")
     params = TileParams.from_plan(lp, lanes)
     prog = os.path.splitext(output)[0] + ".prog" if generic else None

@@ -55,7 +55,7 @@ def lower_bound(w: np.ndarray, cfg: ArrayConfig) -> float:
     """The closed-form bound of the configuration's law (pJ per input vector) for any lossless plan of w."""
     ones = column_ones(w, cfg.weight_bits)
     total, nonempty = int(ones.sum()), int(np.count_nonzero(ones))
-    a = cfg.input_bits
+    a = cfg.steps
     if cfg.law == "walden":
         return cfg.e8_pj * 2.0 ** -8 * a * (total + nonempty)
     if cfg.law == "thermal":
@@ -77,4 +77,4 @@ def column_bound(w: np.ndarray, cfg: ArrayConfig) -> float:
     for m in range(1, top + 1):
         k = min(m, cfg.rows)
         f[m] = np.min(part[1:k + 1] + f[m - 1::-1][:k])   # last part of 1..k ones after f[m - part]
-    return float(cfg.input_bits * f[ones].sum())
+    return float(cfg.steps * f[ones].sum())

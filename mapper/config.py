@@ -12,10 +12,11 @@ import math
 from dataclasses import dataclass
 
 from .adc_models import DEFAULT_E8_PJ, MODELS, NEUROSIM_NODES, PUBLISHED
+from .drive import ENCODINGS as INPUT_ENCODINGS, input_range, step_count, step_weights
 from .errors import SwsError
 
 __all__ = ["ArrayConfig", "HardwareConfig", "MappingConfig", "EnergyConfig", "ORDERINGS", "POLICIES", "LAWS",
-           "SECTIONINGS", "clog2"]
+           "SECTIONINGS", "INPUT_ENCODINGS", "clog2"]
 
 ORDERINGS = ("sorted", "natural", "signed", "gray")
 POLICIES = ("column", "section", "full", "dense")
@@ -63,6 +64,15 @@ class HardwareConfig:
         G consecutive outputs share one row order and one slot of 2 * Bm * G columns.
     n_adc : int
         ADCs of the bank that converts a section's active columns.
+    input_encoding : str
+        How inputs become row drives, one 1-bit drive step after the other (mapper.drive): "twos"
+        (two's complement, A steps, the sign step first) or "signmag" (sign-magnitude, signed inputs
+        only: A-1 magnitude steps of the positive inputs, then A-1 of the negative ones; the inputs lie
+        in -(2**(A-1)-1)..2**(A-1)-1).
+    input_aware : bool
+        Input-aware ADC resolution (docs/design.md section 4): in each step the controller counts the
+        section's driven rows q, converts each column at min(res, bitlen(q)) bits and skips the step
+        when q = 0. Lossless; conversions and cycles then depend on the inputs.
     """
 
     rows: int = 128
@@ -72,6 +82,8 @@ class HardwareConfig:
     input_signed: bool = True
     group: int = 1
     n_adc: int = 16
+    input_encoding: str = "twos"
+    input_aware: bool = False
 
     def __post_init__(self):
         _positive_int("rows", self.rows)
@@ -86,6 +98,12 @@ class HardwareConfig:
             raise SwsError(f"input_bits must be at most 16, not {self.input_bits}")
         _positive_int("group", self.group)
         _positive_int("n_adc", self.n_adc)
+        _one_of("input_encoding", self.input_encoding, INPUT_ENCODINGS)
+        if self.input_encoding == "signmag" and not self.input_signed:
+            raise SwsError("input_encoding 'signmag' is for signed inputs: unsigned inputs are already magnitudes "
+                           "(use input_encoding 'twos')")
+        if not isinstance(self.input_aware, bool):
+            raise SwsError(f"input_aware must be true or false, not {self.input_aware!r}")
         if self.slot_cols > self.cols:
             raise SwsError(
                 f"group {self.group} is wider than a crossbar: a slot needs 2 * weight_bits * group = "
@@ -111,18 +129,21 @@ class HardwareConfig:
 
     @property
     def input_min(self) -> int:
-        return -(2 ** (self.input_bits - 1)) if self.input_signed else 0
+        return input_range(self.input_bits, self.input_signed, self.input_encoding)[0]
 
     @property
     def input_max(self) -> int:
-        return 2 ** (self.input_bits - 1) - 1 if self.input_signed else 2 ** self.input_bits - 1
+        return input_range(self.input_bits, self.input_signed, self.input_encoding)[1]
+
+    @property
+    def steps(self) -> int:
+        """Drive steps per input vector: A (two's complement, unsigned), 2 * (A - 1) (sign-magnitude)."""
+        return step_count(self.input_bits, self.input_signed, self.input_encoding)
 
     def plane_weights(self) -> list[int]:
-        """The weight of bit-plane t: 2**t, and -2**(A-1) for the sign plane of signed inputs."""
-        w = [2 ** t for t in range(self.input_bits)]
-        if self.input_signed:
-            w[-1] = -w[-1]
-        return w
+        """The weight of drive step p (mapper.drive.step_weights): two's complement 2**t, and -2**(A-1)
+        for the sign step of signed inputs; sign-magnitude 2**t, then -2**t."""
+        return [int(w) for w in step_weights(self.input_bits, self.input_signed, self.input_encoding)]
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,12 @@ def report_markdown(report: dict) -> str:
     models = report["models"]
     law = f"law {en['law']}" + (f" (E8 = {en['e8_pj']} pJ)" if en["law"] in RELATIVE else "")
     t = report["total"]
+    drive = "sign-magnitude" if hw.get("input_encoding") == "signmag" else "two's complement"
+    if hw.get("input_aware"):
+        drive += "; input-aware hardware, whose figures here are weight-only: their upper bound"
     lines = [f"# SWS mapping report: {report['source']}", "",
              f"Array {hw['rows']} x {hw['cols']}, weights {hw['weight_bits']} magnitude bits, "
-             f"inputs {hw['input_bits']} bits ({'signed' if hw['input_signed'] else 'unsigned'}), "
+             f"inputs {hw['input_bits']} bits ({'signed' if hw['input_signed'] else 'unsigned'}, {drive}), "
              f"group {hw['group']}, {hw['n_adc']} ADCs, ordering {mp['ordering']}, sectioning {mp['sectioning']}, "
              f"policy {mp['policy']}, cap {mp['cap']}, {law}, sparsity requested {report['sparsity_requested']}.",
              "",

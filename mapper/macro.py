@@ -162,12 +162,14 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
 
     The exact cycle model of docs/design.md section 6 (sim.golden.cycle_model computes it from a plan's ROM
     images; tests check that both agree), with the sections in table order and each section's active
-    columns widest first.
+    columns widest first. It is the weight-only schedule (every drive step of every section, each column
+    at its planned resolution): with `input_aware` hardware the cycles depend on the inputs
+    (sim.golden.cycle_model given them), and this is their upper bound, reached when no step is skipped.
     """
     cfg = sec.cfg
     lanes = lanes or default_lanes(cfg.rows)
     k, n = sec.shape
-    a_bits, n_adc = cfg.input_bits, cfg.n_adc
+    a_bits, n_adc = cfg.steps, cfg.n_adc
     flat = res.reshape(len(res), -1)
     ordered = -np.sort(-flat, axis=1)                               # widest first
     n_active = np.count_nonzero(flat, axis=1)
@@ -244,12 +246,12 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
     cfg = sec.cfg
     m = macro_of(cfg)
     k, n = sec.shape
-    a_bits = cfg.input_bits
+    a_bits, steps = cfg.input_bits, cfg.steps
     flat = res.reshape(len(res), -1)
     active = (flat > 0).any(axis=1)
-    conversions = int(a_bits * np.count_nonzero(flat))
+    conversions = int(steps * np.count_nonzero(flat))
     rows = row_activations(sec, active)
-    cells = int(a_bits * sec.counts[active].sum())
+    cells = int(steps * sec.counts[active].sum())
     table_bits = 0
     if tables:
         w = rom_widths(cfg, sec.shape, int(sec.sec_len.sum()), int(np.count_nonzero(flat)))
@@ -259,7 +261,7 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
     energy = {
         "adc": float(adc_pj),
         "sample_hold": conversions * m["sample_hold_pj"],
-        "row_drivers": rows * a_bits * m["dac_pj_per_row_plane"],
+        "row_drivers": rows * steps * m["dac_pj_per_row_plane"],
         "crossbar": cells * m["cell_read_pj"],
         "shift_add": conversions * m["shift_add_pj"],
         "input_buffer": k * a_bits * io,

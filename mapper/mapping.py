@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bits import input_planes, lossless_bits, weight_bits_of
+from .bits import lossless_bits, weight_bits_of
+from .drive import drive_steps
 from .config import ArrayConfig
 from .energy import energy_table
 from .optimal import optimal_strategy, refined_strategy
@@ -43,11 +44,12 @@ class Cost:
 
 
 def cost_of(res: np.ndarray, cfg: ArrayConfig, n_sections: int) -> Cost:
-    """Per input vector: every active column is converted once in each of the A planes."""
+    """Per input vector: every active column is converted once in each drive step (A planes in two's
+    complement, 2 * (A - 1) in sign-magnitude); the weight-only figure, also with input-aware hardware."""
     active = res[res > 0]
-    hist = np.bincount(active, minlength=cfg.full_resolution + 1) * cfg.input_bits
-    energy = float(cfg.input_bits * energy_table(cfg)[active].sum())
-    return Cost(energy, int(cfg.input_bits * active.size), int(cfg.input_bits * active.sum()), int(n_sections),
+    hist = np.bincount(active, minlength=cfg.full_resolution + 1) * cfg.steps
+    energy = float(cfg.steps * energy_table(cfg)[active].sum())
+    return Cost(energy, int(cfg.steps * active.size), int(cfg.steps * active.sum()), int(n_sections),
                 int(-(-n_sections // cfg.slots_per_crossbar)), tuple(int(x) for x in hist))
 
 
@@ -124,7 +126,7 @@ def saturating_matvec(lm: LayerMap, x: np.ndarray, chunk: int = 32) -> np.ndarra
     short = np.nonzero((lm.res < lm.need).any(axis=(1, 2, 3)))[0]
     if not len(short):
         return y
-    planes = input_planes(x, cfg.input_bits).astype(np.float32)                       # (V, A, K)
+    planes = drive_steps(x, cfg.input_bits, cfg.input_signed, cfg.input_encoding).astype(np.float32)  # (V, P, K)
     v, a = planes.shape[:2]
     planes_t = np.ascontiguousarray(planes.reshape(v * a, -1).T)           # (K, V * A)
     g, bm, n_out = cfg.group, cfg.weight_bits, w.shape[1]

@@ -127,7 +127,7 @@ def optimal_cuts(csum: np.ndarray, kept: np.ndarray, cfg: ArrayConfig, *, worker
     flat = csum.reshape(n_groups, k1, -1)
     e = level_energies(cfg)
     scale, dtype = _integer_scale(e, flat.shape[2])
-    penalty = cfg.section_cost_pj / (cfg.e8_pj * cfg.input_bits) * scale
+    penalty = cfg.section_cost_pj / (cfg.e8_pj * cfg.steps) * scale
     # Longest groups first, in chunks of similar length, so short groups do not pay for the longest one.
     todo = np.nonzero(kept > 0)[0]
     todo = todo[np.argsort(-kept[todo], kind="stable")]
@@ -213,7 +213,7 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
     n_groups, k, g = wg.shape
     e = level_energies(cfg)
     scale, exact = _integer_scale(e, 2 * cfg.weight_bits * g)
-    penalty = cfg.section_cost_pj / (cfg.e8_pj * cfg.input_bits) * scale
+    penalty = cfg.section_cost_pj / (cfg.e8_pj * cfg.steps) * scale
     # With integer costs (walden, thermal, integral section cost) every price of a move or swap is a
     # small integer, exact in float32, which halves the memory traffic of the swap tables.
     real = np.float32 if exact is not np.float64 and penalty == round(penalty) \

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,8 @@ PLAN_VERSION = 2
 ROMS = ("sections", "rows", "columns", "cells")
 SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")
+#: Hardware fields a plan can be run under other than its own (`LayerPlan.on_hardware`).
+DRIVE_FIELDS = ("input_encoding", "input_aware")
 
 
 @dataclass
@@ -60,6 +63,18 @@ class LayerPlan:
 
     def rom_bits(self) -> dict[str, int]:
         return rom_bits(self.cfg, self.shape, self.n_sections, len(self.row_index), len(self.columns["res"]))
+
+    def on_hardware(self, **fields) -> "LayerPlan":
+        """This plan on hardware with the drive fields changed (input_encoding, input_aware): the ROMs
+        depend on the weights only, so a plan runs on either encoding and either resolution mode.
+        None values keep the plan's own."""
+        fields = {k: v for k, v in fields.items() if v is not None}
+        bad = sorted(set(fields) - set(DRIVE_FIELDS))
+        if bad:
+            raise SwsError(f"only the drive fields {', '.join(DRIVE_FIELDS)} can change on a plan, not {bad[0]}")
+        if not fields:
+            return self
+        return dataclasses.replace(self, cfg=self.cfg.replace(**fields))
 
 
 def rom_widths(cfg: ArrayConfig, shape: tuple[int, int], n_rows: int, n_cols: int) -> dict[str, dict[str, int]]:

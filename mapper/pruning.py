@@ -116,7 +116,7 @@ class AdcAware:
         e = energy_table(cfg)
         counts = sec.counts.astype(np.int64)                                # (S, G, 2, Bm)
         # Each one's share of its column's conversions: a lone one carries a whole conversion.
-        saved = cfg.input_bits * e[resolution(counts)] / np.maximum(counts, 1)
+        saved = cfg.steps * e[resolution(counts)] / np.maximum(counts, 1)
         bits = weight_bits_of(w, cfg.weight_bits).astype(np.float64)        # (K, N, 2, Bm)
         col = saved[np.maximum(sec_of, 0), (outputs % cfg.group)[None, :]]  # (K, N, 2, Bm)
         return np.where(sec_of >= 0, (bits * col).sum(axis=(2, 3)), 0.0)

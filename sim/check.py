@@ -37,9 +37,9 @@ def compare(pred, run) -> list[str]:
         v, n = diff[0]
         out.append(f"output [{v}, {n}]: simulation {run.outputs[v, n]}, golden model {pred.outputs[v, n]} "
                    f"({len(diff)} outputs differ)")
-    for v, c in enumerate(run.cycles_per_vector):
-        if c != pred.cycles_per_vector:
-            out.append(f"cycles of vector {v}: simulation {c}, golden model {pred.cycles_per_vector}")
+    for v, (c, want) in enumerate(zip(run.cycles_per_vector, pred.vector_cycles)):
+        if c != want:
+            out.append(f"cycles of vector {v}: simulation {c}, golden model {want}")
             break
     for name, want in pred.counters().items():
         got = run.counters[name]
@@ -54,7 +54,8 @@ def default_backend() -> str:
 
 
 def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None = None, generic: bool = False,
-                  lanes: int | None = None, where: str = "inputs", backend: str | None = None) -> dict:
+                  lanes: int | None = None, where: str = "inputs", backend: str | None = None,
+                  hardware: dict | None = None) -> dict:
     """Simulate one layer of a plan folder on the vectors x and compare with the golden model.
 
     Parameters
@@ -76,11 +77,14 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
         How error messages name the inputs.
     backend : str, optional
         "amaranth", "verilator" or "icarus" (default: the fastest installed; amaranth with `vcd`).
+    hardware : dict, optional
+        Drive fields (input_encoding, input_aware) replacing the plan's (`LayerPlan.on_hardware`).
 
     Returns
     -------
     dict
-        layer, backend, outputs, cycles, cycles_per_vector, adc_bound_per_vector, conversions,
+        layer, backend, outputs, cycles, cycles_per_vector, adc_bound_per_vector (the largest of the
+        vectors': they differ on input-aware hardware), adc_bound (over all vectors), conversions,
         conversions_by_bits, planes, sections, energy_pj, match, problems, sim_seconds.
 
     Raises
@@ -94,7 +98,7 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
     if vcd and backend != "amaranth":
         raise SwsError(f"--vcd writes the Amaranth simulation's waveform: use it with --backend amaranth, "
                        f"not {backend}")
-    lp = load_plan(plan_dir).layer(layer)
+    lp = load_plan(plan_dir).layer(layer).on_hardware(**(hardware or {}))
     x = check_inputs(lp, x, where)
     params = TileParams.from_plan(lp, lanes)
     pred = predict(lp, x, params)
@@ -106,6 +110,7 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
     conv = run.counters["conversions"]
     return {"layer": lp.name, "backend": backend, "outputs": run.outputs, "cycles": run.counters["cycles"],
             "cycles_per_vector": run.cycles_per_vector, "adc_bound_per_vector": pred.bound_per_vector,
+            "adc_bound": int(sum(pred.vector_bounds)),
             "conversions": int(sum(conv)), "conversions_by_bits": conv, "planes": run.counters["planes"],
             "sections": run.counters["sections"], "energy_pj": energy_of(lp.cfg, conv), "match": not problems,
             "problems": problems, "sim_seconds": run.seconds}

@@ -3,32 +3,42 @@
 Outputs are computed from the LayerPlan arrays alone (section table, row-index table, column table and
 cells), independently of the mapper's LayerMap, with the ADC saturation min(count, 2**res - 1).
 
-The cycle model mirrors the controller's schedule (hwgen/controller.py); it depends on the plan only.
-Per vector: K load cycles + RUN cycles + 1 + N output cycles. In RUN (cycle 0 = the cycle after the
-last input), for the sections in table order, with L = lanes:
+The cycle model mirrors the controller's schedule (hwgen/controller.py). Weight-only hardware: it depends
+on the plan only. Input-aware hardware (`input_aware`): also on each vector's step popcounts q (the
+section's rows driven in each drive step), so it is computed per vector. Per vector: K load cycles + RUN
+cycles + 1 + N output cycles. In RUN (cycle 0 = the cycle after the last input), for the sections in table
+order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude) issued in
+`TileParams.step_order`:
   prefetch  a_0 = 0; a section's table word is read at a (S0), registered at a + 1 (S1) and decoded
             at a + 2 (S2). Empty section (no active column): a' = a + 3.
-            otherwise it starts gathering at q = max(a + 2, c_prev + 1) (c_prev: the cycle the previous
+            otherwise it starts gathering at g = max(a + 2, c_prev + 1) (c_prev: the cycle the previous
             non-empty section left the `next` buffer), gathers for n = ceil(max(rows, n_active) / L)
-            cycles, a' = q + n + 1, and is ready in `next` from r = q + n + 5 (table words registered,
-            columns decoded and row indices registered, inputs read, inputs registered, written).
+            cycles, a' = g + n + 1, and is ready in `next` from r = g + n + 5 (table words registered,
+            columns decoded and row indices registered, inputs read, inputs registered, written; on
+            input-aware hardware the step popcounts are added up in the cycle the rows are written).
   issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
             issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
-            cycle the previous section's last batch is done). Its batches, A planes of
-            ceil(n_active / n_adc) batches each (sign plane first), follow back to back: a batch of longest resolution b
-            issued at cycle T is done at T + b, when the next one issues; the last one is done at f.
-  end       RUN ends with cycle max(f_last + D + 4, a_end + 1) (a_end: the S0 that finds no more sections;
+            cycle the previous section's last batch is done). Its batches, for each issued step
+            ceil(n_active / n_adc) batches, follow back to back: a batch of longest resolution b issued
+            at cycle T is done at T + b, when the next one issues; the last one is done at f.
+            Weight-only: every step is issued, each column at its planned resolution res.
+            Input-aware: a step with q = 0 is skipped (no cycle), the others convert each column at
+            min(res, bitlen(q)) bits, so a batch lasts min(b, bitlen(q)); a section whose steps all
+            have q = 0 leaves `next` at c and issues nothing (l_prev and f_prev stay).
+  end       RUN ends with cycle max(f_last + D + 4, a_end + 1, c_dead + 1) (a_end: the S0 that finds no
+            more sections; c_dead: the copy of the last section that issued nothing, if it came after the
+            last that issued;
             D = hwgen.shift_add.pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
             from the last batch's done to its section's sums; 4 = flush read, registered read data,
             registered sum, write and end test).
-The ADC bound of a vector: for each section and plane, the fewest cycles any schedule of that plane's
+The ADC bound of a vector: for each section and issued step, the fewest cycles any schedule of that step's
 active-column resolutions on n_adc ADCs can take, max(ceil(sum res / n_adc), max res), summed over the
-planes and sections. The batch schedule reaches it whenever a section has at most n_adc active columns.
+steps and sections. The batch schedule reaches it whenever a section has at most n_adc active columns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,15 +46,20 @@ from hwgen.params import TileParams
 from hwgen.shift_add import pipeline_depth
 from mapper.energy import energy_table
 from mapper.errors import SwsError
-from mapper.bits import input_planes
+from mapper.bits import lossless_bits
+from mapper.drive import drive_steps
 from mapper.plan import LayerPlan
 
-__all__ = ["Prediction", "predict", "golden_outputs", "cycle_model", "check_inputs", "energy_of"]
+__all__ = ["Prediction", "predict", "golden_outputs", "step_popcounts", "cycle_model", "check_inputs", "energy_of"]
 
 
 @dataclass
 class Prediction:
-    """What the tile must produce for V input vectors (counters are totals over the V vectors)."""
+    """What the tile must produce for V input vectors (counters are totals over the V vectors).
+
+    `vector_cycles` and `vector_bounds` hold each vector's cycles and ADC bound; `cycles_per_vector` and
+    `bound_per_vector` their largest (all vectors alike on weight-only hardware).
+    """
 
     outputs: np.ndarray                 # (V, N) int64
     cycles_per_vector: int
@@ -54,6 +69,8 @@ class Prediction:
     sections: int
     energy_pj: float
     bound_per_vector: int
+    vector_cycles: list[int] = field(default_factory=list)
+    vector_bounds: list[int] = field(default_factory=list)
 
     def counters(self) -> dict:
         return {"cycles": self.cycles, "conversions": list(self.conversions), "planes": self.planes,
@@ -80,13 +97,19 @@ def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
     return x.astype(np.int64)
 
 
+def _drive(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
+    cfg = lp.cfg
+    return drive_steps(np.asarray(x, np.int64).reshape(-1, lp.shape[0]), cfg.input_bits, cfg.input_signed,
+                       cfg.input_encoding).astype(np.int64)                          # (V, P, K)
+
+
 def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
-    """y (V, N): every active column's count per plane, saturated at its resolution, shift-added."""
+    """y (V, N): every active column's count per drive step, saturated at its resolution, shift-added with
+    the step's weight (mapper.drive)."""
     cfg, (_, n) = lp.cfg, lp.shape
-    x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
-    planes = input_planes(x, cfg.input_bits)                                            # (V, A, K)
-    plane_w = np.asarray(cfg.plane_weights(), np.int64)
-    y = np.zeros((len(x), n), np.int64)
+    drive = _drive(lp, x)                                                             # (V, P, K)
+    step_w = np.asarray(cfg.plane_weights(), np.int64)
+    y = np.zeros((len(drive), n), np.int64)
     sec, col = lp.sections, lp.columns
     for s in range(lp.n_sections):
         rows, nact = int(sec["rows"][s]), int(sec["n_active"][s])
@@ -96,27 +119,54 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
         cs = slice(int(sec["col_base"][s]), int(sec["col_base"][s]) + nact)
         slot, res = col["slot_col"][cs], col["res"][cs]
         cells = lp.cells[s, :rows][:, slot].astype(np.int64)                 # (rows, nact)
-        counts = planes[:, :, idx] @ cells                                   # (V, A, nact)
+        counts = drive[:, :, idx] @ cells                                    # (V, P, nact)
         codes = np.minimum(counts, (1 << res) - 1)
         weight = (1 - 2 * col["sign"][cs]) << col["bit"][cs]                 # (nact,)
-        contrib = np.einsum("vac,a,c->vc", codes, plane_w, weight)
+        contrib = np.einsum("vac,a,c->vc", codes, step_w, weight)
         np.add.at(y, (slice(None), col["out"][cs]), contrib)
     return y
+
+
+def step_popcounts(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
+    """q (V, S, P): the rows of section s driven in drive step p (mapper.drive step order) by vector v."""
+    drive = _drive(lp, x)
+    sec = lp.sections
+    q = np.zeros((len(drive), lp.n_sections, drive.shape[1]), np.int64)
+    for s in range(lp.n_sections):
+        base, rows = int(sec["row_base"][s]), int(sec["rows"][s])
+        q[:, s] = drive[:, :, lp.row_index[base:base + rows]].sum(axis=2)
+    return q
 
 
 def _batches(res: np.ndarray, n_adc: int) -> list[int]:
     return [int(res[i:i + n_adc].max()) for i in range(0, len(res), n_adc)]
 
 
-def cycle_model(lp: LayerPlan, params: TileParams | None = None) -> dict:
-    """Cycles of one vector (see the module docstring), and the ADC bound, for the plan's schedule."""
+def _issued_steps(lp: LayerPlan, params: TileParams, q: np.ndarray | None) -> list[list[tuple[int, int]]]:
+    """Per section, the (step, resolution bound) pairs it issues, in issue order: every step with the full
+    resolution (weight-only, or no inputs given), or the steps with q > 0 with the bound bitlen(q)."""
+    order, full = params.step_order, lp.cfg.full_resolution
+    if q is None or not lp.cfg.input_aware:
+        return [[(p, full) for p in order]] * lp.n_sections
+    bits = lossless_bits(q)
+    return [[(p, int(bits[s, p])) for p in order if q[s, p] > 0] for s in range(lp.n_sections)]
+
+
+def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict:
+    """Cycles of one vector (see the module docstring), and the ADC bound, for the plan's schedule.
+
+    x : one input vector (K,), for input-aware hardware, whose schedule depends on it. Without it (or on
+    weight-only hardware) the weight-only schedule: on input-aware hardware the most any vector can take.
+    """
     params = params or TileParams.from_plan(lp)
     cfg, (k, n) = lp.cfg, lp.shape
-    lanes, a_bits, n_adc = params.lanes, cfg.input_bits, cfg.n_adc
+    lanes, n_adc = params.lanes, cfg.n_adc
+    q = None if x is None else step_popcounts(lp, np.asarray(x).reshape(1, -1))[0]
+    issued = _issued_steps(lp, params, q)
     sec, res_all = lp.sections, lp.columns["res"]
     a = 0
     c_prev = l_prev = f_prev = None
-    f_last = None
+    f_last = last_copy = None
     bound = batch_cycles = 0
     for s in range(lp.n_sections):
         rows, nact, cb = int(sec["rows"][s]), int(sec["n_active"][s]), int(sec["col_base"][s])
@@ -124,20 +174,27 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None) -> dict:
             a += 3
             continue
         res = res_all[cb:cb + nact]
-        q = a + 2 if c_prev is None else max(a + 2, c_prev + 1)
+        g = a + 2 if c_prev is None else max(a + 2, c_prev + 1)
         steps = -(-max(rows, nact) // lanes)
-        a = q + steps + 1
-        r = q + steps + 5
+        a = g + steps + 1
+        r = g + steps + 5
         c = r if l_prev is None else max(r, l_prev + 1)
+        c_prev = c
+        if not issued[s]:
+            last_copy = c
+            continue
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
         plane = _batches(res, n_adc)
-        total = a_bits * sum(plane)
-        l_prev = e + total - plane[-1]
+        durations = [min(b, top) for _, top in issued[s] for b in plane]
+        total = sum(durations)
+        l_prev = e + total - durations[-1]
         f_prev = f_last = e + total
-        c_prev = c
         batch_cycles += total
-        bound += a_bits * max(-(-int(res.sum()) // n_adc), int(res.max()))
-    run_end = a + 1 if f_last is None else max(f_last + pipeline_depth(n_adc) + 4, a + 1)
+        for _, top in issued[s]:
+            eff = np.minimum(res, top)
+            bound += max(-(-int(eff.sum()) // n_adc), int(eff.max()))
+    run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + 4,
+                  -1 if last_copy is None else last_copy + 1)
     run = run_end + 1
     return {"load": k, "run": run, "out": 1 + n, "cycles": k + run + 1 + n, "adc_bound": bound,
             "batch_cycles": batch_cycles}
@@ -148,15 +205,42 @@ def energy_of(cfg, conversions) -> float:
     return float(sum(c * e[b] for b, c in enumerate(conversions) if b > 0))
 
 
+def _conversions(lp: LayerPlan, params: TileParams, q: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Conversions by resolution and steps issued by the non-empty sections, for one vector (q: its step
+    popcounts (S, P)) or, weight-only, for any vector."""
+    cfg = lp.cfg
+    conv = np.zeros(cfg.full_resolution + 1, np.int64)
+    planes = 0
+    sec, res_all = lp.sections, lp.columns["res"]
+    for s, steps in enumerate(_issued_steps(lp, params, q)):
+        nact, cb = int(sec["n_active"][s]), int(sec["col_base"][s])
+        if nact == 0:
+            continue
+        res = res_all[cb:cb + nact]
+        planes += len(steps)
+        for _, top in steps:
+            conv += np.bincount(np.minimum(res, top), minlength=cfg.full_resolution + 1)[:cfg.full_resolution + 1]
+    conv[0] = 0
+    return conv, planes
+
+
 def predict(lp: LayerPlan, x, params: TileParams | None = None) -> Prediction:
     """Outputs, counters and cycles the tile must produce for the input vectors x (V, K) or (K,)."""
     x = check_inputs(lp, x)
+    params = params or TileParams.from_plan(lp)
     cfg, v = lp.cfg, len(x)
-    sched = cycle_model(lp, params)
-    res = lp.columns["res"]
-    conv = np.bincount(res, minlength=cfg.full_resolution + 1)[:cfg.full_resolution + 1] * cfg.input_bits * v
-    conv[0] = 0
+    if cfg.input_aware:
+        q = step_popcounts(lp, x)
+        scheds = [cycle_model(lp, params, xv) for xv in x]
+        counted = [_conversions(lp, params, qv) for qv in q]
+        conv = np.sum([c for c, _ in counted], axis=0)
+        planes = sum(p for _, p in counted)
+    else:
+        scheds = [cycle_model(lp, params)] * v
+        conv, planes = _conversions(lp, params, None)
+        conv, planes = conv * v, planes * v
     conversions = [int(c) for c in conv]
-    planes = int(np.count_nonzero(lp.sections["n_active"])) * cfg.input_bits * v
-    return Prediction(golden_outputs(lp, x), sched["cycles"], sched["cycles"] * v, conversions, planes,
-                      lp.n_sections * v, energy_of(cfg, conversions), sched["adc_bound"])
+    vector_cycles = [sch["cycles"] for sch in scheds]
+    bounds = [sch["adc_bound"] for sch in scheds]
+    return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), conversions, planes,
+                      lp.n_sections * v, energy_of(cfg, conversions), max(bounds), vector_cycles, bounds)

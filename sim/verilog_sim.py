@@ -339,7 +339,7 @@ def _fingerprint() -> str:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     hwgen = os.path.join(root, "hwgen")
     sources = [os.path.join(hwgen, f) for f in sorted(os.listdir(hwgen)) if f.endswith(".py")]
-    sources += [os.path.join(root, "mapper", f"{m}.py") for m in ("config", "plan", "macro")] + [__file__]
+    sources += [os.path.join(root, "mapper", f"{m}.py") for m in ("config", "drive", "plan", "macro")] + [__file__]
     h = hashlib.sha256()
     for path in sources:
         with open(path, "rb") as f:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapper.config import LAWS, ORDERINGS, POLICIES, SECTIONINGS, ArrayConfig
+from mapper.config import INPUT_ENCODINGS, LAWS, ORDERINGS, POLICIES, SECTIONINGS, ArrayConfig
 from mapper.errors import SwsError
 from mapper.macro import load_macro
 
@@ -37,6 +37,12 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--unsigned-inputs", action="store_true", help="inputs are unsigned (no negative plane)")
     g.add_argument("--group", type=int, default=DEFAULT.group, help="outputs per row order G (default %(default)s)")
     g.add_argument("--n-adc", type=int, default=DEFAULT.n_adc, help="ADCs per controller (default %(default)s)")
+    g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=DEFAULT.input_encoding,
+                   help="row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
+                        "2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default %(default)s)")
+    g.add_argument("--input-aware", action="store_true",
+                   help="input-aware ADC resolution: convert each column at min(res, bitlen(q)) bits, q the "
+                        "section's driven rows in the step, and skip steps with q = 0")
     g.add_argument("--ordering", choices=ORDERINGS, default=None,
                    help="row ordering (default sorted; natural for policy dense)")
     g.add_argument("--sectioning", choices=SECTIONINGS, default=DEFAULT.sectioning,
@@ -83,6 +89,7 @@ def config_from_args(args) -> ArrayConfig:
     ordering = args.ordering or ("natural" if args.policy == "dense" else "sorted")
     return ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
                        input_signed=not args.unsigned_inputs, group=args.group, n_adc=args.n_adc,
+                       input_encoding=args.input_encoding, input_aware=args.input_aware,
                        ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
                        section_cost_pj=args.section_cost, **energy_fields(args))
 
@@ -99,6 +106,22 @@ def progress(i: int, n: int, name: str) -> None:
     """Progress on stderr for multi-layer work (stdout stays clean for --json)."""
     if n > 1:
         print(f"[{i + 1}/{n}] {name}", file=sys.stderr, flush=True)
+
+
+def add_drive_args(p) -> None:
+    """Run a plan on other drive hardware than its own (`LayerPlan.on_hardware`)."""
+    g = p.add_argument_group("drive hardware (default: the plan's)")
+    g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=None,
+                   help="row drive of the inputs: twos or signmag (sign-magnitude)")
+    aware = g.add_mutually_exclusive_group()
+    aware.add_argument("--input-aware", dest="input_aware", action="store_const", const=True, default=None,
+                       help="input-aware ADC resolution and step skipping")
+    aware.add_argument("--weight-only", dest="input_aware", action="store_const", const=False,
+                       help="every step at the planned resolutions")
+
+
+def drive_fields(args) -> dict:
+    return {"input_encoding": args.input_encoding, "input_aware": args.input_aware}
 
 
 def add_layer_args(p) -> None:

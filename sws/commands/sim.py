@@ -12,7 +12,7 @@ from mapper.files import check_output_file, dumps_json, write_atomic
 from mapper.plan import plan_files
 from sim.check import BACKENDS, load_inputs, simulate_plan
 
-from .common import add_layer_args
+from .common import add_drive_args, add_layer_args, drive_fields
 
 
 def add_parser(sub):
@@ -32,6 +32,7 @@ def add_parser(sub):
     p.add_argument("--generic", action="store_true",
                    help="simulate the generic tile, programmed through its prog port first")
     add_layer_args(p)
+    add_drive_args(p)
     return p
 
 
@@ -45,7 +46,7 @@ def run(args):
         raise SwsError(f"{args.output}: the outputs file and the waveform file must differ")
     x = load_inputs(args.inputs)
     r = simulate_plan(args.plan, x, layer=args.layer, vcd=args.vcd, generic=args.generic, lanes=args.lanes,
-                 where=args.inputs, backend=args.backend)
+                 where=args.inputs, backend=args.backend, hardware=drive_fields(args))
     if r["match"] and args.output:
         write_atomic(args.output, lambda f: np.save(f, r["outputs"].astype(np.int64)), binary=True,
                      inputs=inputs)
@@ -58,9 +59,9 @@ def run(args):
         print(f"layer {r['layer']}: {y.shape[0]} vectors of {y.shape[1]} outputs, simulated with {r['backend']}")
         with np.printoptions(threshold=64, linewidth=120):
             print(f"outputs\n{y}")
-        per = r["cycles_per_vector"][0]
-        print(f"cycles {r['cycles']} ({per} per vector; ADC bound {r['adc_bound_per_vector']}, "
-              f"{per / max(1, r['adc_bound_per_vector']):.3f}x)")
+        per = r["cycles_per_vector"]
+        each = f"{per[0]} per vector" if min(per) == max(per) else f"{min(per)}..{max(per)} per vector"
+        print(f"cycles {r['cycles']} ({each}; ADC bound {r['adc_bound']}, {r['cycles'] / max(1, r['adc_bound']):.3f}x)")
         hist = ", ".join(f"{c} at {b} bits" for b, c in enumerate(r["conversions_by_bits"]) if c)
         print(f"conversions {r['conversions']} ({hist or 'none'}); planes {r['planes']}, sections {r['sections']}")
         print(f"energy {r['energy_pj']:.3f} pJ from the counters ({r['energy_pj'] / y.shape[0]:.3f} pJ per vector)")

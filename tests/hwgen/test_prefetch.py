@@ -58,6 +58,8 @@ def _run(lp, x, stall_seed):
                         "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.rows)]
                                    for t in range(cfg.input_bits)],
                         "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]]}
+                if cfg.input_aware:
+                    seen["counts"] = [int(q) for q in p.counts]
                 take = rng.random() < 0.3
                 ctx.set(dut.next.ready, take)
                 if got and got[-1][1] is False:
@@ -105,6 +107,32 @@ def test_the_first_section_is_in_next_gather_steps_plus_7_cycles_after_the_last_
     steps = -(-max(int(lp.sections["rows"][0]), int(lp.sections["n_active"][0])) // lanes)
     _, _, first = _run(lp, case.x[0], stall_seed=2)
     assert first == 2 + steps + 5
+
+
+@pytest.mark.parametrize("encoding", ["twos", "signmag"])
+def test_input_aware_next_holds_each_steps_driven_rows(encoding):
+    """The popcount of each drive step over the section's rows, by hand from the inputs: two's complement
+    steps A-1 down to 0 (bit t set); sign-magnitude the positive inputs' magnitude bits A-2 down to 0, then
+    the negative inputs'."""
+    base = CASES["r8_k_not_multiple"]
+    cfg = base.cfg.replace(input_encoding=encoding, input_aware=True)
+    lp = base.lp.on_hardware(input_encoding=encoding, input_aware=True)
+    x = np.array([3, -1, 0, 5, -7, 0, 0, 127, -127, 2, 0, 1, -2, 0, 0, 64, -64, 0, 9, 0, -3])
+    got, _, _ = _run(lp, x, stall_seed=4)
+    sec, a = lp.sections, cfg.input_bits
+    want = []
+    for s in range(lp.n_sections):
+        if int(sec["n_active"][s]) == 0:
+            continue
+        rb, rows = int(sec["row_base"][s]), int(sec["rows"][s])
+        xs = [int(x[int(lp.row_index[rb + r])]) for r in range(rows)]
+        if encoding == "twos":
+            counts = [sum((v & ((1 << a) - 1)) >> t & 1 for v in xs) for t in range(a - 1, -1, -1)]
+        else:
+            counts = [sum(v > 0 and v >> t & 1 for v in xs) for t in range(a - 2, -1, -1)] + \
+                     [sum(v < 0 and -v >> t & 1 for v in xs) for t in range(a - 2, -1, -1)]
+        want.append(counts)
+    assert [seen["counts"] for seen, _ in got] == want and any(max(c) > 1 for c in want)
 
 
 def test_a_plan_of_empty_sections_walks_them_all_and_fills_nothing():

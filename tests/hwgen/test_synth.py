@@ -2,7 +2,7 @@
 
 import pytest
 
-from hwgen.synth import synthesize
+from hwgen.synth import driver_conflicts, synthesize
 from mapper.errors import SwsError
 
 COUNTER = """
@@ -49,3 +49,11 @@ def test_small_generic_controller_synthesizes_for_ecp5_without_latches():
     r = synthesize_tile(params, None, "ecp5", tile=False, say=lambda m: None)["controller"]
     assert r.luts > 0 and r.flip_flops > 0          # synthesize() raises on any Yosys error or latch
     assert r.top == "sws_controller" and r.target == "ecp5"
+
+
+def test_both_forms_of_a_driver_conflict_are_recognized():
+    log = ("Warning: Driver-driver conflict for \\x [0] between cell $a.Y and constant 1'0 in top: Resolved\n"
+           "Warning: multiple conflicting drivers for sws_controller.\\bus__adc__10__code [0]:\n"
+           "    module input bus__adc__10__code[0]\nFound and reported 1 problems.\n")
+    assert len(driver_conflicts(log)) == 2
+    assert driver_conflicts("Found and reported 0 problems.\n") == []

@@ -13,7 +13,7 @@ from mapper.config import ArrayConfig
 from mapper.errors import SwsError
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
-from tests.sim.cases import Case, check, inputs, rtl_cases, weights
+from tests.sim.cases import ENCODINGS, Case, check, encoding_cases, inputs, rtl_cases, sparse_inputs, weights
 
 CASES = rtl_cases()
 
@@ -29,6 +29,42 @@ def _vcd(name):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_tile_is_bit_exact_with_numpy_and_the_golden_model(case):
     run = run_tile(case.lp, case.x, vcd=_vcd(case.name))
+    check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("case", encoding_cases(), ids=lambda c: c.name)
+def test_every_input_encoding_and_resolution_mode_is_bit_exact(case):
+    run = run_tile(case.lp, case.x, vcd=_vcd(case.name))
+    check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("suffix, fields", ENCODINGS, ids=[e[0] for e in ENCODINGS])
+def test_one_generic_drive_netlist_serves_two_plans(suffix, fields):
+    cfg = ArrayConfig(rows=8, cols=28, n_adc=3, group=2, **fields)
+    a = Case("a", cfg, weights(20, 3, 0.5, 31), np.concatenate([inputs(cfg, 20, 31), sparse_inputs(cfg, 20, 31)]))
+    b = Case("b", cfg.replace(ordering="natural", policy="section"), weights(14, 4, 0.3, 32),
+             np.concatenate([inputs(cfg, 14, 32), sparse_inputs(cfg, 14, 32)]))
+    limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=2)
+    for case in (a, b):
+        run = run_tile(case.lp, case.x, generic=limits)
+        check(case, run, predict(case.lp, case.x, limits))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_drive_hardware_is_bit_exact(seed):
+    rng = np.random.default_rng(300 + seed)
+    rows = int(rng.choice([8, 16, 32, 64]))
+    group = int(rng.choice([1, 2]))
+    ordering = str(rng.choice(["sorted", "natural"]))
+    cfg = ArrayConfig(rows=rows, cols=14 * group, group=group, n_adc=int(rng.choice([1, 3, 16])),
+                      ordering=ordering, policy=str(rng.choice(["column", "section", "full"])),
+                      input_bits=int(rng.choice([3, 4, 8])), input_encoding=str(rng.choice(["twos", "signmag"])),
+                      input_aware=bool(rng.random() < 0.75),
+                      cap=None if rng.random() < 0.7 else int(rng.integers(1, 4)))
+    k, n = int(rng.integers(1, 2 * rows + 3)), int(rng.integers(1, 4))
+    x = np.concatenate([inputs(cfg, k, seed, random_vectors=2), sparse_inputs(cfg, k, seed)])
+    case = Case(f"random_drive{seed}", cfg, weights(k, n, float(rng.choice([0.0, 0.5, 0.9])), seed), x)
+    run = run_tile(case.lp, case.x)
     check(case, run, predict(case.lp, case.x))
 
 

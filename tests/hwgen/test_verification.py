@@ -18,7 +18,7 @@ from sim.amaranth_sim import run_tile
 from mapper.config import ArrayConfig
 from sim.golden import cycle_model, predict
 from tests.hwgen.checker import ProtocolError, run_checked
-from tests.sim.cases import Case, inputs, rtl_cases, weights
+from tests.sim.cases import Case, encoding_cases, inputs, rtl_cases, weights
 from tests.support import need_tools
 
 CASES = rtl_cases()
@@ -37,7 +37,7 @@ def _exact_but_cycles(case, outputs, counters, want):
     assert counters["sections"] == want.sections
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("case", CASES + [c for c in encoding_cases() if c.cfg.input_aware][::3], ids=lambda c: c.name)
 def test_random_backpressure_and_bubbles_change_no_output_and_no_counter_but_the_stalled_cycles(case):
     """Every shared case, with both protocol checkers watching every cycle: outputs and conversion,
     plane and section counters exact; none lost or duplicated; `cycles` counts the busy span from a

@@ -20,7 +20,20 @@ def test_unsigned_inputs_have_no_negative_plane():
     assert (cfg.input_min, cfg.input_max) == (0, 15)
 
 
+def test_sign_magnitude_inputs_take_two_passes_of_magnitude_steps():
+    cfg = ArrayConfig(input_bits=4, input_encoding="signmag")
+    assert cfg.steps == 6
+    assert cfg.plane_weights() == [1, 2, 4, -1, -2, -4]
+    assert (cfg.input_min, cfg.input_max) == (-7, 7)
+    assert ArrayConfig(input_bits=4).steps == 4
+    assert ArrayConfig.from_dict(cfg.replace(input_aware=True).to_dict()) == cfg.replace(input_aware=True)
+    assert ArrayConfig.from_dict({"hardware": {"rows": 8}}).hw.input_encoding == "twos"   # older plan files
+
+
 @pytest.mark.parametrize("changes, message", [
+    ({"input_encoding": "gray"}, "input_encoding must be one of twos, signmag, not 'gray'"),
+    ({"input_encoding": "signmag", "input_signed": False}, "input_encoding 'signmag' is for signed inputs"),
+    ({"input_aware": 1}, "input_aware must be true or false, not 1"),
     ({"rows": 0}, "rows must be an integer >= 1, not 0"),
     ({"cols": 0}, "cols must be an integer >= 1, not 0"),
     ({"rows": -3}, "rows must be an integer >= 1, not -3"),

@@ -78,6 +78,8 @@ def test_natural_order_shares_a_drive_between_the_slots_of_a_crossbar():
     ((100, 30), 0.0, {"rows": 16, "n_adc": 3, "ordering": "natural"}),
     ((130, 20), 0.7, {"rows": 32, "n_adc": 1, "ordering": "gray", "sectioning": "optimal", "policy": "section"}),
     ((90, 12), 0.3, {"rows": 8, "cols": 28, "n_adc": 5, "policy": "full"}),
+    ((150, 20), 0.5, {"rows": 32, "n_adc": 3, "input_encoding": "signmag"}),
+    ((150, 20), 0.5, {"rows": 32, "n_adc": 3, "input_encoding": "signmag", "input_aware": True}),
 ])
 def test_cycle_estimate_is_the_golden_cycle_model(spec, sparsity, fields):
     from mapper.plan import build_layer_plan
@@ -89,7 +91,7 @@ def test_cycle_estimate_is_the_golden_cycle_model(spec, sparsity, fields):
     layer = prepare_layer(Layer("w", rng.laplace(0, 1, spec)), cfg, sparsity)
     lm = map_layer(layer, cfg)
     m = macro_cost(lm.sec, lm.res, 0.0)
-    golden = cycle_model(build_layer_plan(lm))
+    golden = cycle_model(build_layer_plan(lm))     # input-aware hardware, no inputs: the weight-only schedule
     assert (m.cycles, m.adc_bound_cycles) == (golden["cycles"], golden["adc_bound"])
 
 

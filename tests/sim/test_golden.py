@@ -14,7 +14,7 @@ from mapper.errors import SwsError
 from mapper.mapping import saturating_matvec
 from sim.golden import check_inputs, cycle_model, golden_outputs, predict
 
-from .cases import Case, inputs, rtl_cases, weights
+from .cases import Case, encoding_cases, inputs, rtl_cases, weights
 
 CASES = rtl_cases()
 
@@ -88,3 +88,95 @@ def test_bad_inputs_are_refused_with_the_rule(x, message):
     case = Case("zero", ArrayConfig(rows=8, cols=14), np.ones((5, 1), np.int64), np.zeros((1, 5), np.int64))
     with pytest.raises(SwsError, match=message):
         check_inputs(case.lp, x)
+
+
+# Input encodings and input-aware resolution ---------------------------------------------------------------
+
+ENC_CASES = encoding_cases()
+
+
+def _drive_bits(x: int, cfg) -> list[int]:
+    """The row drive of one input in each step, by hand: two's complement bits, or the magnitude's bits in
+    the pass of the input's sign (positive pass first)."""
+    a = cfg.input_bits
+    if cfg.input_encoding == "twos":
+        return [((x & ((1 << a) - 1)) >> t) & 1 for t in range(a)]
+    return [(abs(x) >> t) & 1 if (x > 0 if neg == 0 else x < 0) else 0 for neg in (0, 1) for t in range(a - 1)]
+
+
+def _brute_counters(case: Case) -> tuple[list[int], int]:
+    """Conversions by resolution and issued steps, from the LayerMap's sections, by loops."""
+    cfg, lm = case.cfg, case.lm
+    conv = [0] * (cfg.full_resolution + 1)
+    planes = 0
+    for xv in case.x:
+        drive = [_drive_bits(int(v), cfg) for v in xv]
+        for s in range(lm.sec.n_sections):
+            res = [int(r) for r in lm.res[s].reshape(-1) if r > 0]
+            if not res:
+                continue
+            rows = lm.sec.section_rows(s)
+            for p in range(cfg.steps):
+                q = sum(drive[r][p] for r in rows)
+                if cfg.input_aware and q == 0:
+                    continue
+                planes += 1
+                for r in res:
+                    conv[min(r, q.bit_length()) if cfg.input_aware else r] += 1
+    conv[0] = 0
+    return conv, planes
+
+
+@pytest.mark.parametrize("case", ENC_CASES, ids=lambda c: c.name)
+def test_every_encoding_computes_x_at_w_and_its_counters_by_brute_force(case):
+    pred = predict(case.lp, case.x)
+    assert np.array_equal(pred.outputs, saturating_matvec(case.lm, case.x))
+    if case.lossless:
+        assert np.array_equal(pred.outputs, case.x @ case.w)
+    conv, planes = _brute_counters(case)
+    assert pred.conversions == conv
+    assert pred.planes == planes
+    assert pred.sections == case.lp.n_sections * len(case.x)
+
+
+@pytest.mark.parametrize("case", ENC_CASES, ids=lambda c: c.name)
+def test_input_aware_never_costs_more_than_weight_only(case):
+    pred = predict(case.lp, case.x)
+    weight_only = predict(Case(case.name, case.cfg.replace(input_aware=False), case.w, case.x).lp, case.x)
+    assert pred.energy_pj <= weight_only.energy_pj + 1e-9
+    assert np.array_equal(pred.outputs, weight_only.outputs)
+    if not case.cfg.input_aware:
+        cost = case.lm.cost()                      # the mapper's weight-only figure: every drive step
+        assert pred.energy_pj == pytest.approx(cost.energy_pj * len(case.x))
+        assert pred.vector_cycles == [pred.cycles_per_vector] * len(case.x)
+    else:
+        # Never longer than the weight-only schedule, its upper bound.
+        assert cycle_model(case.lp)["cycles"] == weight_only.cycles_per_vector
+        assert all(c <= weight_only.cycles_per_vector for c in pred.vector_cycles)
+
+
+def test_input_aware_cycles_of_one_live_step_by_hand():
+    # One section of 8 rows (lanes 1: 8 gather cycles), one column of 8 ones (res 4 = bitlen(8)); the
+    # input 1 on one row drives only step t = 0, one row: one 1-bit conversion. From the module docstring:
+    # S0 at 0, gather from 2 for 8 cycles, ready at 2 + 8 + 5 = 15 (copy), issue 16, done 17; the next S0
+    # at 11 finds no section; RUN ends at max(17 + D + 4, 12) = 29 with D = 4 + log2(16) = 8, run = 30;
+    # cycles = K + run + 1 + N = 8 + 30 + 1 + 1 = 40. Weight-only: issue 16, 4 steps of 4 cycles done at
+    # 32, RUN ends at 44: 8 + 45 + 2 = 55.
+    cfg = ArrayConfig(rows=8, cols=14, n_adc=16, input_bits=4, input_aware=True)
+    x = np.zeros((1, 8), np.int64)
+    x[0, 3] = 1
+    case = Case("one_step", cfg, np.ones((8, 1), np.int64), x)
+    pred = predict(case.lp, case.x)
+    assert pred.vector_cycles == [40]
+    assert pred.conversions == [0, 1, 0, 0, 0] and pred.planes == 1
+    assert cycle_model(case.lp)["cycles"] == 55                 # without inputs: the weight-only schedule
+    plain = Case("one_step", cfg.replace(input_aware=False), case.w, x)
+    assert predict(plain.lp, x).vector_cycles == [55]
+    assert predict(case.lp, np.zeros((1, 8), np.int64)).conversions == [0] * 5
+
+
+def test_signmag_inputs_refuse_the_twos_complement_minimum():
+    case = Case("sm", ArrayConfig(rows=8, cols=14, input_encoding="signmag"), np.ones((5, 1), np.int64),
+                np.zeros((1, 5), np.int64))
+    with pytest.raises(SwsError, match=r"input \[0, 0\] = -128 is outside -127..127"):
+        check_inputs(case.lp, np.full(5, -128))

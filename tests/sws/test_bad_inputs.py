@@ -492,6 +492,20 @@ CASES = [
     ("options", "sim --vcd with verilator", None,
      ["sim", "{plan}", "--inputs", "{x}", "--backend", "verilator", "--vcd", "{tmp}/w.vcd"], "--vcd writes"),
     ("options", "synth --pnr generic", None, ["synth", "{plan}", "--pnr"], "--pnr needs --target"),
+    ("options", "--input-encoding gray", None, M + [SPEC, "--input-encoding", "gray"],
+     "argument --input-encoding: invalid choice: 'gray'"),
+    ("options", "signmag unsigned", None, M + [SPEC, "--input-encoding", "signmag", "--unsigned-inputs"],
+     "input_encoding 'signmag' is for signed inputs"),
+    ("options", "rtl --input-encoding bad", None, ["rtl", "{plan}", "--input-encoding", "ones"],
+     "argument --input-encoding: invalid choice: 'ones'"),
+    ("options", "sim --input-aware --weight-only", None,
+     ["sim", "{plan}", "--inputs", "{x}", "--input-aware", "--weight-only"], "not allowed with argument"),
+    ("inputs", "-128 on sign-magnitude hardware", npy("x.npy", np.full((1, 40), -128)),
+     ["sim", "{plan}", "--inputs", "{tmp}/x.npy", "--input-encoding", "signmag"],
+     "input [0, 0] = -128 is outside -127..127"),
+    ("options", "flow signmag unsigned", None,
+     ["flow", "--input-encoding", "signmag", "--unsigned-inputs", "-o", "{tmp}/f"],
+     "input_encoding 'signmag' is for signed inputs"),
 ]
 
 

@@ -57,6 +57,31 @@ def test_sim_json_has_outputs_cycles_conversions_energy_and_match(plan_dir, x_fi
     assert r["energy_pj"] == pytest.approx(want.energy_pj)
 
 
+def test_sim_runs_a_plan_on_input_aware_sign_magnitude_hardware(plan_dir, tmp_path, capsys):
+    x = np.zeros((3, 40), np.int64)
+    x[1, :5] = [3, -1, 0, 2, -7]
+    x[2] = np.random.default_rng(4).integers(-127, 128, 40)
+    np.save(tmp_path / "x.npy", x)
+    code, out, _ = run(capsys, "sim", plan_dir, "--inputs", tmp_path / "x.npy", "--backend", "amaranth", "--json",
+                       "--input-encoding", "signmag", "--input-aware")
+    assert code == 0
+    r = json.loads(out)
+    lp = load_plan(str(plan_dir)).layers[0]
+    assert r["match"] is True and r["outputs"] == (x @ rebuild_weights(lp)).tolist()
+    aware = predict(lp.on_hardware(input_encoding="signmag", input_aware=True), x)
+    assert r["cycles_per_vector"] == aware.vector_cycles and len(set(r["cycles_per_vector"])) == 3
+    assert r["conversions"] == sum(aware.conversions) < sum(predict(lp, x).conversions)
+    assert load_plan(str(plan_dir)).layers[0].cfg.input_aware is False      # the plan is unchanged
+
+
+def test_rtl_of_a_plan_on_other_drive_hardware_differs_and_is_reproducible(plan_dir, tmp_path, capsys):
+    paths = [tmp_path / f"{i}.v" for i in range(3)]
+    for path, extra in zip(paths, ([], ["--input-aware"], ["--input-aware"])):
+        assert run(capsys, "rtl", plan_dir, "-o", path, *extra)[0] == 0
+    assert paths[1].read_text() == paths[2].read_text() != paths[0].read_text()
+    assert "steps" in paths[1].read_text() and "steps" not in paths[0].read_text()
+
+
 def test_sim_one_vector_of_shape_k(plan_dir, tmp_path, capsys):
     x = tmp_path / "x1.npy"
     np.save(x, np.arange(40) - 20)
