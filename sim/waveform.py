@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth import Module
-from amaranth.lib import wiring
+from amaranth import Elaboratable, Module
 from amaranth.sim import Simulator
 
 from hwgen.controller import Controller
@@ -39,7 +38,9 @@ class Trace:
     bits: dict[str, int] = field(default_factory=dict)
 
 
-class _Pair(wiring.Elaboratable):
+class _Pair(Elaboratable):
+    """The controller with the array emulator on its array interface (a Tile whose bus stays visible)."""
+
     def __init__(self, params: TileParams, plan: LayerPlan):
         self.ctrl = Controller(params, plan)
         self.emu = ArrayEmulator(params, plan)
