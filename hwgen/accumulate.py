@@ -108,23 +108,51 @@ class Accumulate(wiring.Component):
         for i in range(NA):
             m.d.comb += [sa.bit[i].eq(bt.bit[i]), sa.j[i].eq(bt.j[i])]
 
+        acc_wp, acc_rp = acc_mem.write_port(), acc_mem.read_port()
+        wr_en, wr_addr, wr_data = Signal(), Signal.like(bt.group), Signal(G * W)     # the write (registers)
+        # The flush pipeline: read (T), read data registered (T + 1), add (T + 2) into the write registers.
+        f2_valid, f3_valid = Signal(), Signal()
+        f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
+        f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
+        f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
+        f3_old = Signal(G * W)
+        m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
+                     *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
+                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
+        with m.If(f2_valid):
+            m.d.sync += f3_old.eq(acc_rp.data)
         if walk or cfg.steps < 3:
-            self._two_ports(m, sa, acc_mem)
-            return m
-        # One address for the read and the write: the block RAM then has one read-write port, and the
-        # streamer's read-and-clear is its native read-before-write. (A write and a read on two ports
-        # would make Yosys emulate the read's collision behaviour with a multiplexer behind the block
-        # RAM's output, where no logic fits.) A flush's read takes the port first; a write that meets
-        # a read waits a cycle (flushes are at least 3 cycles apart, so it never waits longer), and a
-        # flush reading the group of a waiting write takes that write's data instead (forwarding).
-        acc_wp = acc_mem.write_port()
-        acc_rp = acc_mem.read_port()
-        wr_en = Signal()                      # a write waits: address, data (registers)
-        wr_addr = Signal.like(bt.group)
-        wr_data = Signal(G * W)
+            old, clear_addr = self._two_ports(m, sa, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_group, f3_old)
+        else:
+            old, clear_addr = self._one_port(m, sa, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_old)
+        with m.If(f3_valid):
+            m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
+                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
+
+        clear = Signal(range(max(2, p.n_groups)))
+        with m.FSM(name="accumulate"):
+            with m.State("CLEAR"):
+                m.d.comb += [clear_addr.eq(clear), acc_wp.en.eq(1), acc_wp.data.eq(0)]
+                m.d.sync += clear.eq(clear + 1)
+                with m.If(clear == p.n_groups - 1):
+                    m.next = "READY"
+            with m.State("READY"):
+                m.d.comb += self.ready.eq(1)
+        m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)
+        return m
+
+    def _one_port(self, m, sa, acc_rp, acc_wp, write, f3_old):
+        """One address for the read and the write: the block RAM then has one read-write port, and the
+        streamer's read-and-clear is its native read-before-write. (A write and a read on two ports would
+        make Yosys emulate the read's collision behaviour with a multiplexer behind the block RAM's output,
+        where no logic fits.) A flush's read takes the port first; a write that meets a read waits a cycle
+        (flushes are at least 3 cycles apart, so it never waits longer), and a flush reading the group of
+        a waiting write takes that write's data instead (forwarding). Returns the add's previous sum and
+        the address the clear after reset drives."""
+        wr_en, wr_addr, wr_data = write
         rd = self.read
         reading = sa.flush_valid | rd.en
-        at = Signal.like(bt.group, name="acc_addr")
+        at = Signal.like(wr_addr, name="acc_addr")
         with m.If(sa.flush_valid):
             m.d.comb += at.eq(sa.flush_group)
         with m.Elif(rd.en):
@@ -140,86 +168,36 @@ class Accumulate(wiring.Component):
                      acc_wp.data.eq(Mux(clearing, 0, wr_data)), acc_rp.en.eq(reading | acc_wp.en)]
         with m.If(wr_en & ~reading):
             m.d.sync += wr_en.eq(0)
-
-        f2_valid, f3_valid = Signal(), Signal()
-        f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
-        f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
-        f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
-        f3_old = Signal(G * W)
         f2_fwd, f3_fwd = Signal(), Signal()
-        f2_fwd_data, f3_fwd_data = Signal(G * W), Signal(G * W)
-        m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
-                     *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
-                     f2_fwd.eq(sa.flush_valid & wr_en & (wr_addr == sa.flush_group)), f2_fwd_data.eq(wr_data),
-                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)],
+        f2_fwd_data, f3_fwd_data = Signal.like(wr_data), Signal.like(wr_data)
+        m.d.sync += [f2_fwd.eq(sa.flush_valid & wr_en & (wr_addr == sa.flush_group)), f2_fwd_data.eq(wr_data),
                      f3_fwd.eq(f2_fwd), f3_fwd_data.eq(f2_fwd_data)]
-        with m.If(f2_valid):
-            m.d.sync += f3_old.eq(acc_rp.data)
-        old = Signal(G * W)
+        old = Signal.like(wr_data)
         m.d.comb += old.eq(Mux(f3_fwd, f3_fwd_data, f3_old))
-        with m.If(f3_valid):
-            m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
-                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
+        return old, at
 
-        clear = Signal(range(max(2, p.n_groups)))
-        with m.FSM(name="accumulate"):
-            with m.State("CLEAR"):
-                m.d.comb += [at.eq(clear), acc_wp.en.eq(1), acc_wp.data.eq(0)]
-                m.d.sync += clear.eq(clear + 1)
-                with m.If(clear == p.n_groups - 1):
-                    m.next = "READY"
-            with m.State("READY"):
-                m.d.comb += self.ready.eq(1)
-        m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)
-        return m
-
-    def _two_ports(self, m, sa, acc_mem):
+    def _two_ports(self, m, sa, acc_rp, acc_wp, write, f3_group, f3_old):
         """The read-modify-write with a read port and a write port (non-transparent: a read sees the
         memory before that cycle's write). Flush P read in cycle T is written in T + 3; a flush C of the
         same group read in T + d (d = 1, 2, 3) reads the word before P's write, so its add (in T + d + 2)
         takes P's sum from the write registers of that cycle (d = 1), of one cycle before (d = 2) or of two
         cycles before (d = 3), the newest first; from d = 4 on the memory has it. The streamer's read and
-        clear of a word share a cycle: the read sees the word, the write zeroes it."""
-        p, cfg = self.params, self.params.hw
-        G, W = cfg.group, p.acc_width
-        bt, rd = self.batch, self.read
-        acc_wp = acc_mem.write_port()
-        acc_rp = acc_mem.read_port()
+        clear of a word share a cycle: the read sees the word, the write zeroes it. Returns the add's
+        previous sum and the address the clear after reset drives."""
+        wr_en, wr_addr, wr_data = write
+        rd = self.read
         m.d.comb += [acc_rp.addr.eq(Mux(sa.flush_valid, sa.flush_group, rd.addr)),
                      acc_rp.en.eq(sa.flush_valid | rd.en), rd.data.eq(acc_rp.data)]
-        f2_valid, f3_valid = Signal(), Signal()
-        f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
-        f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
-        f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
-        f3_old = Signal(G * W)
-        m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
-                     *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
-                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
-        with m.If(f2_valid):
-            m.d.sync += f3_old.eq(acc_rp.data)
         # The write registers (written in the cycle they hold) and the two writes before them.
-        wr = [(Signal(name=f"wr{i}_en"), Signal.like(bt.group, name=f"wr{i}_addr"), Signal(G * W, name=f"wr{i}_data"))
-              for i in range(3)]
-        m.d.sync += wr[0][0].eq(0)
+        wr = [write] + [(Signal(name=f"wr{i}_en"), Signal.like(wr_addr, name=f"wr{i}_addr"),
+                         Signal.like(wr_data, name=f"wr{i}_data")) for i in (1, 2)]
+        m.d.sync += wr_en.eq(0)
         for (en0, addr0, data0), (en1, addr1, data1) in zip(wr, wr[1:]):
             m.d.sync += [en1.eq(en0), addr1.eq(addr0), data1.eq(data0)]
         old = f3_old
         for en, addr, data_ in reversed(wr):        # the newest matching write wins
             old = Mux(en & (addr == f3_group), data_, old)
-        wr_en, wr_addr, wr_data = wr[0]
-        with m.If(f3_valid):
-            m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
-                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
         clearing = rd.en & rd.clear
         m.d.comb += [acc_wp.addr.eq(Mux(clearing, rd.addr, wr_addr)), acc_wp.data.eq(Mux(clearing, 0, wr_data)),
                      acc_wp.en.eq(clearing | wr_en)]
-        clear = Signal(range(max(2, p.n_groups)))
-        with m.FSM(name="accumulate"):
-            with m.State("CLEAR"):
-                m.d.comb += [acc_wp.addr.eq(clear), acc_wp.en.eq(1), acc_wp.data.eq(0)]
-                m.d.sync += clear.eq(clear + 1)
-                with m.If(clear == p.n_groups - 1):
-                    m.next = "READY"
-            with m.State("READY"):
-                m.d.comb += self.ready.eq(1)
-        m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)
+        return old, acc_wp.addr
