@@ -50,7 +50,9 @@ class Controller(wiring.Component):
     o : Out(stream.Signature(signed(acc_width)))
         Output stream, N beats per vector, in output order.
     bus : Out(ArraySignature)
-        The array interface: section, row drive, and the ADCs `adc[i]` (start/res/col/done/code).
+        The array interface (docs/design.md section 4), every output a register: section, row drive,
+        the front phases (pch, wl_en, sh), the cell-write port (wr_en, wr_addr, wr_data: a generic
+        netlist's `prog` cell writes, one cycle later) and the ADCs `adc[i]` (start/res/ref/col/done/code).
     counters : Out(CounterSignature)
         Running totals since reset.
     prog : In(ProgSignature)
@@ -74,7 +76,7 @@ class Controller(wiring.Component):
         wiring.connect(m, pre.next, sch.next)
         wiring.connect(m, sch.batch, acc.batch)
         wiring.connect(m, out.read, acc.read)
-        m.d.comb += [self.bus.section.eq(sch.bus.section), self.bus.drive.eq(sch.bus.drive)]
+        m.d.comb += [getattr(self.bus, name).eq(getattr(sch.bus, name)) for name in ("section", "drive", "pch", "wl_en", "sh")]
         for s, o in zip(sch.bus.adc, self.bus.adc):     # (wiring.connect takes no array of interfaces)
             wiring.connect(m, s, wiring.flipped(o))
         wiring.connect(m, out.o, wiring.flipped(self.o))
@@ -90,6 +92,9 @@ class Controller(wiring.Component):
             prog = self.prog
             for name in ("we", "sel", "addr", "data"):
                 m.d.comb += getattr(pre.prog, name).eq(getattr(prog, name))
+            # Cell writes go on to the macro's weight-programming port, registered (one cycle later).
+            m.d.sync += [self.bus.wr_en.eq(prog.we & (prog.sel == PROG_SELECT["cells"])),
+                         self.bus.wr_addr.eq(prog.addr), self.bus.wr_data.eq(prog.data)]
             with m.If(prog.we & (prog.sel == PROG_SELECT["layer"])):
                 word = layer(prog.data[:layer.size])
                 m.d.sync += [n_sec.eq(word.sections), k_len.eq(word.k), n_out.eq(word.n), k_last.eq(word.k == 1)]

@@ -125,10 +125,6 @@ class Scheduler(wiring.Component):
         inflight = Signal()
         pending = Signal(NA)
         adc = self.bus.adc
-        done = Signal(NA)
-        m.d.comb += done.eq(Cat(adc[i].done for i in range(NA)))
-        # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
-        done_all = (~pending | done).all()
         issue = Signal()
         # Registered flags (the comparisons run the cycle before): b is the plane's last batch, t the last plane.
         last_batch, last_plane = Signal(), Signal()
@@ -143,40 +139,124 @@ class Scheduler(wiring.Component):
         m.submodules.select = sel = BatchSelect(p)
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols)]
-        m.d.comb += [self.bus.section.eq(cur.sec), self.bus.drive.eq(sel.drive)]
         res = [sel.lanes[i].res for i in range(NA)]
         if aware:       # min(res, bitlen(q)): the step's bound
             res = [Mux(r > walker.bound, walker.bound, r) for r in res]
-        for i in range(NA):
-            m.d.comb += [adc[i].start.eq(issue & sel.lane_valid[i]), adc[i].res.eq(res[i]),
-                         adc[i].col.eq(sel.lanes[i].col)]
+        bus, tm = self.bus, p.timing
+        F, L = tm.front, tm.sync
 
-        # What is in flight, for the accumulator. `issue` depends on the ADCs' done, so it enables only the
-        # few registers the next issue needs; the batch's description is snapshotted every cycle without an
-        # enable, kept the cycle after its issue (`issued`), and read through `issued` until then.
+        # The batch's longest conversion: the highest resolution among its valid lanes (a one-hot OR and a
+        # priority pick), bounded on input-aware hardware by the step's bound.
+        longest = Signal(range(FR + 1), name="longest")
+        seen_res = [Signal(name=f"uses_res{r}") for r in range(FR + 1)]
+        for r in range(1, FR + 1):
+            m.d.comb += seen_res[r].eq(Cat(sel.lane_valid[i] & (sel.lanes[i].res == r) for i in range(NA)).any())
+            with m.If(seen_res[r]):
+                m.d.comb += longest.eq(r)
+        if aware:
+            longest = Mux(longest > walker.bound, walker.bound, longest)
+
+        # Every macro-facing output is a register. At issue (cycle T) the batch's section, row drive and
+        # columns go on the bus (from T + 1, held until the next batch's); the front phases follow from a
+        # counter (`MacroTiming`), and the ADCs' start, res and ref come from a second register stage so that
+        # they land F cycles after the drive (T + 1 + F), even when the next batch's drive is already on.
         flight = data.StructLayout({"valid": NA, "cols": sel.lanes.shape(), "first": 1, "new_plane": 1,
                                     "negate": 1, "last": 1, "group": nxt.group.shape(),
                                     **({"shift": range(max(2, A))} if walk else {})})
-        snap, kept, fl = Signal(flight, name="snapshot"), Signal(flight, name="flight"), Signal(flight, name="in_flight")
+        snap, kept = Signal(flight, name="snapshot"), Signal(flight, name="flight")
         issued = Signal()
-        m.d.sync += [issued.eq(issue), snap.valid.eq(sel.lane_valid), snap.cols.eq(sel.lanes),
-                     snap.first.eq((t == A - 1) & (b == 0)), snap.new_plane.eq(b == 0),
-                     snap.negate.eq((t == A - 1) if cfg.input_signed else 0),
-                     snap.last.eq(last_batch & last_plane), snap.group.eq(cur.group)]
-        if walk:
-            # Steps in any order, some skipped: each batch carries its step's exponent and sign, and is
-            # counted at the resolution it is converted at.
-            shifts, negates = step_tables(p)
-            m.d.sync += [snap.first.eq(cur_first), *[snap.cols[i].res.eq(res[i]) for i in range(NA)]]
-            with m.Switch(t):
-                for tt in range(S):
-                    with m.Case(tt):
-                        m.d.sync += [snap.shift.eq(shifts[tt]), snap.negate.eq(negates[tt])]
+        m.d.sync += issued.eq(issue)
+        with m.If(issue):
+            m.d.sync += [bus.section.eq(cur.sec), bus.drive.eq(sel.drive),
+                         *[adc[i].col.eq(sel.lanes[i].col) for i in range(NA)],
+                         snap.valid.eq(sel.lane_valid), snap.cols.eq(sel.lanes),
+                         snap.first.eq((t == A - 1) & (b == 0)), snap.new_plane.eq(b == 0),
+                         snap.negate.eq((t == A - 1) if cfg.input_signed else 0),
+                         snap.last.eq(last_batch & last_plane), snap.group.eq(cur.group)]
+            if walk:
+                # Steps in any order, some skipped: each batch carries its step's exponent and sign, and is
+                # counted at the resolution it is converted at.
+                shifts, negates = step_tables(p)
+                m.d.sync += [snap.first.eq(cur_first), *[snap.cols[i].res.eq(res[i]) for i in range(NA)]]
+                with m.Switch(t):
+                    for tt in range(S):
+                        with m.Case(tt):
+                            m.d.sync += [snap.shift.eq(shifts[tt]), snap.negate.eq(negates[tt])]
         with m.If(issued):
-            m.d.sync += [kept.eq(snap), self.planes.eq(self.planes + snap.new_plane)]
-        m.d.comb += fl.eq(Mux(issued, snap, kept))
-        f_valid, f_col = fl.valid, fl.cols
+            m.d.sync += self.planes.eq(self.planes + snap.new_plane)
+
+        front_active = Signal()
+        if F:
+            # Front phases: position 0..F-1 from the cycle after issue; the outputs are registered from the
+            # position the counter takes next.
+            pos, pos_next, active_next = Signal(range(F), name="front_pos"), Signal(range(F)), Signal()
+            with m.If(issue):
+                m.d.comb += [pos_next.eq(0), active_next.eq(1)]
+            with m.Elif(front_active & (pos != F - 1)):
+                m.d.comb += [pos_next.eq(pos + 1), active_next.eq(1)]
+            m.d.sync += [pos.eq(pos_next), front_active.eq(active_next)]
+            P, W, Se = tm.precharge, tm.wordline, tm.settle
+            m.d.sync += [bus.pch.eq(active_next & (pos_next < P)),
+                         bus.wl_en.eq(active_next & (pos_next >= P) & (pos_next < P + W)),
+                         bus.sh.eq(active_next & (pos_next >= P + W + Se))]
+            conv_load = front_active & (pos == F - 1)
+            conv = Signal(flight, name="converting")
+            with m.If(conv_load):
+                m.d.sync += conv.eq(snap)
+            starts, conv_res = snap.valid, [snap.cols[i].res for i in range(NA)]
+        else:
+            conv_load, conv, starts, conv_res = issue, snap, sel.lane_valid, res
+        m.d.sync += [adc[i].start.eq(conv_load & starts[i]) for i in range(NA)]
+        with m.If(conv_load):
+            m.d.sync += [*[adc[i].res.eq(conv_res[i]) for i in range(NA)],
+                         *[adc[i].ref.eq(conv_res[i]) for i in range(NA)]]
+
+        # The ADCs' done as the scheduler takes it: counted mode (sync 0) the done itself, only to end the
+        # batch; handshake through `sync` flip-flops and a rising-edge detect (a done held high as a level
+        # is taken once).
+        done = Signal(NA)
+        m.d.comb += done.eq(Cat(adc[i].done for i in range(NA)))
+        if L:
+            flops = [Signal(NA, name=f"done_sync{k}") for k in range(L + 1)]
+            m.d.sync += [flops[0].eq(done), *[flops[k].eq(flops[k - 1]) for k in range(1, L + 1)]]
+            seen = flops[L - 1] & ~flops[L]
+        else:
+            seen = done
+        started = Signal()
+        m.d.comb += started.eq(Cat(adc[i].start for i in range(NA)).any())
+        # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
+        done_all = (~pending | seen).all()
         complete = inflight & done_all
+        with m.If(started):
+            m.d.sync += [inflight.eq(1), pending.eq(Cat(adc[i].start for i in range(NA))), kept.eq(conv)]
+        with m.Else():
+            with m.If(complete):
+                m.d.sync += inflight.eq(0)
+            m.d.sync += pending.eq(pending & ~seen)
+
+        # When the bank is free for the next issue: counted, `MacroTiming.period` cycles after the last;
+        # handshake, when the batch outstanding is captured.
+        free = Signal()
+        outstanding = Signal()
+        if L:
+            m.d.comb += free.eq(~outstanding | complete)
+            with m.If(issue):
+                m.d.sync += outstanding.eq(1)
+            with m.Elif(complete):
+                m.d.sync += outstanding.eq(0)
+        else:
+            wait = Signal(range(max(2, tm.period(FR))), name="bank_wait")
+            m.d.comb += free.eq(wait == 0)
+            if tm.sample:      # sample-and-hold: the next front overlaps this conversion
+                period = Mux(longest > F, longest, F)
+            else:
+                period = longest + F
+            with m.If(issue):
+                m.d.sync += wait.eq(period - 1)
+            with m.Elif(~free):
+                m.d.sync += wait.eq(wait - 1)
+        fl = kept
+        f_valid, f_col = snap.valid, snap.cols
 
         with m.FSM(name="scheduler") as fsm:
             with m.State("WAIT"):
@@ -194,12 +274,11 @@ class Scheduler(wiring.Component):
                                      last_plane.eq(A == 1)]
                         m.next = "ISSUE"
             with m.State("ISSUE"):
-                m.d.comb += issue.eq(done_all)
+                m.d.comb += issue.eq(free)
                 with m.If(issue & last_batch & last_plane):
                     m.next = "WAIT"
 
         with m.If(issue):
-            m.d.sync += [inflight.eq(1), pending.eq(sel.lane_valid)]
             if walk:
                 m.d.sync += cur_first.eq(0)
             with m.If(last_batch):
@@ -211,10 +290,6 @@ class Scheduler(wiring.Component):
                                  last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
             with m.Else():
                 m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur.n_active)]
-        with m.Else():
-            with m.If(complete):
-                m.d.sync += inflight.eq(0)
-            m.d.sync += pending.eq(pending & ~done)
 
         # Conversions by resolution, from the registered batch, in a pipeline whose every stage fits a
         # 150 MHz cycle: one-hot by resolution, sums of four lanes, the batch's sum, the counter's add.
@@ -238,11 +313,11 @@ class Scheduler(wiring.Component):
         # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
         bt = self.batch
         m.d.comb += [bt.capture.eq(complete), bt.first.eq(fl.first), bt.new_plane.eq(fl.new_plane),
-                     bt.last.eq(fl.last), bt.negate.eq(fl.negate), bt.group.eq(fl.group), bt.lane_valid.eq(f_valid)]
+                     bt.last.eq(fl.last), bt.negate.eq(fl.negate), bt.group.eq(fl.group), bt.lane_valid.eq(fl.valid)]
         if walk:
             m.d.comb += bt.shift.eq(fl.shift)
         for i in range(NA):
-            m.d.comb += [bt.code[i].eq(adc[i].code), bt.sign[i].eq(f_col[i].sign), bt.bit[i].eq(f_col[i].bit),
-                         bt.j[i].eq(f_col[i].j)]
-        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | inflight | Cat(stages).any())
+            m.d.comb += [bt.code[i].eq(adc[i].code), bt.sign[i].eq(fl.cols[i].sign), bt.bit[i].eq(fl.cols[i].bit),
+                         bt.j[i].eq(fl.cols[i].j)]
+        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | inflight | started | front_active | Cat(stages).any())
         return m

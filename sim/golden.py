@@ -142,6 +142,14 @@ def _batches(res: np.ndarray, n_adc: int) -> list[int]:
     return [int(res[i:i + n_adc].max()) for i in range(0, len(res), n_adc)]
 
 
+def batch_timing(params: TileParams, longest: int) -> tuple[int, int]:
+    """(period, capture) of a batch whose longest conversion is `longest` bits, in cycles from its issue:
+    when the next batch may issue, and when its codes are captured (hwgen.params.MacroTiming; default:
+    `longest` and 1 + `longest`, the registered boundary's cycle)."""
+    tm = params.timing
+    return tm.period(longest), tm.capture(longest)
+
+
 def _issued_steps(lp: LayerPlan, params: TileParams, q: np.ndarray | None) -> list[list[tuple[int, int]]]:
     """Per section, the (step, resolution bound) pairs it issues, in issue order: every step with the full
     resolution (weight-only, or no inputs given), or the steps with q > 0 with the bound bitlen(q)."""
@@ -185,11 +193,13 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
             continue
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
         plane = _batches(res, n_adc)
-        durations = [min(b, top) for _, top in issued[s] for b in plane]
+        longest = [min(b, top) for _, top in issued[s] for b in plane]
+        durations = [batch_timing(params, d)[0] for d in longest]
         total = sum(durations)
         l_prev = e + total - durations[-1]
-        f_prev = f_last = e + total
-        batch_cycles += total
+        f_prev = e + total
+        f_last = l_prev + batch_timing(params, longest[-1])[1]
+        batch_cycles += sum(longest)
         for _, top in issued[s]:
             eff = np.minimum(res, top)
             bound += max(-(-int(eff.sum()) // n_adc), int(eff.max()))

@@ -61,7 +61,7 @@ def tile_wrapper(params: TileParams, generic: bool) -> str:
     lines += [f"  wire {decl(w)}{n};" for n, w, _ in bus]
     conns = ", ".join(f".{n}({n})" for n, _, _ in host + bus)
     lines.append(f"  sws_controller controller(.clk(clk), .rst(rst), {conns});")
-    array_conns = ", ".join(f".{n}({n})" for n, _, _ in bus + [pt for pt in host if pt[0].startswith("prog__")])
+    array_conns = ", ".join(f".{n}({n})" for n, _, _ in bus)
     lines.append(f"  sws_array array(.clk(clk), .rst(rst), {array_conns});")
     lines.append("endmodule\n")
     return "\n".join(lines)

@@ -376,7 +376,7 @@ def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str):
             limits.fits(lp)
         except (OSError, ValueError, KeyError, TypeError, SwsError):
             continue
-        size = sum(dataclasses.astuple(limits)[1:])
+        size = sum(getattr(limits, f) for f in ("k", "n", "section_depth", "row_depth", "column_depth", "lanes"))
         if best is None or (size, name) < best[0]:
             best = ((size, name), exe, limits)
     return None if best is None else best[1:]
