@@ -2,11 +2,13 @@
 (sign plane first), each started the cycle the previous batch's last ADC is done, with the plane's drive;
 every finished batch handed on with its codes and flags; the plane and conversion counters."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwgen.params import TileParams
+from hwgen.params import MacroTiming, TileParams
 from hwgen.scheduler import Scheduler
 from mapper.config import ArrayConfig
 
@@ -26,8 +28,12 @@ def _code(col, cycle, res):
     return (col * 5 + cycle) % (1 << res)
 
 
-def _run(extra):
-    dut = Scheduler(PARAMS)
+def _params(sync):
+    return dataclasses.replace(PARAMS, timing=MacroTiming(sync=sync))
+
+
+def _run(extra, sync=0):
+    dut = Scheduler(_params(sync))
     na = HW.n_adc
     log = {"starts": [], "captures": [], "takes": []}
 
@@ -87,33 +93,40 @@ def _run(extra):
     return log
 
 
-def _hand_schedule(extra):
+def _hand_schedule(extra, sync=0):
     """Starts (cycle, ADC, res, col, drive, section) by the interface rule: section 0 taken at cycle 0,
-    its first batch at 1; each batch when the previous one's longest conversion (res + extra) is done;
-    section 1 taken the cycle after section 0's last issue, its first batch when section 0's last is done."""
-    starts, cycle = [], 1
+    its first batch issued at 1 and on the (registered) bus at 2; counted (sync 0), each batch when the
+    previous one's longest conversion (res) is done; handshake, `sync` cycles after that done (res +
+    extra) reached the scheduler through its flip-flops, plus the output register's cycle; section 1
+    taken the cycle after section 0's last issue (= its last start), its first batch when section 0's last
+    is done."""
+    starts, cycle = [], 2
     for n, (sec, _, planes, cols) in enumerate(SECTIONS):
         for t in (1, 0):
             for b in range(0, len(cols), 2):
                 batch = cols[b:b + 2]
                 for i, (col, _, _, res, _) in enumerate(batch):
                     starts.append((cycle, i, res, col, planes[t], sec))
-                cycle += max(c[3] for c in batch) + extra
+                cycle += max(c[3] for c in batch) + extra + (sync + 1 if sync else 0)
     return starts
 
 
-@pytest.mark.parametrize("extra", [0, 2])
-def test_batches_start_back_to_back_plane_by_plane_with_the_planes_drive(extra):
-    log = _run(extra)
-    assert log["starts"] == _hand_schedule(extra)
-    last_issue_of_first = max(c for c, *_ in _hand_schedule(extra) if _[-1] == SECTIONS[0][0])
-    assert log["takes"] == [0, last_issue_of_first + 1]
+#: (extra, sync): counted on time; a late done waited for through one flip-flop, or a two-flop synchronizer.
+MODES = [(0, 0), (2, 1), (2, 2), (0, 2)]
 
 
-@pytest.mark.parametrize("extra", [0, 2])
-def test_each_batch_is_handed_on_when_its_last_adc_is_done_with_its_codes_and_flags(extra):
-    log = _run(extra)
-    starts = _hand_schedule(extra)
+@pytest.mark.parametrize("extra, sync", MODES)
+def test_batches_start_back_to_back_plane_by_plane_with_the_planes_drive(extra, sync):
+    log = _run(extra, sync)
+    assert log["starts"] == _hand_schedule(extra, sync)
+    last_start_of_first = max(c for c, *_ in _hand_schedule(extra, sync) if _[-1] == SECTIONS[0][0])
+    assert log["takes"] == [0, last_start_of_first]
+
+
+@pytest.mark.parametrize("extra, sync", MODES)
+def test_each_batch_is_handed_on_when_its_last_adc_is_done_with_its_codes_and_flags(extra, sync):
+    log = _run(extra, sync)
+    starts = _hand_schedule(extra, sync)
     want = []
     by_cycle = {}
     for s in starts:
@@ -125,7 +138,7 @@ def test_each_batch_is_handed_on_when_its_last_adc_is_done_with_its_codes_and_fl
         s_issues = [x for x in issue_cycles if by_cycle[x][0][5] == sec]
         k = s_issues.index(c)
         per_plane = len(s_issues) // 2
-        done = c + max(r for _, _, r, *_ in batch) + extra
+        done = c + max(r for _, _, r, *_ in batch) + extra + sync
         group = next(g for s, g, _, _ in SECTIONS if s == sec)
         codes = [_code(col, c, r) for _, _, r, col, *_ in batch] + [None] * (2 - len(batch))
         want.append((done, (1 << len(batch)) - 1, codes, int(k == 0), int(k % per_plane == 0),
