@@ -28,20 +28,16 @@ def _code(col, cycle, res):
     return (col * 5 + cycle) % (1 << res)
 
 
-def _params(sync):
-    return dataclasses.replace(PARAMS, timing=MacroTiming(sync=sync))
-
-
-def _run(extra, sync=0):
-    dut = Scheduler(_params(sync))
+def _run(extra, sync=0, **phases):
+    dut = Scheduler(dataclasses.replace(PARAMS, timing=MacroTiming(sync=sync, **phases)))
     na = HW.n_adc
-    log = {"starts": [], "captures": [], "takes": []}
+    log = {"starts": [], "captures": [], "takes": [], "pch": [], "wl_en": [], "sh": []}
 
     async def bench(ctx):
         due = [None] * na          # the cycle ADC i is done
         codes = [0] * na
         queue = list(SECTIONS)
-        for cycle in range(80):
+        for cycle in range(140):
             if queue:
                 sec, group, planes, cols = queue[0]
                 ctx.set(dut.next.valid, 1)
@@ -71,9 +67,15 @@ def _run(extra, sync=0):
                 log["captures"].append((cycle, ctx.get(bt.lane_valid), [ctx.get(bt.code[i]) for i in range(na)],
                                         ctx.get(bt.first), ctx.get(bt.new_plane), ctx.get(bt.last),
                                         ctx.get(bt.negate), ctx.get(bt.group)))
+            for name in ("pch", "wl_en", "sh"):
+                if ctx.get(getattr(dut.bus, name)):
+                    log[name].append(cycle)
+            log.setdefault("bus", {})[cycle] = (ctx.get(dut.bus.drive), ctx.get(dut.bus.section),
+                                                [ctx.get(dut.bus.adc[i].col) for i in range(na)])
             for i in range(na):
                 adc = dut.bus.adc[i]
                 if ctx.get(adc.start):
+                    assert ctx.get(adc.ref) == ctx.get(adc.res)
                     res, col = ctx.get(adc.res), ctx.get(adc.col)
                     assert due[i] is None or due[i] == cycle, f"cycle {cycle}: ADC {i} started while busy"
                     log["starts"].append((cycle, i, res, col, ctx.get(dut.bus.drive), ctx.get(dut.bus.section)))
@@ -155,3 +157,49 @@ def test_counters_count_planes_and_conversions_by_resolution_and_the_scheduler_e
     assert log["conversions"] == [0] + [2 * res.count(b) for b in range(1, HW.full_resolution + 1)]
     assert log["busy"] == 0
     assert np.sum(log["conversions"]) == len(log["starts"])
+
+
+#: (precharge, wordline, settle, sample): no sample-and-hold (front then conversion, serially); a
+#: sample-and-hold whose front is shorter than some conversions and longer than others (overlap).
+PHASES = [(1, 2, 1, 0), (1, 1, 0, 1), (2, 1, 1, 1)]
+
+
+def _hand_phases(pch, wl, settle, sample):
+    """Starts by the phase rule (docs/design.md section 4), counted mode: the first batch's drive on the bus at
+    cycle 2, its start F = pch + wl + settle + sample cycles later; without sample-and-hold the next batch's
+    front begins at the done (start + res), with it F cycles before the later of the done and the end of
+    this batch's front, i.e. the next start is max(res, F) after this one. Returns the starts and, per
+    signal, the cycles it is high: pch the first `pch` cycles of each front, wl_en the next `wl`, sh the
+    last `sample`."""
+    f = pch + wl + settle + sample
+    starts, high, cycle = [], {"pch": [], "wl_en": [], "sh": []}, 2 + f
+    for sec, _, planes, cols in SECTIONS:
+        for t in (1, 0):
+            for b in range(0, len(cols), 2):
+                batch = cols[b:b + 2]
+                for i, (col, _, _, res, _) in enumerate(batch):
+                    starts.append((cycle, i, res, col, planes[t], sec))
+                front = cycle - f
+                high["pch"] += range(front, front + pch)
+                high["wl_en"] += range(front + pch, front + pch + wl)
+                high["sh"] += range(cycle - sample, cycle)
+                longest = max(c[3] for c in batch)
+                cycle += max(longest, f) if sample else f + longest
+    return starts, high
+
+
+@pytest.mark.parametrize("phases", PHASES, ids=lambda p: "pch{}_wl{}_settle{}_sh{}".format(*p))
+def test_front_phases_come_from_registers_in_order_and_the_next_start_lands_on_the_done(phases):
+    pch, wl, settle, sample = phases
+    log = _run(0, precharge=pch, wordline=wl, settle=settle, sample=sample)
+    starts, high = _hand_phases(*phases)
+    # The column, drive and section are what the ADC samples: at its start without sample-and-hold,
+    # at the strobe's last cycle (start - 1) with it, when the next batch's may already be on the bus.
+    at = -1 if sample else 0
+    sampled = [(c, i, r, log["bus"][c + at][2][i], *log["bus"][c + at][:2]) for c, i, r, *_ in log["starts"]]
+    assert sampled == starts
+    for name in ("pch", "wl_en", "sh"):
+        assert log[name] == sorted(high[name]), name
+    # The codes are captured in each batch's done cycle (start + longest res).
+    assert [c for c, *_ in log["captures"]] == sorted({c + max(r for cc, _, r, *_ in starts if cc == c)
+                                                      for c, *_ in starts})
