@@ -32,7 +32,7 @@ import numpy as np
 from amaranth import Shape
 
 from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, ProgSignature
-from hwgen.params import TileParams
+from hwgen.params import MacroTiming, TileParams
 from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
 from mapper.errors import SwsError
@@ -287,7 +287,7 @@ def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParam
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
     if generic is not None and reuse:
-        found = _cached_generic(lp, generic.lanes, backend, cache)
+        found = _cached_generic(lp, generic.lanes, backend, cache, generic.timing)
         if found is not None:
             exe, limits = found
             say(f"reusing the generic {backend} build {os.path.basename(os.path.dirname(exe))} (no compilation)")
@@ -355,9 +355,9 @@ def _roomy(limits: TileParams) -> TileParams:
     return dataclasses.replace(limits, **up)
 
 
-def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str):
-    """(executable, limits) of the smallest cached generic build of `backend` for the plan's hardware and
-    `lanes` that fits the plan, made by this code; None if there is none."""
+def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str, timing: MacroTiming = MacroTiming()):
+    """(executable, limits) of the smallest cached generic build of `backend` for the plan's hardware,
+    `lanes` and macro `timing` that fits the plan, made by this code; None if there is none."""
     best = None
     try:
         folders = [f for f in os.listdir(cache) if f.startswith(f"{backend}-")]
@@ -371,7 +371,8 @@ def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str):
                 record = json.load(f)
             fields = record["params"]
             limits = TileParams(**{**fields, "hw": HardwareConfig(**fields["hw"])})
-            if record["fingerprint"] != _fingerprint() or limits.lanes != lanes or not os.path.exists(exe):
+            if record["fingerprint"] != _fingerprint() or limits.lanes != lanes or limits.timing != timing \
+                    or not os.path.exists(exe):
                 continue
             limits.fits(lp)
         except (OSError, ValueError, KeyError, TypeError, SwsError):
