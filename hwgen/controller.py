@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from amaranth import Const, Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
 from .accumulate import Accumulate
-from .interface import PROG_SELECT, ArraySignature, host_members, layer_word_layout
+from .interface import PROG_SELECT, ArraySignature, RawCodeSignature, host_members, layer_word_layout
 from .output import OutputStreamer
 from .params import TileParams
 from .prefetch import Prefetch
@@ -57,20 +57,27 @@ class Controller(wiring.Component):
         Running totals since reset.
     prog : In(ProgSignature)
         Generic netlist only: ROM and layer-register writes.
+    test : In(RawCodeSignature)
+        With `test_port` only: the raw-code test mode (one conversion, its code returned unaccumulated;
+        counted in `conversions`, not in `planes`).
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan | None = None):
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, test_port: bool = False):
         if plan is not None:
             params.fits(plan)
         self.params = params
         self.plan = plan
-        super().__init__({**host_members(params, plan is None), "bus": Out(ArraySignature(params))})
+        self.test_port = test_port
+        super().__init__({**host_members(params, plan is None), "bus": Out(ArraySignature(params)),
+                          **({"test": In(RawCodeSignature(params))} if test_port else {})})
 
     def elaborate(self, platform):
         m = Module()
         p, plan = self.params, self.plan
         m.submodules.prefetch = pre = Prefetch(p, plan)
-        m.submodules.scheduler = sch = Scheduler(p)
+        m.submodules.scheduler = sch = Scheduler(p, test_port=self.test_port)
+        if self.test_port:
+            wiring.connect(m, wiring.flipped(self.test), sch.test)
         m.submodules.accumulate = acc = Accumulate(p)
         m.submodules.output = out = OutputStreamer(p)
         wiring.connect(m, pre.next, sch.next)

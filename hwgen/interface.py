@@ -11,7 +11,7 @@ from mapper.config import clog2
 
 from .params import TileParams
 
-__all__ = ["host_members", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "ProgSignature", "PROG_SELECT",
+__all__ = ["host_members", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
            "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout", "column_entry_layout", "next_section_layout",
            "BatchSignature", "AccReadSignature"]
 
@@ -84,6 +84,26 @@ def connect_array(m, ctrl_bus, array_bus) -> None:
     for c, a in zip(ctrl_bus.adc, array_bus.adc, strict=True):
         m.d.comb += [a.start.eq(c.start), a.res.eq(c.res), a.ref.eq(c.ref), a.col.eq(c.col), c.done.eq(a.done),
                      c.code.eq(a.code)]
+
+
+class RawCodeSignature(wiring.Signature):
+    """The raw-code test port, seen from the host (a controller has it as `In(RawCodeSignature)`): one
+    conversion of column `col` of `section` under the row `drive` at `res` bits on ADC `adc`, whose code
+    comes back unaccumulated. `en` is held high until `valid` (a one-cycle pulse with `code`); the next
+    request needs `en` low for a cycle first. Taken only while the controller has no section to convert
+    (before a vector's last input, or between vectors)."""
+
+    def __init__(self, p: TileParams):
+        super().__init__({
+            "en": Out(1),
+            "section": Out(range(max(2, p.section_depth))),
+            "drive": Out(p.hw.rows),
+            "col": Out(max(1, (p.hw.slot_cols - 1).bit_length())),
+            "res": Out(p.res_width),
+            "adc": Out(range(max(2, p.hw.n_adc))),
+            "valid": In(1),
+            "code": In(p.code_width),
+        })
 
 
 class CounterSignature(wiring.Signature):

@@ -7,7 +7,7 @@ from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .interface import (COUNTER_WIDTH, ArraySignature, BatchSignature, column_entry_layout,
+from .interface import (COUNTER_WIDTH, ArraySignature, BatchSignature, RawCodeSignature, column_entry_layout,
                         next_section_layout)
 from .params import TileParams
 from .shift_add import tree_sum
@@ -100,10 +100,12 @@ class Scheduler(wiring.Component):
         Conversions at each resolution since reset, four cycles behind their issue.
     """
 
-    def __init__(self, params: TileParams):
+    def __init__(self, params: TileParams, *, test_port: bool = False):
         self.params = params
+        self.test_port = test_port
         cfg = params.hw
         super().__init__({
+            **({"test": In(RawCodeSignature(params))} if test_port else {}),
             "next": In(stream.Signature(next_section_layout(params))),
             "bus": Out(ArraySignature(params)),
             "batch": Out(BatchSignature(params)),
@@ -155,13 +157,29 @@ class Scheduler(wiring.Component):
                 m.d.comb += longest.eq(r)
         if aware:
             longest = Mux(longest > walker.bound, walker.bound, longest)
+        # Raw-code test mode (`test_port`): a one-conversion batch from the test request, never accumulated.
+        tp = self.test_port
+        testing = Signal()
+        lane_valid = sel.lane_valid
+        if tp:
+            tst = self.test
+            req = Signal(data.StructLayout({"section": tst.section.shape(), "drive": tst.drive.shape(),
+                                            "col": tst.col.shape(), "res": tst.res.shape(),
+                                            "adc": tst.adc.shape()}), name="test_request")
+            served = Signal()
+            with m.If(~tst.en):
+                m.d.sync += served.eq(0)
+            onehot = Cat(req.adc == i for i in range(NA))
+            lane_valid = Mux(testing, onehot, sel.lane_valid)
+            res = [Mux(testing, req.res, r) for r in res]
+            longest = Mux(testing, req.res, longest)
 
         # Every macro-facing output is a register. At issue (cycle T) the batch's section, row drive and
         # columns go on the bus (from T + 1, held until the next batch's); the front phases follow from a
         # counter (`MacroTiming`), and the ADCs' start, res and ref come from a second register stage so that
         # they land F cycles after the drive (T + 1 + F), even when the next batch's drive is already on.
         flight = data.StructLayout({"valid": NA, "cols": sel.lanes.shape(), "first": 1, "new_plane": 1,
-                                    "negate": 1, "last": 1, "group": nxt.group.shape(),
+                                    "negate": 1, "last": 1, "group": nxt.group.shape(), "test": 1,
                                     **({"shift": range(max(2, A))} if walk else {})})
         snap, kept = Signal(flight, name="snapshot"), Signal(flight, name="flight")
         issued = Signal()
@@ -182,6 +200,14 @@ class Scheduler(wiring.Component):
                     for tt in range(S):
                         with m.Case(tt):
                             m.d.sync += [snap.shift.eq(shifts[tt]), snap.negate.eq(negates[tt])]
+        if tp:      # after the batch's assignments, so that these take precedence
+            with m.If(issue & testing):
+                m.d.sync += [bus.section.eq(req.section), bus.drive.eq(req.drive),
+                             *[adc[i].col.eq(req.col) for i in range(NA)], snap.valid.eq(lane_valid),
+                             *[snap.cols[i].res.eq(req.res) for i in range(NA)], snap.new_plane.eq(0),
+                             snap.first.eq(0), snap.last.eq(0), snap.test.eq(1)]
+            with m.Elif(issue):
+                m.d.sync += snap.test.eq(0)
         with m.If(issued):
             m.d.sync += self.planes.eq(self.planes + snap.new_plane)
 
@@ -205,7 +231,7 @@ class Scheduler(wiring.Component):
                 m.d.sync += conv.eq(snap)
             starts, conv_res = snap.valid, [snap.cols[i].res for i in range(NA)]
         else:
-            conv_load, conv, starts, conv_res = issue, snap, sel.lane_valid, res
+            conv_load, conv, starts, conv_res = issue, snap, lane_valid, res
         m.d.sync += [adc[i].start.eq(conv_load & starts[i]) for i in range(NA)]
         with m.If(conv_load):
             m.d.sync += [*[adc[i].res.eq(conv_res[i]) for i in range(NA)],
@@ -273,12 +299,22 @@ class Scheduler(wiring.Component):
                                      one_batch.eq(nxt.n_active <= NA), last_batch.eq(nxt.n_active <= NA),
                                      last_plane.eq(A == 1)]
                         m.next = "ISSUE"
+                if tp:
+                    with m.Elif(tst.en & ~served):
+                        m.d.sync += [req.section.eq(tst.section), req.drive.eq(tst.drive), req.col.eq(tst.col),
+                                     req.res.eq(tst.res), req.adc.eq(tst.adc), served.eq(1)]
+                        m.next = "TEST"
+            if tp:
+                with m.State("TEST"):
+                    m.d.comb += [testing.eq(1), issue.eq(free)]
+                    with m.If(free):
+                        m.next = "WAIT"
             with m.State("ISSUE"):
                 m.d.comb += issue.eq(free)
                 with m.If(issue & last_batch & last_plane):
                     m.next = "WAIT"
 
-        with m.If(issue):
+        with m.If(issue & ~testing):
             if walk:
                 m.d.sync += cur_first.eq(0)
             with m.If(last_batch):
@@ -312,12 +348,19 @@ class Scheduler(wiring.Component):
 
         # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
         bt = self.batch
-        m.d.comb += [bt.capture.eq(complete), bt.first.eq(fl.first), bt.new_plane.eq(fl.new_plane),
+        m.d.comb += [bt.capture.eq(complete & ~fl.test), bt.first.eq(fl.first), bt.new_plane.eq(fl.new_plane),
                      bt.last.eq(fl.last), bt.negate.eq(fl.negate), bt.group.eq(fl.group), bt.lane_valid.eq(fl.valid)]
         if walk:
             m.d.comb += bt.shift.eq(fl.shift)
         for i in range(NA):
             m.d.comb += [bt.code[i].eq(adc[i].code), bt.sign[i].eq(fl.cols[i].sign), bt.bit[i].eq(fl.cols[i].bit),
                          bt.j[i].eq(fl.cols[i].j)]
-        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | inflight | started | front_active | Cat(stages).any())
+        if tp:
+            m.d.sync += tst.valid.eq(complete & fl.test)
+            with m.If(complete & fl.test):
+                with m.Switch(req.adc):
+                    for i in range(NA):
+                        with m.Case(i):
+                            m.d.sync += tst.code.eq(adc[i].code)
+        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | testing | inflight | started | front_active | Cat(stages).any())
         return m

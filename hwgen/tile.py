@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from amaranth import Module
 from amaranth.lib import wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
 from .controller import Controller
 from .emulator import VIOLATIONS, ArrayEmulator
-from .interface import connect_array, host_members
+from .interface import RawCodeSignature, connect_array, host_members
 from .params import TileParams
 
 __all__ = ["Tile"]
@@ -28,6 +28,8 @@ class Tile(wiring.Component):
         Baked ROMs and cells from the plan, or (None) a generic tile programmed through `prog`.
     extra_latency : int
         Test only: the emulated ADCs' done comes this many cycles late (`ArrayEmulator`).
+    test_port : bool
+        Add the controller's raw-code test port `test` (`RawCodeSignature`).
 
     Attributes
     ----------
@@ -40,17 +42,22 @@ class Tile(wiring.Component):
         The emulator's sticky protocol violations (zero in a correct run).
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0):
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0,
+                 test_port: bool = False):
         if plan is not None:
             params.fits(plan)
         self.params = params
         self.plan = plan
         self.extra_latency = extra_latency
-        super().__init__({**host_members(params, plan is None), "violation": Out(len(VIOLATIONS))})
+        self.test_port = test_port
+        super().__init__({**host_members(params, plan is None), "violation": Out(len(VIOLATIONS)),
+                          **({"test": In(RawCodeSignature(params))} if test_port else {})})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.controller = ctrl = Controller(self.params, self.plan)
+        m.submodules.controller = ctrl = Controller(self.params, self.plan, test_port=self.test_port)
+        if self.test_port:
+            wiring.connect(m, wiring.flipped(self.test), ctrl.test)
         m.submodules.array = emu = ArrayEmulator(self.params, self.plan, extra_latency=self.extra_latency)
         connect_array(m, ctrl.bus, emu.bus)
         m.d.comb += self.violation.eq(emu.violation)

@@ -229,3 +229,73 @@ def test_run_tile_fails_on_a_violation():
     case = CASES["group2_partial"]
     with pytest.raises(ProtocolViolation, match="the array emulator flagged a protocol violation: start while busy"):
         run_tile(case.lp, case.x, extra_latency=2)
+
+
+@pytest.mark.parametrize("timing", [MacroTiming(), MacroTiming(precharge=1, wordline=1, settle=1, sample=1)],
+                         ids=["no_phases", "phases"])
+def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_correct_vector(timing):
+    """A generic tile programmed through `prog` (its cells over the array interface's write port), then
+    raw-code requests: each code is min(popcount(column & drive), 2**res - 1) from the plan's cells (by
+    hand, numpy); then a vector computes x @ W: the test conversions were not accumulated (they are
+    counted in `conversions`, by resolution)."""
+    from hwgen.program import program_writes
+    from hwgen.tile import Tile
+
+    case = CASES["r8_k_not_multiple"]
+    lp, cfg = case.lp, case.lp.cfg
+    params = TileParams.from_plan(lp, timing=timing)
+    dut = Tile(params, test_port=True)
+    rng = np.random.default_rng(7)
+    requests = [(int(rng.integers(lp.n_sections)), int(rng.integers(cfg.slot_cols)), int(rng.integers(1 << cfg.rows)),
+                 int(rng.integers(1, cfg.full_resolution + 1)), int(rng.integers(cfg.n_adc))) for _ in range(12)]
+    requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.rows) - 1, cfg.full_resolution, 0))
+    got = {"codes": []}
+
+    async def bench(ctx):
+        for sel, addr, word in program_writes(params, lp):
+            ctx.set(dut.prog.we, 1)
+            ctx.set(dut.prog.sel, sel)
+            ctx.set(dut.prog.addr, addr)
+            ctx.set(dut.prog.data, word)
+            await ctx.tick()
+        ctx.set(dut.prog.we, 0)
+        await ctx.tick().until(dut.i.ready)
+        for section, col, drive, res, adc in requests:
+            for name, value in (("section", section), ("col", col), ("drive", drive), ("res", res), ("adc", adc)):
+                ctx.set(getattr(dut.test, name), value)
+            ctx.set(dut.test.en, 1)
+            (code,) = await ctx.tick().sample(dut.test.code).until(dut.test.valid)
+            got["codes"].append(code)
+            ctx.set(dut.test.en, 0)
+            await ctx.tick()
+        ctx.set(dut.o.ready, 1)
+        for v in range(len(case.x)):
+            for kk in range(lp.shape[0]):
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload, int(case.x[v, kk]))
+                await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+            out = []
+            for _ in range(lp.shape[1]):
+                (value,) = await ctx.tick().sample(dut.o.payload).until(dut.o.valid)
+                out.append(value)
+            got.setdefault("outputs", []).append(out)
+        got["conversions"] = [ctx.get(dut.counters.conversions[b]) for b in range(cfg.full_resolution + 1)]
+        got["violation"] = ctx.get(dut.violation)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want_codes = []
+    for section, col, drive, res, _ in requests:
+        rows = np.array([(drive >> r) & 1 for r in range(cfg.rows)])
+        count = int((lp.cells[section, :, col].astype(np.int64) * rows).sum())
+        want_codes.append(min(count, (1 << res) - 1))
+    assert got["codes"] == want_codes
+    assert max(want_codes) > 0
+    want = predict(lp, case.x, params)
+    assert np.array_equal(np.array(got["outputs"]), want.outputs)
+    extra = np.bincount([r for *_, r, _ in requests], minlength=cfg.full_resolution + 1)
+    assert got["conversions"] == [int(c) for c in np.asarray(want.conversions) + extra]
+    assert got["violation"] == 0
