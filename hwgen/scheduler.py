@@ -63,29 +63,41 @@ class BatchSelect(wiring.Component):
 
 class Scheduler(wiring.Component):
     """Issues a section's conversions: for each plane t (sign plane first) and each batch of up to n_adc
-    active columns, starts the batch's ADCs with the plane's row drive in the first cycle the bank is free
-    (the cycle the previous batch's last ADC is done), so a plane takes exactly its batches' longest
-    resolutions, back to back.
+    active columns, puts the batch on the array interface and starts its ADCs so that each start lands in
+    the cycle the previous batch's last ADC is done; with the default `MacroTiming` a plane takes exactly
+    its batches' longest resolutions, back to back.
+
+    Every output to the macro is a register (docs/design.md section 6): a batch issued in cycle T has its
+    section, drive and columns on the bus from T + 1, its front phases (pch, wl_en, sh) from a counter, and
+    its ADCs' start, res and ref at T + 1 + F. Counted mode (`sync` 0): the scheduler counts the bank's
+    busy cycles (`MacroTiming.period` of the batch's longest resolution) and issues the next batch when
+    they are over, never looking at done for it (done only ends the batch). Handshake (`sync` 1 or 2): it
+    issues when the batch's last done arrives through `sync` flip-flops (a rising-edge detect after them).
 
     States: WAIT (no current section) takes `next` when it is valid (the cycle after, the first batch may
     issue); ISSUE issues while the bank is free and returns to WAIT the cycle after the section's last batch
-    issues, so the next section's copy never waits on an ADC's done.
+    issues, so the next section's copy never waits on an ADC's done; TEST (with `test_port`) runs one
+    raw-code conversion.
 
     On sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from a
     `StepWalker` in issue order instead of the plane counter: input-aware, a step whose popcount q is 0 is
     skipped, every conversion starts at min(res, bitlen(q)) bits, and a section that drives no row is
     taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator.
 
-    A batch in flight is `capture`d on `batch` in the cycle its last ADC is done, with the codes the ADCs
-    hold.
+    A started batch is `capture`d on `batch` in the cycle its last ADC's done is seen (counted mode: the
+    done cycle), with the codes the ADCs hold.
 
     Parameters
     ----------
     params : TileParams
-        Hardware and table depths.
+        Hardware, table depths and the macro's timing.
+    test_port : bool
+        Add the raw-code test port `test`.
 
     Attributes
     ----------
+    test : In(RawCodeSignature)
+        With `test_port` only: the raw-code test request and its code.
     next : In(stream.Signature(next_section_layout))
         The gathered section; taken (ready) in WAIT.
     bus : Out(ArraySignature)
