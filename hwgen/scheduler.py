@@ -159,14 +159,21 @@ class Scheduler(wiring.Component):
         bus, tm = self.bus, p.timing
         F, L = tm.front, tm.sync
 
-        # The batch's longest conversion: the highest resolution among its valid lanes (a one-hot OR and a
-        # priority pick), bounded on input-aware hardware by the step's bound.
+        # The batch's longest conversion: the highest resolution among its valid lanes. Found for every
+        # batch of the section as it is taken into `current` (a one-hot OR and a priority pick per batch,
+        # from the `next` buffer's registers), so that the issue only selects it by b.
+        batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
+        take_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="take_longest")
+        for bb in range(p.batches):
+            lanes = [bb * NA + i for i in range(NA) if bb * NA + i < cfg.slot_cols]
+            for r in range(1, FR + 1):
+                with m.If(Cat((c < nxt.n_active) & (nxt.cols[c].res == r) for c in lanes).any()):
+                    m.d.comb += take_long[bb].eq(r)
         longest = Signal(range(FR + 1), name="longest")
-        seen_res = [Signal(name=f"uses_res{r}") for r in range(FR + 1)]
-        for r in range(1, FR + 1):
-            m.d.comb += seen_res[r].eq(Cat(sel.lane_valid[i] & (sel.lanes[i].res == r) for i in range(NA)).any())
-            with m.If(seen_res[r]):
-                m.d.comb += longest.eq(r)
+        with m.Switch(b):
+            for bb in range(p.batches):
+                with m.Case(bb):
+                    m.d.comb += longest.eq(batch_long[bb])
         if aware:
             longest = Mux(longest > walker.bound, walker.bound, longest)
         # Raw-code test mode (`test_port`): a one-conversion batch from the test request, never accumulated.
@@ -300,6 +307,7 @@ class Scheduler(wiring.Component):
             with m.State("WAIT"):
                 m.d.comb += self.next.ready.eq(1)
                 with m.If(self.next.valid):
+                    m.d.sync += batch_long.eq(take_long)
                     if walk:
                         m.d.comb += walker.load.eq(1)
                         m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(nxt.n_active <= NA),
