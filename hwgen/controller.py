@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from amaranth import Const, Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
 from .accumulate import Accumulate
-from .interface import PROG_SELECT, ArraySignature, host_members, layer_word_layout
+from .interface import PROG_SELECT, ArraySignature, RawCodeSignature, host_members, layer_word_layout
 from .output import OutputStreamer
 from .params import TileParams
 from .prefetch import Prefetch
@@ -50,31 +50,40 @@ class Controller(wiring.Component):
     o : Out(stream.Signature(signed(acc_width)))
         Output stream, N beats per vector, in output order.
     bus : Out(ArraySignature)
-        The array interface: section, row drive, and the ADCs `adc[i]` (start/res/col/done/code).
+        The array interface (docs/design.md section 4), every output a register: section, row drive,
+        the front phases (pch, wl_en, sh), the cell-write port (wr_en, wr_addr, wr_data: a generic
+        netlist's `prog` cell writes, one cycle later) and the ADCs `adc[i]` (start/res/ref/col/done/code).
     counters : Out(CounterSignature)
         Running totals since reset.
     prog : In(ProgSignature)
         Generic netlist only: ROM and layer-register writes.
+    test : In(RawCodeSignature)
+        With `test_port` only: the raw-code test mode (one conversion, its code returned unaccumulated;
+        counted in `conversions`, not in `planes`).
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan | None = None):
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, test_port: bool = False):
         if plan is not None:
             params.fits(plan)
         self.params = params
         self.plan = plan
-        super().__init__({**host_members(params, plan is None), "bus": Out(ArraySignature(params))})
+        self.test_port = test_port
+        super().__init__({**host_members(params, plan is None), "bus": Out(ArraySignature(params)),
+                          **({"test": In(RawCodeSignature(params))} if test_port else {})})
 
     def elaborate(self, platform):
         m = Module()
         p, plan = self.params, self.plan
         m.submodules.prefetch = pre = Prefetch(p, plan)
-        m.submodules.scheduler = sch = Scheduler(p)
+        m.submodules.scheduler = sch = Scheduler(p, test_port=self.test_port)
+        if self.test_port:
+            wiring.connect(m, wiring.flipped(self.test), sch.test)
         m.submodules.accumulate = acc = Accumulate(p)
         m.submodules.output = out = OutputStreamer(p)
         wiring.connect(m, pre.next, sch.next)
         wiring.connect(m, sch.batch, acc.batch)
         wiring.connect(m, out.read, acc.read)
-        m.d.comb += [self.bus.section.eq(sch.bus.section), self.bus.drive.eq(sch.bus.drive)]
+        m.d.comb += [getattr(self.bus, name).eq(getattr(sch.bus, name)) for name in ("section", "drive", "pch", "wl_en", "sh")]
         for s, o in zip(sch.bus.adc, self.bus.adc):     # (wiring.connect takes no array of interfaces)
             wiring.connect(m, s, wiring.flipped(o))
         wiring.connect(m, out.o, wiring.flipped(self.o))
@@ -90,6 +99,9 @@ class Controller(wiring.Component):
             prog = self.prog
             for name in ("we", "sel", "addr", "data"):
                 m.d.comb += getattr(pre.prog, name).eq(getattr(prog, name))
+            # Cell writes go on to the macro's weight-programming port, registered (one cycle later).
+            m.d.sync += [self.bus.wr_en.eq(prog.we & (prog.sel == PROG_SELECT["cells"])),
+                         self.bus.wr_addr.eq(prog.addr), self.bus.wr_data.eq(prog.data)]
             with m.If(prog.we & (prog.sel == PROG_SELECT["layer"])):
                 word = layer(prog.data[:layer.size])
                 m.d.sync += [n_sec.eq(word.sections), k_len.eq(word.k), n_out.eq(word.n), k_last.eq(word.k == 1)]

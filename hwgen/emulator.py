@@ -9,33 +9,47 @@ from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
-from .interface import PROG_SELECT, ArraySignature, ProgSignature
+from .interface import ArraySignature
 from .params import TileParams
 from .shift_add import tree_sum
 
-__all__ = ["ArrayEmulator"]
+__all__ = ["ArrayEmulator", "VIOLATIONS"]
+
+
+#: The protocol rules the emulator checks, by bit of its sticky `violation` output (docs/design.md section 4).
+VIOLATIONS = ("start while busy", "wordline without precharge", "sample before settle",
+              "start without a sample", "wordline pulse too short")
 
 
 class ArrayEmulator(wiring.Component):
-    """The array side of the array interface (`bus`, ArraySignature(array_side=True)).
+    """The array side of the array interface (`bus`, ArraySignature(array_side=True)), with the macro
+    contract's phases (`TileParams.timing`, a `MacroTiming`) checked.
 
     The cells are held as column words: address {section, slot column} -> R bits, one per row, read
-    asynchronously (one read port per ADC). ADC i, started in cycle T with resolution b on column c,
-    samples the column and the row drive, whose count popcount(column & drive) is the sum of the column's
-    cell currents; it asserts done in cycle T + b with the code min(count, 2**b - 1), holds the code
-    until its next start, and takes a new start in the done cycle.
+    asynchronously (one read port per ADC), written through the bus's cell-write port (`wr_en`,
+    `wr_addr`, `wr_data`: the column word at {section, slot column}). An ADC samples popcount(column &
+    drive), the sum of the column's cell currents: with no sample-and-hold (`sample` 0) at its start, else
+    in every cycle of the `sh` strobe (the last one holds). ADC i, started in cycle T with resolution b,
+    asserts done in cycle T + b with the code min(count, 2**ref - 1) (the full-scale range of its
+    reference select), holds the code until its next start, and takes a new start in the done cycle.
+
+    `violation` is sticky, one bit per rule of `VIOLATIONS`: a start while the ADC converts (before its
+    done cycle); a wordline rising after fewer than `precharge` cycles of `pch` since the previous
+    wordline; a sample (`sh`, or a start without sample-and-hold) fewer than `settle` cycles after the
+    wordline fell, or while it is on; a start (with sample-and-hold) without `sample` cycles of `sh` since
+    the previous start; a wordline pulse shorter than `wordline` cycles. The simulators fail a run that
+    ends with a violation. Rules about phases of zero cycles never fire.
 
     `extra_latency` (a test option, default 0) delays every done by that many more cycles, to T + b +
-    extra: an ADC slower than the documented timing, which the controller must wait for. With 0 the
-    netlist is the documented emulator, unchanged.
+    extra: an ADC slower than the documented timing. With 0 the netlist is the documented emulator.
 
     Parameters
     ----------
     params : TileParams
-        Hardware and table depths.
+        Hardware, table depths and the macro's timing.
     plan : LayerPlan or None
-        With a plan the cells are initialized from it; without, they are written through `prog`
-        (sel "cells", addr {section, slot column}, data the R-bit column word).
+        With a plan the cells are initialized from it; without, they start empty and are written
+        through the bus's cell-write port.
     extra_latency : int
         Test only: cycles added to every conversion (done at start + res + extra_latency).
 
@@ -43,8 +57,8 @@ class ArrayEmulator(wiring.Component):
     ----------
     bus : Out(ArraySignature(array_side=True))
         The array interface, from the array's side.
-    prog : In(ProgSignature)
-        Generic emulator only: cell writes.
+    violation : Out(len(VIOLATIONS))
+        Sticky protocol violations since reset, one bit per rule.
     """
 
     def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0):
@@ -55,40 +69,79 @@ class ArrayEmulator(wiring.Component):
         self.params = params
         self.plan = plan
         self.extra_latency = extra_latency
-        members = {"bus": Out(ArraySignature(params, array_side=True))}
-        if plan is None:
-            members["prog"] = In(ProgSignature(params))
-        super().__init__(members)
+        super().__init__({"bus": Out(ArraySignature(params, array_side=True)), "violation": Out(len(VIOLATIONS))})
 
     def elaborate(self, platform):
         m = Module()
-        p, cfg = self.params, self.params.hw
+        p, cfg, tm = self.params, self.params.hw, self.params.timing
+        bus = self.bus
         depth = max(1, p.section_depth) * p.slot_pad
-        init = [] if self.plan is None else [0] * depth
+        init = [0] * depth
         if self.plan is not None:
             for addr, word in p.cell_words(self.plan).items():
                 init[addr] = word
         m.submodules.cells = cells = Memory(shape=unsigned(cfg.rows), depth=depth, init=init)
-        if self.plan is None:
-            wp = cells.write_port()
-            m.d.comb += [wp.addr.eq(self.prog.addr), wp.data.eq(self.prog.data),
-                         wp.en.eq(self.prog.we & (self.prog.sel == PROG_SELECT["cells"]))]
+        wp = cells.write_port()
+        m.d.comb += [wp.addr.eq(bus.wr_addr), wp.data.eq(bus.wr_data), wp.en.eq(bus.wr_en)]
+
+        flag = [Signal(name=f"violation_{k}") for k in range(len(VIOLATIONS))]
+        for k in range(len(VIOLATIONS)):
+            with m.If(flag[k]):
+                m.d.sync += self.violation[k].eq(1)
+
+        # The array's phases: pch cycles since the last wordline, the wordline's length, cycles since it fell.
+        P, W, S, H = tm.precharge, tm.wordline, tm.settle, tm.sample
+        wl_prev = Signal()
+        m.d.sync += wl_prev.eq(bus.wl_en)
+        settled = Signal(init=1)         # the column may be sampled
+        if P:
+            pch_count = Signal(range(P + 1), name="pch_count")
+            with m.If(bus.wl_en & ~wl_prev):
+                m.d.comb += flag[1].eq(pch_count < P)
+                m.d.sync += pch_count.eq(0)
+            with m.Elif(bus.pch & (pch_count < P)):
+                m.d.sync += pch_count.eq(pch_count + 1)
+        if W or S:
+            wl_count = Signal(range(W + 2), name="wl_count")
+            since = Signal(range(S + 1), name="settle_count")
+            with m.If(bus.wl_en):
+                m.d.sync += [since.eq(0), wl_count.eq(Mux(wl_prev, Mux(wl_count > W, wl_count, wl_count + 1), 1))]
+            with m.Elif(since < S):
+                m.d.sync += since.eq(since + 1)
+            with m.If(~bus.wl_en & wl_prev):
+                m.d.comb += flag[4].eq(wl_count < W)
+            m.d.comb += settled.eq(~bus.wl_en & (since >= S))
+        sampled = Signal(range(H + 1) if H else 1, name="sampled")   # sh cycles since the last start
+
         col_bits = (p.slot_pad - 1).bit_length()
-        for i, adc in enumerate(self.bus.adc):
-            # An asynchronous read: the column is sampled with the start, like the row drive.
+        any_start = Cat(adc.start for adc in bus.adc).any()
+        if H:
+            with m.If(any_start):       # the next batch's strobe may begin in this start's cycle
+                m.d.sync += sampled.eq(bus.sh)
+            with m.Elif(bus.sh & (sampled < H)):
+                m.d.sync += sampled.eq(sampled + 1)
+            with m.If(bus.sh & ~settled):
+                m.d.comb += flag[2].eq(1)
+        busy_start = []
+        for i, adc in enumerate(bus.adc):
             rp = cells.read_port(domain="comb")
-            m.d.comb += rp.addr.eq(Cat(adc.col[:col_bits], self.bus.section) if col_bits else self.bus.section)
+            m.d.comb += rp.addr.eq(Cat(adc.col[:col_bits], bus.section) if col_bits else bus.section)
             extra = self.extra_latency
             left = Signal(range(cfg.full_resolution + extra + 1) if extra else p.res_width, name=f"left{i}")
             busy = Signal(name=f"busy{i}")
-            # Sample and convert at the start: the count is computed in the start branch only, once per
-            # conversion, instead of being re-evaluated by simulation while the conversion runs.
+            # Sample at the start (or in the sh strobe): the count is computed once per sample instead of
+            # being re-evaluated by simulation while the conversion runs.
             count = Signal(range(cfg.rows + 1), name=f"count{i}")
+            live = tree_sum((rp.data & bus.drive)[r] for r in range(cfg.rows))
             top = Signal(p.code_width, name=f"top{i}")
+            if H:
+                held = Signal(range(cfg.rows + 1), name=f"held{i}")
+                with m.If(bus.sh):
+                    m.d.sync += held.eq(live)
             with m.If(adc.start):
                 m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
-                             count.eq(tree_sum((rp.data & self.bus.drive)[r] for r in range(cfg.rows)))]
-                with m.Switch(adc.res):
+                             count.eq(held if H else live)]
+                with m.Switch(adc.ref):
                     for bits in range(1, cfg.full_resolution + 1):
                         with m.Case(bits):
                             m.d.sync += top.eq(2 ** bits - 1)
@@ -97,4 +150,10 @@ class ArrayEmulator(wiring.Component):
                 with m.If(left == 1):
                     m.d.sync += busy.eq(0)
             m.d.comb += [adc.done.eq(busy & (left == 1)), adc.code.eq(Mux(count > top, top, count))]
+            busy_start.append(adc.start & busy & (left != 1))
+        m.d.comb += flag[0].eq(Cat(busy_start).any())
+        if H:
+            m.d.comb += flag[3].eq(any_start & (sampled < H))
+        else:
+            m.d.comb += flag[2].eq(any_start & ~settled)
         return m

@@ -11,7 +11,7 @@ from mapper.config import clog2
 
 from .params import TileParams
 
-__all__ = ["host_members", "AdcSignature", "ArraySignature", "connect_array", "CounterSignature", "ProgSignature", "PROG_SELECT",
+__all__ = ["host_members", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
            "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout", "column_entry_layout", "next_section_layout",
            "BatchSignature", "AccReadSignature"]
 
@@ -25,11 +25,14 @@ PROG_SELECT = {"sections": 0, "rows": 1, "columns": 2, "layer": 3, "cells": 4}
 
 
 class AdcSignature(wiring.Signature):
-    """One variable-resolution SAR ADC of the bank, seen from the controller:
+    """One variable-resolution SAR ADC of the bank, seen from the controller (every output a flip-flop):
 
-    start -- pulse: sample column `col` under the row drive and convert it at `res` bits
+    start -- pulse: convert the sampled column at `res` bits (with no sample-and-hold, `MacroTiming.sample`
+             0, sample column `col` under the row drive in this cycle)
     res   -- resolution in bits (1..full resolution), sampled with start
-    col   -- slot column of the current section, sampled with start
+    ref   -- reference (range) select, sampled with start: the full-scale code range is 2**ref - 1 unit
+             cell currents (an LSB of one cell current); this controller sets ref = res
+    col   -- slot column of the current section, held from the batch's first cycle to the next batch's
     done  -- high for one cycle, `res` cycles after start; a new start may come in that same cycle
     code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register)
     """
@@ -38,15 +41,24 @@ class AdcSignature(wiring.Signature):
         super().__init__({
             "start": Out(1),
             "res": Out(p.res_width),
+            "ref": Out(p.res_width),
             "col": Out(max(1, (p.hw.slot_cols - 1).bit_length())),
             "done": In(1),
             "code": In(p.code_width),
         })
 
 
+def cell_address_width(p: TileParams) -> int:
+    """Bits of a cell column word's address {section, slot column} (`TileParams.cell_words`)."""
+    return max(1, (max(1, p.section_depth) * p.slot_pad - 1).bit_length())
+
+
 class ArraySignature(wiring.Signature):
-    """The array interface, seen from the controller: the section (slot) being computed, its R row drive
-    bits, and the n_adc ADCs (`adc[i]`, an AdcSignature each; in Verilog `bus__adc__<i>__start` etc.).
+    """The array interface (the macro contract, docs/design.md section 6), seen from the controller: the
+    section (slot) being computed, its R row drive bits, the front phases `pch` (precharge), `wl_en`
+    (wordline pulse) and `sh` (sample-and-hold strobe), the cell-write port (`wr_en`, `wr_addr` {section,
+    slot column}, `wr_data` the R-bit column word) and the n_adc ADCs (`adc[i]`, an AdcSignature each; in
+    Verilog `bus__adc__<i>__start` etc.). The controller drives every output from a flip-flop.
 
     With `array_side` the same members seen from the array (every flow reversed). Amaranth 0.5.10 neither
     flips nor `wiring.connect`s an array of sub-interfaces (`flipped()` refuses the list, and `connect`
@@ -59,15 +71,42 @@ class ArraySignature(wiring.Signature):
         super().__init__({
             "section": to_array(range(max(2, p.section_depth))),
             "drive": to_array(p.hw.rows),
+            "pch": to_array(1), "wl_en": to_array(1), "sh": to_array(1),
+            "wr_en": to_array(1), "wr_addr": to_array(cell_address_width(p)), "wr_data": to_array(p.hw.rows),
             "adc": to_array(AdcSignature(p)).array(p.hw.n_adc),
         })
 
 
+#: The array interface's members other than the ADCs, from the controller to the array.
+ARRAY_WIDE = ("section", "drive", "pch", "wl_en", "sh", "wr_en", "wr_addr", "wr_data")
+
+
 def connect_array(m, ctrl_bus, array_bus) -> None:
     """Join a controller's array interface (ArraySignature) to an array's (ArraySignature(array_side=True))."""
-    m.d.comb += [array_bus.section.eq(ctrl_bus.section), array_bus.drive.eq(ctrl_bus.drive)]
+    m.d.comb += [getattr(array_bus, name).eq(getattr(ctrl_bus, name)) for name in ARRAY_WIDE]
     for c, a in zip(ctrl_bus.adc, array_bus.adc, strict=True):
-        m.d.comb += [a.start.eq(c.start), a.res.eq(c.res), a.col.eq(c.col), c.done.eq(a.done), c.code.eq(a.code)]
+        m.d.comb += [a.start.eq(c.start), a.res.eq(c.res), a.ref.eq(c.ref), a.col.eq(c.col), c.done.eq(a.done),
+                     c.code.eq(a.code)]
+
+
+class RawCodeSignature(wiring.Signature):
+    """The raw-code test port, seen from the host (a controller has it as `In(RawCodeSignature)`): one
+    conversion of column `col` of `section` under the row `drive` at `res` bits on ADC `adc`, whose code
+    comes back unaccumulated. `en` is held high until `valid` (a one-cycle pulse with `code`); the next
+    request needs `en` low for a cycle first. Taken only while the controller has no section to convert
+    (before a vector's last input, or between vectors)."""
+
+    def __init__(self, p: TileParams):
+        super().__init__({
+            "en": Out(1),
+            "section": Out(range(max(2, p.section_depth))),
+            "drive": Out(p.hw.rows),
+            "col": Out(max(1, (p.hw.slot_cols - 1).bit_length())),
+            "res": Out(p.res_width),
+            "adc": Out(range(max(2, p.hw.n_adc))),
+            "valid": In(1),
+            "code": In(p.code_width),
+        })
 
 
 class CounterSignature(wiring.Signature):

@@ -14,12 +14,72 @@ from mapper.errors import SwsError
 from mapper.macro import default_lanes   # one definition, shared with the mapper's cycle estimate
 from mapper.plan import COLUMN_FIELDS, SECTION_FIELDS, LayerPlan, rom_widths
 
-__all__ = ["TileParams", "default_lanes", "pack_words"]
+__all__ = ["MacroTiming", "TileParams", "default_lanes", "pack_words"]
 
 
 def _check(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise SwsError(f"{name} must be an integer >= {minimum}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class MacroTiming:
+    """The analog macro's phase timing in clock cycles and how its ADC done reaches the controller
+    (docs/design.md section 4: the macro contract). The defaults are the macro of the first tiles: no
+    precharge, wordline or settle phase, the ADC samples at its start, and the controller counts each
+    conversion's cycles itself.
+
+    A batch of conversions runs, from the first cycle its drive, section and columns are on the bus:
+    `precharge` cycles of `pch`, `wordline` cycles of `wl_en`, `settle` cycles with both low, `sample`
+    cycles of the sample-and-hold strobe `sh`, then the ADCs' `start` (front F = the sum of the four),
+    and res cycles of conversion.
+
+    Parameters
+    ----------
+    precharge, wordline, settle : int
+        Cycles of each front phase (>= 0).
+    sample : int
+        Cycles of the sample-and-hold strobe (>= 0). 0: no sample-and-hold, the ADC samples the column
+        at its start and the column must hold until done, so the next batch's front waits for the done
+        (a batch period F + res). >= 1: the column is sampled at the strobe's last cycle, and the next
+        batch's front overlaps the current conversion (a period max(F, res)).
+    sync : int
+        0: the controller counts each conversion's cycles and issues the next so that its start lands
+        in the done cycle; done only ends the batch (capture) and a late done is a protocol violation.
+        1 or 2: handshake, for an ADC whose done is late or asynchronous: the controller waits for done
+        through `sync` flip-flops (2: a two-flop synchronizer) before the next batch's front (a period
+        1 + F + res + sync), and captures the codes then.
+    """
+
+    precharge: int = 0
+    wordline: int = 0
+    settle: int = 0
+    sample: int = 0
+    sync: int = 0
+
+    def __post_init__(self):
+        for name in ("precharge", "wordline", "settle", "sample"):
+            _check(name, getattr(self, name), 0)
+            if getattr(self, name) > 64:
+                raise SwsError(f"{name} must be at most 64 cycles, not {getattr(self, name)}")
+        if isinstance(self.sync, bool) or self.sync not in (0, 1, 2):
+            raise SwsError(f"sync must be 0 (counted), 1 (registered done) or 2 (two-flop synchronizer), "
+                           f"not {self.sync!r}")
+
+    @property
+    def front(self) -> int:
+        """F: cycles from a batch's drive on the bus to its start."""
+        return self.precharge + self.wordline + self.settle + self.sample
+
+    def period(self, res: int) -> int:
+        """Cycles from one batch's issue to the next's, for a batch whose longest conversion is `res`."""
+        if self.sync:
+            return 1 + self.front + res + self.sync
+        return max(self.front, res) if self.sample else self.front + res
+
+    def capture(self, res: int) -> int:
+        """Cycles from a batch's issue to the cycle its codes are captured (its done, synchronized)."""
+        return 1 + self.front + res + self.sync
 
 
 @dataclass(frozen=True)
@@ -41,6 +101,8 @@ class TileParams:
         Column table depth (active columns of all sections).
     lanes : int
         Rows (and columns) gathered per cycle, a power of two, at most R.
+    timing : MacroTiming
+        The macro's phase timing and done handshake (default: no phases, counted conversions).
     """
 
     hw: HardwareConfig
@@ -50,8 +112,13 @@ class TileParams:
     row_depth: int
     column_depth: int
     lanes: int
+    timing: MacroTiming = MacroTiming()
 
     def __post_init__(self):
+        if isinstance(self.timing, dict):
+            object.__setattr__(self, "timing", MacroTiming(**self.timing))
+        if not isinstance(self.timing, MacroTiming):
+            raise SwsError(f"timing must be a MacroTiming, not {type(self.timing).__name__}")
         if isinstance(self.hw, ArrayConfig):
             object.__setattr__(self, "hw", self.hw.hw)
         if not isinstance(self.hw, HardwareConfig):
@@ -69,11 +136,11 @@ class TileParams:
                            f"{self.hw.slot_cols} columns, if more), not {self.lanes}")
 
     @classmethod
-    def from_plan(cls, lp: LayerPlan, lanes: int | None = None) -> "TileParams":
+    def from_plan(cls, lp: LayerPlan, lanes: int | None = None, timing: MacroTiming | None = None) -> "TileParams":
         """The sizes of exactly this plan layer (a baked netlist, or the smallest generic one for it)."""
         k, n = lp.shape
         return cls(lp.cfg.hw, int(k), int(n), lp.n_sections, len(lp.row_index), len(lp.columns["res"]),
-                   default_lanes(lp.cfg.rows) if lanes is None else lanes)
+                   default_lanes(lp.cfg.rows) if lanes is None else lanes, timing or MacroTiming())
 
     def fits(self, lp: LayerPlan) -> None:
         """Raise an SwsError unless the plan's hardware is this tile's and its tables fit its limits.

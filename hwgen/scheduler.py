@@ -7,7 +7,7 @@ from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .interface import (COUNTER_WIDTH, ArraySignature, BatchSignature, column_entry_layout,
+from .interface import (COUNTER_WIDTH, ArraySignature, BatchSignature, RawCodeSignature, column_entry_layout,
                         next_section_layout)
 from .params import TileParams
 from .shift_add import tree_sum
@@ -63,29 +63,41 @@ class BatchSelect(wiring.Component):
 
 class Scheduler(wiring.Component):
     """Issues a section's conversions: for each plane t (sign plane first) and each batch of up to n_adc
-    active columns, starts the batch's ADCs with the plane's row drive in the first cycle the bank is free
-    (the cycle the previous batch's last ADC is done), so a plane takes exactly its batches' longest
-    resolutions, back to back.
+    active columns, puts the batch on the array interface and starts its ADCs so that each start lands in
+    the cycle the previous batch's last ADC is done; with the default `MacroTiming` a plane takes exactly
+    its batches' longest resolutions, back to back.
+
+    Every output to the macro is a register (docs/design.md section 6): a batch issued in cycle T has its
+    section, drive and columns on the bus from T + 1, its front phases (pch, wl_en, sh) from a counter, and
+    its ADCs' start, res and ref at T + 1 + F. Counted mode (`sync` 0): the scheduler counts the bank's
+    busy cycles (`MacroTiming.period` of the batch's longest resolution) and issues the next batch when
+    they are over, never looking at done for it (done only ends the batch). Handshake (`sync` 1 or 2): it
+    issues when the batch's last done arrives through `sync` flip-flops (a rising-edge detect after them).
 
     States: WAIT (no current section) takes `next` when it is valid (the cycle after, the first batch may
     issue); ISSUE issues while the bank is free and returns to WAIT the cycle after the section's last batch
-    issues, so the next section's copy never waits on an ADC's done.
+    issues, so the next section's copy never waits on an ADC's done; TEST (with `test_port`) runs one
+    raw-code conversion.
 
     On sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from a
     `StepWalker` in issue order instead of the plane counter: input-aware, a step whose popcount q is 0 is
     skipped, every conversion starts at min(res, bitlen(q)) bits, and a section that drives no row is
     taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator.
 
-    A batch in flight is `capture`d on `batch` in the cycle its last ADC is done, with the codes the ADCs
-    hold.
+    A started batch is `capture`d on `batch` in the cycle its last ADC's done is seen (counted mode: the
+    done cycle), with the codes the ADCs hold.
 
     Parameters
     ----------
     params : TileParams
-        Hardware and table depths.
+        Hardware, table depths and the macro's timing.
+    test_port : bool
+        Add the raw-code test port `test`.
 
     Attributes
     ----------
+    test : In(RawCodeSignature)
+        With `test_port` only: the raw-code test request and its code.
     next : In(stream.Signature(next_section_layout))
         The gathered section; taken (ready) in WAIT.
     bus : Out(ArraySignature)
@@ -100,10 +112,12 @@ class Scheduler(wiring.Component):
         Conversions at each resolution since reset, four cycles behind their issue.
     """
 
-    def __init__(self, params: TileParams):
+    def __init__(self, params: TileParams, *, test_port: bool = False):
         self.params = params
+        self.test_port = test_port
         cfg = params.hw
         super().__init__({
+            **({"test": In(RawCodeSignature(params))} if test_port else {}),
             "next": In(stream.Signature(next_section_layout(params))),
             "bus": Out(ArraySignature(params)),
             "batch": Out(BatchSignature(params)),
@@ -125,10 +139,6 @@ class Scheduler(wiring.Component):
         inflight = Signal()
         pending = Signal(NA)
         adc = self.bus.adc
-        done = Signal(NA)
-        m.d.comb += done.eq(Cat(adc[i].done for i in range(NA)))
-        # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
-        done_all = (~pending | done).all()
         issue = Signal()
         # Registered flags (the comparisons run the cycle before): b is the plane's last batch, t the last plane.
         last_batch, last_plane = Signal(), Signal()
@@ -143,45 +153,161 @@ class Scheduler(wiring.Component):
         m.submodules.select = sel = BatchSelect(p)
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols)]
-        m.d.comb += [self.bus.section.eq(cur.sec), self.bus.drive.eq(sel.drive)]
         res = [sel.lanes[i].res for i in range(NA)]
         if aware:       # min(res, bitlen(q)): the step's bound
             res = [Mux(r > walker.bound, walker.bound, r) for r in res]
-        for i in range(NA):
-            m.d.comb += [adc[i].start.eq(issue & sel.lane_valid[i]), adc[i].res.eq(res[i]),
-                         adc[i].col.eq(sel.lanes[i].col)]
+        bus, tm = self.bus, p.timing
+        F, L = tm.front, tm.sync
 
-        # What is in flight, for the accumulator. `issue` depends on the ADCs' done, so it enables only the
-        # few registers the next issue needs; the batch's description is snapshotted every cycle without an
-        # enable, kept the cycle after its issue (`issued`), and read through `issued` until then.
+        # The batch's longest conversion: the highest resolution among its valid lanes. Found for every
+        # batch of the section as it is taken into `current` (a one-hot OR and a priority pick per batch,
+        # from the `next` buffer's registers), so that the issue only selects it by b.
+        batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
+        take_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="take_longest")
+        for bb in range(p.batches):
+            lanes = [bb * NA + i for i in range(NA) if bb * NA + i < cfg.slot_cols]
+            for r in range(1, FR + 1):
+                with m.If(Cat((c < nxt.n_active) & (nxt.cols[c].res == r) for c in lanes).any()):
+                    m.d.comb += take_long[bb].eq(r)
+        longest = Signal(range(FR + 1), name="longest")
+        with m.Switch(b):
+            for bb in range(p.batches):
+                with m.Case(bb):
+                    m.d.comb += longest.eq(batch_long[bb])
+        if aware:
+            longest = Mux(longest > walker.bound, walker.bound, longest)
+        # Raw-code test mode (`test_port`): a one-conversion batch from the test request, never accumulated.
+        tp = self.test_port
+        testing = Signal()
+        lane_valid = sel.lane_valid
+        if tp:
+            tst = self.test
+            req = Signal(data.StructLayout({"section": tst.section.shape(), "drive": tst.drive.shape(),
+                                            "col": tst.col.shape(), "res": tst.res.shape(),
+                                            "adc": tst.adc.shape()}), name="test_request")
+            served = Signal()
+            with m.If(~tst.en):
+                m.d.sync += served.eq(0)
+            onehot = Cat(req.adc == i for i in range(NA))
+            lane_valid = Mux(testing, onehot, sel.lane_valid)
+            res = [Mux(testing, req.res, r) for r in res]
+            longest = Mux(testing, req.res, longest)
+
+        # Every macro-facing output is a register. At issue (cycle T) the batch's section, row drive and
+        # columns go on the bus (from T + 1, held until the next batch's); the front phases follow from a
+        # counter (`MacroTiming`), and the ADCs' start, res and ref come from a second register stage so that
+        # they land F cycles after the drive (T + 1 + F), even when the next batch's drive is already on.
         flight = data.StructLayout({"valid": NA, "cols": sel.lanes.shape(), "first": 1, "new_plane": 1,
-                                    "negate": 1, "last": 1, "group": nxt.group.shape(),
+                                    "negate": 1, "last": 1, "group": nxt.group.shape(), "test": 1,
                                     **({"shift": range(max(2, A))} if walk else {})})
-        snap, kept, fl = Signal(flight, name="snapshot"), Signal(flight, name="flight"), Signal(flight, name="in_flight")
+        snap, kept = Signal(flight, name="snapshot"), Signal(flight, name="flight")
         issued = Signal()
-        m.d.sync += [issued.eq(issue), snap.valid.eq(sel.lane_valid), snap.cols.eq(sel.lanes),
-                     snap.first.eq((t == A - 1) & (b == 0)), snap.new_plane.eq(b == 0),
-                     snap.negate.eq((t == A - 1) if cfg.input_signed else 0),
-                     snap.last.eq(last_batch & last_plane), snap.group.eq(cur.group)]
-        if walk:
-            # Steps in any order, some skipped: each batch carries its step's exponent and sign, and is
-            # counted at the resolution it is converted at.
-            shifts, negates = step_tables(p)
-            m.d.sync += [snap.first.eq(cur_first), *[snap.cols[i].res.eq(res[i]) for i in range(NA)]]
-            with m.Switch(t):
-                for tt in range(S):
-                    with m.Case(tt):
-                        m.d.sync += [snap.shift.eq(shifts[tt]), snap.negate.eq(negates[tt])]
+        m.d.sync += issued.eq(issue)
+        with m.If(issue):
+            m.d.sync += [bus.section.eq(cur.sec), bus.drive.eq(sel.drive),
+                         *[adc[i].col.eq(sel.lanes[i].col) for i in range(NA)],
+                         snap.valid.eq(sel.lane_valid), snap.cols.eq(sel.lanes),
+                         snap.first.eq((t == A - 1) & (b == 0)), snap.new_plane.eq(b == 0),
+                         snap.negate.eq((t == A - 1) if cfg.input_signed else 0),
+                         snap.last.eq(last_batch & last_plane), snap.group.eq(cur.group)]
+            if walk:
+                # Steps in any order, some skipped: each batch carries its step's exponent and sign, and is
+                # counted at the resolution it is converted at.
+                shifts, negates = step_tables(p)
+                m.d.sync += [snap.first.eq(cur_first), *[snap.cols[i].res.eq(res[i]) for i in range(NA)]]
+                with m.Switch(t):
+                    for tt in range(S):
+                        with m.Case(tt):
+                            m.d.sync += [snap.shift.eq(shifts[tt]), snap.negate.eq(negates[tt])]
+        if tp:      # after the batch's assignments, so that these take precedence
+            with m.If(issue & testing):
+                m.d.sync += [bus.section.eq(req.section), bus.drive.eq(req.drive),
+                             *[adc[i].col.eq(req.col) for i in range(NA)], snap.valid.eq(lane_valid),
+                             *[snap.cols[i].res.eq(req.res) for i in range(NA)], snap.new_plane.eq(0),
+                             snap.first.eq(0), snap.last.eq(0), snap.test.eq(1)]
+            with m.Elif(issue):
+                m.d.sync += snap.test.eq(0)
         with m.If(issued):
-            m.d.sync += [kept.eq(snap), self.planes.eq(self.planes + snap.new_plane)]
-        m.d.comb += fl.eq(Mux(issued, snap, kept))
-        f_valid, f_col = fl.valid, fl.cols
+            m.d.sync += self.planes.eq(self.planes + snap.new_plane)
+
+        front_active = Signal()
+        if F:
+            # Front phases: position 0..F-1 from the cycle after issue; the outputs are registered from the
+            # position the counter takes next.
+            pos, pos_next, active_next = Signal(range(F), name="front_pos"), Signal(range(F)), Signal()
+            with m.If(issue):
+                m.d.comb += [pos_next.eq(0), active_next.eq(1)]
+            with m.Elif(front_active & (pos != F - 1)):
+                m.d.comb += [pos_next.eq(pos + 1), active_next.eq(1)]
+            m.d.sync += [pos.eq(pos_next), front_active.eq(active_next)]
+            P, W, Se = tm.precharge, tm.wordline, tm.settle
+            m.d.sync += [bus.pch.eq(active_next & (pos_next < P)),
+                         bus.wl_en.eq(active_next & (pos_next >= P) & (pos_next < P + W)),
+                         bus.sh.eq(active_next & (pos_next >= P + W + Se))]
+            conv_load = front_active & (pos == F - 1)
+            conv = Signal(flight, name="converting")
+            with m.If(conv_load):
+                m.d.sync += conv.eq(snap)
+            starts, conv_res = snap.valid, [snap.cols[i].res for i in range(NA)]
+        else:
+            conv_load, conv, starts, conv_res = issue, snap, lane_valid, res
+        m.d.sync += [adc[i].start.eq(conv_load & starts[i]) for i in range(NA)]
+        with m.If(conv_load):
+            m.d.sync += [*[adc[i].res.eq(conv_res[i]) for i in range(NA)],
+                         *[adc[i].ref.eq(conv_res[i]) for i in range(NA)]]
+
+        # The ADCs' done as the scheduler takes it: counted mode (sync 0) the done itself, only to end the
+        # batch; handshake through `sync` flip-flops and a rising-edge detect (a done held high as a level
+        # is taken once).
+        done = Signal(NA)
+        m.d.comb += done.eq(Cat(adc[i].done for i in range(NA)))
+        if L:
+            flops = [Signal(NA, name=f"done_sync{k}") for k in range(L + 1)]
+            m.d.sync += [flops[0].eq(done), *[flops[k].eq(flops[k - 1]) for k in range(1, L + 1)]]
+            seen = flops[L - 1] & ~flops[L]
+        else:
+            seen = done
+        started = Signal()
+        m.d.comb += started.eq(Cat(adc[i].start for i in range(NA)).any())
+        # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
+        done_all = (~pending | seen).all()
         complete = inflight & done_all
+        with m.If(started):
+            m.d.sync += [inflight.eq(1), pending.eq(Cat(adc[i].start for i in range(NA))), kept.eq(conv)]
+        with m.Else():
+            with m.If(complete):
+                m.d.sync += inflight.eq(0)
+            m.d.sync += pending.eq(pending & ~seen)
+
+        # When the bank is free for the next issue: counted, `MacroTiming.period` cycles after the last;
+        # handshake, when the batch outstanding is captured.
+        free = Signal()
+        outstanding = Signal()
+        if L:
+            m.d.comb += free.eq(~outstanding | complete)
+            with m.If(issue):
+                m.d.sync += outstanding.eq(1)
+            with m.Elif(complete):
+                m.d.sync += outstanding.eq(0)
+        else:
+            wait = Signal(range(max(2, tm.period(FR))), name="bank_wait")
+            m.d.comb += free.eq(wait == 0)
+            if tm.sample:      # sample-and-hold: the next front overlaps this conversion
+                period = Mux(longest > F, longest, F)
+            else:
+                period = longest + F
+            with m.If(issue):
+                m.d.sync += wait.eq(period - 1)
+            with m.Elif(~free):
+                m.d.sync += wait.eq(wait - 1)
+        fl = kept
+        f_valid, f_col = snap.valid, snap.cols
 
         with m.FSM(name="scheduler") as fsm:
             with m.State("WAIT"):
                 m.d.comb += self.next.ready.eq(1)
                 with m.If(self.next.valid):
+                    m.d.sync += batch_long.eq(take_long)
                     if walk:
                         m.d.comb += walker.load.eq(1)
                         m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(nxt.n_active <= NA),
@@ -193,13 +319,22 @@ class Scheduler(wiring.Component):
                                      one_batch.eq(nxt.n_active <= NA), last_batch.eq(nxt.n_active <= NA),
                                      last_plane.eq(A == 1)]
                         m.next = "ISSUE"
+                if tp:
+                    with m.Elif(tst.en & ~served):
+                        m.d.sync += [req.section.eq(tst.section), req.drive.eq(tst.drive), req.col.eq(tst.col),
+                                     req.res.eq(tst.res), req.adc.eq(tst.adc), served.eq(1)]
+                        m.next = "TEST"
+            if tp:
+                with m.State("TEST"):
+                    m.d.comb += [testing.eq(1), issue.eq(free)]
+                    with m.If(free):
+                        m.next = "WAIT"
             with m.State("ISSUE"):
-                m.d.comb += issue.eq(done_all)
+                m.d.comb += issue.eq(free)
                 with m.If(issue & last_batch & last_plane):
                     m.next = "WAIT"
 
-        with m.If(issue):
-            m.d.sync += [inflight.eq(1), pending.eq(sel.lane_valid)]
+        with m.If(issue & ~testing):
             if walk:
                 m.d.sync += cur_first.eq(0)
             with m.If(last_batch):
@@ -211,10 +346,6 @@ class Scheduler(wiring.Component):
                                  last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
             with m.Else():
                 m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur.n_active)]
-        with m.Else():
-            with m.If(complete):
-                m.d.sync += inflight.eq(0)
-            m.d.sync += pending.eq(pending & ~done)
 
         # Conversions by resolution, from the registered batch, in a pipeline whose every stage fits a
         # 150 MHz cycle: one-hot by resolution, sums of four lanes, the batch's sum, the counter's add.
@@ -237,12 +368,19 @@ class Scheduler(wiring.Component):
 
         # An ADC holds its code until its next start, so when the batch's last ADC is done, every code is there.
         bt = self.batch
-        m.d.comb += [bt.capture.eq(complete), bt.first.eq(fl.first), bt.new_plane.eq(fl.new_plane),
-                     bt.last.eq(fl.last), bt.negate.eq(fl.negate), bt.group.eq(fl.group), bt.lane_valid.eq(f_valid)]
+        m.d.comb += [bt.capture.eq(complete & ~fl.test), bt.first.eq(fl.first), bt.new_plane.eq(fl.new_plane),
+                     bt.last.eq(fl.last), bt.negate.eq(fl.negate), bt.group.eq(fl.group), bt.lane_valid.eq(fl.valid)]
         if walk:
             m.d.comb += bt.shift.eq(fl.shift)
         for i in range(NA):
-            m.d.comb += [bt.code[i].eq(adc[i].code), bt.sign[i].eq(f_col[i].sign), bt.bit[i].eq(f_col[i].bit),
-                         bt.j[i].eq(f_col[i].j)]
-        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | inflight | Cat(stages).any())
+            m.d.comb += [bt.code[i].eq(adc[i].code), bt.sign[i].eq(fl.cols[i].sign), bt.bit[i].eq(fl.cols[i].bit),
+                         bt.j[i].eq(fl.cols[i].j)]
+        if tp:
+            m.d.sync += tst.valid.eq(complete & fl.test)
+            with m.If(complete & fl.test):
+                with m.Switch(req.adc):
+                    for i in range(NA):
+                        with m.Case(i):
+                            m.d.sync += tst.code.eq(adc[i].code)
+        m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | testing | inflight | started | front_active | Cat(stages).any())
         return m

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from amaranth import Module
 from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
 from .controller import Controller
-from .emulator import ArrayEmulator
-from .interface import connect_array, host_members
+from .emulator import VIOLATIONS, ArrayEmulator
+from .interface import RawCodeSignature, connect_array, host_members
 from .params import TileParams
 
 __all__ = ["Tile"]
@@ -27,34 +28,45 @@ class Tile(wiring.Component):
         Baked ROMs and cells from the plan, or (None) a generic tile programmed through `prog`.
     extra_latency : int
         Test only: the emulated ADCs' done comes this many cycles late (`ArrayEmulator`).
+    test_port : bool
+        Add the controller's raw-code test port `test` (`RawCodeSignature`).
 
     Attributes
     ----------
     i, o, counters
         As the controller's.
     prog : In(ProgSignature)
-        Generic tile only: programs the controller's ROMs and the emulator's cells alike.
+        Generic tile only: programs the controller's ROMs, and the emulator's cells through the array
+        interface's cell-write port.
+    violation : Out(len(hwgen.emulator.VIOLATIONS))
+        The emulator's sticky protocol violations (zero in a correct run).
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0):
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0,
+                 test_port: bool = False):
         if plan is not None:
             params.fits(plan)
         self.params = params
         self.plan = plan
         self.extra_latency = extra_latency
-        super().__init__(host_members(params, plan is None))
+        self.test_port = test_port
+        super().__init__({**host_members(params, plan is None), "violation": Out(len(VIOLATIONS)),
+                          **({"test": In(RawCodeSignature(params))} if test_port else {})})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.controller = ctrl = Controller(self.params, self.plan)
+        m.submodules.controller = ctrl = Controller(self.params, self.plan, test_port=self.test_port)
+        if self.test_port:
+            wiring.connect(m, wiring.flipped(self.test), ctrl.test)
         m.submodules.array = emu = ArrayEmulator(self.params, self.plan, extra_latency=self.extra_latency)
         connect_array(m, ctrl.bus, emu.bus)
+        m.d.comb += self.violation.eq(emu.violation)
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
         wiring.connect(m, ctrl.o, wiring.flipped(self.o))
         for name in ("cycles", "planes", "sections", "conversions"):
             m.d.comb += getattr(self.counters, name).eq(getattr(ctrl.counters, name))
         if self.plan is None:
+            # The cells are written through the controller, over the array interface's write port.
             for name in ("we", "sel", "addr", "data"):
-                m.d.comb += [getattr(ctrl.prog, name).eq(getattr(self.prog, name)),
-                             getattr(emu.prog, name).eq(getattr(self.prog, name))]
+                m.d.comb += getattr(ctrl.prog, name).eq(getattr(self.prog, name))
         return m

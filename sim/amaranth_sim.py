@@ -8,13 +8,18 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.sim import Simulator
 
+from hwgen.emulator import VIOLATIONS
 from hwgen.params import TileParams
 from hwgen.program import program_writes
 from hwgen.tile import Tile
 from mapper.files import atomic_path
 from mapper.plan import LayerPlan
 
-__all__ = ["SimRun", "run_tile"]
+__all__ = ["SimRun", "run_tile", "ProtocolViolation"]
+
+
+class ProtocolViolation(RuntimeError):
+    """The array emulator saw the controller break the macro contract (hwgen.emulator.VIOLATIONS)."""
 
 
 @dataclass
@@ -79,6 +84,7 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
             "planes": ctx.get(dut.counters.planes),
             "sections": ctx.get(dut.counters.sections),
         }
+        result["violation"] = ctx.get(dut.violation)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -91,5 +97,8 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     else:
         sim.run()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if result["violation"]:
+        broken = [rule for k, rule in enumerate(VIOLATIONS) if result["violation"] >> k & 1]
+        raise ProtocolViolation(f"the array emulator flagged a protocol violation: {', '.join(broken)}")
     sim_cycles = sum(per_vector) + (len(writes) + 1 if generic is not None else 0)
     return SimRun(outputs, per_vector, result["counters"], sim_cycles, seconds, cpu)

@@ -18,16 +18,21 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             input-aware hardware the step popcounts are added up in the cycle the rows are written).
   issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
             issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
-            cycle the previous section's last batch is done). Its batches, for each issued step
-            ceil(n_active / n_adc) batches, follow back to back: a batch of longest resolution b issued
-            at cycle T is done at T + b, when the next one issues; the last one is done at f.
+            cycle the bank is free after the previous section's last batch). Its batches, for each
+            issued step ceil(n_active / n_adc) batches, follow back to back: a batch of longest
+            resolution b issued at cycle T frees the bank for the next issue at T + period(b) and is
+            captured (done) at T + capture(b) (`batch_timing`, hwgen.params.MacroTiming: with the
+            default timing period b and capture 1 + b, the start leaving through a register at T + 1;
+            with front phases F = precharge + wordline + settle + sample, period F + b without
+            sample-and-hold, max(F, b) with it, capture 1 + F + b; with a handshake of `sync` flops
+            period 1 + F + b + sync and capture 1 + F + b + sync); f is the last one's capture.
             Weight-only: every step is issued, each column at its planned resolution res.
             Input-aware: a step with q = 0 is skipped (no cycle), the others convert each column at
-            min(res, bitlen(q)) bits, so a batch lasts min(b, bitlen(q)); a section whose steps all
+            min(res, bitlen(q)) bits, so a batch's b is min(b, bitlen(q)); a section whose steps all
             have q = 0 leaves `next` at c and issues nothing (l_prev and f_prev stay).
-  end       RUN ends with cycle max(f_last + D + 4, a_end + 1, c_dead + 1) (a_end: the S0 that finds no
-            more sections; c_dead: the copy of the last section that issued nothing, if it came after the
-            last that issued;
+  end       RUN ends with cycle max(f_last + D + 4, a_end + 1, c_dead + 1) (f_last: the capture of the
+            last batch; a_end: the S0 that finds no more sections; c_dead: the copy of the last section
+            that issued nothing, if it came after the last that issued;
             D = hwgen.shift_add.pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
             from the last batch's done to its section's sums; 4 = flush read, registered read data,
             registered sum, write and end test).
@@ -142,6 +147,14 @@ def _batches(res: np.ndarray, n_adc: int) -> list[int]:
     return [int(res[i:i + n_adc].max()) for i in range(0, len(res), n_adc)]
 
 
+def batch_timing(params: TileParams, longest: int) -> tuple[int, int]:
+    """(period, capture) of a batch whose longest conversion is `longest` bits, in cycles from its issue:
+    when the next batch may issue, and when its codes are captured (hwgen.params.MacroTiming; default:
+    `longest` and 1 + `longest`, the registered boundary's cycle)."""
+    tm = params.timing
+    return tm.period(longest), tm.capture(longest)
+
+
 def _issued_steps(lp: LayerPlan, params: TileParams, q: np.ndarray | None) -> list[list[tuple[int, int]]]:
     """Per section, the (step, resolution bound) pairs it issues, in issue order: every step with the full
     resolution (weight-only, or no inputs given), or the steps with q > 0 with the bound bitlen(q)."""
@@ -185,11 +198,13 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
             continue
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
         plane = _batches(res, n_adc)
-        durations = [min(b, top) for _, top in issued[s] for b in plane]
+        longest = [min(b, top) for _, top in issued[s] for b in plane]
+        durations = [batch_timing(params, d)[0] for d in longest]
         total = sum(durations)
         l_prev = e + total - durations[-1]
-        f_prev = f_last = e + total
-        batch_cycles += total
+        f_prev = e + total
+        f_last = l_prev + batch_timing(params, longest[-1])[1]
+        batch_cycles += sum(longest)
         for _, top in issued[s]:
             eff = np.minimum(res, top)
             bound += max(-(-int(eff.sum()) // n_adc), int(eff.max()))

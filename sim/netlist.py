@@ -21,7 +21,7 @@ from amaranth.hdl import ValueCastable
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from hwgen.emulator import ArrayEmulator
+from hwgen.emulator import VIOLATIONS, ArrayEmulator
 from hwgen.interface import ArraySignature, host_members
 from hwgen.params import TileParams
 from hwgen.program import program_writes
@@ -57,11 +57,13 @@ def tile_wrapper(params: TileParams, generic: bool) -> str:
     host = [pt for pt in _ports(ctrl) if not pt[0].startswith("bus__") and (generic or not pt[0].startswith("prog__"))]
     bus = [pt for pt in _ports(ctrl) if pt[0].startswith("bus__")]
     decl = lambda w: f"[{w - 1}:0] " if w > 1 else ""
-    lines = ["module sws_tile(input clk, input rst" + "".join(f", {d} {decl(w)}{n}" for n, w, d in host) + ");"]
+    flags = len(VIOLATIONS)
+    lines = ["module sws_tile(input clk, input rst" + "".join(f", {d} {decl(w)}{n}" for n, w, d in host) +
+             f", output {decl(flags)}violation);"]
     lines += [f"  wire {decl(w)}{n};" for n, w, _ in bus]
     conns = ", ".join(f".{n}({n})" for n, _, _ in host + bus)
     lines.append(f"  sws_controller controller(.clk(clk), .rst(rst), {conns});")
-    array_conns = ", ".join(f".{n}({n})" for n, _, _ in bus + [pt for pt in host if pt[0].startswith("prog__")])
+    array_conns = ", ".join(f".{n}({n})" for n, _, _ in bus) + ", .violation(violation)"
     lines.append(f"  sws_array array(.clk(clk), .rst(rst), {array_conns});")
     lines.append("endmodule\n")
     return "\n".join(lines)

@@ -31,8 +31,9 @@ import time
 import numpy as np
 from amaranth import Shape
 
+from hwgen.emulator import VIOLATIONS
 from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, ProgSignature
-from hwgen.params import TileParams
+from hwgen.params import MacroTiming, TileParams
 from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
 from mapper.errors import SwsError
@@ -40,7 +41,7 @@ from mapper.config import HardwareConfig
 from mapper.files import atomic_dir, write_atomic
 from mapper.plan import LayerPlan
 
-from .amaranth_sim import SimRun
+from .amaranth_sim import ProtocolViolation, SimRun
 from .golden import cycle_model
 
 __all__ = ["HDL_BACKENDS", "available_backends", "run_verilog", "simulate_design", "harness",
@@ -130,12 +131,13 @@ module sws_tb(input clk);
   wire [{CYCLE_WIDTH - 1}:0] cycles;
   wire [{conv_w - 1}:0] conversions;
   wire [{COUNTER_WIDTH - 1}:0] planes, sections;
+  wire [{len(VIOLATIONS) - 1}:0] violation;
 {prog_decl}  wire i_valid = !rst && {ready_to_stream}given < vectors * k;
   sws_tile dut(.clk(clk), .rst(rst),{prog_ports}
                .i__valid(i_valid), .i__ready(i_ready), .i__payload(i_valid ? inputs[given] : {a}'d0),
                .o__valid(o_valid), .o__ready(1'b1), .o__payload(o_payload),
                .counters__cycles(cycles), .counters__conversions(conversions),
-               .counters__planes(planes), .counters__sections(sections));
+               .counters__planes(planes), .counters__sections(sections), .violation(violation));
   initial begin
     if (!$value$plusargs("vectors=%d", vectors)) vectors = 1;
     if (!$value$plusargs("dir=%s", dir)) dir = ".";
@@ -166,7 +168,7 @@ module sws_tb(input clk);
     if (taken == vectors * n) begin
       settle <= settle + 1;
       if (settle == 2) begin
-        $fwrite(fd, "t %0d %0d %0d %h\\n", cycles, planes, sections, conversions);
+        $fwrite(fd, "t %0d %0d %0d %h %0d\\n", cycles, planes, sections, conversions, violation);
         $fclose(fd);
         $finish;
       end
@@ -287,7 +289,7 @@ def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParam
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
     if generic is not None and reuse:
-        found = _cached_generic(lp, generic.lanes, backend, cache)
+        found = _cached_generic(lp, generic.lanes, backend, cache, generic.timing)
         if found is not None:
             exe, limits = found
             say(f"reusing the generic {backend} build {os.path.basename(os.path.dirname(exe))} (no compilation)")
@@ -355,9 +357,9 @@ def _roomy(limits: TileParams) -> TileParams:
     return dataclasses.replace(limits, **up)
 
 
-def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str):
-    """(executable, limits) of the smallest cached generic build of `backend` for the plan's hardware and
-    `lanes` that fits the plan, made by this code; None if there is none."""
+def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str, timing: MacroTiming = MacroTiming()):
+    """(executable, limits) of the smallest cached generic build of `backend` for the plan's hardware,
+    `lanes` and macro `timing` that fits the plan, made by this code; None if there is none."""
     best = None
     try:
         folders = [f for f in os.listdir(cache) if f.startswith(f"{backend}-")]
@@ -371,12 +373,13 @@ def _cached_generic(lp: LayerPlan, lanes: int, backend: str, cache: str):
                 record = json.load(f)
             fields = record["params"]
             limits = TileParams(**{**fields, "hw": HardwareConfig(**fields["hw"])})
-            if record["fingerprint"] != _fingerprint() or limits.lanes != lanes or not os.path.exists(exe):
+            if record["fingerprint"] != _fingerprint() or limits.lanes != lanes or limits.timing != timing \
+                    or not os.path.exists(exe):
                 continue
             limits.fits(lp)
         except (OSError, ValueError, KeyError, TypeError, SwsError):
             continue
-        size = sum(dataclasses.astuple(limits)[1:])
+        size = sum(getattr(limits, f) for f in ("k", "n", "section_depth", "row_depth", "column_depth", "lanes"))
         if best is None or (size, name) < best[0]:
             best = ((size, name), exe, limits)
     return None if best is None else best[1:]
@@ -439,7 +442,11 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
     total = [ln for ln in lines if ln.startswith("t ")]
     if len(ys) != len(x) * n or not total:
         raise SwsError(f"{backend} simulation ended after {len(ys)} of {len(x) * n} outputs")
-    cycles, planes, sections, conv_hex = total[0].split()[1:]
+    cycles, planes, sections, conv_hex, violation = total[0].split()[1:]
+    if int(violation):
+        broken = [rule for k, rule in enumerate(VIOLATIONS) if int(violation) >> k & 1]
+        raise ProtocolViolation(f"{backend} simulation: the array emulator flagged a protocol violation: "
+                                f"{', '.join(broken)}")
     conv = int(conv_hex, 16)
     conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.full_resolution + 1)]
     counters = {"cycles": int(cycles), "conversions": conversions, "planes": int(planes),

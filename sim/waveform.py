@@ -2,7 +2,9 @@
 
 `trace_interface` runs the controller and the array emulator (hwgen.tile's pair) in the Amaranth
 simulator on one input vector and records, cycle by cycle, the host streams and the array interface:
-`section`, `drive` and, for the first ADCs, `start`, `res`, `col`, `done` and `code`. `wavedrom_json`
+`section`, `drive`, the front phases `pch`, `wl_en`, `sh` and, for the first ADCs, `start`, `res`,
+`ref`, `col`, `done` and `code`, and the emulator's `violation`. `macro_timing_diagram` draws the
+macro contract's diagram of docs/ (`python3 -m sim.waveform docs/macro_timing.svg`). `wavedrom_json`
 turns a trace into a WaveDrom description (https://wavedrom.com/tutorial.html), `write_diagram` writes
 it as JSON and, when the `wavedrom` package is installed, as SVG. Nothing is drawn by hand: the diagram
 is what the RTL does.
@@ -20,12 +22,13 @@ from amaranth.sim import Simulator
 from hwgen.controller import Controller
 from hwgen.emulator import ArrayEmulator
 from hwgen.interface import connect_array
-from hwgen.params import TileParams
+from hwgen.params import MacroTiming, TileParams
 from mapper.errors import SwsError
 from mapper.files import write_atomic
 from mapper.plan import LayerPlan
 
-__all__ = ["Trace", "trace_interface", "wavedrom_json", "write_diagram"]
+__all__ = ["Trace", "trace_interface", "wavedrom_json", "write_diagram", "macro_timing_diagram",
+           "DIAGRAM_TIMING"]
 
 
 @dataclass
@@ -42,6 +45,7 @@ class _Pair(Elaboratable):
     """The controller with the array emulator on its array interface (a Tile whose bus stays visible)."""
 
     def __init__(self, params: TileParams, plan: LayerPlan):
+        self.params = params
         self.ctrl = Controller(params, plan)
         self.emu = ArrayEmulator(params, plan)
 
@@ -53,13 +57,13 @@ class _Pair(Elaboratable):
 
 
 def trace_interface(lp: LayerPlan, x, *, first: int | None = None, cycles: int = 40, adcs: int = 2,
-                    limit: int = 1_000_000) -> Trace:
+                    limit: int = 1_000_000, timing: MacroTiming | None = None) -> Trace:
     """Simulate one input vector x (K,) and record `cycles` cycles of the interface from cycle `first`
     (default: two cycles before the first ADC start), for the first `adcs` ADCs.
 
     Cycle 0 is the cycle the first input is offered (after the accumulator clear that follows reset);
     inputs are offered one per cycle, the output stream is always ready. `limit` bounds the cycles
-    simulated while looking for the first start.
+    simulated while looking for the first start. `timing`: the macro's phases (default: none).
     """
     k = lp.shape[0]
     x = np.asarray(x, np.int64).reshape(-1)
@@ -69,16 +73,18 @@ def trace_interface(lp: LayerPlan, x, *, first: int | None = None, cycles: int =
         raise SwsError(f"trace: cycles must lie in 1..100000, not {cycles}")
     if first is not None and first < 0:
         raise SwsError(f"trace: the first cycle must be at least 0, not {first}")
-    params = TileParams.from_plan(lp)
+    params = TileParams.from_plan(lp, timing=timing)
     adcs = max(1, min(adcs, lp.cfg.n_adc))
     dut = _Pair(params, lp)
     c, bus = dut.ctrl, dut.ctrl.bus
-    signals = {"i.valid": c.i.valid, "i.ready": c.i.ready, "section": bus.section, "drive": bus.drive}
+    signals = {"i.valid": c.i.valid, "i.ready": c.i.ready, "section": bus.section, "drive": bus.drive,
+               "pch": bus.pch, "wl_en": bus.wl_en, "sh": bus.sh}
     for a in range(adcs):
         port = bus.adc[a]
-        for name in ("start", "res", "col", "done", "code"):
+        for name in ("start", "res", "ref", "col", "done", "code"):
             signals[f"adc[{a}].{name}"] = getattr(port, name)
-    signals.update({"o.valid": c.o.valid, "o.ready": c.o.ready, "o.payload": c.o.payload})
+    signals.update({"o.valid": c.o.valid, "o.ready": c.o.ready, "o.payload": c.o.payload,
+                    "violation": dut.emu.violation})
     starts = [port.start for port in bus.adc]
     rows: dict[str, list[int]] = {name: [] for name in signals}
     found = {"first": first}
@@ -163,3 +169,38 @@ def write_diagram(trace: Trace, path: str, title: str = "") -> list[str]:
     base = path[:-4] + ".json"
     write_atomic(base, text)
     return [path, base]
+
+
+#: The phases of the macro contract's diagram: precharge 1, wordline 1, settle 1, sample 1 (F = 4), so
+#: that the next batch's front hides behind 5-bit conversions and outlasts shorter ones.
+DIAGRAM_TIMING = MacroTiming(precharge=1, wordline=1, settle=1, sample=1)
+
+
+def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
+    """Draw the macro interface's timing diagram (docs/macro_timing.svg and .json) from a real simulation:
+    a small layer (R = 32, 2 ADCs of up to 6 bits, 64 inputs, 3 outputs, 30% of the weights pruned,
+    seed 3) with `DIAGRAM_TIMING`, from two cycles before its first front. Returns the paths written."""
+    from mapper.config import ArrayConfig
+    from mapper.mapping import map_layer
+    from mapper.plan import build_layer_plan
+    from mapper.quantize import QuantLayer, prune
+
+    cfg = ArrayConfig(rows=32, cols=64, n_adc=2)
+    rng = np.random.default_rng(3)
+    w = np.clip(np.rint(rng.laplace(0, cfg.weight_max / 4, (64, 3))), -cfg.weight_max, cfg.weight_max)
+    lp = build_layer_plan(map_layer(QuantLayer("diagram", prune(w.astype(np.int64), 0.3)), cfg))
+    x = rng.integers(cfg.input_min, cfg.input_max + 1, 64)
+    probe = trace_interface(lp, x, cycles=1, timing=DIAGRAM_TIMING)
+    front = next(c for c in range(probe.first, probe.first + 1000) if c >= 0)
+    tr = trace_interface(lp, x, first=max(0, front - DIAGRAM_TIMING.front), cycles=cycles, timing=DIAGRAM_TIMING)
+    if any(tr.rows["violation"]):
+        raise SwsError("trace: the emulator flagged a protocol violation in the diagram's run")
+    t = DIAGRAM_TIMING
+    title = (f"macro interface: precharge {t.precharge}, wordline {t.wordline}, settle {t.settle}, "
+             f"sample {t.sample} cycles; conversion res cycles (sim.waveform.macro_timing_diagram)")
+    return write_diagram(tr, path, title)
+
+
+if __name__ == "__main__":       # python3 -m sim.waveform docs/macro_timing.svg
+    import sys
+    print("\n".join(macro_timing_diagram(sys.argv[1] if len(sys.argv) > 1 else "docs/macro_timing.svg")))

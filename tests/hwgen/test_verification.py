@@ -13,8 +13,8 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from hwgen.emulator import ArrayEmulator
-from hwgen.params import TileParams
-from sim.amaranth_sim import run_tile
+from hwgen.params import MacroTiming, TileParams
+from sim.amaranth_sim import ProtocolViolation, run_tile
 from mapper.config import ArrayConfig
 from sim.golden import cycle_model, predict
 from tests.hwgen.checker import ProtocolError, run_checked
@@ -78,6 +78,7 @@ def test_the_emulated_adc_is_done_res_plus_extra_latency_cycles_after_its_start(
         ctx.set(emu.bus.drive, (1 << params.hw.rows) - 1)
         ctx.set(adc.col, slot)
         ctx.set(adc.res, 3)
+        ctx.set(adc.ref, 3)
         ctx.set(adc.start, 1)
         await ctx.tick()
         ctx.set(adc.start, 0)
@@ -109,17 +110,28 @@ def test_the_emulator_refuses_a_negative_extra_latency():
                                   "a4_unsigned"])
 @pytest.mark.parametrize("extra", [1, 3])
 def test_a_late_adc_done_is_waited_for_outputs_and_conversions_stay_exact(name, extra):
+    """With the handshake (a two-flop synchronized done) the controller waits for a late ADC."""
     case = _case(name)
-    run = run_tile(case.lp, case.x, extra_latency=extra)
+    params = TileParams.from_plan(case.lp, timing=MacroTiming(sync=2))
+    run = run_tile(case.lp, case.x, extra_latency=extra, params=params)
     want = predict(case.lp, case.x)
     _exact_but_cycles(case, run.outputs, run.counters, want)
-    # Every batch waits `extra` cycles more than the golden schedule, the last one included.
-    assert run.counters["cycles"] > want.cycles
+    # Every batch waits `extra` cycles more than the golden schedule of the handshake, the last one included.
+    assert run.counters["cycles"] > predict(case.lp, case.x, params).cycles > want.cycles
+
+
+def test_a_late_adc_done_in_counted_mode_is_caught_as_a_start_while_busy():
+    """Counted mode (the default) issues on its own count: an ADC one cycle late is started again while it
+    still converts, and the emulator fails the run."""
+    case = _case("group2_partial")
+    with pytest.raises(ProtocolViolation, match="start while busy"):
+        run_tile(case.lp, case.x, extra_latency=1)
 
 
 def test_late_done_with_stalls_keeps_the_array_protocol_and_the_outputs():
     case = _case("group2_partial")
-    run = run_checked(case.lp, case.x, seed=3, p_bubble=0.2, p_stall=0.5, extra_latency=2)
+    run = run_checked(case.lp, case.x, seed=3, p_bubble=0.2, p_stall=0.5, extra_latency=2,
+                      params=TileParams.from_plan(case.lp, timing=MacroTiming(sync=1)))
     want = predict(case.lp, case.x)
     _exact_but_cycles(case, run.outputs, run.counters, want)
     assert run.seen.starts == sum(want.conversions)

@@ -138,3 +138,19 @@ def test_a_cached_generic_build_serves_a_later_layer_of_the_same_hardware(backen
         check(case, run, predict(case.lp, case.x))
         assert len(list(tmp_path.glob(f"{backend}-*"))) == builds
     assert sum("reusing" in m for m in said) == 1                   # plan b only: plan a's limits fit it
+
+
+@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+def test_phase_timing_and_a_synchronized_done_are_bit_exact_in_verilog(backend):
+    """The macro contract's options in the emitted Verilog, baked and generic: cycles as the golden model
+    predicts for the timing, and the emulator's violation flags read back as zero (a run with one fails)."""
+    need(backend)
+    from hwgen.params import MacroTiming
+    case = next(c for c in CASES if c.name == "group2_partial")
+    for timing in (MacroTiming(precharge=1, wordline=1, settle=1, sample=1), MacroTiming(wordline=2, settle=1, sync=2)):
+        params = TileParams.from_plan(case.lp, timing=timing)
+        check(case, run_verilog(case.lp, case.x, backend, params=params, say=lambda m: None),
+              predict(case.lp, case.x, params))
+    generic = dataclasses.replace(params, section_depth=params.section_depth + 3, k=params.k + 5)
+    check(case, run_verilog(case.lp, case.x, backend, generic=generic, say=lambda m: None),
+          predict(case.lp, case.x, generic))

@@ -89,3 +89,39 @@ def test_diagram_svg(case, tmp_path):
     write_diagram(tr, str(tmp_path / "t.svg"), "title")
     svg = (tmp_path / "t.svg").read_text()
     assert svg.startswith("<svg") and "WaveDrom" in svg and (tmp_path / "t.json").exists()
+
+
+def test_the_traced_front_phases_follow_the_macro_timing_and_break_no_rule(case):
+    """With DIAGRAM_TIMING (precharge 1, wordline 1, settle 1, sample 1: F = 4), over the whole vector:
+    every start at s has pch at s - 4, wl_en at s - 3, all three low at s - 2 (settle), sh at s - 1, its
+    done at s + res; one pch pulse per batch (per cycle with a start); the emulator flags nothing."""
+    from hwgen.params import TileParams
+    from sim.waveform import DIAGRAM_TIMING
+    pred = predict(case.lp, case.x, TileParams.from_plan(case.lp, timing=DIAGRAM_TIMING))
+    n_adc = case.cfg.n_adc
+    tr = trace_interface(case.lp, case.x, first=0, cycles=pred.cycles_per_vector + 5, adcs=n_adc,
+                         timing=DIAGRAM_TIMING)
+    pch, wl, sh = (np.array(tr.rows[s]) for s in ("pch", "wl_en", "sh"))
+    any_start = np.zeros(len(pch), bool)
+    for a in range(n_adc):
+        start, res, done = (np.array(tr.rows[f"adc[{a}].{s}"]) for s in ("start", "res", "done"))
+        any_start |= start.astype(bool)
+        for s in np.flatnonzero(start):
+            assert (pch[s - 4], wl[s - 3], sh[s - 1]) == (1, 1, 1)
+            assert pch[s - 2] == wl[s - 2] == sh[s - 2] == 0
+            assert done[s + res[s]] == 1
+    assert any_start.sum() == np.sum(np.diff(np.concatenate([[0], pch])) == 1)
+    assert any_start.sum() == pch.sum()
+    assert not any(tr.rows["violation"])
+    # The vector's outputs all leave within the golden model's cycles for this timing.
+    assert sum(v & r for v, r in zip(tr.rows["o.valid"], tr.rows["o.ready"])) == case.lp.shape[1]
+
+
+def test_the_diagram_in_docs_is_what_the_generator_draws(tmp_path):
+    """docs/macro_timing.json is the output of `python3 -m sim.waveform docs/macro_timing.svg` (rerun it
+    after changing the RTL)."""
+    from sim.waveform import macro_timing_diagram
+    import os
+    macro_timing_diagram(str(tmp_path / "m.json"))
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "macro_timing.json")) as f:
+        assert json.load(f) == json.loads((tmp_path / "m.json").read_text())

@@ -132,7 +132,8 @@ def test_rtl_controller_only_exposes_the_array_interface(plan_dir, tmp_path, cap
     text = v.read_text()
     assert "module sws_controller(" in text
     for port in ("bus__drive", "bus__adc__0__start", "bus__adc__0__res", "bus__adc__0__done", "bus__adc__0__code",
-                 "bus__adc__0__col", "bus__section"):
+                 "bus__adc__0__col", "bus__section", "bus__adc__0__ref", "bus__pch", "bus__wl_en", "bus__sh",
+                 "bus__wr_en", "bus__wr_addr", "bus__wr_data"):
         assert port in text
 
 

@@ -1,0 +1,301 @@
+"""The macro contract (docs/design.md section 4): the phase timing `MacroTiming`, the array emulator's
+protocol checks (each rule fired by a hand-made bus sequence, and silent on a correct one), the cell-write
+port, the reference select, and whole tiles under non-trivial phase settings against the golden model."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hwgen.emulator import VIOLATIONS, ArrayEmulator
+from hwgen.params import MacroTiming, TileParams
+from mapper.config import ArrayConfig
+from mapper.errors import SwsError
+from sim.amaranth_sim import ProtocolViolation, run_tile
+from sim.golden import predict
+from tests.sim.cases import Case, rtl_cases
+
+#: A bare array (no plan): 8 rows, 14-column slots, 2 ADCs of up to 4 bits, 2 sections.
+HW = ArrayConfig(rows=8, cols=14, n_adc=2, input_bits=2).hw
+
+
+def _params(**timing):
+    return TileParams(HW, k=8, n=2, section_depth=2, row_depth=16, column_depth=28, lanes=1,
+                      timing=MacroTiming(**timing))
+
+
+def test_period_and_capture_by_hand():
+    # No phases: a batch of 3 bits every 3 cycles, captured 1 + 3 cycles after its issue (output register).
+    assert (MacroTiming().period(3), MacroTiming().capture(3)) == (3, 4)
+    # pch 1, wl 2, settle 1: F = 4, no sample-and-hold: 4 + 3 = 7; captured 1 + 4 + 3 = 8 after issue.
+    t = MacroTiming(precharge=1, wordline=2, settle=1)
+    assert (t.front, t.period(3), t.capture(3)) == (4, 7, 8)
+    # With a 1-cycle sample-and-hold F = 5: the next front overlaps: max(5, 3) = 5, max(5, 7) = 7.
+    t = MacroTiming(precharge=1, wordline=2, settle=1, sample=1)
+    assert (t.period(3), t.period(7), t.capture(3)) == (5, 7, 9)
+    # Two-flop synchronized done: issue, register, F = 0, 3 bits, 2 flops, then the next issue: 1 + 3 + 2.
+    assert (MacroTiming(sync=2).period(3), MacroTiming(sync=2).capture(3)) == (6, 6)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"precharge": -1}, "precharge must be an integer >= 0, not -1"),
+    ({"settle": 65}, "settle must be at most 64 cycles, not 65"),
+    ({"sync": 3}, r"sync must be 0 \(counted\), 1 \(registered done\) or 2 \(two-flop synchronizer\), not 3"),
+    ({"sample": True}, "sample must be an integer >= 0, not True"),
+])
+def test_bad_timing_is_refused_with_the_rule(kw, message):
+    with pytest.raises(SwsError, match=message):
+        MacroTiming(**kw)
+
+
+def _drive_emulator(params, cycles, writes=()):
+    """Run the bare emulator: first the cell writes (address, word), one a cycle, then `cycles`, a list of
+    per-cycle dicts of bus values (keys: section, drive, pch, wl_en, sh; start0, res0, ref0, col0, ...);
+    a value stays until changed. Returns the violation bits after each cycle, and (cycle, ADC, code) of
+    every done."""
+    emu = ArrayEmulator(params)
+    log = {"violation": [], "done": []}
+
+    async def bench(ctx):
+        for addr, word in writes:
+            ctx.set(emu.bus.wr_en, 1)
+            ctx.set(emu.bus.wr_addr, addr)
+            ctx.set(emu.bus.wr_data, word)
+            await ctx.tick()
+        ctx.set(emu.bus.wr_en, 0)
+        for cycle, values in enumerate(cycles):
+            for i in range(params.hw.n_adc):
+                ctx.set(emu.bus.adc[i].start, 0)
+            for name, value in values.items():
+                if name[-1].isdigit():
+                    ctx.set(getattr(emu.bus.adc[int(name[-1])], name[:-1]), value)
+                else:
+                    ctx.set(getattr(emu.bus, name), value)
+            for i in range(params.hw.n_adc):
+                if ctx.get(emu.bus.adc[i].done):
+                    log["done"].append((cycle, i, ctx.get(emu.bus.adc[i].code)))
+            await ctx.tick()
+            log["violation"].append(ctx.get(emu.violation))
+
+    sim = Simulator(emu)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return log
+
+
+def _bit(rule):
+    return 1 << VIOLATIONS.index(rule)
+
+
+# Section 1, slot column 5 holds rows 0, 2, 3, 6 (the word 0b01001101): 4 cells.
+WRITES = [(1 * 16 + 5, 0b01001101), (0 * 16 + 5, 0b11111111)]
+COLUMN = {"section": 1, "col0": 5, "drive": 0b11111111}
+
+
+def _front(pch, wl, settle, sample):
+    return [{"pch": 1}] * pch + [{"pch": 0, "wl_en": 1}] * wl + [{"pch": 0, "wl_en": 0}] * settle + \
+        [{"pch": 0, "wl_en": 0, "sh": 1}] * sample + [{"sh": 0}]
+
+
+def test_cells_written_through_the_port_give_the_column_count_at_the_documented_phases():
+    """pch 1, wl 2, settle 1, sample 1: the sample at the strobe, then a start of 3 bits: done 3 cycles
+    later with popcount(column & drive) = 4 (written through wr_en/wr_addr/wr_data); no violation."""
+    params = _params(precharge=1, wordline=2, settle=1, sample=1)
+    front = _front(1, 2, 1, 1)
+    seq = [COLUMN | front[0]] + front[1:-1] + [front[-1] | {"start0": 1, "res0": 3, "ref0": 3}] + [{}] * 4
+    log = _drive_emulator(params, seq, WRITES)
+    start = len(front) - 1
+    assert log["done"] == [(start + 3, 0, 4)]
+    assert log["violation"][-1] == 0
+
+
+def test_the_reference_select_sets_the_full_scale_range():
+    """The same column (4 cells) converted at 3 bits with ref 2: full scale 2**2 - 1 = 3, so the code is 3."""
+    params = _params()
+    seq = [COLUMN | {"start0": 1, "res0": 3, "ref0": 2}] + [{}] * 4
+    log = _drive_emulator(params, seq, WRITES)
+    assert log["done"] == [(3, 0, 3)]
+    assert log["violation"][-1] == 0
+
+
+@pytest.mark.parametrize("rule, timing, seq", [
+    # A start in the second cycle of a 3-bit conversion (the done cycle, 3, would be allowed).
+    ("start while busy", {}, [COLUMN | {"start0": 1, "res0": 3, "ref0": 3}, {}, {"start0": 1}, {}]),
+    # The wordline raised after 1 of the 2 precharge cycles.
+    ("wordline without precharge", {"precharge": 2, "wordline": 1},
+     [COLUMN | {"pch": 1}, {"pch": 0, "wl_en": 1}, {"wl_en": 0}]),
+    # The strobe 1 cycle after the wordline fell, of 2 settle cycles.
+    ("sample before settle", {"wordline": 1, "settle": 2, "sample": 1},
+     [COLUMN | {"wl_en": 1}, {"wl_en": 0}, {"sh": 1}, {"sh": 0}]),
+    # Without sample-and-hold the start samples: here while the wordline is still on.
+    ("sample before settle", {"wordline": 2},
+     [COLUMN | {"wl_en": 1}, {"start0": 1, "res0": 1, "ref0": 1}, {"wl_en": 0}]),
+    # With a 2-cycle sample-and-hold, the start after 1 strobe cycle.
+    ("start without a sample", {"sample": 2}, [COLUMN | {"sh": 1}, {"sh": 0, "start0": 1, "res0": 1, "ref0": 1}, {}]),
+    # A 1-cycle wordline pulse where 3 are due.
+    ("wordline pulse too short", {"wordline": 3}, [COLUMN | {"wl_en": 1}, {"wl_en": 0}, {}]),
+])
+def test_the_emulator_flags_each_injected_protocol_violation_and_keeps_it(rule, timing, seq):
+    log = _drive_emulator(_params(**timing), seq + [{}] * 3, WRITES)
+    assert log["violation"][-1] == _bit(rule)              # this rule, no other, sticky to the end
+    first = next(c for c, v in enumerate(log["violation"]) if v)
+    assert all(v == _bit(rule) for v in log["violation"][first:])
+
+
+def test_the_next_start_in_the_done_cycle_is_no_violation():
+    params = _params()
+    seq = [COLUMN | {"start0": 1, "res0": 2, "ref0": 2}, {}, {"start0": 1, "res0": 1, "ref0": 1}, {}, {}]
+    log = _drive_emulator(params, seq, WRITES)
+    assert [d[0] for d in log["done"]] == [2, 3]
+    assert log["violation"][-1] == 0
+
+
+CASES = {c.name: c for c in rtl_cases()}
+TIMINGS = [
+    MacroTiming(precharge=1, wordline=2, settle=1),                 # serial front, no sample-and-hold
+    MacroTiming(precharge=1, wordline=1, settle=1, sample=1),       # F = 4 overlapping the conversions
+    MacroTiming(wordline=3, settle=2, sample=2),                    # F = 7 longer than any conversion
+    MacroTiming(sync=1),                                            # registered done
+    MacroTiming(precharge=1, wordline=1, sample=1, sync=2),         # phases and a two-flop synchronizer
+]
+
+
+@pytest.mark.parametrize("timing", TIMINGS, ids=lambda t: "p{}w{}s{}h{}sync{}".format(*dataclasses.astuple(t)))
+@pytest.mark.parametrize("name", ["r8_k_not_multiple", "group2_partial"])
+def test_a_tile_under_any_phase_timing_is_exact_with_the_golden_model_and_breaks_no_rule(name, timing):
+    """Outputs x @ W, counters, and cycles as the golden cycle model predicts for the timing; run_tile
+    fails on any emulator violation, so passing also means the controller kept the contract."""
+    case = CASES[name]
+    params = TileParams.from_plan(case.lp, timing=timing)
+    run = run_tile(case.lp, case.x, params=params)
+    want = predict(case.lp, case.x, params)
+    if case.lossless:
+        assert np.array_equal(run.outputs, case.x @ case.w)
+    assert np.array_equal(run.outputs, want.outputs)
+    assert run.counters == want.counters()
+    assert run.cycles_per_vector == want.vector_cycles
+    # Phases only add cycles.
+    assert want.cycles_per_vector > predict(case.lp, case.x).cycles_per_vector
+
+
+def test_a_controller_timed_for_a_shorter_front_than_the_macro_is_caught():
+    """The controller built for no settle, the emulated macro needing 2 settle cycles: every sample is
+    early and the simulation fails."""
+    case = CASES["r8_k_not_multiple"]
+    from amaranth import Module
+    from amaranth.lib import wiring
+    from hwgen.controller import Controller
+    from hwgen.interface import connect_array
+
+    fast = TileParams.from_plan(case.lp, timing=MacroTiming(wordline=1, sample=1))
+    slow = TileParams.from_plan(case.lp, timing=MacroTiming(wordline=1, settle=2, sample=1))
+
+    class Pair(wiring.Component):
+        def __init__(self):
+            self.ctrl, self.emu = Controller(fast, case.lp), ArrayEmulator(slow, case.lp)
+            super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
+            connect_array(m, self.ctrl.bus, self.emu.bus)
+            m.d.comb += self.violation.eq(self.emu.violation)
+            return m
+
+    dut = Pair()
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dut.ctrl.o.ready, 1)
+        for kk in range(case.lp.shape[0]):
+            ctx.set(dut.ctrl.i.valid, 1)
+            ctx.set(dut.ctrl.i.payload, int(case.x[0, kk]))
+            await ctx.tick().until(dut.ctrl.i.ready)
+        ctx.set(dut.ctrl.i.valid, 0)
+        for _ in range(200):
+            await ctx.tick()
+        seen["violation"] = ctx.get(dut.violation)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["violation"] == _bit("sample before settle")
+
+
+def test_run_tile_fails_on_a_violation():
+    case = CASES["group2_partial"]
+    with pytest.raises(ProtocolViolation, match="the array emulator flagged a protocol violation: start while busy"):
+        run_tile(case.lp, case.x, extra_latency=2)
+
+
+@pytest.mark.parametrize("timing", [MacroTiming(), MacroTiming(precharge=1, wordline=1, settle=1, sample=1)],
+                         ids=["no_phases", "phases"])
+def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_correct_vector(timing):
+    """A generic tile programmed through `prog` (its cells over the array interface's write port), then
+    raw-code requests: each code is min(popcount(column & drive), 2**res - 1) from the plan's cells (by
+    hand, numpy); then a vector computes x @ W: the test conversions were not accumulated (they are
+    counted in `conversions`, by resolution)."""
+    from hwgen.program import program_writes
+    from hwgen.tile import Tile
+
+    case = CASES["r8_k_not_multiple"]
+    lp, cfg = case.lp, case.lp.cfg
+    params = TileParams.from_plan(lp, timing=timing)
+    dut = Tile(params, test_port=True)
+    rng = np.random.default_rng(7)
+    requests = [(int(rng.integers(lp.n_sections)), int(rng.integers(cfg.slot_cols)), int(rng.integers(1 << cfg.rows)),
+                 int(rng.integers(1, cfg.full_resolution + 1)), int(rng.integers(cfg.n_adc))) for _ in range(12)]
+    requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.rows) - 1, cfg.full_resolution, 0))
+    got = {"codes": []}
+
+    async def bench(ctx):
+        for sel, addr, word in program_writes(params, lp):
+            ctx.set(dut.prog.we, 1)
+            ctx.set(dut.prog.sel, sel)
+            ctx.set(dut.prog.addr, addr)
+            ctx.set(dut.prog.data, word)
+            await ctx.tick()
+        ctx.set(dut.prog.we, 0)
+        await ctx.tick().until(dut.i.ready)
+        for section, col, drive, res, adc in requests:
+            for name, value in (("section", section), ("col", col), ("drive", drive), ("res", res), ("adc", adc)):
+                ctx.set(getattr(dut.test, name), value)
+            ctx.set(dut.test.en, 1)
+            (code,) = await ctx.tick().sample(dut.test.code).until(dut.test.valid)
+            got["codes"].append(code)
+            ctx.set(dut.test.en, 0)
+            await ctx.tick()
+        ctx.set(dut.o.ready, 1)
+        for v in range(len(case.x)):
+            for kk in range(lp.shape[0]):
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload, int(case.x[v, kk]))
+                await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+            out = []
+            for _ in range(lp.shape[1]):
+                (value,) = await ctx.tick().sample(dut.o.payload).until(dut.o.valid)
+                out.append(value)
+            got.setdefault("outputs", []).append(out)
+        got["conversions"] = [ctx.get(dut.counters.conversions[b]) for b in range(cfg.full_resolution + 1)]
+        got["violation"] = ctx.get(dut.violation)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want_codes = []
+    for section, col, drive, res, _ in requests:
+        rows = np.array([(drive >> r) & 1 for r in range(cfg.rows)])
+        count = int((lp.cells[section, :, col].astype(np.int64) * rows).sum())
+        want_codes.append(min(count, (1 << res) - 1))
+    assert got["codes"] == want_codes
+    assert max(want_codes) > 0
+    want = predict(lp, case.x, params)
+    assert np.array_equal(np.array(got["outputs"]), want.outputs)
+    extra = np.bincount([r for *_, r, _ in requests], minlength=cfg.full_resolution + 1)
+    assert got["conversions"] == [int(c) for c in np.asarray(want.conversions) + extra]
+    assert got["violation"] == 0
