@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -24,6 +25,10 @@ class ArrayEmulator(wiring.Component):
     samples the column and the row drive, whose count popcount(column & drive) is the sum of the column's
     cell currents; it asserts done in cycle T + b with the code min(count, 2**b - 1), holds the code
     until its next start, and takes a new start in the done cycle.
+
+    With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
+    column outside its group (col >= M, or past the slot in a last, shorter group) fails the simulation
+    (an Amaranth `Assert`; an `assert` in the Verilog).
 
     `extra_latency` (a test option, default 0) delays every done by that many more cycles, to T + b +
     extra: an ADC slower than the documented timing, which the controller must wait for. With 0 the
@@ -74,10 +79,18 @@ class ArrayEmulator(wiring.Component):
             m.d.comb += [wp.addr.eq(self.prog.addr), wp.data.eq(self.prog.data),
                          wp.en.eq(self.prog.we & (self.prog.sel == PROG_SELECT["cells"]))]
         col_bits = (p.slot_pad - 1).bit_length()
+        mux = cfg.adc_mux
         for i, adc in enumerate(self.bus.adc):
             # An asynchronous read: the column is sampled with the start, like the row drive.
             rp = cells.read_port(domain="comb")
-            m.d.comb += rp.addr.eq(Cat(adc.col[:col_bits], self.bus.section) if col_bits else self.bus.section)
+            col = adc.col
+            if mux:     # ADC i serves slot columns i*M .. i*M+M-1 only: its port names the column in the group
+                col = Signal(max(1, col_bits), name=f"slot_col{i}")
+                m.d.comb += col.eq(i * mux + adc.col)
+                group = min(mux, cfg.slot_cols - i * mux)
+                with m.If(adc.start):
+                    m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
+            m.d.comb += rp.addr.eq(Cat(col[:col_bits], self.bus.section) if col_bits else self.bus.section)
             extra = self.extra_latency
             left = Signal(range(cfg.full_resolution + extra + 1) if extra else p.res_width, name=f"left{i}")
             busy = Signal(name=f"busy{i}")

@@ -29,7 +29,8 @@ class AdcSignature(wiring.Signature):
 
     start -- pulse: sample column `col` under the row drive and convert it at `res` bits
     res   -- resolution in bits (1..full resolution), sampled with start
-    col   -- slot column of the current section, sampled with start
+    col   -- slot column of the current section, sampled with start; with ADC groups of M = adc_mux
+             columns the column within ADC i's group (slot column i * M + col), log2(M) bits
     done  -- high for one cycle, `res` cycles after start; a new start may come in that same cycle
     code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register)
     """
@@ -38,7 +39,7 @@ class AdcSignature(wiring.Signature):
         super().__init__({
             "start": Out(1),
             "res": Out(p.res_width),
-            "col": Out(max(1, (p.hw.slot_cols - 1).bit_length())),
+            "col": Out(p.col_width),
             "done": In(1),
             "code": In(p.code_width),
         })

@@ -13,12 +13,38 @@ from .params import TileParams
 from .shift_add import tree_sum
 from .steps import StepWalker, step_drive, step_tables
 
-__all__ = ["Scheduler", "BatchSelect"]
+__all__ = ["Scheduler", "BatchSelect", "group_starts", "batch_span"]
+
+
+def group_starts(p: TileParams, cols, n_active) -> list:
+    """ADC groups of M = adc_mux columns: the position in a section's column entries (`cols`, `n_active`
+    valid, ADC group first as the plan orders them) of each group's first column, and n_active last:
+    start_i = the valid entries whose slot column is below i * M (n_adc + 1 values, combinational)."""
+    cfg = p.hw
+    NA, M, SC = cfg.n_adc, cfg.adc_mux, cfg.slot_cols
+    valid = [c < n_active for c in range(SC)]
+    starts = [0]
+    for i in range(1, NA):
+        starts.append(tree_sum(valid[c] & (cols[c].col < i * M) for c in range(SC)))
+    return starts + [n_active]
+
+
+def batch_span(p: TileParams, cols, n_active):
+    """What the scheduler compares its batch end (n_adc per batch) with to find a plane's last batch: the
+    active columns with a full switch matrix; with ADC groups, n_adc times the batches, the most columns
+    any group holds."""
+    cfg = p.hw
+    if not cfg.adc_mux:
+        return n_active
+    starts = group_starts(p, cols, n_active)
+    deep = [Cat(*(starts[i + 1] - starts[i] >= k for i in range(cfg.n_adc))).any() for k in range(1, p.batches + 1)]
+    return tree_sum(deep) * cfg.n_adc
 
 
 class BatchSelect(wiring.Component):
     """The lanes of batch `b` (columns b * n_adc .. b * n_adc + n_adc - 1 of the current section, valid
-    below `n_active`) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
+    below `n_active`; with ADC groups of M = adc_mux columns, lane i the b-th column of group i, valid while
+    the group has one) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
     `hwgen.steps.step_drive`). Combinational; a component of its own because it changes
     once a batch: simulation then re-evaluates these wide multiplexers only when their inputs change.
 
@@ -46,19 +72,37 @@ class BatchSelect(wiring.Component):
         m = Module()
         p, cfg = self.params, self.params.hw
         NA, SC = cfg.n_adc, cfg.slot_cols
-        with m.Switch(self.b):
-            for bb in range(p.batches):
-                with m.Case(bb):
-                    for i in range(NA):
-                        c = bb * NA + i
-                        if c < SC:
-                            m.d.comb += [self.lanes[i].eq(self.cols[c]), self.lane_valid[i].eq(c < self.n_active)]
+        if cfg.adc_mux:
+            self._grouped(m)
+        else:
+            with m.Switch(self.b):
+                for bb in range(p.batches):
+                    with m.Case(bb):
+                        for i in range(NA):
+                            c = bb * NA + i
+                            if c < SC:
+                                m.d.comb += [self.lanes[i].eq(self.cols[c]),
+                                             self.lane_valid[i].eq(c < self.n_active)]
         walk = p.walks_steps
         with m.Switch(self.t):
             for tt in range(cfg.steps if walk else cfg.input_bits):
                 with m.Case(tt):
                     m.d.comb += self.drive.eq(step_drive(p, self.planes, tt) if walk else self.planes[tt])
         return m
+
+    def _grouped(self, m):
+        """ADC groups of M = adc_mux columns: lane i takes entry start_i + b, the b-th column of group i,
+        valid below the next group's start."""
+        p, cfg = self.params, self.params.hw
+        SC = cfg.slot_cols
+        starts = group_starts(p, self.cols, self.n_active)
+        for i in range(cfg.n_adc):
+            at = Signal(range(SC + p.batches + 1), name=f"entry{i}")
+            m.d.comb += [at.eq(starts[i] + self.b), self.lane_valid[i].eq(at < starts[i + 1])]
+            with m.Switch(at):
+                for c in range(SC):
+                    with m.Case(c):
+                        m.d.comb += self.lanes[i].eq(self.cols[c])
 
 
 class Scheduler(wiring.Component):
@@ -140,6 +184,15 @@ class Scheduler(wiring.Component):
             if aware:
                 m.d.comb += walker.counts.eq(nxt.counts)
 
+        # A plane's batches end where the span does (batch_span: n_active, or n_adc per batch with ADC groups).
+        if cfg.adc_mux:
+            nxt_span, cur_span = Signal(range(NA * p.batches + 1), name="next_span"), Signal(
+                range(NA * p.batches + 1), name="span")
+            m.d.comb += nxt_span.eq(batch_span(p, nxt.cols, nxt.n_active))
+            with m.If(self.next.valid & self.next.ready):
+                m.d.sync += cur_span.eq(nxt_span)
+        else:
+            nxt_span, cur_span = nxt.n_active, cur.n_active
         m.submodules.select = sel = BatchSelect(p)
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols)]
@@ -148,8 +201,9 @@ class Scheduler(wiring.Component):
         if aware:       # min(res, bitlen(q)): the step's bound
             res = [Mux(r > walker.bound, walker.bound, r) for r in res]
         for i in range(NA):
-            m.d.comb += [adc[i].start.eq(issue & sel.lane_valid[i]), adc[i].res.eq(res[i]),
-                         adc[i].col.eq(sel.lanes[i].col)]
+            # With ADC groups the port carries the column within ADC i's group (slot column i * M + col).
+            col = sel.lanes[i].col - i * cfg.adc_mux if cfg.adc_mux else sel.lanes[i].col
+            m.d.comb += [adc[i].start.eq(issue & sel.lane_valid[i]), adc[i].res.eq(res[i]), adc[i].col.eq(col)]
 
         # What is in flight, for the accumulator. `issue` depends on the ADCs' done, so it enables only the
         # few registers the next issue needs; the batch's description is snapshotted every cycle without an
@@ -184,13 +238,13 @@ class Scheduler(wiring.Component):
                 with m.If(self.next.valid):
                     if walk:
                         m.d.comb += walker.load.eq(1)
-                        m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(nxt.n_active <= NA),
-                                     last_batch.eq(nxt.n_active <= NA), cur_first.eq(1)]
+                        m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(nxt_span <= NA),
+                                     last_batch.eq(nxt_span <= NA), cur_first.eq(1)]
                         with m.If(walker.live):      # input-aware: a section that drives no row is dropped
                             m.next = "ISSUE"
                     else:
                         m.d.sync += [cur.eq(nxt), t.eq(A - 1), b.eq(0), b_end.eq(NA),
-                                     one_batch.eq(nxt.n_active <= NA), last_batch.eq(nxt.n_active <= NA),
+                                     one_batch.eq(nxt_span <= NA), last_batch.eq(nxt_span <= NA),
                                      last_plane.eq(A == 1)]
                         m.next = "ISSUE"
             with m.State("ISSUE"):
@@ -210,7 +264,7 @@ class Scheduler(wiring.Component):
                     m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
                                  last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
             with m.Else():
-                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur.n_active)]
+                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur_span)]
         with m.Else():
             with m.If(complete):
                 m.d.sync += inflight.eq(0)

@@ -184,7 +184,8 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
         m = cfg.adc_mux
         perm = placements(flat, cfg)
         placed = np.zeros_like(flat)
-        np.put_along_axis(placed, perm, flat, axis=1)
+        if len(flat):
+            np.put_along_axis(placed, perm, flat, axis=1)
         batches = [lockstep_batches(p, m) for p in placed]
         batch_sum = np.array([sum(b) for b in batches], np.int64)
         last_batch = np.array([b[-1] if b else 0 for b in batches], np.int64)

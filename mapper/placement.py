@@ -82,5 +82,5 @@ def place_section(res: np.ndarray, cfg: ArrayConfig) -> np.ndarray:
 
 def placements(res: np.ndarray, cfg: ArrayConfig) -> np.ndarray:
     """perm (S, slot_cols): `place_section` of every section of the (S, ...) resolutions."""
-    flat = np.asarray(res, np.int64).reshape(len(res), -1)
+    flat = np.asarray(res, np.int64).reshape(len(res), cfg.slot_cols)
     return np.array([place_section(r, cfg) for r in flat], np.int64).reshape(flat.shape)

@@ -13,7 +13,8 @@ from mapper.config import ArrayConfig
 from mapper.errors import SwsError
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
-from tests.sim.cases import ENCODINGS, Case, check, encoding_cases, inputs, rtl_cases, sparse_inputs, weights
+from tests.sim.cases import (ENCODINGS, Case, check, encoding_cases, inputs, mux_cases, rtl_cases, sparse_inputs,
+                             weights)
 
 CASES = rtl_cases()
 
@@ -34,6 +35,12 @@ def test_tile_is_bit_exact_with_numpy_and_the_golden_model(case):
 
 @pytest.mark.parametrize("case", encoding_cases(), ids=lambda c: c.name)
 def test_every_input_encoding_and_resolution_mode_is_bit_exact(case):
+    run = run_tile(case.lp, case.x, vcd=_vcd(case.name))
+    check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("case", mux_cases(), ids=lambda c: c.name)
+def test_adc_groups_of_m_columns_are_bit_exact_and_cycle_exact(case):
     run = run_tile(case.lp, case.x, vcd=_vcd(case.name))
     check(case, run, predict(case.lp, case.x))
 
