@@ -158,3 +158,12 @@ def test_a_misordered_column_table_is_refused_with_the_group_rule():
 def test_bad_mux_settings_are_refused_with_the_rule(fields, message):
     with pytest.raises(SwsError, match=message):
         ArrayConfig(**fields)
+
+
+@pytest.mark.parametrize("fields", [{}, {"adc_mux": 4, "n_adc": 4}, {"adc_mux": 4, "n_adc": 4, "placement": "balanced"},
+                                    {"adc_mux": 3, "n_adc": 5, "placement": "balanced"}])
+def test_the_input_aware_analysis_batches_like_the_golden_model(fields):
+    from mapper.input_aware import weight_only_cost
+    from sim.golden import cycle_model
+    lm = map_layer(QuantLayer("w", weights(60, 3, 0.5, 1)), ArrayConfig(rows=16, **fields))
+    assert weight_only_cost(lm, "twos")["adc_cycles"] == cycle_model(build_layer_plan(lm))["batch_cycles"]
