@@ -109,7 +109,9 @@ class Scheduler(wiring.Component):
     """Issues a section's conversions: for each plane t (sign plane first) and each batch of up to n_adc
     active columns, starts the batch's ADCs with the plane's row drive in the first cycle the bank is free
     (the cycle the previous batch's last ADC is done), so a plane takes exactly its batches' longest
-    resolutions, back to back.
+    resolutions, back to back. With ADC groups of M = adc_mux columns the batches are lockstep (BatchSelect:
+    batch k = the k-th column of each group, as many as the fullest group has, `batch_span`), and ADC i's
+    `col` is the column within its group.
 
     States: WAIT (no current section) takes `next` when it is valid (the cycle after, the first batch may
     issue); ISSUE issues while the bank is free and returns to WAIT the cycle after the section's last batch
