@@ -95,6 +95,17 @@ def test_one_generic_netlist_serves_plans_that_differ_in_mapping_and_energy():
         check(case, run, predict(case.lp, case.x, limits))
 
 
+def test_one_generic_adc_group_netlist_serves_a_fixed_and_a_balanced_placement():
+    cfg = ArrayConfig(rows=8, cols=28, n_adc=4, group=2, adc_mux=7)
+    a = Case("fixed", cfg, weights(20, 3, 0.4, 23), inputs(cfg, 20, 23))
+    b = Case("balanced", cfg.replace(placement="balanced"), weights(20, 3, 0.4, 23), inputs(cfg, 20, 23))
+    assert b.lp.cfg.hw == a.lp.cfg.hw and not np.array_equal(a.lp.cells, b.lp.cells)
+    limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=1)
+    for case in (a, b):
+        run = run_tile(case.lp, case.x, generic=limits)
+        check(case, run, predict(case.lp, case.x, limits))
+
+
 def test_a_generic_tile_refuses_a_plan_for_other_hardware_naming_the_difference():
     cfg = ArrayConfig(rows=8, cols=28, n_adc=3, group=2)
     case = Case("a", cfg.replace(n_adc=4), weights(20, 3, 0.5, 21), inputs(cfg, 20, 21))

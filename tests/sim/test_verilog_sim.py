@@ -40,7 +40,6 @@ def test_every_input_encoding_and_resolution_mode_is_bit_exact_in_verilog(backen
 
 
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
-@pytest.mark.parametrize("backend", ["verilator", "icarus"])
 @pytest.mark.parametrize("case", [c for c in mux_cases() if c.name in ("mux2_balanced", "mux3_balanced",
                                                                         "mux5_balanced_signmag_aware")],
                          ids=lambda c: c.name)
