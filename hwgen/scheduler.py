@@ -29,22 +29,23 @@ def group_starts(p: TileParams, cols, n_active) -> list:
     return starts + [n_active]
 
 
-def batch_span(p: TileParams, cols, n_active):
-    """What the scheduler compares its batch end (n_adc per batch) with to find a plane's last batch: the
-    active columns with a full switch matrix; with ADC groups, n_adc times the batches, the most columns
-    any group holds."""
+def batch_span(p: TileParams, starts: list):
+    """With ADC groups, what the scheduler compares its batch end (n_adc per batch) with to find a plane's
+    last batch: n_adc times the batches, the most columns any group holds (from `group_starts`)."""
     cfg = p.hw
-    if not cfg.adc_mux:
-        return n_active
-    starts = group_starts(p, cols, n_active)
     deep = [Cat(*(starts[i + 1] - starts[i] >= k for i in range(cfg.n_adc))).any() for k in range(1, p.batches + 1)]
     return tree_sum(deep) * cfg.n_adc
 
 
+def entry_layout(p: TileParams) -> data.ArrayLayout:
+    """With ADC groups: a column-entry index per ADC (a group's start plus the batch, up to slot_cols + M)."""
+    return data.ArrayLayout(range(p.hw.slot_cols + p.batches + 1), p.hw.n_adc)
+
+
 class BatchSelect(wiring.Component):
     """The lanes of batch `b` (columns b * n_adc .. b * n_adc + n_adc - 1 of the current section, valid
-    below `n_active`; with ADC groups of M = adc_mux columns, lane i the b-th column of group i, valid while
-    the group has one) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
+    below `n_active`; with ADC groups of M = adc_mux columns, lane i the column entry `entries[i]`, valid
+    below `ends[i]`) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
     `hwgen.steps.step_drive`). Combinational; a component of its own because it changes
     once a batch: simulation then re-evaluates these wide multiplexers only when their inputs change.
 
@@ -52,6 +53,9 @@ class BatchSelect(wiring.Component):
     ----------
     b, t, n_active, planes, cols : In
         Batch and plane index, and the current section.
+    entries, ends : In
+        With ADC groups only: per ADC its current column entry and its group's end (registers of the
+        Scheduler).
     lanes, lane_valid, drive : Out
         The batch's column entries and their valid bits, and the plane's row drive.
     """
@@ -66,6 +70,7 @@ class BatchSelect(wiring.Component):
             "cols": In(layout["cols"].shape),
             "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)),
             "lane_valid": Out(cfg.n_adc), "drive": Out(cfg.rows),
+            **({"entries": In(entry_layout(params)), "ends": In(entry_layout(params))} if cfg.adc_mux else {}),
         })
 
     def elaborate(self, platform):
@@ -91,16 +96,13 @@ class BatchSelect(wiring.Component):
         return m
 
     def _grouped(self, m):
-        """ADC groups of M = adc_mux columns: lane i takes entry start_i + b, the b-th column of group i,
-        valid below the next group's start."""
-        p, cfg = self.params, self.params.hw
-        SC = cfg.slot_cols
-        starts = group_starts(p, self.cols, self.n_active)
-        for i in range(cfg.n_adc):
-            at = Signal(range(SC + p.batches + 1), name=f"entry{i}")
-            m.d.comb += [at.eq(starts[i] + self.b), self.lane_valid[i].eq(at < starts[i + 1])]
-            with m.Switch(at):
-                for c in range(SC):
+        """ADC groups of M = adc_mux columns: lane i takes entry `entries[i]` (the scheduler's register:
+        group i's first entry plus the batch), the b-th column of group i, valid below `ends[i]` (the next
+        group's first entry)."""
+        for i in range(self.params.hw.n_adc):
+            m.d.comb += self.lane_valid[i].eq(self.entries[i] < self.ends[i])
+            with m.Switch(self.entries[i]):
+                for c in range(self.params.hw.slot_cols):
                     with m.Case(c):
                         m.d.comb += self.lanes[i].eq(self.cols[c])
 
@@ -187,15 +189,28 @@ class Scheduler(wiring.Component):
                 m.d.comb += walker.counts.eq(nxt.counts)
 
         # A plane's batches end where the span does (batch_span: n_active, or n_adc per batch with ADC groups).
+        m.submodules.select = sel = BatchSelect(p)
+        take = self.next.valid & self.next.ready
         if cfg.adc_mux:
+            # Each group's first entry is counted from `next` and registered with the copy, and each ADC's
+            # entry is a register counting the batches: no count or adder between `current` and the lanes.
             nxt_span, cur_span = Signal(range(NA * p.batches + 1), name="next_span"), Signal(
                 range(NA * p.batches + 1), name="span")
-            m.d.comb += nxt_span.eq(batch_span(p, nxt.cols, nxt.n_active))
-            with m.If(self.next.valid & self.next.ready):
-                m.d.sync += cur_span.eq(nxt_span)
+            found = group_starts(p, nxt.cols, nxt.n_active)
+            starts, entries = Signal(entry_layout(p), name="group_start"), Signal(entry_layout(p), name="entry")
+            ends = Signal(entry_layout(p), name="group_end")
+            m.d.comb += [nxt_span.eq(batch_span(p, found)), sel.entries.eq(entries), sel.ends.eq(ends)]
+            with m.If(take):
+                m.d.sync += [cur_span.eq(nxt_span), *[starts[i].eq(found[i]) for i in range(NA)],
+                             *[entries[i].eq(found[i]) for i in range(NA)],
+                             *[ends[i].eq(found[i + 1]) for i in range(NA)]]
+            with m.Elif(issue):
+                with m.If(last_batch):
+                    m.d.sync += entries.eq(starts)
+                with m.Else():
+                    m.d.sync += [entries[i].eq(entries[i] + 1) for i in range(NA)]
         else:
             nxt_span, cur_span = nxt.n_active, cur.n_active
-        m.submodules.select = sel = BatchSelect(p)
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols)]
         m.d.comb += [self.bus.section.eq(cur.sec), self.bus.drive.eq(sel.drive)]
