@@ -13,7 +13,7 @@ from .params import TileParams
 from .shift_add import tree_sum
 from .steps import StepWalker, step_drive, step_tables
 
-__all__ = ["Scheduler", "BatchSelect", "group_starts", "batch_span"]
+__all__ = ["Scheduler", "BatchSelect", "group_starts", "single_batch"]
 
 
 def group_starts(p: TileParams, cols, n_active) -> list:
@@ -29,12 +29,12 @@ def group_starts(p: TileParams, cols, n_active) -> list:
     return starts + [n_active]
 
 
-def batch_span(p: TileParams, starts: list):
-    """With ADC groups, what the scheduler compares its batch end (n_adc per batch) with to find a plane's
-    last batch: n_adc times the batches, the most columns any group holds (from `group_starts`)."""
-    cfg = p.hw
-    deep = [Cat(*(starts[i + 1] - starts[i] >= k for i in range(cfg.n_adc))).any() for k in range(1, p.batches + 1)]
-    return tree_sum(deep) * cfg.n_adc
+def single_batch(p: TileParams, cols, n_active):
+    """With ADC groups: a section whose every group holds at most one active column (one batch a plane).
+    The entries are in group order, so that is: no two neighbouring valid entries share a group."""
+    M = p.hw.adc_mux
+    return ~Cat(*((c + 1 < n_active) & (cols[c].col // M == cols[c + 1].col // M)
+                  for c in range(p.hw.slot_cols - 1))).any()
 
 
 def entry_layout(p: TileParams) -> data.ArrayLayout:
@@ -112,7 +112,7 @@ class Scheduler(wiring.Component):
     active columns, starts the batch's ADCs with the plane's row drive in the first cycle the bank is free
     (the cycle the previous batch's last ADC is done), so a plane takes exactly its batches' longest
     resolutions, back to back. With ADC groups of M = adc_mux columns the batches are lockstep (BatchSelect:
-    batch k = the k-th column of each group, as many as the fullest group has, `batch_span`), and ADC i's
+    batch k = the k-th column of each group, as many as the fullest group has), and ADC i's
     `col` is the column within its group.
 
     States: WAIT (no current section) takes `next` when it is valid (the cycle after, the first batch may
@@ -188,20 +188,22 @@ class Scheduler(wiring.Component):
             if aware:
                 m.d.comb += walker.counts.eq(nxt.counts)
 
-        # A plane's batches end where the span does (batch_span: n_active, or n_adc per batch with ADC groups).
+        # The section taken has one batch a plane (`one_next`), and the batch after the current one is the
+        # plane's last (`then_last`).
         m.submodules.select = sel = BatchSelect(p)
         take = self.next.valid & self.next.ready
         if cfg.adc_mux:
             # Each group's first entry is counted from `next` and registered with the copy, and each ADC's
             # entry is a register counting the batches: no count or adder between `current` and the lanes.
-            nxt_span, cur_span = Signal(range(NA * p.batches + 1), name="next_span"), Signal(
-                range(NA * p.batches + 1), name="span")
+            # The batch after this one is the last when no group has a column beyond it.
             found = group_starts(p, nxt.cols, nxt.n_active)
             starts, entries = Signal(entry_layout(p), name="group_start"), Signal(entry_layout(p), name="entry")
             ends = Signal(entry_layout(p), name="group_end")
-            m.d.comb += [nxt_span.eq(batch_span(p, found)), sel.entries.eq(entries), sel.ends.eq(ends)]
+            m.d.comb += [sel.entries.eq(entries), sel.ends.eq(ends)]
+            one_next = single_batch(p, nxt.cols, nxt.n_active)
+            then_last = Cat(*(entries[i] + 2 >= ends[i] for i in range(NA))).all()
             with m.If(take):
-                m.d.sync += [cur_span.eq(nxt_span), *[starts[i].eq(found[i]) for i in range(NA)],
+                m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)],
                              *[entries[i].eq(found[i]) for i in range(NA)],
                              *[ends[i].eq(found[i + 1]) for i in range(NA)]]
             with m.Elif(issue):
@@ -210,7 +212,7 @@ class Scheduler(wiring.Component):
                 with m.Else():
                     m.d.sync += [entries[i].eq(entries[i] + 1) for i in range(NA)]
         else:
-            nxt_span, cur_span = nxt.n_active, cur.n_active
+            one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols)]
         m.d.comb += [self.bus.section.eq(cur.sec), self.bus.drive.eq(sel.drive)]
@@ -255,13 +257,13 @@ class Scheduler(wiring.Component):
                 with m.If(self.next.valid):
                     if walk:
                         m.d.comb += walker.load.eq(1)
-                        m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(nxt_span <= NA),
-                                     last_batch.eq(nxt_span <= NA), cur_first.eq(1)]
+                        m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(one_next),
+                                     last_batch.eq(one_next), cur_first.eq(1)]
                         with m.If(walker.live):      # input-aware: a section that drives no row is dropped
                             m.next = "ISSUE"
                     else:
                         m.d.sync += [cur.eq(nxt), t.eq(A - 1), b.eq(0), b_end.eq(NA),
-                                     one_batch.eq(nxt_span <= NA), last_batch.eq(nxt_span <= NA),
+                                     one_batch.eq(one_next), last_batch.eq(one_next),
                                      last_plane.eq(A == 1)]
                         m.next = "ISSUE"
             with m.State("ISSUE"):
@@ -281,7 +283,7 @@ class Scheduler(wiring.Component):
                     m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
                                  last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
             with m.Else():
-                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur_span)]
+                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(then_last)]
         with m.Else():
             with m.If(complete):
                 m.d.sync += inflight.eq(0)
