@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -39,6 +40,10 @@ class ArrayEmulator(wiring.Component):
     wordline fell, or while it is on; a start (with sample-and-hold) without `sample` cycles of `sh` since
     the previous start; a wordline pulse shorter than `wordline` cycles. The simulators fail a run that
     ends with a violation. Rules about phases of zero cycles never fire.
+
+    With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
+    column outside its group (col >= M, or past the slot in a last, shorter group) fails the simulation
+    (an Amaranth `Assert`; an `assert` in the Verilog).
 
     `extra_latency` (a test option, default 0) delays every done by that many more cycles, to T + b +
     extra: an ADC slower than the documented timing. With 0 the netlist is the documented emulator.
@@ -123,9 +128,17 @@ class ArrayEmulator(wiring.Component):
             with m.If(bus.sh & ~settled):
                 m.d.comb += flag[2].eq(1)
         busy_start = []
+        mux = cfg.adc_mux
         for i, adc in enumerate(bus.adc):
             rp = cells.read_port(domain="comb")
-            m.d.comb += rp.addr.eq(Cat(adc.col[:col_bits], bus.section) if col_bits else bus.section)
+            col = adc.col
+            if mux:     # ADC i serves slot columns i*M .. i*M+M-1 only: its port names the column in the group
+                col = Signal(max(1, col_bits), name=f"slot_col{i}")
+                m.d.comb += col.eq(i * mux + adc.col)
+                group = min(mux, cfg.slot_cols - i * mux)
+                with m.If(adc.start):
+                    m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
+            m.d.comb += rp.addr.eq(Cat(col[:col_bits], bus.section) if col_bits else bus.section)
             extra = self.extra_latency
             left = Signal(range(cfg.full_resolution + extra + 1) if extra else p.res_width, name=f"left{i}")
             busy = Signal(name=f"busy{i}")

@@ -32,7 +32,8 @@ class AdcSignature(wiring.Signature):
     res   -- resolution in bits (1..full resolution), sampled with start
     ref   -- reference (range) select, sampled with start: the full-scale code range is 2**ref - 1 unit
              cell currents (an LSB of one cell current); this controller sets ref = res
-    col   -- slot column of the current section, held from the batch's first cycle to the next batch's
+    col   -- slot column of the current section (with ADC groups of M = adc_mux columns the column within
+             ADC i's group, slot column i * M + col, log2(M) bits), held from the batch's first cycle to the next batch's
     done  -- high for one cycle, `res` cycles after start; a new start may come in that same cycle
     code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register)
     """
@@ -42,7 +43,7 @@ class AdcSignature(wiring.Signature):
             "start": Out(1),
             "res": Out(p.res_width),
             "ref": Out(p.res_width),
-            "col": Out(max(1, (p.hw.slot_cols - 1).bit_length())),
+            "col": Out(p.col_width),
             "done": In(1),
             "code": In(p.code_width),
         })

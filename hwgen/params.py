@@ -218,8 +218,17 @@ class TileParams:
 
     @property
     def batches(self) -> int:
-        """Most ADC batches a plane of one section can need."""
+        """Most ADC batches a plane of one section can need: ceil(slot_cols / n_adc) with a full switch
+        matrix; with ADC groups of M = adc_mux columns, M (batch k converts each group's k-th column)."""
+        if self.hw.adc_mux:
+            return self.hw.adc_mux
         return -(-self.hw.slot_cols // self.hw.n_adc)
+
+    @property
+    def col_width(self) -> int:
+        """Bits of an ADC's `col` port: a slot column (full switch matrix) or, with ADC groups of M =
+        adc_mux columns, the column within the ADC's group (ADC i, col c: slot column i * M + c)."""
+        return max(1, ((self.hw.adc_mux or self.hw.slot_cols) - 1).bit_length())
 
     def section_words(self, lp: LayerPlan) -> list[int]:
         return pack_words(self.section_layout, {f: lp.sections[f] for f in SECTION_FIELDS})

@@ -13,12 +13,39 @@ from .params import TileParams
 from .shift_add import tree_sum
 from .steps import StepWalker, step_drive, step_tables
 
-__all__ = ["Scheduler", "BatchSelect"]
+__all__ = ["Scheduler", "BatchSelect", "group_starts", "single_batch"]
+
+
+def group_starts(p: TileParams, cols, n_active) -> list:
+    """ADC groups of M = adc_mux columns: the position in a section's column entries (`cols`, `n_active`
+    valid, ADC group first as the plan orders them) of each group's first column, and n_active last:
+    start_i = the valid entries whose slot column is below i * M (n_adc + 1 values, combinational)."""
+    cfg = p.hw
+    NA, M, SC = cfg.n_adc, cfg.adc_mux, cfg.slot_cols
+    valid = [c < n_active for c in range(SC)]
+    starts = [0]
+    for i in range(1, NA):
+        starts.append(tree_sum(valid[c] & (cols[c].col < i * M) for c in range(SC)))
+    return starts + [n_active]
+
+
+def single_batch(p: TileParams, cols, n_active):
+    """With ADC groups: a section whose every group holds at most one active column (one batch a plane).
+    The entries are in group order, so that is: no two neighbouring valid entries share a group."""
+    M = p.hw.adc_mux
+    return ~Cat(*((c + 1 < n_active) & (cols[c].col // M == cols[c + 1].col // M)
+                  for c in range(p.hw.slot_cols - 1))).any()
+
+
+def entry_layout(p: TileParams) -> data.ArrayLayout:
+    """With ADC groups: a column-entry index per ADC (a group's start plus the batch, up to slot_cols + M)."""
+    return data.ArrayLayout(range(p.hw.slot_cols + p.batches + 1), p.hw.n_adc)
 
 
 class BatchSelect(wiring.Component):
     """The lanes of batch `b` (columns b * n_adc .. b * n_adc + n_adc - 1 of the current section, valid
-    below `n_active`) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
+    below `n_active`; with ADC groups of M = adc_mux columns, lane i the column entry `entries[i]`, valid
+    below `ends[i]`) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
     `hwgen.steps.step_drive`). Combinational; a component of its own because it changes
     once a batch: simulation then re-evaluates these wide multiplexers only when their inputs change.
 
@@ -26,6 +53,9 @@ class BatchSelect(wiring.Component):
     ----------
     b, t, n_active, planes, cols : In
         Batch and plane index, and the current section.
+    entries, ends : In
+        With ADC groups only: per ADC its current column entry and its group's end (registers of the
+        Scheduler).
     lanes, lane_valid, drive : Out
         The batch's column entries and their valid bits, and the plane's row drive.
     """
@@ -40,25 +70,41 @@ class BatchSelect(wiring.Component):
             "cols": In(layout["cols"].shape),
             "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)),
             "lane_valid": Out(cfg.n_adc), "drive": Out(cfg.rows),
+            **({"entries": In(entry_layout(params)), "ends": In(entry_layout(params))} if cfg.adc_mux else {}),
         })
 
     def elaborate(self, platform):
         m = Module()
         p, cfg = self.params, self.params.hw
         NA, SC = cfg.n_adc, cfg.slot_cols
-        with m.Switch(self.b):
-            for bb in range(p.batches):
-                with m.Case(bb):
-                    for i in range(NA):
-                        c = bb * NA + i
-                        if c < SC:
-                            m.d.comb += [self.lanes[i].eq(self.cols[c]), self.lane_valid[i].eq(c < self.n_active)]
+        if cfg.adc_mux:
+            self._grouped(m)
+        else:
+            with m.Switch(self.b):
+                for bb in range(p.batches):
+                    with m.Case(bb):
+                        for i in range(NA):
+                            c = bb * NA + i
+                            if c < SC:
+                                m.d.comb += [self.lanes[i].eq(self.cols[c]),
+                                             self.lane_valid[i].eq(c < self.n_active)]
         walk = p.walks_steps
         with m.Switch(self.t):
             for tt in range(cfg.steps if walk else cfg.input_bits):
                 with m.Case(tt):
                     m.d.comb += self.drive.eq(step_drive(p, self.planes, tt) if walk else self.planes[tt])
         return m
+
+    def _grouped(self, m):
+        """ADC groups of M = adc_mux columns: lane i takes entry `entries[i]` (the scheduler's register:
+        group i's first entry plus the batch), the b-th column of group i, valid below `ends[i]` (the next
+        group's first entry)."""
+        for i in range(self.params.hw.n_adc):
+            m.d.comb += self.lane_valid[i].eq(self.entries[i] < self.ends[i])
+            with m.Switch(self.entries[i]):
+                for c in range(self.params.hw.slot_cols):
+                    with m.Case(c):
+                        m.d.comb += self.lanes[i].eq(self.cols[c])
 
 
 class Scheduler(wiring.Component):
@@ -72,7 +118,9 @@ class Scheduler(wiring.Component):
     its ADCs' start, res and ref at T + 1 + F. Counted mode (`sync` 0): the scheduler counts the bank's
     busy cycles (`MacroTiming.period` of the batch's longest resolution) and issues the next batch when
     they are over, never looking at done for it (done only ends the batch). Handshake (`sync` 1 or 2): it
-    issues when the batch's last done arrives through `sync` flip-flops (a rising-edge detect after them).
+    issues when the batch's last done arrives through `sync` flip-flops (a rising-edge detect after them). With ADC groups of M = adc_mux columns the batches are
+    lockstep (BatchSelect: batch k = the k-th column of each group, as many as the fullest group has), and
+    ADC i's `col` is the column within its group.
 
     States: WAIT (no current section) takes `next` when it is valid (the cycle after, the first batch may
     issue); ISSUE issues while the bank is free and returns to WAIT the cycle after the section's last batch
@@ -150,7 +198,31 @@ class Scheduler(wiring.Component):
             if aware:
                 m.d.comb += walker.counts.eq(nxt.counts)
 
+        # The section taken has one batch a plane (`one_next`), and the batch after the current one is the
+        # plane's last (`then_last`).
         m.submodules.select = sel = BatchSelect(p)
+        take = self.next.valid & self.next.ready
+        if cfg.adc_mux:
+            # Each group's first entry is counted from `next` and registered with the copy, and each ADC's
+            # entry is a register counting the batches: no count or adder between `current` and the lanes.
+            # The batch after this one is the last when no group has a column beyond it.
+            found = group_starts(p, nxt.cols, nxt.n_active)
+            starts, entries = Signal(entry_layout(p), name="group_start"), Signal(entry_layout(p), name="entry")
+            ends = Signal(entry_layout(p), name="group_end")
+            m.d.comb += [sel.entries.eq(entries), sel.ends.eq(ends)]
+            one_next = single_batch(p, nxt.cols, nxt.n_active)
+            then_last = Cat(*(entries[i] + 2 >= ends[i] for i in range(NA))).all()
+            with m.If(take):
+                m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)],
+                             *[entries[i].eq(found[i]) for i in range(NA)],
+                             *[ends[i].eq(found[i + 1]) for i in range(NA)]]
+            with m.Elif(issue):
+                with m.If(last_batch):
+                    m.d.sync += entries.eq(starts)
+                with m.Else():
+                    m.d.sync += [entries[i].eq(entries[i] + 1) for i in range(NA)]
+        else:
+            one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols)]
         res = [sel.lanes[i].res for i in range(NA)]
@@ -174,6 +246,13 @@ class Scheduler(wiring.Component):
             for bb in range(p.batches):
                 with m.Case(bb):
                     m.d.comb += longest.eq(batch_long[bb])
+        if cfg.adc_mux:
+            # Lockstep batches of ADC groups: the batch's lanes are the groups' entries, so its longest
+            # conversion is the widest valid lane, found from the lanes themselves.
+            longest = Signal(range(FR + 1), name="longest_lane")
+            for r in range(1, FR + 1):
+                with m.If(Cat(sel.lane_valid[i] & (sel.lanes[i].res == r) for i in range(NA)).any()):
+                    m.d.comb += longest.eq(r)
         if aware:
             longest = Mux(longest > walker.bound, walker.bound, longest)
         # Raw-code test mode (`test_port`): a one-conversion batch from the test request, never accumulated.
@@ -205,7 +284,8 @@ class Scheduler(wiring.Component):
         m.d.sync += issued.eq(issue)
         with m.If(issue):
             m.d.sync += [bus.section.eq(cur.sec), bus.drive.eq(sel.drive),
-                         *[adc[i].col.eq(sel.lanes[i].col) for i in range(NA)],
+                         *[adc[i].col.eq(sel.lanes[i].col - i * cfg.adc_mux if cfg.adc_mux else sel.lanes[i].col)
+                           for i in range(NA)],
                          snap.valid.eq(sel.lane_valid), snap.cols.eq(sel.lanes),
                          snap.first.eq((t == A - 1) & (b == 0)), snap.new_plane.eq(b == 0),
                          snap.negate.eq((t == A - 1) if cfg.input_signed else 0),
@@ -310,13 +390,13 @@ class Scheduler(wiring.Component):
                     m.d.sync += batch_long.eq(take_long)
                     if walk:
                         m.d.comb += walker.load.eq(1)
-                        m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(nxt.n_active <= NA),
-                                     last_batch.eq(nxt.n_active <= NA), cur_first.eq(1)]
+                        m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(one_next),
+                                     last_batch.eq(one_next), cur_first.eq(1)]
                         with m.If(walker.live):      # input-aware: a section that drives no row is dropped
                             m.next = "ISSUE"
                     else:
                         m.d.sync += [cur.eq(nxt), t.eq(A - 1), b.eq(0), b_end.eq(NA),
-                                     one_batch.eq(nxt.n_active <= NA), last_batch.eq(nxt.n_active <= NA),
+                                     one_batch.eq(one_next), last_batch.eq(one_next),
                                      last_plane.eq(A == 1)]
                         m.next = "ISSUE"
                 if tp:
@@ -345,7 +425,7 @@ class Scheduler(wiring.Component):
                     m.d.sync += [b.eq(0), b_end.eq(NA), t.eq(Mux(last_plane, A - 1, t - 1)),
                                  last_batch.eq(one_batch), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
             with m.Else():
-                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(b_end + NA >= cur.n_active)]
+                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(then_last)]
 
         # Conversions by resolution, from the registered batch, in a pipeline whose every stage fits a
         # 150 MHz cycle: one-hot by resolution, sums of four lanes, the batch's sum, the counter's add.

@@ -16,12 +16,13 @@ from .drive import ENCODINGS as INPUT_ENCODINGS, input_range, step_count, step_w
 from .errors import SwsError
 
 __all__ = ["ArrayConfig", "HardwareConfig", "MappingConfig", "EnergyConfig", "ORDERINGS", "POLICIES", "LAWS",
-           "SECTIONINGS", "INPUT_ENCODINGS", "clog2"]
+           "SECTIONINGS", "PLACEMENTS", "INPUT_ENCODINGS", "clog2"]
 
 ORDERINGS = ("sorted", "natural", "signed", "gray")
 POLICIES = ("column", "section", "full", "dense")
 LAWS = tuple(MODELS)   # isaac (default), neurosim, murmann, mnsim, walden, thermal, table
 SECTIONINGS = ("plain", "optimal", "refined")
+PLACEMENTS = ("fixed", "balanced")
 
 
 def clog2(n: int) -> int:
@@ -73,6 +74,11 @@ class HardwareConfig:
         Input-aware ADC resolution (docs/design.md section 4): in each step the controller counts the
         section's driven rows q, converts each column at min(res, bitlen(q)) bits and skips the step
         when q = 0. Lossless; conversions and cycles then depend on the inputs.
+    adc_mux : int
+        M, slot columns per ADC. 0 (the default): a full switch matrix, any ADC converts any of a
+        section's active columns. M >= 1: ADC i serves only the adjacent slot columns i*M .. i*M+M-1,
+        so the bank has ceil(slot_cols / M) ADCs and n_adc must be that number (it is not derived, so
+        that every n_adc of a configuration is the netlist's; `HardwareConfig.mux_adcs` gives it).
     """
 
     rows: int = 128
@@ -84,6 +90,7 @@ class HardwareConfig:
     n_adc: int = 16
     input_encoding: str = "twos"
     input_aware: bool = False
+    adc_mux: int = 0
 
     def __post_init__(self):
         _positive_int("rows", self.rows)
@@ -108,6 +115,14 @@ class HardwareConfig:
             raise SwsError(
                 f"group {self.group} is wider than a crossbar: a slot needs 2 * weight_bits * group = "
                 f"{self.slot_cols} columns but cols is {self.cols}")
+        _positive_int("adc_mux", self.adc_mux, minimum=0)
+        if self.adc_mux > self.slot_cols:
+            raise SwsError(f"adc_mux must be at most the slot's {self.slot_cols} columns (2 * weight_bits * group), "
+                           f"not {self.adc_mux}")
+        if self.adc_mux and self.n_adc != self.mux_adcs(self.adc_mux):
+            raise SwsError(f"n_adc must be ceil(slot columns {self.slot_cols} / adc_mux {self.adc_mux}) = "
+                           f"{self.mux_adcs(self.adc_mux)} with adc_mux {self.adc_mux} (one ADC per group of "
+                           f"{self.adc_mux} adjacent columns), not {self.n_adc}")
 
     @property
     def full_resolution(self) -> int:
@@ -118,6 +133,10 @@ class HardwareConfig:
     def slot_cols(self) -> int:
         """Columns of one slot: a (sign, bit) column pair set for each of the G outputs."""
         return 2 * self.weight_bits * self.group
+
+    def mux_adcs(self, adc_mux: int) -> int:
+        """ADCs of a bank whose ADC i serves slot columns i*M .. i*M+M-1: ceil(slot_cols / M)."""
+        return -(-self.slot_cols // adc_mux)
 
     @property
     def slots_per_crossbar(self) -> int:
@@ -166,6 +185,11 @@ class MappingConfig:
         ADC resolution policy: "column", "section", "full" or the "dense" reference.
     cap : int or None
         Resolution cap in bits (lossy when a column needs more).
+    placement : str
+        Where a section's active columns sit in its slot (on hardware with adc_mux M >= 1, where it
+        decides which ADC converts them): "fixed", the natural slot order (j * 2 + sign) * Bm + bit;
+        "balanced", SWS-aware (mapper.placement): the columns sorted by resolution and dealt over the
+        ADC groups so that each lockstep batch holds similar resolutions.
     """
 
     ordering: str = "sorted"
@@ -173,9 +197,11 @@ class MappingConfig:
     section_cost_pj: float = 0.0
     policy: str = "column"
     cap: int | None = None
+    placement: str = "fixed"
 
     def __post_init__(self):
         _one_of("ordering", self.ordering, ORDERINGS)
+        _one_of("placement", self.placement, PLACEMENTS)
         _one_of("sectioning", self.sectioning, SECTIONINGS)
         _one_of("policy", self.policy, POLICIES)
         _finite("section_cost_pj", self.section_cost_pj, positive=False)
@@ -296,6 +322,9 @@ class ArrayConfig:
         if table is not None and len(table) < need:
             raise SwsError(f"law_table must give at least {need} entries (1..8 bits for the calibration, and up "
                            f"to the full resolution {self.hw.full_resolution}), not {len(table)}")
+        if self.mapping.placement == "balanced" and not self.hw.adc_mux:
+            raise SwsError("placement 'balanced' balances the ADC groups of adc_mux >= 1; with adc_mux 0 (a full "
+                           "switch matrix) any ADC converts any column: use placement 'fixed'")
         top = MODELS[self.energy.law].max_bits
         if top is not None and self.hw.full_resolution > top:
             raise SwsError(f"law {self.energy.law!r} covers ADCs of at most {top} bits, but rows {self.hw.rows} "

@@ -12,8 +12,8 @@ column sum lies in -min(m, q-)..min(m, q+), so a step needs bitlen(min(m, max(q+
 bit more), and weight-only planning bitlen(m) + 1.
 
 Everything here is per input vector and computed from a LayerMap and the actual inputs; the ADC cycles
-are the batch schedule's (n_adc columns a batch in column-table order, each batch as long as its widest
-conversion), a lower estimate of the controller's cycles that leaves out gather and pipeline overheads.
+are the batch schedule's (n_adc columns a batch in column-table order, or with adc_mux the lockstep
+batches of the placed columns, each batch as long as its widest conversion), a lower estimate of the controller's cycles that leaves out gather and pipeline overheads.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .bits import lossless_bits
 from .drive import drive_steps, step_count
 from .energy import energy_table
 from .mapping import LayerMap
+from .placement import placements
 
 __all__ = ["ANALYSIS_ENCODINGS", "section_membership", "step_popcounts", "step_bits", "step_bounds", "bounded_cost",
            "input_aware_cost", "weight_only_cost", "macro_energy", "load_layer_inputs", "input_aware_report"]
@@ -50,14 +51,44 @@ def step_popcounts(lm: LayerMap, drive: np.ndarray, membership: np.ndarray | Non
     return np.rint(out).astype(np.int64).reshape(v, p, -1)
 
 
-def _columns(lm: LayerMap):
-    """(res, m) of each section's slot columns (S, SC), in column-table order (widest res first, then slot)."""
+def _placed(lm: LayerMap):
+    """(res, m, group) of each section's slot columns (S, SC) at their slot columns (mapper.placement), and
+    each column's ADC group (slot // adc_mux; 0 for all with a full switch matrix)."""
     s_count = lm.sec.n_sections
     res = lm.res.reshape(s_count, -1)
     ones = lm.sec.counts.reshape(s_count, -1).astype(np.int64)
-    slot = np.arange(res.shape[1])
-    order = np.lexsort((np.broadcast_to(slot, res.shape), -res), axis=1)
-    return np.take_along_axis(res, order, axis=1), np.take_along_axis(ones, order, axis=1)
+    slot = np.broadcast_to(np.arange(res.shape[1]), res.shape)
+    mux = lm.cfg.adc_mux
+    if not mux:
+        return res, ones, np.zeros_like(slot), slot
+    logical = np.argsort(placements(res, lm.cfg), axis=1)       # the logical column at each slot column
+    return (np.take_along_axis(res, logical, axis=1), np.take_along_axis(ones, logical, axis=1), slot // mux,
+            slot)
+
+
+def _columns(lm: LayerMap, with_batch: bool = False):
+    """(res, m) of each section's slot columns (S, SC), in column-table order (ADC group with adc_mux, then
+    widest res first, then slot); with `with_batch` also the batch of each (S, SC): position // n_adc with a
+    full switch matrix, the rank within its ADC group with adc_mux."""
+    res, ones, group, slot = _placed(lm)
+    order = np.lexsort((slot, -res, group), axis=1)
+    out = np.take_along_axis(res, order, axis=1), np.take_along_axis(ones, order, axis=1)
+    if not with_batch:
+        return out
+    pos = np.broadcast_to(np.arange(res.shape[1]), res.shape)
+    if not lm.cfg.adc_mux:
+        return (*out, pos // lm.cfg.n_adc)
+    g = np.take_along_axis(group, order, axis=1)
+    first = np.array([np.searchsorted(row, row) for row in g], np.int64).reshape(g.shape)
+    return (*out, pos - first)
+
+
+def _batch_cycles(lm: LayerMap, bits: np.ndarray) -> np.ndarray:
+    """(S, ...) cycles of one step: the sum over batches of each batch's widest conversion, for the bits of
+    each section's columns in column-table order (S, SC, ...)."""
+    batch = _columns(lm, with_batch=True)[2]
+    return sum(np.where((batch == k).reshape(batch.shape + (1,) * (bits.ndim - 2)), bits, 0).max(axis=1)
+               for k in range(int(batch.max(initial=0)) + 1))
 
 
 def step_bits(lm: LayerMap, bipolar: bool = False) -> np.ndarray:
@@ -76,6 +107,8 @@ def _tables(lm: LayerMap, e: np.ndarray, extra_bit: bool, bits: np.ndarray | Non
     conv = np.count_nonzero(bits, axis=1)
     sar = bits.sum(axis=1)
     n_adc = lm.cfg.n_adc
+    if lm.cfg.adc_mux:
+        return energy, conv, sar, _batch_cycles(lm, bits)
     sc = bits.shape[1]
     pad = -sc % n_adc
     batched = np.concatenate([bits, np.zeros((bits.shape[0], pad, rows + 1), bits.dtype)], axis=1)
@@ -88,8 +121,11 @@ def _full(lm: LayerMap, e: np.ndarray, extra_bit: bool):
     res, _ = _columns(lm)
     bits = np.where(res > 0, res + int(extra_bit), 0)
     n_adc = lm.cfg.n_adc
-    batched = np.concatenate([bits, np.zeros((bits.shape[0], -bits.shape[1] % n_adc), bits.dtype)], axis=1)
-    cycles = batched.reshape(bits.shape[0], -1, n_adc).max(axis=2).sum(axis=1)
+    if lm.cfg.adc_mux:
+        cycles = _batch_cycles(lm, bits)
+    else:
+        batched = np.concatenate([bits, np.zeros((bits.shape[0], -bits.shape[1] % n_adc), bits.dtype)], axis=1)
+        cycles = batched.reshape(bits.shape[0], -1, n_adc).max(axis=2).sum(axis=1)
     return e[bits].sum(axis=1), np.count_nonzero(bits, axis=1), bits.sum(axis=1), cycles
 
 

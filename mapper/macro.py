@@ -38,6 +38,7 @@ import numpy as np
 from .config import ArrayConfig
 from .energy import adc_area
 from .errors import SwsError
+from .placement import lockstep_batches, mux_bound, placements
 from .plan import rom_widths
 from .sectioning import Sectioning
 
@@ -162,7 +163,9 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
 
     The exact cycle model of docs/design.md section 6 (sim.golden.cycle_model computes it from a plan's ROM
     images; tests check that both agree), with the sections in table order and each section's active
-    columns widest first. It is the weight-only schedule (every drive step of every section, each column
+    columns widest first (with adc_mux M >= 1: placed by the configuration's placement, and converted in
+    lockstep batches, batch k the k-th widest column of each ADC group; the bound is then the busiest
+    ADC's sum of resolutions per step, mapper.placement). It is the weight-only schedule (every drive step of every section, each column
     at its planned resolution): with `input_aware` hardware the cycles depend on the inputs
     (sim.golden.cycle_model given them), and this is their upper bound, reached when no step is skipped.
     """
@@ -177,6 +180,16 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
     last_batch = ordered[np.arange(len(flat)), np.maximum((n_active - 1) // n_adc * n_adc, 0)] \
         if len(flat) else np.zeros(0, np.int64)
     bound = int((a_bits * np.maximum(-(-flat.sum(axis=1) // n_adc), flat.max(axis=1, initial=0))).sum())
+    if cfg.adc_mux:     # ADC groups of M columns: lockstep batches of the placed columns (mapper.placement)
+        m = cfg.adc_mux
+        perm = placements(flat, cfg)
+        placed = np.zeros_like(flat)
+        if len(flat):
+            np.put_along_axis(placed, perm, flat, axis=1)
+        batches = [lockstep_batches(p, m) for p in placed]
+        batch_sum = np.array([sum(b) for b in batches], np.int64)
+        last_batch = np.array([b[-1] if b else 0 for b in batches], np.int64)
+        bound = int(a_bits * sum(mux_bound(p, m) for p in placed))
     a = 0
     c_prev = l_prev = f_prev = f_last = None
     for s in range(len(flat)):

@@ -8,7 +8,9 @@ shape, scale and the field layout of its ROM words) and, per layer, four hex fil
   columns.hex   slot_col | out | sign | bit | res                     (active columns, per section)
   cells.hex     R words per section: bit c of word r is the cell at row r, slot column c
 
-Slot column c = (j * 2 + sign) * Bm + bit for the section's local output j (output out_base + j).
+Slot column c = (j * 2 + sign) * Bm + bit for the section's local output j (output out_base + j) with
+placement "fixed"; with placement "balanced" (mapper.placement) each section's columns are a permutation
+of those, named by the column table's out, sign and bit.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .errors import SwsError
 from .layer import check_size
 from .mapping import LayerMap
 from .bits import grouped, lossless_bits, weight_bits_of
+from .placement import placements
 
 __all__ = ["LayerPlan", "Plan", "PLAN_FORMAT", "PLAN_VERSION", "build_layer_plan", "write_plan", "load_plan",
            "rebuild_weights", "check_layer_plan", "plan_files", "manifest_digest", "rom_widths", "rom_bits", "layer_rom_bits", "SECTION_FIELDS", "COLUMN_FIELDS"]
@@ -119,6 +122,11 @@ class Plan:
         raise SwsError(f"layer {name!r} is not in the plan (it has {', '.join(l.name for l in self.layers)})")
 
 
+def _adc_group(slot: np.ndarray, cfg) -> np.ndarray:
+    """The ADC that converts each slot column: slot // adc_mux, or 0 for all with a full switch matrix."""
+    return slot // cfg.adc_mux if cfg.adc_mux else np.zeros_like(slot)
+
+
 def build_layer_plan(lm: LayerMap) -> LayerPlan:
     """The ROM contents of a mapped layer (docs/design.md section 5).
 
@@ -131,7 +139,8 @@ def build_layer_plan(lm: LayerMap) -> LayerPlan:
     -------
     LayerPlan
         Section, row-index and column tables and the cell image, as integer arrays; active columns
-        of each section are listed widest resolution first.
+        of each section are listed widest resolution first (with adc_mux M >= 1: by ADC group, then
+        widest first), at the slot columns the placement gives them.
     """
     cfg, sec = lm.cfg, lm.sec
     k, n = lm.layer.shape
@@ -143,13 +152,19 @@ def build_layer_plan(lm: LayerMap) -> LayerPlan:
     vals = grouped(lm.layer.weights, cfg.group)[sec.sec_group[:, None], rowsel] * valid[:, :, None]
     cells = weight_bits_of(vals, cfg.weight_bits).reshape(s_count, r, cfg.slot_cols)
     row_index = rowsel[valid]                       # each section's rows in turn (row-major over (S, R))
-    # Active columns, per section, the widest first: ADCs that start together then finish close together.
     res = lm.res.reshape(s_count, cfg.slot_cols)
+    # Placement (mapper.placement): logical column l of section s sits at slot column perm[s, l].
+    perm = placements(res, cfg)
+    logical = np.argsort(perm, axis=1)              # the logical column at each slot column
+    cells = np.take_along_axis(cells, logical[:, None, :], axis=2)
+    res = np.take_along_axis(res, logical, axis=1)
     n_active = np.count_nonzero(res, axis=1)
     s_of, slot = np.nonzero(res)
-    by = np.lexsort((slot, -res[s_of, slot], s_of))   # section, then widest first, then slot column
+    # Active columns, per section (and ADC group, with adc_mux), the widest first: ADCs that start together
+    # then finish close together.
+    by = np.lexsort((slot, -res[s_of, slot], _adc_group(slot, cfg), s_of))
     s_of, slot = s_of[by], slot[by]
-    j, rem = np.divmod(slot, 2 * cfg.weight_bits)
+    j, rem = np.divmod(logical[s_of, slot], 2 * cfg.weight_bits)
     sign, bit = np.divmod(rem, cfg.weight_bits)
     columns = {f: np.asarray(v, np.int64) for f, v in
                zip(COLUMN_FIELDS, (slot, sec.sec_group[s_of] * cfg.group + j, sign, bit, res[s_of, slot]))}
@@ -500,17 +515,33 @@ def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
     check("columns", "bit", bit, bit >= bm, f"is not below weight_bits = {bm}")
     check("columns", "res", res, res > cfg.full_resolution, f"is above the full resolution {cfg.full_resolution}")
     check("columns", "res", res, res < 1, "is 0: an active column is converted at 1 bit or more")
-    j, rem = np.divmod(slot, 2 * bm)
-    check("columns", "sign", sign, sign != rem // bm, "does not match the slot column's sign")
-    check("columns", "bit", bit, bit != rem % bm, "does not match the slot column's bit")
-    check("columns", "out", out, out != out_base[sec_of_col] + j,
-          "is not the section's out_base plus the slot column's output")
+    fixed = cfg.placement == "fixed"
+    if fixed:
+        j, rem = np.divmod(slot, 2 * bm)
+        check("columns", "sign", sign, sign != rem // bm, "does not match the slot column's sign")
+        check("columns", "bit", bit, bit != rem % bm, "does not match the slot column's bit")
+        check("columns", "out", out, out != out_base[sec_of_col] + j,
+              "is not the section's out_base plus the slot column's output")
+    else:
+        local = out - out_base[sec_of_col]
+        check("columns", "out", out, (local < 0) | (local >= g),
+              f"is not one of the section's {g} outputs out_base .. out_base + {g - 1}")
+        logical = (local * 2 + sign) * bm + bit
+        for name, key, what in (("slot_col", slot, "slot column"), ("out", logical, "(out, sign, bit) column")):
+            pair = sec_of_col * cfg.slot_cols + key
+            order = np.argsort(pair, kind="stable")
+            dup = np.zeros(len(pair), bool)
+            dup[order[1:]] = pair[order[1:]] == pair[order[:-1]]
+            check("columns", name, cols[name], dup, f"repeats a {what} of its section")
     check("columns", "out", out, out >= n, f"is not below N = {n}")
+    grp = slot // cfg.adc_mux if cfg.adc_mux else np.zeros_like(slot)
     later = np.zeros(len(slot), bool)
-    later[1:] = (sec_of_col[1:] == sec_of_col[:-1]) & \
-        ((res[1:] > res[:-1]) | ((res[1:] == res[:-1]) & (slot[1:] <= slot[:-1])))
-    check("columns", "res", res, later,
-          "breaks the order of a section's columns: widest resolution first, then ascending slot column")
+    same = sec_of_col[1:] == sec_of_col[:-1]
+    later[1:] = same & ((grp[1:] < grp[:-1]) | ((grp[1:] == grp[:-1]) & (
+        (res[1:] > res[:-1]) | ((res[1:] == res[:-1]) & (slot[1:] <= slot[:-1])))))
+    rule = ("ADC group (slot column // adc_mux) first, then widest resolution, then ascending slot column"
+            if cfg.adc_mux else "widest resolution first, then ascending slot column")
+    check("columns", "res", res, later, f"breaks the order of a section's columns: {rule}")
     # Cells: zero outside the section's rows and real outputs; ones only in active columns, and never
     # more of them than the column's resolution counts (unless a cap makes that saturation deliberate).
     cells = lp.cells
@@ -524,7 +555,7 @@ def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
     ones = cells.sum(axis=1, dtype=np.int64)                                              # (S, slot_cols)
     col_res = np.zeros((s_count, cfg.slot_cols), np.int64)
     col_res[sec_of_col, slot] = res
-    beyond = (ones > 0) & ~real_col
+    beyond = (ones > 0) & ~real_col & fixed     # balanced: the inactive-column rule and out < N cover it
     if beyond.any():
         s, c = np.argwhere(beyond)[0]
         fail("cells", s * r, "slot column", f"{c} of section {s}", f"holds ones, but its output "
@@ -554,7 +585,14 @@ def rebuild_weights(lp: LayerPlan) -> np.ndarray:
     cfg, (k, n) = lp.cfg, lp.shape
     g, bm = cfg.group, cfg.weight_bits
     s_count = lp.n_sections
-    bits = lp.cells.reshape(s_count, cfg.rows, g, 2, bm).astype(np.int64)
+    cells = lp.cells
+    if cfg.placement != "fixed":     # back to the natural slot order, from the column table
+        cols, sec = lp.columns, lp.sections
+        sec_of_col = np.repeat(np.arange(s_count), sec["n_active"])
+        logical = ((cols["out"] - sec["out_base"][sec_of_col]) * 2 + cols["sign"]) * bm + cols["bit"]
+        cells = np.zeros_like(lp.cells)
+        cells[sec_of_col, :, logical] = lp.cells[sec_of_col, :, cols["slot_col"]]
+    bits = cells.reshape(s_count, cfg.rows, g, 2, bm).astype(np.int64)
     vals = ((bits[:, :, :, 0, :] - bits[:, :, :, 1, :]) << np.arange(bm)).sum(axis=3)   # (S, R, G)
     valid_row = np.arange(cfg.rows)[None, :] < lp.sections["rows"][:, None]
     out = lp.sections["out_base"][:, None] + np.arange(g)[None, :]                        # (S, G)

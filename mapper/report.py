@@ -174,9 +174,21 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
     notes = sorted({n for r in results for n in r.map.layer.notes})
     models = {"adc": _adc_source(cfg), "macro": macro.name, "macro_file": macro.path,
               "clock_hz": clock, "cycles": "exact cycle model of docs/design.md section 6 (default lanes); "
-                                           "total: the layers one after another"}
+                                           "total: the layers one after another",
+              "adc_mux": _mux_model(cfg)}
     return {"source": source, "sparsity_requested": sparsity, "per_channel": per_channel,
             "config": cfg.to_dict(), "models": models, "layers": rows, "total": total, "notes": notes}
+
+
+def _mux_model(cfg: ArrayConfig) -> str:
+    """How the ADC bank reaches the columns, as the cycles, bound and area above model it."""
+    if not cfg.adc_mux:
+        return (f"full switch matrix: any of the {cfg.n_adc} ADCs converts any active column; batches of "
+                f"{cfg.n_adc} columns in column-table order; bound max(ceil(sum res / n_adc), max res) a step")
+    return (f"M = {cfg.adc_mux} adjacent slot columns per ADC ({cfg.n_adc} ADCs, ADC bank area {cfg.n_adc} ADCs), "
+            f"placement {cfg.placement} (mapper.placement); lockstep batches, batch k the k-th widest column of "
+            f"each ADC group; bound: the busiest ADC's sum of resolutions a step. The energy of a conversion does "
+            f"not depend on M or the placement (no static or leakage term in the ADC models)")
 
 
 def _adc_source(cfg: ArrayConfig) -> str:

@@ -18,8 +18,10 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             input-aware hardware the step popcounts are added up in the cycle the rows are written).
   issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
             issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
-            cycle the bank is free after the previous section's last batch). Its batches, for each
-            issued step ceil(n_active / n_adc) batches, follow back to back: a batch of longest
+            cycle the bank is free after the previous section's last batch). Its batches (`_batches`: with a full
+            switch matrix ceil(n_active / n_adc) batches of n_adc columns in column-table order; with
+            ADC groups of M = adc_mux columns, batch k = the k-th column of each group), for each issued
+            step, follow back to back: a batch of longest
             resolution b issued at cycle T frees the bank for the next issue at T + period(b) and is
             captured (done) at T + capture(b) (`batch_timing`, hwgen.params.MacroTiming: with the
             default timing period b and capture 1 + b, the start leaving through a register at T + 1;
@@ -37,8 +39,11 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             from the last batch's done to its section's sums; 4 = flush read, registered read data,
             registered sum, write and end test).
 The ADC bound of a vector: for each section and issued step, the fewest cycles any schedule of that step's
-active-column resolutions on n_adc ADCs can take, max(ceil(sum res / n_adc), max res), summed over the
-steps and sections. The batch schedule reaches it whenever a section has at most n_adc active columns.
+active-column resolutions on n_adc ADCs can take, summed over the steps and sections (`_step_bound`). Full
+switch matrix: max(ceil(sum res / n_adc), max res); the batch schedule reaches it whenever a section has at
+most n_adc active columns. ADC groups of M columns (adc_mux): ADC g converts its group's columns one
+after the other, so max over g of the sum of its columns' res (reached by free-running ADCs; the lockstep
+batches reach it when each group holds at most one active column, as with M = 1).
 """
 
 from __future__ import annotations
@@ -143,8 +148,28 @@ def step_popcounts(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
     return q
 
 
-def _batches(res: np.ndarray, n_adc: int) -> list[int]:
-    return [int(res[i:i + n_adc].max()) for i in range(0, len(res), n_adc)]
+def _batches(res: np.ndarray, slot: np.ndarray, n_adc: int, adc_mux: int) -> list[int]:
+    """The widest resolution of each batch of a section's columns (res, slot: column-table order).
+    Full switch matrix (adc_mux 0): batch b holds entries b * n_adc .. b * n_adc + n_adc - 1. ADC groups of
+    M = adc_mux columns: batch k holds the k-th entry of every group (group = slot // M) that has one."""
+    if not adc_mux:
+        return [int(res[i:i + n_adc].max()) for i in range(0, len(res), n_adc)]
+    ranks: dict[int, int] = {}
+    widest: list[int] = []
+    for r, c in zip(res.tolist(), slot.tolist()):
+        k = ranks.get(c // adc_mux, 0)
+        ranks[c // adc_mux] = k + 1
+        widest.extend([0] * (k + 1 - len(widest)))
+        widest[k] = max(widest[k], r)
+    return widest
+
+
+def _step_bound(eff: np.ndarray, slot: np.ndarray, n_adc: int, adc_mux: int) -> int:
+    """Fewest cycles any schedule of one step's conversions (eff bits, at slot columns) can take: full
+    switch matrix max(ceil(sum / n_adc), max); ADC groups of M columns the busiest ADC's sum of bits."""
+    if not adc_mux:
+        return max(-(-int(eff.sum()) // n_adc), int(eff.max()))
+    return int(np.bincount(slot // adc_mux, weights=eff).max())
 
 
 def batch_timing(params: TileParams, longest: int) -> tuple[int, int]:
@@ -176,7 +201,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
     lanes, n_adc = params.lanes, cfg.n_adc
     q = None if x is None else step_popcounts(lp, np.asarray(x).reshape(1, -1))[0]
     issued = _issued_steps(lp, params, q)
-    sec, res_all = lp.sections, lp.columns["res"]
+    sec, res_all, slot_all = lp.sections, lp.columns["res"], lp.columns["slot_col"]
     a = 0
     c_prev = l_prev = f_prev = None
     f_last = last_copy = None
@@ -186,7 +211,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
         if nact == 0:
             a += 3
             continue
-        res = res_all[cb:cb + nact]
+        res, slot = res_all[cb:cb + nact], slot_all[cb:cb + nact]
         g = a + 2 if c_prev is None else max(a + 2, c_prev + 1)
         steps = -(-max(rows, nact) // lanes)
         a = g + steps + 1
@@ -197,7 +222,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
             last_copy = c
             continue
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
-        plane = _batches(res, n_adc)
+        plane = _batches(res, slot, n_adc, cfg.adc_mux)
         longest = [min(b, top) for _, top in issued[s] for b in plane]
         durations = [batch_timing(params, d)[0] for d in longest]
         total = sum(durations)
@@ -207,7 +232,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
         batch_cycles += sum(longest)
         for _, top in issued[s]:
             eff = np.minimum(res, top)
-            bound += max(-(-int(eff.sum()) // n_adc), int(eff.max()))
+            bound += _step_bound(eff, slot, n_adc, cfg.adc_mux)
     run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + 4,
                   -1 if last_copy is None else last_copy + 1)
     run = run_end + 1

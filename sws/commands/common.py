@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapper.config import INPUT_ENCODINGS, LAWS, ORDERINGS, POLICIES, SECTIONINGS, ArrayConfig
+from mapper.config import INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
 from mapper.errors import SwsError
 from mapper.macro import load_macro
 
@@ -36,7 +36,14 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-bits", type=int, default=DEFAULT.input_bits, help="input bits A (default %(default)s)")
     g.add_argument("--unsigned-inputs", action="store_true", help="inputs are unsigned (no negative plane)")
     g.add_argument("--group", type=int, default=DEFAULT.group, help="outputs per row order G (default %(default)s)")
-    g.add_argument("--n-adc", type=int, default=DEFAULT.n_adc, help="ADCs per controller (default %(default)s)")
+    g.add_argument("--n-adc", type=int, default=None,
+                   help=f"ADCs per controller (default {DEFAULT.n_adc}; with --adc-mux M: ceil(slot columns / M))")
+    g.add_argument("--adc-mux", type=int, default=DEFAULT.adc_mux, metavar="M",
+                   help="columns per ADC: ADC i converts only slot columns i*M .. i*M+M-1 (default %(default)s: "
+                        "a full switch matrix, any ADC any column)")
+    g.add_argument("--placement", choices=PLACEMENTS, default=DEFAULT.placement,
+                   help="slot columns of a section's active columns, with --adc-mux: fixed (natural order) or "
+                        "balanced (SWS-aware: similar resolutions in each ADC batch) (default %(default)s)")
     g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=DEFAULT.input_encoding,
                    help="row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
                         "2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default %(default)s)")
@@ -88,10 +95,22 @@ def config_from_args(args) -> ArrayConfig:
         load_macro(args.macro)   # a bad macro file fails before any mapping work
     ordering = args.ordering or ("natural" if args.policy == "dense" else "sorted")
     return ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
-                       input_signed=not args.unsigned_inputs, group=args.group, n_adc=args.n_adc,
-                       input_encoding=args.input_encoding, input_aware=args.input_aware,
+                       input_signed=not args.unsigned_inputs, group=args.group, n_adc=n_adc_of(args),
+                       input_encoding=args.input_encoding, input_aware=args.input_aware, adc_mux=args.adc_mux,
                        ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
-                       section_cost_pj=args.section_cost, **energy_fields(args))
+                       section_cost_pj=args.section_cost, placement=args.placement, **energy_fields(args))
+
+
+def n_adc_of(args) -> int:
+    """--n-adc as given; without it the default bank, or with --adc-mux M one ADC per M slot columns."""
+    if args.n_adc is not None:
+        return args.n_adc
+    mux = args.adc_mux
+    if isinstance(mux, int) and 1 <= mux:
+        slot = 2 * args.weight_bits * args.group
+        if isinstance(slot, int) and slot >= 1:
+            return -(-slot // mux)
+    return DEFAULT.n_adc
 
 
 def add_weight_args(p: argparse.ArgumentParser) -> None:

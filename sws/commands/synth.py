@@ -56,7 +56,7 @@ def run(args):
                                  check=not args.no_check)
     cfg = params.hw
     report = {"design": args.plan or "generic", "layer": lp.name if lp else None, "target": args.target,
-              "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc,
+              "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc, "adc_mux": cfg.adc_mux,
               **{name: r.to_dict() for name, r in results.items()}}
     if args.json:
         print(dumps_json(report))

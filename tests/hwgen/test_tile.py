@@ -13,7 +13,8 @@ from mapper.config import ArrayConfig
 from mapper.errors import SwsError
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
-from tests.sim.cases import ENCODINGS, Case, check, encoding_cases, inputs, rtl_cases, sparse_inputs, weights
+from tests.sim.cases import (ENCODINGS, Case, check, encoding_cases, inputs, mux_cases, rtl_cases, sparse_inputs,
+                             weights)
 
 CASES = rtl_cases()
 
@@ -34,6 +35,12 @@ def test_tile_is_bit_exact_with_numpy_and_the_golden_model(case):
 
 @pytest.mark.parametrize("case", encoding_cases(), ids=lambda c: c.name)
 def test_every_input_encoding_and_resolution_mode_is_bit_exact(case):
+    run = run_tile(case.lp, case.x, vcd=_vcd(case.name))
+    check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("case", mux_cases(), ids=lambda c: c.name)
+def test_adc_groups_of_m_columns_are_bit_exact_and_cycle_exact(case):
     run = run_tile(case.lp, case.x, vcd=_vcd(case.name))
     check(case, run, predict(case.lp, case.x))
 
@@ -82,6 +89,17 @@ def test_one_generic_netlist_serves_plans_that_differ_in_mapping_and_energy():
     other = cfg.replace(ordering="natural", policy="section", law="thermal", e8_pj=2.0)
     b = Case("b", other, weights(14, 4, 0.3, 22), inputs(cfg, 14, 22))
     assert b.lp.cfg != a.lp.cfg and b.lp.cfg.hw == a.lp.cfg.hw
+    limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=1)
+    for case in (a, b):
+        run = run_tile(case.lp, case.x, generic=limits)
+        check(case, run, predict(case.lp, case.x, limits))
+
+
+def test_one_generic_adc_group_netlist_serves_a_fixed_and_a_balanced_placement():
+    cfg = ArrayConfig(rows=8, cols=28, n_adc=4, group=2, adc_mux=7)
+    a = Case("fixed", cfg, weights(20, 3, 0.4, 23), inputs(cfg, 20, 23))
+    b = Case("balanced", cfg.replace(placement="balanced"), weights(20, 3, 0.4, 23), inputs(cfg, 20, 23))
+    assert b.lp.cfg.hw == a.lp.cfg.hw and not np.array_equal(a.lp.cells, b.lp.cells)
     limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=1)
     for case in (a, b):
         run = run_tile(case.lp, case.x, generic=limits)

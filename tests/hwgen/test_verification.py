@@ -154,6 +154,20 @@ def test_the_checkers_fail_the_simulation_on_an_injected_violation(fault, messag
 
 
 
+def test_an_adc_started_outside_its_group_fails_the_simulation():
+    """M = 3, 14 slot columns: ADC 4 serves columns 12..13; the fault sends it to column 2 of its group
+    (slot column 14). With the checkers on, whichever of the checker and the emulator's own assertion sees
+    the start first names the rule (both see the same clock edge); without the checkers the emulator fails."""
+    from tests.sim.cases import mux_cases
+    case = next(c for c in mux_cases() if c.name == "mux3_balanced")
+    assert (case.cfg.adc_mux, case.cfg.n_adc, case.cfg.slot_cols) == (3, 5, 14)
+    with pytest.raises(AssertionError, match=r"ADC 4 started (with adc_col 2, outside its group of slot columns "
+                                             r"12\.\.13|on a column outside its group of 2)"):
+        run_checked(case.lp, case.x, fault="col_outside_group")
+    with pytest.raises(AssertionError, match="ADC 4 started on a column outside its group of 2"):
+        run_checked(case.lp, case.x, fault="col_outside_group", monitors=False)
+
+
 def _formal_case():
     """Small enough for a bounded proof over a whole vector in seconds: R = 8, 2 ADCs, 2-bit inputs,
     K = 6, N = 1, one section with 1- and 2-bit columns."""

@@ -81,6 +81,10 @@ def test_natural_order_shares_a_drive_between_the_slots_of_a_crossbar():
     ((90, 12), 0.3, {"rows": 8, "cols": 28, "n_adc": 5, "policy": "full"}),
     ((150, 20), 0.5, {"rows": 32, "n_adc": 3, "input_encoding": "signmag"}),
     ((150, 20), 0.5, {"rows": 32, "n_adc": 3, "input_encoding": "signmag", "input_aware": True}),
+    ((300, 40), 0.8, {"adc_mux": 4, "n_adc": 4}),
+    ((300, 40), 0.8, {"adc_mux": 4, "n_adc": 4, "placement": "balanced"}),
+    ((200, 30), 0.5, {"rows": 64, "group": 2, "adc_mux": 8, "n_adc": 4, "placement": "balanced"}),
+    ((150, 20), 0.6, {"rows": 32, "adc_mux": 3, "n_adc": 5, "placement": "balanced", "input_aware": True}),
 ])
 def test_cycle_estimate_is_the_golden_cycle_model(spec, sparsity, fields):
     from mapper.plan import build_layer_plan

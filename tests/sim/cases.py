@@ -85,6 +85,32 @@ ENCODINGS = (("signmag", {"input_encoding": "signmag"}),
              ("signmag_aware", {"input_encoding": "signmag", "input_aware": True}))
 
 
+def mux_cases() -> list[Case]:
+    """ADC groups of M = adc_mux columns (n_adc = ceil(slot columns / M)): M = 1, a power of two, one that
+    is not (so that a last group is shorter and the port's column is not a bit slice), both placements,
+    and with G = 2, sign-magnitude and input-aware hardware."""
+    specs = [
+        ("mux1_fixed", 21, 3, 0.5, 1, dict(rows=8, adc_mux=1, n_adc=14)),
+        ("mux2_balanced", 21, 3, 0.4, 2, dict(rows=8, adc_mux=2, n_adc=7, placement="balanced")),
+        ("mux4_fixed", 40, 2, 0.6, 3, dict(rows=16, adc_mux=4, n_adc=4)),
+        ("mux4_balanced", 40, 2, 0.6, 3, dict(rows=16, adc_mux=4, n_adc=4, placement="balanced")),
+        ("mux3_balanced", 30, 2, 0.5, 4, dict(rows=16, adc_mux=3, n_adc=5, placement="balanced")),
+        ("mux8_balanced_group2", 30, 3, 0.5, 7, dict(rows=16, cols=28, group=2, adc_mux=8, n_adc=4,
+                                                     placement="balanced")),
+        ("mux5_balanced_signmag_aware", 40, 2, 0.6, 8, dict(rows=16, adc_mux=5, n_adc=3, placement="balanced",
+                                                            input_encoding="signmag", input_aware=True)),
+        ("mux14_balanced_natural", 40, 2, 0.8, 9, dict(rows=8, adc_mux=14, n_adc=1, ordering="natural",
+                                                       placement="balanced")),
+    ]
+    out = []
+    for name, k, n, sp, seed, kw in specs:
+        case = _case(name, k, n, sp, seed, **kw)
+        if case.cfg.input_aware:
+            case = Case(name, case.cfg, case.w, np.concatenate([case.x, sparse_inputs(case.cfg, k, seed)]))
+        out.append(case)
+    return out
+
+
 def sparse_inputs(cfg: ArrayConfig, k: int, seed: int) -> np.ndarray:
     """Vectors whose drive leaves steps and sections empty: all zero, one small input, and mostly zero
     small inputs (as real activations are), so that input-aware hardware skips steps and lowers resolutions."""

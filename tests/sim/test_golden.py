@@ -181,3 +181,25 @@ def test_signmag_inputs_refuse_the_twos_complement_minimum():
                 np.zeros((1, 5), np.int64))
     with pytest.raises(SwsError, match=r"input \[0, 0\] = -128 is outside -127..127"):
         check_inputs(case.lp, np.full(5, -128))
+
+
+def test_cycle_model_by_hand_with_two_columns_per_adc():
+    """K = 3, N = 1, w = (3, 1, 1), R = 8: one section of 3 rows; slot column 0 (bit 0) holds 3 ones
+    (2 bits), slot column 1 (bit 1) one (1 bit). With M = 2 both sit on ADC 0: two batches a plane."""
+    from mapper.mapping import map_layer
+    from mapper.plan import build_layer_plan
+    from mapper.quantize import QuantLayer
+    w = np.array([[3], [1], [1]])
+    lp = build_layer_plan(map_layer(QuantLayer("w", w), ArrayConfig(rows=8, cols=14, adc_mux=2, n_adc=7)))
+    assert lp.columns["slot_col"].tolist() == [0, 1] and lp.columns["res"].tolist() == [2, 1]
+    # lanes 1: gather g = 2 for max(3 rows, 2 columns) = 3 cycles, in `next` at r = 2 + 3 + 5 = 10, first
+    # issue e = 11; 8 planes of batches 2 + 1 = 3 cycles: f = 11 + 24 = 35; D = 4 + ceil(log2 7) = 7:
+    # RUN ends at 35 + 7 + 4 = 46, 47 cycles; 3 load + 47 + 1 + 1 output = 52. Bound: ADC 0's 2 + 1 bits a
+    # plane, 24.
+    got = cycle_model(lp)
+    assert (got["cycles"], got["adc_bound"], got["batch_cycles"]) == (52, 24, 24)
+    x = np.array([[5, -7, 100], [-128, 127, -1]])
+    assert np.array_equal(predict(lp, x).outputs, x @ w)
+    # A full switch matrix (16 ADCs): one batch of 2 cycles a plane, f = 27, D = 8: 3 + 40 + 1 + 1 = 45.
+    lp0 = build_layer_plan(map_layer(QuantLayer("w", w), ArrayConfig(rows=8, cols=14)))
+    assert cycle_model(lp0)["cycles"] == 45

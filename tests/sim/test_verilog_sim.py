@@ -11,7 +11,7 @@ import pytest
 from hwgen.params import TileParams
 from sim.golden import predict
 from sim.verilog_sim import run_verilog
-from tests.sim.cases import Case, check, encoding_cases, inputs, rtl_cases, weights
+from tests.sim.cases import Case, check, encoding_cases, inputs, mux_cases, rtl_cases, weights
 from tests.support import need_tools
 
 CASES = rtl_cases()
@@ -34,6 +34,16 @@ def test_emitted_verilog_is_bit_exact_with_numpy_and_the_golden_model(backend, c
 @pytest.mark.parametrize("case", [c for c in encoding_cases() if c.cfg.input_aware or c.name.startswith("r8_")],
                          ids=lambda c: c.name)
 def test_every_input_encoding_and_resolution_mode_is_bit_exact_in_verilog(backend, case):
+    need(backend)
+    run = run_verilog(case.lp, case.x, backend, say=lambda m: None)
+    check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+@pytest.mark.parametrize("case", [c for c in mux_cases() if c.name in ("mux2_balanced", "mux3_balanced",
+                                                                        "mux5_balanced_signmag_aware")],
+                         ids=lambda c: c.name)
+def test_adc_groups_of_m_columns_are_bit_exact_in_verilog(backend, case):
     need(backend)
     run = run_verilog(case.lp, case.x, backend, say=lambda m: None)
     check(case, run, predict(case.lp, case.x))
