@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
+from .bram import registered_read
 from .interface import COUNTER_WIDTH, PROG_SELECT, ProgSignature, next_section_layout
 from .params import TileParams
 from .shift_add import tree_sum
@@ -36,11 +36,12 @@ def table_shape(width: int, depth: int) -> tuple[int, int]:
     return min(d, 1 << max(0, depth - 1).bit_length()), min(w, width)
 
 
-def _table_read(m, name, width, depth, words, addr, qname, prog=None):
+def _table_read(m, name, width, depth, words, addr, qname, prog=None, platform=None):
     """One read of a table (a copy of it for each read), in banks and slices of one block RAM each
     (`table_shape`), with 2 cycles of latency: `addr` in cycle T, the word (returned) in T + 2 from
-    registers: each bank's read data is registered, then the bank is chosen by the address's registered
-    high bits, so the multiplexer sits behind the registers.
+    registers: each bank's read data is registered (`hwgen.bram.registered_read`: on ECP5 the DP16KD's own
+    output register), then the bank is chosen by the address's registered high bits, so the multiplexer
+    sits behind the registers.
 
     A generic table's write (`prog`) and the read share one address (the write's while it writes): each
     block RAM then has one read-write port, whose read-during-write behaviour it has natively; a write and
@@ -59,19 +60,11 @@ def _table_read(m, name, width, depth, words, addr, qname, prog=None):
         for lo in range(0, width, piece):
             w = min(piece, width - lo)
             init = [] if words is None else [(v >> lo) & ((1 << w) - 1) for v in words[b * bank:][:size]]
-            mem = Memory(shape=unsigned(w), depth=size, init=init)
-            m.submodules[f"{qname}_b{b}_s{lo // piece}"] = mem
-            if prog is not None:
-                wp = mem.write_port()
-                m.d.comb += [wp.addr.eq(at[:bits]), wp.data.eq(prog.data[lo:lo + w]),
-                             wp.en.eq(writing & (at[bits:] == b))]
-                rp = mem.read_port(transparent_for=(wp,))
-            else:
-                rp = mem.read_port()
-            m.d.comb += rp.addr.eq(at[:bits])
-            datas.append(rp.data)
+            write = None if prog is None else (writing & (at[bits:] == b), prog.data[lo:lo + w])
+            datas.append(registered_read(m, f"{qname}_b{b}_s{lo // piece}", width=w, depth=size, addr=at[:bits],
+                                         init=init, write=write, platform=platform))
         q = Signal(width, name=f"{qname}_bank{b}")
-        m.d.sync += q.eq(Cat(datas))
+        m.d.comb += q.eq(Cat(datas))
         qs.append(q)
     out = Signal(width, name=qname)
     if len(qs) == 1:
@@ -165,7 +158,7 @@ class Prefetch(wiring.Component):
         # register, loaded in READ.
         sec_addr = Signal(range(p.section_depth + 2))
         sec_pre = _table_read(m, "sections", p.section_layout.size, p.section_depth,
-                              None if generic else p.section_words(plan), sec_addr, "sec_pre", prog)
+                              None if generic else p.section_words(plan), sec_addr, "sec_pre", prog, platform)
         sec_q = Signal(p.section_layout.size)
         sec = p.section_layout(sec_q)
 
@@ -229,20 +222,16 @@ class Prefetch(wiring.Component):
         # row indices address the input buffer. Stage 3: inputs arrive and are registered. Stage 4: they
         # land in `next`'s planes.
         row_q = [_table_read(m, "rows", p.widths["rows"]["index"], p.row_depth, None if generic else p.row_words(plan),
-                             row_addr[l], f"row_q{l}", prog) for l in range(P)]
+                             row_addr[l], f"row_q{l}", prog, platform) for l in range(P)]
         col_q = [_table_read(m, "columns", p.column_layout.size, p.column_depth,
-                             None if generic else p.column_words(plan), col_addr[l], f"col_q{l}", prog) for l in range(P)]
+                             None if generic else p.column_words(plan), col_addr[l], f"col_q{l}", prog, platform) for l in range(P)]
         # The input buffer, a copy per lane, written in LOAD and read in RUN through one address.
-        in_q = [Signal(A, name=f"in_q{l}") for l in range(P)]
+        in_q = []
         for l in range(P):
-            mem = Memory(shape=unsigned(A), depth=p.k, init=[])
-            m.submodules[f"inputs{l}"] = mem
-            wp = mem.write_port()
-            rp = mem.read_port(transparent_for=(wp,))
             at = Signal(range(p.k), name=f"inputs{l}_addr")
-            m.d.comb += [at.eq(Mux(self.load_en, self.load_addr, row_q[l])), wp.addr.eq(at), rp.addr.eq(at),
-                         wp.data.eq(load_word), wp.en.eq(self.load_en)]
-            m.d.sync += in_q[l].eq(rp.data)
+            m.d.comb += at.eq(Mux(self.load_en, self.load_addr, row_q[l]))
+            in_q.append(registered_read(m, f"inputs{l}", width=A, depth=p.k, addr=at,
+                                        write=(self.load_en, load_word), platform=platform))
         sv = [Signal(name=f"g{i}_valid") for i in range(5)]
         sl = [Signal(name=f"g{i}_last") for i in range(5)]
         spos = [Signal.like(g_pos, name=f"g{i}_pos") for i in range(5)]
