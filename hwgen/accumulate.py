@@ -5,51 +5,14 @@ from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bram import flush_and_stream_ram
 from .interface import AccReadSignature, BatchSignature
 from .params import TileParams
 from .shift_add import ShiftAdd
 
 __all__ = ["Accumulate"]
-
-
-class _SlicedMemory:
-    """A memory as side-by-side memories at most 18 bits wide, with one write and one read port: an ECP5
-    DP16KD port is at most 18 bits wide as a true dual-port block RAM, and only a true dual-port block
-    RAM gives a read and a write at one address one port (a wider memory maps to the 36-bit pseudo
-    dual-port PDPW16KD, whose read and write are on two ports)."""
-
-    def __init__(self, m, name, width, depth):
-        self.mems = []
-        for k, lo in enumerate(range(0, width, 18)):
-            mem = Memory(shape=unsigned(min(18, width - lo)), depth=depth, init=[])
-            m.submodules[f"{name}{k}"] = mem
-            self.mems.append(mem)
-        self.m, self.width = m, width
-
-    def write_port(self):
-        ports = [mem.write_port() for mem in self.mems]
-        return _Ports(self.m, ports, self.width, write=True)
-
-    def read_port(self):
-        return _Ports(self.m, [mem.read_port() for mem in self.mems], self.width, write=False)
-
-
-class _Ports:
-    """The ports of a sliced memory driven as one: `addr`, `en`, `data` (written or read)."""
-
-    def __init__(self, m, ports, width, write):
-        self.addr = Signal.like(ports[0].addr)
-        self.en = Signal(init=1)
-        self.data = Signal(width)
-        lo = 0
-        for port in ports:
-            w = len(port.data)
-            m.d.comb += [port.addr.eq(self.addr), port.en.eq(self.en)]
-            m.d.comb += port.data.eq(self.data[lo:lo + w]) if write else self.data[lo:lo + w].eq(port.data)
-            lo += w
 
 
 class Accumulate(wiring.Component):
@@ -95,7 +58,6 @@ class Accumulate(wiring.Component):
         m = Module()
         p, cfg = self.params, self.params.hw
         G, W, NA = cfg.group, p.acc_width, cfg.n_adc
-        acc_mem = _SlicedMemory(m, "acc", G * W, p.n_groups)
         walk = p.walks_steps
         m.submodules.shift_add = sa = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
                                                group_width=len(self.batch.group), step_shift=walk)
@@ -108,31 +70,40 @@ class Accumulate(wiring.Component):
         for i in range(NA):
             m.d.comb += [sa.bit[i].eq(bt.bit[i]), sa.j[i].eq(bt.j[i])]
 
-        acc_wp, acc_rp = acc_mem.write_port(), acc_mem.read_port()
+        rd = self.read
         wr_en, wr_addr, wr_data = Signal(), Signal.like(bt.group), Signal(G * W)     # the write (registers)
-        # The flush pipeline: read (T), read data registered (T + 1), add (T + 2) into the write registers.
+        # The flush pipeline: read on port A (T), its word from the read register (T + 2), added into the
+        # write registers, written on port B (T + 3). The streamer reads and clears on port B.
         f2_valid, f3_valid = Signal(), Signal()
         f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
         f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
         f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
-        f3_old = Signal(G * W)
         m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
                      *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
                      f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
-        with m.If(f2_valid):
-            m.d.sync += f3_old.eq(acc_rp.data)
-        if walk or cfg.steps < 3:
-            old, clear_addr = self._two_ports(m, sa, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_group, f3_old)
-        else:
-            old, clear_addr = self._one_port(m, sa, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_old)
+        clear = Signal(range(max(2, p.n_groups)))
+        clearing = Signal()         # CLEAR after reset
+        b_addr = Signal.like(wr_addr, name="acc_b_addr")
+        b_we = Signal(name="acc_b_we")
+        # Streamer reads come only while not `busy` (no write pending) and after CLEAR: the address is a
+        # choice between registers (and the streamer's address), and the written data is the write
+        # register, zero unless a write is pending, so the clears (after reset, and the streamer's read
+        # and clear) write it as it is.
+        m.d.comb += [b_addr.eq(Mux(wr_en, wr_addr, Mux(clearing, clear, rd.addr))),
+                     b_we.eq(wr_en | clearing | (rd.en & rd.clear))]
+        f3_old, rd_data = flush_and_stream_ram(
+            m, "acc", width=G * W, depth=p.n_groups, a_addr=sa.flush_group, a_en=sa.flush_valid,
+            b_addr=b_addr, b_en=b_we | rd.en, b_we=b_we, b_data=wr_data, platform=platform)
+        m.d.comb += rd.data.eq(rd_data)
+        old = self._bypass(m, (wr_en, wr_addr, wr_data), f2_valid, f2_group, f3_valid, f3_group, f3_old)
+        m.d.sync += [wr_en.eq(0), wr_data.eq(0)]
         with m.If(f3_valid):
             m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
                          wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
 
-        clear = Signal(range(max(2, p.n_groups)))
         with m.FSM(name="accumulate"):
             with m.State("CLEAR"):
-                m.d.comb += [clear_addr.eq(clear), acc_wp.en.eq(1), acc_wp.data.eq(0)]
+                m.d.comb += clearing.eq(1)
                 m.d.sync += clear.eq(clear + 1)
                 with m.If(clear == p.n_groups - 1):
                     m.next = "READY"
@@ -141,63 +112,23 @@ class Accumulate(wiring.Component):
         m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)
         return m
 
-    def _one_port(self, m, sa, acc_rp, acc_wp, write, f3_old):
-        """One address for the read and the write: the block RAM then has one read-write port, and the
-        streamer's read-and-clear is its native read-before-write. (A write and a read on two ports would
-        make Yosys emulate the read's collision behaviour with a multiplexer behind the block RAM's output,
-        where no logic fits.) A flush's read takes the port first; a write that meets a read waits a cycle
-        (flushes are at least 3 cycles apart, so it never waits longer), and a flush reading the group of
-        a waiting write takes that write's data instead (forwarding). Returns the add's previous sum and
-        the address the clear after reset drives."""
+    def _bypass(self, m, write, f2_valid, f2_group, f3_valid, f3_group, f3_old):
+        """The previous sum of flush C (read on port A in cycle T, added in T + 2). A flush P of the same
+        group read in T - d (d = 1, 2, 3) is written on port B in T - d + 3, at or after C's read, so C's
+        read misses it: the add takes P's sum from the write registers of T + 2 (d = 1), of one cycle
+        before (d = 2) or of two cycles before (d = 3), the newest first; from d = 4 on the memory has it.
+        Which one is decided a cycle ahead, from registers, so the add sees registered selects."""
         wr_en, wr_addr, wr_data = write
-        rd = self.read
-        reading = sa.flush_valid | rd.en
-        at = Signal.like(wr_addr, name="acc_addr")
-        with m.If(sa.flush_valid):
-            m.d.comb += at.eq(sa.flush_group)
-        with m.Elif(rd.en):
-            m.d.comb += at.eq(rd.addr)
-        with m.Else():
-            m.d.comb += at.eq(wr_addr)
-        clearing = rd.en & rd.clear
-        # The read is enabled with every write too (a port's clock enable covers both), so that Yosys
-        # merges the two into one port; outside RUN no write but the streamer's read-and-clear happens, so
-        # the streamer's word holds until its next read.
-        m.d.comb += [acc_rp.addr.eq(at), rd.data.eq(acc_rp.data),
-                     acc_wp.addr.eq(at), acc_wp.en.eq(clearing | (wr_en & ~reading)),
-                     acc_wp.data.eq(Mux(clearing, 0, wr_data)), acc_rp.en.eq(reading | acc_wp.en)]
-        with m.If(wr_en & ~reading):
-            m.d.sync += wr_en.eq(0)
-        f2_fwd, f3_fwd = Signal(), Signal()
-        f2_fwd_data, f3_fwd_data = Signal.like(wr_data), Signal.like(wr_data)
-        m.d.sync += [f2_fwd.eq(sa.flush_valid & wr_en & (wr_addr == sa.flush_group)), f2_fwd_data.eq(wr_data),
-                     f3_fwd.eq(f2_fwd), f3_fwd_data.eq(f2_fwd_data)]
-        old = Signal.like(wr_data)
-        m.d.comb += old.eq(Mux(f3_fwd, f3_fwd_data, f3_old))
-        return old, at
-
-    def _two_ports(self, m, sa, acc_rp, acc_wp, write, f3_group, f3_old):
-        """The read-modify-write with a read port and a write port (non-transparent: a read sees the
-        memory before that cycle's write). Flush P read in cycle T is written in T + 3; a flush C of the
-        same group read in T + d (d = 1, 2, 3) reads the word before P's write, so its add (in T + d + 2)
-        takes P's sum from the write registers of that cycle (d = 1), of one cycle before (d = 2) or of two
-        cycles before (d = 3), the newest first; from d = 4 on the memory has it. The streamer's read and
-        clear of a word share a cycle: the read sees the word, the write zeroes it. Returns the add's
-        previous sum and the address the clear after reset drives."""
-        wr_en, wr_addr, wr_data = write
-        rd = self.read
-        m.d.comb += [acc_rp.addr.eq(Mux(sa.flush_valid, sa.flush_group, rd.addr)),
-                     acc_rp.en.eq(sa.flush_valid | rd.en), rd.data.eq(acc_rp.data)]
-        # The write registers (written in the cycle they hold) and the two writes before them.
         wr = [write] + [(Signal(name=f"wr{i}_en"), Signal.like(wr_addr, name=f"wr{i}_addr"),
                          Signal.like(wr_data, name=f"wr{i}_data")) for i in (1, 2)]
-        m.d.sync += wr_en.eq(0)
         for (en0, addr0, data0), (en1, addr1, data1) in zip(wr, wr[1:]):
             m.d.sync += [en1.eq(en0), addr1.eq(addr0), data1.eq(data0)]
+        # In T + 1, the writes that the write registers will hold in T + 2: the flush in stage 3 now, then
+        # the write registers and the first copy.
+        ahead = [(f3_valid, f3_group), (wr_en, wr_addr), (wr[1][0], wr[1][1])]
+        hit = [Signal(name=f"acc_bypass{i}") for i in range(3)]
+        m.d.sync += [h.eq(en & (addr == f2_group)) for h, (en, addr) in zip(hit, ahead)]
         old = f3_old
-        for en, addr, data_ in reversed(wr):        # the newest matching write wins
-            old = Mux(en & (addr == f3_group), data_, old)
-        clearing = rd.en & rd.clear
-        m.d.comb += [acc_wp.addr.eq(Mux(clearing, rd.addr, wr_addr)), acc_wp.data.eq(Mux(clearing, 0, wr_data)),
-                     acc_wp.en.eq(clearing | wr_en)]
-        return old, acc_wp.addr
+        for h, (_, _, data_) in reversed(list(zip(hit, wr))):        # the newest matching write wins
+            old = Mux(h, data_, old)
+        return old

@@ -13,7 +13,7 @@ from amaranth import ClockSignal, Const, Signal, unsigned
 from amaranth.hdl import Instance
 from amaranth.lib.memory import Memory
 
-__all__ = ["ECP5", "Ecp5Platform", "registered_read", "dp16kd_width", "dp16kd_initvals", "platform_for"]
+__all__ = ["ECP5", "Ecp5Platform", "registered_read", "flush_and_stream_ram", "dp16kd_width", "dp16kd_initvals", "platform_for"]
 
 #: DP16KD data widths as a true dual-port block RAM, and the depth of each.
 _WIDTHS = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
@@ -145,3 +145,51 @@ def _dp16kd(m, name, width, depth, addr, init, write, en, transparent):
     q = Signal(width, name=f"{name}_q")
     m.d.comb += q.eq(do[:width])
     return q
+
+
+def flush_and_stream_ram(m, name: str, *, width: int, depth: int, a_addr, a_en, b_addr, b_en, b_we, b_data,
+                         platform=None):
+    """The accumulator's memory: port A reads (the word at `a_addr` in T, returned in T + 2 from a
+    register: on ECP5 the DP16KD's output register), port B reads and writes at one address (the word
+    at `b_addr` in T, returned in T + 1 and held until B's next enabled cycle; a write in the same cycle
+    reads the word before it). A read on A of a word B writes in the same cycle returns either word: the
+    user bypasses it. In slices of at most 18 bits (one DP16KD each on ECP5). Returns (A's word, B's word)."""
+    qa, qb = Signal(width, name=f"{name}_qa"), Signal(width, name=f"{name}_qb")
+    for k, lo in enumerate(range(0, width, 18)):
+        w = min(18, width - lo)
+        sl = f"{name}{k}"
+        if getattr(platform, "family", None) == "ecp5" and _fits(w, depth):
+            dw = dp16kd_width(w, depth)
+            abits = {1: 0, 2: 1, 4: 2, 9: 3, 18: 4}[dw]
+            n = max(1, (depth - 1).bit_length())
+            ada, adb = Signal(14, name=f"{sl}_ada"), Signal(14, name=f"{sl}_adb")
+            m.d.comb += [ada[abits:abits + n].eq(a_addr), adb[abits:abits + n].eq(b_addr)]
+            if dw == 18:
+                m.d.comb += [ada[:2].eq(0b11), adb[:2].eq(0b11)]
+            dib, doa, dob = Signal(18, name=f"{sl}_dib"), Signal(18, name=f"{sl}_doa"), Signal(18, name=f"{sl}_dob")
+            m.d.comb += dib[:w].eq(b_data[lo:lo + w])
+            params = {"DATA_WIDTH_A": dw, "DATA_WIDTH_B": dw, "REGMODE_A": "OUTREG", "REGMODE_B": "NOREG",
+                      "RESETMODE": "SYNC", "ASYNC_RESET_RELEASE": "SYNC", "CSDECODE_A": "0b000",
+                      "CSDECODE_B": "0b000", "WRITEMODE_A": "NORMAL", "WRITEMODE_B": "READBEFOREWRITE",
+                      "CLKAMUX": "CLKA", "CLKBMUX": "CLKB", "GSR": "DISABLED"}
+            ports = {"i_CLKA": ClockSignal(), "i_CEA": a_en, "i_OCEA": 1, "i_WEA": 0, "i_RSTA": 0,
+                     "i_CSA0": 0, "i_CSA1": 0, "i_CSA2": 0,
+                     "i_CLKB": ClockSignal(), "i_CEB": b_en, "i_OCEB": 1, "i_WEB": b_we, "i_RSTB": 0,
+                     "i_CSB0": 0, "i_CSB1": 0, "i_CSB2": 0}
+            for i in range(14):
+                ports[f"i_ADA{i}"], ports[f"i_ADB{i}"] = ada[i], adb[i]
+            for i in range(18):
+                ports[f"i_DIA{i}"], ports[f"i_DIB{i}"] = 0, dib[i]
+                ports[f"o_DOA{i}"], ports[f"o_DOB{i}"] = doa[i], dob[i]
+            m.submodules[sl] = Instance("DP16KD", **{f"p_{k}": v for k, v in params.items()}, **ports)
+            m.d.comb += [qa[lo:lo + w].eq(doa[:w]), qb[lo:lo + w].eq(dob[:w])]
+            continue
+        mem = Memory(shape=unsigned(w), depth=depth, init=[])
+        m.submodules[sl] = mem
+        wp, rb, ra = mem.write_port(), mem.read_port(), mem.read_port()
+        reg = Signal(w, name=f"{sl}_qa", reset_less=True)
+        m.d.comb += [ra.addr.eq(a_addr), ra.en.eq(a_en), rb.addr.eq(b_addr), rb.en.eq(b_en),
+                     wp.addr.eq(b_addr), wp.en.eq(b_we), wp.data.eq(b_data[lo:lo + w]),
+                     qa[lo:lo + w].eq(reg), qb[lo:lo + w].eq(rb.data)]
+        m.d.sync += reg.eq(ra.data)
+    return qa, qb

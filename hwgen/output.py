@@ -68,7 +68,8 @@ class OutputStreamer(wiring.Component):
                 m.d.comb += [rd.addr.eq(og), rd.en.eq(1), rd.clear.eq(1)]
                 m.next = "STREAM"
             with m.State("STREAM"):
-                m.d.comb += self.o.valid.eq(1)
+                # The next group's address whether or not it is read: only `en` waits for `o.ready`.
+                m.d.comb += [self.o.valid.eq(1), rd.addr.eq(og_next)]
                 with m.Switch(oj):
                     for j in range(G):
                         with m.Case(j):
@@ -79,7 +80,7 @@ class OutputStreamer(wiring.Component):
                         m.d.comb += self.done.eq(1)
                         m.next = "IDLE"
                     with m.Elif(o_jlast):
-                        m.d.comb += [rd.addr.eq(og_next), rd.en.eq(1), rd.clear.eq(1)]
+                        m.d.comb += [rd.en.eq(1), rd.clear.eq(1)]
                         m.d.sync += [oj.eq(0), og.eq(og_next), og_next.eq(og_next + 1), o_jlast.eq(G == 1)]
                     with m.Else():
                         m.d.sync += [oj.eq(oj + 1), o_jlast.eq(oj == G - 2)]

@@ -25,13 +25,14 @@ DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))
 
 def table_shape(width: int, depth: int) -> tuple[int, int]:
     """(bank depth, slice width) of a table of `depth` words of `width` bits cut into banks and slices of
-    one DP16KD each: the fewest block RAMs, then the fewest banks. Each piece then maps to one block RAM
-    whose read data goes straight into a register: the multiplexer Yosys would put behind a deeper memory
-    does not fit behind a DP16KD's clock-to-output time (5.8 ns in nextpnr-ecp5's speed grade 6 model) at
-    150 MHz."""
+    one DP16KD each: the fewest banks, then the fewest block RAMs. Each piece then maps to one block RAM
+    whose read data goes straight into a register (on ECP5 its own output register); a table of several
+    banks has a bank multiplexer behind those registers, which in the row-index table's path (registered
+    word, multiplexer, the input buffer's address) costs about 1.5 ns at 150 MHz: one bank of 8192 2-bit
+    slices (5 block RAMs) beats four banks of 2048 9-bit words (4)."""
     def cost(shape):
         d, w = shape
-        return -(-depth // d) * -(-width // w), -(-depth // d)
+        return -(-depth // d), -(-depth // d) * -(-width // w)
     d, w = min(DP16KD_SHAPES, key=cost)
     return min(d, 1 << max(0, depth - 1).bit_length()), min(w, width)
 
