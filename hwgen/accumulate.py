@@ -72,15 +72,18 @@ class Accumulate(wiring.Component):
 
         rd = self.read
         wr_en, wr_addr, wr_data = Signal(), Signal.like(bt.group), Signal(G * W)     # the write (registers)
-        # The flush pipeline: read on port A (T), its word from the read register (T + 2), added into the
-        # write registers, written on port B (T + 3). The streamer reads and clears on port B.
-        f2_valid, f3_valid = Signal(), Signal()
-        f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
+        # The flush pipeline: read on port A (T), its word from the read register (T + 2) through the
+        # bypass into a register (T + 3), added into the write registers, written on port B (T + 4). The
+        # streamer reads and clears on port B.
+        f2_valid, f3_valid, f4_valid = Signal(), Signal(), Signal()
+        f2_group, f3_group, f4_group = Signal.like(bt.group), Signal.like(bt.group), Signal.like(bt.group)
         f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
         f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
+        f4_val = [Signal(signed(W), name=f"flush4_{j}") for j in range(G)]
         m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
                      *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
-                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
+                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)],
+                     f4_valid.eq(f3_valid), f4_group.eq(f3_group), *[f4_val[j].eq(f3_val[j]) for j in range(G)]]
         clear = Signal(range(max(2, p.n_groups)))
         clearing = Signal()         # CLEAR after reset
         b_addr = Signal.like(wr_addr, name="acc_b_addr")
@@ -95,11 +98,11 @@ class Accumulate(wiring.Component):
             m, "acc", width=G * W, depth=p.n_groups, a_addr=sa.flush_group, a_en=sa.flush_valid,
             b_addr=b_addr, b_en=b_we | rd.en, b_we=b_we, b_data=wr_data, platform=platform)
         m.d.comb += rd.data.eq(rd_data)
-        old = self._bypass(m, (wr_en, wr_addr, wr_data), f2_valid, f2_group, f3_valid, f3_group, f3_old)
+        old = self._bypass(m, (wr_en, wr_addr, wr_data), (f2_group, f3_group, f4_valid, f4_group), f3_old)
         m.d.sync += [wr_en.eq(0), wr_data.eq(0)]
-        with m.If(f3_valid):
-            m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
-                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
+        with m.If(f4_valid):
+            m.d.sync += [wr_en.eq(1), wr_addr.eq(f4_group),
+                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f4_val[j])[:W] for j in range(G)))]
 
         with m.FSM(name="accumulate"):
             with m.State("CLEAR"):
@@ -109,26 +112,35 @@ class Accumulate(wiring.Component):
                     m.next = "READY"
             with m.State("READY"):
                 m.d.comb += self.ready.eq(1)
-        m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)
+        m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | f4_valid | wr_en)
         return m
 
-    def _bypass(self, m, write, f2_valid, f2_group, f3_valid, f3_group, f3_old):
-        """The previous sum of flush C (read on port A in cycle T, added in T + 2). A flush P of the same
-        group read in T - d (d = 1, 2, 3) is written on port B in T - d + 3, at or after C's read, so C's
-        read misses it: the add takes P's sum from the write registers of T + 2 (d = 1), of one cycle
-        before (d = 2) or of two cycles before (d = 3), the newest first; from d = 4 on the memory has it.
-        Which one is decided a cycle ahead, from registers, so the add sees registered selects."""
+    def _bypass(self, m, write, stages, f3_old):
+        """The previous sum of flush C, read on port A in cycle T (its word in `f3_old` in T + 2), for the
+        add in T + 3. A flush P of the same group read in T - d is written on port B in T - d + 4, so C's
+        read misses it for d = 1..4 (d = 4: the write and the read share a cycle): its sum comes instead
+        from the write registers of T + 2 (d = 2), of one cycle before (d = 3) or two (d = 4), chosen in
+        T + 2 into a register, or (d = 1: P's add is in T + 2) from the write registers of T + 3, chosen
+        in front of the add; the newest wins. From d = 5 on the memory has it. Every choice is made a
+        cycle ahead from registers, so the multiplexers have registered selects and the block RAM's word
+        has one level of logic before a register."""
         wr_en, wr_addr, wr_data = write
+        f2_group, f3_group, f4_valid, f4_group = stages
         wr = [write] + [(Signal(name=f"wr{i}_en"), Signal.like(wr_addr, name=f"wr{i}_addr"),
                          Signal.like(wr_data, name=f"wr{i}_data")) for i in (1, 2)]
         for (en0, addr0, data0), (en1, addr1, data1) in zip(wr, wr[1:]):
             m.d.sync += [en1.eq(en0), addr1.eq(addr0), data1.eq(data0)]
-        # In T + 1, the writes that the write registers will hold in T + 2: the flush in stage 3 now, then
-        # the write registers and the first copy.
-        ahead = [(f3_valid, f3_group), (wr_en, wr_addr), (wr[1][0], wr[1][1])]
-        hit = [Signal(name=f"acc_bypass{i}") for i in range(3)]
+        # In T + 1 (C in stage 2), the writes the write registers will hold in T + 2: the flush in stage 4
+        # now (d = 2), the write registers (d = 3) and their first copy (d = 4).
+        ahead = [(f4_valid, f4_group), (wr_en, wr_addr), (wr[1][0], wr[1][1])]
+        hit = [Signal(name=f"acc_bypass{d}") for d in (2, 3, 4)]
         m.d.sync += [h.eq(en & (addr == f2_group)) for h, (en, addr) in zip(hit, ahead)]
-        old = f3_old
+        old3 = f3_old
         for h, (_, _, data_) in reversed(list(zip(hit, wr))):        # the newest matching write wins
-            old = Mux(h, data_, old)
-        return old
+            old3 = Mux(h, data_, old3)
+        old4 = Signal.like(wr_data, name="acc_old")
+        m.d.sync += old4.eq(old3)
+        # In T + 2 (C in stage 3): P in stage 4 now is in the write registers in T + 3 (d = 1).
+        hit1 = Signal(name="acc_bypass1")
+        m.d.sync += hit1.eq(f4_valid & (f4_group == f3_group))
+        return Mux(hit1, wr_data, old4)

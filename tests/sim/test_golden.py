@@ -159,19 +159,19 @@ def test_input_aware_cycles_of_one_live_step_by_hand():
     # One section of 8 rows (lanes 1: 8 gather cycles), one column of 8 ones (res 4 = bitlen(8)); the
     # input 1 on one row drives only step t = 0, one row: one 1-bit conversion. From the module docstring:
     # S0 at 0, gather from 2 for 8 cycles, ready at 2 + 8 + 5 = 15 (copy), issue 16, done 17; the next S0
-    # at 11 finds no section; RUN ends at max(17 + D + 4, 12) = 29 with D = 4 + log2(16) = 8, run = 30;
-    # cycles = K + run + 1 + N = 8 + 30 + 1 + 1 = 40. Weight-only: issue 16, 4 steps of 4 cycles done at
-    # 32, RUN ends at 44: 8 + 45 + 2 = 55.
+    # at 11 finds no section; RUN ends at max(17 + D + 5, 12) = 30 with D = 4 + log2(16) = 8, run = 31;
+    # cycles = K + run + 1 + N = 8 + 31 + 1 + 1 = 41. Weight-only: issue 16, 4 steps of 4 cycles done at
+    # 32, RUN ends at 45: 8 + 46 + 2 = 56.
     cfg = ArrayConfig(rows=8, cols=14, n_adc=16, input_bits=4, input_aware=True)
     x = np.zeros((1, 8), np.int64)
     x[0, 3] = 1
     case = Case("one_step", cfg, np.ones((8, 1), np.int64), x)
     pred = predict(case.lp, case.x)
-    assert pred.vector_cycles == [40]
+    assert pred.vector_cycles == [41]
     assert pred.conversions == [0, 1, 0, 0, 0] and pred.planes == 1
-    assert cycle_model(case.lp)["cycles"] == 55                 # without inputs: the weight-only schedule
+    assert cycle_model(case.lp)["cycles"] == 56                 # without inputs: the weight-only schedule
     plain = Case("one_step", cfg.replace(input_aware=False), case.w, x)
-    assert predict(plain.lp, x).vector_cycles == [55]
+    assert predict(plain.lp, x).vector_cycles == [56]
     assert predict(case.lp, np.zeros((1, 8), np.int64)).conversions == [0] * 5
 
 
