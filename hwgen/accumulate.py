@@ -19,18 +19,15 @@ class Accumulate(wiring.Component):
     """ShiftAdd, then a read-modify-write of the section's output group in the accumulator memory.
 
     After reset (state CLEAR) the memory is zeroed, one word a cycle, n_groups cycles; then READY: a reset
-    in the middle of a vector must not leak its partial sums into the next one. A section's sums
-    (`ShiftAdd.flush`) are added to their group's word in 4 cycles: read (the block RAM's output registered
-    before the add, whose carry chain would not fit behind its clock-to-output time), add, and the write,
-    whose address, data and enable come from registers. The memory has a single port: flushes of
-    non-empty sections are at least 3 cycles apart (the prefetch takes SECTION, READ and WORD for each),
-    so a write meeting the next flush's read waits one cycle, and that read, if of the same group, takes
-    the waiting write's sum (forwarded) instead of the memory's word. The streamer reads a word and
-    clears it in the same cycle (read before write).
-    On hardware whose flushes can come 1 or 2 cycles apart (sign-magnitude or input-aware drive, or fewer
-    than 3 drive steps) the memory instead has a write port beside the read port: writes never wait, and
-    a flush's add takes its group's sum from the newest of the last three writes when it is that group's
-    (the read does not see a write of the same or the two cycles before: see `_two_ports`).
+    in the middle of a vector must not leak its partial sums into the next one. The memory has two ports
+    (`hwgen.bram.flush_and_stream_ram`): a section's sums (`ShiftAdd.flush`) read their group's word on
+    port A in T, the word comes from the read register (on ECP5 the DP16KD's output register) in T + 2,
+    goes through the bypass into a register in T + 3, is added in T + 3 and written on port B in T + 4
+    from registers (address, data and enable). A flush of the same group 1 to 4 cycles earlier is not in
+    the memory yet: its sum comes from the write registers instead (`_bypass`). The streamer reads a word
+    on port B and clears it in the same cycle (read before write; the word the cycle after); it reads
+    only while not `busy`, so its address and the write's never meet, and the data written is the write
+    register, zero while no write is pending.
 
     Parameters
     ----------

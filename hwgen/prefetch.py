@@ -96,8 +96,10 @@ class Prefetch(wiring.Component):
     as it is written. Input-aware hardware also adds up, per drive step, the section's rows it drives
     (`next.payload.counts`), in the cycles its inputs land in `next`: `next.valid` comes no later.
 
-    Every block RAM's read data goes straight into a register: a DP16KD's clock-to-output time (5.8 ns in
-    nextpnr-ecp5's speed grade 6 model) leaves no room for logic in the same cycle.
+    Every block RAM's read data goes straight into a register (`hwgen.bram.registered_read`; on ECP5 the
+    DP16KD's own output register): a DP16KD's clock-to-output time without it (5.61 ns in nextpnr-ecp5
+    0.11.1's speed grade 6 model) leaves no room for logic, nor for the routing to a fabric register, in
+    a 150 MHz cycle.
 
     Parameters
     ----------
