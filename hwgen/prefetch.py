@@ -155,6 +155,7 @@ class Prefetch(wiring.Component):
 
         # The section word, registered.
         p_sec = Signal(range(p.section_depth + 1))
+        p_sec1 = Signal(range(p.section_depth + 2))     # p_sec + 1, a register: the table address has no adder
         # The section word is read a cycle ahead: the address of the next section (0 in IDLE, p_sec + 1
         # otherwise, which is the next section in the cycle before SECTION), so that the block RAM's
         # register has no other load and sits beside it, and the word the FSM decodes is a second
@@ -183,7 +184,7 @@ class Prefetch(wiring.Component):
         with m.FSM(name="prefetch") as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += p_sec.eq(0)
+                    m.d.sync += [p_sec.eq(0), p_sec1.eq(1)]
                     m.next = "SECTION"
             with m.State("SECTION"):
                 with m.If(p_sec == self.n_sec):
@@ -195,7 +196,7 @@ class Prefetch(wiring.Component):
                 m.next = "WORD"
             with m.State("WORD"):
                 with m.If(sec["n_active"] == 0):
-                    m.d.sync += [p_sec.eq(p_sec + 1), self.sections.eq(self.sections + 1)]
+                    m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1), self.sections.eq(self.sections + 1)]
                     m.next = "SECTION"
                 with m.Elif(~nxt_full):
                     m.d.sync += [
@@ -216,10 +217,10 @@ class Prefetch(wiring.Component):
                 m.d.sync += [col_addr[l].eq(col_addr[l] + P) for l in range(P)]
                 m.d.sync += g_last.eq(g_pos + 2 * P >= g_len)
                 with m.If(g_last):
-                    m.d.sync += p_sec.eq(p_sec + 1)
+                    m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1)]
                     m.next = "SECTION"
         m.d.comb += [self.idle.eq(fsm.ongoing("IDLE") & ~nxt_full),
-                     sec_addr.eq(Mux(fsm.ongoing("IDLE"), 0, p_sec + 1))]
+                     sec_addr.eq(Mux(fsm.ongoing("IDLE"), 0, p_sec1))]
 
         # Stage 1: table words arrive and are registered. Stage 2: columns land in `next`, the registered
         # row indices address the input buffer. Stage 3: inputs arrive and are registered. Stage 4: they
