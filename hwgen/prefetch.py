@@ -242,6 +242,12 @@ class Prefetch(wiring.Component):
         m.d.comb += [sv[0].eq(fsm.ongoing("GATHER")), spos[0].eq(g_pos), sl[0].eq(g_last)]
         for i in range(1, 5):
             m.d.sync += [sv[i].eq(sv[i - 1]), spos[i].eq(spos[i - 1]), sl[i].eq(sl[i - 1])]
+        # Whether lane l's column (stage 2) and row (stage 4) belong to the section, compared a stage
+        # ahead into registers, so that no comparison sits in front of `next`'s clock enables.
+        okc = [Signal(name=f"g2_col{l}") for l in range(P)]
+        ok = [Signal(name=f"g4_row{l}") for l in range(P)]
+        m.d.sync += [okc[l].eq(spos[1] + l < g_nact) for l in range(P)]
+        m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
         with m.If(sv[2]):
             with m.Switch(spos[2][lp2:]):
                 for q in range(-(-SC // P)):
@@ -251,7 +257,7 @@ class Prefetch(wiring.Component):
                             if c >= SC:
                                 continue
                             f = p.column_layout(col_q[l])
-                            with m.If(c < g_nact):
+                            with m.If(okc[l]):            # c < g_nact
                                 m.d.sync += [nxt.cols[c].col.eq(f["slot_col"]), nxt.cols[c].sign.eq(f["sign"]),
                                              nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"]),
                                              nxt.cols[c].j.eq(f["out"] - g_out_base)]
@@ -262,15 +268,13 @@ class Prefetch(wiring.Component):
                         for l in range(P):
                             r = q * P + l
                             if r < R:
-                                with m.If(r < g_rows):
+                                with m.If(ok[l]):         # r < g_rows
                                     m.d.sync += [nxt.planes[tt][r].eq(in_q[l][tt]) for tt in range(A)]
             with m.If(sl[4]):
                 m.d.sync += self.next.valid.eq(1)
         if cfg.input_aware:
             # Each step's driven rows: a popcount of the `lanes` rows landing, added in the same cycle;
             # lane l holds a row of the section when ok[l].
-            ok = [Signal(name=f"g4_row{l}") for l in range(P)]
-            m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
             with m.If(sv[4]):
                 for i in range(cfg.steps):
                     m.d.sync += nxt.counts[i].eq(
