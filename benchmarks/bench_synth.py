@@ -20,6 +20,7 @@ import os
 import sys
 import time
 
+from hwgen.bram import platform_for
 from hwgen.params import TileParams, default_lanes
 from hwgen.synth import synthesize
 from hwgen.verilog import emit_rtlil, module_name
@@ -34,7 +35,8 @@ def point(rows: int, cols: int, n_adc: int, seen: dict) -> dict:
     cfg = ArrayConfig(rows=rows, cols=cols, n_adc=n_adc)
     params = TileParams(cfg.hw, LIMITS["k"], LIMITS["n"], LIMITS["sections"], LIMITS["rows"], LIMITS["columns"],
                         default_lanes(rows))
-    design = emit_rtlil(None, params, controller_only=True)
+    # The block RAMs as DP16KD with their output registers, as `sws synth --target ecp5` builds them.
+    design = emit_rtlil(None, params, controller_only=True, platform=platform_for("ecp5"))
     key = hashlib.sha256(design.encode()).hexdigest()
     head = {"rows": rows, "cols": cols, "n_adc": n_adc, "netlist": key[:12]}
     if key in seen:

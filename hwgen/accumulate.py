@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bram import flush_and_stream_ram
 from .interface import AccReadSignature, BatchSignature
 from .params import TileParams
 from .shift_add import ShiftAdd
@@ -15,59 +15,19 @@ from .shift_add import ShiftAdd
 __all__ = ["Accumulate"]
 
 
-class _SlicedMemory:
-    """A memory as side-by-side memories at most 18 bits wide, with one write and one read port: an ECP5
-    DP16KD port is at most 18 bits wide as a true dual-port block RAM, and only a true dual-port block
-    RAM gives a read and a write at one address one port (a wider memory maps to the 36-bit pseudo
-    dual-port PDPW16KD, whose read and write are on two ports)."""
-
-    def __init__(self, m, name, width, depth):
-        self.mems = []
-        for k, lo in enumerate(range(0, width, 18)):
-            mem = Memory(shape=unsigned(min(18, width - lo)), depth=depth, init=[])
-            m.submodules[f"{name}{k}"] = mem
-            self.mems.append(mem)
-        self.m, self.width = m, width
-
-    def write_port(self):
-        ports = [mem.write_port() for mem in self.mems]
-        return _Ports(self.m, ports, self.width, write=True)
-
-    def read_port(self):
-        return _Ports(self.m, [mem.read_port() for mem in self.mems], self.width, write=False)
-
-
-class _Ports:
-    """The ports of a sliced memory driven as one: `addr`, `en`, `data` (written or read)."""
-
-    def __init__(self, m, ports, width, write):
-        self.addr = Signal.like(ports[0].addr)
-        self.en = Signal(init=1)
-        self.data = Signal(width)
-        lo = 0
-        for port in ports:
-            w = len(port.data)
-            m.d.comb += [port.addr.eq(self.addr), port.en.eq(self.en)]
-            m.d.comb += port.data.eq(self.data[lo:lo + w]) if write else self.data[lo:lo + w].eq(port.data)
-            lo += w
-
-
 class Accumulate(wiring.Component):
     """ShiftAdd, then a read-modify-write of the section's output group in the accumulator memory.
 
     After reset (state CLEAR) the memory is zeroed, one word a cycle, n_groups cycles; then READY: a reset
-    in the middle of a vector must not leak its partial sums into the next one. A section's sums
-    (`ShiftAdd.flush`) are added to their group's word in 4 cycles: read (the block RAM's output registered
-    before the add, whose carry chain would not fit behind its clock-to-output time), add, and the write,
-    whose address, data and enable come from registers. The memory has a single port: flushes of
-    non-empty sections are at least 3 cycles apart (the prefetch takes SECTION, READ and WORD for each),
-    so a write meeting the next flush's read waits one cycle, and that read, if of the same group, takes
-    the waiting write's sum (forwarded) instead of the memory's word. The streamer reads a word and
-    clears it in the same cycle (read before write).
-    On hardware whose flushes can come 1 or 2 cycles apart (sign-magnitude or input-aware drive, or fewer
-    than 3 drive steps) the memory instead has a write port beside the read port: writes never wait, and
-    a flush's add takes its group's sum from the newest of the last three writes when it is that group's
-    (the read does not see a write of the same or the two cycles before: see `_two_ports`).
+    in the middle of a vector must not leak its partial sums into the next one. The memory has two ports
+    (`hwgen.bram.flush_and_stream_ram`): a section's sums (`ShiftAdd.flush`) read their group's word on
+    port A in T, the word comes from the read register (on ECP5 the DP16KD's output register) in T + 2,
+    goes through the bypass into a register in T + 3, is added in T + 3 and written on port B in T + 4
+    from registers (address, data and enable). A flush of the same group 1 to 4 cycles earlier is not in
+    the memory yet: its sum comes from the write registers instead (`_bypass`). The streamer reads a word
+    on port B and clears it in the same cycle (read before write; the word the cycle after); it reads
+    only while not `busy`, so its address and the write's never meet, and the data written is the write
+    register, zero while no write is pending.
 
     Parameters
     ----------
@@ -95,7 +55,6 @@ class Accumulate(wiring.Component):
         m = Module()
         p, cfg = self.params, self.params.hw
         G, W, NA = cfg.group, p.acc_width, cfg.n_adc
-        acc_mem = _SlicedMemory(m, "acc", G * W, p.n_groups)
         walk = p.walks_steps
         m.submodules.shift_add = sa = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
                                                group_width=len(self.batch.group), step_shift=walk)
@@ -108,96 +67,77 @@ class Accumulate(wiring.Component):
         for i in range(NA):
             m.d.comb += [sa.bit[i].eq(bt.bit[i]), sa.j[i].eq(bt.j[i])]
 
-        acc_wp, acc_rp = acc_mem.write_port(), acc_mem.read_port()
+        rd = self.read
         wr_en, wr_addr, wr_data = Signal(), Signal.like(bt.group), Signal(G * W)     # the write (registers)
-        # The flush pipeline: read (T), read data registered (T + 1), add (T + 2) into the write registers.
-        f2_valid, f3_valid = Signal(), Signal()
-        f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
+        # The flush pipeline: read on port A (T), its word from the read register (T + 2) through the
+        # bypass into a register (T + 3), added into the write registers, written on port B (T + 4). The
+        # streamer reads and clears on port B.
+        f2_valid, f3_valid, f4_valid = Signal(), Signal(), Signal()
+        f2_group, f3_group, f4_group = Signal.like(bt.group), Signal.like(bt.group), Signal.like(bt.group)
         f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
         f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
-        f3_old = Signal(G * W)
+        f4_val = [Signal(signed(W), name=f"flush4_{j}") for j in range(G)]
         m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
                      *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
-                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
-        with m.If(f2_valid):
-            m.d.sync += f3_old.eq(acc_rp.data)
-        if walk or cfg.steps < 3:
-            old, clear_addr = self._two_ports(m, sa, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_group, f3_old)
-        else:
-            old, clear_addr = self._one_port(m, sa, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_old)
-        with m.If(f3_valid):
-            m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
-                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
-
+                     f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)],
+                     f4_valid.eq(f3_valid), f4_group.eq(f3_group), *[f4_val[j].eq(f3_val[j]) for j in range(G)]]
         clear = Signal(range(max(2, p.n_groups)))
+        clearing = Signal()         # CLEAR after reset
+        b_addr = Signal.like(wr_addr, name="acc_b_addr")
+        b_we = Signal(name="acc_b_we")
+        # Streamer reads come only while not `busy` (no write pending) and after CLEAR: the address is a
+        # choice between registers (and the streamer's address), and the written data is the write
+        # register, zero unless a write is pending, so the clears (after reset, and the streamer's read
+        # and clear) write it as it is.
+        m.d.comb += [b_addr.eq(Mux(wr_en, wr_addr, Mux(clearing, clear, rd.addr))),
+                     b_we.eq(wr_en | clearing | (rd.en & rd.clear))]
+        f3_old, rd_data = flush_and_stream_ram(
+            m, "acc", width=G * W, depth=p.n_groups, a_addr=sa.flush_group, a_en=sa.flush_valid,
+            b_addr=b_addr, b_en=b_we | rd.en, b_we=b_we, b_data=wr_data, platform=platform)
+        m.d.comb += rd.data.eq(rd_data)
+        old = self._bypass(m, (wr_en, wr_addr, wr_data), (f2_group, f3_group, f4_valid, f4_group), f3_old)
+        m.d.sync += [wr_en.eq(0), wr_data.eq(0)]
+        with m.If(f4_valid):
+            m.d.sync += [wr_en.eq(1), wr_addr.eq(f4_group),
+                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f4_val[j])[:W] for j in range(G)))]
+
         with m.FSM(name="accumulate"):
             with m.State("CLEAR"):
-                m.d.comb += [clear_addr.eq(clear), acc_wp.en.eq(1), acc_wp.data.eq(0)]
+                m.d.comb += clearing.eq(1)
                 m.d.sync += clear.eq(clear + 1)
                 with m.If(clear == p.n_groups - 1):
                     m.next = "READY"
             with m.State("READY"):
                 m.d.comb += self.ready.eq(1)
-        m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | wr_en)
+        m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | f4_valid | wr_en)
         return m
 
-    def _one_port(self, m, sa, acc_rp, acc_wp, write, f3_old):
-        """One address for the read and the write: the block RAM then has one read-write port, and the
-        streamer's read-and-clear is its native read-before-write. (A write and a read on two ports would
-        make Yosys emulate the read's collision behaviour with a multiplexer behind the block RAM's output,
-        where no logic fits.) A flush's read takes the port first; a write that meets a read waits a cycle
-        (flushes are at least 3 cycles apart, so it never waits longer), and a flush reading the group of
-        a waiting write takes that write's data instead (forwarding). Returns the add's previous sum and
-        the address the clear after reset drives."""
+    def _bypass(self, m, write, stages, f3_old):
+        """The previous sum of flush C, read on port A in cycle T (its word in `f3_old` in T + 2), for the
+        add in T + 3. A flush P of the same group read in T - d is written on port B in T - d + 4, so C's
+        read misses it for d = 1..4 (d = 4: the write and the read share a cycle): its sum comes instead
+        from the write registers of T + 2 (d = 2), of one cycle before (d = 3) or two (d = 4), chosen in
+        T + 2 into a register, or (d = 1: P's add is in T + 2) from the write registers of T + 3, chosen
+        in front of the add; the newest wins. From d = 5 on the memory has it. Every choice is made a
+        cycle ahead from registers, so the multiplexers have registered selects and the block RAM's word
+        has one level of logic before a register."""
         wr_en, wr_addr, wr_data = write
-        rd = self.read
-        reading = sa.flush_valid | rd.en
-        at = Signal.like(wr_addr, name="acc_addr")
-        with m.If(sa.flush_valid):
-            m.d.comb += at.eq(sa.flush_group)
-        with m.Elif(rd.en):
-            m.d.comb += at.eq(rd.addr)
-        with m.Else():
-            m.d.comb += at.eq(wr_addr)
-        clearing = rd.en & rd.clear
-        # The read is enabled with every write too (a port's clock enable covers both), so that Yosys
-        # merges the two into one port; outside RUN no write but the streamer's read-and-clear happens, so
-        # the streamer's word holds until its next read.
-        m.d.comb += [acc_rp.addr.eq(at), rd.data.eq(acc_rp.data),
-                     acc_wp.addr.eq(at), acc_wp.en.eq(clearing | (wr_en & ~reading)),
-                     acc_wp.data.eq(Mux(clearing, 0, wr_data)), acc_rp.en.eq(reading | acc_wp.en)]
-        with m.If(wr_en & ~reading):
-            m.d.sync += wr_en.eq(0)
-        f2_fwd, f3_fwd = Signal(), Signal()
-        f2_fwd_data, f3_fwd_data = Signal.like(wr_data), Signal.like(wr_data)
-        m.d.sync += [f2_fwd.eq(sa.flush_valid & wr_en & (wr_addr == sa.flush_group)), f2_fwd_data.eq(wr_data),
-                     f3_fwd.eq(f2_fwd), f3_fwd_data.eq(f2_fwd_data)]
-        old = Signal.like(wr_data)
-        m.d.comb += old.eq(Mux(f3_fwd, f3_fwd_data, f3_old))
-        return old, at
-
-    def _two_ports(self, m, sa, acc_rp, acc_wp, write, f3_group, f3_old):
-        """The read-modify-write with a read port and a write port (non-transparent: a read sees the
-        memory before that cycle's write). Flush P read in cycle T is written in T + 3; a flush C of the
-        same group read in T + d (d = 1, 2, 3) reads the word before P's write, so its add (in T + d + 2)
-        takes P's sum from the write registers of that cycle (d = 1), of one cycle before (d = 2) or of two
-        cycles before (d = 3), the newest first; from d = 4 on the memory has it. The streamer's read and
-        clear of a word share a cycle: the read sees the word, the write zeroes it. Returns the add's
-        previous sum and the address the clear after reset drives."""
-        wr_en, wr_addr, wr_data = write
-        rd = self.read
-        m.d.comb += [acc_rp.addr.eq(Mux(sa.flush_valid, sa.flush_group, rd.addr)),
-                     acc_rp.en.eq(sa.flush_valid | rd.en), rd.data.eq(acc_rp.data)]
-        # The write registers (written in the cycle they hold) and the two writes before them.
+        f2_group, f3_group, f4_valid, f4_group = stages
         wr = [write] + [(Signal(name=f"wr{i}_en"), Signal.like(wr_addr, name=f"wr{i}_addr"),
                          Signal.like(wr_data, name=f"wr{i}_data")) for i in (1, 2)]
-        m.d.sync += wr_en.eq(0)
         for (en0, addr0, data0), (en1, addr1, data1) in zip(wr, wr[1:]):
             m.d.sync += [en1.eq(en0), addr1.eq(addr0), data1.eq(data0)]
-        old = f3_old
-        for en, addr, data_ in reversed(wr):        # the newest matching write wins
-            old = Mux(en & (addr == f3_group), data_, old)
-        clearing = rd.en & rd.clear
-        m.d.comb += [acc_wp.addr.eq(Mux(clearing, rd.addr, wr_addr)), acc_wp.data.eq(Mux(clearing, 0, wr_data)),
-                     acc_wp.en.eq(clearing | wr_en)]
-        return old, acc_wp.addr
+        # In T + 1 (C in stage 2), the writes the write registers will hold in T + 2: the flush in stage 4
+        # now (d = 2), the write registers (d = 3) and their first copy (d = 4).
+        ahead = [(f4_valid, f4_group), (wr_en, wr_addr), (wr[1][0], wr[1][1])]
+        hit = [Signal(name=f"acc_bypass{d}") for d in (2, 3, 4)]
+        m.d.sync += [h.eq(en & (addr == f2_group)) for h, (en, addr) in zip(hit, ahead)]
+        old3 = f3_old
+        for h, (_, _, data_) in reversed(list(zip(hit, wr))):        # the newest matching write wins
+            old3 = Mux(h, data_, old3)
+        old4 = Signal.like(wr_data, name="acc_old")
+        m.d.sync += old4.eq(old3)
+        # In T + 2 (C in stage 3): P in stage 4 now is in the write registers in T + 3 (d = 1).
+        hit1 = Signal(name="acc_bypass1")
+        m.d.sync += hit1.eq(f4_valid & (f4_group == f3_group))
+        return Mux(hit1, wr_data, old4)

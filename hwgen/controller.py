@@ -96,6 +96,8 @@ class Controller(wiring.Component):
             layer = layer_word_layout(p)
             n_sec, k_len, n_out = Signal(layer["sections"].shape), Signal(range(p.k + 1), init=p.k), \
                 Signal(range(p.n + 1), init=p.n)
+            # k_len - 2 (modulo 2**len(k)), a register: k_last's next value is one comparison, no adder.
+            k_stop = Signal(len(k), init=(p.k - 2) % (1 << len(k)))
             prog = self.prog
             for name in ("we", "sel", "addr", "data"):
                 m.d.comb += getattr(pre.prog, name).eq(getattr(prog, name))
@@ -104,9 +106,11 @@ class Controller(wiring.Component):
                          self.bus.wr_addr.eq(prog.addr), self.bus.wr_data.eq(prog.data)]
             with m.If(prog.we & (prog.sel == PROG_SELECT["layer"])):
                 word = layer(prog.data[:layer.size])
-                m.d.sync += [n_sec.eq(word.sections), k_len.eq(word.k), n_out.eq(word.n), k_last.eq(word.k == 1)]
+                m.d.sync += [n_sec.eq(word.sections), k_len.eq(word.k), n_out.eq(word.n), k_last.eq(word.k == 1),
+                             k_stop.eq(word.k - 2)]
         else:
             n_sec, k_len, n_out = Const(p.section_depth), Const(p.k), Const(p.n)
+            k_stop = Const((p.k - 2) % (1 << len(k)), len(k))
         m.d.comb += [pre.n_sec.eq(n_sec), out.n_out.eq(n_out)]
 
         m.d.comb += [pre.load_addr.eq(k), pre.load_data.eq(self.i.payload)]
@@ -124,7 +128,7 @@ class Controller(wiring.Component):
                         m.d.sync += [k.eq(0), k_last.eq(k_len == 1)]
                         m.next = "RUN"
                     with m.Else():
-                        m.d.sync += [k.eq(k + 1), k_last.eq(k + 2 == k_len)]
+                        m.d.sync += [k.eq(k + 1), k_last.eq(k == k_stop)]
             with m.State("RUN"):
                 with m.If(run_done):
                     m.d.comb += out.start.eq(1)

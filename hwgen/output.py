@@ -58,16 +58,21 @@ class OutputStreamer(wiring.Component):
         o_last = Signal()                # the current output is the layer's last (o_left == 0), registered
         o_jlast = Signal()               # the current output is its group's last (oj == G - 1), registered
         rd = self.read
+        # The read address, a register: og in FETCH, og_next in STREAM (the accumulator's block RAM is far).
+        rd_at = Signal(range(p.n_groups + 2))
+        m.d.comb += rd.addr.eq(rd_at)
         with m.FSM(name="output"):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [og.eq(0), og_next.eq(1), oj.eq(0), o_left.eq(self.n_out - 1), o_last.eq(self.n_out == 1),
-                                 o_jlast.eq(G == 1)]
+                                 o_jlast.eq(G == 1), rd_at.eq(0)]
                     m.next = "FETCH"
             with m.State("FETCH"):
-                m.d.comb += [rd.addr.eq(og), rd.en.eq(1), rd.clear.eq(1)]
+                m.d.comb += [rd.en.eq(1), rd.clear.eq(1)]
+                m.d.sync += rd_at.eq(og_next)
                 m.next = "STREAM"
             with m.State("STREAM"):
+                # The next group's address whether or not it is read: only `en` waits for `o.ready`.
                 m.d.comb += self.o.valid.eq(1)
                 with m.Switch(oj):
                     for j in range(G):
@@ -79,8 +84,9 @@ class OutputStreamer(wiring.Component):
                         m.d.comb += self.done.eq(1)
                         m.next = "IDLE"
                     with m.Elif(o_jlast):
-                        m.d.comb += [rd.addr.eq(og_next), rd.en.eq(1), rd.clear.eq(1)]
-                        m.d.sync += [oj.eq(0), og.eq(og_next), og_next.eq(og_next + 1), o_jlast.eq(G == 1)]
+                        m.d.comb += [rd.en.eq(1), rd.clear.eq(1)]
+                        m.d.sync += [oj.eq(0), og.eq(og_next), og_next.eq(og_next + 1), o_jlast.eq(G == 1),
+                                     rd_at.eq(og_next + 1)]
                     with m.Else():
                         m.d.sync += [oj.eq(oj + 1), o_jlast.eq(oj == G - 2)]
         return m

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
+from .bram import registered_read
 from .interface import COUNTER_WIDTH, PROG_SELECT, ProgSignature, next_section_layout
 from .params import TileParams
 from .shift_add import tree_sum
@@ -25,22 +25,24 @@ DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))
 
 def table_shape(width: int, depth: int) -> tuple[int, int]:
     """(bank depth, slice width) of a table of `depth` words of `width` bits cut into banks and slices of
-    one DP16KD each: the fewest block RAMs, then the fewest banks. Each piece then maps to one block RAM
-    whose read data goes straight into a register: the multiplexer Yosys would put behind a deeper memory
-    does not fit behind a DP16KD's clock-to-output time (5.8 ns in nextpnr-ecp5's speed grade 6 model) at
-    150 MHz."""
+    one DP16KD each: the fewest banks, then the fewest block RAMs. Each piece then maps to one block RAM
+    whose read data goes straight into a register (on ECP5 its own output register); a table of several
+    banks has a bank multiplexer behind those registers, which in the row-index table's path (registered
+    word, multiplexer, the input buffer's address) costs about 1.5 ns at 150 MHz: one bank of 8192 2-bit
+    slices (5 block RAMs) beats four banks of 2048 9-bit words (4)."""
     def cost(shape):
         d, w = shape
-        return -(-depth // d) * -(-width // w), -(-depth // d)
+        return -(-depth // d), -(-depth // d) * -(-width // w)
     d, w = min(DP16KD_SHAPES, key=cost)
     return min(d, 1 << max(0, depth - 1).bit_length()), min(w, width)
 
 
-def _table_read(m, name, width, depth, words, addr, qname, prog=None):
+def _table_read(m, name, width, depth, words, addr, qname, prog=None, platform=None):
     """One read of a table (a copy of it for each read), in banks and slices of one block RAM each
     (`table_shape`), with 2 cycles of latency: `addr` in cycle T, the word (returned) in T + 2 from
-    registers: each bank's read data is registered, then the bank is chosen by the address's registered
-    high bits, so the multiplexer sits behind the registers.
+    registers: each bank's read data is registered (`hwgen.bram.registered_read`: on ECP5 the DP16KD's own
+    output register), then the bank is chosen by the address's registered high bits, so the multiplexer
+    sits behind the registers.
 
     A generic table's write (`prog`) and the read share one address (the write's while it writes): each
     block RAM then has one read-write port, whose read-during-write behaviour it has natively; a write and
@@ -59,19 +61,11 @@ def _table_read(m, name, width, depth, words, addr, qname, prog=None):
         for lo in range(0, width, piece):
             w = min(piece, width - lo)
             init = [] if words is None else [(v >> lo) & ((1 << w) - 1) for v in words[b * bank:][:size]]
-            mem = Memory(shape=unsigned(w), depth=size, init=init)
-            m.submodules[f"{qname}_b{b}_s{lo // piece}"] = mem
-            if prog is not None:
-                wp = mem.write_port()
-                m.d.comb += [wp.addr.eq(at[:bits]), wp.data.eq(prog.data[lo:lo + w]),
-                             wp.en.eq(writing & (at[bits:] == b))]
-                rp = mem.read_port(transparent_for=(wp,))
-            else:
-                rp = mem.read_port()
-            m.d.comb += rp.addr.eq(at[:bits])
-            datas.append(rp.data)
+            write = None if prog is None else (writing & (at[bits:] == b), prog.data[lo:lo + w])
+            datas.append(registered_read(m, f"{qname}_b{b}_s{lo // piece}", width=w, depth=size, addr=at[:bits],
+                                         init=init, write=write, platform=platform))
         q = Signal(width, name=f"{qname}_bank{b}")
-        m.d.sync += q.eq(Cat(datas))
+        m.d.comb += q.eq(Cat(datas))
         qs.append(q)
     out = Signal(width, name=qname)
     if len(qs) == 1:
@@ -102,8 +96,10 @@ class Prefetch(wiring.Component):
     as it is written. Input-aware hardware also adds up, per drive step, the section's rows it drives
     (`next.payload.counts`), in the cycles its inputs land in `next`: `next.valid` comes no later.
 
-    Every block RAM's read data goes straight into a register: a DP16KD's clock-to-output time (5.8 ns in
-    nextpnr-ecp5's speed grade 6 model) leaves no room for logic in the same cycle.
+    Every block RAM's read data goes straight into a register (`hwgen.bram.registered_read`; on ECP5 the
+    DP16KD's own output register): a DP16KD's clock-to-output time without it (5.61 ns in nextpnr-ecp5
+    0.11.1's speed grade 6 model) leaves no room for logic, nor for the routing to a fabric register, in
+    a 150 MHz cycle.
 
     Parameters
     ----------
@@ -159,13 +155,14 @@ class Prefetch(wiring.Component):
 
         # The section word, registered.
         p_sec = Signal(range(p.section_depth + 1))
+        p_sec1 = Signal(range(p.section_depth + 2))     # p_sec + 1, a register: the table address has no adder
         # The section word is read a cycle ahead: the address of the next section (0 in IDLE, p_sec + 1
         # otherwise, which is the next section in the cycle before SECTION), so that the block RAM's
         # register has no other load and sits beside it, and the word the FSM decodes is a second
         # register, loaded in READ.
         sec_addr = Signal(range(p.section_depth + 2))
         sec_pre = _table_read(m, "sections", p.section_layout.size, p.section_depth,
-                              None if generic else p.section_words(plan), sec_addr, "sec_pre", prog)
+                              None if generic else p.section_words(plan), sec_addr, "sec_pre", prog, platform)
         sec_q = Signal(p.section_layout.size)
         sec = p.section_layout(sec_q)
 
@@ -187,7 +184,7 @@ class Prefetch(wiring.Component):
         with m.FSM(name="prefetch") as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += p_sec.eq(0)
+                    m.d.sync += [p_sec.eq(0), p_sec1.eq(1)]
                     m.next = "SECTION"
             with m.State("SECTION"):
                 with m.If(p_sec == self.n_sec):
@@ -199,7 +196,7 @@ class Prefetch(wiring.Component):
                 m.next = "WORD"
             with m.State("WORD"):
                 with m.If(sec["n_active"] == 0):
-                    m.d.sync += [p_sec.eq(p_sec + 1), self.sections.eq(self.sections + 1)]
+                    m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1), self.sections.eq(self.sections + 1)]
                     m.next = "SECTION"
                 with m.Elif(~nxt_full):
                     m.d.sync += [
@@ -220,35 +217,37 @@ class Prefetch(wiring.Component):
                 m.d.sync += [col_addr[l].eq(col_addr[l] + P) for l in range(P)]
                 m.d.sync += g_last.eq(g_pos + 2 * P >= g_len)
                 with m.If(g_last):
-                    m.d.sync += p_sec.eq(p_sec + 1)
+                    m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1)]
                     m.next = "SECTION"
         m.d.comb += [self.idle.eq(fsm.ongoing("IDLE") & ~nxt_full),
-                     sec_addr.eq(Mux(fsm.ongoing("IDLE"), 0, p_sec + 1))]
+                     sec_addr.eq(Mux(fsm.ongoing("IDLE"), 0, p_sec1))]
 
         # Stage 1: table words arrive and are registered. Stage 2: columns land in `next`, the registered
         # row indices address the input buffer. Stage 3: inputs arrive and are registered. Stage 4: they
         # land in `next`'s planes.
         row_q = [_table_read(m, "rows", p.widths["rows"]["index"], p.row_depth, None if generic else p.row_words(plan),
-                             row_addr[l], f"row_q{l}", prog) for l in range(P)]
+                             row_addr[l], f"row_q{l}", prog, platform) for l in range(P)]
         col_q = [_table_read(m, "columns", p.column_layout.size, p.column_depth,
-                             None if generic else p.column_words(plan), col_addr[l], f"col_q{l}", prog) for l in range(P)]
+                             None if generic else p.column_words(plan), col_addr[l], f"col_q{l}", prog, platform) for l in range(P)]
         # The input buffer, a copy per lane, written in LOAD and read in RUN through one address.
-        in_q = [Signal(A, name=f"in_q{l}") for l in range(P)]
+        in_q = []
         for l in range(P):
-            mem = Memory(shape=unsigned(A), depth=p.k, init=[])
-            m.submodules[f"inputs{l}"] = mem
-            wp = mem.write_port()
-            rp = mem.read_port(transparent_for=(wp,))
             at = Signal(range(p.k), name=f"inputs{l}_addr")
-            m.d.comb += [at.eq(Mux(self.load_en, self.load_addr, row_q[l])), wp.addr.eq(at), rp.addr.eq(at),
-                         wp.data.eq(load_word), wp.en.eq(self.load_en)]
-            m.d.sync += in_q[l].eq(rp.data)
+            m.d.comb += at.eq(Mux(self.load_en, self.load_addr, row_q[l]))
+            in_q.append(registered_read(m, f"inputs{l}", width=A, depth=p.k, addr=at,
+                                        write=(self.load_en, load_word), platform=platform))
         sv = [Signal(name=f"g{i}_valid") for i in range(5)]
         sl = [Signal(name=f"g{i}_last") for i in range(5)]
         spos = [Signal.like(g_pos, name=f"g{i}_pos") for i in range(5)]
         m.d.comb += [sv[0].eq(fsm.ongoing("GATHER")), spos[0].eq(g_pos), sl[0].eq(g_last)]
         for i in range(1, 5):
             m.d.sync += [sv[i].eq(sv[i - 1]), spos[i].eq(spos[i - 1]), sl[i].eq(sl[i - 1])]
+        # Whether lane l's column (stage 2) and row (stage 4) belong to the section, compared a stage
+        # ahead into registers, so that no comparison sits in front of `next`'s clock enables.
+        okc = [Signal(name=f"g2_col{l}") for l in range(P)]
+        ok = [Signal(name=f"g4_row{l}") for l in range(P)]
+        m.d.sync += [okc[l].eq(spos[1] + l < g_nact) for l in range(P)]
+        m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
         with m.If(sv[2]):
             with m.Switch(spos[2][lp2:]):
                 for q in range(-(-SC // P)):
@@ -258,7 +257,7 @@ class Prefetch(wiring.Component):
                             if c >= SC:
                                 continue
                             f = p.column_layout(col_q[l])
-                            with m.If(c < g_nact):
+                            with m.If(okc[l]):            # c < g_nact
                                 m.d.sync += [nxt.cols[c].col.eq(f["slot_col"]), nxt.cols[c].sign.eq(f["sign"]),
                                              nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"]),
                                              nxt.cols[c].j.eq(f["out"] - g_out_base)]
@@ -269,15 +268,13 @@ class Prefetch(wiring.Component):
                         for l in range(P):
                             r = q * P + l
                             if r < R:
-                                with m.If(r < g_rows):
+                                with m.If(ok[l]):         # r < g_rows
                                     m.d.sync += [nxt.planes[tt][r].eq(in_q[l][tt]) for tt in range(A)]
             with m.If(sl[4]):
                 m.d.sync += self.next.valid.eq(1)
         if cfg.input_aware:
             # Each step's driven rows: a popcount of the `lanes` rows landing, added in the same cycle;
             # lane l holds a row of the section when ok[l].
-            ok = [Signal(name=f"g4_row{l}") for l in range(P)]
-            m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
             with m.If(sv[4]):
                 for i in range(cfg.steps):
                     m.d.sync += nxt.counts[i].eq(

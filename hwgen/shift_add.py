@@ -112,18 +112,19 @@ class ShiftAdd(wiring.Component):
         a = [Signal(unsigned(term_w - 1), name=f"shifted{i}") for i in range(n)]
         a_lanes, a_sign = Signal(n), Signal(n)
         a_j = Signal.like(self.j)
+        # Loaded every cycle and used only when `v1`: `capture`, which waits for the ADCs' done, then
+        # drives one flip-flop, not the clock enable of every stage-1 register.
         m.d.sync += v1.eq(self.capture)
-        with m.If(self.capture):
-            m.d.sync += [a_lanes.eq(self.lane_valid), a_sign.eq(self.sign),
-                         a_j.eq(self.j), ctl1.first.eq(self.first), ctl1.new_plane.eq(self.new_plane),
-                         ctl1.last.eq(self.last), ctl1.negate.eq(self.negate), ctl1.group.eq(self.group)]
-            for i in range(n):
-                # The lane's shift: its bit, plus the step's exponent with step_shift.
-                shift = self.bit[i] + self.shift if self.step_shift else self.bit[i]
-                with m.Switch(shift):
-                    for bit in range(top_shift):
-                        with m.Case(bit):
-                            m.d.sync += a[i].eq(self.code[i] << bit)
+        m.d.sync += [a_lanes.eq(self.lane_valid), a_sign.eq(self.sign),
+                     a_j.eq(self.j), ctl1.first.eq(self.first), ctl1.new_plane.eq(self.new_plane),
+                     ctl1.last.eq(self.last), ctl1.negate.eq(self.negate), ctl1.group.eq(self.group)]
+        for i in range(n):
+            # The lane's shift: its bit, plus the step's exponent with step_shift.
+            shift = self.bit[i] + self.shift if self.step_shift else self.bit[i]
+            with m.Switch(shift):
+                for bit in range(top_shift):
+                    with m.Case(bit):
+                        m.d.sync += a[i].eq(self.code[i] << bit)
 
         # Stage 2: signed, weighted terms, one per lane and output.
         v, c = Signal(), Signal(ctl)

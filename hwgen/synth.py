@@ -242,13 +242,15 @@ def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = F
     """Area (and with `pnr` Fmax) of the controller alone and of the tile (controller + array emulator):
     with `plan`, its ROMs baked in; without, the generic netlist of `params`'s limits. `check(controller_only)`
     gives each part's netlist check (see `synthesize`; sim.netlist.netlist_check makes one)."""
+    from .bram import platform_for
     from .verilog import emit_rtlil, module_name
     parts = [True, False] if tile else [True]
     out = {}
     for controller_only in parts:
         name = "controller" if controller_only else "tile"
         say(f"elaborating the {name} ...")
-        design = emit_rtlil(plan, params, controller_only=controller_only)
+        # On ECP5 the block RAMs are DP16KD instances with their output registers (hwgen/bram.py).
+        design = emit_rtlil(plan, params, controller_only=controller_only, platform=platform_for(target))
         out[name] = synthesize(design, module_name(controller_only), target, pnr=pnr, fmt="rtlil",
                                check=None if check is None else check(controller_only), say=say)
     return out

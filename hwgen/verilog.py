@@ -40,11 +40,12 @@ def emit_verilog(lp: LayerPlan | None, params: TileParams, *, controller_only: b
     return out
 
 
-def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False) -> str:
+def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False, platform=None) -> str:
     """The same design as Yosys's own RTLIL, for synthesis: its names need no Verilog escaping, which keeps
-    Yosys's generated `$` names from colliding with Amaranth's."""
+    Yosys's generated `$` names from colliding with Amaranth's. `platform` (hwgen.bram.platform_for of
+    the synthesis target) makes the block RAMs the target's own cells where that matters for timing."""
     top = (Controller if controller_only else Tile)(params, lp)
-    return rtlil.convert(top, name=module_name(controller_only), emit_src=False)
+    return rtlil.convert(top, name=module_name(controller_only), platform=platform, emit_src=False)
 
 
 def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = None,

@@ -207,12 +207,12 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
         l_prev = e + total - int(last_batch[s])
         f_prev = f_last = e + total
         c_prev = c
-    # D = hwgen.shift_add.pipeline_depth(n_adc) (the mapper may not import hwgen); 4 = flush read,
-    # registered read data, registered sum, write and end test; + 1: the last batch's start leaves the
+    # D = hwgen.shift_add.pipeline_depth(n_adc) (the mapper may not import hwgen); 5 = flush read, the
+    # block RAM's read register, the bypass register, the registered sum, write and end test; + 1: the last batch's start leaves the
     # controller through a register (the default hwgen.params.MacroTiming: no front phases, counted
     # conversions). tests/mapper/test_macro.py checks that this model equals sim.golden.cycle_model.
     depth = 4 + max(0, (n_adc - 1).bit_length())
-    run_end = a + 1 if f_last is None else max(f_last + 1 + depth + 4, a + 1)
+    run_end = a + 1 if f_last is None else max(f_last + 1 + depth + 5, a + 1)
     return {"cycles": k + run_end + 1 + 1 + n, "adc_bound": bound, "batch_cycles": int(a_bits * batch_sum.sum())}
 
 

@@ -32,12 +32,12 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             Input-aware: a step with q = 0 is skipped (no cycle), the others convert each column at
             min(res, bitlen(q)) bits, so a batch's b is min(b, bitlen(q)); a section whose steps all
             have q = 0 leaves `next` at c and issues nothing (l_prev and f_prev stay).
-  end       RUN ends with cycle max(f_last + D + 4, a_end + 1, c_dead + 1) (f_last: the capture of the
+  end       RUN ends with cycle max(f_last + D + 5, a_end + 1, c_dead + 1) (f_last: the capture of the
             last batch; a_end: the S0 that finds no more sections; c_dead: the copy of the last section
             that issued nothing, if it came after the last that issued;
             D = hwgen.shift_add.pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
-            from the last batch's done to its section's sums; 4 = flush read, registered read data,
-            registered sum, write and end test).
+            from the last batch's done to its section's sums; 5 = flush read, the block RAM's read
+            register, the bypass register, the registered sum, write and end test).
 The ADC bound of a vector: for each section and issued step, the fewest cycles any schedule of that step's
 active-column resolutions on n_adc ADCs can take, summed over the steps and sections (`_step_bound`). Full
 switch matrix: max(ceil(sum res / n_adc), max res); the batch schedule reaches it whenever a section has at
@@ -233,7 +233,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
         for _, top in issued[s]:
             eff = np.minimum(res, top)
             bound += _step_bound(eff, slot, n_adc, cfg.adc_mux)
-    run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + 4,
+    run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + 5,
                   -1 if last_copy is None else last_copy + 1)
     run = run_end + 1
     return {"load": k, "run": run, "out": 1 + n, "cycles": k + run + 1 + n, "adc_bound": bound,

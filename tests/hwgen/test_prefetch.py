@@ -142,9 +142,9 @@ def test_a_plan_of_empty_sections_walks_them_all_and_fills_nothing():
 
 
 def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_table():
-    """The row-index table of a generic netlist (K limit 512: 9-bit words, 8192 deep) is four banks of
-    2048 words (one DP16KD each); the plan's row indices are written from address 2040 on, so that its
-    sections' rows cross from bank 0 into bank 1. `next` must hold what it holds with the baked tables."""
+    """A row-index table of 9-bit words 32768 deep (K limit 512) is two banks of 16384 words (nine 1-bit
+    DP16KD slices each); the plan's row indices are written from address 16376 on, so that its sections'
+    rows cross from bank 0 into bank 1. `next` must hold what it holds with the baked tables."""
     from hwgen.interface import PROG_SELECT
     from hwgen.params import pack_words
     from hwgen.prefetch import table_shape
@@ -152,10 +152,10 @@ def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_tabl
 
     case = CASES["group2_partial"]
     lp, x = case.lp, case.x[3]
-    params = TileParams(lp.cfg.hw, 512, lp.shape[1], lp.n_sections, 8192, 4096, TileParams.from_plan(lp).lanes)
-    assert table_shape(params.widths["rows"]["index"], 8192) == (2048, 9)
-    offset = 2040
-    assert len(lp.row_index) > 2048 - offset
+    params = TileParams(lp.cfg.hw, 512, lp.shape[1], lp.n_sections, 32768, 4096, TileParams.from_plan(lp).lanes)
+    assert table_shape(params.widths["rows"]["index"], 32768) == (16384, 1)
+    offset = 16376
+    assert len(lp.row_index) > 16384 - offset
     fields = {f: lp.sections[f] for f in SECTION_FIELDS}
     fields["row_base"] = lp.sections["row_base"] + offset
     writes = [(PROG_SELECT["sections"], a, w) for a, w in enumerate(pack_words(params.section_layout, fields))]
@@ -204,3 +204,14 @@ def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_tabl
         rows = w.pop("rows")
         seen["planes"] = [plane[:rows] for plane in seen["planes"]]
         assert seen == w
+
+
+def test_a_table_takes_the_fewest_banks_then_the_fewest_block_rams():
+    from hwgen.prefetch import table_shape
+    # 8192 9-bit row indices: one bank of 16384 x 1 (9 DP16KD) or 8192 x 2 (5); four banks of 2048 x 9 (4)
+    # would need a bank multiplexer.
+    assert table_shape(9, 8192) == (8192, 2)
+    # 4096 21-bit column entries: one bank of 4096 x 4 (6 DP16KD) rather than 8192 x 2 (11).
+    assert table_shape(21, 4096) == (4096, 4)
+    # 512 48-bit section words: 18-bit slices (3), the bank cut to the table's depth.
+    assert table_shape(48, 512) == (512, 18)

@@ -160,19 +160,19 @@ def test_input_aware_cycles_of_one_live_step_by_hand():
     # input 1 on one row drives only step t = 0, one row: one 1-bit conversion. From the module docstring:
     # S0 at 0, gather from 2 for 8 cycles, ready at 2 + 8 + 5 = 15 (copy), issue 16, start on the
     # registered bus at 17, done (captured) 18; the next S0 at 11 finds no section; RUN ends at
-    # max(18 + D + 4, 12) = 30 with D = 4 + log2(16) = 8, run = 31; cycles = K + run + 1 + N = 8 + 31 + 1 +
-    # 1 = 41. Weight-only: issue 16, 4 steps of 4 cycles, the last started at 29 and done at 33, RUN ends
-    # at 45: 8 + 46 + 2 = 56.
+    # max(18 + D + 5, 12) = 31 with D = 4 + log2(16) = 8, run = 32; cycles = K + run + 1 + N = 8 + 32 + 1 +
+    # 1 = 42. Weight-only: issue 16, 4 steps of 4 cycles, the last started at 29 and done at 33, RUN ends
+    # at 46: 8 + 47 + 2 = 57.
     cfg = ArrayConfig(rows=8, cols=14, n_adc=16, input_bits=4, input_aware=True)
     x = np.zeros((1, 8), np.int64)
     x[0, 3] = 1
     case = Case("one_step", cfg, np.ones((8, 1), np.int64), x)
     pred = predict(case.lp, case.x)
-    assert pred.vector_cycles == [41]
+    assert pred.vector_cycles == [42]
     assert pred.conversions == [0, 1, 0, 0, 0] and pred.planes == 1
-    assert cycle_model(case.lp)["cycles"] == 56                 # without inputs: the weight-only schedule
+    assert cycle_model(case.lp)["cycles"] == 57                 # without inputs: the weight-only schedule
     plain = Case("one_step", cfg.replace(input_aware=False), case.w, x)
-    assert predict(plain.lp, x).vector_cycles == [56]
+    assert predict(plain.lp, x).vector_cycles == [57]
     assert predict(case.lp, np.zeros((1, 8), np.int64)).conversions == [0] * 5
 
 
@@ -195,12 +195,12 @@ def test_cycle_model_by_hand_with_two_columns_per_adc():
     # lanes 1: gather g = 2 for max(3 rows, 2 columns) = 3 cycles, in `next` at r = 2 + 3 + 5 = 10, first
     # issue e = 11; 8 planes of batches 2 + 1 = 3 cycles, the last (1 bit) issued at 11 + 24 - 1 = 34 and
     # captured through the registered boundary at 34 + 1 + 1 = 36; D = 4 + ceil(log2 7) = 7: RUN ends at
-    # 36 + 7 + 4 = 47, 48 cycles; 3 load + 48 + 1 + 1 output = 53. Bound: ADC 0's 2 + 1 bits a plane, 24.
+    # 36 + 7 + 5 = 48, 49 cycles; 3 load + 49 + 1 + 1 output = 54. Bound: ADC 0's 2 + 1 bits a plane, 24.
     got = cycle_model(lp)
-    assert (got["cycles"], got["adc_bound"], got["batch_cycles"]) == (53, 24, 24)
+    assert (got["cycles"], got["adc_bound"], got["batch_cycles"]) == (54, 24, 24)
     x = np.array([[5, -7, 100], [-128, 127, -1]])
     assert np.array_equal(predict(lp, x).outputs, x @ w)
     # A full switch matrix (16 ADCs): one batch of 2 cycles a plane, the last issued at 11 + 16 - 2 = 25 and
-    # captured at 25 + 1 + 2 = 28, D = 8: RUN ends at 40, 3 + 41 + 1 + 1 = 46.
+    # captured at 25 + 1 + 2 = 28, D = 8: RUN ends at 28 + 8 + 5 = 41, 3 + 42 + 1 + 1 = 47.
     lp0 = build_layer_plan(map_layer(QuantLayer("w", w), ArrayConfig(rows=8, cols=14)))
-    assert cycle_model(lp0)["cycles"] == 46
+    assert cycle_model(lp0)["cycles"] == 47
