@@ -52,10 +52,20 @@ class _Ports:
             lo += w
 
 
+class _Flush:
+    """What the memory ports see of ShiftAdd's flush: its valid bit and its word address."""
+
+    def __init__(self, flush_valid, flush_group):
+        self.flush_valid, self.flush_group = flush_valid, flush_group
+
+
 class Accumulate(wiring.Component):
     """ShiftAdd, then a read-modify-write of the section's output group in the accumulator memory.
 
-    After reset (state CLEAR) the memory is zeroed, one word a cycle, n_groups cycles; then READY: a reset
+    A memory word holds W = `beat` output groups (group g in slot g % W of word g // W), so the output
+    streamer reads W * G outputs at once; with W = 1 a word is one group.
+
+    After reset (state CLEAR) the memory is zeroed, one word a cycle, n_words cycles; then READY: a reset
     in the middle of a vector must not leak its partial sums into the next one. A section's sums
     (`ShiftAdd.flush`) are added to their group's word in 4 cycles: read (the block RAM's output registered
     before the add, whose carry chain would not fit behind its clock-to-output time), add, and the write,
@@ -81,7 +91,7 @@ class Accumulate(wiring.Component):
     read : In(AccReadSignature)
         The output streamer's reads, each clearing the word it reads when `clear` (not while `busy`).
     ready : Out(1)
-        The memory is cleared (high from n_groups cycles after reset).
+        The memory is cleared (high from n_words cycles after reset).
     busy : Out(1)
         A batch or a flush is in the pipeline, or a write pending.
     """
@@ -95,7 +105,11 @@ class Accumulate(wiring.Component):
         m = Module()
         p, cfg = self.params, self.params.hw
         G, W, NA = cfg.group, p.acc_width, cfg.n_adc
-        acc_mem = _SlicedMemory(m, "acc", G * W, p.n_groups)
+        # A word holds `beat` output groups (W of the output stream's beat), so that the streamer reads
+        # W * G outputs a cycle: group g is slot g % beat of word g // beat.
+        BT = p.beat
+        lb = BT.bit_length() - 1
+        acc_mem = _SlicedMemory(m, "acc", BT * G * W, p.n_words)
         walk = p.walks_steps
         m.submodules.shift_add = sa = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
                                                group_width=len(self.batch.group), step_shift=walk)
@@ -109,32 +123,41 @@ class Accumulate(wiring.Component):
             m.d.comb += [sa.bit[i].eq(bt.bit[i]), sa.j[i].eq(bt.j[i])]
 
         acc_wp, acc_rp = acc_mem.write_port(), acc_mem.read_port()
-        wr_en, wr_addr, wr_data = Signal(), Signal.like(bt.group), Signal(G * W)     # the write (registers)
+        word_addr = range(max(2, p.n_words))
+        flush_word = Signal(word_addr, name="flush_word")        # the flush's word address
+        m.d.comb += flush_word.eq(sa.flush_group >> lb)
+        sa_flush = _Flush(sa.flush_valid, flush_word)
+        wr_en, wr_addr, wr_data = Signal(), Signal(word_addr), Signal(BT * G * W)     # the write (registers)
         # The flush pipeline: read (T), read data registered (T + 1), add (T + 2) into the write registers.
         f2_valid, f3_valid = Signal(), Signal()
-        f2_group, f3_group = Signal.like(bt.group), Signal.like(bt.group)
+        f2_group, f3_group = Signal(word_addr), Signal(word_addr)
+        f2_slot, f3_slot = Signal(max(1, lb)), Signal(max(1, lb))
         f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
         f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
-        f3_old = Signal(G * W)
-        m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
+        f3_old = Signal(BT * G * W)
+        if lb:
+            m.d.sync += [f2_slot.eq(sa.flush_group[:lb]), f3_slot.eq(f2_slot)]
+        m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(flush_word),
                      *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
                      f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)]]
         with m.If(f2_valid):
             m.d.sync += f3_old.eq(acc_rp.data)
         if walk or cfg.steps < 3:
-            old, clear_addr = self._two_ports(m, sa, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_group, f3_old)
+            old, clear_addr = self._two_ports(m, sa_flush, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_group, f3_old)
         else:
-            old, clear_addr = self._one_port(m, sa, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_old)
+            old, clear_addr = self._one_port(m, sa_flush, acc_rp, acc_wp, (wr_en, wr_addr, wr_data), f3_old)
         with m.If(f3_valid):
             m.d.sync += [wr_en.eq(1), wr_addr.eq(f3_group),
-                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f3_val[j])[:W] for j in range(G)))]
+                         wr_data.eq(Cat((old[(t * G + j) * W:(t * G + j + 1) * W].as_signed()
+                                         + (f3_val[j] if BT == 1 else Mux(f3_slot == t, f3_val[j], 0)))[:W]
+                                        for t in range(BT) for j in range(G)))]
 
-        clear = Signal(range(max(2, p.n_groups)))
+        clear = Signal(word_addr)
         with m.FSM(name="accumulate"):
             with m.State("CLEAR"):
                 m.d.comb += [clear_addr.eq(clear), acc_wp.en.eq(1), acc_wp.data.eq(0)]
                 m.d.sync += clear.eq(clear + 1)
-                with m.If(clear == p.n_groups - 1):
+                with m.If(clear == p.n_words - 1):
                     m.next = "READY"
             with m.State("READY"):
                 m.d.comb += self.ready.eq(1)

@@ -11,15 +11,17 @@ step popcounts the prefetch counts): `sim.golden.cycle_model` predicts it.
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Signal
+from amaranth import Const, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
+from mapper.banks import bank_plans
+from mapper.errors import SwsError
 from mapper.plan import LayerPlan
 
 from .accumulate import Accumulate
-from .interface import PROG_SELECT, ArraySignature, host_members, layer_word_layout
-from .output import OutputStreamer
+from .interface import PROG_SELECT, bus_member, host_members, layer_word_layout
+from .output import MergeStreamer, OutputStreamer
 from .params import TileParams
 from .prefetch import Prefetch
 from .scheduler import Scheduler
@@ -60,55 +62,99 @@ class Controller(wiring.Component):
     def __init__(self, params: TileParams, plan: LayerPlan | None = None):
         if plan is not None:
             params.fits(plan)
+        if params.hw.banks > 1 and plan is None:
+            raise SwsError(f"banks {params.hw.banks}: a generic netlist has one bank (the section-to-bank "
+                           "assignment is baked from a plan); use banks 1 or a plan")
         self.params = params
         self.plan = plan
-        super().__init__({**host_members(params, plan is None), "bus": Out(ArraySignature(params))})
+        super().__init__({**host_members(params, plan is None), "bus": bus_member(params)})
+
+    def _banks(self, m):
+        """Each bank's (prefetch, scheduler, accumulate), wired together and to its array interface."""
+        p, plan, B = self.params, self.plan, self.params.hw.banks
+        if B == 1:
+            parts, buses = [(p, plan)], [self.bus]
+        else:
+            blps = bank_plans(plan)
+            parts, buses = [(p.bank(blp), blp) for blp in blps], list(self.bus)
+        banks = []
+        for b, ((pb, blp), bus) in enumerate(zip(parts, buses)):
+            sfx = "" if B == 1 else f"_{b}"
+            pre = m.submodules[f"prefetch{sfx}"] = Prefetch(pb, blp)
+            sch = m.submodules[f"scheduler{sfx}"] = Scheduler(pb)
+            acc = m.submodules[f"accumulate{sfx}"] = Accumulate(pb)
+            wiring.connect(m, pre.next, sch.next)
+            wiring.connect(m, sch.batch, acc.batch)
+            m.d.comb += [bus.section.eq(sch.bus.section), bus.drive.eq(sch.bus.drive)]
+            for s, o in zip(sch.bus.adc, bus.adc):     # (wiring.connect takes no array of interfaces)
+                wiring.connect(m, s, wiring.flipped(o))
+            banks.append((pre, sch, acc))
+        return banks
 
     def elaborate(self, platform):
         m = Module()
         p, plan = self.params, self.plan
-        m.submodules.prefetch = pre = Prefetch(p, plan)
-        m.submodules.scheduler = sch = Scheduler(p)
-        m.submodules.accumulate = acc = Accumulate(p)
-        m.submodules.output = out = OutputStreamer(p)
-        wiring.connect(m, pre.next, sch.next)
-        wiring.connect(m, sch.batch, acc.batch)
-        wiring.connect(m, out.read, acc.read)
-        m.d.comb += [self.bus.section.eq(sch.bus.section), self.bus.drive.eq(sch.bus.drive)]
-        for s, o in zip(sch.bus.adc, self.bus.adc):     # (wiring.connect takes no array of interfaces)
-            wiring.connect(m, s, wiring.flipped(o))
+        banks = self._banks(m)
+        pre, sch, acc = banks[0]
+        if p.hw.banks == 1 and p.beat == 1:
+            m.submodules.output = out = OutputStreamer(p)
+            wiring.connect(m, out.read, acc.read)
+        else:
+            m.submodules.output = out = MergeStreamer(p)
+            for rd, (_, _, acc_b) in zip(out.read, banks):
+                wiring.connect(m, rd, acc_b.read)
         wiring.connect(m, out.o, wiring.flipped(self.o))
         cnt = self.counters
-        m.d.comb += [cnt.sections.eq(pre.sections), cnt.planes.eq(sch.planes), cnt.conversions.eq(sch.conversions)]
+        if len(banks) == 1:
+            m.d.comb += [cnt.sections.eq(pre.sections), cnt.planes.eq(sch.planes), cnt.conversions.eq(sch.conversions)]
+        else:
+            m.d.comb += [cnt.sections.eq(sum(b[0].sections for b in banks)), cnt.planes.eq(sum(b[1].planes for b in banks)),
+                         *[cnt.conversions[r].eq(sum(b[1].conversions[r] for b in banks))
+                           for r in range(p.hw.full_resolution + 1)]]
 
-        k = Signal(range(p.k + 1))
-        k_last = Signal(init=p.k == 1)       # k is the vector's last input (k == k_len - 1), registered
+        # k counts the vector's input beats (W inputs each).
+        lb = p.beat.bit_length() - 1
+        k = Signal(range(p.k_words + 1))
+        k_last = Signal(init=p.k_words == 1)       # k is the vector's last beat (k == k_len - 1), registered
         if plan is None:
             layer = layer_word_layout(p)
-            n_sec, k_len, n_out = Signal(layer["sections"].shape), Signal(range(p.k + 1), init=p.k), \
+            n_sec, k_len, n_out = Signal(layer["sections"].shape), Signal(range(p.k_words + 1), init=p.k_words), \
                 Signal(range(p.n + 1), init=p.n)
             prog = self.prog
             for name in ("we", "sel", "addr", "data"):
                 m.d.comb += getattr(pre.prog, name).eq(getattr(prog, name))
             with m.If(prog.we & (prog.sel == PROG_SELECT["layer"])):
                 word = layer(prog.data[:layer.size])
-                m.d.sync += [n_sec.eq(word.sections), k_len.eq(word.k), n_out.eq(word.n), k_last.eq(word.k == 1)]
+                beats = (word.k + p.beat - 1) >> lb
+                m.d.sync += [n_sec.eq(word.sections), k_len.eq(beats), n_out.eq(word.n), k_last.eq(beats == 1)]
         else:
-            n_sec, k_len, n_out = Const(p.section_depth), Const(p.k), Const(p.n)
-        m.d.comb += [pre.n_sec.eq(n_sec), out.n_out.eq(n_out)]
+            n_sec, k_len, n_out = Const(p.section_depth), Const(p.k_words), Const(p.n)
+        m.d.comb += out.n_out.eq(n_out)
+        if len(banks) == 1:
+            m.d.comb += pre.n_sec.eq(n_sec)
+        else:
+            for pre_b, _, _ in banks:
+                m.d.comb += pre_b.n_sec.eq(pre_b.params.section_depth)
 
-        m.d.comb += [pre.load_addr.eq(k), pre.load_data.eq(self.i.payload)]
-        run_done = pre.idle & ~sch.busy & ~acc.busy
+        # The inputs go to every bank's input buffer.
+        load_en, start = Signal(), Signal()
+        for pre_b, _, _ in banks:
+            m.d.comb += [pre_b.load_addr.eq(k), pre_b.load_data.eq(Value.cast(self.i.payload)),
+                         pre_b.load_en.eq(load_en), pre_b.start.eq(start)]
+        run_done = Signal()
+        m.d.comb += run_done.eq(_all(pre_b.idle & ~sch_b.busy & ~acc_b.busy for pre_b, sch_b, acc_b in banks))
+        acc_ready = Signal()
+        m.d.comb += acc_ready.eq(_all(acc_b.ready for _, _, acc_b in banks))
         # Cycles count from a vector's first input to its last output; not while the accumulators clear.
         count = Signal()
         m.d.comb += count.eq(1)
         with m.FSM(name="phase"):
             with m.State("LOAD"):
-                m.d.comb += [self.i.ready.eq(acc.ready), count.eq(acc.ready & ((k != 0) | self.i.valid))]
-                with m.If(self.i.valid & acc.ready):
-                    m.d.comb += pre.load_en.eq(1)
+                m.d.comb += [self.i.ready.eq(acc_ready), count.eq(acc_ready & ((k != 0) | self.i.valid))]
+                with m.If(self.i.valid & acc_ready):
+                    m.d.comb += load_en.eq(1)
                     with m.If(k_last):
-                        m.d.comb += pre.start.eq(1)
+                        m.d.comb += start.eq(1)
                         m.d.sync += [k.eq(0), k_last.eq(k_len == 1)]
                         m.next = "RUN"
                     with m.Else():
@@ -123,3 +169,11 @@ class Controller(wiring.Component):
         with m.If(count):
             m.d.sync += cnt.cycles.eq(cnt.cycles + 1)
         return m
+
+
+def _all(values):
+    """The AND of one-bit values."""
+    out = Const(1)
+    for v in values:
+        out = out & v
+    return out

@@ -9,11 +9,13 @@ from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
-from .interface import PROG_SELECT, ArraySignature, ProgSignature
+from mapper.banks import bank_plans
+
+from .interface import PROG_SELECT, ArraySignature, ProgSignature, connect_array
 from .params import TileParams
 from .shift_add import tree_sum
 
-__all__ = ["ArrayEmulator"]
+__all__ = ["ArrayEmulator", "BankedArray", "array_emulator"]
 
 
 class ArrayEmulator(wiring.Component):
@@ -98,3 +100,44 @@ class ArrayEmulator(wiring.Component):
                     m.d.sync += busy.eq(0)
             m.d.comb += [adc.done.eq(busy & (left == 1)), adc.code.eq(Mux(count > top, top, count))]
         return m
+
+
+class BankedArray(wiring.Component):
+    """The array side of a B-bank controller's array interfaces (`bus[b]`): an `ArrayEmulator` per bank on
+    the cells of that bank's sections (mapper.banks), each with its own section, drive and ADCs.
+
+    Parameters
+    ----------
+    params : TileParams
+        Hardware (B = banks > 1) and the layer's table depths.
+    plan : LayerPlan
+        The layer; bank b's emulator holds the cells of `mapper.banks.bank_plans(plan)[b]`.
+    extra_latency : int
+        Test only: as ArrayEmulator's.
+
+    Attributes
+    ----------
+    bus : Out(ArraySignature(array_side=True)).array(B)
+        Bank b's array interface, from the array's side.
+    """
+
+    def __init__(self, params: TileParams, plan: LayerPlan, *, extra_latency: int = 0):
+        params.fits(plan)
+        self.params, self.plan, self.extra_latency = params, plan, extra_latency
+        super().__init__({"bus": Out(ArraySignature(params, array_side=True)).array(params.hw.banks)})
+
+    def elaborate(self, platform):
+        m = Module()
+        for b, blp in enumerate(bank_plans(self.plan)):
+            emu = m.submodules[f"bank{b}"] = ArrayEmulator(self.params.bank(blp), blp,
+                                                           extra_latency=self.extra_latency)
+            connect_array(m, self.bus[b], emu.bus)
+        return m
+
+
+def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0) -> wiring.Component:
+    """The array side of a controller of these parameters: an ArrayEmulator, or with B > 1 banks a
+    BankedArray."""
+    if params.hw.banks == 1:
+        return ArrayEmulator(params, plan, extra_latency=extra_latency)
+    return BankedArray(params, plan, extra_latency=extra_latency)

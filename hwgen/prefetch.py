@@ -115,7 +115,8 @@ class Prefetch(wiring.Component):
     Attributes
     ----------
     load_en, load_addr, load_data : In
-        A write into the input buffer (input `load_addr` of the vector).
+        A write into the input buffer: word `load_addr` of the vector, W = `beat` inputs (input e of the
+        word in bits [e * A, (e + 1) * A)).
     start : In(1)
         Begin the walk at section 0 (only while `idle`).
     n_sec : In
@@ -133,7 +134,8 @@ class Prefetch(wiring.Component):
     def __init__(self, params: TileParams, plan: LayerPlan | None = None):
         self.params, self.plan = params, plan
         members = {
-            "load_en": In(1), "load_addr": In(range(params.k)), "load_data": In(params.hw.input_bits),
+            "load_en": In(1), "load_addr": In(range(params.k_words)),
+            "load_data": In(params.hw.input_bits * params.beat),
             "start": In(1), "n_sec": In(range(params.section_depth + 1)),
             "next": Out(stream.Signature(next_section_layout(params))),
             "idle": Out(1), "sections": Out(COUNTER_WIDTH),
@@ -151,11 +153,16 @@ class Prefetch(wiring.Component):
         prog = self.prog if generic else None
         # What the input buffer holds: the input as it came (two's complement), or its magnitude (bits
         # 0..A-2) and sign (bit A-1) on sign-magnitude hardware.
-        load_word = Signal(A, name="load_word")
+        # W = `beat` inputs a word, input e of the word in bits [e * A, (e + 1) * A).
+        BT = p.beat
+        lb = BT.bit_length() - 1
+        load_word = Signal(A * BT, name="load_word")
         m.d.comb += load_word.eq(self.load_data)
         if cfg.input_encoding == "signmag":
-            x, neg = self.load_data, self.load_data[A - 1]
-            m.d.comb += load_word.eq(Cat(Mux(neg, -x.as_signed(), x)[:A - 1], neg))
+            for e in range(BT):
+                x = self.load_data[e * A:(e + 1) * A]
+                neg = x[A - 1]
+                m.d.comb += load_word[e * A:(e + 1) * A].eq(Cat(Mux(neg, -x.as_signed(), x)[:A - 1], neg))
 
         # The section word, registered.
         p_sec = Signal(range(p.section_depth + 1))
@@ -232,17 +239,28 @@ class Prefetch(wiring.Component):
                              row_addr[l], f"row_q{l}", prog) for l in range(P)]
         col_q = [_table_read(m, "columns", p.column_layout.size, p.column_depth,
                              None if generic else p.column_words(plan), col_addr[l], f"col_q{l}", prog) for l in range(P)]
-        # The input buffer, a copy per lane, written in LOAD and read in RUN through one address.
+        # The input buffer, a copy per lane, written in LOAD and read in RUN through one address. With W
+        # inputs a word, row r reads word r // W and takes element r % W of the registered word.
         in_q = [Signal(A, name=f"in_q{l}") for l in range(P)]
         for l in range(P):
-            mem = Memory(shape=unsigned(A), depth=p.k, init=[])
+            mem = Memory(shape=unsigned(A * BT), depth=p.k_words, init=[])
             m.submodules[f"inputs{l}"] = mem
             wp = mem.write_port()
             rp = mem.read_port(transparent_for=(wp,))
-            at = Signal(range(p.k), name=f"inputs{l}_addr")
-            m.d.comb += [at.eq(Mux(self.load_en, self.load_addr, row_q[l])), wp.addr.eq(at), rp.addr.eq(at),
+            at = Signal(range(p.k_words), name=f"inputs{l}_addr")
+            m.d.comb += [at.eq(Mux(self.load_en, self.load_addr, row_q[l] >> lb)), wp.addr.eq(at), rp.addr.eq(at),
                          wp.data.eq(load_word), wp.en.eq(self.load_en)]
-            m.d.sync += in_q[l].eq(rp.data)
+            if BT == 1:
+                m.d.sync += in_q[l].eq(rp.data)
+            else:
+                # The element index follows the word: registered with the read, then with the word.
+                word_q, elem_d, elem_q = Signal(A * BT, name=f"in_word{l}"), Signal(lb, name=f"in_elem_d{l}"), \
+                    Signal(lb, name=f"in_elem{l}")
+                m.d.sync += [word_q.eq(rp.data), elem_d.eq(row_q[l][:lb]), elem_q.eq(elem_d)]
+                with m.Switch(elem_q):
+                    for e in range(BT):
+                        with m.Case(e):
+                            m.d.comb += in_q[l].eq(word_q[e * A:(e + 1) * A])
         sv = [Signal(name=f"g{i}_valid") for i in range(5)]
         sl = [Signal(name=f"g{i}_last") for i in range(5)]
         spos = [Signal.like(g_pos, name=f"g{i}_pos") for i in range(5)]

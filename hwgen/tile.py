@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from mapper.plan import LayerPlan
 
 from .controller import Controller
-from .emulator import ArrayEmulator
+from .emulator import array_emulator
 from .interface import connect_array, host_members
 from .params import TileParams
 
@@ -47,8 +47,12 @@ class Tile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.controller = ctrl = Controller(self.params, self.plan)
-        m.submodules.array = emu = ArrayEmulator(self.params, self.plan, extra_latency=self.extra_latency)
-        connect_array(m, ctrl.bus, emu.bus)
+        m.submodules.array = emu = array_emulator(self.params, self.plan, extra_latency=self.extra_latency)
+        if self.params.hw.banks == 1:
+            connect_array(m, ctrl.bus, emu.bus)
+        else:
+            for c, a in zip(ctrl.bus, emu.bus, strict=True):
+                connect_array(m, c, a)
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
         wiring.connect(m, ctrl.o, wiring.flipped(self.o))
         for name in ("cycles", "planes", "sections", "conversions"):

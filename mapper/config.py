@@ -73,6 +73,12 @@ class HardwareConfig:
         Input-aware ADC resolution (docs/design.md section 4): in each step the controller counts the
         section's driven rows q, converts each column at min(res, bitlen(q)) bits and skips the step
         when q = 0. Lossless; conversions and cycles then depend on the inputs.
+    banks : int
+        B sequencer-plus-ADC-bank units working on different sections at once (docs/design.md, banks):
+        the sections are assigned to banks statically (mapper.banks), the inputs broadcast to every
+        bank, and the output streamer adds the B banks' partial sums. 1: one bank.
+    beat : int
+        W elements per beat of the input and output streams, a power of two (1: one element a beat).
     """
 
     rows: int = 128
@@ -84,6 +90,8 @@ class HardwareConfig:
     n_adc: int = 16
     input_encoding: str = "twos"
     input_aware: bool = False
+    banks: int = 1
+    beat: int = 1
 
     def __post_init__(self):
         _positive_int("rows", self.rows)
@@ -104,6 +112,10 @@ class HardwareConfig:
                            "(use input_encoding 'twos')")
         if not isinstance(self.input_aware, bool):
             raise SwsError(f"input_aware must be true or false, not {self.input_aware!r}")
+        _positive_int("banks", self.banks)
+        _positive_int("beat", self.beat)
+        if self.beat & (self.beat - 1):
+            raise SwsError(f"beat must be a power of two, not {self.beat}")
         if self.slot_cols > self.cols:
             raise SwsError(
                 f"group {self.group} is wider than a crossbar: a slot needs 2 * weight_bits * group = "

@@ -42,15 +42,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hwgen.output import merge_depth
 from hwgen.params import TileParams
 from hwgen.shift_add import pipeline_depth
+from mapper.banks import bank_plans
 from mapper.energy import energy_table
 from mapper.errors import SwsError
 from mapper.bits import lossless_bits
 from mapper.drive import drive_steps
 from mapper.plan import LayerPlan
 
-__all__ = ["Prediction", "predict", "golden_outputs", "step_popcounts", "cycle_model", "check_inputs", "energy_of"]
+__all__ = ["Prediction", "predict", "golden_outputs", "step_popcounts", "cycle_model", "bank_run", "check_inputs", "energy_of"]
 
 
 @dataclass
@@ -157,9 +159,29 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
 
     x : one input vector (K,), for input-aware hardware, whose schedule depends on it. Without it (or on
     weight-only hardware) the weight-only schedule: on input-aware hardware the most any vector can take.
+
+    With B banks each bank runs its own sections (mapper.banks) with `bank_run`, all from the same cycle;
+    RUN ends when the last bank is done. W elements a beat: ceil(K / W) load beats and ceil(N / W) output
+    beats, behind the output merge's `merge_depth(B)` pipeline stages.
     """
     params = params or TileParams.from_plan(lp)
     cfg, (k, n) = lp.cfg, lp.shape
+    beat = cfg.hw.beat
+    if cfg.hw.banks == 1:
+        runs = [bank_run(lp, params, x)]
+    else:
+        runs = [bank_run(blp, params.bank(blp), x) for blp in bank_plans(lp)]
+    run = max(r["run"] for r in runs)
+    load, out = -(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat)
+    return {"load": load, "run": run, "out": out, "cycles": load + run + out,
+            "adc_bound": sum(r["adc_bound"] for r in runs), "batch_cycles": sum(r["batch_cycles"] for r in runs),
+            "bank_runs": [r["run"] for r in runs]}
+
+
+def bank_run(lp: LayerPlan, params: TileParams, x=None) -> dict:
+    """RUN cycles of one bank on the plan's sections (the module docstring's schedule), its ADC bound and
+    ADC batch cycles: {"run", "adc_bound", "batch_cycles"}."""
+    cfg = lp.cfg
     lanes, n_adc = params.lanes, cfg.n_adc
     q = None if x is None else step_popcounts(lp, np.asarray(x).reshape(1, -1))[0]
     issued = _issued_steps(lp, params, q)
@@ -195,9 +217,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
             bound += max(-(-int(eff.sum()) // n_adc), int(eff.max()))
     run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + 4,
                   -1 if last_copy is None else last_copy + 1)
-    run = run_end + 1
-    return {"load": k, "run": run, "out": 1 + n, "cycles": k + run + 1 + n, "adc_bound": bound,
-            "batch_cycles": batch_cycles}
+    return {"run": run_end + 1, "adc_bound": bound, "batch_cycles": batch_cycles}
 
 
 def energy_of(cfg, conversions) -> float:

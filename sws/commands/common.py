@@ -37,6 +37,7 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--unsigned-inputs", action="store_true", help="inputs are unsigned (no negative plane)")
     g.add_argument("--group", type=int, default=DEFAULT.group, help="outputs per row order G (default %(default)s)")
     g.add_argument("--n-adc", type=int, default=DEFAULT.n_adc, help="ADCs per controller (default %(default)s)")
+    add_bank_args(g, "default 1")
     g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=DEFAULT.input_encoding,
                    help="row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
                         "2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default %(default)s)")
@@ -90,6 +91,7 @@ def config_from_args(args) -> ArrayConfig:
     return ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
                        input_signed=not args.unsigned_inputs, group=args.group, n_adc=args.n_adc,
                        input_encoding=args.input_encoding, input_aware=args.input_aware,
+                       banks=1 if args.banks is None else args.banks, beat=1 if args.beat is None else args.beat,
                        ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
                        section_cost_pj=args.section_cost, **energy_fields(args))
 
@@ -118,10 +120,20 @@ def add_drive_args(p) -> None:
                        help="input-aware ADC resolution and step skipping")
     aware.add_argument("--weight-only", dest="input_aware", action="store_const", const=False,
                        help="every step at the planned resolutions")
+    add_bank_args(g, "default: the plan's")
 
 
 def drive_fields(args) -> dict:
-    return {"input_encoding": args.input_encoding, "input_aware": args.input_aware}
+    return {"input_encoding": args.input_encoding, "input_aware": args.input_aware, "banks": args.banks,
+            "beat": args.beat}
+
+
+def add_bank_args(g, default: str) -> None:
+    """--banks B and --beat W (docs/design.md, banks and stream beats); None keeps the default or the plan's."""
+    g.add_argument("--banks", type=int, default=None,
+                   help=f"B sequencer-plus-ADC-bank units working on different sections at once ({default})")
+    g.add_argument("--beat", type=int, default=None,
+                   help=f"W elements per beat of the input and output streams, a power of two ({default})")
 
 
 def add_layer_args(p) -> None:

@@ -41,7 +41,7 @@ def add_parser(sub):
 def params_from_args(args):
     """(params, plan layer or None) for a plan folder, or the generic netlist of the given sizes."""
     if args.plan:
-        lp = load_plan(args.plan).layer(args.layer)
+        lp = load_plan(args.plan).layer(args.layer).on_hardware(banks=args.banks, beat=args.beat)
         return TileParams.from_plan(lp, args.lanes), lp
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
@@ -56,7 +56,7 @@ def run(args):
                                  check=not args.no_check)
     cfg = params.hw
     report = {"design": args.plan or "generic", "layer": lp.name if lp else None, "target": args.target,
-              "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc,
+              "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc, "banks": cfg.banks, "beat": cfg.beat,
               **{name: r.to_dict() for name, r in results.items()}}
     if args.json:
         print(dumps_json(report))
