@@ -11,7 +11,7 @@ step popcounts the prefetch counts): `sim.golden.cycle_model` predicts it.
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Signal, Value
+from amaranth import Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
@@ -145,6 +145,16 @@ class Controller(wiring.Component):
         m.d.comb += run_done.eq(_all(pre_b.idle & ~sch_b.busy & ~acc_b.busy for pre_b, sch_b, acc_b in banks))
         acc_ready = Signal()
         m.d.comb += acc_ready.eq(_all(acc_b.ready for _, _, acc_b in banks))
+        if p.hw.double_buffer:
+            count = self._double_buffered(m, banks, out, k, k_last, k_len, load_en, start, run_done, acc_ready)
+        else:
+            count = self._one_vector(m, out, k, k_last, k_len, load_en, start, run_done, acc_ready)
+        with m.If(count):
+            m.d.sync += cnt.cycles.eq(cnt.cycles + 1)
+        return m
+
+    def _one_vector(self, m, out, k, k_last, k_len, load_en, start, run_done, acc_ready):
+        """LOAD, RUN, OUT, one vector at a time. Returns the cycle counter's enable."""
         # Cycles count from a vector's first input to its last output; not while the accumulators clear.
         count = Signal()
         m.d.comb += count.eq(1)
@@ -166,9 +176,54 @@ class Controller(wiring.Component):
             with m.State("OUT"):
                 with m.If(out.done):
                     m.next = "LOAD"
-        with m.If(count):
-            m.d.sync += cnt.cycles.eq(cnt.cycles + 1)
-        return m
+        return count
+
+    def _double_buffered(self, m, banks, out, k, k_last, k_len, load_en, start, run_done, acc_ready):
+        """The loader fills input buffer `lsel` while the runner runs (IDLE, RUN, OUT) the vector in buffer
+        `rsel`: `full[b]` is set after a vector's last beat into buffer b and cleared when its RUN ends
+        (its inputs are then read). The loader waits while its buffer is full; the runner starts a vector
+        from IDLE, the cycle after its buffer is full (and after the previous vector's last output).
+        Returns the cycle counter's enable: from a vector's first input to its last output."""
+        lsel, rsel = Signal(name="lsel"), Signal(name="rsel")
+        full = [Signal(name=f"full{b}") for b in range(2)]
+        for pre_b, _, _ in banks:
+            m.d.comb += [pre_b.load_sel.eq(lsel), pre_b.run_sel.eq(rsel)]
+        free = Signal()
+        m.d.comb += free.eq(Mux(lsel, ~full[1], ~full[0]))
+        m.d.comb += self.i.ready.eq(acc_ready & free)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.comb += load_en.eq(1)
+            with m.If(k_last):
+                m.d.sync += [k.eq(0), k_last.eq(k_len == 1), lsel.eq(~lsel)]
+                with m.If(lsel):
+                    m.d.sync += full[1].eq(1)
+                with m.Else():
+                    m.d.sync += full[0].eq(1)
+            with m.Else():
+                m.d.sync += [k.eq(k + 1), k_last.eq(k + 2 == k_len)]
+        running = Signal()
+        with m.FSM(name="phase"):
+            with m.State("IDLE"):
+                with m.If(Mux(rsel, full[1], full[0])):
+                    m.d.comb += start.eq(1)
+                    m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += running.eq(1)
+                with m.If(run_done):
+                    m.d.comb += out.start.eq(1)
+                    m.d.sync += rsel.eq(~rsel)
+                    with m.If(rsel):
+                        m.d.sync += full[1].eq(0)
+                    with m.Else():
+                        m.d.sync += full[0].eq(0)
+                    m.next = "OUT"
+            with m.State("OUT"):
+                m.d.comb += running.eq(1)
+                with m.If(out.done):
+                    m.next = "IDLE"
+        count = Signal()
+        m.d.comb += count.eq(running | full[0] | full[1] | (acc_ready & ((k != 0) | self.i.valid)))
+        return count
 
 
 def _all(values):

@@ -137,6 +137,7 @@ class Prefetch(wiring.Component):
             "load_en": In(1), "load_addr": In(range(params.k_words)),
             "load_data": In(params.hw.input_bits * params.beat),
             "start": In(1), "n_sec": In(range(params.section_depth + 1)),
+            **({"load_sel": In(1), "run_sel": In(1)} if params.hw.double_buffer else {}),
             "next": Out(stream.Signature(next_section_layout(params))),
             "idle": Out(1), "sections": Out(COUNTER_WIDTH),
         }
@@ -242,14 +243,24 @@ class Prefetch(wiring.Component):
         # The input buffer, a copy per lane, written in LOAD and read in RUN through one address. With W
         # inputs a word, row r reads word r // W and takes element r % W of the registered word.
         in_q = [Signal(A, name=f"in_q{l}") for l in range(P)]
+        # Double-buffered, the buffer holds two vectors (the address's top bit picks one): the loader writes
+        # `load_sel`'s while the walk reads `run_sel`'s, through a write port and a read port.
+        kb = max(1, (p.k_words - 1).bit_length())
         for l in range(P):
-            mem = Memory(shape=unsigned(A * BT), depth=p.k_words, init=[])
-            m.submodules[f"inputs{l}"] = mem
-            wp = mem.write_port()
-            rp = mem.read_port(transparent_for=(wp,))
-            at = Signal(range(p.k_words), name=f"inputs{l}_addr")
-            m.d.comb += [at.eq(Mux(self.load_en, self.load_addr, row_q[l] >> lb)), wp.addr.eq(at), rp.addr.eq(at),
-                         wp.data.eq(load_word), wp.en.eq(self.load_en)]
+            if cfg.double_buffer:
+                mem = Memory(shape=unsigned(A * BT), depth=2 << kb, init=[])
+                m.submodules[f"inputs{l}"] = mem
+                wp, rp = mem.write_port(), mem.read_port()
+                m.d.comb += [wp.addr.eq(Cat(self.load_addr[:kb], self.load_sel)), wp.data.eq(load_word),
+                             wp.en.eq(self.load_en), rp.addr.eq(Cat((row_q[l] >> lb)[:kb], self.run_sel))]
+            else:
+                mem = Memory(shape=unsigned(A * BT), depth=p.k_words, init=[])
+                m.submodules[f"inputs{l}"] = mem
+                wp = mem.write_port()
+                rp = mem.read_port(transparent_for=(wp,))
+                at = Signal(range(p.k_words), name=f"inputs{l}_addr")
+                m.d.comb += [at.eq(Mux(self.load_en, self.load_addr, row_q[l] >> lb)), wp.addr.eq(at),
+                             rp.addr.eq(at), wp.data.eq(load_word), wp.en.eq(self.load_en)]
             if BT == 1:
                 m.d.sync += in_q[l].eq(rp.data)
             else:

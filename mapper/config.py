@@ -79,6 +79,9 @@ class HardwareConfig:
         bank, and the output streamer adds the B banks' partial sums. 1: one bank.
     beat : int
         W elements per beat of the input and output streams, a power of two (1: one element a beat).
+    double_buffer : bool
+        A ping-pong input buffer: the next vector loads while the current one runs and streams out
+        (docs/design.md, double buffering). False: one vector at a time.
     """
 
     rows: int = 128
@@ -92,6 +95,7 @@ class HardwareConfig:
     input_aware: bool = False
     banks: int = 1
     beat: int = 1
+    double_buffer: bool = False
 
     def __post_init__(self):
         _positive_int("rows", self.rows)
@@ -116,6 +120,8 @@ class HardwareConfig:
         _positive_int("beat", self.beat)
         if self.beat & (self.beat - 1):
             raise SwsError(f"beat must be a power of two, not {self.beat}")
+        if not isinstance(self.double_buffer, bool):
+            raise SwsError(f"double_buffer must be true or false, not {self.double_buffer!r}")
         if self.slot_cols > self.cols:
             raise SwsError(
                 f"group {self.group} is wider than a crossbar: a slot needs 2 * weight_bits * group = "

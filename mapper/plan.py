@@ -39,7 +39,7 @@ SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")
 #: Hardware fields a plan can be run under other than its own (`LayerPlan.on_hardware`): the drive, and
 #: the banks and stream beat, which change the controller, never the ROM contents.
-DRIVE_FIELDS = ("input_encoding", "input_aware", "banks", "beat")
+DRIVE_FIELDS = ("input_encoding", "input_aware", "banks", "beat", "double_buffer")
 
 
 @dataclass
@@ -66,7 +66,8 @@ class LayerPlan:
         return rom_bits(self.cfg, self.shape, self.n_sections, len(self.row_index), len(self.columns["res"]))
 
     def on_hardware(self, **fields) -> "LayerPlan":
-        """This plan on hardware with the drive fields changed (input_encoding, input_aware, banks, beat):
+        """This plan on hardware with the drive fields changed (input_encoding, input_aware, banks, beat,
+        double_buffer):
         the ROMs depend on the weights only, so a plan runs on either encoding and either resolution mode,
         on any number of banks and any stream beat.
         None values keep the plan's own."""

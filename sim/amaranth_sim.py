@@ -69,12 +69,10 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
             await ctx.tick()
         ctx.set(dut.o.ready, 1)
         before = ctx.get(dut.counters.cycles)
+        fed["go"] = True
         for v in range(len(x)):
-            for word in beats_in:
-                ctx.set(dut.i.valid, 1)
-                ctx.set(in_payload, word(x[v]))
-                await ctx.tick().until(dut.i.ready)
-            ctx.set(dut.i.valid, 0)
+            if not overlap:
+                await feed(ctx, v)
             # Sleep through the computation instead of waking every cycle (the simulation's main cost).
             if not ctx.get(dut.o.valid):
                 await ctx.changed(dut.o.valid)
@@ -93,9 +91,29 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
             "sections": ctx.get(dut.counters.sections),
         }
 
+    # Double-buffered hardware takes the next vector while it runs: the inputs then stream from a
+    # testbench of their own, without a gap, while this one takes the outputs.
+    overlap = params.hw.double_buffer
+    fed = {"go": False}
+
+    async def feed(ctx, v):
+        for word in beats_in:
+            ctx.set(dut.i.valid, 1)
+            ctx.set(in_payload, word(x[v]))
+            await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+
+    async def feeder(ctx):
+        while not fed["go"]:
+            await ctx.tick()
+        for v in range(len(x)):
+            await feed(ctx, v)
+
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
+    if overlap:
+        sim.add_testbench(feeder, background=True)
     start, cpu = time.perf_counter(), time.process_time()
     if vcd:
         with atomic_path(vcd) as tmp:   # a failed run leaves no half-written waveform

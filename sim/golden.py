@@ -52,7 +52,7 @@ from mapper.bits import lossless_bits
 from mapper.drive import drive_steps
 from mapper.plan import LayerPlan
 
-__all__ = ["Prediction", "predict", "golden_outputs", "step_popcounts", "cycle_model", "bank_run", "check_inputs", "energy_of"]
+__all__ = ["Prediction", "predict", "golden_outputs", "step_popcounts", "cycle_model", "bank_run", "vector_ends", "check_inputs", "energy_of"]
 
 
 @dataclass
@@ -173,9 +173,41 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
         runs = [bank_run(blp, params.bank(blp), x) for blp in bank_plans(lp)]
     run = max(r["run"] for r in runs)
     load, out = -(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat)
-    return {"load": load, "run": run, "out": out, "cycles": load + run + out,
+    ends = vector_ends(load, [run] * 4, out, cfg.hw.double_buffer)
+    return {"load": load, "run": run, "out": out, "cycles": ends[0] + 1, "throughput": ends[3] - ends[2],
             "adc_bound": sum(r["adc_bound"] for r in runs), "batch_cycles": sum(r["batch_cycles"] for r in runs),
             "bank_runs": [r["run"] for r in runs]}
+
+
+def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool) -> list[int]:
+    """The cycle of each vector's last output, cycle 0 the first vector's first input beat, the inputs
+    streamed without a gap and the outputs taken at once; `runs` each vector's RUN cycles.
+
+    One vector at a time: vector v's load, RUN and output follow each other, load + run + out cycles,
+    and the next vector's first beat comes the cycle after v's last output.
+    Double-buffered (hwgen.controller): vector v loads its `load` beats from
+    ls_v = max(le_{v-1} + 1, rd_{v-2} + 1) to le_v = ls_v + load - 1 (its buffer is free the cycle after
+    the RUN of vector v - 2 ends, rd); the runner starts it at s_v = max(le_v + 1, d_{v-1} + 1) (its
+    buffer full, the previous vector's last output d_{v-1} given), RUN ends at rd_v = s_v + run_v, and
+    its last output is d_v = rd_v + out."""
+    ends = []
+    if not double_buffer:
+        t = -1
+        for run in runs:
+            t += load + run + out
+            ends.append(t)
+        return ends
+    le = rd = d = None
+    rds = []
+    for v, run in enumerate(runs):
+        ls = 0 if v == 0 else max(le + 1, rds[v - 2] + 1 if v >= 2 else 0)
+        le = ls + load - 1
+        s = le + 1 if d is None else max(le + 1, d + 1)
+        rd = s + run
+        d = rd + out
+        rds.append(rd)
+        ends.append(d)
+    return ends
 
 
 def bank_run(lp: LayerPlan, params: TileParams, x=None) -> dict:
@@ -260,7 +292,8 @@ def predict(lp: LayerPlan, x, params: TileParams | None = None) -> Prediction:
         conv, planes = _conversions(lp, params, None)
         conv, planes = conv * v, planes * v
     conversions = [int(c) for c in conv]
-    vector_cycles = [sch["cycles"] for sch in scheds]
+    ends = vector_ends(scheds[0]["load"], [sch["run"] for sch in scheds], scheds[0]["out"], cfg.hw.double_buffer)
+    vector_cycles = [int(e) for e in np.diff([-1] + ends)]
     bounds = [sch["adc_bound"] for sch in scheds]
     return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), conversions, planes,
                       lp.n_sections * v, energy_of(cfg, conversions), max(bounds), vector_cycles, bounds)

@@ -92,6 +92,7 @@ def config_from_args(args) -> ArrayConfig:
                        input_signed=not args.unsigned_inputs, group=args.group, n_adc=args.n_adc,
                        input_encoding=args.input_encoding, input_aware=args.input_aware,
                        banks=1 if args.banks is None else args.banks, beat=1 if args.beat is None else args.beat,
+                       double_buffer=bool(args.double_buffer),
                        ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
                        section_cost_pj=args.section_cost, **energy_fields(args))
 
@@ -125,7 +126,7 @@ def add_drive_args(p) -> None:
 
 def drive_fields(args) -> dict:
     return {"input_encoding": args.input_encoding, "input_aware": args.input_aware, "banks": args.banks,
-            "beat": args.beat}
+            "beat": args.beat, "double_buffer": args.double_buffer}
 
 
 def add_bank_args(g, default: str) -> None:
@@ -134,6 +135,11 @@ def add_bank_args(g, default: str) -> None:
                    help=f"B sequencer-plus-ADC-bank units working on different sections at once ({default})")
     g.add_argument("--beat", type=int, default=None,
                    help=f"W elements per beat of the input and output streams, a power of two ({default})")
+    db = g.add_mutually_exclusive_group()
+    db.add_argument("--double-buffer", dest="double_buffer", action="store_const", const=True, default=None,
+                    help=f"ping-pong input buffer: the next vector loads while the current one runs ({default}: off)")
+    db.add_argument("--single-buffer", dest="double_buffer", action="store_const", const=False,
+                    help="one vector at a time")
 
 
 def add_layer_args(p) -> None:

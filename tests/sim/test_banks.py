@@ -113,3 +113,49 @@ def test_bad_banks_and_beats_are_refused_with_the_rule():
         ArrayConfig(banks=0)
     with pytest.raises(SwsError, match="beat must be a power of two, not 3"):
         ArrayConfig(beat=3)
+
+
+def test_double_buffered_vectors_overlap_by_hand():
+    # Two banks, load 8 beats, RUN 37, output 5 (test_two_banks_cycles_by_hand). Vector 0: loads in cycles
+    # 0..7, its buffer is full from 8, the runner starts it at 8, RUN ends at 8 + 37 = 45, last output at
+    # 50: latency 51 cycles. Vector 1 loads in 8..15 into the other buffer; starts at max(16, 50 + 1) =
+    # 51, last output at 51 + 37 + 5 = 93: 43 cycles later. Vector 2 waits for buffer 0, free after 45:
+    # loads 46..53, starts at max(54, 94) = 94, last output at 136: 43 later again.
+    from sim.amaranth_sim import run_tile
+    w, lp = _two_sections(banks=2, double_buffer=True)
+    c = cycle_model(lp)
+    assert (c["cycles"], c["throughput"]) == (51, 43)
+    x = np.array([[1, -2, 3, 4, -5, 6, 7, -8], [-8, 7, 6, -5, 4, 3, -2, 1], [5] * 8])
+    assert predict(lp, x).vector_cycles == [51, 43, 43]
+    run = run_tile(lp, x)
+    assert (run.outputs == x @ w).all()
+    assert run.cycles_per_vector == [51, 43, 43] and run.counters["cycles"] == 137
+
+
+def test_double_buffered_loads_wait_for_the_buffer_when_loading_is_the_bottleneck():
+    # One active column per output, K = 40 inputs a beat each: loading (40 cycles) takes longer than
+    # RUN + output, so in the steady state a vector every 40 cycles on two banks.
+    from sim.amaranth_sim import run_tile
+    w = np.zeros((40, 2), np.int64)
+    w[3, 0], w[17, 1] = 5, -9
+    lp = _plan(w, rows=8, cols=28, n_adc=2, banks=2, double_buffer=True)
+    c = cycle_model(lp)
+    assert c["load"] == 40 and c["run"] + c["out"] + 1 < 40 and c["throughput"] == 40
+    x = np.random.default_rng(0).integers(-128, 128, (4, 40))
+    run = run_tile(lp, x)
+    assert (run.outputs == x @ w).all() and compare(predict(lp, x), run) == []
+    assert run.cycles_per_vector[1:] == [40, 40, 40]
+
+
+@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+def test_verilog_double_buffered_tile_equals_the_golden_model(backend):
+    from sim.verilog_sim import run_verilog
+    need_tools(*(("verilator",) if backend == "verilator" else ("iverilog", "vvp")), why=f"the {backend} simulation")
+    cfg = ArrayConfig(rows=8, cols=28, n_adc=3, banks=4, beat=2, double_buffer=True)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    lp = _plan(w, rows=8, cols=28, n_adc=3, banks=4, beat=2, double_buffer=True)
+    x = inputs(cfg, 21, 3, 2)
+    run = run_verilog(lp, x, backend)
+    assert (run.outputs == x @ w).all()
+    assert compare(predict(lp, x), run) == []
+    assert run.cycles_per_vector[1] < run.cycles_per_vector[0]
