@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # this checkout's packages
+
 
 def say(text):
     print(text, file=sys.stderr, flush=True)

@@ -33,9 +33,14 @@ class Controller(wiring.Component):
     """The controller's top: the phase of the vector (LOAD, RUN, OUT), the cycle counter, the layer register
     of a generic netlist, and its four components wired together.
 
-    Latency: after reset, n_groups cycles clearing the accumulators; then per vector K cycles to load, the
-    RUN time of `sim.golden.cycle_model`, and 1 + N cycles to stream the outputs (with a stall-free input
-    and output stream). One vector at a time.
+    Latency: after reset, n_words cycles clearing the accumulators; then per vector ceil(K / W) beats to
+    load, the RUN time of `sim.golden.cycle_model`, and 1 + merge_depth(B) + ceil(N / W) cycles to stream
+    the outputs (with a stall-free input and output stream). One vector at a time, or with `double_buffer`
+    the next vector loading while the current one runs (`sim.golden.vector_ends`).
+
+    With B = `banks` > 1 (a baked plan only) each bank is a Prefetch, Scheduler and Accumulate of its own
+    on its sections (`mapper.banks`), with its own array interface `bus[b]`; the inputs go to every bank,
+    RUN ends when every bank is done, and a `MergeStreamer` adds the banks' sums.
 
     Parameters
     ----------
@@ -47,11 +52,11 @@ class Controller(wiring.Component):
 
     Attributes
     ----------
-    i : In(stream.Signature(signed(A)))
-        Input stream, one input per beat, K beats per vector.
-    o : Out(stream.Signature(signed(acc_width)))
-        Output stream, N beats per vector, in output order.
-    bus : Out(ArraySignature)
+    i : In(stream.Signature(beat_shape(signed(A), W)))
+        Input stream, W inputs per beat, ceil(K / W) beats per vector.
+    o : Out(stream.Signature(beat_shape(signed(acc_width), W)))
+        Output stream, W outputs per beat, ceil(N / W) beats per vector, in output order.
+    bus : Out(ArraySignature), or Out(ArraySignature).array(B) with B > 1 banks
         The array interface: section, row drive, and the ADCs `adc[i]` (start/res/col/done/code).
     counters : Out(CounterSignature)
         Running totals since reset.

@@ -159,3 +159,17 @@ def test_verilog_double_buffered_tile_equals_the_golden_model(backend):
     assert (run.outputs == x @ w).all()
     assert compare(predict(lp, x), run) == []
     assert run.cycles_per_vector[1] < run.cycles_per_vector[0]
+
+
+@pytest.mark.parametrize("encoding,aware", [("signmag", True), ("twos", True), ("signmag", False)])
+def test_banks_on_other_drive_hardware_follow_each_vectors_schedule(encoding, aware):
+    # Input-aware RUN differs from vector to vector: each bank's schedule is its own sections' for that
+    # vector, and the double-buffered overlap follows the vectors' RUN times.
+    from sim.amaranth_sim import run_tile
+    hw = dict(rows=8, cols=28, n_adc=3, banks=2, beat=2, double_buffer=True, input_encoding=encoding, input_aware=aware)
+    cfg = ArrayConfig(**hw)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    lp = _plan(w, **hw)
+    x = inputs(cfg, 21, 3, 2)
+    run = run_tile(lp, x)
+    assert (run.outputs == x @ w).all() and compare(predict(lp, x), run) == []
