@@ -68,6 +68,7 @@ class Controller(wiring.Component):
         if plan is not None:
             params.fits(plan)
         if params.hw.banks > 1 and plan is None:
+            self._MustUse__silence = True      # refused, never elaborated: no "created but never used"
             raise SwsError(f"banks {params.hw.banks}: a generic netlist has one bank (the section-to-bank "
                            "assignment is baked from a plan); use banks 1 or a plan")
         self.params = params

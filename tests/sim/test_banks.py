@@ -173,3 +173,27 @@ def test_banks_on_other_drive_hardware_follow_each_vectors_schedule(encoding, aw
     x = inputs(cfg, 21, 3, 2)
     run = run_tile(lp, x)
     assert (run.outputs == x @ w).all() and compare(predict(lp, x), run) == []
+
+
+def test_generic_tile_with_wide_double_buffered_beats_takes_a_smaller_layer():
+    # A generic netlist (K limit 32, one bank) programmed with a 21-input layer: ceil(21 / 4) = 6 beats a
+    # vector from the layer word's K, not the limit's 8.
+    from hwgen.params import TileParams
+    from sim.amaranth_sim import run_tile
+    hw = dict(rows=8, cols=28, n_adc=3, beat=4, double_buffer=True)
+    cfg = ArrayConfig(**hw)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    lp = _plan(w, **hw)
+    x = inputs(cfg, 21, 3, 2)
+    limits = TileParams(cfg.hw, 32, 8, 16, 128, 128, 1)
+    run = run_tile(lp, x, generic=limits)
+    assert (run.outputs == x @ w).all() and compare(predict(lp, x, limits), run) == []
+    assert cycle_model(lp, limits)["load"] == 6
+
+
+def test_a_generic_netlist_of_several_banks_is_refused():
+    from hwgen.controller import Controller
+    from hwgen.params import TileParams
+    from mapper.errors import SwsError
+    with pytest.raises(SwsError, match="banks 2: a generic netlist has one bank"):
+        Controller(TileParams(ArrayConfig(rows=8, cols=28, n_adc=3, banks=2).hw, 32, 8, 16, 128, 128, 1))
