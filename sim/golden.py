@@ -162,7 +162,8 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
 
     With B banks each bank runs its own sections (mapper.banks) with `bank_run`, all from the same cycle;
     RUN ends when the last bank is done. W elements a beat: ceil(K / W) load beats and ceil(N / W) output
-    beats, behind the output merge's `merge_depth(B)` pipeline stages.
+    beats, behind the output merge's `merge_depth(B)` pipeline stages. The ADC bound and batch cycles
+    are then the busiest bank's (its ADC bank's bound on its sections).
     """
     params = params or TileParams.from_plan(lp)
     cfg, (k, n) = lp.cfg, lp.shape
@@ -175,7 +176,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
     load, out = -(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat)
     ends = vector_ends(load, [run] * 4, out, cfg.hw.double_buffer)
     return {"load": load, "run": run, "out": out, "cycles": ends[0] + 1, "throughput": ends[3] - ends[2],
-            "adc_bound": sum(r["adc_bound"] for r in runs), "batch_cycles": sum(r["batch_cycles"] for r in runs),
+            "adc_bound": max(r["adc_bound"] for r in runs), "batch_cycles": max(r["batch_cycles"] for r in runs),
             "bank_runs": [r["run"] for r in runs]}
 
 
