@@ -60,7 +60,9 @@ class Prediction:
     """What the tile must produce for V input vectors (counters are totals over the V vectors).
 
     `vector_cycles` and `vector_bounds` hold each vector's cycles and ADC bound; `cycles_per_vector` and
-    `bound_per_vector` their largest (all vectors alike on weight-only hardware).
+    `bound_per_vector` their largest (all vectors alike on weight-only hardware). On double-buffered
+    hardware a vector's cycles run from the previous vector's last output to its own (`vector_ends`): the
+    first vector's are its latency, the others the throughput.
     """
 
     outputs: np.ndarray                 # (V, N) int64
