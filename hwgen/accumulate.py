@@ -18,7 +18,7 @@ __all__ = ["Accumulate"]
 class Accumulate(wiring.Component):
     """ShiftAdd, then a read-modify-write of the section's output group in the accumulator memory.
 
-    After reset (state CLEAR) the memory is zeroed, one word a cycle, n_groups cycles; then READY: a reset
+    After reset (state CLEAR) the memory is zeroed, one word a cycle, n_words cycles; then READY: a reset
     in the middle of a vector must not leak its partial sums into the next one. The memory has two ports
     (`hwgen.bram.flush_and_stream_ram`): a section's sums (`ShiftAdd.flush`) read their group's word on
     port A in T, the word comes from the read register (on ECP5 the DP16KD's output register) in T + 2,
@@ -28,6 +28,10 @@ class Accumulate(wiring.Component):
     on port B and clears it in the same cycle (read before write; the word the cycle after); it reads
     only while not `busy`, so its address and the write's never meet, and the data written is the write
     register, zero while no write is pending.
+
+    A memory word holds `beat` output groups (group g in slot g % beat of word g // beat), so the output
+    streamer reads beat * G outputs at once; with beat 1 a word is one group. The flush pipeline and its
+    bypass work on words: a flush adds its sums into its slot and writes the whole word back.
 
     Parameters
     ----------
@@ -41,7 +45,7 @@ class Accumulate(wiring.Component):
     read : In(AccReadSignature)
         The output streamer's reads, each clearing the word it reads when `clear` (not while `busy`).
     ready : Out(1)
-        The memory is cleared (high from n_groups cycles after reset).
+        The memory is cleared (high from n_words cycles after reset).
     busy : Out(1)
         A batch or a flush is in the pipeline, or a write pending.
     """
@@ -55,6 +59,10 @@ class Accumulate(wiring.Component):
         m = Module()
         p, cfg = self.params, self.params.hw
         G, W, NA = cfg.group, p.acc_width, cfg.n_adc
+        # A word holds `beat` output groups (W of the output stream's beat), so that the streamer reads
+        # W * G outputs a cycle: group g is slot g % beat of word g // beat.
+        BT = p.beat
+        lb = BT.bit_length() - 1
         walk = p.walks_steps
         m.submodules.shift_add = sa = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
                                                group_width=len(self.batch.group), step_shift=walk)
@@ -68,20 +76,26 @@ class Accumulate(wiring.Component):
             m.d.comb += [sa.bit[i].eq(bt.bit[i]), sa.j[i].eq(bt.j[i])]
 
         rd = self.read
-        wr_en, wr_addr, wr_data = Signal(), Signal.like(bt.group), Signal(G * W)     # the write (registers)
+        word_addr = range(max(2, p.n_words))
+        flush_word = Signal(word_addr, name="flush_word")        # the flush's word address
+        m.d.comb += flush_word.eq(sa.flush_group >> lb)
+        wr_en, wr_addr, wr_data = Signal(), Signal(word_addr), Signal(BT * G * W)     # the write (registers)
         # The flush pipeline: read on port A (T), its word from the read register (T + 2) through the
         # bypass into a register (T + 3), added into the write registers, written on port B (T + 4). The
         # streamer reads and clears on port B.
         f2_valid, f3_valid, f4_valid = Signal(), Signal(), Signal()
-        f2_group, f3_group, f4_group = Signal.like(bt.group), Signal.like(bt.group), Signal.like(bt.group)
+        f2_group, f3_group, f4_group = Signal(word_addr), Signal(word_addr), Signal(word_addr)
+        f2_slot, f3_slot, f4_slot = Signal(max(1, lb)), Signal(max(1, lb)), Signal(max(1, lb))
         f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
         f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
         f4_val = [Signal(signed(W), name=f"flush4_{j}") for j in range(G)]
-        m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(sa.flush_group),
+        if lb:
+            m.d.sync += [f2_slot.eq(sa.flush_group[:lb]), f3_slot.eq(f2_slot), f4_slot.eq(f3_slot)]
+        m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(flush_word),
                      *[f2_val[j].eq(sa.flush[j]) for j in range(G)],
                      f3_valid.eq(f2_valid), f3_group.eq(f2_group), *[f3_val[j].eq(f2_val[j]) for j in range(G)],
                      f4_valid.eq(f3_valid), f4_group.eq(f3_group), *[f4_val[j].eq(f3_val[j]) for j in range(G)]]
-        clear = Signal(range(max(2, p.n_groups)))
+        clear = Signal(word_addr)
         clearing = Signal()         # CLEAR after reset
         b_addr = Signal.like(wr_addr, name="acc_b_addr")
         b_we = Signal(name="acc_b_we")
@@ -92,20 +106,22 @@ class Accumulate(wiring.Component):
         m.d.comb += [b_addr.eq(Mux(wr_en, wr_addr, Mux(clearing, clear, rd.addr))),
                      b_we.eq(wr_en | clearing | (rd.en & rd.clear))]
         f3_old, rd_data = flush_and_stream_ram(
-            m, "acc", width=G * W, depth=p.n_groups, a_addr=sa.flush_group, a_en=sa.flush_valid,
+            m, "acc", width=BT * G * W, depth=p.n_words, a_addr=flush_word, a_en=sa.flush_valid,
             b_addr=b_addr, b_en=b_we | rd.en, b_we=b_we, b_data=wr_data, platform=platform)
         m.d.comb += rd.data.eq(rd_data)
         old = self._bypass(m, (wr_en, wr_addr, wr_data), (f2_group, f3_group, f4_valid, f4_group), f3_old)
         m.d.sync += [wr_en.eq(0), wr_data.eq(0)]
         with m.If(f4_valid):
             m.d.sync += [wr_en.eq(1), wr_addr.eq(f4_group),
-                         wr_data.eq(Cat((old[j * W:(j + 1) * W].as_signed() + f4_val[j])[:W] for j in range(G)))]
+                         wr_data.eq(Cat((old[(t * G + j) * W:(t * G + j + 1) * W].as_signed()
+                                         + (f4_val[j] if BT == 1 else Mux(f4_slot == t, f4_val[j], 0)))[:W]
+                                        for t in range(BT) for j in range(G)))]
 
         with m.FSM(name="accumulate"):
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 m.d.sync += clear.eq(clear + 1)
-                with m.If(clear == p.n_groups - 1):
+                with m.If(clear == p.n_words - 1):
                     m.next = "READY"
             with m.State("READY"):
                 m.d.comb += self.ready.eq(1)

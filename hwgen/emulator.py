@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from mapper.banks import bank_plans
 from mapper.plan import LayerPlan
 
-from .interface import ArraySignature
+from .interface import ArraySignature, connect_array
 from .params import TileParams
 from .shift_add import tree_sum
 
-__all__ = ["ArrayEmulator", "VIOLATIONS"]
+__all__ = ["ArrayEmulator", "BankedArray", "array_emulator", "VIOLATIONS"]
 
 
 #: The protocol rules the emulator checks, by bit of its sticky `violation` output (docs/design.md section 4).
@@ -170,3 +174,51 @@ class ArrayEmulator(wiring.Component):
         else:
             m.d.comb += flag[2].eq(any_start & ~settled)
         return m
+
+
+class BankedArray(wiring.Component):
+    """The array side of a B-bank controller's array interfaces (`bus[b]`): an `ArrayEmulator` per bank on
+    the cells of that bank's sections (mapper.banks), each with its own section, drive and ADCs.
+
+    Parameters
+    ----------
+    params : TileParams
+        Hardware (B = banks > 1) and the layer's table depths.
+    plan : LayerPlan
+        The layer; bank b's emulator holds the cells of `mapper.banks.bank_plans(plan)[b]`.
+    extra_latency : int
+        Test only: as ArrayEmulator's.
+
+    Attributes
+    ----------
+    bus : Out(ArraySignature(array_side=True)).array(B)
+        Bank b's array interface, from the array's side.
+    violation : Out(len(VIOLATIONS))
+        The banks' sticky protocol violations, ORed (ArrayEmulator's).
+    """
+
+    def __init__(self, params: TileParams, plan: LayerPlan, *, extra_latency: int = 0):
+        params.fits(plan)
+        self.params, self.plan, self.extra_latency = params, plan, extra_latency
+        super().__init__({"bus": Out(ArraySignature(params, array_side=True)).array(params.hw.banks),
+                          "violation": Out(len(VIOLATIONS))})
+
+    def elaborate(self, platform):
+        m = Module()
+        flags = []
+        for b, blp in enumerate(bank_plans(self.plan)):
+            emu = m.submodules[f"bank{b}"] = ArrayEmulator(self.params.bank(blp), blp,
+                                                           extra_latency=self.extra_latency)
+            connect_array(m, self.bus[b], emu.bus)
+            flags.append(emu.violation)
+        # A rule broken on any bank: the banks' sticky flags, ORed.
+        m.d.comb += self.violation.eq(functools.reduce(operator.or_, flags))
+        return m
+
+
+def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0) -> wiring.Component:
+    """The array side of a controller of these parameters: an ArrayEmulator, or with B > 1 banks a
+    BankedArray."""
+    if params.hw.banks == 1:
+        return ArrayEmulator(params, plan, extra_latency=extra_latency)
+    return BankedArray(params, plan, extra_latency=extra_latency)

@@ -11,7 +11,7 @@ from mapper.config import clog2
 
 from .params import TileParams
 
-__all__ = ["host_members", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
+__all__ = ["host_members", "beat_shape", "bus_member", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
            "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout", "column_entry_layout", "next_section_layout",
            "BatchSignature", "AccReadSignature"]
 
@@ -144,14 +144,27 @@ class ProgSignature(wiring.Signature):
         })
 
 
+def beat_shape(shape, beat: int):
+    """A stream beat's payload: one element (`shape`) for W = 1, else an array of W elements, element e
+    in bits [e * width, (e + 1) * width) (the vector's element beat * W + e)."""
+    return shape if beat == 1 else data.ArrayLayout(shape, beat)
+
+
+def bus_member(params: TileParams):
+    """The controller's array interface: one ArraySignature, or with B > 1 banks an array of B
+    (`bus[b]`, in Verilog `bus__<b>__adc__<i>__start` etc.), each bank's own section, drive and ADCs."""
+    bus = Out(ArraySignature(params))
+    return bus if params.hw.banks == 1 else bus.array(params.hw.banks)
+
+
 def host_members(params: TileParams, generic: bool) -> dict:
-    """The ports a controller and a tile both show their host: the input and output streams, the
-    counters, and for a generic netlist the programming port."""
+    """The ports a controller and a tile both show their host: the input and output streams (W elements
+    a beat, `beat_shape`), the counters, and for a generic netlist the programming port."""
     from amaranth import signed
     from amaranth.lib import stream
     members = {
-        "i": In(stream.Signature(signed(params.hw.input_bits))),
-        "o": Out(stream.Signature(signed(params.acc_width))),
+        "i": In(stream.Signature(beat_shape(signed(params.hw.input_bits), params.beat))),
+        "o": Out(stream.Signature(beat_shape(signed(params.acc_width), params.beat))),
         "counters": Out(CounterSignature(params)),
     }
     if generic:
@@ -207,10 +220,11 @@ class BatchSignature(wiring.Signature):
 
 class AccReadSignature(wiring.Signature):
     """The output streamer's access to the accumulator memory: a synchronous read (`en`, `addr`; `data`
-    the cycle after, held until the next read) that with `clear` also zeroes the word it reads."""
+    the cycle after, held until the next read) that with `clear` also zeroes the word it reads. A word
+    holds W = `beat` output groups."""
 
     def __init__(self, p: TileParams):
         super().__init__({
-            "en": Out(1), "addr": Out(range(max(2, p.n_groups))), "data": In(p.hw.group * p.acc_width),
+            "en": Out(1), "addr": Out(range(max(2, p.n_words))), "data": In(p.beat * p.hw.group * p.acc_width),
             "clear": Out(1),
         })

@@ -200,6 +200,27 @@ class TileParams:
         return -(-self.n // self.hw.group)
 
     @property
+    def beat(self) -> int:
+        """W elements a beat of the input and output streams."""
+        return self.hw.beat
+
+    @property
+    def k_words(self) -> int:
+        """Words of the input buffer (W inputs each), and input beats of a vector."""
+        return -(-self.k // self.hw.beat)
+
+    @property
+    def n_words(self) -> int:
+        """Words of an accumulator memory: W output groups each (W * G outputs, G output beats)."""
+        return -(-self.n_groups // self.hw.beat)
+
+    def bank(self, blp: LayerPlan) -> "TileParams":
+        """The sizes of one bank running the bank plan `blp` (mapper.banks.bank_plan): its own table
+        depths, the layer's K and N, the same lanes."""
+        return dataclasses.replace(self, section_depth=blp.n_sections, row_depth=len(blp.row_index),
+                                   column_depth=len(blp.columns["res"]))
+
+    @property
     def walks_steps(self) -> bool:
         """The controller walks the drive steps (hwgen.steps.StepWalker) and weighs each batch by its step:
         sign-magnitude or input-aware hardware. Two's complement weight-only hardware counts planes."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.lib.memory import Memory
 
 from mapper.plan import LayerPlan
 
@@ -111,7 +112,8 @@ class Prefetch(wiring.Component):
     Attributes
     ----------
     load_en, load_addr, load_data : In
-        A write into the input buffer (input `load_addr` of the vector).
+        A write into the input buffer: word `load_addr` of the vector, W = `beat` inputs (input e of the
+        word in bits [e * A, (e + 1) * A)).
     start : In(1)
         Begin the walk at section 0 (only while `idle`).
     n_sec : In
@@ -129,8 +131,10 @@ class Prefetch(wiring.Component):
     def __init__(self, params: TileParams, plan: LayerPlan | None = None):
         self.params, self.plan = params, plan
         members = {
-            "load_en": In(1), "load_addr": In(range(params.k)), "load_data": In(params.hw.input_bits),
+            "load_en": In(1), "load_addr": In(range(params.k_words)),
+            "load_data": In(params.hw.input_bits * params.beat),
             "start": In(1), "n_sec": In(range(params.section_depth + 1)),
+            **({"load_sel": In(1), "run_sel": In(1)} if params.hw.double_buffer else {}),
             "next": Out(stream.Signature(next_section_layout(params))),
             "idle": Out(1), "sections": Out(COUNTER_WIDTH),
         }
@@ -147,11 +151,16 @@ class Prefetch(wiring.Component):
         prog = self.prog if generic else None
         # What the input buffer holds: the input as it came (two's complement), or its magnitude (bits
         # 0..A-2) and sign (bit A-1) on sign-magnitude hardware.
-        load_word = Signal(A, name="load_word")
+        # W = `beat` inputs a word, input e of the word in bits [e * A, (e + 1) * A).
+        BT = p.beat
+        lb = BT.bit_length() - 1
+        load_word = Signal(A * BT, name="load_word")
         m.d.comb += load_word.eq(self.load_data)
         if cfg.input_encoding == "signmag":
-            x, neg = self.load_data, self.load_data[A - 1]
-            m.d.comb += load_word.eq(Cat(Mux(neg, -x.as_signed(), x)[:A - 1], neg))
+            for e in range(BT):
+                x = self.load_data[e * A:(e + 1) * A]
+                neg = x[A - 1]
+                m.d.comb += load_word[e * A:(e + 1) * A].eq(Cat(Mux(neg, -x.as_signed(), x)[:A - 1], neg))
 
         # The section word, registered.
         p_sec = Signal(range(p.section_depth + 1))
@@ -229,13 +238,37 @@ class Prefetch(wiring.Component):
                              row_addr[l], f"row_q{l}", prog, platform) for l in range(P)]
         col_q = [_table_read(m, "columns", p.column_layout.size, p.column_depth,
                              None if generic else p.column_words(plan), col_addr[l], f"col_q{l}", prog, platform) for l in range(P)]
-        # The input buffer, a copy per lane, written in LOAD and read in RUN through one address.
-        in_q = []
+        # The input buffer, a copy per lane, written in LOAD and read in RUN through one address. With W
+        # inputs a word, row r reads word r // W and takes element r % W of the registered word.
+        in_q = [Signal(A, name=f"in_q{l}") for l in range(P)]
+        # Double-buffered, the buffer holds two vectors (the address's top bit picks one): the loader writes
+        # `load_sel`'s while the walk reads `run_sel`'s, through a write port and a read port (a `Memory`
+        # and a register: no DP16KD output register on that path).
+        kb = max(1, (p.k_words - 1).bit_length())
         for l in range(P):
-            at = Signal(range(p.k), name=f"inputs{l}_addr")
-            m.d.comb += at.eq(Mux(self.load_en, self.load_addr, row_q[l]))
-            in_q.append(registered_read(m, f"inputs{l}", width=A, depth=p.k, addr=at,
-                                        write=(self.load_en, load_word), platform=platform))
+            if cfg.double_buffer:
+                mem = Memory(shape=unsigned(A * BT), depth=2 << kb, init=[])
+                m.submodules[f"inputs{l}"] = mem
+                wp, rp = mem.write_port(), mem.read_port()
+                m.d.comb += [wp.addr.eq(Cat(self.load_addr[:kb], self.load_sel)), wp.data.eq(load_word),
+                             wp.en.eq(self.load_en), rp.addr.eq(Cat((row_q[l] >> lb)[:kb], self.run_sel))]
+                word = Signal(A * BT, name=f"inputs{l}_q")
+                m.d.sync += word.eq(rp.data)
+            else:
+                at = Signal(range(p.k_words), name=f"inputs{l}_addr")
+                m.d.comb += at.eq(Mux(self.load_en, self.load_addr, row_q[l] >> lb))
+                word = registered_read(m, f"inputs{l}", width=A * BT, depth=p.k_words, addr=at,
+                                       write=(self.load_en, load_word), platform=platform)
+            if BT == 1:
+                m.d.comb += in_q[l].eq(word)
+            else:
+                # The element index follows the word: registered with the read, then with the word.
+                elem_d, elem_q = Signal(lb, name=f"in_elem_d{l}"), Signal(lb, name=f"in_elem{l}")
+                m.d.sync += [elem_d.eq(row_q[l][:lb]), elem_q.eq(elem_d)]
+                with m.Switch(elem_q):
+                    for e in range(BT):
+                        with m.Case(e):
+                            m.d.comb += in_q[l].eq(word[e * A:(e + 1) * A])
         sv = [Signal(name=f"g{i}_valid") for i in range(5)]
         sl = [Signal(name=f"g{i}_last") for i in range(5)]
         spos = [Signal.like(g_pos, name=f"g{i}_pos") for i in range(5)]

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from mapper.plan import LayerPlan
 
 from .controller import Controller
-from .emulator import VIOLATIONS, ArrayEmulator
+from .emulator import VIOLATIONS, array_emulator
 from .interface import RawCodeSignature, connect_array, host_members
 from .params import TileParams
 
@@ -58,8 +58,12 @@ class Tile(wiring.Component):
         m.submodules.controller = ctrl = Controller(self.params, self.plan, test_port=self.test_port)
         if self.test_port:
             wiring.connect(m, wiring.flipped(self.test), ctrl.test)
-        m.submodules.array = emu = ArrayEmulator(self.params, self.plan, extra_latency=self.extra_latency)
-        connect_array(m, ctrl.bus, emu.bus)
+        m.submodules.array = emu = array_emulator(self.params, self.plan, extra_latency=self.extra_latency)
+        if self.params.hw.banks == 1:
+            connect_array(m, ctrl.bus, emu.bus)
+        else:
+            for c, a in zip(ctrl.bus, emu.bus, strict=True):
+                connect_array(m, c, a)
         m.d.comb += self.violation.eq(emu.violation)
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
         wiring.connect(m, ctrl.o, wiring.flipped(self.o))

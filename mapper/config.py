@@ -79,6 +79,15 @@ class HardwareConfig:
         section's active columns. M >= 1: ADC i serves only the adjacent slot columns i*M .. i*M+M-1,
         so the bank has ceil(slot_cols / M) ADCs and n_adc must be that number (it is not derived, so
         that every n_adc of a configuration is the netlist's; `HardwareConfig.mux_adcs` gives it).
+    banks : int
+        B sequencer-plus-ADC-bank units working on different sections at once (docs/design.md, banks):
+        the sections are assigned to banks statically (mapper.banks), the inputs broadcast to every
+        bank, and the output streamer adds the B banks' partial sums. 1: one bank.
+    beat : int
+        W elements per beat of the input and output streams, a power of two (1: one element a beat).
+    double_buffer : bool
+        A ping-pong input buffer: the next vector loads while the current one runs and streams out
+        (docs/design.md, double buffering). False: one vector at a time.
     """
 
     rows: int = 128
@@ -91,6 +100,9 @@ class HardwareConfig:
     input_encoding: str = "twos"
     input_aware: bool = False
     adc_mux: int = 0
+    banks: int = 1
+    beat: int = 1
+    double_buffer: bool = False
 
     def __post_init__(self):
         _positive_int("rows", self.rows)
@@ -111,6 +123,12 @@ class HardwareConfig:
                            "(use input_encoding 'twos')")
         if not isinstance(self.input_aware, bool):
             raise SwsError(f"input_aware must be true or false, not {self.input_aware!r}")
+        _positive_int("banks", self.banks)
+        _positive_int("beat", self.beat)
+        if self.beat & (self.beat - 1):
+            raise SwsError(f"beat must be a power of two, not {self.beat}")
+        if not isinstance(self.double_buffer, bool):
+            raise SwsError(f"double_buffer must be true or false, not {self.double_buffer!r}")
         if self.slot_cols > self.cols:
             raise SwsError(
                 f"group {self.group} is wider than a crossbar: a slot needs 2 * weight_bits * group = "

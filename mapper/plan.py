@@ -40,8 +40,9 @@ PLAN_VERSION = 2
 ROMS = ("sections", "rows", "columns", "cells")
 SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")
-#: Hardware fields a plan can be run under other than its own (`LayerPlan.on_hardware`).
-DRIVE_FIELDS = ("input_encoding", "input_aware")
+#: Hardware fields a plan can be run under other than its own (`LayerPlan.on_hardware`): the drive, and
+#: the banks and stream beat, which change the controller, never the ROM contents.
+DRIVE_FIELDS = ("input_encoding", "input_aware", "banks", "beat", "double_buffer")
 
 
 @dataclass
@@ -68,13 +69,15 @@ class LayerPlan:
         return rom_bits(self.cfg, self.shape, self.n_sections, len(self.row_index), len(self.columns["res"]))
 
     def on_hardware(self, **fields) -> "LayerPlan":
-        """This plan on hardware with the drive fields changed (input_encoding, input_aware): the ROMs
-        depend on the weights only, so a plan runs on either encoding and either resolution mode.
+        """This plan on hardware with the drive fields changed (input_encoding, input_aware, banks, beat,
+        double_buffer):
+        the ROMs depend on the weights only, so a plan runs on either encoding and either resolution mode,
+        on any number of banks and any stream beat.
         None values keep the plan's own."""
         fields = {k: v for k, v in fields.items() if v is not None}
         bad = sorted(set(fields) - set(DRIVE_FIELDS))
         if bad:
-            raise SwsError(f"only the drive fields {', '.join(DRIVE_FIELDS)} can change on a plan, not {bad[0]}")
+            raise SwsError(f"only the fields {', '.join(DRIVE_FIELDS)} can change on a plan, not {bad[0]}")
         if not fields:
             return self
         return dataclasses.replace(self, cfg=self.cfg.replace(**fields))

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth import Value
 from amaranth.sim import Simulator
 
 from hwgen.emulator import VIOLATIONS
@@ -32,6 +33,10 @@ class SimRun:
     cpu_seconds: float = 0.0         # CPU time of the simulation (this process)
 
 
+def _signed(v: int, width: int) -> int:
+    return v - (1 << width) if v >> (width - 1) else v
+
+
 def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: TileParams | None = None,
              params: TileParams | None = None, extra_latency: int = 0) -> SimRun:
     """Simulate the tile for the vectors x (V, K): the plan-initialized tile, or with `generic` limits a
@@ -48,6 +53,12 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
         writes = []
     k, n = lp.shape
     outputs = np.zeros((len(x), n), np.int64)
+    # W elements a beat, packed element e at bits [e * width, (e + 1) * width) (hwgen.interface.beat_shape).
+    beat, a, acc_w = params.beat, lp.cfg.input_bits, params.acc_width
+    in_payload, out_payload = Value.cast(dut.i.payload), Value.cast(dut.o.payload)
+    beats_in = [(lambda xv, b=b: sum((int(xv[kk]) & ((1 << a) - 1)) << ((kk - b * beat) * a)
+                                     for kk in range(b * beat, min(k, (b + 1) * beat))))
+                for b in range(-(-k // beat))]
     per_vector = []
     result = {}
 
@@ -63,18 +74,18 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
             await ctx.tick()
         ctx.set(dut.o.ready, 1)
         before = ctx.get(dut.counters.cycles)
+        fed["go"] = True
         for v in range(len(x)):
-            for kk in range(k):
-                ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.payload, int(x[v, kk]))
-                await ctx.tick().until(dut.i.ready)
-            ctx.set(dut.i.valid, 0)
+            if not overlap:
+                await feed(ctx, v)
             # Sleep through the computation instead of waking every cycle (the simulation's main cost).
             if not ctx.get(dut.o.valid):
                 await ctx.changed(dut.o.valid)
-            for nn in range(n):
-                (value,) = await ctx.tick().sample(dut.o.payload).until(dut.o.valid)
-                outputs[v, nn] = value
+            got = []
+            for _ in range(-(-n // beat)):
+                (value,) = await ctx.tick().sample(out_payload).until(dut.o.valid)
+                got += [_signed((value >> (e * acc_w)) & ((1 << acc_w) - 1), acc_w) for e in range(beat)]
+            outputs[v] = got[:n]
             now = ctx.get(dut.counters.cycles)
             per_vector.append(now - before)
             before = now
@@ -86,9 +97,29 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
         }
         result["violation"] = ctx.get(dut.violation)
 
+    # Double-buffered hardware takes the next vector while it runs: the inputs then stream from a
+    # testbench of their own, without a gap, while this one takes the outputs.
+    overlap = params.hw.double_buffer
+    fed = {"go": False}
+
+    async def feed(ctx, v):
+        for word in beats_in:
+            ctx.set(dut.i.valid, 1)
+            ctx.set(in_payload, word(x[v]))
+            await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+
+    async def feeder(ctx):
+        while not fed["go"]:
+            await ctx.tick()
+        for v in range(len(x)):
+            await feed(ctx, v)
+
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
+    if overlap:
+        sim.add_testbench(feeder, background=True)
     start, cpu = time.perf_counter(), time.process_time()
     if vcd:
         with atomic_path(vcd) as tmp:   # a failed run leaves no half-written waveform

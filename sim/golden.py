@@ -52,15 +52,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hwgen.output import merge_depth
 from hwgen.params import TileParams
 from hwgen.shift_add import pipeline_depth
+from mapper.banks import bank_plans
 from mapper.energy import energy_table
 from mapper.errors import SwsError
 from mapper.bits import lossless_bits
 from mapper.drive import drive_steps
 from mapper.plan import LayerPlan
 
-__all__ = ["Prediction", "predict", "golden_outputs", "step_popcounts", "cycle_model", "check_inputs", "energy_of"]
+__all__ = ["Prediction", "predict", "golden_outputs", "step_popcounts", "cycle_model", "bank_run", "vector_ends", "check_inputs", "energy_of"]
 
 
 @dataclass
@@ -68,7 +70,9 @@ class Prediction:
     """What the tile must produce for V input vectors (counters are totals over the V vectors).
 
     `vector_cycles` and `vector_bounds` hold each vector's cycles and ADC bound; `cycles_per_vector` and
-    `bound_per_vector` their largest (all vectors alike on weight-only hardware).
+    `bound_per_vector` their largest (all vectors alike on weight-only hardware). On double-buffered
+    hardware a vector's cycles run from the previous vector's last output to its own (`vector_ends`): the
+    first vector's are its latency, the others the throughput.
     """
 
     outputs: np.ndarray                 # (V, N) int64
@@ -195,9 +199,62 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
 
     x : one input vector (K,), for input-aware hardware, whose schedule depends on it. Without it (or on
     weight-only hardware) the weight-only schedule: on input-aware hardware the most any vector can take.
+
+    With B banks each bank runs its own sections (mapper.banks) with `bank_run`, all from the same cycle;
+    RUN ends when the last bank is done. W elements a beat: ceil(K / W) load beats and ceil(N / W) output
+    beats, behind the output merge's `merge_depth(B)` pipeline stages. The ADC bound and batch cycles
+    are then the busiest bank's (its ADC bank's bound on its sections).
     """
     params = params or TileParams.from_plan(lp)
     cfg, (k, n) = lp.cfg, lp.shape
+    beat = cfg.hw.beat
+    if cfg.hw.banks == 1:
+        runs = [bank_run(lp, params, x)]
+    else:
+        runs = [bank_run(blp, params.bank(blp), x) for blp in bank_plans(lp)]
+    run = max(r["run"] for r in runs)
+    load, out = -(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat)
+    ends = vector_ends(load, [run] * 4, out, cfg.hw.double_buffer)
+    return {"load": load, "run": run, "out": out, "cycles": ends[0] + 1, "throughput": ends[3] - ends[2],
+            "adc_bound": max(r["adc_bound"] for r in runs), "batch_cycles": max(r["batch_cycles"] for r in runs),
+            "bank_runs": [r["run"] for r in runs]}
+
+
+def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool) -> list[int]:
+    """The cycle of each vector's last output, cycle 0 the first vector's first input beat, the inputs
+    streamed without a gap and the outputs taken at once; `runs` each vector's RUN cycles.
+
+    One vector at a time: vector v's load, RUN and output follow each other, load + run + out cycles,
+    and the next vector's first beat comes the cycle after v's last output.
+    Double-buffered (hwgen.controller): vector v loads its `load` beats from
+    ls_v = max(le_{v-1} + 1, rd_{v-2} + 1) to le_v = ls_v + load - 1 (its buffer is free the cycle after
+    the RUN of vector v - 2 ends, rd); the runner starts it at s_v = max(le_v + 1, d_{v-1} + 1) (its
+    buffer full, the previous vector's last output d_{v-1} given), RUN ends at rd_v = s_v + run_v, and
+    its last output is d_v = rd_v + out."""
+    ends = []
+    if not double_buffer:
+        t = -1
+        for run in runs:
+            t += load + run + out
+            ends.append(t)
+        return ends
+    le = rd = d = None
+    rds = []
+    for v, run in enumerate(runs):
+        ls = 0 if v == 0 else max(le + 1, rds[v - 2] + 1 if v >= 2 else 0)
+        le = ls + load - 1
+        s = le + 1 if d is None else max(le + 1, d + 1)
+        rd = s + run
+        d = rd + out
+        rds.append(rd)
+        ends.append(d)
+    return ends
+
+
+def bank_run(lp: LayerPlan, params: TileParams, x=None) -> dict:
+    """RUN cycles of one bank on the plan's sections (the module docstring's schedule), its ADC bound and
+    ADC batch cycles: {"run", "adc_bound", "batch_cycles"}."""
+    cfg = lp.cfg
     lanes, n_adc = params.lanes, cfg.n_adc
     q = None if x is None else step_popcounts(lp, np.asarray(x).reshape(1, -1))[0]
     issued = _issued_steps(lp, params, q)
@@ -235,9 +292,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
             bound += _step_bound(eff, slot, n_adc, cfg.adc_mux)
     run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + 5,
                   -1 if last_copy is None else last_copy + 1)
-    run = run_end + 1
-    return {"load": k, "run": run, "out": 1 + n, "cycles": k + run + 1 + n, "adc_bound": bound,
-            "batch_cycles": batch_cycles}
+    return {"run": run_end + 1, "adc_bound": bound, "batch_cycles": batch_cycles}
 
 
 def energy_of(cfg, conversions) -> float:
@@ -280,7 +335,8 @@ def predict(lp: LayerPlan, x, params: TileParams | None = None) -> Prediction:
         conv, planes = _conversions(lp, params, None)
         conv, planes = conv * v, planes * v
     conversions = [int(c) for c in conv]
-    vector_cycles = [sch["cycles"] for sch in scheds]
+    ends = vector_ends(scheds[0]["load"], [sch["run"] for sch in scheds], scheds[0]["out"], cfg.hw.double_buffer)
+    vector_cycles = [int(e) for e in np.diff([-1] + ends)]
     bounds = [sch["adc_bound"] for sch in scheds]
     return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), conversions, planes,
                       lp.n_sections * v, energy_of(cfg, conversions), max(bounds), vector_cycles, bounds)

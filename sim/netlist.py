@@ -19,10 +19,9 @@ from amaranth.back import verilog
 from amaranth.hdl import ValueCastable
 
 from amaranth.lib import wiring
-from amaranth.lib.wiring import Out
 
-from hwgen.emulator import VIOLATIONS, ArrayEmulator
-from hwgen.interface import ArraySignature, host_members
+from hwgen.emulator import VIOLATIONS, array_emulator
+from hwgen.interface import bus_member, host_members
 from hwgen.params import TileParams
 from hwgen.program import program_writes
 from hwgen.synth import cell_models, synthesize_tile
@@ -53,7 +52,7 @@ def tile_wrapper(params: TileParams, generic: bool) -> str:
     """A `sws_tile` made of a `sws_controller` (the netlist under test) and a `sws_array` (the RTL array
     emulator), with the tile's ports."""
     # A baked controller's ports are a generic one's without `prog`.
-    ctrl = wiring.Signature({**host_members(params, True), "bus": Out(ArraySignature(params))}).create()
+    ctrl = wiring.Signature({**host_members(params, True), "bus": bus_member(params)}).create()
     host = [pt for pt in _ports(ctrl) if not pt[0].startswith("bus__") and (generic or not pt[0].startswith("prog__"))]
     bus = [pt for pt in _ports(ctrl) if pt[0].startswith("bus__")]
     decl = lambda w: f"[{w - 1}:0] " if w > 1 else ""
@@ -226,7 +225,7 @@ def check_netlist(netlist: str, target: str, params: TileParams, plan: LayerPlan
     with open(netlist) as f:
         design = f.read()
     if controller_only:
-        emulator = verilog.convert(ArrayEmulator(params, None if generic else lp), name="sws_array", emit_src=False)
+        emulator = verilog.convert(array_emulator(params, None if generic else lp), name="sws_array", emit_src=False)
         design += "\n" + emulator + "\n" + tile_wrapper(params, generic)
     writes = program_writes(params, lp) if generic else None
     with tempfile.TemporaryDirectory(prefix="sws-netlist-") as cache:

@@ -105,7 +105,12 @@ def harness(params: TileParams, generic: bool = False) -> str:
     """The Verilog test harness of a tile of these parameters (plusargs: +vectors=V +k=K +n=N +dir=PATH, and
     for a generic tile +writes=P: it first makes the P programming writes of prog.hex, one a cycle)."""
     cfg = params.hw
-    k, n, a, w = params.k, params.n, cfg.input_bits, params.acc_width
+    # k and n count beats of W = params.beat elements (hwgen.interface.beat_shape).
+    bt = params.beat
+    k, n, a, w = params.k_words, -(-params.n // bt), cfg.input_bits * bt, params.acc_width
+    y_write = ("      $fwrite(fd, \"y %0d\\n\", o_payload);" if bt == 1 else
+               "\n".join(f"      $fwrite(fd, \"y %0d\\n\", $signed(o_payload[{e * w + w - 1}:{e * w}]));"
+                         for e in range(bt)))
     conv_w = COUNTER_WIDTH * (cfg.full_resolution + 1)
     prog_decl = prog_ports = prog_init = prog_step = ready_to_stream = ""
     if generic:
@@ -127,7 +132,7 @@ module sws_tb(input clk);
   reg [{a - 1}:0] inputs [0:{k * CHUNK - 1}];
   reg rst, mark;
   wire i_ready, o_valid;
-  wire signed [{w - 1}:0] o_payload;
+  wire signed [{w * bt - 1}:0] o_payload;
   wire [{CYCLE_WIDTH - 1}:0] cycles;
   wire [{conv_w - 1}:0] conversions;
   wire [{COUNTER_WIDTH - 1}:0] planes, sections;
@@ -158,7 +163,7 @@ module sws_tb(input clk);
     end
     if (i_valid && i_ready) given <= given + 1;
     if (!rst && o_valid) begin
-      $fwrite(fd, "y %0d\\n", o_payload);
+{y_write}
       taken <= taken + 1;
       mark <= taken % n == n - 1;
     end else
@@ -412,13 +417,18 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
     run_dir = os.path.join(os.path.dirname(exe), f"run-{os.getpid()}-{time.monotonic_ns()}")
     os.makedirs(run_dir)
     try:
-        mask = (1 << cfg.input_bits) - 1
-        digits = -(-cfg.input_bits // 4)
+        mask, a, bt = (1 << cfg.input_bits) - 1, cfg.input_bits, params.beat
+        digits = -(-a * bt // 4)
+        # One line a beat: W inputs, input e of the beat at bits [e * A, (e + 1) * A), zeros past K.
+        k = lp.shape[0]
+        beats = [sum((int(xv[j]) & mask) << ((j - b * bt) * a) for j in range(b * bt, min(k, (b + 1) * bt)))
+                 for xv in x for b in range(params.k_words)]
         with open(os.path.join(run_dir, "inputs.hex"), "w") as f:
-            f.write("".join(f"{int(v) & mask:0{digits}x}\n" for v in x.reshape(-1)))
+            f.write("".join(f"{v:0{digits}x}\n" for v in beats))
         # A generous limit, so that a tile that hangs ends the run instead of the caller's patience.
         limit = 2 * (len(writes or ()) + len(x) * (cycles_per_vector + 8)) + 100
-        args = [f"+vectors={len(x)}", f"+k={lp.shape[0]}", f"+n={n}", f"+dir={run_dir}", f"+roms={roms}",
+        n_beats = -(-n // params.beat)
+        args = [f"+vectors={len(x)}", f"+k={params.k_words}", f"+n={n_beats}", f"+dir={run_dir}", f"+roms={roms}",
                 f"+max_clocks={limit}"]
         if writes is not None:
             sel_w, addr_w, data_w = _prog_widths(params)
@@ -437,11 +447,13 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
         shutil.rmtree(run_dir, ignore_errors=True)
     ys = [int(ln[2:]) for ln in lines if ln.startswith("y ")]
     if "timeout" in lines:
-        raise SwsError(f"{backend} simulation: the tile gave {len(ys)} of {len(x) * n} outputs in {limit} cycles")
+        raise SwsError(f"{backend} simulation: the tile gave {len(ys)} of {len(x) * -(-n // params.beat) * params.beat} "
+                       f"outputs in {limit} cycles")
     marks = [int(ln[2:]) for ln in lines if ln.startswith("c ")]
     total = [ln for ln in lines if ln.startswith("t ")]
-    if len(ys) != len(x) * n or not total:
-        raise SwsError(f"{backend} simulation ended after {len(ys)} of {len(x) * n} outputs")
+    per = -(-n // params.beat) * params.beat     # outputs a vector, the last beat's padding included
+    if len(ys) != len(x) * per or not total:
+        raise SwsError(f"{backend} simulation ended after {len(ys)} of {len(x) * per} outputs")
     cycles, planes, sections, conv_hex, violation = total[0].split()[1:]
     if int(violation):
         broken = [rule for k, rule in enumerate(VIOLATIONS) if int(violation) >> k & 1]
@@ -451,5 +463,5 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
     conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.full_resolution + 1)]
     counters = {"cycles": int(cycles), "conversions": conversions, "planes": int(planes),
                 "sections": int(sections)}
-    return SimRun(np.asarray(ys, np.int64).reshape(len(x), n), [int(c) for c in np.diff([0] + marks)], counters,
+    return SimRun(np.asarray(ys, np.int64).reshape(len(x), per)[:, :n], [int(c) for c in np.diff([0] + marks)], counters,
                   int(cycles), seconds)

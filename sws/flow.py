@@ -63,6 +63,9 @@ def _rtl_and_sim(plan_dir: str, out: str, report: dict, say) -> tuple[int, dict]
         f"{r['adc_bound_per_vector']}); {r['conversions'] // FLOW_VECTORS} conversions and "
         f"{r['energy_pj'] / FLOW_VECTORS:.1f} pJ per vector from the counters "
         f"(the mapper's report: {layer['energy_pj']:.1f} pJ)")
+    if hw.double_buffer and len(r["cycles_per_vector"]) > 1:
+        say(f"double-buffered: {per} cycles from the first input to the last output of a vector (latency); "
+            f"the next vector's last output {r['cycles_per_vector'][1]} cycles later (throughput)")
     if not r["match"]:
         for line in r["problems"]:
             say(f"sws: mismatch: {line}")

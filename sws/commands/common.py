@@ -44,6 +44,7 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--placement", choices=PLACEMENTS, default=DEFAULT.placement,
                    help="slot columns of a section's active columns, with --adc-mux: fixed (natural order) or "
                         "balanced (SWS-aware: similar resolutions in each ADC batch) (default %(default)s)")
+    add_bank_args(g, "default 1")
     g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=DEFAULT.input_encoding,
                    help="row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
                         "2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default %(default)s)")
@@ -97,6 +98,8 @@ def config_from_args(args) -> ArrayConfig:
     return ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
                        input_signed=not args.unsigned_inputs, group=args.group, n_adc=n_adc_of(args),
                        input_encoding=args.input_encoding, input_aware=args.input_aware, adc_mux=args.adc_mux,
+                       banks=1 if args.banks is None else args.banks, beat=1 if args.beat is None else args.beat,
+                       double_buffer=bool(args.double_buffer),
                        ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
                        section_cost_pj=args.section_cost, placement=args.placement, **energy_fields(args))
 
@@ -137,10 +140,25 @@ def add_drive_args(p) -> None:
                        help="input-aware ADC resolution and step skipping")
     aware.add_argument("--weight-only", dest="input_aware", action="store_const", const=False,
                        help="every step at the planned resolutions")
+    add_bank_args(g, "default: the plan's")
 
 
 def drive_fields(args) -> dict:
-    return {"input_encoding": args.input_encoding, "input_aware": args.input_aware}
+    return {"input_encoding": args.input_encoding, "input_aware": args.input_aware, "banks": args.banks,
+            "beat": args.beat, "double_buffer": args.double_buffer}
+
+
+def add_bank_args(g, default: str) -> None:
+    """--banks B and --beat W (docs/design.md, banks and stream beats); None keeps the default or the plan's."""
+    g.add_argument("--banks", type=int, default=None,
+                   help=f"B sequencer-plus-ADC-bank units working on different sections at once ({default})")
+    g.add_argument("--beat", type=int, default=None,
+                   help=f"W elements per beat of the input and output streams, a power of two ({default})")
+    db = g.add_mutually_exclusive_group()
+    db.add_argument("--double-buffer", dest="double_buffer", action="store_const", const=True, default=None,
+                    help=f"ping-pong input buffer: the next vector loads while the current one runs ({default}: off)")
+    db.add_argument("--single-buffer", dest="double_buffer", action="store_const", const=False,
+                    help="one vector at a time")
 
 
 def add_layer_args(p) -> None:

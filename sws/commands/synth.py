@@ -41,7 +41,8 @@ def add_parser(sub):
 def params_from_args(args):
     """(params, plan layer or None) for a plan folder, or the generic netlist of the given sizes."""
     if args.plan:
-        lp = load_plan(args.plan).layer(args.layer)
+        lp = load_plan(args.plan).layer(args.layer).on_hardware(banks=args.banks, beat=args.beat,
+                                                                double_buffer=args.double_buffer)
         return TileParams.from_plan(lp, args.lanes), lp
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
@@ -57,6 +58,7 @@ def run(args):
     cfg = params.hw
     report = {"design": args.plan or "generic", "layer": lp.name if lp else None, "target": args.target,
               "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc, "adc_mux": cfg.adc_mux,
+              "banks": cfg.banks, "beat": cfg.beat, "double_buffer": cfg.double_buffer,
               **{name: r.to_dict() for name, r in results.items()}}
     if args.json:
         print(dumps_json(report))

@@ -67,3 +67,76 @@ def test_backpressure_holds_the_payload_and_loses_nothing(group, n):
     log, want = _run(group, n, 0.4, seed=10 + group)
     assert log["out"] == want and log["held"]
     assert len(log["done"]) == 1
+
+
+def _run_merge(banks, beat, group, n, ready_p, seed):
+    """MergeStreamer on B testbench accumulator memories: (beats taken as lists of W, done cycles, held,
+    expected outputs: the sum over the banks, computed here with numpy)."""
+    from amaranth import Value
+
+    from hwgen.output import MergeStreamer
+    hw = ArrayConfig(rows=8, cols=14 * group, n_adc=2, group=group, banks=banks, beat=beat).hw
+    params = TileParams(hw, k=8, n=n, section_depth=2, row_depth=8, column_depth=8, lanes=1)
+    w, lanes = params.acc_width, beat * group
+    rng = np.random.default_rng(seed)
+    # Partial sums small enough that their sum fits the accumulator width.
+    values = rng.integers(-(1 << (w - 5)), 1 << (w - 5), (banks, params.n_words, lanes))
+    mems = [[sum((int(v) & ((1 << w) - 1)) << (j * w) for j, v in enumerate(row)) for row in bank] for bank in values]
+    want = values.sum(axis=0).reshape(-1)
+    # Output o sits in word o // (W * G) at position o % (W * G): the words in order are the outputs.
+    dut = MergeStreamer(params)
+    log = {"out": [], "done": [], "held": True}
+    payload_v = Value.cast(dut.o.payload)
+
+    async def bench(ctx):
+        ctx.set(dut.n_out, n)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        datas, last = [0] * banks, None
+        for cycle in range(1, 300):
+            for b in range(banks):
+                ctx.set(dut.read[b].data, datas[b])
+            ready = int(rng.random() < ready_p)
+            ctx.set(dut.o.ready, ready)
+            if ctx.get(dut.o.valid):
+                raw = ctx.get(payload_v)
+                beat_vals = [((raw >> (e * w)) & ((1 << w) - 1)) for e in range(beat)]
+                beat_vals = [v - (1 << w) if v >> (w - 1) else v for v in beat_vals]
+                if last is not None and last[0] == cycle - 1 and not last[2] and last[1] != beat_vals:
+                    log["held"] = False
+                if ready:
+                    log["out"].append(beat_vals)
+                last = (cycle, beat_vals, ready)
+            if ctx.get(dut.done):
+                log["done"].append(cycle)
+            for b in range(banks):
+                if ctx.get(dut.read[b].en):
+                    assert ctx.get(dut.read[b].clear)
+                    datas[b] = mems[b][ctx.get(dut.read[b].addr) % len(mems[b])]
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return log, want[:n].tolist()
+
+
+@pytest.mark.parametrize("banks, beat, group, n", [(2, 1, 1, 3), (2, 2, 1, 5), (4, 4, 2, 11), (3, 2, 1, 6), (8, 8, 1, 20)])
+def test_merge_streamer_adds_the_banks_words_in_beats_of_w(banks, beat, group, n):
+    from hwgen.output import merge_depth
+    log, want = _run_merge(banks, beat, group, n, 1.0, seed=banks)
+    flat = [v for b in log["out"] for v in b]
+    assert len(flat) == -(-n // beat) * beat and flat[:n] == want
+    # start at cycle 0, first read at 1, the first beat 1 + merge_depth(B) cycles later, then one a cycle:
+    # done with the last of ceil(n / W) beats at cycle 1 + merge_depth(B) + ceil(n / W).
+    assert merge_depth(1) == 0 and merge_depth(2) == 2 and merge_depth(4) == 3 and merge_depth(8) == 4
+    assert log["done"] == [1 + merge_depth(banks) + -(-n // beat)]
+
+
+@pytest.mark.parametrize("banks, beat, group, n", [(2, 2, 1, 5), (4, 2, 2, 9)])
+def test_merge_streamer_backpressure_holds_the_beat_and_loses_nothing(banks, beat, group, n):
+    log, want = _run_merge(banks, beat, group, n, 0.4, seed=20 + banks)
+    flat = [v for b in log["out"] for v in b]
+    assert flat[:n] == want and log["held"] and len(log["done"]) == 1

@@ -167,3 +167,23 @@ def test_sim_vcd_only_when_asked(plan_dir, x_file, tmp_path, capsys):
     vcd = tmp_path / "w" / "tile.vcd"
     assert run(capsys, "sim", plan_dir, "--inputs", x_file, "--vcd", vcd)[0] == 0
     assert vcd.stat().st_size > 0 and "bus__drive" in vcd.read_text()
+
+
+def test_sim_runs_a_plan_on_banks_with_wide_double_buffered_beats(plan_dir, x_file, capsys):
+    # The plan's sections on 2 banks, 4 elements a beat, double-buffered: the same outputs (x @ W), and
+    # the golden model's cycles for that hardware.
+    code, out, _ = run(capsys, "sim", plan_dir, "--inputs", x_file, "--json", "--banks", "2", "--beat", "4",
+                       "--double-buffer", "--backend", "amaranth")
+    assert code == 0
+    r = json.loads(out)
+    lp = load_plan(str(plan_dir)).layers[0]
+    x = np.load(x_file)
+    assert r["match"] is True and r["outputs"] == (x @ rebuild_weights(lp)).tolist()
+    assert r["cycles"] == predict(lp.on_hardware(banks=2, beat=4, double_buffer=True), x).cycles
+
+
+@pytest.mark.parametrize("option,value,rule", [("--banks", "0", "banks must be an integer >= 1, not 0"),
+                                                ("--beat", "6", "beat must be a power of two, not 6")])
+def test_bad_banks_or_beat_is_one_line_and_exit_2(plan_dir, x_file, capsys, option, value, rule):
+    code, out, err = run(capsys, "sim", plan_dir, "--inputs", x_file, option, value)
+    assert code == 2 and rule in err and len(err.strip().splitlines()) == 1
