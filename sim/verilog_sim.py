@@ -420,15 +420,17 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
         mask, a, bt = (1 << cfg.input_bits) - 1, cfg.input_bits, params.beat
         digits = -(-a * bt // 4)
         # One line a beat: W inputs, input e of the beat at bits [e * A, (e + 1) * A), zeros past K.
+        # The layer's beats, ceil(K / W): a generic tile's limit K (params.k) may be larger than the layer's.
         k = lp.shape[0]
+        k_beats = -(-k // bt)
         beats = [sum((int(xv[j]) & mask) << ((j - b * bt) * a) for j in range(b * bt, min(k, (b + 1) * bt)))
-                 for xv in x for b in range(params.k_words)]
+                 for xv in x for b in range(k_beats)]
         with open(os.path.join(run_dir, "inputs.hex"), "w") as f:
             f.write("".join(f"{v:0{digits}x}\n" for v in beats))
         # A generous limit, so that a tile that hangs ends the run instead of the caller's patience.
         limit = 2 * (len(writes or ()) + len(x) * (cycles_per_vector + 8)) + 100
         n_beats = -(-n // params.beat)
-        args = [f"+vectors={len(x)}", f"+k={params.k_words}", f"+n={n_beats}", f"+dir={run_dir}", f"+roms={roms}",
+        args = [f"+vectors={len(x)}", f"+k={k_beats}", f"+n={n_beats}", f"+dir={run_dir}", f"+roms={roms}",
                 f"+max_clocks={limit}"]
         if writes is not None:
             sel_w, addr_w, data_w = _prog_widths(params)
