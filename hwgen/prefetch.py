@@ -272,6 +272,24 @@ class Prefetch(wiring.Component):
                                     m.d.sync += [nxt.planes[tt][r].eq(in_q[l][tt]) for tt in range(A)]
             with m.If(sl[4]):
                 m.d.sync += self.next.valid.eq(1)
+        # Each batch's longest resolution, in two register stages that run while `next` is not valid (its
+        # payload holds while valid): which resolutions batch b's active columns have (`has`, from `act`,
+        # the columns below n_active, registered since WORD), then the highest of them. The last columns
+        # land at stage 2 (cycle X), `has` sees them at X + 1, `longest` at X + 2, the cycle stage 4 raises
+        # valid: the scheduler's take copies `longest` without a comparison in front of it.
+        FR, NA = cfg.full_resolution, cfg.n_adc
+        act = Signal(SC, name="next_active")
+        m.d.sync += act.eq(Cat(c < nxt.n_active for c in range(SC)))
+        has = [Signal(FR + 1, name=f"next_has{bb}") for bb in range(p.batches)]
+        for bb in range(p.batches):
+            lanes = [c for c in range(bb * NA, min(SC, bb * NA + NA))]
+            m.d.sync += has[bb].eq(Cat(0, *(Cat(act[c] & (nxt.cols[c].res == r) for c in lanes).any()
+                                            for r in range(1, FR + 1))))
+            with m.If(~self.next.valid):
+                m.d.sync += nxt.longest[bb].eq(0)
+                for r in range(1, FR + 1):
+                    with m.If(has[bb][r]):
+                        m.d.sync += nxt.longest[bb].eq(r)
         if cfg.input_aware:
             # Each step's driven rows: a popcount of the `lanes` rows landing, added in the same cycle;
             # lane l holds a row of the section when ok[l].

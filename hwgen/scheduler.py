@@ -231,16 +231,11 @@ class Scheduler(wiring.Component):
         bus, tm = self.bus, p.timing
         F, L = tm.front, tm.sync
 
-        # The batch's longest conversion: the highest resolution among its valid lanes. Found for every
-        # batch of the section as it is taken into `current` (a one-hot OR and a priority pick per batch,
-        # from the `next` buffer's registers), so that the issue only selects it by b.
+        # The batch's longest conversion: the highest resolution among its valid lanes, found for every
+        # batch of the section by the prefetch (`next.longest`, registered before valid) and copied into
+        # `batch_long` when the section is taken, so that the issue only selects it by b.
         batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
-        take_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="take_longest")
-        for bb in range(p.batches):
-            lanes = [bb * NA + i for i in range(NA) if bb * NA + i < cfg.slot_cols]
-            for r in range(1, FR + 1):
-                with m.If(Cat((c < nxt.n_active) & (nxt.cols[c].res == r) for c in lanes).any()):
-                    m.d.comb += take_long[bb].eq(r)
+        take_long = nxt.longest
         longest = Signal(range(FR + 1), name="longest")
         with m.Switch(b):
             for bb in range(p.batches):
