@@ -183,8 +183,10 @@ class Prefetch(wiring.Component):
         lp2 = P.bit_length() - 1
         with m.FSM(name="prefetch") as fsm:
             with m.State("IDLE"):
+                # Held at the first section in IDLE, not loaded on `start`: `start` (the input handshake)
+                # then enables only the state register.
+                m.d.sync += [p_sec.eq(0), p_sec1.eq(1)]
                 with m.If(self.start):
-                    m.d.sync += [p_sec.eq(0), p_sec1.eq(1)]
                     m.next = "SECTION"
             with m.State("SECTION"):
                 with m.If(p_sec == self.n_sec):
