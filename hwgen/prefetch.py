@@ -244,36 +244,29 @@ class Prefetch(wiring.Component):
         m.d.comb += [sv[0].eq(fsm.ongoing("GATHER")), spos[0].eq(g_pos), sl[0].eq(g_last)]
         for i in range(1, 5):
             m.d.sync += [sv[i].eq(sv[i - 1]), spos[i].eq(spos[i - 1]), sl[i].eq(sl[i - 1])]
-        # Whether lane l's column (stage 2) and row (stage 4) belong to the section, compared a stage
-        # ahead into registers, so that no comparison sits in front of `next`'s clock enables.
-        okc = [Signal(name=f"g2_col{l}") for l in range(P)]
-        ok = [Signal(name=f"g4_row{l}") for l in range(P)]
-        m.d.sync += [okc[l].eq(spos[1] + l < g_nact) for l in range(P)]
+        # Which of `next`'s columns (stage 2) and rows (stage 4) land: a register per column and per row,
+        # decoded a stage ahead (position, lane, and whether it belongs to the section: c < g_nact,
+        # r < g_rows), so that each of `next`'s clock enables comes straight from a flip-flop.
+        NQC, NQR = -(-SC // P), -(-R // P)
+        land_col = Signal(NQC * P, name="g2_land")
+        land_row = Signal(NQR * P, name="g4_land")
+        m.d.sync += land_col.eq(Cat(sv[1] & (spos[1][lp2:] == q) & (spos[1] + l < g_nact)
+                                    for q in range(NQC) for l in range(P)))
+        m.d.sync += land_row.eq(Cat(sv[3] & (spos[3][lp2:] == q) & (spos[3] + l < g_rows)
+                                    for q in range(NQR) for l in range(P)))
+        for c in range(SC):
+            f = p.column_layout(col_q[c % P])
+            with m.If(land_col[c]):
+                m.d.sync += [nxt.cols[c].col.eq(f["slot_col"]), nxt.cols[c].sign.eq(f["sign"]),
+                             nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"]),
+                             nxt.cols[c].j.eq(f["out"] - g_out_base)]
+        for r in range(R):
+            with m.If(land_row[r]):
+                m.d.sync += [nxt.planes[tt][r].eq(in_q[r % P][tt]) for tt in range(A)]
+        ok = [Signal(name=f"g4_row{l}") for l in range(P)]        # lane l's row belongs to the section
         m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
-        with m.If(sv[2]):
-            with m.Switch(spos[2][lp2:]):
-                for q in range(-(-SC // P)):
-                    with m.Case(q):
-                        for l in range(P):
-                            c = q * P + l
-                            if c >= SC:
-                                continue
-                            f = p.column_layout(col_q[l])
-                            with m.If(okc[l]):            # c < g_nact
-                                m.d.sync += [nxt.cols[c].col.eq(f["slot_col"]), nxt.cols[c].sign.eq(f["sign"]),
-                                             nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"]),
-                                             nxt.cols[c].j.eq(f["out"] - g_out_base)]
-        with m.If(sv[4]):
-            with m.Switch(spos[4][lp2:]):
-                for q in range(-(-R // P)):
-                    with m.Case(q):
-                        for l in range(P):
-                            r = q * P + l
-                            if r < R:
-                                with m.If(ok[l]):         # r < g_rows
-                                    m.d.sync += [nxt.planes[tt][r].eq(in_q[l][tt]) for tt in range(A)]
-            with m.If(sl[4]):
-                m.d.sync += self.next.valid.eq(1)
+        with m.If(sv[4] & sl[4]):
+            m.d.sync += self.next.valid.eq(1)
         # Each batch's longest resolution, in two register stages that run while `next` is not valid (its
         # payload holds while valid): which resolutions batch b's active columns have (`has`, from `act`,
         # the columns below n_active, registered since WORD), then the highest of them. The last columns
