@@ -327,6 +327,10 @@ class Scheduler(wiring.Component):
         else:
             conv_load, conv, starts, conv_res = issue, snap, lane_valid, res
         m.d.sync += [adc[i].start.eq(conv_load & starts[i]) for i in range(NA)]
+        # Any ADC started (the OR of the start registers), a register of its own: `busy` and the
+        # in-flight bookkeeping read one flip-flop instead of an OR of n_adc.
+        started = Signal()
+        m.d.sync += started.eq(conv_load & Cat(starts[i] for i in range(NA)).any())
         with m.If(conv_load):
             m.d.sync += [*[adc[i].res.eq(conv_res[i]) for i in range(NA)],
                          *[adc[i].ref.eq(conv_res[i]) for i in range(NA)]]
@@ -342,8 +346,6 @@ class Scheduler(wiring.Component):
             seen = flops[L - 1] & ~flops[L]
         else:
             seen = done
-        started = Signal()
-        m.d.comb += started.eq(Cat(adc[i].start for i in range(NA)).any())
         # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
         done_all = (~pending | seen).all()
         complete = inflight & done_all
