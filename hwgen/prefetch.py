@@ -245,15 +245,18 @@ class Prefetch(wiring.Component):
         for i in range(1, 5):
             m.d.sync += [sv[i].eq(sv[i - 1]), spos[i].eq(spos[i - 1]), sl[i].eq(sl[i - 1])]
         # Which of `next`'s columns (stage 2) and rows (stage 4) land: a register per column and per row,
-        # decoded a stage ahead (position, lane, and whether it belongs to the section: c < g_nact,
-        # r < g_rows), so that each of `next`'s clock enables comes straight from a flip-flop.
+        # decoded a stage ahead from the position and whether lane l's column or row belongs to the section
+        # (pos + l < g_nact, pos + l < g_rows: compared another stage ahead into registers), so that each of
+        # `next`'s clock enables comes straight from a flip-flop and no add or compare precedes the decode.
         NQC, NQR = -(-SC // P), -(-R // P)
+        col_ok = [Signal(name=f"g1_col{l}") for l in range(P)]
+        row_ok = [Signal(name=f"g3_row{l}") for l in range(P)]
+        m.d.sync += [col_ok[l].eq(spos[0] + l < g_nact) for l in range(P)]
+        m.d.sync += [row_ok[l].eq(spos[2] + l < g_rows) for l in range(P)]
         land_col = Signal(NQC * P, name="g2_land")
         land_row = Signal(NQR * P, name="g4_land")
-        m.d.sync += land_col.eq(Cat(sv[1] & (spos[1][lp2:] == q) & (spos[1] + l < g_nact)
-                                    for q in range(NQC) for l in range(P)))
-        m.d.sync += land_row.eq(Cat(sv[3] & (spos[3][lp2:] == q) & (spos[3] + l < g_rows)
-                                    for q in range(NQR) for l in range(P)))
+        m.d.sync += land_col.eq(Cat(sv[1] & (spos[1][lp2:] == q) & col_ok[l] for q in range(NQC) for l in range(P)))
+        m.d.sync += land_row.eq(Cat(sv[3] & (spos[3][lp2:] == q) & row_ok[l] for q in range(NQR) for l in range(P)))
         for c in range(SC):
             f = p.column_layout(col_q[c % P])
             with m.If(land_col[c]):
