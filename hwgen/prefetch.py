@@ -167,8 +167,10 @@ class Prefetch(wiring.Component):
         sec = p.section_layout(sec_q)
 
         g_pos = Signal(range(max(R, SC) + P + 1))
-        g_len = Signal(range(max(R, SC) + 1))      # max(rows, n_active): words to gather
-        g_last = Signal()                          # the current step is the section's last (g_pos + P >= g_len)
+        # max(rows, n_active) - 2 * lanes, a register: the next step is the last when g_pos reaches it (one
+        # comparison, no adder in front of it).
+        g_thr = Signal(range(-2 * P, max(R, SC) + 1), name="g_threshold")
+        g_last = Signal()                          # the current step is the section's last (g_pos + P >= max(rows, n_active))
         g_rows = Signal(range(R + 1))
         g_nact = Signal(range(SC + 1))
         # The lanes' table addresses, registers: row_base + pos + l and col_base + pos + l.
@@ -203,7 +205,7 @@ class Prefetch(wiring.Component):
                 with m.Elif(~nxt_full):
                     m.d.sync += [
                         g_pos.eq(0),
-                        g_len.eq(Mux(sec["rows"] > sec["n_active"], sec["rows"], sec["n_active"])),
+                        g_thr.eq(Mux(sec["rows"] > sec["n_active"], sec["rows"] - 2 * P, sec["n_active"] - 2 * P)),
                         g_last.eq((sec["rows"] <= P) & (sec["n_active"] <= P)),
                         g_rows.eq(sec["rows"]), g_nact.eq(sec["n_active"]), g_out_base.eq(sec["out_base"]),
                         *[row_addr[l].eq(sec["row_base"] + l) for l in range(P)],
@@ -217,7 +219,7 @@ class Prefetch(wiring.Component):
                 m.d.sync += g_pos.eq(g_pos + P)
                 m.d.sync += [row_addr[l].eq(row_addr[l] + P) for l in range(P)]
                 m.d.sync += [col_addr[l].eq(col_addr[l] + P) for l in range(P)]
-                m.d.sync += g_last.eq(g_pos + 2 * P >= g_len)
+                m.d.sync += g_last.eq(g_pos >= g_thr)      # g_pos + 2 * lanes >= max(rows, n_active)
                 with m.If(g_last):
                     m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1)]
                     m.next = "SECTION"
