@@ -117,14 +117,19 @@ class Accumulate(wiring.Component):
                                          + (f4_val[j] if BT == 1 else Mux(f4_slot == t, f4_val[j], 0)))[:W]
                                         for t in range(BT) for j in range(G)))]
 
+        ready = Signal(name="acc_ready")
         with m.FSM(name="accumulate"):
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 m.d.sync += clear.eq(clear + 1)
                 with m.If(clear == p.n_words - 1):
+                    m.d.sync += ready.eq(1)
                     m.next = "READY"
             with m.State("READY"):
-                m.d.comb += self.ready.eq(1)
+                pass
+        # `ready` is a register set on entering READY (the accumulator leaves it only on reset): the input
+        # handshake it gates starts at a flip-flop with no state decode in front.
+        m.d.comb += self.ready.eq(ready)
         m.d.comb += self.busy.eq(sa.busy | sa.flush_valid | f2_valid | f3_valid | f4_valid | wr_en)
         return m
 

@@ -184,13 +184,16 @@ def column_entry_layout(p: TileParams) -> data.StructLayout:
 def next_section_layout(p: TileParams) -> data.StructLayout:
     """A gathered section, from the prefetch to the scheduler: its index, active columns, output group,
     the drive of each input plane (`planes[t]`, R bits) and the active columns' entries; on input-aware
-    hardware also `counts`, the section's rows driven in each drive step (in issue order)."""
+    hardware also `counts`, the section's rows driven in each drive step (in issue order). `longest[b]`
+    is the highest resolution among batch b's active columns (columns b * n_adc .. b * n_adc + n_adc - 1;
+    0 if none), found by the prefetch before it raises valid, so that the scheduler's take only copies it."""
     fields = {
         "sec": range(p.section_depth + 1),
         "n_active": range(p.hw.slot_cols + 1),
         "group": range(max(2, p.n_groups)),
         "planes": data.ArrayLayout(unsigned(p.hw.rows), p.hw.input_bits),
         "cols": data.ArrayLayout(column_entry_layout(p), p.hw.slot_cols),
+        "longest": data.ArrayLayout(range(p.hw.full_resolution + 1), p.batches),
     }
     if p.hw.input_aware:      # rows driven in each drive step, by issue index
         fields["counts"] = data.ArrayLayout(range(p.hw.rows + 1), p.hw.steps)

@@ -63,9 +63,11 @@ class OutputStreamer(wiring.Component):
         m.d.comb += rd.addr.eq(rd_at)
         with m.FSM(name="output"):
             with m.State("IDLE"):
+                # Loaded every IDLE cycle, not on `start` (nothing reads them in IDLE; the read port is not
+                # enabled): `start`, the end of RUN, then enables only the state register.
+                m.d.sync += [og.eq(0), og_next.eq(1), oj.eq(0), o_left.eq(self.n_out - 1), o_last.eq(self.n_out == 1),
+                             o_jlast.eq(G == 1), rd_at.eq(0)]
                 with m.If(self.start):
-                    m.d.sync += [og.eq(0), og_next.eq(1), oj.eq(0), o_left.eq(self.n_out - 1), o_last.eq(self.n_out == 1),
-                                 o_jlast.eq(G == 1), rd_at.eq(0)]
                     m.next = "FETCH"
             with m.State("FETCH"):
                 m.d.comb += [rd.en.eq(1), rd.clear.eq(1)]

@@ -176,8 +176,10 @@ class Prefetch(wiring.Component):
         sec = p.section_layout(sec_q)
 
         g_pos = Signal(range(max(R, SC) + P + 1))
-        g_len = Signal(range(max(R, SC) + 1))      # max(rows, n_active): words to gather
-        g_last = Signal()                          # the current step is the section's last (g_pos + P >= g_len)
+        # max(rows, n_active) - 2 * lanes, a register: the next step is the last when g_pos reaches it (one
+        # comparison, no adder in front of it).
+        g_thr = Signal(range(-2 * P, max(R, SC) + 1), name="g_threshold")
+        g_last = Signal()                          # the current step is the section's last (g_pos + P >= max(rows, n_active))
         g_rows = Signal(range(R + 1))
         g_nact = Signal(range(SC + 1))
         # The lanes' table addresses, registers: row_base + pos + l and col_base + pos + l.
@@ -192,8 +194,10 @@ class Prefetch(wiring.Component):
         lp2 = P.bit_length() - 1
         with m.FSM(name="prefetch") as fsm:
             with m.State("IDLE"):
+                # Held at the first section in IDLE, not loaded on `start`: `start` (the input handshake)
+                # then enables only the state register.
+                m.d.sync += [p_sec.eq(0), p_sec1.eq(1)]
                 with m.If(self.start):
-                    m.d.sync += [p_sec.eq(0), p_sec1.eq(1)]
                     m.next = "SECTION"
             with m.State("SECTION"):
                 with m.If(p_sec == self.n_sec):
@@ -210,7 +214,7 @@ class Prefetch(wiring.Component):
                 with m.Elif(~nxt_full):
                     m.d.sync += [
                         g_pos.eq(0),
-                        g_len.eq(Mux(sec["rows"] > sec["n_active"], sec["rows"], sec["n_active"])),
+                        g_thr.eq(Mux(sec["rows"] > sec["n_active"], sec["rows"] - 2 * P, sec["n_active"] - 2 * P)),
                         g_last.eq((sec["rows"] <= P) & (sec["n_active"] <= P)),
                         g_rows.eq(sec["rows"]), g_nact.eq(sec["n_active"]), g_out_base.eq(sec["out_base"]),
                         *[row_addr[l].eq(sec["row_base"] + l) for l in range(P)],
@@ -224,7 +228,7 @@ class Prefetch(wiring.Component):
                 m.d.sync += g_pos.eq(g_pos + P)
                 m.d.sync += [row_addr[l].eq(row_addr[l] + P) for l in range(P)]
                 m.d.sync += [col_addr[l].eq(col_addr[l] + P) for l in range(P)]
-                m.d.sync += g_last.eq(g_pos + 2 * P >= g_len)
+                m.d.sync += g_last.eq(g_pos >= g_thr)      # g_pos + 2 * lanes >= max(rows, n_active)
                 with m.If(g_last):
                     m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1)]
                     m.next = "SECTION"
@@ -275,36 +279,50 @@ class Prefetch(wiring.Component):
         m.d.comb += [sv[0].eq(fsm.ongoing("GATHER")), spos[0].eq(g_pos), sl[0].eq(g_last)]
         for i in range(1, 5):
             m.d.sync += [sv[i].eq(sv[i - 1]), spos[i].eq(spos[i - 1]), sl[i].eq(sl[i - 1])]
-        # Whether lane l's column (stage 2) and row (stage 4) belong to the section, compared a stage
-        # ahead into registers, so that no comparison sits in front of `next`'s clock enables.
-        okc = [Signal(name=f"g2_col{l}") for l in range(P)]
-        ok = [Signal(name=f"g4_row{l}") for l in range(P)]
-        m.d.sync += [okc[l].eq(spos[1] + l < g_nact) for l in range(P)]
+        # Which of `next`'s columns (stage 2) and rows (stage 4) land: a register per column and per row,
+        # decoded a stage ahead from the position and whether lane l's column or row belongs to the section
+        # (pos + l < g_nact, pos + l < g_rows: compared another stage ahead into registers), so that each of
+        # `next`'s clock enables comes straight from a flip-flop and no add or compare precedes the decode.
+        NQC, NQR = -(-SC // P), -(-R // P)
+        col_ok = [Signal(name=f"g1_col{l}") for l in range(P)]
+        row_ok = [Signal(name=f"g3_row{l}") for l in range(P)]
+        m.d.sync += [col_ok[l].eq(spos[0] + l < g_nact) for l in range(P)]
+        m.d.sync += [row_ok[l].eq(spos[2] + l < g_rows) for l in range(P)]
+        land_col = Signal(NQC * P, name="g2_land")
+        land_row = Signal(NQR * P, name="g4_land")
+        m.d.sync += land_col.eq(Cat(sv[1] & (spos[1][lp2:] == q) & col_ok[l] for q in range(NQC) for l in range(P)))
+        m.d.sync += land_row.eq(Cat(sv[3] & (spos[3][lp2:] == q) & row_ok[l] for q in range(NQR) for l in range(P)))
+        for c in range(SC):
+            f = p.column_layout(col_q[c % P])
+            with m.If(land_col[c]):
+                m.d.sync += [nxt.cols[c].col.eq(f["slot_col"]), nxt.cols[c].sign.eq(f["sign"]),
+                             nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"]),
+                             nxt.cols[c].j.eq(f["out"] - g_out_base)]
+        for r in range(R):
+            with m.If(land_row[r]):
+                m.d.sync += [nxt.planes[tt][r].eq(in_q[r % P][tt]) for tt in range(A)]
+        ok = [Signal(name=f"g4_row{l}") for l in range(P)]        # lane l's row belongs to the section
         m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
-        with m.If(sv[2]):
-            with m.Switch(spos[2][lp2:]):
-                for q in range(-(-SC // P)):
-                    with m.Case(q):
-                        for l in range(P):
-                            c = q * P + l
-                            if c >= SC:
-                                continue
-                            f = p.column_layout(col_q[l])
-                            with m.If(okc[l]):            # c < g_nact
-                                m.d.sync += [nxt.cols[c].col.eq(f["slot_col"]), nxt.cols[c].sign.eq(f["sign"]),
-                                             nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"]),
-                                             nxt.cols[c].j.eq(f["out"] - g_out_base)]
-        with m.If(sv[4]):
-            with m.Switch(spos[4][lp2:]):
-                for q in range(-(-R // P)):
-                    with m.Case(q):
-                        for l in range(P):
-                            r = q * P + l
-                            if r < R:
-                                with m.If(ok[l]):         # r < g_rows
-                                    m.d.sync += [nxt.planes[tt][r].eq(in_q[l][tt]) for tt in range(A)]
-            with m.If(sl[4]):
-                m.d.sync += self.next.valid.eq(1)
+        with m.If(sv[4] & sl[4]):
+            m.d.sync += self.next.valid.eq(1)
+        # Each batch's longest resolution, in two register stages that run while `next` is not valid (its
+        # payload holds while valid): which resolutions batch b's active columns have (`has`, from `act`,
+        # the columns below n_active, registered since WORD), then the highest of them. The last columns
+        # land at stage 2 (cycle X), `has` sees them at X + 1, `longest` at X + 2, the cycle stage 4 raises
+        # valid: the scheduler's take copies `longest` without a comparison in front of it.
+        FR, NA = cfg.full_resolution, cfg.n_adc
+        act = Signal(SC, name="next_active")
+        m.d.sync += act.eq(Cat(c < nxt.n_active for c in range(SC)))
+        has = [Signal(FR + 1, name=f"next_has{bb}") for bb in range(p.batches)]
+        for bb in range(p.batches):
+            lanes = [c for c in range(bb * NA, min(SC, bb * NA + NA))]
+            m.d.sync += has[bb].eq(Cat(0, *(Cat(act[c] & (nxt.cols[c].res == r) for c in lanes).any()
+                                            for r in range(1, FR + 1))))
+            with m.If(~self.next.valid):
+                m.d.sync += nxt.longest[bb].eq(0)
+                for r in range(1, FR + 1):
+                    with m.If(has[bb][r]):
+                        m.d.sync += nxt.longest[bb].eq(r)
         if cfg.input_aware:
             # Each step's driven rows: a popcount of the `lanes` rows landing, added in the same cycle;
             # lane l holds a row of the section when ok[l].

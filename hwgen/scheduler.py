@@ -231,16 +231,11 @@ class Scheduler(wiring.Component):
         bus, tm = self.bus, p.timing
         F, L = tm.front, tm.sync
 
-        # The batch's longest conversion: the highest resolution among its valid lanes. Found for every
-        # batch of the section as it is taken into `current` (a one-hot OR and a priority pick per batch,
-        # from the `next` buffer's registers), so that the issue only selects it by b.
+        # The batch's longest conversion: the highest resolution among its valid lanes, found for every
+        # batch of the section by the prefetch (`next.longest`, registered before valid) and copied into
+        # `batch_long` when the section is taken, so that the issue only selects it by b.
         batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
-        take_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="take_longest")
-        for bb in range(p.batches):
-            lanes = [bb * NA + i for i in range(NA) if bb * NA + i < cfg.slot_cols]
-            for r in range(1, FR + 1):
-                with m.If(Cat((c < nxt.n_active) & (nxt.cols[c].res == r) for c in lanes).any()):
-                    m.d.comb += take_long[bb].eq(r)
+        take_long = nxt.longest
         longest = Signal(range(FR + 1), name="longest")
         with m.Switch(b):
             for bb in range(p.batches):
@@ -332,6 +327,10 @@ class Scheduler(wiring.Component):
         else:
             conv_load, conv, starts, conv_res = issue, snap, lane_valid, res
         m.d.sync += [adc[i].start.eq(conv_load & starts[i]) for i in range(NA)]
+        # Any ADC started (the OR of the start registers), a register of its own: `busy` and the
+        # in-flight bookkeeping read one flip-flop instead of an OR of n_adc.
+        started = Signal()
+        m.d.sync += started.eq(conv_load & Cat(starts[i] for i in range(NA)).any())
         with m.If(conv_load):
             m.d.sync += [*[adc[i].res.eq(conv_res[i]) for i in range(NA)],
                          *[adc[i].ref.eq(conv_res[i]) for i in range(NA)]]
@@ -347,8 +346,6 @@ class Scheduler(wiring.Component):
             seen = flops[L - 1] & ~flops[L]
         else:
             seen = done
-        started = Signal()
-        m.d.comb += started.eq(Cat(adc[i].start for i in range(NA)).any())
         # `pending` is all zero when nothing is in flight, so done_all covers ~inflight.
         done_all = (~pending | seen).all()
         complete = inflight & done_all

@@ -26,8 +26,11 @@ def _expected(lp, x):
         out_base = int(sec["out_base"][s])
         entries = [(int(cols["slot_col"][cb + c]), int(cols["sign"][cb + c]), int(cols["bit"][cb + c]),
                     int(cols["res"][cb + c]), int(cols["out"][cb + c]) - out_base) for c in range(nact)]
+        # Each batch's longest resolution: the largest res among each n_adc entries (0 past the last).
+        longest = [max((e[3] for e in entries[b0:b0 + cfg.n_adc]), default=0)
+                   for b0 in range(0, -(-cfg.slot_cols // cfg.n_adc) * cfg.n_adc, cfg.n_adc)]
         want.append({"sec": s, "n_active": nact, "group": out_base // cfg.group, "rows": rows,
-                     "planes": planes, "cols": entries})
+                     "planes": planes, "cols": entries, "longest": longest})
     return want
 
 
@@ -57,7 +60,8 @@ def _run(lp, x, stall_seed):
                 seen = {"sec": p.sec, "n_active": p.n_active, "group": p.group,
                         "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.rows)]
                                    for t in range(cfg.input_bits)],
-                        "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]]}
+                        "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]],
+                        "longest": [int(v) for v in p.longest]}
                 if cfg.input_aware:
                     seen["counts"] = [int(q) for q in p.counts]
                 take = rng.random() < 0.3
@@ -189,7 +193,8 @@ def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_tabl
                 got.append({"sec": p.sec, "n_active": p.n_active, "group": p.group,
                             "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.rows)]
                                        for t in range(cfg.input_bits)],
-                            "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]]})
+                            "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]],
+                        "longest": [int(v) for v in p.longest]})
             elif ctx.get(dut.idle):
                 break
             await ctx.tick()

@@ -54,6 +54,9 @@ def _run(extra, sync=0, done_never=False, **phases):
                     ctx.set(e.bit, bit)
                     ctx.set(e.res, res)
                     ctx.set(e.j, j)
+                # The prefetch's per-batch longest resolution: the largest res of each n_adc columns.
+                for b0 in range(0, len(cols), na):
+                    ctx.set(p.longest[b0 // na], max(r for (_, _, _, r, _) in cols[b0:b0 + na]))
             else:
                 ctx.set(dut.next.valid, 0)
             for i in range(na):
