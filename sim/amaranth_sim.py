@@ -16,7 +16,7 @@ from hwgen.tile import Tile
 from mapper.files import atomic_path
 from mapper.plan import LayerPlan
 
-__all__ = ["SimRun", "run_tile", "ProtocolViolation"]
+__all__ = ["SimRun", "run_tile", "ProtocolViolation", "program"]
 
 
 class ProtocolViolation(RuntimeError):
@@ -35,6 +35,18 @@ class SimRun:
 
 def _signed(v: int, width: int) -> int:
     return v - (1 << width) if v >> (width - 1) else v
+
+
+async def program(ctx, prog, writes) -> None:
+    """Make the programming writes (sel, addr, data) on a generic netlist's `prog` port, one a cycle, and
+    leave `we` low."""
+    for sel, addr, data in writes:
+        ctx.set(prog.we, 1)
+        ctx.set(prog.sel, sel)
+        ctx.set(prog.addr, addr)
+        ctx.set(prog.data, data)
+        await ctx.tick()
+    ctx.set(prog.we, 0)
 
 
 def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: TileParams | None = None,
@@ -64,13 +76,7 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
 
     async def bench(ctx):
         if generic is not None:
-            for sel, addr, data in writes:
-                ctx.set(dut.prog.we, 1)
-                ctx.set(dut.prog.sel, sel)
-                ctx.set(dut.prog.addr, addr)
-                ctx.set(dut.prog.data, data)
-                await ctx.tick()
-            ctx.set(dut.prog.we, 0)
+            await program(ctx, dut.prog, writes)
             await ctx.tick()
         ctx.set(dut.o.ready, 1)
         before = ctx.get(dut.counters.cycles)

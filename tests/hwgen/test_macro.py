@@ -12,7 +12,7 @@ from hwgen.emulator import VIOLATIONS, ArrayEmulator
 from hwgen.params import MacroTiming, TileParams
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
-from sim.amaranth_sim import ProtocolViolation, run_tile
+from sim.amaranth_sim import ProtocolViolation, program, run_tile
 from sim.golden import predict
 from tests.sim.cases import Case, rtl_cases
 
@@ -252,13 +252,7 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
     got = {"codes": []}
 
     async def bench(ctx):
-        for sel, addr, word in program_writes(params, lp):
-            ctx.set(dut.prog.we, 1)
-            ctx.set(dut.prog.sel, sel)
-            ctx.set(dut.prog.addr, addr)
-            ctx.set(dut.prog.data, word)
-            await ctx.tick()
-        ctx.set(dut.prog.we, 0)
+        await program(ctx, dut.prog, program_writes(params, lp))
         await ctx.tick().until(dut.i.ready)
         for section, col, drive, res, adc in requests:
             for name, value in (("section", section), ("col", col), ("drive", drive), ("res", res), ("adc", adc)):

@@ -7,6 +7,7 @@ from amaranth.sim import Simulator
 
 from hwgen.params import TileParams
 from hwgen.prefetch import Prefetch
+from sim.amaranth_sim import program
 from tests.sim.cases import rtl_cases
 
 CASES = {c.name: c for c in rtl_cases()}
@@ -170,13 +171,7 @@ def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_tabl
     got = []
 
     async def bench(ctx):
-        for sel, addr, word in writes:
-            ctx.set(dut.prog.we, 1)
-            ctx.set(dut.prog.sel, sel)
-            ctx.set(dut.prog.addr, addr)
-            ctx.set(dut.prog.data, word)
-            await ctx.tick()
-        ctx.set(dut.prog.we, 0)
+        await program(ctx, dut.prog, writes)
         ctx.set(dut.n_sec, lp.n_sections)
         for kk, v in enumerate(x):
             ctx.set(dut.load_en, 1)
