@@ -236,18 +236,20 @@ class Scheduler(wiring.Component):
         # `batch_long` when the section is taken, so that the issue only selects it by b.
         batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
         take_long = nxt.longest
-        longest = Signal(range(FR + 1), name="longest")
-        with m.Switch(b):
-            for bb in range(p.batches):
-                with m.Case(bb):
-                    m.d.comb += longest.eq(batch_long[bb])
         if cfg.adc_mux:
             # Lockstep batches of ADC groups: the batch's lanes are the groups' entries, so its longest
-            # conversion is the widest valid lane, found from the lanes themselves.
+            # conversion is the widest valid lane, found from the lanes themselves (`next.longest` holds
+            # the full switch matrix's batches).
             longest = Signal(range(FR + 1), name="longest_lane")
             for r in range(1, FR + 1):
                 with m.If(Cat(sel.lane_valid[i] & (sel.lanes[i].res == r) for i in range(NA)).any()):
                     m.d.comb += longest.eq(r)
+        else:
+            longest = Signal(range(FR + 1), name="longest")
+            with m.Switch(b):
+                for bb in range(p.batches):
+                    with m.Case(bb):
+                        m.d.comb += longest.eq(batch_long[bb])
         if aware:
             longest = Mux(longest > walker.bound, walker.bound, longest)
         # Raw-code test mode (`test_port`): a one-conversion batch from the test request, never accumulated.

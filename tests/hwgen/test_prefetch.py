@@ -189,7 +189,7 @@ def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_tabl
                             "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.rows)]
                                        for t in range(cfg.input_bits)],
                             "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]],
-                        "longest": [int(v) for v in p.longest]})
+                            "longest": [int(v) for v in p.longest]})
             elif ctx.get(dut.idle):
                 break
             await ctx.tick()
