@@ -2,8 +2,9 @@
 section 7). A netlist whose outputs, counters or cycles differ from the golden model is refused, so an
 area or Fmax figure is only ever reported for a netlist that computes what the RTL computes.
 
-The mapped netlist (Yosys `write_verilog -noattr`) is simulated in Icarus Verilog with the family's cell
-models through the same harness as the emitted Verilog (sim.verilog_sim). A controller alone is wrapped
+The mapped netlist (Yosys `write_verilog -noattr`) is simulated in Icarus Verilog, or for large work in
+Verilator (`pick_simulator`), with the family's cell models through the same harness as the emitted
+Verilog (sim.verilog_sim). A controller alone is wrapped
 with the RTL array emulator on its array interface into a `sws_tile`. A generic netlist runs a small
 random plan of its hardware, programmed through `prog`; a baked one its own plan.
 """
@@ -35,7 +36,8 @@ from .check import compare
 from .golden import predict
 from .verilog_sim import simulate_design
 
-__all__ = ["netlist_check", "check_netlist", "synthesize_checked", "random_plan", "tile_wrapper"]
+__all__ = ["netlist_check", "check_netlist", "synthesize_checked", "random_plan", "tile_wrapper", "pick_simulator",
+           "NETLIST_SIMULATORS"]
 
 
 def _ports(component) -> list[tuple[str, int, str]]:
@@ -178,10 +180,10 @@ endmodule
 """
 
 
-def _icarus_models(target: str, folder: str) -> tuple[tuple, tuple]:
-    """The target's cell models copied into `folder` for Icarus Verilog 11, which cannot parse the
-    elaboration-time `$error` of an unused generate branch in the ECP5 models (it becomes a run-time
-    message); NO_INCLUDES because cells_sim.v includes its .vh files itself."""
+def _sim_models(target: str, folder: str) -> tuple[tuple, tuple]:
+    """The target's cell models copied into `folder` for Icarus Verilog 11 (Verilator reads the same
+    copies), which cannot parse the elaboration-time `$error` of an unused generate branch in the ECP5
+    models (it becomes a run-time message); NO_INCLUDES because cells_sim.v includes its .vh files itself."""
     import re
     import shutil
     files, includes = cell_models(target)
@@ -214,30 +216,57 @@ def _icarus_models(target: str, folder: str) -> tuple[tuple, tuple]:
             (f"-I{dst}", "-DNO_INCLUDES") if target != "generic" else (f"-I{dst}",))
 
 
+#: The netlist simulators, and "auto": Icarus Verilog (four-state: an X from an uninitialised flip-flop
+#: shows) while the work is small, Verilator (two-state, flip-flops start at 0 as the FPGA's do) beyond.
+NETLIST_SIMULATORS = ("auto", "icarus", "verilator")
+#: "auto" turns to Verilator above this many netlist bytes times golden cycles. Measured: the flow layer's
+#: controller on ECP5 (5.1 MB of netlist, 8637 cycles for 3 vectors: 4.4e10) took Icarus 14 min and
+#: Verilator 2 min, compilation included; a generic R = 128 controller on its small random plan (about
+#: 3e9) takes Icarus under a minute.
+AUTO_VERILATOR_WORK = 1e10
+
+
+def pick_simulator(simulator: str, netlist_bytes: int, cycles: int) -> str:
+    """The simulator `check_netlist` uses: `simulator`, or for "auto" by the work (bytes x cycles)."""
+    if simulator not in NETLIST_SIMULATORS:
+        raise SwsError(f"netlist simulator must be one of {', '.join(NETLIST_SIMULATORS)}, not {simulator!r}")
+    if simulator != "auto":
+        return simulator
+    import shutil
+    big = netlist_bytes * cycles > AUTO_VERILATOR_WORK
+    return "verilator" if big and shutil.which("verilator") else "icarus"
+
+
 def check_netlist(netlist: str, target: str, params: TileParams, plan: LayerPlan | None, *,
-                  controller_only: bool, vectors: int = 3, seed: int = 0,
+                  controller_only: bool, vectors: int = 3, seed: int = 0, simulator: str = "auto",
                   say=lambda m: print(m, file=sys.stderr, flush=True)) -> str:
-    """Simulate a mapped netlist file against the golden model; return what was simulated, or raise
-    SwsError naming the first difference."""
+    """Simulate a mapped netlist file against the golden model in `simulator` (NETLIST_SIMULATORS); return
+    what was simulated, or raise SwsError naming the first difference."""
     generic = plan is None
     lp = random_plan(params, seed) if generic else plan
     x = _vectors(lp, vectors, seed)
+    golden = predict(lp, x, params)
     with open(netlist) as f:
         design = f.read()
+    backend = pick_simulator(simulator, len(design), golden.cycles)
     if controller_only:
         emulator = verilog.convert(array_emulator(params, None if generic else lp), name="sws_array", emit_src=False)
         design += "\n" + emulator + "\n" + tile_wrapper(params, generic)
     writes = program_writes(params, lp) if generic else None
     with tempfile.TemporaryDirectory(prefix="sws-netlist-") as cache:
-        models, flags = _icarus_models(target, cache)
-        run = simulate_design(lp, x, "icarus", design, params, writes, cache=cache, models=models, flags=flags,
+        models, flags = _sim_models(target, cache)
+        if backend == "verilator":
+            # Verilator (5.0) cannot read simlib.v's `tran`; the generic netlist's gates are in simcells.v.
+            models = tuple(f for f in models if os.path.basename(f) != "simlib.v")
+        run = simulate_design(lp, x, backend, design, params, writes, cache=cache, models=models, flags=flags,
                               say=say)
-    problems = compare(predict(lp, x, params), run)
+    problems = compare(golden, run)
     if problems:
         raise SwsError(f"the {target} netlist does not implement the RTL: gate-level simulation differs from "
                        f"the golden model: {'; '.join(problems)}")
     what = "its plan" if not generic else f"a random {lp.shape[0]} x {lp.shape[1]} plan in {lp.n_sections} sections"
-    return (f"passed: Icarus gate-level simulation with the {target} cell models, {len(x)} vectors of {what}: "
+    name = {"icarus": "Icarus Verilog", "verilator": "Verilator"}[backend]
+    return (f"passed: {name} gate-level simulation with the {target} cell models, {len(x)} vectors of {what}: "
             f"outputs, counters and cycles equal the golden model's")
 
 
@@ -248,13 +277,18 @@ def netlist_check(params: TileParams, plan: LayerPlan | None, **kw):
 
 
 def synthesize_checked(params: TileParams, plan: LayerPlan | None = None, target: str = "generic", *,
-                       pnr: bool = False, tile: bool = True, check: bool = True,
+                       pnr: bool = False, tile: bool = True, check: bool = True, simulator: str = "auto",
                        say=lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
-    """hwgen.synth.synthesize_tile with each netlist simulated against the golden model first (`check`);
-    without Icarus Verilog the check cannot run and the command says how to install it."""
+    """hwgen.synth.synthesize_tile with each netlist simulated against the golden model first (`check`, in
+    `simulator`: see `pick_simulator`); without the simulator the check cannot run and the command says
+    how to install it."""
     import shutil
-    if check and not (shutil.which("iverilog") and shutil.which("vvp")):
+    pick_simulator(simulator, 0, 0)                  # an unknown name fails before synthesis
+    if check and simulator != "verilator" and not (shutil.which("iverilog") and shutil.which("vvp")):
         raise SwsError("checking the netlist needs Icarus Verilog (Debian: apt-get install iverilog); "
                        "--no-check skips the check, and the figures are then unverified")
+    if check and simulator == "verilator" and not shutil.which("verilator"):
+        raise SwsError("--netlist-sim verilator needs Verilator (Debian: apt-get install verilator)")
     return synthesize_tile(params, plan, target, pnr=pnr, tile=tile,
-                           check=netlist_check(params, plan, say=say) if check else None, say=say)
+                           check=netlist_check(params, plan, simulator=simulator, say=say) if check else None,
+                           say=say)

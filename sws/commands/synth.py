@@ -8,7 +8,7 @@ from hwgen.synth import TARGETS
 from mapper.errors import SwsError
 from mapper.files import dumps_json
 from mapper.plan import load_plan
-from sim.netlist import synthesize_checked
+from sim.netlist import NETLIST_SIMULATORS, synthesize_checked
 
 from .common import add_config_args, add_layer_args, config_from_args
 
@@ -29,6 +29,10 @@ def add_parser(sub):
     p.add_argument("--no-check", action="store_true",
                    help="skip the gate-level simulation of each netlist against the golden model (the figures "
                         "are then unverified; Yosys's own checks still run)")
+    p.add_argument("--netlist-sim", choices=NETLIST_SIMULATORS, default="auto",
+                   help="the simulator of the netlist check: Icarus Verilog (four-state), Verilator (fast on "
+                        "large netlists), or auto: Verilator when netlist size times cycles is large "
+                        "(default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     g = p.add_argument_group("generic netlist limits (without PLAN_DIR)")
     for name, value in GENERIC_LIMITS.items():
@@ -54,7 +58,7 @@ def run(args):
         raise SwsError("--pnr needs --target ice40 or ecp5 (place and route is for an FPGA)")
     params, lp = params_from_args(args)
     results = synthesize_checked(params, lp, args.target, pnr=args.pnr, tile=not args.controller_only,
-                                 check=not args.no_check)
+                                 check=not args.no_check, simulator=args.netlist_sim)
     cfg = params.hw
     report = {"design": args.plan or "generic", "layer": lp.name if lp else None, "target": args.target,
               "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc, "adc_mux": cfg.adc_mux,

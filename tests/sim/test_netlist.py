@@ -12,7 +12,7 @@ from hwgen.synth import synthesize
 from hwgen.verilog import emit_rtlil
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
-from sim.netlist import check_netlist, random_plan, synthesize_checked
+from sim.netlist import AUTO_VERILATOR_WORK, check_netlist, pick_simulator, random_plan, synthesize_checked
 from tests.support import need_module, need_tools
 
 SMALL = TileParams(ArrayConfig(rows=8, cols=28, n_adc=3).hw, k=16, n=4, section_depth=8, row_depth=64,
@@ -53,14 +53,41 @@ def test_a_baked_controller_for_ecp5_reads_its_tables_from_the_dp16kd_initial_co
     assert r.checks["gate_level_simulation"].startswith("passed")
 
 
-def test_a_netlist_with_a_counter_bit_tied_to_zero_is_caught(tmp_path, generic_netlist):
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+def test_a_netlist_with_a_counter_bit_tied_to_zero_is_caught(tmp_path, generic_netlist, simulator):
+    if simulator == "verilator":
+        need_tools("verilator", why="the netlist check of large netlists simulates them in Verilator")
     netlist, text = str(tmp_path / "netlist.v"), generic_netlist
     # Tie bit 0 of the planes counter, as ABC9 tied bit 0 of the conversion counters (issue 13).
     tied, n = re.subn(r"(else if \([^)]*\) counters__planes\[0\] <= )[^;]+;", r"\g<1>1'h0;", text)
     assert n == 1
     open(netlist, "w").write(tied)
     with pytest.raises(SwsError, match=r"does not implement the RTL: .*counter planes: simulation \d+, golden"):
-        check_netlist(netlist, "generic", SMALL, None, controller_only=True, say=lambda m: None)
+        check_netlist(netlist, "generic", SMALL, None, controller_only=True, simulator=simulator,
+                      say=lambda m: None)
+
+
+def test_verilator_passes_the_netlist_it_would_refuse_corrupted(tmp_path, generic_netlist):
+    """The same netlist as the tests that corrupt it, unchanged, passes in Verilator: the check there is
+    not a refusal of everything."""
+    need_tools("verilator", why="the netlist check of large netlists simulates them in Verilator")
+    netlist = tmp_path / "netlist.v"
+    netlist.write_text(generic_netlist)
+    said = check_netlist(str(netlist), "generic", SMALL, None, controller_only=True, simulator="verilator",
+                         say=lambda m: None)
+    assert said.startswith("passed: Verilator gate-level simulation")
+
+
+def test_auto_picks_verilator_only_for_large_work(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
+    assert AUTO_VERILATOR_WORK == 1e10
+    assert pick_simulator("auto", 5_000_000, 1_000) == "icarus"          # 5e9
+    assert pick_simulator("auto", 5_000_000, 8_637) == "verilator"       # 4.3e10: the flow layer's controller
+    assert pick_simulator("icarus", 45_000_000, 1_281) == "icarus"       # asked for: kept
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert pick_simulator("auto", 5_000_000, 8_637) == "icarus"          # no Verilator: Icarus, slowly
+    with pytest.raises(SwsError, match="netlist simulator must be one of auto, icarus, verilator, not 'vcs'"):
+        pick_simulator("vcs", 1, 1)
 
 
 def test_a_netlist_with_an_output_bit_inverted_is_caught(tmp_path, generic_netlist):
