@@ -171,16 +171,20 @@ class Controller(wiring.Component):
         if p.hw.double_buffer:
             count = self._double_buffered(m, banks, out, k, k_last, k_len, k_stop, load_en, start, run_done, acc_ready)
         else:
-            count = self._one_vector(m, out, k, k_last, k_len, k_stop, load_en, start, run_done, acc_ready)
+            count = self._one_vector(m, banks, out, k, k_last, k_len, k_stop, load_en, start, run_done, acc_ready)
         with m.If(count):
             m.d.sync += cnt.cycles.eq(cnt.cycles + 1)
         return m
 
-    def _one_vector(self, m, out, k, k_last, k_len, k_stop, load_en, start, run_done, acc_ready):
+    def _one_vector(self, m, banks, out, k, k_last, k_len, k_stop, load_en, start, run_done, acc_ready):
         """LOAD, RUN, OUT, one vector at a time. Returns the cycle counter's enable."""
         # Cycles count from a vector's first input to its last output; not while the accumulators clear.
         count = Signal()
         m.d.comb += count.eq(1)
+        # `loading` mirrors the LOAD state in a flip-flop of its own: it selects the input buffers' address.
+        loading = Signal(init=1)
+        for pre_b, _, _ in banks:
+            m.d.comb += pre_b.loading.eq(loading)
         with m.FSM(name="phase"):
             with m.State("LOAD"):
                 m.d.comb += [self.i.ready.eq(acc_ready), count.eq(acc_ready & ((k != 0) | self.i.valid))]
@@ -188,7 +192,7 @@ class Controller(wiring.Component):
                     m.d.comb += load_en.eq(1)
                     with m.If(k_last):
                         m.d.comb += start.eq(1)
-                        m.d.sync += [k.eq(0), k_last.eq(k_len == 1)]
+                        m.d.sync += [k.eq(0), k_last.eq(k_len == 1), loading.eq(0)]
                         m.next = "RUN"
                     with m.Else():
                         m.d.sync += [k.eq(k + 1), k_last.eq(k == k_stop)]
@@ -198,6 +202,7 @@ class Controller(wiring.Component):
                     m.next = "OUT"
             with m.State("OUT"):
                 with m.If(out.done):
+                    m.d.sync += loading.eq(1)
                     m.next = "LOAD"
         return count
 

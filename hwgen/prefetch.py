@@ -114,6 +114,10 @@ class Prefetch(wiring.Component):
     load_en, load_addr, load_data : In
         A write into the input buffer: word `load_addr` of the vector, W = `beat` inputs (input e of the
         word in bits [e * A, (e + 1) * A)).
+    loading : In(1)
+        Single buffer only: the buffer is being loaded, so its one address is `load_addr` (else the
+        gather's). From a register in the controller, so that the address multiplexer does not wait on the
+        input stream's handshake (`load_en`).
     start : In(1)
         Begin the walk at section 0 (only while `idle`).
     n_sec : In
@@ -134,7 +138,7 @@ class Prefetch(wiring.Component):
             "load_en": In(1), "load_addr": In(range(params.k_words)),
             "load_data": In(params.hw.input_bits * params.beat),
             "start": In(1), "n_sec": In(range(params.section_depth + 1)),
-            **({"load_sel": In(1), "run_sel": In(1)} if params.hw.double_buffer else {}),
+            **({"load_sel": In(1), "run_sel": In(1)} if params.hw.double_buffer else {"loading": In(1)}),
             "next": Out(stream.Signature(next_section_layout(params))),
             "idle": Out(1), "sections": Out(COUNTER_WIDTH),
         }
@@ -180,8 +184,11 @@ class Prefetch(wiring.Component):
         # comparison, no adder in front of it).
         g_thr = Signal(range(-2 * P, max(R, SC) + 1), name="g_threshold")
         g_last = Signal()                          # the current step is the section's last (g_pos + P >= max(rows, n_active))
-        g_rows = Signal(range(R + 1))
-        g_nact = Signal(range(SC + 1))
+        # Lane l's row (column) at position pos belongs to the section when pos < rows - l (n_active - l):
+        # the limits per lane, stored at WORD (0 when the section has no more than l rows), unsigned, so
+        # that the comparison is one carry chain with no adder in front.
+        g_rows = [Signal(range(R + 1), name=f"g_rows{l}") for l in range(P)]
+        g_nact = [Signal(range(SC + 1), name=f"g_nact{l}") for l in range(P)]
         # The lanes' table addresses, registers: row_base + pos + l and col_base + pos + l.
         row_addr = [Signal(len(sec["row_base"]) + 1, name=f"row_addr{l}") for l in range(P)]
         col_addr = [Signal(len(sec["col_base"]) + 1, name=f"col_addr{l}") for l in range(P)]
@@ -216,7 +223,9 @@ class Prefetch(wiring.Component):
                         g_pos.eq(0),
                         g_thr.eq(Mux(sec["rows"] > sec["n_active"], sec["rows"] - 2 * P, sec["n_active"] - 2 * P)),
                         g_last.eq((sec["rows"] <= P) & (sec["n_active"] <= P)),
-                        g_rows.eq(sec["rows"]), g_nact.eq(sec["n_active"]), g_out_base.eq(sec["out_base"]),
+                        *[g_rows[l].eq(Mux(sec["rows"] > l, sec["rows"] - l, 0)) for l in range(P)],
+                        *[g_nact[l].eq(Mux(sec["n_active"] > l, sec["n_active"] - l, 0)) for l in range(P)],
+                        g_out_base.eq(sec["out_base"]),
                         *[row_addr[l].eq(sec["row_base"] + l) for l in range(P)],
                         *[col_addr[l].eq(sec["col_base"] + l) for l in range(P)],
                         nxt.sec.eq(p_sec), nxt.n_active.eq(sec["n_active"]), nxt.group.eq(group_of),
@@ -260,7 +269,7 @@ class Prefetch(wiring.Component):
                 m.d.sync += word.eq(rp.data)
             else:
                 at = Signal(range(p.k_words), name=f"inputs{l}_addr")
-                m.d.comb += at.eq(Mux(self.load_en, self.load_addr, row_q[l] >> lb))
+                m.d.comb += at.eq(Mux(self.loading, self.load_addr, row_q[l] >> lb))
                 word = registered_read(m, f"inputs{l}", width=A * BT, depth=p.k_words, addr=at,
                                        write=(self.load_en, load_word), platform=platform)
             if BT == 1:
@@ -281,13 +290,13 @@ class Prefetch(wiring.Component):
             m.d.sync += [sv[i].eq(sv[i - 1]), spos[i].eq(spos[i - 1]), sl[i].eq(sl[i - 1])]
         # Which of `next`'s columns (stage 2) and rows (stage 4) land: a register per column and per row,
         # decoded a stage ahead from the position and whether lane l's column or row belongs to the section
-        # (pos + l < g_nact, pos + l < g_rows: compared another stage ahead into registers), so that each of
+        # (pos < n_active - l, pos < rows - l: compared another stage ahead into registers), so that each of
         # `next`'s clock enables comes straight from a flip-flop and no add or compare precedes the decode.
         NQC, NQR = -(-SC // P), -(-R // P)
         col_ok = [Signal(name=f"g1_col{l}") for l in range(P)]
         row_ok = [Signal(name=f"g3_row{l}") for l in range(P)]
-        m.d.sync += [col_ok[l].eq(spos[0] + l < g_nact) for l in range(P)]
-        m.d.sync += [row_ok[l].eq(spos[2] + l < g_rows) for l in range(P)]
+        m.d.sync += [col_ok[l].eq(spos[0] < g_nact[l]) for l in range(P)]
+        m.d.sync += [row_ok[l].eq(spos[2] < g_rows[l]) for l in range(P)]
         land_col = Signal(NQC * P, name="g2_land")
         land_row = Signal(NQR * P, name="g4_land")
         m.d.sync += land_col.eq(Cat(sv[1] & (spos[1][lp2:] == q) & col_ok[l] for q in range(NQC) for l in range(P)))
@@ -302,7 +311,7 @@ class Prefetch(wiring.Component):
             with m.If(land_row[r]):
                 m.d.sync += [nxt.planes[tt][r].eq(in_q[r % P][tt]) for tt in range(A)]
         ok = [Signal(name=f"g4_row{l}") for l in range(P)]        # lane l's row belongs to the section
-        m.d.sync += [ok[l].eq(spos[3] + l < g_rows) for l in range(P)]
+        m.d.sync += [ok[l].eq(row_ok[l]) for l in range(P)]           # spos[3] < g_rows[l], a stage later
         with m.If(sv[4] & sl[4]):
             m.d.sync += self.next.valid.eq(1)
         # Each batch's longest resolution, in two register stages that run while `next` is not valid (its

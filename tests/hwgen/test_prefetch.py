@@ -46,12 +46,14 @@ def _run(lp, x, stall_seed):
         ctx.set(dut.n_sec, lp.n_sections)
         for kk, v in enumerate(x):                 # the input buffer, one input a cycle
             ctx.set(dut.load_en, 1)
+            ctx.set(dut.loading, 1)
             ctx.set(dut.load_addr, kk)
             ctx.set(dut.load_data, int(v) & ((1 << cfg.input_bits) - 1))
             if kk == len(x) - 1:
                 ctx.set(dut.start, 1)
             await ctx.tick()
         ctx.set(dut.load_en, 0)
+        ctx.set(dut.loading, 0)
         ctx.set(dut.start, 0)
         cycle = 0                                  # the cycle after the last input, as the cycle model counts
         while True:
@@ -175,11 +177,13 @@ def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_tabl
         ctx.set(dut.n_sec, lp.n_sections)
         for kk, v in enumerate(x):
             ctx.set(dut.load_en, 1)
+            ctx.set(dut.loading, 1)
             ctx.set(dut.load_addr, kk)
             ctx.set(dut.load_data, int(v) & ((1 << cfg.input_bits) - 1))
             ctx.set(dut.start, kk == len(x) - 1)
             await ctx.tick()
         ctx.set(dut.load_en, 0)
+        ctx.set(dut.loading, 0)
         ctx.set(dut.start, 0)
         ctx.set(dut.next.ready, 1)
         for _ in range(2000):
