@@ -147,18 +147,26 @@ def _dp16kd(m, name, width, depth, addr, init, write, en, transparent):
     return q
 
 
+#: The deepest accumulator memory kept out of block RAM (`flush_and_stream_ram`): one LUT RAM's 16 words.
+SHALLOW = 16
+
+
 def flush_and_stream_ram(m, name: str, *, width: int, depth: int, a_addr, a_en, b_addr, b_en, b_we, b_data,
                          platform=None):
     """The accumulator's memory: port A reads (the word at `a_addr` in T, returned in T + 2 from a
     register: on ECP5 the DP16KD's output register), port B reads and writes at one address (the word
     at `b_addr` in T, returned in T + 1 and held until B's next enabled cycle; a write in the same cycle
     reads the word before it). A read on A of a word B writes in the same cycle returns either word: the
-    user bypasses it. In slices of at most 18 bits (one DP16KD each on ECP5). Returns (A's word, B's word)."""
+    user bypasses it. In slices of at most 18 bits (one DP16KD each on ECP5). Returns (A's word, B's word).
+
+    A memory of at most `SHALLOW` words is a `Memory` on every platform (on ECP5 Yosys maps it to LUT RAM
+    or flip-flops): with W outputs a word the accumulator is N / W words deep, and a DP16KD per 18 bits of
+    an 8-word memory would spend the FPGA's block RAMs (208 on the largest ECP5) on almost nothing."""
     qa, qb = Signal(width, name=f"{name}_qa"), Signal(width, name=f"{name}_qb")
     for k, lo in enumerate(range(0, width, 18)):
         w = min(18, width - lo)
         sl = f"{name}{k}"
-        if getattr(platform, "family", None) == "ecp5" and _fits(w, depth):
+        if getattr(platform, "family", None) == "ecp5" and depth > SHALLOW and _fits(w, depth):
             dw = dp16kd_width(w, depth)
             abits = {1: 0, 2: 1, 4: 2, 9: 3, 18: 4}[dw]
             n = max(1, (depth - 1).bit_length())

@@ -125,3 +125,20 @@ def test_the_abc9_netlist_of_issue_13_is_caught_and_the_flow_falls_back(tmp_path
                       say=lambda m: None)
     r = synthesize_checked(params, lp, "ecp5", tile=False, say=lambda m: None)["controller"]
     assert r.netlist_checked and any("driver-driver conflicts" in w for w in r.warnings)
+
+
+def test_an_ecp5_accumulator_in_block_ram_or_out_of_it_both_match_the_golden_model():
+    """The accumulator's memory is N words of one output's sum (W = 1): a DP16KD per 18 bits when deeper
+    than hwgen.bram.SHALLOW (16) words, a `Memory` Yosys maps to LUT RAM or flip-flops otherwise. Both
+    netlists must compute the golden model's outputs, and the deep one has the block RAMs the shallow one
+    does not (its other memories alike)."""
+    import dataclasses
+    from hwgen.bram import SHALLOW
+    assert SHALLOW == 16
+    shallow, deep = dataclasses.replace(SMALL, n=16), dataclasses.replace(SMALL, n=17)
+    got = {}
+    for name, params in (("shallow", shallow), ("deep", deep)):
+        r = synthesize_checked(params, None, "ecp5", tile=False, say=lambda m: None)["controller"]
+        assert r.checks["gate_level_simulation"].startswith("passed"), name
+        got[name] = r.cells.get("DP16KD", 0)
+    assert got["deep"] > got["shallow"]
