@@ -50,7 +50,7 @@ def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: boo
 
 def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = None,
               controller_only: bool = False, generic: bool = False, lanes: int | None = None,
-              hardware: dict | None = None) -> dict:
+              hardware: dict | None = None, timing=None) -> dict:
     """Write the Verilog of one layer of a plan folder (and with `generic` the .prog writes beside it).
 
     Parameters
@@ -70,6 +70,8 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
         Rows gathered per cycle (default hwgen.params.default_lanes).
     hardware : dict, optional
         Drive fields (input_encoding, input_aware) replacing the plan's (`LayerPlan.on_hardware`).
+    timing : MacroTiming, optional
+        The macro's phase timing (default: none, counted conversions).
 
     Returns
     -------
@@ -84,7 +86,7 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
 
     lp = load_plan(plan_dir).layer(layer).on_hardware(**(hardware or {}))
     output = output or os.path.join("build", "rtl", re.sub(r"[^A-Za-z0-9_.-]", "_", lp.name) + ".v")
-    params = TileParams.from_plan(lp, lanes)
+    params = TileParams.from_plan(lp, lanes, timing)
     prog = os.path.splitext(output)[0] + ".prog" if generic else None
     if prog is not None and os.path.abspath(prog) == os.path.abspath(output):
         raise SwsError(f"{output}: the Verilog output of --generic must not end in .prog: the programming "

@@ -55,7 +55,7 @@ def default_backend() -> str:
 
 def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None = None, generic: bool = False,
                   lanes: int | None = None, where: str = "inputs", backend: str | None = None,
-                  hardware: dict | None = None) -> dict:
+                  hardware: dict | None = None, timing=None) -> dict:
     """Simulate one layer of a plan folder on the vectors x and compare with the golden model.
 
     Parameters
@@ -79,6 +79,8 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
         "amaranth", "verilator" or "icarus" (default: the fastest installed; amaranth with `vcd`).
     hardware : dict, optional
         Drive fields (input_encoding, input_aware) replacing the plan's (`LayerPlan.on_hardware`).
+    timing : MacroTiming, optional
+        The macro's phase timing (default: none, counted conversions).
 
     Returns
     -------
@@ -100,7 +102,7 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
                        f"not {backend}")
     lp = load_plan(plan_dir).layer(layer).on_hardware(**(hardware or {}))
     x = check_inputs(lp, x, where)
-    params = TileParams.from_plan(lp, lanes)
+    params = TileParams.from_plan(lp, lanes, timing)
     pred = predict(lp, x, params)
     if backend == "amaranth":
         run = run_tile(lp, x, vcd=vcd, generic=params if generic else None, params=params)

@@ -161,6 +161,30 @@ def add_bank_args(g, default: str) -> None:
                     help="one vector at a time")
 
 
+def add_timing_args(p) -> None:
+    """The analog macro's phase timing (hwgen.params.MacroTiming, docs/design.md section 6)."""
+    g = p.add_argument_group("macro phase timing, in clock cycles (default: no phases, counted conversions)")
+    for name, what in (("precharge", "cycles of the bit-line precharge `pch`"),
+                       ("wordline", "cycles of the wordline pulse `wl_en`"),
+                       ("settle", "cycles for the columns to settle, pch and wl_en low"),
+                       ("sample", "cycles of the sample-and-hold strobe `sh`; 0: no sample-and-hold, the ADC "
+                                  "samples at its start and the next batch waits for the conversion")):
+        g.add_argument(f"--{name}", type=int, default=0, metavar="CYCLES", help=f"{what} (default 0)")
+    g.add_argument("--adc-sync", type=int, choices=(0, 1, 2), default=0,
+                   help="0: the controller counts each conversion's cycles; 1: it waits for a registered "
+                        "done; 2: for done through a two-flop synchronizer (an asynchronous ADC) (default 0)")
+
+
+def timing_from_args(args):
+    """The MacroTiming of --precharge, --wordline, --settle, --sample and --adc-sync; a bad value names
+    its option."""
+    from hwgen.params import MacroTiming
+    try:
+        return MacroTiming(args.precharge, args.wordline, args.settle, args.sample, args.adc_sync)
+    except SwsError as e:
+        raise SwsError(f"--{e}") from None
+
+
 def add_layer_args(p) -> None:
     p.add_argument("--layer", help="the layer of the plan (default: its first)")
     p.add_argument("--lanes", type=int, default=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hwgen.verilog import write_rtl
 
-from .common import add_drive_args, add_layer_args, drive_fields
+from .common import add_drive_args, add_layer_args, add_timing_args, drive_fields, timing_from_args
 
 
 def add_parser(sub):
@@ -21,12 +21,14 @@ def add_parser(sub):
                    help="ROMs written through the prog port (one netlist for any plan that fits)")
     add_layer_args(p)
     add_drive_args(p)
+    add_timing_args(p)
     return p
 
 
 def run(args):
     w = write_rtl(args.plan, args.output, layer=args.layer, controller_only=args.controller_only,
-                  generic=args.generic, lanes=args.lanes, hardware=drive_fields(args))
+                  generic=args.generic, lanes=args.lanes, hardware=drive_fields(args),
+                  timing=timing_from_args(args))
     print(f"module {w['module']} for layer {w['layer']} (ROMs {w['roms']}) in {w['verilog']}")
     if "prog" in w:
         print(f"ROM writes (sel addr data, hex) in {w['prog']}")

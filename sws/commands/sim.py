@@ -12,7 +12,7 @@ from mapper.files import check_output_file, dumps_json, write_atomic
 from mapper.plan import plan_files
 from sim.check import BACKENDS, load_inputs, simulate_plan
 
-from .common import add_drive_args, add_layer_args, drive_fields
+from .common import add_drive_args, add_layer_args, add_timing_args, drive_fields, timing_from_args
 
 
 def add_parser(sub):
@@ -33,6 +33,7 @@ def add_parser(sub):
                    help="simulate the generic tile, programmed through its prog port first")
     add_layer_args(p)
     add_drive_args(p)
+    add_timing_args(p)
     return p
 
 
@@ -46,7 +47,8 @@ def run(args):
         raise SwsError(f"{args.output}: the outputs file and the waveform file must differ")
     x = load_inputs(args.inputs)
     r = simulate_plan(args.plan, x, layer=args.layer, vcd=args.vcd, generic=args.generic, lanes=args.lanes,
-                 where=args.inputs, backend=args.backend, hardware=drive_fields(args))
+                 where=args.inputs, backend=args.backend, hardware=drive_fields(args),
+                 timing=timing_from_args(args))
     if r["match"] and args.output:
         write_atomic(args.output, lambda f: np.save(f, r["outputs"].astype(np.int64)), binary=True,
                      inputs=inputs)

@@ -10,7 +10,7 @@ from mapper.files import dumps_json
 from mapper.plan import load_plan
 from sim.netlist import NETLIST_SIMULATORS, synthesize_checked
 
-from .common import add_config_args, add_layer_args, config_from_args
+from .common import add_config_args, add_layer_args, add_timing_args, config_from_args, timing_from_args
 
 #: Limits of the generic netlist when no plan is given: a 512 x 512 layer in up to 512 sections.
 GENERIC_LIMITS = {"k": 512, "n": 512, "max_sections": 512, "max_rows": 8192, "max_columns": 4096}
@@ -39,6 +39,7 @@ def add_parser(sub):
         g.add_argument(f"--{name.replace('_', '-')}", type=int, default=value, help=f"default {value}")
     add_layer_args(p)
     add_config_args(p)
+    add_timing_args(p)
     return p
 
 
@@ -47,10 +48,10 @@ def params_from_args(args):
     if args.plan:
         lp = load_plan(args.plan).layer(args.layer).on_hardware(banks=args.banks, beat=args.beat,
                                                                 double_buffer=args.double_buffer)
-        return TileParams.from_plan(lp, args.lanes), lp
+        return TileParams.from_plan(lp, args.lanes, timing_from_args(args)), lp
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
-                      args.lanes or default_lanes(cfg.rows)), None
+                      args.lanes or default_lanes(cfg.rows), timing_from_args(args)), None
 
 
 def run(args):
