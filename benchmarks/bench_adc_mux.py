@@ -51,6 +51,7 @@ def synth_point(mux: int) -> dict:
     (0: 16 ADCs, full switch matrix), synthesized for ECP5, placed and routed out of context, its netlist
     simulated against the golden model first (sim/netlist.py)."""
     import time
+    from hwgen.bram import platform_for
     from hwgen.params import TileParams, default_lanes
     from hwgen.synth import synthesize
     from hwgen.verilog import emit_rtlil, module_name
@@ -61,7 +62,10 @@ def synth_point(mux: int) -> dict:
         cfg = cfg.replace(adc_mux=mux, n_adc=cfg.hw.mux_adcs(mux))
     params = TileParams(cfg.hw, 512, 512, 512, 8192, 4096, default_lanes(cfg.rows))
     start = time.perf_counter()
-    r = synthesize(emit_rtlil(None, params, controller_only=True), module_name(True), "ecp5", pnr=True,
+    # Elaborated for ECP5 as `sws synth --target ecp5` does: block RAM reads through the DP16KD's own
+    # output register (hwgen/bram.py).
+    design = emit_rtlil(None, params, controller_only=True, platform=platform_for("ecp5"))
+    r = synthesize(design, module_name(True), "ecp5", pnr=True,
                    fmt="rtlil", say=lambda m: None, check=netlist_check(params, None, say=lambda m: None)(True))
     return {"M": mux, "n_adc": cfg.n_adc, "luts": r.luts, "carries": r.carries, "flip_flops": r.flip_flops,
             "block_rams": r.block_rams, "fmax_mhz": r.fmax_mhz, "netlist_checked": r.netlist_checked,
