@@ -124,7 +124,9 @@ class Controller(wiring.Component):
         if len(banks) == 1:
             m.d.comb += [cnt.sections.eq(pre.sections), cnt.planes.eq(sch.planes), cnt.conversions.eq(sch.conversions)]
         else:
-            m.d.comb += [cnt.sections.eq(sum(b[0].sections for b in banks)), cnt.planes.eq(sum(b[1].planes for b in banks)),
+            # The banks' counters added into registers (one cycle behind the banks'): no adder tree on the
+            # output ports. A vector's last count is in long before its last output.
+            m.d.sync += [cnt.sections.eq(sum(b[0].sections for b in banks)), cnt.planes.eq(sum(b[1].planes for b in banks)),
                          *[cnt.conversions[r].eq(sum(b[1].conversions[r] for b in banks))
                            for r in range(p.hw.full_resolution + 1)]]
 
