@@ -178,6 +178,9 @@ class Prefetch(wiring.Component):
                               None if generic else p.section_words(plan), sec_addr, "sec_pre", prog, platform)
         sec_q = Signal(p.section_layout.size)
         sec = p.section_layout(sec_q)
+        # The section has no active column (n_active == 0): compared in READ into a register, so that
+        # WORD's clock enables (the gather's addresses and counters) follow flip-flops only.
+        sec_empty = Signal(name="sec_empty")
 
         g_pos = Signal(range(max(R, SC) + P + 1))
         # max(rows, n_active) - 2 * lanes, a register: the next step is the last when g_pos reaches it (one
@@ -212,10 +215,10 @@ class Prefetch(wiring.Component):
                 with m.Else():
                     m.next = "READ"
             with m.State("READ"):
-                m.d.sync += sec_q.eq(sec_pre)
+                m.d.sync += [sec_q.eq(sec_pre), sec_empty.eq(p.section_layout(sec_pre)["n_active"] == 0)]
                 m.next = "WORD"
             with m.State("WORD"):
-                with m.If(sec["n_active"] == 0):
+                with m.If(sec_empty):
                     m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1), self.sections.eq(self.sections + 1)]
                     m.next = "SECTION"
                 with m.Elif(~nxt_full):
