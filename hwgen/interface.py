@@ -186,7 +186,10 @@ def next_section_layout(p: TileParams) -> data.StructLayout:
     the drive of each input plane (`planes[t]`, R bits) and the active columns' entries; on input-aware
     hardware also `counts`, the section's rows driven in each drive step (in issue order). `longest[b]`
     is the highest resolution among batch b's active columns (columns b * n_adc .. b * n_adc + n_adc - 1;
-    0 if none), found by the prefetch before it raises valid, so that the scheduler's take only copies it."""
+    0 if none), found by the prefetch before it raises valid, so that the scheduler's take only copies it.
+    With ADC groups (adc_mux M) also `starts[i]`, the position among the active columns' entries (in group
+    order) of group i's first column (the active entries whose slot column is below i * M), and `one`:
+    every group holds at most one active column (one batch a plane), found the same way."""
     fields = {
         "sec": range(p.section_depth + 1),
         "n_active": range(p.hw.slot_cols + 1),
@@ -195,6 +198,9 @@ def next_section_layout(p: TileParams) -> data.StructLayout:
         "cols": data.ArrayLayout(column_entry_layout(p), p.hw.slot_cols),
         "longest": data.ArrayLayout(range(p.hw.full_resolution + 1), p.batches),
     }
+    if p.hw.adc_mux:
+        fields["starts"] = data.ArrayLayout(range(p.hw.slot_cols + 1), p.hw.n_adc)
+        fields["one"] = unsigned(1)
     if p.hw.input_aware:      # rows driven in each drive step, by issue index
         fields["counts"] = data.ArrayLayout(range(p.hw.rows + 1), p.hw.steps)
     return data.StructLayout(fields)

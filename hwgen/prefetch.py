@@ -335,6 +335,19 @@ class Prefetch(wiring.Component):
                 for r in range(1, FR + 1):
                     with m.If(has[bb][r]):
                         m.d.sync += nxt.longest[bb].eq(r)
+        if cfg.adc_mux:
+            # ADC groups: each group's first entry (a popcount of the active entries below its first slot
+            # column) and whether every group has at most one active column, in the same two register
+            # stages, so that the scheduler's take copies registers.
+            M = cfg.adc_mux
+            below = [Signal(SC, name=f"next_below{i}") for i in range(NA)]
+            m.d.sync += [below[i].eq(Cat(act[c] & (nxt.cols[c].col < i * M) for c in range(SC))) for i in range(NA)]
+            shared = Signal(max(1, SC - 1), name="next_shared")     # entries c and c + 1 active, one group
+            m.d.sync += shared.eq(Cat(act[c + 1] & (nxt.cols[c].col // M == nxt.cols[c + 1].col // M)
+                                      for c in range(SC - 1)))
+            with m.If(~self.next.valid):
+                m.d.sync += [*[nxt.starts[i].eq(tree_sum(below[i][c] for c in range(SC))) for i in range(NA)],
+                             nxt.one.eq(~shared.any())]
         if cfg.input_aware:
             # Each step's driven rows: a popcount of the `lanes` rows landing, added in the same cycle;
             # lane l holds a row of the section when ok[l].

@@ -13,28 +13,7 @@ from .params import TileParams
 from .shift_add import tree_sum
 from .steps import StepWalker, step_drive, step_tables
 
-__all__ = ["Scheduler", "BatchSelect", "group_starts", "single_batch"]
-
-
-def group_starts(p: TileParams, cols, n_active) -> list:
-    """ADC groups of M = adc_mux columns: the position in a section's column entries (`cols`, `n_active`
-    valid, ADC group first as the plan orders them) of each group's first column, and n_active last:
-    start_i = the valid entries whose slot column is below i * M (n_adc + 1 values, combinational)."""
-    cfg = p.hw
-    NA, M, SC = cfg.n_adc, cfg.adc_mux, cfg.slot_cols
-    valid = [c < n_active for c in range(SC)]
-    starts = [0]
-    for i in range(1, NA):
-        starts.append(tree_sum(valid[c] & (cols[c].col < i * M) for c in range(SC)))
-    return starts + [n_active]
-
-
-def single_batch(p: TileParams, cols, n_active):
-    """With ADC groups: a section whose every group holds at most one active column (one batch a plane).
-    The entries are in group order, so that is: no two neighbouring valid entries share a group."""
-    M = p.hw.adc_mux
-    return ~Cat(*((c + 1 < n_active) & (cols[c].col // M == cols[c + 1].col // M)
-                  for c in range(p.hw.slot_cols - 1))).any()
+__all__ = ["Scheduler", "BatchSelect"]
 
 
 def entry_layout(p: TileParams) -> data.ArrayLayout:
@@ -203,14 +182,15 @@ class Scheduler(wiring.Component):
         m.submodules.select = sel = BatchSelect(p)
         take = self.next.valid & self.next.ready
         if cfg.adc_mux:
-            # Each group's first entry is counted from `next` and registered with the copy, and each ADC's
-            # entry is a register counting the batches: no count or adder between `current` and the lanes.
-            # The batch after this one is the last when no group has a column beyond it.
-            found = group_starts(p, nxt.cols, nxt.n_active)
+            # Each group's first entry comes from `next` (counted by the prefetch) and is registered with the
+            # copy, and each ADC's entry is a register counting the batches: no count or adder between
+            # `current` and the lanes. The batch after this one is the last when no group has a column
+            # beyond it.
+            found = [nxt.starts[i] for i in range(NA)] + [nxt.n_active]
             starts, entries = Signal(entry_layout(p), name="group_start"), Signal(entry_layout(p), name="entry")
             ends = Signal(entry_layout(p), name="group_end")
             m.d.comb += [sel.entries.eq(entries), sel.ends.eq(ends)]
-            one_next = single_batch(p, nxt.cols, nxt.n_active)
+            one_next = nxt.one
             then_last = Cat(*(entries[i] + 2 >= ends[i] for i in range(NA))).all()
             with m.If(take):
                 m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)],
