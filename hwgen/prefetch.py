@@ -3,14 +3,13 @@ into the `next` buffer, which the scheduler takes."""
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.lib.memory import Memory
 
 from mapper.plan import LayerPlan
 
-from .bram import registered_read
+from .bram import flush_and_stream_ram, registered_read
 from .interface import COUNTER_WIDTH, PROG_SELECT, ProgSignature, next_section_layout
 from .params import TileParams
 from .shift_add import tree_sum
@@ -258,18 +257,18 @@ class Prefetch(wiring.Component):
         # inputs a word, row r reads word r // W and takes element r % W of the registered word.
         in_q = [Signal(A, name=f"in_q{l}") for l in range(P)]
         # Double-buffered, the buffer holds two vectors (the address's top bit picks one): the loader writes
-        # `load_sel`'s while the walk reads `run_sel`'s, through a write port and a read port (a `Memory`
-        # and a register: no DP16KD output register on that path).
+        # `load_sel`'s while the walk reads `run_sel`'s, on two ports of the accumulator's kind of memory
+        # (`hwgen.bram.flush_and_stream_ram`: on ECP5 DP16KDs whose output register holds the read word).
         kb = max(1, (p.k_words - 1).bit_length())
         for l in range(P):
             if cfg.double_buffer:
-                mem = Memory(shape=unsigned(A * BT), depth=2 << kb, init=[])
-                m.submodules[f"inputs{l}"] = mem
-                wp, rp = mem.write_port(), mem.read_port()
-                m.d.comb += [wp.addr.eq(Cat(self.load_addr[:kb], self.load_sel)), wp.data.eq(load_word),
-                             wp.en.eq(self.load_en), rp.addr.eq(Cat((row_q[l] >> lb)[:kb], self.run_sel))]
-                word = Signal(A * BT, name=f"inputs{l}_q")
-                m.d.sync += word.eq(rp.data)
+                # The gather reads on port A (through the DP16KD's output register on ECP5), the loader
+                # writes on port B (its read data unused).
+                word, _ = flush_and_stream_ram(
+                    m, f"inputs{l}_", width=A * BT, depth=2 << kb,
+                    a_addr=Cat((row_q[l] >> lb)[:kb], self.run_sel), a_en=1,
+                    b_addr=Cat(self.load_addr[:kb], self.load_sel), b_en=self.load_en, b_we=self.load_en,
+                    b_data=load_word, platform=platform)
             else:
                 at = Signal(range(p.k_words), name=f"inputs{l}_addr")
                 m.d.comb += at.eq(Mux(self.loading, self.load_addr, row_q[l] >> lb))
