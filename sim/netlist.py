@@ -222,10 +222,10 @@ def _sim_models(target: str, folder: str) -> tuple[tuple, tuple]:
 #: The netlist simulators, and "auto": Icarus Verilog (four-state: an X from an uninitialised flip-flop
 #: shows) while the work is small, Verilator (two-state, flip-flops start at 0 as the FPGA's do) beyond.
 NETLIST_SIMULATORS = ("auto", "icarus", "verilator")
-#: "auto" turns to Verilator above this many netlist bytes times golden cycles. Measured: the flow layer's
-#: controller on ECP5 (5.1 MB of netlist, 8637 cycles for 3 vectors: 4.4e10) took Icarus 14 min and
-#: Verilator 2 min, compilation included; a generic R = 128 controller on its small random plan (about
-#: 3e9) takes Icarus under a minute.
+#: "auto" turns to Verilator above this many netlist bytes times golden cycles. Measured on the flow
+#: layer's controller on ECP5 (about 5 MB of netlist and 9000 cycles for 3 vectors: 4.4e10), compilation
+#: included: Icarus 14 min (B = 1, W = 1), Verilator 44 s (B = 1, W = 8); a generic R = 128 controller
+#: on its small random plan (about 3e9) takes Icarus under a minute.
 AUTO_VERILATOR_WORK = 1e10
 
 
