@@ -153,7 +153,8 @@ SHALLOW = 16
 
 def flush_and_stream_ram(m, name: str, *, width: int, depth: int, a_addr, a_en, b_addr, b_en, b_we, b_data,
                          platform=None):
-    """The accumulator's memory: port A reads (the word at `a_addr` in T, returned in T + 2 from a
+    """The accumulator's memory (and the double-buffered input buffer's: the gather reads on A, the
+    loader writes on B): port A reads (the word at `a_addr` in T, returned in T + 2 from a
     register: on ECP5 the DP16KD's output register), port B reads and writes at one address (the word
     at `b_addr` in T, returned in T + 1 and held until B's next enabled cycle; a write in the same cycle
     reads the word before it). A read on A of a word B writes in the same cycle returns either word: the
