@@ -11,7 +11,7 @@ from mapper.config import clog2
 
 from .params import TileParams
 
-__all__ = ["host_members", "beat_shape", "bus_member", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
+__all__ = ["host_members", "beat_shape", "pack_beats", "unpack_beat", "bus_member", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
            "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout", "column_entry_layout", "next_section_layout",
            "BatchSignature", "AccReadSignature"]
 
@@ -148,6 +148,20 @@ def beat_shape(shape, beat: int):
     """A stream beat's payload: one element (`shape`) for W = 1, else an array of W elements, element e
     in bits [e * width, (e + 1) * width) (the vector's element beat * W + e)."""
     return shape if beat == 1 else data.ArrayLayout(shape, beat)
+
+
+def pack_beats(values, beat: int, width: int) -> list[int]:
+    """A vector's elements as the raw integers of its ceil(len / W) beats (`beat_shape`: element e of a beat
+    in bits [e * width, (e + 1) * width), two's complement; zeros past the last element)."""
+    mask = (1 << width) - 1
+    return [sum((int(values[j]) & mask) << ((j - b) * width) for j in range(b, min(len(values), b + beat)))
+            for b in range(0, len(values), beat)]
+
+
+def unpack_beat(raw: int, beat: int, width: int) -> list[int]:
+    """The W signed elements of a beat's raw integer (the inverse of `pack_beats`, padding included)."""
+    mask, top = (1 << width) - 1, 1 << (width - 1)
+    return [((raw >> (e * width) & mask) ^ top) - top for e in range(beat)]
 
 
 def bus_member(params: TileParams):

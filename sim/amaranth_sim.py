@@ -10,6 +10,7 @@ from amaranth import Value
 from amaranth.sim import Simulator
 
 from hwgen.emulator import VIOLATIONS
+from hwgen.interface import pack_beats, unpack_beat
 from hwgen.params import TileParams
 from hwgen.program import program_writes
 from hwgen.tile import Tile
@@ -31,10 +32,6 @@ class SimRun:
     sim_cycles: int                  # clock cycles simulated, programming included
     seconds: float                   # wall time of the simulation
     cpu_seconds: float = 0.0         # CPU time of the simulation (this process)
-
-
-def _signed(v: int, width: int) -> int:
-    return v - (1 << width) if v >> (width - 1) else v
 
 
 async def program(ctx, prog, writes) -> None:
@@ -68,9 +65,6 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     # W elements a beat, packed element e at bits [e * width, (e + 1) * width) (hwgen.interface.beat_shape).
     beat, a, acc_w = params.beat, lp.cfg.input_bits, params.acc_width
     in_payload, out_payload = Value.cast(dut.i.payload), Value.cast(dut.o.payload)
-    beats_in = [(lambda xv, b=b: sum((int(xv[kk]) & ((1 << a) - 1)) << ((kk - b * beat) * a)
-                                     for kk in range(b * beat, min(k, (b + 1) * beat))))
-                for b in range(-(-k // beat))]
     per_vector = []
     result = {}
 
@@ -90,7 +84,7 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
             got = []
             for _ in range(-(-n // beat)):
                 (value,) = await ctx.tick().sample(out_payload).until(dut.o.valid)
-                got += [_signed((value >> (e * acc_w)) & ((1 << acc_w) - 1), acc_w) for e in range(beat)]
+                got += unpack_beat(value, beat, acc_w)
             outputs[v] = got[:n]
             now = ctx.get(dut.counters.cycles)
             per_vector.append(now - before)
@@ -109,9 +103,9 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     fed = {"go": False}
 
     async def feed(ctx, v):
-        for word in beats_in:
+        for word in pack_beats(x[v], beat, a):
             ctx.set(dut.i.valid, 1)
-            ctx.set(in_payload, word(x[v]))
+            ctx.set(in_payload, word)
             await ctx.tick().until(dut.i.ready)
         ctx.set(dut.i.valid, 0)
 

@@ -32,7 +32,7 @@ import numpy as np
 from amaranth import Shape
 
 from hwgen.emulator import VIOLATIONS
-from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, ProgSignature
+from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, ProgSignature, pack_beats
 from hwgen.params import MacroTiming, TileParams
 from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
@@ -417,14 +417,12 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
     run_dir = os.path.join(os.path.dirname(exe), f"run-{os.getpid()}-{time.monotonic_ns()}")
     os.makedirs(run_dir)
     try:
-        mask, a, bt = (1 << cfg.input_bits) - 1, cfg.input_bits, params.beat
+        a, bt = cfg.input_bits, params.beat
         digits = -(-a * bt // 4)
         # One line a beat: W inputs, input e of the beat at bits [e * A, (e + 1) * A), zeros past K.
         # The layer's beats, ceil(K / W): a generic tile's limit K (params.k) may be larger than the layer's.
-        k = lp.shape[0]
-        k_beats = -(-k // bt)
-        beats = [sum((int(xv[j]) & mask) << ((j - b * bt) * a) for j in range(b * bt, min(k, (b + 1) * bt)))
-                 for xv in x for b in range(k_beats)]
+        k_beats = -(-lp.shape[0] // bt)
+        beats = [word for xv in x for word in pack_beats(xv, bt, a)]
         with open(os.path.join(run_dir, "inputs.hex"), "w") as f:
             f.write("".join(f"{v:0{digits}x}\n" for v in beats))
         # A generous limit, so that a tile that hangs ends the run instead of the caller's patience.

@@ -2,8 +2,9 @@
 and a tile harness that can inject a protocol fault (to show that the checkers fire).
 
 The checkers know only the documented ports (docs/design.md section 6): the array interface as
-`hwgen.interface.ArraySignature` has it (`bus.adc[i]`), and the host's `o` stream. A violation raises ProtocolError
-from inside the simulation, naming the cycle, the port and the rule.
+`hwgen.interface.ArraySignature` has it (`bus.adc[i]`; with B > 1 banks a checker on each bank's `bus[b]`), and
+the host's `o` stream (W elements a beat). A violation raises ProtocolError from inside the simulation, naming
+the cycle, the bank (with B > 1), the port and the rule.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth import Module, Signal
+from amaranth import Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from hwgen.controller import Controller
-from hwgen.emulator import ArrayEmulator
-from hwgen.interface import connect_array, host_members
+from hwgen.emulator import array_emulator
+from hwgen.interface import connect_array, host_members, pack_beats, unpack_beat
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
 
-__all__ = ["ProtocolError", "Seen", "FAULTS", "Harness", "array_monitor", "stream_monitor", "run_checked"]
+__all__ = ["ProtocolError", "Seen", "FAULTS", "Harness", "bank_buses", "array_monitor", "stream_monitor",
+           "run_checked"]
 
 #: Faults the harness can inject between the controller and the array, or on the host's `o` stream.
 FAULTS = ("double_start", "res_zero", "res_too_high", "col_past_slot", "col_outside_group", "payload_glitch",
@@ -42,13 +44,20 @@ class Seen:
     starts_by_res: dict = field(default_factory=dict)
 
 
-def array_monitor(bus, params: TileParams, seen: Seen):
-    """A testbench that checks the array interface every cycle: no ADC started while busy (started and
+def bank_buses(bus, params: TileParams) -> list:
+    """The array interfaces of a controller's or array's `bus`, one a bank: [bus] with B = 1, else bus[0..B-1]."""
+    return [bus] if params.hw.banks == 1 else [bus[b] for b in range(params.hw.banks)]
+
+
+def array_monitor(bus, params: TileParams, seen: Seen, bank: int | None = None):
+    """A testbench that checks one array interface every cycle: no ADC started while busy (started and
     its done not yet seen; a start in the done cycle is allowed), `adc_res` within 1..full resolution
-    and `adc_col` within the slot's columns (with adc_mux M, within ADC i's group) at every start, no done without a conversion running."""
+    and `adc_col` within the slot's columns (with adc_mux M, within ADC i's group) at every start, no done
+    without a conversion running. `bank` (with B > 1) names the bank in the messages."""
     cfg = params.hw
     lanes = bus.adc
     probes = [s for lane in lanes for s in (lane.start, lane.res, lane.col, lane.done)]
+    where = "" if bank is None else f"bank {bank} "
 
     async def watch(ctx):
         since = [None] * cfg.n_adc           # the cycle ADC i was started, while it converts
@@ -56,23 +65,24 @@ def array_monitor(bus, params: TileParams, seen: Seen):
         async for _, _, *values in ctx.tick().sample(*probes):
             for i in range(cfg.n_adc):
                 start, res, col, done = values[4 * i:4 * i + 4]
+                adc = f"{where}ADC {i}"
                 if done and since[i] is None:
-                    raise ProtocolError(f"cycle {cycle}: ADC {i} done without a conversion running")
+                    raise ProtocolError(f"cycle {cycle}: {adc} done without a conversion running")
                 if start and since[i] is not None and not done:
-                    raise ProtocolError(f"cycle {cycle}: ADC {i} started while busy "
+                    raise ProtocolError(f"cycle {cycle}: {adc} started while busy "
                                         f"(started at cycle {since[i]}, not yet done)")
                 if done:
                     since[i] = None
                 if start:
                     if not 1 <= res <= cfg.full_resolution:
-                        raise ProtocolError(f"cycle {cycle}: ADC {i} started with adc_res {res}, "
+                        raise ProtocolError(f"cycle {cycle}: {adc} started with adc_res {res}, "
                                             f"outside 1..{cfg.full_resolution}")
                     if cfg.adc_mux and not 0 <= col < min(cfg.adc_mux, cfg.slot_cols - i * cfg.adc_mux):
-                        raise ProtocolError(f"cycle {cycle}: ADC {i} started with adc_col {col}, "
+                        raise ProtocolError(f"cycle {cycle}: {adc} started with adc_col {col}, "
                                             f"outside its group of slot columns {i * cfg.adc_mux}.."
                                             f"{min(cfg.slot_cols, (i + 1) * cfg.adc_mux) - 1}")
                     if not cfg.adc_mux and not 0 <= col < cfg.slot_cols:
-                        raise ProtocolError(f"cycle {cycle}: ADC {i} started with adc_col {col}, "
+                        raise ProtocolError(f"cycle {cycle}: {adc} started with adc_col {col}, "
                                             f"outside the slot's columns 0..{cfg.slot_cols - 1}")
                     since[i] = cycle
                     seen.starts += 1
@@ -88,7 +98,7 @@ def stream_monitor(o, seen: Seen):
     async def watch(ctx):
         held = None
         cycle = 0
-        async for _, _, valid, ready, payload in ctx.tick().sample(o.valid, o.ready, o.payload):
+        async for _, _, valid, ready, payload in ctx.tick().sample(o.valid, o.ready, Value.cast(o.payload)):
             if held is not None:
                 if not valid:
                     raise ProtocolError(f"cycle {cycle}: o.valid dropped before the beat was taken")
@@ -103,15 +113,15 @@ def stream_monitor(o, seen: Seen):
 
 class Harness(wiring.Component):
     """The tile's controller and array emulator, wired as `hwgen.tile.Tile` wires them, with the array
-    interface exposed (`link`, as the array sees it) and an optional fault injected on the link or the
-    host's `o` stream. Without a fault it is the tile."""
+    interface exposed (`link`, as the array sees it: with B > 1 banks, `link[b]`) and an optional fault
+    injected on the link (bank 0's) or the host's `o` stream. Without a fault it is the tile."""
 
     def __init__(self, params: TileParams, plan: LayerPlan, *, extra_latency: int = 0, fault: str | None = None):
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault must be one of {FAULTS}, not {fault!r}")
         self.params, self.plan, self.fault = params, plan, fault
         self.controller = Controller(params, plan)
-        self.array = ArrayEmulator(params, plan, extra_latency=extra_latency)
+        self.array = array_emulator(params, plan, extra_latency=extra_latency)
         super().__init__(host_members(params, False))
 
     @property
@@ -126,9 +136,11 @@ class Harness(wiring.Component):
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
         for name in ("cycles", "planes", "sections", "conversions"):
             m.d.comb += getattr(self.counters, name).eq(getattr(ctrl.counters, name))
-        connect_array(m, ctrl.bus, arr.bus)     # a fault below overrides one of these connections
+        ctrl_buses, arr_buses = bank_buses(ctrl.bus, self.params), bank_buses(arr.bus, self.params)
+        for c, a in zip(ctrl_buses, arr_buses, strict=True):
+            connect_array(m, c, a)              # a fault below overrides one of these connections
         m.d.comb += [self.o.valid.eq(ctrl.o.valid), self.o.payload.eq(ctrl.o.payload), ctrl.o.ready.eq(self.o.ready)]
-        ctrl_lane, arr_lane = ctrl.bus.adc[0], arr.bus.adc[0]
+        ctrl_lane, arr_lane = ctrl_buses[0].adc[0], arr_buses[0].adc[0]
         if fault == "double_start":
             # ADC 0 started again the cycle after a start of at least 2 bits: it is still converting.
             again = Signal()
@@ -143,7 +155,7 @@ class Harness(wiring.Component):
         elif fault == "col_outside_group":
             # ADC groups: the last ADC sent the first column past its group (its group is short, or M is no
             # power of two, so the port can carry it).
-            last = arr.bus.adc[-1]
+            last = arr_buses[0].adc[-1]
             m.d.comb += last.col.eq(min(cfg.adc_mux, cfg.slot_cols - (cfg.n_adc - 1) * cfg.adc_mux))
         elif fault == "payload_glitch":
             # The payload's bit 0 flips every cycle: visible only while the beat waits.
@@ -169,8 +181,9 @@ class CheckedRun:
 def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float = 0.0, p_stall: float = 0.0,
                 extra_latency: int = 0, fault: str | None = None, params: TileParams | None = None,
                 budget: int | None = None, monitors: bool = True) -> CheckedRun:
-    """Simulate the tile with both checkers watching, inputs with random bubbles (probability
-    p_bubble before each beat) and outputs with random backpressure (o.ready low with p_stall, and always in
+    """Simulate the tile (any B banks, W elements a beat, double-buffered or not) with the checkers watching
+    (one on each bank's array interface, one on `o`), inputs with random bubbles (probability p_bubble before
+    each beat) and outputs with random backpressure (o.ready low with p_stall, and always in
     the first cycle of an output burst when p_stall > 0, so that every such run stalls)."""
     from sim.golden import cycle_model
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
@@ -183,15 +196,19 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
     budget = budget or 20 * (extra_latency + 2) * cycle_model(lp, params)["cycles"] * v_count + 1000
     result = {}
 
+    # W elements a beat (hwgen.interface.beat_shape); a vector is ceil(N / W) output beats, padding dropped.
+    beat, in_payload, out_payload = params.beat, Value.cast(dut.i.payload), Value.cast(dut.o.payload)
+    n_beats = -(-n // beat)
+
     async def drive(ctx):
         for v in range(v_count):
-            for kk in range(k):
+            for kk, word in enumerate(pack_beats(x[v], beat, lp.cfg.input_bits)):
                 while rng.random() < p_bubble:
                     ctx.set(dut.i.valid, 0)
                     await ctx.tick()
                     seen.bubbles += kk > 0
                 ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.payload, int(x[v, kk]))
+                ctx.set(in_payload, word)
                 while not (await ctx.tick().sample(dut.i.ready))[2]:
                     pass
             ctx.set(dut.i.valid, 0)
@@ -200,25 +217,26 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
         got = []
         was_valid = False
         for cycle in range(budget):
-            if len(got) == v_count * n:
+            if len(got) == v_count * n_beats:
                 break
             # With backpressure on, the first cycle of every output burst always waits (so every run stalls,
             # whatever the schedule), the others at random.
             stall = (p_stall > 0 and not was_valid) or rng.random() < p_stall
             ctx.set(dut.o.ready, int(not stall))
-            _, _, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready, dut.o.payload)
+            _, _, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready, out_payload)
             was_valid = bool(valid)
             if valid and ready:
                 got.append(payload)
         else:
-            raise ProtocolError(f"{len(got)} of {v_count * n} outputs after {budget} cycles")
+            raise ProtocolError(f"{len(got)} of {v_count * n_beats} output beats after {budget} cycles")
         # Nothing more may come: no output is duplicated.
         ctx.set(dut.o.ready, 1)
         extra = 0
-        for _ in range(n + 8):
+        for _ in range(n_beats + 8):
             _, _, valid = await ctx.tick().sample(dut.o.valid)
             extra += valid
-        result["outputs"] = np.array(got, np.int64).reshape(v_count, n)
+        elements = [e for raw in got for e in unpack_beat(raw, beat, params.acc_width)]
+        result["outputs"] = np.array(elements, np.int64).reshape(v_count, n_beats * beat)[:, :n]
         result["extra"] = extra
         result["counters"] = {
             "cycles": ctx.get(dut.counters.cycles),
@@ -230,7 +248,9 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     if monitors:        # without them, only the design's own assertions (the emulator's) watch
-        sim.add_testbench(array_monitor(dut.link, params, seen), background=True)
+        links = bank_buses(dut.link, params)
+        for b, link in enumerate(links):
+            sim.add_testbench(array_monitor(link, params, seen, None if len(links) == 1 else b), background=True)
         sim.add_testbench(stream_monitor(dut.o, seen), background=True)
     sim.add_testbench(drive, background=True)
     sim.add_testbench(take)

@@ -140,3 +140,14 @@ def test_merge_streamer_backpressure_holds_the_beat_and_loses_nothing(banks, bea
     log, want = _run_merge(banks, beat, group, n, 0.4, seed=20 + banks)
     flat = [v for b in log["out"] for v in b]
     assert flat[:n] == want and log["held"] and len(log["done"]) == 1
+
+
+def test_beats_pack_and_unpack_elements_by_hand():
+    """hwgen.interface's beat layout: element e of a beat in bits [e * width, (e + 1) * width)."""
+    from hwgen.interface import pack_beats, unpack_beat
+    # 1 = 0b0001, -1 = 0b1111 (4 bits): beat 0 is 0xF1; the last beat holds 3 and a zero pad.
+    assert pack_beats([1, -1, 3], 2, 4) == [0xF1, 0x03]
+    assert unpack_beat(0xF1, 2, 4) == [1, -1] and unpack_beat(0x03, 2, 4) == [3, 0]
+    assert pack_beats([-128, 127], 1, 8) == [0x80, 0x7F]
+    # A one-element beat sampled from a signed port comes as a signed integer.
+    assert unpack_beat(-3, 1, 8) == [-3] and unpack_beat(0x80, 1, 8) == [-128]

@@ -1,8 +1,8 @@
 """Verification of the tile beyond the stall-free runs of test_tile.py: random backpressure on `o` and
 bubbles on `i`, ADCs whose done comes late, and protocol checkers (tests/hwgen/checker.py) on the array
 interface and the output stream, shown to fire on injected faults, and a bounded proof of the same
-protocol properties (tests/hwgen/formal.py). (A reset in the middle of a vector is
-tested in test_tile.py.)"""
+protocol properties (tests/hwgen/formal.py). The checkers also watch every bank of a tile of B banks with
+W-element beats. (A reset in the middle of a vector is tested in test_tile.py.)"""
 
 import gc
 import warnings
@@ -188,3 +188,46 @@ def test_bounded_proof_no_adc_start_while_busy_and_o_held_while_stalled(fault, t
     case, params, depth = _formal_case()
     proved, log = prove(ProtocolBench(params, case.lp, fault), depth, str(tmp_path))
     assert proved == (fault is None), log[-3000:]
+
+
+def _banked_case(banks, beat, double_buffer):
+    """21 inputs, 5 outputs at sparsity 0.5 on 8-row crossbars with 3 ADCs a bank (tests/sim/test_banks.py's
+    layer): B banks, W elements a beat."""
+    from mapper.mapping import map_layer
+    from mapper.plan import build_layer_plan
+    from mapper.quantize import QuantLayer
+    hw = dict(rows=8, cols=28, n_adc=3, banks=banks, beat=beat, double_buffer=double_buffer)
+    cfg = ArrayConfig(**hw)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    lp = build_layer_plan(map_layer(QuantLayer("banked", w), cfg))
+    return lp, w, inputs(cfg, 21, 4, 7)
+
+
+@pytest.mark.parametrize("banks,beat,double_buffer", [(2, 4, False), (4, 1, False), (3, 2, True), (8, 8, True)])
+def test_banks_and_wide_beats_under_bubbles_and_backpressure_keep_outputs_counters_and_protocol(banks, beat,
+                                                                                                 double_buffer):
+    """A checker on every bank's array interface and one on `o` (W elements a beat) every cycle, with
+    random input bubbles and output backpressure: outputs are x @ W and the counters the golden model's.
+    One vector at a time, `cycles` is the golden count plus exactly the bubbles inside a vector and the
+    cycles `o` waited (as for one bank); double-buffered, a bubble or stall may hide behind the other
+    vector's work, so it is at least the golden count."""
+    lp, w, x = _banked_case(banks, beat, double_buffer)
+    params = TileParams.from_plan(lp)
+    assert (params.hw.banks, params.beat) == (banks, beat)
+    run = run_checked(lp, x, seed=banks * 10 + beat, p_bubble=0.3, p_stall=0.5)
+    want = predict(lp, x)
+    assert np.array_equal(run.outputs, x @ w)
+    assert run.counters["conversions"] == want.conversions
+    assert (run.counters["planes"], run.counters["sections"]) == (want.planes, want.sections)
+    assert run.extra_valid == 0
+    assert run.seen.stalls > 0 and run.seen.bubbles > 0 and run.seen.starts == sum(want.conversions)
+    if double_buffer:
+        assert run.counters["cycles"] >= want.cycles
+    else:
+        assert run.counters["cycles"] == want.cycles + run.seen.bubbles + run.seen.stalls
+
+
+def test_a_start_while_busy_on_a_bank_of_several_is_caught_and_named():
+    lp, _, x = _banked_case(2, 4, False)
+    with pytest.raises(ProtocolError, match=r"bank 0 ADC 0 started while busy \(started at cycle \d+, not yet done\)"):
+        run_checked(lp, x, seed=1, p_bubble=0.3, p_stall=0.5, fault="double_start")
