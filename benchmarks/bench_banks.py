@@ -7,7 +7,8 @@ Without --plan the default flow layer (synthetic:laplace:384x64:1 at sparsity 0.
 mapped into build/bench-banks/plan. Each configuration simulates 3 back-to-back random vectors: latency is
 the first vector's cycles (first input to last output), throughput the cycles between the last two
 vectors' last outputs. --synth runs `sws synth PLAN --banks B ... --target ecp5 --pnr --controller-only`
-(Yosys, nextpnr; the netlist simulated against the golden model) for each B, one at a time: long.
+(Yosys, nextpnr; the netlist simulated against the golden model) for each B, one at a time: long (B = 8
+alone about 80 minutes on 2 cores: nextpnr routes it for most of an hour).
 """
 
 from __future__ import annotations
