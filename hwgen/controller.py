@@ -20,7 +20,7 @@ from mapper.errors import SwsError
 from mapper.plan import LayerPlan
 
 from .accumulate import Accumulate
-from .interface import PROG_SELECT, RawCodeSignature, bus_member, host_members, layer_word_layout
+from .interface import PROG_SELECT, RawCodeSignature, bank_buses, bus_member, host_members, layer_word_layout
 from .output import MergeStreamer, OutputStreamer
 from .params import TileParams
 from .prefetch import Prefetch
@@ -85,11 +85,8 @@ class Controller(wiring.Component):
     def _banks(self, m):
         """Each bank's (prefetch, scheduler, accumulate), wired together and to its array interface."""
         p, plan, B = self.params, self.plan, self.params.hw.banks
-        if B == 1:
-            parts, buses = [(p, plan)], [self.bus]
-        else:
-            blps = bank_plans(plan)
-            parts, buses = [(p.bank(blp), blp) for blp in blps], list(self.bus)
+        parts = [(p, plan)] if B == 1 else [(p.bank(blp), blp) for blp in bank_plans(plan)]
+        buses = bank_buses(self.bus, p)
         banks = []
         for b, ((pb, blp), bus) in enumerate(zip(parts, buses)):
             sfx = "" if B == 1 else f"_{b}"

@@ -11,7 +11,7 @@ from mapper.config import clog2
 
 from .params import TileParams
 
-__all__ = ["host_members", "beat_shape", "pack_beats", "unpack_beat", "bus_member", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
+__all__ = ["host_members", "beat_shape", "pack_beats", "unpack_beat", "bus_member", "bank_buses", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
            "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout", "column_entry_layout", "next_section_layout",
            "BatchSignature", "AccReadSignature"]
 
@@ -169,6 +169,12 @@ def bus_member(params: TileParams):
     (`bus[b]`, in Verilog `bus__<b>__adc__<i>__start` etc.), each bank's own section, drive and ADCs."""
     bus = Out(ArraySignature(params))
     return bus if params.hw.banks == 1 else bus.array(params.hw.banks)
+
+
+def bank_buses(bus, params: TileParams) -> list:
+    """The array interfaces of a `bus_member` bus (a controller's or an array's), one a bank: [bus] with
+    B = 1, else bus[0..B-1]."""
+    return [bus] if params.hw.banks == 1 else [bus[b] for b in range(params.hw.banks)]
 
 
 def host_members(params: TileParams, generic: bool) -> dict:

@@ -10,7 +10,7 @@ from mapper.plan import LayerPlan
 
 from .controller import Controller
 from .emulator import VIOLATIONS, array_emulator
-from .interface import RawCodeSignature, connect_array, host_members
+from .interface import RawCodeSignature, bank_buses, connect_array, host_members
 from .params import TileParams
 
 __all__ = ["Tile"]
@@ -59,11 +59,8 @@ class Tile(wiring.Component):
         if self.test_port:
             wiring.connect(m, wiring.flipped(self.test), ctrl.test)
         m.submodules.array = emu = array_emulator(self.params, self.plan, extra_latency=self.extra_latency)
-        if self.params.hw.banks == 1:
-            connect_array(m, ctrl.bus, emu.bus)
-        else:
-            for c, a in zip(ctrl.bus, emu.bus, strict=True):
-                connect_array(m, c, a)
+        for c, a in zip(bank_buses(ctrl.bus, self.params), bank_buses(emu.bus, self.params), strict=True):
+            connect_array(m, c, a)
         m.d.comb += self.violation.eq(emu.violation)
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
         wiring.connect(m, ctrl.o, wiring.flipped(self.o))

@@ -60,7 +60,7 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
         params = params or TileParams.from_plan(lp)
         dut = Tile(params, lp, extra_latency=extra_latency)
         writes = []
-    k, n = lp.shape
+    n = lp.shape[1]
     outputs = np.zeros((len(x), n), np.int64)
     # W elements a beat, packed element e at bits [e * width, (e + 1) * width) (hwgen.interface.beat_shape).
     beat, a, acc_w = params.beat, lp.cfg.input_bits, params.acc_width

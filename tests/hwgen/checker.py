@@ -18,12 +18,11 @@ from amaranth.sim import Simulator
 
 from hwgen.controller import Controller
 from hwgen.emulator import array_emulator
-from hwgen.interface import connect_array, host_members, pack_beats, unpack_beat
+from hwgen.interface import bank_buses, connect_array, host_members, pack_beats, unpack_beat
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
 
-__all__ = ["ProtocolError", "Seen", "FAULTS", "Harness", "bank_buses", "array_monitor", "stream_monitor",
-           "run_checked"]
+__all__ = ["ProtocolError", "Seen", "FAULTS", "Harness", "array_monitor", "stream_monitor", "run_checked"]
 
 #: Faults the harness can inject between the controller and the array, or on the host's `o` stream.
 FAULTS = ("double_start", "res_zero", "res_too_high", "col_past_slot", "col_outside_group", "payload_glitch",
@@ -42,11 +41,6 @@ class Seen:
     stalls: int = 0            # cycles with o.valid and not o.ready
     bubbles: int = 0           # cycles with i.valid low between a vector's first and last input
     starts_by_res: dict = field(default_factory=dict)
-
-
-def bank_buses(bus, params: TileParams) -> list:
-    """The array interfaces of a controller's or array's `bus`, one a bank: [bus] with B = 1, else bus[0..B-1]."""
-    return [bus] if params.hw.banks == 1 else [bus[b] for b in range(params.hw.banks)]
 
 
 def array_monitor(bus, params: TileParams, seen: Seen, bank: int | None = None):
@@ -189,7 +183,7 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     params = params or TileParams.from_plan(lp)
     dut = Harness(params, lp, extra_latency=extra_latency, fault=fault)
-    k, n = lp.shape
+    n = lp.shape[1]
     v_count = len(x)
     seen = Seen()
     rng = np.random.default_rng(seed)

@@ -22,9 +22,9 @@ from amaranth.back import rtlil
 from amaranth.hdl import Assert
 
 from hwgen.controller import Controller
+from hwgen.interface import bank_buses
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
-from tests.hwgen.checker import bank_buses
 
 __all__ = ["FORMAL_FAULTS", "ProtocolBench", "prove"]
 
