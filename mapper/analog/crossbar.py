@@ -1,0 +1,217 @@
+"""A mapped layer computed as its analog crossbars compute it (docs/design.md section 4, analog non-idealities).
+
+For each chip instance (a seed), every cell of every section gets a conductance (programming noise, drift to
+the read time, accumulated 1/f noise: mapper.analog.devices), the ADC bank gets its static errors
+(mapper.analog.adc), and then for each input vector and drive step each converted column's analog sum
+
+    a = alpha * (sum over driven rows of g / g_on  -  IR drop)
+
+is converted by its ADC at its planned resolution with the per-read noise of its driven cells and the ADC's
+own noise; the codes are weighted by sign, bit and step weight and added per output, as the digital side
+of the macro does. alpha is the global drift compensation (aihwkit GlobalDriftCompensation): the ratio of
+the summed conductance of all cells read just after programming to that at the read time, applied to the
+ADC reference (so it scales the analog sum before rounding). Everything is drawn from numpy generators
+seeded by (seed, layer), so a seed reproduces its outputs exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bits import grouped, weight_bits_of
+from ..drive import drive_steps
+from ..errors import SwsError
+from ..mapping import LayerMap
+from .adc import AdcBank
+from .devices import CellState, DeviceModel
+
+__all__ = ["AnalogRun", "Chip", "program_chip", "section_cells", "analog_matvec", "analog_error", "ir_weights"]
+
+
+@dataclass(frozen=True)
+class AnalogRun:
+    """What is simulated: a device model, the read time after programming and whether drift is compensated."""
+
+    device: DeviceModel
+    drift_time_s: float = 3600.0
+    compensation: bool = True
+
+    def __post_init__(self):
+        t = self.drift_time_s
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+            raise SwsError(f"--drift-time must be a finite number of seconds >= 0, not {t!r}")
+
+    def describe(self) -> str:
+        comp = "with" if self.compensation else "without"
+        return f"{self.device.name}, read {self.drift_time_s:g} s after programming, {comp} global drift compensation"
+
+
+def section_cells(lm: LayerMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, valid, bits): each section's input rows (S, R) in crossbar row order (row 0 nearest the ADCs),
+    which of them hold a row of the section (S, R), and its cells (S, R, C) uint8, C = G * 2 * Bm columns in
+    slot order (output j, sign, bit)."""
+    cfg, sec = lm.cfg, lm.sec
+    r = cfg.hw.rows
+    pos = sec.sec_start[:, None] + np.arange(r)[None, :]
+    valid = np.arange(r)[None, :] < sec.sec_len[:, None]
+    k = sec.order.shape[1]
+    rows = np.where(valid, sec.order[sec.sec_group[:, None], np.minimum(pos, k - 1)], 0)
+    wg = grouped(lm.layer.weights, cfg.hw.group, np.int32)                       # (n_groups, K, G)
+    wc = np.where(valid[:, :, None], wg[sec.sec_group[:, None], rows], 0)        # (S, R, G)
+    bits = weight_bits_of(wc, cfg.hw.weight_bits).reshape(len(rows), r, -1)
+    return rows, valid, np.ascontiguousarray(bits)
+
+
+def _draw_state(state: CellState, n: int, run: AnalogRun, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(g just after programming, g at the read time) of n cells of one state, in uS (aihwkit PCMLikeNoiseModel's
+    order: programming noise, drift, accumulated 1/f noise; no drift or 1/f noise at t = 0)."""
+    dev = run.device
+    g_prog = np.maximum(state.g_us + state.prog_sigma_us * rng.standard_normal(n), 0.0)
+    t = run.drift_time_s
+    if t <= 0:
+        return g_prog, g_prog
+    t_abs = t + dev.t0_s
+    g = g_prog
+    if state.nu_mean or state.nu_std:
+        nu = np.abs(state.nu_mean + state.nu_std * rng.standard_normal(n))
+        g = g_prog * (t_abs / dev.t0_s) ** -nu
+    if state.read_1f:
+        sig = state.read_1f * math.sqrt(math.log((t_abs + dev.t_read_s) / (2 * dev.t_read_s)))
+        g = np.maximum(g + np.abs(g) * sig * rng.standard_normal(n), 0.0)
+    return g_prog, g
+
+
+@dataclass
+class Chip:
+    """One chip instance of a layer: its cells' conductances relative to g_on, its compensation and its ADCs."""
+
+    rows: np.ndarray      # (S, R)
+    valid: np.ndarray     # (S, R)
+    bits: np.ndarray      # (S, R, C) uint8
+    g: np.ndarray         # (S, R, C) float32: conductance / nominal g_on at the read time, 0 off the section
+    alpha: float          # global drift compensation applied to the ADC reference (1: none)
+    adcs: AdcBank
+    adc_of: np.ndarray    # (S, C): the ADC converting each column (converted columns in slot order, dealt over n_adc)
+
+
+def program_chip(lm: LayerMap, run: AnalogRun, rng: np.random.Generator, cells=None) -> Chip:
+    """Program every cell of the layer's sections and draw its ADC bank (one chip instance)."""
+    rows, valid, bits = cells if cells is not None else section_cells(lm)
+    dev = run.device
+    on = bits.astype(bool) & valid[:, :, None]
+    off = ~bits.astype(bool) & valid[:, :, None]
+    g = np.zeros(bits.shape, np.float32)
+    prog_sum = read_sum = 0.0
+    for mask, state in ((on, dev.on), (off, dev.off)):
+        n = int(np.count_nonzero(mask))
+        if n:
+            gp, gt = _draw_state(state, n, run, rng)
+            g[mask] = gt / dev.on.g_us
+            prog_sum += float(gp.sum())
+            read_sum += float(gt.sum())
+    alpha = prog_sum / read_sum if run.compensation and run.drift_time_s > 0 and read_sum > 0 else 1.0
+    cfg = lm.cfg
+    adcs = AdcBank(dev.adc, cfg.hw.n_adc, cfg.hw.full_resolution, rng)
+    conv = lm.res.reshape(len(rows), -1) > 0
+    adc_of = np.where(conv, (np.cumsum(conv, axis=1) - 1) % cfg.hw.n_adc, 0)
+    return Chip(rows, valid, bits, g, alpha, adcs, adc_of)
+
+
+def ir_weights(rows: int) -> np.ndarray:
+    """h(r) = (r + 1)(R - r/2) / R for crossbar rows r = 0 (nearest the ADC) .. R-1: the first-order IR drop of a
+    column of uniform current density lowers its sum by eps * a * sum_r x_r g_r h(r), eps = r_wire g_on."""
+    r = np.arange(rows, dtype=np.float64)
+    return ((r + 1) * (rows - r / 2) / rows).astype(np.float32)
+
+
+def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *, chip: Chip | None = None,
+                  cells=None) -> np.ndarray:
+    """What the analog crossbars output for integer inputs x (V, K), as float64 in the units of x @ W.
+
+    Parameters
+    ----------
+    lm : LayerMap
+        The mapped layer (sections, resolutions).
+    x : (V, K) integer array
+        Inputs within the configuration's input range.
+    run : AnalogRun
+    seed : int
+        Seeds the chip instance (if `chip` is not given) and the per-conversion noise.
+    chip : Chip, optional
+        A chip already programmed (program_chip), to read it again with new conversion noise.
+    """
+    cfg = lm.cfg
+    hw = cfg.hw
+    dev = run.device
+    x = np.asarray(x, dtype=np.int64)
+    ss = np.random.SeedSequence([int(seed), 0x5157])
+    rng_chip, rng_read = (np.random.default_rng(s) for s in ss.spawn(2))
+    if chip is None:
+        chip = program_chip(lm, run, rng_chip, cells)
+    planes = drive_steps(x, hw.input_bits, hw.input_signed, hw.input_encoding)          # (V, P, K)
+    v, p = planes.shape[:2]
+    vp = v * p
+    planes_t = np.ascontiguousarray(planes.reshape(vp, -1).T.astype(np.float32))         # (K, V * P)
+    s_total, r, c = chip.bits.shape
+    g_out, bm = hw.group, hw.weight_bits
+    n_out = lm.layer.shape[1]
+    plane_w = np.asarray(cfg.hw.plane_weights(), dtype=np.float64)
+    col_w = ((1 - 2 * np.arange(2))[:, None] * (1 << np.arange(bm))[None, :]).reshape(-1).astype(np.float64)
+    res = lm.res.reshape(s_total, -1)
+    read_on, read_off = dev.on.read_sigma_us / dev.on.g_us, dev.off.read_sigma_us / dev.on.g_us
+    read = bool(read_on or read_off)
+    eps = dev.r_wire_ohm * dev.on.g_us * 1e-6
+    h = ir_weights(r) if eps else None
+    y = np.zeros((n_out, v), np.float64)
+    chunk = max(1, min((1 << 23) // (r * vp), (1 << 22) // (c * vp)))
+    for lo in range(0, s_total, chunk):
+        hi = min(lo + chunk, s_total)
+        xs = planes_t[chip.rows[lo:hi]]                                                    # (n, R, VP)
+        xs *= chip.valid[lo:hi, :, None]
+        gt = np.ascontiguousarray(chip.g[lo:hi].transpose(0, 2, 1))                        # (n, C, R)
+        a = np.matmul(gt, xs)                                                              # (n, C, VP)
+        if eps:
+            a -= np.float32(eps) * a * np.matmul(gt * h[None, None, :], xs)
+        if chip.alpha != 1.0:
+            a *= np.float32(chip.alpha)
+        extra = None
+        if read:
+            ones = np.matmul(np.ascontiguousarray(chip.bits[lo:hi].transpose(0, 2, 1), dtype=np.float32), xs)
+            driven = xs.sum(axis=1)[:, None, :]                                            # (n, 1, VP)
+            extra = np.sqrt(np.float32(read_on ** 2) * ones + np.float32(read_off ** 2) * (driven - ones))
+        codes = chip.adcs.convert(a, chip.adc_of[lo:hi, :, None], res[lo:hi, :, None], rng_read, extra)
+        n = hi - lo
+        per_col = codes.reshape(n, c, v, p).astype(np.float64) @ plane_w                  # (n, C, V)
+        per_out = np.einsum("njkv,k->njv", per_col.reshape(n, g_out, 2 * bm, v), col_w)  # (n, G, V)
+        outs = lm.sec.sec_group[lo:hi, None] * g_out + np.arange(g_out)[None, :]
+        real = outs < n_out
+        np.add.at(y, outs[real], per_out[real])
+    return y.T
+
+
+def _rel_rms(err: np.ndarray, exact: np.ndarray) -> float:
+    scale = float(np.sqrt(np.mean(exact.astype(np.float64) ** 2))) or 1.0
+    return float(np.sqrt(np.mean(err.astype(np.float64) ** 2)) / scale)
+
+
+def analog_error(lm: LayerMap, run: AnalogRun, *, x: np.ndarray | None = None, seeds: int = 4, vectors: int = 16,
+                 seed: int = 0) -> dict:
+    """Monte Carlo output error of a mapped layer: relative RMS of (analog output - x @ W) over the outputs and
+    vectors, per chip instance (seeds 0..seeds-1), with its mean and sample std over the seeds.
+
+    x: the inputs (V, K) to use (captured ones); default `vectors` uniformly random inputs over the input range
+    (generator seeded by `seed`, as `cap_error`).
+    """
+    cfg = lm.cfg
+    if x is None:
+        x = np.random.default_rng(seed).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (vectors, lm.layer.shape[0]))
+    x = np.asarray(x, dtype=np.int64)
+    exact = x @ lm.layer.weights
+    cells = section_cells(lm)
+    errs = [_rel_rms(analog_matvec(lm, x, run, s, cells=cells) - exact, exact) for s in range(seeds)]
+    return {"vectors": int(len(x)), "seeds": seeds, "rms_error_relative": float(np.mean(errs)),
+            "rms_error_relative_std": float(np.std(errs, ddof=1)) if seeds > 1 else 0.0,
+            "per_seed": errs}
