@@ -178,7 +178,7 @@ PRESETS: dict[str, DeviceModel] = {
             "on, off": f"aihwkit PCMLikeNoiseModel ({AIHWKIT_COMMIT} src/aihwkit/inference/noise/pcm.py), fitted "
                        "on a 1M-device PCM chip (Nandakumar et al. ICECS 2019; Joshi et al. Nat. Commun. 11:2473, "
                        "2020), evaluated at g_on = g_max = 25 uS and g_off = 0 (its SinglePairConductanceConverter's "
-                       "g_min): on: sigma_prog 1.0554 uS, nu 0.049 +- 0.008, q_s 0.0088; off: sigma_prog 0.26348 uS "
+                       "g_min): on: sigma_prog 1.05538 uS, nu 0.049 +- 0.008, q_s 0.0088; off: sigma_prog 0.26348 uS "
                        "(clipped at 0: a half-normal leak), nu 0.1 +- 0.045, q_s 0.2 (published fit)",
             "t0_s, t_read_s": "aihwkit PCMLikeNoiseModel defaults t_0 = 20 s, t_read = 250 ns (published fit)",
             "r_wire_ohm": "0: aihwkit's default (IOParameters.ir_drop = 0); set it in a device file to study IR drop",
