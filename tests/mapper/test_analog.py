@@ -175,7 +175,7 @@ def test_sar_with_capacitor_mismatch_matches_a_brute_force_binary_search():
 def test_ir_drop_matches_the_first_order_sum_of_a_full_column():
     rows = 128
     lm, x = _one_column(rows, rows)
-    r_wire = 0.05
+    r_wire = 0.2
     dev = _device(on=CellState(25.0), r_wire_ohm=r_wire)
     eps = r_wire * 25e-6
     # Brute force: the voltage at row r is r_wire times the currents of all rows at or beyond each segment.
