@@ -1,0 +1,181 @@
+"""MiniLM through analog crossbars (mapper.analog): every weight MatMul computed as the mapped crossbars compute
+it with device and ADC noise, layer by layer (sws.experiments.fidelity.crossbar_outputs), Monte Carlo over
+chip instances, for several mapping plans, sparsities and noise levels.
+
+The measures, against the unpruned float model (int8 weights, float activations) on the shipped sentences:
+token cosine of last_hidden_state over the evaluation sentences' real tokens, and paraphrase retrieval on the
+shipped pairs. The evaluation and paraphrase sentences go through the crossbars as one batch (one input scale
+per layer over all their real tokens).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from mapper.analog import AnalogRun, analog_matvec
+from mapper.config import ArrayConfig
+from mapper.errors import SwsError
+from mapper.files import atomic_dir, dumps_json
+from mapper.job import check_output_folder
+from mapper.quantize import check_sparsity
+
+from .fidelity import crossbar_outputs, masked_cosine, model_energy
+from .pruning import CALIBRATION_PATH, PARAPHRASES_PATH, pooled_embeddings, prune_model, retrieval_accuracy
+from .runtime import TOKENS_PATH, load_token_sequences, minilm_model, run_model, token_feeds
+
+__all__ = ["PLANS", "plan_config", "minilm_analog", "analog_markdown", "analog_to_folder", "plot_analog"]
+
+#: The mapping plans compared: SWS (sorted, each column at its need), the same without sorting, and the
+#: classic dense design (natural order, every column at full resolution).
+PLANS = {"sws": {"ordering": "sorted", "policy": "column"}, "natural": {"ordering": "natural", "policy": "column"},
+         "dense": {"ordering": "natural", "policy": "dense"}}
+
+
+def plan_config(base: ArrayConfig, plan: str) -> ArrayConfig:
+    if plan not in PLANS:
+        raise SwsError(f"--plans: expected comma-separated plans of {', '.join(PLANS)}, not {plan!r}")
+    return base.replace(**PLANS[plan], sectioning="plain", section_cost_pj=0.0)
+
+
+def _spread(values: list[float]) -> dict:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "per_seed": [float(v) for v in values]}
+
+
+def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), seeds: int = 3,
+                  noise_scales=(1.0,), method: str = "sparsegpt", base: ArrayConfig = ArrayConfig(),
+                  calibration_path: str = CALIBRATION_PATH, progress=None) -> dict:
+    """Token cosine and paraphrase retrieval of MiniLM through the analog crossbars.
+
+    Parameters
+    ----------
+    run : the device model, read time and drift compensation.
+    sparsities : pruned one-shot by `method` (sparsegpt calibrates on `calibration_path`).
+    plans : of PLANS, each mapped from `base` (its hardware and energy model).
+    seeds : chip instances per point (seed s draws layer i's chip from (s * 1000 + i)).
+    noise_scales : every noise std of the device and ADC times each of these (DeviceModel.scaled).
+
+    Returns
+    -------
+    dict with `rows`: one per sparsity, plan and noise scale, with the digital crossbar's cosine and retrieval
+    (ideal analog), the analog ones (mean, std, per seed), and the plan's ADC energy per token.
+    """
+    sparsities = tuple(check_sparsity(s) for s in sparsities)
+    for p in plans:
+        plan_config(base, p)
+    model, linears = minilm_model()
+    ev, para = load_token_sequences(TOKENS_PATH), load_token_sequences(PARAPHRASES_PATH)
+    feeds = token_feeds(ev + para)
+    mask = feeds["attention_mask"]
+    ne = len(ev)
+    (reference,) = run_model(model, feeds, ["last_hidden_state"])
+
+    def measure(y):
+        return masked_cosine(y[:ne], reference[:ne], mask[:ne]), \
+            retrieval_accuracy(pooled_embeddings(y[ne:], mask[ne:]))
+
+    calib = None
+    if method != "magnitude" and any(s > 0 for s in sparsities):
+        calib = token_feeds(load_token_sequences(calibration_path))
+    rows = []
+    jobs = len(sparsities) * len(plans) * (1 + len(noise_scales) * seeds)
+    done = 0
+    start = time.time()
+
+    def tick(what):
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done - 1, jobs, f"{what} ({time.time() - start:.0f} s)")
+
+    for s in sparsities:
+        pm = model if s == 0 else prune_model(model, linears, s, method, calibration=calib)
+        for plan in plans:
+            cfg = plan_config(base, plan)
+            tick(f"sparsity {s:g}, {plan}: digital crossbar")
+            y, _ = crossbar_outputs(pm, linears, feeds, mask, cfg, "last_hidden_state")
+            cos_d, ret_d = measure(y)
+            energy = model_energy(pm, linears, cfg)["energy_pj"]
+            for scale in noise_scales:
+                dev = run.device.scaled(scale) if scale != 1.0 else run.device
+                r = AnalogRun(dev, run.drift_time_s, run.compensation)
+                cos, ret = [], []
+                for seed in range(seeds):
+                    tick(f"sparsity {s:g}, {plan}, noise x{scale:g}, seed {seed}")
+                    mv = lambda lm, x, i, seed=seed: analog_matvec(lm, x, r, seed * 1000 + i)
+                    y, _ = crossbar_outputs(pm, linears, feeds, mask, cfg, "last_hidden_state", matvec=mv)
+                    c, q = measure(y)
+                    cos.append(c)
+                    ret.append(q)
+                rows.append({"sparsity": s, "plan": plan, "noise_scale": scale, "energy_pj": energy,
+                             "cosine_digital": cos_d, "retrieval_digital": ret_d,
+                             "cosine": _spread(cos), "retrieval": _spread(ret)})
+    cos_u, ret_u = measure(reference)
+    return {"source": "minilm", "output": "last_hidden_state", "method": method, "seeds": seeds,
+            "device": run.device.to_dict(), "drift_time_s": run.drift_time_s, "compensation": run.compensation,
+            "config": base.to_dict(), "tokens": int(mask[:ne].sum()), "paraphrase_pairs": len(para) // 2,
+            "unpruned_retrieval": ret_u, "unpruned_cosine": cos_u, "rows": rows}
+
+
+def analog_markdown(result: dict) -> str:
+    comp = "with" if result["compensation"] else "without"
+    lines = [f"# MiniLM through analog crossbars: {result['device']['name']}", "",
+             f"Read {result['drift_time_s']:g} s after programming, {comp} global drift compensation; pruning "
+             f"{result['method']}; {result['seeds']} chip instances per point (mean +- std). Token cosine of "
+             f"last_hidden_state against the unpruned float model over {result['tokens']} real tokens; paraphrase "
+             f"retrieval on {result['paraphrase_pairs']} pairs (unpruned: {100 * result['unpruned_retrieval']:.1f}%).",
+             "", "| sparsity | plan | noise x | ADC energy nJ/token | digital cosine | analog cosine | digital retrieval "
+             "| analog retrieval |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['sparsity']:g} | {r['plan']} | {r['noise_scale']:g} | {r['energy_pj'] / 1000:.1f} | "
+                     f"{r['cosine_digital']:.4f} | {r['cosine']['mean']:.4f} +- {r['cosine']['std']:.4f} | "
+                     f"{100 * r['retrieval_digital']:.1f}% | {100 * r['retrieval']['mean']:.1f}% +- "
+                     f"{100 * r['retrieval']['std']:.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_analog(result: dict, path: str) -> None:
+    """Token cosine against noise scale, one line per plan and sparsity, error bars the seeds' std."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    keys = list(dict.fromkeys((r["plan"], r["sparsity"]) for r in result["rows"]))
+    for plan, s in keys:
+        rs = sorted((r for r in result["rows"] if (r["plan"], r["sparsity"]) == (plan, s)),
+                    key=lambda r: r["noise_scale"])
+        xs = [r["noise_scale"] for r in rs]
+        for ax, key in zip(axes, ("cosine", "retrieval")):
+            ax.errorbar(xs, [r[key]["mean"] for r in rs], yerr=[r[key]["std"] for r in rs], marker="o",
+                        capsize=3, label=f"{plan}, sparsity {s:g}")
+    axes[0].axhline(0.95, color="grey", lw=0.6, ls=":")
+    axes[0].set_ylabel("token cosine vs unpruned float")
+    axes[1].set_ylabel("paraphrase retrieval")
+    for ax in axes:
+        ax.set_xlabel(f"noise scale ({result['device']['name']} = 1)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"MiniLM, {result['device']['name']}, read at {result['drift_time_s']:g} s, "
+                 f"{result['seeds']} chips per point")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def analog_to_folder(run: AnalogRun, out: str, **kwargs) -> dict:
+    """`minilm_analog` written as analog.json, analog.md and analog.png into `out`, whole or not at all."""
+    check_output_folder(out)
+    result = minilm_analog(run, **kwargs)
+    with atomic_dir(out) as tmp:
+        with open(os.path.join(tmp, "analog.json"), "w") as f:
+            f.write(dumps_json(result, indent=1) + "\n")
+        with open(os.path.join(tmp, "analog.md"), "w") as f:
+            f.write(analog_markdown(result))
+        try:
+            plot_analog(result, os.path.join(tmp, "analog.png"))
+        except ImportError:
+            pass   # matplotlib is optional: the table has the same numbers
+    return result
