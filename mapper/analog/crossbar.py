@@ -84,9 +84,16 @@ def _draw_state(state: CellState, n: int, run: AnalogRun, rng: np.random.Generat
     if state.nu_mean or state.nu_std:
         nu = np.abs(f32(state.nu_mean) + f32(state.nu_std) * normal())
         g = g * np.exp(-nu * f32(math.log(t_abs / dev.t0_s)))
-    if state.read_1f:
-        sig = state.read_1f * math.sqrt(math.log((t_abs + dev.t_read_s) / (2 * dev.t_read_s)))
-        g = np.maximum(g + np.abs(g) * f32(sig) * normal(), f32(0))
+    law = dev.read_1f_law
+    if state.read_1f or (law and law["q0"]):
+        scale = math.sqrt(math.log((t_abs + dev.t_read_s) / (2 * dev.t_read_s)))
+        if law:   # aihwkit: q_s from each cell's programmed conductance
+            gp = g_prog if live is None else g_prog[live]
+            x = np.maximum((np.abs(gp) / f32(law["g_max_us"])) ** f32(law["exponent"]), f32(law["floor"]))
+            sig = np.minimum(f32(law["q0"]) / x, f32(law["cap"])) * f32(scale)
+        else:
+            sig = f32(state.read_1f * scale)
+        g = np.maximum(g + np.abs(g) * sig * normal(), f32(0))
     if live is not None:
         out = np.zeros_like(g_prog)
         out[live] = g

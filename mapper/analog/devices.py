@@ -99,6 +99,10 @@ class DeviceModel:
         Read duration of the 1/f noise fit (aihwkit t_read).
     r_wire_ohm : float
         Bit-line wire resistance between neighbouring cells (first-order IR drop, section 4).
+    read_1f_law : dict or None
+        aihwkit's PCM law of the 1/f coefficient, evaluated per cell at its programmed conductance instead of the
+        states' `read_1f`: q_s = min(q0 / max((g_prog / g_max_us) ** exponent, floor), cap); keys q0, exponent,
+        g_max_us, floor, cap. None: each state's constant `read_1f`.
     adc : AdcNoise
     sources : dict
         Where each number comes from, by field name (shown in reports and docs).
@@ -110,6 +114,7 @@ class DeviceModel:
     t0_s: float = 20.0
     t_read_s: float = 250e-9
     r_wire_ohm: float = 0.0
+    read_1f_law: dict | None = dataclasses.field(default=None, hash=False)
     adc: AdcNoise = AdcNoise()
     sources: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
@@ -120,12 +125,16 @@ class DeviceModel:
                                              read_1f=s.read_1f * factor, read_sigma_us=s.read_sigma_us * factor)
         a = self.adc
         adc = AdcNoise(a.noise_lsb * factor, a.offset_lsb * factor, a.gain_sigma * factor, a.cap_mismatch * factor)
+        law = None if self.read_1f_law is None else {**self.read_1f_law, "q0": self.read_1f_law["q0"] * factor,
+                                                         "cap": self.read_1f_law["cap"] * factor}
         return dataclasses.replace(self, name=f"{self.name} x{factor:g}", on=cell(self.on), off=cell(self.off),
-                                   adc=adc)
+                                   adc=adc, read_1f_law=law)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["sources"] = dict(self.sources)
+        if d["read_1f_law"] is None:
+            del d["read_1f_law"]
         return d
 
 
@@ -174,6 +183,7 @@ PRESETS: dict[str, DeviceModel] = {
     "ideal": DeviceModel("ideal", CellState(1.0), CellState(0.0), sources={"all": "exact counts, exact ADCs"}),
     "pcm": DeviceModel(
         "pcm", pcm_state(PCM_G_MAX_US), pcm_state(0.0), t0_s=20.0, t_read_s=250e-9, r_wire_ohm=0.0, adc=SAR_28NM,
+        read_1f_law={"q0": 0.0088, "exponent": 0.65, "g_max_us": PCM_G_MAX_US, "floor": 1e-3, "cap": 0.2},
         sources={
             "on, off": f"aihwkit PCMLikeNoiseModel ({AIHWKIT_COMMIT} src/aihwkit/inference/noise/pcm.py), fitted "
                        "on a 1M-device PCM chip (Nandakumar et al. ICECS 2019; Joshi et al. Nat. Commun. 11:2473, "
@@ -183,6 +193,8 @@ PRESETS: dict[str, DeviceModel] = {
             "t0_s, t_read_s": "aihwkit PCMLikeNoiseModel defaults t_0 = 20 s, t_read = 250 ns (published fit)",
             "r_wire_ohm": "0: aihwkit's default (IOParameters.ir_drop = 0); set it in a device file to study IR drop",
             "read_sigma_us": "0: the PCM model's read noise is its accumulated 1/f term",
+            "read_1f_law": "aihwkit's q_s = min(0.0088 / max((g_prog / 25 uS)^0.65, 1e-3), 0.2) per cell at its "
+                           "programmed conductance (pcm.py); the states' read_1f are its values at the targets",
             **_SAR_SOURCES}),
     "reram": DeviceModel(
         "reram",
@@ -221,7 +233,8 @@ def preset(name: str) -> DeviceModel:
 
 _STATE_KEYS = {f.name for f in dataclasses.fields(CellState)}
 _ADC_KEYS = {f.name for f in dataclasses.fields(AdcNoise)}
-_TOP_KEYS = {"format", "name", "on", "off", "t0_s", "t_read_s", "r_wire_ohm", "adc", "sources"}
+_TOP_KEYS = {"format", "name", "on", "off", "t0_s", "t_read_s", "r_wire_ohm", "read_1f_law", "adc", "sources"}
+_LAW_KEYS = ("q0", "exponent", "g_max_us", "floor", "cap")
 FORMAT = "sws-analog-device"
 
 
@@ -273,13 +286,18 @@ def device_from_dict(d, where: str = "device") -> DeviceModel:
         raise SwsError(f"{where}: unknown field adc.{unknown[0]} (fields: {', '.join(sorted(_ADC_KEYS))})")
     adc = AdcNoise(**{k: _number(f"{where}: adc.{k}", v, at_most=0.2 if k in ("gain_sigma", "cap_mismatch") else None)
                       for k, v in adc.items()})
+    law = d.get("read_1f_law")
+    if law is not None:
+        if not isinstance(law, dict) or sorted(law) != sorted(_LAW_KEYS):
+            raise SwsError(f"{where}: read_1f_law must be an object of exactly {', '.join(_LAW_KEYS)}, not {law!r}")
+        law = {k: _number(f"{where}: read_1f_law.{k}", law[k], positive=k in ("g_max_us", "floor")) for k in _LAW_KEYS}
     sources = d.get("sources", {})
     if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
         raise SwsError(f"{where}: sources must be an object of strings (field -> where the number comes from)")
     return DeviceModel(d["name"], on, off,
                        t0_s=_number(f"{where}: t0_s", d.get("t0_s", 20.0), positive=True),
                        t_read_s=_number(f"{where}: t_read_s", d.get("t_read_s", 250e-9), positive=True),
-                       r_wire_ohm=_number(f"{where}: r_wire_ohm", d.get("r_wire_ohm", 0.0)),
+                       r_wire_ohm=_number(f"{where}: r_wire_ohm", d.get("r_wire_ohm", 0.0)), read_1f_law=law,
                        adc=adc, sources=dict(sources))
 
 
