@@ -28,7 +28,8 @@ from ..mapping import LayerMap
 from .adc import AdcBank
 from .devices import CellState, DeviceModel
 
-__all__ = ["AnalogRun", "Chip", "program_chip", "section_cells", "analog_matvec", "analog_error", "ir_weights"]
+__all__ = ["AnalogRun", "Chip", "program_chip", "section_cells", "analog_matvec", "analog_error", "ir_weights",
+           "fine_columns", "fine_energy_pj"]
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,25 @@ class AnalogRun:
     device: DeviceModel
     drift_time_s: float = 3600.0
     compensation: bool = True
+    fine_bits: int = 0
+    leak_correction: bool = False
 
     def __post_init__(self):
         t = self.drift_time_s
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
             raise SwsError(f"--drift-time must be a finite number of seconds >= 0, not {t!r}")
+        f = self.fine_bits
+        if isinstance(f, bool) or not isinstance(f, int) or f < 0:
+            raise SwsError(f"--fine-bits must be an integer >= 0, not {f!r}")
 
     def describe(self) -> str:
         comp = "with" if self.compensation else "without"
-        return f"{self.device.name}, read {self.drift_time_s:g} s after programming, {comp} global drift compensation"
+        text = f"{self.device.name}, read {self.drift_time_s:g} s after programming, {comp} global drift compensation"
+        if self.fine_bits:
+            text += f", one more ADC bit (half-count LSB) on the columns of the top {self.fine_bits} weight bits"
+        if self.leak_correction:
+            text += ", 0-cell leak subtracted per driven row"
+        return text
 
 
 def section_cells(lm: LayerMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,6 +123,7 @@ class Chip:
     alpha: float          # global drift compensation applied to the ADC reference (1: none)
     adcs: AdcBank
     adc_of: np.ndarray    # (S, C): the ADC converting each column (converted columns in slot order, dealt over n_adc)
+    leak: float = 0.0     # mean conductance of the 0-cells at the read time / g_on (subtracted with leak_correction)
 
 
 def program_chip(lm: LayerMap, run: AnalogRun, rng: np.random.Generator, cells=None) -> Chip:
@@ -121,7 +133,7 @@ def program_chip(lm: LayerMap, run: AnalogRun, rng: np.random.Generator, cells=N
     on = bits.astype(bool) & valid[:, :, None]
     off = ~bits.astype(bool) & valid[:, :, None]
     g = np.zeros(bits.shape, np.float32)
-    prog_sum = read_sum = 0.0
+    prog_sum = read_sum = leak = 0.0
     for mask, state in ((on, dev.on), (off, dev.off)):
         n = int(np.count_nonzero(mask))
         if n:
@@ -129,12 +141,32 @@ def program_chip(lm: LayerMap, run: AnalogRun, rng: np.random.Generator, cells=N
             g[mask] = gt / dev.on.g_us
             prog_sum += float(gp.sum(dtype=np.float64))
             read_sum += float(gt.sum(dtype=np.float64))
+            if state is dev.off:
+                leak = float(gt.mean(dtype=np.float64)) / dev.on.g_us
     alpha = prog_sum / read_sum if run.compensation and run.drift_time_s > 0 and read_sum > 0 else 1.0
     cfg = lm.cfg
-    adcs = AdcBank(dev.adc, cfg.hw.n_adc, cfg.hw.full_resolution, rng)
+    adcs = AdcBank(dev.adc, cfg.hw.n_adc, cfg.hw.full_resolution + (1 if run.fine_bits else 0), rng)
     conv = lm.res.reshape(len(rows), -1) > 0
     adc_of = np.where(conv, (np.cumsum(conv, axis=1) - 1) % cfg.hw.n_adc, 0)
-    return Chip(rows, valid, bits, g, alpha, adcs, adc_of)
+    return Chip(rows, valid, bits, g, alpha, adcs, adc_of, leak)
+
+
+def fine_columns(cfg, fine_bits: int) -> np.ndarray:
+    """(C,) bool: the slot columns (output j, sign, bit) of the top `fine_bits` weight bits."""
+    bm = cfg.hw.weight_bits
+    bit = np.tile(np.arange(bm), 2 * cfg.hw.group)
+    return bit >= bm - fine_bits
+
+
+def fine_energy_pj(lm: LayerMap, fine_bits: int) -> float:
+    """Extra ADC energy per input vector of converting the top `fine_bits` weight bits' columns one bit finer:
+    steps x sum over those converted columns of E(res + 1) - E(res), under the configuration's law."""
+    from ..energy import energy_table
+    cfg = lm.cfg
+    res = lm.res.reshape(lm.res.shape[0], -1)
+    fine = fine_columns(cfg, fine_bits)[None, :] & (res > 0)
+    table = energy_table(cfg, cfg.hw.full_resolution + 1)
+    return float(cfg.hw.steps * (table[res[fine] + 1] - table[res[fine]]).sum())
 
 
 def ir_weights(rows: int) -> np.ndarray:
@@ -183,6 +215,7 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
     eps = dev.r_wire_ohm * dev.on.g_us * 1e-6
     h = ir_weights(r) if eps else None
     y = np.zeros((n_out, v), np.float64)
+    fine = fine_columns(cfg, run.fine_bits)[None, :, None] if run.fine_bits else None
     chunk = max(1, min((1 << 23) // (r * vp), (1 << 22) // (c * vp)))
     for lo in range(0, s_total, chunk):
         hi = min(lo + chunk, s_total)
@@ -192,14 +225,28 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
         a = np.matmul(gt, xs)                                                              # (n, C, VP)
         if eps:
             a -= np.float32(eps) * a * np.matmul(gt * h[None, None, :], xs)
+        driven = xs.sum(axis=1)[:, None, :] if read or run.leak_correction else None        # (n, 1, VP)
+        if run.leak_correction and chip.leak:
+            # The controller knows each step's driven rows (the input-aware popcount): a reference of that many
+            # mean 0-cells is subtracted (a 1-cell is counted as a 0-cell too: c * leak too much, c * 0.003 LSB).
+            a -= np.float32(chip.leak) * driven
         if chip.alpha != 1.0:
             a *= np.float32(chip.alpha)
         extra = None
         if read:
             ones = np.matmul(np.ascontiguousarray(chip.bits[lo:hi].transpose(0, 2, 1), dtype=np.float32), xs)
-            driven = xs.sum(axis=1)[:, None, :]                                            # (n, 1, VP)
             extra = np.sqrt(np.float32(read_on ** 2) * ones + np.float32(read_off ** 2) * (driven - ones))
-        codes = chip.adcs.convert(a, chip.adc_of[lo:hi, :, None], res[lo:hi, :, None], rng_read, extra)
+        col_res = res[lo:hi, :, None]
+        if fine is not None:
+            # An ADC of half the LSB, its thresholds shifted by half its LSB: code2 = ceil(2a), count = code2 // 2
+            # (boundaries at c + 1/2 as before); its noise and offset, in its own LSB, are half a count.
+            a = np.where(fine, 2 * a + np.float32(0.5), a)
+            if extra is not None:
+                extra = np.where(fine, 2 * extra, extra)
+            col_res = np.where(fine & (col_res > 0), col_res + 1, col_res)
+        codes = chip.adcs.convert(a, chip.adc_of[lo:hi, :, None], col_res, rng_read, extra)
+        if fine is not None:
+            codes = np.where(fine, codes // 2, codes)
         n = hi - lo
         per_col = codes.reshape(n, c, v, p).astype(np.float64) @ plane_w                  # (n, C, V)
         per_out = np.einsum("njkv,k->njv", per_col.reshape(n, g_out, 2 * bm, v), col_w)  # (n, G, V)

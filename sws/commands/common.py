@@ -206,6 +206,11 @@ def add_analog_args(p, *, default_seeds: int = 3) -> None:
                    help="no global drift compensation of the ADC reference")
     g.add_argument("--noise-scale", type=float, default=1.0,
                    help="multiply every noise std of the device and ADC by this (default %(default)s)")
+    g.add_argument("--fine-bits", type=int, default=0, metavar="K",
+                   help="remedy: convert the columns of the top K weight bits one bit finer (an ADC of half the "
+                        "LSB; costs E(res + 1) - E(res) a conversion) (default %(default)s)")
+    g.add_argument("--leak-correction", action="store_true",
+                   help="remedy: subtract the 0-cells' mean leak times the driven rows from each conversion")
 
 
 def analog_from_args(args):
@@ -221,4 +226,4 @@ def analog_from_args(args):
     device = load_device(args.analog)
     if s != 1.0:
         device = device.scaled(s)
-    return AnalogRun(device, args.drift_time, not args.no_drift_compensation)
+    return AnalogRun(device, args.drift_time, not args.no_drift_compensation, args.fine_bits, args.leak_correction)

@@ -10,20 +10,26 @@ per layer over all their real tokens).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
 import numpy as np
 
 from mapper.analog import AnalogRun, analog_matvec
+from mapper.analog.crossbar import fine_energy_pj
 from mapper.config import ArrayConfig
 from mapper.errors import SwsError
 from mapper.files import atomic_dir, dumps_json
 from mapper.job import check_output_folder
+from mapper.mapping import map_layer
+from mapper.quantize import QuantLayer
 from mapper.quantize import check_sparsity
 
 from .fidelity import crossbar_outputs, masked_cosine, model_energy
-from .pruning import CALIBRATION_PATH, PARAPHRASES_PATH, pooled_embeddings, prune_model, retrieval_accuracy
+from .pruning import (CALIBRATION_PATH, PARAPHRASES_PATH, layer_weights, pooled_embeddings, prune_model,
+                      retrieval_accuracy)
+from .runtime import initializers
 from .runtime import TOKENS_PATH, load_token_sequences, minilm_model, run_model, token_feeds
 
 __all__ = ["PLANS", "plan_config", "minilm_analog", "analog_markdown", "analog_to_folder", "plot_analog"]
@@ -99,9 +105,14 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
             y, _ = crossbar_outputs(pm, linears, feeds, mask, cfg, "last_hidden_state")
             cos_d, ret_d = measure(y)
             energy = model_energy(pm, linears, cfg)["energy_pj"]
+            extra = 0.0
+            if run.fine_bits:
+                inits = initializers(pm)
+                extra = sum(fine_energy_pj(map_layer(QuantLayer(lin.name, layer_weights(inits, lin)[0].astype(np.int64)),
+                                                     cfg), run.fine_bits) for lin in linears)
             for scale in noise_scales:
                 dev = run.device.scaled(scale) if scale != 1.0 else run.device
-                r = AnalogRun(dev, run.drift_time_s, run.compensation)
+                r = dataclasses.replace(run, device=dev)
                 cos, ret = [], []
                 for seed in range(seeds):
                     tick(f"sparsity {s:g}, {plan}, noise x{scale:g}, seed {seed}")
@@ -110,12 +121,14 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
                     c, q = measure(y)
                     cos.append(c)
                     ret.append(q)
-                rows.append({"sparsity": s, "plan": plan, "noise_scale": scale, "energy_pj": energy,
+                rows.append({"sparsity": s, "plan": plan, "noise_scale": scale, "energy_pj": energy + extra,
+                             "remedy_energy_pj": extra,
                              "cosine_digital": cos_d, "retrieval_digital": ret_d,
                              "cosine": _spread(cos), "retrieval": _spread(ret)})
     cos_u, ret_u = measure(reference)
     return {"source": "minilm", "output": "last_hidden_state", "method": method, "seeds": seeds,
             "device": run.device.to_dict(), "drift_time_s": run.drift_time_s, "compensation": run.compensation,
+            "fine_bits": run.fine_bits, "leak_correction": run.leak_correction, "analog": run.describe(),
             "config": base.to_dict(), "tokens": int(mask[:ne].sum()), "paraphrase_pairs": len(para) // 2,
             "unpruned_retrieval": ret_u, "unpruned_cosine": cos_u, "rows": rows}
 
@@ -123,7 +136,7 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
 def analog_markdown(result: dict) -> str:
     comp = "with" if result["compensation"] else "without"
     lines = [f"# MiniLM through analog crossbars: {result['device']['name']}", "",
-             f"Read {result['drift_time_s']:g} s after programming, {comp} global drift compensation; pruning "
+             f"{result['analog']}; pruning "
              f"{result['method']}; {result['seeds']} chip instances per point (mean +- std). Token cosine of "
              f"last_hidden_state against the unpruned float model over {result['tokens']} real tokens; paraphrase "
              f"retrieval on {result['paraphrase_pairs']} pairs (unpruned: {100 * result['unpruned_retrieval']:.1f}%).",

@@ -37,8 +37,9 @@ def test_zero_noise_reproduces_saturating_matvec_exactly(fields):
     expected = saturating_matvec(lm, x)
     for device in (PRESETS["ideal"], PRESETS["pcm"].scaled(0.0)):
         for t in (0.0, 3600.0):   # the PCM scaled to 0 still drifts, by one factor that compensation undoes
-            got = analog_matvec(lm, x, AnalogRun(device, t), seed=3)
-            np.testing.assert_array_equal(got, expected)
+            for fine, leak in ((0, False), (7, True), (2, False)):
+                got = analog_matvec(lm, x, AnalogRun(device, t, fine_bits=fine, leak_correction=leak), seed=3)
+                np.testing.assert_array_equal(got, expected)
 
 
 def test_seeds_reproduce_and_differ():
@@ -249,3 +250,27 @@ def test_not_json_and_unknown_presets_are_refused(tmp_path):
         load_device("pcmx")
     with pytest.raises(SwsError, match="drift-time"):
         AnalogRun(PRESETS["pcm"], -1.0)
+
+
+def test_one_more_adc_bit_halves_the_adc_noise_in_counts():
+    lm, x = _one_column(100)
+    noisy = _device(adc=AdcNoise(noise_lsb=0.4))
+    half = _device(adc=AdcNoise(noise_lsb=0.2))
+    runs = 2500
+    flips = lambda run: np.mean([analog_matvec(lm, x, run, s)[0, 0] != 100 for s in range(runs)])
+    fine = flips(AnalogRun(noisy, 0.0, fine_bits=7))      # bit 0 is the only column: top 7 bits include it
+    plain = flips(AnalogRun(half, 0.0))
+    # P(|0.2 N| > 0.5) = 0.0124 either way: the finer ADC's 0.4 LSB are 0.2 counts.
+    p = 1 - math.erf(0.5 / 0.2 / math.sqrt(2))
+    for got in (fine, plain):
+        assert abs(got - p) < NORMAL_Z * math.sqrt(p * (1 - p) / runs)
+    assert flips(AnalogRun(noisy, 0.0)) > 0.15   # without the bit: P(|0.4 N| > 0.5) = 0.21
+
+
+def test_fine_bits_energy_is_the_next_resolution_minus_the_planned_one():
+    from mapper.analog.crossbar import fine_energy_pj
+    from mapper.energy import energy_table
+    lm, _ = _one_column(100)          # one converted column, bit 0, 7 bits (100 ones), one drive step
+    table = energy_table(lm.cfg, 9)
+    assert fine_energy_pj(lm, 7) == pytest.approx(table[8] - table[7])
+    assert fine_energy_pj(lm, 6) == 0.0   # the top 6 weight bits hold no ones
