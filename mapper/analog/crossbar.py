@@ -207,7 +207,7 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
     s_total, r, c = chip.bits.shape
     g_out, bm = hw.group, hw.weight_bits
     n_out = lm.layer.shape[1]
-    plane_w = np.asarray(cfg.hw.plane_weights(), dtype=np.float64)
+    plane_w32 = np.asarray(cfg.hw.plane_weights(), dtype=np.float32)
     col_w = ((1 - 2 * np.arange(2))[:, None] * (1 << np.arange(bm))[None, :]).reshape(-1).astype(np.float64)
     res = lm.res.reshape(s_total, -1)
     read_on, read_off = dev.on.read_sigma_us / dev.on.g_us, dev.off.read_sigma_us / dev.on.g_us
@@ -219,13 +219,13 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
     chunk = max(1, min((1 << 23) // (r * vp), (1 << 22) // (c * vp)))
     for lo in range(0, s_total, chunk):
         hi = min(lo + chunk, s_total)
-        xs = planes_t[chip.rows[lo:hi]]                                                    # (n, R, VP)
-        xs *= chip.valid[lo:hi, :, None]
+        xs = planes_t[chip.rows[lo:hi]]                # (n, R, VP); rows off the section hold no cell (g = 0)
         gt = np.ascontiguousarray(chip.g[lo:hi].transpose(0, 2, 1))                        # (n, C, R)
         a = np.matmul(gt, xs)                                                              # (n, C, VP)
         if eps:
             a -= np.float32(eps) * a * np.matmul(gt * h[None, None, :], xs)
-        driven = xs.sum(axis=1)[:, None, :] if read or run.leak_correction else None        # (n, 1, VP)
+        driven = (np.matmul(chip.valid[lo:hi, None, :].astype(np.float32), xs)                   # (n, 1, VP)
+                  if read or run.leak_correction else None)
         if run.leak_correction and chip.leak:
             # The controller knows each step's driven rows (the input-aware popcount): a reference of that many
             # mean 0-cells is subtracted (a 1-cell is counted as a 0-cell too: c * leak too much, c * 0.003 LSB).
@@ -248,7 +248,9 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
         if fine is not None:
             codes = np.where(fine, codes // 2, codes)
         n = hi - lo
-        per_col = codes.reshape(n, c, v, p).astype(np.float64) @ plane_w                  # (n, C, V)
+        # float32 is exact here: sum over steps of code * |weight| <= (2**10 - 1) * (2**16 - 1) < 2**24 would
+        # need 10-bit codes and 16 steps; the configuration allows at most that.
+        per_col = (codes.reshape(n, c, v, p).astype(np.float32) @ plane_w32).astype(np.float64)  # (n, C, V)
         per_out = np.einsum("njkv,k->njv", per_col.reshape(n, g_out, 2 * bm, v), col_w)  # (n, G, V)
         outs = lm.sec.sec_group[lo:hi, None] * g_out + np.arange(g_out)[None, :]
         real = outs < n_out

@@ -48,6 +48,8 @@ def add_parser(sub):
     g = p.add_argument_group("analog study (with --analog)")
     g.add_argument("--plans", default="sws,dense",
                    help=f"comma-separated mapping plans of {', '.join(PLANS)} (default %(default)s)")
+    g.add_argument("--no-retrieval", action="store_true",
+                   help="token cosine only: leave the paraphrase sentences out of the crossbar runs (3x fewer tokens)")
     g.add_argument("--noise-scales", default="1",
                    help="comma-separated factors on every noise std of the device (default %(default)s)")
     return p
@@ -98,6 +100,7 @@ def _run_analog(args, analog, sparsities, methods, cfg):
     out = args.output or os.path.join("build", "fidelity", "analog")
     result = analog_to_folder(analog, out, sparsities=sparsities, plans=plans, seeds=args.seeds,
                               noise_scales=scales, method=methods[0], base=cfg, calibration_path=args.calibration,
+                              retrieval=not args.no_retrieval,
                               progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
     if args.json:
         print(dumps_json(result))

@@ -53,7 +53,7 @@ def _spread(values: list[float]) -> dict:
 
 def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), seeds: int = 3,
                   noise_scales=(1.0,), method: str = "sparsegpt", base: ArrayConfig = ArrayConfig(),
-                  calibration_path: str = CALIBRATION_PATH, progress=None) -> dict:
+                  calibration_path: str = CALIBRATION_PATH, retrieval: bool = True, progress=None) -> dict:
     """Token cosine and paraphrase retrieval of MiniLM through the analog crossbars.
 
     Parameters
@@ -63,6 +63,7 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
     plans : of PLANS, each mapped from `base` (its hardware and energy model).
     seeds : chip instances per point (seed s draws layer i's chip from (s * 1000 + i)).
     noise_scales : every noise std of the device and ADC times each of these (DeviceModel.scaled).
+    retrieval : also run the paraphrase sentences through the crossbars (3x the tokens) for retrieval.
 
     Returns
     -------
@@ -74,14 +75,14 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
         plan_config(base, p)
     model, linears = minilm_model()
     ev, para = load_token_sequences(TOKENS_PATH), load_token_sequences(PARAPHRASES_PATH)
-    feeds = token_feeds(ev + para)
+    feeds = token_feeds(ev + para if retrieval else ev)
     mask = feeds["attention_mask"]
     ne = len(ev)
     (reference,) = run_model(model, feeds, ["last_hidden_state"])
 
     def measure(y):
         return masked_cosine(y[:ne], reference[:ne], mask[:ne]), \
-            retrieval_accuracy(pooled_embeddings(y[ne:], mask[ne:]))
+            (retrieval_accuracy(pooled_embeddings(y[ne:], mask[ne:])) if retrieval else None)
 
     calib = None
     if method != "magnitude" and any(s > 0 for s in sparsities):
@@ -124,13 +125,15 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
                 rows.append({"sparsity": s, "plan": plan, "noise_scale": scale, "energy_pj": energy + extra,
                              "remedy_energy_pj": extra,
                              "cosine_digital": cos_d, "retrieval_digital": ret_d,
-                             "cosine": _spread(cos), "retrieval": _spread(ret)})
+                             "cosine": _spread(cos), "retrieval": _spread(ret) if retrieval else None})
     cos_u, ret_u = measure(reference)
     return {"source": "minilm", "output": "last_hidden_state", "method": method, "seeds": seeds,
             "device": run.device.to_dict(), "drift_time_s": run.drift_time_s, "compensation": run.compensation,
             "fine_bits": run.fine_bits, "leak_correction": run.leak_correction, "analog": run.describe(),
             "config": base.to_dict(), "tokens": int(mask[:ne].sum()), "paraphrase_pairs": len(para) // 2,
-            "unpruned_retrieval": ret_u, "unpruned_cosine": cos_u, "rows": rows}
+            "unpruned_retrieval": ret_u, "unpruned_cosine": cos_u, "retrieval": retrieval,
+            "token_scale": "one input scale per layer over " + ("the evaluation and paraphrase tokens" if retrieval
+                                                                 else "the evaluation tokens"), "rows": rows}
 
 
 def analog_markdown(result: dict) -> str:
@@ -138,15 +141,16 @@ def analog_markdown(result: dict) -> str:
     lines = [f"# MiniLM through analog crossbars: {result['device']['name']}", "",
              f"{result['analog']}; pruning "
              f"{result['method']}; {result['seeds']} chip instances per point (mean +- std). Token cosine of "
-             f"last_hidden_state against the unpruned float model over {result['tokens']} real tokens; paraphrase "
-             f"retrieval on {result['paraphrase_pairs']} pairs (unpruned: {100 * result['unpruned_retrieval']:.1f}%).",
+             f"last_hidden_state against the unpruned float model over {result['tokens']} real tokens"
+             + (f"; paraphrase retrieval on {result['paraphrase_pairs']} pairs (unpruned: "
+                f"{100 * result['unpruned_retrieval']:.1f}%)." if result["retrieval"] else "."),
              "", "| sparsity | plan | noise x | ADC energy nJ/token | digital cosine | analog cosine | digital retrieval "
              "| analog retrieval |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
+        ret = (f"{100 * r['retrieval_digital']:.1f}% | {100 * r['retrieval']['mean']:.1f}% +- "
+               f"{100 * r['retrieval']['std']:.1f}%" if r["retrieval"] else "- | -")
         lines.append(f"| {r['sparsity']:g} | {r['plan']} | {r['noise_scale']:g} | {r['energy_pj'] / 1000:.1f} | "
-                     f"{r['cosine_digital']:.4f} | {r['cosine']['mean']:.4f} +- {r['cosine']['std']:.4f} | "
-                     f"{100 * r['retrieval_digital']:.1f}% | {100 * r['retrieval']['mean']:.1f}% +- "
-                     f"{100 * r['retrieval']['std']:.1f}% |")
+                     f"{r['cosine_digital']:.4f} | {r['cosine']['mean']:.4f} +- {r['cosine']['std']:.4f} | {ret} |")
     return "\n".join(lines) + "\n"
 
 
@@ -155,18 +159,21 @@ def plot_analog(result: dict, path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    keys_plot = ("cosine", "retrieval") if result["retrieval"] else ("cosine",)
+    fig, axes = plt.subplots(1, len(keys_plot), figsize=(5 * len(keys_plot), 4), squeeze=False)
+    axes = axes[0]
     keys = list(dict.fromkeys((r["plan"], r["sparsity"]) for r in result["rows"]))
     for plan, s in keys:
         rs = sorted((r for r in result["rows"] if (r["plan"], r["sparsity"]) == (plan, s)),
                     key=lambda r: r["noise_scale"])
         xs = [r["noise_scale"] for r in rs]
-        for ax, key in zip(axes, ("cosine", "retrieval")):
+        for ax, key in zip(axes, keys_plot):
             ax.errorbar(xs, [r[key]["mean"] for r in rs], yerr=[r[key]["std"] for r in rs], marker="o",
                         capsize=3, label=f"{plan}, sparsity {s:g}")
     axes[0].axhline(0.95, color="grey", lw=0.6, ls=":")
     axes[0].set_ylabel("token cosine vs unpruned float")
-    axes[1].set_ylabel("paraphrase retrieval")
+    if len(axes) > 1:
+        axes[1].set_ylabel("paraphrase retrieval")
     for ax in axes:
         ax.set_xlabel(f"noise scale ({result['device']['name']} = 1)")
         ax.grid(alpha=0.3)
