@@ -6,6 +6,7 @@ import os
 
 from .adc_models import RELATIVE
 from .analog import analog_error
+from .analog.crossbar import fine_energy_pj
 from .config import ArrayConfig
 from .errors import SwsError
 from .files import atomic_dir, check_output_dir, dumps_json
@@ -18,7 +19,8 @@ __all__ = ["map_to_folder", "report_markdown", "check_output_folder", "analog_re
 
 def analog_report(lm, run, x=None, seeds: int = 3) -> dict:
     """A layer's output error through the analog model: on random inputs, and on the captured `x` if given."""
-    out = {"random": analog_error(lm, run, seeds=seeds)}
+    out = {"random": analog_error(lm, run, seeds=seeds),
+           "remedy_energy_pj": fine_energy_pj(lm, run.fine_bits) if run.fine_bits else 0.0}
     if x is not None:
         out["inputs"] = analog_error(lm, run, x=x[:64], seeds=seeds)
     return out
