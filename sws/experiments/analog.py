@@ -32,7 +32,8 @@ from .pruning import (CALIBRATION_PATH, PARAPHRASES_PATH, layer_weights, pooled_
 from .runtime import initializers
 from .runtime import TOKENS_PATH, load_token_sequences, minilm_model, run_model, token_feeds
 
-__all__ = ["PLANS", "plan_config", "minilm_analog", "analog_markdown", "analog_to_folder", "plot_analog"]
+__all__ = ["PLANS", "plan_config", "minilm_analog", "analog_markdown", "analog_to_folder", "plot_analog",
+           "remedy_label", "plot_studies"]
 
 #: The mapping plans compared: SWS (sorted, each column at its need), the same without sorting, and the
 #: classic dense design (natural order, every column at full resolution).
@@ -53,7 +54,8 @@ def _spread(values: list[float]) -> dict:
 
 def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), seeds: int = 3,
                   noise_scales=(1.0,), method: str = "sparsegpt", base: ArrayConfig = ArrayConfig(),
-                  calibration_path: str = CALIBRATION_PATH, retrieval: bool = True, progress=None) -> dict:
+                  calibration_path: str = CALIBRATION_PATH, retrieval: bool = True, tokens_path: str = TOKENS_PATH,
+                  energy: bool = True, progress=None) -> dict:
     """Token cosine and paraphrase retrieval of MiniLM through the analog crossbars.
 
     Parameters
@@ -64,6 +66,8 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
     seeds : chip instances per point (seed s draws layer i's chip from (s * 1000 + i)).
     noise_scales : every noise std of the device and ADC times each of these (DeviceModel.scaled).
     retrieval : also run the paraphrase sentences through the crossbars (3x the tokens) for retrieval.
+    tokens_path : the evaluation sentences (default the shipped ones).
+    energy : price each plan's ADC energy (mapper.report over the 36 layers; False: 0, for tests).
 
     Returns
     -------
@@ -74,7 +78,7 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
     for p in plans:
         plan_config(base, p)
     model, linears = minilm_model()
-    ev, para = load_token_sequences(TOKENS_PATH), load_token_sequences(PARAPHRASES_PATH)
+    ev, para = load_token_sequences(tokens_path), load_token_sequences(PARAPHRASES_PATH)
     feeds = token_feeds(ev + para if retrieval else ev)
     mask = feeds["attention_mask"]
     ne = len(ev)
@@ -105,9 +109,9 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
             tick(f"sparsity {s:g}, {plan}: digital crossbar")
             y, _ = crossbar_outputs(pm, linears, feeds, mask, cfg, "last_hidden_state")
             cos_d, ret_d = measure(y)
-            energy = model_energy(pm, linears, cfg)["energy_pj"]
+            energy_pj = model_energy(pm, linears, cfg)["energy_pj"] if energy else 0.0
             extra = 0.0
-            if run.fine_bits:
+            if run.fine_bits and energy:
                 inits = initializers(pm)
                 extra = sum(fine_energy_pj(map_layer(QuantLayer(lin.name, layer_weights(inits, lin)[0].astype(np.int64)),
                                                      cfg), run.fine_bits) for lin in linears)
@@ -122,7 +126,7 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
                     c, q = measure(y)
                     cos.append(c)
                     ret.append(q)
-                rows.append({"sparsity": s, "plan": plan, "noise_scale": scale, "energy_pj": energy + extra,
+                rows.append({"sparsity": s, "plan": plan, "noise_scale": scale, "energy_pj": energy_pj + extra,
                              "remedy_energy_pj": extra,
                              "cosine_digital": cos_d, "retrieval_digital": ret_d,
                              "cosine": _spread(cos), "retrieval": _spread(ret) if retrieval else None})
@@ -199,3 +203,44 @@ def analog_to_folder(run: AnalogRun, out: str, **kwargs) -> dict:
         except ImportError:
             pass   # matplotlib is optional: the table has the same numbers
     return result
+
+
+def remedy_label(result: dict) -> str:
+    parts = []
+    if result.get("fine_bits"):
+        parts.append(f"+1 ADC bit on top {result['fine_bits']} bits")
+    if result.get("leak_correction"):
+        parts.append("leak correction")
+    return ", ".join(parts) or "no remedy"
+
+
+def plot_studies(results: list[dict], path: str) -> None:
+    """Token cosine against noise scale from several `minilm_analog` results (e.g. with and without a remedy):
+    one line per plan, sparsity and remedy, error bars the chips' std (matplotlib, PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lines = {}
+    for res in results:
+        for r in res["rows"]:
+            lines.setdefault((r["plan"], r["sparsity"], remedy_label(res)), []).append(r)
+    for (plan, s, remedy), rs in sorted(lines.items()):
+        rs.sort(key=lambda r: r["noise_scale"])
+        ax.errorbar([r["noise_scale"] for r in rs], [r["cosine"]["mean"] for r in rs],
+                    yerr=[r["cosine"]["std"] for r in rs], marker="o" if plan == "sws" else "s", capsize=3,
+                    ls="-" if remedy == "no remedy" else "--", label=f"{plan}, sparsity {s:g}, {remedy}")
+    digital = {(r["plan"], r["sparsity"]): r["cosine_digital"] for res in results for r in res["rows"]}
+    for (plan, s), c in sorted(digital.items()):
+        ax.axhline(c, color="grey", lw=0.6, ls=":")
+    ax.axhline(0.95, color="red", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"noise scale (every noise std of the {results[0]['device']['name']} preset times this)")
+    ax.set_ylabel("token cosine vs unpruned float model")
+    ax.set_title(f"MiniLM through analog crossbars, read {results[0]['drift_time_s']:g} s after programming "
+                 f"(dotted: ideal crossbars; red: 0.95)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
