@@ -5,8 +5,9 @@
 
 A 384 x 1536 Laplace layer (MiniLM's FFN-in shape; int8, seed 0), mapped under the default configuration
 (sorted, plain, policy column, 128 x 128) and as the dense reference; each run is `analog_error` with its
-default 16 random vectors and 3 chip instances; wall time of each run and the median. The machine is shared:
-the load average at the start is printed beside the times.
+default 16 random vectors and 3 chip instances; wall time of each run and the median, and the process's CPU
+time (all threads). The machine is shared: the load average at the start is printed beside the times. Run it
+with OPENBLAS_NUM_THREADS=1 on a loaded machine (the model's many small products thrash a threaded BLAS).
 """
 
 from __future__ import annotations
@@ -42,16 +43,17 @@ def main(argv=None) -> int:
            "plans": {}}
     for plan, fields in (("sws", {}), ("dense", {"ordering": "natural", "policy": "dense"})):
         lm = map_layer(QuantLayer("ffn", w), ArrayConfig(**fields))
-        times, err = [], None
+        times, cpu, err = [], [], None
         for _ in range(args.runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             err = analog_error(lm, run, seeds=args.seeds, vectors=args.vectors)
             times.append(time.perf_counter() - t)
-        out["plans"][plan] = {"seconds": times, "median_s": statistics.median(times),
+            cpu.append(time.process_time() - c)
+        out["plans"][plan] = {"seconds": times, "median_s": statistics.median(times), "cpu_seconds": cpu,
                               "rms_error_relative": err["rms_error_relative"],
                               "rms_error_relative_std": err["rms_error_relative_std"]}
         print(f"{plan}: {statistics.median(times):.2f} s median of {args.runs} "
-              f"({', '.join(f'{x:.2f}' for x in times)}); error {err['rms_error_relative']:.4f} +- "
+              f"({', '.join(f'{x:.2f}' for x in times)}), CPU {statistics.median(cpu):.2f} s; error {err['rms_error_relative']:.4f} +- "
               f"{err['rms_error_relative_std']:.4f}; load average {out['load_average']:.1f}")
     if args.json:
         with open(args.json, "w") as f:
