@@ -207,6 +207,9 @@ def analog_to_folder(run: AnalogRun, out: str, **kwargs) -> dict:
 
 def remedy_label(result: dict) -> str:
     parts = []
+    rows = result.get("config", {}).get("hardware", {}).get("rows", 128)
+    if rows != 128:
+        parts.append(f"{rows}-row sections")
     if result.get("fine_bits"):
         parts.append(f"+1 ADC bit on top {result['fine_bits']} bits")
     if result.get("leak_correction"):
