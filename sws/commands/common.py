@@ -191,7 +191,7 @@ def add_layer_args(p) -> None:
                    help="rows gathered per cycle, a power of two, at most R (default: R / 32, at least 1)")
 
 
-def add_analog_args(p, *, default_seeds: int = 3) -> None:
+def add_analog_args(p, *, default_seeds: int = 3, noise_scale: bool = True) -> None:
     """--analog PRESET|FILE, --seeds, --drift-time, --no-drift-compensation (mapper.analog)."""
     from mapper.analog import PRESETS
     g = p.add_argument_group("analog non-idealities (mapper.analog; docs/design.md section 4)")
@@ -204,8 +204,9 @@ def add_analog_args(p, *, default_seeds: int = 3) -> None:
                    help="read time after programming, in seconds (default %(default)s: one hour)")
     g.add_argument("--no-drift-compensation", action="store_true",
                    help="no global drift compensation of the ADC reference")
-    g.add_argument("--noise-scale", type=float, default=1.0,
-                   help="multiply every noise std of the device and ADC by this (default %(default)s)")
+    if noise_scale:
+        g.add_argument("--noise-scale", type=float, default=1.0,
+                       help="multiply every noise std of the device and ADC by this (default %(default)s)")
     g.add_argument("--fine-bits", type=int, default=0, metavar="K",
                    help="remedy: convert the columns of the top K weight bits one bit finer (an ADC of half the "
                         "LSB; costs E(res + 1) - E(res) a conversion) (default %(default)s)")
@@ -220,7 +221,7 @@ def analog_from_args(args):
     from mapper.analog import AnalogRun, load_device
     if isinstance(args.seeds, bool) or args.seeds < 1:
         raise SwsError(f"--seeds must be an integer >= 1, not {args.seeds!r}")
-    s = args.noise_scale
+    s = getattr(args, "noise_scale", 1.0)
     if not (s >= 0 and s < float("inf")):
         raise SwsError(f"--noise-scale must be a finite number >= 0, not {s!r}")
     device = load_device(args.analog)

@@ -44,14 +44,15 @@ def add_parser(sub):
                    help="output folder (default build/fidelity/minilm; with --analog build/fidelity/analog)")
     p.add_argument("--json", action="store_true", help="print fidelity.json on stdout and nothing else")
     add_config_args(p)
-    add_analog_args(p)
+    add_analog_args(p, noise_scale=False)
     g = p.add_argument_group("analog study (with --analog)")
     g.add_argument("--plans", default="sws,dense",
                    help=f"comma-separated mapping plans of {', '.join(PLANS)} (default %(default)s)")
     g.add_argument("--no-retrieval", action="store_true",
                    help="token cosine only: leave the paraphrase sentences out of the crossbar runs (3x fewer tokens)")
     g.add_argument("--noise-scales", default="1",
-                   help="comma-separated factors on every noise std of the device (default %(default)s)")
+                   help="comma-separated factors on every noise std of the device and ADC, one study point each "
+                        "(default %(default)s)")
     return p
 
 
