@@ -223,27 +223,32 @@ def plot_studies(results: list[dict], path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     lines = {}
     for res in results:
         for r in res["rows"]:
             lines.setdefault((r["plan"], r["sparsity"], remedy_label(res)), []).append(r)
-    for (plan, s, remedy), rs in sorted(lines.items()):
-        rs.sort(key=lambda r: r["noise_scale"])
-        ax.errorbar([r["noise_scale"] for r in rs], [r["cosine"]["mean"] for r in rs],
-                    yerr=[r["cosine"]["std"] for r in rs], marker="o" if plan == "sws" else "s", capsize=3,
-                    ls="-" if remedy == "no remedy" else "--", label=f"{plan}, sparsity {s:g}, {remedy}")
     digital = {(r["plan"], r["sparsity"]): r["cosine_digital"] for res in results for r in res["rows"]}
-    for (plan, s), c in sorted(digital.items()):
-        ax.axhline(c, color="grey", lw=0.6, ls=":")
-    ax.axhline(0.95, color="red", lw=0.6, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlabel(f"noise scale (every noise std of the {results[0]['device']['name']} preset times this)")
-    ax.set_ylabel("token cosine vs unpruned float model")
-    ax.set_title(f"MiniLM through analog crossbars, read {results[0]['drift_time_s']:g} s after programming "
-                 f"(dotted: ideal crossbars; red: 0.95)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    for k, ax in enumerate(axes):   # the whole range, then a zoom on the goal's 0.95
+        for (plan, s, remedy), rs in sorted(lines.items()):
+            rs = sorted(rs, key=lambda r: r["noise_scale"])
+            ax.errorbar([r["noise_scale"] for r in rs], [r["cosine"]["mean"] for r in rs],
+                        yerr=[r["cosine"]["std"] for r in rs], marker="o" if plan == "sws" else "s", capsize=3,
+                        ls="-" if remedy == "no remedy" else "--", label=f"{plan}, sparsity {s:g}, {remedy}")
+        for c in set(digital.values()):
+            ax.axhline(c, color="grey", lw=0.6, ls=":")
+        ax.axhline(0.95, color="red", lw=0.6, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"noise scale (x every noise std of the {results[0]['device']['name']} preset)")
+        ax.grid(alpha=0.3)
+        if k:
+            ax.set_ylim(0.9, 0.97)
+            ax.set_title("zoom (dotted grey: ideal crossbars; red: 0.95)", fontsize=9)
+        else:
+            ax.set_ylabel("token cosine vs unpruned float model")
+            ax.set_title(f"MiniLM through analog crossbars, read {results[0]['drift_time_s']:g} s after programming",
+                         fontsize=9)
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
