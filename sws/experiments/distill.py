@@ -27,6 +27,7 @@ checkpoint ends exactly where an uninterrupted one does.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -236,7 +237,8 @@ def export_model(shape: BertShape, params: dict, masks: dict, path: str, doc: st
 
 # -- training -----------------------------------------------------------------------------------------------
 
-def _loss_fn(shape: BertShape, cfg: DistillConfig):
+def _loss_fn(shape: BertShape, hidden_weight: float, attention_weight: float, output_weight: float):
+    """loss(train, frozen, masks, teacher, ids, mask) -> (total, (hidden, attention, output))."""
     jax, jnp = jax_modules()
 
     def loss(train, frozen, masks, teacher, ids, mask):
@@ -257,10 +259,42 @@ def _loss_fn(shape: BertShape, cfg: DistillConfig):
         a, b = hs[-1], ht[-1]
         cos = (a * b).sum(-1) / jnp.maximum(jnp.linalg.norm(a, axis=-1) * jnp.linalg.norm(b, axis=-1), 1e-12)
         out = ((1 - cos) * real).sum() / n
-        total = cfg.hidden_weight * hidden + cfg.attention_weight * att + cfg.output_weight * out
+        total = hidden_weight * hidden + attention_weight * att + output_weight * out
         return total, (hidden, att, out)
 
     return loss
+
+
+def _optimizer():
+    try:
+        import optax
+    except ImportError:
+        from .bert import PRUNE_EXTRA
+        raise SwsError(f"training a sparse model needs optax: {PRUNE_EXTRA}") from None
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam())
+
+
+def _compiled_step(shape: BertShape, cfg: DistillConfig):
+    return _step_for(shape, (cfg.hidden_weight, cfg.attention_weight, cfg.output_weight))
+
+
+@functools.lru_cache(maxsize=4)
+def _step_for(shape: BertShape, weights: tuple):
+    """One optimizer step, jitted; cached per shape and loss weights, which is all it depends on (the
+    learning rate is an argument), so that several runs in one process compile it once."""
+    jax, jnp = jax_modules()
+    opt = _optimizer()
+    hidden, attention, output = weights
+    grad = jax.value_and_grad(_loss_fn(shape, hidden, attention, output), has_aux=True)
+
+    def step(train, opt_state, frozen, masks, teacher, ids, mask, lr):
+        (loss, parts), g = grad(train, frozen, masks, teacher, ids, mask)
+        updates, opt_state = opt.update(g, opt_state, train)
+        train = {k: train[k] - lr * updates[k] for k in train}
+        train = {k: train[k] * masks[k] if k in masks else train[k] for k in train}
+        return train, opt_state, loss, parts
+
+    return jax.jit(step)
 
 
 class Distiller:
@@ -284,30 +318,11 @@ class Distiller:
         jax, jnp = jax_modules()
         train = {k: np.array(v, np.float32) for k, v in self.teacher.items() if not k.startswith("emb.")}
         masks = {n: np.ones(np.shape(self.teacher[n]), bool) for n in self.names}
-        return train, self._optimizer().init(jax.tree_util.tree_map(jnp.asarray, train)), masks
-
-    def _optimizer(self):
-        try:
-            import optax
-        except ImportError:
-            from .bert import PRUNE_EXTRA
-            raise SwsError(f"training a sparse model needs optax: {PRUNE_EXTRA}") from None
-        return optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam())
+        return train, _optimizer().init(jax.tree_util.tree_map(jnp.asarray, train)), masks
 
     def _step(self):
         if self._step_fn is None:
-            jax, jnp = jax_modules()
-            opt = self._optimizer()
-            grad = jax.value_and_grad(_loss_fn(self.shape, self.cfg), has_aux=True)
-
-            def step(train, opt_state, frozen, masks, teacher, ids, mask, lr):
-                (loss, parts), g = grad(train, frozen, masks, teacher, ids, mask)
-                updates, opt_state = opt.update(g, opt_state, train)
-                train = {k: train[k] - lr * updates[k] for k in train}
-                train = {k: train[k] * masks[k] if k in masks else train[k] for k in train}
-                return train, opt_state, loss, parts
-
-            self._step_fn = jax.jit(step)
+            self._step_fn = _compiled_step(self.shape, self.cfg)
         return self._step_fn
 
     def lr_at(self, step: int) -> float:
@@ -506,7 +521,10 @@ def seconds_per_step(d: Distiller, repeats: int = 2) -> float:
         for _ in range(repeats):
             fn(*args)[2].block_until_ready()
         total += share[b] * (time.monotonic() - t) / repeats
-    return total
+    t = time.monotonic()       # a mask update, every prune_every steps
+    update_masks({k: np.asarray(v) for k, v in train.items() if k in masks},
+                 {k: np.ones(np.shape(v), bool) for k, v in masks.items()}, {k: 0.5 for k in masks})
+    return total + (time.monotonic() - t) / d.cfg.prune_every
 
 
 def checkpoint_config(folder: str) -> dict | None:
