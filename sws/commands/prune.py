@@ -51,6 +51,10 @@ def add_parser(sub):
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default %(default)s)")
     p.add_argument("--owl-lambda", type=float, default=0.08,
                    help="OWL: per-block sparsities within the target +- this (default %(default)s; 0: uniform)")
+    p.add_argument("--pruner", choices=("magnitude", "sparsegpt"), default="magnitude",
+                   help="how the masks grow: magnitude (every 25 steps, the smallest |w| still kept; default) or "
+                        "sparsegpt (twice a stage, SparseGPT on the student's own inputs with the OBS update of the "
+                        "kept weights; about 4 min per pruning on 2 busy cores)")
     p.add_argument("--seed", type=int, default=0, help="batch order (default %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads of XLA (default %(default)s)")
     p.add_argument("--restart", action="store_true", help="ignore (and remove) a checkpoint in the output folder")
@@ -66,7 +70,8 @@ def run(args):
     meta = prune_minilm(out, steps=args.steps, model=args.model, text=args.text, time_budget=budget,
                         threads=args.threads, restart=args.restart, progress=not args.no_progress,
                         log=lambda m: print(m, file=sys.stderr, flush=True), targets=targets,
-                        batch_tokens=args.batch_tokens, lr=args.lr, owl_lambda=args.owl_lambda, seed=args.seed)
+                        batch_tokens=args.batch_tokens, lr=args.lr, owl_lambda=args.owl_lambda, seed=args.seed,
+                        pruner=args.pruner)
     for key, e in meta["exported"].items():
         print(f"sparsity {key}: {out}/{e['file']} ({100 * e['zeros']:.2f}% zeros in the 36 int8 matrices)")
     if not meta.get("done", meta["step"] >= meta["config"]["steps"]):

@@ -45,7 +45,12 @@ __all__ = ["DistillConfig", "stage_steps", "owl_sparsities", "update_masks", "Ba
 
 CHECKPOINT = "checkpoint.npz"
 MANIFEST = "prune.json"
-_CAL_SEQUENCES = 128   # training sequences whose activations OWL reads
+_CAL_SEQUENCES = 128   # training sequences whose activations OWL (and the sparsegpt pruner) reads
+#: How a mask update chooses the weights: the smallest |w| still kept, or SparseGPT on the student's own
+#: inputs (second-order, with the OBS update of the kept weights; Frantar and Alistarh 2023), layer by layer.
+PRUNERS = ("magnitude", "sparsegpt")
+#: The matrices of a block that SparseGPT prunes from one capture of the student's inputs, in order.
+_GROUPS = (("attn.query", "attn.key", "attn.value"), ("attn.output",), ("ffn.in",), ("ffn.out",))
 
 
 def model_file(sparsity: float) -> str:
@@ -68,6 +73,7 @@ class DistillConfig:
     prune_every: int = 25
     owl_lambda: float = 0.08
     owl_m: float = 5.0
+    pruner: str = "magnitude"
     hidden_weight: float = 1.0
     attention_weight: float = 1.0
     output_weight: float = 1.0
@@ -99,6 +105,8 @@ class DistillConfig:
             raise SwsError(f"owl_lambda must be in [0, 0.5), not {self.owl_lambda!r}")
         if not self.owl_m > 0:
             raise SwsError(f"owl_m must be positive, not {self.owl_m!r}")
+        if self.pruner not in PRUNERS:
+            raise SwsError(f"pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
         if self.warmup < 0:
             raise SwsError(f"warmup must be at least 0, not {self.warmup!r}")
 
@@ -343,10 +351,8 @@ class Distiller:
             start += n
         raise IndexError(step)
 
-    def plan(self, train: dict) -> list[dict]:
-        """The per-matrix sparsity of each target (OWL on the teacher's activations of calibration text:
-        the first training sequences of epoch 0's order, never the evaluation sentences)."""
-        jax, jnp = jax_modules()
+    def calibration(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, mask) of the first _CAL_SEQUENCES training sequences in epoch 0's order."""
         cal = self.batches._make(0)
         idx = np.concatenate([b[1] for b in cal])[:_CAL_SEQUENCES]
         seqs = [self.batches.seqs[j] for j in idx]
@@ -355,12 +361,51 @@ class Distiller:
         mask = np.zeros_like(ids)
         for r, s in enumerate(seqs):
             ids[r, :len(s)], mask[r, :len(s)] = s, 1
+        return ids, mask
+
+    def plan(self, train: dict) -> list[dict]:
+        """The per-matrix sparsity of each target (OWL on the teacher's activations of calibration text:
+        the first training sequences of epoch 0's order, never the evaluation sentences)."""
+        jax, jnp = jax_modules()
+        ids, mask = self.calibration()
         captured = {}
         forward(self.teacher, jnp.asarray(ids), jnp.asarray(mask), self.shape, capture=captured)
         real = mask.astype(bool)
         inputs = {k: np.asarray(v)[real] for k, v in captured.items()}
         return [owl_sparsities(self.teacher, inputs, self.shape, s, self.cfg.owl_lambda, self.cfg.owl_m)
                 for s in self.cfg.targets]
+
+    def obs_prune(self, train: dict, sparsities: dict) -> tuple[dict, dict]:
+        """SparseGPT on the student, block by block and in graph order: each group of matrices pruned to
+        its sparsity from the student's inputs with every earlier matrix already pruned. Returns the new
+        weights and masks (the zeros SparseGPT leaves)."""
+        jax, jnp = jax_modules()
+        from mapper.pruning import hessian, obs_factor, sparsegpt
+        ids, mask = self.calibration()
+        real = mask.astype(bool)
+        ids, mask = jnp.asarray(ids), jnp.asarray(mask)
+        shape = self.shape
+
+        @jax.jit
+        def inputs_of(params):
+            cap = {}
+            forward(params, ids, mask, shape, capture=cap)
+            return cap
+
+        params = {**{k: jnp.asarray(v) for k, v in self.teacher.items() if k.startswith("emb.")},
+                  **{k: jnp.asarray(v) for k, v in train.items()}}
+        new = dict(train)
+        masks = {}
+        for i in range(shape.layers):
+            for group in _GROUPS:
+                x = np.asarray(inputs_of(params)[f"L{i}.{group[0]}"])[real].astype(np.float64)
+                factor = obs_factor(hessian(x))
+                for role in group:
+                    name = f"L{i}.{role}"
+                    w = sparsegpt(np.asarray(new[name], np.float64), sparsities[name], factor).astype(np.float32)
+                    new[name], masks[name] = w, w != 0
+                    params[name] = jnp.asarray(w)
+        return new, masks
 
     # checkpoints
     def _save(self, step, train, opt_state, masks, meta):
@@ -420,10 +465,21 @@ class Distiller:
         out_of_time = False
         while step < end:
             stage, t, n = self.locate(step)
-            if t % self.cfg.prune_every == 0 or t + 1 == max(1, int(round(self.cfg.ramp * n))):
+            ramp_end = max(1, int(round(self.cfg.ramp * n)))
+            obs = self.cfg.pruner == "sparsegpt"
+            if (t == 0 or t + 1 == ramp_end) if obs else (t % self.cfg.prune_every == 0 or t + 1 == ramp_end):
                 prev = plans[stage - 1] if stage else {k: 0.0 for k in self.names}
                 want = layer_sparsity_at(stage, t, n, self.cfg.ramp, prev, plans[stage])
-                new = update_masks({k: np.asarray(train_j[k]) for k in self.names}, masks_np, want)
+                if obs and t + 1 < ramp_end:
+                    # SparseGPT prunes twice a stage: halfway (in remaining weights) at its start, to the
+                    # target at the ramp's end.
+                    want = {k: 1 - math.sqrt((1 - prev[k]) * (1 - plans[stage][k])) for k in want}
+                if self.cfg.pruner == "sparsegpt":
+                    self.log(f"step {step}: SparseGPT to {np.mean(list(want.values())):.3f}")
+                    pruned, new = self.obs_prune({k: np.asarray(v) for k, v in train_j.items()}, want)
+                    train_j = {k: jnp.asarray(v) for k, v in pruned.items()}
+                else:
+                    new = update_masks({k: np.asarray(train_j[k]) for k in self.names}, masks_np, want)
                 if any((new[k] != masks_np[k]).any() for k in self.names):
                     masks_np = new
                     masks_j = {k: jnp.asarray(v, jnp.float32) for k, v in masks_np.items()}

@@ -126,6 +126,21 @@ def test_loss_falls_and_masks_hold_the_targets(tmp_path):
     assert len({round(v, 6) for v in e["per_layer_target"].values()}) == 2   # OWL: the two blocks differ
 
 
+@pytest.mark.slow
+def test_the_sparsegpt_pruner_reaches_the_targets_per_layer_and_in_total(tmp_path):
+    seqs, _ = tiny_seqs()
+    cfg = config(steps=16, pruner="sparsegpt", ramp=0.25)
+    d = distill.Distiller(SHAPE, teacher(), seqs, cfg, str(tmp_path), progress=False)
+    meta = d.run()
+    for key in ("0.5", "0.8"):
+        e = meta["exported"][key]
+        assert e["zeros"] == pytest.approx(float(key), abs=2e-3)
+        for name, target in e["per_layer_target"].items():
+            assert e["per_layer_zeros"][name] == pytest.approx(target, abs=5e-3)   # SparseGPT's per-block rounding
+    for name, m in d.final_masks.items():                  # the exported zeros are the student's mask
+        assert np.all(d.final[name][~m] == 0)
+
+
 def test_resuming_from_a_checkpoint_gives_the_same_model(tmp_path):
     seqs, _ = tiny_seqs()
     cfg = config(steps=10)
