@@ -87,7 +87,7 @@ def main():
     sparsities = tuple(float(s) for s in args.sparsities.split(","))
     distilled = {s: os.path.join(args.models, model_file(s)) for s in sparsities
                  if os.path.isfile(os.path.join(args.models, model_file(s)))}
-    result = measure_models(distilled, sparsities,
+    result = measure_models(distilled, sparsities, save_oneshot=os.path.join("build", "models-oneshot"),
                             progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t} ({time.perf_counter() - t0:.0f} s)",
                                                            file=sys.stderr, flush=True))
     result["training"] = {k: manifest[k] for k in ("config", "text", "stages", "seconds", "step", "done", "history")}

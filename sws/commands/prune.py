@@ -55,6 +55,9 @@ def add_parser(sub):
                    help="how the masks grow: magnitude (every 25 steps, the smallest |w| still kept; default) or "
                         "sparsegpt (twice a stage, SparseGPT on the student's own inputs with the OBS update of the "
                         "kept weights; about 4 min per pruning on 2 busy cores)")
+    p.add_argument("--init", default=None,
+                   help="start from this sparse model (an .onnx in MiniLM's form, e.g. one pruned one-shot by "
+                        "SparseGPT) instead of the unpruned weights; its zeros are the first mask")
     p.add_argument("--seed", type=int, default=0, help="batch order (default %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads of XLA (default %(default)s)")
     p.add_argument("--restart", action="store_true", help="ignore (and remove) a checkpoint in the output folder")
@@ -71,7 +74,7 @@ def run(args):
                         threads=args.threads, restart=args.restart, progress=not args.no_progress,
                         log=lambda m: print(m, file=sys.stderr, flush=True), targets=targets,
                         batch_tokens=args.batch_tokens, lr=args.lr, owl_lambda=args.owl_lambda, seed=args.seed,
-                        pruner=args.pruner)
+                        pruner=args.pruner, init=args.init)
     for key, e in meta["exported"].items():
         print(f"sparsity {key}: {out}/{e['file']} ({100 * e['zeros']:.2f}% zeros in the 36 int8 matrices)")
     if not meta.get("done", meta["step"] >= meta["config"]["steps"]):

@@ -311,8 +311,11 @@ class Distiller:
 
     def __init__(self, shape: BertShape, teacher: dict, seqs: list, cfg: DistillConfig, folder: str, *,
                  text_info: dict | None = None, checkpoint_every: int = 200, time_budget: float | None = None,
-                 progress: bool = True, log=None):
+                 progress: bool = True, log=None, student: dict | None = None):
+        """student: the weights to start from instead of the teacher's (a sparse model: its zeros become the
+        first mask, e.g. SparseGPT's one-shot result); the teacher stays what is imitated."""
         self.shape, self.teacher, self.cfg, self.folder = shape, teacher, cfg, folder
+        self.student = student
         self.text_info = text_info or {}
         self.checkpoint_every, self.time_budget = checkpoint_every, time_budget
         self.progress, self.log = progress, log or (lambda msg: None)
@@ -324,8 +327,9 @@ class Distiller:
     # the arrays a step reads
     def _fresh(self):
         jax, jnp = jax_modules()
-        train = {k: np.array(v, np.float32) for k, v in self.teacher.items() if not k.startswith("emb.")}
-        masks = {n: np.ones(np.shape(self.teacher[n]), bool) for n in self.names}
+        start = self.student or self.teacher
+        train = {k: np.array(v, np.float32) for k, v in start.items() if not k.startswith("emb.")}
+        masks = {n: train[n] != 0 if self.student else np.ones(np.shape(self.teacher[n]), bool) for n in self.names}
         return train, _optimizer().init(jax.tree_util.tree_map(jnp.asarray, train)), masks
 
     def _step(self):
@@ -601,10 +605,11 @@ DEFAULT_STEPS = 3000
 
 def prune_minilm(folder: str, *, steps: int | None = None, model: str | None = None, text: str = "wordnet",
                  time_budget: float | None = None, threads: int | None = None, restart: bool = False,
-                 progress: bool = True, log=None, **options) -> dict:
+                 progress: bool = True, log=None, init: str | None = None, **options) -> dict:
     """`sws prune`: distil the unpruned MiniLM (or the ONNX model `model` in its form) into sparse students at
     the targets, exported as `folder`/minilm-sparseNN.onnx; resumes from `folder`/checkpoint.npz.
 
+    init: start the student from this sparse model (an .onnx in MiniLM's form) instead of the teacher.
     options: the other DistillConfig fields. steps: the total; None resumes a checkpoint's, else fits 90% of
     the time budget at the measured speed, else DEFAULT_STEPS. The time budget also stops the run
     (checkpointed, resumable) when it runs out."""
@@ -638,6 +643,12 @@ def prune_minilm(folder: str, *, steps: int | None = None, model: str | None = N
         fit = int(0.9 * time_budget / sps)
         log(f"{sps:.2f} s per step: {fit} steps fit 90% of the {time_budget:g} s budget")
         cfg = dataclasses.replace(cfg, steps=max(fit, 2 * len(cfg.targets)))
+    student = None
+    if init is not None:
+        start_shape, student = from_onnx(minilm_model(init)[0])
+        if start_shape != shape:
+            raise SwsError(f"--init: {init} is a {start_shape}, the teacher a {shape}")
+        info = {**info, "init": os.path.abspath(init)}
     d = Distiller(shape, teacher, seqs, cfg, folder, text_info=info, time_budget=time_budget, progress=progress,
-                  log=log)
+                  log=log, student=student)
     return d.run()

@@ -36,10 +36,12 @@ def _energy(model, linears, cfg: ArrayConfig) -> dict:
 
 
 def measure_models(distilled: dict, sparsities, *, oneshot: str = "sparsegpt", cfg: ArrayConfig = ArrayConfig(),
-                   progress=None) -> dict:
+                   save_oneshot: str | None = None, extra: dict | None = None, progress=None) -> dict:
     """Rows for the unpruned model, `oneshot` pruning at each sparsity, and each distilled model.
 
-    distilled: sparsity -> ONNX path (or spec) of the model `sws prune` made for it."""
+    distilled: sparsity -> ONNX path (or spec) of the model `sws prune` made for it.
+    save_oneshot: a folder to write the one-shot models to (oneshot-<method>-sparseNN.onnx).
+    extra: label -> {sparsity: path} of more models to measure (other runs)."""
     model, linears = minilm_model()
     feeds = token_feeds(load_token_sequences(TOKENS_PATH))
     mask = feeds["attention_mask"]
@@ -53,8 +55,10 @@ def measure_models(distilled: dict, sparsities, *, oneshot: str = "sparsegpt", c
         return {"cosine_tokens": masked_cosine(y, reference, mask), "cosine_sentences": pooled_cosine(y, reference, mask),
                 "retrieval": retrieval_accuracy(pooled_embeddings(yp, para["attention_mask"])), **_energy(m, lins, cfg)}
 
+    extra = extra or {}
     jobs = [("unpruned", 0.0)] + [(oneshot, s) for s in sparsities] + [("distilled", s) for s in sparsities
                                                                         if s in distilled]
+    jobs += [(label, s) for label, paths in extra.items() for s in sorted(paths)]
     calib = calibration_feeds(CALIBRATION_PATH) if oneshot != "magnitude" else None
     rows = []
     for i, (method, s) in enumerate(jobs):
@@ -64,10 +68,17 @@ def measure_models(distilled: dict, sparsities, *, oneshot: str = "sparsegpt", c
             m, lins = model, linears
         elif method == "distilled":
             m, lins = minilm_model(distilled[s])
+        elif method in extra:
+            m, lins = minilm_model(extra[method][s])
         else:
             m, lins = prune_model(model, linears, s, method, calibration=calib), linears
+            if save_oneshot:
+                import onnx
+                os.makedirs(save_oneshot, exist_ok=True)
+                onnx.save(m, os.path.join(save_oneshot, f"oneshot-{method}-sparse{round(100 * s)}.onnx"))
         rows.append({"method": method if method != oneshot else f"{oneshot} (one-shot)", "sparsity": s,
-                     "model": distilled.get(s) if method == "distilled" else None, **measure(m, lins)})
+                     "model": distilled.get(s) if method == "distilled" else extra.get(method, {}).get(s),
+                     **measure(m, lins)})
     cfgd = cfg.to_dict()
     return {"rows": rows, "tokens": int(mask.sum()), "sequences": len(mask), "paraphrase_pairs": len(para["input_ids"]) // 2,
             "config": cfgd, "law": cfgd.get("energy", {}).get("law")}

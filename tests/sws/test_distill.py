@@ -141,6 +141,21 @@ def test_the_sparsegpt_pruner_reaches_the_targets_per_layer_and_in_total(tmp_pat
         assert np.all(d.final[name][~m] == 0)
 
 
+def test_a_sparse_start_keeps_its_zeros(tmp_path):
+    seqs, _ = tiny_seqs()
+    start = teacher()
+    rng = np.random.default_rng(9)
+    for name in bert.linear_names(SHAPE):
+        start[name] = np.where(rng.random(start[name].shape) < 0.8, 0, start[name]).astype(np.float32)
+    d = distill.Distiller(SHAPE, teacher(), seqs, config(steps=4, targets=(0.8,), owl_lambda=0.0), str(tmp_path),
+                          progress=False, student=start)
+    d.run()
+    for name in bert.linear_names(SHAPE):
+        assert np.all(d.final_masks[name] <= (start[name] != 0))         # its zeros stay zeros
+        assert np.all(d.final[name][start[name] == 0] == 0)
+        assert not np.array_equal(d.final[name], start[name])           # and the rest trains
+
+
 def test_resuming_from_a_checkpoint_gives_the_same_model(tmp_path):
     seqs, _ = tiny_seqs()
     cfg = config(steps=10)
