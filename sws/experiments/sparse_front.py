@@ -40,7 +40,8 @@ def measure_models(distilled: dict, sparsities, *, oneshot: str = "sparsegpt", c
     """Rows for the unpruned model, `oneshot` pruning at each sparsity, and each distilled model.
 
     distilled: sparsity -> ONNX path (or spec) of the model `sws prune` made for it.
-    save_oneshot: a folder to write the one-shot models to (oneshot-<method>-sparseNN.onnx).
+    save_oneshot: a folder for the one-shot models (oneshot-<method>-sparseNN.onnx): read if there, else
+        made and written.
     extra: label -> {sparsity: path} of more models to measure (other runs)."""
     model, linears = minilm_model()
     feeds = token_feeds(load_token_sequences(TOKENS_PATH))
@@ -71,11 +72,15 @@ def measure_models(distilled: dict, sparsities, *, oneshot: str = "sparsegpt", c
         elif method in extra:
             m, lins = minilm_model(extra[method][s])
         else:
-            m, lins = prune_model(model, linears, s, method, calibration=calib), linears
-            if save_oneshot:
-                import onnx
-                os.makedirs(save_oneshot, exist_ok=True)
-                onnx.save(m, os.path.join(save_oneshot, f"oneshot-{method}-sparse{round(100 * s)}.onnx"))
+            saved = os.path.join(save_oneshot, f"oneshot-{method}-sparse{round(100 * s)}.onnx") if save_oneshot else None
+            if saved and os.path.isfile(saved):      # made by an earlier run: SparseGPT takes minutes a model
+                m, lins = minilm_model(saved)
+            else:
+                m, lins = prune_model(model, linears, s, method, calibration=calib), linears
+                if saved:
+                    import onnx
+                    os.makedirs(save_oneshot, exist_ok=True)
+                    onnx.save(m, saved)
         rows.append({"method": method if method != oneshot else f"{oneshot} (one-shot)", "sparsity": s,
                      "model": distilled.get(s) if method == "distilled" else extra.get(method, {}).get(s),
                      **measure(m, lins)})
