@@ -33,7 +33,7 @@ def measure(spec: str, sparsity: float, mux: int, placement: str, exact: bool = 
     results = map_source(spec, cfg, sparsity)
     rep = report_dict(results, cfg, source=spec, sparsity=sparsity)
     t = rep["total"]
-    row = {"M": mux, "placement": placement, "n_adc": cfg.n_adc, "cycles": t["cycles_per_vector"],
+    row = {"M": mux, "placement": placement, "n_adc": cfg.hw.n_adc, "cycles": t["cycles_per_vector"],
            "adc_bound": t["adc_bound_cycles"], "sar_cycles": t["sar_cycles"], "energy_pj": t["energy_pj"],
            "adc_bank_um2": t["area_breakdown_um2"]["adc_bank"]}
     if exact:
@@ -60,14 +60,14 @@ def synth_point(mux: int) -> dict:
     cfg = ArrayConfig()
     if mux:
         cfg = cfg.replace(adc_mux=mux, n_adc=cfg.hw.mux_adcs(mux))
-    params = TileParams(cfg.hw, 512, 512, 512, 8192, 4096, default_lanes(cfg.rows))
+    params = TileParams(cfg.hw, 512, 512, 512, 8192, 4096, default_lanes(cfg.hw.rows))
     start = time.perf_counter()
     # Elaborated for ECP5 as `sws synth --target ecp5` does: block RAM reads through the DP16KD's own
     # output register (hwgen/bram.py).
     design = emit_rtlil(None, params, controller_only=True, platform=platform_for("ecp5"))
     r = synthesize(design, module_name(True), "ecp5", pnr=True,
                    fmt="rtlil", say=lambda m: None, check=netlist_check(params, None, say=lambda m: None)(True))
-    return {"M": mux, "n_adc": cfg.n_adc, "luts": r.luts, "carries": r.carries, "flip_flops": r.flip_flops,
+    return {"M": mux, "n_adc": cfg.hw.n_adc, "luts": r.luts, "carries": r.carries, "flip_flops": r.flip_flops,
             "block_rams": r.block_rams, "fmax_mhz": r.fmax_mhz, "netlist_checked": r.netlist_checked,
             "mapper": [w for w in r.warnings if not w.startswith("Warning:")],
             "seconds": round(time.perf_counter() - start)}

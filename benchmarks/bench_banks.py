@@ -50,7 +50,7 @@ def main():
         if not os.path.exists(os.path.join(plan, "manifest.json")):
             map_to_folder(DEFAULT_WEIGHTS, ArrayConfig(), DEFAULT_SPARSITY, plan)
     base = load_plan(plan).layer(None)
-    x = np.random.default_rng(0).integers(base.cfg.input_min, base.cfg.input_max + 1, (3, base.shape[0]))
+    x = np.random.default_rng(0).integers(base.cfg.hw.input_min, base.cfg.hw.input_max + 1, (3, base.shape[0]))
     configs = [(1, 1, False)] + [(int(b), args.beat, True) for b in args.banks.split(",")]
     rows = []
     for banks, beat, db in configs:

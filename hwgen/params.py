@@ -140,7 +140,7 @@ class TileParams:
         """The sizes of exactly this plan layer (a baked netlist, or the smallest generic one for it)."""
         k, n = lp.shape
         return cls(lp.cfg.hw, int(k), int(n), lp.n_sections, len(lp.row_index), len(lp.columns["res"]),
-                   default_lanes(lp.cfg.rows) if lanes is None else lanes, timing or MacroTiming())
+                   default_lanes(lp.cfg.hw.rows) if lanes is None else lanes, timing or MacroTiming())
 
     def fits(self, lp: LayerPlan) -> None:
         """Raise an SwsError unless the plan's hardware is this tile's and its tables fit its limits.

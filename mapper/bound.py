@@ -53,28 +53,28 @@ def column_ones(w: np.ndarray, weight_bits: int) -> np.ndarray:
 
 def lower_bound(w: np.ndarray, cfg: ArrayConfig) -> float:
     """The closed-form bound of the configuration's law (pJ per input vector) for any lossless plan of w."""
-    ones = column_ones(w, cfg.weight_bits)
+    ones = column_ones(w, cfg.hw.weight_bits)
     total, nonempty = int(ones.sum()), int(np.count_nonzero(ones))
-    a = cfg.steps
-    if cfg.law == "walden":
-        return cfg.e8_pj * 2.0 ** -8 * a * (total + nonempty)
-    if cfg.law == "thermal":
-        return cfg.e8_pj * 4.0 ** -7 * a * total
-    b = np.arange(1, cfg.full_resolution + 1)
+    a = cfg.hw.steps
+    if cfg.energy.law == "walden":
+        return cfg.energy.e8_pj * 2.0 ** -8 * a * (total + nonempty)
+    if cfg.energy.law == "thermal":
+        return cfg.energy.e8_pj * 4.0 ** -7 * a * total
+    b = np.arange(1, cfg.hw.full_resolution + 1)
     e = conversion_energy(cfg, b)
-    per_one = float(np.min(e / np.minimum(2 ** b - 1, cfg.rows)))
+    per_one = float(np.min(e / np.minimum(2 ** b - 1, cfg.hw.rows)))
     m = ones[ones > 0].astype(np.float64)
     return float(a * np.maximum(per_one * m, e.min()).sum())
 
 
 def column_bound(w: np.ndarray, cfg: ArrayConfig) -> float:
     """Each column split on its own in the cheapest way into parts of at most R ones (pJ per input vector)."""
-    ones = column_ones(w, cfg.weight_bits)
+    ones = column_ones(w, cfg.hw.weight_bits)
     top = int(ones.max(initial=0))
-    part = np.zeros(cfg.rows + 1)
-    part[1:] = conversion_energy(cfg, lossless_bits(np.arange(1, cfg.rows + 1)))
+    part = np.zeros(cfg.hw.rows + 1)
+    part[1:] = conversion_energy(cfg, lossless_bits(np.arange(1, cfg.hw.rows + 1)))
     f = np.zeros(top + 1)
     for m in range(1, top + 1):
-        k = min(m, cfg.rows)
+        k = min(m, cfg.hw.rows)
         f[m] = np.min(part[1:k + 1] + f[m - 1::-1][:k])   # last part of 1..k ones after f[m - part]
-    return float(cfg.steps * f[ones].sum())
+    return float(cfg.hw.steps * f[ones].sum())

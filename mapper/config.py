@@ -316,8 +316,9 @@ class ArrayConfig:
     """The hardware, the mapping choices and the energy model of one mapping run, as one value.
 
     Built from the three parts or from their fields by name (``ArrayConfig(rows=64, law="thermal")``);
-    every field of every part reads as an attribute (``cfg.rows``, ``cfg.policy``, ``cfg.e8_pj``).
-    Immutable and comparable; `replace` makes a changed copy.
+    a field is read through its part (``cfg.hw.rows``, ``cfg.mapping.policy``, ``cfg.energy.e8_pj``), so
+    that editors, type checkers and readers see where it lives. Immutable and comparable; `replace`
+    makes a changed copy.
     """
 
     __slots__ = ("hw", "mapping", "energy")
@@ -347,12 +348,6 @@ class ArrayConfig:
         if top is not None and self.hw.full_resolution > top:
             raise SwsError(f"law {self.energy.law!r} covers ADCs of at most {top} bits, but rows {self.hw.rows} "
                            f"need {self.hw.full_resolution} (rows must be at most {2 ** top - 1})")
-
-    def __getattr__(self, name):
-        part = _FIELD_PART.get(name, "hw" if hasattr(HardwareConfig, name) else None)   # fields, then derived
-        if part is None:
-            raise AttributeError(f"ArrayConfig has no attribute {name!r}")
-        return getattr(object.__getattribute__(self, part), name)
 
     def __setattr__(self, name, value):
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")

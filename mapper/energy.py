@@ -20,17 +20,17 @@ def _bits(bits) -> np.ndarray:
 
 def conversion_energy(cfg: ArrayConfig, bits) -> np.ndarray:
     """Energy in pJ of one conversion at `bits` (array-like, each >= 1) under the configuration's law."""
-    return np.asarray(MODELS[cfg.law].energy(_bits(bits), **cfg.energy.model_params()), dtype=np.float64)
+    return np.asarray(MODELS[cfg.energy.law].energy(_bits(bits), **cfg.energy.model_params()), dtype=np.float64)
 
 
 def adc_area(cfg: ArrayConfig, bits) -> np.ndarray:
     """Area in um^2 of one ADC of `bits` resolution under the configuration's law (its model's area)."""
-    return np.asarray(MODELS[cfg.law].area(_bits(bits), **cfg.energy.model_params()), dtype=np.float64)
+    return np.asarray(MODELS[cfg.energy.law].area(_bits(bits), **cfg.energy.model_params()), dtype=np.float64)
 
 
 def energy_table(cfg: ArrayConfig, max_bits: int | None = None) -> np.ndarray:
     """E[b] for b = 0..max_bits, with E[0] = 0 (a column that is never converted costs nothing)."""
-    max_bits = cfg.full_resolution if max_bits is None else max_bits
+    max_bits = cfg.hw.full_resolution if max_bits is None else max_bits
     e = np.zeros(max_bits + 1)
     e[1:] = conversion_energy(cfg, np.arange(1, max_bits + 1))
     return e

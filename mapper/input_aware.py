@@ -58,7 +58,7 @@ def _placed(lm: LayerMap):
     res = lm.res.reshape(s_count, -1)
     ones = lm.sec.counts.reshape(s_count, -1).astype(np.int64)
     slot = np.broadcast_to(np.arange(res.shape[1]), res.shape)
-    mux = lm.cfg.adc_mux
+    mux = lm.cfg.hw.adc_mux
     if not mux:
         return res, ones, np.zeros_like(slot), slot
     logical = np.argsort(placements(res, lm.cfg), axis=1)       # the logical column at each slot column
@@ -76,8 +76,8 @@ def _columns(lm: LayerMap, with_batch: bool = False):
     if not with_batch:
         return out
     pos = np.broadcast_to(np.arange(res.shape[1]), res.shape)
-    if not lm.cfg.adc_mux:
-        return (*out, pos // lm.cfg.n_adc)
+    if not lm.cfg.hw.adc_mux:
+        return (*out, pos // lm.cfg.hw.n_adc)
     g = np.take_along_axis(group, order, axis=1)
     first = np.array([np.searchsorted(row, row) for row in g], np.int64).reshape(g.shape)
     return (*out, pos - first)
@@ -94,7 +94,7 @@ def _batch_cycles(lm: LayerMap, bits: np.ndarray) -> np.ndarray:
 def step_bits(lm: LayerMap, bipolar: bool = False) -> np.ndarray:
     """(S, SC, R + 1): the bits of each section's columns (column-table order) for a step bound q = 0..R."""
     res, ones = _columns(lm)                                            # (S, SC)
-    q = np.arange(lm.cfg.rows + 1)
+    q = np.arange(lm.cfg.hw.rows + 1)
     r = np.minimum(res[:, :, None], lossless_bits(np.minimum(ones[:, :, None], q[None, None, :])))
     return np.where(r > 0, r + int(bipolar), 0)
 
@@ -102,12 +102,12 @@ def step_bits(lm: LayerMap, bipolar: bool = False) -> np.ndarray:
 def _tables(lm: LayerMap, e: np.ndarray, extra_bit: bool, bits: np.ndarray | None = None):
     """Per section and bound q = 0..R: energy, conversions, SAR bits and batch cycles of one step."""
     bits = step_bits(lm, extra_bit) if bits is None else bits
-    rows = lm.cfg.rows
+    rows = lm.cfg.hw.rows
     energy = e[bits].sum(axis=1)
     conv = np.count_nonzero(bits, axis=1)
     sar = bits.sum(axis=1)
-    n_adc = lm.cfg.n_adc
-    if lm.cfg.adc_mux:
+    n_adc = lm.cfg.hw.n_adc
+    if lm.cfg.hw.adc_mux:
         return energy, conv, sar, _batch_cycles(lm, bits)
     sc = bits.shape[1]
     pad = -sc % n_adc
@@ -120,8 +120,8 @@ def _full(lm: LayerMap, e: np.ndarray, extra_bit: bool):
     """Per section, one step with every planned column converted at its planned resolution (weight-only)."""
     res, _ = _columns(lm)
     bits = np.where(res > 0, res + int(extra_bit), 0)
-    n_adc = lm.cfg.n_adc
-    if lm.cfg.adc_mux:
+    n_adc = lm.cfg.hw.n_adc
+    if lm.cfg.hw.adc_mux:
         cycles = _batch_cycles(lm, bits)
     else:
         batched = np.concatenate([bits, np.zeros((bits.shape[0], -bits.shape[1] % n_adc), bits.dtype)], axis=1)
@@ -132,14 +132,14 @@ def _full(lm: LayerMap, e: np.ndarray, extra_bit: bool):
 def _steps(lm: LayerMap, encoding: str) -> int:
     cfg = lm.cfg
     if encoding == "bipolar":
-        return cfg.input_bits - 1
-    return step_count(cfg.input_bits, cfg.input_signed, encoding)
+        return cfg.hw.input_bits - 1
+    return step_count(cfg.hw.input_bits, cfg.hw.input_signed, encoding)
 
 
 def weight_only_cost(lm: LayerMap, encoding: str = "twos", e: np.ndarray | None = None) -> dict:
     """Per input vector, every planned column converted in every step of the encoding (energy table `e`,
     default the layer's own energy model)."""
-    e = energy_table(lm.cfg, lm.cfg.full_resolution + 1) if e is None else e
+    e = energy_table(lm.cfg, lm.cfg.hw.full_resolution + 1) if e is None else e
     energy, conv, sar, cycles = _full(lm, e, encoding == "bipolar")
     p = _steps(lm, encoding)
     rows, ones = _section_rows_and_ones(lm)
@@ -171,10 +171,10 @@ def step_bounds(lm: LayerMap, x, encoding: str = "twos", *, membership: np.ndarr
     cfg = lm.cfg
     x = np.asarray(x, np.int64).reshape(-1, lm.layer.shape[0])
     if encoding != "bipolar":
-        return step_popcounts(lm, drive_steps(x, cfg.input_bits, cfg.input_signed, encoding), membership)
+        return step_popcounts(lm, drive_steps(x, cfg.hw.input_bits, cfg.hw.input_signed, encoding), membership)
     m = section_membership(lm) if membership is None else membership
-    pos = drive_steps(np.maximum(x, 0), cfg.input_bits, True, "signmag")[:, :cfg.input_bits - 1]
-    neg = drive_steps(np.maximum(-x, 0), cfg.input_bits, True, "signmag")[:, :cfg.input_bits - 1]
+    pos = drive_steps(np.maximum(x, 0), cfg.hw.input_bits, True, "signmag")[:, :cfg.hw.input_bits - 1]
+    neg = drive_steps(np.maximum(-x, 0), cfg.hw.input_bits, True, "signmag")[:, :cfg.hw.input_bits - 1]
     return np.maximum(step_popcounts(lm, pos, m), step_popcounts(lm, neg, m))
 
 
@@ -194,9 +194,9 @@ def bounded_cost(lm: LayerMap, q: np.ndarray, e: np.ndarray, *, bipolar: bool = 
     driven = q > 0
     s_idx = np.arange(lm.sec.n_sections)
     pick = lambda table: float(table[s_idx, q].sum()) / v  # noqa: E731
-    hist = np.zeros((q.shape[1], lm.cfg.rows + 1), np.int64)
+    hist = np.zeros((q.shape[1], lm.cfg.hw.rows + 1), np.int64)
     for p in range(q.shape[1]):
-        hist[p] = np.bincount(q[:, p, :].reshape(-1), minlength=lm.cfg.rows + 1)
+        hist[p] = np.bincount(q[:, p, :].reshape(-1), minlength=lm.cfg.hw.rows + 1)
     return {"steps": q.shape[1], "vectors": v,
             "energy_pj": pick(energy), "conversions": pick(conv), "sar_cycles": pick(sar),
             "adc_cycles": pick(cycles),
@@ -211,7 +211,7 @@ def input_aware_cost(lm: LayerMap, x, encoding: str = "twos", *, membership: np.
     layer's own energy model (see `bounded_cost` for the keys)."""
     cfg = lm.cfg
     q = step_bounds(lm, x, encoding, membership=membership)
-    out = bounded_cost(lm, q, energy_table(cfg, cfg.full_resolution + 1), bipolar=encoding == "bipolar")
+    out = bounded_cost(lm, q, energy_table(cfg, cfg.hw.full_resolution + 1), bipolar=encoding == "bipolar")
     return {"encoding": encoding, **out}
 
 
@@ -250,7 +250,7 @@ def load_layer_inputs(path: str, layers) -> dict:
         k = layer.layer.shape[0]
         if x.ndim != 2 or x.shape[1] != k or x.shape[0] == 0:
             raise SwsError(f"{where}: inputs must have shape (V, {k}) with V >= 1, not {x.shape}")
-        lo, hi = cfg.input_min, cfg.input_max
+        lo, hi = cfg.hw.input_min, cfg.hw.input_max
         bad = (x < lo) | (x > hi)
         if bad.any():
             v, kk = np.argwhere(bad)[0]
@@ -263,8 +263,8 @@ def input_aware_report(lm: LayerMap, x, dense_energy_pj: float) -> dict:
     """The report block of a layer given its actual inputs: per encoding (sign-magnitude only when every
     input fits its symmetric range), weight-only and input-aware cost per vector and the reductions."""
     x = np.asarray(x, np.int64)
-    top = 2 ** (lm.cfg.input_bits - 1) - 1
-    encodings = ["twos"] + (["signmag"] if lm.cfg.input_signed and x.min(initial=0) >= -top else [])
+    top = 2 ** (lm.cfg.hw.input_bits - 1) - 1
+    encodings = ["twos"] + (["signmag"] if lm.cfg.hw.input_signed and x.min(initial=0) >= -top else [])
     base = weight_only_cost(lm, "twos")["energy_pj"]
     out = {"vectors": int(len(x))}
     member = section_membership(lm)

@@ -145,11 +145,11 @@ def row_activations(sec: Sectioning, active: np.ndarray) -> int:
     idx = np.nonzero(active)[0]
     if not len(idx):
         return 0
-    slots = cfg.slots_per_crossbar
-    if cfg.ordering == "natural":   # every group has the same order: a row list is (start, length)
-        keys = sec.sec_start[idx].astype(np.int64) * (cfg.rows + 1) + sec.sec_len[idx]
+    slots = cfg.hw.slots_per_crossbar
+    if cfg.mapping.ordering == "natural":   # every group has the same order: a row list is (start, length)
+        keys = sec.sec_start[idx].astype(np.int64) * (cfg.hw.rows + 1) + sec.sec_len[idx]
         uniq, counts = np.unique(keys, return_counts=True)
-        return int(((-(-counts // slots)) * (uniq % (cfg.rows + 1))).sum())
+        return int(((-(-counts // slots)) * (uniq % (cfg.hw.rows + 1))).sum())
     shared: dict[bytes, list[int]] = {}
     for s in idx:
         rows = sec.section_rows(int(s))
@@ -170,9 +170,9 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
     (sim.golden.cycle_model given them), and this is their upper bound, reached when no step is skipped.
     """
     cfg = sec.cfg
-    lanes = lanes or default_lanes(cfg.rows)
+    lanes = lanes or default_lanes(cfg.hw.rows)
     k, n = sec.shape
-    a_bits, n_adc = cfg.steps, cfg.n_adc
+    a_bits, n_adc = cfg.hw.steps, cfg.hw.n_adc
     flat = res.reshape(len(res), -1)
     ordered = -np.sort(-flat, axis=1)                               # widest first
     n_active = np.count_nonzero(flat, axis=1)
@@ -180,8 +180,8 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
     last_batch = ordered[np.arange(len(flat)), np.maximum((n_active - 1) // n_adc * n_adc, 0)] \
         if len(flat) else np.zeros(0, np.int64)
     bound = int((a_bits * np.maximum(-(-flat.sum(axis=1) // n_adc), flat.max(axis=1, initial=0))).sum())
-    if cfg.adc_mux:     # ADC groups of M columns: lockstep batches of the placed columns (mapper.placement)
-        m = cfg.adc_mux
+    if cfg.hw.adc_mux:     # ADC groups of M columns: lockstep batches of the placed columns (mapper.placement)
+        m = cfg.hw.adc_mux
         perm = placements(flat, cfg)
         placed = np.zeros_like(flat)
         if len(flat):
@@ -260,7 +260,7 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
     cfg = sec.cfg
     m = macro_of(cfg)
     k, n = sec.shape
-    a_bits, steps = cfg.input_bits, cfg.steps
+    a_bits, steps = cfg.hw.input_bits, cfg.hw.steps
     flat = res.reshape(len(res), -1)
     active = (flat > 0).any(axis=1)
     conversions = int(steps * np.count_nonzero(flat))
@@ -283,7 +283,7 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
         "output_buffer": n * m["output_bits"] * io,
         "tables": table_bits * m["register_pj_per_bit"],
     }
-    crossbars = -(-len(res) // cfg.slots_per_crossbar)
+    crossbars = -(-len(res) // cfg.hw.slots_per_crossbar)
     top = int(flat.max(initial=0))
     stored = 0
     if tables:
@@ -291,11 +291,11 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
         stored = (len(res) * sum(w["sections"].values()) + int(sec.sec_len.sum()) * w["rows"]["index"]
                   + int(np.count_nonzero(flat)) * sum(w["columns"].values()))
     area = {
-        "adc_bank": cfg.n_adc * float(adc_area(cfg, top)) if top else 0.0,
-        "crossbar_cells": crossbars * cfg.rows * cfg.cols * m["cell_area_um2"],
-        "row_drivers": crossbars * cfg.rows * m["dac_area_um2_per_row"],
-        "sample_hold": crossbars * cfg.cols * m["sample_hold_area_um2_per_column"],
-        "shift_add": cfg.n_adc * m["shift_add_area_um2"],
+        "adc_bank": cfg.hw.n_adc * float(adc_area(cfg, top)) if top else 0.0,
+        "crossbar_cells": crossbars * cfg.hw.rows * cfg.hw.cols * m["cell_area_um2"],
+        "row_drivers": crossbars * cfg.hw.rows * m["dac_area_um2_per_row"],
+        "sample_hold": crossbars * cfg.hw.cols * m["sample_hold_area_um2_per_column"],
+        "shift_add": cfg.hw.n_adc * m["shift_add_area_um2"],
         "tables": stored * m["table_area_um2_per_bit"],
         "input_register": k * a_bits * m["register_area_um2_per_bit"],
     }

@@ -47,10 +47,10 @@ def cost_of(res: np.ndarray, cfg: ArrayConfig, n_sections: int) -> Cost:
     """Per input vector: every active column is converted once in each drive step (A planes in two's
     complement, 2 * (A - 1) in sign-magnitude); the weight-only figure, also with input-aware hardware."""
     active = res[res > 0]
-    hist = np.bincount(active, minlength=cfg.full_resolution + 1) * cfg.steps
-    energy = float(cfg.steps * energy_table(cfg)[active].sum())
-    return Cost(energy, int(cfg.steps * active.size), int(cfg.steps * active.sum()), int(n_sections),
-                int(-(-n_sections // cfg.slots_per_crossbar)), tuple(int(x) for x in hist))
+    hist = np.bincount(active, minlength=cfg.hw.full_resolution + 1) * cfg.hw.steps
+    energy = float(cfg.hw.steps * energy_table(cfg)[active].sum())
+    return Cost(energy, int(cfg.hw.steps * active.size), int(cfg.hw.steps * active.sum()), int(n_sections),
+                int(-(-n_sections // cfg.hw.slots_per_crossbar)), tuple(int(x) for x in hist))
 
 
 @dataclass
@@ -93,7 +93,7 @@ def map_layer(layer: QuantLayer, cfg: ArrayConfig) -> LayerMap:
     LayerMap
         The sectioning and the (S, G, 2, Bm) resolutions; `cost()` prices one input vector.
     """
-    sec = section_layer(layer.weights, cfg, CUT_STRATEGIES[cfg.sectioning])
+    sec = section_layer(layer.weights, cfg, CUT_STRATEGIES[cfg.mapping.sectioning])
     return LayerMap(layer, sec, plan_resolutions(sec.counts, cfg, sec.output_mask()))
 
 
@@ -104,8 +104,8 @@ def with_policy(lm: LayerMap, cfg: ArrayConfig) -> LayerMap:
     sections instead of ordering and counting the layer once more.
     """
     old = lm.cfg
-    if (cfg.hw, cfg.ordering, cfg.sectioning, cfg.section_cost_pj) != \
-            (old.hw, old.ordering, old.sectioning, old.section_cost_pj):
+    if (cfg.hw, cfg.mapping.ordering, cfg.mapping.sectioning, cfg.mapping.section_cost_pj) != \
+            (old.hw, old.mapping.ordering, old.mapping.sectioning, old.mapping.section_cost_pj):
         raise ValueError("with_policy keeps the sections: hardware, ordering and sectioning must not change")
     sec = dataclasses.replace(lm.sec, cfg=cfg)
     return LayerMap(lm.layer, sec, plan_resolutions(sec.counts, cfg, sec.output_mask()))
@@ -126,23 +126,23 @@ def saturating_matvec(lm: LayerMap, x: np.ndarray, chunk: int = 32) -> np.ndarra
     short = np.nonzero((lm.res < lm.need).any(axis=(1, 2, 3)))[0]
     if not len(short):
         return y
-    planes = drive_steps(x, cfg.input_bits, cfg.input_signed, cfg.input_encoding).astype(np.float32)  # (V, P, K)
+    planes = drive_steps(x, cfg.hw.input_bits, cfg.hw.input_signed, cfg.hw.input_encoding).astype(np.float32)  # (V, P, K)
     v, a = planes.shape[:2]
     planes_t = np.ascontiguousarray(planes.reshape(v * a, -1).T)           # (K, V * A)
-    g, bm, n_out = cfg.group, cfg.weight_bits, w.shape[1]
-    plane_w = np.asarray(cfg.plane_weights(), dtype=np.int64)
+    g, bm, n_out = cfg.hw.group, cfg.hw.weight_bits, w.shape[1]
+    plane_w = np.asarray(cfg.hw.plane_weights(), dtype=np.int64)
     col_w = (1 - 2 * np.arange(2))[:, None] * (1 << np.arange(bm))[None, :]  # (2, Bm): sign and bit weight
     yt = y.T  # a view: outputs first, for np.add.at
     for part in np.array_split(short, -(-len(short) // chunk)):
-        rows = np.zeros((len(part), cfg.rows), dtype=np.int64)
-        wc = np.zeros((len(part), cfg.rows, g), dtype=np.int64)
+        rows = np.zeros((len(part), cfg.hw.rows), dtype=np.int64)
+        wc = np.zeros((len(part), cfg.hw.rows, g), dtype=np.int64)
         for i, s in enumerate(part):
             r = lm.sec.section_rows(s)
             lo = int(lm.sec.sec_group[s]) * g
             hi = min(lo + g, n_out)
             rows[i, :len(r)] = r
             wc[i, :len(r), :hi - lo] = w[r][:, lo:hi]
-        bits = weight_bits_of(wc, bm).reshape(len(part), cfg.rows, -1).astype(np.float32)
+        bits = weight_bits_of(wc, bm).reshape(len(part), cfg.hw.rows, -1).astype(np.float32)
         # Contiguous operands, so that the batched product runs in BLAS.
         counts = np.matmul(np.ascontiguousarray(bits.transpose(0, 2, 1)), planes_t[rows])  # (n, G*2*Bm, V*A)
         full = (2.0 ** lm.res[part].reshape(len(part), -1, 1) - 1).astype(np.float32)
@@ -157,7 +157,7 @@ def saturating_matvec(lm: LayerMap, x: np.ndarray, chunk: int = 32) -> np.ndarra
 def cap_error(lm: LayerMap, n_vectors: int = 64, seed: int = 0) -> dict:
     """The error a resolution cap causes, measured on uniformly random inputs over the input range."""
     cfg = lm.cfg
-    x = np.random.default_rng(seed).integers(cfg.input_min, cfg.input_max + 1, (n_vectors, lm.layer.shape[0]))
+    x = np.random.default_rng(seed).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (n_vectors, lm.layer.shape[0]))
     exact = x @ lm.layer.weights
     err = saturating_matvec(lm, x) - exact
     scale = float(np.sqrt(np.mean(exact.astype(np.float64) ** 2))) or 1.0

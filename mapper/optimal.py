@@ -28,14 +28,14 @@ CUBE_BYTES = 64 << 20
 
 def level_energies(cfg: ArrayConfig) -> np.ndarray:
     """E[b] for b = 0..bitlen(R), in units of A * e8_pj: one column that needs b bits, as the policy converts it."""
-    top = int(cfg.rows).bit_length()
+    top = int(cfg.hw.rows).bit_length()
     need = np.arange(top + 1)
-    res = np.full_like(need, cfg.full_resolution) if cfg.policy == "full" else need.copy()
-    if cfg.cap is not None:
-        res = np.minimum(res, cfg.cap)
+    res = np.full_like(need, cfg.hw.full_resolution) if cfg.mapping.policy == "full" else need.copy()
+    if cfg.mapping.cap is not None:
+        res = np.minimum(res, cfg.mapping.cap)
     e = np.zeros(top + 1)
     active = need > 0
-    e[active] = conversion_energy(cfg, res[active]) / cfg.e8_pj
+    e[active] = conversion_energy(cfg, res[active]) / cfg.energy.e8_pj
     return e
 
 
@@ -127,20 +127,20 @@ def optimal_cuts(csum: np.ndarray, kept: np.ndarray, cfg: ArrayConfig, *, worker
     flat = csum.reshape(n_groups, k1, -1)
     e = level_energies(cfg)
     scale, dtype = _integer_scale(e, flat.shape[2])
-    penalty = cfg.section_cost_pj / (cfg.e8_pj * cfg.steps) * scale
+    penalty = cfg.mapping.section_cost_pj / (cfg.energy.e8_pj * cfg.hw.steps) * scale
     # Longest groups first, in chunks of similar length, so short groups do not pay for the longest one.
     todo = np.nonzero(kept > 0)[0]
     todo = todo[np.argsort(-kept[todo], kind="stable")]
     chunks, at = [], 0
     while at < len(todo):
         kmax = int(kept[todo[at]])
-        per_group = (kmax + 1) * min(cfg.rows, kmax) * np.dtype(dtype).itemsize
+        per_group = (kmax + 1) * min(cfg.hw.rows, kmax) * np.dtype(dtype).itemsize
         chunks.append(todo[at:at + max(1, CUBE_BYTES // per_group)])
         at += len(chunks[-1])
 
     def run(chunk):
         kmax = int(kept[chunk].max())
-        g, s, l = _chunk_cuts(flat[chunk, :kmax + 1], kept[chunk], cfg.rows, cfg.policy, e * scale, dtype, penalty)
+        g, s, l = _chunk_cuts(flat[chunk, :kmax + 1], kept[chunk], cfg.hw.rows, cfg.mapping.policy, e * scale, dtype, penalty)
         return chunk[g], s, l
 
     workers = workers or os.cpu_count() or 1
@@ -212,13 +212,13 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
     """
     n_groups, k, g = wg.shape
     e = level_energies(cfg)
-    scale, exact = _integer_scale(e, 2 * cfg.weight_bits * g)
-    penalty = cfg.section_cost_pj / (cfg.e8_pj * cfg.steps) * scale
+    scale, exact = _integer_scale(e, 2 * cfg.hw.weight_bits * g)
+    penalty = cfg.mapping.section_cost_pj / (cfg.energy.e8_pj * cfg.hw.steps) * scale
     # With integer costs (walden, thermal, integral section cost) every price of a move or swap is a
     # small integer, exact in float32, which halves the memory traffic of the swap tables.
     real = np.float32 if exact is not np.float64 and penalty == round(penalty) \
-        and (float(np.max(e)) * scale + penalty) * cfg.rows * 4 < 2 ** 24 else np.float64
-    m = np.arange(cfg.rows + 2)   # a priced move may take a section one row over R: it is masked, not applied
+        and (float(np.max(e)) * scale + penalty) * cfg.hw.rows * 4 < 2 ** 24 else np.float64
+    m = np.arange(cfg.hw.rows + 2)   # a priced move may take a section one row over R: it is masked, not applied
     cost = ((e * scale)[np.minimum(np.frexp(np.maximum(m, 1))[1], len(e) - 1)] * (m > 0)).astype(real)
     first = np.searchsorted(group, np.arange(n_groups))
     local = np.arange(len(group)) - first[np.asarray(group, np.int64)]
@@ -239,8 +239,8 @@ def refine_sections(wg: np.ndarray, cfg: ArrayConfig, order: np.ndarray, kept: n
     # (measured slower on two cores).
     for chunk in chunks:
         kmax = int(kept[chunk].max())
-        bits = weight_bits_of(permuted[chunk, :kmax], cfg.weight_bits).reshape(len(chunk), kmax, -1)
-        pos_sec[chunk, :kmax] = _refine_chunk(bits.astype(real), pos_sec[chunk, :kmax], cfg.rows, cost,
+        bits = weight_bits_of(permuted[chunk, :kmax], cfg.hw.weight_bits).reshape(len(chunk), kmax, -1)
+        pos_sec[chunk, :kmax] = _refine_chunk(bits.astype(real), pos_sec[chunk, :kmax], cfg.hw.rows, cost,
                                               penalty, max_rounds)
     # Each group's kept rows, section by section (stable), then its zero-key rows as they were.
     key = np.where(pos_sec >= 0, pos_sec, np.iinfo(np.int64).max)
@@ -349,6 +349,6 @@ def optimal_strategy(w, cfg: ArrayConfig, order, kept, csum):
 def refined_strategy(w, cfg: ArrayConfig, order, kept, csum):
     """Optimal cuts, rows moved and swapped between the sections, then the new order cut optimally."""
     group, start, length = optimal_cuts(csum, kept, cfg)
-    order = refine_sections(grouped(w, cfg.group), cfg, order, kept, group, start, length)
-    csum = group_bit_cumsum(w, order, cfg.group, cfg.weight_bits)
+    order = refine_sections(grouped(w, cfg.hw.group), cfg, order, kept, group, start, length)
+    csum = group_bit_cumsum(w, order, cfg.hw.group, cfg.hw.weight_bits)
     return (order, csum, *optimal_cuts(csum, kept, cfg))

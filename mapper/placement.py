@@ -54,9 +54,9 @@ def place_section(res: np.ndarray, cfg: ArrayConfig) -> np.ndarray:
     """perm (slot_cols,): the slot column of each logical column (natural order) of one section with
     resolutions `res` (logical order, 0: not active), under the configuration's placement and adc_mux."""
     res = np.asarray(res, np.int64)
-    sc, m = len(res), cfg.adc_mux
+    sc, m = len(res), cfg.hw.adc_mux
     ident = np.arange(sc)
-    if cfg.placement == "fixed" or not m:
+    if cfg.mapping.placement == "fixed" or not m:
         return ident
     n_groups = -(-sc // m)
     room = [min(m, sc - g * m) for g in range(n_groups)]
@@ -82,5 +82,5 @@ def place_section(res: np.ndarray, cfg: ArrayConfig) -> np.ndarray:
 
 def placements(res: np.ndarray, cfg: ArrayConfig) -> np.ndarray:
     """perm (S, slot_cols): `place_section` of every section of the (S, ...) resolutions."""
-    flat = np.asarray(res, np.int64).reshape(len(res), cfg.slot_cols)
+    flat = np.asarray(res, np.int64).reshape(len(res), cfg.hw.slot_cols)
     return np.array([place_section(r, cfg) for r in flat], np.int64).reshape(flat.shape)

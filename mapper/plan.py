@@ -87,13 +87,13 @@ def rom_widths(cfg: ArrayConfig, shape: tuple[int, int], n_rows: int, n_cols: in
     """Bits of each field of each ROM word, derived from the configuration and the layer's size."""
     k, n = shape
     return {
-        "sections": {"rows": clog2(cfg.rows + 1), "row_base": clog2(n_rows + 1),
-                     "col_base": clog2(n_cols + 1), "n_active": clog2(cfg.slot_cols + 1),
+        "sections": {"rows": clog2(cfg.hw.rows + 1), "row_base": clog2(n_rows + 1),
+                     "col_base": clog2(n_cols + 1), "n_active": clog2(cfg.hw.slot_cols + 1),
                      "out_base": clog2(n)},
         "rows": {"index": clog2(k)},
-        "columns": {"slot_col": clog2(cfg.slot_cols), "out": clog2(n), "sign": 1,
-                    "bit": clog2(cfg.weight_bits), "res": clog2(cfg.full_resolution + 1)},
-        "cells": {"row": cfg.slot_cols},
+        "columns": {"slot_col": clog2(cfg.hw.slot_cols), "out": clog2(n), "sign": 1,
+                    "bit": clog2(cfg.hw.weight_bits), "res": clog2(cfg.hw.full_resolution + 1)},
+        "cells": {"row": cfg.hw.slot_cols},
     }
 
 
@@ -127,7 +127,7 @@ class Plan:
 
 def _adc_group(slot: np.ndarray, cfg) -> np.ndarray:
     """The ADC that converts each slot column: slot // adc_mux, or 0 for all with a full switch matrix."""
-    return slot // cfg.adc_mux if cfg.adc_mux else np.zeros_like(slot)
+    return slot // cfg.hw.adc_mux if cfg.hw.adc_mux else np.zeros_like(slot)
 
 
 def build_layer_plan(lm: LayerMap) -> LayerPlan:
@@ -147,15 +147,15 @@ def build_layer_plan(lm: LayerMap) -> LayerPlan:
     """
     cfg, sec = lm.cfg, lm.sec
     k, n = lm.layer.shape
-    s_count, r = sec.n_sections, cfg.rows
+    s_count, r = sec.n_sections, cfg.hw.rows
     # Cells: gather each section's rows (padded to R with zero rows) from the group-ordered weights.
     pos = sec.sec_start[:, None] + np.arange(r)[None, :]
     valid = np.arange(r)[None, :] < sec.sec_len[:, None]
     rowsel = sec.order[sec.sec_group[:, None], np.minimum(pos, k - 1)]
-    vals = grouped(lm.layer.weights, cfg.group)[sec.sec_group[:, None], rowsel] * valid[:, :, None]
-    cells = weight_bits_of(vals, cfg.weight_bits).reshape(s_count, r, cfg.slot_cols)
+    vals = grouped(lm.layer.weights, cfg.hw.group)[sec.sec_group[:, None], rowsel] * valid[:, :, None]
+    cells = weight_bits_of(vals, cfg.hw.weight_bits).reshape(s_count, r, cfg.hw.slot_cols)
     row_index = rowsel[valid]                       # each section's rows in turn (row-major over (S, R))
-    res = lm.res.reshape(s_count, cfg.slot_cols)
+    res = lm.res.reshape(s_count, cfg.hw.slot_cols)
     # Placement (mapper.placement): logical column l of section s sits at slot column perm[s, l].
     perm = placements(res, cfg)
     logical = np.argsort(perm, axis=1)              # the logical column at each slot column
@@ -167,16 +167,16 @@ def build_layer_plan(lm: LayerMap) -> LayerPlan:
     # then finish close together.
     by = np.lexsort((slot, -res[s_of, slot], _adc_group(slot, cfg), s_of))
     s_of, slot = s_of[by], slot[by]
-    j, rem = np.divmod(logical[s_of, slot], 2 * cfg.weight_bits)
-    sign, bit = np.divmod(rem, cfg.weight_bits)
+    j, rem = np.divmod(logical[s_of, slot], 2 * cfg.hw.weight_bits)
+    sign, bit = np.divmod(rem, cfg.hw.weight_bits)
     columns = {f: np.asarray(v, np.int64) for f, v in
-               zip(COLUMN_FIELDS, (slot, sec.sec_group[s_of] * cfg.group + j, sign, bit, res[s_of, slot]))}
+               zip(COLUMN_FIELDS, (slot, sec.sec_group[s_of] * cfg.hw.group + j, sign, bit, res[s_of, slot]))}
     sections = {
         "rows": sec.sec_len.astype(np.int64),
         "row_base": np.concatenate([[0], np.cumsum(sec.sec_len)[:-1]]).astype(np.int64),
         "col_base": np.concatenate([[0], np.cumsum(n_active)[:-1]]).astype(np.int64),
         "n_active": n_active.astype(np.int64),
-        "out_base": (sec.sec_group * cfg.group).astype(np.int64),
+        "out_base": (sec.sec_group * cfg.hw.group).astype(np.int64),
     }
     if s_count == 0:
         sections = {f: np.zeros(0, np.int64) for f in SECTION_FIELDS}
@@ -278,7 +278,7 @@ def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
             "sections": _pack([lp.sections[f] for f in SECTION_FIELDS], [w["sections"][f] for f in SECTION_FIELDS]),
             "rows": _pack([lp.row_index], [w["rows"]["index"]]),
             "columns": _pack([lp.columns[f] for f in COLUMN_FIELDS], [w["columns"][f] for f in COLUMN_FIELDS]),
-            "cells": lp.cells.reshape(-1, lp.cfg.slot_cols),
+            "cells": lp.cells.reshape(-1, lp.cfg.hw.slot_cols),
         }
         digests = {}
         for rom, bits in images.items():
@@ -409,10 +409,10 @@ def _load_layer(path: str, mpath: str, cfg: ArrayConfig, i: int, entry, folders:
         raise SwsError(f"{mpath}: field {p}shape = {shape!r:.60} must be [K, N], integers in 1..{MAX_DIM}")
     k, n = shape
     check_size(f"{mpath}: field {p}shape", k, n, 8, "to rebuild W")   # before anything of that size
-    n_groups = -(-n // cfg.group)
+    n_groups = -(-n // cfg.hw.group)
     s_count = _int_in(mpath, entry, "sections", 0, MAX_DIM, p)
     rows_used = _int_in(mpath, entry, "rows_used", 0, k * n_groups, p)
-    n_cols = _int_in(mpath, entry, "active_columns", 0, s_count * cfg.slot_cols, p)
+    n_cols = _int_in(mpath, entry, "active_columns", 0, s_count * cfg.hw.slot_cols, p)
     w = rom_widths(cfg, (k, n), rows_used, n_cols)
     if entry.get("widths") != w:
         raise SwsError(f"{mpath}: field {p}widths = {entry.get('widths')!r:.200} is not the {w} that the "
@@ -445,13 +445,13 @@ def _load_layer(path: str, mpath: str, cfg: ArrayConfig, i: int, entry, folders:
     bits, col_lines = _read_hex(rpath, sum(w["columns"].values()), data)
     cols = dict(zip(COLUMN_FIELDS, _unpack(bits, [w["columns"][f] for f in COLUMN_FIELDS])))
     rpath, data = images["cells"]
-    cells, cell_lines = _read_hex(rpath, cfg.slot_cols, data)
+    cells, cell_lines = _read_hex(rpath, cfg.hw.slot_cols, data)
     counts = {"sections": (len(sec["rows"]), s_count), "rows": (len(rows), rows_used),
-              "columns": (len(cols["res"]), n_cols), "cells": (len(cells), s_count * cfg.rows)}
+              "columns": (len(cols["res"]), n_cols), "cells": (len(cells), s_count * cfg.hw.rows)}
     for rom, (got, want) in counts.items():
         if got != want:
             raise SwsError(f"{images[rom][0]}: holds {got} words, but plan.json ({p[:-1]}) gives {want}")
-    lp = LayerPlan(name, cfg, (k, n), sec, rows, cols, cells.reshape(s_count, cfg.rows, cfg.slot_cols),
+    lp = LayerPlan(name, cfg, (k, n), sec, rows, cols, cells.reshape(s_count, cfg.hw.rows, cfg.hw.slot_cols),
                    None if scale is None else [float(x) for x in scale])
     check_layer_plan(lp, {rom: (images[rom][0], ln) for rom, ln in
                           (("sections", sec_lines), ("rows", row_lines), ("columns", col_lines),
@@ -467,7 +467,7 @@ def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
     messages; without it the messages name the word's index.
     """
     cfg, (k, n) = lp.cfg, lp.shape
-    g, bm, r = cfg.group, cfg.weight_bits, cfg.rows
+    g, bm, r = cfg.hw.group, cfg.hw.weight_bits, cfg.hw.rows
     sec, cols, s_count = lp.sections, lp.columns, lp.n_sections
 
     def fail(rom, index, field, value, rule):
@@ -488,7 +488,7 @@ def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
 
     rows, n_act, out_base = sec["rows"], sec["n_active"], sec["out_base"]
     check("sections", "rows", rows, rows > r, f"is more than the array's {r} rows")
-    check("sections", "n_active", n_act, n_act > cfg.slot_cols, f"is more than the {cfg.slot_cols} slot columns")
+    check("sections", "n_active", n_act, n_act > cfg.hw.slot_cols, f"is more than the {cfg.hw.slot_cols} slot columns")
     check("sections", "out_base", out_base, out_base >= n, f"is not below N = {n}")
     check("sections", "out_base", out_base, out_base % g != 0, f"is not a multiple of the group {g}")
     row_base = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
@@ -514,11 +514,11 @@ def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
     check("rows", "index", idx, dup, "appears twice for the same outputs")
     slot, out, sign, bit, res = (cols[f] for f in COLUMN_FIELDS)
     sec_of_col = np.repeat(np.arange(s_count), n_act)
-    check("columns", "slot_col", slot, slot >= cfg.slot_cols, f"is not below the {cfg.slot_cols} slot columns")
+    check("columns", "slot_col", slot, slot >= cfg.hw.slot_cols, f"is not below the {cfg.hw.slot_cols} slot columns")
     check("columns", "bit", bit, bit >= bm, f"is not below weight_bits = {bm}")
-    check("columns", "res", res, res > cfg.full_resolution, f"is above the full resolution {cfg.full_resolution}")
+    check("columns", "res", res, res > cfg.hw.full_resolution, f"is above the full resolution {cfg.hw.full_resolution}")
     check("columns", "res", res, res < 1, "is 0: an active column is converted at 1 bit or more")
-    fixed = cfg.placement == "fixed"
+    fixed = cfg.mapping.placement == "fixed"
     if fixed:
         j, rem = np.divmod(slot, 2 * bm)
         check("columns", "sign", sign, sign != rem // bm, "does not match the slot column's sign")
@@ -531,32 +531,32 @@ def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
               f"is not one of the section's {g} outputs out_base .. out_base + {g - 1}")
         logical = (local * 2 + sign) * bm + bit
         for name, key, what in (("slot_col", slot, "slot column"), ("out", logical, "(out, sign, bit) column")):
-            pair = sec_of_col * cfg.slot_cols + key
+            pair = sec_of_col * cfg.hw.slot_cols + key
             order = np.argsort(pair, kind="stable")
             dup = np.zeros(len(pair), bool)
             dup[order[1:]] = pair[order[1:]] == pair[order[:-1]]
             check("columns", name, cols[name], dup, f"repeats a {what} of its section")
     check("columns", "out", out, out >= n, f"is not below N = {n}")
-    grp = slot // cfg.adc_mux if cfg.adc_mux else np.zeros_like(slot)
+    grp = slot // cfg.hw.adc_mux if cfg.hw.adc_mux else np.zeros_like(slot)
     later = np.zeros(len(slot), bool)
     same = sec_of_col[1:] == sec_of_col[:-1]
     later[1:] = same & ((grp[1:] < grp[:-1]) | ((grp[1:] == grp[:-1]) & (
         (res[1:] > res[:-1]) | ((res[1:] == res[:-1]) & (slot[1:] <= slot[:-1])))))
     rule = ("ADC group (slot column // adc_mux) first, then widest resolution, then ascending slot column"
-            if cfg.adc_mux else "widest resolution first, then ascending slot column")
+            if cfg.hw.adc_mux else "widest resolution first, then ascending slot column")
     check("columns", "res", res, later, f"breaks the order of a section's columns: {rule}")
     # Cells: zero outside the section's rows and real outputs; ones only in active columns, and never
     # more of them than the column's resolution counts (unless a cap makes that saturation deliberate).
     cells = lp.cells
     valid_row = np.arange(r)[None, :] < rows[:, None]                                     # (S, R)
-    real_col = (out_base[:, None] + np.arange(cfg.slot_cols)[None, :] // (2 * bm)) < n   # (S, slot_cols)
+    real_col = (out_base[:, None] + np.arange(cfg.hw.slot_cols)[None, :] // (2 * bm)) < n   # (S, slot_cols)
     stray = cells.any(axis=2) & ~valid_row
     if stray.any():
         s, rr = np.argwhere(stray)[0]
         fail("cells", s * r + rr, "row", f"{rr} of section {s}", f"holds ones, but the section has "
              f"{int(rows[s])} rows")
     ones = cells.sum(axis=1, dtype=np.int64)                                              # (S, slot_cols)
-    col_res = np.zeros((s_count, cfg.slot_cols), np.int64)
+    col_res = np.zeros((s_count, cfg.hw.slot_cols), np.int64)
     col_res[sec_of_col, slot] = res
     beyond = (ones > 0) & ~real_col & fixed     # balanced: the inactive-column rule and out < N cover it
     if beyond.any():
@@ -568,8 +568,8 @@ def check_layer_plan(lp: LayerPlan, where: dict | None = None) -> None:
         s, c = np.argwhere(inactive)[0]
         fail("cells", s * r, "slot column", f"{c} of section {s}", "holds ones but is not an active column")
     need = lossless_bits(ones)
-    if cfg.cap is not None:
-        need = np.minimum(need, cfg.cap)
+    if cfg.mapping.cap is not None:
+        need = np.minimum(need, cfg.mapping.cap)
     short = (col_res > 0) & (col_res < need)
     if short.any():
         s, c = np.argwhere(short)[0]
@@ -586,18 +586,18 @@ def plan_files(path: str) -> list[str]:
 def rebuild_weights(lp: LayerPlan) -> np.ndarray:
     """W from the ROM images alone: each cell's bit, placed by the row-index table and the section's outputs."""
     cfg, (k, n) = lp.cfg, lp.shape
-    g, bm = cfg.group, cfg.weight_bits
+    g, bm = cfg.hw.group, cfg.hw.weight_bits
     s_count = lp.n_sections
     cells = lp.cells
-    if cfg.placement != "fixed":     # back to the natural slot order, from the column table
+    if cfg.mapping.placement != "fixed":     # back to the natural slot order, from the column table
         cols, sec = lp.columns, lp.sections
         sec_of_col = np.repeat(np.arange(s_count), sec["n_active"])
         logical = ((cols["out"] - sec["out_base"][sec_of_col]) * 2 + cols["sign"]) * bm + cols["bit"]
         cells = np.zeros_like(lp.cells)
         cells[sec_of_col, :, logical] = lp.cells[sec_of_col, :, cols["slot_col"]]
-    bits = cells.reshape(s_count, cfg.rows, g, 2, bm).astype(np.int64)
+    bits = cells.reshape(s_count, cfg.hw.rows, g, 2, bm).astype(np.int64)
     vals = ((bits[:, :, :, 0, :] - bits[:, :, :, 1, :]) << np.arange(bm)).sum(axis=3)   # (S, R, G)
-    valid_row = np.arange(cfg.rows)[None, :] < lp.sections["rows"][:, None]
+    valid_row = np.arange(cfg.hw.rows)[None, :] < lp.sections["rows"][:, None]
     out = lp.sections["out_base"][:, None] + np.arange(g)[None, :]                        # (S, G)
     if np.any(vals[~valid_row]) or np.any(vals.transpose(0, 2, 1)[out >= n]):
         raise SwsError(f"layer {lp.name}: the cell image holds ones outside the rows and outputs of its sections")

@@ -79,9 +79,9 @@ class AdcAware:
         if isinstance(self.trade, bool) or not isinstance(self.trade, (int, float)) or not math.isfinite(self.trade) \
                 or not 0 <= self.trade <= 1:
             raise SwsError(f"the ADC-aware trade must be a number in [0, 1], not {self.trade!r}")
-        if self.cfg.policy not in ("column", "full"):
+        if self.cfg.mapping.policy not in ("column", "full"):
             raise SwsError(f"ADC-aware pruning prices each column on its own: policy column or full, "
-                           f"not {self.cfg.policy!r}")
+                           f"not {self.cfg.mapping.policy!r}")
 
     def gains(self, w: np.ndarray) -> np.ndarray:
         """(K, N) pJ per input vector: each weight's ones' share of their columns' conversions (layout fixed)."""
@@ -105,20 +105,20 @@ class AdcAware:
         where = np.empty_like(at)
         np.put_along_axis(where, sec.order, at, axis=1)
         outputs = np.arange(n)
-        sec_of = where[outputs // cfg.group].T                              # (K, N)
+        sec_of = where[outputs // cfg.hw.group].T                              # (K, N)
 
         def resolution(c):
             b = lossless_bits(c)
-            if cfg.policy == "full":
-                b = np.where(c > 0, cfg.full_resolution, 0)
-            return b if cfg.cap is None else np.minimum(b, cfg.cap)
+            if cfg.mapping.policy == "full":
+                b = np.where(c > 0, cfg.hw.full_resolution, 0)
+            return b if cfg.mapping.cap is None else np.minimum(b, cfg.mapping.cap)
 
         e = energy_table(cfg)
         counts = sec.counts.astype(np.int64)                                # (S, G, 2, Bm)
         # Each one's share of its column's conversions: a lone one carries a whole conversion.
-        saved = cfg.steps * e[resolution(counts)] / np.maximum(counts, 1)
-        bits = weight_bits_of(w, cfg.weight_bits).astype(np.float64)        # (K, N, 2, Bm)
-        col = saved[np.maximum(sec_of, 0), (outputs % cfg.group)[None, :]]  # (K, N, 2, Bm)
+        saved = cfg.hw.steps * e[resolution(counts)] / np.maximum(counts, 1)
+        bits = weight_bits_of(w, cfg.hw.weight_bits).astype(np.float64)        # (K, N, 2, Bm)
+        col = saved[np.maximum(sec_of, 0), (outputs % cfg.hw.group)[None, :]]  # (K, N, 2, Bm)
         return np.where(sec_of >= 0, (bits * col).sum(axis=(2, 3)), 0.0)
 
     def factor(self, w: np.ndarray, among: np.ndarray | None = None) -> np.ndarray:

@@ -82,5 +82,5 @@ class QuantLayer:
 def prepare_layer(layer: Layer, cfg: ArrayConfig, sparsity: float = 0.0, *, per_channel: bool = False) -> QuantLayer:
     """Prune (in the source's own magnitudes), then quantize to the array's weight bits."""
     # Pruning zeroes the smallest magnitudes, so an out-of-range integer survives it to be reported.
-    q, scale = quantize(prune(layer.weights, sparsity), cfg.weight_bits, per_channel=per_channel, where=f"layer {layer.name}")
+    q, scale = quantize(prune(layer.weights, sparsity), cfg.hw.weight_bits, per_channel=per_channel, where=f"layer {layer.name}")
     return QuantLayer(layer.name, q, scale, list(layer.notes))

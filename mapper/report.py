@@ -80,7 +80,7 @@ def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> lis
         nat = lm if cfg == natural_cfg else map_layer(layer, natural_cfg)
         den = with_policy(nat, dense_cfg)
         cost, natural, dense = lm.cost(), nat.cost(), den.cost()
-        plain = map_layer(layer, plain_sws_config(cfg)).cost() if cfg.sectioning != "plain" else None
+        plain = map_layer(layer, plain_sws_config(cfg)).cost() if cfg.mapping.sectioning != "plain" else None
         out.append(LayerResult(
             lm, cost, natural, dense, layer_rom_bits(lm), lower_bound(layer.weights, cfg), plain,
             column_bound(layer.weights, cfg), macro_cost(lm.sec, lm.res, cost.energy_pj),
@@ -153,7 +153,7 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
     for r in results:
         row = _row(r.map.layer.name, list(r.map.layer.shape), r.map.layer.sparsity, r.cost, r.natural, r.dense,
                    r.rom_bits, r.bound, r.plain, r.column_bound, r.macro, r.natural_macro, r.dense_macro, clock)
-        if cfg.cap is not None:
+        if cfg.mapping.cap is not None:
             row["cap_error"] = cap_error(r.map, n_vectors=cap_vectors)
         rows.append(row)
     total_cost, total_nat, total_dense = (sum(cs[1:], cs[0]) for cs in
@@ -163,13 +163,13 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
     total = _row("total", [sum(r.map.layer.shape[0] for r in results), sum(r.map.layer.shape[1] for r in results)],
                  zeros / weights, total_cost, total_nat, total_dense, sum(r.rom_bits for r in results),
                  sum(r.bound for r in results),
-                 sum((r.plain for r in results[1:]), results[0].plain) if cfg.sectioning != "plain" else None,
+                 sum((r.plain for r in results[1:]), results[0].plain) if cfg.mapping.sectioning != "plain" else None,
                  sum(r.column_bound for r in results), *(sum(ms[1:], ms[0]) for ms in
                                                          zip(*[(r.macro, r.natural_macro, r.dense_macro)
                                                                for r in results])), clock)
     total["shape"] = None  # layers of different shapes have no common shape
     total["weights"] = weights
-    if cfg.cap is not None:
+    if cfg.mapping.cap is not None:
         total["capped_columns"] = sum(row["cap_error"]["capped_columns"] for row in rows)
     notes = sorted({n for r in results for n in r.map.layer.notes})
     models = {"adc": _adc_source(cfg), "macro": macro.name, "macro_file": macro.path,
@@ -182,18 +182,18 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
 
 def _mux_model(cfg: ArrayConfig) -> str:
     """How the ADC bank reaches the columns, as the cycles, bound and area above model it."""
-    if not cfg.adc_mux:
-        return (f"full switch matrix: any of the {cfg.n_adc} ADCs converts any active column; batches of "
-                f"{cfg.n_adc} columns in column-table order; bound max(ceil(sum res / n_adc), max res) a step")
-    return (f"M = {cfg.adc_mux} adjacent slot columns per ADC ({cfg.n_adc} ADCs, ADC bank area {cfg.n_adc} ADCs), "
-            f"placement {cfg.placement} (mapper.placement); lockstep batches, batch k the k-th widest column of "
+    if not cfg.hw.adc_mux:
+        return (f"full switch matrix: any of the {cfg.hw.n_adc} ADCs converts any active column; batches of "
+                f"{cfg.hw.n_adc} columns in column-table order; bound max(ceil(sum res / n_adc), max res) a step")
+    return (f"M = {cfg.hw.adc_mux} adjacent slot columns per ADC ({cfg.hw.n_adc} ADCs, ADC bank area {cfg.hw.n_adc} ADCs), "
+            f"placement {cfg.mapping.placement} (mapper.mapping.placement); lockstep batches, batch k the k-th widest column of "
             f"each ADC group; bound: the busiest ADC's sum of resolutions a step. The energy of a conversion does "
             f"not depend on M or the placement (no static or leakage term in the ADC models)")
 
 
 def _adc_source(cfg: ArrayConfig) -> str:
-    m = MODELS[cfg.law]
-    return f"{cfg.law}: {m.formula}; {m.source}"
+    m = MODELS[cfg.energy.law]
+    return f"{cfg.energy.law}: {m.formula}; {m.source}"
 
 
 def format_table(report: dict) -> str:

@@ -17,16 +17,16 @@ def plan_resolutions(counts: np.ndarray, cfg: ArrayConfig, output_mask: np.ndarr
     every column of a real output, ones or not.
     """
     need = lossless_bits(counts)
-    if cfg.policy == "column":
+    if cfg.mapping.policy == "column":
         res = need
-    elif cfg.policy == "section":
+    elif cfg.mapping.policy == "section":
         per_section = need.max(axis=(1, 2, 3), initial=0)
         res = np.where(need > 0, per_section[:, None, None, None], 0)
-    elif cfg.policy == "full":
-        res = np.where(need > 0, cfg.full_resolution, 0)
+    elif cfg.mapping.policy == "full":
+        res = np.where(need > 0, cfg.hw.full_resolution, 0)
     else:  # dense
         mask = np.ones(counts.shape[:2], bool) if output_mask is None else output_mask
-        res = np.broadcast_to(np.where(mask, cfg.full_resolution, 0)[:, :, None, None], counts.shape).copy()
-    if cfg.cap is not None:
-        res = np.minimum(res, cfg.cap)
+        res = np.broadcast_to(np.where(mask, cfg.hw.full_resolution, 0)[:, :, None, None], counts.shape).copy()
+    if cfg.mapping.cap is not None:
+        res = np.minimum(res, cfg.mapping.cap)
     return res.astype(np.int64)

@@ -32,12 +32,12 @@ def group_keys(w: np.ndarray, group: int) -> np.ndarray:
 
 def row_orders(w: np.ndarray, cfg: ArrayConfig) -> tuple[np.ndarray, np.ndarray]:
     """(order, kept): order[g] lists input rows for group g, the first kept[g] of which take crossbar rows."""
-    keys = group_keys(w, cfg.group)
+    keys = group_keys(w, cfg.hw.group)
     n_groups, k = keys.shape
-    if cfg.ordering == "natural":
+    if cfg.mapping.ordering == "natural":
         return np.tile(np.arange(k), (n_groups, 1)), np.full(n_groups, k)
-    if cfg.ordering in ORDERING_KEYS:
-        return order_rows(grouped(w, cfg.group), keys, cfg.ordering)
+    if cfg.mapping.ordering in ORDERING_KEYS:
+        return order_rows(grouped(w, cfg.hw.group), keys, cfg.mapping.ordering)
     # Stable sort of the key's complement: descending key, ties by ascending input index; zero rows sort
     # last. Keys hold at most 15 bits, so the complement is a uint16 and the stable sort is a radix sort.
     top = int(keys.max(initial=0))
@@ -48,12 +48,12 @@ def row_orders(w: np.ndarray, cfg: ArrayConfig) -> tuple[np.ndarray, np.ndarray]
 
 def plain_cuts(w, cfg: ArrayConfig, order, kept, csum):
     """Full sections of R rows, the last one partial, in the order as it is."""
-    n_sec = -(-kept // cfg.rows)
+    n_sec = -(-kept // cfg.hw.rows)
     group = np.repeat(np.arange(len(kept)), n_sec)
     first = np.concatenate([[0], np.cumsum(n_sec)[:-1]])
     index_in_group = np.arange(len(group)) - np.repeat(first, n_sec)
-    start = index_in_group * cfg.rows
-    length = np.minimum(cfg.rows, kept[group] - start)
+    start = index_in_group * cfg.hw.rows
+    length = np.minimum(cfg.hw.rows, kept[group] - start)
     return order, csum, group, start, length
 
 
@@ -81,7 +81,7 @@ class Sectioning:
 
     def output_mask(self) -> np.ndarray:
         """(S, G): True where the section's local output j is a real output (the last group may be partial)."""
-        out = self.sec_group[:, None] * self.cfg.group + np.arange(self.cfg.group)[None, :]
+        out = self.sec_group[:, None] * self.cfg.hw.group + np.arange(self.cfg.hw.group)[None, :]
         return out < self.shape[1]
 
 
@@ -91,9 +91,9 @@ def section_layer(w: np.ndarray, cfg: ArrayConfig, cuts: Cuts = plain_cuts) -> S
     if cuts is plain_cuts:
         # Plain sections are blocks of R rows of each order: count their ones block by block.
         _, _, group, start, length = plain_cuts(w, cfg, order, kept, None)
-        blocks = block_bit_counts(w, order, cfg.group, cfg.weight_bits, cfg.rows)
-        return Sectioning(cfg, tuple(w.shape), order, kept, group, start, length, blocks[group, start // cfg.rows])
-    csum = group_bit_cumsum(w, order, cfg.group, cfg.weight_bits)
+        blocks = block_bit_counts(w, order, cfg.hw.group, cfg.hw.weight_bits, cfg.hw.rows)
+        return Sectioning(cfg, tuple(w.shape), order, kept, group, start, length, blocks[group, start // cfg.hw.rows])
+    csum = group_bit_cumsum(w, order, cfg.hw.group, cfg.hw.weight_bits)
     order, csum, group, start, length = cuts(w, cfg, order, kept, csum)
     counts = csum[group, start + length] - csum[group, start]
     return Sectioning(cfg, tuple(w.shape), order, kept, group, start, length, counts)

@@ -103,18 +103,18 @@ def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
         raise SwsError(f"{where}: inputs must have shape (V, {k}) or ({k},) for layer {lp.name}, not {x.shape}")
     if x.shape[0] == 0:
         raise SwsError(f"{where}: there must be at least one input vector, not shape {x.shape}")
-    bad = (x < cfg.input_min) | (x > cfg.input_max)
+    bad = (x < cfg.hw.input_min) | (x > cfg.hw.input_max)
     if bad.any():
         v, kk = np.argwhere(bad)[0]
-        raise SwsError(f"{where}: input [{v}, {kk}] = {int(x[v, kk])} is outside {cfg.input_min}..{cfg.input_max} "
-                       f"({cfg.input_bits}-bit {'signed' if cfg.input_signed else 'unsigned'} inputs)")
+        raise SwsError(f"{where}: input [{v}, {kk}] = {int(x[v, kk])} is outside {cfg.hw.input_min}..{cfg.hw.input_max} "
+                       f"({cfg.hw.input_bits}-bit {'signed' if cfg.hw.input_signed else 'unsigned'} inputs)")
     return x.astype(np.int64)
 
 
 def _drive(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
     cfg = lp.cfg
-    return drive_steps(np.asarray(x, np.int64).reshape(-1, lp.shape[0]), cfg.input_bits, cfg.input_signed,
-                       cfg.input_encoding).astype(np.int64)                          # (V, P, K)
+    return drive_steps(np.asarray(x, np.int64).reshape(-1, lp.shape[0]), cfg.hw.input_bits, cfg.hw.input_signed,
+                       cfg.hw.input_encoding).astype(np.int64)                          # (V, P, K)
 
 
 def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
@@ -122,7 +122,7 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
     the step's weight (mapper.drive)."""
     cfg, (_, n) = lp.cfg, lp.shape
     drive = _drive(lp, x)                                                             # (V, P, K)
-    step_w = np.asarray(cfg.plane_weights(), np.int64)
+    step_w = np.asarray(cfg.hw.plane_weights(), np.int64)
     y = np.zeros((len(drive), n), np.int64)
     sec, col = lp.sections, lp.columns
     for s in range(lp.n_sections):
@@ -187,8 +187,8 @@ def batch_timing(params: TileParams, longest: int) -> tuple[int, int]:
 def _issued_steps(lp: LayerPlan, params: TileParams, q: np.ndarray | None) -> list[list[tuple[int, int]]]:
     """Per section, the (step, resolution bound) pairs it issues, in issue order: every step with the full
     resolution (weight-only, or no inputs given), or the steps with q > 0 with the bound bitlen(q)."""
-    order, full = params.step_order, lp.cfg.full_resolution
-    if q is None or not lp.cfg.input_aware:
+    order, full = params.step_order, lp.cfg.hw.full_resolution
+    if q is None or not lp.cfg.hw.input_aware:
         return [[(p, full) for p in order]] * lp.n_sections
     bits = lossless_bits(q)
     return [[(p, int(bits[s, p])) for p in order if q[s, p] > 0] for s in range(lp.n_sections)]
@@ -255,7 +255,7 @@ def bank_run(lp: LayerPlan, params: TileParams, x=None) -> dict:
     """RUN cycles of one bank on the plan's sections (the module docstring's schedule), its ADC bound and
     ADC batch cycles: {"run", "adc_bound", "batch_cycles"}."""
     cfg = lp.cfg
-    lanes, n_adc = params.lanes, cfg.n_adc
+    lanes, n_adc = params.lanes, cfg.hw.n_adc
     q = None if x is None else step_popcounts(lp, np.asarray(x).reshape(1, -1))[0]
     issued = _issued_steps(lp, params, q)
     sec, res_all, slot_all = lp.sections, lp.columns["res"], lp.columns["slot_col"]
@@ -279,7 +279,7 @@ def bank_run(lp: LayerPlan, params: TileParams, x=None) -> dict:
             last_copy = c
             continue
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
-        plane = _batches(res, slot, n_adc, cfg.adc_mux)
+        plane = _batches(res, slot, n_adc, cfg.hw.adc_mux)
         longest = [min(b, top) for _, top in issued[s] for b in plane]
         durations = [batch_timing(params, d)[0] for d in longest]
         total = sum(durations)
@@ -289,7 +289,7 @@ def bank_run(lp: LayerPlan, params: TileParams, x=None) -> dict:
         batch_cycles += sum(longest)
         for _, top in issued[s]:
             eff = np.minimum(res, top)
-            bound += _step_bound(eff, slot, n_adc, cfg.adc_mux)
+            bound += _step_bound(eff, slot, n_adc, cfg.hw.adc_mux)
     run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + 5,
                   -1 if last_copy is None else last_copy + 1)
     return {"run": run_end + 1, "adc_bound": bound, "batch_cycles": batch_cycles}
@@ -304,7 +304,7 @@ def _conversions(lp: LayerPlan, params: TileParams, q: np.ndarray | None) -> tup
     """Conversions by resolution and steps issued by the non-empty sections, for one vector (q: its step
     popcounts (S, P)) or, weight-only, for any vector."""
     cfg = lp.cfg
-    conv = np.zeros(cfg.full_resolution + 1, np.int64)
+    conv = np.zeros(cfg.hw.full_resolution + 1, np.int64)
     planes = 0
     sec, res_all = lp.sections, lp.columns["res"]
     for s, steps in enumerate(_issued_steps(lp, params, q)):
@@ -314,7 +314,7 @@ def _conversions(lp: LayerPlan, params: TileParams, q: np.ndarray | None) -> tup
         res = res_all[cb:cb + nact]
         planes += len(steps)
         for _, top in steps:
-            conv += np.bincount(np.minimum(res, top), minlength=cfg.full_resolution + 1)[:cfg.full_resolution + 1]
+            conv += np.bincount(np.minimum(res, top), minlength=cfg.hw.full_resolution + 1)[:cfg.hw.full_resolution + 1]
     conv[0] = 0
     return conv, planes
 
@@ -324,7 +324,7 @@ def predict(lp: LayerPlan, x, params: TileParams | None = None) -> Prediction:
     x = check_inputs(lp, x)
     params = params or TileParams.from_plan(lp)
     cfg, v = lp.cfg, len(x)
-    if cfg.input_aware:
+    if cfg.hw.input_aware:
         q = step_popcounts(lp, x)
         scheds = [cycle_model(lp, params, xv) for xv in x]
         counted = [_conversions(lp, params, qv) for qv in q]

@@ -92,8 +92,8 @@ def _vectors(lp: LayerPlan, count: int, seed: int) -> np.ndarray:
     """The input range's two ends, then random vectors."""
     cfg, k = lp.cfg, lp.shape[0]
     rng = np.random.default_rng(seed)
-    edges = [np.full(k, cfg.input_min), np.full(k, cfg.input_max)]
-    rand = [rng.integers(cfg.input_min, cfg.input_max + 1, k) for _ in range(max(0, count - 2))]
+    edges = [np.full(k, cfg.hw.input_min), np.full(k, cfg.hw.input_max)]
+    rand = [rng.integers(cfg.hw.input_min, cfg.hw.input_max + 1, k) for _ in range(max(0, count - 2))]
     return np.stack((edges + rand)[:count]).astype(np.int64)
 
 

@@ -417,7 +417,7 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
     run_dir = os.path.join(os.path.dirname(exe), f"run-{os.getpid()}-{time.monotonic_ns()}")
     os.makedirs(run_dir)
     try:
-        a, bt = cfg.input_bits, params.beat
+        a, bt = cfg.hw.input_bits, params.beat
         digits = -(-a * bt // 4)
         # One line a beat: W inputs, input e of the beat at bits [e * A, (e + 1) * A), zeros past K.
         # The layer's beats, ceil(K / W): a generic tile's limit K (params.k) may be larger than the layer's.
@@ -460,7 +460,7 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
         raise ProtocolViolation(f"{backend} simulation: the array emulator flagged a protocol violation: "
                                 f"{', '.join(broken)}")
     conv = int(conv_hex, 16)
-    conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.full_resolution + 1)]
+    conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.hw.full_resolution + 1)]
     counters = {"cycles": int(cycles), "conversions": conversions, "planes": int(planes),
                 "sections": int(sections)}
     return SimRun(np.asarray(ys, np.int64).reshape(len(x), per)[:, :n], [int(c) for c in np.diff([0] + marks)], counters,

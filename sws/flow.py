@@ -29,11 +29,11 @@ def run_flow(weights: str, cfg: ArrayConfig, sparsity: float, out: str, *, synth
     """Map `weights` into out/plan, then Verilog, simulation and (unless `synth_target` is None) synthesis
     of the first layer. Returns the exit code: 0, or 1 when the simulation differs from the golden model."""
     plan_dir = os.path.join(out, "plan")
-    say(f"== map {weights} at sparsity {sparsity} onto {cfg.rows} x {cfg.cols} crossbars")
+    say(f"== map {weights} at sparsity {sparsity} onto {cfg.hw.rows} x {cfg.hw.cols} crossbars")
     report = map_to_folder(weights, cfg, sparsity, plan_dir, progress=progress)
     say(format_table(report))
     t = report["total"]
-    say(f"ADC energy {t['energy_pj']:.1f} pJ per input vector ({cfg.law} law): "
+    say(f"ADC energy {t['energy_pj']:.1f} pJ per input vector ({cfg.energy.law} law): "
         f"{100 * t['reduction_vs_dense']:.1f}% less than dense, "
         f"{100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy")
     say(f"plan in {plan_dir}/")

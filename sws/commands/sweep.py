@@ -35,12 +35,12 @@ def add_parser(sub):
     p.add_argument("--no-plots", action="store_true", help="write the table only (plots need the plots extra)")
     p.add_argument("--json", action="store_true", help="print sweep.json on stdout and nothing else")
     g = p.add_argument_group("array")
-    g.add_argument("--rows", type=int, default=DEFAULT.rows, help="crossbar rows R (default %(default)s)")
-    g.add_argument("--cols", type=int, default=DEFAULT.cols, help="crossbar columns C (default %(default)s)")
-    g.add_argument("--weight-bits", type=int, default=DEFAULT.weight_bits, help="Bm (default %(default)s)")
-    g.add_argument("--input-bits", type=int, default=DEFAULT.input_bits, help="A (default %(default)s)")
-    g.add_argument("--n-adc", type=int, default=DEFAULT.n_adc, help="ADCs per controller (default %(default)s)")
-    g.add_argument("--e8", type=float, default=DEFAULT.e8_pj,
+    g.add_argument("--rows", type=int, default=DEFAULT.hw.rows, help="crossbar rows R (default %(default)s)")
+    g.add_argument("--cols", type=int, default=DEFAULT.hw.cols, help="crossbar columns C (default %(default)s)")
+    g.add_argument("--weight-bits", type=int, default=DEFAULT.hw.weight_bits, help="Bm (default %(default)s)")
+    g.add_argument("--input-bits", type=int, default=DEFAULT.hw.input_bits, help="A (default %(default)s)")
+    g.add_argument("--n-adc", type=int, default=DEFAULT.hw.n_adc, help="ADCs per controller (default %(default)s)")
+    g.add_argument("--e8", type=float, default=DEFAULT.energy.e8_pj,
                    help="pJ per 8-bit conversion of the relative laws walden and thermal (default %(default)s)")
     g.add_argument("--macro", default=None, help="JSON file of macro constants (default: the built-in ISAAC macro)")
     return p

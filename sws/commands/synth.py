@@ -51,7 +51,7 @@ def params_from_args(args):
         return TileParams.from_plan(lp, args.lanes, timing_from_args(args)), lp
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
-                      args.lanes or default_lanes(cfg.rows), timing_from_args(args)), None
+                      args.lanes or default_lanes(cfg.hw.rows), timing_from_args(args)), None
 
 
 def run(args):

@@ -133,10 +133,10 @@ def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.nd
         w = numpy_helper.to_array(inits[lin.weight]).astype(np.int64)
         scale = (numpy_helper.to_array(inits[lin.scale]).astype(np.float64).reshape(-1) if lin.scale
                  else np.ones(w.shape[1]))
-        if np.any(np.abs(w) > cfg.weight_max):
-            raise SwsError(f"{lin.name}: crossbar emulation needs integer weights within +-{cfg.weight_max}")
+        if np.any(np.abs(w) > cfg.hw.weight_max):
+            raise SwsError(f"{lin.name}: crossbar emulation needs integer weights within +-{cfg.hw.weight_max}")
         lm = map_layer(QuantLayer(lin.name, w), cfg)
-        x_int, x_scale = quantize_inputs(x, cfg.input_bits, real)
+        x_int, x_scale = quantize_inputs(x, cfg.hw.input_bits, real)
         rows = x_int[real]
         y_int = saturating_matvec(lm, rows)
         y_xbar = y_int.astype(np.float64) * x_scale * scale
@@ -191,8 +191,7 @@ def model_energy(model, linears: list[GraphLinear], cfg: ArrayConfig, *, tokens:
 
 
 def _law(cfg: ArrayConfig) -> str:
-    energy = cfg.to_dict().get("energy", {})
-    return str(energy.get("law", getattr(cfg, "law", "?")))
+    return cfg.energy.law
 
 
 def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | None = None, plain: bool = True,

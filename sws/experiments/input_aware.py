@@ -39,7 +39,7 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
     """
     laws = _laws(laws)
     constants = macro_of(cfg)
-    top = cfg.full_resolution + 1
+    top = cfg.hw.full_resolution + 1
     tables = {law: energy_table(cfg.replace(law=law), top) for law in laws}
     rows, hists = [], {}
     todo = sum(len(v) for v in layers_by_sparsity.values())
@@ -76,9 +76,9 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
             for enc in encodings:
                 q = step_bounds(lm, layer.x, enc, membership=member)
                 if sparsity == min(layers_by_sparsity):
-                    h = hists.setdefault(enc, np.zeros((q.shape[1], cfg.rows + 1), np.int64))
+                    h = hists.setdefault(enc, np.zeros((q.shape[1], cfg.hw.rows + 1), np.int64))
                     for p in range(q.shape[1]):
-                        h[p] += np.bincount(q[:, p, :].reshape(-1), minlength=cfg.rows + 1)
+                        h[p] += np.bincount(q[:, p, :].reshape(-1), minlength=cfg.hw.rows + 1)
                 bits = step_bits(lm, enc == "bipolar")
                 for law, e in tables.items():
                     c = bounded_cost(lm, q, e, bipolar=enc == "bipolar", bits=bits)
@@ -215,7 +215,7 @@ def study_to_folder(out: str, cfg: ArrayConfig, *, sparsities=SPARSITIES, laws=N
 
     sparsities = tuple(check_sparsity(s) for s in sparsities)
     check_output_folder(out)
-    layers = {s: capture_layers(s, input_bits=cfg.input_bits, max_sequences=max_sequences) for s in sparsities}
+    layers = {s: capture_layers(s, input_bits=cfg.hw.input_bits, max_sequences=max_sequences) for s in sparsities}
     result = study(layers, cfg, laws=laws, progress=progress)
     with atomic_dir(out) as tmp:
         with open(os.path.join(tmp, "input_aware.json"), "w") as f:

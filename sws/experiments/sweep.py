@@ -67,7 +67,7 @@ def _cost_dict(c: Cost) -> dict:
 def _with_adc(m: MacroCost, adc_pj: float, cfg: ArrayConfig, res: np.ndarray) -> MacroCost:
     """The macro cost `m` (costed under another law) with the ADC energy and ADC bank area of cfg's law."""
     top = int(res.max(initial=0))
-    bank = cfg.n_adc * float(adc_area(cfg, top)) if top else 0.0
+    bank = cfg.hw.n_adc * float(adc_area(cfg, top)) if top else 0.0
     return MacroCost({**m.energy, "adc": adc_pj}, {**m.area, "adc_bank": bank}, m.cycles, m.adc_bound_cycles,
                      m.row_activations, m.cell_reads)
 
@@ -92,7 +92,7 @@ def sweep(layers: list[Layer], cfg: ArrayConfig = ArrayConfig(), *, sparsities=S
     what sorting itself buys), the same references as `sws map`, for the ADC energy alone and for the whole
     macro (`macro_*`, mapper.macro). Cycles per vector are given for the column policy only.
     """
-    e8 = cfg.e8_pj
+    e8 = cfg.energy.e8_pj
     cfg = cfg.replace(cap=None, ordering="sorted", policy="column", law="walden", law_table=None, node_nm=None,
                       sample_rate_hz=None)
     groups = sorted({a.group for a in arrangements})

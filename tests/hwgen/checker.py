@@ -196,7 +196,7 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
 
     async def drive(ctx):
         for v in range(v_count):
-            for kk, word in enumerate(pack_beats(x[v], beat, lp.cfg.input_bits)):
+            for kk, word in enumerate(pack_beats(x[v], beat, lp.cfg.hw.input_bits)):
                 while rng.random() < p_bubble:
                     ctx.set(dut.i.valid, 0)
                     await ctx.tick()
@@ -234,7 +234,7 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
         result["extra"] = extra
         result["counters"] = {
             "cycles": ctx.get(dut.counters.cycles),
-            "conversions": [ctx.get(dut.counters.conversions[b]) for b in range(lp.cfg.full_resolution + 1)],
+            "conversions": [ctx.get(dut.counters.conversions[b]) for b in range(lp.cfg.hw.full_resolution + 1)],
             "planes": ctx.get(dut.counters.planes),
             "sections": ctx.get(dut.counters.sections),
         }

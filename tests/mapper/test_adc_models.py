@@ -35,8 +35,8 @@ def test_isaac_is_the_accelergy_table_and_scales_by_bits_below_4():
 
 
 def test_isaac_is_the_default_law_and_stops_at_10_bits():
-    assert ArrayConfig().law == "isaac"
-    assert ArrayConfig(rows=1023).full_resolution == 10
+    assert ArrayConfig().energy.law == "isaac"
+    assert ArrayConfig(rows=1023).hw.full_resolution == 10
     with pytest.raises(SwsError, match="law 'isaac' covers ADCs of at most 10 bits, but rows 1024 need 11"):
         ArrayConfig(rows=1024)
     ArrayConfig(rows=1024, law="walden")   # a law without a ceiling

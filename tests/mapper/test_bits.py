@@ -58,12 +58,12 @@ CONFIGS = [dict(), dict(ordering="natural"), dict(group=4, cols=128), dict(order
 @pytest.mark.parametrize("fields", CONFIGS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "default")
 def test_plain_sections_and_references_equal_the_straightforward_computation(fields):
     cfg = ArrayConfig(**fields)
-    layers = [QuantLayer(f"l{i}", _layer(k, n, cfg.weight_bits, s))
+    layers = [QuantLayer(f"l{i}", _layer(k, n, cfg.hw.weight_bits, s))
               for i, (k, n, s) in enumerate([(200, 30, 0.8), (77, 13, 0.0), (130, 5, 0.95)])]
     for layer in layers:
         sec = section_layer(layer.weights, cfg, plain_cuts)
         order, kept = row_orders(layer.weights, cfg)
-        csum = group_bit_cumsum(layer.weights, order, cfg.group, cfg.weight_bits)
+        csum = group_bit_cumsum(layer.weights, order, cfg.hw.group, cfg.hw.weight_bits)
         _, _, g, start, length = plain_cuts(layer.weights, cfg, order, kept, csum)
         np.testing.assert_array_equal(sec.counts, csum[g, start + length] - csum[g, start])
         np.testing.assert_array_equal(sec.order, order)

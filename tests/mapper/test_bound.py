@@ -44,8 +44,8 @@ def with_law(cfg, law):
 def test_no_lossless_plan_costs_less_than_either_bound(case, law, sectioning):
     w, cfg = case
     cfg = with_law(cfg, law)
-    if cfg.policy != "dense":
-        cfg = cfg.replace(sectioning=sectioning if cfg.policy == "column" or sectioning != "refined" else "optimal")
+    if cfg.mapping.policy != "dense":
+        cfg = cfg.replace(sectioning=sectioning if cfg.mapping.policy == "column" or sectioning != "refined" else "optimal")
     energy = map_layer(QuantLayer("w", w), cfg).cost().energy_pj
     closed, split = lower_bound(w, cfg), column_bound(w, cfg)
     assert closed <= split * (1 + 1e-9) + 1e-12           # the per-column split is the tighter bound

@@ -15,7 +15,7 @@ def _brute(lm, x, encoding):
     """Every (vector, section, step, active column) by hand: the bound min(m, q), its bits, the energy;
     and the true count, which the chosen bits must hold (lossless)."""
     cfg, w = lm.cfg, lm.layer.weights
-    bm, g = cfg.weight_bits, cfg.group
+    bm, g = cfg.hw.weight_bits, cfg.hw.group
     total = conv = sar = 0
     for xv in x:
         if encoding == "twos":

@@ -64,7 +64,7 @@ def test_cycle_model_reaches_the_bound_when_every_section_fits_the_adc_bank():
     case = Case("fit", cfg, weights(64, 3, 0.5, 1), inputs(cfg, 64, 1))
     sched = cycle_model(case.lp)
     res, sec = case.lp.columns["res"], case.lp.sections
-    by_hand = sum(cfg.input_bits * int(res[b:b + n].max()) for b, n in zip(sec["col_base"], sec["n_active"]) if n)
+    by_hand = sum(cfg.hw.input_bits * int(res[b:b + n].max()) for b, n in zip(sec["col_base"], sec["n_active"]) if n)
     assert sched["adc_bound"] == sched["batch_cycles"] == by_hand
 
 
@@ -98,8 +98,8 @@ ENC_CASES = encoding_cases()
 def _drive_bits(x: int, cfg) -> list[int]:
     """The row drive of one input in each step, by hand: two's complement bits, or the magnitude's bits in
     the pass of the input's sign (positive pass first)."""
-    a = cfg.input_bits
-    if cfg.input_encoding == "twos":
+    a = cfg.hw.input_bits
+    if cfg.hw.input_encoding == "twos":
         return [((x & ((1 << a) - 1)) >> t) & 1 for t in range(a)]
     return [(abs(x) >> t) & 1 if (x > 0 if neg == 0 else x < 0) else 0 for neg in (0, 1) for t in range(a - 1)]
 
@@ -107,7 +107,7 @@ def _drive_bits(x: int, cfg) -> list[int]:
 def _brute_counters(case: Case) -> tuple[list[int], int]:
     """Conversions by resolution and issued steps, from the LayerMap's sections, by loops."""
     cfg, lm = case.cfg, case.lm
-    conv = [0] * (cfg.full_resolution + 1)
+    conv = [0] * (cfg.hw.full_resolution + 1)
     planes = 0
     for xv in case.x:
         drive = [_drive_bits(int(v), cfg) for v in xv]
@@ -116,13 +116,13 @@ def _brute_counters(case: Case) -> tuple[list[int], int]:
             if not res:
                 continue
             rows = lm.sec.section_rows(s)
-            for p in range(cfg.steps):
+            for p in range(cfg.hw.steps):
                 q = sum(drive[r][p] for r in rows)
-                if cfg.input_aware and q == 0:
+                if cfg.hw.input_aware and q == 0:
                     continue
                 planes += 1
                 for r in res:
-                    conv[min(r, q.bit_length()) if cfg.input_aware else r] += 1
+                    conv[min(r, q.bit_length()) if cfg.hw.input_aware else r] += 1
     conv[0] = 0
     return conv, planes
 
@@ -145,7 +145,7 @@ def test_input_aware_never_costs_more_than_weight_only(case):
     weight_only = predict(Case(case.name, case.cfg.replace(input_aware=False), case.w, case.x).lp, case.x)
     assert pred.energy_pj <= weight_only.energy_pj + 1e-9
     assert np.array_equal(pred.outputs, weight_only.outputs)
-    if not case.cfg.input_aware:
+    if not case.cfg.hw.input_aware:
         cost = case.lm.cost()                      # the mapper's weight-only figure: every drive step
         assert pred.energy_pj == pytest.approx(cost.energy_pj * len(case.x))
         assert pred.vector_cycles == [pred.cycles_per_vector] * len(case.x)

@@ -21,8 +21,8 @@ def test_optimal_plan_runs_through_the_tile_bit_exact():
     lm = map_layer(QuantLayer("w", w), cfg)
     lp = build_layer_plan(lm)
     plain = map_layer(QuantLayer("w", w), cfg.replace(ordering="sorted", sectioning="plain"))
-    assert np.any(lp.sections["rows"] < cfg.rows) and lm.sec.n_sections > plain.sec.n_sections
-    x = rng.integers(cfg.input_min, cfg.input_max + 1, (3, 24))
+    assert np.any(lp.sections["rows"] < cfg.hw.rows) and lm.sec.n_sections > plain.sec.n_sections
+    x = rng.integers(cfg.hw.input_min, cfg.hw.input_max + 1, (3, 24))
     run = run_tile(lp, x)
     want = predict(lp, x)
     assert np.array_equal(run.outputs, x @ w)

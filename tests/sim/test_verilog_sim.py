@@ -31,7 +31,7 @@ def test_emitted_verilog_is_bit_exact_with_numpy_and_the_golden_model(backend, c
 
 
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
-@pytest.mark.parametrize("case", [c for c in encoding_cases() if c.cfg.input_aware or c.name.startswith("r8_")],
+@pytest.mark.parametrize("case", [c for c in encoding_cases() if c.cfg.hw.input_aware or c.name.startswith("r8_")],
                          ids=lambda c: c.name)
 def test_every_input_encoding_and_resolution_mode_is_bit_exact_in_verilog(backend, case):
     need(backend)

@@ -71,7 +71,7 @@ def test_sim_runs_a_plan_on_input_aware_sign_magnitude_hardware(plan_dir, tmp_pa
     aware = predict(lp.on_hardware(input_encoding="signmag", input_aware=True), x)
     assert r["cycles_per_vector"] == aware.vector_cycles and len(set(r["cycles_per_vector"])) == 3
     assert r["conversions"] == sum(aware.conversions) < sum(predict(lp, x).conversions)
-    assert load_plan(str(plan_dir)).layers[0].cfg.input_aware is False      # the plan is unchanged
+    assert load_plan(str(plan_dir)).layers[0].cfg.hw.input_aware is False      # the plan is unchanged
 
 
 def test_rtl_of_a_plan_on_other_drive_hardware_differs_and_is_reproducible(plan_dir, tmp_path, capsys):

@@ -75,7 +75,7 @@ def test_masked_cosine_ignores_padding_tokens():
 
 
 def _numpy_crossbar(x, w, scale, cfg, real):
-    xq, xs = quantize_inputs(x, cfg.input_bits, real)
+    xq, xs = quantize_inputs(x, cfg.hw.input_bits, real)
     lm = map_layer(QuantLayer("l", w.astype(np.int64)), cfg)
     y = (x.astype(np.float64) @ (w * scale.reshape(-1)))  # padding rows: the float MatMul, uncorrected
     y[real] = saturating_matvec(lm, xq[real]) * xs * scale.reshape(-1)
