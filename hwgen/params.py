@@ -10,8 +10,8 @@ import numpy as np
 from amaranth.lib import data
 
 from mapper.config import ArrayConfig, HardwareConfig, clog2
-from mapper.errors import SwsError
-from mapper.macro import default_lanes   # one definition, shared with the mapper's cycle estimate
+from mapper.common import SwsError
+from mapper.cost import default_lanes   # one definition, shared with the mapper's cycle estimate
 from mapper.plan import COLUMN_FIELDS, SECTION_FIELDS, LayerPlan, rom_widths
 
 __all__ = ["MacroTiming", "TileParams", "default_lanes", "pack_words"]
@@ -215,7 +215,7 @@ class TileParams:
         return -(-self.n_groups // self.hw.beat)
 
     def bank(self, blp: LayerPlan) -> "TileParams":
-        """The sizes of one bank running the bank plan `blp` (mapper.banks.bank_plan): its own table
+        """The sizes of one bank running the bank plan `blp` (mapper.plan.banks.bank_plan): its own table
         depths, the layer's K and N, the same lanes."""
         return dataclasses.replace(self, section_depth=blp.n_sections, row_depth=len(blp.row_index),
                                    column_depth=len(blp.columns["res"]))
@@ -228,7 +228,7 @@ class TileParams:
 
     @property
     def step_order(self) -> list[int]:
-        """The drive steps (mapper.drive step indices) in the order the controller issues them: two's
+        """The drive steps (mapper.config.drive step indices) in the order the controller issues them: two's
         complement the sign step first, A-1 down to 0; sign-magnitude the positive pass A-2 down to 0, then
         the negative pass (steps 2A-3 down to A-1)."""
         hw = self.hw

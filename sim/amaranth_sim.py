@@ -14,7 +14,7 @@ from hwgen.interface import pack_beats, unpack_beat
 from hwgen.params import TileParams
 from hwgen.program import program_writes
 from hwgen.tile import Tile
-from mapper.files import atomic_path
+from mapper.common import atomic_path
 from mapper.plan import LayerPlan
 
 __all__ = ["SimRun", "run_tile", "ProtocolViolation", "program"]

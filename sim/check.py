@@ -8,9 +8,9 @@ import os
 import numpy as np
 
 from hwgen.params import TileParams
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from mapper.plan import load_plan
-from mapper.weights import read_npy
+from mapper.sources import read_npy
 
 from .amaranth_sim import run_tile
 from .golden import check_inputs, energy_of, predict

@@ -55,11 +55,11 @@ import numpy as np
 from hwgen.output import merge_depth
 from hwgen.params import TileParams
 from hwgen.shift_add import pipeline_depth
-from mapper.banks import bank_plans
-from mapper.energy import energy_table
-from mapper.errors import SwsError
-from mapper.bits import lossless_bits
-from mapper.drive import drive_steps
+from mapper.plan import bank_plans
+from mapper.config import energy_table
+from mapper.common import SwsError
+from mapper.sectioning import lossless_bits
+from mapper.config import drive_steps
 from mapper.plan import LayerPlan
 
 __all__ = ["Prediction", "predict", "golden_outputs", "step_popcounts", "cycle_model", "bank_run", "vector_ends", "check_inputs", "energy_of"]
@@ -119,7 +119,7 @@ def _drive(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
 
 def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
     """y (V, N): every active column's count per drive step, saturated at its resolution, shift-added with
-    the step's weight (mapper.drive)."""
+    the step's weight (mapper.config.drive)."""
     cfg, (_, n) = lp.cfg, lp.shape
     drive = _drive(lp, x)                                                             # (V, P, K)
     step_w = np.asarray(cfg.hw.plane_weights(), np.int64)
@@ -142,7 +142,7 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
 
 
 def step_popcounts(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
-    """q (V, S, P): the rows of section s driven in drive step p (mapper.drive step order) by vector v."""
+    """q (V, S, P): the rows of section s driven in drive step p (mapper.config.drive step order) by vector v."""
     drive = _drive(lp, x)
     sec = lp.sections
     q = np.zeros((len(drive), lp.n_sections, drive.shape[1]), np.int64)
@@ -200,7 +200,7 @@ def cycle_model(lp: LayerPlan, params: TileParams | None = None, x=None) -> dict
     x : one input vector (K,), for input-aware hardware, whose schedule depends on it. Without it (or on
     weight-only hardware) the weight-only schedule: on input-aware hardware the most any vector can take.
 
-    With B banks each bank runs its own sections (mapper.banks) with `bank_run`, all from the same cycle;
+    With B banks each bank runs its own sections (mapper.plan.banks) with `bank_run`, all from the same cycle;
     RUN ends when the last bank is done. W elements a beat: ceil(K / W) load beats and ceil(N / W) output
     beats, behind the output merge's `merge_depth(B)` pipeline stages. The ADC bound and batch cycles
     are then the busiest bank's (its ADC bank's bound on its sections).

@@ -27,10 +27,11 @@ from hwgen.params import TileParams
 from hwgen.program import program_writes
 from hwgen.synth import cell_models, synthesize_tile
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import map_layer
+from mapper.common import SwsError
+from mapper.sectioning import map_layer
 from mapper.plan import LayerPlan, build_layer_plan
-from mapper.quantize import QuantLayer, prune
+from mapper.sources import QuantLayer
+from mapper.prepare import prune
 
 from .check import compare
 from .golden import predict

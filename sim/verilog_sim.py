@@ -36,9 +36,9 @@ from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, ProgSignature, pack_beat
 from hwgen.params import MacroTiming, TileParams
 from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from mapper.config import HardwareConfig
-from mapper.files import atomic_dir, write_atomic
+from mapper.common import atomic_dir, write_atomic
 from mapper.plan import LayerPlan
 
 from .amaranth_sim import ProtocolViolation, SimRun
@@ -346,7 +346,10 @@ def _fingerprint() -> str:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     hwgen = os.path.join(root, "hwgen")
     sources = [os.path.join(hwgen, f) for f in sorted(os.listdir(hwgen)) if f.endswith(".py")]
-    sources += [os.path.join(root, "mapper", f"{m}.py") for m in ("config", "drive", "plan", "macro")] + [__file__]
+    for sub in ("config", "plan", "cost"):
+        folder = os.path.join(root, "mapper", sub)
+        sources += [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".py")]
+    sources.append(__file__)
     h = hashlib.sha256()
     for path in sources:
         with open(path, "rb") as f:

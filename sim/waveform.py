@@ -23,8 +23,8 @@ from hwgen.controller import Controller
 from hwgen.emulator import ArrayEmulator
 from hwgen.interface import connect_array
 from hwgen.params import MacroTiming, TileParams
-from mapper.errors import SwsError
-from mapper.files import write_atomic
+from mapper.common import SwsError
+from mapper.common import write_atomic
 from mapper.plan import LayerPlan
 
 __all__ = ["Trace", "trace_interface", "wavedrom_json", "write_diagram", "macro_timing_diagram",
@@ -181,9 +181,10 @@ def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
     a small layer (R = 32, 2 ADCs of up to 6 bits, 64 inputs, 3 outputs, 30% of the weights pruned,
     seed 3) with `DIAGRAM_TIMING`, from two cycles before its first front. Returns the paths written."""
     from mapper.config import ArrayConfig
-    from mapper.mapping import map_layer
+    from mapper.sectioning import map_layer
     from mapper.plan import build_layer_plan
-    from mapper.quantize import QuantLayer, prune
+    from mapper.sources import QuantLayer
+    from mapper.prepare import prune
 
     cfg = ArrayConfig(rows=32, cols=64, n_adc=2)
     rng = np.random.default_rng(3)

@@ -13,8 +13,8 @@ import signal
 import sys
 import warnings
 
-from mapper.errors import SwsError
-from mapper.files import os_error
+from mapper.common import SwsError
+from mapper.common import os_error
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
 COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore", "input-aware")
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             # numpy's overflow warnings would break the one-line contract; a result that overflowed is
-            # refused where it is written (mapper.files.dumps_json) or checked (the golden model).
+            # refused where it is written (mapper.common.outputs.dumps_json) or checked (the golden model).
             warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered",
                                     RuntimeWarning)
             return args.run(args) or 0

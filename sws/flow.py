@@ -10,10 +10,10 @@ import numpy as np
 from hwgen.params import TileParams
 from hwgen.verilog import write_rtl
 from mapper.config import ArrayConfig
-from mapper.files import dumps_json, write_atomic
+from mapper.common import dumps_json, write_atomic
 from mapper.job import map_to_folder
 from mapper.plan import load_plan
-from mapper.report import format_table
+from mapper.cost import format_table
 from sim.check import simulate_plan
 from sim.netlist import synthesize_checked
 

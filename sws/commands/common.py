@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapper.config import INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
-from mapper.errors import SwsError
-from mapper.macro import load_macro
+from mapper.config.parts import INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
+from mapper.common import SwsError
+from mapper.cost import load_macro
 
 DEFAULT = ArrayConfig()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sws.experiments.explore import explore, load_spec
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
-from mapper.errors import SwsError
-from mapper.files import dumps_json
-from mapper.pruning import PRUNE_METHODS
+from mapper.common import SwsError
+from mapper.common import dumps_json
+from mapper.prepare import PRUNE_METHODS
 from sws.experiments.fidelity import fidelity_markdown, fidelity_to_folder
 from sws.experiments.pruning import CALIBRATION_PATH
 

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sws.experiments.input_aware import SPARSITIES, study_markdown, study_to_folder
 
 from .common import add_config_args, config_from_args, number_list

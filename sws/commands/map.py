@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-from mapper.errors import SwsError
-from mapper.files import dumps_json
+from mapper.common import SwsError
+from mapper.common import dumps_json
 from mapper.job import map_to_folder
-from mapper.pruning import PRUNE_METHODS
-from mapper.report import format_table
-from mapper.weights import source_name
+from mapper.prepare import PRUNE_METHODS
+from mapper.cost import format_table
+from mapper.sources import source_name
 from sws.experiments.pruning import map_pruned_to_folder
 
 from .common import add_config_args, add_weight_args, config_from_args, progress

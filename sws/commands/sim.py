@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-from mapper.errors import SwsError
-from mapper.files import check_output_file, dumps_json, write_atomic
+from mapper.common import SwsError
+from mapper.common import check_output_file, dumps_json, write_atomic
 from mapper.plan import plan_files
 from sim.check import BACKENDS, load_inputs, simulate_plan
 

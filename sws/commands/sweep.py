@@ -6,9 +6,9 @@ import os
 import sys
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.files import dumps_json
-from mapper.weights import source_name
+from mapper.common import SwsError
+from mapper.common import dumps_json
+from mapper.sources import source_name
 from sws.experiments.sweep import summary_markdown, sweep_to_folder
 
 from .common import DEFAULT, number_list

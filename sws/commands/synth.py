@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from hwgen.params import TileParams, default_lanes
 from hwgen.synth import TARGETS
-from mapper.errors import SwsError
-from mapper.files import dumps_json
+from mapper.common import SwsError
+from mapper.common import dumps_json
 from mapper.plan import load_plan
 from sim.netlist import NETLIST_SIMULATORS, synthesize_checked
 

@@ -16,7 +16,7 @@ The spec (YAML or JSON; README "Exploring a design space"):
     per_channel: false
 
 Grid and config keys are `sparsity` and the fields of `ArrayConfig` (docs/design.md section 0). A point's
-result is the `total` row of its report (mapper.report.report_dict), so fields added to the report
+result is the `total` row of its report (mapper.cost.report.report_dict), so fields added to the report
 (area, latency) appear as columns without a change here.
 """
 
@@ -33,11 +33,11 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.files import claim_dir, write_atomic
-from mapper.quantize import check_sparsity, prepare_layer
-from mapper.report import map_layers, report_dict
-from mapper.weights import load_weights
+from mapper.common import SwsError
+from mapper.common import claim_dir, write_atomic
+from mapper.prepare import check_sparsity, prepare_layer
+from mapper.cost import map_layers, report_dict
+from mapper.sources import load_weights
 
 __all__ = ["load_spec", "grid_points", "point_key", "run_point", "explore", "pareto_front", "plot_pareto",
            "EXPLORE_VERSION"]
@@ -308,7 +308,7 @@ def pareto_front(xs, ys) -> list[int]:
     return front
 
 
-#: The report's area and latency fields (mapper.macro), the cost axes of the Pareto plots.
+#: The report's area and latency fields (mapper.cost.macro), the cost axes of the Pareto plots.
 AREA_LATENCY = ("area_um2", "cycles_per_vector")
 
 

@@ -1,5 +1,5 @@
 """Input-aware ADC resolution on real activations: every MiniLM weight MatMul, its captured inputs, each
-input encoding, weight-only and input-aware planning, under every energy law (mapper.input_aware)."""
+input encoding, weight-only and input-aware planning, under every energy law (mapper.cost.input_aware)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import os
 import numpy as np
 
 from mapper.config import LAWS, ArrayConfig
-from mapper.energy import energy_table
-from mapper.files import atomic_dir
-from mapper.input_aware import (ANALYSIS_ENCODINGS, bounded_cost, macro_energy, section_membership, step_bits, step_bounds,
-                                weight_only_cost)
+from mapper.config import energy_table
+from mapper.common import atomic_dir
+from mapper.cost import (ANALYSIS_ENCODINGS, bounded_cost, macro_energy, section_membership, step_bits, step_bounds,
+                         weight_only_cost)
 from mapper.job import check_output_folder
-from mapper.macro import macro_cost, macro_of
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer, check_sparsity
+from mapper.cost import macro_cost, macro_of
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
+from mapper.prepare import check_sparsity
 
 __all__ = ["study", "study_markdown", "study_to_folder", "SPARSITIES"]
 
@@ -62,7 +63,7 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
             dense = map_layer(q_layer, cfg.replace(ordering="natural", policy="dense"))
             natural = map_layer(q_layer, cfg.replace(ordering="natural"))
             member = section_membership(lm)
-            # Buffers, input register and tables: the same whatever the drive (mapper.macro).
+            # Buffers, input register and tables: the same whatever the drive (mapper.cost.macro).
             parts = macro_cost(lm.sec, lm.res, 0.0, cycles=False).energy
             fixed = sum(parts[k] for k in ("input_buffer", "input_register", "output_buffer", "tables"))
             for law, e in tables.items():

@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 from hwgen.emulator import VIOLATIONS, ArrayEmulator
 from hwgen.params import MacroTiming, TileParams
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sim.amaranth_sim import ProtocolViolation, program, run_tile
 from sim.golden import predict
 from tests.sim.cases import Case, rtl_cases

@@ -10,7 +10,7 @@ import pytest
 
 from hwgen.params import TileParams
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
 from tests.sim.cases import (ENCODINGS, Case, check, encoding_cases, inputs, mux_cases, rtl_cases, sparse_inputs,

@@ -202,9 +202,9 @@ def test_bounded_proof_no_adc_start_while_busy_and_o_held_while_stalled(fault, t
 def _banked_case(banks, beat, double_buffer):
     """21 inputs, 5 outputs at sparsity 0.5 on 8-row crossbars with 3 ADCs a bank (tests/sim/test_banks.py's
     layer): B banks, W elements a beat."""
-    from mapper.mapping import map_layer
+    from mapper.sectioning import map_layer
     from mapper.plan import build_layer_plan
-    from mapper.quantize import QuantLayer
+    from mapper.sources import QuantLayer
     hw = dict(rows=8, cols=28, n_adc=3, banks=banks, beat=beat, double_buffer=double_buffer)
     cfg = ArrayConfig(**hw)
     w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)

@@ -4,11 +4,11 @@ their sections) give exactly what the straightforward computations give, on rand
 import numpy as np
 import pytest
 
-from mapper.bits import block_bit_counts, group_bit_cumsum, weight_bits_of
+from mapper.sectioning import block_bit_counts, group_bit_cumsum, weight_bits_of
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
-from mapper.report import map_layers, reference_configs
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
+from mapper.cost.report import map_layers, reference_configs
 from mapper.sectioning import plain_cuts, row_orders, section_layer
 
 RNG = np.random.default_rng(2024)

@@ -1,7 +1,7 @@
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 
 def test_defaults_describe_an_int8_isaac_like_array():

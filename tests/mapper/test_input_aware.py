@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.input_aware import input_aware_cost, weight_only_cost
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
+from mapper.cost import input_aware_cost, weight_only_cost
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
 
 
 def _walden(b):

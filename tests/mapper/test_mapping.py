@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer, saturating_matvec
+from mapper.sectioning import map_layer, saturating_matvec
 from mapper.plan import build_layer_plan
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from sim.golden import golden_outputs
 
 

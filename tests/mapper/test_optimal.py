@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import map_layer
+from mapper.common import SwsError
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan, rebuild_weights
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from mapper.sectioning import row_orders, section_layer
 
 from .strategies import layers_and_configs
@@ -25,7 +25,7 @@ TABLE = (1.0, 1.5, 2.5, 3.0, 5.0, 6.0, 11.0, 16.0, 30.0)
 
 
 def conversion_pj(cfg, b):
-    """One conversion at b bits, written out from docs/design.md section 4 (not mapper.energy)."""
+    """One conversion at b bits, written out from docs/design.md section 4 (not mapper.config.energy)."""
     if cfg.energy.law == "walden":
         return cfg.energy.e8_pj * 2.0 ** (b - 8)
     if cfg.energy.law == "thermal":
@@ -202,7 +202,7 @@ def test_a_layer_of_zeros_has_no_sections():
 
 
 def test_long_groups_in_many_chunks_give_the_same_cuts(monkeypatch):
-    import mapper.optimal as optimal
+    import mapper.sectioning.optimal as optimal
     w = np.random.default_rng(3).integers(-127, 128, (300, 7))
     cfg = ArrayConfig(rows=16, sectioning="optimal")
     whole = section_layer(w, cfg)
@@ -214,7 +214,7 @@ def test_long_groups_in_many_chunks_give_the_same_cuts(monkeypatch):
 
 
 def test_refining_in_many_chunks_gives_the_same_sections(monkeypatch):
-    import mapper.optimal as optimal
+    import mapper.sectioning.optimal as optimal
     w = np.random.default_rng(4).integers(-127, 128, (60, 7))
     w[np.random.default_rng(5).random(w.shape) < 0.6] = 0
     cfg = ArrayConfig(rows=16, sectioning="refined")

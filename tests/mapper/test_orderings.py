@@ -9,9 +9,9 @@ need_module("hypothesis", "test", module_level=True)   # the property tests need
 from hypothesis import given, settings
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan, rebuild_weights
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from mapper.sectioning import group_keys, row_orders
 
 from .strategies import layers_and_configs

@@ -9,9 +9,9 @@ need_module("hypothesis", "test", module_level=True)   # the property tests need
 from hypothesis import given, settings
 
 from mapper.config import ArrayConfig
-from mapper.bits import input_planes
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
+from mapper.sectioning import input_planes
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
 from mapper.sectioning import group_keys, section_layer
 
 from .strategies import layers_and_configs

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mapper.config import ArrayConfig
-from mapper.mapping import LayerMap, map_layer
+from mapper.sectioning import LayerMap, map_layer
 from mapper.plan import LayerPlan, build_layer_plan
-from mapper.quantize import QuantLayer, prune
+from mapper.sources import QuantLayer
+from mapper.prepare import prune
 
 
 @dataclass

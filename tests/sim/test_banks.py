@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from sim.check import compare
 from sim.golden import cycle_model, predict
 from tests.sim.cases import inputs, weights
@@ -49,7 +49,7 @@ def test_two_banks_cycles_by_hand():
 
 
 def test_banks_split_the_sections_and_keep_the_counters():
-    from mapper.banks import assign_banks, bank_plans
+    from mapper.plan import assign_banks, bank_plans
     cfg = ArrayConfig(rows=8, cols=28, n_adc=3, banks=3)
     w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, rows=8, cols=28, n_adc=3, banks=3)
@@ -110,7 +110,7 @@ def test_verilog_tile_of_banks_and_beats_equals_the_golden_model(backend, banks,
 
 
 def test_bad_banks_and_beats_are_refused_with_the_rule():
-    from mapper.errors import SwsError
+    from mapper.common import SwsError
     with pytest.raises(SwsError, match="banks must be an integer >= 1, not 0"):
         ArrayConfig(banks=0)
     with pytest.raises(SwsError, match="beat must be a power of two, not 3"):
@@ -196,6 +196,6 @@ def test_generic_tile_with_wide_double_buffered_beats_takes_a_smaller_layer():
 def test_a_generic_netlist_of_several_banks_is_refused():
     from hwgen.controller import Controller
     from hwgen.params import TileParams
-    from mapper.errors import SwsError
+    from mapper.common import SwsError
     with pytest.raises(SwsError, match="banks 2: a generic netlist has one bank"):
         Controller(TileParams(ArrayConfig(rows=8, cols=28, n_adc=3, banks=2).hw, 32, 8, 16, 128, 128, 1))

@@ -10,8 +10,8 @@ need_module("hypothesis", "test", module_level=True)   # the property tests need
 from hypothesis import given, settings, strategies as st
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import saturating_matvec
+from mapper.common import SwsError
+from mapper.sectioning import saturating_matvec
 from sim.golden import check_inputs, cycle_model, golden_outputs, predict
 
 from .cases import Case, encoding_cases, inputs, rtl_cases, weights
@@ -186,9 +186,9 @@ def test_signmag_inputs_refuse_the_twos_complement_minimum():
 def test_cycle_model_by_hand_with_two_columns_per_adc():
     """K = 3, N = 1, w = (3, 1, 1), R = 8: one section of 3 rows; slot column 0 (bit 0) holds 3 ones
     (2 bits), slot column 1 (bit 1) one (1 bit). With M = 2 both sit on ADC 0: two batches a plane."""
-    from mapper.mapping import map_layer
+    from mapper.sectioning import map_layer
     from mapper.plan import build_layer_plan
-    from mapper.quantize import QuantLayer
+    from mapper.sources import QuantLayer
     w = np.array([[3], [1], [1]])
     lp = build_layer_plan(map_layer(QuantLayer("w", w), ArrayConfig(rows=8, cols=14, adc_mux=2, n_adc=7)))
     assert lp.columns["slot_col"].tolist() == [0, 1] and lp.columns["res"].tolist() == [2, 1]

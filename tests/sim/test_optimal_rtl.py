@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sim.golden import predict
 from sim.waveform import trace_interface, wavedrom_json, write_diagram
 from tests.sim.cases import Case, inputs, weights

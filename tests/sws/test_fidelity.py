@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer, saturating_matvec
-from mapper.quantize import QuantLayer, prune
+from mapper.sectioning import map_layer, saturating_matvec
+from mapper.sources import QuantLayer
+from mapper.prepare import prune
 from tests.support import unavailable
 
 try:
@@ -16,7 +17,7 @@ try:
 except ImportError as e:  # the minilm extra; .ci/run installs it
     unavailable("onnxruntime", f"pip install -e '.[minilm]' ({e})", module_level=True)
 
-from mapper.layer import GraphLinear
+from mapper.sources import GraphLinear
 from sws.experiments.fidelity import (TOKENS_PATH, crossbar_outputs, fidelity, load_token_sequences, masked_cosine,
                                       pruned_model, quantize_inputs, run_model, token_feeds)
 

@@ -7,7 +7,7 @@
   2**t), then those of the negative inputs (weights -2**t). A small negative input sets only its own
   low-order magnitude bits, where in two's complement it sets every high-order bit: real activations,
   mostly small, leave the high steps of both passes nearly empty. Inputs lie in -(2**(A-1)-1)..2**(A-1)-1.
-- `bipolar` (analysis only, mapper.input_aware): one pass of A-1 magnitude steps whose rows are driven
+- `bipolar` (analysis only, mapper.cost.input_aware): one pass of A-1 magnitude steps whose rows are driven
   +1, 0 or -1 by the input's sign; the column sum is signed and its conversion needs one bit more.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import SwsError
+from ..common import SwsError
 
 __all__ = ["ENCODINGS", "step_count", "step_weights", "drive_steps", "input_range"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bits import lossless_bits
-from .config import ArrayConfig
+from ..config import ArrayConfig
 
 __all__ = ["plan_resolutions"]
 

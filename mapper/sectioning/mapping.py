@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bits import lossless_bits, weight_bits_of
-from .drive import drive_steps
-from .config import ArrayConfig
-from .energy import energy_table
+from ..config import drive_steps
+from ..config import ArrayConfig
+from ..config import energy_table
 from .optimal import optimal_strategy, refined_strategy
-from .quantize import QuantLayer
+from ..sources import QuantLayer
 from .resolution import plan_resolutions
-from .sectioning import Cuts, Sectioning, plain_cuts, section_layer
+from .cuts import Cuts, Sectioning, plain_cuts, section_layer
 
 __all__ = ["LayerMap", "Cost", "map_layer", "with_policy", "cost_of", "saturating_matvec", "cap_error", "CUT_STRATEGIES"]
 

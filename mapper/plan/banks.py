@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from .plan import LayerPlan
+from .layout import LayerPlan
 
 __all__ = ["section_cost", "assign_banks", "bank_plan", "bank_plans"]
 

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .bits import group_bit_cumsum, grouped, weight_bits_of
-from .config import ArrayConfig
-from .energy import conversion_energy
+from ..config import ArrayConfig
+from ..config import conversion_energy
 
 __all__ = ["level_energies", "section_energies", "optimal_cuts", "refine_sections", "optimal_strategy",
            "refined_strategy", "CUBE_BYTES"]

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bits import lossless_bits
-from .drive import drive_steps, step_count
-from .energy import energy_table
-from .mapping import LayerMap
-from .placement import placements
+from ..sectioning import lossless_bits
+from ..config import drive_steps, step_count
+from ..config import energy_table
+from ..sectioning import LayerMap
+from ..sectioning import placements
 
 __all__ = ["ANALYSIS_ENCODINGS", "section_membership", "step_popcounts", "step_bits", "step_bounds", "bounded_cost",
            "input_aware_cost", "weight_only_cost", "macro_energy", "load_layer_inputs", "input_aware_report"]
 
-#: The encodings the analysis compares (mapper.drive.ENCODINGS, and the bipolar drive).
+#: The encodings the analysis compares (mapper.config.drive.ENCODINGS, and the bipolar drive).
 ANALYSIS_ENCODINGS = ("twos", "signmag", "bipolar")
 
 
@@ -52,7 +52,7 @@ def step_popcounts(lm: LayerMap, drive: np.ndarray, membership: np.ndarray | Non
 
 
 def _placed(lm: LayerMap):
-    """(res, m, group) of each section's slot columns (S, SC) at their slot columns (mapper.placement), and
+    """(res, m, group) of each section's slot columns (S, SC) at their slot columns (mapper.sectioning.placement), and
     each column's ADC group (slot // adc_mux; 0 for all with a full switch matrix)."""
     s_count = lm.sec.n_sections
     res = lm.res.reshape(s_count, -1)
@@ -158,7 +158,7 @@ def _section_rows_and_ones(lm: LayerMap) -> tuple[np.ndarray, np.ndarray]:
 
 
 def macro_energy(fixed_pj: float, cost: dict, m) -> float:
-    """Whole-macro energy per vector (mapper.macro's components) of a weight-only or input-aware cost:
+    """Whole-macro energy per vector (mapper.cost.macro's components) of a weight-only or input-aware cost:
     the ADCs, one sample-and-hold and one shift-add per conversion, one DAC drive per driven row per step
     and one cell read per 1-cell on a driven row per step, plus `fixed_pj` (buffers, input register and
     tables, which the drive does not change)."""
@@ -220,7 +220,7 @@ def load_layer_inputs(path: str, layers) -> dict:
     one such array per layer, named as the layer. Checked against each layer's K and input range."""
     import os
 
-    from .errors import SwsError
+    from ..common import SwsError
     if not os.path.isfile(path):
         raise SwsError(f"{path}: no such inputs file (a .npy array for one layer, or a .npz of one per layer)")
     try:

@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .errors import SwsError
+from ..common import SwsError
 from .layer import GraphLinear, Layer, check_matrix, check_size, conv_matrices
 
 __all__ = ["read_onnx_layers", "onnx_layers", "onnx_linears", "OnnxLayer"]

@@ -9,8 +9,8 @@ import zlib
 
 import numpy as np
 
-from . import models
-from .errors import SwsError
+from . import builtin as models
+from ..common import SwsError
 from .layer import BYTES_PER_WEIGHT, Layer, check_matrix, check_size, conv_matrices
 
 __all__ = ["load_weights", "source_name", "read_npy", "BUILTIN_MODELS"]
@@ -101,7 +101,7 @@ def _refuse_kind(path: str, want: str) -> None:
 
 def read_npy(path: str, *, bytes_per_value: int = BYTES_PER_WEIGHT, what: str = "to map") -> np.ndarray:
     """The array of a .npy file, refused (SwsError naming the file) if it is empty, another kind of file,
-    holds Python objects, or needs more memory than mapper.layer.memory_limit() at `bytes_per_value`
+    holds Python objects, or needs more memory than mapper.sources.layer.memory_limit() at `bytes_per_value`
     bytes per element; the size is read from the header, before the array is allocated."""
     _refuse_kind(path, "npy")
     try:

@@ -4,7 +4,7 @@ A layer's outputs are taken in groups of G. Each group gets a row order (sorted:
 max |W| over the group, zero rows dropped; natural: input order) and is cut into sections of at
 most R rows. A section's column (output j, sign s, bit b) holds `counts[sec, j, s, b]` ones.
 Where the cuts fall is a strategy passed in (`Cuts`): `plain_cuts` here, the energy-optimal ones in
-mapper.optimal; mapper.mapping picks one by the configuration's sectioning.
+mapper.sectioning.optimal; mapper.sectioning.mapping picks one by the configuration's sectioning.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from .bits import block_bit_counts, group_bit_cumsum, grouped
-from .config import ArrayConfig
+from ..config import ArrayConfig
 from .orderings import ORDERING_KEYS, order_rows
 
 __all__ = ["Sectioning", "Cuts", "group_keys", "row_orders", "plain_cuts", "section_layer"]

@@ -17,16 +17,16 @@ cap makes a plan lossy: these bounds hold for lossless plans only.
 f(M) = min over parts of sum E(bitlen(m_i)), by a small dynamic program over M. It ignores that a
 row's ones in different columns must share a section, so no plan beats it, and it shows how much
 of the gap to `lower_bound` no cut or order can close. It prices a part at its need, so it holds for a
-law whose E(b) does not fall as b grows: every model of mapper.adc_models (checked in the tests).
+law whose E(b) does not fall as b grows: every model of mapper.config.adc_models (checked in the tests).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .config import ArrayConfig
-from .energy import conversion_energy
-from .bits import lossless_bits
+from ..config import ArrayConfig
+from ..config import conversion_energy
+from ..sectioning import lossless_bits
 
 __all__ = ["column_ones", "lower_bound", "column_bound", "BOUND_FORMULAS", "COLUMN_BOUND_FORMULA"]
 

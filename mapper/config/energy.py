@@ -1,12 +1,12 @@
 """Energy of one analog-to-digital conversion, and area of one ADC, as functions of the resolution
-(docs/design.md section 4), under the configuration's ADC model (mapper.adc_models)."""
+(docs/design.md section 4), under the configuration's ADC model (mapper.config.adc_models)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .adc_models import MODELS
-from .config import ArrayConfig
+from .array import ArrayConfig
 
 __all__ = ["conversion_energy", "energy_table", "adc_area"]
 

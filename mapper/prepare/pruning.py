@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ArrayConfig
-from .errors import SwsError
+from ..config import ArrayConfig
+from ..common import SwsError
 from .quantize import check_sparsity, prune
 
 __all__ = ["PRUNE_METHODS", "CALIBRATED_METHODS", "AdcAware", "magnitude", "wanda", "sparsegpt", "input_norms",
@@ -85,10 +85,10 @@ class AdcAware:
 
     def gains(self, w: np.ndarray) -> np.ndarray:
         """(K, N) pJ per input vector: each weight's ones' share of their columns' conversions (layout fixed)."""
-        from .bits import lossless_bits, weight_bits_of
-        from .energy import energy_table
-        from .mapping import map_layer
-        from .quantize import QuantLayer
+        from ..sectioning import lossless_bits, weight_bits_of
+        from ..config import energy_table
+        from ..sectioning import map_layer
+        from ..sources import QuantLayer
 
         cfg = self.cfg
         w = np.asarray(w)
@@ -156,7 +156,7 @@ def _steered(w, saliency, sparsity, adc: AdcAware | None, select):
 
 
 def magnitude(w: np.ndarray, sparsity: float, *, adc: AdcAware | None = None) -> np.ndarray:
-    """The layer with its round(sparsity * K * N) smallest |w| zeroed (mapper.quantize.prune), ADC-steered."""
+    """The layer with its round(sparsity * K * N) smallest |w| zeroed (mapper.prepare.quantize.prune), ADC-steered."""
     sparsity = check_sparsity(sparsity)
     if adc is None:
         return prune(w, sparsity)

@@ -2,7 +2,7 @@
 
 Each model is a pair of functions of the resolution b (bits, >= 1) and the energy parameters (node, sample
 rate, calibration), each citing the file and version its numbers come from. `MODELS` maps a law name to
-its model; mapper.energy prices a plan with it. Four models are published: `isaac` (the default),
+its model; mapper.config.energy prices a plan with it. Four models are published: `isaac` (the default),
 `neurosim`, `murmann` and `mnsim`; three are relative laws calibrated at E(8) = e8_pj: `walden`,
 `thermal` and `table`.
 

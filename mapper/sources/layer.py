@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SwsError
+from ..common import SwsError
 
-__all__ = ["Layer", "GraphLinear", "check_matrix", "check_size", "memory_limit", "BYTES_PER_WEIGHT", "conv_matrices"]
+__all__ = ["Layer", "GraphLinear", "QuantLayer", "check_matrix", "check_size", "memory_limit", "BYTES_PER_WEIGHT", "conv_matrices"]
 
 #: Peak memory of mapping one layer, per weight: about 237 bytes measured for synthetic:laplace:2048x1024
 #: at the default configuration (peak RSS of `sws map`, /usr/bin/time -f %M, 557 MB less 133 MB at
@@ -29,6 +29,23 @@ class Layer:
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.weights.shape)
+
+@dataclass
+class QuantLayer:
+    """A layer ready to map: signed integer weights (K x N), and where they came from."""
+
+    name: str
+    weights: np.ndarray
+    scale: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.weights.shape)
+
+    @property
+    def sparsity(self) -> float:
+        return float(np.mean(self.weights == 0))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Per-operation constants come from one named macro file (mapper/data/isaac_macro.
 published component figures as Accelergy's ISAAC tables give them, and labelled assumptions where none
 does), replaceable by a user file (`EnergyConfig.macro`, `--macro FILE`). Per input vector and layer:
 
-- adc            the conversions, priced by the configuration's ADC model (mapper.energy);
+- adc            the conversions, priced by the configuration's ADC model (mapper.config.energy);
 - sample_hold    one sample per conversion;
 - row_drivers    one 1-bit DAC drive per driven row per plane. A wordline spans its whole crossbar, so the
                  sections that share one row list (natural order: every group's section of a row block) sit
@@ -35,17 +35,18 @@ from functools import lru_cache
 
 import numpy as np
 
-from .config import ArrayConfig
-from .energy import adc_area
-from .errors import SwsError
-from .placement import lockstep_batches, mux_bound, placements
-from .plan import rom_widths
-from .sectioning import Sectioning
+from ..config import ArrayConfig
+from ..config import adc_area
+from ..common import SwsError
+from ..sectioning import lockstep_batches, mux_bound, placements
+from ..plan import rom_widths
+from ..sectioning import Sectioning
 
 __all__ = ["Macro", "MacroCost", "MACRO_KEYS", "ENERGY_PARTS", "AREA_PARTS", "DEFAULT_MACRO", "load_macro",
            "macro_of", "macro_cost", "row_activations", "cycle_estimate", "default_lanes"]
 
-DEFAULT_MACRO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "isaac_macro.json")
+DEFAULT_MACRO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
+                             "isaac_macro.json")
 ENERGY_PARTS = ("adc", "sample_hold", "row_drivers", "crossbar", "shift_add", "input_buffer", "input_register",
                 "output_buffer", "tables")
 AREA_PARTS = ("adc_bank", "crossbar_cells", "row_drivers", "sample_hold", "shift_add", "tables", "input_register")
@@ -165,7 +166,7 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
     images; tests check that both agree), with the sections in table order and each section's active
     columns widest first (with adc_mux M >= 1: placed by the configuration's placement, and converted in
     lockstep batches, batch k the k-th widest column of each ADC group; the bound is then the busiest
-    ADC's sum of resolutions per step, mapper.placement). It is the weight-only schedule (every drive step of every section, each column
+    ADC's sum of resolutions per step, mapper.sectioning.placement). It is the weight-only schedule (every drive step of every section, each column
     at its planned resolution): with `input_aware` hardware the cycles depend on the inputs
     (sim.golden.cycle_model given them), and this is their upper bound, reached when no step is skipped.
     """
@@ -180,7 +181,7 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
     last_batch = ordered[np.arange(len(flat)), np.maximum((n_active - 1) // n_adc * n_adc, 0)] \
         if len(flat) else np.zeros(0, np.int64)
     bound = int((a_bits * np.maximum(-(-flat.sum(axis=1) // n_adc), flat.max(axis=1, initial=0))).sum())
-    if cfg.hw.adc_mux:     # ADC groups of M columns: lockstep batches of the placed columns (mapper.placement)
+    if cfg.hw.adc_mux:     # ADC groups of M columns: lockstep batches of the placed columns (mapper.sectioning.placement)
         m = cfg.hw.adc_mux
         perm = placements(flat, cfg)
         placed = np.zeros_like(flat)
@@ -249,9 +250,9 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
     Parameters
     ----------
     sec, res
-        The sectioning and its (S, G, 2, Bm) resolutions (0: not converted), as mapper.mapping makes them.
+        The sectioning and its (S, G, 2, Bm) resolutions (0: not converted), as mapper.sectioning.mapping makes them.
     adc_pj : float
-        The plan's ADC energy per vector (mapper.mapping.Cost.energy_pj), under the configuration's law.
+        The plan's ADC energy per vector (mapper.sectioning.mapping.Cost.energy_pj), under the configuration's law.
     tables : bool
         The plan reads section, row-index and column tables (False for the dense reference design).
     cycles : bool

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .errors import SwsError
+from ..common import SwsError
 from .layer import GraphLinear, Layer
 
 __all__ = ["minilm", "minilm_path", "minilm_linears", "MINILM_NOTE", "MINILM_LAYERS"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ArrayConfig
+from ..config import ArrayConfig
 
 __all__ = ["lockstep_batches", "mux_bound", "place_section", "placements"]
 

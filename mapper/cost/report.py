@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .adc_models import MODELS
+from ..config import MODELS
 from .bound import column_bound, lower_bound
-from .config import ArrayConfig
+from ..config import ArrayConfig
 from .macro import ENERGY_PARTS, MacroCost, macro_cost, macro_of
-from .mapping import Cost, LayerMap, cap_error, map_layer, with_policy
-from .plan import layer_rom_bits
-from .quantize import QuantLayer, prepare_layer
-from .weights import load_weights
+from ..sectioning import Cost, LayerMap, cap_error, map_layer, with_policy
+from ..plan import layer_rom_bits
+from ..sources import QuantLayer
+from ..prepare import prepare_layer
+from ..sources import load_weights
 
 __all__ = ["LayerResult", "map_layers", "map_source", "report_dict", "format_table", "REPORT_KEYS"]
 
@@ -33,10 +34,10 @@ class LayerResult:
     natural: Cost   # natural order, same policy and cap: adaptive resolution without sorting
     dense: Cost     # natural order, every column at full resolution: the classic design
     rom_bits: int
-    bound: float = 0.0          # mapper.bound.lower_bound: no lossless plan of the layer costs less
+    bound: float = 0.0          # mapper.cost.bound.lower_bound: no lossless plan of the layer costs less
     plain: Cost | None = None   # sectioning optimal or refined: plain SWS (sorted, full sections)
-    column_bound: float = 0.0   # mapper.bound.column_bound: the tighter per-column split bound
-    macro: MacroCost | None = None          # mapper.macro: the whole macro, area and cycles of the plan
+    column_bound: float = 0.0   # mapper.cost.bound.column_bound: the tighter per-column split bound
+    macro: MacroCost | None = None          # mapper.cost.macro: the whole macro, area and cycles of the plan
     natural_macro: MacroCost | None = None
     dense_macro: MacroCost | None = None
 
@@ -186,7 +187,7 @@ def _mux_model(cfg: ArrayConfig) -> str:
         return (f"full switch matrix: any of the {cfg.hw.n_adc} ADCs converts any active column; batches of "
                 f"{cfg.hw.n_adc} columns in column-table order; bound max(ceil(sum res / n_adc), max res) a step")
     return (f"M = {cfg.hw.adc_mux} adjacent slot columns per ADC ({cfg.hw.n_adc} ADCs, ADC bank area {cfg.hw.n_adc} ADCs), "
-            f"placement {cfg.mapping.placement} (mapper.mapping.placement); lockstep batches, batch k the k-th widest column of "
+            f"placement {cfg.mapping.placement} (mapper.sectioning.mapping.placement); lockstep batches, batch k the k-th widest column of "
             f"each ADC group; bound: the busiest ADC's sum of resolutions a step. The energy of a conversion does "
             f"not depend on M or the placement (no static or leakage term in the ADC models)")
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import ArrayConfig
-from .errors import SwsError
-from .layer import Layer
+from ..config import ArrayConfig
+from ..common import SwsError
+from ..sources import Layer, QuantLayer
 
-__all__ = ["prune", "quantize", "prepare_layer", "QuantLayer", "check_sparsity"]
+__all__ = ["prune", "quantize", "prepare_layer", "check_sparsity"]
 
 
 def check_sparsity(sparsity: float) -> float:
@@ -61,22 +60,6 @@ def quantize(w: np.ndarray, weight_bits: int, *, per_channel: bool = False, wher
     return q, scale.reshape(-1)
 
 
-@dataclass
-class QuantLayer:
-    """A layer ready to map: signed integer weights (K x N), and where they came from."""
-
-    name: str
-    weights: np.ndarray
-    scale: np.ndarray | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return tuple(self.weights.shape)
-
-    @property
-    def sparsity(self) -> float:
-        return float(np.mean(self.weights == 0))
 
 
 def prepare_layer(layer: Layer, cfg: ArrayConfig, sparsity: float = 0.0, *, per_channel: bool = False) -> QuantLayer:
