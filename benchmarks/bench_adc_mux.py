@@ -26,7 +26,7 @@ def measure(spec: str, sparsity: float, mux: int, placement: str, exact: bool = 
     from mapper.config import ArrayConfig
     from mapper.plan import build_layer_plan
     from mapper.cost import map_source, report_dict
-    from sim.golden import cycle_model
+    from mapper.schedule import cycle_model
     cfg = ArrayConfig()
     if mux:
         cfg = cfg.replace(adc_mux=mux, n_adc=cfg.hw.mux_adcs(mux), placement=placement)
@@ -52,7 +52,8 @@ def synth_point(mux: int) -> dict:
     simulated against the golden model first (sim/netlist.py)."""
     import time
     from hwgen.bram import platform_for
-    from hwgen.params import TileParams, default_lanes
+    from hwgen.params import TileParams
+    from mapper.schedule import default_lanes
     from hwgen.synth import synthesize
     from hwgen.verilog import emit_rtlil, module_name
     from mapper.config import ArrayConfig

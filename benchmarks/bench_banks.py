@@ -42,7 +42,8 @@ def main():
     from mapper.job import map_to_folder
     from mapper.plan import load_plan
     from sim.check import compare
-    from sim.golden import cycle_model, predict
+    from mapper.schedule import cycle_model
+    from sim.golden import predict
     from sws.flow import DEFAULT_SPARSITY, DEFAULT_WEIGHTS
     plan = args.plan
     if plan is None:

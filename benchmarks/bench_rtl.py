@@ -23,7 +23,8 @@ from mapper.plan import build_layer_plan
 from mapper.prepare import prepare_layer
 from mapper.sources import load_weights
 from sim.amaranth_sim import run_tile
-from sim.golden import cycle_model, predict
+from mapper.schedule import cycle_model
+from sim.golden import predict
 
 
 def plan_of(spec, sparsity, **cfg):

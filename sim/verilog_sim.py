@@ -33,7 +33,8 @@ from amaranth import Shape
 
 from hwgen.emulator import VIOLATIONS
 from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, ProgSignature, pack_beats
-from hwgen.params import MacroTiming, TileParams
+from mapper.schedule import MacroTiming
+from hwgen.params import TileParams
 from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
 from mapper.common import SwsError

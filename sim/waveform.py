@@ -22,7 +22,8 @@ from amaranth.sim import Simulator
 from hwgen.controller import Controller
 from hwgen.emulator import ArrayEmulator
 from hwgen.interface import connect_array
-from hwgen.params import MacroTiming, TileParams
+from mapper.schedule import MacroTiming
+from hwgen.params import TileParams
 from mapper.common import SwsError
 from mapper.common import write_atomic
 from mapper.plan import LayerPlan

@@ -38,12 +38,13 @@ import numpy as np
 from ..config import ArrayConfig
 from ..config import adc_area
 from ..common import SwsError
+from ..schedule import FLUSH, default_lanes, pipeline_depth
 from ..sectioning import lockstep_batches, mux_bound, placements
 from ..plan import rom_widths
 from ..sectioning import Sectioning
 
 __all__ = ["Macro", "MacroCost", "MACRO_KEYS", "ENERGY_PARTS", "AREA_PARTS", "DEFAULT_MACRO", "load_macro",
-           "macro_of", "macro_cost", "row_activations", "cycle_estimate", "default_lanes"]
+           "macro_of", "macro_cost", "row_activations", "cycle_estimate"]
 
 DEFAULT_MACRO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
                              "isaac_macro.json")
@@ -130,16 +131,6 @@ def macro_of(cfg: ArrayConfig) -> Macro:
     return load_macro(cfg.energy.macro)
 
 
-def default_lanes(rows: int) -> int:
-    """The controller's default gather width, rows gathered per cycle: the smallest power of two with
-    R <= 32 * lanes, so that a full section's gather (R / lanes cycles, 32 at most) hides behind the
-    conversions of the section before it, which take at least A * 4 cycles. hwgen uses this definition."""
-    lanes = 1
-    while rows > 32 * lanes:
-        lanes *= 2
-    return lanes
-
-
 def row_activations(sec: Sectioning, active: np.ndarray) -> int:
     """Rows driven per plane: sections with one row list share a drive, slots_per_crossbar at a time."""
     cfg = sec.cfg
@@ -208,12 +199,11 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
         l_prev = e + total - int(last_batch[s])
         f_prev = f_last = e + total
         c_prev = c
-    # D = hwgen.shift_add.pipeline_depth(n_adc) (the mapper may not import hwgen); 5 = flush read, the
-    # block RAM's read register, the bypass register, the registered sum, write and end test; + 1: the last batch's start leaves the
-    # controller through a register (the default hwgen.params.MacroTiming: no front phases, counted
-    # conversions). tests/mapper/test_macro.py checks that this model equals sim.golden.cycle_model.
-    depth = 4 + max(0, (n_adc - 1).bit_length())
-    run_end = a + 1 if f_last is None else max(f_last + 1 + depth + 5, a + 1)
+    # pipeline_depth and FLUSH: the latencies of mapper.schedule; + 1: the last batch's start leaves the
+    # controller through a register (no front phases, counted conversions). tests/mapper/test_macro.py checks
+    # that this estimate equals mapper.schedule.cycle_model on the plan's tables.
+    depth = pipeline_depth(n_adc)
+    run_end = a + 1 if f_last is None else max(f_last + 1 + depth + FLUSH, a + 1)
     return {"cycles": k + run_end + 1 + 1 + n, "adc_bound": bound, "batch_cycles": int(a_bits * batch_sum.sum())}
 
 
@@ -269,7 +259,7 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
     cells = int(steps * sec.counts[active].sum())
     table_bits = 0
     if tables:
-        w = rom_widths(cfg, sec.shape, int(sec.sec_len.sum()), int(np.count_nonzero(flat)))
+        w = rom_widths(cfg.hw, sec.shape, int(sec.sec_len.sum()), int(np.count_nonzero(flat)))
         table_bits = (len(res) * sum(w["sections"].values()) + int(sec.sec_len[active].sum()) * w["rows"]["index"]
                       + int(np.count_nonzero(flat)) * sum(w["columns"].values()))
     io = m["buffer_pj_per_bit"] + m["bus_pj_per_bit"]
@@ -288,7 +278,7 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
     top = int(flat.max(initial=0))
     stored = 0
     if tables:
-        w = rom_widths(cfg, sec.shape, int(sec.sec_len.sum()), int(np.count_nonzero(flat)))
+        w = rom_widths(cfg.hw, sec.shape, int(sec.sec_len.sum()), int(np.count_nonzero(flat)))
         stored = (len(res) * sum(w["sections"].values()) + int(sec.sec_len.sum()) * w["rows"]["index"]
                   + int(np.count_nonzero(flat)) * sum(w["columns"].values()))
     area = {

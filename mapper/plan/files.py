@@ -173,7 +173,7 @@ def _load_layer(path: str, mpath: str, cfg: ArrayConfig, i: int, entry, folders:
     s_count = _int_in(mpath, entry, "sections", 0, MAX_DIM, p)
     rows_used = _int_in(mpath, entry, "rows_used", 0, k * n_groups, p)
     n_cols = _int_in(mpath, entry, "active_columns", 0, s_count * cfg.hw.slot_cols, p)
-    w = rom_widths(cfg, (k, n), rows_used, n_cols)
+    w = rom_widths(cfg.hw, (k, n), rows_used, n_cols)
     if entry.get("widths") != w:
         raise SwsError(f"{mpath}: field {p}widths = {entry.get('widths')!r:.200} is not the {w} that the "
                        f"configuration and shape give")

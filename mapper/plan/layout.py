@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..common import SwsError
-from ..config import ArrayConfig, clog2
+from ..config import ArrayConfig, HardwareConfig, clog2
 from ..sectioning import LayerMap
 
 __all__ = ["PLAN_FORMAT", "PLAN_VERSION", "ROMS", "SECTION_FIELDS", "COLUMN_FIELDS", "DRIVE_FIELDS", "LayerPlan",
@@ -44,10 +44,10 @@ class LayerPlan:
         return len(self.sections["rows"])
 
     def widths(self) -> dict[str, dict[str, int]]:
-        return rom_widths(self.cfg, self.shape, len(self.row_index), len(self.columns["res"]))
+        return rom_widths(self.cfg.hw, self.shape, len(self.row_index), len(self.columns["res"]))
 
     def rom_bits(self) -> dict[str, int]:
-        return rom_bits(self.cfg, self.shape, self.n_sections, len(self.row_index), len(self.columns["res"]))
+        return rom_bits(self.cfg.hw, self.shape, self.n_sections, len(self.row_index), len(self.columns["res"]))
 
     def on_hardware(self, **fields) -> "LayerPlan":
         """This plan on hardware with the drive fields changed (input_encoding, input_aware, banks, beat,
@@ -64,30 +64,30 @@ class LayerPlan:
         return dataclasses.replace(self, cfg=self.cfg.replace(**fields))
 
 
-def rom_widths(cfg: ArrayConfig, shape: tuple[int, int], n_rows: int, n_cols: int) -> dict[str, dict[str, int]]:
-    """Bits of each field of each ROM word, derived from the configuration and the layer's size."""
+def rom_widths(hw: HardwareConfig, shape: tuple[int, int], n_rows: int, n_cols: int) -> dict[str, dict[str, int]]:
+    """Bits of each field of each ROM word, derived from the hardware and the layer's size."""
     k, n = shape
     return {
-        "sections": {"rows": clog2(cfg.hw.rows + 1), "row_base": clog2(n_rows + 1),
-                     "col_base": clog2(n_cols + 1), "n_active": clog2(cfg.hw.slot_cols + 1),
+        "sections": {"rows": clog2(hw.rows + 1), "row_base": clog2(n_rows + 1),
+                     "col_base": clog2(n_cols + 1), "n_active": clog2(hw.slot_cols + 1),
                      "out_base": clog2(n)},
         "rows": {"index": clog2(k)},
-        "columns": {"slot_col": clog2(cfg.hw.slot_cols), "out": clog2(n), "sign": 1,
-                    "bit": clog2(cfg.hw.weight_bits), "res": clog2(cfg.hw.full_resolution + 1)},
-        "cells": {"row": cfg.hw.slot_cols},
+        "columns": {"slot_col": clog2(hw.slot_cols), "out": clog2(n), "sign": 1,
+                    "bit": clog2(hw.weight_bits), "res": clog2(hw.full_resolution + 1)},
+        "cells": {"row": hw.slot_cols},
     }
 
 
-def rom_bits(cfg: ArrayConfig, shape, n_sections: int, n_rows: int, n_cols: int) -> dict[str, int]:
+def rom_bits(hw: HardwareConfig, shape, n_sections: int, n_rows: int, n_cols: int) -> dict[str, int]:
     """Bits of the section, row-index and column tables (the cells are the array itself, not a ROM)."""
-    w = rom_widths(cfg, shape, n_rows, n_cols)
+    w = rom_widths(hw, shape, n_rows, n_cols)
     return {"sections": n_sections * sum(w["sections"].values()), "rows": n_rows * w["rows"]["index"],
             "columns": n_cols * sum(w["columns"].values())}
 
 
 def layer_rom_bits(lm: LayerMap) -> int:
     """Total ROM bits of a mapped layer, without building its ROM images."""
-    return sum(rom_bits(lm.cfg, lm.layer.shape, lm.sec.n_sections, int(lm.sec.sec_len.sum()),
+    return sum(rom_bits(lm.cfg.hw, lm.layer.shape, lm.sec.n_sections, int(lm.sec.sec_len.sum()),
                         int(np.count_nonzero(lm.res))).values())
 
 

@@ -156,7 +156,7 @@ def _steered(w, saliency, sparsity, adc: AdcAware | None, select):
 
 
 def magnitude(w: np.ndarray, sparsity: float, *, adc: AdcAware | None = None) -> np.ndarray:
-    """The layer with its round(sparsity * K * N) smallest |w| zeroed (mapper.prepare.quantize.prune), ADC-steered."""
+    """The layer with its round(sparsity * K * N) smallest ``|w|`` zeroed (mapper.prepare.quantize.prune), ADC-steered."""
     sparsity = check_sparsity(sparsity)
     if adc is None:
         return prune(w, sparsity)
@@ -166,7 +166,7 @@ def magnitude(w: np.ndarray, sparsity: float, *, adc: AdcAware | None = None) ->
 
 
 def wanda(w: np.ndarray, sparsity: float, x_norm: np.ndarray, *, adc: AdcAware | None = None) -> np.ndarray:
-    """Zero, in each output (column), the round(sparsity * K) weights of lowest |W_kn| * ||X_k||.
+    """Zero, in each output (column), the round(sparsity * K) weights of lowest ``|W_kn| * ||X_k||``.
 
     x_norm : (K,) the L2 norm of each input over the calibration tokens (`input_norms`).
     """

@@ -21,7 +21,7 @@ def check_sparsity(sparsity: float) -> float:
 
 
 def prune(w: np.ndarray, sparsity: float) -> np.ndarray:
-    """Zero the round(sparsity * K * N) smallest |w| (ties: lower flat index first)."""
+    """Zero the round(sparsity * K * N) smallest ``|w|`` (ties: lower flat index first)."""
     sparsity = check_sparsity(sparsity)
     n_zero = int(round(sparsity * w.size))
     if n_zero == 0:

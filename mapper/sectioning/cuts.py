@@ -26,7 +26,7 @@ Cuts = Callable[..., tuple]
 
 
 def group_keys(w: np.ndarray, group: int) -> np.ndarray:
-    """The sorting key of each input row for each output group: max over the group's outputs of |W|."""
+    """The sorting key of each input row for each output group: max over the group's outputs of ``|W|``."""
     return np.abs(grouped(w, group, np.int32)).max(axis=2).astype(np.int64)
 
 

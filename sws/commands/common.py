@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapper.config.parts import INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
+from mapper.config import ENCODINGS as INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
 from mapper.common import SwsError
 from mapper.cost import load_macro
 
@@ -178,7 +178,7 @@ def add_timing_args(p) -> None:
 def timing_from_args(args):
     """The MacroTiming of --precharge, --wordline, --settle, --sample and --adc-sync; a bad value names
     its option."""
-    from hwgen.params import MacroTiming
+    from mapper.schedule import MacroTiming
     try:
         return MacroTiming(args.precharge, args.wordline, args.settle, args.sample, args.adc_sync)
     except SwsError as e:

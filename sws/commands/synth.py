@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-from hwgen.params import TileParams, default_lanes
+from hwgen.params import TileParams
+from mapper.schedule import default_lanes
 from hwgen.synth import TARGETS
 from mapper.common import SwsError
 from mapper.common import dumps_json

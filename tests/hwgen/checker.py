@@ -179,7 +179,7 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
     (one on each bank's array interface, one on `o`), inputs with random bubbles (probability p_bubble before
     each beat) and outputs with random backpressure (o.ready low with p_stall, and always in
     the first cycle of an output burst when p_stall > 0, so that every such run stalls)."""
-    from sim.golden import cycle_model
+    from mapper.schedule import cycle_model
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     params = params or TileParams.from_plan(lp)
     dut = Harness(params, lp, extra_latency=extra_latency, fault=fault)

@@ -9,7 +9,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwgen.emulator import VIOLATIONS, ArrayEmulator
-from hwgen.params import MacroTiming, TileParams
+from mapper.schedule import MacroTiming
+from hwgen.params import TileParams
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
 from sim.amaranth_sim import ProtocolViolation, program, run_tile

@@ -173,7 +173,7 @@ def test_a_reset_in_the_middle_of_a_vector_leaks_nothing_into_the_next():
     from amaranth.sim import Simulator
 
     from hwgen.tile import Tile
-    from sim.golden import cycle_model
+    from mapper.schedule import cycle_model
     case = next(c for c in CASES if c.name == "group2_partial")
     params = TileParams.from_plan(case.lp)
     dut = Tile(params, case.lp)

@@ -13,10 +13,12 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from hwgen.emulator import ArrayEmulator
-from hwgen.params import MacroTiming, TileParams
+from mapper.schedule import MacroTiming
+from hwgen.params import TileParams
 from sim.amaranth_sim import ProtocolViolation, run_tile
 from mapper.config import ArrayConfig
-from sim.golden import cycle_model, predict
+from mapper.schedule import cycle_model
+from sim.golden import predict
 from tests.hwgen.checker import ProtocolError, run_checked
 from tests.sim.cases import Case, encoding_cases, inputs, rtl_cases, weights
 from tests.support import need_tools

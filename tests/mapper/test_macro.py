@@ -90,7 +90,7 @@ def test_cycle_estimate_is_the_golden_cycle_model(spec, sparsity, fields):
     from mapper.plan import build_layer_plan
     from mapper.prepare import prepare_layer
     from mapper.sources import Layer
-    from sim.golden import cycle_model
+    from mapper.schedule import cycle_model
     rng = np.random.default_rng(sum(spec))
     cfg = ArrayConfig(**fields)
     layer = prepare_layer(Layer("w", rng.laplace(0, 1, spec)), cfg, sparsity)

@@ -11,7 +11,8 @@ from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
 from mapper.sources import QuantLayer
 from sim.check import compare
-from sim.golden import cycle_model, predict
+from mapper.schedule import cycle_model
+from sim.golden import predict
 from tests.sim.cases import inputs, weights
 from tests.support import need_tools
 

@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
 from mapper.sectioning import saturating_matvec
-from sim.golden import check_inputs, cycle_model, golden_outputs, predict
+from sim.golden import check_inputs, golden_outputs, predict
+from mapper.schedule import cycle_model
 
 from .cases import Case, encoding_cases, inputs, rtl_cases, weights
 

@@ -193,7 +193,8 @@ def test_sim_and_rtl_take_the_macro_phase_timing(plan_dir, x_file, tmp_path, cap
     # --precharge 1 --wordline 2 --settle 1 --sample 1 (front F = 5, sample-and-hold) and a registered done:
     # outputs x @ W, the golden model's cycles for that timing, more than without phases; and `sws rtl`
     # writes other Verilog for it.
-    from hwgen.params import MacroTiming, TileParams
+    from mapper.schedule import MacroTiming
+    from hwgen.params import TileParams
     phases = ["--precharge", "1", "--wordline", "2", "--settle", "1", "--sample", "1", "--adc-sync", "1"]
     code, out, _ = run(capsys, "sim", plan_dir, "--inputs", x_file, "--json", "--backend", "amaranth", *phases)
     assert code == 0
