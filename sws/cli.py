@@ -44,6 +44,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name in names:
         module = importlib.import_module(f"sws.commands.{name.replace('-', '_')}")
         p = module.add_parser(sub)
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="print the result only: no progress bar and no status lines")
         p.set_defaults(run=module.run)
     return parser
 

@@ -124,12 +124,6 @@ def add_weight_args(p: argparse.ArgumentParser) -> None:
                    help="quantize float weights per output channel (default: per tensor)")
 
 
-def progress(i: int, n: int, name: str) -> None:
-    """Progress on stderr for multi-layer work (stdout stays clean for --json)."""
-    if n > 1:
-        print(f"[{i + 1}/{n}] {name}", file=sys.stderr, flush=True)
-
-
 def add_drive_args(p) -> None:
     """Run a plan on other drive hardware than its own (`LayerPlan.on_hardware`)."""
     g = p.add_argument_group("drive hardware (default: the plan's)")

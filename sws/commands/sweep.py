@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
@@ -11,6 +10,7 @@ from mapper.common import dumps_json
 from mapper.sources import source_name
 from sws.experiments.sweep import summary_markdown, sweep_to_folder
 
+from ..progress import Progress
 from .common import DEFAULT, number_list
 
 DEFAULT_WEIGHTS = "minilm"
@@ -46,10 +46,6 @@ def add_parser(sub):
     return p
 
 
-def progress(i: int, n: int, text: str) -> None:
-    print(f"[{i + 1}/{n}] {text}", file=sys.stderr, flush=True)
-
-
 def run(args):
     cfg = ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
                       n_adc=args.n_adc, law="walden", e8_pj=args.e8, macro=args.macro)
@@ -60,10 +56,10 @@ def run(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise SwsError("the plots need matplotlib: pip install -e '.[plots]' (or use --no-plots)") from None
-    result = sweep_to_folder(args.weights, cfg, out, sparsities=number_list(args.sparsities, "--sparsities"),
-                             groups=number_list(args.groups, "--groups", int), plot_sparsity=args.plot_sparsity,
-                             plots=plots,
-                             progress=progress)
+    with Progress(args.quiet, "sweep") as progress:
+        result = sweep_to_folder(args.weights, cfg, out, sparsities=number_list(args.sparsities, "--sparsities"),
+                                 groups=number_list(args.groups, "--groups", int), plot_sparsity=args.plot_sparsity,
+                                 plots=plots, progress=progress)
     if args.json:
         print(dumps_json(result))
         return 0

@@ -99,7 +99,7 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
                 row["macro_reduction_vs_weight_only"] = 1 - tot["macro_energy_pj"] / base["macro_energy_pj"]
             rows.append(row)
     if progress:
-        progress(todo - 1, todo, "done")
+        progress(todo, todo, "done")
     return {"config": cfg.to_dict(), "sparsities": list(layers_by_sparsity), "laws": list(laws),
             "encodings": list(encodings), "layers": [l.layer for l in next(iter(layers_by_sparsity.values()))],
             "tokens": int(len(next(iter(layers_by_sparsity.values()))[0].x)), "rows": rows,

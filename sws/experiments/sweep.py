@@ -147,7 +147,7 @@ def sweep(layers: list[Layer], cfg: ArrayConfig = ArrayConfig(), *, sparsities=S
                                  "macro_reduction_vs_natural": _ratio(mac.energy_pj, mac_nat.energy_pj),
                                  "layer_energy_pj": [x.energy_pj for x in per_layer]})
     if progress:
-        progress(steps - 1, steps, "done")
+        progress(steps, steps, "done")
     notes = sorted({n for layer in layers for n in layer.notes})
     return {"source": source, "config": cfg.to_dict(), "sparsities": list(sparsities),
             "sparsity_achieved": achieved, "orderings": [a.label for a in arrangements],
