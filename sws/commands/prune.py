@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from mapper.errors import SwsError
-from mapper.models import models_dir
+from mapper.common import SwsError
+from mapper.sources import models_dir
 
 from .common import number_list
 

@@ -23,7 +23,7 @@ import re
 
 import numpy as np
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 __all__ = ["BertShape", "ROLES", "linear_names", "random_params", "from_onnx", "to_onnx", "forward",
            "quantize_columns", "jax_modules", "PRUNE_EXTRA"]
@@ -116,7 +116,7 @@ def from_onnx(model) -> tuple[BertShape, dict[str, np.ndarray]]:
     """The shape and float32 parameters (int8 weights times their scales) of a MiniLM-form ONNX model."""
     from onnx import numpy_helper
 
-    from mapper.onnx_weights import onnx_linears
+    from mapper.sources import onnx_linears
 
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     consts = {}

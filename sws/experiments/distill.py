@@ -35,8 +35,8 @@ import time
 
 import numpy as np
 
-from mapper.errors import SwsError
-from mapper.files import dumps_json
+from mapper.common import SwsError
+from mapper.common import dumps_json
 
 from .bert import BertShape, forward, jax_modules, linear_names, to_onnx
 
@@ -384,7 +384,7 @@ class Distiller:
         its sparsity from the student's inputs with every earlier matrix already pruned. Returns the new
         weights and masks (the zeros SparseGPT leaves)."""
         jax, jnp = jax_modules()
-        from mapper.pruning import hessian, obs_factor, sparsegpt
+        from mapper.prepare import hessian, obs_factor, sparsegpt
         ids, mask = self.calibration()
         real = mask.astype(bool)
         ids, mask = jnp.asarray(ids), jnp.asarray(mask)

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 __all__ = ["DATA", "TOKENS_PATH", "ort", "load_token_sequences", "token_feeds", "initializers", "session",
            "run_model", "minilm_model", "minilm_path_of", "with_outputs"]
@@ -84,7 +84,7 @@ def with_outputs(model, names):
 def minilm_path_of(spec: str | None = None) -> str:
     """The ONNX file of a MiniLM spec: None or `minilm` the shipped model, `minilm:sparseNN` the model `sws
     prune` wrote (mapper.models.minilm_variant), else the path of an .onnx file in the same form."""
-    from mapper.models import minilm_path, minilm_variant
+    from mapper.sources import minilm_path, minilm_variant
     if spec is None or spec == "minilm":
         return minilm_path()
     variant = minilm_variant(spec)
@@ -99,7 +99,7 @@ def minilm_model(spec: str | None = None):
     """The MiniLM ONNX model (see minilm_path_of) and its 36 linear layers (as GraphLinear), from the minilm
     extra."""
     onnx, _ = ort()
-    from mapper.models import minilm_linears
+    from mapper.sources import minilm_linears
     path = minilm_path_of(spec)
     try:
         model = onnx.load(path)

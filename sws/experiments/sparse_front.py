@@ -14,8 +14,8 @@ import os
 import numpy as np
 
 from mapper.config import ArrayConfig
-from mapper.quantize import QuantLayer
-from mapper.report import map_layers, report_dict
+from mapper.sources import QuantLayer
+from mapper.cost import map_layers, report_dict
 
 from .fidelity import masked_cosine, pooled_cosine
 from .pruning import (CALIBRATION_PATH, PARAPHRASES_PATH, calibration_feeds, layer_weights, pooled_embeddings,

@@ -25,7 +25,7 @@ import unicodedata
 
 import numpy as np
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 from .runtime import DATA, TOKENS_PATH
 

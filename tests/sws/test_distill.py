@@ -15,7 +15,7 @@ need_module("onnxruntime", "minilm", module_level=True)
 
 import jax.numpy as jnp  # noqa: E402
 
-from mapper.errors import SwsError  # noqa: E402
+from mapper.common import SwsError  # noqa: E402
 from sws.cli import main  # noqa: E402
 from sws.experiments import bert, distill, training_text  # noqa: E402
 from sws.experiments.runtime import run_model, token_feeds  # noqa: E402
@@ -188,7 +188,7 @@ def test_the_export_round_trips_through_sws_map(tmp_path, capsys):
     d = distill.Distiller(SHAPE, teacher(), seqs, config(steps=8), str(tmp_path / "run"), progress=False)
     d.run()
     path = str(tmp_path / "run" / distill.model_file(0.8))
-    from mapper.weights import load_weights
+    from mapper.sources import load_weights
     layers = {layer.name: layer.weights for layer in load_weights(path)}
     assert len(layers) == 6 * SHAPE.layers
     for (node, w), name in zip(layers.items(), bert.linear_names(SHAPE)):
