@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bits import grouped, weight_bits_of
-from ..drive import drive_steps
-from ..errors import SwsError
-from ..mapping import LayerMap
+from ..common import SwsError
+from ..config import drive_steps
+from ..sectioning import LayerMap, grouped, weight_bits_of
 from .adc import AdcBank
 from .devices import CellState, DeviceModel
 
@@ -161,7 +160,7 @@ def fine_columns(cfg, fine_bits: int) -> np.ndarray:
 def fine_energy_pj(lm: LayerMap, fine_bits: int) -> float:
     """Extra ADC energy per input vector of converting the top `fine_bits` weight bits' columns one bit finer:
     steps x sum over those converted columns of E(res + 1) - E(res), under the configuration's law."""
-    from ..energy import energy_table
+    from ..config import energy_table
     cfg = lm.cfg
     res = lm.res.reshape(lm.res.shape[0], -1)
     fine = fine_columns(cfg, fine_bits)[None, :] & (res > 0)

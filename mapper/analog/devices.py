@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from ..errors import SwsError
+from ..common import SwsError
 
 __all__ = ["CellState", "AdcNoise", "DeviceModel", "PRESETS", "preset", "load_device", "device_from_dict",
            "pcm_state", "AIHWKIT_COMMIT", "CROSSSIM_COMMIT"]

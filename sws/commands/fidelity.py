@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 
-from mapper.errors import SwsError
-from mapper.files import dumps_json
-from mapper.pruning import PRUNE_METHODS
+from mapper.common import SwsError
+from mapper.common import dumps_json
+from mapper.prepare import PRUNE_METHODS
 from sws.experiments.fidelity import fidelity_markdown, fidelity_to_folder
 from sws.experiments.analog import PLANS, analog_markdown, analog_to_folder
 from sws.experiments.pruning import CALIBRATION_PATH
 
+from ..progress import Progress
 from .common import add_analog_args, add_config_args, analog_from_args, config_from_args, number_list
 
 DEFAULT_SPARSITIES = "0,0.1,0.3,0.5,0.7,0.8,0.9,0.95"
@@ -38,6 +38,10 @@ def add_parser(sub):
     p.add_argument("--calibration", default=CALIBRATION_PATH,
                    help="token file of the calibration text (default: the shipped one, sws/data/"
                         "minilm_calibration.json; never the evaluation sentences)")
+    p.add_argument("--model", default=None,
+                   help="the model to prune and measure: minilm (default), minilm:sparseNN (made by `sws prune`) "
+                        "or an .onnx file in MiniLM's int8 form; always against the shipped unpruned model "
+                        "(e.g. --model minilm:sparse70 --sparsities 0)")
     p.add_argument("--crossbar", action="store_true",
                    help="also run every weight MatMul through the mapped crossbars (slower: ~20 s a sparsity)")
     p.add_argument("-o", "--output", default=None,
@@ -72,10 +76,10 @@ def run(args):
     if args.calibration != CALIBRATION_PATH and not os.path.isfile(args.calibration):
         raise SwsError(f"--calibration: {args.calibration} is not a file")
     out = args.output or os.path.join("build", "fidelity", "minilm")
-    result = fidelity_to_folder(sparsities, out, methods=methods, adc_trade=args.adc_trade,
-                                crossbar=cfg if args.crossbar else None, energy=cfg,
-                                calibration_path=args.calibration,
-                                progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
+    with Progress(args.quiet, "fidelity") as progress:
+        result = fidelity_to_folder(sparsities, out, methods=methods, adc_trade=args.adc_trade,
+                                    crossbar=cfg if args.crossbar else None, energy=cfg,
+                                    calibration_path=args.calibration, model_spec=args.model, progress=progress)
     if args.json:
         print(dumps_json(result))
     else:
@@ -99,10 +103,10 @@ def _run_analog(args, analog, sparsities, methods, cfg):
     if args.calibration != CALIBRATION_PATH and not os.path.isfile(args.calibration):
         raise SwsError(f"--calibration: {args.calibration} is not a file")
     out = args.output or os.path.join("build", "fidelity", "analog")
-    result = analog_to_folder(analog, out, sparsities=sparsities, plans=plans, seeds=args.seeds,
+    with Progress(args.quiet, "fidelity") as progress:
+        result = analog_to_folder(analog, out, sparsities=sparsities, plans=plans, seeds=args.seeds,
                               noise_scales=scales, method=methods[0], base=cfg, calibration_path=args.calibration,
-                              retrieval=not args.no_retrieval,
-                              progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
+                              retrieval=not args.no_retrieval, progress=progress)
     if args.json:
         print(dumps_json(result))
     else:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sws.experiments.input_aware import SPARSITIES, study_markdown, study_to_folder
 
+from ..progress import Progress
 from .common import add_config_args, config_from_args, number_list
 
 
@@ -25,6 +25,9 @@ def add_parser(sub):
     p.add_argument("--sparsities", default=",".join(f"{s:g}" for s in SPARSITIES),
                    help="comma-separated (default %(default)s)")
     p.add_argument("--sequences", type=int, default=None, help="use only the first N shipped sentences")
+    p.add_argument("--model", default=None,
+                   help="minilm (default), minilm:sparseNN (made by `sws prune`) or an .onnx file in MiniLM's int8 "
+                        "form; --sparsities prunes it further by magnitude (0: as it is)")
     p.add_argument("--no-plots", action="store_true", help="write the table only")
     p.add_argument("--json", action="store_true", help="print input_aware.json on stdout and nothing else")
     add_config_args(p)
@@ -35,9 +38,10 @@ def run(args):
     sparsities = number_list(args.sparsities, "--sparsities")
     if args.sequences is not None and args.sequences < 1:
         raise SwsError(f"--sequences must be at least 1, not {args.sequences}")
-    result = study_to_folder(args.output, config_from_args(args), sparsities=sparsities, plots=not args.no_plots,
-                             max_sequences=args.sequences,
-                             progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
+    with Progress(args.quiet, "input-aware") as progress:
+        result = study_to_folder(args.output, config_from_args(args), sparsities=sparsities,
+                                 plots=not args.no_plots, max_sequences=args.sequences, model_spec=args.model,
+                                 progress=progress)
     if args.json:
         print(json.dumps(result))
     else:

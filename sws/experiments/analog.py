@@ -17,14 +17,14 @@ import time
 import numpy as np
 
 from mapper.analog import AnalogRun, analog_matvec
-from mapper.analog.crossbar import fine_energy_pj
+from mapper.analog import fine_energy_pj
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.files import atomic_dir, dumps_json
+from mapper.common import SwsError
+from mapper.common import atomic_dir, dumps_json
 from mapper.job import check_output_folder
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
-from mapper.quantize import check_sparsity
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
+from mapper.prepare import check_sparsity
 
 from .fidelity import crossbar_outputs, masked_cosine, model_energy
 from .pruning import (CALIBRATION_PATH, PARAPHRASES_PATH, layer_weights, pooled_embeddings, prune_model,

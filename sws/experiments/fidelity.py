@@ -5,17 +5,17 @@ The measures, against the unpruned model, on sequences shipped with the project 
   (attention_mask) of the evaluation sentences, and of the mean-pooled sentence embeddings;
 - the task metric, paraphrase retrieval: on pairs of sentences written as paraphrases of each other, the
   fraction of sentences whose nearest neighbour among all is their own paraphrase;
-- the SWS ADC energy per token of the pruned int8 layers (mapper.report, under the given configuration).
+- the SWS ADC energy per token of the pruned int8 layers (mapper.cost.report, under the given configuration).
 
 Pruning is one-shot, by magnitude, Wanda or SparseGPT, optionally ADC-aware (sws.experiments.pruning,
-mapper.pruning); the calibrated methods see calibration text only.
+mapper.prepare.pruning); the calibrated methods see calibration text only.
 
 Two ways of running a pruned model:
 - `pruned`: the ONNX model with its weight initializers replaced by the pruned ones (same scales), run as
   it is in float: the cost of pruning alone.
 - `crossbar`: in addition, every weight MatMul is computed as the crossbars compute it: its input quantized
   symmetrically to A-bit integers (one scale per layer over the real tokens), multiplied through the mapped
-  layer with each ADC saturating at its planned resolution (mapper.mapping.saturating_matvec), and rescaled.
+  layer with each ADC saturating at its planned resolution (mapper.sectioning.mapping.saturating_matvec), and rescaled.
   The model is run once per layer, in graph order: each run adds the difference between the crossbar's
   output and the float MatMul's for the layers done so far, and captures the next layer's input.
 """
@@ -28,14 +28,15 @@ import os
 import numpy as np
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.files import atomic_dir, dumps_json
+from mapper.common import SwsError
+from mapper.common import atomic_dir, dumps_json
 from mapper.job import check_output_folder
-from mapper.layer import GraphLinear
-from mapper.mapping import map_layer, saturating_matvec
-from mapper.pruning import AdcAware, check_method
-from mapper.quantize import QuantLayer, check_sparsity, prune
-from mapper.report import map_layers, report_dict
+from mapper.sources import GraphLinear
+from mapper.sectioning import map_layer, saturating_matvec
+from mapper.prepare import AdcAware, check_method
+from mapper.sources import QuantLayer
+from mapper.prepare import check_sparsity, prune
+from mapper.cost import map_layers, report_dict
 
 from .pruning import (CALIBRATION_PATH, PARAPHRASES_PATH, layer_weights, pooled_embeddings, prune_model,
                       retrieval_accuracy)
@@ -135,10 +136,10 @@ def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.nd
         w = numpy_helper.to_array(inits[lin.weight]).astype(np.int64)
         scale = (numpy_helper.to_array(inits[lin.scale]).astype(np.float64).reshape(-1) if lin.scale
                  else np.ones(w.shape[1]))
-        if np.any(np.abs(w) > cfg.weight_max):
-            raise SwsError(f"{lin.name}: crossbar emulation needs integer weights within +-{cfg.weight_max}")
+        if np.any(np.abs(w) > cfg.hw.weight_max):
+            raise SwsError(f"{lin.name}: crossbar emulation needs integer weights within +-{cfg.hw.weight_max}")
         lm = map_layer(QuantLayer(lin.name, w), cfg)
-        x_int, x_scale = quantize_inputs(x, cfg.input_bits, real)
+        x_int, x_scale = quantize_inputs(x, cfg.hw.input_bits, real)
         rows = x_int[real]
         y_int = saturating_matvec(lm, rows) if matvec is None else matvec(lm, rows, i)
         y_xbar = y_int.astype(np.float64) * x_scale * scale
@@ -178,7 +179,7 @@ def fidelity(model, linears: list[GraphLinear], feeds: dict, mask: np.ndarray, s
 
 
 def model_energy(model, linears: list[GraphLinear], cfg: ArrayConfig, *, tokens: int = 1) -> dict:
-    """The SWS report's totals for the model's integer layers as they stand (mapper.report): ADC energy per
+    """The SWS report's totals for the model's integer layers as they stand (mapper.cost.report): ADC energy per
     input vector, which is one token for every layer of a BERT encoder."""
     inits = initializers(model)
     layers = []
@@ -193,26 +194,27 @@ def model_energy(model, linears: list[GraphLinear], cfg: ArrayConfig, *, tokens:
 
 
 def _law(cfg: ArrayConfig) -> str:
-    energy = cfg.to_dict().get("energy", {})
-    return str(energy.get("law", getattr(cfg, "law", "?")))
+    return cfg.energy.law
 
 
 def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | None = None, plain: bool = True,
                     crossbar: ArrayConfig | None = None, energy: ArrayConfig | None = ArrayConfig(),
                     tokens_path: str = TOKENS_PATH, calibration_path: str = CALIBRATION_PATH,
                     paraphrases_path: str = PARAPHRASES_PATH, calibration_limit: int | None = None,
-                    progress=None) -> dict:
+                    model_spec: str | None = None, progress=None) -> dict:
     """MiniLM's last_hidden_state, pruned by each method at each sparsity, against the unpruned int8 model.
 
     Parameters
     ----------
     sparsities : fractions of zeros per layer, each in [0, 1).
-    methods : magnitude, wanda, sparsegpt (mapper.pruning); wanda and sparsegpt calibrate on `calibration_path`.
-    adc_trade : also run each method ADC-aware with this trade (mapper.pruning.AdcAware, priced under `energy`).
+    methods : magnitude, wanda, sparsegpt (mapper.prepare.pruning); wanda and sparsegpt calibrate on `calibration_path`.
+    adc_trade : also run each method ADC-aware with this trade (mapper.prepare.pruning.AdcAware, priced under `energy`).
     plain : run the methods without ADC steering too (False: only the ADC-aware variants).
     crossbar : also run every weight MatMul through the crossbars mapped under this configuration.
     energy : price each pruned model's ADC energy under this configuration (None: skip).
     calibration_limit : calibrate on the first this many sequences only (tests).
+    model_spec : the model to prune and measure: None or `minilm` the shipped one, `minilm:sparseNN` or an
+        .onnx file (a `sws prune` export); the reference stays the shipped unpruned int8 model.
 
     Returns
     -------
@@ -227,7 +229,8 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     adc_cfg = energy or ArrayConfig()
     if adc_trade:
         AdcAware(adc_cfg, adc_trade)  # a bad trade or policy is refused before the long work
-    model, linears = minilm_model()
+    model, linears = minilm_model(model_spec)
+    shipped, shipped_linears = (model, linears) if model_spec in (None, "minilm") else minilm_model()
     feeds = token_feeds(load_token_sequences(tokens_path))
     mask = feeds["attention_mask"]
     para = token_feeds(load_token_sequences(paraphrases_path))
@@ -235,9 +238,9 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     if any(m != "magnitude" for m in methods) or adc_trade:
         seqs = load_token_sequences(calibration_path)
         calib = token_feeds(seqs[:calibration_limit] if calibration_limit else seqs)
-    (reference,) = run_model(model, feeds, ["last_hidden_state"])
+    (reference,) = run_model(shipped, feeds, ["last_hidden_state"])
 
-    def measure(pm) -> dict:
+    def measure(pm, linears=linears) -> dict:
         sess = session(pm)
         (y,) = sess.run(["last_hidden_state"], feeds)
         (yp,) = sess.run(["last_hidden_state"], para)
@@ -254,7 +257,7 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
             row["capped_columns"] = sum(st["capped_columns"] for st in stats)
         return row
 
-    unpruned = measure(model)
+    unpruned = measure(shipped, shipped_linears)
     rows = []
     jobs = [(m, t, s) for m, t in variants for s in sparsities]
     for i, (method, trade, s) in enumerate(jobs):
@@ -270,7 +273,7 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     between = pooled @ pooled.T
     n_seq = len(pooled)
     unrelated = float((between.sum() - np.trace(between)) / (n_seq * (n_seq - 1))) if n_seq > 1 else None
-    return {"source": "minilm", "output": "last_hidden_state", "sequences": n_seq,
+    return {"source": model_spec or "minilm", "output": "last_hidden_state", "sequences": n_seq,
             "unrelated_sentence_cosine": unrelated, "tokens": int(mask.sum()),
             "tokens_file": os.path.relpath(tokens_path),
             "calibration_file": os.path.relpath(calibration_path) if calib is not None else None,
@@ -300,7 +303,7 @@ def fidelity_markdown(result: dict) -> str:
     if energy:
         cfg = result["energy_config"]
         hw, mp = cfg.get("hardware", cfg), cfg.get("mapping", cfg)
-        lines[-1] += (f" Energy: the SWS ADC energy per token of all 36 layers (mapper.report), law "
+        lines[-1] += (f" Energy: the SWS ADC energy per token of all 36 layers (mapper.cost.report), law "
                       f"`{result['law']}`, {hw.get('rows')}-row sections, {mp.get('ordering')} order, policy "
                       f"{mp.get('policy')}.")
     lines.append("")
@@ -366,7 +369,8 @@ def plot_front(result: dict, path: str) -> None:
 
 def fidelity_to_folder(sparsities, out: str, *, methods=("magnitude",), adc_trade: float | None = None,
                        crossbar: ArrayConfig | None = None, energy: ArrayConfig | None = ArrayConfig(),
-                       calibration_path: str = CALIBRATION_PATH, progress=None) -> dict:
+                       calibration_path: str = CALIBRATION_PATH, model_spec: str | None = None,
+                       progress=None) -> dict:
     """MiniLM's fidelity at each sparsity (`minilm_fidelity`), written as fidelity.json, fidelity.md and (with
     energies and matplotlib) front.png into `out`, whole or not at all."""
     sparsities = tuple(check_sparsity(s) for s in sparsities)
@@ -374,7 +378,7 @@ def fidelity_to_folder(sparsities, out: str, *, methods=("magnitude",), adc_trad
         check_method(m)
     check_output_folder(out)
     result = minilm_fidelity(sparsities, methods=methods, adc_trade=adc_trade, crossbar=crossbar, energy=energy,
-                             calibration_path=calibration_path, progress=progress)
+                             calibration_path=calibration_path, model_spec=model_spec, progress=progress)
     with atomic_dir(out) as tmp:
         with open(os.path.join(tmp, "fidelity.json"), "w") as f:
             f.write(dumps_json(result, indent=1))

@@ -12,9 +12,9 @@ from mapper.analog import PRESETS, AdcBank, AdcNoise, AnalogRun, CellState, Devi
 from mapper.analog.crossbar import _draw_state, ir_weights, program_chip
 from mapper.analog.devices import pcm_state
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import map_layer, saturating_matvec
-from mapper.quantize import QuantLayer
+from mapper.common import SwsError
+from mapper.sectioning import map_layer, saturating_matvec
+from mapper.sources import QuantLayer
 
 NORMAL_Z = 5.0   # a check fails by chance with probability ~6e-7 per bound
 
@@ -269,7 +269,7 @@ def test_one_more_adc_bit_halves_the_adc_noise_in_counts():
 
 def test_fine_bits_energy_is_the_next_resolution_minus_the_planned_one():
     from mapper.analog.crossbar import fine_energy_pj
-    from mapper.energy import energy_table
+    from mapper.config import energy_table
     lm, _ = _one_column(100)          # one converted column, bit 0, 7 bits (100 ones), one drive step
     table = energy_table(lm.cfg, 9)
     assert fine_energy_pj(lm, 7) == pytest.approx(table[8] - table[7])

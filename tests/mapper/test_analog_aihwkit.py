@@ -15,8 +15,8 @@ import pytest
 
 from mapper.analog import PRESETS, AnalogRun, analog_matvec, program_chip, section_cells
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
 from tests.support import need_module
 
 T_READ = 3600.0
@@ -46,7 +46,7 @@ def _aihwkit_chip(lm, run, cells, seed):
 @pytest.fixture(scope="module")
 def layer():
     need_module("aihwkit", "aihwkit")
-    from mapper.models import minilm
+    from mapper.sources import minilm
     w = next(l for l in minilm() if l.name == "L0.attn.query").weights
     lm = map_layer(QuantLayer("L0.attn.query", np.asarray(w, np.int64)), ArrayConfig())
     return lm, section_cells(lm)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
-from mapper.quantize import prepare_layer
-from mapper.weights import load_weights
+from mapper.sectioning import map_layer
+from mapper.prepare import prepare_layer
+from mapper.sources import load_weights
 from sws.cli import main
 
 
