@@ -12,7 +12,7 @@ from mapper.sectioning import lockstep_batches, mux_bound, place_section
 from mapper.plan import build_layer_plan, check_layer_plan, load_plan, rebuild_weights, write_plan
 from mapper.sectioning import map_layer
 from mapper.sources import QuantLayer
-from sim.golden import _batches, _step_bound
+from mapper.schedule.cycles import _batches, _step_bound
 from tests.sim.cases import weights
 
 
