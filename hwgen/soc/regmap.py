@@ -246,7 +246,7 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
         if layer.size > 32:
             raise SwsError(f"the layer word of these limits is {layer.size} bits: the LAYER register holds 32")
         fields, lsb = [], 0
-        for fname, fdoc, reset in (("sections", "sections of the layer", params.section_depth),
+        for fname, fdoc, reset in (("sections", "sections of the layer (0 after reset, as the controller)", 0),
                                    ("k", "inputs K", params.k), ("n", "outputs N", params.n)):
             width = Shape.cast(layer[fname].shape).width
             fields.append(Field(fname.upper(), lsb, width, "rw", fdoc + " (a write also loads the controller's "

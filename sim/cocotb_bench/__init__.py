@@ -1,0 +1,108 @@
+"""The cocotb testbench shipped with the RTL (`sws rtl PLAN --testbench DIR`): the `sws_soc` Verilog, its register
+map, constraints, the golden values the plan implies (sim.golden, written as data) and a cocotb test with its
+runner, in one folder that runs without this project (cocotb 1.9 and cocotbext-axi only)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+
+import numpy as np
+
+from hwgen.interface import PROG_SELECT
+from hwgen.params import MacroTiming, TileParams
+from hwgen.program import program_writes
+from hwgen.soc.axis import element_bytes
+from hwgen.verilog import write_rtl
+from mapper.errors import SwsError
+from mapper.plan import load_plan
+
+from ..golden import predict
+
+__all__ = ["write_testbench", "TEMPLATES", "ALT_TIMING"]
+
+#: The files copied as they are into the bench folder.
+TEMPLATES = ("test_sws_soc.py", "run.py")
+#: The timing the run-time timing test writes over the bus (and whose golden cycles it checks once wired).
+ALT_TIMING = MacroTiming(precharge=1, wordline=2, settle=1, sample=1)
+
+
+def _inputs(lp, vectors: int, seed: int) -> np.ndarray:
+    cfg = lp.cfg
+    rng = np.random.default_rng(seed)
+    k = lp.shape[0]
+    x = rng.integers(cfg.input_min, cfg.input_max + 1, (vectors, k))
+    x[0] = cfg.input_max                     # the range's ends as whole vectors
+    if vectors > 1:
+        x[1] = cfg.input_min
+    return x.astype(np.int64)
+
+
+def _run(lp, params, x) -> dict:
+    pred = predict(lp, x, params)
+    counters = pred.counters()
+    counters["vectors"] = len(x)
+    return {"inputs": x.tolist(), "outputs": pred.outputs.tolist(), "counters": counters}
+
+
+def write_testbench(plan_dir: str, folder: str, *, layer: str | None = None, generic: bool = False,
+                    bus: str = "axil", vectors: int = 4, seed: int = 1, lanes: int | None = None,
+                    hardware: dict | None = None, timing: MacroTiming | None = None, clock_mhz: float = 150.0) -> dict:
+    """Write the bench folder: sws_soc.v (+ .regs.*, .sdc), regmap.json, bench.json, test_sws_soc.py, run.py.
+
+    Parameters
+    ----------
+    plan_dir, layer, lanes, hardware, timing
+        As `hwgen.verilog.write_rtl`.
+    folder : str
+        The bench folder (made if missing; the files named above are replaced).
+    generic : bool
+        The generic tile, programmed by the test over the bus (the plan's programming writes in bench.json).
+    bus : str
+        axil, wishbone or wishbone-pipelined.
+    vectors, seed : int
+        Random input vectors of each run (the first two: every input at the range's top, then its bottom).
+
+    Returns
+    -------
+    dict
+        folder, verilog and the other files written.
+    """
+    if isinstance(vectors, bool) or not isinstance(vectors, int) or not 1 <= vectors <= 256:
+        raise SwsError(f"--vectors must be an integer from 1 to 256, not {vectors!r}")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise SwsError(f"{folder}: the testbench folder exists and is not a folder")
+    os.makedirs(folder, exist_ok=True)
+    verilog = os.path.join(folder, "sws_soc.v")
+    written = write_rtl(plan_dir, verilog, layer=layer, generic=generic, lanes=lanes, hardware=hardware,
+                        timing=timing, bus=bus, clock_mhz=clock_mhz)
+    lp = load_plan(plan_dir).layer(layer).on_hardware(**(hardware or {}))
+    params = TileParams.from_plan(lp, lanes, timing)
+    shutil.copy(written["regmap"], os.path.join(folder, "regmap.json"))
+    x1 = _inputs(lp, vectors, seed)
+    x2 = _inputs(lp, vectors, seed + 1)
+    alt = dataclasses.replace(params, timing=dataclasses.replace(ALT_TIMING, sync=params.timing.sync))
+    prog = None
+    layer_word = None
+    if generic:
+        prog = [list(w) for w in program_writes(params, lp)]
+        layer_word = prog[-1][2]
+    bench = {
+        "top": "sws_soc", "bus": bus, "plan": os.path.abspath(plan_dir), "layer": lp.name, "seed": seed,
+        "beat": params.beat, "k": lp.shape[0], "n": lp.shape[1], "input_bits": params.hw.input_bits,
+        "acc_width": params.acc_width, "in_bytes": element_bytes(params.hw.input_bits),
+        "out_bytes": element_bytes(params.acc_width), "full_resolution": params.hw.full_resolution,
+        "banks": params.hw.banks, "generic": generic, "prog": prog, "layer_word": layer_word,
+        "layer_select": PROG_SELECT["layer"], "timing": dataclasses.asdict(params.timing),
+        "runs": {"stall_free": _run(lp, params, x1), "bubbles": _run(lp, params, x2),
+                 "timing": {**_run(lp, alt, x1), "timing": dataclasses.asdict(alt.timing)}},
+    }
+    with open(os.path.join(folder, "bench.json"), "w") as f:
+        json.dump(bench, f, indent=0)
+        f.write("\n")
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+    for name in TEMPLATES:
+        shutil.copy(os.path.join(here, name), os.path.join(folder, name))
+    return {**written, "folder": folder, "bench": os.path.join(folder, "bench.json")}
