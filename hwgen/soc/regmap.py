@@ -215,6 +215,8 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
                   "hwgen.emulator.VIOLATIONS)"),
             Field("TIMING_LIVE", 2, 1, "ro", "1: TIMING reaches the macro's phases; 0: the phases are the "
                   "generation-time timing, TIMING only holds what is written", 0),
+            Field("WRITE_BUSY", 3, 1, "ro", "the macro's cell write (program-and-verify) is in progress: wait "
+                  "before the next cells PROG_WRITE", 0, wired=False),
             Field("CTRL_STATE", 8, 8, "ro", "the controller's status port (state, error state)", 0, wired=False))),
         Register("ERROR", 0x14, "Sticky error bits (write 1 to clear)", (
             Field("TLAST_EARLY", 0, 1, "w1c", "s_axis TLAST on a beat that is not the vector's last"),
@@ -235,6 +237,9 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
             Field("WORDLINE", 8, 7, "rw", "wordline cycles W", t.wordline, wired=False),
             Field("SETTLE", 16, 7, "rw", "settle cycles S", t.settle, wired=False),
             Field("SAMPLE", 24, 7, "rw", "sample-and-hold cycles H", t.sample, wired=False))),
+        Register("POWER", 0x28, "Macro enable and sleep (docs/design.md section 6, electrical interface)", (
+            Field("ENABLE", 0, 1, "rw", "macro enabled (bias and references on)", 1, wired=False),
+            Field("SLEEP", 1, 1, "rw", "macro in retention sleep (cells kept, periphery off)", 0, wired=False))),
         Register("TIMING_GUARD", 0x24, "Guard cycles and the ADC handshake", (
             Field("GUARD", 0, 3, "rw", "guard cycles between precharge, wordline and sample (docs/design.md "
                   "section 6, electrical interface)", 0, wired=False),

@@ -120,7 +120,11 @@ def decode(data, width_bytes):
 
 async def start(dut):
     """Clock, reset, the bus and the streams."""
-    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, units="ns").start())
+    try:
+        clock = Clock(dut.clk, CLOCK_NS, unit="ns")                   # cocotb 2
+    except TypeError:
+        clock = Clock(dut.clk, CLOCK_NS, units="ns")                  # cocotb 1.9
+    cocotb.start_soon(clock.start())
     dut.rst.value = 1
     host = Host(dut)
     src = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst, reset_active_level=True)
