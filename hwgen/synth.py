@@ -237,11 +237,13 @@ def _place_and_route(cwd: str, target: str, say) -> float:
 
 
 def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = False, tile: bool = True,
-                    check: Callable[[bool], Callable[[str, str], str]] | None = None,
+                    check: Callable[[bool], Callable[[str, str], str]] | None = None, bus: str | None = None,
+                    soc_check: Callable[[str, str], str] | None = None,
                     say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> dict[str, SynthResult]:
     """Area (and with `pnr` Fmax) of the controller alone and of the tile (controller + array emulator):
     with `plan`, its ROMs baked in; without, the generic netlist of `params`'s limits. `check(controller_only)`
-    gives each part's netlist check (see `synthesize`; sim.netlist.netlist_check makes one)."""
+    gives each part's netlist check (see `synthesize`; sim.netlist.netlist_check makes one). With `bus`
+    also the SoC wrapper `sws_soc` (part "soc", hwgen.soc.top), its netlist checked by `soc_check`."""
     from .bram import platform_for
     from .verilog import emit_rtlil, module_name
     parts = [True, False] if tile else [True]
@@ -253,4 +255,8 @@ def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = F
         design = emit_rtlil(plan, params, controller_only=controller_only, platform=platform_for(target))
         out[name] = synthesize(design, module_name(controller_only), target, pnr=pnr, fmt="rtlil",
                                check=None if check is None else check(controller_only), say=say)
+    if bus is not None:
+        say(f"elaborating the SoC wrapper ({bus}) ...")
+        design = emit_rtlil(plan, params, platform=platform_for(target), bus=bus)
+        out["soc"] = synthesize(design, module_name(False, bus), target, pnr=pnr, fmt="rtlil", check=soc_check, say=say)
     return out

@@ -281,7 +281,7 @@ def netlist_check(params: TileParams, plan: LayerPlan | None, **kw):
 
 def synthesize_checked(params: TileParams, plan: LayerPlan | None = None, target: str = "generic", *,
                        pnr: bool = False, tile: bool = True, check: bool = True, simulator: str = "auto",
-                       say=lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
+                       bus: str | None = None, say=lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
     """hwgen.synth.synthesize_tile with each netlist simulated against the golden model first (`check`, in
     `simulator`: see `pick_simulator`); without the simulator the check cannot run and the command says
     how to install it."""
@@ -294,4 +294,4 @@ def synthesize_checked(params: TileParams, plan: LayerPlan | None = None, target
         raise SwsError("--netlist-sim verilator needs Verilator (Debian: apt-get install verilator)")
     return synthesize_tile(params, plan, target, pnr=pnr, tile=tile,
                            check=netlist_check(params, plan, simulator=simulator, say=say) if check else None,
-                           say=say)
+                           bus=bus, say=say)
