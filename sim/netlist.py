@@ -292,6 +292,10 @@ def synthesize_checked(params: TileParams, plan: LayerPlan | None = None, target
                        "--no-check skips the check, and the figures are then unverified")
     if check and simulator == "verilator" and not shutil.which("verilator"):
         raise SwsError("--netlist-sim verilator needs Verilator (Debian: apt-get install verilator)")
+    soc_check = None
+    if check and bus is not None:
+        from .cocotb_bench import check_soc_netlist
+        soc_check = lambda path, target: check_soc_netlist(path, target, params, plan, bus=bus, say=say)  # noqa: E731
     return synthesize_tile(params, plan, target, pnr=pnr, tile=tile,
                            check=netlist_check(params, plan, simulator=simulator, say=say) if check else None,
-                           bus=bus, say=say)
+                           bus=bus, soc_check=soc_check, say=say)

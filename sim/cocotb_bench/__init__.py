@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from mapper.plan import load_plan
 
 from ..golden import predict
 
-__all__ = ["write_testbench", "TEMPLATES", "ALT_TIMING"]
+__all__ = ["write_testbench", "bench_data", "check_soc_netlist", "TEMPLATES", "ALT_TIMING"]
 
 #: The files copied as they are into the bench folder.
 TEMPLATES = ("test_sws_soc.py", "run.py")
@@ -81,6 +82,24 @@ def write_testbench(plan_dir: str, folder: str, *, layer: str | None = None, gen
     lp = load_plan(plan_dir).layer(layer).on_hardware(**(hardware or {}))
     params = TileParams.from_plan(lp, lanes, timing)
     shutil.copy(written["regmap"], os.path.join(folder, "regmap.json"))
+    bench = bench_data(lp, params, generic=generic, bus=bus, vectors=vectors, seed=seed)
+    bench["plan"] = os.path.abspath(plan_dir)
+    _write_bench(folder, bench)
+    return {**written, "folder": folder, "bench": os.path.join(folder, "bench.json")}
+
+
+def _write_bench(folder: str, bench: dict) -> None:
+    with open(os.path.join(folder, "bench.json"), "w") as f:
+        json.dump(bench, f, indent=0)
+        f.write("\n")
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+    for name in TEMPLATES:
+        shutil.copy(os.path.join(here, name), os.path.join(folder, name))
+
+
+def bench_data(lp, params: TileParams, *, generic: bool, bus: str, vectors: int = 4, seed: int = 1) -> dict:
+    """What bench.json holds: the sizes, the programming writes (generic) and, for each of the bench's runs,
+    the input vectors with the golden outputs and counters (sim.golden.predict)."""
     x1 = _inputs(lp, vectors, seed)
     x2 = _inputs(lp, vectors, seed + 1)
     alt = dataclasses.replace(params, timing=dataclasses.replace(ALT_TIMING, sync=params.timing.sync))
@@ -89,8 +108,8 @@ def write_testbench(plan_dir: str, folder: str, *, layer: str | None = None, gen
     if generic:
         prog = [list(w) for w in program_writes(params, lp)]
         layer_word = prog[-1][2]
-    bench = {
-        "top": "sws_soc", "bus": bus, "plan": os.path.abspath(plan_dir), "layer": lp.name, "seed": seed,
+    return {
+        "top": "sws_soc", "bus": bus, "plan": None, "layer": lp.name, "seed": seed,
         "beat": params.beat, "k": lp.shape[0], "n": lp.shape[1], "input_bits": params.hw.input_bits,
         "acc_width": params.acc_width, "in_bytes": element_bytes(params.hw.input_bits),
         "out_bytes": element_bytes(params.acc_width), "full_resolution": params.hw.full_resolution,
@@ -99,10 +118,38 @@ def write_testbench(plan_dir: str, folder: str, *, layer: str | None = None, gen
         "runs": {"stall_free": _run(lp, params, x1), "bubbles": _run(lp, params, x2),
                  "timing": {**_run(lp, alt, x1), "timing": dataclasses.asdict(alt.timing)}},
     }
-    with open(os.path.join(folder, "bench.json"), "w") as f:
-        json.dump(bench, f, indent=0)
-        f.write("\n")
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
-    for name in TEMPLATES:
-        shutil.copy(os.path.join(here, name), os.path.join(folder, name))
-    return {**written, "folder": folder, "bench": os.path.join(folder, "bench.json")}
+
+
+def check_soc_netlist(netlist: str, target: str, params: TileParams, plan, *, bus: str, vectors: int = 2,
+                      seed: int = 0, say=lambda m: print(m, file=sys.stderr, flush=True)) -> str:
+    """The SoC wrapper's gate-level check (the `soc_check` hook of hwgen.synth.synthesize_tile): the cocotb
+    bench run in Icarus Verilog on the mapped netlist with the target's cell models (a generic netlist on a
+    random plan that fits it, programmed over the bus). Returns what was simulated; SwsError on a failure."""
+    import subprocess
+    import tempfile
+
+    from hwgen.soc.regmap import register_map
+
+    from ..netlist import _sim_models, random_plan
+    generic = plan is None
+    lp = random_plan(params, seed) if generic else plan
+    with tempfile.TemporaryDirectory(prefix="sws-soc-netlist-") as folder:
+        shutil.copy(netlist, os.path.join(folder, "sws_soc.v"))
+        models, flags = _sim_models(target, folder)
+        with open(os.path.join(folder, "regmap.json"), "w") as f:
+            f.write(register_map(params, generic=generic, bus=bus).to_json())
+        _write_bench(folder, bench_data(lp, params, generic=generic, bus=bus, vectors=vectors, seed=seed + 1))
+        argv = [sys.executable, "run.py", "--sim", "icarus", "--sources", "sws_soc.v",
+                *[os.path.relpath(m, folder) for m in models]]
+        for flag in flags:
+            argv += ["--include", os.path.relpath(flag[2:], folder)] if flag.startswith("-I") else ["--define", flag[2:]]
+        say(f"simulating the {target} netlist of sws_soc with its cocotb bench in Icarus Verilog ...")
+        r = subprocess.run(argv, cwd=folder, capture_output=True, text=True)
+        summary = [ln for ln in r.stdout.splitlines() if ln.startswith("icarus: ")]
+        if r.returncode != 0 or not summary:
+            failed = [ln.strip() for ln in (r.stdout + r.stderr).splitlines() if "FAIL" in ln or "Error" in ln]
+            raise SwsError(f"the {target} netlist of sws_soc fails its cocotb bench: "
+                           f"{summary[0] if summary else 'no result'}; {' | '.join(failed[:3])}")
+    what = "its plan" if not generic else f"a random {lp.shape[0]} x {lp.shape[1]} plan programmed over the bus"
+    return (f"passed: the cocotb bench ({summary[0][len('icarus: '):]}) in Icarus Verilog on the {target} "
+            f"netlist with its cell models, {vectors} vectors a run of {what}")

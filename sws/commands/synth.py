@@ -35,8 +35,8 @@ def add_parser(sub):
                         "(default %(default)s)")
     p.add_argument("--bus", choices=("axil", "wishbone", "wishbone-pipelined"), default=None,
                    help="also synthesize the SoC wrapper sws_soc (the tile behind this host bus, AXI4-Stream ports): "
-                        "part soc (its netlist is not simulated: the cocotb bench of `sws rtl --testbench` checks "
-                        "its RTL)")
+                        "part soc (its netlist checked by the cocotb bench of `sws rtl --testbench` in Icarus "
+                        "Verilog, needs cocotb and cocotbext-axi)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     g = p.add_argument_group("generic netlist limits (without PLAN_DIR)")
     for name, value in GENERIC_LIMITS.items():

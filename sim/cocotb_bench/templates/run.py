@@ -55,6 +55,10 @@ def main(argv=None):
     ap.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     ap.add_argument("--build-dir", default=None, help="default sim_build/<sim> in this folder")
     ap.add_argument("--waves", action="store_true", help="write a waveform (FST for Verilator, VCD for Icarus)")
+    ap.add_argument("--sources", nargs="+", default=["sws_soc.v"],
+                    help="Verilog files (default sws_soc.v; e.g. a synthesized netlist and its cell models)")
+    ap.add_argument("--include", action="append", default=[], help="an include folder (repeatable)")
+    ap.add_argument("--define", action="append", default=[], help="a preprocessor define NAME (repeatable)")
     args = ap.parse_args(argv)
     try:
         from cocotb_tools.runner import get_runner    # cocotb 2.x
@@ -77,9 +81,10 @@ def main(argv=None):
         build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast"]
         if args.waves:
             build_args += ["--trace-fst"]
-    sources = [os.path.join(HERE, "sws_soc.v")]
+    sources = [os.path.join(HERE, f) for f in args.sources]
     source_kw = {"verilog_sources": sources} if "cocotb.runner" in get_runner.__module__ else {"sources": sources}
     runner.build(**source_kw, hdl_toplevel="sws_soc", build_dir=build_dir,
+                 includes=[os.path.join(HERE, f) for f in args.include], defines={d: 1 for d in args.define},
                  build_args=build_args, always=False, timescale=("1ns", "1ps"), waves=args.waves)
     results = runner.test(hdl_toplevel="sws_soc", test_module="test_sws_soc", test_dir=HERE, build_dir=build_dir,
                           waves=args.waves, timescale=("1ns", "1ps"))
