@@ -68,7 +68,8 @@ def test_shipped_bench_fails_on_a_wrong_golden_value(tmp_path):
     (folder / "bench.json").write_text(json.dumps(bench))
     r = _run(folder, "icarus")
     assert r.returncode != 0
-    assert "icarus: 2 passed, 2 failed" in r.stdout       # the stall-free and the TLAST tests use those values
+    # The stall-free, TLAST and (timing port not wired: generation-time) timing tests use those values.
+    assert "icarus: 1 passed, 3 failed" in r.stdout
 
 
 def test_testbench_folder_has_everything_to_run_without_the_project(tmp_path):
