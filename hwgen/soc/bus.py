@@ -42,7 +42,7 @@ class AxiLiteToCsr(wiring.Component):
     """AXI4-Lite subordinate to the register bus, one transfer at a time. A write is taken when AWVALID
     and WVALID are both high (AWREADY and WREADY rise together the cycle after), done in the cycle of that
     handshake and answered with BVALID (OKAY) the cycle after; a read: ARREADY the cycle after ARVALID,
-    RVALID (OKAY) two cycles after that. Every ready and valid is a register.
+    RVALID (OKAY) three cycles after that. Every ready and valid is a register.
 
     Parameters
     ----------
@@ -62,7 +62,7 @@ class AxiLiteToCsr(wiring.Component):
         write, read = Signal(), Signal()
         # One transfer at a time, a write first when both come: IDLE -> W_TAKE (AWREADY and WREADY high:
         # the handshake and the register write) -> W_RESP; IDLE -> R_TAKE (ARREADY high: the register read)
-        # -> R_DATA (r_data arrives) -> R_RESP.
+        # -> R_WAIT -> R_DATA (r_data arrives) -> R_RESP.
         with m.FSM(name="axil"):
             with m.State("IDLE"):
                 with m.If(g("awvalid") & g("wvalid")):
@@ -82,6 +82,8 @@ class AxiLiteToCsr(wiring.Component):
             with m.State("R_TAKE"):
                 m.d.comb += read.eq(1)
                 m.d.sync += g("arready").eq(0)
+                m.next = "R_WAIT"
+            with m.State("R_WAIT"):           # the register file's two-cycle read
                 m.next = "R_DATA"
             with m.State("R_DATA"):
                 m.d.sync += [g("rvalid").eq(1), g("rdata").eq(csr.r_data)]
@@ -96,10 +98,11 @@ class AxiLiteToCsr(wiring.Component):
 
 
 class WishboneToCsr(wiring.Component):
-    """Wishbone B4 slave to the register bus. Classic: a cycle (CYC & STB) is done in its first cycle and
-    ACKed (registered) in the next; the master drops STB or starts the next cycle after the ACK (two
-    cycles a transfer). Pipelined (`pipelined=True`): STALL is 0, every cycle with CYC & STB is a transfer,
-    each ACKed one cycle later. ERR is 0. Addresses are word addresses (byte offset / 4).
+    """Wishbone B4 slave to the register bus. Classic: a cycle (CYC & STB) is taken in its first cycle and
+    ACKed (registered) two cycles later, with DAT_R of a read; the master drops STB or starts the next
+    cycle after the ACK (three cycles a transfer). Pipelined (`pipelined=True`): STALL is 0, every cycle
+    with CYC & STB is a transfer, each ACKed two cycles later, in order. ERR is 0. Addresses are word
+    addresses (byte offset / 4).
 
     Parameters
     ----------
@@ -118,12 +121,13 @@ class WishboneToCsr(wiring.Component):
         m = Module()
         g = lambda name: getattr(self, "wb_" + name)   # noqa: E731
         csr = self.csr
-        take = Signal()
+        # The register file answers two cycles after a transfer is taken: ACK follows `taken` by one more.
+        take, taken = Signal(), Signal()
         if self.pipelined:
             m.d.comb += [take.eq(g("cyc") & g("stb")), g("stall").eq(0)]
         else:
-            m.d.comb += take.eq(g("cyc") & g("stb") & ~g("ack"))
-        m.d.sync += g("ack").eq(take)
+            m.d.comb += take.eq(g("cyc") & g("stb") & ~taken & ~g("ack"))
+        m.d.sync += [taken.eq(take), g("ack").eq(taken & g("cyc"))]
         m.d.comb += [g("err").eq(0), g("dat_r").eq(csr.r_data), csr.addr.eq(g("adr")),
                      csr.w_stb.eq(take & g("we")), csr.r_stb.eq(take & ~g("we")),
                      csr.w_data.eq(g("dat_w")), csr.w_sel.eq(g("sel"))]

@@ -19,7 +19,7 @@ class CsrSignature(wiring.Signature):
 
     addr   -- word address (byte offset / 4)
     w_stb  -- write `w_data` (bytes enabled by `w_sel`) to `addr` in this cycle
-    r_stb  -- read `addr`; `r_data` holds the word from the next cycle until the next read
+    r_stb  -- read `addr`; `r_data` holds the word from two cycles later until the next read's
     """
 
     def __init__(self, addr_width: int):
@@ -39,7 +39,9 @@ class RegisterFile(wiring.Component):
       width) to set bits; a set and a clear in the same cycle leave the bit set.
     `written[<REGISTER>]` is high for one cycle after any write of the register (with its new values).
 
-    A write reaches its fields in the next cycle. `r_data` is registered.
+    The bus is registered on entry (address, strobes, data: no decoder between the bridge and a flip-flop),
+    so a write reaches its fields two cycles after `w_stb`, and `r_data` holds the word two cycles after
+    `r_stb` (the read multiplexer sits between the registered address and `r_data`).
     """
 
     def __init__(self, regmap: RegisterMap, *, driven: set[str] = frozenset(), loadable: set[str] = frozenset()):
@@ -67,7 +69,12 @@ class RegisterFile(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        csr = self.csr
+        bus = self.csr
+        # The bus registered on entry; everything below works on the registered copy `csr`.
+        csr = CsrSignature(self.addr_width).flip().create(path=("q",))
+        m.d.sync += [csr.addr.eq(bus.addr), csr.w_stb.eq(bus.w_stb), csr.w_data.eq(bus.w_data),
+                     csr.w_sel.eq(bus.w_sel), csr.r_stb.eq(bus.r_stb)]
+        m.d.comb += bus.r_data.eq(csr.r_data)
         mask = Signal(32)
         m.d.comb += mask.eq(Cat(*[s.replicate(8) for s in csr.w_sel]))
         # Pulses last one cycle; sticky bits take their sets every cycle.

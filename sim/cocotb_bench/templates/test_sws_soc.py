@@ -38,11 +38,13 @@ def field_of(reg, name, word):
 
 
 class Wishbone:
-    """A Wishbone B4 master, one transfer at a time (classic cycles; also valid for a pipelined slave):
-    signals change on the falling edge, ACK is looked at on the falling edge after each rising edge."""
+    """A Wishbone B4 master, one transfer at a time: signals change on the falling edge, ACK is looked at
+    on the falling edge after each rising edge. Classic: STB held until ACK; pipelined: STB for the one
+    cycle the slave takes it (STALL low), CYC until ACK."""
 
     def __init__(self, dut):
         self.dut = dut
+        self.pipelined = REGMAP["bus"] == "wishbone-pipelined"
         for name in ("cyc", "stb", "we", "adr", "dat_w", "sel"):
             getattr(dut, "wb_" + name).value = 0
 
@@ -52,7 +54,10 @@ class Wishbone:
         d.wb_adr.value, d.wb_dat_w.value, d.wb_we.value, d.wb_sel.value = addr // 4, data, we, 0xF
         d.wb_cyc.value, d.wb_stb.value = 1, 1
         for _ in range(100):
+            stalled = self.pipelined and d.wb_stall.value
             await FallingEdge(d.clk)
+            if self.pipelined and not stalled:
+                d.wb_stb.value = 0
             if d.wb_ack.value:
                 value = int(d.wb_dat_r.value)
                 d.wb_cyc.value, d.wb_stb.value, d.wb_we.value = 0, 0, 0
