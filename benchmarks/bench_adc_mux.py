@@ -4,7 +4,7 @@
     PYTHONPATH=. python benchmarks/bench_adc_mux.py [--minilm] [--synth] [--json OUT.json]
 
 Per configuration: cycles per vector (the exact cycle model, sim.golden.cycle_model on the plan's ROM
-images, checked equal to the report's mapper.macro.cycle_estimate), the ADC bound, the bank's busy window
+images, checked equal to the report's mapper.cost.macro.cycle_estimate), the ADC bound, the bank's busy window
 (batch cycles: a batch issued until the last one of the vector is done), ADC busy time (SAR cycles: the
 sum of all conversions' resolutions, the same for every M and placement), ADC utilization = SAR cycles /
 (n_adc x cycles), ADC energy per vector (isaac) and the ADC bank area (n_adc ADCs, isaac area model).
@@ -25,15 +25,15 @@ FLOW = ("synthetic:laplace:384x64:1", 0.8)
 def measure(spec: str, sparsity: float, mux: int, placement: str, exact: bool = True) -> dict:
     from mapper.config import ArrayConfig
     from mapper.plan import build_layer_plan
-    from mapper.report import map_source, report_dict
-    from sim.golden import cycle_model
+    from mapper.cost import map_source, report_dict
+    from mapper.schedule import cycle_model
     cfg = ArrayConfig()
     if mux:
         cfg = cfg.replace(adc_mux=mux, n_adc=cfg.hw.mux_adcs(mux), placement=placement)
     results = map_source(spec, cfg, sparsity)
     rep = report_dict(results, cfg, source=spec, sparsity=sparsity)
     t = rep["total"]
-    row = {"M": mux, "placement": placement, "n_adc": cfg.n_adc, "cycles": t["cycles_per_vector"],
+    row = {"M": mux, "placement": placement, "n_adc": cfg.hw.n_adc, "cycles": t["cycles_per_vector"],
            "adc_bound": t["adc_bound_cycles"], "sar_cycles": t["sar_cycles"], "energy_pj": t["energy_pj"],
            "adc_bank_um2": t["area_breakdown_um2"]["adc_bank"]}
     if exact:
@@ -52,7 +52,8 @@ def synth_point(mux: int) -> dict:
     simulated against the golden model first (sim/netlist.py)."""
     import time
     from hwgen.bram import platform_for
-    from hwgen.params import TileParams, default_lanes
+    from hwgen.params import TileParams
+    from mapper.schedule import default_lanes
     from hwgen.synth import synthesize
     from hwgen.verilog import emit_rtlil, module_name
     from mapper.config import ArrayConfig
@@ -60,14 +61,14 @@ def synth_point(mux: int) -> dict:
     cfg = ArrayConfig()
     if mux:
         cfg = cfg.replace(adc_mux=mux, n_adc=cfg.hw.mux_adcs(mux))
-    params = TileParams(cfg.hw, 512, 512, 512, 8192, 4096, default_lanes(cfg.rows))
+    params = TileParams(cfg.hw, 512, 512, 512, 8192, 4096, default_lanes(cfg.hw.rows))
     start = time.perf_counter()
     # Elaborated for ECP5 as `sws synth --target ecp5` does: block RAM reads through the DP16KD's own
     # output register (hwgen/bram.py).
     design = emit_rtlil(None, params, controller_only=True, platform=platform_for("ecp5"))
     r = synthesize(design, module_name(True), "ecp5", pnr=True,
                    fmt="rtlil", say=lambda m: None, check=netlist_check(params, None, say=lambda m: None)(True))
-    return {"M": mux, "n_adc": cfg.n_adc, "luts": r.luts, "carries": r.carries, "flip_flops": r.flip_flops,
+    return {"M": mux, "n_adc": cfg.hw.n_adc, "luts": r.luts, "carries": r.carries, "flip_flops": r.flip_flops,
             "block_rams": r.block_rams, "fmax_mhz": r.fmax_mhz, "netlist_checked": r.netlist_checked,
             "mapper": [w for w in r.warnings if not w.startswith("Warning:")],
             "seconds": round(time.perf_counter() - start)}

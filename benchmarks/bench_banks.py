@@ -42,7 +42,8 @@ def main():
     from mapper.job import map_to_folder
     from mapper.plan import load_plan
     from sim.check import compare
-    from sim.golden import cycle_model, predict
+    from mapper.schedule import cycle_model
+    from sim.golden import predict
     from sws.flow import DEFAULT_SPARSITY, DEFAULT_WEIGHTS
     plan = args.plan
     if plan is None:
@@ -50,7 +51,7 @@ def main():
         if not os.path.exists(os.path.join(plan, "manifest.json")):
             map_to_folder(DEFAULT_WEIGHTS, ArrayConfig(), DEFAULT_SPARSITY, plan)
     base = load_plan(plan).layer(None)
-    x = np.random.default_rng(0).integers(base.cfg.input_min, base.cfg.input_max + 1, (3, base.shape[0]))
+    x = np.random.default_rng(0).integers(base.cfg.hw.input_min, base.cfg.hw.input_max + 1, (3, base.shape[0]))
     configs = [(1, 1, False)] + [(int(b), args.beat, True) for b in args.banks.split(",")]
     rows = []
     for banks, beat, db in configs:

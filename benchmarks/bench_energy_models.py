@@ -29,7 +29,7 @@ def say(text):
 
 
 def total(layers, cfg, sparsity):
-    from mapper.report import map_layers, report_dict
+    from mapper.cost import map_layers, report_dict
     t = time.perf_counter()
     rep = report_dict(map_layers(layers, cfg), cfg, source="minilm", sparsity=sparsity)
     row = {k: rep["total"][k] for k in KEYS}
@@ -122,8 +122,8 @@ def main():
         return
 
     from mapper.config import ArrayConfig
-    from mapper.quantize import prepare_layer
-    from mapper.weights import load_weights
+    from mapper.prepare import prepare_layer
+    from mapper.sources import load_weights
 
     base = ArrayConfig()
     layers = [prepare_layer(l, base, args.sparsity) for l in load_weights("minilm")]

@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from sim.check import compare
 from sim.golden import predict
 from sim.verilog_sim import run_verilog

@@ -32,9 +32,9 @@ def stream_bert_large(blocks: int, sparsity: float) -> dict:
     import numpy as np
 
     from mapper.config import ArrayConfig
-    from mapper.layer import Layer
-    from mapper.quantize import prepare_layer
-    from mapper.report import map_layers
+    from mapper.sources import Layer
+    from mapper.prepare import prepare_layer
+    from mapper.cost import map_layers
 
     cfg = ArrayConfig()
     totals = {"weights": 0, "energy_pj": 0.0, "natural_energy_pj": 0.0, "dense_energy_pj": 0.0, "sections": 0}

@@ -27,8 +27,8 @@ def main():
     args = p.parse_args()
 
     from mapper.config import ArrayConfig
-    from mapper.report import map_source
-    from mapper.weights import load_weights
+    from mapper.cost import map_source
+    from mapper.sources import load_weights
     from sws.experiments.fidelity import minilm_fidelity
     from sws.experiments.sweep import sweep
 

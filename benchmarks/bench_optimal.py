@@ -4,8 +4,8 @@
 
 Per sparsity: ADC energy per input vector of plain SWS (sorted order, full sections) and of optimal
 cuts on each ordering (and refined cuts on the gray order at --refined sparsities), their ratios to
-plain SWS and to the closed-form bound (mapper.bound.lower_bound), the per-column split bound
-(mapper.bound.column_bound), sections and crossbars, and the median wall time of mapping all layers
+plain SWS and to the closed-form bound (mapper.cost.bound.lower_bound), the per-column split bound
+(mapper.cost.bound.column_bound), sections and crossbars, and the median wall time of mapping all layers
 (map_layer over the 36 quantized layers; loading and quantizing excluded; one run for refined) with
 the machine's 1-minute load average after it (other jobs inflate timings).
 R = 128, walden law, column policy, group 1, section cost 0 unless swept with --section-costs.
@@ -19,12 +19,12 @@ import os
 import statistics
 import time
 
-from mapper.bound import column_bound, lower_bound
+from mapper.cost import column_bound, lower_bound
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import map_layer
-from mapper.quantize import prepare_layer
-from mapper.weights import load_weights
+from mapper.common import SwsError
+from mapper.sectioning import map_layer
+from mapper.prepare import prepare_layer
+from mapper.sources import load_weights
 
 SHAPES = [(384, 384)] * 4 + [(384, 1536), (1536, 384)]
 ORDERINGS = ("sorted", "signed", "gray")
@@ -34,10 +34,6 @@ def source_layers(source: str) -> list:
     if source == "laplace":
         return [layer for i in range(36)
                 for layer in load_weights(f"synthetic:laplace:{SHAPES[i % 6][0]}x{SHAPES[i % 6][1]}:{i}")]
-    try:
-        import mapper.models  # noqa: F401  (registers the built-in models)
-    except ImportError:
-        pass
     return load_weights(source)
 
 

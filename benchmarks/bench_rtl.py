@@ -18,12 +18,13 @@ import numpy as np
 
 from hwgen.params import TileParams
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
-from mapper.quantize import prepare_layer
-from mapper.weights import load_weights
+from mapper.prepare import prepare_layer
+from mapper.sources import load_weights
 from sim.amaranth_sim import run_tile
-from sim.golden import cycle_model, predict
+from mapper.schedule import cycle_model
+from sim.golden import predict
 
 
 def plan_of(spec, sparsity, **cfg):

@@ -21,7 +21,8 @@ import sys
 import time
 
 from hwgen.bram import platform_for
-from hwgen.params import TileParams, default_lanes
+from hwgen.params import TileParams
+from mapper.schedule import default_lanes
 from hwgen.synth import synthesize
 from hwgen.verilog import emit_rtlil, module_name
 from mapper.config import ArrayConfig

@@ -25,10 +25,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hwgen.params import TileParams
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
-from mapper.quantize import prepare_layer
-from mapper.weights import load_weights
+from mapper.prepare import prepare_layer
+from mapper.sources import load_weights
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
 from sim.verilog_sim import run_verilog

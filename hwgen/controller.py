@@ -15,8 +15,8 @@ from amaranth import Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from mapper.banks import bank_plans
-from mapper.errors import SwsError
+from mapper.plan import bank_plans
+from mapper.common import SwsError
 from mapper.plan import LayerPlan
 
 from .accumulate import Accumulate
@@ -39,7 +39,7 @@ class Controller(wiring.Component):
     the next vector loading while the current one runs (`sim.golden.vector_ends`).
 
     With B = `banks` > 1 (a baked plan only) each bank is a Prefetch, Scheduler and Accumulate of its own
-    on its sections (`mapper.banks`), with its own array interface `bus[b]`; the inputs go to every bank,
+    on its sections (`mapper.plan.banks`), with its own array interface `bus[b]`; the inputs go to every bank,
     RUN ends when every bank is done, and a `MergeStreamer` adds the banks' sums.
 
     Parameters

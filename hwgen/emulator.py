@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from mapper.banks import bank_plans
+from mapper.plan import bank_plans
 from mapper.plan import LayerPlan
 
 from .interface import ArraySignature, connect_array
@@ -178,14 +178,14 @@ class ArrayEmulator(wiring.Component):
 
 class BankedArray(wiring.Component):
     """The array side of a B-bank controller's array interfaces (`bus[b]`): an `ArrayEmulator` per bank on
-    the cells of that bank's sections (mapper.banks), each with its own section, drive and ADCs.
+    the cells of that bank's sections (mapper.plan.banks), each with its own section, drive and ADCs.
 
     Parameters
     ----------
     params : TileParams
         Hardware (B = banks > 1) and the layer's table depths.
     plan : LayerPlan
-        The layer; bank b's emulator holds the cells of `mapper.banks.bank_plans(plan)[b]`.
+        The layer; bank b's emulator holds the cells of `mapper.plan.banks.bank_plans(plan)[b]`.
     extra_latency : int
         Test only: as ArrayEmulator's.
 

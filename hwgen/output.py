@@ -7,6 +7,8 @@ from amaranth import Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from mapper.schedule import merge_depth   # the cycle model's definition, re-exported here
+
 from .interface import AccReadSignature, beat_shape
 from .params import TileParams
 
@@ -92,12 +94,6 @@ class OutputStreamer(wiring.Component):
                     with m.Else():
                         m.d.sync += [oj.eq(oj + 1), o_jlast.eq(oj == G - 2)]
         return m
-
-
-def merge_depth(banks: int) -> int:
-    """Pipeline stages of the bank merge (`MergeStreamer`): none for one bank; otherwise the banks' read
-    data registered, then ceil(log2 B) levels of registered pairwise adds."""
-    return 0 if banks == 1 else 1 + (banks - 1).bit_length()
 
 
 class MergeStreamer(wiring.Component):

@@ -10,8 +10,8 @@ import numpy as np
 from amaranth.lib import data
 
 from mapper.config import ArrayConfig, HardwareConfig, clog2
-from mapper.errors import SwsError
-from mapper.macro import default_lanes   # one definition, shared with the mapper's cycle estimate
+from mapper.common import SwsError
+from mapper.schedule import MacroTiming, default_lanes, step_order   # the one place of every latency
 from mapper.plan import COLUMN_FIELDS, SECTION_FIELDS, LayerPlan, rom_widths
 
 __all__ = ["MacroTiming", "TileParams", "default_lanes", "pack_words"]
@@ -20,66 +20,6 @@ __all__ = ["MacroTiming", "TileParams", "default_lanes", "pack_words"]
 def _check(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise SwsError(f"{name} must be an integer >= {minimum}, not {value!r}")
-
-
-@dataclass(frozen=True)
-class MacroTiming:
-    """The analog macro's phase timing in clock cycles and how its ADC done reaches the controller
-    (docs/design.md section 4: the macro contract). The defaults are the macro of the first tiles: no
-    precharge, wordline or settle phase, the ADC samples at its start, and the controller counts each
-    conversion's cycles itself.
-
-    A batch of conversions runs, from the first cycle its drive, section and columns are on the bus:
-    `precharge` cycles of `pch`, `wordline` cycles of `wl_en`, `settle` cycles with both low, `sample`
-    cycles of the sample-and-hold strobe `sh`, then the ADCs' `start` (front F = the sum of the four),
-    and res cycles of conversion.
-
-    Parameters
-    ----------
-    precharge, wordline, settle : int
-        Cycles of each front phase (>= 0).
-    sample : int
-        Cycles of the sample-and-hold strobe (>= 0). 0: no sample-and-hold, the ADC samples the column
-        at its start and the column must hold until done, so the next batch's front waits for the done
-        (a batch period F + res). >= 1: the column is sampled at the strobe's last cycle, and the next
-        batch's front overlaps the current conversion (a period max(F, res)).
-    sync : int
-        0: the controller counts each conversion's cycles and issues the next so that its start lands
-        in the done cycle; done only ends the batch (capture) and a late done is a protocol violation.
-        1 or 2: handshake, for an ADC whose done is late or asynchronous: the controller waits for done
-        through `sync` flip-flops (2: a two-flop synchronizer) before the next batch's front (a period
-        1 + F + res + sync), and captures the codes then.
-    """
-
-    precharge: int = 0
-    wordline: int = 0
-    settle: int = 0
-    sample: int = 0
-    sync: int = 0
-
-    def __post_init__(self):
-        for name in ("precharge", "wordline", "settle", "sample"):
-            _check(name, getattr(self, name), 0)
-            if getattr(self, name) > 64:
-                raise SwsError(f"{name} must be at most 64 cycles, not {getattr(self, name)}")
-        if isinstance(self.sync, bool) or self.sync not in (0, 1, 2):
-            raise SwsError(f"sync must be 0 (counted), 1 (registered done) or 2 (two-flop synchronizer), "
-                           f"not {self.sync!r}")
-
-    @property
-    def front(self) -> int:
-        """F: cycles from a batch's drive on the bus to its start."""
-        return self.precharge + self.wordline + self.settle + self.sample
-
-    def period(self, res: int) -> int:
-        """Cycles from one batch's issue to the next's, for a batch whose longest conversion is `res`."""
-        if self.sync:
-            return 1 + self.front + res + self.sync
-        return max(self.front, res) if self.sample else self.front + res
-
-    def capture(self, res: int) -> int:
-        """Cycles from a batch's issue to the cycle its codes are captured (its done, synchronized)."""
-        return 1 + self.front + res + self.sync
 
 
 @dataclass(frozen=True)
@@ -140,7 +80,7 @@ class TileParams:
         """The sizes of exactly this plan layer (a baked netlist, or the smallest generic one for it)."""
         k, n = lp.shape
         return cls(lp.cfg.hw, int(k), int(n), lp.n_sections, len(lp.row_index), len(lp.columns["res"]),
-                   default_lanes(lp.cfg.rows) if lanes is None else lanes, timing or MacroTiming())
+                   default_lanes(lp.cfg.hw.rows) if lanes is None else lanes, timing or MacroTiming())
 
     def fits(self, lp: LayerPlan) -> None:
         """Raise an SwsError unless the plan's hardware is this tile's and its tables fit its limits.
@@ -215,7 +155,7 @@ class TileParams:
         return -(-self.n_groups // self.hw.beat)
 
     def bank(self, blp: LayerPlan) -> "TileParams":
-        """The sizes of one bank running the bank plan `blp` (mapper.banks.bank_plan): its own table
+        """The sizes of one bank running the bank plan `blp` (mapper.plan.banks.bank_plan): its own table
         depths, the layer's K and N, the same lanes."""
         return dataclasses.replace(self, section_depth=blp.n_sections, row_depth=len(blp.row_index),
                                    column_depth=len(blp.columns["res"]))
@@ -228,14 +168,8 @@ class TileParams:
 
     @property
     def step_order(self) -> list[int]:
-        """The drive steps (mapper.drive step indices) in the order the controller issues them: two's
-        complement the sign step first, A-1 down to 0; sign-magnitude the positive pass A-2 down to 0, then
-        the negative pass (steps 2A-3 down to A-1)."""
-        hw = self.hw
-        if hw.input_encoding == "signmag":
-            half = hw.input_bits - 1
-            return list(range(half - 1, -1, -1)) + list(range(2 * half - 1, half - 1, -1))
-        return list(range(hw.input_bits - 1, -1, -1))
+        """The drive steps in the order the controller issues them (mapper.schedule.step_order)."""
+        return step_order(self.hw)
 
     @property
     def batches(self) -> int:

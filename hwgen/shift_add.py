@@ -7,6 +7,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mapper.config import HardwareConfig
+from mapper.schedule import pipeline_depth   # the cycle model's definition, re-exported here
 
 __all__ = ["ShiftAdd", "pipeline_depth", "tree_sum"]
 
@@ -19,13 +20,6 @@ def tree_sum(terms):
     while len(terms) > 1:
         terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
     return terms[0]
-
-
-def pipeline_depth(n_adc: int) -> int:
-    """Cycles from a batch's `capture` to the cycle its section's sums are in `flush` (flush_valid high):
-    the capture register, the signed terms, one adder level per stage (ceil(log2(n_adc)) of them), the
-    plane sign and the Horner accumulation."""
-    return 4 + max(0, (n_adc - 1).bit_length())
 
 
 class ShiftAdd(wiring.Component):

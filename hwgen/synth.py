@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 __all__ = ["TARGETS", "SynthResult", "synthesize", "synthesize_tile", "yowasp_cached", "cell_models",
            "driver_conflicts"]

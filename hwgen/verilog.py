@@ -7,7 +7,7 @@ import re
 
 from amaranth.back import rtlil
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from mapper.plan import LayerPlan
 
 from .controller import Controller
@@ -95,7 +95,7 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
     dict
         verilog, module, layer, roms (and prog, regmap, sdc): what was written.
     """
-    from mapper.files import check_output_file, write_atomic
+    from mapper.common import check_output_file, write_atomic
     from mapper.plan import load_plan, plan_files
 
     from .params import TileParams

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 
-from .adc_models import RELATIVE
+from .config import RELATIVE
 from .config import ArrayConfig
-from .errors import SwsError
-from .files import atomic_dir, check_output_dir, dumps_json
-from .input_aware import input_aware_report, load_layer_inputs
+from .common import atomic_dir, check_output_dir, dumps_json
+from .cost import input_aware_report, load_layer_inputs
 from .plan import build_layer_plan, write_plan
-from .report import format_table, map_layers, map_source, report_dict
+from .cost import format_table, map_layers, map_source, report_dict
 
 __all__ = ["map_to_folder", "report_markdown", "check_output_folder"]
 
 
 def check_output_folder(path: str, what: str = "output folder", inputs=()) -> None:
-    """An SwsError unless `path` can become a folder that this run may replace (mapper.files.check_output_dir)."""
+    """An SwsError unless `path` can become a folder that this run may replace (mapper.common.outputs.check_output_dir)."""
     check_output_dir(path, inputs, what)
 
 
@@ -70,7 +69,7 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     Parameters
     ----------
     spec : str
-        A weight source (mapper.weights.load_weights).
+        A weight source (mapper.sources.weights.load_weights).
     cfg : ArrayConfig
         Hardware, mapping choices and energy model.
     sparsity : float
@@ -83,14 +82,14 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
         progress(i, n, layer name) before each layer.
     inputs : str, optional
         Actual input vectors (.npy for one layer, .npz by layer name): each such layer's report row gets
-        an `input_aware` block (mapper.input_aware.input_aware_report) beside its weight-only figures.
+        an `input_aware` block (mapper.cost.input_aware.input_aware_report) beside its weight-only figures.
     layers : list of QuantLayer, optional
         The source's layers already pruned and quantized (by a calibrated method): mapped as they are.
 
     Returns
     -------
     dict
-        The report (mapper.report.report_dict).
+        The report (mapper.cost.report.report_dict).
 
     Raises
     ------

@@ -14,7 +14,7 @@ from hwgen.interface import pack_beats, unpack_beat
 from hwgen.params import TileParams
 from hwgen.program import program_writes
 from hwgen.tile import Tile
-from mapper.files import atomic_path
+from mapper.common import atomic_path
 from mapper.plan import LayerPlan
 
 __all__ = ["SimRun", "run_tile", "ProtocolViolation", "program"]
@@ -63,7 +63,7 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     n = lp.shape[1]
     outputs = np.zeros((len(x), n), np.int64)
     # W elements a beat, packed element e at bits [e * width, (e + 1) * width) (hwgen.interface.beat_shape).
-    beat, a, acc_w = params.beat, lp.cfg.input_bits, params.acc_width
+    beat, a, acc_w = params.beat, lp.cfg.hw.input_bits, params.acc_width
     in_payload, out_payload = Value.cast(dut.i.payload), Value.cast(dut.o.payload)
     per_vector = []
     result = {}
@@ -91,7 +91,7 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
             before = now
         result["counters"] = {
             "cycles": ctx.get(dut.counters.cycles),
-            "conversions": [ctx.get(dut.counters.conversions[b]) for b in range(lp.cfg.full_resolution + 1)],
+            "conversions": [ctx.get(dut.counters.conversions[b]) for b in range(lp.cfg.hw.full_resolution + 1)],
             "planes": ctx.get(dut.counters.planes),
             "sections": ctx.get(dut.counters.sections),
         }

@@ -8,9 +8,9 @@ import os
 import numpy as np
 
 from hwgen.params import TileParams
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from mapper.plan import load_plan
-from mapper.weights import read_npy
+from mapper.sources import read_npy
 
 from .amaranth_sim import run_tile
 from .golden import check_inputs, energy_of, predict
@@ -55,7 +55,7 @@ def default_backend() -> str:
 
 def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None = None, generic: bool = False,
                   lanes: int | None = None, where: str = "inputs", backend: str | None = None,
-                  hardware: dict | None = None, timing=None) -> dict:
+                  hardware: dict | None = None, timing=None, say=None) -> dict:
     """Simulate one layer of a plan folder on the vectors x and compare with the golden model.
 
     Parameters
@@ -107,7 +107,8 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
     if backend == "amaranth":
         run = run_tile(lp, x, vcd=vcd, generic=params if generic else None, params=params)
     else:
-        run = run_verilog(lp, x, backend, params=params, generic=params if generic else None, reuse=True)
+        run = run_verilog(lp, x, backend, params=params, generic=params if generic else None, reuse=True,
+                          **({} if say is None else {"say": say}))
     problems = compare(pred, run)
     conv = run.counters["conversions"]
     return {"layer": lp.name, "backend": backend, "outputs": run.outputs, "cycles": run.counters["cycles"],

@@ -27,10 +27,11 @@ from hwgen.params import TileParams
 from hwgen.program import program_writes
 from hwgen.synth import cell_models, synthesize_tile
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import map_layer
+from mapper.common import SwsError
+from mapper.sectioning import map_layer
 from mapper.plan import LayerPlan, build_layer_plan
-from mapper.quantize import QuantLayer, prune
+from mapper.sources import QuantLayer
+from mapper.prepare import prune
 
 from .check import compare
 from .golden import predict
@@ -92,8 +93,8 @@ def _vectors(lp: LayerPlan, count: int, seed: int) -> np.ndarray:
     """The input range's two ends, then random vectors."""
     cfg, k = lp.cfg, lp.shape[0]
     rng = np.random.default_rng(seed)
-    edges = [np.full(k, cfg.input_min), np.full(k, cfg.input_max)]
-    rand = [rng.integers(cfg.input_min, cfg.input_max + 1, k) for _ in range(max(0, count - 2))]
+    edges = [np.full(k, cfg.hw.input_min), np.full(k, cfg.hw.input_max)]
+    rand = [rng.integers(cfg.hw.input_min, cfg.hw.input_max + 1, k) for _ in range(max(0, count - 2))]
     return np.stack((edges + rand)[:count]).astype(np.int64)
 
 

@@ -33,12 +33,13 @@ from amaranth import Shape
 
 from hwgen.emulator import VIOLATIONS
 from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, ProgSignature, pack_beats
-from hwgen.params import MacroTiming, TileParams
+from mapper.schedule import MacroTiming
+from hwgen.params import TileParams
 from hwgen.program import max_writes, program_writes
 from hwgen.verilog import emit_verilog
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from mapper.config import HardwareConfig
-from mapper.files import atomic_dir, write_atomic
+from mapper.common import atomic_dir, write_atomic
 from mapper.plan import LayerPlan
 
 from .amaranth_sim import ProtocolViolation, SimRun
@@ -346,7 +347,10 @@ def _fingerprint() -> str:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     hwgen = os.path.join(root, "hwgen")
     sources = [os.path.join(hwgen, f) for f in sorted(os.listdir(hwgen)) if f.endswith(".py")]
-    sources += [os.path.join(root, "mapper", f"{m}.py") for m in ("config", "drive", "plan", "macro")] + [__file__]
+    for sub in ("config", "plan", "cost"):
+        folder = os.path.join(root, "mapper", sub)
+        sources += [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".py")]
+    sources.append(__file__)
     h = hashlib.sha256()
     for path in sources:
         with open(path, "rb") as f:
@@ -417,7 +421,7 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
     run_dir = os.path.join(os.path.dirname(exe), f"run-{os.getpid()}-{time.monotonic_ns()}")
     os.makedirs(run_dir)
     try:
-        a, bt = cfg.input_bits, params.beat
+        a, bt = cfg.hw.input_bits, params.beat
         digits = -(-a * bt // 4)
         # One line a beat: W inputs, input e of the beat at bits [e * A, (e + 1) * A), zeros past K.
         # The layer's beats, ceil(K / W): a generic tile's limit K (params.k) may be larger than the layer's.
@@ -460,7 +464,7 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
         raise ProtocolViolation(f"{backend} simulation: the array emulator flagged a protocol violation: "
                                 f"{', '.join(broken)}")
     conv = int(conv_hex, 16)
-    conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.full_resolution + 1)]
+    conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.hw.full_resolution + 1)]
     counters = {"cycles": int(cycles), "conversions": conversions, "planes": int(planes),
                 "sections": int(sections)}
     return SimRun(np.asarray(ys, np.int64).reshape(len(x), per)[:, :n], [int(c) for c in np.diff([0] + marks)], counters,

@@ -22,10 +22,11 @@ from amaranth.sim import Simulator
 from hwgen.controller import Controller
 from hwgen.emulator import ArrayEmulator
 from hwgen.interface import connect_array
-from hwgen.params import MacroTiming, TileParams
+from mapper.schedule import MacroTiming
+from hwgen.params import TileParams
+from mapper.common import SwsError
+from mapper.common import write_atomic
 from hwgen.soc.electrical import phase_windows, widths_ns
-from mapper.errors import SwsError
-from mapper.files import write_atomic
 from mapper.plan import LayerPlan
 
 __all__ = ["Trace", "trace_interface", "wavedrom_json", "write_diagram", "macro_timing_diagram",
@@ -75,7 +76,7 @@ def trace_interface(lp: LayerPlan, x, *, first: int | None = None, cycles: int =
     if first is not None and first < 0:
         raise SwsError(f"trace: the first cycle must be at least 0, not {first}")
     params = TileParams.from_plan(lp, timing=timing)
-    adcs = max(1, min(adcs, lp.cfg.n_adc))
+    adcs = max(1, min(adcs, lp.cfg.hw.n_adc))
     dut = _Pair(params, lp)
     c, bus = dut.ctrl, dut.ctrl.bus
     signals = {"i.valid": c.i.valid, "i.ready": c.i.ready, "section": bus.section, "drive": bus.drive,
@@ -184,15 +185,16 @@ def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
     a small layer (R = 32, 2 ADCs of up to 6 bits, 64 inputs, 3 outputs, 30% of the weights pruned,
     seed 3) with `DIAGRAM_TIMING`, from two cycles before its first front. Returns the paths written."""
     from mapper.config import ArrayConfig
-    from mapper.mapping import map_layer
+    from mapper.sectioning import map_layer
     from mapper.plan import build_layer_plan
-    from mapper.quantize import QuantLayer, prune
+    from mapper.sources import QuantLayer
+    from mapper.prepare import prune
 
     cfg = ArrayConfig(rows=32, cols=64, n_adc=2)
     rng = np.random.default_rng(3)
-    w = np.clip(np.rint(rng.laplace(0, cfg.weight_max / 4, (64, 3))), -cfg.weight_max, cfg.weight_max)
+    w = np.clip(np.rint(rng.laplace(0, cfg.hw.weight_max / 4, (64, 3))), -cfg.hw.weight_max, cfg.hw.weight_max)
     lp = build_layer_plan(map_layer(QuantLayer("diagram", prune(w.astype(np.int64), 0.3)), cfg))
-    x = rng.integers(cfg.input_min, cfg.input_max + 1, 64)
+    x = rng.integers(cfg.hw.input_min, cfg.hw.input_max + 1, 64)
     probe = trace_interface(lp, x, cycles=1, timing=DIAGRAM_TIMING)
     front = next(c for c in range(probe.first, probe.first + 1000) if c >= 0)
     tr = trace_interface(lp, x, first=max(0, front - DIAGRAM_TIMING.front), cycles=cycles, timing=DIAGRAM_TIMING)

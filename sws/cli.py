@@ -13,8 +13,8 @@ import signal
 import sys
 import warnings
 
-from mapper.errors import SwsError
-from mapper.files import os_error
+from mapper.common import SwsError
+from mapper.common import os_error
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
 COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore", "input-aware")
@@ -44,6 +44,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name in names:
         module = importlib.import_module(f"sws.commands.{name.replace('-', '_')}")
         p = module.add_parser(sub)
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="print the result only: no progress bar and no status lines")
         p.set_defaults(run=module.run)
     return parser
 
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             # numpy's overflow warnings would break the one-line contract; a result that overflowed is
-            # refused where it is written (mapper.files.dumps_json) or checked (the golden model).
+            # refused where it is written (mapper.common.outputs.dumps_json) or checked (the golden model).
             warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered",
                                     RuntimeWarning)
             return args.run(args) or 0

@@ -10,10 +10,10 @@ import numpy as np
 from hwgen.params import TileParams
 from hwgen.verilog import write_rtl
 from mapper.config import ArrayConfig
-from mapper.files import dumps_json, write_atomic
+from mapper.common import dumps_json, write_atomic
 from mapper.job import map_to_folder
 from mapper.plan import load_plan
-from mapper.report import format_table
+from mapper.cost import format_table
 from sim.check import simulate_plan
 from sim.netlist import synthesize_checked
 
@@ -25,25 +25,26 @@ DEFAULT_SPARSITY = 0.8
 
 
 def run_flow(weights: str, cfg: ArrayConfig, sparsity: float, out: str, *, synth_target: str | None = "ecp5",
-             say=print, progress=None) -> int:
+             say=print, progress=None, quiet: bool = False) -> int:
     """Map `weights` into out/plan, then Verilog, simulation and (unless `synth_target` is None) synthesis
-    of the first layer. Returns the exit code: 0, or 1 when the simulation differs from the golden model."""
+    of the first layer. Returns the exit code: 0, or 1 when the simulation differs from the golden model.
+    `quiet`: the simulators' status lines (compiling ...) are not shown."""
     plan_dir = os.path.join(out, "plan")
-    say(f"== map {weights} at sparsity {sparsity} onto {cfg.rows} x {cfg.cols} crossbars")
+    say(f"== map {weights} at sparsity {sparsity} onto {cfg.hw.rows} x {cfg.hw.cols} crossbars")
     report = map_to_folder(weights, cfg, sparsity, plan_dir, progress=progress)
     say(format_table(report))
     t = report["total"]
-    say(f"ADC energy {t['energy_pj']:.1f} pJ per input vector ({cfg.law} law): "
+    say(f"ADC energy {t['energy_pj']:.1f} pJ per input vector ({cfg.energy.law} law): "
         f"{100 * t['reduction_vs_dense']:.1f}% less than dense, "
         f"{100 * t['reduction_vs_natural']:.1f}% less than natural order with the same policy")
     say(f"plan in {plan_dir}/")
-    code, sim = _rtl_and_sim(plan_dir, out, report, say)
+    code, sim = _rtl_and_sim(plan_dir, out, report, say, quiet)
     if code or synth_target is None:
         return code
     return _synth(plan_dir, out, report, sim, synth_target, say)
 
 
-def _rtl_and_sim(plan_dir: str, out: str, report: dict, say) -> tuple[int, dict]:
+def _rtl_and_sim(plan_dir: str, out: str, report: dict, say, quiet: bool = False) -> tuple[int, dict]:
     """Verilog of the plan's first layer, and its cycle simulation on random vectors against the golden model."""
     layer = report["layers"][0]
     if len(report["layers"]) > 1:
@@ -55,7 +56,7 @@ def _rtl_and_sim(plan_dir: str, out: str, report: dict, say) -> tuple[int, dict]
     hw = ArrayConfig.from_dict(report["config"]).hw
     x = np.random.default_rng(0).integers(hw.input_min, hw.input_max + 1, (FLOW_VECTORS, layer["shape"][0]))
     say(f"== sim: {FLOW_VECTORS} random input vectors, cycle by cycle, against the golden model")
-    r = simulate_plan(plan_dir, x, layer=layer["name"])
+    r = simulate_plan(plan_dir, x, layer=layer["name"], say=(lambda m: None) if quiet else None)
     sim_dir = os.path.join(out, "sim")
     write_atomic(os.path.join(sim_dir, "inputs.npy"), lambda f: np.save(f, x), binary=True)
     per = r["cycles_per_vector"][0]

@@ -12,7 +12,7 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 from .csr import CsrSignature
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 from ..params import TileParams
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
-from ..params import MacroTiming
+from mapper.schedule import MacroTiming
 
 __all__ = ["PhaseWindows", "phase_windows", "same_edge", "widths_ns", "cycles_for", "implemented"]
 

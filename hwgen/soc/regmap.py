@@ -16,7 +16,7 @@ import json
 from amaranth import Shape
 from dataclasses import asdict, dataclass, field
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 from ..interface import COUNTER_WIDTH, CYCLE_WIDTH, PROG_SELECT, ProgSignature, layer_word_layout
 from ..params import TileParams

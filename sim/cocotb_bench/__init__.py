@@ -17,7 +17,7 @@ from hwgen.params import MacroTiming, TileParams
 from hwgen.program import program_writes
 from hwgen.soc.axis import element_bytes
 from hwgen.verilog import write_rtl
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from mapper.plan import load_plan
 
 from ..golden import predict
@@ -34,10 +34,10 @@ def _inputs(lp, vectors: int, seed: int) -> np.ndarray:
     cfg = lp.cfg
     rng = np.random.default_rng(seed)
     k = lp.shape[0]
-    x = rng.integers(cfg.input_min, cfg.input_max + 1, (vectors, k))
-    x[0] = cfg.input_max                     # the range's ends as whole vectors
+    x = rng.integers(cfg.hw.input_min, cfg.hw.input_max + 1, (vectors, k))
+    x[0] = cfg.hw.input_max                     # the range's ends as whole vectors
     if vectors > 1:
-        x[1] = cfg.input_min
+        x[1] = cfg.hw.input_min
     return x.astype(np.int64)
 
 

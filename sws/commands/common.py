@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapper.config import INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
-from mapper.errors import SwsError
-from mapper.macro import load_macro
+from mapper.config import ENCODINGS as INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
+from mapper.common import SwsError
+from mapper.cost import load_macro
 
 DEFAULT = ArrayConfig()
 
@@ -29,23 +29,23 @@ def number_list(text: str, option: str, kind=float) -> tuple:
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("array and mapping")
-    g.add_argument("--rows", type=int, default=DEFAULT.rows, help="crossbar rows R (default %(default)s)")
-    g.add_argument("--cols", type=int, default=DEFAULT.cols, help="crossbar columns C (default %(default)s)")
-    g.add_argument("--weight-bits", type=int, default=DEFAULT.weight_bits,
+    g.add_argument("--rows", type=int, default=DEFAULT.hw.rows, help="crossbar rows R (default %(default)s)")
+    g.add_argument("--cols", type=int, default=DEFAULT.hw.cols, help="crossbar columns C (default %(default)s)")
+    g.add_argument("--weight-bits", type=int, default=DEFAULT.hw.weight_bits,
                    help="weight magnitude bits Bm (default %(default)s: int8 symmetric)")
-    g.add_argument("--input-bits", type=int, default=DEFAULT.input_bits, help="input bits A (default %(default)s)")
+    g.add_argument("--input-bits", type=int, default=DEFAULT.hw.input_bits, help="input bits A (default %(default)s)")
     g.add_argument("--unsigned-inputs", action="store_true", help="inputs are unsigned (no negative plane)")
-    g.add_argument("--group", type=int, default=DEFAULT.group, help="outputs per row order G (default %(default)s)")
+    g.add_argument("--group", type=int, default=DEFAULT.hw.group, help="outputs per row order G (default %(default)s)")
     g.add_argument("--n-adc", type=int, default=None,
-                   help=f"ADCs per controller (default {DEFAULT.n_adc}; with --adc-mux M: ceil(slot columns / M))")
-    g.add_argument("--adc-mux", type=int, default=DEFAULT.adc_mux, metavar="M",
+                   help=f"ADCs per controller (default {DEFAULT.hw.n_adc}; with --adc-mux M: ceil(slot columns / M))")
+    g.add_argument("--adc-mux", type=int, default=DEFAULT.hw.adc_mux, metavar="M",
                    help="columns per ADC: ADC i converts only slot columns i*M .. i*M+M-1 (default %(default)s: "
                         "a full switch matrix, any ADC any column)")
-    g.add_argument("--placement", choices=PLACEMENTS, default=DEFAULT.placement,
+    g.add_argument("--placement", choices=PLACEMENTS, default=DEFAULT.mapping.placement,
                    help="slot columns of a section's active columns, with --adc-mux: fixed (natural order) or "
                         "balanced (SWS-aware: similar resolutions in each ADC batch) (default %(default)s)")
     add_bank_args(g, "default 1")
-    g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=DEFAULT.input_encoding,
+    g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=DEFAULT.hw.input_encoding,
                    help="row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
                         "2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default %(default)s)")
     g.add_argument("--input-aware", action="store_true",
@@ -53,12 +53,12 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                         "section's driven rows in the step, and skip steps with q = 0")
     g.add_argument("--ordering", choices=ORDERINGS, default=None,
                    help="row ordering (default sorted; natural for policy dense)")
-    g.add_argument("--sectioning", choices=SECTIONINGS, default=DEFAULT.sectioning,
+    g.add_argument("--sectioning", choices=SECTIONINGS, default=DEFAULT.mapping.sectioning,
                    help="where the sections are cut (default %(default)s)")
-    g.add_argument("--section-cost", type=float, default=DEFAULT.section_cost_pj,
+    g.add_argument("--section-cost", type=float, default=DEFAULT.mapping.section_cost_pj,
                    help="with --sectioning optimal or refined: pJ per input vector charged for each section, "
                         "to trade ADC energy against sections and crossbars (default %(default)s)")
-    g.add_argument("--policy", choices=POLICIES, default=DEFAULT.policy,
+    g.add_argument("--policy", choices=POLICIES, default=DEFAULT.mapping.policy,
                    help="ADC resolution policy (default %(default)s)")
     g.add_argument("--cap", type=int, default=None, help="cap every ADC resolution at this many bits (lossy)")
     add_energy_args(p)
@@ -67,13 +67,13 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 def add_energy_args(p: argparse.ArgumentParser, *, law: bool = True) -> None:
     g = p.add_argument_group("energy models (`sws laws` lists them)")
     if law:
-        g.add_argument("--law", choices=LAWS, default=DEFAULT.law,
+        g.add_argument("--law", choices=LAWS, default=DEFAULT.energy.law,
                        help="ADC model: published isaac (default), neurosim, murmann, mnsim; or a relative law "
                             "walden, thermal, table calibrated by --e8")
         g.add_argument("--law-table", type=_float_list, default=None,
                        help="with --law table: relative energies of 1, 2, ... bit conversions, comma-separated")
     g.add_argument("--e8", type=float, default=None,
-                   help=f"pJ per 8-bit conversion of the relative laws (default {DEFAULT.e8_pj}); "
+                   help=f"pJ per 8-bit conversion of the relative laws (default {DEFAULT.energy.e8_pj}); "
                         "the published models carry their own")
     g.add_argument("--node", type=float, default=None,
                    help="technology node in nm of neurosim (130, 90, 65, 45, 32, 22) and murmann (default 32)")
@@ -87,7 +87,7 @@ def energy_fields(args, law: str | None = None) -> dict:
     """EnergyConfig fields from the energy options (for `law`, or the --law given)."""
     law = law or args.law
     return {"law": law, "law_table": getattr(args, "law_table", None),
-            "e8_pj": DEFAULT.e8_pj if args.e8 is None else args.e8,
+            "e8_pj": DEFAULT.energy.e8_pj if args.e8 is None else args.e8,
             "node_nm": args.node, "sample_rate_hz": args.sample_rate, "macro": args.macro}
 
 
@@ -113,7 +113,7 @@ def n_adc_of(args) -> int:
         slot = 2 * args.weight_bits * args.group
         if isinstance(slot, int) and slot >= 1:
             return -(-slot // mux)
-    return DEFAULT.n_adc
+    return DEFAULT.hw.n_adc
 
 
 def add_weight_args(p: argparse.ArgumentParser) -> None:
@@ -122,12 +122,6 @@ def add_weight_args(p: argparse.ArgumentParser) -> None:
                    help="unstructured magnitude pruning per layer, in [0, 1) (default %(default)s)")
     g.add_argument("--per-channel", action="store_true",
                    help="quantize float weights per output channel (default: per tensor)")
-
-
-def progress(i: int, n: int, name: str) -> None:
-    """Progress on stderr for multi-layer work (stdout stays clean for --json)."""
-    if n > 1:
-        print(f"[{i + 1}/{n}] {name}", file=sys.stderr, flush=True)
 
 
 def add_drive_args(p) -> None:
@@ -178,7 +172,7 @@ def add_timing_args(p) -> None:
 def timing_from_args(args):
     """The MacroTiming of --precharge, --wordline, --settle, --sample and --adc-sync; a bad value names
     its option."""
-    from hwgen.params import MacroTiming
+    from mapper.schedule import MacroTiming
     try:
         return MacroTiming(args.precharge, args.wordline, args.settle, args.sample, args.adc_sync)
     except SwsError as e:

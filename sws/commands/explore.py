@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sws.experiments.explore import explore, load_spec
+
+from ..progress import Progress
 
 
 def add_parser(sub):
@@ -30,7 +32,9 @@ def run(args):
         raise SwsError(f"--workers must be at least 1, not {args.workers}")
     spec = load_spec(args.spec)
     out = args.output or os.path.join("build", "explore", os.path.splitext(os.path.basename(args.spec))[0])
-    rows = explore(spec, out, workers=args.workers, scheduler=args.scheduler, plots=not args.no_plots)
+    with Progress(args.quiet, "explore") as progress:
+        rows = explore(spec, out, workers=args.workers, scheduler=args.scheduler, plots=not args.no_plots,
+                       progress=progress)
     if args.json:
         print(json.dumps(rows))
         return 0

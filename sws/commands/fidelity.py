@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 
-from mapper.errors import SwsError
-from mapper.files import dumps_json
-from mapper.pruning import PRUNE_METHODS
+from mapper.common import SwsError
+from mapper.common import dumps_json
+from mapper.prepare import PRUNE_METHODS
 from sws.experiments.fidelity import fidelity_markdown, fidelity_to_folder
 from sws.experiments.pruning import CALIBRATION_PATH
 
+from ..progress import Progress
 from .common import add_config_args, config_from_args, number_list
 
 DEFAULT_SPARSITIES = "0,0.1,0.3,0.5,0.7,0.8,0.9,0.95"
@@ -56,10 +56,10 @@ def run(args):
         raise SwsError("--cap only acts through the crossbars: add --crossbar")
     if args.calibration != CALIBRATION_PATH and not os.path.isfile(args.calibration):
         raise SwsError(f"--calibration: {args.calibration} is not a file")
-    result = fidelity_to_folder(sparsities, args.output, methods=methods, adc_trade=args.adc_trade,
-                                crossbar=cfg if args.crossbar else None, energy=cfg,
-                                calibration_path=args.calibration,
-                                progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
+    with Progress(args.quiet, "fidelity") as progress:
+        result = fidelity_to_folder(sparsities, args.output, methods=methods, adc_trade=args.adc_trade,
+                                    crossbar=cfg if args.crossbar else None, energy=cfg,
+                                    calibration_path=args.calibration, progress=progress)
     if args.json:
         print(dumps_json(result))
     else:

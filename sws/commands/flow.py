@@ -7,7 +7,8 @@ import os
 from hwgen.synth import TARGETS
 from sws.flow import DEFAULT_SPARSITY, DEFAULT_WEIGHTS, run_flow
 
-from .common import add_config_args, config_from_args, progress
+from ..progress import Progress
+from .common import add_config_args, config_from_args
 
 
 def add_parser(sub):
@@ -26,5 +27,7 @@ def add_parser(sub):
 
 
 def run(args):
-    return run_flow(args.weights, config_from_args(args), args.sparsity, args.output,
-                    synth_target=None if args.no_synth else args.synth_target, progress=progress)
+    with Progress(args.quiet, "map") as progress:
+        return run_flow(args.weights, config_from_args(args), args.sparsity, args.output,
+                        synth_target=None if args.no_synth else args.synth_target, progress=progress,
+                        quiet=args.quiet)

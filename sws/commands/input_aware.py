@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sws.experiments.input_aware import SPARSITIES, study_markdown, study_to_folder
 
+from ..progress import Progress
 from .common import add_config_args, config_from_args, number_list
 
 
@@ -35,9 +35,9 @@ def run(args):
     sparsities = number_list(args.sparsities, "--sparsities")
     if args.sequences is not None and args.sequences < 1:
         raise SwsError(f"--sequences must be at least 1, not {args.sequences}")
-    result = study_to_folder(args.output, config_from_args(args), sparsities=sparsities, plots=not args.no_plots,
-                             max_sequences=args.sequences,
-                             progress=lambda i, n, t: print(f"[{i + 1}/{n}] {t}", file=sys.stderr, flush=True))
+    with Progress(args.quiet, "input-aware") as progress:
+        result = study_to_folder(args.output, config_from_args(args), sparsities=sparsities,
+                                 plots=not args.no_plots, max_sequences=args.sequences, progress=progress)
     if args.json:
         print(json.dumps(result))
     else:

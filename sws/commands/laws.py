@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sws.experiments.laws import laws_markdown, laws_report
 
 from .common import _float_list, add_energy_args

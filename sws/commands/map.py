@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 
-from mapper.errors import SwsError
-from mapper.files import dumps_json
+from mapper.common import SwsError
+from mapper.common import dumps_json
 from mapper.job import map_to_folder
-from mapper.pruning import PRUNE_METHODS
-from mapper.report import format_table
-from mapper.weights import source_name
+from mapper.prepare import PRUNE_METHODS
+from mapper.cost import format_table
+from mapper.sources import source_name
 from sws.experiments.pruning import map_pruned_to_folder
 
-from .common import add_config_args, add_weight_args, config_from_args, progress
+from ..progress import Progress
+from .common import add_config_args, add_weight_args, config_from_args
 
 
 def add_parser(sub):
@@ -36,14 +37,15 @@ def add_parser(sub):
 
 def run(args):
     out = args.output or os.path.join("build", source_name(args.weights))
-    if args.prune == "magnitude":
-        report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
-                               per_channel=args.per_channel, progress=progress, inputs=args.inputs)
-    else:
-        if args.inputs:
-            raise SwsError("--inputs goes with magnitude pruning only (--prune magnitude)")
-        report = map_pruned_to_folder(args.weights, config_from_args(args), args.sparsity, out, args.prune,
-                                      progress=progress)
+    with Progress(args.quiet, "map") as progress:
+        if args.prune == "magnitude":
+            report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
+                                   per_channel=args.per_channel, progress=progress, inputs=args.inputs)
+        else:
+            if args.inputs:
+                raise SwsError("--inputs goes with magnitude pruning only (--prune magnitude)")
+            report = map_pruned_to_folder(args.weights, config_from_args(args), args.sparsity, out, args.prune,
+                                          progress=progress)
     if args.json:
         print(dumps_json(report))
     else:

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-from mapper.errors import SwsError
-from mapper.files import check_output_file, dumps_json, write_atomic
+from mapper.common import SwsError
+from mapper.common import check_output_file, dumps_json, write_atomic
 from mapper.plan import plan_files
 from sim.check import BACKENDS, load_inputs, simulate_plan
 
@@ -47,8 +47,8 @@ def run(args):
         raise SwsError(f"{args.output}: the outputs file and the waveform file must differ")
     x = load_inputs(args.inputs)
     r = simulate_plan(args.plan, x, layer=args.layer, vcd=args.vcd, generic=args.generic, lanes=args.lanes,
-                 where=args.inputs, backend=args.backend, hardware=drive_fields(args),
-                 timing=timing_from_args(args))
+                      where=args.inputs, backend=args.backend, hardware=drive_fields(args),
+                      timing=timing_from_args(args), say=(lambda m: None) if args.quiet else None)
     if r["match"] and args.output:
         write_atomic(args.output, lambda f: np.save(f, r["outputs"].astype(np.int64)), binary=True,
                      inputs=inputs)

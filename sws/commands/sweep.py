@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.files import dumps_json
-from mapper.weights import source_name
+from mapper.common import SwsError
+from mapper.common import dumps_json
+from mapper.sources import source_name
 from sws.experiments.sweep import summary_markdown, sweep_to_folder
 
+from ..progress import Progress
 from .common import DEFAULT, number_list
 
 DEFAULT_WEIGHTS = "minilm"
@@ -35,19 +35,15 @@ def add_parser(sub):
     p.add_argument("--no-plots", action="store_true", help="write the table only (plots need the plots extra)")
     p.add_argument("--json", action="store_true", help="print sweep.json on stdout and nothing else")
     g = p.add_argument_group("array")
-    g.add_argument("--rows", type=int, default=DEFAULT.rows, help="crossbar rows R (default %(default)s)")
-    g.add_argument("--cols", type=int, default=DEFAULT.cols, help="crossbar columns C (default %(default)s)")
-    g.add_argument("--weight-bits", type=int, default=DEFAULT.weight_bits, help="Bm (default %(default)s)")
-    g.add_argument("--input-bits", type=int, default=DEFAULT.input_bits, help="A (default %(default)s)")
-    g.add_argument("--n-adc", type=int, default=DEFAULT.n_adc, help="ADCs per controller (default %(default)s)")
-    g.add_argument("--e8", type=float, default=DEFAULT.e8_pj,
+    g.add_argument("--rows", type=int, default=DEFAULT.hw.rows, help="crossbar rows R (default %(default)s)")
+    g.add_argument("--cols", type=int, default=DEFAULT.hw.cols, help="crossbar columns C (default %(default)s)")
+    g.add_argument("--weight-bits", type=int, default=DEFAULT.hw.weight_bits, help="Bm (default %(default)s)")
+    g.add_argument("--input-bits", type=int, default=DEFAULT.hw.input_bits, help="A (default %(default)s)")
+    g.add_argument("--n-adc", type=int, default=DEFAULT.hw.n_adc, help="ADCs per controller (default %(default)s)")
+    g.add_argument("--e8", type=float, default=DEFAULT.energy.e8_pj,
                    help="pJ per 8-bit conversion of the relative laws walden and thermal (default %(default)s)")
     g.add_argument("--macro", default=None, help="JSON file of macro constants (default: the built-in ISAAC macro)")
     return p
-
-
-def progress(i: int, n: int, text: str) -> None:
-    print(f"[{i + 1}/{n}] {text}", file=sys.stderr, flush=True)
 
 
 def run(args):
@@ -60,10 +56,10 @@ def run(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise SwsError("the plots need matplotlib: pip install -e '.[plots]' (or use --no-plots)") from None
-    result = sweep_to_folder(args.weights, cfg, out, sparsities=number_list(args.sparsities, "--sparsities"),
-                             groups=number_list(args.groups, "--groups", int), plot_sparsity=args.plot_sparsity,
-                             plots=plots,
-                             progress=progress)
+    with Progress(args.quiet, "sweep") as progress:
+        result = sweep_to_folder(args.weights, cfg, out, sparsities=number_list(args.sparsities, "--sparsities"),
+                                 groups=number_list(args.groups, "--groups", int), plot_sparsity=args.plot_sparsity,
+                                 plots=plots, progress=progress)
     if args.json:
         print(dumps_json(result))
         return 0

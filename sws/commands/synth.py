@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 
-from hwgen.params import TileParams, default_lanes
+from hwgen.params import TileParams
+from mapper.schedule import default_lanes
 from hwgen.synth import TARGETS
-from mapper.errors import SwsError
-from mapper.files import dumps_json
+from mapper.common import SwsError
+from mapper.common import dumps_json
 from mapper.plan import load_plan
 from sim.netlist import NETLIST_SIMULATORS, synthesize_checked
 
@@ -55,7 +56,7 @@ def params_from_args(args):
         return TileParams.from_plan(lp, args.lanes, timing_from_args(args)), lp
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
-                      args.lanes or default_lanes(cfg.rows), timing_from_args(args)), None
+                      args.lanes or default_lanes(cfg.hw.rows), timing_from_args(args)), None
 
 
 def run(args):

@@ -16,7 +16,7 @@ The spec (YAML or JSON; README "Exploring a design space"):
     per_channel: false
 
 Grid and config keys are `sparsity` and the fields of `ArrayConfig` (docs/design.md section 0). A point's
-result is the `total` row of its report (mapper.report.report_dict), so fields added to the report
+result is the `total` row of its report (mapper.cost.report.report_dict), so fields added to the report
 (area, latency) appear as columns without a change here.
 """
 
@@ -33,11 +33,11 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.files import claim_dir, write_atomic
-from mapper.quantize import check_sparsity, prepare_layer
-from mapper.report import map_layers, report_dict
-from mapper.weights import load_weights
+from mapper.common import SwsError
+from mapper.common import claim_dir, write_atomic
+from mapper.prepare import check_sparsity, prepare_layer
+from mapper.cost import map_layers, report_dict
+from mapper.sources import load_weights
 
 __all__ = ["load_spec", "grid_points", "point_key", "run_point", "explore", "pareto_front", "plot_pareto",
            "EXPLORE_VERSION"]
@@ -187,14 +187,6 @@ def _cached(cache: str, key: str) -> dict | None:
         return None
 
 
-def _bar(done: int, total: int, cached: int) -> None:
-    width = 30
-    fill = width * done // max(total, 1)
-    end = "\n" if done == total or not sys.stderr.isatty() else "\r"
-    print(f"explore [{'#' * fill}{'.' * (width - fill)}] {done}/{total} points ({cached} cached)", end=end,
-          file=sys.stderr, flush=True)
-
-
 def _run_local(todo: list, workers: int):
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run_point, p): i for i, p in todo}
@@ -221,7 +213,7 @@ def _run_dask(todo: list, scheduler: str, keys: dict):
 
 
 def explore(spec: dict, out: str, *, workers: int | None = None, scheduler: str | None = None,
-            plots: bool = True, progress=_bar) -> list[dict]:
+            plots: bool = True, progress=None) -> list[dict]:
     """Run every point of the spec not already in `out`/cache; write results.csv (and .parquet, and plots).
 
     Parameters
@@ -237,7 +229,7 @@ def explore(spec: dict, out: str, *, workers: int | None = None, scheduler: str 
     plots : bool
         Draw the Pareto plots (needs matplotlib).
     progress : callable or None
-        progress(done, total, cached).
+        progress(done, total, text): points done of all, and how many came from the cache.
 
     Returns
     -------
@@ -257,14 +249,14 @@ def explore(spec: dict, out: str, *, workers: int | None = None, scheduler: str 
     todo = [(i, p) for i, p in enumerate(points) if i not in rows]
     n_cached = len(rows)
     if progress:
-        progress(len(rows), len(points), n_cached)
+        progress(len(rows), len(points), f"{n_cached} cached")
     if todo:
         runner = _run_dask(todo, scheduler, keys) if scheduler else _run_local(todo, workers or os.cpu_count() or 1)
         for i, row in runner:
             write_atomic(os.path.join(cache, keys[i] + ".json"), json.dumps(row))
             rows[i] = row
             if progress:
-                progress(len(rows), len(points), n_cached)
+                progress(len(rows), len(points), f"{n_cached} cached")
     ordered = [rows[i] for i in range(len(points))]
     _write_tables(ordered, out)
     if plots:
@@ -308,7 +300,7 @@ def pareto_front(xs, ys) -> list[int]:
     return front
 
 
-#: The report's area and latency fields (mapper.macro), the cost axes of the Pareto plots.
+#: The report's area and latency fields (mapper.cost.macro), the cost axes of the Pareto plots.
 AREA_LATENCY = ("area_um2", "cycles_per_vector")
 
 

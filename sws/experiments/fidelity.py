@@ -5,17 +5,17 @@ The measures, against the unpruned model, on sequences shipped with the project 
   (attention_mask) of the evaluation sentences, and of the mean-pooled sentence embeddings;
 - the task metric, paraphrase retrieval: on pairs of sentences written as paraphrases of each other, the
   fraction of sentences whose nearest neighbour among all is their own paraphrase;
-- the SWS ADC energy per token of the pruned int8 layers (mapper.report, under the given configuration).
+- the SWS ADC energy per token of the pruned int8 layers (mapper.cost.report, under the given configuration).
 
 Pruning is one-shot, by magnitude, Wanda or SparseGPT, optionally ADC-aware (sws.experiments.pruning,
-mapper.pruning); the calibrated methods see calibration text only.
+mapper.prepare.pruning); the calibrated methods see calibration text only.
 
 Two ways of running a pruned model:
 - `pruned`: the ONNX model with its weight initializers replaced by the pruned ones (same scales), run as
   it is in float: the cost of pruning alone.
 - `crossbar`: in addition, every weight MatMul is computed as the crossbars compute it: its input quantized
   symmetrically to A-bit integers (one scale per layer over the real tokens), multiplied through the mapped
-  layer with each ADC saturating at its planned resolution (mapper.mapping.saturating_matvec), and rescaled.
+  layer with each ADC saturating at its planned resolution (mapper.sectioning.mapping.saturating_matvec), and rescaled.
   The model is run once per layer, in graph order: each run adds the difference between the crossbar's
   output and the float MatMul's for the layers done so far, and captures the next layer's input.
 """
@@ -28,14 +28,15 @@ import os
 import numpy as np
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.files import atomic_dir, dumps_json
+from mapper.common import SwsError
+from mapper.common import atomic_dir, dumps_json
 from mapper.job import check_output_folder
-from mapper.layer import GraphLinear
-from mapper.mapping import map_layer, saturating_matvec
-from mapper.pruning import AdcAware, check_method
-from mapper.quantize import QuantLayer, check_sparsity, prune
-from mapper.report import map_layers, report_dict
+from mapper.sources import GraphLinear
+from mapper.sectioning import map_layer, saturating_matvec
+from mapper.prepare import AdcAware, check_method
+from mapper.sources import QuantLayer
+from mapper.prepare import check_sparsity, prune
+from mapper.cost import map_layers, report_dict
 
 from .pruning import (CALIBRATION_PATH, PARAPHRASES_PATH, layer_weights, pooled_embeddings, prune_model,
                       retrieval_accuracy)
@@ -133,10 +134,10 @@ def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.nd
         w = numpy_helper.to_array(inits[lin.weight]).astype(np.int64)
         scale = (numpy_helper.to_array(inits[lin.scale]).astype(np.float64).reshape(-1) if lin.scale
                  else np.ones(w.shape[1]))
-        if np.any(np.abs(w) > cfg.weight_max):
-            raise SwsError(f"{lin.name}: crossbar emulation needs integer weights within +-{cfg.weight_max}")
+        if np.any(np.abs(w) > cfg.hw.weight_max):
+            raise SwsError(f"{lin.name}: crossbar emulation needs integer weights within +-{cfg.hw.weight_max}")
         lm = map_layer(QuantLayer(lin.name, w), cfg)
-        x_int, x_scale = quantize_inputs(x, cfg.input_bits, real)
+        x_int, x_scale = quantize_inputs(x, cfg.hw.input_bits, real)
         rows = x_int[real]
         y_int = saturating_matvec(lm, rows)
         y_xbar = y_int.astype(np.float64) * x_scale * scale
@@ -176,7 +177,7 @@ def fidelity(model, linears: list[GraphLinear], feeds: dict, mask: np.ndarray, s
 
 
 def model_energy(model, linears: list[GraphLinear], cfg: ArrayConfig, *, tokens: int = 1) -> dict:
-    """The SWS report's totals for the model's integer layers as they stand (mapper.report): ADC energy per
+    """The SWS report's totals for the model's integer layers as they stand (mapper.cost.report): ADC energy per
     input vector, which is one token for every layer of a BERT encoder."""
     inits = initializers(model)
     layers = []
@@ -191,8 +192,7 @@ def model_energy(model, linears: list[GraphLinear], cfg: ArrayConfig, *, tokens:
 
 
 def _law(cfg: ArrayConfig) -> str:
-    energy = cfg.to_dict().get("energy", {})
-    return str(energy.get("law", getattr(cfg, "law", "?")))
+    return cfg.energy.law
 
 
 def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | None = None, plain: bool = True,
@@ -205,8 +205,8 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     Parameters
     ----------
     sparsities : fractions of zeros per layer, each in [0, 1).
-    methods : magnitude, wanda, sparsegpt (mapper.pruning); wanda and sparsegpt calibrate on `calibration_path`.
-    adc_trade : also run each method ADC-aware with this trade (mapper.pruning.AdcAware, priced under `energy`).
+    methods : magnitude, wanda, sparsegpt (mapper.prepare.pruning); wanda and sparsegpt calibrate on `calibration_path`.
+    adc_trade : also run each method ADC-aware with this trade (mapper.prepare.pruning.AdcAware, priced under `energy`).
     plain : run the methods without ADC steering too (False: only the ADC-aware variants).
     crossbar : also run every weight MatMul through the crossbars mapped under this configuration.
     energy : price each pruned model's ADC energy under this configuration (None: skip).
@@ -298,7 +298,7 @@ def fidelity_markdown(result: dict) -> str:
     if energy:
         cfg = result["energy_config"]
         hw, mp = cfg.get("hardware", cfg), cfg.get("mapping", cfg)
-        lines[-1] += (f" Energy: the SWS ADC energy per token of all 36 layers (mapper.report), law "
+        lines[-1] += (f" Energy: the SWS ADC energy per token of all 36 layers (mapper.cost.report), law "
                       f"`{result['law']}`, {hw.get('rows')}-row sections, {mp.get('ordering')} order, policy "
                       f"{mp.get('policy')}.")
     lines.append("")

@@ -1,5 +1,5 @@
 """Input-aware ADC resolution on real activations: every MiniLM weight MatMul, its captured inputs, each
-input encoding, weight-only and input-aware planning, under every energy law (mapper.input_aware)."""
+input encoding, weight-only and input-aware planning, under every energy law (mapper.cost.input_aware)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import os
 import numpy as np
 
 from mapper.config import LAWS, ArrayConfig
-from mapper.energy import energy_table
-from mapper.files import atomic_dir
-from mapper.input_aware import (ANALYSIS_ENCODINGS, bounded_cost, macro_energy, section_membership, step_bits, step_bounds,
-                                weight_only_cost)
+from mapper.config import energy_table
+from mapper.common import atomic_dir
+from mapper.cost import (ANALYSIS_ENCODINGS, bounded_cost, macro_energy, section_membership, step_bits, step_bounds,
+                         weight_only_cost)
 from mapper.job import check_output_folder
-from mapper.macro import macro_cost, macro_of
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer, check_sparsity
+from mapper.cost import macro_cost, macro_of
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
+from mapper.prepare import check_sparsity
 
 __all__ = ["study", "study_markdown", "study_to_folder", "SPARSITIES"]
 
@@ -39,7 +40,7 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
     """
     laws = _laws(laws)
     constants = macro_of(cfg)
-    top = cfg.full_resolution + 1
+    top = cfg.hw.full_resolution + 1
     tables = {law: energy_table(cfg.replace(law=law), top) for law in laws}
     rows, hists = [], {}
     todo = sum(len(v) for v in layers_by_sparsity.values())
@@ -62,7 +63,7 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
             dense = map_layer(q_layer, cfg.replace(ordering="natural", policy="dense"))
             natural = map_layer(q_layer, cfg.replace(ordering="natural"))
             member = section_membership(lm)
-            # Buffers, input register and tables: the same whatever the drive (mapper.macro).
+            # Buffers, input register and tables: the same whatever the drive (mapper.cost.macro).
             parts = macro_cost(lm.sec, lm.res, 0.0, cycles=False).energy
             fixed = sum(parts[k] for k in ("input_buffer", "input_register", "output_buffer", "tables"))
             for law, e in tables.items():
@@ -76,9 +77,9 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
             for enc in encodings:
                 q = step_bounds(lm, layer.x, enc, membership=member)
                 if sparsity == min(layers_by_sparsity):
-                    h = hists.setdefault(enc, np.zeros((q.shape[1], cfg.rows + 1), np.int64))
+                    h = hists.setdefault(enc, np.zeros((q.shape[1], cfg.hw.rows + 1), np.int64))
                     for p in range(q.shape[1]):
-                        h[p] += np.bincount(q[:, p, :].reshape(-1), minlength=cfg.rows + 1)
+                        h[p] += np.bincount(q[:, p, :].reshape(-1), minlength=cfg.hw.rows + 1)
                 bits = step_bits(lm, enc == "bipolar")
                 for law, e in tables.items():
                     c = bounded_cost(lm, q, e, bipolar=enc == "bipolar", bits=bits)
@@ -98,7 +99,7 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
                 row["macro_reduction_vs_weight_only"] = 1 - tot["macro_energy_pj"] / base["macro_energy_pj"]
             rows.append(row)
     if progress:
-        progress(todo - 1, todo, "done")
+        progress(todo, todo, "done")
     return {"config": cfg.to_dict(), "sparsities": list(layers_by_sparsity), "laws": list(laws),
             "encodings": list(encodings), "layers": [l.layer for l in next(iter(layers_by_sparsity.values()))],
             "tokens": int(len(next(iter(layers_by_sparsity.values()))[0].x)), "rows": rows,
@@ -215,7 +216,7 @@ def study_to_folder(out: str, cfg: ArrayConfig, *, sparsities=SPARSITIES, laws=N
 
     sparsities = tuple(check_sparsity(s) for s in sparsities)
     check_output_folder(out)
-    layers = {s: capture_layers(s, input_bits=cfg.input_bits, max_sequences=max_sequences) for s in sparsities}
+    layers = {s: capture_layers(s, input_bits=cfg.hw.input_bits, max_sequences=max_sequences) for s in sparsities}
     result = study(layers, cfg, laws=laws, progress=progress)
     with atomic_dir(out) as tmp:
         with open(os.path.join(tmp, "input_aware.json"), "w") as f:

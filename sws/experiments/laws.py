@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from mapper.adc_models import DEFAULT_E8_PJ, compare_models
+from mapper.config import DEFAULT_E8_PJ, compare_models
 from mapper.config import EnergyConfig
-from mapper.errors import SwsError
-from mapper.files import atomic_path
+from mapper.common import SwsError
+from mapper.common import atomic_path
 
 __all__ = ["laws_report", "laws_markdown"]
 
 
 def laws_report(max_bits: int = 10, plot: str | None = None, *, node_nm: float | None = None,
                 sample_rate_hz: float | None = None, e8_pj: float | None = None, law_table=None) -> dict:
-    """mapper.adc_models.compare_models with its parameters checked as EnergyConfig checks them; with `plot`,
+    """mapper.config.adc_models.compare_models with its parameters checked as EnergyConfig checks them; with `plot`,
     also a PNG of energy and area against resolution (needs the plots extra), written whole or not at all."""
     if isinstance(max_bits, bool) or not isinstance(max_bits, int) or not 1 <= max_bits <= 16:
         raise SwsError(f"max_bits must be an integer in 1..16, not {max_bits!r}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mapper.quantize import prune
+from mapper.prepare import prune
 
 from .fidelity import quantize_inputs
 from .runtime import TOKENS_PATH, load_token_sequences, minilm_model, token_feeds

@@ -1,4 +1,4 @@
-"""Prune every weight MatMul of an ONNX model one-shot (mapper.pruning), layer by layer on calibration text.
+"""Prune every weight MatMul of an ONNX model one-shot (mapper.prepare.pruning), layer by layer on calibration text.
 
 The calibrated methods (Wanda, SparseGPT) see the inputs of each layer as the model computes them with every
 earlier layer already pruned (graph order, as in the SparseGPT paper): the model is run with onnxruntime on
@@ -15,11 +15,11 @@ import os
 
 import numpy as np
 
-from mapper.errors import SwsError
-from mapper.layer import GraphLinear
-from mapper.pruning import (CALIBRATED_METHODS, AdcAware, check_method, dense_target, hessian, input_norms, magnitude,
-                            obs_factor, sparsegpt, wanda)
-from mapper.quantize import check_sparsity
+from mapper.common import SwsError
+from mapper.sources import GraphLinear
+from mapper.prepare import (CALIBRATED_METHODS, AdcAware, check_method, dense_target, hessian, input_norms,
+                            magnitude, obs_factor, sparsegpt, wanda)
+from mapper.prepare import check_sparsity
 
 from .runtime import DATA, initializers, load_token_sequences, ort, session, token_feeds, with_outputs
 
@@ -76,7 +76,7 @@ def prune_weights(w: np.ndarray, sparsity: float, method: str, x: np.ndarray | _
                   x_dense: np.ndarray | None = None) -> np.ndarray:
     """One layer: `method` at `sparsity` on K x N weights w, with calibration inputs x (tokens, K).
 
-    x_dense: SparseGPT reconstructs the unpruned model's output X_dense W from x (mapper.pruning.dense_target)
+    x_dense: SparseGPT reconstructs the unpruned model's output X_dense W from x (mapper.prepare.pruning.dense_target)
     instead of x W."""
     if method == "magnitude":
         return magnitude(w, sparsity, adc=adc)
@@ -102,11 +102,11 @@ def prune_model(model, linears: list[GraphLinear], sparsity: float, method: str 
     Parameters
     ----------
     model : onnx.ModelProto
-    linears : the weight MatMuls in graph order (mapper.onnx_weights.onnx_linears, mapper.models.minilm_linears).
+    linears : the weight MatMuls in graph order (mapper.sources.onnx_weights.onnx_linears, mapper.sources.builtin.minilm_linears).
     method : magnitude, wanda or sparsegpt.
     calibration : the model's feeds for the calibration text; an `attention_mask` marks the real tokens (else
         every position counts), also when the model has no such input. Needed by wanda and sparsegpt.
-    adc : steer each layer's pruning towards ADC energy (mapper.pruning.AdcAware).
+    adc : steer each layer's pruning towards ADC energy (mapper.prepare.pruning.AdcAware).
     dense_targets : SparseGPT reconstructs each layer's output in the unpruned model (from the inputs of the
         pruned one), so that a layer also corrects what the earlier layers' pruning changed.
     progress : progress(i, n, layer name) before each layer.
@@ -199,7 +199,7 @@ def map_pruned_to_folder(spec: str, cfg, sparsity: float, out: str, method: str,
     neither the model nor its inputs, so it takes magnitude pruning only.
     """
     from mapper.job import check_output_folder, map_to_folder
-    from mapper.quantize import QuantLayer
+    from mapper.sources import QuantLayer
 
     from .runtime import minilm_model
 

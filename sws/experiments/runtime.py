@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 __all__ = ["DATA", "TOKENS_PATH", "ort", "load_token_sequences", "token_feeds", "initializers", "session",
            "run_model", "minilm_model", "with_outputs"]
@@ -84,7 +84,7 @@ def with_outputs(model, names):
 def minilm_model():
     """The MiniLM ONNX model and its 36 linear layers (as GraphLinear), from the minilm extra."""
     onnx, _ = ort()
-    from mapper.models import minilm_linears, minilm_path
+    from mapper.sources import minilm_linears, minilm_path
     model = onnx.load(minilm_path())
     linears = minilm_linears(model)
     return model, linears

@@ -13,19 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mapper.adc_models import DEFAULT_E8_PJ, RELATIVE
+from mapper.config import DEFAULT_E8_PJ, RELATIVE
 from mapper.config import ArrayConfig
-from mapper.energy import adc_area
-from mapper.errors import SwsError
-from mapper.files import atomic_dir, dumps_json
+from mapper.config import adc_area
+from mapper.common import SwsError
+from mapper.common import atomic_dir, dumps_json
 from mapper.job import check_output_folder
-from mapper.layer import Layer
-from mapper.macro import MacroCost, macro_cost, macro_of
-from mapper.mapping import Cost, cost_of
-from mapper.quantize import check_sparsity, prepare_layer
-from mapper.resolution import plan_resolutions
+from mapper.sources import Layer
+from mapper.cost import MacroCost, macro_cost, macro_of
+from mapper.sectioning import Cost, cost_of
+from mapper.prepare import check_sparsity, prepare_layer
+from mapper.sectioning import plan_resolutions
 from mapper.sectioning import section_layer
-from mapper.weights import load_weights
+from mapper.sources import load_weights
 
 __all__ = ["Arrangement", "SPARSITIES", "ARRANGEMENTS", "POLICIES", "LAWS", "sweep", "sweep_to_folder", "sweep_markdown",
            "summary_markdown", "find_row"]
@@ -67,7 +67,7 @@ def _cost_dict(c: Cost) -> dict:
 def _with_adc(m: MacroCost, adc_pj: float, cfg: ArrayConfig, res: np.ndarray) -> MacroCost:
     """The macro cost `m` (costed under another law) with the ADC energy and ADC bank area of cfg's law."""
     top = int(res.max(initial=0))
-    bank = cfg.n_adc * float(adc_area(cfg, top)) if top else 0.0
+    bank = cfg.hw.n_adc * float(adc_area(cfg, top)) if top else 0.0
     return MacroCost({**m.energy, "adc": adc_pj}, {**m.area, "adc_bank": bank}, m.cycles, m.adc_bound_cycles,
                      m.row_activations, m.cell_reads)
 
@@ -90,9 +90,9 @@ def sweep(layers: list[Layer], cfg: ArrayConfig = ArrayConfig(), *, sparsities=S
     policy and law are swept over. Each row quotes `reduction_vs_dense` (natural order, every column of
     every section at full resolution) and `reduction_vs_natural` (natural order, same group, policy and law:
     what sorting itself buys), the same references as `sws map`, for the ADC energy alone and for the whole
-    macro (`macro_*`, mapper.macro). Cycles per vector are given for the column policy only.
+    macro (`macro_*`, mapper.cost.macro). Cycles per vector are given for the column policy only.
     """
-    e8 = cfg.e8_pj
+    e8 = cfg.energy.e8_pj
     cfg = cfg.replace(cap=None, ordering="sorted", policy="column", law="walden", law_table=None, node_nm=None,
                       sample_rate_hz=None)
     groups = sorted({a.group for a in arrangements})
@@ -147,7 +147,7 @@ def sweep(layers: list[Layer], cfg: ArrayConfig = ArrayConfig(), *, sparsities=S
                                  "macro_reduction_vs_natural": _ratio(mac.energy_pj, mac_nat.energy_pj),
                                  "layer_energy_pj": [x.energy_pj for x in per_layer]})
     if progress:
-        progress(steps - 1, steps, "done")
+        progress(steps, steps, "done")
     notes = sorted({n for layer in layers for n in layer.notes})
     return {"source": source, "config": cfg.to_dict(), "sparsities": list(sparsities),
             "sparsity_achieved": achieved, "orderings": [a.label for a in arrangements],
@@ -221,7 +221,7 @@ def sweep_markdown(result: dict) -> str:
              f"{len(result['layers'])} layers, {result['weights']} weights; array {cfg['rows']} x {cfg['cols']}, "
              f"weights {cfg['weight_bits']} magnitude bits, inputs {cfg['input_bits']} bits, {cfg['n_adc']} ADCs. "
              f"ADC models: {', '.join(result['laws'])} (`sws laws`; the relative laws at E8 = {cfg['e8_pj']} pJ); "
-             f"whole macro: {result['macro']} (mapper/macro.py). "
+             f"whole macro: {result['macro']} (mapper/cost/macro.py). "
              "Energy is per input vector (one token) through every layer. `vs dense`: against natural "
              "order with every column of every section converted at full resolution; `vs natural`: against "
              "natural order with the same group, policy and law (what sorting itself buys). Cycles: the "

@@ -179,7 +179,7 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
     (one on each bank's array interface, one on `o`), inputs with random bubbles (probability p_bubble before
     each beat) and outputs with random backpressure (o.ready low with p_stall, and always in
     the first cycle of an output burst when p_stall > 0, so that every such run stalls)."""
-    from sim.golden import cycle_model
+    from mapper.schedule import cycle_model
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     params = params or TileParams.from_plan(lp)
     dut = Harness(params, lp, extra_latency=extra_latency, fault=fault)
@@ -196,7 +196,7 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
 
     async def drive(ctx):
         for v in range(v_count):
-            for kk, word in enumerate(pack_beats(x[v], beat, lp.cfg.input_bits)):
+            for kk, word in enumerate(pack_beats(x[v], beat, lp.cfg.hw.input_bits)):
                 while rng.random() < p_bubble:
                     ctx.set(dut.i.valid, 0)
                     await ctx.tick()
@@ -234,7 +234,7 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
         result["extra"] = extra
         result["counters"] = {
             "cycles": ctx.get(dut.counters.cycles),
-            "conversions": [ctx.get(dut.counters.conversions[b]) for b in range(lp.cfg.full_resolution + 1)],
+            "conversions": [ctx.get(dut.counters.conversions[b]) for b in range(lp.cfg.hw.full_resolution + 1)],
             "planes": ctx.get(dut.counters.planes),
             "sections": ctx.get(dut.counters.sections),
         }

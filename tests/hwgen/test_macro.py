@@ -9,9 +9,10 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwgen.emulator import VIOLATIONS, ArrayEmulator
-from hwgen.params import MacroTiming, TileParams
+from mapper.schedule import MacroTiming
+from hwgen.params import TileParams
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sim.amaranth_sim import ProtocolViolation, program, run_tile
 from sim.golden import predict
 from tests.sim.cases import Case, rtl_cases
@@ -246,9 +247,9 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
     params = TileParams.from_plan(lp, timing=timing)
     dut = Tile(params, test_port=True)
     rng = np.random.default_rng(7)
-    requests = [(int(rng.integers(lp.n_sections)), int(rng.integers(cfg.slot_cols)), int(rng.integers(1 << cfg.rows)),
-                 int(rng.integers(1, cfg.full_resolution + 1)), int(rng.integers(cfg.n_adc))) for _ in range(12)]
-    requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.rows) - 1, cfg.full_resolution, 0))
+    requests = [(int(rng.integers(lp.n_sections)), int(rng.integers(cfg.hw.slot_cols)), int(rng.integers(1 << cfg.hw.rows)),
+                 int(rng.integers(1, cfg.hw.full_resolution + 1)), int(rng.integers(cfg.hw.n_adc))) for _ in range(12)]
+    requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.hw.rows) - 1, cfg.hw.full_resolution, 0))
     got = {"codes": []}
 
     async def bench(ctx):
@@ -274,7 +275,7 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
                 (value,) = await ctx.tick().sample(dut.o.payload).until(dut.o.valid)
                 out.append(value)
             got.setdefault("outputs", []).append(out)
-        got["conversions"] = [ctx.get(dut.counters.conversions[b]) for b in range(cfg.full_resolution + 1)]
+        got["conversions"] = [ctx.get(dut.counters.conversions[b]) for b in range(cfg.hw.full_resolution + 1)]
         got["violation"] = ctx.get(dut.violation)
 
     sim = Simulator(dut)
@@ -283,13 +284,13 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
     sim.run()
     want_codes = []
     for section, col, drive, res, _ in requests:
-        rows = np.array([(drive >> r) & 1 for r in range(cfg.rows)])
+        rows = np.array([(drive >> r) & 1 for r in range(cfg.hw.rows)])
         count = int((lp.cells[section, :, col].astype(np.int64) * rows).sum())
         want_codes.append(min(count, (1 << res) - 1))
     assert got["codes"] == want_codes
     assert max(want_codes) > 0
     want = predict(lp, case.x, params)
     assert np.array_equal(np.array(got["outputs"]), want.outputs)
-    extra = np.bincount([r for *_, r, _ in requests], minlength=cfg.full_resolution + 1)
+    extra = np.bincount([r for *_, r, _ in requests], minlength=cfg.hw.full_resolution + 1)
     assert got["conversions"] == [int(c) for c in np.asarray(want.conversions) + extra]
     assert got["violation"] == 0

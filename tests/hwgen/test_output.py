@@ -125,7 +125,7 @@ def _run_merge(banks, beat, group, n, ready_p, seed):
 
 @pytest.mark.parametrize("banks, beat, group, n", [(2, 1, 1, 3), (2, 2, 1, 5), (4, 4, 2, 11), (3, 2, 1, 6), (8, 8, 1, 20)])
 def test_merge_streamer_adds_the_banks_words_in_beats_of_w(banks, beat, group, n):
-    from hwgen.output import merge_depth
+    from mapper.schedule import merge_depth
     log, want = _run_merge(banks, beat, group, n, 1.0, seed=banks)
     flat = [v for b in log["out"] for v in b]
     assert len(flat) == -(-n // beat) * beat and flat[:n] == want

@@ -16,7 +16,7 @@ CASES = {c.name: c for c in rtl_cases()}
 def _expected(lp, x):
     """What `next` must hold for each non-empty section, from the plan's tables and x alone."""
     cfg, sec, cols = lp.cfg, lp.sections, lp.columns
-    a = cfg.input_bits
+    a = cfg.hw.input_bits
     want = []
     for s in range(lp.n_sections):
         nact, rows, rb, cb = (int(sec[f][s]) for f in ("n_active", "rows", "row_base", "col_base"))
@@ -28,9 +28,9 @@ def _expected(lp, x):
         entries = [(int(cols["slot_col"][cb + c]), int(cols["sign"][cb + c]), int(cols["bit"][cb + c]),
                     int(cols["res"][cb + c]), int(cols["out"][cb + c]) - out_base) for c in range(nact)]
         # Each batch's longest resolution: the largest res among each n_adc entries (0 past the last).
-        longest = [max((e[3] for e in entries[b0:b0 + cfg.n_adc]), default=0)
-                   for b0 in range(0, -(-cfg.slot_cols // cfg.n_adc) * cfg.n_adc, cfg.n_adc)]
-        want.append({"sec": s, "n_active": nact, "group": out_base // cfg.group, "rows": rows,
+        longest = [max((e[3] for e in entries[b0:b0 + cfg.hw.n_adc]), default=0)
+                   for b0 in range(0, -(-cfg.hw.slot_cols // cfg.hw.n_adc) * cfg.hw.n_adc, cfg.hw.n_adc)]
+        want.append({"sec": s, "n_active": nact, "group": out_base // cfg.hw.group, "rows": rows,
                      "planes": planes, "cols": entries, "longest": longest})
     return want
 
@@ -48,7 +48,7 @@ def _run(lp, x, stall_seed):
             ctx.set(dut.load_en, 1)
             ctx.set(dut.loading, 1)
             ctx.set(dut.load_addr, kk)
-            ctx.set(dut.load_data, int(v) & ((1 << cfg.input_bits) - 1))
+            ctx.set(dut.load_data, int(v) & ((1 << cfg.hw.input_bits) - 1))
             if kk == len(x) - 1:
                 ctx.set(dut.start, 1)
             await ctx.tick()
@@ -61,11 +61,11 @@ def _run(lp, x, stall_seed):
                 first_valid.setdefault("cycle", cycle)
                 p = ctx.get(dut.next.payload)
                 seen = {"sec": p.sec, "n_active": p.n_active, "group": p.group,
-                        "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.rows)]
-                                   for t in range(cfg.input_bits)],
+                        "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.hw.rows)]
+                                   for t in range(cfg.hw.input_bits)],
                         "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]],
                         "longest": [int(v) for v in p.longest]}
-                if cfg.input_aware:
+                if cfg.hw.input_aware:
                     seen["counts"] = [int(q) for q in p.counts]
                 take = rng.random() < 0.3
                 ctx.set(dut.next.ready, take)
@@ -126,7 +126,7 @@ def test_input_aware_next_holds_each_steps_driven_rows(encoding):
     lp = base.lp.on_hardware(input_encoding=encoding, input_aware=True)
     x = np.array([3, -1, 0, 5, -7, 0, 0, 127, -127, 2, 0, 1, -2, 0, 0, 64, -64, 0, 9, 0, -3])
     got, _, _ = _run(lp, x, stall_seed=4)
-    sec, a = lp.sections, cfg.input_bits
+    sec, a = lp.sections, cfg.hw.input_bits
     want = []
     for s in range(lp.n_sections):
         if int(sec["n_active"][s]) == 0:
@@ -179,7 +179,7 @@ def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_tabl
             ctx.set(dut.load_en, 1)
             ctx.set(dut.loading, 1)
             ctx.set(dut.load_addr, kk)
-            ctx.set(dut.load_data, int(v) & ((1 << cfg.input_bits) - 1))
+            ctx.set(dut.load_data, int(v) & ((1 << cfg.hw.input_bits) - 1))
             ctx.set(dut.start, kk == len(x) - 1)
             await ctx.tick()
         ctx.set(dut.load_en, 0)
@@ -190,8 +190,8 @@ def test_a_generic_prefetch_gathers_rows_that_straddle_two_banks_of_its_row_tabl
             if ctx.get(dut.next.valid):
                 p = ctx.get(dut.next.payload)
                 got.append({"sec": p.sec, "n_active": p.n_active, "group": p.group,
-                            "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.rows)]
-                                       for t in range(cfg.input_bits)],
+                            "planes": [[(int(p.planes[t]) >> r) & 1 for r in range(cfg.hw.rows)]
+                                       for t in range(cfg.hw.input_bits)],
                             "cols": [(c.col, c.sign, c.bit, c.res, c.j) for c in list(p.cols)[:p.n_active]],
                             "longest": [int(v) for v in p.longest]})
             elif ctx.get(dut.idle):

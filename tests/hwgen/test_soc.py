@@ -21,12 +21,12 @@ from hwgen.soc.csr import RegisterFile
 from hwgen.soc.regmap import NOT_WIRED, Field, Register, RegisterMap, register_map
 from hwgen.soc.top import CounterSnapshot, SocTile
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sim.golden import golden_outputs
 from tests.sim.cases import weights
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 
 
 def _params(**kw):
@@ -318,7 +318,7 @@ def test_constraints_carry_the_clock_and_the_synchronizer_false_path():
 
 def _layer():
     cfg = ArrayConfig(rows=16, cols=42, n_adc=3)
-    lp = build_layer_plan(map_layer(QuantLayer("l", weights(12, 3, 0.5, 7, magnitude=cfg.weight_max)), cfg))
+    lp = build_layer_plan(map_layer(QuantLayer("l", weights(12, 3, 0.5, 7, magnitude=cfg.hw.weight_max)), cfg))
     return lp
 
 

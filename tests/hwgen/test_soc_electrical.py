@@ -5,7 +5,7 @@ import pytest
 
 from hwgen.params import MacroTiming
 from hwgen.soc.electrical import cycles_for, implemented, phase_windows, same_edge, widths_ns
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 
 def test_windows_follow_the_macro_contract_and_start_lands_at_the_front():

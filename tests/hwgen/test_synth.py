@@ -3,7 +3,7 @@
 import pytest
 
 from hwgen.synth import driver_conflicts, synthesize
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 COUNTER = """
 module ctr(input clk, input rst, input en, output reg [7:0] q);

@@ -10,7 +10,7 @@ import pytest
 
 from hwgen.params import TileParams
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
 from tests.sim.cases import (ENCODINGS, Case, check, encoding_cases, inputs, mux_cases, rtl_cases, sparse_inputs,
@@ -145,7 +145,7 @@ def test_tile_params_refuse_bad_lanes_and_plans_that_do_not_fit():
     case = CASES[0]
     with pytest.raises(SwsError, match="lanes must be a power of two, not 3"):
         TileParams.from_plan(case.lp, 3)
-    with pytest.raises(SwsError, match=f"lanes must be at most the rows R = {case.cfg.rows}"):
+    with pytest.raises(SwsError, match=f"lanes must be at most the rows R = {case.cfg.hw.rows}"):
         TileParams.from_plan(case.lp, 1 << 20)
     small = TileParams(case.cfg, k=case.lp.shape[0], n=case.lp.shape[1], section_depth=1, row_depth=64,
                        column_depth=64, lanes=1)
@@ -173,7 +173,7 @@ def test_a_reset_in_the_middle_of_a_vector_leaks_nothing_into_the_next():
     from amaranth.sim import Simulator
 
     from hwgen.tile import Tile
-    from sim.golden import cycle_model
+    from mapper.schedule import cycle_model
     case = next(c for c in CASES if c.name == "group2_partial")
     params = TileParams.from_plan(case.lp)
     dut = Tile(params, case.lp)
@@ -214,7 +214,7 @@ def test_a_reset_in_the_middle_of_a_vector_leaks_nothing_into_the_next():
             if valid:
                 ys.append(y)
         got["y"] = ys
-        got["conversions"] = [ctx.get(dut.counters.conversions[b]) for b in range(case.cfg.full_resolution + 1)]
+        got["conversions"] = [ctx.get(dut.counters.conversions[b]) for b in range(case.cfg.hw.full_resolution + 1)]
 
     sim = Simulator(WithReset())
     sim.add_clock(1e-8)

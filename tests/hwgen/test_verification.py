@@ -13,10 +13,12 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from hwgen.emulator import ArrayEmulator
-from hwgen.params import MacroTiming, TileParams
+from mapper.schedule import MacroTiming
+from hwgen.params import TileParams
 from sim.amaranth_sim import ProtocolViolation, run_tile
 from mapper.config import ArrayConfig
-from sim.golden import cycle_model, predict
+from mapper.schedule import cycle_model
+from sim.golden import predict
 from tests.hwgen.checker import ProtocolError, run_checked
 from tests.sim.cases import Case, encoding_cases, inputs, rtl_cases, weights
 from tests.support import need_tools
@@ -37,7 +39,7 @@ def _exact_but_cycles(case, outputs, counters, want):
     assert counters["sections"] == want.sections
 
 
-@pytest.mark.parametrize("case", CASES + [c for c in encoding_cases() if c.cfg.input_aware][::3], ids=lambda c: c.name)
+@pytest.mark.parametrize("case", CASES + [c for c in encoding_cases() if c.cfg.hw.input_aware][::3], ids=lambda c: c.name)
 def test_random_backpressure_and_bubbles_change_no_output_and_no_counter_but_the_stalled_cycles(case):
     """Every shared case, with both protocol checkers watching every cycle: outputs and conversion,
     plane and section counters exact; none lost or duplicated; `cycles` counts the busy span from a
@@ -148,7 +150,7 @@ def test_late_done_with_stalls_keeps_the_array_protocol_and_the_outputs():
 ])
 def test_the_checkers_fail_the_simulation_on_an_injected_violation(fault, message):
     case = _case("r8_k_not_multiple")
-    assert (case.cfg.full_resolution, case.cfg.slot_cols) == (4, 14)
+    assert (case.cfg.hw.full_resolution, case.cfg.hw.slot_cols) == (4, 14)
     with pytest.raises(ProtocolError, match=message):
         run_checked(case.lp, case.x, seed=1, p_bubble=0.3, p_stall=0.5, fault=fault)
 
@@ -160,7 +162,7 @@ def test_an_adc_started_outside_its_group_fails_the_simulation():
     the start first names the rule (both see the same clock edge); without the checkers the emulator fails."""
     from tests.sim.cases import mux_cases
     case = next(c for c in mux_cases() if c.name == "mux3_balanced")
-    assert (case.cfg.adc_mux, case.cfg.n_adc, case.cfg.slot_cols) == (3, 5, 14)
+    assert (case.cfg.hw.adc_mux, case.cfg.hw.n_adc, case.cfg.hw.slot_cols) == (3, 5, 14)
     with pytest.raises(AssertionError, match=r"ADC 4 started (with adc_col 2, outside its group of slot columns "
                                              r"12\.\.13|on a column outside its group of 2)"):
         run_checked(case.lp, case.x, fault="col_outside_group")
@@ -202,12 +204,12 @@ def test_bounded_proof_no_adc_start_while_busy_and_o_held_while_stalled(fault, t
 def _banked_case(banks, beat, double_buffer):
     """21 inputs, 5 outputs at sparsity 0.5 on 8-row crossbars with 3 ADCs a bank (tests/sim/test_banks.py's
     layer): B banks, W elements a beat."""
-    from mapper.mapping import map_layer
+    from mapper.sectioning import map_layer
     from mapper.plan import build_layer_plan
-    from mapper.quantize import QuantLayer
+    from mapper.sources import QuantLayer
     hw = dict(rows=8, cols=28, n_adc=3, banks=banks, beat=beat, double_buffer=double_buffer)
     cfg = ArrayConfig(**hw)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = build_layer_plan(map_layer(QuantLayer("banked", w), cfg))
     return lp, w, inputs(cfg, 21, 4, 7)
 

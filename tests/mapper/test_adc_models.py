@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 
-from mapper.adc_models import MODELS, compare_models
+from mapper.config import MODELS, compare_models
 from mapper.config import ArrayConfig, EnergyConfig
-from mapper.energy import adc_area, conversion_energy
-from mapper.errors import SwsError
+from mapper.config import adc_area, conversion_energy
+from mapper.common import SwsError
 
 BITS = np.arange(1, 11)
 
@@ -35,8 +35,8 @@ def test_isaac_is_the_accelergy_table_and_scales_by_bits_below_4():
 
 
 def test_isaac_is_the_default_law_and_stops_at_10_bits():
-    assert ArrayConfig().law == "isaac"
-    assert ArrayConfig(rows=1023).full_resolution == 10
+    assert ArrayConfig().energy.law == "isaac"
+    assert ArrayConfig(rows=1023).hw.full_resolution == 10
     with pytest.raises(SwsError, match="law 'isaac' covers ADCs of at most 10 bits, but rows 1024 need 11"):
         ArrayConfig(rows=1024)
     ArrayConfig(rows=1024, law="walden")   # a law without a ceiling
@@ -98,7 +98,7 @@ def test_mnsim_is_power_times_b_plus_2_over_the_sample_rate():
 
 @pytest.mark.parametrize("law", ["isaac", "neurosim", "murmann", "mnsim", "walden", "thermal"])
 def test_every_model_costs_more_at_more_bits(law):
-    # The per-column split bound (mapper.bound.column_bound) relies on it.
+    # The per-column split bound (mapper.cost.bound.column_bound) relies on it.
     top = MODELS[law].max_bits or 10
     e = energy(law, np.arange(1, top + 1))
     assert np.all(np.diff(e) > 0)

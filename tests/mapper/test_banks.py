@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from mapper.banks import assign_banks, bank_plan, section_cost
+from mapper.plan import assign_banks, bank_plan, section_cost
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan, rebuild_weights
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 
 
 def _plan():

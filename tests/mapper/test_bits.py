@@ -4,11 +4,11 @@ their sections) give exactly what the straightforward computations give, on rand
 import numpy as np
 import pytest
 
-from mapper.bits import block_bit_counts, group_bit_cumsum, weight_bits_of
+from mapper.sectioning import block_bit_counts, group_bit_cumsum, weight_bits_of
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
-from mapper.report import map_layers, reference_configs
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
+from mapper.cost.report import map_layers, reference_configs
 from mapper.sectioning import plain_cuts, row_orders, section_layer
 
 RNG = np.random.default_rng(2024)
@@ -58,12 +58,12 @@ CONFIGS = [dict(), dict(ordering="natural"), dict(group=4, cols=128), dict(order
 @pytest.mark.parametrize("fields", CONFIGS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "default")
 def test_plain_sections_and_references_equal_the_straightforward_computation(fields):
     cfg = ArrayConfig(**fields)
-    layers = [QuantLayer(f"l{i}", _layer(k, n, cfg.weight_bits, s))
+    layers = [QuantLayer(f"l{i}", _layer(k, n, cfg.hw.weight_bits, s))
               for i, (k, n, s) in enumerate([(200, 30, 0.8), (77, 13, 0.0), (130, 5, 0.95)])]
     for layer in layers:
         sec = section_layer(layer.weights, cfg, plain_cuts)
         order, kept = row_orders(layer.weights, cfg)
-        csum = group_bit_cumsum(layer.weights, order, cfg.group, cfg.weight_bits)
+        csum = group_bit_cumsum(layer.weights, order, cfg.hw.group, cfg.hw.weight_bits)
         _, _, g, start, length = plain_cuts(layer.weights, cfg, order, kept, csum)
         np.testing.assert_array_equal(sec.counts, csum[g, start + length] - csum[g, start])
         np.testing.assert_array_equal(sec.order, order)

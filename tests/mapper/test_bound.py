@@ -10,10 +10,10 @@ need_module("hypothesis", "test", module_level=True)   # the property tests need
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mapper.bound import column_bound, column_ones, lower_bound
+from mapper.cost import column_bound, column_ones, lower_bound
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
 
 from .strategies import layers_and_configs
 
@@ -44,8 +44,8 @@ def with_law(cfg, law):
 def test_no_lossless_plan_costs_less_than_either_bound(case, law, sectioning):
     w, cfg = case
     cfg = with_law(cfg, law)
-    if cfg.policy != "dense":
-        cfg = cfg.replace(sectioning=sectioning if cfg.policy == "column" or sectioning != "refined" else "optimal")
+    if cfg.mapping.policy != "dense":
+        cfg = cfg.replace(sectioning=sectioning if cfg.mapping.policy == "column" or sectioning != "refined" else "optimal")
     energy = map_layer(QuantLayer("w", w), cfg).cost().energy_pj
     closed, split = lower_bound(w, cfg), column_bound(w, cfg)
     assert closed <= split * (1 + 1e-9) + 1e-12           # the per-column split is the tighter bound
@@ -90,7 +90,7 @@ def test_a_column_of_two_ones_costs_two_one_bit_conversions_at_least():
 
 
 def test_the_report_gives_the_bound_and_every_ratio_per_layer_and_in_total():
-    from mapper.report import map_layers, report_dict
+    from mapper.cost import map_layers, report_dict
     rng = np.random.default_rng(5)
     layers = [QuantLayer(f"l{i}", rng.integers(-127, 128, (40, 6))) for i in range(2)]
     cfg = ArrayConfig(rows=16, sectioning="optimal", ordering="gray")

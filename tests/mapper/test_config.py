@@ -1,31 +1,31 @@
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 
 
 def test_defaults_describe_an_int8_isaac_like_array():
     cfg = ArrayConfig()
-    assert (cfg.rows, cfg.cols, cfg.weight_bits, cfg.input_bits) == (128, 128, 7, 8)
-    assert cfg.full_resolution == 8          # ceil(log2(129))
-    assert cfg.slot_cols == 14               # 2 signs x 7 bits x 1 output
-    assert cfg.slots_per_crossbar == 9       # 128 // 14
-    assert (cfg.input_min, cfg.input_max) == (-128, 127)
-    assert cfg.plane_weights() == [1, 2, 4, 8, 16, 32, 64, -128]
+    assert (cfg.hw.rows, cfg.hw.cols, cfg.hw.weight_bits, cfg.hw.input_bits) == (128, 128, 7, 8)
+    assert cfg.hw.full_resolution == 8          # ceil(log2(129))
+    assert cfg.hw.slot_cols == 14               # 2 signs x 7 bits x 1 output
+    assert cfg.hw.slots_per_crossbar == 9       # 128 // 14
+    assert (cfg.hw.input_min, cfg.hw.input_max) == (-128, 127)
+    assert cfg.hw.plane_weights() == [1, 2, 4, 8, 16, 32, 64, -128]
 
 
 def test_unsigned_inputs_have_no_negative_plane():
     cfg = ArrayConfig(input_bits=4, input_signed=False)
-    assert cfg.plane_weights() == [1, 2, 4, 8]
-    assert (cfg.input_min, cfg.input_max) == (0, 15)
+    assert cfg.hw.plane_weights() == [1, 2, 4, 8]
+    assert (cfg.hw.input_min, cfg.hw.input_max) == (0, 15)
 
 
 def test_sign_magnitude_inputs_take_two_passes_of_magnitude_steps():
     cfg = ArrayConfig(input_bits=4, input_encoding="signmag")
-    assert cfg.steps == 6
-    assert cfg.plane_weights() == [1, 2, 4, -1, -2, -4]
-    assert (cfg.input_min, cfg.input_max) == (-7, 7)
-    assert ArrayConfig(input_bits=4).steps == 4
+    assert cfg.hw.steps == 6
+    assert cfg.hw.plane_weights() == [1, 2, 4, -1, -2, -4]
+    assert (cfg.hw.input_min, cfg.hw.input_max) == (-7, 7)
+    assert ArrayConfig(input_bits=4).hw.steps == 4
     assert ArrayConfig.from_dict(cfg.replace(input_aware=True).to_dict()) == cfg.replace(input_aware=True)
     assert ArrayConfig.from_dict({"hardware": {"rows": 8}}).hw.input_encoding == "twos"   # older plan files
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mapper.drive import drive_steps, input_range, step_count, step_weights
-from mapper.errors import SwsError
+from mapper.config import drive_steps, input_range, step_count, step_weights
+from mapper.common import SwsError
 
 
 @pytest.mark.parametrize("bits, signed, encoding", [(8, True, "twos"), (8, True, "signmag"), (4, False, "twos"),

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.energy import conversion_energy
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
-from mapper.report import map_layers
+from mapper.config import conversion_energy
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
+from mapper.cost import map_layers
 
 # One output, K = 6, Bm = 3 (weights -7..7), R = 4, A = 2 planes, 12 columns = 2 slots of 6.
 # E8 = 256 pJ makes walden E(b) = 256 * 2**(b - 8) = 2**b, so the sums below stay integers.

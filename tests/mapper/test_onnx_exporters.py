@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.layer import Layer
-from mapper.onnx_weights import read_onnx_layers
-from mapper.quantize import prepare_layer
-from mapper.report import map_layers
+from mapper.sources import Layer
+from mapper.sources import read_onnx_layers
+from mapper.prepare import prepare_layer
+from mapper.cost import map_layers
 from tests.support import need_module, unavailable
 
 onnx = need_module("onnx", "onnx", module_level=True)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.quantize import prepare_layer
-from mapper.report import map_layers
-from mapper.weights import load_weights
+from mapper.common import SwsError
+from mapper.prepare import prepare_layer
+from mapper.cost import map_layers
+from mapper.sources import load_weights
 from tests.support import need_module
 
 onnx = need_module("onnx", "onnx", module_level=True)
@@ -179,7 +179,7 @@ def test_conv_is_one_im2col_layer_per_group(tmp_path, cin, cout, groups):
     np.testing.assert_allclose(_conv_by_layers(x, layers, cin // groups, 3, 2), _conv_direct(x, w, groups),
                                rtol=1e-9, atol=1e-9)
     cfg = ArrayConfig(rows=8, cols=28)
-    from mapper.layer import Layer
+    from mapper.sources import Layer
     assert _energies(layers, cfg) == _energies([Layer(f"{i}", m) for i, m in enumerate(expected)], cfg)
 
 

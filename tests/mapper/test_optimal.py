@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import map_layer
+from mapper.common import SwsError
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan, rebuild_weights
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from mapper.sectioning import row_orders, section_layer
 
 from .strategies import layers_and_configs
@@ -25,35 +25,35 @@ TABLE = (1.0, 1.5, 2.5, 3.0, 5.0, 6.0, 11.0, 16.0, 30.0)
 
 
 def conversion_pj(cfg, b):
-    """One conversion at b bits, written out from docs/design.md section 4 (not mapper.energy)."""
-    if cfg.law == "walden":
-        return cfg.e8_pj * 2.0 ** (b - 8)
-    if cfg.law == "thermal":
-        return cfg.e8_pj * 4.0 ** (b - 8)
-    return cfg.e8_pj * cfg.law_table[b - 1] / cfg.law_table[7]
+    """One conversion at b bits, written out from docs/design.md section 4 (not mapper.config.energy)."""
+    if cfg.energy.law == "walden":
+        return cfg.energy.e8_pj * 2.0 ** (b - 8)
+    if cfg.energy.law == "thermal":
+        return cfg.energy.e8_pj * 4.0 ** (b - 8)
+    return cfg.energy.e8_pj * cfg.energy.law_table[b - 1] / cfg.energy.law_table[7]
 
 
 def section_pj(w, cfg, group, rows):
     """ADC energy per input vector of one section: the given input rows of one output group."""
-    outs = [n for n in range(group * cfg.group, (group + 1) * cfg.group) if n < w.shape[1]]
-    full = int(np.ceil(np.log2(cfg.rows + 1)))
+    outs = [n for n in range(group * cfg.hw.group, (group + 1) * cfg.hw.group) if n < w.shape[1]]
+    full = int(np.ceil(np.log2(cfg.hw.rows + 1)))
     needs = []
     for n in outs:
         for sign in (1, -1):
             mags = [max(sign * int(w[k, n]), 0) for k in rows]
-            for b in range(cfg.weight_bits):
+            for b in range(cfg.hw.weight_bits):
                 m = sum((v >> b) & 1 for v in mags)
                 needs.append(int(m).bit_length())
     active = [b for b in needs if b > 0]
-    if cfg.policy == "section":
+    if cfg.mapping.policy == "section":
         res = [max(active)] * len(active) if active else []
-    elif cfg.policy == "full":
+    elif cfg.mapping.policy == "full":
         res = [full] * len(active)
     else:
         res = active
-    if cfg.cap is not None:
-        res = [min(b, cfg.cap) for b in res]
-    return cfg.input_bits * sum(conversion_pj(cfg, b) for b in res)
+    if cfg.mapping.cap is not None:
+        res = [min(b, cfg.mapping.cap) for b in res]
+    return cfg.hw.input_bits * sum(conversion_pj(cfg, b) for b in res)
 
 
 def compositions(n, most):
@@ -73,10 +73,10 @@ def brute_force_pj(w, cfg):
     for g in range(len(kept)):
         rows = order[g, :kept[g]]
         best = np.inf
-        for parts in compositions(int(kept[g]), cfg.rows):
+        for parts in compositions(int(kept[g]), cfg.hw.rows):
             at, cost = 0, 0.0
             for p in parts:
-                cost += section_pj(w, cfg, g, rows[at:at + p]) + cfg.section_cost_pj
+                cost += section_pj(w, cfg, g, rows[at:at + p]) + cfg.mapping.section_cost_pj
                 at += p
             best = min(best, cost)
         total += best
@@ -108,7 +108,7 @@ def small_cases(draw):
 def test_dynamic_program_matches_brute_force_over_every_cut(case):
     w, cfg = case
     lm = map_layer(QuantLayer("w", w), cfg)
-    got = lm.cost().energy_pj + cfg.section_cost_pj * lm.sec.n_sections
+    got = lm.cost().energy_pj + cfg.mapping.section_cost_pj * lm.sec.n_sections
     assert got == pytest.approx(brute_force_pj(w, cfg), rel=1e-9, abs=1e-12)
 
 
@@ -119,7 +119,7 @@ def test_a_column_of_64_ones_is_split_below_the_power_of_two():
     cfg = ArrayConfig(sectioning="optimal", law="walden")
     lm = map_layer(QuantLayer("w", w), cfg)
     assert sorted(lm.sec.sec_len.tolist()) == [1, 63]
-    unit = cfg.e8_pj * 2.0 ** -8 * cfg.input_bits
+    unit = cfg.energy.e8_pj * 2.0 ** -8 * cfg.hw.input_bits
     assert lm.cost().energy_pj == pytest.approx(66 * unit)
     assert map_layer(QuantLayer("w", w), cfg.replace(sectioning="plain")).cost().energy_pj == pytest.approx(128 * unit)
 
@@ -127,7 +127,7 @@ def test_a_column_of_64_ones_is_split_below_the_power_of_two():
 def test_a_section_cost_keeps_the_sections_together():
     w = np.ones((64, 1), np.int64)
     walden = ArrayConfig(law="walden")
-    unit = walden.e8_pj * 2.0 ** -8 * walden.input_bits
+    unit = walden.energy.e8_pj * 2.0 ** -8 * walden.hw.input_bits
     # Splitting saves 62 units of energy: a section cost above that keeps one section.
     cheap = map_layer(QuantLayer("w", w), walden.replace(sectioning="optimal", section_cost_pj=61 * unit))
     dear = map_layer(QuantLayer("w", w), walden.replace(sectioning="optimal", section_cost_pj=63 * unit))
@@ -162,7 +162,7 @@ def test_refining_regroups_rows_that_no_cut_of_the_order_can_put_together():
     # (4 + 2 + 4) + (2 + 2) = 14, which is each column split on its own at its cheapest.
     w = np.array([[7], [6], [5], [5]])
     cfg = ArrayConfig(weight_bits=3, cols=6, law="walden")
-    unit = cfg.e8_pj * 2.0 ** -8 * cfg.input_bits
+    unit = cfg.energy.e8_pj * 2.0 ** -8 * cfg.hw.input_bits
     opt = map_layer(QuantLayer("w", w), cfg.replace(sectioning="optimal"))
     ref = map_layer(QuantLayer("w", w), cfg.replace(sectioning="refined"))
     assert opt.cost().energy_pj == pytest.approx(16 * unit)
@@ -180,7 +180,7 @@ def test_an_optimal_plan_rebuilds_w_and_keeps_every_invariant(case, section_cost
     cfg = cfg.replace(sectioning=sectioning, section_cost_pj=section_cost)
     lm = map_layer(QuantLayer("w", w), cfg)
     sec = lm.sec
-    assert np.all(sec.sec_len >= 1) and np.all(sec.sec_len <= cfg.rows)
+    assert np.all(sec.sec_len >= 1) and np.all(sec.sec_len <= cfg.hw.rows)
     # Each group's sections tile its kept rows in order, from position 0 to kept[g].
     for g in range(len(sec.kept)):
         mine = sec.sec_group == g
@@ -190,7 +190,7 @@ def test_an_optimal_plan_rebuilds_w_and_keeps_every_invariant(case, section_cost
     k, n = w.shape
     seen = np.zeros((k, n), int)
     for s in range(sec.n_sections):
-        outs = np.arange(cfg.group) + sec.sec_group[s] * cfg.group
+        outs = np.arange(cfg.hw.group) + sec.sec_group[s] * cfg.hw.group
         seen[np.ix_(sec.section_rows(s), outs[outs < n])] += 1
     assert np.all(seen[w != 0] == 1) and np.all(seen <= 1)
     assert np.array_equal(rebuild_weights(build_layer_plan(lm)), w)
@@ -202,7 +202,7 @@ def test_a_layer_of_zeros_has_no_sections():
 
 
 def test_long_groups_in_many_chunks_give_the_same_cuts(monkeypatch):
-    import mapper.optimal as optimal
+    import mapper.sectioning.optimal as optimal
     w = np.random.default_rng(3).integers(-127, 128, (300, 7))
     cfg = ArrayConfig(rows=16, sectioning="optimal")
     whole = section_layer(w, cfg)
@@ -214,7 +214,7 @@ def test_long_groups_in_many_chunks_give_the_same_cuts(monkeypatch):
 
 
 def test_refining_in_many_chunks_gives_the_same_sections(monkeypatch):
-    import mapper.optimal as optimal
+    import mapper.sectioning.optimal as optimal
     w = np.random.default_rng(4).integers(-127, 128, (60, 7))
     w[np.random.default_rng(5).random(w.shape) < 0.6] = 0
     cfg = ArrayConfig(rows=16, sectioning="refined")

@@ -9,9 +9,9 @@ need_module("hypothesis", "test", module_level=True)   # the property tests need
 from hypothesis import given, settings
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan, rebuild_weights
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from mapper.sectioning import group_keys, row_orders
 
 from .strategies import layers_and_configs
@@ -22,7 +22,7 @@ from .strategies import layers_and_configs
 def test_kept_rows_are_a_permutation_of_the_nonzero_key_rows(case):
     w, cfg = case
     order, kept = row_orders(w, cfg)
-    keys = group_keys(w, cfg.group)
+    keys = group_keys(w, cfg.hw.group)
     for g in range(len(kept)):
         assert sorted(order[g].tolist()) == list(range(w.shape[0]))
         assert sorted(order[g, :kept[g]].tolist()) == np.nonzero(keys[g])[0].tolist()
@@ -36,7 +36,7 @@ def test_rows_with_the_same_sign_pattern_are_contiguous(case):
     order, kept = row_orders(w, cfg)
     k, n = w.shape
     for g in range(len(kept)):
-        cols = [c for c in range(g * cfg.group, (g + 1) * cfg.group) if c < n]
+        cols = [c for c in range(g * cfg.hw.group, (g + 1) * cfg.hw.group) if c < n]
         pattern = [tuple(int(np.sign(w[r, c])) for c in cols) for r in order[g, :kept[g]]]
         runs = [p for i, p in enumerate(pattern) if i == 0 or p != pattern[i - 1]]
         assert len(runs) == len(set(runs))

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.placement import lockstep_batches, mux_bound, place_section
+from mapper.common import SwsError
+from mapper.sectioning import lockstep_batches, mux_bound, place_section
 from mapper.plan import build_layer_plan, check_layer_plan, load_plan, rebuild_weights, write_plan
-from mapper.mapping import map_layer
-from mapper.quantize import QuantLayer
+from mapper.sectioning import map_layer
+from mapper.sources import QuantLayer
 from sim.golden import _batches, _step_bound
 from tests.sim.cases import weights
 
@@ -117,7 +117,7 @@ def test_balanced_placement_is_the_best_of_all_placements_while_no_group_fills(s
 
 @pytest.mark.parametrize("mux, n_adc", [(1, 14), (4, 4), (3, 5), (8, 2)])
 def test_a_balanced_plan_round_trips_and_never_takes_more_cycles_than_fixed(tmp_path, mux, n_adc):
-    from sim.golden import cycle_model
+    from mapper.schedule import cycle_model
     w = weights(60, 3, 0.5, mux)
     cycles = {}
     for placement in ("fixed", "balanced"):
@@ -163,7 +163,7 @@ def test_bad_mux_settings_are_refused_with_the_rule(fields, message):
 @pytest.mark.parametrize("fields", [{}, {"adc_mux": 4, "n_adc": 4}, {"adc_mux": 4, "n_adc": 4, "placement": "balanced"},
                                     {"adc_mux": 3, "n_adc": 5, "placement": "balanced"}])
 def test_the_input_aware_analysis_batches_like_the_golden_model(fields):
-    from mapper.input_aware import weight_only_cost
-    from sim.golden import cycle_model
+    from mapper.cost import weight_only_cost
+    from mapper.schedule import cycle_model
     lm = map_layer(QuantLayer("w", weights(60, 3, 0.5, 1)), ArrayConfig(rows=16, **fields))
     assert weight_only_cost(lm, "twos")["adc_cycles"] == cycle_model(build_layer_plan(lm))["batch_cycles"]

@@ -13,11 +13,11 @@ need_module("hypothesis", "test", module_level=True)   # the property tests need
 from hypothesis import HealthCheck, given, settings
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import map_layer
-from mapper.plan import (COLUMN_FIELDS, build_layer_plan, load_plan, rebuild_weights, write_plan)
-from mapper.quantize import QuantLayer
-from mapper.bits import lossless_bits
+from mapper.common import SwsError
+from mapper.sectioning import map_layer
+from mapper.plan import COLUMN_FIELDS, build_layer_plan, load_plan, rebuild_weights, write_plan
+from mapper.sources import QuantLayer
+from mapper.sectioning import lossless_bits
 
 from .strategies import layers_and_configs
 

@@ -1,14 +1,14 @@
-"""One-shot pruning (mapper/pruning.py): each method against a hand calculation, brute force or numpy."""
+"""One-shot pruning (mapper/prepare/pruning.py): each method against a hand calculation, brute force or numpy."""
 
 import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import map_layer
-from mapper.pruning import (AdcAware, dense_target, hessian, input_norms, magnitude, obs_factor, sparsegpt,
-                            wanda)
-from mapper.quantize import QuantLayer, prune
+from mapper.common import SwsError
+from mapper.sectioning import map_layer
+from mapper.prepare import AdcAware, dense_target, hessian, input_norms, magnitude, obs_factor, sparsegpt, wanda
+from mapper.sources import QuantLayer
+from mapper.prepare import prune
 
 # E(b) = b pJ: a table law simple enough to price conversions by hand.
 LINEAR = ArrayConfig(rows=4, cols=28, law="table", law_table=(1, 2, 3, 4, 5, 6, 7, 8), e8_pj=8.0)

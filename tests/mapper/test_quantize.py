@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.quantize import prepare_layer, prune, quantize
-from mapper.weights import Layer
+from mapper.common import SwsError
+from mapper.prepare import prepare_layer, prune, quantize
+from mapper.sources import Layer
 
 
 def test_prune_zeroes_the_rounded_fraction_of_smallest_magnitudes():

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mapper.errors import SwsError
-from mapper.weights import load_weights, source_name
+from mapper.common import SwsError
+from mapper.sources import load_weights, source_name
 
 
 def test_npy_is_one_layer_named_after_the_file(tmp_path):

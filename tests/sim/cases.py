@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mapper.config import ArrayConfig
-from mapper.mapping import LayerMap, map_layer
+from mapper.sectioning import LayerMap, map_layer
 from mapper.plan import LayerPlan, build_layer_plan
-from mapper.quantize import QuantLayer, prune
+from mapper.sources import QuantLayer
+from mapper.prepare import prune
 
 
 @dataclass
@@ -38,7 +39,7 @@ def weights(k, n, sparsity, seed, *, magnitude=127):
 
 def inputs(cfg: ArrayConfig, k: int, seed: int, random_vectors: int = 1) -> np.ndarray:
     """The input range's two ends as whole vectors, an alternating vector, and random ones."""
-    lo, hi = cfg.input_min, cfg.input_max
+    lo, hi = cfg.hw.input_min, cfg.hw.input_max
     rng = np.random.default_rng(seed)
     edge = [np.full(k, lo), np.full(k, hi), np.where(np.arange(k) % 2 == 0, lo, hi)]
     return np.stack(edge + [rng.integers(lo, hi + 1, k) for _ in range(random_vectors)]).astype(np.int64)
@@ -46,7 +47,7 @@ def inputs(cfg: ArrayConfig, k: int, seed: int, random_vectors: int = 1) -> np.n
 
 def _case(name, k, n, sparsity, seed, **cfg_kw):
     cfg = ArrayConfig(**{"cols": 128, **cfg_kw})
-    return Case(name, cfg, weights(k, n, sparsity, seed, magnitude=cfg.weight_max), inputs(cfg, k, seed))
+    return Case(name, cfg, weights(k, n, sparsity, seed, magnitude=cfg.hw.weight_max), inputs(cfg, k, seed))
 
 
 def rtl_cases() -> list[Case]:
@@ -105,7 +106,7 @@ def mux_cases() -> list[Case]:
     out = []
     for name, k, n, sp, seed, kw in specs:
         case = _case(name, k, n, sp, seed, **kw)
-        if case.cfg.input_aware:
+        if case.cfg.hw.input_aware:
             case = Case(name, case.cfg, case.w, np.concatenate([case.x, sparse_inputs(case.cfg, k, seed)]))
         out.append(case)
     return out
@@ -116,8 +117,8 @@ def sparse_inputs(cfg: ArrayConfig, k: int, seed: int) -> np.ndarray:
     small inputs (as real activations are), so that input-aware hardware skips steps and lowers resolutions."""
     rng = np.random.default_rng(seed + 1000)
     one = np.zeros(k, np.int64)
-    one[k // 2] = -1 if cfg.input_signed else 1
-    lo = max(cfg.input_min, -3)
+    one[k // 2] = -1 if cfg.hw.input_signed else 1
+    lo = max(cfg.hw.input_min, -3)
     small = np.where(rng.random(k) < 0.7, 0, rng.integers(lo, 4, k))
     return np.stack([np.zeros(k, np.int64), one, small])
 

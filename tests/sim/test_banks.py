@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from sim.check import compare
-from sim.golden import cycle_model, predict
+from mapper.schedule import cycle_model
+from sim.golden import predict
 from tests.sim.cases import inputs, weights
 from tests.support import need_tools
 
@@ -49,9 +50,9 @@ def test_two_banks_cycles_by_hand():
 
 
 def test_banks_split_the_sections_and_keep_the_counters():
-    from mapper.banks import assign_banks, bank_plans
+    from mapper.plan import assign_banks, bank_plans
     cfg = ArrayConfig(rows=8, cols=28, n_adc=3, banks=3)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, rows=8, cols=28, n_adc=3, banks=3)
     banks = assign_banks(lp)
     assert sorted(s for b in banks for s in b) == list(range(lp.n_sections))
@@ -68,7 +69,7 @@ def test_banks_split_the_sections_and_keep_the_counters():
 def test_amaranth_tile_of_b_banks_and_w_beats_computes_x_at_w_in_the_golden_cycles(banks, beat):
     from sim.amaranth_sim import run_tile
     cfg = ArrayConfig(rows=8, cols=28, n_adc=3, banks=banks, beat=beat)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, rows=8, cols=28, n_adc=3, banks=banks, beat=beat)
     x = inputs(cfg, 21, 3)
     run = run_tile(lp, x)
@@ -88,7 +89,7 @@ def test_two_bank_tile_runs_in_the_hand_computed_cycles():
 def test_group_of_two_outputs_in_wide_beats():
     from sim.amaranth_sim import run_tile
     cfg = ArrayConfig(rows=8, cols=56, n_adc=3, group=2, banks=2, beat=4)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, rows=8, cols=56, n_adc=3, group=2, banks=2, beat=4)
     x = inputs(cfg, 21, 3)
     run = run_tile(lp, x)
@@ -101,7 +102,7 @@ def test_verilog_tile_of_banks_and_beats_equals_the_golden_model(backend, banks,
     from sim.verilog_sim import run_verilog
     need_tools(*(("verilator",) if backend == "verilator" else ("iverilog", "vvp")), why=f"the {backend} simulation")
     cfg = ArrayConfig(rows=8, cols=28, n_adc=3, banks=banks, beat=beat)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, rows=8, cols=28, n_adc=3, banks=banks, beat=beat)
     x = inputs(cfg, 21, 3)
     run = run_verilog(lp, x, backend)
@@ -110,7 +111,7 @@ def test_verilog_tile_of_banks_and_beats_equals_the_golden_model(backend, banks,
 
 
 def test_bad_banks_and_beats_are_refused_with_the_rule():
-    from mapper.errors import SwsError
+    from mapper.common import SwsError
     with pytest.raises(SwsError, match="banks must be an integer >= 1, not 0"):
         ArrayConfig(banks=0)
     with pytest.raises(SwsError, match="beat must be a power of two, not 3"):
@@ -154,7 +155,7 @@ def test_verilog_double_buffered_tile_equals_the_golden_model(backend):
     from sim.verilog_sim import run_verilog
     need_tools(*(("verilator",) if backend == "verilator" else ("iverilog", "vvp")), why=f"the {backend} simulation")
     cfg = ArrayConfig(rows=8, cols=28, n_adc=3, banks=4, beat=2, double_buffer=True)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, rows=8, cols=28, n_adc=3, banks=4, beat=2, double_buffer=True)
     x = inputs(cfg, 21, 3, 2)
     run = run_verilog(lp, x, backend)
@@ -170,7 +171,7 @@ def test_banks_on_other_drive_hardware_follow_each_vectors_schedule(encoding, aw
     from sim.amaranth_sim import run_tile
     hw = dict(rows=8, cols=28, n_adc=3, banks=2, beat=2, double_buffer=True, input_encoding=encoding, input_aware=aware)
     cfg = ArrayConfig(**hw)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, **hw)
     x = inputs(cfg, 21, 3, 2)
     run = run_tile(lp, x)
@@ -184,7 +185,7 @@ def test_generic_tile_with_wide_double_buffered_beats_takes_a_smaller_layer():
     from sim.amaranth_sim import run_tile
     hw = dict(rows=8, cols=28, n_adc=3, beat=4, double_buffer=True)
     cfg = ArrayConfig(**hw)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.weight_max)
+    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, **hw)
     x = inputs(cfg, 21, 3, 2)
     limits = TileParams(cfg.hw, 32, 8, 16, 128, 128, 1)
@@ -196,6 +197,6 @@ def test_generic_tile_with_wide_double_buffered_beats_takes_a_smaller_layer():
 def test_a_generic_netlist_of_several_banks_is_refused():
     from hwgen.controller import Controller
     from hwgen.params import TileParams
-    from mapper.errors import SwsError
+    from mapper.common import SwsError
     with pytest.raises(SwsError, match="banks 2: a generic netlist has one bank"):
         Controller(TileParams(ArrayConfig(rows=8, cols=28, n_adc=3, banks=2).hw, 32, 8, 16, 128, 128, 1))

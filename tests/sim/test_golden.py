@@ -10,9 +10,10 @@ need_module("hypothesis", "test", module_level=True)   # the property tests need
 from hypothesis import given, settings, strategies as st
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.mapping import saturating_matvec
-from sim.golden import check_inputs, cycle_model, golden_outputs, predict
+from mapper.common import SwsError
+from mapper.sectioning import saturating_matvec
+from sim.golden import check_inputs, golden_outputs, predict
+from mapper.schedule import cycle_model
 
 from .cases import Case, encoding_cases, inputs, rtl_cases, weights
 
@@ -64,7 +65,7 @@ def test_cycle_model_reaches_the_bound_when_every_section_fits_the_adc_bank():
     case = Case("fit", cfg, weights(64, 3, 0.5, 1), inputs(cfg, 64, 1))
     sched = cycle_model(case.lp)
     res, sec = case.lp.columns["res"], case.lp.sections
-    by_hand = sum(cfg.input_bits * int(res[b:b + n].max()) for b, n in zip(sec["col_base"], sec["n_active"]) if n)
+    by_hand = sum(cfg.hw.input_bits * int(res[b:b + n].max()) for b, n in zip(sec["col_base"], sec["n_active"]) if n)
     assert sched["adc_bound"] == sched["batch_cycles"] == by_hand
 
 
@@ -98,8 +99,8 @@ ENC_CASES = encoding_cases()
 def _drive_bits(x: int, cfg) -> list[int]:
     """The row drive of one input in each step, by hand: two's complement bits, or the magnitude's bits in
     the pass of the input's sign (positive pass first)."""
-    a = cfg.input_bits
-    if cfg.input_encoding == "twos":
+    a = cfg.hw.input_bits
+    if cfg.hw.input_encoding == "twos":
         return [((x & ((1 << a) - 1)) >> t) & 1 for t in range(a)]
     return [(abs(x) >> t) & 1 if (x > 0 if neg == 0 else x < 0) else 0 for neg in (0, 1) for t in range(a - 1)]
 
@@ -107,7 +108,7 @@ def _drive_bits(x: int, cfg) -> list[int]:
 def _brute_counters(case: Case) -> tuple[list[int], int]:
     """Conversions by resolution and issued steps, from the LayerMap's sections, by loops."""
     cfg, lm = case.cfg, case.lm
-    conv = [0] * (cfg.full_resolution + 1)
+    conv = [0] * (cfg.hw.full_resolution + 1)
     planes = 0
     for xv in case.x:
         drive = [_drive_bits(int(v), cfg) for v in xv]
@@ -116,13 +117,13 @@ def _brute_counters(case: Case) -> tuple[list[int], int]:
             if not res:
                 continue
             rows = lm.sec.section_rows(s)
-            for p in range(cfg.steps):
+            for p in range(cfg.hw.steps):
                 q = sum(drive[r][p] for r in rows)
-                if cfg.input_aware and q == 0:
+                if cfg.hw.input_aware and q == 0:
                     continue
                 planes += 1
                 for r in res:
-                    conv[min(r, q.bit_length()) if cfg.input_aware else r] += 1
+                    conv[min(r, q.bit_length()) if cfg.hw.input_aware else r] += 1
     conv[0] = 0
     return conv, planes
 
@@ -145,7 +146,7 @@ def test_input_aware_never_costs_more_than_weight_only(case):
     weight_only = predict(Case(case.name, case.cfg.replace(input_aware=False), case.w, case.x).lp, case.x)
     assert pred.energy_pj <= weight_only.energy_pj + 1e-9
     assert np.array_equal(pred.outputs, weight_only.outputs)
-    if not case.cfg.input_aware:
+    if not case.cfg.hw.input_aware:
         cost = case.lm.cost()                      # the mapper's weight-only figure: every drive step
         assert pred.energy_pj == pytest.approx(cost.energy_pj * len(case.x))
         assert pred.vector_cycles == [pred.cycles_per_vector] * len(case.x)
@@ -186,9 +187,9 @@ def test_signmag_inputs_refuse_the_twos_complement_minimum():
 def test_cycle_model_by_hand_with_two_columns_per_adc():
     """K = 3, N = 1, w = (3, 1, 1), R = 8: one section of 3 rows; slot column 0 (bit 0) holds 3 ones
     (2 bits), slot column 1 (bit 1) one (1 bit). With M = 2 both sit on ADC 0: two batches a plane."""
-    from mapper.mapping import map_layer
+    from mapper.sectioning import map_layer
     from mapper.plan import build_layer_plan
-    from mapper.quantize import QuantLayer
+    from mapper.sources import QuantLayer
     w = np.array([[3], [1], [1]])
     lp = build_layer_plan(map_layer(QuantLayer("w", w), ArrayConfig(rows=8, cols=14, adc_mux=2, n_adc=7)))
     assert lp.columns["slot_col"].tolist() == [0, 1] and lp.columns["res"].tolist() == [2, 1]

@@ -11,7 +11,7 @@ from hwgen.params import TileParams
 from hwgen.synth import synthesize
 from hwgen.verilog import emit_rtlil
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sim.netlist import AUTO_VERILATOR_WORK, check_netlist, pick_simulator, random_plan, synthesize_checked
 from tests.support import need_module, need_tools
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer
+from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
-from mapper.quantize import QuantLayer
+from mapper.sources import QuantLayer
 from sim.amaranth_sim import run_tile
 from sim.golden import predict
 
@@ -21,8 +21,8 @@ def test_optimal_plan_runs_through_the_tile_bit_exact():
     lm = map_layer(QuantLayer("w", w), cfg)
     lp = build_layer_plan(lm)
     plain = map_layer(QuantLayer("w", w), cfg.replace(ordering="sorted", sectioning="plain"))
-    assert np.any(lp.sections["rows"] < cfg.rows) and lm.sec.n_sections > plain.sec.n_sections
-    x = rng.integers(cfg.input_min, cfg.input_max + 1, (3, 24))
+    assert np.any(lp.sections["rows"] < cfg.hw.rows) and lm.sec.n_sections > plain.sec.n_sections
+    x = rng.integers(cfg.hw.input_min, cfg.hw.input_max + 1, (3, 24))
     run = run_tile(lp, x)
     want = predict(lp, x)
     assert np.array_equal(run.outputs, x @ w)

@@ -80,7 +80,7 @@ def test_sws_rtl_output_runs_in_a_plain_testbench_with_bubbles_and_backpressure(
                why=f"the plain testbench runs the emitted Verilog in {simulator}")
     case = next(c for c in rtl_cases() if c.name == name)
     params = TileParams.from_plan(case.lp)
-    a, w = case.cfg.input_bits, params.acc_width
+    a, w = case.cfg.hw.input_bits, params.acc_width
     x, y = case.x, case.x @ case.w if case.lossless else None
     assert y is not None
     (tmp_path / "tile.v").write_text(emit_verilog(case.lp, params))

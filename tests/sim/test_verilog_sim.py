@@ -31,7 +31,7 @@ def test_emitted_verilog_is_bit_exact_with_numpy_and_the_golden_model(backend, c
 
 
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
-@pytest.mark.parametrize("case", [c for c in encoding_cases() if c.cfg.input_aware or c.name.startswith("r8_")],
+@pytest.mark.parametrize("case", [c for c in encoding_cases() if c.cfg.hw.input_aware or c.name.startswith("r8_")],
                          ids=lambda c: c.name)
 def test_every_input_encoding_and_resolution_mode_is_bit_exact_in_verilog(backend, case):
     need(backend)
@@ -155,7 +155,7 @@ def test_phase_timing_and_a_synchronized_done_are_bit_exact_in_verilog(backend):
     """The macro contract's options in the emitted Verilog, baked and generic: cycles as the golden model
     predicts for the timing, and the emulator's violation flags read back as zero (a run with one fails)."""
     need(backend)
-    from hwgen.params import MacroTiming
+    from mapper.schedule import MacroTiming
     case = next(c for c in CASES if c.name == "group2_partial")
     for timing in (MacroTiming(precharge=1, wordline=1, settle=1, sample=1), MacroTiming(wordline=2, settle=1, sync=2)):
         params = TileParams.from_plan(case.lp, timing=timing)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
+from mapper.common import SwsError
 from sim.golden import predict
 from sim.waveform import trace_interface, wavedrom_json, write_diagram
 from tests.sim.cases import Case, inputs, weights
@@ -26,9 +26,9 @@ def test_the_trace_holds_every_conversion_of_the_vector(case):
     """Over the whole vector, the starts the trace shows, by resolution, are the golden model's
     conversions, and each ADC is done exactly `res` cycles after its start (docs/design.md)."""
     pred = predict(case.lp, case.x)
-    n_adc = case.cfg.n_adc
+    n_adc = case.cfg.hw.n_adc
     tr = trace_interface(case.lp, case.x, first=0, cycles=pred.cycles_per_vector + 5, adcs=n_adc)
-    seen = np.zeros(case.cfg.full_resolution + 1, np.int64)
+    seen = np.zeros(case.cfg.hw.full_resolution + 1, np.int64)
     for a in range(n_adc):
         start, res, done = (np.array(tr.rows[f"adc[{a}].{s}"]) for s in ("start", "res", "done"))
         for t in np.flatnonzero(start):
@@ -98,7 +98,7 @@ def test_the_traced_front_phases_follow_the_macro_timing_and_break_no_rule(case)
     from hwgen.params import TileParams
     from sim.waveform import DIAGRAM_TIMING
     pred = predict(case.lp, case.x, TileParams.from_plan(case.lp, timing=DIAGRAM_TIMING))
-    n_adc = case.cfg.n_adc
+    n_adc = case.cfg.hw.n_adc
     tr = trace_interface(case.lp, case.x, first=0, cycles=pred.cycles_per_vector + 5, adcs=n_adc,
                          timing=DIAGRAM_TIMING)
     pch, wl, sh = (np.array(tr.rows[s]) for s in ("pch", "wl_en", "sh"))

@@ -32,8 +32,8 @@ need_module("hypothesis", "test", module_level=True)   # the plan damage test ne
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from mapper.errors import SwsError
-from mapper.files import MARKER
+from mapper.common import SwsError
+from mapper.common import MARKER
 from mapper.plan import load_plan, rebuild_weights
 from sim.golden import golden_outputs
 from sws.cli import main
@@ -640,7 +640,7 @@ def get_cell(d, section, row, col):
 # A full disk and a read-only folder, end to end ---------------------------------------------------
 
 def test_a_full_disk_while_writing_the_plan_is_exit_2_and_leaves_no_debris(tmp_path, capsys, monkeypatch):
-    import mapper.plan as plan_module
+    import mapper.plan.files as plan_module
     real_open = open
 
     def full_disk_open(path, mode="r", *a, **k):
@@ -663,7 +663,7 @@ def test_a_full_disk_while_writing_the_plan_is_exit_2_and_leaves_no_debris(tmp_p
 
 
 def test_a_read_only_output_folder_is_exit_2(tmp_path, capsys, monkeypatch):
-    import mapper.files as files_module
+    import mapper.common.outputs as files_module
 
     def read_only(*a, **k):
         raise PermissionError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path))
@@ -730,8 +730,8 @@ def test_concurrent_writers_of_one_output_each_finish_whole(tmp_path):
     source = plan.meta["source"]
     assert source in specs
     from mapper.config import ArrayConfig
-    from mapper.quantize import prepare_layer
-    from mapper.weights import load_weights
+    from mapper.prepare import prepare_layer
+    from mapper.sources import load_weights
     expected = prepare_layer(load_weights(source)[0], ArrayConfig(), 0.0).weights
     np.testing.assert_array_equal(rebuild_weights(plan.layers[0]), expected)
     assert json.loads((out / "report.json").read_text())["source"] == source

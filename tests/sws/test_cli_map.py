@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mapper.plan import load_plan, rebuild_weights
-from mapper.quantize import prepare_layer
+from mapper.prepare import prepare_layer
 from mapper.config import ArrayConfig
-from mapper.weights import load_weights
-from mapper.report import REPORT_KEYS
+from mapper.sources import load_weights
+from mapper.cost import REPORT_KEYS
 from sws.cli import main
 from tests.support import unavailable
 

@@ -71,7 +71,7 @@ def test_sim_runs_a_plan_on_input_aware_sign_magnitude_hardware(plan_dir, tmp_pa
     aware = predict(lp.on_hardware(input_encoding="signmag", input_aware=True), x)
     assert r["cycles_per_vector"] == aware.vector_cycles and len(set(r["cycles_per_vector"])) == 3
     assert r["conversions"] == sum(aware.conversions) < sum(predict(lp, x).conversions)
-    assert load_plan(str(plan_dir)).layers[0].cfg.input_aware is False      # the plan is unchanged
+    assert load_plan(str(plan_dir)).layers[0].cfg.hw.input_aware is False      # the plan is unchanged
 
 
 def test_rtl_of_a_plan_on_other_drive_hardware_differs_and_is_reproducible(plan_dir, tmp_path, capsys):
@@ -193,7 +193,8 @@ def test_sim_and_rtl_take_the_macro_phase_timing(plan_dir, x_file, tmp_path, cap
     # --precharge 1 --wordline 2 --settle 1 --sample 1 (front F = 5, sample-and-hold) and a registered done:
     # outputs x @ W, the golden model's cycles for that timing, more than without phases; and `sws rtl`
     # writes other Verilog for it.
-    from hwgen.params import MacroTiming, TileParams
+    from mapper.schedule import MacroTiming
+    from hwgen.params import TileParams
     phases = ["--precharge", "1", "--wordline", "2", "--settle", "1", "--sample", "1", "--adc-sync", "1"]
     code, out, _ = run(capsys, "sim", plan_dir, "--inputs", x_file, "--json", "--backend", "amaranth", *phases)
     assert code == 0

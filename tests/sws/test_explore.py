@@ -7,8 +7,8 @@ import os
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.errors import SwsError
-from mapper.report import map_source, report_dict
+from mapper.common import SwsError
+from mapper.cost import map_source, report_dict
 from sws.cli import main
 from sws.experiments.explore import explore, grid_points, load_spec, pareto_front
 from tests.support import need_module

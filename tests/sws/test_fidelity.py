@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.mapping import map_layer, saturating_matvec
-from mapper.quantize import QuantLayer, prune
+from mapper.sectioning import map_layer, saturating_matvec
+from mapper.sources import QuantLayer
+from mapper.prepare import prune
 from tests.support import unavailable
 
 try:
@@ -16,7 +17,7 @@ try:
 except ImportError as e:  # the minilm extra; .ci/run installs it
     unavailable("onnxruntime", f"pip install -e '.[minilm]' ({e})", module_level=True)
 
-from mapper.layer import GraphLinear
+from mapper.sources import GraphLinear
 from sws.experiments.fidelity import (TOKENS_PATH, crossbar_outputs, fidelity, load_token_sequences, masked_cosine,
                                       pruned_model, quantize_inputs, run_model, token_feeds)
 
@@ -75,7 +76,7 @@ def test_masked_cosine_ignores_padding_tokens():
 
 
 def _numpy_crossbar(x, w, scale, cfg, real):
-    xq, xs = quantize_inputs(x, cfg.input_bits, real)
+    xq, xs = quantize_inputs(x, cfg.hw.input_bits, real)
     lm = map_layer(QuantLayer("l", w.astype(np.int64)), cfg)
     y = (x.astype(np.float64) @ (w * scale.reshape(-1)))  # padding rows: the float MatMul, uncorrected
     y[real] = saturating_matvec(lm, xq[real]) * xs * scale.reshape(-1)

@@ -45,9 +45,9 @@ def test_sws_input_aware_refuses_bad_options_in_one_line(capsys):
 
 
 def test_the_weight_only_whole_macro_of_twos_complement_is_the_reports():
-    from mapper.macro import macro_cost
-    from mapper.mapping import map_layer
-    from mapper.quantize import QuantLayer
+    from mapper.cost import macro_cost
+    from mapper.sectioning import map_layer
+    from mapper.sources import QuantLayer
 
     cfg = ArrayConfig(rows=16, n_adc=4)
     result = study({0.0: _layers(2)}, cfg, laws=("isaac",), encodings=("twos",))

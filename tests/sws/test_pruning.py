@@ -4,8 +4,8 @@ checked against numpy running the same two-layer model; retrieval; `sws map --pr
 import numpy as np
 import pytest
 
-from mapper.errors import SwsError
-from mapper.pruning import hessian, input_norms, sparsegpt, wanda
+from mapper.common import SwsError
+from mapper.prepare import hessian, input_norms, sparsegpt, wanda
 from tests.support import unavailable
 
 try:

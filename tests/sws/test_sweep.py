@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from mapper.config import ArrayConfig
-from mapper.quantize import prepare_layer
-from mapper.report import map_layers, report_dict
-from mapper.weights import Layer, load_weights
+from mapper.prepare import prepare_layer
+from mapper.cost import map_layers, report_dict
+from mapper.sources import Layer, load_weights
 from sws.cli import main
 from sws.experiments.sweep import Arrangement, find_row, summary_markdown, sweep, sweep_markdown
 from tests.support import need_module

@@ -1,0 +1,226 @@
+"""Map every layer of a weight source and report its cost against the dense and the natural-order references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import MODELS
+from .bound import column_bound, lower_bound
+from ..config import ArrayConfig
+from .macro import ENERGY_PARTS, MacroCost, macro_cost, macro_of
+from ..sectioning import Cost, LayerMap, cap_error, map_layer, with_policy
+from ..plan import layer_rom_bits
+from ..sources import QuantLayer
+from ..prepare import prepare_layer
+from ..sources import load_weights
+
+__all__ = ["LayerResult", "map_layers", "map_source", "report_dict", "format_table", "REPORT_KEYS"]
+
+REPORT_KEYS = ("name", "shape", "sparsity", "energy_pj", "dense_energy_pj", "natural_energy_pj",
+               "reduction_vs_dense", "reduction_vs_natural", "conversions", "sar_cycles", "sections",
+               "crossbars", "rom_bits", "lower_bound_pj", "column_bound_pj", "ratio_to_bound",
+               "macro_energy_pj", "macro_breakdown_pj", "dense_macro_energy_pj", "natural_macro_energy_pj",
+               "macro_reduction_vs_dense", "macro_reduction_vs_natural", "area_um2", "area_breakdown_um2",
+               "dense_area_um2", "cycles_per_vector", "adc_bound_cycles", "dense_cycles_per_vector",
+               "time_per_vector_ns")
+
+
+@dataclass
+class LayerResult:
+    """A mapped layer with the costs of the same weights under the two references."""
+
+    map: LayerMap
+    cost: Cost
+    natural: Cost   # natural order, same policy and cap: adaptive resolution without sorting
+    dense: Cost     # natural order, every column at full resolution: the classic design
+    rom_bits: int
+    bound: float = 0.0          # mapper.cost.bound.lower_bound: no lossless plan of the layer costs less
+    plain: Cost | None = None   # sectioning optimal or refined: plain SWS (sorted, full sections)
+    column_bound: float = 0.0   # mapper.cost.bound.column_bound: the tighter per-column split bound
+    macro: MacroCost | None = None          # mapper.cost.macro: the whole macro, area and cycles of the plan
+    natural_macro: MacroCost | None = None
+    dense_macro: MacroCost | None = None
+
+
+def reference_configs(cfg: ArrayConfig) -> tuple[ArrayConfig, ArrayConfig]:
+    natural = cfg.replace(ordering="natural", sectioning="plain", section_cost_pj=0.0)
+    dense = natural.replace(policy="dense", cap=None)
+    return natural, dense
+
+
+def plain_sws_config(cfg: ArrayConfig) -> ArrayConfig:
+    """Plain SWS with the same array, policy, cap and law: the reference of optimal sectioning."""
+    return cfg.replace(ordering="sorted", sectioning="plain", section_cost_pj=0.0)
+
+
+def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None) -> list[LayerResult]:
+    """Map each layer under `cfg` and cost it against its references.
+
+    Parameters
+    ----------
+    layers : list of QuantLayer
+        Quantized (and pruned) layers.
+    cfg : ArrayConfig
+        Hardware, mapping choices and energy model.
+    progress : callable, optional
+        progress(i, n, layer name) before each layer.
+
+    Returns
+    -------
+    list of LayerResult
+        Per layer: the map, its cost, the natural-order and dense references, ROM bits, the lower
+        bound and (optimal or refined sectioning) plain SWS.
+    """
+    natural_cfg, dense_cfg = reference_configs(cfg)
+    out = []
+    for i, layer in enumerate(layers):
+        if progress:
+            progress(i, len(layers), layer.name)
+        lm = map_layer(layer, cfg)
+        # The references share their sections: natural order, plain cuts (and are the map itself when cfg is that).
+        nat = lm if cfg == natural_cfg else map_layer(layer, natural_cfg)
+        den = with_policy(nat, dense_cfg)
+        cost, natural, dense = lm.cost(), nat.cost(), den.cost()
+        plain = map_layer(layer, plain_sws_config(cfg)).cost() if cfg.mapping.sectioning != "plain" else None
+        out.append(LayerResult(
+            lm, cost, natural, dense, layer_rom_bits(lm), lower_bound(layer.weights, cfg), plain,
+            column_bound(layer.weights, cfg), macro_cost(lm.sec, lm.res, cost.energy_pj),
+            macro_cost(nat.sec, nat.res, natural.energy_pj, cycles=False),
+            macro_cost(den.sec, den.res, dense.energy_pj, tables=False)))
+    return out
+
+
+def map_source(spec: str, cfg: ArrayConfig, sparsity: float = 0.0, *, per_channel: bool = False, progress=None):
+    layers = [prepare_layer(layer, cfg, sparsity, per_channel=per_channel) for layer in load_weights(spec)]
+    return map_layers(layers, cfg, progress)
+
+
+def _ratio(a: float, b: float) -> float:
+    return 1.0 - a / b if b > 0 else 0.0
+
+
+def _row(name, shape, sparsity, cost: Cost, natural: Cost, dense: Cost, rom_bits: int, bound: float,
+         plain: Cost | None, split: float, macro: MacroCost, natural_macro: MacroCost, dense_macro: MacroCost,
+         clock_hz: float) -> dict:
+    row = {
+        "name": name, "shape": shape, "sparsity": sparsity,
+        "energy_pj": cost.energy_pj, "dense_energy_pj": dense.energy_pj, "natural_energy_pj": natural.energy_pj,
+        "reduction_vs_dense": _ratio(cost.energy_pj, dense.energy_pj),
+        "reduction_vs_natural": _ratio(cost.energy_pj, natural.energy_pj),
+        "conversions": cost.conversions, "sar_cycles": cost.sar_cycles, "sections": cost.sections,
+        "crossbars": cost.crossbars, "rom_bits": rom_bits,
+        "resolution_histogram": list(cost.resolution_histogram),
+        "lower_bound_pj": bound, "column_bound_pj": split,
+        "ratio_to_bound": cost.energy_pj / split if split > 0 else None,
+        "macro_energy_pj": macro.energy_pj, "macro_breakdown_pj": {k: macro.energy[k] for k in ENERGY_PARTS},
+        "dense_macro_energy_pj": dense_macro.energy_pj, "natural_macro_energy_pj": natural_macro.energy_pj,
+        "macro_reduction_vs_dense": _ratio(macro.energy_pj, dense_macro.energy_pj),
+        "macro_reduction_vs_natural": _ratio(macro.energy_pj, natural_macro.energy_pj),
+        "row_activations": macro.row_activations, "dense_row_activations": dense_macro.row_activations,
+        "area_um2": macro.area_um2, "area_breakdown_um2": dict(macro.area), "dense_area_um2": dense_macro.area_um2,
+        "cycles_per_vector": macro.cycles, "adc_bound_cycles": macro.adc_bound_cycles,
+        "dense_cycles_per_vector": dense_macro.cycles, "time_per_vector_ns": macro.cycles / clock_hz * 1e9,
+    }
+    if plain is not None:
+        row.update({"plain_energy_pj": plain.energy_pj, "plain_sections": plain.sections,
+                    "plain_crossbars": plain.crossbars,
+                    "ratio_to_plain": cost.energy_pj / plain.energy_pj if plain.energy_pj > 0 else None})
+    return row
+
+
+def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sparsity: float,
+                per_channel: bool = False, cap_vectors: int = 64) -> dict:
+    """The report of docs/design.md section 4 (report.json), standard JSON values only.
+
+    Parameters
+    ----------
+    results : list of LayerResult
+        From `map_layers`.
+    cfg : ArrayConfig
+        The configuration they were mapped under.
+    source, sparsity, per_channel
+        What was mapped, recorded in the report.
+    cap_vectors : int
+        Random input vectors on which a cap's error is measured.
+
+    Returns
+    -------
+    dict
+        source, sparsity_requested, per_channel, config, layers (one row each), total, notes.
+    """
+    macro = macro_of(cfg)
+    clock = macro["clock_hz"]
+    rows = []
+    for r in results:
+        row = _row(r.map.layer.name, list(r.map.layer.shape), r.map.layer.sparsity, r.cost, r.natural, r.dense,
+                   r.rom_bits, r.bound, r.plain, r.column_bound, r.macro, r.natural_macro, r.dense_macro, clock)
+        if cfg.mapping.cap is not None:
+            row["cap_error"] = cap_error(r.map, n_vectors=cap_vectors)
+        rows.append(row)
+    total_cost, total_nat, total_dense = (sum(cs[1:], cs[0]) for cs in
+                                          zip(*[(r.cost, r.natural, r.dense) for r in results]))
+    weights = sum(r.map.layer.shape[0] * r.map.layer.shape[1] for r in results)
+    zeros = sum(r.map.layer.sparsity * r.map.layer.shape[0] * r.map.layer.shape[1] for r in results)
+    total = _row("total", [sum(r.map.layer.shape[0] for r in results), sum(r.map.layer.shape[1] for r in results)],
+                 zeros / weights, total_cost, total_nat, total_dense, sum(r.rom_bits for r in results),
+                 sum(r.bound for r in results),
+                 sum((r.plain for r in results[1:]), results[0].plain) if cfg.mapping.sectioning != "plain" else None,
+                 sum(r.column_bound for r in results), *(sum(ms[1:], ms[0]) for ms in
+                                                         zip(*[(r.macro, r.natural_macro, r.dense_macro)
+                                                               for r in results])), clock)
+    total["shape"] = None  # layers of different shapes have no common shape
+    total["weights"] = weights
+    if cfg.mapping.cap is not None:
+        total["capped_columns"] = sum(row["cap_error"]["capped_columns"] for row in rows)
+    notes = sorted({n for r in results for n in r.map.layer.notes})
+    models = {"adc": _adc_source(cfg), "macro": macro.name, "macro_file": macro.path,
+              "clock_hz": clock, "cycles": "exact cycle model of docs/design.md section 6 (default lanes); "
+                                           "total: the layers one after another",
+              "adc_mux": _mux_model(cfg)}
+    return {"source": source, "sparsity_requested": sparsity, "per_channel": per_channel,
+            "config": cfg.to_dict(), "models": models, "layers": rows, "total": total, "notes": notes}
+
+
+def _mux_model(cfg: ArrayConfig) -> str:
+    """How the ADC bank reaches the columns, as the cycles, bound and area above model it."""
+    if not cfg.hw.adc_mux:
+        return (f"full switch matrix: any of the {cfg.hw.n_adc} ADCs converts any active column; batches of "
+                f"{cfg.hw.n_adc} columns in column-table order; bound max(ceil(sum res / n_adc), max res) a step")
+    return (f"M = {cfg.hw.adc_mux} adjacent slot columns per ADC ({cfg.hw.n_adc} ADCs, ADC bank area {cfg.hw.n_adc} ADCs), "
+            f"placement {cfg.mapping.placement} (mapper.sectioning.mapping.placement); lockstep batches, batch k the k-th widest column of "
+            f"each ADC group; bound: the busiest ADC's sum of resolutions a step. The energy of a conversion does "
+            f"not depend on M or the placement (no static or leakage term in the ADC models)")
+
+
+def _adc_source(cfg: ArrayConfig) -> str:
+    m = MODELS[cfg.energy.law]
+    return f"{cfg.energy.law}: {m.formula}; {m.source}"
+
+
+def format_table(report: dict) -> str:
+    """The report as a fixed-width text table (also the body of report.md)."""
+    head = ("layer", "shape", "sparsity", "energy pJ", "dense pJ", "natural pJ", "vs dense", "vs natural",
+            "conversions", "sections", "crossbars", "ROM bits", "x bound", "macro pJ", "macro vs dense",
+            "macro vs natural", "area mm2", "cycles")
+    plain = "plain_energy_pj" in report["total"]
+    if plain:
+        head += ("plain SWS pJ", "x plain", "plain sections")
+    lines = []
+    for row in report["layers"] + [report["total"]]:
+        shape = "x".join(map(str, row["shape"])) if row["shape"] else f"{row['weights']} w"
+        lines.append((row["name"], shape, f"{row['sparsity']:.3f}", f"{row['energy_pj']:.1f}",
+                      f"{row['dense_energy_pj']:.1f}", f"{row['natural_energy_pj']:.1f}",
+                      f"{100 * row['reduction_vs_dense']:.1f}%", f"{100 * row['reduction_vs_natural']:.1f}%",
+                      str(row["conversions"]), str(row["sections"]), str(row["crossbars"]), str(row["rom_bits"]),
+                      "-" if row["ratio_to_bound"] is None else f"{row['ratio_to_bound']:.3f}",
+                      f"{row['macro_energy_pj']:.1f}", f"{100 * row['macro_reduction_vs_dense']:.1f}%",
+                      f"{100 * row['macro_reduction_vs_natural']:.1f}%", f"{row['area_um2'] / 1e6:.4f}",
+                      str(row["cycles_per_vector"]))
+                     + ((f"{row['plain_energy_pj']:.1f}",
+                         "-" if row["ratio_to_plain"] is None else f"{row['ratio_to_plain']:.3f}",
+                         str(row["plain_sections"])) if plain else ()))
+    widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
+    fmt = lambda cells: "| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+    out = [fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [fmt(l) for l in lines]
+    return "\n".join(out)
