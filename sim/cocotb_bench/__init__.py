@@ -22,7 +22,7 @@ from mapper.plan import load_plan
 
 from ..golden import predict
 
-__all__ = ["write_testbench", "bench_data", "check_soc_netlist", "TEMPLATES", "ALT_TIMING"]
+__all__ = ["write_testbench", "bench_data", "check_soc_netlist", "soc_netlist_check", "TEMPLATES", "ALT_TIMING"]
 
 #: The files copied as they are into the bench folder.
 TEMPLATES = ("test_sws_soc.py", "run.py")
@@ -153,3 +153,10 @@ def check_soc_netlist(netlist: str, target: str, params: TileParams, plan, *, bu
     what = "its plan" if not generic else f"a random {lp.shape[0]} x {lp.shape[1]} plan programmed over the bus"
     return (f"passed: the cocotb bench ({summary[0][len('icarus: '):]}) in Icarus Verilog on the {target} "
             f"netlist with its cell models, {vectors} vectors a run of {what}")
+
+
+def soc_netlist_check(params: TileParams, plan, bus: str | None, **kw):
+    """The `soc_check` of sim.netlist.synthesize_checked: check(netlist, target), or None without a bus."""
+    if bus is None:
+        return None
+    return lambda path, target: check_soc_netlist(path, target, params, plan, bus=bus, **kw)
