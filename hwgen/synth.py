@@ -256,7 +256,12 @@ def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = F
         out[name] = synthesize(design, module_name(controller_only), target, pnr=pnr, fmt="rtlil",
                                check=None if check is None else check(controller_only), say=say)
     if bus is not None:
-        say(f"elaborating the SoC wrapper ({bus}) ...")
-        design = emit_rtlil(plan, params, platform=platform_for(target), bus=bus)
-        out["soc"] = synthesize(design, module_name(False, bus), target, pnr=pnr, fmt="rtlil", check=soc_check, say=say)
+        # The chip's wrapper (controller + bus + streams, the array interface as ports) and, with `tile`,
+        # the FPGA emulation's (the tile with its array emulator), its netlist checked by `soc_check`.
+        for controller_only in ([True, False] if tile else [True]):
+            name = "soc_controller" if controller_only else "soc"
+            say(f"elaborating the SoC wrapper ({bus}) of the {'controller' if controller_only else 'tile'} ...")
+            design = emit_rtlil(plan, params, platform=platform_for(target), bus=bus, controller_only=controller_only)
+            out[name] = synthesize(design, module_name(controller_only, bus), target, pnr=pnr, fmt="rtlil",
+                                   check=None if controller_only else soc_check, say=say)
     return out

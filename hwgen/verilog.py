@@ -19,7 +19,7 @@ __all__ = ["emit_verilog", "emit_rtlil", "module_name", "write_rtl"]
 
 def module_name(controller_only: bool, bus: str | None = None) -> str:
     if bus is not None:
-        return "sws_soc"
+        return "sws_soc_controller" if controller_only else "sws_soc"
     return "sws_controller" if controller_only else "sws_tile"
 
 
@@ -51,9 +51,8 @@ def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: boo
     With `bus` (hwgen.soc.regmap.BUSES) the SoC wrapper `sws_soc` around the tile (hwgen.soc.top)."""
     if bus is not None:
         from .soc.top import SocTile
-        if controller_only:
-            raise SwsError("the SoC wrapper (--bus) wraps the tile; use it without --controller-only")
-        top = SocTile(params, lp, bus=bus)
+        # (with controller_only: the chip's wrapper, the array interface as ports)
+        top = SocTile(params, lp, bus=bus, controller_only=controller_only)
     else:
         top = (Controller if controller_only else Tile)(params, lp)
     return rtlil.convert(top, name=module_name(controller_only, bus), platform=platform, emit_src=False)
@@ -120,7 +119,8 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
         rm = register_map(params, generic=generic, bus=bus)
         side = {"regmap": (base + ".regs.json", rm.to_json()), "regmap_md": (base + ".regs.md", rm.to_markdown()),
                 "regmap_h": (base + ".regs.h", rm.to_c_header()),
-                "sdc": (base + ".sdc", sdc_text(params, bus=bus, clock_mhz=clock_mhz))}
+                "sdc": (base + ".sdc", sdc_text(params, bus=bus, clock_mhz=clock_mhz,
+                                                          controller_only=controller_only))}
         for key, (path, _) in side.items():
             if os.path.abspath(path) == os.path.abspath(output):
                 raise SwsError(f"{output}: the Verilog output must not be the {key} file {path}")

@@ -16,6 +16,8 @@ from mapper.plan import LayerPlan
 
 from ..interface import PROG_SELECT, ProgSignature
 from ..params import TileParams
+from ..controller import Controller
+from ..interface import ARRAY_WIDE, bank_buses, bus_member
 from ..tile import Tile
 from .axis import AxisToStream, StreamToAxis, axis_members
 from .bus import axil_members, bus_bridge, wishbone_members
@@ -80,10 +82,14 @@ class SocTile(wiring.Component):
         Baked tile, or (None) a generic tile programmed over the bus (LAYER, PROG_*).
     bus : str
         axil, wishbone or wishbone-pipelined.
+    controller_only : bool
+        The wrapper of a chip: the controller alone, its array interface the module's `bus__*` ports (as
+        `sws_controller`'s) for the analog macro; STATUS.VIOLATION reads 0 (no emulator).
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, bus: str = "axil"):
-        self.params, self.plan, self.bus = params, plan, bus
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, bus: str = "axil",
+                 controller_only: bool = False):
+        self.params, self.plan, self.host_bus, self.controller_only = params, plan, bus, controller_only
         self.regmap: RegisterMap = register_map(params, generic=plan is None, bus=bus)
         self.byte_addr_width = (self.regmap.size - 1).bit_length()
         if bus == "axil":
@@ -93,19 +99,28 @@ class SocTile(wiring.Component):
         super().__init__({**host,
                           **axis_members("s_axis", In, params.beat, params.hw.input_bits),
                           **axis_members("m_axis", Out, params.beat, params.acc_width),
-                          "irq": Out(1)})
+                          "irq": Out(1), **({"bus": bus_member(params)} if controller_only else {})})
 
     def elaborate(self, platform):
         m = Module()
         p, generic = self.params, self.plan is None
         rm = self.regmap
-        m.submodules.tile = tile = Tile(p, self.plan)
-        m.submodules.bridge = bridge = bus_bridge(self.bus, self.byte_addr_width)
+        if self.controller_only:
+            # The chip's wrapper: the controller, its array interface the module's ports (`bus__*`).
+            m.submodules.tile = tile = Controller(p, self.plan)
+            for c, a in zip(bank_buses(tile.bus, p), bank_buses(self.bus, p), strict=True):
+                m.d.comb += [getattr(a, n).eq(getattr(c, n)) for n in ARRAY_WIDE]
+                for ci, ai in zip(c.adc, a.adc, strict=True):
+                    m.d.comb += [ai.start.eq(ci.start), ai.res.eq(ci.res), ai.ref.eq(ci.ref), ai.col.eq(ci.col),
+                                 ci.done.eq(ai.done), ci.code.eq(ai.code)]
+        else:
+            m.submodules.tile = tile = Tile(p, self.plan)
+        m.submodules.bridge = bridge = bus_bridge(self.host_bus, self.byte_addr_width)
         driven = {"STATUS_BUSY", "STATUS_VIOLATION"} | {f"{name}_VALUE" for name in (
             ["CYCLES_LO", "CYCLES_HI"] + [r for r, _, _ in counter_list(p) if r != "CYCLES"])}
         m.submodules.regs = rf = RegisterFile(rm, driven=driven, loadable={"PROG_ADDR_ADDR"} if generic else set())
         wiring.connect(m, bridge.csr, rf.csr)
-        _pass_through(m, self, bridge, "s_axi_" if self.bus == "axil" else "wb_")
+        _pass_through(m, self, bridge, "s_axi_" if self.host_bus == "axil" else "wb_")
         f, wr = rf.fields, rf.written
 
         # Streams.
@@ -123,7 +138,8 @@ class SocTile(wiring.Component):
         m.d.sync += in_flight.eq(in_flight + ain.first - aout.done)
         busy = Signal()
         m.d.comb += busy.eq((in_flight != 0) | ain.first)
-        m.d.comb += [f["STATUS_BUSY"].eq(in_flight != 0), f["STATUS_VIOLATION"].eq(tile.violation != 0)]
+        m.d.comb += [f["STATUS_BUSY"].eq(in_flight != 0),
+                     f["STATUS_VIOLATION"].eq(0 if self.controller_only else tile.violation != 0)]
 
         # Programming (generic): PROG_WRITE and LAYER writes become prog writes, registered.
         prog_write = Signal()
