@@ -8,10 +8,11 @@ import re
 
 import numpy as np
 import pytest
-from amaranth import Value
+from amaranth import Elaboratable, Module, Value
 from amaranth.sim import Simulator
 
-from hwgen.interface import PROG_SELECT
+from hwgen.emulator import array_emulator
+from hwgen.interface import PROG_SELECT, connect_array
 from hwgen.params import MacroTiming, TileParams
 from hwgen.program import program_writes
 from hwgen.soc.axis import StreamToAxis
@@ -322,11 +323,28 @@ def _layer():
     return lp
 
 
+class _ChipWithArray(Elaboratable):
+    """sws_soc_controller with the array emulator on its array interface ports, as a chip's macro."""
+
+    def __init__(self, params):
+        self.soc = SocTile(params, None, bus="axil", controller_only=True)
+        self.emu = array_emulator(params, None)
+        self.params = params
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.soc, m.submodules.array = self.soc, self.emu
+        connect_array(m, self.soc.bus, self.emu.bus)
+        return m
+
+
 @pytest.mark.slow
-def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the_vector():
+@pytest.mark.parametrize("controller_only", [False, True])
+def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the_vector(controller_only):
     lp = _layer()
     params = TileParams.from_plan(lp)
-    dut = SocTile(params, None, bus="axil")
+    top = _ChipWithArray(params) if controller_only else SocTile(params, None, bus="axil")
+    dut = top.soc if controller_only else top
     rm = dut.regmap
     x = np.arange(12) - 6
     want = golden_outputs(lp, x[None])[0].tolist()
@@ -370,5 +388,7 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
         assert await host.read(rm["SECTIONS"].offset) == lp.n_sections
         assert await host.read(rm["ERROR"].offset) == 0
         assert await host.read(rm["STATUS"].offset) & 1 == 0
-    _sim(dut, bench, 5e-4)
+        if controller_only:
+            assert ctx.get(top.emu.violation) == 0
+    _sim(top, bench, 5e-4)
     assert [int(v) for v in out] == want
