@@ -5,7 +5,7 @@ register blocks, is not released on PyPI (only as a git dependency), so the proj
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -75,6 +75,11 @@ class RegisterFile(wiring.Component):
         m.d.sync += [csr.addr.eq(bus.addr), csr.w_stb.eq(bus.w_stb), csr.w_data.eq(bus.w_data),
                      csr.w_sel.eq(bus.w_sel), csr.r_stb.eq(bus.r_stb)]
         m.d.comb += bus.r_data.eq(csr.r_data)
+        # The address decoded into the entry register too (one flip-flop a register): the read is an
+        # AND-OR of the words, the write enables come straight from flip-flops.
+        regs = self.regmap.registers
+        hit = Signal(len(regs))
+        m.d.sync += hit.eq(Cat(*[bus.addr == r.offset // 4 for r in regs]))
         mask = Signal(32)
         m.d.comb += mask.eq(Cat(*[s.replicate(8) for s in csr.w_sel]))
         # Pulses last one cycle; sticky bits take their sets every cycle.
@@ -90,36 +95,35 @@ class RegisterFile(wiring.Component):
                         m.d.sync += self.fields[key].eq(self.load_value[key])
         for strobe in self.written.values():
             m.d.sync += strobe.eq(0)
-        with m.If(csr.w_stb):
-            with m.Switch(csr.addr):
-                for r in self.regmap.registers:
-                    with m.Case(r.offset // 4):
-                        m.d.sync += self.written[r.name].eq(1)
-                        for f in r.fields:
-                            key = f"{r.name}_{f.name}"
-                            bits = (csr.w_data & mask)[f.lsb:f.lsb + f.width]
-                            old = self.fields.get(key)
-                            if f.access == "ro":
-                                continue
-                            if f.access == "rw":
-                                keep = ~mask[f.lsb:f.lsb + f.width]
-                                m.d.sync += old.eq((old & keep) | bits)
-                            elif f.access == "pulse":
-                                m.d.sync += old.eq(bits)
-                            elif f.access == "w1c":
-                                m.d.sync += old.eq((old & ~bits) | self.set[key])
+        for i, r in enumerate(regs):
+            with m.If(csr.w_stb & hit[i]):
+                m.d.sync += self.written[r.name].eq(1)
+                for f in r.fields:
+                    key = f"{r.name}_{f.name}"
+                    bits = (csr.w_data & mask)[f.lsb:f.lsb + f.width]
+                    old = self.fields.get(key)
+                    if f.access == "ro":
+                        continue
+                    if f.access == "rw":
+                        keep = ~mask[f.lsb:f.lsb + f.width]
+                        m.d.sync += old.eq((old & keep) | bits)
+                    elif f.access == "pulse":
+                        m.d.sync += old.eq(bits)
+                    elif f.access == "w1c":
+                        m.d.sync += old.eq((old & ~bits) | self.set[key])
+        words = []
+        for i, r in enumerate(regs):
+            word = Const(0, 32)
+            for f in r.fields:
+                key = f"{r.name}_{f.name}"
+                if f.access == "pulse":
+                    continue
+                value = Const(f.reset, f.width) if key in self.constants else self.fields[key]
+                word = word | (value.as_unsigned() << f.lsb)
+            words.append(Mux(hit[i], word, 0))
         with m.If(csr.r_stb):
-            with m.Switch(csr.addr):
-                for r in self.regmap.registers:
-                    with m.Case(r.offset // 4):
-                        word = 0
-                        for f in r.fields:
-                            key = f"{r.name}_{f.name}"
-                            if f.access == "pulse":
-                                continue
-                            value = Const(f.reset, f.width) if key in self.constants else self.fields[key]
-                            word = word | (value.as_unsigned() << f.lsb)
-                        m.d.sync += csr.r_data.eq(word)
-                with m.Default():
-                    m.d.sync += csr.r_data.eq(0)
+            out = Const(0, 32)
+            for w in words:
+                out = out | w
+            m.d.sync += csr.r_data.eq(out)
         return m
