@@ -41,7 +41,7 @@ class RegisterFile(wiring.Component):
 
     The bus is registered on entry (address, strobes, data: no decoder between the bridge and a flip-flop),
     so a write reaches its fields two cycles after `w_stb`, and `r_data` holds the word two cycles after
-    `r_stb` (the read multiplexer sits between the registered address and `r_data`).
+    `r_stb` (an AND-OR of the words, selected by the address decoded one-hot into the entry register).
     """
 
     def __init__(self, regmap: RegisterMap, *, driven: set[str] = frozenset(), loadable: set[str] = frozenset()):
