@@ -238,12 +238,14 @@ def _place_and_route(cwd: str, target: str, say) -> float:
 
 def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = False, tile: bool = True,
                     check: Callable[[bool], Callable[[str, str], str]] | None = None, bus: str | None = None,
-                    soc_check: Callable[[str, str], str] | None = None,
+                    soc_check: Callable[[bool], Callable[[str, str], str]] | None = None,
                     say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> dict[str, SynthResult]:
     """Area (and with `pnr` Fmax) of the controller alone and of the tile (controller + array emulator):
     with `plan`, its ROMs baked in; without, the generic netlist of `params`'s limits. `check(controller_only)`
     gives each part's netlist check (see `synthesize`; sim.netlist.netlist_check makes one). With `bus`
-    also the SoC wrapper `sws_soc` (part "soc", hwgen.soc.top), its netlist checked by `soc_check`."""
+    also the SoC wrapper of the controller `sws_soc_controller` (part "soc_controller") and, with `tile`,
+    of the tile `sws_soc` (part "soc", hwgen.soc.top), each netlist checked by `soc_check(controller_only)`
+    (sim.cocotb_bench.soc_netlist_check makes one)."""
     from .bram import platform_for
     from .verilog import emit_rtlil, module_name
     parts = [True, False] if tile else [True]
@@ -263,5 +265,5 @@ def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = F
             say(f"elaborating the SoC wrapper ({bus}) of the {'controller' if controller_only else 'tile'} ...")
             design = emit_rtlil(plan, params, platform=platform_for(target), bus=bus, controller_only=controller_only)
             out[name] = synthesize(design, module_name(controller_only, bus), target, pnr=pnr, fmt="rtlil",
-                                   check=None if controller_only else soc_check, say=say)
+                                   check=None if soc_check is None else soc_check(controller_only), say=say)
     return out

@@ -120,11 +120,35 @@ def bench_data(lp, params: TileParams, *, generic: bool, bus: str, vectors: int 
     }
 
 
+def chip_wrapper(params: TileParams, plan, bus: str) -> str:
+    """A `sws_soc` made of a `sws_soc_controller` (the netlist under test) and a `sws_array` (the RTL array
+    emulator) on its array interface, with `sws_soc`'s ports: the chip's wrapper under the bench."""
+    from hwgen.soc.top import SocTile
+
+    from ..netlist import _ports
+    soc = SocTile(params, plan, bus=bus, controller_only=True)
+    soc._MustUse__silence = True                # only its signature is read
+    ports = _ports(soc.signature.create())
+    host = [pt for pt in ports if not pt[0].startswith("bus__")]
+    array = [pt for pt in ports if pt[0].startswith("bus__")]
+    decl = lambda w: f"[{w - 1}:0] " if w > 1 else ""  # noqa: E731
+    lines = ["module sws_soc(input clk, input rst" + "".join(f", {d} {decl(w)}{n}" for n, w, d in host) + ");"]
+    lines += [f"  wire {decl(w)}{n};" for n, w, _ in array]
+    lines.append("  sws_soc_controller chip(.clk(clk), .rst(rst), " +
+                 ", ".join(f".{n}({n})" for n, _, _ in host + array) + ");")
+    lines.append("  sws_array array(.clk(clk), .rst(rst), " + ", ".join(f".{n}({n})" for n, _, _ in array) +
+                 ", .violation());")
+    return "\n".join(lines + ["endmodule\n"])
+
+
 def check_soc_netlist(netlist: str, target: str, params: TileParams, plan, *, bus: str, vectors: int = 2,
-                      seed: int = 0, say=lambda m: print(m, file=sys.stderr, flush=True)) -> str:
+                      seed: int = 0, controller_only: bool = False,
+                      say=lambda m: print(m, file=sys.stderr, flush=True)) -> str:
     """The SoC wrapper's gate-level check (the `soc_check` hook of hwgen.synth.synthesize_tile): the cocotb
     bench run in Icarus Verilog on the mapped netlist with the target's cell models (a generic netlist on a
-    random plan that fits it, programmed over the bus). Returns what was simulated; SwsError on a failure."""
+    random plan that fits it, programmed over the bus). With `controller_only` the netlist is the chip's
+    `sws_soc_controller`, run with the RTL array emulator on its array interface (`chip_wrapper`). Returns
+    what was simulated; SwsError on a failure."""
     import subprocess
     import tempfile
 
@@ -135,6 +159,14 @@ def check_soc_netlist(netlist: str, target: str, params: TileParams, plan, *, bu
     lp = random_plan(params, seed) if generic else plan
     with tempfile.TemporaryDirectory(prefix="sws-soc-netlist-") as folder:
         shutil.copy(netlist, os.path.join(folder, "sws_soc.v"))
+        if controller_only:
+            from amaranth.back import verilog
+
+            from hwgen.emulator import array_emulator
+            emulator = verilog.convert(array_emulator(params, None if generic else lp), name="sws_array",
+                                       emit_src=False)
+            with open(os.path.join(folder, "sws_soc.v"), "a") as f:
+                f.write("\n" + emulator + "\n" + chip_wrapper(params, plan, bus))
         models, flags = _sim_models(target, folder)
         with open(os.path.join(folder, "regmap.json"), "w") as f:
             f.write(register_map(params, generic=generic, bus=bus).to_json())
@@ -143,7 +175,8 @@ def check_soc_netlist(netlist: str, target: str, params: TileParams, plan, *, bu
                 *[os.path.relpath(m, folder) for m in models]]
         for flag in flags:
             argv += ["--include", os.path.relpath(flag[2:], folder)] if flag.startswith("-I") else ["--define", flag[2:]]
-        say(f"simulating the {target} netlist of sws_soc with its cocotb bench in Icarus Verilog ...")
+        name = "sws_soc_controller (with the RTL array emulator)" if controller_only else "sws_soc"
+        say(f"simulating the {target} netlist of {name} with its cocotb bench in Icarus Verilog ...")
         r = subprocess.run(argv, cwd=folder, capture_output=True, text=True)
         summary = [ln for ln in r.stdout.splitlines() if ln.startswith("icarus: ")]
         if r.returncode != 0 or not summary:
@@ -151,12 +184,15 @@ def check_soc_netlist(netlist: str, target: str, params: TileParams, plan, *, bu
             raise SwsError(f"the {target} netlist of sws_soc fails its cocotb bench: "
                            f"{summary[0] if summary else 'no result'}; {' | '.join(failed[:3])}")
     what = "its plan" if not generic else f"a random {lp.shape[0]} x {lp.shape[1]} plan programmed over the bus"
+    emu = " and the RTL array emulator on its array interface" if controller_only else ""
     return (f"passed: the cocotb bench ({summary[0][len('icarus: '):]}) in Icarus Verilog on the {target} "
-            f"netlist with its cell models, {vectors} vectors a run of {what}")
+            f"netlist with its cell models{emu}, {vectors} vectors a run of {what}")
 
 
 def soc_netlist_check(params: TileParams, plan, bus: str | None, **kw):
-    """The `soc_check` of sim.netlist.synthesize_checked: check(netlist, target), or None without a bus."""
+    """The `soc_check` of sim.netlist.synthesize_checked: check(controller_only) -> check(netlist, target), or
+    None without a bus."""
     if bus is None:
         return None
-    return lambda path, target: check_soc_netlist(path, target, params, plan, bus=bus, **kw)
+    return lambda controller_only: (lambda path, target: check_soc_netlist(
+        path, target, params, plan, bus=bus, controller_only=controller_only, **kw))
