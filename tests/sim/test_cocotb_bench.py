@@ -101,3 +101,19 @@ def test_testbench_refuses_bad_arguments_in_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     code = main(["rtl", str(plan), "--testbench", str(tmp_path / "file")])
     assert code == 2 and "exists and is not a folder" in capsys.readouterr().err
+
+
+def test_rtl_bus_writes_the_wrapper_its_register_map_and_constraints(tmp_path, capsys):
+    plan = tmp_path / "p"
+    assert main(["map", *CASES["baked-b1"][0], "-o", str(plan)]) == 0
+    out = tmp_path / "chip.v"
+    assert main(["rtl", str(plan), "--bus", "wishbone", "--controller-only", "--clock", "200", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module sws_soc_controller(" in text
+    for port in ("wb_cyc", "wb_ack", "s_axis_tlast", "m_axis_tkeep", "irq", "bus__adc__0__start", "bus__wl_en"):
+        assert f" {port};" in text, port
+    sdc = (tmp_path / "chip.sdc").read_text()
+    assert "create_clock -name clk -period 5.000 [get_ports clk]" in sdc and "bus__*adc__*__start" in sdc
+    regs = json.loads((tmp_path / "chip.regs.json").read_text())
+    assert regs["bus"] == "wishbone" and "#define SWS_SOC_ID_OFFSET 0x000u" in (tmp_path / "chip.regs.h").read_text()
+    assert "NOT WIRED YET" in (tmp_path / "chip.regs.md").read_text()
