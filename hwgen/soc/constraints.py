@@ -5,9 +5,9 @@
 on the host side (the bus and the streams) and, for the controller alone, on the macro side (the array
 interface), a false path into the ADC done synchronizer (`sync` 2) and a multicycle path on the codes of
 a handshake ADC (captured `sync` cycles after done). The open flow reads only part of it: nextpnr 0.11's
-`--sdc` takes `create_clock` (its parser accepts `set_false_path` but does nothing with it, and has no
-I/O delays; an out-of-context run has no I/O timing anyway), so `nextpnr_sdc_text` is that subset, which
-`sws synth` passes to nextpnr.
+`--sdc` takes `create_clock` and refuses the rest of the full file ("Unsupported SDC command
+'set_input_delay'"; an out-of-context run has no I/O timing anyway), so `nextpnr_sdc_text` is that subset,
+which `sws synth --bus` passes to nextpnr for the wrappers.
 
 The I/O budgets are assumptions of this generator, stated in the file: the host-side fabric takes
 `HOST_BUDGET` of the period before an input and after an output; the macro's setup and hold at its inputs
@@ -22,8 +22,10 @@ from mapper.common import SwsError
 
 from ..params import TileParams
 
-__all__ = ["MacroIo", "HOST_BUDGET", "sdc_text", "nextpnr_sdc_text"]
+__all__ = ["MacroIo", "HOST_BUDGET", "DEFAULT_CLOCK_MHZ", "sdc_text", "nextpnr_sdc_text"]
 
+#: The clock the wrapper's constraints ask for unless told otherwise (`sws rtl --clock`), and `sws synth --bus`'s.
+DEFAULT_CLOCK_MHZ = 150.0
 #: Fraction of the clock period the SoC fabric takes outside the host ports (an assumption, not a measurement).
 HOST_BUDGET = 0.3
 
