@@ -205,7 +205,8 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
             Field("K", 0, 16, "ro", "inputs K", params.k), Field("N", 16, 16, "ro", "outputs N", params.n))),
         Register("CTRL", 0x0C, "Commands", (
             Field("SNAPSHOT", 0, 1, "pulse", "copy the running counters into the snapshot registers (CYCLES_LO "
-                  "onwards), minus their values at the last CLEAR; done before the next bus read can land"),
+                  "onwards), minus their values at the last CLEAR; done 3 cycles after the write is taken, before any "
+                  "later AXI4-Lite or classic Wishbone read (pipelined Wishbone: read 2 or more cycles after it)"),
             Field("CLEAR", 1, 1, "pulse", "clear the counters: the running values at this write become the zero "
                   "of later snapshots"))),
         Register("STATUS", 0x10, "State (read only)", (
