@@ -9,6 +9,7 @@ from hwgen.synth import TARGETS
 from mapper.common import SwsError
 from mapper.common import dumps_json
 from mapper.plan import load_plan
+from sim.cocotb_bench import soc_netlist_check
 from sim.netlist import NETLIST_SIMULATORS, synthesize_checked
 
 from .common import add_config_args, add_layer_args, add_timing_args, config_from_args, timing_from_args
@@ -34,6 +35,10 @@ def add_parser(sub):
                    help="the simulator of the netlist check: Icarus Verilog (four-state), Verilator (fast on "
                         "large netlists), or auto: Verilator when netlist size times cycles is large "
                         "(default %(default)s)")
+    p.add_argument("--bus", choices=("axil", "wishbone", "wishbone-pipelined"), default=None,
+                   help="also synthesize the SoC wrapper sws_soc (the tile behind this host bus, AXI4-Stream ports): "
+                        "part soc (its netlist checked by the cocotb bench of `sws rtl --testbench` in Icarus "
+                        "Verilog, needs cocotb and cocotbext-axi)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     g = p.add_argument_group("generic netlist limits (without PLAN_DIR)")
     for name, value in GENERIC_LIMITS.items():
@@ -60,7 +65,8 @@ def run(args):
         raise SwsError("--pnr needs --target ice40 or ecp5 (place and route is for an FPGA)")
     params, lp = params_from_args(args)
     results = synthesize_checked(params, lp, args.target, pnr=args.pnr, tile=not args.controller_only,
-                                 check=not args.no_check, simulator=args.netlist_sim)
+                                 check=not args.no_check, simulator=args.netlist_sim, bus=args.bus,
+                                 soc_check=soc_netlist_check(params, lp, args.bus))
     cfg = params.hw
     report = {"design": args.plan or "generic", "layer": lp.name if lp else None, "target": args.target,
               "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc, "adc_mux": cfg.adc_mux,
