@@ -10,8 +10,8 @@ import zlib
 import numpy as np
 
 from . import builtin as models
-from ..common import SwsError
-from .layer import BYTES_PER_WEIGHT, Layer, check_matrix, check_size, conv_matrices
+from ..common import SwsError, open_input, read_bytes
+from .layer import BYTES_PER_WEIGHT, Layer, check_matrix, check_size, conv_matrices, memory_limit
 
 __all__ = ["load_weights", "source_name", "read_npy", "BUILTIN_MODELS"]
 
@@ -47,13 +47,19 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _kind_of(path: str) -> str:
+def _open(path: str, what: str = "weights"):
+    """The weight (or input) file, opened through mapper.common.reading: a regular file no larger than the
+    memory this machine has (what it holds is bounded again by its header, before it is allocated)."""
+    return open_input(path, what=what, limit=memory_limit())
+
+
+def _kind_of(path: str, what: str = "weights") -> str:
     """"npy", "npz" or "other", from the file's first bytes."""
-    try:
-        with open(path, "rb") as f:
+    with _open(path, what) as f:
+        try:
             head = f.read(6)
-    except OSError as e:
-        raise SwsError(f"{path}: cannot read the weights ({e.strerror})") from None
+        except OSError as e:
+            raise SwsError(f"{path}: cannot read the {what} ({e.strerror})") from None
     if head.startswith(_NPY_MAGIC):
         return "npy"
     if head[:4] in _ZIP_MAGIC:
@@ -77,6 +83,11 @@ def _npy_header(f, where: str):
 def _check_header(where: str, shape, dtype, bytes_per_value: int = BYTES_PER_WEIGHT, what: str = "to map") -> None:
     if dtype.hasobject:
         raise SwsError(f"{where}: the values must be integers or floats, not Python objects ({dtype})")
+    if dtype.kind in "mM":
+        raise SwsError(f"{where}: the values must be integers or floats, not {dtype} (dates and durations "
+                       f"are not numbers)")
+    if dtype.kind == "V":
+        raise SwsError(f"{where}: the values must be integers or floats, not records ({dtype})")
     noun = "layer" if what == "to map" else "array"
     if len(shape) == 2:
         check_size(where, shape[0], shape[1], bytes_per_value, what, noun)
@@ -84,8 +95,8 @@ def _check_header(where: str, shape, dtype, bytes_per_value: int = BYTES_PER_WEI
         check_size(where, 1, shape[0], bytes_per_value, what, noun)
 
 
-def _refuse_kind(path: str, want: str) -> None:
-    kind = _kind_of(path)
+def _refuse_kind(path: str, want: str, what: str = "weights") -> None:
+    kind = _kind_of(path, what)
     if kind == want:
         return
     if kind == "empty":
@@ -103,11 +114,13 @@ def read_npy(path: str, *, bytes_per_value: int = BYTES_PER_WEIGHT, what: str = 
     """The array of a .npy file, refused (SwsError naming the file) if it is empty, another kind of file,
     holds Python objects, or needs more memory than mapper.sources.layer.memory_limit() at `bytes_per_value`
     bytes per element; the size is read from the header, before the array is allocated."""
-    _refuse_kind(path, "npy")
+    noun = "weights" if what == "to map" else "inputs"
+    _refuse_kind(path, "npy", noun)
     try:
-        with open(path, "rb") as f:
+        with _open(path, noun) as f:
             _check_header(path, *_npy_header(f, path), bytes_per_value, what)
-        return np.load(path, allow_pickle=False)
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
     except SwsError:
         raise
     except (ValueError, OSError, EOFError) as e:
@@ -124,7 +137,7 @@ def _npz(path: str) -> list[Layer]:
     _refuse_kind(path, "npz")
     layers = []
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with _open(path) as fh, np.load(fh, allow_pickle=False) as z:
             for key in z.files:
                 where = f"{path}[{key}]"
                 with z.zip.open(key + ".npy") as f:
@@ -152,12 +165,13 @@ def _safetensors(path: str) -> list[Layer]:
     to 5-D one a convolution's (out, in, k...), mapped by im2col with one group (the file does not record
     groups); other tensors (biases, norms, embeddings by name) are listed in the notes, not mapped."""
     try:
-        from safetensors.numpy import load_file
+        from safetensors.numpy import load
     except ImportError:
         raise SwsError(f"{path}: reading .safetensors needs the 'safetensors' extra: "
                        f"pip install -e '.[safetensors]'") from None
+    data = read_bytes(path, what="weights", limit=memory_limit() // 2)
     try:
-        tensors = load_file(path)
+        tensors = load(data)
     except Exception as e:  # safetensors raises SafetensorError, and TypeError for bfloat16, which numpy lacks
         raise SwsError(f"{path}: not a .safetensors file numpy can read ({type(e).__name__}: {e})") from None
     layers, skipped = [], []
