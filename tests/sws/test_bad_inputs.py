@@ -374,7 +374,7 @@ CASES = [
                                                  resign(d))),
      ["rtl", "{plan}"], "rows.hex, line 2: byte 0xff is not text"),
     ("rom", "not a hex word", plan_edit(lambda d: write_rom(d, "rows", ["1f", "zz"] + rom_lines(d, "rows")[2:])),
-     ["rtl", "{plan}"], "rows.hex, line 2: 'zz' is not a 2-digit hex word"),
+     ["rtl", "{plan}"], "rows.hex, line 2: not a 2-digit hex word"),
     ("rom", "a word wider than its field", plan_edit(lambda d: write_rom(d, "rows", ["ff"] + rom_lines(d, "rows")[1:])),
      ["rtl", "{plan}"], "rows.hex, line 1: the word is wider than its 6 bits"),
     ("rom", "a word missing", plan_edit(lambda d: write_rom(d, "columns", rom_lines(d, "columns")[:-1])),
