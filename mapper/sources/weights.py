@@ -13,7 +13,7 @@ from . import builtin as models
 from ..common import SwsError, open_input, read_bytes
 from .layer import BYTES_PER_WEIGHT, Layer, check_matrix, check_size, conv_matrices, memory_limit
 
-__all__ = ["load_weights", "source_name", "read_npy", "BUILTIN_MODELS"]
+__all__ = ["load_weights", "check_source", "source_name", "read_npy", "BUILTIN_MODELS"]
 
 _SYNTH = re.compile(r"^synthetic:(laplace|gauss):(\d+)x(\d+)(?::(\d+))?$")
 
@@ -33,11 +33,9 @@ def source_name(spec: str) -> str:
 
 
 def _synthetic(spec: str, m: re.Match) -> list[Layer]:
+    _synthetic_size(spec, m)
     kind, k, n, seed = m.groups()
     k, n, seed = int(k), int(n), int(seed or 0)
-    if k == 0 or n == 0:
-        raise SwsError(f"{spec}: a synthetic layer needs K >= 1 and N >= 1, not {k}x{n}")
-    check_size(spec, k, n)
     rng = np.random.default_rng(seed)
     w = rng.laplace(0.0, 1.0, (k, n)) if kind == "laplace" else rng.normal(0.0, 1.0, (k, n))
     return [Layer(f"{kind}{k}x{n}", w)]
@@ -197,6 +195,49 @@ def _safetensors(path: str) -> list[Layer]:
     return [Layer(l.name, l.weights, list(notes)) for l in layers]
 
 
+def _check_file(spec: str) -> str:
+    """The extension of a weight file that exists and is not a folder, else an SwsError."""
+    if os.path.isdir(spec):
+        raise SwsError(f"{spec}: is a folder; weights are a .npy, .npz or .onnx file")
+    if not os.path.lexists(spec) or (os.path.islink(spec) and not os.path.exists(spec)):
+        builtins = f" or a built-in model ({', '.join(sorted(BUILTIN_MODELS))})" if BUILTIN_MODELS else ""
+        raise SwsError(f"{spec}: no such file (weights are a .npy, .npz, .onnx or .safetensors file, "
+                       f"synthetic:laplace:KxN[:SEED]{builtins})")
+    ext = os.path.splitext(spec)[1].lower()
+    if ext not in (".npy", ".npz", ".onnx", ".safetensors"):
+        raise SwsError(f"{spec}: unknown weight file type {ext!r} (expected .npy, .npz, .onnx or .safetensors)")
+    return ext
+
+
+def _synthetic_size(spec: str, m: re.Match) -> None:
+    kind, k, n, seed = m.groups()
+    if int(k) == 0 or int(n) == 0:
+        raise SwsError(f"{spec}: a synthetic layer needs K >= 1 and N >= 1, not {k}x{n}")
+    check_size(spec, int(k), int(n))
+
+
+def check_source(spec: str) -> None:
+    """Every check `load_weights` makes before it reads a layer, for tools that must refuse a bad source
+    before they create anything (`sws explore`): a synthetic size that fits, a built-in model whose extra
+    is installed, or a weight file of a known type that is a regular file (opened through
+    mapper.common.reading) whose first bytes match its extension."""
+    m = _SYNTH.match(spec)
+    if m:
+        _synthetic_size(spec, m)
+        return
+    if spec.startswith("synthetic:"):
+        raise SwsError(f"{spec}: a synthetic source is synthetic:laplace:KxN[:SEED] or synthetic:gauss:KxN[:SEED]")
+    if spec in BUILTIN_MODELS:
+        if spec == "minilm":
+            models.minilm_path()       # names the extra when it is not installed
+        return
+    ext = _check_file(spec)
+    if ext in (".npy", ".npz"):
+        _refuse_kind(spec, ext[1:])
+    else:
+        _open(spec).close()
+
+
 def load_weights(spec: str) -> list[Layer]:
     """Read the layers named by `spec`.
 
@@ -213,7 +254,8 @@ def load_weights(spec: str) -> list[Layer]:
     Raises
     ------
     SwsError
-        For a missing or unreadable file, a bad synthetic spec or a matrix that is not a layer.
+        For a missing or unreadable file (anything but a regular file is refused unread), a bad synthetic
+        spec or a matrix that is not a layer.
     """
     m = _SYNTH.match(spec)
     if m:
@@ -222,19 +264,5 @@ def load_weights(spec: str) -> list[Layer]:
         raise SwsError(f"{spec}: a synthetic source is synthetic:laplace:KxN[:SEED] or synthetic:gauss:KxN[:SEED]")
     if spec in BUILTIN_MODELS:
         return BUILTIN_MODELS[spec]()
-    if os.path.isdir(spec):
-        raise SwsError(f"{spec}: is a folder; weights are a .npy, .npz or .onnx file")
-    if not os.path.exists(spec):
-        builtins = f" or a built-in model ({', '.join(sorted(BUILTIN_MODELS))})" if BUILTIN_MODELS else ""
-        raise SwsError(f"{spec}: no such file (weights are a .npy, .npz, .onnx or .safetensors file, "
-                       f"synthetic:laplace:KxN[:SEED]{builtins})")
-    ext = os.path.splitext(spec)[1].lower()
-    if ext == ".npy":
-        return _npy(spec)
-    if ext == ".npz":
-        return _npz(spec)
-    if ext == ".onnx":
-        return _onnx(spec)
-    if ext == ".safetensors":
-        return _safetensors(spec)
-    raise SwsError(f"{spec}: unknown weight file type {ext!r} (expected .npy, .npz, .onnx or .safetensors)")
+    ext = _check_file(spec)
+    return {".npy": _npy, ".npz": _npz, ".onnx": _onnx, ".safetensors": _safetensors}[ext](spec)
