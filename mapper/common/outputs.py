@@ -112,12 +112,13 @@ def _check_parent(path: str, what: str) -> None:
         raise SwsError(f"{path}: cannot write the {what}: {probe} is not writable")
 
 
-def check_output_dir(path: str, inputs=(), what: str = "output folder") -> None:
+def check_output_dir(path: str, inputs=(), what: str = "output folder", *, replaced: bool = True) -> None:
     """An SwsError unless the folder `path` may be (re)placed by this run.
 
     It may if it does not exist, or is empty, or holds the MARKER of an earlier run; and it must neither be
     nor hold any input of the run (the named `inputs` and those opened through mapper.common.reading,
-    compared by device and inode) and not the current folder.
+    compared by device and inode) and not the current folder. A folder filled in place (`replaced` False,
+    claim_dir) deletes nothing, so only the inputs named by path are checked.
     """
     full = _resolve(path, what)
     if os.path.exists(full) and not os.path.isdir(full):
@@ -140,7 +141,7 @@ def check_output_dir(path: str, inputs=(), what: str = "output folder") -> None:
         if entries and MARKER not in entries:
             raise SwsError(f"{path}: the {what} already exists and holds files sws did not write "
                            f"(no {MARKER} marker), so it is not replaced: choose a new or empty folder")
-        held = held_input(full, input_ids(inputs))
+        held = held_input(full, input_ids(inputs)) if replaced else None
         if held:
             raise SwsError(f"{path}: the {what} is or holds the input {held}, which replacing it would delete: "
                            f"choose another output folder")
@@ -149,7 +150,7 @@ def check_output_dir(path: str, inputs=(), what: str = "output folder") -> None:
 def claim_dir(path: str, inputs=(), what: str = "output folder") -> None:
     """For a run that fills its output folder piece by piece (and resumes): check it as check_output_dir
     does, then make it (if need be) and mark it as written by sws, so that the next run may use it again."""
-    check_output_dir(path, inputs, what)
+    check_output_dir(path, inputs, what, replaced=False)
     try:
         os.makedirs(path, exist_ok=True)
         marker = os.path.join(path, MARKER)
