@@ -55,8 +55,9 @@ def _placed(lm: LayerMap):
     """(res, m, group) of each section's slot columns (S, SC) at their slot columns (mapper.sectioning.placement), and
     each column's ADC group (slot // adc_mux; 0 for all with a full switch matrix)."""
     s_count = lm.sec.n_sections
-    res = lm.res.reshape(s_count, -1)
-    ones = lm.sec.counts.reshape(s_count, -1).astype(np.int64)
+    sc = lm.cfg.hw.slot_cols                      # (not -1: a layer with no sections has S = 0)
+    res = lm.res.reshape(s_count, sc)
+    ones = lm.sec.counts.reshape(s_count, sc).astype(np.int64)
     slot = np.broadcast_to(np.arange(res.shape[1]), res.shape)
     mux = lm.cfg.hw.adc_mux
     if not mux:
@@ -112,7 +113,7 @@ def _tables(lm: LayerMap, e: np.ndarray, extra_bit: bool, bits: np.ndarray | Non
     sc = bits.shape[1]
     pad = -sc % n_adc
     batched = np.concatenate([bits, np.zeros((bits.shape[0], pad, rows + 1), bits.dtype)], axis=1)
-    cycles = batched.reshape(bits.shape[0], -1, n_adc, rows + 1).max(axis=2).sum(axis=1)
+    cycles = batched.reshape(bits.shape[0], batched.shape[1] // n_adc, n_adc, rows + 1).max(axis=2).sum(axis=1)
     return energy, conv, sar, cycles
 
 
@@ -125,7 +126,7 @@ def _full(lm: LayerMap, e: np.ndarray, extra_bit: bool):
         cycles = _batch_cycles(lm, bits)
     else:
         batched = np.concatenate([bits, np.zeros((bits.shape[0], -bits.shape[1] % n_adc), bits.dtype)], axis=1)
-        cycles = batched.reshape(bits.shape[0], -1, n_adc).max(axis=2).sum(axis=1)
+        cycles = batched.reshape(bits.shape[0], batched.shape[1] // n_adc, n_adc).max(axis=2).sum(axis=1)
     return e[bits].sum(axis=1), np.count_nonzero(bits, axis=1), bits.sum(axis=1), cycles
 
 
@@ -153,8 +154,9 @@ def _section_rows_and_ones(lm: LayerMap) -> tuple[np.ndarray, np.ndarray]:
     """Per section: the rows it drives and the cells holding a 1 (0 for a section with no converted column,
     which is never driven)."""
     s_count = lm.sec.n_sections
-    active = (lm.res.reshape(s_count, -1) > 0).any(axis=1)
-    return lm.sec.sec_len * active, lm.sec.counts.reshape(s_count, -1).sum(axis=1) * active
+    sc = lm.cfg.hw.slot_cols                      # (not -1: a layer with no sections has S = 0)
+    active = (lm.res.reshape(s_count, sc) > 0).any(axis=1)
+    return lm.sec.sec_len * active, lm.sec.counts.reshape(s_count, sc).sum(axis=1) * active
 
 
 def macro_energy(fixed_pj: float, cost: dict, m) -> float:

@@ -160,7 +160,7 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
     lanes = lanes or default_lanes(cfg.hw.rows)
     k, n = sec.shape
     a_bits, n_adc = cfg.hw.steps, cfg.hw.n_adc
-    flat = res.reshape(len(res), -1)
+    flat = res.reshape(len(res), int(np.prod(res.shape[1:])))   # (not -1: S may be 0)
     ordered = -np.sort(-flat, axis=1)                               # widest first
     n_active = np.count_nonzero(flat, axis=1)
     batch_sum = ordered[:, ::n_adc].sum(axis=1)                     # a batch lasts its widest column
@@ -247,7 +247,7 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
     m = macro_of(cfg)
     k, n = sec.shape
     a_bits, steps = cfg.hw.input_bits, cfg.hw.steps
-    flat = res.reshape(len(res), -1)
+    flat = res.reshape(len(res), int(np.prod(res.shape[1:])))   # (not -1: a layer with no sections has S = 0)
     active = (flat > 0).any(axis=1)
     conversions = int(steps * np.count_nonzero(flat))
     rows = row_activations(sec, active)
