@@ -40,7 +40,7 @@ import argparse  # noqa: E402  (after the start-up handlers: an interrupt during
 import importlib  # noqa: E402
 import warnings  # noqa: E402
 
-from mapper.common import SwsError, os_error, recording_inputs  # noqa: E402
+from mapper.common import ESCAPE, SwsError, os_error, recording_inputs  # noqa: E402
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
 COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore", "input-aware")
@@ -77,17 +77,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _one_line(text: str) -> str:
-    """One line, printable whatever the file names in it: bytes of a name that are not UTF-8 (Python keeps
-    them as surrogates) are shown as \\xNN escapes."""
-    text = " ".join(str(text).split())
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return " ".join(str(text).split())
 
 
 def _printable_streams() -> None:
-    """A result naming a file whose name is not UTF-8 is printed with escapes, not refused."""
+    """A result or message naming a file whose name is not UTF-8 is printed with \\xNN escapes
+    (mapper.common.ESCAPE), not refused."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors=ESCAPE)
         except (AttributeError, ValueError, OSError):
             pass
 
@@ -105,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser(argv).parse_args(argv)
         with warnings.catch_warnings(), recording_inputs():
             # numpy's overflow warnings would break the one-line contract; a result that overflowed is
-            # refused where it is written (mapper.common.outputs.dumps_json) or checked (the golden model).
+            # refused where it is written (mapper.common.dumps_json) or checked (the golden model).
             warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered",
                                     RuntimeWarning)
             return args.run(args) or 0

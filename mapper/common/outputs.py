@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
-import math
 import os
 import re
 import shutil
@@ -37,9 +35,10 @@ import threading
 from .errors import SwsError
 from .identity import held_input, input_ids
 from .reading import file_kind
+from .text import ESCAPE
 
 __all__ = ["MARKER", "atomic_dir", "atomic_path", "write_atomic", "check_output_dir", "check_output_file",
-           "claim_dir", "dumps_json", "os_error"]
+           "claim_dir", "os_error"]
 
 #: The file that marks a folder as written by sws, so that a later run may replace it.
 MARKER = ".sws-output"
@@ -356,35 +355,8 @@ def write_atomic(path: str, content, *, binary: bool = False, inputs=(), within:
     `check_output_file`. Text is UTF-8; a character it cannot hold (a file name that is not UTF-8) is
     written as a backslash escape."""
     with atomic_path(path, inputs=inputs, within=within) as tmp:
-        with (open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8", errors="backslashreplace")) as f:
+        with (open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8", errors=ESCAPE)) as f:
             if callable(content):
                 content(f)
             else:
                 f.write(content)
-
-
-def _first_non_finite(obj, where="$"):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return where, obj
-    if isinstance(obj, dict):
-        items = obj.items()
-    elif isinstance(obj, (list, tuple)):
-        items = enumerate(obj)
-    else:
-        return None
-    for k, v in items:
-        found = _first_non_finite(v, f"{where}.{k}" if isinstance(obj, dict) else f"{where}[{k}]")
-        if found:
-            return found
-    return None
-
-
-def dumps_json(obj, *, what: str = "the result", **kwargs) -> str:
-    """Standard JSON text (RFC 8259: no NaN or Infinity); an SwsError naming the first non-finite value."""
-    try:
-        return json.dumps(obj, allow_nan=False, **kwargs)
-    except ValueError:
-        found = _first_non_finite(obj)
-        at = f" ({found[0]} = {found[1]})" if found else ""
-        raise SwsError(f"{what} holds a number too large for JSON{at}: an input (such as --e8) is out of "
-                       f"any meaningful range") from None
