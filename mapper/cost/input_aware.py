@@ -223,20 +223,19 @@ def load_layer_inputs(path: str, layers) -> dict:
     import os
 
     from ..common import SwsError
-    if not os.path.isfile(path):
+    from ..sources import read_npy, read_npz
+    if not os.path.lexists(path) or os.path.isdir(path):
         raise SwsError(f"{path}: no such inputs file (a .npy array for one layer, or a .npz of one per layer)")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise SwsError(f"{path}: not a readable .npy or .npz file ({e})") from None
-    if isinstance(loaded, np.ndarray):
+    # Read through mapper.sources (and so mapper.common.reading): a regular file, its arrays bounded by their
+    # headers before they are read, dates and durations refused; .npy and .npz told apart by the extension,
+    # and the first bytes must agree.
+    if not path.lower().endswith(".npz"):
         if len(layers) != 1:
             raise SwsError(f"{path}: a .npy file gives the inputs of one layer, but the source has {len(layers)}: "
                            f"give a .npz with one array per layer name")
-        arrays = {layers[0].layer.name: loaded}
+        arrays = {layers[0].layer.name: read_npy(path, bytes_per_value=128, what="to simulate")}
     else:
-        with loaded:
-            arrays = {k: loaded[k] for k in loaded.files}
+        arrays = read_npz(path, bytes_per_value=128, what="to simulate")
         unknown = sorted(set(arrays) - {l.layer.name for l in layers})
         if unknown:
             raise SwsError(f"{path}: no layer is named {unknown[0]!r} (the layers: "
@@ -246,7 +245,7 @@ def load_layer_inputs(path: str, layers) -> dict:
     for name, x in arrays.items():
         layer, where = by_name[name], f"{path}[{name}]"
         cfg = layer.cfg
-        if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
+        if x.dtype.kind not in "iu":     # by kind: numpy counts timedelta64 as an integer type
             raise SwsError(f"{where}: inputs must be integers, not {x.dtype}")
         x = x.reshape(1, -1) if x.ndim == 1 else x
         k = layer.layer.shape[0]

@@ -13,7 +13,7 @@ from . import builtin as models
 from ..common import SwsError, open_input, read_bytes
 from .layer import BYTES_PER_WEIGHT, Layer, check_matrix, check_size, conv_matrices, memory_limit
 
-__all__ = ["load_weights", "check_source", "source_name", "read_npy", "BUILTIN_MODELS"]
+__all__ = ["load_weights", "check_source", "source_name", "read_npy", "read_npz", "BUILTIN_MODELS"]
 
 _SYNTH = re.compile(r"^synthetic:(laplace|gauss):(\d+)x(\d+)(?::(\d+))?$")
 
@@ -131,20 +131,31 @@ def _npy(path: str) -> list[Layer]:
     return [Layer(stem, check_matrix(path, a))]
 
 
-def _npz(path: str) -> list[Layer]:
-    _refuse_kind(path, "npz")
-    layers = []
+def read_npz(path: str, *, bytes_per_value: int = BYTES_PER_WEIGHT, what: str = "to map") -> dict[str, np.ndarray]:
+    """The arrays of a .npz archive by name, each refused as `read_npy` refuses one, from its header before
+    it is read; together they must fit in memory_limit() at `bytes_per_value` bytes per element."""
+    noun = "weights" if what == "to map" else "inputs"
+    _refuse_kind(path, "npz", noun)
+    arrays, total = {}, 0
     try:
-        with _open(path) as fh, np.load(fh, allow_pickle=False) as z:
+        with _open(path, noun) as fh, np.load(fh, allow_pickle=False) as z:
             for key in z.files:
                 where = f"{path}[{key}]"
                 with z.zip.open(key + ".npy") as f:
-                    _check_header(where, *_npy_header(f, where))
-                layers.append(Layer(key, check_matrix(where, z[key])))
+                    shape, dtype = _npy_header(f, where)
+                _check_header(where, shape, dtype, bytes_per_value, what)
+                total += int(np.prod(shape, dtype=object))
+                check_size(path, 1, total, bytes_per_value, what, "set of arrays")
+                arrays[key] = z[key]
     except SwsError:
         raise
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise SwsError(f"{path}: not a readable .npz archive ({e})") from None
+        raise SwsError(f"{path}: not a readable .npz archive ({type(e).__name__})") from None
+    return arrays
+
+
+def _npz(path: str) -> list[Layer]:
+    layers = [Layer(key, check_matrix(f"{path}[{key}]", a)) for key, a in read_npz(path).items()]
     if not layers:
         raise SwsError(f"{path}: the .npz archive holds no arrays: it needs one 2-D array per layer")
     return layers
