@@ -106,8 +106,9 @@ def load_spec(path: str) -> dict:
         if bad:
             _fail(path, f"{where}.{bad[0]}", keys[bad[0]], f"unknown configuration keys: {', '.join(bad)}")
     layers = spec.get("layers")
-    if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
-        _fail(path, "layers", layers, "must be a list of layer names")
+    if layers is not None and (not isinstance(layers, list) or not layers or
+                               not all(isinstance(x, str) for x in layers)):
+        _fail(path, "layers", layers, "must be a non-empty list of layer names")
     per_channel = spec.get("per_channel", False)
     if not isinstance(per_channel, bool):
         _fail(path, "per_channel", per_channel, "must be true or false")
