@@ -78,12 +78,13 @@ def initializer_array(t: onnx.TensorProto, what: str = "initializer") -> np.ndar
     except (KeyError, ValueError, TypeError):
         raise SwsError(f"{name}: data type {t.data_type} is not an ONNX tensor type") from None
     if t.HasField("raw_data"):
-        have = len(t.raw_data) / max(1, dtype.itemsize)
+        have, data = len(t.raw_data) / max(1, dtype.itemsize), f"{len(t.raw_data)} bytes of {dtype.itemsize}-byte values"
     else:
         have = max((len(getattr(t, f)) for f in _TYPED_FIELDS), default=0)
+        data = f"{have} values"
     packed = t.data_type in (onnx.TensorProto.INT4, onnx.TensorProto.UINT4)
     if (not packed and have != count) or (packed and have * 2 < count):
-        raise SwsError(f"{name}: dims {dims} hold {count} values, which do not match its data ({have:g} values)")
+        raise SwsError(f"{name}: dims {dims} hold {count} values, which do not match its data ({data})")
     try:
         return numpy_helper.to_array(t)
     except (ValueError, TypeError, KeyError) as e:
