@@ -139,7 +139,8 @@ def check_output_dir(path: str, inputs=(), what: str = "output folder", *, repla
             raise os_error(e, f"reading the {what}") from None
         if entries and MARKER not in entries:
             raise SwsError(f"{path}: the {what} already exists and holds files sws did not write "
-                           f"(no {MARKER} marker), so it is not replaced: choose a new or empty folder")
+                           f"(no {MARKER} marker), so it is not {'replaced' if replaced else 'written into'}: "
+                           f"choose a new or empty folder")
         held = held_input(full, input_ids(inputs)) if replaced else None
         if held:
             raise SwsError(f"{path}: the {what} is or holds the input {held}, which replacing it would delete: "

@@ -131,6 +131,8 @@ def load_spec(path: str) -> dict:
     for source in dict.fromkeys(weights):
         try:
             check_source(source)
+            if layers is not None:      # the names exist in every source (read once, as a point reads it)
+                _layers(source, tuple(layers))
         except SwsError as e:
             raise SwsError(f"{path}: weights: {e}") from None
     return out

@@ -455,6 +455,12 @@ HOSTILE = [
      ["rtl", "{plan}", "-o", "{tmp}/t.v"], "is the input"),
     ("paths", "sim -o a hard link of the inputs", lambda t: os.link(t / "x.npy", t / "y.npy"),
      ["sim", "{plan}", "--inputs", "{x}", "-o", "{tmp}/y.npy"], "is the input"),
+    ("paths", "flow -o a folder of the user's files", user_folder("out"), ["flow", "--no-synth", "-o", "{tmp}/out"],
+     "holds files sws did not write (no .sws-output marker), so it is not written into"),
+    ("paths", "flow with a missing weight file (no output folder made)", None,
+     ["flow", "--weights", "{tmp}/none.npy", "--no-synth", "-o", "{tmp}/out"], "none.npy: no such file"),
+    ("spec", "an unknown layer (no output folder made)", text("s.yaml", "weights: synthetic:laplace:8x8\n"
+                                                                      "layers: [L9]\n"), S, "no layer 'L9'"),
     ("paths", "explore into an output whose cache is a link", both(text("s.yaml", "weights: synthetic:laplace:8x8\n"),
                                                                     user_folder("out", marked=True, extra=[
                                                                         lambda d: os.symlink(d.parent, d / "cache")])),
