@@ -73,9 +73,19 @@ def _npy_header(f, where: str):
             shape, _, dtype = np.lib.format.read_array_header_1_0(f)
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    except (ValueError, OSError, EOFError) as e:
-        raise SwsError(f"{where}: not a readable .npy array ({e})") from None
+    except (ValueError, OSError, EOFError, SyntaxError):
+        # numpy's reason quotes the header, which is the file's text: name the rule only.
+        raise SwsError(f"{where}: not a readable .npy array (its header is not a valid .npy header)") from None
     return shape, dtype
+
+
+def _check_data_size(where: str, shape, dtype, available: int) -> None:
+    """The data the header declares must be there, before an array of that size is allocated: a tiny file
+    claiming millions of values is refused, not read into a large allocation."""
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > available:
+        raise SwsError(f"{where}: not a readable .npy array (truncated: its header declares {need} bytes of data, "
+                       f"the file holds {max(0, available)})")
 
 
 def _check_header(where: str, shape, dtype, bytes_per_value: int = BYTES_PER_WEIGHT, what: str = "to map") -> None:
@@ -116,13 +126,15 @@ def read_npy(path: str, *, bytes_per_value: int = BYTES_PER_WEIGHT, what: str = 
     _refuse_kind(path, "npy", noun)
     try:
         with _open(path, noun) as f:
-            _check_header(path, *_npy_header(f, path), bytes_per_value, what)
+            shape, dtype = _npy_header(f, path)
+            _check_header(path, shape, dtype, bytes_per_value, what)
+            _check_data_size(path, shape, dtype, os.fstat(f.fileno()).st_size - f.tell())
             f.seek(0)
             return np.load(f, allow_pickle=False)
     except SwsError:
         raise
     except (ValueError, OSError, EOFError) as e:
-        raise SwsError(f"{path}: not a readable .npy array ({e})") from None
+        raise SwsError(f"{path}: not a readable .npy array ({type(e).__name__})") from None
 
 
 def _npy(path: str) -> list[Layer]:
@@ -141,9 +153,12 @@ def read_npz(path: str, *, bytes_per_value: int = BYTES_PER_WEIGHT, what: str = 
         with _open(path, noun) as fh, np.load(fh, allow_pickle=False) as z:
             for key in z.files:
                 where = f"{path}[{key}]"
-                with z.zip.open(key + ".npy") as f:
+                member = key + ".npy"
+                with z.zip.open(member) as f:
                     shape, dtype = _npy_header(f, where)
+                    offset = f.tell()
                 _check_header(where, shape, dtype, bytes_per_value, what)
+                _check_data_size(where, shape, dtype, z.zip.getinfo(member).file_size - offset)
                 total += int(np.prod(shape, dtype=object))
                 check_size(path, 1, total, bytes_per_value, what, "set of arrays")
                 arrays[key] = z[key]

@@ -361,6 +361,13 @@ HOSTILE = [
     ("weights", "datetime64 in an .npz", lambda t: np.savez(t / "w.npz", a=np.zeros((2, 2), "datetime64[D]")),
      M + ["{tmp}/w.npz"], "w.npz[a]: the values must be integers or floats, not datetime64[D]"),
     ("weights", "records", npy("w.npy", np.zeros((2, 2), [("a", "<i4")])), M + [W], "not records"),
+    ("weights", "a header of 8000 x 8000 and no data", huge_npy("w.npy", (8000, 8000)), M + [W],
+     "truncated: its header declares 512000000 bytes of data, the file holds 0"),
+    ("weights", "an .npz member of 8000 x 8000 and no data", lambda t: _npz_with_huge_member(t / "w.npz", (8000, 8000)),
+     M + ["{tmp}/w.npz"], "w.npz[big]: not a readable .npy array (truncated"),
+    ("weights", "a header of text, not echoed", raw("w.npy", b"\x93NUMPY\x01\x00\x20\x00{'" + SECRET.encode()
+                                                        + b"': 1}" + b" " * 7 + b"\n"), M + [W],
+     "its header is not a valid .npy header"),
     # -- plans ------------------------------------------------------------------------------------------
     ("plan", "1e400 in plan.json", plan_edit(manifest_text('"sparsity_requested": 0.0', '"sparsity_requested": 1e400')),
      ["rtl", "{plan}"], "plan.json, line"),
@@ -752,11 +759,11 @@ CASES = [
 ] + HOSTILE
 
 
-def _npz_with_huge_member(path):
+def _npz_with_huge_member(path, shape=(2 ** 20, 2 ** 20)):
     import zipfile
     with zipfile.ZipFile(path, "w") as z:
         with z.open("big.npy", "w") as f:
-            npformat.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (2 ** 20, 2 ** 20)})
+            npformat.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": shape})
 
 
 def _reorder_first_section(d):
