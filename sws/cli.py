@@ -43,7 +43,7 @@ import warnings  # noqa: E402
 from mapper.common import ESCAPE, SwsError, os_error, recording_inputs  # noqa: E402
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
-COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore", "input-aware")
+COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "prune", "explore", "input-aware")
 
 
 class Terminated(BaseException):

@@ -29,6 +29,8 @@ def source_name(spec: str) -> str:
         return f"synthetic-{kind}-{k}x{n}-{seed or 0}"
     if spec in BUILTIN_MODELS:
         return spec
+    if spec.startswith("minilm:"):
+        return spec.replace(":", "-")
     return os.path.splitext(os.path.basename(spec.rstrip("/")))[0] or "weights"
 
 
@@ -257,6 +259,10 @@ def check_source(spec: str) -> None:
         if spec == "minilm":
             models.minilm_path()       # names the extra when it is not installed
         return
+    variant = models.minilm_variant(spec)   # minilm:sparseNN: its file must exist
+    if variant is not None:
+        _open(variant).close()
+        return
     ext = _check_file(spec)
     if ext in (".npy", ".npz"):
         _refuse_kind(spec, ext[1:])
@@ -290,5 +296,8 @@ def load_weights(spec: str) -> list[Layer]:
         raise SwsError(f"{spec}: a synthetic source is synthetic:laplace:KxN[:SEED] or synthetic:gauss:KxN[:SEED]")
     if spec in BUILTIN_MODELS:
         return BUILTIN_MODELS[spec]()
+    variant = models.minilm_variant(spec)
+    if variant is not None:
+        return models.minilm(variant)
     ext = _check_file(spec)
     return {".npy": _npy, ".npz": _npz, ".onnx": _onnx, ".safetensors": _safetensors}[ext](spec)

@@ -6,7 +6,8 @@ import argparse
 import math
 import sys
 
-from mapper.config import ENCODINGS as INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
+from mapper.config import (ENCODINGS as INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS,
+                           ArrayConfig)
 from mapper.common import SwsError
 from mapper.cost import load_macro
 
