@@ -78,8 +78,8 @@ def _load_onnx(path: str):
         import onnx  # noqa: F401
     except ImportError:
         raise SwsError(f"the built-in model 'minilm' needs onnx (the 'minilm' extra): {MINILM_EXTRA}") from None
-    from .onnx_weights import load_model
-    return load_model(path)   # through mapper.common.reading: a `sws prune` export is a file like any other
+    from .onnx_weights import read_onnx_model
+    return read_onnx_model(path)   # through mapper.common.reading: a `sws prune` export is a file like any other
 
 
 def minilm_linears(model=None) -> list[GraphLinear]:

@@ -25,7 +25,7 @@ from ..common import SwsError, read_bytes
 from .layer import GraphLinear, Layer, check_matrix, check_size, conv_matrices, memory_limit
 from .onnx_fold import Const, FoldedGraph, attr, per_axis
 
-__all__ = ["read_onnx_layers", "load_model", "onnx_layers", "onnx_linears", "OnnxLayer"]
+__all__ = ["read_onnx_layers", "read_onnx_model", "onnx_layers", "onnx_linears", "OnnxLayer"]
 
 #: Operators whose weight is a K x N matrix: op -> (activation input, weight input, weight zero-point input).
 _LINEAR = {"MatMul": (0, 1, None), "Gemm": (0, 1, None), "MatMulInteger": (0, 1, 3), "QLinearMatMul": (0, 3, 5)}
@@ -206,7 +206,7 @@ def onnx_linears(model: onnx.ModelProto) -> list[GraphLinear]:
     return out
 
 
-def load_model(path: str) -> onnx.ModelProto:
+def read_onnx_model(path: str) -> onnx.ModelProto:
     """The ONNX model of a file read through mapper.common.reading: a regular file, at most a quarter of the
     memory available (protobuf parsing and the arrays need about four times the file), its external data
     never followed."""
@@ -219,7 +219,7 @@ def load_model(path: str) -> onnx.ModelProto:
 
 def read_onnx_layers(path: str) -> list[Layer]:
     """The crossbar layers of an ONNX file (see the module docstring), each with the model's notes."""
-    model = load_model(path)
+    model = read_onnx_model(path)
     try:
         found, notes = onnx_layers(model)
     except SwsError as e:

@@ -111,12 +111,9 @@ def minilm_path_of(spec: str | None = None) -> str:
 def minilm_model(spec: str | None = None):
     """The MiniLM ONNX model (see minilm_path_of) and its 36 linear layers (as GraphLinear), from the minilm
     extra."""
-    onnx, _ = ort()
-    from mapper.sources import minilm_linears
+    ort()
+    from mapper.sources import minilm_linears, read_onnx_model
     path = minilm_path_of(spec)
-    try:
-        model = onnx.load(path)
-    except Exception as e:  # protobuf DecodeError and others for a damaged file
-        raise SwsError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    model = read_onnx_model(path)       # through mapper.common.reading: regular, bounded, no external data
     linears = minilm_linears(model)
     return model, linears

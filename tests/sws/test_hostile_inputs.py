@@ -287,3 +287,17 @@ def _measured(argv, *, cwd, env):
     if proc.returncode == -signal.SIGKILL:
         pytest.fail(f"{' '.join(argv[3:])}: still running after {WALL_SECONDS} s (a hang)")
     return proc.returncode, out, err, usage
+
+
+def test_sws_prune_reads_its_text_and_checkpoints_through_the_reading_layer(tmp_path):
+    from mapper.common import SwsError
+    from sws.experiments.distill import checkpoint_config
+    from sws.experiments.training_text import text_passages
+    os.mkfifo(tmp_path / "text.txt")
+    with pytest.raises(SwsError, match=r"--text: .*text.txt: the training text is a FIFO"):
+        text_passages(str(tmp_path / "text.txt"))            # was: open() waiting for a writer forever
+    (tmp_path / "elsewhere.npz").write_bytes(b"PK")
+    (tmp_path / "models").mkdir()
+    os.symlink(tmp_path / "elsewhere.npz", tmp_path / "models" / "checkpoint.npz")
+    with pytest.raises(SwsError, match="the checkpoint is a symbolic link out of"):
+        checkpoint_config(str(tmp_path / "models"))
