@@ -73,8 +73,9 @@ def _open_beneath(path: str, folder: str, what: str) -> int:
     real_folder = os.path.realpath(folder)
     real = os.path.realpath(path)
     if not _inside(real, real_folder) or real == real_folder:
-        raise SwsError(f"{path}: the {what} is a symbolic link out of {folder} (to {real}): a {what} must be a "
-                       f"file of {folder} itself")
+        how = "a symbolic link out of" if real != os.path.abspath(path) else "outside"
+        raise SwsError(f"{path}: the {what} is {how} {folder} (to {real}): a {what} must be a file of {folder} "
+                       f"itself")
     parts = os.path.relpath(real, real_folder).split(os.sep)
     dfd = os.open(real_folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -275,6 +276,8 @@ def _yaml_events(yaml, text: str, where: str) -> None:
                 anchors[event.anchor] = 1
             add(event, 1)
         elif isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in stack):
+                fail(event, "an alias inside the value it names (a structure that contains itself)")
             add(event, anchors.get(event.anchor, 1))
 
 
