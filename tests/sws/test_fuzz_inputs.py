@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import tempfile
 
 import numpy as np
@@ -36,6 +37,8 @@ from tests.sws.test_bad_inputs import SPEC, MAP_ARGS, save_manifest, snapshot  #
 FAST = settings(max_examples=25, derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+#: An example still running after this long is a hang (the fuzzer's finding), not a slow input.
+EXAMPLE_SECONDS = 60
 
 
 def run_command(argv, work: str, output: str) -> tuple[int, str]:
@@ -45,6 +48,12 @@ def run_command(argv, work: str, output: str) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     old = os.getcwd()
     os.chdir(work)
+
+    def hang(signum, frame):
+        raise AssertionError(f"sws {' '.join(argv)} still running after {EXAMPLE_SECONDS} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(EXAMPLE_SECONDS)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -52,6 +61,8 @@ def run_command(argv, work: str, output: str) -> tuple[int, str]:
             except SystemExit as e:        # argparse
                 code = e.code
     finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
         os.chdir(old)
     err = err.getvalue()
     assert code in (0, 2), (code, err)
@@ -322,6 +333,45 @@ def specs(draw):
     return spec
 
 
+#: Pieces of YAML syntax (anchors, aliases, merges, tags, flow and block collections), strung together at
+#: random: the raw texts of the spec fuzzer beyond what yaml.safe_dump writes.
+YAML_TOKENS = ["&a ", "&b ", "*a", "*b", "[", "]", "{", "}", ": ", ", ", "- ", "\n", "\n  ", " ", "weights",
+               "grid", "rows", "config", "per_channel", "16", "-1", "0.5", "1e400", "9" * 40, "no", "null", "~",
+               "synthetic:laplace:8x8", "'q'", '"\\x00"', "<<: *a", "!!python/name:os.system", "!!binary", "? ",
+               "---", "...", "%YAML 1.1\n", "#c", "|", ">"]
+yaml_token_soup = st.lists(st.sampled_from(YAML_TOKENS), max_size=30).map("".join)
+
+
+@st.composite
+def yaml_with_aliases(draw):
+    """A spec in YAML flow style whose collections may carry anchors and whose values may be aliases of any
+    anchor seen so far, the enclosing ones included (a structure that contains itself)."""
+    anchors: list[str] = []
+
+    def node(depth):
+        kinds = ["scalar", "alias", "seq", "map"] if depth < 4 else ["scalar", "alias"]
+        kind = draw(st.sampled_from(kinds))
+        if kind == "alias" and anchors:
+            return "*" + draw(st.sampled_from(anchors))
+        if kind in ("seq", "map"):
+            name = f"a{len(anchors)}" if draw(st.booleans()) else None
+            if name:
+                anchors.append(name)
+            n = draw(st.integers(0, 3))
+            if kind == "seq":
+                body = "[" + ", ".join(node(depth + 1) for _ in range(n)) + "]"
+            else:
+                keys = draw(st.lists(st.sampled_from(sorted(FIELD_VALUES)), min_size=n, max_size=n, unique=True))
+                body = "{" + ", ".join(f"{k}: {node(depth + 1)}" for k in keys) + "}"
+            return (f"&{name} " if name else "") + body
+        return draw(st.sampled_from(["16", "32", "0.5", "sorted", "walden", "null", "true", "'x'"]))
+
+    return f"weights: synthetic:laplace:8x8\ngrid: {node(0)}\nconfig: {node(1)}\n"
+
+
+yaml_texts = yaml_token_soup | yaml_with_aliases()
+
+
 def _fuzz_spec(work, spec, as_yaml, raw, monkeypatch):
     import sws.experiments.explore as explore
     monkeypatch.setattr(explore, "_run_local", lambda todo, workers: ((i, explore.run_point(p)) for i, p in todo))
@@ -341,7 +391,7 @@ def _fuzz_spec(work, spec, as_yaml, raw, monkeypatch):
 
 
 @FAST
-@given(spec=specs(), as_yaml=st.booleans(), raw=st.none() | st.text(max_size=60))
+@given(spec=specs(), as_yaml=st.booleans(), raw=st.none() | st.text(max_size=60) | yaml_texts)
 def test_fuzz_explore_specs(work, spec, as_yaml, raw, monkeypatch):
     need_module("yaml", "explore")
     _fuzz_spec(work, spec, as_yaml, raw, monkeypatch)
@@ -349,7 +399,7 @@ def test_fuzz_explore_specs(work, spec, as_yaml, raw, monkeypatch):
 
 @pytest.mark.slow
 @SLOW
-@given(spec=specs(), as_yaml=st.booleans(), raw=st.none() | st.text(max_size=200))
+@given(spec=specs(), as_yaml=st.booleans(), raw=st.none() | st.text(max_size=200) | yaml_texts)
 def test_fuzz_explore_specs_search(work, spec, as_yaml, raw, monkeypatch):
     need_module("yaml", "explore")
     _fuzz_spec(work, spec, as_yaml, raw, monkeypatch)
