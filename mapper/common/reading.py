@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import math

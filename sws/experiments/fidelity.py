@@ -22,7 +22,6 @@ Two ways of running a pruned model:
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np

@@ -3,7 +3,6 @@ input encoding, weight-only and input-aware planning, under every energy law (ma
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np

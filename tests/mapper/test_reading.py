@@ -11,7 +11,7 @@ import stat
 import pytest
 
 from mapper.common import (MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_YAML_VALUES, SwsError, check_output_dir,
-                           check_output_file, claim_dir, inputs_read, open_input, parse_json, parse_yaml, read_bytes,
+                           check_output_file, claim_dir, inputs_read, parse_json, parse_yaml, read_bytes,
                            read_json, read_text, recording_inputs, write_atomic, write_text)
 
 
