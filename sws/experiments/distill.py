@@ -633,10 +633,10 @@ def prune_minilm(folder: str, *, steps: int | None = None, model: str | None = N
     jax_modules()
     onnx_model, _ = minilm_model(model)
     shape, teacher = from_onnx(onnx_model)
-    os.makedirs(folder, exist_ok=True)
     ckpt = os.path.join(folder, CHECKPOINT)
     if restart and os.path.exists(ckpt):
         os.remove(ckpt)
+    # The folder is made once the training text is read (training_sequences keeps its token cache there).
     seqs, info = training_sequences(text, max_tokens=cfg.lengths[-1], cache=folder)
     log(f"training text: {info['source']}, {info['sequences']} sequences, {info['tokens']} tokens")
     old = checkpoint_config(folder)
