@@ -34,7 +34,8 @@ def _is_the_program() -> bool:
 
 if _is_the_program():
     for _sig in _STARTUP_EXIT:
-        signal.signal(_sig, _exit_at_start_up)
+        if signal.getsignal(_sig) is not signal.SIG_IGN:    # an ignored signal (nohup, a background job) stays so
+            signal.signal(_sig, _exit_at_start_up)
 
 import argparse  # noqa: E402  (after the start-up handlers: an interrupt during the imports is one line)
 import importlib  # noqa: E402
@@ -93,8 +94,9 @@ def _printable_streams() -> None:
 def main(argv: list[str] | None = None) -> int:
     previous = {}
     try:
-        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _terminate)
-        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig, handler in ((signal.SIGTERM, _terminate), (signal.SIGINT, signal.default_int_handler)):
+            if signal.getsignal(sig) is not signal.SIG_IGN:     # an ignored signal stays ignored
+                previous[sig] = signal.signal(sig, handler)
     except ValueError:          # not the main thread (a library caller's worker): leave signals alone
         pass
     try:
