@@ -29,8 +29,8 @@ import stat
 from .errors import SwsError
 from .identity import note_input
 
-__all__ = ["open_input", "read_bytes", "read_text", "read_json", "parse_json", "parse_yaml", "file_kind", "size_text", "MAX_JSON_DEPTH", "MAX_INT_DIGITS",
-           "MAX_TEXT_BYTES", "MAX_YAML_VALUES", "MAX_SCALAR_CHARS"]
+__all__ = ["open_input", "read_bytes", "read_text", "read_json", "parse_json", "parse_yaml", "file_kind", "size_text",
+           "MAX_JSON_DEPTH", "MAX_INT_DIGITS", "MAX_TEXT_BYTES", "MAX_YAML_VALUES", "MAX_SCALAR_CHARS"]
 
 #: Deepest nesting of objects and lists a JSON or YAML input may have (plans and specs need 5).
 MAX_JSON_DEPTH = 64
@@ -43,7 +43,9 @@ MAX_YAML_VALUES = 100_000
 #: Longest YAML scalar, in characters.
 MAX_SCALAR_CHARS = 4096
 
+
 def file_kind(mode: int) -> str:
+    """What a file of this st_mode is, for messages: "a regular file", "a FIFO (named pipe)", ..."""
     for test, name in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
                        (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
@@ -107,7 +109,6 @@ def open_input(path: str, *, what: str, limit: int | None, folder: str | None = 
         For a missing or unreadable file, anything that is not a regular file, a link out of `folder`,
         or a file larger than `limit`.
     """
-
     try:
         fd = _open_beneath(path, folder, what) if folder is not None else os.open(path, _FLAGS)
     except SwsError:
