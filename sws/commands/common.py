@@ -191,3 +191,42 @@ def add_layer_args(p) -> None:
     p.add_argument("--layer", help="the layer of the plan (default: its first)")
     p.add_argument("--lanes", type=int, default=None,
                    help="rows gathered per cycle, a power of two, at most R (default: R / 32, at least 1)")
+
+
+def add_analog_args(p, *, default_seeds: int = 3, noise_scale: bool = True) -> None:
+    """--analog PRESET|FILE, --seeds, --drift-time, --no-drift-compensation (mapper.analog)."""
+    from mapper.analog import PRESETS
+    g = p.add_argument_group("analog non-idealities (mapper.analog; docs/design.md section 4)")
+    g.add_argument("--analog", metavar="PRESET|FILE.json", default=None,
+                   help=f"compute the layers through an analog device model: a preset ({', '.join(PRESETS)}) or a "
+                        "device file (format sws-analog-device)")
+    g.add_argument("--seeds", type=int, default=default_seeds,
+                   help="Monte Carlo chip instances (default %(default)s)")
+    g.add_argument("--drift-time", type=float, default=3600.0, metavar="SECONDS",
+                   help="read time after programming, in seconds (default %(default)s: one hour)")
+    g.add_argument("--no-drift-compensation", action="store_true",
+                   help="no global drift compensation of the ADC reference")
+    if noise_scale:
+        g.add_argument("--noise-scale", type=float, default=1.0,
+                       help="multiply every noise std of the device and ADC by this (default %(default)s)")
+    g.add_argument("--fine-bits", type=int, default=0, metavar="K",
+                   help="remedy: convert the columns of the top K weight bits one bit finer (an ADC of half the "
+                        "LSB; costs E(res + 1) - E(res) a conversion) (default %(default)s)")
+    g.add_argument("--leak-correction", action="store_true",
+                   help="remedy: subtract the 0-cells' mean leak times the driven rows from each conversion")
+
+
+def analog_from_args(args):
+    """The AnalogRun of the analog options, or None without --analog; a bad value names its option."""
+    if args.analog is None:
+        return None
+    from mapper.analog import AnalogRun, load_device
+    if isinstance(args.seeds, bool) or args.seeds < 1:
+        raise SwsError(f"--seeds must be an integer >= 1, not {args.seeds!r}")
+    s = getattr(args, "noise_scale", 1.0)
+    if not (s >= 0 and s < float("inf")):
+        raise SwsError(f"--noise-scale must be a finite number >= 0, not {s!r}")
+    device = load_device(args.analog)
+    if s != 1.0:
+        device = device.scaled(s)
+    return AnalogRun(device, args.drift_time, not args.no_drift_compensation, args.fine_bits, args.leak_correction)

@@ -13,7 +13,7 @@ from mapper.sources import source_name
 from sws.experiments.pruning import map_pruned_to_folder
 
 from ..progress import Progress
-from .common import add_config_args, add_weight_args, config_from_args
+from .common import add_analog_args, add_config_args, add_weight_args, analog_from_args, config_from_args
 
 
 def add_parser(sub):
@@ -29,6 +29,7 @@ def add_parser(sub):
                         "two's-complement and sign-magnitude drives")
     add_config_args(p)
     add_weight_args(p)
+    add_analog_args(p)
     p.add_argument("--prune", choices=PRUNE_METHODS, default="magnitude",
                    help="how --sparsity prunes (default %(default)s); wanda and sparsegpt need a model and its "
                         "calibration inputs: the built-in minilm only")
@@ -37,11 +38,15 @@ def add_parser(sub):
 
 def run(args):
     out = args.output or os.path.join("build", source_name(args.weights))
+    analog = analog_from_args(args)
     with Progress(args.quiet, "map") as progress:
         if args.prune == "magnitude":
             report = map_to_folder(args.weights, config_from_args(args), args.sparsity, out,
-                                   per_channel=args.per_channel, progress=progress, inputs=args.inputs)
+                                   per_channel=args.per_channel, progress=progress, inputs=args.inputs,
+                                   analog=analog, analog_seeds=args.seeds)
         else:
+            if analog is not None:
+                raise SwsError("--analog goes with magnitude pruning only (--prune magnitude)")
             if args.inputs:
                 raise SwsError("--inputs goes with magnitude pruning only (--prune magnitude)")
             report = map_pruned_to_folder(args.weights, config_from_args(args), args.sparsity, out, args.prune,
@@ -66,5 +71,14 @@ def run(args):
                     print(f"{row['name']}: input-aware ({enc} drive, {row['input_aware']['vectors']} vectors): "
                           f"{ia['energy_pj']:.1f} pJ per vector, {100 * ia['reduction_vs_dense']:.1f}% less than "
                           f"dense, {100 * ia['reduction_vs_weight_only']:.1f}% less than weight-only planning")
+        for row in report["layers"]:
+            a = row.get("analog")
+            if a:
+                r = a["random"]
+                line = (f"{row['name']}: analog {report['analog']['device']['name']}: output error "
+                        f"{r['rms_error_relative']:.4f} +- {r['rms_error_relative_std']:.4f} (random inputs)")
+                if "inputs" in a:
+                    line += f", {a['inputs']['rms_error_relative']:.4f} +- {a['inputs']['rms_error_relative_std']:.4f} (captured)"
+                print(line)
         print(f"plan, ROM images and report in {out}/")
     return 0

@@ -113,10 +113,12 @@ def _with_corrections(model, linears: list[GraphLinear]):
 
 
 def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.ndarray, cfg: ArrayConfig,
-                     output: str) -> tuple[np.ndarray, list[dict]]:
+                     output: str, matvec=None) -> tuple[np.ndarray, list[dict]]:
     """The model's `output` with every weight MatMul computed by the mapped crossbars (see the module docstring).
 
     `model` already holds the (pruned) integer weights; `cfg` is the mapping (ordering, group, cap, ...).
+    `matvec(lm, x_int, i)` computes layer i's integer output (default: mapper.mapping.saturating_matvec, the
+    ideal analog array; sws.experiments.analog passes the analog model).
     Returns the output and, per layer, the input scale and the columns the cap saturates.
     """
     _ort()
@@ -138,7 +140,7 @@ def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.nd
         lm = map_layer(QuantLayer(lin.name, w), cfg)
         x_int, x_scale = quantize_inputs(x, cfg.hw.input_bits, real)
         rows = x_int[real]
-        y_int = saturating_matvec(lm, rows)
+        y_int = saturating_matvec(lm, rows) if matvec is None else matvec(lm, rows, i)
         y_xbar = y_int.astype(np.float64) * x_scale * scale
         y_float = x[real].astype(np.float64) @ (w * scale)
         delta = np.zeros(x.shape[:-1] + (w.shape[1],), np.float32)
