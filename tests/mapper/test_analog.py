@@ -244,7 +244,7 @@ def test_bad_device_files_are_refused_with_one_line(tmp_path, patch, words):
 
 def test_not_json_and_unknown_presets_are_refused(tmp_path):
     path = _write(tmp_path, "{not json")
-    with pytest.raises(SwsError, match="not JSON"):
+    with pytest.raises(SwsError, match="line 1: not valid JSON"):
         load_device(path)
     with pytest.raises(SwsError, match="neither a preset"):
         load_device("pcmx")
