@@ -7,7 +7,7 @@ import os
 from .analog import analog_error, fine_energy_pj
 from .config import RELATIVE
 from .config import ArrayConfig
-from .common import atomic_dir, check_output_dir, dumps_json
+from .common import atomic_dir, check_output_dir, dumps_json, write_text
 from .cost import input_aware_report, load_layer_inputs
 from .plan import build_layer_plan, write_plan
 from .cost import format_table, map_layers, map_source, report_dict
@@ -144,8 +144,6 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     with atomic_dir(out, inputs=sources) as tmp:
         write_plan(tmp, [build_layer_plan(r.map) for r in results],
                    {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel})
-        with open(os.path.join(tmp, "report.json"), "w") as f:
-            f.write(report_text)
-        with open(os.path.join(tmp, "report.md"), "w") as f:
-            f.write(report_markdown(report))
+        write_text(os.path.join(tmp, "report.json"), report_text)
+        write_text(os.path.join(tmp, "report.md"), report_markdown(report))
     return report

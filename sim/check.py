@@ -23,7 +23,7 @@ BACKENDS = ("amaranth",) + HDL_BACKENDS
 
 def load_inputs(path: str) -> np.ndarray:
     """The input vectors of a .npy file (checked against a layer by `golden.check_inputs`)."""
-    if not os.path.isfile(path):
+    if not os.path.lexists(path) or os.path.isdir(path):   # a FIFO or device is refused by the reading layer
         raise SwsError(f"{path}: no such inputs file (expected a .npy integer array)")
     # The golden model holds each vector's bit-planes: up to 16 int64 values per input.
     return read_npy(path, bytes_per_value=128, what="to simulate")

@@ -11,11 +11,10 @@ and g_off (its lowest programmed state).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 
-from ..common import SwsError
+from ..common import SwsError, read_json
 
 __all__ = ["CellState", "AdcNoise", "DeviceModel", "PRESETS", "preset", "load_device", "device_from_dict",
            "pcm_state", "AIHWKIT_COMMIT", "CROSSSIM_COMMIT"]
@@ -305,14 +304,8 @@ def load_device(spec: str) -> DeviceModel:
     """A preset by name, or a device file (.json, format sws-analog-device)."""
     if not isinstance(spec, str) or not spec.endswith(".json"):
         return preset(spec)
-    try:
-        with open(spec) as f:
-            d = json.load(f)
-    except OSError as e:
-        raise SwsError(f"--analog: cannot read {spec}: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SwsError(f"{spec}: not JSON ({e})") from None
-    return device_from_dict(d, spec)
+    # Through mapper.common.reading: a regular file of at most 16 MB, JSON within its bounds.
+    return device_from_dict(read_json(spec, what="device file"), spec)
 
 
 def _check_presets() -> None:   # the presets obey the file rules (import-time, cheap)

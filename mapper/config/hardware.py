@@ -9,7 +9,13 @@ from ..common import one_of, positive_int
 from ..common import SwsError
 from .drive import ENCODINGS as INPUT_ENCODINGS, input_range, step_count, step_weights
 
-__all__ = ["clog2", "HardwareConfig"]
+__all__ = ["clog2", "HardwareConfig", "LIMITS"]
+
+
+#: Upper bounds of the size-like fields: far beyond any published CIM macro (ISAAC's crossbars are 128 x 128,
+#: NeuroSim's largest subarrays 1024 x 1024) and small enough that every table, loop and netlist sized by
+#: them stays within seconds and memory (`--banks 2**40` was a hang, not an error).
+LIMITS = {"rows": 65536, "cols": 65536, "n_adc": 4096, "banks": 256, "beat": 4096}
 
 
 def clog2(n: int) -> int:
@@ -75,8 +81,11 @@ class HardwareConfig:
     double_buffer: bool = False
 
     def __post_init__(self):
-        positive_int("rows", self.rows)
-        positive_int("cols", self.cols)
+        for name, top in LIMITS.items():
+            value = getattr(self, name)
+            positive_int(name, value)
+            if value > top:
+                raise SwsError(f"{name} must be at most {top} (what hardware of this kind can hold), not {value}")
         positive_int("weight_bits", self.weight_bits)
         if self.weight_bits > 15:
             raise SwsError(f"weight_bits must be at most 15, not {self.weight_bits}")
@@ -86,15 +95,12 @@ class HardwareConfig:
         if self.input_bits > 16:
             raise SwsError(f"input_bits must be at most 16, not {self.input_bits}")
         positive_int("group", self.group)
-        positive_int("n_adc", self.n_adc)
         one_of("input_encoding", self.input_encoding, INPUT_ENCODINGS)
         if self.input_encoding == "signmag" and not self.input_signed:
             raise SwsError("input_encoding 'signmag' is for signed inputs: unsigned inputs are already magnitudes "
                            "(use input_encoding 'twos')")
         if not isinstance(self.input_aware, bool):
             raise SwsError(f"input_aware must be true or false, not {self.input_aware!r}")
-        positive_int("banks", self.banks)
-        positive_int("beat", self.beat)
         if self.beat & (self.beat - 1):
             raise SwsError(f"beat must be a power of two, not {self.beat}")
         if not isinstance(self.double_buffer, bool):

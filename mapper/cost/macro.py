@@ -27,7 +27,6 @@ sim/golden.py computes it) at the default lanes, and the ADC bound; time = cycle
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import numpy as np
 
 from ..config import ArrayConfig
 from ..config import adc_area
-from ..common import SwsError
+from ..common import SwsError, note_input, read_json
 from ..schedule import FLUSH, default_lanes, pipeline_depth
 from ..sectioning import lockstep_batches, mux_bound, placements
 from ..plan import rom_widths
@@ -67,13 +66,7 @@ class Macro:
 
 
 def _read_json(path: str) -> dict:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except OSError as e:
-        raise SwsError(f"{path}: cannot read the macro file: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise SwsError(f"{path}: the macro file is not JSON: {e.msg} at line {e.lineno}") from None
+    return read_json(path, what="macro file")   # a regular file, bounded, JSON within mapper.common.reading's limits
 
 
 def _constants(d: dict, path: str) -> dict:
@@ -124,7 +117,9 @@ def load_macro(path: str | None = None) -> Macro:
         mtime = os.path.getmtime(path)
     except OSError:
         raise SwsError(f"{path}: the macro file does not exist") from None
-    return _load(path, mtime)
+    macro = _load(path, mtime)
+    note_input(path)    # an input of the run even when cached: no output may replace it
+    return macro
 
 
 def macro_of(cfg: ArrayConfig) -> Macro:
@@ -165,7 +160,7 @@ def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -
     lanes = lanes or default_lanes(cfg.hw.rows)
     k, n = sec.shape
     a_bits, n_adc = cfg.hw.steps, cfg.hw.n_adc
-    flat = res.reshape(len(res), -1)
+    flat = res.reshape(len(res), int(np.prod(res.shape[1:])))   # (not -1: S may be 0)
     ordered = -np.sort(-flat, axis=1)                               # widest first
     n_active = np.count_nonzero(flat, axis=1)
     batch_sum = ordered[:, ::n_adc].sum(axis=1)                     # a batch lasts its widest column
@@ -252,7 +247,7 @@ def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool 
     m = macro_of(cfg)
     k, n = sec.shape
     a_bits, steps = cfg.hw.input_bits, cfg.hw.steps
-    flat = res.reshape(len(res), -1)
+    flat = res.reshape(len(res), int(np.prod(res.shape[1:])))   # (not -1: a layer with no sections has S = 0)
     active = (flat > 0).any(axis=1)
     conversions = int(steps * np.count_nonzero(flat))
     rows = row_activations(sec, active)

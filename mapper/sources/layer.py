@@ -78,9 +78,9 @@ def check_matrix(where: str, a: np.ndarray) -> np.ndarray:
         raise SwsError(f"{where}: a layer must be a 2-D K x N matrix, but this array has shape {a.shape}")
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise SwsError(f"{where}: a layer must have at least one row and one column, not shape {a.shape}")
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+    if a.dtype.kind not in "iuf":   # by kind: numpy counts timedelta64 as an integer type
         raise SwsError(f"{where}: weights must be integers or floats, not {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise SwsError(f"{where}: weights must be finite, but W[{bad[0]}, {bad[1]}] = {a[tuple(bad)]}")
     return a

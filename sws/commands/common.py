@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from mapper.config import (ENCODINGS as INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS,
@@ -21,11 +22,17 @@ def _float_list(text: str) -> tuple[float, ...]:
 
 
 def number_list(text: str, option: str, kind=float) -> tuple:
-    """The comma-separated numbers of an option's value, or an SwsError naming the option."""
+    """The comma-separated numbers of an option's value (at least one, each finite), or an SwsError naming
+    the option (`--sparsities ,` wrote an empty study)."""
     try:
-        return tuple(kind(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise SwsError(f"{option}: expected comma-separated numbers, not {text!r}") from None
+        values = tuple(kind(x) for x in text.split(",") if x.strip())
+    except (ValueError, OverflowError):
+        raise SwsError(f"{option}: expected comma-separated numbers, not {text!r:.80}") from None
+    if not values:
+        raise SwsError(f"{option}: needs at least one number, not {text!r:.80}")
+    if not all(math.isfinite(v) for v in values):
+        raise SwsError(f"{option}: every number must be finite, not {text!r:.80}")
+    return values
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:

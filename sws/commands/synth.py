@@ -16,6 +16,9 @@ from .common import add_config_args, add_layer_args, add_timing_args, config_fro
 
 #: Limits of the generic netlist when no plan is given: a 512 x 512 layer in up to 512 sections.
 GENERIC_LIMITS = {"k": 512, "n": 512, "max_sections": 512, "max_rows": 8192, "max_columns": 4096}
+#: Largest value of each limit: 2**20 words, a ROM or buffer already beyond the block RAM of the largest
+#: FPGAs the synthesis targets (an ECP5-85 holds 3.7 Mbit), checked before anything is elaborated.
+GENERIC_MAX = 2 ** 20
 
 
 def add_parser(sub):
@@ -55,6 +58,11 @@ def params_from_args(args):
         lp = load_plan(args.plan).layer(args.layer).on_hardware(banks=args.banks, beat=args.beat,
                                                                 double_buffer=args.double_buffer)
         return TileParams.from_plan(lp, args.lanes, timing_from_args(args)), lp
+    for name in GENERIC_LIMITS:
+        value = getattr(args, name)
+        if not 1 <= value <= GENERIC_MAX:
+            raise SwsError(f"--{name.replace('_', '-')} must be in 1..{GENERIC_MAX} (a larger ROM or buffer is "
+                           f"beyond what the targets can build), not {value}")
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
                       args.lanes or default_lanes(cfg.hw.rows), timing_from_args(args)), None

@@ -20,7 +20,7 @@ from mapper.analog import AnalogRun, analog_matvec
 from mapper.analog import fine_energy_pj
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
-from mapper.common import atomic_dir, dumps_json
+from mapper.common import atomic_dir, dumps_json, write_text
 from mapper.job import check_output_folder
 from mapper.sectioning import map_layer
 from mapper.sources import QuantLayer
@@ -194,10 +194,8 @@ def analog_to_folder(run: AnalogRun, out: str, **kwargs) -> dict:
     check_output_folder(out)
     result = minilm_analog(run, **kwargs)
     with atomic_dir(out) as tmp:
-        with open(os.path.join(tmp, "analog.json"), "w") as f:
-            f.write(dumps_json(result, indent=1) + "\n")
-        with open(os.path.join(tmp, "analog.md"), "w") as f:
-            f.write(analog_markdown(result))
+        write_text(os.path.join(tmp, "analog.json"), dumps_json(result, indent=1) + "\n")
+        write_text(os.path.join(tmp, "analog.md"), analog_markdown(result))
         try:
             plot_analog(result, os.path.join(tmp, "analog.png"))
         except ImportError:

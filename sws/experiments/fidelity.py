@@ -22,14 +22,13 @@ Two ways of running a pruned model:
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
-from mapper.common import atomic_dir, dumps_json
+from mapper.common import atomic_dir, dumps_json, write_text
 from mapper.job import check_output_folder
 from mapper.sources import GraphLinear
 from mapper.sectioning import map_layer, saturating_matvec
@@ -380,11 +379,8 @@ def fidelity_to_folder(sparsities, out: str, *, methods=("magnitude",), adc_trad
     result = minilm_fidelity(sparsities, methods=methods, adc_trade=adc_trade, crossbar=crossbar, energy=energy,
                              calibration_path=calibration_path, model_spec=model_spec, progress=progress)
     with atomic_dir(out) as tmp:
-        with open(os.path.join(tmp, "fidelity.json"), "w") as f:
-            f.write(dumps_json(result, indent=1))
-            f.write("\n")
-        with open(os.path.join(tmp, "fidelity.md"), "w") as f:
-            f.write(fidelity_markdown(result))
+        write_text(os.path.join(tmp, "fidelity.json"), dumps_json(result, indent=1) + "\n")
+        write_text(os.path.join(tmp, "fidelity.md"), fidelity_markdown(result))
         if energy is not None and result["rows"]:
             try:
                 plot_front(result, os.path.join(tmp, "front.png"))

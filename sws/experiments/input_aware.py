@@ -3,14 +3,13 @@ input encoding, weight-only and input-aware planning, under every energy law (ma
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from mapper.config import LAWS, ArrayConfig
 from mapper.config import energy_table
-from mapper.common import atomic_dir
+from mapper.common import atomic_dir, dumps_json, write_text
 from mapper.cost import (ANALYSIS_ENCODINGS, bounded_cost, macro_energy, section_membership, step_bits, step_bounds,
                          weight_only_cost)
 from mapper.job import check_output_folder
@@ -220,11 +219,8 @@ def study_to_folder(out: str, cfg: ArrayConfig, *, sparsities=SPARSITIES, laws=N
               for s in sparsities}
     result = study(layers, cfg, laws=laws, progress=progress)
     with atomic_dir(out) as tmp:
-        with open(os.path.join(tmp, "input_aware.json"), "w") as f:
-            json.dump(result, f, indent=1, allow_nan=False)
-            f.write("\n")
-        with open(os.path.join(tmp, "input_aware.md"), "w") as f:
-            f.write(study_markdown(result))
+        write_text(os.path.join(tmp, "input_aware.json"), dumps_json(result, what="the study", indent=1) + "\n")
+        write_text(os.path.join(tmp, "input_aware.md"), study_markdown(result))
         if plots:
             result["plots"] = [os.path.basename(p) for p in plot_study(result, tmp)]
     return result

@@ -17,7 +17,7 @@ from mapper.config import DEFAULT_E8_PJ, RELATIVE
 from mapper.config import ArrayConfig
 from mapper.config import adc_area
 from mapper.common import SwsError
-from mapper.common import atomic_dir, dumps_json
+from mapper.common import atomic_dir, dumps_json, write_text
 from mapper.job import check_output_folder
 from mapper.sources import Layer
 from mapper.cost import MacroCost, macro_cost, macro_of
@@ -254,9 +254,7 @@ def sweep_markdown(result: dict) -> str:
 
 
 def write_json(result: dict, path: str) -> None:
-    with open(path, "w") as f:
-        f.write(dumps_json(result, indent=1))
-        f.write("\n")
+    write_text(path, dumps_json(result, indent=1) + "\n")
 
 
 def sweep_to_folder(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups, plot_sparsity: float | None = None,
@@ -278,8 +276,7 @@ def sweep_to_folder(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups
                    progress=progress)
     with atomic_dir(out, inputs=[spec]) as tmp:
         write_json(result, os.path.join(tmp, "sweep.json"))
-        with open(os.path.join(tmp, "sweep.md"), "w") as f:
-            f.write(sweep_markdown(result))
+        write_text(os.path.join(tmp, "sweep.md"), sweep_markdown(result))
         if plots:
             from .plots import write_plots
             result["plots"] = write_plots(result, tmp, sparsity=plot_sparsity)

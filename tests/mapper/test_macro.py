@@ -117,7 +117,7 @@ def test_a_user_macro_file_replaces_constants(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (None, "the macro file does not exist"),
-    ("{", "the macro file is not JSON"),
+    ("{", "bad.json, line 1: not valid JSON"),
     ('{"constants": {"flux": 1}}', "unknown macro constants flux"),
     ('{"constants": {"cell_read_pj": -1}}', "macro constant cell_read_pj must be a finite number >= 0, not -1"),
     ('{"constants": {"clock_hz": 0}}', "macro constant clock_hz must be > 0"),
