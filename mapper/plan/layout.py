@@ -36,7 +36,7 @@ class LayerPlan:
     sections: dict[str, np.ndarray]   # SECTION_FIELDS -> (S,)
     row_index: np.ndarray             # (sum of rows,)
     columns: dict[str, np.ndarray]    # COLUMN_FIELDS -> (active columns,)
-    cells: np.ndarray                 # (S, R, slot_cols) uint8
+    cells: np.ndarray | None          # (S, R, slot_cols) uint8; None: the tables alone (build_layer_plan(cells=False))
     scale: list[float] | None = None
 
     @property
