@@ -9,7 +9,9 @@ from .config import ArrayConfig
 from .common import atomic_dir, check_output_dir, dumps_json
 from .cost import input_aware_report, load_layer_inputs
 from .plan import build_layer_plan, write_plan
-from .cost import format_table, map_layers, map_source, report_dict
+from .cost import format_table, map_layers, report_dict
+from .prepare import prepare_layers
+from .sources import load_weights
 
 __all__ = ["map_to_folder", "report_markdown", "check_output_folder"]
 
@@ -62,6 +64,13 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _Named:
+    """What load_layer_inputs reads of a layer: its name, shape and hardware (layer.name, layer.shape, cfg)."""
+
+    def __init__(self, layer, cfg):
+        self.layer, self.cfg = layer, cfg
+
+
 def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per_channel: bool = False,
                   progress=None, inputs: str | None = None, layers=None) -> dict:
     """Map the weight source `spec` and write plan.json, the ROM images, report.json and report.md.
@@ -98,9 +107,10 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     """
     sources = [spec] + ([inputs] if inputs else [])
     check_output_folder(out, inputs=sources)
-    results = (map_layers(layers, cfg, progress) if layers is not None
-               else map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress))
-    xs = load_layer_inputs(inputs, [r.map for r in results]) if inputs else {}
+    if layers is None:
+        layers = prepare_layers(load_weights(spec), cfg, sparsity, per_channel=per_channel)
+    xs = load_layer_inputs(inputs, [_Named(l, cfg) for l in layers]) if inputs else {}
+    results = map_layers(layers, cfg, progress, xs)
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
     for r, row in zip(results, report["layers"]):
         if row["name"] in xs:

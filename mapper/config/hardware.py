@@ -58,6 +58,12 @@ class HardwareConfig:
     double_buffer : bool
         A ping-pong input buffer: the next vector loads while the current one runs and streams out
         (docs/design.md, double buffering). False: one vector at a time.
+    wordline_slots : int
+        Segmented wordlines (docs/design.md section 4): each row of a crossbar is split into local wordlines of
+        this many slots, each with its own driver, and a section's drive charges only its segment's columns.
+        0 (the default): the wordline spans the whole crossbar, as in ISAAC. A property of the analog
+        array: the controller's netlist does not depend on it (the array decodes `section` into the
+        crossbar, slot and segment).
     """
 
     rows: int = 128
@@ -73,6 +79,7 @@ class HardwareConfig:
     banks: int = 1
     beat: int = 1
     double_buffer: bool = False
+    wordline_slots: int = 0
 
     def __post_init__(self):
         positive_int("rows", self.rows)
@@ -107,6 +114,10 @@ class HardwareConfig:
         if self.adc_mux > self.slot_cols:
             raise SwsError(f"adc_mux must be at most the slot's {self.slot_cols} columns (2 * weight_bits * group), "
                            f"not {self.adc_mux}")
+        positive_int("wordline_slots", self.wordline_slots, minimum=0)
+        if self.wordline_slots > self.slots_per_crossbar:
+            raise SwsError(f"wordline_slots must be at most the {self.slots_per_crossbar} slots of a crossbar "
+                           f"(0: one wordline spanning it), not {self.wordline_slots}")
         if self.adc_mux and self.n_adc != self.mux_adcs(self.adc_mux):
             raise SwsError(f"n_adc must be ceil(slot columns {self.slot_cols} / adc_mux {self.adc_mux}) = "
                            f"{self.mux_adcs(self.adc_mux)} with adc_mux {self.adc_mux} (one ADC per group of "
@@ -129,6 +140,16 @@ class HardwareConfig:
     @property
     def slots_per_crossbar(self) -> int:
         return self.cols // self.slot_cols
+
+    @property
+    def wordline_columns(self) -> int:
+        """Columns one row drive charges: the crossbar's C, or a segment's wordline_slots * slot_cols."""
+        return self.wordline_slots * self.slot_cols if self.wordline_slots else self.cols
+
+    @property
+    def wordline_segments(self) -> int:
+        """Local wordlines (each with its driver) per crossbar row: 1, or ceil(slots / wordline_slots)."""
+        return -(-self.slots_per_crossbar // self.wordline_slots) if self.wordline_slots else 1
 
     @property
     def weight_max(self) -> int:

@@ -21,9 +21,10 @@ PLAN_VERSION = 2
 ROMS = ("sections", "rows", "columns", "cells")
 SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")
-#: Hardware fields a plan can be run under other than its own (`LayerPlan.on_hardware`): the drive, and
-#: the banks and stream beat, which change the controller, never the ROM contents.
-DRIVE_FIELDS = ("input_encoding", "input_aware", "banks", "beat", "double_buffer")
+#: Hardware fields a plan can be run under other than its own (`LayerPlan.on_hardware`): the drive, the
+#: banks and stream beat, which change the controller, never the ROM contents, and the array's wordline
+#: segments, which change neither.
+DRIVE_FIELDS = ("input_encoding", "input_aware", "banks", "beat", "double_buffer", "wordline_slots")
 
 
 @dataclass

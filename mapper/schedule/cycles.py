@@ -158,14 +158,15 @@ class Schedule:
 
 
 def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = None,
-             tables: SectionTables | None = None) -> Schedule:
+             tables: SectionTables | None = None, run: bool = True) -> Schedule:
     """The controller's schedule (the module docstring) of the plan for the input vectors x (V, K), or the
     weight-only schedule (x None, or weight-only hardware, whose schedule does not depend on the inputs).
 
     `ones` (each section's 1-cells) is needed only for a plan without cells; `tables` reuses the plan's
     SectionTables. With B banks each bank runs its own sections (mapper.plan.banks.assign_banks) in table
     order, all from the same cycle; RUN ends when the last bank is done, and the ADC bound and batch cycles
-    are the busiest bank's."""
+    are the busiest bank's. `run` False skips the RUN recursion (RUN cycles 0): the bounds alone, for the
+    event counts."""
     params = ScheduleParams.of(params or lp)
     cfg, (k, n) = lp.cfg, lp.shape
     if tables is None:
@@ -177,7 +178,7 @@ def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = No
     bounds = step_bounds(tables, params.step_order, q)
     banks = [np.arange(lp.n_sections)] if cfg.hw.banks == 1 else \
         [np.asarray(b, np.int64) for b in assign_banks(lp)]
-    per_bank = [_bank(tables, bounds, b, pipeline_depth(cfg.hw.n_adc)) for b in banks]
+    per_bank = [_bank(tables, bounds, b, pipeline_depth(cfg.hw.n_adc), run) for b in banks]
     run = np.max([r for r, _, _ in per_bank], axis=0)
     beat = cfg.hw.beat
     return Schedule(-(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat), run,
@@ -244,12 +245,12 @@ def bank_run(lp: LayerPlan, params: ScheduleParams, x=None) -> dict:
     return {"run": int(run[0]), "adc_bound": int(bound[0]), "batch_cycles": int(batch[0])}
 
 
-def _bank(tables: SectionTables, bounds: np.ndarray, sections: np.ndarray, depth: int):
+def _bank(tables: SectionTables, bounds: np.ndarray, sections: np.ndarray, depth: int, run: bool = True):
     """RUN cycles, ADC bound and batch cycles (each (V,)) of one bank running `sections` (table order)."""
     v, _, p = bounds.shape
     chunk = max(1, 4_000_000 // max(1, len(sections) * p))
     if v > chunk:
-        parts = [_bank(tables, bounds[i:i + chunk], sections, depth) for i in range(0, v, chunk)]
+        parts = [_bank(tables, bounds[i:i + chunk], sections, depth, run) for i in range(0, v, chunk)]
         return tuple(np.concatenate(x) for x in zip(*parts))
     t = bounds[:, sections]                                                       # (V, S_b, P)
     idx = sections[None, :, None]
@@ -264,7 +265,7 @@ def _bank(tables: SectionTables, bounds: np.ndarray, sections: np.ndarray, depth
     live = tables.live[sections]
     gather = tables.gather[sections]
     runs = np.zeros(v, np.int64)
-    for i in range(v):
+    for i in range(v if run else 0):
         runs[i] = _run(live.tolist(), gather.tolist(), steps[i].tolist(), total[i].tolist(),
                        last_period[i].tolist(), last_capture[i].tolist(), depth)
     return runs, bound, batch

@@ -34,13 +34,11 @@ class Cost:
     resolution_histogram: tuple[int, ...]  # conversions per input vector at 0, 1, 2, ... bits (0 stays 0)
 
     def __add__(self, other: "Cost") -> "Cost":
-        n = max(len(self.resolution_histogram), len(other.resolution_histogram))
-        h = np.zeros(n, dtype=np.int64)
-        h[:len(self.resolution_histogram)] += self.resolution_histogram
-        h[:len(other.resolution_histogram)] += other.resolution_histogram
+        a, b = self.resolution_histogram, other.resolution_histogram
+        h = tuple((a[i] if i < len(a) else 0) + (b[i] if i < len(b) else 0) for i in range(max(len(a), len(b))))
         return Cost(self.energy_pj + other.energy_pj, self.conversions + other.conversions,
                     self.sar_cycles + other.sar_cycles, self.sections + other.sections,
-                    self.crossbars + other.crossbars, tuple(int(x) for x in h))
+                    self.crossbars + other.crossbars, h)
 
 
 def cost_of(res: np.ndarray, cfg: ArrayConfig, n_sections: int) -> Cost:

@@ -45,6 +45,10 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    help="slot columns of a section's active columns, with --adc-mux: fixed (natural order) or "
                         "balanced (SWS-aware: similar resolutions in each ADC batch) (default %(default)s)")
     add_bank_args(g, "default 1")
+    g.add_argument("--wordline-slots", type=int, default=DEFAULT.hw.wordline_slots, metavar="S",
+                   help="segmented wordlines: S slots per local wordline, each with its own drivers, so a "
+                        "section's row drive charges only its segment's columns (default %(default)s: one "
+                        "wordline spans the crossbar, as in ISAAC)")
     g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=DEFAULT.hw.input_encoding,
                    help="row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
                         "2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default %(default)s)")
@@ -99,7 +103,7 @@ def config_from_args(args) -> ArrayConfig:
                        input_signed=not args.unsigned_inputs, group=args.group, n_adc=n_adc_of(args),
                        input_encoding=args.input_encoding, input_aware=args.input_aware, adc_mux=args.adc_mux,
                        banks=1 if args.banks is None else args.banks, beat=1 if args.beat is None else args.beat,
-                       double_buffer=bool(args.double_buffer),
+                       double_buffer=bool(args.double_buffer), wordline_slots=args.wordline_slots,
                        ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
                        section_cost_pj=args.section_cost, placement=args.placement, **energy_fields(args))
 
