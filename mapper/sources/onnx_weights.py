@@ -379,7 +379,7 @@ def read_onnx_layers(path: str) -> list[Layer]:
         where = f"{path}[{ol.layer.name}]"
         check_size(where, *np.shape(ol.layer.weights)[:2])   # mapping needs far more than the tensor itself
         kept.append(Layer(ol.layer.name, check_matrix(where, ol.layer.weights), tensor=ol.layer.tensor))
-    layers = [Layer(l.name, l.weights, list(notes)) for l in kept]
+    layers = [Layer(l.name, l.weights, list(notes), l.tensor) for l in kept]
     if not layers:
         raise SwsError(f"{path}: the model has no MatMul, Gemm or convolution with a constant weight"
                        + (f" ({'; '.join(notes)})" if notes else ""))
