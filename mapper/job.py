@@ -118,7 +118,7 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     report_text = dumps_json(report, what="the report", indent=1) + "\n"
     with atomic_dir(out, inputs=sources) as tmp:
         write_plan(tmp, [build_layer_plan(r.map) for r in results],
-                   {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel})
+                   {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel}, config=cfg)
         with open(os.path.join(tmp, "report.json"), "w") as f:
             f.write(report_text)
         with open(os.path.join(tmp, "report.md"), "w") as f:

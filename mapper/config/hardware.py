@@ -142,9 +142,10 @@ class HardwareConfig:
         return self.cols // self.slot_cols
 
     @property
-    def wordline_columns(self) -> int:
-        """Columns one row drive charges: the crossbar's C, or a segment's wordline_slots * slot_cols."""
-        return self.wordline_slots * self.slot_cols if self.wordline_slots else self.cols
+    def wordline_columns(self) -> float:
+        """Columns one row drive charges: the crossbar's C split evenly over its wordline segments (C with
+        one wordline; with segments of S slots about S * slot_cols, the crossbar's unused columns shared)."""
+        return self.cols / self.wordline_segments
 
     @property
     def wordline_segments(self) -> int:

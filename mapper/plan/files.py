@@ -12,8 +12,8 @@ from ..common import SwsError
 from ..config import ArrayConfig
 from ..sources import check_size
 from .hexio import hex_lines, manifest_digest, read_hex, sha256_hex
-from .layout import (COLUMN_FIELDS, LayerPlan, PLAN_FORMAT, PLAN_VERSION, Plan, ROMS, SECTION_FIELDS, pack_fields,
-                     rom_widths, unpack_fields)
+from .layout import (COLUMN_FIELDS, LayerPlan, PLAN_FORMAT, PLAN_VERSION, Plan, READ_VERSIONS, ROMS, SECTION_FIELDS,
+                     pack_fields, rom_widths, unpack_fields)
 from .validate import check_layer_plan
 
 __all__ = ["write_plan", "load_plan", "MAX_DIM", "plan_files"]
@@ -23,9 +23,10 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "layer"
 
 
-def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
-    """Write the manifest and ROM images into the folder `path` (which must exist); return the manifest."""
-    cfg = plans[0].cfg
+def write_plan(path: str, plans: list[LayerPlan], meta: dict, config: ArrayConfig | None = None) -> dict:
+    """Write the manifest and ROM images into the folder `path` (which must exist); return the manifest.
+    `config` is the run's configuration (default the first layer's); each layer records its own."""
+    cfg = config or plans[0].cfg
     layers, used = [], set()
     for i, lp in enumerate(plans):
         folder = _safe(lp.name)
@@ -46,7 +47,8 @@ def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
             with open(os.path.join(path, folder, f"{rom}.hex"), "wb") as f:
                 f.write(data)
             digests[rom] = sha256_hex(data)
-        layers.append({"name": lp.name, "folder": folder, "shape": list(lp.shape), "sections": lp.n_sections,
+        layers.append({"name": lp.name, "folder": folder, "config": lp.cfg.to_dict(), "shape": list(lp.shape),
+                       "sections": lp.n_sections,
                        "rows_used": int(len(lp.row_index)), "active_columns": int(len(lp.columns["res"])),
                        "widths": w, "scale": lp.scale, "sha256": digests})
     manifest = {"format": PLAN_FORMAT, "version": PLAN_VERSION, "config": cfg.to_dict(), **meta, "layers": layers}
@@ -98,9 +100,11 @@ def load_plan(path: str) -> Plan:
         raise SwsError(f"{mpath}: not a plan manifest ({e})") from None
     if not isinstance(manifest, dict):
         raise SwsError(f"{mpath}: a plan manifest is a JSON object, not {type(manifest).__name__}")
-    if manifest.get("format") != PLAN_FORMAT or manifest.get("version") != PLAN_VERSION:
-        raise SwsError(f"{mpath}: plan format {manifest.get('format')!r} version {manifest.get('version')!r} "
-                       f"is not {PLAN_FORMAT!r} version {PLAN_VERSION} (map the weights again with `sws map`)")
+    version = manifest.get("version")
+    if manifest.get("format") != PLAN_FORMAT or isinstance(version, bool) or version not in READ_VERSIONS:
+        raise SwsError(f"{mpath}: plan format {manifest.get('format')!r} version {version!r} "
+                       f"is not {PLAN_FORMAT!r} version {' or '.join(map(str, READ_VERSIONS))} (map the weights "
+                       f"again with `sws map`)")
     recorded = manifest.get("manifest_sha256")
     if not isinstance(recorded, str) or recorded != manifest_digest(manifest):
         raise SwsError(f"{mpath}: field manifest_sha256: the manifest does not match its recorded sha256: "
@@ -114,7 +118,16 @@ def load_plan(path: str) -> Plan:
         raise SwsError(f"{mpath}: field layers: a plan needs at least one layer")
     layers, folders = [], set()
     for i, entry in enumerate(entries):
-        lp = _load_layer(path, mpath, cfg, i, entry, folders)
+        layer_cfg = cfg
+        if version >= 3:    # each layer its own configuration (an objective may choose G, drive, ... per layer)
+            try:
+                layer_cfg = ArrayConfig.from_dict(_field(mpath, entry, "config", dict, f"layers[{i}]."))
+            except (TypeError, ValueError) as e:
+                raise SwsError(f"{mpath}: field layers[{i}].config: {e}") from None
+            except SwsError as e:
+                raise SwsError(str(e) if str(e).startswith(mpath) else f"{mpath}: field layers[{i}].config: {e}") \
+                    from None
+        lp = _load_layer(path, mpath, layer_cfg, i, entry, folders)
         layers.append(lp)
     meta = {k: v for k, v in manifest.items()
             if k not in ("format", "version", "config", "layers", "manifest_sha256")}

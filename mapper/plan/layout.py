@@ -12,12 +12,14 @@ from ..common import SwsError
 from ..config import ArrayConfig, HardwareConfig, clog2
 from ..sectioning import LayerMap
 
-__all__ = ["PLAN_FORMAT", "PLAN_VERSION", "ROMS", "SECTION_FIELDS", "COLUMN_FIELDS", "DRIVE_FIELDS", "LayerPlan",
+__all__ = ["PLAN_FORMAT", "PLAN_VERSION", "READ_VERSIONS", "ROMS", "SECTION_FIELDS", "COLUMN_FIELDS", "DRIVE_FIELDS", "LayerPlan",
            "rom_widths", "rom_bits", "layer_rom_bits", "Plan", "pack_fields", "unpack_fields"]
 
 
 PLAN_FORMAT = "sws-plan"
-PLAN_VERSION = 2
+PLAN_VERSION = 3
+#: Versions load_plan reads: 2 (one configuration for every layer), 3 (each layer its own).
+READ_VERSIONS = (2, 3)
 ROMS = ("sections", "rows", "columns", "cells")
 SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")

@@ -111,6 +111,13 @@ def _section_ones(lp: LayerPlan) -> np.ndarray:
     return lp.cells.reshape(lp.n_sections, -1).sum(axis=1, dtype=np.int64)
 
 
+def _section_max(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, np.int64)
+    if len(index):
+        np.maximum.at(out, index, values)
+    return out
+
+
 def section_tables(lp: LayerPlan, lanes: int, timing: MacroTiming, ones: np.ndarray | None = None) -> SectionTables:
     """The lookup tables of a plan's sections (see SectionTables) for a gather of `lanes` rows a cycle and the
     macro's phase timing."""
@@ -125,6 +132,14 @@ def section_tables(lp: LayerPlan, lanes: int, timing: MacroTiming, ones: np.ndar
     slot = np.asarray(cols["slot_col"], np.int64)
     col_sec = np.repeat(np.arange(s_count), nact)
     t = np.arange(full + 1)
+    width = full + 1
+    live = nact > 0
+
+    def per_section(index, values, n=s_count):
+        """Sum of values (rows, F + 1) by index (rows,) into (n, F + 1)."""
+        flat = (index[:, None] * width + t[None, :]).reshape(-1)
+        return np.bincount(flat, weights=values.reshape(-1), minlength=n * width).reshape(n, width).astype(np.int64)
+
     eff = np.minimum(res[:, None], t[None, :])                                   # (C, F + 1)
     # Batches: the widest planned resolution of each, grouped by section in table order.
     bid = batch_ids(col_sec, slot, n_adc, mux)
@@ -135,15 +150,12 @@ def section_tables(lp: LayerPlan, lanes: int, timing: MacroTiming, ones: np.ndar
     widest = np.zeros(int(n_batches.sum()), np.int64)
     if len(bid):
         np.maximum.at(widest, offset[col_sec] + bid, res)
-    live = nact > 0
     wt = np.minimum(widest[:, None], t[None, :])                                 # (batches, F + 1)
     issued = (t > 0)[None, :]
     per = np.where(issued, periods(timing, np.maximum(wt, 1)), 0)
     batch_sec = np.repeat(np.arange(s_count), n_batches)
-    period_sum = np.zeros((s_count, full + 1), np.int64)
-    batch_bits = np.zeros((s_count, full + 1), np.int64)
-    np.add.at(period_sum, batch_sec, per)
-    np.add.at(batch_bits, batch_sec, np.where(issued, wt, 0))
+    period_sum = per_section(batch_sec, per)
+    batch_bits = per_section(batch_sec, np.where(issued, wt, 0))
     last_w = np.zeros(s_count, np.int64)
     last_w[live] = widest[offset[live] + n_batches[live] - 1]
     lw = np.maximum(np.minimum(last_w[:, None], t[None, :]), 1)
@@ -151,21 +163,20 @@ def section_tables(lp: LayerPlan, lanes: int, timing: MacroTiming, ones: np.ndar
     last_capture = np.where(issued, captures(timing, lw), 0)
     # The ADC bound of a step.
     if not mux:
-        total = np.zeros((s_count, full + 1), np.int64)
-        top = np.zeros((s_count, full + 1), np.int64)
-        np.add.at(total, col_sec, eff)
-        np.maximum.at(top, col_sec, eff)
+        total = per_section(col_sec, eff)
+        top = np.minimum(_section_max(col_sec, res, s_count)[:, None], t[None, :])
         bound = np.maximum(-(-total // n_adc), top)
     else:
         groups = hw.slot_cols // mux + 1
-        per_group = np.zeros((s_count * groups, full + 1), np.int64)
-        np.add.at(per_group, col_sec * groups + slot // mux, eff)
-        bound = per_group.reshape(s_count, groups, full + 1).max(axis=1)
-    conversions = np.zeros((s_count, full + 1, full + 1), np.int64)
-    tt = np.broadcast_to(t[None, :], eff.shape)
-    np.add.at(conversions, (np.broadcast_to(col_sec[:, None], eff.shape), tt, eff), 1)
+        bound = per_section(col_sec * groups + slot // mux, eff, s_count * groups)
+        bound = bound.reshape(s_count, groups, width).max(axis=1)
+    # conversions[s, t, b]: columns of s at res r convert at min(r, t) bits.
+    hist = np.bincount(col_sec * width + res, minlength=s_count * width).reshape(s_count, width)
+    conversions = np.zeros((s_count, width, width), np.int64)
+    for tt in range(1, width):
+        conversions[:, tt, :tt] = hist[:, :tt]
+        conversions[:, tt, tt] = hist[:, tt:].sum(axis=1)
     conversions[:, :, 0] = 0
-    conversions[:, 0, :] = 0
     gather = -(-np.maximum(rows, nact) // lanes)
     return SectionTables(full, rows, nact, ones, live, gather, period_sum, last_period, last_capture, batch_bits,
                          bound, conversions)
