@@ -72,7 +72,8 @@ class _Named:
 
 
 def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per_channel: bool = False,
-                  progress=None, inputs: str | None = None, layers=None) -> dict:
+                  progress=None, inputs: str | None = None, layers=None, objective: str | None = None,
+                  search: str | None = None, fixed: dict | None = None) -> dict:
     """Map the weight source `spec` and write plan.json, the ROM images, report.json and report.md.
 
     Parameters
@@ -94,6 +95,9 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
         an `input_aware` block (mapper.cost.input_aware.input_aware_report) beside its weight-only figures.
     layers : list of QuantLayer, optional
         The source's layers already pruned and quantized (by a calibrated method): mapped as they are.
+    objective, search, fixed
+        Choose each layer's design (mapper.cost.report.map_layers): "adc", "macro", "latency" or "edp", the
+        search space over the default, the fields it keeps; objective None maps every layer under cfg.
 
     Returns
     -------
@@ -110,7 +114,7 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     if layers is None:
         layers = prepare_layers(load_weights(spec), cfg, sparsity, per_channel=per_channel)
     xs = load_layer_inputs(inputs, [_Named(l, cfg) for l in layers]) if inputs else {}
-    results = map_layers(layers, cfg, progress, xs)
+    results = map_layers(layers, cfg, progress, xs, objective=objective, search=search, fixed=fixed)
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
     for r, row in zip(results, report["layers"]):
         if row["name"] in xs:

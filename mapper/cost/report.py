@@ -8,6 +8,7 @@ from ..config import MODELS
 from .bound import column_bound, lower_bound
 from ..config import ArrayConfig
 from .macro import ENERGY_PARTS, MacroCost, macro_cost, macro_of
+from .objective import best_map, choice_of, parse_space, rank_layer
 from ..sectioning import Cost, LayerMap, cap_error, map_layer, with_policy
 from ..plan import layer_rom_bits
 from ..sources import QuantLayer
@@ -42,6 +43,8 @@ class LayerResult:
     natural_macro: MacroCost | None = None
     dense_macro: MacroCost | None = None
     inputs: int = 0             # input vectors the macro costs are the mean over (0: weight-only)
+    objective: str | None = None            # mapper.cost.objective: the objective that chose this design
+    ranking: list | None = None             # its candidates, best first (mapper.cost.objective.Candidate)
 
 
 def dense_group(cfg: ArrayConfig) -> int:
@@ -98,8 +101,10 @@ def cost_layer(layer: QuantLayer, cfg: ArrayConfig, x=None, lm: LayerMap | None 
                        len(x) if aware else 0)
 
 
-def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None, inputs: dict | None = None) -> list[LayerResult]:
-    """Map each layer under `cfg` and cost it against its references.
+def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None, inputs: dict | None = None, *,
+               objective: str | None = None, search: str | None = None, fixed: dict | None = None) -> list[LayerResult]:
+    """Map each layer under `cfg` (or under the design an objective chooses for it) and cost it against its
+    references.
 
     Parameters
     ----------
@@ -111,6 +116,13 @@ def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None, inputs
         progress(i, n, layer name) before each layer.
     inputs : dict, optional
         Actual input vectors (V, K) by layer name: on input-aware hardware those layers are costed on them.
+    objective : str, optional
+        "adc", "macro", "latency" or "edp": choose each layer's design (mapper.cost.objective) among the
+        search space; None: map every layer under cfg.
+    search : str, optional
+        The search space over the default one (`FIELD=V1,V2;...`, mapper.cost.objective.parse_space).
+    fixed : dict, optional
+        Fields the objective must not change (the ones given on the command line).
 
     Returns
     -------
@@ -122,7 +134,16 @@ def map_layers(layers: list[QuantLayer], cfg: ArrayConfig, progress=None, inputs
     for i, layer in enumerate(layers):
         if progress:
             progress(i, len(layers), layer.name)
-        out.append(cost_layer(layer, cfg, (inputs or {}).get(layer.name)))
+        x = (inputs or {}).get(layer.name)
+        if objective is None:
+            out.append(cost_layer(layer, cfg, x))
+            continue
+        space = parse_space(search, cfg, x is not None, fixed)
+        ranking, maps = rank_layer(layer, cfg, objective, space, x)
+        lm = best_map(layer, ranking, maps)
+        result = cost_layer(layer, lm.cfg, x, lm)
+        result.objective, result.ranking = objective, ranking
+        out.append(result)
     return out
 
 
@@ -198,6 +219,9 @@ def report_dict(results: list[LayerResult], cfg: ArrayConfig, *, source: str, sp
         row["costed_on"] = f"{r.inputs} input vectors (mean)" if r.inputs else "weight-only"
         if r.map.cfg != cfg:
             row["config"] = r.map.cfg.to_dict()
+        if r.ranking:
+            row["choice"] = {"objective": r.objective, **r.ranking[0].summary(), "candidates": len(r.ranking)}
+            row["runner_up"] = r.ranking[1].summary() if len(r.ranking) > 1 else None
         if r.map.cfg.mapping.cap is not None:
             row["cap_error"] = cap_error(r.map, n_vectors=cap_vectors)
         rows.append(row)
