@@ -88,10 +88,12 @@ class TileParams:
         Mapping choices (ordering, sectioning, policy, cap) and the energy model do not matter: they
         change the ROM contents, never the netlist.
         """
-        if lp.cfg.hw != self.hw:
-            diff = [f"{f.name} {getattr(lp.cfg.hw, f.name)} (tile: {getattr(self.hw, f.name)})"
+        # The array's wordline segments are not the controller's: any netlist serves either array.
+        hw = dataclasses.replace(lp.cfg.hw, wordline_slots=self.hw.wordline_slots)
+        if hw != self.hw:
+            diff = [f"{f.name} {getattr(hw, f.name)} (tile: {getattr(self.hw, f.name)})"
                     for f in dataclasses.fields(HardwareConfig)
-                    if getattr(lp.cfg.hw, f.name) != getattr(self.hw, f.name)]
+                    if getattr(hw, f.name) != getattr(self.hw, f.name)]
             raise SwsError(f"layer {lp.name}: its hardware differs from the tile's: {', '.join(diff)}")
         have = {"k": lp.shape[0], "n": lp.shape[1], "section_depth": lp.n_sections,
                 "row_depth": len(lp.row_index), "column_depth": len(lp.columns["res"])}

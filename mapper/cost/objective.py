@@ -27,8 +27,8 @@ from ..sectioning import LayerMap, map_layer
 from ..sources import QuantLayer
 from .macro import macro_area, price_events, section_ones
 
-__all__ = ["OBJECTIVES", "SPACE_FIELDS", "Candidate", "default_space", "parse_space", "candidate_configs",
-           "rank_layer", "choice_of"]
+__all__ = ["OBJECTIVES", "SPACE_FIELDS", "RANK_VECTORS", "Candidate", "default_space", "parse_space",
+           "candidate_configs", "rank_layer", "best_map", "choice_of"]
 
 OBJECTIVES = ("adc", "macro", "latency", "edp")
 #: The configuration fields an objective chooses among, in the order a choice is named.
@@ -148,9 +148,17 @@ def _score(objective: str, c: Candidate) -> float:
     return c.macro_pj * c.cycles
 
 
+#: Input vectors an input-aware candidate is ranked on, at most (evenly spaced over the given ones); the
+#: chosen design is then costed on all of them.
+RANK_VECTORS = 64
+
+
 def rank_layer(layer: QuantLayer, cfg: ArrayConfig, objective: str, space: dict, x=None) -> tuple[list, dict]:
     """Every candidate design of the layer costed and ranked, best first (ties: lower macro energy, lower area,
-    then the space's order), and the layer maps by (group, ordering, sectioning) for the caller to reuse."""
+    then the space's order), and the layer maps by (group, ordering, sectioning) for the caller to reuse.
+    Input-aware candidates are ranked on at most RANK_VECTORS of the inputs x (evenly spaced)."""
+    if x is not None and len(x) > RANK_VECTORS:
+        x = np.asarray(x)[np.unique(np.linspace(0, len(x) - 1, RANK_VECTORS).round().astype(np.int64))]
     if objective not in OBJECTIVES:
         raise SwsError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     configs = candidate_configs(cfg, space)
