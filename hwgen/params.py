@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.lib import data
 
-from mapper.config import ArrayConfig, HardwareConfig, clog2
+from mapper.config import BUILT, ArrayConfig, HardwareConfig, clog2
 from mapper.common import SwsError
 from mapper.schedule import MacroTiming, default_lanes, step_order   # the one place of every latency
 from mapper.plan import COLUMN_FIELDS, SECTION_FIELDS, LayerPlan, rom_widths
@@ -63,6 +63,9 @@ class TileParams:
             object.__setattr__(self, "hw", self.hw.hw)
         if not isinstance(self.hw, HardwareConfig):
             raise SwsError(f"hw must be a HardwareConfig, not {type(self.hw).__name__}")
+        if self.hw.input_encoding not in BUILT:
+            raise SwsError(f"input_encoding {self.hw.input_encoding!r} has no RTL yet (the mapper and the golden "
+                           f"model take it; the controller builds {' and '.join(BUILT)})")
         _check("k", self.k, 1)
         _check("n", self.n, 1)
         _check("section_depth", self.section_depth, 0)

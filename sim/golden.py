@@ -81,8 +81,8 @@ def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
 
 
 def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
-    """y (V, N): every active column's count per drive step, saturated at its resolution, shift-added with
-    the step's weight (mapper.config.drive)."""
+    """y (V, N): every active column's count per drive step, saturated at its resolution (the bipolar drive's
+    signed counts at -(2**res - 1) too), shift-added with the step's weight (mapper.config.drive)."""
     cfg, (_, n) = lp.cfg, lp.shape
     drive = plan_drive(lp, x)                                                             # (V, P, K)
     step_w = np.asarray(cfg.hw.plane_weights(), np.int64)
@@ -97,7 +97,8 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
         slot, res = col["slot_col"][cs], col["res"][cs]
         cells = lp.cells[s, :rows][:, slot].astype(np.int64)                 # (rows, nact)
         counts = drive[:, :, idx] @ cells                                    # (V, P, nact)
-        codes = np.minimum(counts, (1 << res) - 1)
+        top = (1 << res) - 1
+        codes = np.clip(counts, -top, top)            # a count is >= 0 but with the bipolar drive's signed rows
         weight = (1 - 2 * col["sign"][cs]) << col["bit"][cs]                 # (nact,)
         contrib = np.einsum("vac,a,c->vc", codes, step_w, weight)
         np.add.at(y, (slice(None), col["out"][cs]), contrib)
@@ -105,7 +106,7 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
 
 
 def energy_of(cfg, conversions) -> float:
-    e = energy_table(cfg)
+    e = energy_table(cfg, max(cfg.hw.adc_bits, len(conversions) - 1))
     return float(sum(c * e[b] for b, c in enumerate(conversions) if b > 0))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..common import one_of, positive_int
 from ..common import SwsError
-from .drive import ENCODINGS as INPUT_ENCODINGS, input_range, step_count, step_weights
+from .drive import ENCODINGS as INPUT_ENCODINGS, input_range, sign_bits, step_count, step_weights
 
 __all__ = ["clog2", "HardwareConfig"]
 
@@ -95,9 +95,9 @@ class HardwareConfig:
         positive_int("group", self.group)
         positive_int("n_adc", self.n_adc)
         one_of("input_encoding", self.input_encoding, INPUT_ENCODINGS)
-        if self.input_encoding == "signmag" and not self.input_signed:
-            raise SwsError("input_encoding 'signmag' is for signed inputs: unsigned inputs are already magnitudes "
-                           "(use input_encoding 'twos')")
+        if self.input_encoding in ("signmag", "bipolar") and not self.input_signed:
+            raise SwsError(f"input_encoding {self.input_encoding!r} is for signed inputs: unsigned inputs are already "
+                           f"magnitudes (use input_encoding 'twos')")
         if not isinstance(self.input_aware, bool):
             raise SwsError(f"input_aware must be true or false, not {self.input_aware!r}")
         positive_int("banks", self.banks)
@@ -127,6 +127,17 @@ class HardwareConfig:
     def full_resolution(self) -> int:
         """Bits that hold any count of a full section: ceil(log2(R + 1))."""
         return math.ceil(math.log2(self.rows + 1))
+
+    @property
+    def sign_bits(self) -> int:
+        """Bits a conversion takes beyond its planned resolution: 1 with the bipolar drive (a signed column
+        sum), else 0."""
+        return sign_bits(self.input_encoding)
+
+    @property
+    def adc_bits(self) -> int:
+        """The widest conversion the ADCs make: the full resolution, plus the bipolar drive's sign bit."""
+        return self.full_resolution + self.sign_bits
 
     @property
     def slot_cols(self) -> int:

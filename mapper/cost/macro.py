@@ -167,6 +167,7 @@ def macro_area(cfg: ArrayConfig, n_sections: int, top_bits: int, stored_bits: in
         "adc_bank": adcs * float(adc_area(cfg, top_bits)) if top_bits else 0.0,
         "crossbar_cells": crossbars * hw.rows * hw.cols * m["cell_area_um2"],
         "row_drivers": crossbars * hw.rows * (m["dac_area_um2_per_row"]
+                                              * (m["bipolar_driver_area_factor"] if hw.sign_bits else 1)
                                               + (hw.wordline_segments - 1) * m["segment_driver_area_um2_per_row"]),
         "sample_hold": crossbars * hw.cols * m["sample_hold_area_um2_per_column"],
         "shift_add": adcs * m["shift_add_area_um2"],
@@ -252,7 +253,8 @@ def plan_cost(lp: LayerPlan, *, ones: np.ndarray | None = None, tables: bool = T
     energy = {key: value / v for key, value in price_events(ev, cfg, widths).items()}
     res = lp.columns["res"]
     stored = sum(lp.rom_bits().values()) if tables else 0
-    area = macro_area(cfg, lp.n_sections, int(res.max(initial=0)), stored, lp.shape[0])
+    area = macro_area(cfg, lp.n_sections, int(res.max(initial=0)) + cfg.hw.sign_bits if len(res) else 0, stored,
+                      lp.shape[0])
     per = ev.per_vector()
     if cycles:
         runs = [int(r) for r in sch.run]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..common import SwsError
-from ..config import ArrayConfig, ENCODINGS, ORDERINGS, SECTIONINGS
+from ..config import BUILT, ENCODINGS, ORDERINGS, SECTIONINGS, ArrayConfig
 from ..plan import build_layer_plan
 from ..schedule import ScheduleParams, default_lanes, events_of_schedule, schedule
 from ..sectioning import LayerMap, map_layer
@@ -64,11 +64,12 @@ class Candidate:
 
 def default_space(cfg: ArrayConfig, with_inputs: bool) -> dict:
     """Every G from 1 up to the slots of a crossbar (C // (2 Bm)), sorted and natural order, plain sections, two's
-    complement and (with inputs) sign-magnitude drives, input-aware resolution only with inputs, one wordline
-    per crossbar or one per slot. The configuration's own value of each field comes first (ties go to it)."""
+    complement and (with inputs) sign-magnitude drives (the encodings the RTL builds; the bipolar drive only
+    through --search), input-aware resolution only with inputs, one wordline per crossbar or one per slot.
+    The configuration's own value of each field comes first (ties go to it)."""
     slots = cfg.hw.cols // (2 * cfg.hw.weight_bits)
     space = {"group": tuple(range(1, slots + 1)), "ordering": ("sorted", "natural"), "sectioning": ("plain",),
-             "input_encoding": ENCODINGS if with_inputs and cfg.hw.input_signed else ("twos",),
+             "input_encoding": BUILT if with_inputs and cfg.hw.input_signed else ("twos",),
              "input_aware": (False, True) if with_inputs else (False,), "wordline_slots": (0, 1)}
     own = choice_of(cfg)
     return {f: tuple(dict.fromkeys([own[f]] + list(v))) if own[f] in v else v for f, v in space.items()}
@@ -187,7 +188,8 @@ def rank_layer(layer: QuantLayer, cfg: ArrayConfig, objective: str, space: dict,
             counted[drive] = (events_of_schedule(plan, sch, v), v, cycles)
         ev, v, cycles = counted[drive]
         energy = price_events(ev, c, plan.widths())
-        area = macro_area(c, plan.n_sections, int(plan.columns["res"].max(initial=0)),
+        res = plan.columns["res"]
+        area = macro_area(c, plan.n_sections, int(res.max()) + c.hw.sign_bits if len(res) else 0,
                           sum(plan.rom_bits().values()), plan.shape[0])
         cand = Candidate(c, energy["adc"] / v, sum(energy.values()) / v, cycles, float(sum(area.values())))
         cand.score = _score(objective, cand)

@@ -119,14 +119,12 @@ def load_plan(path: str) -> Plan:
     layers, folders = [], set()
     for i, entry in enumerate(entries):
         layer_cfg = cfg
-        if version >= 3:    # each layer its own configuration (an objective may choose G, drive, ... per layer)
+        if version >= 3 and isinstance(entry, dict):    # each layer its own configuration (objective's choice)
+            raw = _field(mpath, entry, "config", dict, f"layers[{i}].")
             try:
-                layer_cfg = ArrayConfig.from_dict(_field(mpath, entry, "config", dict, f"layers[{i}]."))
-            except (TypeError, ValueError) as e:
+                layer_cfg = ArrayConfig.from_dict(raw)
+            except (SwsError, TypeError, ValueError) as e:
                 raise SwsError(f"{mpath}: field layers[{i}].config: {e}") from None
-            except SwsError as e:
-                raise SwsError(str(e) if str(e).startswith(mpath) else f"{mpath}: field layers[{i}].config: {e}") \
-                    from None
         lp = _load_layer(path, mpath, layer_cfg, i, entry, folders)
         layers.append(lp)
     meta = {k: v for k, v in manifest.items()

@@ -92,15 +92,22 @@ def plan_drive(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
 
 
 def step_popcounts(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
-    """q (V, S, P): the rows of section s driven in drive step p (mapper.config.drive step order) by vector v."""
+    """q (V, S, P): the rows of section s driven in drive step p (mapper.config.drive step order) by vector v;
+    with the bipolar drive the larger of the rows driven +1 and those driven -1 (the column sum lies in
+    -min(m, q-)..min(m, q+))."""
     drive = plan_drive(lp, x)
     v, p, k = drive.shape
     sec = lp.sections
     member = np.zeros((k, lp.n_sections), np.float32)
     rows = np.asarray(sec["rows"], np.int64)
     member[lp.row_index[:int(rows.sum())], np.repeat(np.arange(lp.n_sections), rows)] = 1.0
-    q = drive.reshape(v * p, k).astype(np.float32) @ member                       # exact: counts <= R < 2**24
-    return np.rint(q).astype(np.int64).reshape(v, p, -1).transpose(0, 2, 1)
+
+    def count(d):
+        q = d.reshape(v * p, k).astype(np.float32) @ member                       # exact: counts <= R < 2**24
+        return np.rint(q).astype(np.int64).reshape(v, p, -1).transpose(0, 2, 1)
+    if lp.cfg.hw.input_encoding == "bipolar":
+        return np.maximum(count(drive > 0), count(drive < 0))
+    return count(drive)
 
 
 def batch_timing(params: ScheduleParams, longest: int) -> tuple[int, int]:

@@ -81,8 +81,8 @@ class SectionTables:
     bound : (S, F + 1)
         The step's ADC bound: the fewest cycles any schedule of its conversions min(res, t) can take on the
         bank (full switch matrix: max(ceil(sum / n_adc), max); ADC groups: the busiest group's sum).
-    conversions : (S, F + 1, F + 1)
-        conversions[s, t, b]: the step's conversions at b bits.
+    conversions : (S, F + 1, F + 1 + sign bits)
+        conversions[s, t, b]: the step's conversions at b bits (bipolar drive: one bit more than min(res, t)).
     """
 
     full: int
@@ -122,7 +122,7 @@ def section_tables(lp: LayerPlan, lanes: int, timing: MacroTiming, ones: np.ndar
     """The lookup tables of a plan's sections (see SectionTables) for a gather of `lanes` rows a cycle and the
     macro's phase timing."""
     hw = lp.cfg.hw
-    full, n_adc, mux = hw.full_resolution, hw.n_adc, hw.adc_mux
+    full, n_adc, mux, extra = hw.full_resolution, hw.n_adc, hw.adc_mux, hw.sign_bits
     sec, cols = lp.sections, lp.columns
     s_count = lp.n_sections
     rows = np.asarray(sec["rows"], np.int64)
@@ -140,7 +140,8 @@ def section_tables(lp: LayerPlan, lanes: int, timing: MacroTiming, ones: np.ndar
         flat = (index[:, None] * width + t[None, :]).reshape(-1)
         return np.bincount(flat, weights=values.reshape(-1), minlength=n * width).reshape(n, width).astype(np.int64)
 
-    eff = np.minimum(res[:, None], t[None, :])                                   # (C, F + 1)
+    # A conversion's bits at bound t: min(res, t), plus the bipolar drive's sign bit (t = 0: none).
+    eff = np.where(t[None, :] > 0, np.minimum(res[:, None], t[None, :]) + extra, 0)   # (C, F + 1)
     # Batches: the widest planned resolution of each, grouped by section in table order.
     bid = batch_ids(col_sec, slot, n_adc, mux)
     n_batches = np.zeros(s_count, np.int64)
@@ -150,32 +151,32 @@ def section_tables(lp: LayerPlan, lanes: int, timing: MacroTiming, ones: np.ndar
     widest = np.zeros(int(n_batches.sum()), np.int64)
     if len(bid):
         np.maximum.at(widest, offset[col_sec] + bid, res)
-    wt = np.minimum(widest[:, None], t[None, :])                                 # (batches, F + 1)
     issued = (t > 0)[None, :]
+    wt = np.where(issued, np.minimum(widest[:, None], t[None, :]) + extra, 0)    # (batches, F + 1)
     per = np.where(issued, periods(timing, np.maximum(wt, 1)), 0)
     batch_sec = np.repeat(np.arange(s_count), n_batches)
     period_sum = per_section(batch_sec, per)
     batch_bits = per_section(batch_sec, np.where(issued, wt, 0))
     last_w = np.zeros(s_count, np.int64)
     last_w[live] = widest[offset[live] + n_batches[live] - 1]
-    lw = np.maximum(np.minimum(last_w[:, None], t[None, :]), 1)
+    lw = np.maximum(np.minimum(last_w[:, None], t[None, :]) + extra, 1)
     last_period = np.where(issued, periods(timing, lw), 0)
     last_capture = np.where(issued, captures(timing, lw), 0)
     # The ADC bound of a step.
     if not mux:
         total = per_section(col_sec, eff)
-        top = np.minimum(_section_max(col_sec, res, s_count)[:, None], t[None, :])
+        top = np.where(t[None, :] > 0, np.minimum(_section_max(col_sec, res, s_count)[:, None], t[None, :]) + extra, 0)
         bound = np.maximum(-(-total // n_adc), top)
     else:
         groups = hw.slot_cols // mux + 1
         bound = per_section(col_sec * groups + slot // mux, eff, s_count * groups)
         bound = bound.reshape(s_count, groups, width).max(axis=1)
-    # conversions[s, t, b]: columns of s at res r convert at min(r, t) bits.
+    # conversions[s, t, b]: columns of s at res r convert at min(r, t) (+ the sign bit) bits.
     hist = np.bincount(col_sec * width + res, minlength=s_count * width).reshape(s_count, width)
-    conversions = np.zeros((s_count, width, width), np.int64)
+    conversions = np.zeros((s_count, width, width + extra), np.int64)
     for tt in range(1, width):
-        conversions[:, tt, :tt] = hist[:, :tt]
-        conversions[:, tt, tt] = hist[:, tt:].sum(axis=1)
+        conversions[:, tt, extra:tt + extra] = hist[:, :tt]
+        conversions[:, tt, tt + extra] = hist[:, tt:].sum(axis=1)
     conversions[:, :, 0] = 0
     gather = -(-np.maximum(rows, nact) // lanes)
     return SectionTables(full, rows, nact, ones, live, gather, period_sum, last_period, last_capture, batch_bits,
