@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mapper import files
+from mapper.common import outputs as files
 from mapper.common import SwsError
 from mapper.common import MARKER, atomic_dir, atomic_path, dumps_json, write_atomic
 
