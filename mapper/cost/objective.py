@@ -151,7 +151,7 @@ def _score(objective: str, c: Candidate) -> float:
 
 #: Input vectors an input-aware candidate is ranked on, at most (evenly spaced over the given ones); the
 #: chosen design is then costed on all of them.
-RANK_VECTORS = 64
+RANK_VECTORS = 32
 
 
 def rank_layer(layer: QuantLayer, cfg: ArrayConfig, objective: str, space: dict, x=None) -> tuple[list, dict]:

@@ -172,8 +172,8 @@ def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = No
     `ones` (each section's 1-cells) is needed only for a plan without cells; `tables` reuses the plan's
     SectionTables. With B banks each bank runs its own sections (mapper.plan.banks.assign_banks) in table
     order, all from the same cycle; RUN ends when the last bank is done, and the ADC bound and batch cycles
-    are the busiest bank's. `run` False skips the RUN recursion (RUN cycles 0): the bounds alone, for the
-    event counts."""
+    are the busiest bank's. `run` False skips the RUN recursion and the ADC bound (all 0): the step bounds
+    alone, for the event counts."""
     params = ScheduleParams.of(params or lp)
     cfg, (k, n) = lp.cfg, lp.shape
     if tables is None:
@@ -185,7 +185,11 @@ def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = No
     bounds = step_bounds(tables, params.step_order, q)
     banks = [np.arange(lp.n_sections)] if cfg.hw.banks == 1 else \
         [np.asarray(b, np.int64) for b in assign_banks(lp)]
-    per_bank = [_bank(tables, bounds, b, pipeline_depth(cfg.hw.n_adc), run) for b in banks]
+    if not run:             # the bounds alone (the event counts need nothing else)
+        zero = np.zeros(bounds.shape[0], np.int64)
+        per_bank = [(zero, zero, zero) for _ in banks]
+    else:
+        per_bank = [_bank(tables, bounds, b, pipeline_depth(cfg.hw.n_adc), run) for b in banks]
     run = np.max([r for r, _, _ in per_bank], axis=0)
     beat = cfg.hw.beat
     return Schedule(-(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat), run,

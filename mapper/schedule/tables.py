@@ -191,5 +191,6 @@ def step_bounds(tables: SectionTables, issue_order: list[int], q: np.ndarray | N
     if q is None:
         t = np.where(live[:, None], tables.full, 0) * np.ones((1, len(issue_order)), np.int64)
         return t[None]
-    t = lossless_bits(np.asarray(q)[:, :, issue_order])
-    return np.where(live[None, :, None], np.minimum(t, tables.full), 0)
+    q = np.asarray(q)[:, :, issue_order]
+    bits = lossless_bits(np.arange(int(q.max(initial=0)) + 1))                 # bitlen by table lookup
+    return np.where(live[None, :, None], np.minimum(bits[q], tables.full), 0)
