@@ -22,7 +22,7 @@ import numpy as np
 from ..common import SwsError
 from ..config import BUILT, ENCODINGS, ORDERINGS, SECTIONINGS, ArrayConfig
 from ..plan import build_layer_plan
-from ..schedule import ScheduleParams, default_lanes, events_of_schedule, schedule
+from ..schedule import ScheduleParams, default_lanes, events_of_schedule, schedule, section_membership
 from ..sectioning import LayerMap, map_layer
 from ..sources import QuantLayer
 from .macro import macro_area, price_events, section_ones
@@ -173,14 +173,16 @@ def rank_layer(layer: QuantLayer, cfg: ArrayConfig, objective: str, space: dict,
         key = (c.hw.group, c.mapping.ordering, c.mapping.sectioning)
         if key not in maps:
             lm = map_layer(layer, c)
-            maps[key] = (lm, build_layer_plan(lm, cells=False), section_ones(lm))
-        lm, lp, ones = maps[key]
+            lp = build_layer_plan(lm, cells=False)
+            maps[key] = (lm, lp, section_ones(lm), section_membership(lp) if x is not None else None)
+        lm, lp, ones, member = maps[key]
         plan = dataclasses.replace(lp, cfg=c)
         drive = key + (c.hw.input_encoding, c.hw.input_aware)
         if drive not in counted:    # the wordline segments change the prices, not the events
             aware = c.hw.input_aware and x is not None
             xs = np.asarray(x, np.int64).reshape(-1, lp.shape[0]) if aware else None
-            sch = schedule(plan, ScheduleParams(c.hw, default_lanes(c.hw.rows)), xs, ones=ones, run=need_cycles)
+            sch = schedule(plan, ScheduleParams(c.hw, default_lanes(c.hw.rows)), xs, ones=ones, run=need_cycles,
+                           member=member)
             v = 1 if xs is None else len(xs)
             cycles = None
             if need_cycles:

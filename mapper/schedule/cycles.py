@@ -57,7 +57,7 @@ from .latency import (EMPTY_SECTION, FLUSH, GATHER_NEXT_READ, GATHER_READY, SECT
 from .tables import SectionTables, section_tables, step_bounds
 
 __all__ = ["ScheduleParams", "Schedule", "schedule", "cycle_model", "bank_run", "vector_ends", "batch_timing",
-           "step_popcounts", "plan_drive", "issued_steps"]
+           "step_popcounts", "section_membership", "plan_drive", "issued_steps"]
 
 
 @dataclass(frozen=True)
@@ -91,16 +91,21 @@ def plan_drive(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
                        cfg.hw.input_encoding).astype(np.int64)                          # (V, P, K)
 
 
-def step_popcounts(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
+def section_membership(lp: LayerPlan) -> np.ndarray:
+    """(K, S) float32: 1 where input k is one of section s's rows."""
+    rows = np.asarray(lp.sections["rows"], np.int64)
+    member = np.zeros((lp.shape[0], lp.n_sections), np.float32)
+    member[lp.row_index[:int(rows.sum())], np.repeat(np.arange(lp.n_sections), rows)] = 1.0
+    return member
+
+
+def step_popcounts(lp: LayerPlan, x: np.ndarray, member: np.ndarray | None = None) -> np.ndarray:
     """q (V, S, P): the rows of section s driven in drive step p (mapper.config.drive step order) by vector v;
     with the bipolar drive the larger of the rows driven +1 and those driven -1 (the column sum lies in
-    -min(m, q-)..min(m, q+))."""
+    -min(m, q-)..min(m, q+)). `member`: the plan's section_membership, when the caller has it."""
     drive = plan_drive(lp, x)
     v, p, k = drive.shape
-    sec = lp.sections
-    member = np.zeros((k, lp.n_sections), np.float32)
-    rows = np.asarray(sec["rows"], np.int64)
-    member[lp.row_index[:int(rows.sum())], np.repeat(np.arange(lp.n_sections), rows)] = 1.0
+    member = section_membership(lp) if member is None else member
 
     def count(d):
         q = d.reshape(v * p, k).astype(np.float32) @ member                       # exact: counts <= R < 2**24
@@ -165,7 +170,7 @@ class Schedule:
 
 
 def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = None,
-             tables: SectionTables | None = None, run: bool = True) -> Schedule:
+             tables: SectionTables | None = None, run: bool = True, member: np.ndarray | None = None) -> Schedule:
     """The controller's schedule (the module docstring) of the plan for the input vectors x (V, K), or the
     weight-only schedule (x None, or weight-only hardware, whose schedule does not depend on the inputs).
 
@@ -181,7 +186,7 @@ def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = No
                                 ones if ones is not None or lp.cells is None else None)
     q = None
     if x is not None and cfg.hw.input_aware:
-        q = step_popcounts(lp, x)
+        q = step_popcounts(lp, x, member)
     bounds = step_bounds(tables, params.step_order, q)
     banks = [np.arange(lp.n_sections)] if cfg.hw.banks == 1 else \
         [np.asarray(b, np.int64) for b in assign_banks(lp)]

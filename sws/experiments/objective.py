@@ -18,8 +18,12 @@ __all__ = ["STEPS", "SPARSITIES", "study", "study_markdown", "plot_study"]
 SPARSITIES = (0.0, 0.3, 0.5, 0.9)
 
 
-def _steps(cfg: ArrayConfig) -> list[tuple[str, dict]]:
-    """(label, map_layers options) of each step; each adds one thing to the one before (but `published`)."""
+BIPOLAR = "input_encoding=twos,signmag,bipolar"
+
+
+def _steps(cfg: ArrayConfig, bipolar: bool = False) -> list[tuple[str, dict]]:
+    """(label, map_layers options) of each step; each adds one thing to the one before (but `published`);
+    `bipolar`: two more, the objectives with the bipolar drive (which the RTL does not build) in the space."""
     wide = dense_group(cfg)
     plain = dict(wordline_slots=0, input_aware=False, input_encoding="twos", sectioning="plain")
     return [
@@ -32,17 +36,19 @@ def _steps(cfg: ArrayConfig) -> list[tuple[str, dict]]:
                                                                   if k != "wordline_slots"}}),
         ("+ encoding and input-aware resolution (the objective's choice)", {"objective": "macro", "inputs": True}),
         ("objective adc (lowest ADC energy)", {"objective": "adc", "inputs": True}),
-    ]
+    ] + ([("+ the bipolar drive (no RTL yet)", {"objective": "macro", "inputs": True, "search": BIPOLAR}),
+          ("objective adc with the bipolar drive (no RTL yet)", {"objective": "adc", "inputs": True,
+                                                                 "search": BIPOLAR})] if bipolar else [])
 
 
-STEPS = [label for label, _ in _steps(ArrayConfig())]
+STEPS = [label for label, _ in _steps(ArrayConfig(), bipolar=True)]
 
 
-def study(layers_by_sparsity: dict, cfg: ArrayConfig = ArrayConfig(), progress=None) -> dict:
+def study(layers_by_sparsity: dict, cfg: ArrayConfig = ArrayConfig(), progress=None, bipolar: bool = False) -> dict:
     """Totals per token over the layers for each sparsity and step. `layers_by_sparsity` maps a sparsity to its
     layers (objects with layer, x (V, K), w (K, N): sws.experiments.minilm_inputs.capture_layers)."""
     rows = []
-    steps = _steps(cfg)
+    steps = _steps(cfg, bipolar)
     todo, done = len(layers_by_sparsity) * len(steps), 0
     for sparsity, captured in layers_by_sparsity.items():
         layers = [QuantLayer(c.layer, c.w) for c in captured]
@@ -53,7 +59,7 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig = ArrayConfig(), progress=N
             done += 1
             c = opt.get("cfg", cfg)
             results = map_layers(layers, c, inputs=inputs if opt.get("inputs") else None,
-                                 objective=opt.get("objective"), fixed=opt.get("fixed"))
+                                 objective=opt.get("objective"), fixed=opt.get("fixed"), search=opt.get("search"))
             report = report_dict(results, c, source="minilm", sparsity=sparsity)
             t = report["total"]
             choices = Counter(tuple(row["choice"][k] for k in ("group", "ordering", "input_encoding", "input_aware",
