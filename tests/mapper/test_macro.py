@@ -58,6 +58,27 @@ def test_hand_computed_macro_of_a_sorted_layer():
     assert (m.cycles, m.latency, m.adc_bound_cycles) == (39, 39, 4)
 
 
+def test_the_report_row_of_the_hand_worked_layer():
+    # The same layer through the report: its ROM bits (section 13 + rows 4 x 3 + columns 4 x 9 = 61), time at
+    # 1 GHz, and the natural-order reference by hand. Natural order, R = 4: sections rows 0..3 (5, 0, -1, 3)
+    # and rows 4, 5 (0, 1). Section 0: +b0 2 ones (2 bits), +b1, +b2, -b0 1 one each (1 bit); section 1:
+    # +b0 1 one (1 bit). ADC per step 4 + 2 + 2 + 2 + 2 = 12 pJ, 24 in the 2 steps; 5 columns x 2 steps = 10
+    # conversions; rows driven (4 + 2) x 2 = 12; 1-cells (5 + 1) x 2 = 12 read; rows gathered 6; table words:
+    # 2 section words of rows 3 | row_base 3 | col_base 3 | n_active 3 | out_base 1 = 13 bits, 6 row indices
+    # of 3 bits, 5 column words of 9 bits: 26 + 18 + 45 = 89 bits.
+    [r] = map_layers([QuantLayer("w1", W1)], CFG)
+    row = report_dict([r], CFG, source="t", sparsity=0.0)["layers"][0]
+    assert row["rom_bits"] == 61 and row["sections"] == 1 and row["crossbars"] == 1
+    assert row["time_per_vector_ns"] == pytest.approx(39.0)
+    assert row["natural_energy_pj"] == pytest.approx(24.0)
+    want = {"adc": 24.0, "sample_hold": 10 * SH, "row_drivers": 12 * DAC * 12 / 128, "crossbar": 12 * CELL,
+            "shift_add": 10 * SA, "input_buffer": 6 * 2 * IO, "input_register": 6 * 2 * REG,
+            "output_buffer": 1 * 16 * IO, "tables": 89 * REG}
+    assert r.natural_macro.energy == pytest.approx(want)
+    assert row["natural_macro_energy_pj"] == pytest.approx(sum(want.values()))
+    assert row["macro_reduction_vs_natural"] == pytest.approx(1 - row["macro_energy_pj"] / sum(want.values()))
+
+
 def test_banks_segments_and_double_buffering_in_the_area_by_hand():
     # The same layer on 2 banks (each 16 ADCs and their shift-adds), wordlines of 1 slot (2 segments of 6
     # columns a crossbar row: one more driver per row), and a double-buffered input register (two vectors).
