@@ -22,12 +22,13 @@ import numpy as np
 from ..common import SwsError
 from ..config import BUILT, ENCODINGS, ORDERINGS, SECTIONINGS, ArrayConfig
 from ..plan import build_layer_plan
-from ..schedule import ScheduleParams, default_lanes, events_of_schedule, schedule, section_membership
+from ..schedule import (ScheduleParams, default_lanes, events_of_schedule, schedule, section_membership,
+                        section_tables)
 from ..sectioning import LayerMap, map_layer
 from ..sources import QuantLayer
 from .macro import macro_area, price_events, section_ones
 
-__all__ = ["OBJECTIVES", "SPACE_FIELDS", "RANK_VECTORS", "Candidate", "default_space", "parse_space",
+__all__ = ["OBJECTIVES", "SPACE_FIELDS", "RANK_VECTORS", "SHORTLIST", "Candidate", "default_space", "parse_space",
            "candidate_configs", "rank_layer", "best_map", "choice_of"]
 
 OBJECTIVES = ("adc", "macro", "latency", "edp")
@@ -63,12 +64,13 @@ class Candidate:
 
 
 def default_space(cfg: ArrayConfig, with_inputs: bool) -> dict:
-    """Every G from 1 up to the slots of a crossbar (C // (2 Bm)), sorted and natural order, plain sections, two's
+    """Every G from 1 up to the slots of a crossbar (C // (2 Bm)), every ordering, plain sections, two's
     complement and (with inputs) sign-magnitude drives (the encodings the RTL builds; the bipolar drive only
     through --search), input-aware resolution only with inputs, one wordline per crossbar or one per slot.
     The configuration's own value of each field comes first (ties go to it)."""
     slots = cfg.hw.cols // (2 * cfg.hw.weight_bits)
-    space = {"group": tuple(range(1, slots + 1)), "ordering": ("sorted", "natural"), "sectioning": ("plain",),
+    space = {"group": tuple(range(1, slots + 1)), "ordering": ("sorted", "natural", "signed", "gray"),
+             "sectioning": ("plain",),
              "input_encoding": BUILT if with_inputs and cfg.hw.input_signed else ("twos",),
              "input_aware": (False, True) if with_inputs else (False,), "wordline_slots": (0, 1)}
     own = choice_of(cfg)
@@ -152,37 +154,50 @@ def _score(objective: str, c: Candidate) -> float:
 #: Input vectors an input-aware candidate is ranked on, at most (evenly spaced over the given ones); the
 #: chosen design is then costed on all of them.
 RANK_VECTORS = 32
+#: Maps (G, ordering, sectioning) whose input-aware drives are costed: those whose weight-only designs score
+#: best (None: every map).
+SHORTLIST = 6
 
 
-def rank_layer(layer: QuantLayer, cfg: ArrayConfig, objective: str, space: dict, x=None) -> tuple[list, dict]:
-    """Every candidate design of the layer costed and ranked, best first (ties: lower macro energy, lower area,
+def rank_layer(layer: QuantLayer, cfg: ArrayConfig, objective: str, space: dict, x=None,
+               shortlist: int | None | str = "default") -> tuple[list, dict]:
+    """The candidate designs of the layer costed and ranked, best first (ties: lower macro energy, lower area,
     then the space's order), and the layer maps by (group, ordering, sectioning) for the caller to reuse.
-    Input-aware candidates are ranked on at most RANK_VECTORS of the inputs x (evenly spaced)."""
-    if x is not None and len(x) > RANK_VECTORS:
-        x = np.asarray(x)[np.unique(np.linspace(0, len(x) - 1, RANK_VECTORS).round().astype(np.int64))]
+
+    Every weight-only design of the space is costed. Input-aware designs (their events depend on the inputs x)
+    are costed on the `shortlist` maps whose weight-only designs score best (each map's best; a map with
+    none in the space is scored by its weight-only two's-complement design), on at most RANK_VECTORS of the
+    inputs (evenly spaced); `shortlist` None costs them on every map ("default": SHORTLIST)."""
+    shortlist = SHORTLIST if shortlist == "default" else shortlist
     if objective not in OBJECTIVES:
         raise SwsError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    if x is not None and len(x) > RANK_VECTORS:
+        x = np.asarray(x)[np.unique(np.linspace(0, len(x) - 1, RANK_VECTORS).round().astype(np.int64))]
     configs = candidate_configs(cfg, space)
     if not configs:
         raise SwsError(f"layer {layer.name}: no valid design in the search space")
     need_cycles = objective in ("latency", "edp")
     maps: dict = {}
     counted: dict = {}
-    out: list[Candidate] = []
-    for order, c in enumerate(configs):
-        key = (c.hw.group, c.mapping.ordering, c.mapping.sectioning)
+
+    def key_of(c):
+        return c.hw.group, c.mapping.ordering, c.mapping.sectioning
+
+    def cost(c) -> Candidate:
+        key = key_of(c)
         if key not in maps:
             lm = map_layer(layer, c)
             lp = build_layer_plan(lm, cells=False)
-            maps[key] = (lm, lp, section_ones(lm), section_membership(lp) if x is not None else None)
-        lm, lp, ones, member = maps[key]
+            maps[key] = (lm, lp, section_ones(lm), section_membership(lp) if x is not None else None, {})
+        lm, lp, ones, member, tables = maps[key]
         plan = dataclasses.replace(lp, cfg=c)
         drive = key + (c.hw.input_encoding, c.hw.input_aware)
         if drive not in counted:    # the wordline segments change the prices, not the events
-            aware = c.hw.input_aware and x is not None
-            xs = np.asarray(x, np.int64).reshape(-1, lp.shape[0]) if aware else None
-            sch = schedule(plan, ScheduleParams(c.hw, default_lanes(c.hw.rows)), xs, ones=ones, run=need_cycles,
-                           member=member)
+            xs = np.asarray(x, np.int64).reshape(-1, lp.shape[0]) if c.hw.input_aware and x is not None else None
+            params = ScheduleParams(c.hw, default_lanes(c.hw.rows))
+            if c.hw.sign_bits not in tables:      # the tables depend on the drive only through the sign bit
+                tables[c.hw.sign_bits] = section_tables(plan, params.lanes, params.timing, ones)
+            sch = schedule(plan, params, xs, run=need_cycles, member=member, tables=tables[c.hw.sign_bits])
             v = 1 if xs is None else len(xs)
             cycles = None
             if need_cycles:
@@ -195,6 +210,24 @@ def rank_layer(layer: QuantLayer, cfg: ArrayConfig, objective: str, space: dict,
                           sum(plan.rom_bits().values()), plan.shape[0])
         cand = Candidate(c, energy["adc"] / v, sum(energy.values()) / v, cycles, float(sum(area.values())))
         cand.score = _score(objective, cand)
+        return cand
+
+    out: list = []
+    weight_only: dict = {}
+    for order, c in enumerate(configs):
+        if not c.hw.input_aware or x is None:
+            cand = cost(c)
+            out.append((cand.score, cand.macro_pj, cand.area_um2, order, cand))
+            weight_only[key_of(c)] = min(weight_only.get(key_of(c), np.inf), cand.score)
+    aware = [(order, c) for order, c in enumerate(configs) if c.hw.input_aware and x is not None]
+    if aware and shortlist is not None:
+        for _, c in aware:                        # a map with no weight-only design in the space
+            if key_of(c) not in weight_only:
+                weight_only[key_of(c)] = cost(c.replace(input_aware=False, input_encoding="twos")).score
+        keep = set(sorted(weight_only, key=weight_only.get)[:shortlist])
+        aware = [(order, c) for order, c in aware if key_of(c) in keep]
+    for order, c in aware:
+        cand = cost(c)
         out.append((cand.score, cand.macro_pj, cand.area_um2, order, cand))
     out.sort(key=lambda t: t[:4])
     return [t[-1] for t in out], {k: v[0] for k, v in maps.items()}

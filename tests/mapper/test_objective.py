@@ -26,7 +26,7 @@ def _layer(seed, sparsity, k=60, n=6, name="w"):
 def _brute(layer, objective, x=None):
     """Every design of the default space, each costed by cost_layer (the report's path), best first."""
     out = []
-    for g, order, wl in itertools.product((1, 2, 3, 4), ("sorted", "natural"), (0, 1)):
+    for g, order, wl in itertools.product((1, 2, 3, 4), ("sorted", "natural", "signed", "gray"), (0, 1)):
         drives = [("twos", False)] + ([("twos", True), ("signmag", True)] if x is not None else [])
         for enc, aware in drives:
             cfg = BASE.replace(group=g, ordering=order, wordline_slots=wl, input_encoding=enc, input_aware=aware)
@@ -61,7 +61,9 @@ def test_the_chosen_design_is_the_cheapest_of_the_space_by_brute_force(objective
     assert row["runner_up"]["score"] == pytest.approx(want[1][0])
 
 
-def test_input_aware_designs_are_offered_with_inputs_only_and_costed_on_them():
+def test_input_aware_designs_are_offered_with_inputs_only_and_costed_on_them(monkeypatch):
+    import mapper.cost.objective as objective
+    monkeypatch.setattr(objective, "SHORTLIST", None)     # every map's input-aware designs, as the brute force
     layer = _layer(2, 0.5)
     rng = np.random.default_rng(3)
     x = rng.integers(-127, 128, (10, 60)) // 16          # small activations: many steps drive no row
@@ -73,6 +75,12 @@ def test_input_aware_designs_are_offered_with_inputs_only_and_costed_on_them():
     assert aware.ranking[0].score <= plain.ranking[0].score
     if aware.map.cfg.hw.input_aware:
         assert aware.inputs == 10          # the report's figures are the mean over the given vectors
+    # The shortlist costs input-aware designs on the maps whose weight-only designs score best only.
+    monkeypatch.setattr(objective, "SHORTLIST", 2)
+    [short] = map_layers([layer], BASE, objective="macro", inputs={"w": x})
+    maps = {(c.cfg.hw.group, c.cfg.mapping.ordering) for c in short.ranking if c.cfg.hw.input_aware}
+    assert len(maps) == 2 and len(short.ranking) < len(aware.ranking)
+    assert short.ranking[0].score >= aware.ranking[0].score
 
 
 def test_the_fields_given_stay_and_the_search_space_is_checked():
