@@ -10,7 +10,9 @@ from .config import ArrayConfig
 from .common import atomic_dir, check_output_dir, dumps_json, write_text
 from .cost import input_aware_report, load_layer_inputs
 from .plan import build_layer_plan, write_plan
-from .cost import format_table, map_layers, map_source, report_dict
+from .cost import format_table, map_layers, report_dict
+from .prepare import prepare_layers
+from .sources import load_weights
 
 __all__ = ["map_to_folder", "report_markdown", "check_output_folder", "analog_report"]
 
@@ -85,8 +87,16 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _Named:
+    """What load_layer_inputs reads of a layer: its name, shape and hardware (layer.name, layer.shape, cfg)."""
+
+    def __init__(self, layer, cfg):
+        self.layer, self.cfg = layer, cfg
+
+
 def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per_channel: bool = False,
-                  progress=None, inputs: str | None = None, layers=None, analog=None, analog_seeds: int = 3) -> dict:
+                  progress=None, inputs: str | None = None, layers=None, analog=None, analog_seeds: int = 3,
+                  objective: str | None = None, search: str | None = None, fixed: dict | None = None) -> dict:
     """Map the weight source `spec` and write plan.json, the ROM images, report.json and report.md.
 
     Parameters
@@ -112,6 +122,9 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
         Each layer's report row gets an `analog` block: its output error through the analog model
         (mapper.analog.analog_error) on 16 random input vectors and, where `inputs` gives them, on the
         first 64 captured ones, over `analog_seeds` chip instances.
+    objective, search, fixed
+        Choose each layer's design (mapper.cost.report.map_layers): "adc", "macro", "latency" or "edp", the
+        search space over the default, the fields it keeps; objective None maps every layer under cfg.
 
     Returns
     -------
@@ -125,9 +138,10 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     """
     sources = [spec] + ([inputs] if inputs else [])
     check_output_folder(out, inputs=sources)
-    results = (map_layers(layers, cfg, progress) if layers is not None
-               else map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress))
-    xs = load_layer_inputs(inputs, [r.map for r in results]) if inputs else {}
+    if layers is None:
+        layers = prepare_layers(load_weights(spec), cfg, sparsity, per_channel=per_channel)
+    xs = load_layer_inputs(inputs, [_Named(l, cfg) for l in layers]) if inputs else {}
+    results = map_layers(layers, cfg, progress, xs, objective=objective, search=search, fixed=fixed)
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
     for i, (r, row) in enumerate(zip(results, report["layers"])):
         if row["name"] in xs:
@@ -143,7 +157,7 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     report_text = dumps_json(report, what="the report", indent=1) + "\n"
     with atomic_dir(out, inputs=sources) as tmp:
         write_plan(tmp, [build_layer_plan(r.map) for r in results],
-                   {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel})
+                   {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel}, config=cfg)
         write_text(os.path.join(tmp, "report.json"), report_text)
         write_text(os.path.join(tmp, "report.md"), report_markdown(report))
     return report

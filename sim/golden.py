@@ -3,8 +3,9 @@
 Outputs are computed from the LayerPlan arrays alone (section table, row-index table, column table and
 cells), independently of the mapper's LayerMap, with the ADC saturation min(count, 2**res - 1).
 
-The counters' conversions are counted from the plan's tables; the cycles come from the one cycle model,
-mapper.schedule (docs/design.md section 6).
+The counters and every other event the energy model prices (mapper.schedule.events: conversions by
+resolution, planes, wordline pulses, row drives, ...) and the cycles come from the one schedule and event
+model, mapper.schedule (docs/design.md sections 4 and 6), for the plan and these inputs.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ import numpy as np
 from mapper.common import SwsError
 from mapper.config import energy_table
 from mapper.plan import LayerPlan
-from mapper.schedule import ScheduleParams, cycle_model, issued_steps, plan_drive, step_popcounts, vector_ends
+from mapper.schedule import (Events, ScheduleParams, cycle_model, events_of_schedule, plan_drive, schedule,
+                             vector_ends)
 
-__all__ = ["Prediction", "predict", "golden_outputs", "check_inputs", "energy_of"]
+__all__ = ["Prediction", "predict", "golden_outputs", "check_inputs", "energy_of", "HARDWARE_COUNTERS",
+           "cycle_model"]
+
+#: The events the RTL counts today (hwgen.interface.CounterSignature, `counters__*`); the golden model
+#: predicts every event of mapper.schedule.EVENTS, and stands in for the hardware on the others.
+HARDWARE_COUNTERS = ("cycles", "conversions", "planes", "sections")
 
 
 @dataclass
@@ -41,8 +48,14 @@ class Prediction:
     bound_per_vector: int
     vector_cycles: list[int] = field(default_factory=list)
     vector_bounds: list[int] = field(default_factory=list)
+    events: Events | None = None        # every event of the V vectors (mapper.schedule.events)
 
-    def counters(self) -> dict:
+    def counters(self, names=HARDWARE_COUNTERS) -> dict:
+        """The predicted value of each named counter (default: those the RTL has; mapper.schedule.EVENTS:
+        every event)."""
+        if self.events is not None:
+            every = self.events.as_dict()
+            return {name: every[name] for name in names}
         return {"cycles": self.cycles, "conversions": list(self.conversions), "planes": self.planes,
                 "sections": self.sections}
 
@@ -68,8 +81,8 @@ def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
 
 
 def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
-    """y (V, N): every active column's count per drive step, saturated at its resolution, shift-added with
-    the step's weight (mapper.config.drive)."""
+    """y (V, N): every active column's count per drive step, saturated at its resolution (the bipolar drive's
+    signed counts at -(2**res - 1) too), shift-added with the step's weight (mapper.config.drive)."""
     cfg, (_, n) = lp.cfg, lp.shape
     drive = plan_drive(lp, x)                                                             # (V, P, K)
     step_w = np.asarray(cfg.hw.plane_weights(), np.int64)
@@ -84,7 +97,8 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
         slot, res = col["slot_col"][cs], col["res"][cs]
         cells = lp.cells[s, :rows][:, slot].astype(np.int64)                 # (rows, nact)
         counts = drive[:, :, idx] @ cells                                    # (V, P, nact)
-        codes = np.minimum(counts, (1 << res) - 1)
+        top = (1 << res) - 1
+        codes = np.clip(counts, -top, top)            # a count is >= 0 but with the bipolar drive's signed rows
         weight = (1 - 2 * col["sign"][cs]) << col["bit"][cs]                 # (nact,)
         contrib = np.einsum("vac,a,c->vc", codes, step_w, weight)
         np.add.at(y, (slice(None), col["out"][cs]), contrib)
@@ -92,47 +106,20 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
 
 
 def energy_of(cfg, conversions) -> float:
-    e = energy_table(cfg)
+    e = energy_table(cfg, max(cfg.hw.adc_bits, len(conversions) - 1))
     return float(sum(c * e[b] for b, c in enumerate(conversions) if b > 0))
 
 
-def _conversions(lp: LayerPlan, params: ScheduleParams, q: np.ndarray | None) -> tuple[np.ndarray, int]:
-    """Conversions by resolution and steps issued by the non-empty sections, for one vector (q: its step
-    popcounts (S, P)) or, weight-only, for any vector."""
-    cfg = lp.cfg
-    conv = np.zeros(cfg.hw.full_resolution + 1, np.int64)
-    planes = 0
-    sec, res_all = lp.sections, lp.columns["res"]
-    for s, steps in enumerate(issued_steps(lp, params, q)):
-        nact, cb = int(sec["n_active"][s]), int(sec["col_base"][s])
-        if nact == 0:
-            continue
-        res = res_all[cb:cb + nact]
-        planes += len(steps)
-        for _, top in steps:
-            conv += np.bincount(np.minimum(res, top), minlength=cfg.hw.full_resolution + 1)[:cfg.hw.full_resolution + 1]
-    conv[0] = 0
-    return conv, planes
-
-
 def predict(lp: LayerPlan, x, params=None) -> Prediction:
-    """Outputs, counters and cycles the tile must produce for the input vectors x (V, K) or (K,)."""
+    """Outputs, counters (every event) and cycles the tile must produce for the input vectors x (V, K) or (K,)."""
     x = check_inputs(lp, x)
     params = ScheduleParams.of(params or lp)
     cfg, v = lp.cfg, len(x)
-    if cfg.hw.input_aware:
-        q = step_popcounts(lp, x)
-        scheds = [cycle_model(lp, params, xv) for xv in x]
-        counted = [_conversions(lp, params, qv) for qv in q]
-        conv = np.sum([c for c, _ in counted], axis=0)
-        planes = sum(p for _, p in counted)
-    else:
-        scheds = [cycle_model(lp, params)] * v
-        conv, planes = _conversions(lp, params, None)
-        conv, planes = conv * v, planes * v
-    conversions = [int(c) for c in conv]
-    ends = vector_ends(scheds[0]["load"], [sch["run"] for sch in scheds], scheds[0]["out"], cfg.hw.double_buffer)
+    sch = schedule(lp, params, x)
+    ev = events_of_schedule(lp, sch, v)
+    runs = [int(r) for r in sch.run] if len(sch.run) == v else [int(sch.run[0])] * v
+    bounds = [int(b) for b in sch.adc_bound] if len(sch.adc_bound) == v else [int(sch.adc_bound[0])] * v
+    ends = vector_ends(sch.load, runs, sch.out, cfg.hw.double_buffer)
     vector_cycles = [int(e) for e in np.diff([-1] + ends)]
-    bounds = [sch["adc_bound"] for sch in scheds]
-    return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), conversions, planes,
-                      lp.n_sections * v, energy_of(cfg, conversions), max(bounds), vector_cycles, bounds)
+    return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), list(ev.conversions),
+                      ev.planes, ev.sections, energy_of(cfg, ev.conversions), max(bounds), vector_cycles, bounds, ev)

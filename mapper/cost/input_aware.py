@@ -159,13 +159,16 @@ def _section_rows_and_ones(lm: LayerMap) -> tuple[np.ndarray, np.ndarray]:
     return lm.sec.sec_len * active, lm.sec.counts.reshape(s_count, sc).sum(axis=1) * active
 
 
-def macro_energy(fixed_pj: float, cost: dict, m) -> float:
+def macro_energy(fixed_pj: float, cost: dict, m, wordline_columns: int | None = None) -> float:
     """Whole-macro energy per vector (mapper.cost.macro's components) of a weight-only or input-aware cost:
     the ADCs, one sample-and-hold and one shift-add per conversion, one DAC drive per driven row per step
-    and one cell read per 1-cell on a driven row per step, plus `fixed_pj` (buffers, input register and
-    tables, which the drive does not change)."""
+    (over a wordline of `wordline_columns` columns, default the macro's full span) and one cell read per
+    1-cell on a driven row per step, plus `fixed_pj` (buffers, input register and tables, which the drive
+    does not change)."""
+    span = 1.0 if wordline_columns is None else wordline_columns / m["dac_columns"]
     return (cost["energy_pj"] + cost["conversions"] * (m["sample_hold_pj"] + m["shift_add_pj"])
-            + cost["row_steps"] * m["dac_pj_per_row_plane"] + cost["cell_steps"] * m["cell_read_pj"] + fixed_pj)
+            + cost["row_steps"] * m["dac_pj_per_row_plane"] * span + cost["cell_steps"] * m["cell_read_pj"]
+            + fixed_pj)
 
 
 def step_bounds(lm: LayerMap, x, encoding: str = "twos", *, membership: np.ndarray | None = None) -> np.ndarray:

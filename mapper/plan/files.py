@@ -12,8 +12,8 @@ from ..common import SwsError, note_input, parse_json, read_bytes, read_text
 from ..config import ArrayConfig
 from ..sources import check_size
 from .hexio import hex_lines, manifest_digest, read_hex, sha256_hex
-from .layout import (COLUMN_FIELDS, LayerPlan, PLAN_FORMAT, PLAN_VERSION, Plan, ROMS, SECTION_FIELDS, pack_fields,
-                     rom_widths, unpack_fields)
+from .layout import (COLUMN_FIELDS, LayerPlan, PLAN_FORMAT, PLAN_VERSION, Plan, READ_VERSIONS, ROMS, SECTION_FIELDS,
+                     pack_fields, rom_widths, unpack_fields)
 from .validate import check_layer_plan
 
 __all__ = ["write_plan", "load_plan", "MAX_DIM", "plan_files"]
@@ -29,9 +29,10 @@ RESERVED = ("plan.json", "report.json", "report.md")
 MAX_MANIFEST_BYTES = 64 * 2 ** 20
 
 
-def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
-    """Write the manifest and ROM images into the folder `path` (which must exist); return the manifest."""
-    cfg = plans[0].cfg
+def write_plan(path: str, plans: list[LayerPlan], meta: dict, config: ArrayConfig | None = None) -> dict:
+    """Write the manifest and ROM images into the folder `path` (which must exist); return the manifest.
+    `config` is the run's configuration (default the first layer's); each layer records its own."""
+    cfg = config or plans[0].cfg
     layers, used = [], set()
     for i, lp in enumerate(plans):
         folder = _safe(lp.name)
@@ -52,7 +53,8 @@ def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
             with open(os.path.join(path, folder, f"{rom}.hex"), "wb") as f:
                 f.write(data)
             digests[rom] = sha256_hex(data)
-        layers.append({"name": lp.name, "folder": folder, "shape": list(lp.shape), "sections": lp.n_sections,
+        layers.append({"name": lp.name, "folder": folder, "config": lp.cfg.to_dict(), "shape": list(lp.shape),
+                       "sections": lp.n_sections,
                        "rows_used": int(len(lp.row_index)), "active_columns": int(len(lp.columns["res"])),
                        "widths": w, "scale": lp.scale, "sha256": digests})
     manifest = {"format": PLAN_FORMAT, "version": PLAN_VERSION, "config": cfg.to_dict(), **meta, "layers": layers}
@@ -92,9 +94,11 @@ def load_plan(path: str) -> Plan:
     manifest = parse_json(read_text(mpath, what="plan manifest", limit=MAX_MANIFEST_BYTES, folder=path), mpath)
     if not isinstance(manifest, dict):
         raise SwsError(f"{mpath}: a plan manifest is a JSON object, not {type(manifest).__name__}")
-    if manifest.get("format") != PLAN_FORMAT or manifest.get("version") != PLAN_VERSION:
-        raise SwsError(f"{mpath}: plan format {manifest.get('format')!r} version {manifest.get('version')!r} "
-                       f"is not {PLAN_FORMAT!r} version {PLAN_VERSION} (map the weights again with `sws map`)")
+    version = manifest.get("version")
+    if manifest.get("format") != PLAN_FORMAT or isinstance(version, bool) or version not in READ_VERSIONS:
+        raise SwsError(f"{mpath}: plan format {manifest.get('format')!r} version {version!r} "
+                       f"is not {PLAN_FORMAT!r} version {' or '.join(map(str, READ_VERSIONS))} (map the weights "
+                       f"again with `sws map`)")
     recorded = manifest.get("manifest_sha256")
     if not isinstance(recorded, str) or recorded != manifest_digest(manifest):
         raise SwsError(f"{mpath}: field manifest_sha256: the manifest does not match its recorded sha256: "
@@ -108,7 +112,14 @@ def load_plan(path: str) -> Plan:
         raise SwsError(f"{mpath}: field layers: a plan needs at least one layer")
     layers, folders = [], set()
     for i, entry in enumerate(entries):
-        lp = _load_layer(path, mpath, cfg, i, entry, folders)
+        layer_cfg = cfg
+        if version >= 3 and isinstance(entry, dict):    # each layer its own configuration (objective's choice)
+            raw = _field(mpath, entry, "config", dict, f"layers[{i}].")
+            try:
+                layer_cfg = ArrayConfig.from_dict(raw)
+            except (SwsError, TypeError, ValueError) as e:
+                raise SwsError(f"{mpath}: field layers[{i}].config: {e}") from None
+        lp = _load_layer(path, mpath, layer_cfg, i, entry, folders)
         layers.append(lp)
     meta = {k: v for k, v in manifest.items()
             if k not in ("format", "version", "config", "layers", "manifest_sha256")}

@@ -20,11 +20,16 @@ BYTES_PER_WEIGHT = 256
 
 @dataclass
 class Layer:
-    """One matrix of `y = x @ W`: K inputs (rows) x N outputs (columns), integer or float."""
+    """One matrix of `y = x @ W`: K inputs (rows) x N outputs (columns), integer or float.
+
+    `tensor` names the weight tensor a grouped convolution's groups come from (one layer per group, each
+    with the same `tensor`): they are quantized with one scale for the tensor (mapper.prepare.prepare_layers).
+    None: the layer is its own tensor."""
 
     name: str
     weights: np.ndarray
     notes: list[str] = field(default_factory=list)
+    tensor: str | None = None
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -124,7 +124,8 @@ def _conv(g: FoldedGraph, node, name: str, notes: list) -> list[OnnxLayer]:
         return []
     names = [f"{name}.g{gi}" if groups > 1 else name for gi in range(groups)]
     matrices = conv_matrices(w, groups, transposed=node.op_type == "ConvTranspose")
-    return [OnnxLayer(Layer(n, m), node, c, False, (node.input[w_in], gi, node.op_type))
+    tensor = f"{name}:{node.input[w_in]}" if groups > 1 else None   # the groups share one quantization scale
+    return [OnnxLayer(Layer(n, m, tensor=tensor), node, c, False, (node.input[w_in], gi, node.op_type))
             for gi, (n, m) in enumerate(zip(names, matrices))]
 
 
@@ -233,8 +234,8 @@ def read_onnx_layers(path: str) -> list[Layer]:
         first[ol.key] = ol.layer.name
         where = f"{path}[{ol.layer.name}]"
         check_size(where, *np.shape(ol.layer.weights)[:2])   # mapping needs far more than the tensor itself
-        kept.append(Layer(ol.layer.name, check_matrix(where, ol.layer.weights)))
-    layers = [Layer(l.name, l.weights, list(notes)) for l in kept]
+        kept.append(Layer(ol.layer.name, check_matrix(where, ol.layer.weights), tensor=ol.layer.tensor))
+    layers = [Layer(l.name, l.weights, list(notes), l.tensor) for l in kept]
     if not layers:
         raise SwsError(f"{path}: the model has no MatMul, Gemm or convolution with a constant weight"
                        + (f" ({'; '.join(notes)})" if notes else ""))

@@ -36,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
 from mapper.common import atomic_path, claim_dir, parse_json, parse_yaml, read_text, write_atomic
-from mapper.prepare import check_sparsity, prepare_layer
+from mapper.prepare import check_sparsity, prepare_layers
 from mapper.cost import map_layers, report_dict
 from mapper.sources import check_source, load_weights
 
@@ -197,7 +197,7 @@ def run_point(p: dict) -> dict:
     scalar fields of the report's total (its `sparsity` as `achieved_sparsity`)."""
     cfg = ArrayConfig(**p["config"])
     layers = _layers(p["weights"], None if p["layers"] is None else tuple(p["layers"]))
-    quant = [prepare_layer(l, cfg, p["sparsity"], per_channel=p["per_channel"]) for l in layers]
+    quant = prepare_layers(layers, cfg, p["sparsity"], per_channel=p["per_channel"])
     report = report_dict(map_layers(quant, cfg), cfg, source=p["weights"], sparsity=p["sparsity"],
                          per_channel=p["per_channel"])
     row = {"source": p["weights"], "layers": len(layers), "sparsity": p["sparsity"], **p["config"]}
