@@ -12,17 +12,21 @@ from ..common import SwsError, positive_int
 from ..config import HardwareConfig
 
 __all__ = ["MacroTiming", "default_lanes", "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE",
-           "EMPTY_SECTION", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH"]
+           "EMPTY_SECTION", "GATHER_STAGES", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH"]
 
+#: The gather's pipeline stages, by the cycle (after a gather step's table addresses) each one's work is
+#: in (hwgen.gather): the addresses presented; the tables' block RAMs read; the column entries land in `next`
+#: while the row indices address the input buffer; its block RAM read; the inputs land in `next`'s planes.
+GATHER_STAGES = ("address", "table", "columns", "input", "rows")
 #: Cycles from a section's table read (S0) to its decoded word (S2): read, registered, decoded.
 SECTION_DECODE = 2
 #: Cycles the prefetch spends on a section with no active column before the next table read.
 EMPTY_SECTION = 3
 #: After a gather of n cycles starting at g, the next section's table is read at g + n + GATHER_NEXT_READ.
 GATHER_NEXT_READ = 1
-#: ... and the gathered section is ready in `next` at g + n + GATHER_READY: the table words registered, the
-#: columns decoded and the row indices registered, the inputs read, the inputs registered, written.
-GATHER_READY = 5
+#: ... and the gathered section is ready in `next` at g + n + GATHER_READY: the cycle after its last step's
+#: inputs land (`GATHER_STAGES`).
+GATHER_READY = len(GATHER_STAGES)
 #: Cycles from a section's sums in `flush` (pipeline_depth after the last capture) to the end of RUN: the
 #: flush read, the block RAM's read register, the bypass register, the registered sum, write and end test.
 FLUSH = 5
