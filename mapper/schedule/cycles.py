@@ -18,13 +18,15 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             cycle the bank is free after the previous section's last batch). Its batches (`_batches`: with a full
             switch matrix ceil(n_active / n_adc) batches of n_adc columns in column-table order; with
             ADC groups of M = adc_mux columns, batch k = the k-th column of each group), for each issued
-            step, follow back to back: a batch of longest
+            step, follow back to back, each step's first batch opening the step's one activation of the
+            array (its front phases): a batch of longest
             resolution b issued at cycle T frees the bank for the next issue at T + period(b) and is
             captured (done) at T + capture(b) (`batch_timing`, MacroTiming: with the
             default timing period b and capture 1 + b, the start leaving through a register at T + 1;
-            with front phases F = precharge + wordline + settle + sample, period F + b without
-            sample-and-hold, max(F, b) with it, capture 1 + F + b; with a handshake of `sync` flops
-            period 1 + F + b + sync and capture 1 + F + b + sync); f is the last one's capture.
+            with front phases F = precharge + wordline + settle + sample and f = F for a step's first
+            batch, 0 for the others: period f + b, but f + max(1, b - F) with sample-and-hold before an
+            activation, capture 1 + f + b; with a four-phase handshake of `sync` flops period
+            f + b + 2 sync + 2 + DONE_FALL and capture 1 + f + b + sync); f is the last one's capture.
             Weight-only: every step is issued, each column at its planned resolution res.
             Input-aware: a step with q = 0 is skipped (no cycle), the others convert each column at
             min(res, bitlen(q)) bits, so a batch's b is min(b, bitlen(q)); a section whose steps all
@@ -125,12 +127,13 @@ def _step_bound(eff: np.ndarray, slot: np.ndarray, n_adc: int, adc_mux: int) -> 
     return int(np.bincount(slot // adc_mux, weights=eff).max())
 
 
-def batch_timing(params: ScheduleParams, longest: int) -> tuple[int, int]:
+def batch_timing(params: ScheduleParams, longest: int, front: bool = True, next_front: bool = True) -> tuple[int, int]:
     """(period, capture) of a batch whose longest conversion is `longest` bits, in cycles from its issue:
-    when the next batch may issue, and when its codes are captured (MacroTiming; default:
+    when the next batch may issue, and when its codes are captured (MacroTiming.period and capture:
+    `front` the batch opens an activation, `next_front` the next one does; default timing:
     `longest` and 1 + `longest`, the registered boundary's cycle)."""
     tm = params.timing
-    return tm.period(longest), tm.capture(longest)
+    return tm.period(longest, front, next_front), tm.capture(longest, front)
 
 
 def issued_steps(lp: LayerPlan, params: ScheduleParams, q: np.ndarray | None) -> list[list[tuple[int, int]]]:
@@ -230,13 +233,16 @@ def bank_run(lp: LayerPlan, params: ScheduleParams, x=None) -> dict:
             continue
         e = c + 1 if f_prev is None else max(c + 1, f_prev)
         plane = _batches(res, slot, n_adc, cfg.hw.adc_mux)
-        longest = [min(b, top) for _, top in issued[s] for b in plane]
-        durations = [batch_timing(params, d)[0] for d in longest]
+        # (longest conversion, opens an activation) of each batch: a plane's first batch opens one.
+        batches = [(min(b, top), k == 0) for _, top in issued[s] for k, b in enumerate(plane)]
+        # The batch after a section's last opens the next section's first activation.
+        durations = [batch_timing(params, d, front, nxt[1] if nxt else True)[0]
+                     for (d, front), nxt in zip(batches, batches[1:] + [None])]
         total = sum(durations)
         l_prev = e + total - durations[-1]
         f_prev = e + total
-        f_last = l_prev + batch_timing(params, longest[-1])[1]
-        batch_cycles += sum(longest)
+        f_last = l_prev + batch_timing(params, *batches[-1])[1]
+        batch_cycles += sum(d for d, _ in batches)
         for _, top in issued[s]:
             eff = np.minimum(res, top)
             bound += _step_bound(eff, slot, n_adc, cfg.hw.adc_mux)
