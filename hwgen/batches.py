@@ -103,8 +103,9 @@ class BatchCursor(wiring.Component):
         and row drive.
     longest : Out
         The batch's longest conversion.
-    first, new_plane, negate, end : Out(1)
-        The batch is its section's first, its plane's first, of a negative step, the section's last.
+    first, new_plane, plane_last, negate, end : Out(1)
+        The batch is its section's first, its plane's first, its plane's last, of a negative step, the
+        section's last.
     shift : Out
         On hardware that walks the steps: the step's exponent.
     sec, group : Out
@@ -118,7 +119,7 @@ class BatchCursor(wiring.Component):
             "section": In(layout), "take": In(1), "advance": In(1), "live": Out(1),
             "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)), "lane_valid": Out(cfg.n_adc),
             "drive": Out(cfg.rows), "longest": Out(range(cfg.full_resolution + 1)),
-            "first": Out(1), "new_plane": Out(1), "negate": Out(1), "end": Out(1),
+            "first": Out(1), "new_plane": Out(1), "plane_last": Out(1), "negate": Out(1), "end": Out(1),
             **({"shift": Out(range(max(2, cfg.input_bits)))} if params.walks_steps else {}),
             "sec": Out(layout["sec"].shape), "group": Out(layout["group"].shape),
         })
@@ -150,7 +151,7 @@ class BatchCursor(wiring.Component):
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols), self.lanes.eq(sel.lanes), self.lane_valid.eq(sel.lane_valid),
                      self.drive.eq(sel.drive), self.sec.eq(cur.sec), self.group.eq(cur.group),
-                     self.new_plane.eq(b == 0), self.end.eq(last_batch & last_plane)]
+                     self.new_plane.eq(b == 0), self.plane_last.eq(last_batch), self.end.eq(last_batch & last_plane)]
         with m.If(self.take):
             m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(one_next), last_batch.eq(one_next)]
             if not walk:

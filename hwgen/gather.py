@@ -47,6 +47,9 @@ class Gather(wiring.Component):
         `next`'s handshake.
     full : Out(1)
         A section is being gathered into `next`, or waits there.
+    row_reads, column_reads : Out
+        This cycle's row-index (and input buffer) and column-table words read for the section: the lanes
+        of a step that belong to it, counted at "input" and "table".
     """
 
     def __init__(self, params: TileParams):
@@ -58,7 +61,8 @@ class Gather(wiring.Component):
                 "cols_left": In(data.ArrayLayout(range(params.hw.slot_cols + 1), P))}
         super().__init__({**walk, "col_word": In(data.ArrayLayout(params.column_layout, P)),
                           "value": In(data.ArrayLayout(A, P)), "section": Out(next_section_layout(params)),
-                          "valid": Out(1), "ready": In(1), "full": Out(1)})
+                          "valid": Out(1), "ready": In(1), "full": Out(1),
+                          "row_reads": Out(range(P + 1)), "column_reads": Out(range(P + 1))})
 
     def elaborate(self, platform):
         m = Module()
@@ -68,9 +72,10 @@ class Gather(wiring.Component):
         out_base = Signal(len(word["out_base"]), name="g_out_base")
         group_of = word["out_base"] if G == 1 else (
             word["out_base"] >> (G.bit_length() - 1) if G & (G - 1) == 0 else word["out_base"] // G)
+        # A new section: the planes cleared, so that rows past its `rows` drive nothing.
         with m.If(self.begin):
             m.d.sync += [out_base.eq(word["out_base"]), nxt.sec.eq(self.sec), nxt.n_active.eq(word["n_active"]),
-                         nxt.group.eq(group_of), self.full.eq(1)]
+                         nxt.group.eq(group_of), self.full.eq(1), nxt.planes.eq(0)]
             if cfg.input_aware:
                 m.d.sync += nxt.counts.eq(0)
 
@@ -86,20 +91,22 @@ class Gather(wiring.Component):
             stage[name] = regs
         lp2 = P.bit_length() - 1
 
-        def landing(at, left, count, what):
+        def landing(at, left, count, what, reads):
             """Registers, one per entry, set in the stage after `at` for the entries of the step at `at`
-            that belong to the section (pos < left[l], compared into a register in the stage before)."""
+            that belong to the section (pos < left[l], compared into a register in the stage before);
+            `reads` counts them."""
             before = GATHER_STAGES[GATHER_STAGES.index(at) - 1]
             ok = [Signal(name=f"g_{at}_{what}{l}") for l in range(P)]
             m.d.sync += [ok[l].eq(stage[before][1] < left[l]) for l in range(P)]
             land = Signal(-(-count // P) * P, name=f"g_land_{what}")
             valid, pos, _ = stage[at]
             m.d.sync += land.eq(Cat(valid & (pos[lp2:] == q) & ok[l] for q in range(-(-count // P)) for l in range(P)))
+            m.d.comb += reads.eq(tree_sum(valid & ok[l] for l in range(P)))
             return land, ok
 
         # Columns land at "columns", decoded at "table"; rows at "rows", decoded at "input".
-        land_col, _ = landing("table", self.cols_left, SC, "col")
-        land_row, row_ok = landing("input", self.rows_left, R, "row")
+        land_col, _ = landing("table", self.cols_left, SC, "col", self.column_reads)
+        land_row, row_ok = landing("input", self.rows_left, R, "row", self.row_reads)
         for c in range(SC):
             f = p.column_layout(self.col_word[c % P])
             with m.If(land_col[c]):

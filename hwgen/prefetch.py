@@ -11,7 +11,7 @@ from mapper.plan import LayerPlan
 
 from .gather import Gather, SectionSummary
 from .inputs import InputBuffer
-from .interface import COUNTER_WIDTH, ProgSignature, next_section_layout
+from .interface import ProgSignature, event_layout, next_section_layout
 from .params import TileParams
 from .sections import SectionWalker
 from .tables import DP16KD_SHAPES, table_read, table_shape
@@ -63,8 +63,8 @@ class Prefetch(wiring.Component):
         The gathered section; its payload holds while valid.
     idle : Out(1)
         The walk is over and `next` is empty.
-    sections : Out(COUNTER_WIDTH)
-        Sections walked since reset.
+    events : Out(event_layout)
+        This cycle's sections walked and row-index and column words read.
     prog : In(ProgSignature)
         Generic netlist only: table writes.
     """
@@ -77,7 +77,7 @@ class Prefetch(wiring.Component):
             "start": In(1), "n_sec": In(range(params.section_depth + 1)),
             **({"load_sel": In(1), "run_sel": In(1)} if params.hw.double_buffer else {"loading": In(1)}),
             "next": Out(stream.Signature(next_section_layout(params))),
-            "idle": Out(1), "sections": Out(COUNTER_WIDTH),
+            "idle": Out(1), "events": Out(event_layout(params)),
         }
         if plan is None:
             members["prog"] = In(ProgSignature(params))
@@ -95,7 +95,8 @@ class Prefetch(wiring.Component):
         if generic:
             wiring.connect(m, wiring.flipped(self.prog), walk.prog)
         m.d.comb += [walk.start.eq(self.start), walk.n_sec.eq(self.n_sec), walk.full.eq(gather.full),
-                     self.sections.eq(walk.sections), self.idle.eq(walk.idle & ~gather.full)]
+                     self.idle.eq(walk.idle & ~gather.full), self.events.sections.eq(walk.walked),
+                     self.events.row_reads.eq(gather.row_reads), self.events.column_reads.eq(gather.column_reads)]
         for name in ("begin", "sec", "word", "gathering", "pos", "last", "rows_left", "cols_left"):
             m.d.comb += getattr(gather, name).eq(getattr(walk, name))
 

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
-from .interface import COUNTER_WIDTH, ProgSignature
+from .interface import ProgSignature
 from .params import TileParams
 from .tables import table_read
 
@@ -60,8 +60,8 @@ class SectionWalker(wiring.Component):
         (cols_left[l]): rows - l and n_active - l clamped at 0, registered at `begin`.
     idle : Out(1)
         IDLE.
-    sections : Out(COUNTER_WIDTH)
-        Sections walked since reset.
+    walked : Out(1)
+        A section is walked this cycle (its word decoded in WORD; empty ones included).
     prog : In(ProgSignature)
         Generic netlist only: table writes.
     """
@@ -79,7 +79,7 @@ class SectionWalker(wiring.Component):
             "col_addr": Out(data.ArrayLayout(layout["col_base"].width + 1, P)),
             "rows_left": Out(data.ArrayLayout(range(R + 1), P)),
             "cols_left": Out(data.ArrayLayout(range(SC + 1), P)),
-            "idle": Out(1), "sections": Out(COUNTER_WIDTH),
+            "idle": Out(1), "walked": Out(1),
         }
         if plan is None:
             members["prog"] = In(ProgSignature(params))
@@ -123,11 +123,11 @@ class SectionWalker(wiring.Component):
                 m.next = "WORD"
             with m.State("WORD"):
                 with m.If(sec_empty):
-                    m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1), self.sections.eq(self.sections + 1)]
+                    m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1)]
+                    m.d.comb += self.walked.eq(1)
                     m.next = "SECTION"
                 with m.Elif(~self.full):
-                    m.d.comb += self.begin.eq(1)
-                    m.d.sync += self.sections.eq(self.sections + 1)
+                    m.d.comb += [self.begin.eq(1), self.walked.eq(1)]
                     m.next = "GATHER"
             with m.State("GATHER"):
                 m.d.comb += self.gathering.eq(1)

@@ -3,8 +3,8 @@
 Outputs are computed from the LayerPlan arrays alone (section table, row-index table, column table and
 cells), independently of the mapper's LayerMap, with the ADC saturation min(count, 2**res - 1).
 
-The counters' conversions are counted from the plan's tables; the cycles come from the one cycle model,
-mapper.schedule (docs/design.md section 6).
+The counters' conversions and events (hwgen.interface.EVENTS) are counted from the plan's tables and the
+inputs; the cycles come from the one cycle model, mapper.schedule (docs/design.md section 6).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mapper.config import energy_table
 from mapper.plan import LayerPlan
 from mapper.schedule import ScheduleParams, cycle_model, issued_steps, plan_drive, step_popcounts, vector_ends
 
-__all__ = ["Prediction", "predict", "golden_outputs", "check_inputs", "energy_of"]
+__all__ = ["Prediction", "predict", "golden_outputs", "golden_events", "check_inputs", "energy_of"]
 
 
 @dataclass
@@ -41,10 +41,12 @@ class Prediction:
     bound_per_vector: int
     vector_cycles: list[int] = field(default_factory=list)
     vector_bounds: list[int] = field(default_factory=list)
+    #: The other counters of the counter port (hwgen.interface.EVENTS besides planes and sections).
+    events: dict = field(default_factory=dict)
 
     def counters(self) -> dict:
         return {"cycles": self.cycles, "conversions": list(self.conversions), "planes": self.planes,
-                "sections": self.sections}
+                "sections": self.sections, **self.events}
 
 
 def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
@@ -67,13 +69,9 @@ def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
     return x.astype(np.int64)
 
 
-def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
-    """y (V, N): every active column's count per drive step, saturated at its resolution, shift-added with
-    the step's weight (mapper.config.drive)."""
-    cfg, (_, n) = lp.cfg, lp.shape
-    drive = plan_drive(lp, x)                                                             # (V, P, K)
-    step_w = np.asarray(cfg.hw.plane_weights(), np.int64)
-    y = np.zeros((len(drive), n), np.int64)
+def _section_codes(lp: LayerPlan, drive: np.ndarray):
+    """Per non-empty section s: (s, its column-table slice, codes (V, P, n_active)): each active column's
+    count per drive step, saturated at its resolution."""
     sec, col = lp.sections, lp.columns
     for s in range(lp.n_sections):
         rows, nact = int(sec["rows"][s]), int(sec["n_active"][s])
@@ -83,12 +81,44 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
         cs = slice(int(sec["col_base"][s]), int(sec["col_base"][s]) + nact)
         slot, res = col["slot_col"][cs], col["res"][cs]
         cells = lp.cells[s, :rows][:, slot].astype(np.int64)                 # (rows, nact)
-        counts = drive[:, :, idx] @ cells                                    # (V, P, nact)
-        codes = np.minimum(counts, (1 << res) - 1)
+        yield s, cs, np.minimum(drive[:, :, idx] @ cells, (1 << res) - 1)    # (V, P, nact)
+
+
+def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
+    """y (V, N): every active column's count per drive step, saturated at its resolution, shift-added with
+    the step's weight (mapper.config.drive)."""
+    cfg, (_, n) = lp.cfg, lp.shape
+    drive = plan_drive(lp, x)                                                             # (V, P, K)
+    step_w = np.asarray(cfg.hw.plane_weights(), np.int64)
+    y = np.zeros((len(drive), n), np.int64)
+    col = lp.columns
+    for _, cs, codes in _section_codes(lp, drive):
         weight = (1 - 2 * col["sign"][cs]) << col["bit"][cs]                 # (nact,)
         contrib = np.einsum("vac,a,c->vc", codes, step_w, weight)
         np.add.at(y, (slice(None), col["out"][cs]), contrib)
     return y
+
+
+def golden_events(lp: LayerPlan, x: np.ndarray, params: ScheduleParams, conversions: list[int], planes: int) -> dict:
+    """The event counters (hwgen.interface.EVENTS besides planes and sections) for the vectors x, from the
+    plan's tables and the inputs (docs/design.md section 6, "Counters"): one activation per issued drive
+    step of a non-empty section (its pch, wl_en and sh pulses, when the timing has the phase); the rows
+    it drives (the step's popcount over the section's rows: q); the captured codes' sum (the cells
+    conducting in the converted columns, saturated at each column's resolution); a shift-add per
+    conversion; the row-index (and input) and column words the gather reads; a flush per section that
+    issues; the streams' beats."""
+    cfg, tm, (k, n) = lp.cfg, params.timing, lp.shape
+    v = len(x)
+    sec = lp.sections
+    busy = sec["n_active"] > 0
+    q = step_popcounts(lp, x)                                                       # (V, S, P)
+    issuing = busy[None, :] & ((q.sum(axis=2) > 0) if cfg.hw.input_aware else np.ones((v, 1), bool))  # (V, S)
+    codes = sum(int(c.sum()) for _, _, c in _section_codes(lp, plan_drive(lp, x)))
+    return {"precharges": planes if tm.precharge else 0, "wordlines": planes if tm.wordline else 0,
+            "holds": planes if tm.sample else 0, "row_drives": int(q[:, busy].sum()), "cell_reads": codes,
+            "shift_adds": int(sum(conversions)), "row_reads": v * int(sec["rows"][busy].sum()),
+            "column_reads": v * int(sec["n_active"][busy].sum()), "flushes": int(issuing.sum()),
+            "input_beats": v * -(-k // cfg.hw.beat), "output_beats": v * -(-n // cfg.hw.beat)}
 
 
 def energy_of(cfg, conversions) -> float:
@@ -135,4 +165,5 @@ def predict(lp: LayerPlan, x, params=None) -> Prediction:
     vector_cycles = [int(e) for e in np.diff([-1] + ends)]
     bounds = [sch["adc_bound"] for sch in scheds]
     return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), conversions, planes,
-                      lp.n_sections * v, energy_of(cfg, conversions), max(bounds), vector_cycles, bounds)
+                      lp.n_sections * v, energy_of(cfg, conversions), max(bounds), vector_cycles, bounds,
+                      golden_events(lp, x, params, conversions, planes))
