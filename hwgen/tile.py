@@ -42,6 +42,8 @@ class Tile(wiring.Component):
         interface's cell-write port.
     violation : Out(len(hwgen.emulator.VIOLATIONS))
         The emulator's sticky protocol violations (zero in a correct run).
+    controller : Controller
+        The controller (its array interface `controller.bus` for a monitor in simulation).
     """
 
     def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0,
@@ -52,13 +54,14 @@ class Tile(wiring.Component):
         self.plan = plan
         self.extra_latency = extra_latency
         self.done_mode = done_mode
+        self.controller = Controller(params, plan, test_port=test_port)
         self.test_port = test_port
         super().__init__({**host_members(params, plan is None), "violation": Out(len(VIOLATIONS)),
                           **({"test": In(RawCodeSignature(params))} if test_port else {})})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.controller = ctrl = Controller(self.params, self.plan, test_port=self.test_port)
+        m.submodules.controller = ctrl = self.controller
         if self.test_port:
             wiring.connect(m, wiring.flipped(self.test), ctrl.test)
         m.submodules.array = emu = array_emulator(self.params, self.plan, extra_latency=self.extra_latency,

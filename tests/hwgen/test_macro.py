@@ -349,3 +349,70 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
     extra = np.bincount([r for *_, r, _ in requests], minlength=cfg.hw.full_resolution + 1)
     assert got["conversions"] == [int(c) for c in np.asarray(want.conversions) + extra]
     assert got["violation"] == 0
+
+
+@pytest.mark.parametrize("timing", [MacroTiming(precharge=1, wordline=2, settle=1, sample=1),
+                                    MacroTiming(precharge=1, wordline=1, sync=2)], ids=["phases", "handshake"])
+def test_the_timing_written_at_run_time_is_the_one_the_controller_keeps_and_the_golden_model_predicts(timing):
+    """A controller generated with no phases (its timing registers' reset values) on a macro that needs
+    `timing`: with the timing word written through the `timing` port between vectors, the outputs are
+    x @ W, no rule is broken, and each vector takes the golden cycles of that timing (a controller
+    generated with it: the same netlist behaviour); without the write the macro's rules break."""
+    from amaranth import Module, Value
+    from amaranth.lib import wiring
+    from hwgen.controller import Controller
+    from hwgen.interface import connect_array, timing_word
+    case = CASES["r8_k_not_multiple"]
+    slow = TileParams.from_plan(case.lp, timing=timing)
+    results = {}
+    for write in (True, False):
+        class Pair(wiring.Component):
+            def __init__(self):
+                self.ctrl, self.emu = Controller(TileParams.from_plan(case.lp), case.lp), ArrayEmulator(slow, case.lp)
+                super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
+
+            def elaborate(self, platform):
+                m = Module()
+                m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
+                connect_array(m, self.ctrl.bus, self.emu.bus)
+                m.d.comb += self.violation.eq(self.emu.violation)
+                return m
+
+        dut = Pair()
+        got = {"outputs": [], "cycles": []}
+
+        async def bench(ctx):
+            c = dut.ctrl
+            await ctx.tick().until(c.i.ready)
+            if write:
+                ctx.set(c.timing.we, 1)
+                ctx.set(Value.cast(c.timing.data), timing_word(timing))
+                await ctx.tick()
+                ctx.set(c.timing.we, 0)
+            ctx.set(c.o.ready, 1)
+            for xv in case.x[:2]:
+                start = None
+                for cycle in range(20000):
+                    if cycle < len(xv):
+                        ctx.set(c.i.valid, 1)
+                        ctx.set(c.i.payload, int(xv[cycle]))
+                    else:
+                        ctx.set(c.i.valid, 0)
+                    _, _, valid, y = await ctx.tick().sample(c.o.valid, c.o.payload)
+                    if valid:
+                        got["outputs"].append(y)
+                        if len(got["outputs"]) % case.lp.shape[1] == 0:
+                            got["cycles"].append(cycle + 1)
+                            break
+            got["violation"] = ctx.get(dut.violation)
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-8)
+        sim.add_testbench(bench)
+        sim.run()
+        results[write] = got
+    want = predict(case.lp, case.x[:2], slow)
+    assert results[True]["violation"] == 0
+    assert results[True]["outputs"] == list((case.x[:2] @ case.w).ravel())
+    assert results[True]["cycles"] == [want.vector_cycles[0]] * 2
+    assert results[False]["violation"] != 0
