@@ -54,8 +54,8 @@ import numpy as np
 from ..config import HardwareConfig, drive_steps
 from ..plan import LayerPlan, bank_plans
 from ..sectioning import lossless_bits
-from .latency import (EMPTY_SECTION, FLUSH, GATHER_NEXT_READ, GATHER_READY, SECTION_DECODE, MacroTiming,
-                      default_lanes, merge_depth, pipeline_depth, step_order)
+from .latency import (EMPTY_SECTION, FLUSH, GATHER_NEXT_READ, SECTION_DECODE, MacroTiming, default_lanes,
+                      gather_ready, group_prime, merge_depth, pipeline_depth, run_end_latency, step_order)
 
 __all__ = ["ScheduleParams", "cycle_model", "bank_run", "vector_ends", "batch_timing", "step_popcounts",
            "plan_drive", "issued_steps"]
@@ -164,7 +164,7 @@ def cycle_model(lp: LayerPlan, params=None, x=None) -> dict:
         runs = [bank_run(lp, params, x)]
     else:
         runs = [bank_run(blp, params, x) for blp in bank_plans(lp)]
-    run = max(r["run"] for r in runs)
+    run = max(r["run"] for r in runs) + run_end_latency(cfg.hw.banks)
     load, out = -(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat)
     ends = vector_ends(load, [run] * 4, out, cfg.hw.double_buffer)
     return {"load": load, "run": run, "out": out, "cycles": ends[0] + 1, "throughput": ends[3] - ends[2],
@@ -225,13 +225,14 @@ def bank_run(lp: LayerPlan, params: ScheduleParams, x=None) -> dict:
         g = a + SECTION_DECODE if c_prev is None else max(a + SECTION_DECODE, c_prev + 1)
         steps = -(-max(rows, nact) // lanes)
         a = g + steps + GATHER_NEXT_READ
-        r = g + steps + GATHER_READY
+        r = g + steps + gather_ready(cfg.hw.beat)
         c = r if l_prev is None else max(r, l_prev + 1)
         c_prev = c
         if not issued[s]:
             last_copy = c
             continue
-        e = c + 1 if f_prev is None else max(c + 1, f_prev)
+        first = c + 1 + group_prime(cfg.hw.adc_mux)
+        e = first if f_prev is None else max(first, f_prev)
         plane = _batches(res, slot, n_adc, cfg.hw.adc_mux)
         # (longest conversion, opens an activation) of each batch: a plane's first batch opens one.
         batches = [(min(b, top), k == 0) for _, top in issued[s] for k, b in enumerate(plane)]

@@ -13,12 +13,36 @@ from ..config import HardwareConfig
 
 __all__ = ["MacroTiming", "default_lanes", "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE",
            "EMPTY_SECTION", "GATHER_STAGES", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX",
-           "WATCHDOG_MAX", "DONE_FALL"]
+           "WATCHDOG_MAX", "DONE_FALL", "gather_stages", "gather_ready", "run_end_latency", "group_prime"]
 
 #: The gather's pipeline stages, by the cycle (after a gather step's table addresses) each one's work is
 #: in (hwgen.gather): the addresses presented; the tables' block RAMs read; the column entries land in `next`
 #: while the row indices address the input buffer; its block RAM read; the inputs land in `next`'s planes.
 GATHER_STAGES = ("address", "table", "columns", "input", "rows")
+
+
+def gather_stages(beat: int) -> tuple[str, ...]:
+    """The gather's stages with W = `beat` inputs a word: with W > 1 the input's element is selected from
+    the registered word into a register of its own ("element", a cycle before the rows land)."""
+    return GATHER_STAGES if beat == 1 else GATHER_STAGES[:-1] + ("element", "rows")
+
+
+def gather_ready(beat: int) -> int:
+    """GATHER_READY with W = `beat` inputs a word: the cycle after the last step's inputs land."""
+    return len(gather_stages(beat))
+
+
+def run_end_latency(banks: int) -> int:
+    """Cycles the end of RUN takes after the last bank is done: with B > 1 banks each bank's done flag is
+    a register (hwgen.controller), so one; none with one bank."""
+    return 0 if banks == 1 else 1
+
+
+def group_prime(adc_mux: int) -> int:
+    """Cycles between a section's copy into `current` and its first issue beyond the one of the full switch
+    matrix: with ADC groups the first batch's lanes are selected into registers (hwgen.batches) in the
+    cycle after the copy, so one."""
+    return 1 if adc_mux else 0
 #: Cycles from a section's table read (S0) to its decoded word (S2): read, registered, decoded.
 SECTION_DECODE = 2
 #: Cycles the prefetch spends on a section with no active column before the next table read.
