@@ -110,6 +110,9 @@ class BatchCursor(wiring.Component):
         On hardware that walks the steps: the step's exponent.
     sec, group : Out
         The current section's index and output group.
+    ready : Out(1)
+        The current batch may issue (with ADC groups low in the cycle after `take`, while the first batch's
+        lanes are selected).
     """
 
     def __init__(self, params: TileParams):
@@ -121,7 +124,7 @@ class BatchCursor(wiring.Component):
             "drive": Out(cfg.rows), "longest": Out(range(cfg.full_resolution + 1)),
             "first": Out(1), "new_plane": Out(1), "plane_last": Out(1), "negate": Out(1), "end": Out(1),
             **({"shift": Out(range(max(2, cfg.input_bits)))} if params.walks_steps else {}),
-            "sec": Out(layout["sec"].shape), "group": Out(layout["group"].shape),
+            "sec": Out(layout["sec"].shape), "group": Out(layout["group"].shape), "ready": Out(1),
         })
 
     def elaborate(self, platform):
@@ -146,10 +149,14 @@ class BatchCursor(wiring.Component):
         else:
             t, last_plane = Signal(range(A), init=A - 1), Signal()
             m.d.comb += self.live.eq(1)
-        one_next, then_last = self._groups(m, sel, last_batch) if cfg.adc_mux else \
-            (nxt.n_active <= NA, b_end + NA >= cur.n_active)
+        if cfg.adc_mux:
+            one_next, then_last, lanes, lane_valid, longest = self._groups(m, sel, last_batch, one_batch)
+        else:
+            one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
+            lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b)
+            m.d.comb += self.ready.eq(1)
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
-                     sel.cols.eq(cur.cols), self.lanes.eq(sel.lanes), self.lane_valid.eq(sel.lane_valid),
+                     sel.cols.eq(cur.cols), self.lanes.eq(lanes), self.lane_valid.eq(lane_valid),
                      self.drive.eq(sel.drive), self.sec.eq(cur.sec), self.group.eq(cur.group),
                      self.new_plane.eq(b == 0), self.plane_last.eq(last_batch), self.end.eq(last_batch & last_plane)]
         with m.If(self.take):
@@ -163,7 +170,6 @@ class BatchCursor(wiring.Component):
                     m.d.sync += [t.eq(Mux(last_plane, A - 1, t - 1)), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
             with m.Else():
                 m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(then_last)]
-        longest = self._longest(m, sel, b)
         if walk:
             cur_first = Signal()      # the section's first batch is next
             with m.If(self.take):
@@ -179,23 +185,16 @@ class BatchCursor(wiring.Component):
         else:
             m.d.comb += [self.first.eq((t == A - 1) & (b == 0)), self.negate.eq((t == A - 1) & cfg.input_signed)]
         if aware:       # min(res, bitlen(q)): the step's bound
-            m.d.comb += [self.lanes[i].res.eq(Mux(sel.lanes[i].res > walker.bound, walker.bound, sel.lanes[i].res))
+            m.d.comb += [self.lanes[i].res.eq(Mux(lanes[i].res > walker.bound, walker.bound, lanes[i].res))
                          for i in range(NA)]
             longest = Mux(longest > walker.bound, walker.bound, longest)
         m.d.comb += self.longest.eq(longest)
         return m
 
-    def _longest(self, m, sel, b):
-        """The batch's longest conversion: with a full switch matrix `next.longest` (found by the prefetch
-        for every batch, copied at `take`) selected by b; with ADC groups the widest valid lane (the
-        lockstep batch's lanes are the groups' entries, which `next.longest` does not describe)."""
-        p, FR, NA = self.params, self.params.hw.full_resolution, self.params.hw.n_adc
-        if p.hw.adc_mux:
-            longest = Signal(range(FR + 1), name="longest_lane")
-            for r in range(1, FR + 1):
-                with m.If(Cat(sel.lane_valid[i] & (sel.lanes[i].res == r) for i in range(NA)).any()):
-                    m.d.comb += longest.eq(r)
-            return longest
+    def _longest(self, m, b):
+        """A full switch matrix's batch's longest conversion: `next.longest` (found by the prefetch for every
+        batch, copied at `take`) selected by b."""
+        p, FR = self.params, self.params.hw.full_resolution
         batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
         with m.If(self.take):
             m.d.sync += batch_long.eq(self.section.longest)
@@ -206,23 +205,38 @@ class BatchCursor(wiring.Component):
                     m.d.comb += longest.eq(batch_long[bb])
         return longest
 
-    def _groups(self, m, sel, last_batch):
-        """ADC groups: each group's first entry comes from `section` (counted by the prefetch) and is
-        registered with the copy, and each ADC's entry is a register counting the batches. Returns (the
-        section taken has one batch a plane, the batch after the current one is the plane's last: no group
-        has a column beyond it)."""
-        NA, nxt = self.params.hw.n_adc, self.section
+    def _groups(self, m, sel, last_batch, one_batch):
+        """ADC groups, the batch's lanes selected a cycle ahead: each ADC keeps the registered column-entry
+        index of the *next* batch (`entry_next`: its group's first entry plus the batches, wrapped to the
+        group's first at a plane's end; each group's first counted by the prefetch, `next.starts`), which
+        selects its lane (`BatchSelect`) into the current batch's registers (`lane`, its valid bit and the
+        batch's longest conversion, the widest valid lane) when the batch before issues, or in the cycle
+        after `take` (the first batch: `ready` is low in that cycle, `mapper.schedule.group_prime`). So the
+        issue sees registers only. Returns (the section taken has one batch a plane, the batch after the
+        current one is the plane's last: no group has a column beyond it; the current batch's lanes, valid
+        bits and longest conversion)."""
+        p, NA, FR, nxt = self.params, self.params.hw.n_adc, self.params.hw.full_resolution, self.section
         found = [nxt.starts[i] for i in range(NA)] + [nxt.n_active]
-        layout = entry_layout(self.params)
-        starts, entries = Signal(layout, name="group_start"), Signal(layout, name="entry")
-        ends = Signal(layout, name="group_end")
-        m.d.comb += [sel.entries.eq(entries), sel.ends.eq(ends)]
+        layout = entry_layout(p)
+        starts, ahead, ends = Signal(layout, name="group_start"), Signal(layout, name="entry_next"), Signal(layout, name="group_end")
+        lanes, valid = Signal.like(sel.lanes, name="lane"), Signal.like(sel.lane_valid, name="lane_valid")
+        longest, priming = Signal(range(FR + 1), name="longest_lane"), Signal(name="priming")
+        m.d.comb += [sel.entries.eq(ahead), sel.ends.eq(ends)]
+        then_last = Cat(*(ahead[i] + 1 >= ends[i] for i in range(NA))).all()
+        m.d.sync += priming.eq(self.take)
         with m.If(self.take):
-            m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)], *[entries[i].eq(found[i]) for i in range(NA)],
-                         *[ends[i].eq(found[i + 1]) for i in range(NA)]]
-        with m.Elif(self.advance):
-            with m.If(last_batch):
-                m.d.sync += entries.eq(starts)
+            m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)], *[ahead[i].eq(found[i]) for i in range(NA)],
+                         *[ends[i].eq(found[i + 1]) for i in range(NA)], self.ready.eq(0)]
+        with m.Elif(priming | self.advance):
+            # The batch now current is its plane's last: the next is the next plane's first.
+            now_last = Mux(priming, one_batch, Mux(last_batch, one_batch, then_last))
+            widest = Signal(range(FR + 1), name="widest_lane")
+            for r in range(1, FR + 1):
+                with m.If(Cat(sel.lane_valid[i] & (sel.lanes[i].res == r) for i in range(NA)).any()):
+                    m.d.comb += widest.eq(r)
+            m.d.sync += [lanes.eq(sel.lanes), valid.eq(sel.lane_valid), longest.eq(widest), self.ready.eq(1)]
+            with m.If(now_last):
+                m.d.sync += ahead.eq(starts)
             with m.Else():
-                m.d.sync += [entries[i].eq(entries[i] + 1) for i in range(NA)]
-        return nxt.one, Cat(*(entries[i] + 2 >= ends[i] for i in range(NA))).all()
+                m.d.sync += [ahead[i].eq(ahead[i] + 1) for i in range(NA)]
+        return nxt.one, then_last, lanes, valid, longest

@@ -148,7 +148,7 @@ class Controller(wiring.Component):
                      phases.acc_ready.eq(_all(acc.ready for _, _, acc in banks)), phases.configured.eq(host.configured),
                      phases.out_done.eq(out.done), phases.k_len.eq(host.k_len), phases.k_stop.eq(host.k_stop),
                      phases.layer_we.eq(host.layer_we), phases.k_one.eq(host.k_one),
-                     phases.run_done.eq(_all(pre.idle & ~sch.busy & ~acc.busy for pre, sch, acc in banks))]
+                     phases.run_done.eq(self._run_done(m, banks, phases.start))]
         # The inputs go to every bank's input buffer.
         for pre, _, _ in banks:
             m.d.comb += [pre.load_addr.eq(phases.k), pre.load_data.eq(Value.cast(self.i.payload)),
@@ -162,6 +162,17 @@ class Controller(wiring.Component):
         self._errors(m, errors, host, banks)
         self._counters(m, banks, phases)
         return m
+
+    def _run_done(self, m, banks, start):
+        """RUN is over: every bank's prefetch idle and its scheduler and accumulator not busy. With B > 1
+        banks each bank's flag is a register (cleared at `start`), so the AND of B flags spread over the
+        device starts at flip-flops (`mapper.schedule.run_end_latency`: one cycle later)."""
+        flags = [pre.idle & ~sch.busy & ~acc.busy for pre, sch, acc in banks]
+        if len(banks) == 1:
+            return flags[0]
+        done = [Signal(name=f"bank_done{b}") for b in range(len(banks))]
+        m.d.sync += [d.eq(f & ~start) for d, f in zip(done, flags)]
+        return _all(done)
 
     def _errors(self, m, errors, host, banks):
         """The sticky error bits (`ERRORS`), set by the banks' and the host writes' checks, cleared by the

@@ -1,5 +1,5 @@
 """The gather: a section's rows' inputs and active columns, `lanes` a step, through the pipeline stages of
-`mapper.schedule.GATHER_STAGES` into the `next` buffer; and the summary of each gathered section that the
+`mapper.schedule.gather_stages` into the `next` buffer; and the summary of each gathered section that the
 scheduler's take copies (docs/design.md section 6)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from mapper.schedule import GATHER_STAGES
+from mapper.schedule import gather_stages
 
 from .interface import next_section_layout
 from .params import TileParams
@@ -25,7 +25,8 @@ class Gather(wiring.Component):
     marks `next` full. Each gather step (`gathering`, at position `pos`) then goes down the stages: at
     "address" the walk presents the tables' addresses; "table" is their block RAMs' read; at "columns"
     the column entries land (lane l's when pos < cols_left[l], compared a stage ahead) while the row
-    indices address the input buffer; "input" is its read; at "rows" the inputs land in the planes (lane
+    indices address the input buffer; "input" is its read (with W > 1 inputs a word, "element" its
+    element's register); at "rows" the inputs land in the planes (lane
     l's when pos < rows_left[l]) and, on input-aware hardware, each drive step's driven rows are added up.
     Which entries land is decoded a stage ahead into a register per column and per row, so each of
     `next`'s clock enables comes straight from a flip-flop. `valid` rises the cycle after the last step's
@@ -40,7 +41,7 @@ class Gather(wiring.Component):
     col_word : In(ArrayLayout(column_layout, lanes))
         The column-table words of the step two cycles before ("columns" stage).
     value : In(ArrayLayout(A, lanes))
-        The inputs of the step four cycles before ("rows" stage), from the input buffer.
+        The inputs of the step at "rows" (four cycles before, five with W > 1), from the input buffer.
     section : Out(next_section_layout)
         The gathered section (without `longest`, `starts` and `one`: `SectionSummary`'s).
     valid : Out(1), ready : In(1)
@@ -80,14 +81,15 @@ class Gather(wiring.Component):
                 m.d.sync += nxt.counts.eq(0)
 
         # The stages: a step's valid, position and last flag, passed down one stage a cycle.
+        stages = gather_stages(p.beat)
         stage = {}
-        for i, name in enumerate(GATHER_STAGES):
+        for i, name in enumerate(stages):
             regs = (Signal(name=f"g_{name}_valid"), Signal.like(self.pos, name=f"g_{name}_pos"),
                     Signal(name=f"g_{name}_last"))
             if i == 0:
                 m.d.comb += [regs[0].eq(self.gathering), regs[1].eq(self.pos), regs[2].eq(self.last)]
             else:
-                m.d.sync += [r.eq(q) for r, q in zip(regs, stage[GATHER_STAGES[i - 1]])]
+                m.d.sync += [r.eq(q) for r, q in zip(regs, stage[stages[i - 1]])]
             stage[name] = regs
         lp2 = P.bit_length() - 1
 
@@ -95,7 +97,7 @@ class Gather(wiring.Component):
             """Registers, one per entry, set in the stage after `at` for the entries of the step at `at`
             that belong to the section (pos < left[l], compared into a register in the stage before);
             `reads` counts them."""
-            before = GATHER_STAGES[GATHER_STAGES.index(at) - 1]
+            before = stages[stages.index(at) - 1]
             ok = [Signal(name=f"g_{at}_{what}{l}") for l in range(P)]
             m.d.sync += [ok[l].eq(stage[before][1] < left[l]) for l in range(P)]
             land = Signal(-(-count // P) * P, name=f"g_land_{what}")
@@ -104,9 +106,9 @@ class Gather(wiring.Component):
             m.d.comb += reads.eq(tree_sum(valid & ok[l] for l in range(P)))
             return land, ok
 
-        # Columns land at "columns", decoded at "table"; rows at "rows", decoded at "input".
+        # Columns land at "columns", decoded at "table"; rows at "rows", decoded the stage before.
         land_col, _ = landing("table", self.cols_left, SC, "col", self.column_reads)
-        land_row, row_ok = landing("input", self.rows_left, R, "row", self.row_reads)
+        land_row, row_ok = landing(stages[-2], self.rows_left, R, "row", self.row_reads)
         for c in range(SC):
             f = p.column_layout(self.col_word[c % P])
             with m.If(land_col[c]):

@@ -21,8 +21,9 @@ class InputBuffer(wiring.Component):
 
     Sign-magnitude hardware holds each input as its magnitude (bits 0..A-2) and sign (bit A-1), converted
     as it is written. With W = `beat` inputs a word, row r reads word r // W and takes element r % W of the
-    registered word (the element index registered alongside the read). Latency: `row[l]` in cycle T, its
-    input on `value[l]` in T + 2 (the block RAM's registered read).
+    registered word (the element index registered alongside the read) into a register of its own.
+    Latency: `row[l]` in cycle T, its input on `value[l]` in T + 2 (the block RAM's registered read), with
+    W > 1 in T + 3 (the element register: `mapper.schedule.gather_stages`).
 
     Attributes
     ----------
@@ -78,11 +79,13 @@ class InputBuffer(wiring.Component):
             if BT == 1:
                 m.d.comb += self.value[l].eq(word)
                 continue
-            # The element index follows the word: registered with the read, then with the word.
+            # The element index follows the word: registered with the read, then with the word; the element
+            # selected into a register, so that the block RAM's word drives one multiplexer (at B > 1 banks
+            # the word crosses the device) and `next`'s planes load from a flip-flop.
             elem_d, elem_q = Signal(lb, name=f"in_elem_d{l}"), Signal(lb, name=f"in_elem{l}")
             m.d.sync += [elem_d.eq(row[:lb]), elem_q.eq(elem_d)]
             with m.Switch(elem_q):
                 for e in range(BT):
                     with m.Case(e):
-                        m.d.comb += self.value[l].eq(word[e * A:(e + 1) * A])
+                        m.d.sync += self.value[l].eq(word[e * A:(e + 1) * A])
         return m

@@ -134,7 +134,7 @@ class Scheduler(wiring.Component):
                     with m.If(hs.free):
                         m.next = "WAIT"
             with m.State("ISSUE"):
-                m.d.comb += issue.eq(hs.free)
+                m.d.comb += issue.eq(hs.free & cur.ready)
                 with m.If(issue & cur.end):
                     m.next = "WAIT"
 
