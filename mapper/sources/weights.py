@@ -29,6 +29,8 @@ def source_name(spec: str) -> str:
         return f"synthetic-{kind}-{k}x{n}-{seed or 0}"
     if spec in BUILTIN_MODELS:
         return spec
+    if spec.startswith("minilm:"):
+        return spec.replace(":", "-")
     return os.path.splitext(os.path.basename(spec.rstrip("/")))[0] or "weights"
 
 
@@ -208,6 +210,9 @@ def load_weights(spec: str) -> list[Layer]:
         raise SwsError(f"{spec}: a synthetic source is synthetic:laplace:KxN[:SEED] or synthetic:gauss:KxN[:SEED]")
     if spec in BUILTIN_MODELS:
         return BUILTIN_MODELS[spec]()
+    variant = models.minilm_variant(spec)
+    if variant is not None:
+        return models.minilm(variant)
     if os.path.isdir(spec):
         raise SwsError(f"{spec}: is a folder; weights are a .npy, .npz or .onnx file")
     if not os.path.exists(spec):

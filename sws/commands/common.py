@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mapper.config import ENCODINGS as INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS, ArrayConfig
+from mapper.config import (ENCODINGS as INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS,
+                           ArrayConfig)
 from mapper.common import SwsError
 from mapper.cost import load_macro
 

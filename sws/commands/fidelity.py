@@ -35,6 +35,10 @@ def add_parser(sub):
     p.add_argument("--calibration", default=CALIBRATION_PATH,
                    help="token file of the calibration text (default: the shipped one, sws/data/"
                         "minilm_calibration.json; never the evaluation sentences)")
+    p.add_argument("--model", default=None,
+                   help="the model to prune and measure: minilm (default), minilm:sparseNN (made by `sws prune`) "
+                        "or an .onnx file in MiniLM's int8 form; always against the shipped unpruned model "
+                        "(e.g. --model minilm:sparse70 --sparsities 0)")
     p.add_argument("--crossbar", action="store_true",
                    help="also run every weight MatMul through the mapped crossbars (slower: ~20 s a sparsity)")
     p.add_argument("-o", "--output", default=os.path.join("build", "fidelity", "minilm"),
@@ -59,7 +63,7 @@ def run(args):
     with Progress(args.quiet, "fidelity") as progress:
         result = fidelity_to_folder(sparsities, args.output, methods=methods, adc_trade=args.adc_trade,
                                     crossbar=cfg if args.crossbar else None, energy=cfg,
-                                    calibration_path=args.calibration, progress=progress)
+                                    calibration_path=args.calibration, model_spec=args.model, progress=progress)
     if args.json:
         print(dumps_json(result))
     else:

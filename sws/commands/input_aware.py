@@ -25,6 +25,9 @@ def add_parser(sub):
     p.add_argument("--sparsities", default=",".join(f"{s:g}" for s in SPARSITIES),
                    help="comma-separated (default %(default)s)")
     p.add_argument("--sequences", type=int, default=None, help="use only the first N shipped sentences")
+    p.add_argument("--model", default=None,
+                   help="minilm (default), minilm:sparseNN (made by `sws prune`) or an .onnx file in MiniLM's int8 "
+                        "form; --sparsities prunes it further by magnitude (0: as it is)")
     p.add_argument("--no-plots", action="store_true", help="write the table only")
     p.add_argument("--json", action="store_true", help="print input_aware.json on stdout and nothing else")
     add_config_args(p)
@@ -37,7 +40,8 @@ def run(args):
         raise SwsError(f"--sequences must be at least 1, not {args.sequences}")
     with Progress(args.quiet, "input-aware") as progress:
         result = study_to_folder(args.output, config_from_args(args), sparsities=sparsities,
-                                 plots=not args.no_plots, max_sequences=args.sequences, progress=progress)
+                                 plots=not args.no_plots, max_sequences=args.sequences, model_spec=args.model,
+                                 progress=progress)
     if args.json:
         print(json.dumps(result))
     else:

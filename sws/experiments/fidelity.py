@@ -199,7 +199,7 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
                     crossbar: ArrayConfig | None = None, energy: ArrayConfig | None = ArrayConfig(),
                     tokens_path: str = TOKENS_PATH, calibration_path: str = CALIBRATION_PATH,
                     paraphrases_path: str = PARAPHRASES_PATH, calibration_limit: int | None = None,
-                    progress=None) -> dict:
+                    model_spec: str | None = None, progress=None) -> dict:
     """MiniLM's last_hidden_state, pruned by each method at each sparsity, against the unpruned int8 model.
 
     Parameters
@@ -211,6 +211,8 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     crossbar : also run every weight MatMul through the crossbars mapped under this configuration.
     energy : price each pruned model's ADC energy under this configuration (None: skip).
     calibration_limit : calibrate on the first this many sequences only (tests).
+    model_spec : the model to prune and measure: None or `minilm` the shipped one, `minilm:sparseNN` or an
+        .onnx file (a `sws prune` export); the reference stays the shipped unpruned int8 model.
 
     Returns
     -------
@@ -225,7 +227,8 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     adc_cfg = energy or ArrayConfig()
     if adc_trade:
         AdcAware(adc_cfg, adc_trade)  # a bad trade or policy is refused before the long work
-    model, linears = minilm_model()
+    model, linears = minilm_model(model_spec)
+    shipped, shipped_linears = (model, linears) if model_spec in (None, "minilm") else minilm_model()
     feeds = token_feeds(load_token_sequences(tokens_path))
     mask = feeds["attention_mask"]
     para = token_feeds(load_token_sequences(paraphrases_path))
@@ -233,9 +236,9 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     if any(m != "magnitude" for m in methods) or adc_trade:
         seqs = load_token_sequences(calibration_path)
         calib = token_feeds(seqs[:calibration_limit] if calibration_limit else seqs)
-    (reference,) = run_model(model, feeds, ["last_hidden_state"])
+    (reference,) = run_model(shipped, feeds, ["last_hidden_state"])
 
-    def measure(pm) -> dict:
+    def measure(pm, linears=linears) -> dict:
         sess = session(pm)
         (y,) = sess.run(["last_hidden_state"], feeds)
         (yp,) = sess.run(["last_hidden_state"], para)
@@ -252,7 +255,7 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
             row["capped_columns"] = sum(st["capped_columns"] for st in stats)
         return row
 
-    unpruned = measure(model)
+    unpruned = measure(shipped, shipped_linears)
     rows = []
     jobs = [(m, t, s) for m, t in variants for s in sparsities]
     for i, (method, trade, s) in enumerate(jobs):
@@ -268,7 +271,7 @@ def minilm_fidelity(sparsities, *, methods=("magnitude",), adc_trade: float | No
     between = pooled @ pooled.T
     n_seq = len(pooled)
     unrelated = float((between.sum() - np.trace(between)) / (n_seq * (n_seq - 1))) if n_seq > 1 else None
-    return {"source": "minilm", "output": "last_hidden_state", "sequences": n_seq,
+    return {"source": model_spec or "minilm", "output": "last_hidden_state", "sequences": n_seq,
             "unrelated_sentence_cosine": unrelated, "tokens": int(mask.sum()),
             "tokens_file": os.path.relpath(tokens_path),
             "calibration_file": os.path.relpath(calibration_path) if calib is not None else None,
@@ -364,7 +367,8 @@ def plot_front(result: dict, path: str) -> None:
 
 def fidelity_to_folder(sparsities, out: str, *, methods=("magnitude",), adc_trade: float | None = None,
                        crossbar: ArrayConfig | None = None, energy: ArrayConfig | None = ArrayConfig(),
-                       calibration_path: str = CALIBRATION_PATH, progress=None) -> dict:
+                       calibration_path: str = CALIBRATION_PATH, model_spec: str | None = None,
+                       progress=None) -> dict:
     """MiniLM's fidelity at each sparsity (`minilm_fidelity`), written as fidelity.json, fidelity.md and (with
     energies and matplotlib) front.png into `out`, whole or not at all."""
     sparsities = tuple(check_sparsity(s) for s in sparsities)
@@ -372,7 +376,7 @@ def fidelity_to_folder(sparsities, out: str, *, methods=("magnitude",), adc_trad
         check_method(m)
     check_output_folder(out)
     result = minilm_fidelity(sparsities, methods=methods, adc_trade=adc_trade, crossbar=crossbar, energy=energy,
-                             calibration_path=calibration_path, progress=progress)
+                             calibration_path=calibration_path, model_spec=model_spec, progress=progress)
     with atomic_dir(out) as tmp:
         with open(os.path.join(tmp, "fidelity.json"), "w") as f:
             f.write(dumps_json(result, indent=1))

@@ -209,14 +209,15 @@ def plot_study(result: dict, folder: str) -> list[str]:
 
 
 def study_to_folder(out: str, cfg: ArrayConfig, *, sparsities=SPARSITIES, laws=None, max_sequences=None,
-                    plots: bool = True, progress=None) -> dict:
+                    plots: bool = True, model_spec: str | None = None, progress=None) -> dict:
     """Capture MiniLM's activations at each sparsity, run the study and write input_aware.md, .json and
     the plots into `out`, whole or not at all."""
     from .minilm_inputs import capture_layers
 
     sparsities = tuple(check_sparsity(s) for s in sparsities)
     check_output_folder(out)
-    layers = {s: capture_layers(s, input_bits=cfg.hw.input_bits, max_sequences=max_sequences) for s in sparsities}
+    layers = {s: capture_layers(s, input_bits=cfg.hw.input_bits, max_sequences=max_sequences, model_spec=model_spec)
+              for s in sparsities}
     result = study(layers, cfg, laws=laws, progress=progress)
     with atomic_dir(out) as tmp:
         with open(os.path.join(tmp, "input_aware.json"), "w") as f:

@@ -74,7 +74,7 @@ class LayerInputs:
 
 
 def capture_layers(sparsity: float = 0.0, *, input_bits: int = 8, tokens_path: str = TOKENS_PATH,
-                   max_sequences: int | None = None) -> list[LayerInputs]:
+                   max_sequences: int | None = None, model_spec: str | None = None) -> list[LayerInputs]:
     """The input of every one of MiniLM's 36 weight MatMuls, in graph order, captured with onnxruntime on
     the shipped sequences from the model pruned to `sparsity` (magnitude, per layer: the activations the
     pruned crossbars would see), each quantized symmetrically to signed A-bit integers with one scale per
@@ -84,7 +84,7 @@ def capture_layers(sparsity: float = 0.0, *, input_bits: int = 8, tokens_path: s
 
     from .fidelity import pruned_model, run_model
 
-    model, linears = minilm_model()
+    model, linears = minilm_model(model_spec)
     pm = pruned_model(model, linears, sparsity)
     m = onnx.ModelProto()
     m.CopyFrom(pm)

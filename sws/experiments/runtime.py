@@ -14,7 +14,7 @@ import numpy as np
 from mapper.common import SwsError
 
 __all__ = ["DATA", "TOKENS_PATH", "ort", "load_token_sequences", "token_feeds", "initializers", "session",
-           "run_model", "minilm_model", "with_outputs"]
+           "run_model", "minilm_model", "minilm_path_of", "with_outputs"]
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
 TOKENS_PATH = os.path.join(DATA, "minilm_tokens.json")
@@ -81,10 +81,29 @@ def with_outputs(model, names):
     return m
 
 
-def minilm_model():
-    """The MiniLM ONNX model and its 36 linear layers (as GraphLinear), from the minilm extra."""
+def minilm_path_of(spec: str | None = None) -> str:
+    """The ONNX file of a MiniLM spec: None or `minilm` the shipped model, `minilm:sparseNN` the model `sws
+    prune` wrote (mapper.models.minilm_variant), else the path of an .onnx file in the same form."""
+    from mapper.sources import minilm_path, minilm_variant
+    if spec is None or spec == "minilm":
+        return minilm_path()
+    variant = minilm_variant(spec)
+    if variant is not None:
+        return variant
+    if not os.path.isfile(spec):
+        raise SwsError(f"--model: {spec} is neither minilm, minilm:sparseNN nor an .onnx file")
+    return spec
+
+
+def minilm_model(spec: str | None = None):
+    """The MiniLM ONNX model (see minilm_path_of) and its 36 linear layers (as GraphLinear), from the minilm
+    extra."""
     onnx, _ = ort()
-    from mapper.sources import minilm_linears, minilm_path
-    model = onnx.load(minilm_path())
+    from mapper.sources import minilm_linears
+    path = minilm_path_of(spec)
+    try:
+        model = onnx.load(path)
+    except Exception as e:  # protobuf DecodeError and others for a damaged file
+        raise SwsError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
     linears = minilm_linears(model)
     return model, linears

@@ -1,0 +1,654 @@
+"""Gradual pruning with knowledge distillation (`sws prune`): a sparse MiniLM that still computes what the
+unpruned int8 model computes.
+
+The recipe, from the published sparse-BERT work, on CPU with JAX (the `prune` extra):
+- teacher: the unpruned model (the shipped int8 weights times their scales: sws.experiments.bert); student:
+  the same network, its 36 weight matrices pruned step by step while it is trained to imitate the teacher;
+- gradual magnitude pruning (Zhu & Gupta 2017, "To prune, or not to prune", cubic schedule; tuned for BERT
+  as GMP* by Kurtic & Alistarh 2022): in each stage the sparsity rises from the last target to the next
+  over the first `ramp` part of its steps, a mask update every `prune_every` steps keeping the largest
+  weights among those still kept (a pruned weight never returns), then the student recovers at the target
+  while the learning rate decays; at the end of each stage the student is exported as int8 ONNX;
+- distillation losses as TinyBERT (Jiao et al. 2020) and the sparse-BERT recipes (Sanh et al. 2020,
+  movement pruning; Kurtic et al. 2022, oBERT) use them: the mean squared error of every layer's hidden
+  states, the KL divergence of every layer's attention distributions (teacher to student), and the cosine
+  distance of the output token states (the fidelity measure of `sws fidelity`); padding tokens excluded;
+- non-uniform sparsity per layer by outlier-weighted layerwise sparsity (OWL, Yin et al. 2024, ICML): a
+  block whose Wanda scores |W_ij| * ||X_i|| hold more outliers (scores above M times their matrix's mean)
+  keeps more weights; block sparsities lie in [S - lam, S + lam] around the target S, their mean S, every
+  block holds the same number of weights, so the whole model is at S;
+- only the weight matrices, biases and LayerNorms train; the embeddings (lookups, not crossbars) stay.
+
+Deterministic for a seed: the batch of step t is a function of (seed, t), the mask updates depend on the
+weights only, and a checkpoint holds every array that the next step reads, so a run resumed from a
+checkpoint ends exactly where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from mapper.common import SwsError
+from mapper.common import dumps_json
+
+from .bert import BertShape, forward, jax_modules, linear_names, to_onnx
+
+__all__ = ["DistillConfig", "stage_steps", "owl_sparsities", "update_masks", "Batches", "Distiller",
+           "export_model", "model_file", "CHECKPOINT", "MANIFEST"]
+
+CHECKPOINT = "checkpoint.npz"
+MANIFEST = "prune.json"
+_CAL_SEQUENCES = 128   # training sequences whose activations OWL (and the sparsegpt pruner) reads
+#: How a mask update chooses the weights: the smallest |w| still kept, or SparseGPT on the student's own
+#: inputs (second-order, with the OBS update of the kept weights; Frantar and Alistarh 2023), layer by layer.
+PRUNERS = ("magnitude", "sparsegpt")
+#: The matrices of a block that SparseGPT prunes from one capture of the student's inputs, in order.
+_GROUPS = (("attn.query", "attn.key", "attn.value"), ("attn.output",), ("ffn.in",), ("ffn.out",))
+
+
+def model_file(sparsity: float) -> str:
+    """The file name of the exported model at a target: minilm-sparse70.onnx for 0.7."""
+    return f"minilm-sparse{round(100 * sparsity)}.onnx"
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillConfig:
+    """The options of a run. Each is checked here; `steps` is the total over all stages."""
+
+    targets: tuple = (0.5, 0.7, 0.8, 0.9)
+    steps: int = 3000
+    batch_tokens: int = 2048
+    lengths: tuple = (32, 64)
+    lr: float = 1e-4
+    final_lr: float = 0.2
+    warmup: int = 50
+    ramp: float = 0.6
+    prune_every: int = 25
+    owl_lambda: float = 0.08
+    owl_m: float = 5.0
+    pruner: str = "magnitude"
+    hidden_weight: float = 1.0
+    attention_weight: float = 1.0
+    output_weight: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        t = tuple(float(x) for x in self.targets)
+        object.__setattr__(self, "targets", t)
+        object.__setattr__(self, "lengths", tuple(int(x) for x in self.lengths))
+        if not t or any(not 0 < x < 1 for x in t) or list(t) != sorted(set(t)):
+            raise SwsError(f"targets must be increasing sparsities in (0, 1), not {self.targets!r}")
+        for name in ("steps", "batch_tokens", "prune_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise SwsError(f"{name} must be a positive integer, not {v!r}")
+        if self.steps < 2 * len(t):
+            raise SwsError(f"steps must be at least 2 per target ({2 * len(t)}), not {self.steps}")
+        if not self.lengths or any(n < 3 for n in self.lengths) or list(self.lengths) != sorted(set(self.lengths)):
+            raise SwsError(f"lengths must be increasing token counts of at least 3, not {self.lengths!r}")
+        if self.batch_tokens < self.lengths[-1]:
+            raise SwsError(f"batch_tokens ({self.batch_tokens}) must hold one sequence of {self.lengths[-1]} tokens")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise SwsError(f"lr must be a positive number, not {self.lr!r}")
+        if not 0 < self.final_lr <= 1:
+            raise SwsError(f"final_lr (a fraction of lr) must be in (0, 1], not {self.final_lr!r}")
+        if not 0 < self.ramp <= 1:
+            raise SwsError(f"ramp (the part of a stage that prunes) must be in (0, 1], not {self.ramp!r}")
+        if not 0 <= self.owl_lambda < 0.5:
+            raise SwsError(f"owl_lambda must be in [0, 0.5), not {self.owl_lambda!r}")
+        if not self.owl_m > 0:
+            raise SwsError(f"owl_m must be positive, not {self.owl_m!r}")
+        if self.pruner not in PRUNERS:
+            raise SwsError(f"pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
+        if self.warmup < 0:
+            raise SwsError(f"warmup must be at least 0, not {self.warmup!r}")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def stage_steps(targets, steps: int) -> list[int]:
+    """Steps of each stage, in proportion to log((1 - s_prev) / (1 - s)): the fraction of the remaining
+    weights a stage removes (0 -> 50% weighs as much as 80 -> 90%), at least 2 each, summing to `steps`."""
+    prev = [0.0, *targets[:-1]]
+    w = np.array([math.log((1 - a) / (1 - b)) for a, b in zip(prev, targets)])
+    raw = np.maximum(2, np.floor(steps * w / w.sum())).astype(int)
+    raw[-1] += steps - raw.sum()
+    if raw[-1] < 2:
+        raise SwsError(f"steps ({steps}) too few for {len(targets)} stages")
+    return raw.tolist()
+
+
+# -- per-layer sparsity (OWL) -------------------------------------------------------------------------------
+
+def owl_sparsities(params: dict, inputs: dict, shape: BertShape, target: float, lam: float, m: float) -> dict:
+    """Sparsity of each weight matrix at `target`: outlier-weighted per block (Yin et al. 2024).
+
+    inputs: name -> the matrix's input rows (tokens x K) on calibration text. LOD_b, the block's outlier
+    ratio, is the fraction of its Wanda scores |W_ij| * ||X_i||_2 above m times their matrix's mean; block
+    b gets S + lam_eff * (1 - 2 (LOD_b - min) / (max - min)), shifted to mean S, with lam_eff = min(lam,
+    (1 - S) / 2) so no block is pruned beyond halfway to 100% from the target."""
+    lods = []
+    for i in range(shape.layers):
+        above = total = 0
+        for name in linear_names(shape)[6 * i:6 * i + 6]:
+            norms = np.linalg.norm(np.asarray(inputs[name], np.float64), axis=0)
+            score = np.abs(np.asarray(params[name], np.float64)) * norms[:, None]
+            above += int(np.count_nonzero(score > m * score.mean()))
+            total += score.size
+        lods.append(above / total)
+    lods = np.asarray(lods)
+    lam = min(lam, (1 - target) / 2)
+    spread = lods.max() - lods.min()
+    s = np.full(shape.layers, target) if spread == 0 or lam == 0 else target + lam * (1 - 2 * (lods - lods.min()) / spread)
+    s = np.clip(s - (s.mean() - target), 0.0, 0.995)
+    return {name: float(s[i]) for i in range(shape.layers) for name in linear_names(shape)[6 * i:6 * i + 6]}
+
+
+def update_masks(params: dict, masks: dict, sparsities: dict) -> dict:
+    """New masks: per matrix, the round(s * n) zeros made of the current zeros and then the smallest |w|
+    still kept (ties by index, so the result is deterministic)."""
+    out = {}
+    for name, s in sparsities.items():
+        w = np.abs(np.asarray(params[name], np.float64)).reshape(-1)
+        old = np.asarray(masks[name]).reshape(-1).astype(bool)
+        zeros = int(round(s * w.size))
+        have = int((~old).sum())
+        new = old.copy()
+        if zeros > have:
+            key = np.where(old, w, -1.0)       # already pruned first
+            order = np.lexsort((np.arange(w.size), key))
+            new[order[:zeros]] = False
+        out[name] = new.reshape(np.shape(masks[name]))
+    return out
+
+
+def layer_sparsity_at(stage: int, t: int, n: int, ramp: float, prev: dict, target: dict) -> dict:
+    """Per-matrix sparsity at step t (0-based) of a stage of n steps: cubic from prev to target over the
+    ramp, then the target."""
+    r = max(1, int(round(ramp * n)))
+    f = 1.0 if t + 1 >= r else 1 - (1 - (t + 1) / r) ** 3
+    return {k: prev[k] + (target[k] - prev[k]) * f for k in target}
+
+
+# -- batches ------------------------------------------------------------------------------------------------
+
+class Batches:
+    """The batch of any step, from (seed, step) alone: each epoch shuffles the sequences, files each in the
+    shortest length bucket that holds it, cuts each bucket into batches of batch_tokens / length sequences
+    and shuffles the batches; step t takes batch t mod n of epoch t // n."""
+
+    def __init__(self, seqs: list, lengths: tuple, batch_tokens: int, seed: int):
+        self.seqs = [np.asarray(s[:lengths[-1]] if len(s) <= lengths[-1] else np.r_[s[:lengths[-1] - 1], s[-1]],
+                                np.int32) for s in seqs]
+        self.lengths, self.batch_tokens, self.seed = lengths, batch_tokens, seed
+        bucket = np.searchsorted(np.asarray(lengths), [len(s) for s in self.seqs])
+        self.per_epoch = sum(int(np.count_nonzero(bucket == b)) // max(1, batch_tokens // n)
+                             for b, n in enumerate(lengths))
+        self._bucket = bucket
+        if self.per_epoch < 1:
+            raise SwsError(f"the training text ({len(seqs)} sequences) does not fill one batch of "
+                           f"{batch_tokens} tokens")
+        self._epoch, self._batches = None, None
+
+    def _make(self, epoch: int):
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(len(self.seqs))
+        batches = []
+        for b, n in enumerate(self.lengths):
+            idx = order[self._bucket[order] == b]
+            per = max(1, self.batch_tokens // n)
+            batches += [(n, idx[j:j + per]) for j in range(0, len(idx) - per + 1, per)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        epoch, i = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._batches = epoch, self._make(epoch)
+        n, idx = self._batches[i]
+        ids = np.zeros((len(idx), n), np.int32)
+        mask = np.zeros((len(idx), n), np.int32)
+        for r, j in enumerate(idx):
+            s = self.seqs[j]
+            ids[r, :len(s)] = s
+            mask[r, :len(s)] = 1
+        return ids, mask
+
+
+# -- export -------------------------------------------------------------------------------------------------
+
+def export_model(shape: BertShape, params: dict, masks: dict, path: str, doc: str = "") -> dict:
+    """Write the student, each weight matrix times its mask, as int8 ONNX (bert.to_onnx) to `path`
+    atomically; returns the zeros of the int8 matrices (per layer and in total)."""
+    import onnx
+    from onnx import numpy_helper
+
+    dense = {k: (np.asarray(v, np.float32) * masks[k] if k in masks else np.asarray(v, np.float32))
+             for k, v in params.items()}
+    model = to_onnx(shape, dense, doc=doc)
+    inits = {i.name: i for i in model.graph.initializer}
+    zeros = {n: int(np.count_nonzero(numpy_helper.to_array(inits[n + "_q"]) == 0)) for n in masks}
+    sizes = {n: int(np.size(masks[n])) for n in masks}
+    tmp = path + ".tmp"
+    onnx.save(model, tmp)
+    os.replace(tmp, path)
+    return {"per_layer": {n: zeros[n] / sizes[n] for n in masks},
+            "total": sum(zeros.values()) / sum(sizes.values())}
+
+
+# -- training -----------------------------------------------------------------------------------------------
+
+def _loss_fn(shape: BertShape, hidden_weight: float, attention_weight: float, output_weight: float):
+    """loss(train, frozen, masks, teacher, ids, mask) -> (total, (hidden, attention, output))."""
+    jax, jnp = jax_modules()
+
+    def loss(train, frozen, masks, teacher, ids, mask):
+        params = {**frozen, **train}
+        hs, ps = forward(params, ids, mask, shape, weight_masks=masks, log_probs=True)
+        ht, pt = forward(teacher, ids, mask, shape, log_probs=True)
+        ht = [jax.lax.stop_gradient(h) for h in ht]
+        pt = [jax.lax.stop_gradient(p) for p in pt]
+        real = mask.astype(jnp.float32)
+        n = real.sum()
+        hidden = sum((((a - b) ** 2).mean(-1) * real).sum() / n for a, b in zip(hs[1:], ht[1:])) / shape.layers
+        att = 0.0
+        for lt, ls in zip(pt, ps):
+            p = jnp.exp(lt)
+            kl = jnp.where(p > 0, p * (lt - ls), 0.0).sum(-1).mean(1)      # batch x tokens (heads averaged)
+            att = att + (kl * real).sum() / n
+        att = att / shape.layers
+        a, b = hs[-1], ht[-1]
+        cos = (a * b).sum(-1) / jnp.maximum(jnp.linalg.norm(a, axis=-1) * jnp.linalg.norm(b, axis=-1), 1e-12)
+        out = ((1 - cos) * real).sum() / n
+        total = hidden_weight * hidden + attention_weight * att + output_weight * out
+        return total, (hidden, att, out)
+
+    return loss
+
+
+def _optimizer():
+    try:
+        import optax
+    except ImportError:
+        from .bert import PRUNE_EXTRA
+        raise SwsError(f"training a sparse model needs optax: {PRUNE_EXTRA}") from None
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam())
+
+
+def _compiled_step(shape: BertShape, cfg: DistillConfig):
+    return _step_for(shape, (cfg.hidden_weight, cfg.attention_weight, cfg.output_weight))
+
+
+@functools.lru_cache(maxsize=4)
+def _step_for(shape: BertShape, weights: tuple):
+    """One optimizer step, jitted; cached per shape and loss weights, which is all it depends on (the
+    learning rate is an argument), so that several runs in one process compile it once."""
+    jax, jnp = jax_modules()
+    opt = _optimizer()
+    hidden, attention, output = weights
+    grad = jax.value_and_grad(_loss_fn(shape, hidden, attention, output), has_aux=True)
+
+    def step(train, opt_state, frozen, masks, teacher, ids, mask, lr):
+        (loss, parts), g = grad(train, frozen, masks, teacher, ids, mask)
+        updates, opt_state = opt.update(g, opt_state, train)
+        train = {k: train[k] - lr * updates[k] for k in train}
+        train = {k: train[k] * masks[k] if k in masks else train[k] for k in train}
+        return train, opt_state, loss, parts
+
+    return jax.jit(step)
+
+
+class Distiller:
+    """One run of gradual pruning with distillation, in a work folder holding its checkpoint, manifest and
+    exported models. `Distiller(...).run()` starts or resumes it."""
+
+    def __init__(self, shape: BertShape, teacher: dict, seqs: list, cfg: DistillConfig, folder: str, *,
+                 text_info: dict | None = None, checkpoint_every: int = 200, time_budget: float | None = None,
+                 progress: bool = True, log=None, student: dict | None = None):
+        """student: the weights to start from instead of the teacher's (a sparse model: its zeros become the
+        first mask, e.g. SparseGPT's one-shot result); the teacher stays what is imitated."""
+        self.shape, self.teacher, self.cfg, self.folder = shape, teacher, cfg, folder
+        self.student = student
+        self.text_info = text_info or {}
+        self.checkpoint_every, self.time_budget = checkpoint_every, time_budget
+        self.progress, self.log = progress, log or (lambda msg: None)
+        self.names = linear_names(shape)
+        self.batches = Batches(seqs, cfg.lengths, cfg.batch_tokens, cfg.seed)
+        self.stages = stage_steps(cfg.targets, cfg.steps)
+        self._step_fn = None
+
+    # the arrays a step reads
+    def _fresh(self):
+        jax, jnp = jax_modules()
+        start = self.student or self.teacher
+        train = {k: np.array(v, np.float32) for k, v in start.items() if not k.startswith("emb.")}
+        masks = {n: train[n] != 0 if self.student else np.ones(np.shape(self.teacher[n]), bool) for n in self.names}
+        return train, _optimizer().init(jax.tree_util.tree_map(jnp.asarray, train)), masks
+
+    def _step(self):
+        if self._step_fn is None:
+            self._step_fn = _compiled_step(self.shape, self.cfg)
+        return self._step_fn
+
+    def lr_at(self, step: int) -> float:
+        """Linear warmup, then in each stage: constant while pruning, decaying linearly to final_lr * lr
+        over the recovery."""
+        cfg = self.cfg
+        stage, t, n = self.locate(step)
+        r = max(1, int(round(cfg.ramp * n)))
+        f = 1.0 if t < r or n == r else 1 - (1 - cfg.final_lr) * (t - r + 1) / (n - r)
+        return cfg.lr * f * min(1.0, (step + 1) / cfg.warmup if cfg.warmup else 1.0)
+
+    def locate(self, step: int) -> tuple[int, int, int]:
+        """(stage, step within it, its steps)."""
+        start = 0
+        for i, n in enumerate(self.stages):
+            if step < start + n:
+                return i, step - start, n
+            start += n
+        raise IndexError(step)
+
+    def calibration(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, mask) of the first _CAL_SEQUENCES training sequences in epoch 0's order."""
+        cal = self.batches._make(0)
+        idx = np.concatenate([b[1] for b in cal])[:_CAL_SEQUENCES]
+        seqs = [self.batches.seqs[j] for j in idx]
+        t = max(len(s) for s in seqs)
+        ids = np.zeros((len(seqs), t), np.int32)
+        mask = np.zeros_like(ids)
+        for r, s in enumerate(seqs):
+            ids[r, :len(s)], mask[r, :len(s)] = s, 1
+        return ids, mask
+
+    def plan(self, train: dict) -> list[dict]:
+        """The per-matrix sparsity of each target (OWL on the teacher's activations of calibration text:
+        the first training sequences of epoch 0's order, never the evaluation sentences)."""
+        jax, jnp = jax_modules()
+        ids, mask = self.calibration()
+        captured = {}
+        forward(self.teacher, jnp.asarray(ids), jnp.asarray(mask), self.shape, capture=captured)
+        real = mask.astype(bool)
+        inputs = {k: np.asarray(v)[real] for k, v in captured.items()}
+        return [owl_sparsities(self.teacher, inputs, self.shape, s, self.cfg.owl_lambda, self.cfg.owl_m)
+                for s in self.cfg.targets]
+
+    def obs_prune(self, train: dict, sparsities: dict) -> tuple[dict, dict]:
+        """SparseGPT on the student, block by block and in graph order: each group of matrices pruned to
+        its sparsity from the student's inputs with every earlier matrix already pruned. Returns the new
+        weights and masks (the zeros SparseGPT leaves)."""
+        jax, jnp = jax_modules()
+        from mapper.prepare import hessian, obs_factor, sparsegpt
+        ids, mask = self.calibration()
+        real = mask.astype(bool)
+        ids, mask = jnp.asarray(ids), jnp.asarray(mask)
+        shape = self.shape
+
+        @jax.jit
+        def inputs_of(params):
+            cap = {}
+            forward(params, ids, mask, shape, capture=cap)
+            return cap
+
+        params = {**{k: jnp.asarray(v) for k, v in self.teacher.items() if k.startswith("emb.")},
+                  **{k: jnp.asarray(v) for k, v in train.items()}}
+        new = dict(train)
+        masks = {}
+        for i in range(shape.layers):
+            for group in _GROUPS:
+                x = np.asarray(inputs_of(params)[f"L{i}.{group[0]}"])[real].astype(np.float64)
+                factor = obs_factor(hessian(x))
+                for role in group:
+                    name = f"L{i}.{role}"
+                    w = sparsegpt(np.asarray(new[name], np.float64), sparsities[name], factor).astype(np.float32)
+                    new[name], masks[name] = w, w != 0
+                    params[name] = jnp.asarray(w)
+        return new, masks
+
+    # checkpoints
+    def _save(self, step, train, opt_state, masks, meta):
+        jax, _ = jax_modules()
+        leaves = jax.tree_util.tree_leaves(opt_state)
+        arrays = {f"p:{k}": np.asarray(v) for k, v in train.items()}
+        arrays.update({f"m:{k}": np.packbits(np.asarray(v).reshape(-1)) for k, v in masks.items()})
+        arrays.update({f"o:{i}": np.asarray(v) for i, v in enumerate(leaves)})
+        arrays["meta"] = np.frombuffer(json.dumps({**meta, "step": step}).encode(), np.uint8)
+        path = os.path.join(self.folder, CHECKPOINT)
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+
+    def _load(self):
+        jax, jnp = jax_modules()
+        path = os.path.join(self.folder, CHECKPOINT)
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            if meta["config"] != self.cfg.to_dict() or meta["shape"] != dataclasses.asdict(self.shape):
+                raise SwsError(f"{path}: the checkpoint was made with other options ({_diff(meta['config'], self.cfg.to_dict())}); "
+                               f"give those, or another output folder, or --restart")
+            train = {k[2:]: z[k] for k in z.files if k.startswith("p:")}
+            masks = {k[2:]: np.unpackbits(z[k])[:np.size(self.teacher[k[2:]])].reshape(np.shape(self.teacher[k[2:]]))
+                     .astype(bool) for k in z.files if k.startswith("m:")}
+            _, template, _ = self._fresh()
+            treedef = jax.tree_util.tree_structure(template)
+            leaves = [jnp.asarray(z[f"o:{i}"]) for i in range(treedef.num_leaves)]
+        return meta, train, jax.tree_util.tree_unflatten(treedef, leaves), masks
+
+    def run(self, *, stop_after: int | None = None) -> dict:
+        """Train from the checkpoint in the folder (or from the start) to the end, or to `stop_after` steps
+        in all, or to the time budget; returns the manifest (also written as prune.json)."""
+        jax, jnp = jax_modules()
+        os.makedirs(self.folder, exist_ok=True)
+        started = time.monotonic()
+        if os.path.isfile(os.path.join(self.folder, CHECKPOINT)):
+            meta, train, opt_state, masks = self._load()
+            self.log(f"resuming at step {meta['step']} of {self.cfg.steps}")
+        else:
+            train, opt_state, masks = self._fresh()
+            meta = {"config": self.cfg.to_dict(), "shape": dataclasses.asdict(self.shape), "text": self.text_info,
+                    "stages": self.stages, "plan": self.plan(train), "history": [], "exported": {},
+                    "seconds": 0.0, "step": 0}
+        step = meta["step"]
+        plans = meta["plan"]
+        frozen = {k: jnp.asarray(v) for k, v in self.teacher.items() if k.startswith("emb.")}
+        teacher = {k: jnp.asarray(v) for k, v in self.teacher.items()}
+        fn = self._step()
+        end = self.cfg.steps if stop_after is None else min(self.cfg.steps, stop_after)
+        bar = _bar(self.progress, self.cfg.steps, step)
+        seconds0 = meta["seconds"]
+        acc, n_acc = np.zeros(4), 0
+        train_j = {k: jnp.asarray(v) for k, v in train.items()}
+        masks_np = masks
+        masks_j = {k: jnp.asarray(v, jnp.float32) for k, v in masks.items()}
+        out_of_time = False
+        while step < end:
+            stage, t, n = self.locate(step)
+            ramp_end = max(1, int(round(self.cfg.ramp * n)))
+            obs = self.cfg.pruner == "sparsegpt"
+            if (t == 0 or t + 1 == ramp_end) if obs else (t % self.cfg.prune_every == 0 or t + 1 == ramp_end):
+                prev = plans[stage - 1] if stage else {k: 0.0 for k in self.names}
+                want = layer_sparsity_at(stage, t, n, self.cfg.ramp, prev, plans[stage])
+                if obs and t + 1 < ramp_end:
+                    # SparseGPT prunes twice a stage: halfway (in remaining weights) at its start, to the
+                    # target at the ramp's end.
+                    want = {k: 1 - math.sqrt((1 - prev[k]) * (1 - plans[stage][k])) for k in want}
+                if self.cfg.pruner == "sparsegpt":
+                    self.log(f"step {step}: SparseGPT to {np.mean(list(want.values())):.3f}")
+                    pruned, new = self.obs_prune({k: np.asarray(v) for k, v in train_j.items()}, want)
+                    train_j = {k: jnp.asarray(v) for k, v in pruned.items()}
+                else:
+                    new = update_masks({k: np.asarray(train_j[k]) for k in self.names}, masks_np, want)
+                if any((new[k] != masks_np[k]).any() for k in self.names):
+                    masks_np = new
+                    masks_j = {k: jnp.asarray(v, jnp.float32) for k, v in masks_np.items()}
+                    train_j = {k: v * masks_j[k] if k in masks_j else v for k, v in train_j.items()}
+            ids, mask = self.batches(step)
+            train_j, opt_state, loss, parts = fn(train_j, opt_state, frozen, masks_j, teacher, jnp.asarray(ids),
+                                                 jnp.asarray(mask), jnp.float32(self.lr_at(step)))
+            step += 1
+            acc += np.array([float(loss), *(float(p) for p in parts)])
+            n_acc += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"stage {stage + 1}/{len(self.stages)} loss {float(loss):.4f}")
+            if step % 50 == 0 or t + 1 == n or step == end:
+                zeros = sum(int((~masks_np[k]).sum()) for k in self.names) / sum(masks_np[k].size for k in self.names)
+                meta["history"].append({"step": step, "loss": acc[0] / n_acc, "hidden": acc[1] / n_acc,
+                                        "attention": acc[2] / n_acc, "output": acc[3] / n_acc, "sparsity": zeros})
+                acc, n_acc = np.zeros(4), 0
+            meta["seconds"] = seconds0 + time.monotonic() - started
+            if t + 1 == n:    # the stage is done: export its model
+                target = self.cfg.targets[stage]
+                path = os.path.join(self.folder, model_file(target))
+                zeros = export_model(self.shape, {**self.teacher, **{k: np.asarray(v) for k, v in train_j.items()}},
+                                     masks_np, path, doc=f"sws prune: all-MiniLM-L6-v2 int8, {target:g} sparsity, "
+                                                         f"distilled from the unpruned model")
+                meta["exported"][f"{target:g}"] = {"file": os.path.basename(path), "step": step,
+                                                   "target": target, "zeros": zeros["total"],
+                                                   "per_layer_zeros": zeros["per_layer"],
+                                                   "per_layer_target": plans[stage]}
+                self.log(f"stage {stage + 1}: {path} ({100 * zeros['total']:.2f}% zeros)")
+            if self.time_budget is not None and time.monotonic() - started > self.time_budget and step < end:
+                out_of_time = True
+            if step % self.checkpoint_every == 0 or t + 1 == n or step == end or out_of_time:
+                self._save(step, {k: np.asarray(v) for k, v in train_j.items()}, opt_state, masks_np, meta)
+                self._manifest(meta, step)
+            if out_of_time:
+                self.log(f"time budget reached at step {step} of {self.cfg.steps}: run the same command again "
+                         f"to resume")
+                break
+        if bar is not None:
+            bar.close()
+        meta["step"] = step
+        self._manifest(meta, step)
+        self.final = {k: np.asarray(v) for k, v in train_j.items()}
+        self.final_masks = masks_np
+        return meta
+
+    def _manifest(self, meta, step):
+        out = {k: v for k, v in meta.items()}
+        out["step"] = step
+        out["done"] = step >= self.cfg.steps
+        path = os.path.join(self.folder, MANIFEST)
+        with open(path + ".tmp", "w") as f:
+            f.write(dumps_json(out, indent=1))
+            f.write("\n")
+        os.replace(path + ".tmp", path)
+
+
+def _diff(a: dict, b: dict) -> str:
+    keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return ", ".join(f"{k} {a.get(k)!r} there, {b.get(k)!r} now" for k in keys[:3])
+
+
+def _bar(show: bool, total: int, initial: int):
+    if not show:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=1.0)
+
+
+# -- the command's library call -----------------------------------------------------------------------------
+
+def seconds_per_step(d: Distiller, repeats: int = 2) -> float:
+    """The measured time of one step (compiled), averaged over the length buckets as the text fills them."""
+    jax, jnp = jax_modules()
+    train, opt_state, masks = d._fresh()
+    fn = d._step()
+    frozen = {k: jnp.asarray(v) for k, v in d.teacher.items() if k.startswith("emb.")}
+    teacher = {k: jnp.asarray(v) for k, v in d.teacher.items()}
+    train = {k: jnp.asarray(v) for k, v in train.items()}
+    masks = {k: jnp.asarray(v, jnp.float32) for k, v in masks.items()}
+    share = np.bincount(d.batches._bucket, minlength=len(d.cfg.lengths)) / len(d.batches.seqs)
+    total = 0.0
+    for b, n in enumerate(d.cfg.lengths):
+        if share[b] == 0:
+            continue
+        rows = max(1, d.cfg.batch_tokens // n)
+        ids = jnp.ones((rows, n), jnp.int32)
+        args = (train, opt_state, frozen, masks, teacher, ids, jnp.ones_like(ids), jnp.float32(0))
+        fn(*args)[2].block_until_ready()                       # compiles
+        t = time.monotonic()
+        for _ in range(repeats):
+            fn(*args)[2].block_until_ready()
+        total += share[b] * (time.monotonic() - t) / repeats
+    t = time.monotonic()       # a mask update, every prune_every steps
+    update_masks({k: np.asarray(v) for k, v in train.items() if k in masks},
+                 {k: np.ones(np.shape(v), bool) for k, v in masks.items()}, {k: 0.5 for k in masks})
+    return total + (time.monotonic() - t) / d.cfg.prune_every
+
+
+def checkpoint_config(folder: str) -> dict | None:
+    """The options of the checkpoint in `folder`, or None."""
+    path = os.path.join(folder, CHECKPOINT)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with np.load(path) as z:
+            return json.loads(bytes(z["meta"]).decode())["config"]
+    except (OSError, ValueError, KeyError) as e:
+        raise SwsError(f"{path}: not a checkpoint of sws prune ({type(e).__name__}: {e}); remove it or use "
+                       f"--restart") from None
+
+
+DEFAULT_STEPS = 3000
+
+
+def prune_minilm(folder: str, *, steps: int | None = None, model: str | None = None, text: str = "wordnet",
+                 time_budget: float | None = None, threads: int | None = None, restart: bool = False,
+                 progress: bool = True, log=None, init: str | None = None, **options) -> dict:
+    """`sws prune`: distil the unpruned MiniLM (or the ONNX model `model` in its form) into sparse students at
+    the targets, exported as `folder`/minilm-sparseNN.onnx; resumes from `folder`/checkpoint.npz.
+
+    init: start the student from this sparse model (an .onnx in MiniLM's form) instead of the teacher.
+    options: the other DistillConfig fields. steps: the total; None resumes a checkpoint's, else fits 90% of
+    the time budget at the measured speed, else DEFAULT_STEPS. The time budget also stops the run
+    (checkpointed, resumable) when it runs out."""
+    log = log or (lambda msg: None)
+    if threads is not None:
+        if threads < 1:
+            raise SwsError(f"--threads must be at least 1, not {threads}")
+        # XLA reads this once, when JAX starts: before the first import.
+        os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}")
+    if time_budget is not None and not time_budget > 0:
+        raise SwsError(f"--time-budget must be positive, not {time_budget}")
+    cfg = DistillConfig(**options, steps=steps or DEFAULT_STEPS)     # bad options fail before the long work
+    from .bert import from_onnx
+    from .runtime import minilm_model
+    from .training_text import training_sequences
+    jax_modules()
+    onnx_model, _ = minilm_model(model)
+    shape, teacher = from_onnx(onnx_model)
+    os.makedirs(folder, exist_ok=True)
+    ckpt = os.path.join(folder, CHECKPOINT)
+    if restart and os.path.exists(ckpt):
+        os.remove(ckpt)
+    seqs, info = training_sequences(text, max_tokens=cfg.lengths[-1], cache=folder)
+    log(f"training text: {info['source']}, {info['sequences']} sequences, {info['tokens']} tokens")
+    old = checkpoint_config(folder)
+    if steps is None and old is not None:
+        cfg = dataclasses.replace(cfg, steps=old["steps"])
+    elif steps is None and time_budget is not None:
+        probe = Distiller(shape, teacher, seqs, cfg, folder, progress=False)
+        sps = seconds_per_step(probe)
+        fit = int(0.9 * time_budget / sps)
+        log(f"{sps:.2f} s per step: {fit} steps fit 90% of the {time_budget:g} s budget")
+        cfg = dataclasses.replace(cfg, steps=max(fit, 2 * len(cfg.targets)))
+    student = None
+    if init is not None:
+        start_shape, student = from_onnx(minilm_model(init)[0])
+        if start_shape != shape:
+            raise SwsError(f"--init: {init} is a {start_shape}, the teacher a {shape}")
+        info = {**info, "init": os.path.abspath(init)}
+    d = Distiller(shape, teacher, seqs, cfg, folder, text_info=info, time_budget=time_budget, progress=progress,
+                  log=log, student=student)
+    return d.run()
