@@ -48,12 +48,14 @@ class Accumulate(wiring.Component):
         The memory is cleared (high from n_words cycles after reset).
     busy : Out(1)
         A batch or a flush is in the pipeline, or a write pending.
+    flushes : Out(1)
+        A section's sums are added into the memory this cycle (its read-modify-write written).
     """
 
     def __init__(self, params: TileParams):
         self.params = params
         super().__init__({"batch": In(BatchSignature(params)), "read": In(AccReadSignature(params)),
-                          "ready": Out(1), "busy": Out(1)})
+                          "ready": Out(1), "busy": Out(1), "flushes": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -111,6 +113,7 @@ class Accumulate(wiring.Component):
         m.d.comb += rd.data.eq(rd_data)
         old = self._bypass(m, (wr_en, wr_addr, wr_data), (f2_group, f3_group, f4_valid, f4_group), f3_old)
         m.d.sync += [wr_en.eq(0), wr_data.eq(0)]
+        m.d.comb += self.flushes.eq(wr_en)
         with m.If(f4_valid):
             m.d.sync += [wr_en.eq(1), wr_addr.eq(f4_group),
                          wr_data.eq(Cat((old[(t * G + j) * W:(t * G + j + 1) * W].as_signed()

@@ -18,12 +18,17 @@ from .interface import ArraySignature, connect_array
 from .params import TileParams
 from .shift_add import tree_sum
 
-__all__ = ["ArrayEmulator", "BankedArray", "array_emulator", "VIOLATIONS"]
+__all__ = ["ArrayEmulator", "BankedArray", "array_emulator", "VIOLATIONS", "DONE_MODES"]
 
 
-#: The protocol rules the emulator checks, by bit of its sticky `violation` output (docs/design.md section 4).
+#: The protocol rules the emulator checks, by bit of its sticky `violation` output (docs/design.md section 6).
 VIOLATIONS = ("start while busy", "wordline without precharge", "sample before settle",
-              "start without a sample", "wordline pulse too short")
+              "start without a sample", "wordline pulse too short", "start withdrawn before done",
+              "precharge during a conversion")
+
+#: How the emulated ADCs' done behaves in handshake mode (`MacroTiming.sync` 1 or 2): a level held until
+#: start falls (the four-phase acknowledge), or a one-cycle pulse.
+DONE_MODES = ("level", "pulse")
 
 
 class ArrayEmulator(wiring.Component):
@@ -32,25 +37,37 @@ class ArrayEmulator(wiring.Component):
 
     The cells are held as column words: address {section, slot column} -> R bits, one per row, read
     asynchronously (one read port per ADC), written through the bus's cell-write port (`wr_en`,
-    `wr_addr`, `wr_data`: the column word at {section, slot column}). An ADC samples popcount(column &
-    drive), the sum of the column's cell currents: with no sample-and-hold (`sample` 0) at its start, else
-    in every cycle of the `sh` strobe (the last one holds). ADC i, started in cycle T with resolution b,
-    asserts done in cycle T + b with the code min(count, 2**ref - 1) (the full-scale range of its
-    reference select), holds the code until its next start, and takes a new start in the done cycle.
+    `wr_addr`, `wr_data`: the column word at {section, slot column}). An ADC converts popcount(column &
+    drive), the sum of the column's cell currents: with no sample-and-hold (`sample` 0) of its column under
+    the section and drive on the bus at its start; with it, every cycle of the `sh` strobe holds the
+    section and drive (all the slot's columns: the last strobe cycle's hold), and a start takes its column
+    of the held sample. The code is min(count, 2**ref - 1) (the full-scale range of its reference select),
+    held until the ADC's next start.
 
-    `violation` is sticky, one bit per rule of `VIOLATIONS`: a start while the ADC converts (before its
-    done cycle); a wordline rising after fewer than `precharge` cycles of `pch` since the previous
-    wordline; a sample (`sh`, or a start without sample-and-hold) fewer than `settle` cycles after the
-    wordline fell, or while it is on; a start (with sample-and-hold) without `sample` cycles of `sh` since
-    the previous start; a wordline pulse shorter than `wordline` cycles. The simulators fail a run that
-    ends with a violation. Rules about phases of zero cycles never fire.
+    Counted mode (`sync` 0): ADC i, started in cycle T with resolution b, asserts done for one cycle in T +
+    b and takes a new start in the done cycle. Handshake (`sync` 1 or 2, a four-phase handshake): a start
+    seen high while the ADC is idle (and seen low since its last conversion) begins a conversion; done
+    rises b cycles later and, as `done_mode` says, stays high until the start is seen low and falls the
+    cycle after (`mapper.schedule.DONE_FALL`: "level"), or is high for one cycle ("pulse").
+
+    `violation` is sticky, one bit per rule of `VIOLATIONS`: a start while the ADC converts (counted:
+    before its done cycle; handshake: a rising start while it converts or its done is high); a wordline
+    rising after fewer than `precharge` cycles of `pch` since the previous wordline; a sample (`sh`, or a
+    start without sample-and-hold) fewer than `settle` cycles after the wordline fell, or while it is on;
+    a start (with sample-and-hold) without `sample` cycles of `sh` since the last precharge or wordline
+    (the activation's own sample); a wordline pulse
+    shorter than `wordline` cycles; handshake: a start withdrawn while its ADC converts; without
+    sample-and-hold, a precharge while an ADC converts (before its done cycle: the bitlines hold the
+    columns until then). The simulators fail a run that ends with a violation. Rules about phases of zero
+    cycles never fire.
 
     With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
     column outside its group (col >= M, or past the slot in a last, shorter group) fails the simulation
     (an Amaranth `Assert`; an `assert` in the Verilog).
 
     `extra_latency` (a test option, default 0) delays every done by that many more cycles, to T + b +
-    extra: an ADC slower than the documented timing. With 0 the netlist is the documented emulator.
+    extra: an ADC slower than the documented timing. With 0 and the default `done_mode` the netlist is the
+    documented emulator.
 
     Parameters
     ----------
@@ -61,6 +78,8 @@ class ArrayEmulator(wiring.Component):
         through the bus's cell-write port.
     extra_latency : int
         Test only: cycles added to every conversion (done at start + res + extra_latency).
+    done_mode : str
+        Handshake only: "level" (default) or "pulse" (`DONE_MODES`).
 
     Attributes
     ----------
@@ -70,14 +89,18 @@ class ArrayEmulator(wiring.Component):
         Sticky protocol violations since reset, one bit per rule.
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0):
+    def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0,
+                 done_mode: str = "level"):
         if isinstance(extra_latency, bool) or not isinstance(extra_latency, int) or extra_latency < 0:
             raise ValueError(f"extra_latency must be a non-negative integer, not {extra_latency!r}")
+        if done_mode not in DONE_MODES:
+            raise ValueError(f"done_mode must be one of {', '.join(DONE_MODES)}, not {done_mode!r}")
         if plan is not None:
             params.fits(plan)
         self.params = params
         self.plan = plan
         self.extra_latency = extra_latency
+        self.done_mode = done_mode
         super().__init__({"bus": Out(ArraySignature(params, array_side=True)), "violation": Out(len(VIOLATIONS))})
 
     def elaborate(self, platform):
@@ -97,12 +120,49 @@ class ArrayEmulator(wiring.Component):
         for k in range(len(VIOLATIONS)):
             with m.If(flag[k]):
                 m.d.sync += self.violation[k].eq(1)
+        settled, sampled = self._phases(m, flag)
+        # The sample: with sample-and-hold the section and drive of the strobe's last cycle (every column
+        # held), else the bus's.
+        section, drive = bus.section, bus.drive
+        if tm.sample:
+            section, drive = Signal.like(bus.section, name="held_section"), Signal.like(bus.drive, name="held_drive")
+            with m.If(bus.sh):
+                m.d.sync += [section.eq(bus.section), drive.eq(bus.drive)]
+        col_bits = (p.slot_pad - 1).bit_length()
+        busy_start, converting, withdrawals = [], [], []
+        for i, adc in enumerate(bus.adc):
+            rp = cells.read_port(domain="comb")
+            col = adc.col
+            if cfg.adc_mux:     # ADC i serves slot columns i*M .. i*M+M-1 only: its port names the column in the group
+                col = Signal(max(1, col_bits), name=f"slot_col{i}")
+                m.d.comb += col.eq(i * cfg.adc_mux + adc.col)
+                group = min(cfg.adc_mux, cfg.slot_cols - i * cfg.adc_mux)
+                with m.If(adc.start):
+                    m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
+            m.d.comb += rp.addr.eq(Cat(col[:col_bits], section) if col_bits else section)
+            live = tree_sum((rp.data & drive)[r] for r in range(cfg.rows))
+            busy, bad_start, withdrawn = self._adc(m, i, adc, live)
+            busy_start.append(bad_start)
+            converting.append(busy)
+            withdrawals.append(withdrawn)
+        any_start = Cat(adc.start for adc in bus.adc).any()
+        m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any())]
+        if tm.sample:
+            m.d.comb += flag[3].eq(any_start & (sampled < tm.sample))
+        else:
+            m.d.comb += flag[2].eq(any_start & ~settled)
+            if tm.precharge:        # the bitlines hold the columns until the conversions are done
+                m.d.comb += flag[6].eq(bus.pch & Cat(converting).any())
+        return m
 
-        # The array's phases: pch cycles since the last wordline, the wordline's length, cycles since it fell.
+    def _phases(self, m, flag):
+        """The array's phases: pch cycles since the last wordline, the wordline's length, cycles since it
+        fell, sh cycles since the last wordline. Returns (the column may be sampled, sh cycles counted)."""
+        tm, bus = self.params.timing, self.bus
         P, W, S, H = tm.precharge, tm.wordline, tm.settle, tm.sample
         wl_prev = Signal()
         m.d.sync += wl_prev.eq(bus.wl_en)
-        settled = Signal(init=1)         # the column may be sampled
+        settled = Signal(init=1)
         if P:
             pch_count = Signal(range(P + 1), name="pch_count")
             with m.If(bus.wl_en & ~wl_prev):
@@ -120,60 +180,63 @@ class ArrayEmulator(wiring.Component):
             with m.If(~bus.wl_en & wl_prev):
                 m.d.comb += flag[4].eq(wl_count < W)
             m.d.comb += settled.eq(~bus.wl_en & (since >= S))
-        sampled = Signal(range(H + 1) if H else 1, name="sampled")   # sh cycles since the last start
-
-        col_bits = (p.slot_pad - 1).bit_length()
-        any_start = Cat(adc.start for adc in bus.adc).any()
+        sampled = Signal(range(H + 1) if H else 1, name="sampled")
         if H:
-            with m.If(any_start):       # the next batch's strobe may begin in this start's cycle
-                m.d.sync += sampled.eq(bus.sh)
+            with m.If(bus.pch | bus.wl_en):      # a new activation: its columns are not sampled yet
+                m.d.sync += sampled.eq(0)
             with m.Elif(bus.sh & (sampled < H)):
                 m.d.sync += sampled.eq(sampled + 1)
             with m.If(bus.sh & ~settled):
                 m.d.comb += flag[2].eq(1)
-        busy_start = []
-        mux = cfg.adc_mux
-        for i, adc in enumerate(bus.adc):
-            rp = cells.read_port(domain="comb")
-            col = adc.col
-            if mux:     # ADC i serves slot columns i*M .. i*M+M-1 only: its port names the column in the group
-                col = Signal(max(1, col_bits), name=f"slot_col{i}")
-                m.d.comb += col.eq(i * mux + adc.col)
-                group = min(mux, cfg.slot_cols - i * mux)
-                with m.If(adc.start):
-                    m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
-            m.d.comb += rp.addr.eq(Cat(col[:col_bits], bus.section) if col_bits else bus.section)
-            extra = self.extra_latency
-            left = Signal(range(cfg.full_resolution + extra + 1) if extra else p.res_width, name=f"left{i}")
-            busy = Signal(name=f"busy{i}")
-            # Sample at the start (or in the sh strobe): the count is computed once per sample instead of
-            # being re-evaluated by simulation while the conversion runs.
-            count = Signal(range(cfg.rows + 1), name=f"count{i}")
-            live = tree_sum((rp.data & bus.drive)[r] for r in range(cfg.rows))
-            top = Signal(p.code_width, name=f"top{i}")
-            if H:
-                held = Signal(range(cfg.rows + 1), name=f"held{i}")
-                with m.If(bus.sh):
-                    m.d.sync += held.eq(live)
-            with m.If(adc.start):
-                m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
-                             count.eq(held if H else live)]
-                with m.Switch(adc.ref):
-                    for bits in range(1, cfg.full_resolution + 1):
-                        with m.Case(bits):
-                            m.d.sync += top.eq(2 ** bits - 1)
-            with m.Elif(busy):
-                m.d.sync += left.eq(left - 1)
-                with m.If(left == 1):
-                    m.d.sync += busy.eq(0)
-            m.d.comb += [adc.done.eq(busy & (left == 1)), adc.code.eq(Mux(count > top, top, count))]
-            busy_start.append(adc.start & busy & (left != 1))
-        m.d.comb += flag[0].eq(Cat(busy_start).any())
-        if H:
-            m.d.comb += flag[3].eq(any_start & (sampled < H))
+        return settled, sampled
+
+    def _adc(self, m, i, adc, live):
+        """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts)."""
+        p, cfg, tm = self.params, self.params.hw, self.params.timing
+        extra = self.extra_latency
+        left = Signal(range(cfg.full_resolution + extra + 1) if extra else p.res_width, name=f"left{i}")
+        busy = Signal(name=f"busy{i}")
+        # The count is computed once per sample instead of being re-evaluated by simulation while it runs.
+        count = Signal(range(cfg.rows + 1), name=f"count{i}")
+        top = Signal(p.code_width, name=f"top{i}")
+        begin = Signal(name=f"begin{i}")
+        if tm.sync:
+            # Four-phase: a start seen high while idle (done low, start seen low since the last conversion)
+            # begins a conversion; done rises `res` cycles later, as counted mode's, and (a level) holds
+            # until the start is seen low.
+            held, rearm = Signal(name=f"done_held{i}"), Signal(name=f"need_low{i}")
+            done = Signal(name=f"done{i}")
+            finishing = busy & (left == 1)
+            m.d.comb += [done.eq(finishing | held), begin.eq(adc.start & ~busy & ~done & ~rearm)]
+            with m.If(begin):
+                m.d.sync += rearm.eq(1)
+            with m.Elif(~adc.start):
+                m.d.sync += rearm.eq(0)
+            if self.done_mode == "level":
+                with m.If(finishing & adc.start):
+                    m.d.sync += held.eq(1)
+                with m.Elif(~adc.start):
+                    m.d.sync += held.eq(0)
+            start_prev = Signal(name=f"start_prev{i}")
+            m.d.sync += start_prev.eq(adc.start)
+            bad_start = adc.start & ~start_prev & (busy | held)
+            withdrawn = ~adc.start & busy
         else:
-            m.d.comb += flag[2].eq(any_start & ~settled)
-        return m
+            m.d.comb += begin.eq(adc.start)
+            done = busy & (left == 1)
+            bad_start, withdrawn = adc.start & busy & (left != 1), 0
+        with m.If(begin):
+            m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1), count.eq(live)]
+            with m.Switch(adc.ref):
+                for bits in range(1, cfg.full_resolution + 1):
+                    with m.Case(bits):
+                        m.d.sync += top.eq(2 ** bits - 1)
+        with m.Elif(busy):
+            m.d.sync += left.eq(left - 1)
+            with m.If(left == 1):
+                m.d.sync += busy.eq(0)
+        m.d.comb += [adc.done.eq(done), adc.code.eq(Mux(count > top, top, count))]
+        return busy & (left != 1), bad_start, withdrawn
 
 
 class BankedArray(wiring.Component):
@@ -197,9 +260,9 @@ class BankedArray(wiring.Component):
         The banks' sticky protocol violations, ORed (ArrayEmulator's).
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan, *, extra_latency: int = 0):
+    def __init__(self, params: TileParams, plan: LayerPlan, *, extra_latency: int = 0, done_mode: str = "level"):
         params.fits(plan)
-        self.params, self.plan, self.extra_latency = params, plan, extra_latency
+        self.params, self.plan, self.extra_latency, self.done_mode = params, plan, extra_latency, done_mode
         super().__init__({"bus": Out(ArraySignature(params, array_side=True)).array(params.hw.banks),
                           "violation": Out(len(VIOLATIONS))})
 
@@ -207,8 +270,8 @@ class BankedArray(wiring.Component):
         m = Module()
         flags = []
         for b, blp in enumerate(bank_plans(self.plan)):
-            emu = m.submodules[f"bank{b}"] = ArrayEmulator(self.params.bank(blp), blp,
-                                                           extra_latency=self.extra_latency)
+            emu = m.submodules[f"bank{b}"] = ArrayEmulator(self.params.bank(blp), blp, extra_latency=self.extra_latency,
+                                                           done_mode=self.done_mode)
             connect_array(m, self.bus[b], emu.bus)
             flags.append(emu.violation)
         # A rule broken on any bank: the banks' sticky flags, ORed.
@@ -216,9 +279,10 @@ class BankedArray(wiring.Component):
         return m
 
 
-def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0) -> wiring.Component:
+def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0,
+                   done_mode: str = "level") -> wiring.Component:
     """The array side of a controller of these parameters: an ArrayEmulator, or with B > 1 banks a
     BankedArray."""
     if params.hw.banks == 1:
-        return ArrayEmulator(params, plan, extra_latency=extra_latency)
-    return BankedArray(params, plan, extra_latency=extra_latency)
+        return ArrayEmulator(params, plan, extra_latency=extra_latency, done_mode=done_mode)
+    return BankedArray(params, plan, extra_latency=extra_latency, done_mode=done_mode)

@@ -8,17 +8,31 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mapper.config import clog2
+from mapper.schedule import PHASE_MAX, WATCHDOG_MAX
 
 from .params import TileParams
 
-__all__ = ["host_members", "beat_shape", "pack_beats", "unpack_beat", "bus_member", "bank_buses", "AdcSignature", "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature", "RawCodeSignature", "ProgSignature", "PROG_SELECT",
-           "COUNTER_WIDTH", "CYCLE_WIDTH", "layer_word_layout", "column_entry_layout", "next_section_layout",
-           "BatchSignature", "AccReadSignature"]
+__all__ = ["host_members", "beat_shape", "pack_beats", "unpack_beat", "bus_member", "bank_buses", "AdcSignature",
+           "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature",
+           "RawCodeSignature", "ProgSignature", "PROG_SELECT", "COUNTER_WIDTH", "CYCLE_WIDTH", "EVENTS",
+           "event_layout", "layer_word_layout", "column_entry_layout", "next_section_layout", "BatchSignature",
+           "AccReadSignature", "ERRORS", "StatusSignature", "timing_layout", "TimingSignature", "timing_word",
+           "front_layout", "front_values",
+           "OutputStreamSignature"]
 
-#: Widths of the counters (conversions, planes, sections) and of the cycle counter: the one definition
-#: that the RTL and the Verilog simulation harness (sim.verilog_sim) share.
-COUNTER_WIDTH = 32
+#: Widths of the counters (conversions, planes, sections, the events) and of the cycle counter: the one
+#: definition that the RTL and the Verilog simulation harness (sim.verilog_sim) share. 48 bits: 2**48
+#: conversions of 16 ADCs at 1 GHz take more than four hours.
+COUNTER_WIDTH = 48
 CYCLE_WIDTH = 48
+
+#: The counters besides `cycles` and `conversions` (docs/design.md section 6, "Counters"), in the order
+#: of the counter port: the events the energy model prices, counted where the hardware makes them.
+EVENTS = ("planes", "sections", "precharges", "wordlines", "holds", "rows_high", "code_sum", "shift_adds",
+          "row_reads", "column_reads", "flushes", "input_beats", "output_beats")
+
+#: The sticky error bits of the status port, by bit (docs/design.md section 6, "Errors and reset").
+ERRORS = ("done_missing", "done_protocol", "host_protocol", "out_of_range")
 
 #: What a programming write goes to (the generic netlist's `prog.sel`).
 PROG_SELECT = {"sections": 0, "rows": 1, "columns": 2, "layer": 3, "cells": 4}
@@ -27,14 +41,20 @@ PROG_SELECT = {"sections": 0, "rows": 1, "columns": 2, "layer": 3, "cells": 4}
 class AdcSignature(wiring.Signature):
     """One variable-resolution SAR ADC of the bank, seen from the controller (every output a flip-flop):
 
-    start -- pulse: convert the sampled column at `res` bits (with no sample-and-hold, `MacroTiming.sample`
-             0, sample column `col` under the row drive in this cycle)
-    res   -- resolution in bits (1..full resolution), sampled with start
-    ref   -- reference (range) select, sampled with start: the full-scale code range is 2**ref - 1 unit
+    start -- counted mode (`MacroTiming.sync` 0): a one-cycle pulse; handshake (sync 1 or 2): a level,
+             the request of a four-phase handshake, held high until the controller sees done, then low
+             until the ADC's done is low again. The ADC takes its column (`col`, from the held samples
+             with sample-and-hold, else from the bitline) at the start's first cycle
+    res   -- resolution in bits (1..full resolution), held while start is high
+    ref   -- reference (range) select, held with res: the full-scale code range is 2**ref - 1 unit
              cell currents (an LSB of one cell current); this controller sets ref = res
     col   -- slot column of the current section (with ADC groups of M = adc_mux columns the column within
-             ADC i's group, slot column i * M + col, log2(M) bits), held from the batch's first cycle to the next batch's
-    done  -- high for one cycle, `res` cycles after start; a new start may come in that same cycle
+             ADC i's group, slot column i * M + col, log2(M) bits), held from the batch's first cycle to the
+             next batch's
+    done  -- counted mode: high for exactly one cycle, `res` cycles after start (a new start may come in
+             that cycle); handshake: the acknowledge, a pulse of at least one clock cycle or a level held
+             until start falls, after which it must fall before the next start (asynchronous with sync 2:
+             a level is the safe choice, as a short pulse can slip past the two-flop synchronizer)
     code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register)
     """
 
@@ -110,17 +130,85 @@ class RawCodeSignature(wiring.Signature):
         })
 
 
+def event_layout(p: TileParams) -> data.StructLayout:
+    """The counted events of one cycle, as a component reports them to the counters (each field an
+    increment: how many of that event happened this cycle). `conversions` by resolution."""
+    hw = p.hw
+    most = {"planes": 1, "sections": 1, "precharges": 1, "wordlines": 1, "holds": 1, "rows_high": hw.rows,
+            "code_sum": hw.n_adc * (2 ** p.code_width - 1), "shift_adds": hw.n_adc, "row_reads": p.lanes,
+            "column_reads": p.lanes, "flushes": 1, "input_beats": 1, "output_beats": 1}
+    return data.StructLayout({"conversions": data.ArrayLayout(range(hw.n_adc + 1), hw.full_resolution + 1),
+                              **{name: range(most[name] + 1) for name in EVENTS}})
+
+
 class CounterSignature(wiring.Signature):
-    """Running totals since reset: busy cycles, conversions at each resolution (index = bits), bit-planes
-    driven and sections walked."""
+    """The counters, seen from the controller: running totals since reset (or `clear`) of the busy cycles,
+    the conversions at each resolution (index = bits) and the `EVENTS`, all `COUNTER_WIDTH` bits. The
+    outputs are a snapshot: `snapshot` copies every running total into them at once (so a host reads a
+    consistent set over a narrow bus); `clear` zeroes the running totals (with `snapshot` in the same
+    cycle, the snapshot takes the totals before the clear)."""
 
     def __init__(self, p: TileParams):
         super().__init__({
             "cycles": Out(CYCLE_WIDTH),
             "conversions": Out(data.ArrayLayout(unsigned(COUNTER_WIDTH), p.hw.full_resolution + 1)),
-            "planes": Out(COUNTER_WIDTH),
-            "sections": Out(COUNTER_WIDTH),
+            **{name: Out(COUNTER_WIDTH) for name in EVENTS},
+            "snapshot": In(1), "clear": In(1),
         })
+
+
+class StatusSignature(wiring.Signature):
+    """The controller's status, seen from the controller: `errors` the sticky error bits (`ERRORS`), `error`
+    their OR (the controller then holds its datapath in reset, i.ready and o.valid low, until `clear`),
+    `configured` (a generic netlist: a valid layer word written since reset and no table written since;
+    always 1 baked), `busy` (a vector is loading, running or streaming out). `clear` (in) zeroes the error
+    bits and leaves the error state."""
+
+    def __init__(self, p: TileParams):
+        super().__init__({"errors": Out(len(ERRORS)), "error": Out(1), "configured": Out(1), "busy": Out(1),
+                          "clear": In(1)})
+
+
+def timing_layout() -> data.StructLayout:
+    """The timing register word (`TimingSignature`): the `MacroTiming` fields, LSB first."""
+    phase = (2 * PHASE_MAX - 1).bit_length()            # room for an out-of-range value, refused
+    return data.StructLayout({"precharge": phase, "wordline": phase, "settle": phase, "sample": phase, "sync": 2,
+                              "watchdog": WATCHDOG_MAX.bit_length()})
+
+
+def front_layout() -> data.StructLayout:
+    """The front phases as the scheduler counts them, derived from the timing registers when they are
+    written (so that no adder lies in the front's path): position p of the front (0 .. F-1, from the cycle
+    after an activation's issue) has `pch` while p < pch_end, `wl_en` while pch_end <= p < wl_end, `sh`
+    from sh_begin; `last` = F - 1, `none` = (F == 0), `front` = F; `hold` = sample-and-hold (sample > 0)."""
+    width = (4 * PHASE_MAX).bit_length()
+    return data.StructLayout({"pch_end": width, "wl_end": width, "sh_begin": width, "last": width, "front": width,
+                              "none": 1, "hold": 1})
+
+
+def front_values(timing) -> dict:
+    """The `front_layout` fields of a `MacroTiming` (the timing registers' reset values)."""
+    f = timing.front
+    return {"pch_end": timing.precharge, "wl_end": timing.precharge + timing.wordline,
+            "sh_begin": timing.precharge + timing.wordline + timing.settle, "last": max(f - 1, 0), "front": f,
+            "none": int(f == 0), "hold": int(timing.sample > 0)}
+
+
+def timing_word(timing) -> int:
+    """The timing register word of a `MacroTiming`, as an integer."""
+    word = 0
+    for name, field in timing_layout():
+        word |= getattr(timing, name) << field.offset
+    return word
+
+
+class TimingSignature(wiring.Signature):
+    """The controller's timing registers' write port, seen from the host: `we` writes `data` (a
+    `timing_layout` word) into them, taken only while no vector is in progress; they reset to the
+    `MacroTiming` the controller was generated with."""
+
+    def __init__(self):
+        super().__init__({"we": Out(1), "data": Out(timing_layout())})
 
 
 def layer_word_layout(p: TileParams) -> data.StructLayout:
@@ -177,15 +265,26 @@ def bank_buses(bus, params: TileParams) -> list:
     return [bus] if params.hw.banks == 1 else [bus[b] for b in range(params.hw.banks)]
 
 
+class OutputStreamSignature(wiring.Signature):
+    """The output stream: `amaranth.lib.stream`'s payload, valid and ready, and `last`, high with a vector's
+    last beat (the end-of-vector marker; AXI4-Stream's TLAST)."""
+
+    def __init__(self, shape):
+        super().__init__({"payload": Out(shape), "valid": Out(1), "ready": In(1), "last": Out(1)})
+
+
 def host_members(params: TileParams, generic: bool) -> dict:
     """The ports a controller and a tile both show their host: the input and output streams (W elements
-    a beat, `beat_shape`), the counters, and for a generic netlist the programming port."""
+    a beat, `beat_shape`; the output with `last`), the counters, the status and the timing registers'
+    write port, and for a generic netlist the programming port."""
     from amaranth import signed
     from amaranth.lib import stream
     members = {
         "i": In(stream.Signature(beat_shape(signed(params.hw.input_bits), params.beat))),
-        "o": Out(stream.Signature(beat_shape(signed(params.acc_width), params.beat))),
+        "o": Out(OutputStreamSignature(beat_shape(signed(params.acc_width), params.beat))),
         "counters": Out(CounterSignature(params)),
+        "status": Out(StatusSignature(params)),
+        "timing": In(TimingSignature()),
     }
     if generic:
         members["prog"] = In(ProgSignature(params))

@@ -4,12 +4,12 @@ clearing each word as it reads it."""
 from __future__ import annotations
 
 from amaranth import Module, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mapper.schedule import merge_depth   # the cycle model's definition, re-exported here
 
-from .interface import AccReadSignature, beat_shape
+from .interface import AccReadSignature, OutputStreamSignature, beat_shape
 from .params import TileParams
 
 __all__ = ["OutputStreamer", "MergeStreamer", "merge_depth"]
@@ -38,8 +38,8 @@ class OutputStreamer(wiring.Component):
         Outputs of the layer.
     read : Out(AccReadSignature)
         Reads and clears of the accumulator memory.
-    o : Out(stream.Signature(signed(acc_width)))
-        The outputs, in order.
+    o : Out(OutputStreamSignature(signed(acc_width)))
+        The outputs, in order; `last` with the vector's last.
     done : Out(1)
         The last output is taken this cycle.
     """
@@ -47,7 +47,7 @@ class OutputStreamer(wiring.Component):
     def __init__(self, params: TileParams):
         self.params = params
         super().__init__({"start": In(1), "n_out": In(range(params.n + 1)), "read": Out(AccReadSignature(params)),
-                          "o": Out(stream.Signature(signed(params.acc_width))), "done": Out(1)})
+                          "o": Out(OutputStreamSignature(signed(params.acc_width))), "done": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -77,7 +77,7 @@ class OutputStreamer(wiring.Component):
                 m.next = "STREAM"
             with m.State("STREAM"):
                 # The next group's address whether or not it is read: only `en` waits for `o.ready`.
-                m.d.comb += self.o.valid.eq(1)
+                m.d.comb += [self.o.valid.eq(1), self.o.last.eq(o_last)]
                 with m.Switch(oj):
                     for j in range(G):
                         with m.Case(j):
@@ -121,8 +121,8 @@ class MergeStreamer(wiring.Component):
         Outputs of the layer.
     read : Out(AccReadSignature).array(B)
         Reads and clears of each bank's accumulator memory (all at the same address).
-    o : Out(stream.Signature(beat_shape(signed(acc_width), W)))
-        The outputs in order, W a beat.
+    o : Out(OutputStreamSignature(beat_shape(signed(acc_width), W)))
+        The outputs in order, W a beat; `last` with the vector's last beat.
     done : Out(1)
         The last beat is taken this cycle.
     """
@@ -131,7 +131,7 @@ class MergeStreamer(wiring.Component):
         self.params = params
         super().__init__({"start": In(1), "n_out": In(range(params.n + 1)),
                           "read": Out(AccReadSignature(params)).array(params.hw.banks),
-                          "o": Out(stream.Signature(beat_shape(signed(params.acc_width), params.beat))),
+                          "o": Out(OutputStreamSignature(beat_shape(signed(params.acc_width), params.beat))),
                           "done": Out(1)})
 
     def elaborate(self, platform):
@@ -182,16 +182,18 @@ class MergeStreamer(wiring.Component):
             for j in range(G):
                 with m.Case(j):
                     m.d.comb += [payload[e].eq(last[j * BT + e]) for e in range(BT)]
-        m.d.comb += self.o.valid.eq(valid[d])
+        last_beat = Signal(name="last_beat")           # b_left == 0, registered
+        m.d.comb += [self.o.valid.eq(valid[d]), self.o.last.eq(last_beat)]
         with m.FSM(name="output"):
             with m.State("IDLE"):
                 with m.If(self.start):
+                    beats = (self.n_out + BT - 1) >> lb
                     m.d.sync += [w_next.eq(0), bi.eq(0), bi_last.eq(G == 1), streaming.eq(1),
-                                 b_left.eq(((self.n_out + BT - 1) >> lb) - 1), *[v.eq(0) for v in valid]]
+                                 b_left.eq(beats - 1), last_beat.eq(beats == 1), *[v.eq(0) for v in valid]]
                     m.next = "STREAM"
             with m.State("STREAM"):
                 with m.If(self.o.valid & self.o.ready):
-                    m.d.sync += b_left.eq(b_left - 1)
+                    m.d.sync += [b_left.eq(b_left - 1), last_beat.eq(b_left == 1)]
                     with m.If(b_left == 0):
                         m.d.comb += self.done.eq(1)
                         m.d.sync += [streaming.eq(0), *[v.eq(0) for v in valid]]

@@ -28,46 +28,52 @@ class Tile(wiring.Component):
         Baked ROMs and cells from the plan, or (None) a generic tile programmed through `prog`.
     extra_latency : int
         Test only: the emulated ADCs' done comes this many cycles late (`ArrayEmulator`).
+    done_mode : str
+        Handshake timing: the emulated ADCs' done a "level" (default) or a "pulse" (`ArrayEmulator`).
     test_port : bool
         Add the controller's raw-code test port `test` (`RawCodeSignature`).
 
     Attributes
     ----------
-    i, o, counters
+    i, o, counters, status, timing
         As the controller's.
     prog : In(ProgSignature)
         Generic tile only: programs the controller's ROMs, and the emulator's cells through the array
         interface's cell-write port.
     violation : Out(len(hwgen.emulator.VIOLATIONS))
         The emulator's sticky protocol violations (zero in a correct run).
+    controller : Controller
+        The controller (its array interface `controller.bus` for a monitor in simulation).
     """
 
     def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0,
-                 test_port: bool = False):
+                 test_port: bool = False, done_mode: str = "level"):
         if plan is not None:
             params.fits(plan)
         self.params = params
         self.plan = plan
         self.extra_latency = extra_latency
+        self.done_mode = done_mode
+        self.controller = Controller(params, plan, test_port=test_port)
         self.test_port = test_port
         super().__init__({**host_members(params, plan is None), "violation": Out(len(VIOLATIONS)),
                           **({"test": In(RawCodeSignature(params))} if test_port else {})})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.controller = ctrl = Controller(self.params, self.plan, test_port=self.test_port)
+        m.submodules.controller = ctrl = self.controller
         if self.test_port:
             wiring.connect(m, wiring.flipped(self.test), ctrl.test)
-        m.submodules.array = emu = array_emulator(self.params, self.plan, extra_latency=self.extra_latency)
+        m.submodules.array = emu = array_emulator(self.params, self.plan, extra_latency=self.extra_latency,
+                                                  done_mode=self.done_mode)
         for c, a in zip(bank_buses(ctrl.bus, self.params), bank_buses(emu.bus, self.params), strict=True):
             connect_array(m, c, a)
         m.d.comb += self.violation.eq(emu.violation)
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
-        wiring.connect(m, ctrl.o, wiring.flipped(self.o))
-        for name in ("cycles", "planes", "sections", "conversions"):
-            m.d.comb += getattr(self.counters, name).eq(getattr(ctrl.counters, name))
+        for name in ("o", "counters", "status"):
+            wiring.connect(m, getattr(ctrl, name), wiring.flipped(getattr(self, name)))
+        wiring.connect(m, wiring.flipped(self.timing), ctrl.timing)
         if self.plan is None:
             # The cells are written through the controller, over the array interface's write port.
-            for name in ("we", "sel", "addr", "data"):
-                m.d.comb += getattr(ctrl.prog, name).eq(getattr(self.prog, name))
+            wiring.connect(m, wiring.flipped(self.prog), ctrl.prog)
         return m

@@ -15,7 +15,7 @@ from mapper.schedule import EVENTS, Events
 from mapper.sources import read_npy
 
 from .amaranth_sim import run_tile
-from .golden import check_inputs, energy_of, predict
+from .golden import HARDWARE_COUNTERS, check_inputs, energy_of, predict
 from .verilog_sim import HDL_BACKENDS, available_backends, run_verilog
 
 __all__ = ["BACKENDS", "load_inputs", "compare", "default_backend", "simulate_plan", "counter_energy"]
@@ -57,9 +57,9 @@ def counter_energy(lp, x, pred, run, report_row: dict | None = None) -> tuple[di
     same plan and inputs (`plan_cost`), and with the plan's report.json row (`report_row`: weight-only
     hardware, whose events do not depend on the inputs). Returns the figures and the mismatches."""
     v = len(x)
-    counted = pred.counters(EVENTS)
-    by_hardware = [name for name in EVENTS if name in run.counters]
-    counted.update({name: run.counters[name] for name in by_hardware})
+    counted = pred.events.as_dict()
+    by_hardware = [name for name in EVENTS if HARDWARE_COUNTERS.get(name) in run.counters]
+    counted.update({name: run.counters[HARDWARE_COUNTERS[name]] for name in by_hardware})
     parts = {k: e / v for k, e in price_events(Events(v, **counted), lp.cfg, lp.widths()).items()}
     total = sum(parts.values())
     model = plan_cost(lp, x=x if lp.cfg.hw.input_aware else None, cycles=False).energy_pj
@@ -73,6 +73,7 @@ def counter_energy(lp, x, pred, run, report_row: dict | None = None) -> tuple[di
     return {"macro_energy_pj": total, "macro_breakdown_pj": parts, "model_macro_energy_pj": model,
             "report_macro_energy_pj": None if report_row is None else report_row["macro_energy_pj"],
             "counted_by_hardware": by_hardware,
+            "counted_by_hardware_as": {n: HARDWARE_COUNTERS[n] for n in by_hardware},
             "predicted_by_golden_model": [n for n in EVENTS if n not in by_hardware]}, problems
 
 

@@ -3,9 +3,11 @@
 Outputs are computed from the LayerPlan arrays alone (section table, row-index table, column table and
 cells), independently of the mapper's LayerMap, with the ADC saturation min(count, 2**res - 1).
 
-The counters and every other event the energy model prices (mapper.schedule.events: conversions by
-resolution, planes, wordline pulses, row drives, ...) and the cycles come from the one schedule and event
-model, mapper.schedule (docs/design.md sections 4 and 6), for the plan and these inputs.
+The cycles, the conversions by resolution, the planes and sections and every other event the energy model
+prices (mapper.schedule.events) come from the one schedule and event model, mapper.schedule (docs/design.md
+sections 4 and 6), for the plan and these inputs. The RTL's other counters (hwgen.interface.EVENTS: the
+activations' phase pulses, the rows driven high, the codes' sum, the table reads, the flushes and the
+streams' beats) are predicted here from the plan's tables and the inputs (`golden_events`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,20 @@ from mapper.common import SwsError
 from mapper.config import energy_table
 from mapper.plan import LayerPlan
 from mapper.schedule import (Events, ScheduleParams, cycle_model, events_of_schedule, plan_drive, schedule,
-                             vector_ends)
+                             step_popcounts, vector_ends)
 
-__all__ = ["Prediction", "predict", "golden_outputs", "check_inputs", "energy_of", "HARDWARE_COUNTERS",
-           "cycle_model"]
+__all__ = ["Prediction", "predict", "golden_outputs", "golden_events", "check_inputs", "energy_of",
+           "HARDWARE_COUNTERS", "cycle_model"]
 
-#: The events the RTL counts today (hwgen.interface.CounterSignature, `counters__*`); the golden model
-#: predicts every event of mapper.schedule.EVENTS, and stands in for the hardware on the others.
-HARDWARE_COUNTERS = ("cycles", "conversions", "planes", "sections")
+#: The energy model's events (mapper.schedule.EVENTS) that an RTL counter (hwgen.interface.CounterSignature)
+#: counts by the same definition, and that counter's name: `sws sim` prices these from the simulated
+#: hardware's counters and the others from the golden model (docs/design.md section 6, "Counters").
+#: Not here: `sample_holds` (the RTL counts the strobes, one per activation: `holds`), `row_drives` and
+#: `cell_reads` (the model prices every row of a section per activation and its 1-cells; the RTL counts
+#: the rows driven high, `rows_high`, and the codes it captured, `code_sum`), `inputs` and `outputs` (the
+#: RTL counts beats).
+HARDWARE_COUNTERS = {"cycles": "cycles", "conversions": "conversions", "planes": "planes", "sections": "sections",
+                     "shift_adds": "shift_adds", "gathered_rows": "row_reads", "column_words": "column_reads"}
 
 
 @dataclass
@@ -49,15 +57,13 @@ class Prediction:
     vector_cycles: list[int] = field(default_factory=list)
     vector_bounds: list[int] = field(default_factory=list)
     events: Events | None = None        # every event of the V vectors (mapper.schedule.events)
+    #: The RTL's other counters (hwgen.interface.EVENTS besides planes and sections): `golden_events`.
+    rtl: dict = field(default_factory=dict)
 
-    def counters(self, names=HARDWARE_COUNTERS) -> dict:
-        """The predicted value of each named counter (default: those the RTL has; mapper.schedule.EVENTS:
-        every event)."""
-        if self.events is not None:
-            every = self.events.as_dict()
-            return {name: every[name] for name in names}
+    def counters(self) -> dict:
+        """The predicted value of every RTL counter (hwgen.interface.CounterSignature)."""
         return {"cycles": self.cycles, "conversions": list(self.conversions), "planes": self.planes,
-                "sections": self.sections}
+                "sections": self.sections, **self.rtl}
 
 
 def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
@@ -80,29 +86,58 @@ def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
     return x.astype(np.int64)
 
 
-def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
-    """y (V, N): every active column's count per drive step, saturated at its resolution (the bipolar drive's
-    signed counts at -(2**res - 1) too), shift-added with the step's weight (mapper.config.drive)."""
-    cfg, (_, n) = lp.cfg, lp.shape
-    drive = plan_drive(lp, x)                                                             # (V, P, K)
-    step_w = np.asarray(cfg.hw.plane_weights(), np.int64)
-    y = np.zeros((len(drive), n), np.int64)
+def _section_codes(lp: LayerPlan, drive: np.ndarray):
+    """Per non-empty section s: (s, its column-table slice, codes (V, P, n_active)): each active column's
+    count per drive step, saturated at its resolution (the bipolar drive's signed counts at -(2**res - 1)
+    too)."""
     sec, col = lp.sections, lp.columns
     for s in range(lp.n_sections):
         rows, nact = int(sec["rows"][s]), int(sec["n_active"][s])
         if nact == 0:
             continue
-        idx = lp.row_index[sec["row_base"][s]:sec["row_base"][s] + rows]
+        idx = lp.row_index[int(sec["row_base"][s]):int(sec["row_base"][s]) + rows]
         cs = slice(int(sec["col_base"][s]), int(sec["col_base"][s]) + nact)
         slot, res = col["slot_col"][cs], col["res"][cs]
         cells = lp.cells[s, :rows][:, slot].astype(np.int64)                 # (rows, nact)
-        counts = drive[:, :, idx] @ cells                                    # (V, P, nact)
         top = (1 << res) - 1
-        codes = np.clip(counts, -top, top)            # a count is >= 0 but with the bipolar drive's signed rows
+        yield s, cs, np.clip(drive[:, :, idx] @ cells, -top, top)            # (V, P, nact)
+
+
+def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
+    """y (V, N): every active column's count per drive step, saturated at its resolution, shift-added with
+    the step's weight (mapper.config.drive)."""
+    cfg, (_, n) = lp.cfg, lp.shape
+    drive = plan_drive(lp, x)                                                             # (V, P, K)
+    step_w = np.asarray(cfg.hw.plane_weights(), np.int64)
+    y = np.zeros((len(drive), n), np.int64)
+    col = lp.columns
+    for _, cs, codes in _section_codes(lp, drive):
         weight = (1 - 2 * col["sign"][cs]) << col["bit"][cs]                 # (nact,)
         contrib = np.einsum("vac,a,c->vc", codes, step_w, weight)
         np.add.at(y, (slice(None), col["out"][cs]), contrib)
     return y
+
+
+def golden_events(lp: LayerPlan, x: np.ndarray, params: ScheduleParams, conversions: list[int], planes: int) -> dict:
+    """The RTL's event counters (hwgen.interface.EVENTS besides planes and sections) for the vectors x, from
+    the plan's tables and the inputs (docs/design.md section 6, "Counters"): one activation per issued
+    drive step of a non-empty section (its pch, wl_en and sh pulses, when the timing has the phase); the
+    rows it drives high (the step's popcount over the section's rows: q); the captured codes' sum (the
+    cells conducting in the converted columns, saturated at each column's resolution); a shift-add per
+    conversion; the row-index (and input) and column words the gather reads; a flush per section that
+    issues; the streams' beats."""
+    cfg, tm, (k, n) = lp.cfg, params.timing, lp.shape
+    v = len(x)
+    sec = lp.sections
+    busy = sec["n_active"] > 0
+    q = step_popcounts(lp, x)                                                       # (V, S, P)
+    issuing = busy[None, :] & ((q.sum(axis=2) > 0) if cfg.hw.input_aware else np.ones((v, 1), bool))  # (V, S)
+    codes = sum(int(c.sum()) for _, _, c in _section_codes(lp, plan_drive(lp, x)))
+    return {"precharges": planes if tm.precharge else 0, "wordlines": planes if tm.wordline else 0,
+            "holds": planes if tm.sample else 0, "rows_high": int(q[:, busy].sum()), "code_sum": codes,
+            "shift_adds": int(sum(conversions)), "row_reads": v * int(sec["rows"][busy].sum()),
+            "column_reads": v * int(sec["n_active"][busy].sum()), "flushes": int(issuing.sum()),
+            "input_beats": v * -(-k // cfg.hw.beat), "output_beats": v * -(-n // cfg.hw.beat)}
 
 
 def energy_of(cfg, conversions) -> float:
@@ -122,4 +157,5 @@ def predict(lp: LayerPlan, x, params=None) -> Prediction:
     ends = vector_ends(sch.load, runs, sch.out, cfg.hw.double_buffer)
     vector_cycles = [int(e) for e in np.diff([-1] + ends)]
     return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), list(ev.conversions),
-                      ev.planes, ev.sections, energy_of(cfg, ev.conversions), max(bounds), vector_cycles, bounds, ev)
+                      ev.planes, ev.sections, energy_of(cfg, ev.conversions), max(bounds), vector_cycles, bounds, ev,
+                      golden_events(lp, x, params, list(ev.conversions), ev.planes))

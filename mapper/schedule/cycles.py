@@ -10,21 +10,25 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             at a + 2 (S2). Empty section (no active column): a' = a + 3.
             otherwise it starts gathering at g = max(a + 2, c_prev + 1) (c_prev: the cycle the previous
             non-empty section left the `next` buffer), gathers for n = ceil(max(rows, n_active) / L)
-            cycles, a' = g + n + 1, and is ready in `next` from r = g + n + 5 (table words registered,
-            columns decoded and row indices registered, inputs read, inputs registered, written; on
+            cycles, a' = g + n + 1, and is ready in `next` from r = g + n + gather_ready(W) (5: table words
+            registered, columns decoded and row indices registered, inputs read, inputs registered,
+            written; 6 with W > 1 inputs a word: the input's element registered before it is written; on
             input-aware hardware the step popcounts are added up in the cycle the rows are written).
   issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
-            issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
-            cycle the bank is free after the previous section's last batch). Its batches (`batch_ids` of
+            issued its last batch) and issues its first batch at e = max(c + 1 + P, f_prev) (f_prev: the
+            cycle the bank is free after the previous section's last batch; P = group_prime: 1 with ADC
+            groups, whose first batch's lanes are registered the cycle after the copy, else 0). Its batches (`batch_ids` of
             mapper.schedule.tables: with a full switch matrix ceil(n_active / n_adc) batches of n_adc
             columns in column-table order; with ADC groups of M = adc_mux columns, batch k = the k-th
-            column of each group), for each issued step, follow back to back: a batch of longest
+            column of each group), for each issued step, follow back to back, each step's first batch
+            opening the step's one activation of the array (its front phases): a batch of longest
             resolution b issued at cycle T frees the bank for the next issue at T + period(b) and is
             captured (done) at T + capture(b) (`batch_timing`, MacroTiming: with the
             default timing period b and capture 1 + b, the start leaving through a register at T + 1;
-            with front phases F = precharge + wordline + settle + sample, period F + b without
-            sample-and-hold, max(F, b) with it, capture 1 + F + b; with a handshake of `sync` flops
-            period 1 + F + b + sync and capture 1 + F + b + sync); f is the last one's capture.
+            with front phases F = precharge + wordline + settle + sample and f = F for a step's first
+            batch, 0 for the others: period f + b, but f + max(1, b - F) with sample-and-hold before an
+            activation, capture 1 + f + b; with a four-phase handshake of `sync` flops period
+            f + b + 2 sync + 2 + DONE_FALL and capture 1 + f + b + sync); f is the last one's capture.
             Weight-only: every step is issued, each column at its planned resolution res.
             Input-aware: a step with q = 0 is skipped (no cycle), the others convert each column at
             min(res, bitlen(q)) bits, so a batch's b is min(b, bitlen(q)); a section whose steps all
@@ -34,7 +38,8 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             that issued nothing, if it came after the last that issued;
             D = pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
             from the last batch's done to its section's sums; 5 = flush read, the block RAM's read
-            register, the bypass register, the registered sum, write and end test).
+            register, the bypass register, the registered sum, write and end test). With B > 1 banks RUN
+            ends run_end_latency(B) = 1 cycle after the last bank's end (each bank's done flag registered).
 The ADC bound of a vector: for each section and issued step, the fewest cycles any schedule of that step's
 active-column resolutions on n_adc ADCs can take, summed over the steps and sections (`SectionTables.bound`). Full
 switch matrix: max(ceil(sum res / n_adc), max res); the batch schedule reaches it whenever a section has at
@@ -52,8 +57,8 @@ import numpy as np
 from ..config import HardwareConfig, drive_steps
 from ..plan import LayerPlan, assign_banks
 from ..sectioning import lossless_bits
-from .latency import (EMPTY_SECTION, FLUSH, GATHER_NEXT_READ, GATHER_READY, SECTION_DECODE, MacroTiming,
-                      default_lanes, merge_depth, pipeline_depth, step_order)
+from .latency import (EMPTY_SECTION, FLUSH, GATHER_NEXT_READ, SECTION_DECODE, MacroTiming, gather_ready, group_prime,
+                      default_lanes, merge_depth, pipeline_depth, run_end_latency, step_order)
 from .tables import SectionTables, section_tables, step_bounds
 
 __all__ = ["ScheduleParams", "Schedule", "schedule", "cycle_model", "bank_run", "vector_ends", "batch_timing",
@@ -115,12 +120,13 @@ def step_popcounts(lp: LayerPlan, x: np.ndarray, member: np.ndarray | None = Non
     return count(drive)
 
 
-def batch_timing(params: ScheduleParams, longest: int) -> tuple[int, int]:
+def batch_timing(params: ScheduleParams, longest: int, front: bool = True, next_front: bool = True) -> tuple[int, int]:
     """(period, capture) of a batch whose longest conversion is `longest` bits, in cycles from its issue:
-    when the next batch may issue, and when its codes are captured (MacroTiming; default:
+    when the next batch may issue, and when its codes are captured (MacroTiming.period and capture:
+    `front` the batch opens an activation, `next_front` the next one does; default timing:
     `longest` and 1 + `longest`, the registered boundary's cycle)."""
     tm = params.timing
-    return tm.period(longest), tm.capture(longest)
+    return tm.period(longest, front, next_front), tm.capture(longest, front)
 
 
 def issued_steps(lp: LayerPlan, params: ScheduleParams, q: np.ndarray | None) -> list[list[tuple[int, int]]]:
@@ -194,8 +200,9 @@ def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = No
         zero = np.zeros(bounds.shape[0], np.int64)
         per_bank = [(zero, zero, zero) for _ in banks]
     else:
-        per_bank = [_bank(tables, bounds, b, pipeline_depth(cfg.hw.n_adc), run) for b in banks]
-    run = np.max([r for r, _, _ in per_bank], axis=0)
+        per_bank = [_bank(tables, bounds, b, _latencies(cfg.hw), run) for b in banks]
+    # With B > 1 banks RUN ends run_end_latency cycles after the last bank is done (its done flag registered).
+    run = np.max([r for r, _, _ in per_bank], axis=0) + (run_end_latency(cfg.hw.banks) if run else 0)
     beat = cfg.hw.beat
     return Schedule(-(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat), run,
                     np.max([b for _, b, _ in per_bank], axis=0), np.max([c for _, _, c in per_bank], axis=0),
@@ -257,12 +264,20 @@ def bank_run(lp: LayerPlan, params: ScheduleParams, x=None) -> dict:
     tables = section_tables(lp, params.lanes, params.timing)
     q = None if x is None or not lp.cfg.hw.input_aware else step_popcounts(lp, np.asarray(x).reshape(1, -1))
     bounds = step_bounds(tables, params.step_order, q)
-    run, bound, batch = _bank(tables, bounds, np.arange(lp.n_sections), pipeline_depth(lp.cfg.hw.n_adc))
+    run, bound, batch = _bank(tables, bounds, np.arange(lp.n_sections), _latencies(lp.cfg.hw))
     return {"run": int(run[0]), "adc_bound": int(bound[0]), "batch_cycles": int(batch[0])}
 
 
-def _bank(tables: SectionTables, bounds: np.ndarray, sections: np.ndarray, depth: int, run: bool = True):
-    """RUN cycles, ADC bound and batch cycles (each (V,)) of one bank running `sections` (table order)."""
+def _latencies(hw: HardwareConfig) -> tuple[int, int, int]:
+    """The hardware's latencies the RUN recursion reads (mapper.schedule.latency): the accumulator's pipeline
+    depth, the gather's ready latency (W inputs a word) and the ADC groups' lane priming."""
+    return pipeline_depth(hw.n_adc), gather_ready(hw.beat), group_prime(hw.adc_mux)
+
+
+def _bank(tables: SectionTables, bounds: np.ndarray, sections: np.ndarray, depth: tuple[int, int, int],
+          run: bool = True):
+    """RUN cycles, ADC bound and batch cycles (each (V,)) of one bank running `sections` (table order);
+    `depth`: the latencies of `_latencies`."""
     v, _, p = bounds.shape
     chunk = max(1, 4_000_000 // max(1, len(sections) * p))
     if v > chunk:
@@ -287,10 +302,11 @@ def _bank(tables: SectionTables, bounds: np.ndarray, sections: np.ndarray, depth
     return runs, bound, batch
 
 
-def _run(live, gather, steps, total, last_period, last_capture, depth: int) -> int:
+def _run(live, gather, steps, total, last_period, last_capture, latencies: tuple[int, int, int]) -> int:
     """The RUN recursion of the module docstring over one bank's sections, for one vector: per section whether
     it has an active column, its gather cycles, its issued steps, the cycles of all its batches, and the
-    period and capture of its last batch."""
+    period and capture of its last batch; `latencies` those of `_latencies`."""
+    depth, ready, prime = latencies
     never = -(1 << 40)
     a = 0
     c_prev = l_prev = f_prev = never
@@ -302,12 +318,12 @@ def _run(live, gather, steps, total, last_period, last_capture, depth: int) -> i
         g = max(a + SECTION_DECODE, c_prev + 1)
         n = gather[s]
         a = g + n + GATHER_NEXT_READ
-        c = max(g + n + GATHER_READY, l_prev + 1)
+        c = max(g + n + ready, l_prev + 1)
         c_prev = c
         if not steps[s]:
             last_copy = c
             continue
-        e = max(c + 1, f_prev)
+        e = max(c + 1 + prime, f_prev)
         f_prev = e + total[s]
         l_prev = f_prev - last_period[s]
         f_last = l_prev + last_capture[s]

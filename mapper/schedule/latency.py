@@ -12,17 +12,46 @@ from ..common import SwsError, positive_int
 from ..config import HardwareConfig
 
 __all__ = ["MacroTiming", "default_lanes", "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE",
-           "EMPTY_SECTION", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH"]
+           "EMPTY_SECTION", "GATHER_STAGES", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX",
+           "WATCHDOG_MAX", "DONE_FALL", "gather_stages", "gather_ready", "run_end_latency", "group_prime"]
 
+#: The gather's pipeline stages, by the cycle (after a gather step's table addresses) each one's work is
+#: in (hwgen.gather): the addresses presented; the tables' block RAMs read; the column entries land in `next`
+#: while the row indices address the input buffer; its block RAM read; the inputs land in `next`'s planes.
+GATHER_STAGES = ("address", "table", "columns", "input", "rows")
+
+
+def gather_stages(beat: int) -> tuple[str, ...]:
+    """The gather's stages with W = `beat` inputs a word: with W > 1 the input's element is selected from
+    the registered word into a register of its own ("element", a cycle before the rows land)."""
+    return GATHER_STAGES if beat == 1 else GATHER_STAGES[:-1] + ("element", "rows")
+
+
+def gather_ready(beat: int) -> int:
+    """GATHER_READY with W = `beat` inputs a word: the cycle after the last step's inputs land."""
+    return len(gather_stages(beat))
+
+
+def run_end_latency(banks: int) -> int:
+    """Cycles the end of RUN takes after the last bank is done: with B > 1 banks each bank's done flag is
+    a register (hwgen.controller), so one; none with one bank."""
+    return 0 if banks == 1 else 1
+
+
+def group_prime(adc_mux: int) -> int:
+    """Cycles between a section's copy into `current` and its first issue beyond the one of the full switch
+    matrix: with ADC groups the first batch's lanes are selected into registers (hwgen.batches) in the
+    cycle after the copy, so one."""
+    return 1 if adc_mux else 0
 #: Cycles from a section's table read (S0) to its decoded word (S2): read, registered, decoded.
 SECTION_DECODE = 2
 #: Cycles the prefetch spends on a section with no active column before the next table read.
 EMPTY_SECTION = 3
 #: After a gather of n cycles starting at g, the next section's table is read at g + n + GATHER_NEXT_READ.
 GATHER_NEXT_READ = 1
-#: ... and the gathered section is ready in `next` at g + n + GATHER_READY: the table words registered, the
-#: columns decoded and the row indices registered, the inputs read, the inputs registered, written.
-GATHER_READY = 5
+#: ... and the gathered section is ready in `next` at g + n + GATHER_READY: the cycle after its last step's
+#: inputs land (`GATHER_STAGES`).
+GATHER_READY = len(GATHER_STAGES)
 #: Cycles from a section's sums in `flush` (pipeline_depth after the last capture) to the end of RUN: the
 #: flush read, the block RAM's read register, the bypass register, the registered sum, write and end test.
 FLUSH = 5
@@ -61,33 +90,50 @@ def step_order(hw: HardwareConfig) -> list[int]:
     return list(range(hw.steps - 1, -1, -1))     # two's complement A-1 down to 0; bipolar A-2 down to 0
 
 
+#: Longest front phase (precharge, wordline, settle, sample), in cycles: the controller's timing registers
+#: (hwgen.interface.timing_layout) hold up to this.
+PHASE_MAX = 64
+#: Longest done watchdog, in cycles (`MacroTiming.watchdog`).
+WATCHDOG_MAX = 1023
+#: Cycles from the cycle an ADC sees its start low to the cycle its done (a four-phase level) is low again:
+#: the documented ADC's (hwgen.emulator), which the handshake's cycle model assumes.
+DONE_FALL = 1
+
+
 @dataclass(frozen=True)
 class MacroTiming:
     """The analog macro's phase timing in clock cycles and how its ADC done reaches the controller
-    (docs/design.md section 4: the macro contract). The defaults are the macro of the first tiles: no
+    (docs/design.md section 6: the macro contract). The defaults are the macro of the first tiles: no
     precharge, wordline or settle phase, the ADC samples at its start, and the controller counts each
-    conversion's cycles itself.
+    conversion's cycles itself. A controller is built with these as its timing registers' reset values;
+    the host may write others at run time (`hwgen.interface.TimingSignature`).
 
-    A batch of conversions runs, from the first cycle its drive, section and columns are on the bus:
-    `precharge` cycles of `pch`, `wordline` cycles of `wl_en`, `settle` cycles with both low, `sample`
-    cycles of the sample-and-hold strobe `sh`, then the ADCs' `start` (front F = the sum of the four),
-    and res cycles of conversion.
+    One activation per plane (a drive step of a section): its drive, section and columns go on the bus,
+    then `precharge` cycles of `pch`, `wordline` cycles of `wl_en`, `settle` cycles with both low,
+    `sample` cycles of the sample-and-hold strobe `sh` (front F = the sum of the four), then the plane's
+    first batch starts; the plane's other batches start without a front, from the held columns (with
+    sample-and-hold) or the bitlines, which hold their charge until the next precharge.
 
     Parameters
     ----------
     precharge, wordline, settle : int
-        Cycles of each front phase (>= 0).
+        Cycles of each front phase (0 .. PHASE_MAX).
     sample : int
-        Cycles of the sample-and-hold strobe (>= 0). 0: no sample-and-hold, the ADC samples the column
-        at its start and the column must hold until done, so the next batch's front waits for the done
-        (a batch period F + res). >= 1: the column is sampled at the strobe's last cycle, and the next
-        batch's front overlaps the current conversion (a period max(F, res)).
+        Cycles of the sample-and-hold strobe (0 .. PHASE_MAX). 0: no sample-and-hold, each ADC samples
+        its column at its start and the columns must hold until the plane's last done, so the next plane's
+        front waits for it. >= 1: every column of the slot is held at the strobe's last cycle, each ADC
+        takes its held column at its start, and the next plane's front overlaps the current plane's last
+        conversion.
     sync : int
-        0: the controller counts each conversion's cycles and issues the next so that its start lands
-        in the done cycle; done only ends the batch (capture) and a late done is a protocol violation.
-        1 or 2: handshake, for an ADC whose done is late or asynchronous: the controller waits for done
-        through `sync` flip-flops (2: a two-flop synchronizer) before the next batch's front (a period
-        1 + F + res + sync), and captures the codes then.
+        0: counted: the controller counts each conversion's cycles and starts the next batch in the done
+        cycle; each start is a one-cycle pulse, done a one-cycle pulse exactly `res` cycles later (a late,
+        missing or unexpected done is an error). 1 or 2: a four-phase handshake, for an ADC whose done is
+        late or asynchronous: start is held high until done is seen through `sync` flip-flops (2: a
+        two-flop synchronizer), then falls; done (a pulse or a level held until start falls) must be low
+        again before that ADC's next start.
+    watchdog : int
+        Handshake only: the most cycles the controller waits for done to rise (from the start) or to fall
+        (from the start's fall) before it reports a missing or stuck done (1 .. WATCHDOG_MAX).
     """
 
     precharge: int = 0
@@ -95,27 +141,44 @@ class MacroTiming:
     settle: int = 0
     sample: int = 0
     sync: int = 0
+    watchdog: int = 255
 
     def __post_init__(self):
         for name in ("precharge", "wordline", "settle", "sample"):
             positive_int(name, getattr(self, name), minimum=0)
-            if getattr(self, name) > 64:
-                raise SwsError(f"{name} must be at most 64 cycles, not {getattr(self, name)}")
+            if getattr(self, name) > PHASE_MAX:
+                raise SwsError(f"{name} must be at most {PHASE_MAX} cycles, not {getattr(self, name)}")
         if isinstance(self.sync, bool) or self.sync not in (0, 1, 2):
             raise SwsError(f"sync must be 0 (counted), 1 (registered done) or 2 (two-flop synchronizer), "
                            f"not {self.sync!r}")
+        positive_int("watchdog", self.watchdog, minimum=1)
+        if self.watchdog > WATCHDOG_MAX:
+            raise SwsError(f"watchdog must be at most {WATCHDOG_MAX} cycles, not {self.watchdog}")
 
     @property
     def front(self) -> int:
-        """F: cycles from a batch's drive on the bus to its start."""
+        """F: cycles from an activation's drive on the bus to its first start."""
         return self.precharge + self.wordline + self.settle + self.sample
 
-    def period(self, res: int) -> int:
-        """Cycles from one batch's issue to the next's, for a batch whose longest conversion is `res`."""
-        if self.sync:
-            return 1 + self.front + res + self.sync
-        return max(self.front, res) if self.sample else self.front + res
+    def period(self, res: int, front: bool = True, next_front: bool = True) -> int:
+        """Cycles from one batch's issue to the next's, for a batch whose longest conversion is `res`:
+        `front` the batch opens an activation (its start F cycles after its issue + 1, else 1), and
+        `next_front` the next batch opens one.
 
-    def capture(self, res: int) -> int:
+        Counted: the next start lands in this batch's done cycle (issue + f + res, f = F or 0), but the
+        next activation's front overlaps the conversion with sample-and-hold, its start landing in the done
+        cycle too, though no earlier than the cycle after this batch's start (its columns change then):
+        f + max(1, res - F). Handshake: done is seen at the capture (1 + f + res + sync), the start is low
+        from the cycle after, done falls DONE_FALL cycles after that and is seen `sync` cycles later, in the
+        cycle the next batch issues.
+        """
+        f = self.front if front else 0
+        if self.sync:
+            return f + 1 + res + self.sync + 1 + DONE_FALL + self.sync
+        if self.sample and next_front:
+            return f + max(1, res - self.front)
+        return f + res
+
+    def capture(self, res: int, front: bool = True) -> int:
         """Cycles from a batch's issue to the cycle its codes are captured (its done, synchronized)."""
-        return 1 + self.front + res + self.sync
+        return 1 + (self.front if front else 0) + res + self.sync

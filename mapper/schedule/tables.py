@@ -19,22 +19,27 @@ import numpy as np
 
 from ..plan import LayerPlan
 from ..sectioning import lossless_bits
-from .latency import MacroTiming
+from .latency import DONE_FALL, MacroTiming
 
 __all__ = ["SectionTables", "section_tables", "batch_ids", "periods", "captures"]
 
 
-def periods(tm: MacroTiming, b: np.ndarray) -> np.ndarray:
-    """MacroTiming.period for an array of batch widths (each >= 1)."""
+def periods(tm: MacroTiming, b: np.ndarray, front: np.ndarray | bool = True,
+            next_front: np.ndarray | bool = True) -> np.ndarray:
+    """MacroTiming.period for arrays of batch widths (each >= 1), whether each batch opens an activation
+    (`front`) and whether the batch after it does (`next_front`)."""
     b = np.asarray(b, np.int64)
+    f = np.where(front, tm.front, 0)
     if tm.sync:
-        return 1 + tm.front + b + tm.sync
-    return np.maximum(tm.front, b) if tm.sample else tm.front + b
+        return f + 1 + b + tm.sync + 1 + DONE_FALL + tm.sync
+    if tm.sample:
+        return np.where(next_front, f + np.maximum(1, b - tm.front), f + b)
+    return f + b
 
 
-def captures(tm: MacroTiming, b: np.ndarray) -> np.ndarray:
-    """MacroTiming.capture for an array of batch widths."""
-    return 1 + tm.front + np.asarray(b, np.int64) + tm.sync
+def captures(tm: MacroTiming, b: np.ndarray, front: np.ndarray | bool = True) -> np.ndarray:
+    """MacroTiming.capture for arrays of batch widths and whether each opens an activation."""
+    return 1 + np.where(front, tm.front, 0) + np.asarray(b, np.int64) + tm.sync
 
 
 def batch_ids(section: np.ndarray, slot: np.ndarray, n_adc: int, adc_mux: int) -> np.ndarray:
@@ -73,7 +78,8 @@ class SectionTables:
         Gather cycles, ceil(max(rows, n_active) / lanes).
     period_sum : (S, F + 1)
         Cycles from a step's first issue to the bank being free after its last batch: the sum of its
-        batches' periods (MacroTiming.period of min(widest, t)).
+        batches' periods (MacroTiming.period of min(widest, t), the first batch opening the step's
+        activation).
     last_period, last_capture : (S, F + 1)
         Period and capture (issue to done) of the step's last batch.
     batch_bits : (S, F + 1)
@@ -153,15 +159,20 @@ def section_tables(lp: LayerPlan, lanes: int, timing: MacroTiming, ones: np.ndar
         np.maximum.at(widest, offset[col_sec] + bid, res)
     issued = (t > 0)[None, :]
     wt = np.where(issued, np.minimum(widest[:, None], t[None, :]) + extra, 0)    # (batches, F + 1)
-    per = np.where(issued, periods(timing, np.maximum(wt, 1)), 0)
+    # A step's first batch opens its activation; the batch after a step's last opens the next step's (or
+    # the next section's) activation.
     batch_sec = np.repeat(np.arange(s_count), n_batches)
+    k_in = np.arange(len(widest)) - offset[batch_sec]
+    first_b, last_b = (k_in == 0)[:, None], (k_in == n_batches[batch_sec] - 1)[:, None]
+    per = np.where(issued, periods(timing, np.maximum(wt, 1), first_b, last_b), 0)
     period_sum = per_section(batch_sec, per)
     batch_bits = per_section(batch_sec, np.where(issued, wt, 0))
     last_w = np.zeros(s_count, np.int64)
     last_w[live] = widest[offset[live] + n_batches[live] - 1]
     lw = np.maximum(np.minimum(last_w[:, None], t[None, :]) + extra, 1)
-    last_period = np.where(issued, periods(timing, lw), 0)
-    last_capture = np.where(issued, captures(timing, lw), 0)
+    single = (n_batches == 1)[:, None]             # the last batch is also the first: it opens the activation
+    last_period = np.where(issued, periods(timing, lw, single, True), 0)
+    last_capture = np.where(issued, captures(timing, lw, single), 0)
     # The ADC bound of a step.
     if not mux:
         total = per_section(col_sec, eff)

@@ -21,6 +21,7 @@ from hwgen.emulator import array_emulator
 from hwgen.interface import bank_buses, connect_array, host_members, pack_beats, unpack_beat
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
+from sim.amaranth_sim import error_names, read_counters
 
 __all__ = ["ProtocolError", "Seen", "FAULTS", "Harness", "array_monitor", "stream_monitor", "run_checked"]
 
@@ -44,30 +45,38 @@ class Seen:
 
 
 def array_monitor(bus, params: TileParams, seen: Seen, bank: int | None = None):
-    """A testbench that checks one array interface every cycle: no ADC started while busy (started and
-    its done not yet seen; a start in the done cycle is allowed), `adc_res` within 1..full resolution
-    and `adc_col` within the slot's columns (with adc_mux M, within ADC i's group) at every start, no done
-    without a conversion running. `bank` (with B > 1) names the bank in the messages."""
+    """A testbench that checks one array interface every cycle: no ADC started while busy (counted mode:
+    started and its done not yet seen, a start in the done cycle allowed; four-phase handshake: a start
+    rising while its conversion runs or its done is still high), `adc_res` within 1..full resolution and
+    `adc_col` within the slot's columns (with adc_mux M, within ADC i's group) at every start, no done
+    without a conversion running (handshake: no done rising without one). `bank` (with B > 1) names the
+    bank in the messages."""
     cfg = params.hw
+    hand = params.timing.sync != 0
     lanes = bus.adc
     probes = [s for lane in lanes for s in (lane.start, lane.res, lane.col, lane.done)]
     where = "" if bank is None else f"bank {bank} "
 
     async def watch(ctx):
         since = [None] * cfg.n_adc           # the cycle ADC i was started, while it converts
+        was_start, was_done = [0] * cfg.n_adc, [0] * cfg.n_adc
         cycle = 0
         async for _, _, *values in ctx.tick().sample(*probes):
             for i in range(cfg.n_adc):
                 start, res, col, done = values[4 * i:4 * i + 4]
                 adc = f"{where}ADC {i}"
-                if done and since[i] is None:
+                rising_done = done and not (hand and was_done[i])
+                if rising_done and since[i] is None:
                     raise ProtocolError(f"cycle {cycle}: {adc} done without a conversion running")
-                if start and since[i] is not None and not done:
+                begins = start and not (hand and was_start[i])
+                if begins and since[i] is not None and not done:
                     raise ProtocolError(f"cycle {cycle}: {adc} started while busy "
                                         f"(started at cycle {since[i]}, not yet done)")
-                if done:
+                if hand and begins and done:
+                    raise ProtocolError(f"cycle {cycle}: {adc} started while its done is still high")
+                if rising_done:
                     since[i] = None
-                if start:
+                if begins:
                     if not 1 <= res <= cfg.full_resolution:
                         raise ProtocolError(f"cycle {cycle}: {adc} started with adc_res {res}, "
                                             f"outside 1..{cfg.full_resolution}")
@@ -82,6 +91,7 @@ def array_monitor(bus, params: TileParams, seen: Seen, bank: int | None = None):
                     seen.starts += 1
                     seen.starts_by_res[res] = seen.starts_by_res.get(res, 0) + 1
                 seen.busy_cycles += since[i] is not None
+                was_start[i], was_done[i] = start, done
             cycle += 1
     return watch
 
@@ -128,8 +138,10 @@ class Harness(wiring.Component):
         m.submodules.array = arr = self.array
         fault, cfg = self.fault, self.params.hw
         wiring.connect(m, wiring.flipped(self.i), ctrl.i)
-        for name in ("cycles", "planes", "sections", "conversions"):
-            m.d.comb += getattr(self.counters, name).eq(getattr(ctrl.counters, name))
+        for name in ("counters", "status"):
+            wiring.connect(m, getattr(ctrl, name), wiring.flipped(getattr(self, name)))
+        wiring.connect(m, wiring.flipped(self.timing), ctrl.timing)
+        m.d.comb += self.o.last.eq(ctrl.o.last)
         ctrl_buses, arr_buses = bank_buses(ctrl.bus, self.params), bank_buses(arr.bus, self.params)
         for c, a in zip(ctrl_buses, arr_buses, strict=True):
             connect_array(m, c, a)              # a fault below overrides one of these connections
@@ -217,7 +229,11 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
             # whatever the schedule), the others at random.
             stall = (p_stall > 0 and not was_valid) or rng.random() < p_stall
             ctx.set(dut.o.ready, int(not stall))
-            _, _, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready, out_payload)
+            _, _, valid, ready, payload, error = await ctx.tick().sample(dut.o.valid, dut.o.ready, out_payload,
+                                                                          dut.status.error)
+            if error:
+                raise ProtocolError(f"cycle {cycle}: the controller reported errors: "
+                                    f"{', '.join(error_names(ctx.get(dut.status.errors)))}")
             was_valid = bool(valid)
             if valid and ready:
                 got.append(payload)
@@ -232,12 +248,9 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
         elements = [e for raw in got for e in unpack_beat(raw, beat, params.acc_width)]
         result["outputs"] = np.array(elements, np.int64).reshape(v_count, n_beats * beat)[:, :n]
         result["extra"] = extra
-        result["counters"] = {
-            "cycles": ctx.get(dut.counters.cycles),
-            "conversions": [ctx.get(dut.counters.conversions[b]) for b in range(lp.cfg.hw.full_resolution + 1)],
-            "planes": ctx.get(dut.counters.planes),
-            "sections": ctx.get(dut.counters.sections),
-        }
+        result["counters"] = await read_counters(ctx, dut.counters, lp.cfg.hw.full_resolution)
+        if ctx.get(dut.status.error):
+            raise ProtocolError(f"the controller reported errors: {', '.join(error_names(ctx.get(dut.status.errors)))}")
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -13,7 +13,7 @@ from mapper.schedule import MacroTiming
 from hwgen.params import TileParams
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
-from sim.amaranth_sim import ProtocolViolation, program, run_tile
+from sim.amaranth_sim import ControllerError, program, read_counters, run_tile
 from sim.golden import predict
 from tests.sim.cases import Case, rtl_cases
 
@@ -29,14 +29,22 @@ def _params(**timing):
 def test_period_and_capture_by_hand():
     # No phases: a batch of 3 bits every 3 cycles, captured 1 + 3 cycles after its issue (output register).
     assert (MacroTiming().period(3), MacroTiming().capture(3)) == (3, 4)
-    # pch 1, wl 2, settle 1: F = 4, no sample-and-hold: 4 + 3 = 7; captured 1 + 4 + 3 = 8 after issue.
+    # pch 1, wl 2, settle 1: F = 4, no sample-and-hold. A plane's first batch (it opens the activation):
+    # 4 + 3 = 7, captured 1 + 4 + 3 = 8 after its issue; the plane's other batches have no front: 3 and 4.
     t = MacroTiming(precharge=1, wordline=2, settle=1)
     assert (t.front, t.period(3), t.capture(3)) == (4, 7, 8)
-    # With a 1-cycle sample-and-hold F = 5: the next front overlaps: max(5, 3) = 5, max(5, 7) = 7.
+    assert (t.period(3, front=False, next_front=True), t.capture(3, front=False)) == (3, 4)
+    # With a 1-cycle sample-and-hold F = 5. Before the next plane's activation its front overlaps this
+    # conversion: the next start lands in the done cycle, but no earlier than the cycle after this start
+    # (the columns change then): 5 + max(1, 3 - 5) = 6, 5 + max(1, 7 - 5) = 7, and without a front
+    # max(1, 3 - 5) = 1; within a plane the next start waits for the done: 5 + 3 = 8.
     t = MacroTiming(precharge=1, wordline=2, settle=1, sample=1)
-    assert (t.period(3), t.period(7), t.capture(3)) == (5, 7, 9)
-    # Two-flop synchronized done: issue, register, F = 0, 3 bits, 2 flops, then the next issue: 1 + 3 + 2.
-    assert (MacroTiming(sync=2).period(3), MacroTiming(sync=2).capture(3)) == (6, 6)
+    assert (t.period(3), t.period(7), t.capture(3)) == (6, 7, 9)
+    assert (t.period(3, front=False, next_front=True), t.period(3, front=True, next_front=False)) == (1, 8)
+    # Four-phase handshake through a two-flop synchronizer, F = 0: the start at issue + 1, done 3 cycles
+    # later, seen 2 later (the capture: 1 + 3 + 2 = 6), the start low the cycle after, the ADC's done low the
+    # cycle after that, seen 2 later, when the next batch issues: 6 + 1 + 1 + 2 = 10.
+    assert (MacroTiming(sync=2).period(3), MacroTiming(sync=2).capture(3)) == (10, 6)
 
 
 @pytest.mark.parametrize("kw, message", [
@@ -137,12 +145,55 @@ def test_the_reference_select_sets_the_full_scale_range():
     ("start without a sample", {"sample": 2}, [COLUMN | {"sh": 1}, {"sh": 0, "start0": 1, "res0": 1, "ref0": 1}, {}]),
     # A 1-cycle wordline pulse where 3 are due.
     ("wordline pulse too short", {"wordline": 3}, [COLUMN | {"wl_en": 1}, {"wl_en": 0}, {}]),
+    # Four-phase: the start dropped in the second cycle of a 3-bit conversion, before its done.
+    ("start withdrawn before done", {"sync": 1}, [COLUMN | {"start0": 1, "res0": 3, "ref0": 3}, {"start0": 1}, {}]),
+    # Without sample-and-hold the bitlines hold the column until the done: a precharge a cycle into it.
+    ("precharge during a conversion", {"precharge": 1},
+     [COLUMN | {"start0": 1, "res0": 3, "ref0": 3}, {"pch": 1}, {"pch": 0}]),
 ])
 def test_the_emulator_flags_each_injected_protocol_violation_and_keeps_it(rule, timing, seq):
     log = _drive_emulator(_params(**timing), seq + [{}] * 3, WRITES)
     assert log["violation"][-1] == _bit(rule)              # this rule, no other, sticky to the end
     first = next(c for c, v in enumerate(log["violation"]) if v)
     assert all(v == _bit(rule) for v in log["violation"][first:])
+
+
+@pytest.mark.parametrize("mode", ["level", "pulse"])
+def test_a_handshake_adc_holds_done_until_its_start_falls_or_pulses_it(mode):
+    """Four-phase (sync 1): a 2-bit conversion started at cycle 0 and held, done from cycle 2 (the code
+    there); as a level it stays high until the ADC sees its start low (cycle 4) and falls the cycle after
+    (5); as a pulse it is high at cycle 2 only. A start held high after the done begins nothing new; the
+    next conversion begins when the start rises again (cycle 6), done 2 later."""
+    params = _params(sync=1)
+    emu = ArrayEmulator(params, done_mode=mode)
+    adc, log = emu.bus.adc[0], []
+
+    async def bench(ctx):
+        for addr, word in WRITES:
+            ctx.set(emu.bus.wr_en, 1)
+            ctx.set(emu.bus.wr_addr, addr)
+            ctx.set(emu.bus.wr_data, word)
+            await ctx.tick()
+        ctx.set(emu.bus.wr_en, 0)
+        ctx.set(emu.bus.section, 1)
+        ctx.set(emu.bus.drive, 0b11111111)
+        ctx.set(adc.col, 5)
+        ctx.set(adc.res, 2)
+        ctx.set(adc.ref, 2)
+        for cycle in range(12):
+            ctx.set(adc.start, cycle in (0, 1, 2, 3, 6, 7, 8))
+            log.append((ctx.get(adc.done), ctx.get(adc.code)))
+            await ctx.tick()
+        log.append(ctx.get(emu.violation))
+
+    sim = Simulator(emu)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    done = [c for c, (d, _) in enumerate(log[:-1]) if d]
+    assert done == ([2, 3, 4, 8, 9] if mode == "level" else [2, 8])
+    assert log[2][1] == 3                  # min(4 cells, 2**2 - 1)
+    assert log[-1] == 0
 
 
 def test_the_next_start_in_the_done_cycle_is_no_violation():
@@ -227,8 +278,11 @@ def test_a_controller_timed_for_a_shorter_front_than_the_macro_is_caught():
 
 
 def test_run_tile_fails_on_a_violation():
+    """An ADC 2 cycles late in counted mode: the controller stops with a missing done, and the emulator saw
+    the next batch start while the late ADC still converted; run_tile names both."""
     case = CASES["group2_partial"]
-    with pytest.raises(ProtocolViolation, match="the array emulator flagged a protocol violation: start while busy"):
+    with pytest.raises(ControllerError, match="done_missing; the array emulator flagged a protocol violation: "
+                                              "start while busy"):
         run_tile(case.lp, case.x, extra_latency=2)
 
 
@@ -275,7 +329,8 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
                 (value,) = await ctx.tick().sample(dut.o.payload).until(dut.o.valid)
                 out.append(value)
             got.setdefault("outputs", []).append(out)
-        got["conversions"] = [ctx.get(dut.counters.conversions[b]) for b in range(cfg.hw.full_resolution + 1)]
+        await ctx.tick().repeat(4)
+        got["conversions"] = (await read_counters(ctx, dut.counters, cfg.hw.full_resolution))["conversions"]
         got["violation"] = ctx.get(dut.violation)
 
     sim = Simulator(dut)
@@ -294,3 +349,70 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
     extra = np.bincount([r for *_, r, _ in requests], minlength=cfg.hw.full_resolution + 1)
     assert got["conversions"] == [int(c) for c in np.asarray(want.conversions) + extra]
     assert got["violation"] == 0
+
+
+@pytest.mark.parametrize("timing", [MacroTiming(precharge=1, wordline=2, settle=1, sample=1),
+                                    MacroTiming(precharge=1, wordline=1, sync=2)], ids=["phases", "handshake"])
+def test_the_timing_written_at_run_time_is_the_one_the_controller_keeps_and_the_golden_model_predicts(timing):
+    """A controller generated with no phases (its timing registers' reset values) on a macro that needs
+    `timing`: with the timing word written through the `timing` port between vectors, the outputs are
+    x @ W, no rule is broken, and each vector takes the golden cycles of that timing (a controller
+    generated with it: the same netlist behaviour); without the write the macro's rules break."""
+    from amaranth import Module, Value
+    from amaranth.lib import wiring
+    from hwgen.controller import Controller
+    from hwgen.interface import connect_array, timing_word
+    case = CASES["r8_k_not_multiple"]
+    slow = TileParams.from_plan(case.lp, timing=timing)
+    results = {}
+    for write in (True, False):
+        class Pair(wiring.Component):
+            def __init__(self):
+                self.ctrl, self.emu = Controller(TileParams.from_plan(case.lp), case.lp), ArrayEmulator(slow, case.lp)
+                super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
+
+            def elaborate(self, platform):
+                m = Module()
+                m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
+                connect_array(m, self.ctrl.bus, self.emu.bus)
+                m.d.comb += self.violation.eq(self.emu.violation)
+                return m
+
+        dut = Pair()
+        got = {"outputs": [], "cycles": []}
+
+        async def bench(ctx):
+            c = dut.ctrl
+            await ctx.tick().until(c.i.ready)
+            if write:
+                ctx.set(c.timing.we, 1)
+                ctx.set(Value.cast(c.timing.data), timing_word(timing))
+                await ctx.tick()
+                ctx.set(c.timing.we, 0)
+            ctx.set(c.o.ready, 1)
+            for xv in case.x[:2]:
+                start = None
+                for cycle in range(20000):
+                    if cycle < len(xv):
+                        ctx.set(c.i.valid, 1)
+                        ctx.set(c.i.payload, int(xv[cycle]))
+                    else:
+                        ctx.set(c.i.valid, 0)
+                    _, _, valid, y = await ctx.tick().sample(c.o.valid, c.o.payload)
+                    if valid:
+                        got["outputs"].append(y)
+                        if len(got["outputs"]) % case.lp.shape[1] == 0:
+                            got["cycles"].append(cycle + 1)
+                            break
+            got["violation"] = ctx.get(dut.violation)
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-8)
+        sim.add_testbench(bench)
+        sim.run()
+        results[write] = got
+    want = predict(case.lp, case.x[:2], slow)
+    assert results[True]["violation"] == 0
+    assert results[True]["outputs"] == list((case.x[:2] @ case.w).ravel())
+    assert results[True]["cycles"] == [want.vector_cycles[0]] * 2
+    assert results[False]["violation"] != 0

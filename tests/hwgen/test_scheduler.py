@@ -1,6 +1,7 @@
 """The conversion scheduler alone, against a testbench ADC bank: batches of n_adc columns, plane by plane
-(sign plane first), each started the cycle the previous batch's last ADC is done, with the plane's drive;
-every finished batch handed on with its codes and flags; the plane and conversion counters."""
+(sign plane first), each started the cycle the previous batch's last ADC is done (counted) or after its
+four-phase handshake, one activation (front phases, drive) per plane; every finished batch handed on with
+its codes and flags; the plane and conversion events."""
 
 import dataclasses
 
@@ -9,6 +10,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from mapper.schedule import MacroTiming
+from hwgen.interface import front_values
 from hwgen.params import TileParams
 from hwgen.scheduler import Scheduler
 from mapper.config import ArrayConfig
@@ -30,15 +32,22 @@ def _code(col, cycle, res):
 
 
 def _run(extra, sync=0, done_never=False, **phases):
-    dut = Scheduler(dataclasses.replace(PARAMS, timing=MacroTiming(sync=sync, **phases)))
+    timing = MacroTiming(sync=sync, **phases)
+    dut = Scheduler(dataclasses.replace(PARAMS, timing=timing))
     na = HW.n_adc
-    log = {"starts": [], "captures": [], "takes": [], "pch": [], "wl_en": [], "sh": []}
+    log = {"starts": [], "captures": [], "takes": [], "pch": [], "wl_en": [], "sh": [], "planes": 0,
+           "conversions": [0] * (HW.full_resolution + 1)}
 
     async def bench(ctx):
+        ctx.set(dut.timing, front_values(timing))
+        ctx.set(dut.sync, sync)
+        ctx.set(dut.watchdog, timing.watchdog)
         due = [None] * na          # the cycle ADC i is done
+        high = [False] * na        # handshake: ADC i's done is high, until it sees its start low
+        need_low = [False] * na    # handshake: ADC i has not seen its start low since its last conversion
         codes = [0] * na
         queue = list(SECTIONS)
-        for cycle in range(140):
+        for cycle in range(200):
             if queue:
                 sec, group, planes, cols = queue[0]
                 ctx.set(dut.next.valid, 1)
@@ -61,7 +70,10 @@ def _run(extra, sync=0, done_never=False, **phases):
             else:
                 ctx.set(dut.next.valid, 0)
             for i in range(na):
-                ctx.set(dut.bus.adc[i].done, due[i] == cycle and not done_never)
+                if sync and due[i] == cycle:
+                    high[i], due[i] = True, None
+                done = (high[i] if sync else due[i] == cycle) and not done_never
+                ctx.set(dut.bus.adc[i].done, done)
                 ctx.set(dut.bus.adc[i].code, codes[i])
             if queue and ctx.get(dut.next.ready):
                 log["takes"].append(cycle)
@@ -76,20 +88,30 @@ def _run(extra, sync=0, done_never=False, **phases):
                     log[name].append(cycle)
             log.setdefault("bus", {})[cycle] = (ctx.get(dut.bus.drive), ctx.get(dut.bus.section),
                                                 [ctx.get(dut.bus.adc[i].col) for i in range(na)])
+            log["planes"] += ctx.get(dut.events.planes)
+            for b in range(HW.full_resolution + 1):
+                log["conversions"][b] += ctx.get(dut.events.conversions[b])
+            assert not ctx.get(dut.missing) or done_never, f"cycle {cycle}: a done reported missing"
+            assert not ctx.get(dut.unexpected), f"cycle {cycle}: a done reported unexpected"
             for i in range(na):
                 adc = dut.bus.adc[i]
-                if ctx.get(adc.start):
+                start = ctx.get(adc.start)
+                if sync:       # four-phase: a start seen high while idle begins a conversion
+                    begins = start and due[i] is None and not high[i] and not need_low[i]
+                    if not start:
+                        high[i] = need_low[i] = False
+                else:
+                    begins = start
+                    assert due[i] is None or due[i] == cycle or not start, f"cycle {cycle}: ADC {i} started while busy"
+                    if due[i] == cycle:
+                        due[i] = None
+                if begins:
                     assert ctx.get(adc.ref) == ctx.get(adc.res)
                     res, col = ctx.get(adc.res), ctx.get(adc.col)
-                    assert due[i] is None or due[i] == cycle, f"cycle {cycle}: ADC {i} started while busy"
                     log["starts"].append((cycle, i, res, col, ctx.get(dut.bus.drive), ctx.get(dut.bus.section)))
-                    due[i] = cycle + res + extra
+                    due[i], need_low[i] = cycle + res + extra, True
                     codes[i] = _code(col, cycle, res)
-                elif due[i] == cycle:
-                    due[i] = None
             await ctx.tick()
-        log["planes"] = ctx.get(dut.planes)
-        log["conversions"] = [ctx.get(dut.conversions[b]) for b in range(HW.full_resolution + 1)]
         log["busy"] = ctx.get(dut.busy)
 
     sim = Simulator(dut)
@@ -102,10 +124,11 @@ def _run(extra, sync=0, done_never=False, **phases):
 def _hand_schedule(extra, sync=0):
     """Starts (cycle, ADC, res, col, drive, section) by the interface rule: section 0 taken at cycle 0,
     its first batch issued at 1 and on the (registered) bus at 2; counted (sync 0), each batch when the
-    previous one's longest conversion (res) is done; handshake, `sync` cycles after that done (res +
-    extra) reached the scheduler through its flip-flops, plus the output register's cycle; section 1
-    taken the cycle after section 0's last issue (= its last start), its first batch when section 0's last
-    is done."""
+    previous one's longest conversion (res) is done; four-phase handshake, when the previous batch's done
+    (res + extra) has been seen through `sync` flip-flops (its capture), its start has fallen (the cycle
+    after), the testbench ADC's done has fallen (the cycle after that) and this was seen through the
+    flip-flops: 2 sync + 3 cycles more; section 1 taken the cycle after section 0's last issue (= its
+    last start), its first batch when section 0's last is done."""
     starts, cycle = [], 2
     for n, (sec, _, planes, cols) in enumerate(SECTIONS):
         for t in (1, 0):
@@ -113,7 +136,7 @@ def _hand_schedule(extra, sync=0):
                 batch = cols[b:b + 2]
                 for i, (col, _, _, res, _) in enumerate(batch):
                     starts.append((cycle, i, res, col, planes[t], sec))
-                cycle += max(c[3] for c in batch) + extra + (sync + 1 if sync else 0)
+                cycle += max(c[3] for c in batch) + extra + (2 * sync + 3 if sync else 0)
     return starts
 
 
@@ -154,7 +177,7 @@ def test_each_batch_is_handed_on_when_its_last_adc_is_done_with_its_codes_and_fl
     assert got == want
 
 
-def test_counters_count_planes_and_conversions_by_resolution_and_the_scheduler_ends_idle():
+def test_events_count_planes_and_conversions_by_resolution_and_the_scheduler_ends_idle():
     log = _run(0)
     res = [r for _, _, _, cols in SECTIONS for (_, _, _, r, _) in cols]
     assert log["planes"] == 2 * len(SECTIONS)
@@ -169,26 +192,33 @@ PHASES = [(1, 2, 1, 0), (1, 1, 0, 1), (2, 1, 1, 1)]
 
 
 def _hand_phases(pch, wl, settle, sample):
-    """Starts by the phase rule (docs/design.md section 4), counted mode: the first batch's drive on the bus at
-    cycle 2, its start F = pch + wl + settle + sample cycles later; without sample-and-hold the next batch's
-    front begins at the done (start + res), with it F cycles before the later of the done and the end of
-    this batch's front, i.e. the next start is max(res, F) after this one. Returns the starts and, per
-    signal, the cycles it is high: pch the first `pch` cycles of each front, wl_en the next `wl`, sh the
-    last `sample`."""
+    """Starts by the phase rule (docs/design.md section 6), counted mode: one activation per plane, the
+    plane's first batch issued at cycle T (T = 1 for the first), its drive on the bus at T + 1, its start
+    F = pch + wl + settle + sample cycles later; the plane's other batches start the cycle after their
+    issue, each issued when the previous batch is done (so its start lands in that done cycle); the next
+    plane's first batch issues when the previous batch is done (without sample-and-hold: the columns hold
+    until then), or with sample-and-hold F cycles before that, but no earlier than the cycle after the
+    previous start (its columns change then); a section's first batch no earlier than two cycles after the
+    previous section's last issue (taken the cycle after it). Returns the starts and, per signal, the
+    cycles it is high:
+    pch the first `pch` cycles of each front, wl_en the next `wl`, sh the last `sample`."""
     f = pch + wl + settle + sample
-    starts, high, cycle = [], {"pch": [], "wl_en": [], "sh": []}, 2 + f
-    for sec, _, planes, cols in SECTIONS:
-        for t in (1, 0):
-            for b in range(0, len(cols), 2):
-                batch = cols[b:b + 2]
-                for i, (col, _, _, res, _) in enumerate(batch):
-                    starts.append((cycle, i, res, col, planes[t], sec))
-                front = cycle - f
-                high["pch"] += range(front, front + pch)
-                high["wl_en"] += range(front + pch, front + pch + wl)
-                high["sh"] += range(cycle - sample, cycle)
-                longest = max(c[3] for c in batch)
-                cycle += max(longest, f) if sample else f + longest
+    starts, high, issue = [], {"pch": [], "wl_en": [], "sh": []}, 1
+    batches = [(sec, planes[t], cols[b:b + 2], b == 0) for sec, _, planes, cols in SECTIONS for t in (1, 0)
+               for b in range(0, len(cols), 2)]
+    for k, (sec, drive, batch, opens) in enumerate(batches):
+        start = issue + 1 + (f if opens else 0)
+        for i, (col, _, _, res, _) in enumerate(batch):
+            starts.append((start, i, res, col, drive, sec))
+        if opens:
+            high["pch"] += range(issue + 1, issue + 1 + pch)
+            high["wl_en"] += range(issue + 1 + pch, issue + 1 + pch + wl)
+            high["sh"] += range(start - sample, start)
+        done = start + max(c[3] for c in batch)
+        next_opens = k + 1 < len(batches) and batches[k + 1][3]
+        last_issue, issue = issue, max(done - 1 - f, start) if sample and next_opens else done - 1
+        if k + 1 < len(batches) and batches[k + 1][0] != sec:     # taken the cycle after, issued the next
+            issue = max(issue, last_issue + 2)
     return starts, high
 
 
@@ -197,10 +227,11 @@ def test_front_phases_come_from_registers_in_order_and_the_next_start_lands_on_t
     pch, wl, settle, sample = phases
     log = _run(0, precharge=pch, wordline=wl, settle=settle, sample=sample)
     starts, high = _hand_phases(*phases)
-    # The column, drive and section are what the ADC samples: at its start without sample-and-hold,
-    # at the strobe's last cycle (start - 1) with it, when the next batch's may already be on the bus.
+    # What the ADC converts: its column at its start, under the drive and section on the bus then without
+    # sample-and-hold, or held at the strobe's last cycle (start - 1) with it, when the next plane's may
+    # already be on the bus.
     at = -1 if sample else 0
-    sampled = [(c, i, r, log["bus"][c + at][2][i], *log["bus"][c + at][:2]) for c, i, r, *_ in log["starts"]]
+    sampled = [(c, i, r, log["bus"][c][2][i], *log["bus"][c + at][:2]) for c, i, r, *_ in log["starts"]]
     assert sampled == starts
     for name in ("pch", "wl_en", "sh"):
         assert log[name] == sorted(high[name]), name

@@ -11,7 +11,7 @@ import pytest
 from hwgen.params import TileParams
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
-from sim.amaranth_sim import run_tile
+from sim.amaranth_sim import read_counters, run_tile
 from sim.golden import predict
 from tests.sim.cases import (ENCODINGS, Case, check, encoding_cases, inputs, mux_cases, rtl_cases, sparse_inputs,
                              weights)
@@ -214,7 +214,8 @@ def test_a_reset_in_the_middle_of_a_vector_leaks_nothing_into_the_next():
             if valid:
                 ys.append(y)
         got["y"] = ys
-        got["conversions"] = [ctx.get(dut.counters.conversions[b]) for b in range(case.cfg.hw.full_resolution + 1)]
+        await ctx.tick().repeat(4)
+        got["conversions"] = (await read_counters(ctx, dut.counters, case.cfg.hw.full_resolution))["conversions"]
 
     sim = Simulator(WithReset())
     sim.add_clock(1e-8)

@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 from hwgen.emulator import ArrayEmulator
 from mapper.schedule import MacroTiming
 from hwgen.params import TileParams
-from sim.amaranth_sim import ProtocolViolation, run_tile
+from sim.amaranth_sim import ControllerError, run_tile
 from mapper.config import ArrayConfig
 from mapper.schedule import cycle_model
 from sim.golden import predict
@@ -122,11 +122,11 @@ def test_a_late_adc_done_is_waited_for_outputs_and_conversions_stay_exact(name, 
     assert run.counters["cycles"] > predict(case.lp, case.x, params).cycles > want.cycles
 
 
-def test_a_late_adc_done_in_counted_mode_is_caught_as_a_start_while_busy():
-    """Counted mode (the default) issues on its own count: an ADC one cycle late is started again while it
-    still converts, and the emulator fails the run."""
+def test_a_late_adc_done_in_counted_mode_is_a_named_error_not_a_lost_batch():
+    """Counted mode (the default) issues on its own count and checks every done: an ADC one cycle late
+    is caught as a missing done (the controller stops in its error state), never a silently lost batch."""
     case = _case("group2_partial")
-    with pytest.raises(ProtocolViolation, match="start while busy"):
+    with pytest.raises(ControllerError, match="the controller stopped with errors: done_missing"):
         run_tile(case.lp, case.x, extra_latency=1)
 
 

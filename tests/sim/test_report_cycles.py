@@ -10,9 +10,9 @@ import pytest
 from mapper.config import ArrayConfig
 from mapper.cost import map_layers, price_events, report_dict
 from mapper.prepare import prepare_layer
-from mapper.schedule import EVENTS, Events
+from mapper.schedule import Events
 from mapper.sources import Layer
-from sim.golden import predict
+from sim.golden import HARDWARE_COUNTERS, predict
 
 from .cases import inputs
 
@@ -37,8 +37,8 @@ def test_the_reported_cycles_are_those_the_tile_takes(fields):
     assert set(run.cycles_per_vector[1:]) == {row["cycles_per_vector"]}
     # The macro energy per vector: the events the counters give (the hardware's where it counts them, the
     # golden model's otherwise) priced once, per vector.
-    counted = predict(lp, x).counters(EVENTS)
-    counted.update(run.counters)
+    counted = predict(lp, x).events.as_dict()
+    counted.update({name: run.counters[c] for name, c in HARDWARE_COUNTERS.items()})
     ev = Events(len(x), **counted)
     energy = price_events(ev, cfg, lp.widths())
     assert {k: v / len(x) for k, v in energy.items()} == pytest.approx(row["macro_breakdown_pj"])

@@ -1,0 +1,242 @@
+"""The scheduler's cursor over a section's batches: which columns, drive and resolutions the next batch
+has, plane by plane (or drive step by drive step) and batch by batch (docs/design.md section 6)."""
+
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .interface import column_entry_layout, next_section_layout
+from .params import TileParams
+from .steps import StepWalker, step_drive, step_tables
+
+__all__ = ["BatchSelect", "BatchCursor", "entry_layout"]
+
+
+def entry_layout(p: TileParams) -> data.ArrayLayout:
+    """With ADC groups: a column-entry index per ADC (a group's start plus the batch, up to slot_cols + M)."""
+    return data.ArrayLayout(range(p.hw.slot_cols + p.batches + 1), p.hw.n_adc)
+
+
+class BatchSelect(wiring.Component):
+    """The lanes of batch `b` (columns b * n_adc .. b * n_adc + n_adc - 1 of the current section, valid
+    below `n_active`; with ADC groups of M = adc_mux columns, lane i the column entry `entries[i]`, valid
+    below `ends[i]`) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
+    `hwgen.steps.step_drive`). Combinational; a component of its own because it changes
+    once a batch: simulation then re-evaluates these wide multiplexers only when their inputs change.
+
+    Attributes
+    ----------
+    b, t, n_active, planes, cols : In
+        Batch and plane index, and the current section.
+    entries, ends : In
+        With ADC groups only: per ADC its current column entry and its group's end (registers of the
+        cursor).
+    lanes, lane_valid, drive : Out
+        The batch's column entries and their valid bits, and the plane's row drive.
+    """
+
+    def __init__(self, params: TileParams):
+        self.params = params
+        cfg, layout = params.hw, next_section_layout(params)
+        super().__init__({
+            "b": In(range(params.batches)),
+            "t": In(range(cfg.steps if params.walks_steps else cfg.input_bits)),
+            "n_active": In(layout["n_active"].shape), "planes": In(layout["planes"].shape),
+            "cols": In(layout["cols"].shape),
+            "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)),
+            "lane_valid": Out(cfg.n_adc), "drive": Out(cfg.rows),
+            **({"entries": In(entry_layout(params)), "ends": In(entry_layout(params))} if cfg.adc_mux else {}),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, cfg = self.params, self.params.hw
+        NA, SC = cfg.n_adc, cfg.slot_cols
+        if cfg.adc_mux:
+            # Lane i takes entry `entries[i]` (group i's first entry plus the batch), valid below `ends[i]`.
+            for i in range(NA):
+                m.d.comb += self.lane_valid[i].eq(self.entries[i] < self.ends[i])
+                with m.Switch(self.entries[i]):
+                    for c in range(SC):
+                        with m.Case(c):
+                            m.d.comb += self.lanes[i].eq(self.cols[c])
+        else:
+            with m.Switch(self.b):
+                for bb in range(p.batches):
+                    with m.Case(bb):
+                        for i in range(NA):
+                            c = bb * NA + i
+                            if c < SC:
+                                m.d.comb += [self.lanes[i].eq(self.cols[c]),
+                                             self.lane_valid[i].eq(c < self.n_active)]
+        walk = p.walks_steps
+        with m.Switch(self.t):
+            for tt in range(cfg.steps if walk else cfg.input_bits):
+                with m.Case(tt):
+                    m.d.comb += self.drive.eq(step_drive(p, self.planes, tt) if walk else self.planes[tt])
+        return m
+
+
+class BatchCursor(wiring.Component):
+    """The current section (`take` copies `section` into it) and the batch the scheduler issues next.
+
+    Planes run sign plane first (Horner's rule in ShiftAdd): t from A - 1 down to 0, each plane's batches
+    b = 0, 1, ...; on sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from
+    a `StepWalker` in issue order instead, and input-aware, every conversion of a step is bounded by
+    bitlen(q). With ADC groups of M = adc_mux columns the batches are lockstep: each ADC keeps a registered
+    column-entry index (its group's first entry plus the batch), so no count or adder lies between the
+    registers and the lanes. Whether the batch is its plane's last and the plane the section's last are
+    registers, compared the cycle before. `advance` (the batch issued) moves to the next batch.
+
+    Attributes
+    ----------
+    section : In(next_section_layout)
+        The section `take` copies.
+    take, advance : In(1)
+        Copy `section` (its first batch next); the current batch issued.
+    live : Out(1)
+        Combinational, of `section`: it drives some step (always 1 but on input-aware hardware).
+    lanes, lane_valid, drive : Out
+        The current batch's column entries (their `res` bounded on input-aware hardware), valid bits
+        and row drive.
+    longest : Out
+        The batch's longest conversion.
+    first, new_plane, plane_last, negate, end : Out(1)
+        The batch is its section's first, its plane's first, its plane's last, of a negative step, the
+        section's last.
+    shift : Out
+        On hardware that walks the steps: the step's exponent.
+    sec, group : Out
+        The current section's index and output group.
+    ready : Out(1)
+        The current batch may issue (with ADC groups low in the cycle after `take`, while the first batch's
+        lanes are selected).
+    """
+
+    def __init__(self, params: TileParams):
+        self.params = params
+        cfg, layout = params.hw, next_section_layout(params)
+        super().__init__({
+            "section": In(layout), "take": In(1), "advance": In(1), "live": Out(1),
+            "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)), "lane_valid": Out(cfg.n_adc),
+            "drive": Out(cfg.rows), "longest": Out(range(cfg.full_resolution + 1)),
+            "first": Out(1), "new_plane": Out(1), "plane_last": Out(1), "negate": Out(1), "end": Out(1),
+            **({"shift": Out(range(max(2, cfg.input_bits)))} if params.walks_steps else {}),
+            "sec": Out(layout["sec"].shape), "group": Out(layout["group"].shape), "ready": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, cfg = self.params, self.params.hw
+        A, NA, FR = cfg.input_bits, cfg.n_adc, cfg.full_resolution
+        walk, aware = p.walks_steps, cfg.input_aware
+        nxt = self.section
+        cur = Signal.like(nxt, name="cur")
+        b = Signal(range(p.batches))
+        b_end = Signal(range(p.batches * NA + NA + 1), init=NA)
+        # Registered flags (the comparisons run the cycle before): b is the plane's last batch, t the last plane.
+        last_batch, one_batch = Signal(), Signal()       # one_batch: the section has a single batch a plane
+        m.submodules.select = sel = BatchSelect(p)
+        if walk:
+            m.submodules.steps = walker = StepWalker(p)
+            t, last_plane = walker.step, walker.last
+            m.d.comb += [walker.load.eq(self.take), walker.advance.eq(self.advance & last_batch),
+                         self.live.eq(walker.live)]
+            if aware:
+                m.d.comb += walker.counts.eq(nxt.counts)
+        else:
+            t, last_plane = Signal(range(A), init=A - 1), Signal()
+            m.d.comb += self.live.eq(1)
+        if cfg.adc_mux:
+            one_next, then_last, lanes, lane_valid, longest = self._groups(m, sel, last_batch, one_batch)
+        else:
+            one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
+            lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b)
+            m.d.comb += self.ready.eq(1)
+        m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
+                     sel.cols.eq(cur.cols), self.lanes.eq(lanes), self.lane_valid.eq(lane_valid),
+                     self.drive.eq(sel.drive), self.sec.eq(cur.sec), self.group.eq(cur.group),
+                     self.new_plane.eq(b == 0), self.plane_last.eq(last_batch), self.end.eq(last_batch & last_plane)]
+        with m.If(self.take):
+            m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(one_next), last_batch.eq(one_next)]
+            if not walk:
+                m.d.sync += [t.eq(A - 1), last_plane.eq(A == 1)]
+        with m.Elif(self.advance):
+            with m.If(last_batch):
+                m.d.sync += [b.eq(0), b_end.eq(NA), last_batch.eq(one_batch)]
+                if not walk:
+                    m.d.sync += [t.eq(Mux(last_plane, A - 1, t - 1)), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
+            with m.Else():
+                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(then_last)]
+        if walk:
+            cur_first = Signal()      # the section's first batch is next
+            with m.If(self.take):
+                m.d.sync += cur_first.eq(1)
+            with m.Elif(self.advance):
+                m.d.sync += cur_first.eq(0)
+            shifts, negates = step_tables(p)
+            m.d.comb += self.first.eq(cur_first)
+            with m.Switch(t):
+                for tt in range(cfg.steps):
+                    with m.Case(tt):
+                        m.d.comb += [self.shift.eq(shifts[tt]), self.negate.eq(negates[tt])]
+        else:
+            m.d.comb += [self.first.eq((t == A - 1) & (b == 0)), self.negate.eq((t == A - 1) & cfg.input_signed)]
+        if aware:       # min(res, bitlen(q)): the step's bound
+            m.d.comb += [self.lanes[i].res.eq(Mux(lanes[i].res > walker.bound, walker.bound, lanes[i].res))
+                         for i in range(NA)]
+            longest = Mux(longest > walker.bound, walker.bound, longest)
+        m.d.comb += self.longest.eq(longest)
+        return m
+
+    def _longest(self, m, b):
+        """A full switch matrix's batch's longest conversion: `next.longest` (found by the prefetch for every
+        batch, copied at `take`) selected by b."""
+        p, FR = self.params, self.params.hw.full_resolution
+        batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
+        with m.If(self.take):
+            m.d.sync += batch_long.eq(self.section.longest)
+        longest = Signal(range(FR + 1), name="longest")
+        with m.Switch(b):
+            for bb in range(p.batches):
+                with m.Case(bb):
+                    m.d.comb += longest.eq(batch_long[bb])
+        return longest
+
+    def _groups(self, m, sel, last_batch, one_batch):
+        """ADC groups, the batch's lanes selected a cycle ahead: each ADC keeps the registered column-entry
+        index of the *next* batch (`entry_next`: its group's first entry plus the batches, wrapped to the
+        group's first at a plane's end; each group's first counted by the prefetch, `next.starts`), which
+        selects its lane (`BatchSelect`) into the current batch's registers (`lane`, its valid bit and the
+        batch's longest conversion, the widest valid lane) when the batch before issues, or in the cycle
+        after `take` (the first batch: `ready` is low in that cycle, `mapper.schedule.group_prime`). So the
+        issue sees registers only. Returns (the section taken has one batch a plane, the batch after the
+        current one is the plane's last: no group has a column beyond it; the current batch's lanes, valid
+        bits and longest conversion)."""
+        p, NA, FR, nxt = self.params, self.params.hw.n_adc, self.params.hw.full_resolution, self.section
+        found = [nxt.starts[i] for i in range(NA)] + [nxt.n_active]
+        layout = entry_layout(p)
+        starts, ahead, ends = Signal(layout, name="group_start"), Signal(layout, name="entry_next"), Signal(layout, name="group_end")
+        lanes, valid = Signal.like(sel.lanes, name="lane"), Signal.like(sel.lane_valid, name="lane_valid")
+        longest, priming = Signal(range(FR + 1), name="longest_lane"), Signal(name="priming")
+        m.d.comb += [sel.entries.eq(ahead), sel.ends.eq(ends)]
+        then_last = Cat(*(ahead[i] + 1 >= ends[i] for i in range(NA))).all()
+        m.d.sync += priming.eq(self.take)
+        with m.If(self.take):
+            m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)], *[ahead[i].eq(found[i]) for i in range(NA)],
+                         *[ends[i].eq(found[i + 1]) for i in range(NA)], self.ready.eq(0)]
+        with m.Elif(priming | self.advance):
+            # The batch now current is its plane's last: the next is the next plane's first.
+            now_last = Mux(priming, one_batch, Mux(last_batch, one_batch, then_last))
+            widest = Signal(range(FR + 1), name="widest_lane")
+            for r in range(1, FR + 1):
+                with m.If(Cat(sel.lane_valid[i] & (sel.lanes[i].res == r) for i in range(NA)).any()):
+                    m.d.comb += widest.eq(r)
+            m.d.sync += [lanes.eq(sel.lanes), valid.eq(sel.lane_valid), longest.eq(widest), self.ready.eq(1)]
+            with m.If(now_last):
+                m.d.sync += ahead.eq(starts)
+            with m.Else():
+                m.d.sync += [ahead[i].eq(ahead[i] + 1) for i in range(NA)]
+        return nxt.one, then_last, lanes, valid, longest

@@ -1,0 +1,149 @@
+"""The ADC bank's start and done as the scheduler sees them: the start registers, each ADC's done taken
+(counted, or a four-phase handshake through synchronizer flip-flops) and checked, and when the bank is
+free for the next batch (docs/design.md section 6, `MacroTiming`)."""
+
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.cdc import FFSynchronizer
+from amaranth.lib.wiring import In, Out
+
+from mapper.schedule import WATCHDOG_MAX
+
+from .params import TileParams
+
+__all__ = ["AdcHandshake"]
+
+
+class AdcHandshake(wiring.Component):
+    """The n_adc ADCs' start, res and ref registers, loaded on `fire`, and their done, in the mode of the
+    timing register `sync`.
+
+    Counted (`sync` 0): every start is a one-cycle pulse; the bank is free `period` cycles after an issue
+    (a down-counter loaded with the issued batch's period, `MacroTiming.period`), never looking at done
+    for it. Each done must come exactly `res` cycles after its start: when the batch's longest conversion
+    is due and one of its ADCs has not been done, `missing` (a late or missing done); a done of an ADC
+    with no conversion running, `unexpected`.
+
+    Handshake (`sync` 1 or 2, four-phase): done is taken through one flip-flop (1) or a two-flop
+    `amaranth.lib.cdc.FFSynchronizer` (2); each start is held high until its done is seen, then falls; the
+    batch is complete when every ADC's done has been seen, and the bank is free once every done is low
+    again (so done may be a pulse or a level held until start falls). A wait for done to rise, or to fall,
+    longer than `watchdog` cycles raises `missing` or `unexpected` (a done stuck high).
+
+    `complete` is high in the cycle the batch's last ADC's done is seen, when its codes are there (an ADC
+    holds its code until its next start).
+
+    Attributes
+    ----------
+    fire : In(1)
+        Load the start registers: the ADCs of `starts` start, at `res` bits; `longest` is the batch's
+        longest conversion.
+    starts, res, longest : In
+    done : In(n_adc)
+        The ADCs' done.
+    issue, period : In
+        A batch issued this cycle, and (counted) the cycles until the bank takes the next.
+    sync, watchdog : In
+        The timing registers' mode and watchdog.
+    start, res_out : Out
+        The start and res (= ref) registers, to the array interface.
+    started, inflight, complete, free : Out(1)
+        Some ADC started (a register, the cycle the starts are on the bus); a batch started and not yet
+        complete; the batch completes this cycle; the bank takes the next issue this cycle.
+    missing, unexpected : Out(1)
+        A done did not come in time; a done came when none was due, or stuck high.
+    """
+
+    def __init__(self, params: TileParams):
+        self.params = params
+        NA, rw, FR = params.hw.n_adc, params.res_width, params.hw.full_resolution
+        super().__init__({
+            "fire": In(1), "starts": In(NA), "res": In(data.ArrayLayout(rw, NA)), "longest": In(range(FR + 1)),
+            "done": In(NA), "issue": In(1), "period": In(10), "sync": In(2),
+            "watchdog": In(range(WATCHDOG_MAX + 1)),
+            "start": Out(NA), "res_out": Out(data.ArrayLayout(rw, NA)),
+            "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1),
+            "missing": Out(1), "unexpected": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        NA = self.params.hw.n_adc
+        hand = Signal()
+        m.d.comb += hand.eq(self.sync != 0)
+        # Done as taken: counted mode the done itself; handshake through one flip-flop or a synchronizer.
+        done1, done2, seen = Signal(NA, name="done_reg"), Signal(NA, name="done_sync"), Signal(NA, name="done_seen")
+        m.d.sync += done1.eq(self.done)
+        m.submodules.done_sync = FFSynchronizer(self.done, done2, stages=2)
+        m.d.comb += seen.eq(Mux(self.sync == 0, self.done, Mux(self.sync == 1, done1, done2)))
+
+        # The starts: pulses (counted), or held until their done is seen (handshake).
+        m.d.sync += [self.start.eq(Mux(self.fire, self.starts, Mux(hand, self.start & ~seen, 0))),
+                     self.started.eq(self.fire & self.starts.any())]
+        with m.If(self.fire):
+            m.d.sync += self.res_out.eq(self.res)
+        pending = Signal(NA)          # started, done not yet seen: all zero when nothing is in flight
+        m.d.comb += self.complete.eq(self.inflight & (~pending | seen).all())
+        with m.If(self.started):
+            m.d.sync += [self.inflight.eq(1), pending.eq(self.start)]
+        with m.Else():
+            with m.If(self.complete):
+                m.d.sync += self.inflight.eq(0)
+            m.d.sync += pending.eq(pending & ~seen)
+        counted_missing, counted_unexpected = self._counted(m, pending)
+        hand_missing, hand_stuck = self._handshake(m, hand, seen)
+        m.d.comb += [self.missing.eq(Mux(hand, hand_missing, counted_missing)),
+                     self.unexpected.eq(Mux(hand, hand_stuck, counted_unexpected))]
+        return m
+
+    def _counted(self, m, pending):
+        """Counted mode: the bank's busy cycles, and whether every done comes in its cycle. Returns
+        (missing, unexpected)."""
+        wait = Signal(10, name="bank_wait")
+        with m.If(self.issue):
+            m.d.sync += wait.eq(self.period - 1)
+        with m.Elif(wait != 0):
+            m.d.sync += wait.eq(wait - 1)
+        # The batch's longest conversion is due `longest` cycles after its start: a down-counter loaded
+        # when the starts are on the bus (`started`).
+        longest, due = Signal.like(self.longest, name="fired_longest"), Signal.like(self.longest, name="due_left")
+        with m.If(self.fire):
+            m.d.sync += longest.eq(self.longest)
+        with m.If(self.started):
+            m.d.sync += due.eq(longest - 1)
+        with m.Elif(due != 0):
+            m.d.sync += due.eq(due - 1)
+        with m.If(self.sync == 0):
+            m.d.comb += self.free.eq(wait == 0)
+        return self.inflight & (due == 0) & ~self.complete, (self.done & ~pending).any()
+
+    def _handshake(self, m, hand, seen):
+        """Handshake mode: the bank free once the batch's dones are low again, a done of an ADC outside the
+        batch, and the watchdog. Returns (missing, unexpected or stuck)."""
+        outstanding, returning = Signal(name="outstanding"), Signal(name="returning")
+        batch = Signal(self.params.hw.n_adc, name="batch_adcs")
+        returned = returning & ~seen.any()
+        with m.If(self.issue):
+            m.d.sync += [outstanding.eq(1), returning.eq(0)]
+        with m.Elif(self.complete):
+            m.d.sync += returning.eq(1)
+        with m.Elif(returned):
+            m.d.sync += [outstanding.eq(0), returning.eq(0)]
+        with m.If(self.started):
+            m.d.sync += batch.eq(self.start)
+        with m.Elif(returned):
+            m.d.sync += batch.eq(0)
+        with m.If(hand):
+            m.d.comb += self.free.eq(~seen.any() & (~outstanding | returning))
+        # Waiting for the batch's dones to rise, or for every done to fall before the next start.
+        rising, falling = self.inflight & ~self.complete, seen.any() & (returning | ~outstanding)
+        dog = Signal(range(WATCHDOG_MAX + 1), name="watchdog_count")
+        with m.If(hand & (rising | falling) & (dog != WATCHDOG_MAX)):
+            m.d.sync += dog.eq(dog + 1)
+        with m.Elif(~(rising | falling)):
+            m.d.sync += dog.eq(0)
+        late = dog >= self.watchdog
+        spurious = outstanding & ~returning & (seen & ~batch).any()
+        return rising & late, (falling & late) | spurious

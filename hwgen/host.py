@@ -1,0 +1,148 @@
+"""What the host writes into a controller: a generic netlist's tables and layer register (`prog`) and every
+controller's timing registers (`timing`), each value range-checked, and whether the netlist is configured
+(docs/design.md section 6, "Errors and reset")."""
+
+from __future__ import annotations
+
+from amaranth import Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from mapper.schedule import PHASE_MAX, WATCHDOG_MAX
+
+from .interface import (PROG_SELECT, ProgSignature, TimingSignature, cell_address_width, front_layout, front_values,
+                        layer_word_layout)
+from .params import TileParams
+
+__all__ = ["HostConfig"]
+
+
+class HostConfig(wiring.Component):
+    """The layer register (generic netlist), the timing registers and the checks on every host write.
+
+    Writes are taken only while no vector is in progress (`idle`): a write at another time is refused and
+    raises `host_protocol`. A write with a value out of range is refused and raises `out_of_range`: a
+    layer word with K or N of 0 or above the netlist's limits, or more sections than its section table
+    holds; a table write at an address past its table, a section word of more than R rows or slot_cols
+    active columns, a column word with a resolution of 0 or above full resolution or a slot column past
+    the slot; an unknown `sel`; a timing word with a phase above `PHASE_MAX` cycles, `sync` 3 or a
+    watchdog of 0.
+
+    A generic netlist is configured once a valid layer word is written (program_writes writes it last);
+    a reset, a table write or a refused layer word makes it unconfigured, and an unconfigured netlist
+    takes no input. A baked netlist is always configured. The timing registers reset to the `MacroTiming`
+    the netlist was generated with.
+
+    Attributes
+    ----------
+    prog : In(ProgSignature)
+        Generic netlist only: the host's table, cell and layer writes.
+    timing : In(TimingSignature)
+        The host's timing writes.
+    idle : In(1)
+        No vector in progress.
+    front, sync, watchdog : Out
+        The timing registers (the front's phases as `front_layout`).
+    n_sec, k_len, k_stop, n_out : Out
+        The layer's sections, input beats, input beats - 2 (modulo the counter's width) and outputs.
+    layer_we, k_one : Out(1)
+        A layer word is taken this cycle, and its K is one beat.
+    configured : Out(1)
+    table : Out(ProgSignature)
+        Generic netlist only: the writes taken, for the tables (`we` only for those).
+    wr_en, wr_addr, wr_data : Out
+        Generic netlist only: cell writes taken, registered, for the array interface.
+    host_protocol, out_of_range : Out(1)
+        A write refused this cycle, and why.
+    """
+
+    def __init__(self, params: TileParams, generic: bool, k_width: int):
+        self.params, self.generic = params, generic
+        layer, tm = layer_word_layout(params), params.timing
+        # The registers' reset values: the generation-time timing, the limits (unconfigured).
+        members = {"timing": In(TimingSignature()), "idle": In(1),
+                   "front": Out(front_layout(), init=front_values(tm)), "sync": Out(2, init=tm.sync),
+                   "watchdog": Out(range(WATCHDOG_MAX + 1), init=tm.watchdog),
+                   "n_sec": Out(layer["sections"].shape), "k_len": Out(range(params.k_words + 1), init=params.k_words),
+                   "k_stop": Out(k_width, init=(params.k_words - 2) % (1 << k_width)),
+                   "n_out": Out(range(params.n + 1), init=params.n), "layer_we": Out(1), "k_one": Out(1),
+                   "configured": Out(1), "host_protocol": Out(1), "out_of_range": Out(1)}
+        if generic:
+            members.update({"prog": In(ProgSignature(params)), "table": Out(ProgSignature(params)),
+                            "wr_en": Out(1), "wr_addr": Out(cell_address_width(params)), "wr_data": Out(params.hw.rows)})
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        kw = len(self.k_stop)
+        timing_bad, timing_busy = self._timing(m)
+        if not self.generic:
+            m.d.comb += [self.n_sec.eq(p.section_depth), self.k_len.eq(p.k_words), self.n_out.eq(p.n),
+                         self.k_stop.eq(Const((p.k_words - 2) % (1 << kw), kw)), self.configured.eq(1)]
+            return m
+        prog, table = self.prog, self.table
+        sel = prog.sel
+        ok, known = self._table_checks(m, prog)
+        layer = layer_word_layout(p)(prog.data[:layer_word_layout(p).size])
+        layer_ok = ((layer.k >= 1) & (layer.k <= p.k) & (layer.n >= 1) & (layer.n <= p.n)
+                    & (layer.sections <= p.section_depth))
+        lb = p.beat.bit_length() - 1
+        beats = (layer.k + p.beat - 1) >> lb
+        is_layer = sel == PROG_SELECT["layer"]
+        good = Mux(is_layer, layer_ok, ok)
+        take = prog.we & self.idle & good
+        m.d.comb += [table.sel.eq(sel), table.addr.eq(prog.addr), table.data.eq(prog.data),
+                     table.we.eq(take & ~is_layer & known), self.layer_we.eq(take & is_layer), self.k_one.eq(beats == 1),
+                     self.out_of_range.eq(prog.we & ~good | timing_bad),
+                     self.host_protocol.eq(prog.we & ~self.idle | timing_busy)]
+        m.d.sync += [self.wr_en.eq(take & (sel == PROG_SELECT["cells"])), self.wr_addr.eq(prog.addr),
+                     self.wr_data.eq(prog.data)]
+        with m.If(self.layer_we):
+            m.d.sync += [self.n_sec.eq(layer.sections), self.k_len.eq(beats), self.n_out.eq(layer.n),
+                         self.k_stop.eq(beats - 2), self.configured.eq(1)]
+        with m.Elif(take | prog.we & is_layer):      # a table changed, or a layer word refused
+            m.d.sync += self.configured.eq(0)
+        return m
+
+    def _table_checks(self, m, prog):
+        """(the write is in range, it goes to a table or the cells) for a table or cell write."""
+        p, hw = self.params, self.params.hw
+        sec, col = p.section_layout(prog.data[:p.section_layout.size]), p.column_layout(prog.data[:p.column_layout.size])
+        ok = Signal(name="prog_in_range")
+        known = Signal(name="prog_table")
+        with m.Switch(prog.sel):
+            with m.Case(PROG_SELECT["sections"]):
+                m.d.comb += [known.eq(1), ok.eq((prog.addr < max(1, p.section_depth)) & (sec["rows"] <= hw.rows)
+                                                & (sec["n_active"] <= hw.slot_cols))]
+            with m.Case(PROG_SELECT["rows"]):
+                m.d.comb += [known.eq(1), ok.eq(prog.addr < max(1, p.row_depth))]
+            with m.Case(PROG_SELECT["columns"]):
+                m.d.comb += [known.eq(1), ok.eq((prog.addr < max(1, p.column_depth)) & (col["res"] >= 1)
+                                                & (col["res"] <= hw.full_resolution) & (col["slot_col"] < hw.slot_cols))]
+            with m.Case(PROG_SELECT["cells"]):
+                m.d.comb += [known.eq(1), ok.eq(prog.addr < max(1, p.section_depth) * p.slot_pad)]
+            with m.Case(PROG_SELECT["layer"]):
+                m.d.comb += ok.eq(1)
+        return ok, known
+
+    def _timing(self, m):
+        """The timing registers, their checks and the front's phase boundaries derived when written.
+        Returns (a timing write out of range, a timing write while busy)."""
+        word = self.timing.data
+        bad = Signal(name="timing_bad")
+        m.d.comb += bad.eq(self.timing.we & ((word.precharge > PHASE_MAX) | (word.wordline > PHASE_MAX)
+                                             | (word.settle > PHASE_MAX) | (word.sample > PHASE_MAX)
+                                             | (word.sync > 2) | (word.watchdog == 0)))
+        busy = Signal(name="timing_busy")
+        m.d.comb += busy.eq(self.timing.we & ~self.idle)
+        f = word.precharge + word.wordline + word.settle + word.sample
+        with m.If(self.timing.we & ~bad & self.idle):
+            m.d.sync += [self.front.pch_end.eq(word.precharge), self.front.wl_end.eq(word.precharge + word.wordline),
+                         self.front.sh_begin.eq(word.precharge + word.wordline + word.settle),
+                         self.front.front.eq(f), self.front.last.eq(f - 1), self.front.none.eq(f == 0),
+                         self.front.hold.eq(word.sample != 0), self.sync.eq(word.sync),
+                         self.watchdog.eq(word.watchdog)]
+        if not self.generic:
+            m.d.comb += [self.out_of_range.eq(bad), self.host_protocol.eq(busy)]
+        return bad, busy

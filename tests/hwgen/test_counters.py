@@ -1,0 +1,179 @@
+"""The counter port (hwgen.counters, docs/design.md section 6 "Counters"): every event the energy model
+prices, counted by the RTL, against counts derived without it: by hand on a one-section layer, and by brute
+force over the array interface and the streams of a simulated tile (a monitor that sees only the ports);
+the golden model's prediction against both; the snapshot and the clear; 48 bits."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from amaranth import Value
+from amaranth.sim import Simulator
+
+from hwgen.interface import COUNTER_WIDTH, CYCLE_WIDTH, EVENTS, CounterSignature, bank_buses, pack_beats
+from hwgen.params import TileParams
+from hwgen.tile import Tile
+from mapper.schedule import MacroTiming
+from sim.amaranth_sim import read_counters
+from sim.golden import predict
+from tests.sim.cases import encoding_cases, mux_cases, rtl_cases
+
+CASES = {c.name: c for c in rtl_cases() + encoding_cases() + mux_cases()}
+#: Every phase visible on the bus: an activation is a pch pulse, then wl_en, settle, sh.
+PHASES = MacroTiming(precharge=1, wordline=1, settle=1, sample=1)
+
+
+def _run(case, params, x, *, clear_after=None):
+    """Simulate the tile on x with a monitor on each bank's array interface and on the streams; return
+    (the counters read through the snapshot at the end, the monitor's counts). `clear_after`: clear the
+    counters after that many vectors (and the monitor's counts with them)."""
+    dut = Tile(params, case.lp)
+    fr = params.hw.full_resolution
+    seen = {"conversions": [0] * (fr + 1), "precharges": 0, "wordlines": 0, "holds": 0, "rows_high": 0,
+            "code_sum": 0, "shift_adds": 0, "input_beats": 0, "output_beats": 0}
+    got = {}
+
+    def monitor(bus):
+        probes = [bus.pch, bus.wl_en, bus.sh, bus.drive] + [s for a in bus.adc for s in (a.start, a.res, a.done, a.code)]
+
+        # Four-phase handshake: a conversion is a rising start, its code there at the rising done.
+        hand = params.timing.sync != 0
+        lane_was = [[0, 0] for _ in range(params.hw.n_adc)]
+
+        async def watch(ctx):
+            was = [0, 0, 0]
+            async for _, _, pch, wl, sh, drive, *lanes in ctx.tick().sample(*probes):
+                if pch and not was[0]:            # an activation: its drive is on the bus from its first cycle
+                    seen["precharges"] += 1
+                    seen["rows_high"] += bin(drive).count("1")
+                seen["wordlines"] += bool(wl and not was[1])
+                seen["holds"] += bool(sh and not was[2])
+                was = [pch, wl, sh]
+                for i in range(params.hw.n_adc):
+                    start, res, done, code = lanes[4 * i:4 * i + 4]
+                    if start and not (hand and lane_was[i][0]):
+                        seen["conversions"][res] += 1
+                        seen["shift_adds"] += 1
+                    if done and not (hand and lane_was[i][1]):
+                        seen["code_sum"] += code
+                    lane_was[i] = [start, done]
+        return watch
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        beats, n_beats = params.beat, -(-case.lp.shape[1] // params.beat)
+        for v, xv in enumerate(x):
+            for word in pack_beats(xv, beats, params.hw.input_bits):
+                ctx.set(dut.i.valid, 1)
+                ctx.set(Value.cast(dut.i.payload), word)
+                await ctx.tick().until(dut.i.ready)
+                seen["input_beats"] += 1
+            ctx.set(dut.i.valid, 0)
+            taken = 0
+            while taken < n_beats:
+                _, _, valid = await ctx.tick().sample(dut.o.valid)
+                taken += valid
+            seen["output_beats"] += n_beats
+            if clear_after == v + 1:
+                await ctx.tick().repeat(4)
+                ctx.set(dut.counters.clear, 1)
+                await ctx.tick()
+                ctx.set(dut.counters.clear, 0)
+                got["cleared"] = await read_counters(ctx, dut.counters, fr)
+                for key in seen:
+                    seen[key] = [0] * (fr + 1) if key == "conversions" else 0
+        await ctx.tick().repeat(4)
+        got["end"] = await read_counters(ctx, dut.counters, fr)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for bus in bank_buses(dut.controller.bus, params):
+        sim.add_testbench(monitor(bus), background=True)
+    sim.add_testbench(bench)
+    sim.run()
+    return got, seen
+
+
+def test_the_counters_of_a_one_section_layer_are_the_hand_count():
+    """single_weight: one section of one row (input 7) and seven active columns of 1 bit (the weight -127:
+    magnitude bits 0..6 all 1, so each column holds a 1 on that row), 3 ADCs, 8-bit inputs. Per vector:
+    1 section walked, 8 planes, each one activation (pch, wl_en, sh) of ceil(7 / 3) = 3 batches; 7
+    conversions of 1 bit a plane (56), as many shift-adds; a plane's drive is bit t of x[7]: the rows
+    driven are popcount(x[7] mod 256), and each of the 7 columns conducts 1 cell when it is driven: cell
+    reads 7 * popcount; 1 row-index and input read, 7 column words read, 1 flush; 13 input beats, 2
+    output beats."""
+    case = CASES["single_weight"]
+    x = case.x
+    params = TileParams.from_plan(case.lp, timing=PHASES)
+    got, _ = _run(case, params, x)
+    ones = sum(bin(int(v[7]) & 0xFF).count("1") for v in x)
+    v = len(x)
+    want = {"sections": v, "planes": 8 * v, "precharges": 8 * v, "wordlines": 8 * v, "holds": 8 * v,
+            "rows_high": ones, "code_sum": 7 * ones, "shift_adds": 56 * v, "row_reads": v, "column_reads": 7 * v,
+            "flushes": v, "input_beats": 13 * v, "output_beats": 2 * v}
+    assert {k: got["end"][k] for k in want} == want
+    assert got["end"]["conversions"][:2] == [0, 56 * v] and sum(got["end"]["conversions"]) == 56 * v
+    assert ones > 0
+
+
+@pytest.mark.parametrize("name, timing", [
+    ("r8_k_not_multiple", PHASES), ("group2_partial", MacroTiming(precharge=2, wordline=1, settle=1)),
+    ("r8_k_not_multiple_signmag_aware", PHASES), ("mux4_balanced", PHASES),
+    ("a4_signed", dataclasses.replace(PHASES, sync=2)), ("capped_lossy", PHASES),
+])
+def test_the_counters_equal_a_brute_force_count_over_the_bus_and_the_golden_model(name, timing):
+    """A monitor on the array interface counts the activations (pch pulses) and the rows each drives, the
+    wl_en and sh pulses, the starts by resolution (the shift-adds: each start is accumulated) and the
+    codes at each done (the cells conducting in the converted columns, saturated); the stream beats. The
+    RTL's counters equal it, and the golden model predicts all of them."""
+    case = CASES[name]
+    params = TileParams.from_plan(case.lp, timing=timing)
+    got, seen = _run(case, params, case.x)
+    for key, value in seen.items():
+        assert got["end"][key] == value, key
+    want = predict(case.lp, case.x, params).counters()
+    assert {k: got["end"][k] for k in ("conversions", *EVENTS)} == {k: want[k] for k in ("conversions", *EVENTS)}
+    assert seen["precharges"] > 0 and seen["code_sum"] > 0
+
+
+def test_banks_and_beats_count_every_bank():
+    case = CASES["group2_partial"]
+    lp = case.lp.on_hardware(banks=2, beat=2)
+    params = TileParams.from_plan(lp, timing=PHASES)
+    got, seen = _run(_Case(lp, case), params, case.x)
+    for key, value in seen.items():
+        assert got["end"][key] == value, key
+    want = predict(lp, case.x, params).counters()
+    assert {k: got["end"][k] for k in ("conversions", *EVENTS)} == {k: want[k] for k in ("conversions", *EVENTS)}
+
+
+@dataclasses.dataclass
+class _Case:
+    lp: object
+    base: object
+
+    @property
+    def x(self):
+        return self.base.x
+
+
+def test_clear_zeroes_the_totals_and_snapshot_reads_them_at_once():
+    """After the first vector the counters are cleared: a snapshot then reads zeros, and at the end the
+    totals are the second vector's alone (the monitor's counts restarted with them)."""
+    case = CASES["a4_signed"]
+    params = TileParams.from_plan(case.lp, timing=PHASES)
+    got, seen = _run(case, params, case.x[:2], clear_after=1)
+    assert all(v == 0 for k, v in got["cleared"].items() if k not in ("conversions", "cycles"))
+    assert got["cleared"]["conversions"] == [0] * (params.hw.full_resolution + 1)
+    for key, value in seen.items():
+        assert got["end"][key] == value, key
+    one = predict(case.lp, case.x[1:2], params).counters()
+    assert got["end"]["conversions"] == one["conversions"] and got["end"]["planes"] == one["planes"]
+
+
+def test_every_counter_is_48_bits():
+    params = TileParams.from_plan(CASES["a4_signed"].lp)
+    port = CounterSignature(params).create()
+    assert COUNTER_WIDTH == CYCLE_WIDTH == 48
+    assert all(len(getattr(port, name)) == 48 for name in ("cycles", *EVENTS))
+    assert all(len(port.conversions[b]) == 48 for b in range(params.hw.full_resolution + 1))
