@@ -90,12 +90,13 @@ def test_banks_segments_and_double_buffering_in_the_area_by_hand():
     assert m.area["input_register"] == pytest.approx(2 * 12 * 5.98)
     # A row drive now charges its 6-column segment: 6 / 128 of ISAAC's figure.
     assert m.energy["row_drivers"] == pytest.approx(4 * 2 * DAC * 6 / 128)
-    # Two banks: bank 0 runs the one section (RUN 31 cycles, as on one bank), bank 1 none; the output merges
-    # the banks' sums in merge_depth(2) = 1 + 1 stages, so out = 1 + 2 + N 1 = 4. One vector alone: load 6,
-    # one cycle to start the runner (double-buffered), RUN 31, out 4: 42. In the steady state the next
-    # vector loads while this one runs, so last outputs come RUN 31 + out 4 + 1 (the runner starts after
-    # the previous vector's last output) = 36 cycles apart.
-    assert (m.latency, m.cycles) == (42, 36)
+    # Two banks: bank 0 runs the one section (31 cycles, as on one bank), bank 1 none, and RUN ends a cycle
+    # after the last bank (each bank's done flag is a register): RUN 32. The output merges the banks' sums
+    # in merge_depth(2) = 1 + 1 stages, so out = 1 + 2 + N 1 = 4. One vector alone: load 6, one cycle to
+    # start the runner (double-buffered), RUN 32, out 4: 43. In the steady state the next vector loads
+    # while this one runs, so last outputs come RUN 32 + out 4 + 1 (the runner starts after the previous
+    # vector's last output) = 37 cycles apart.
+    assert (m.latency, m.cycles) == (43, 37)
 
 
 def test_natural_order_drives_every_section_for_itself_and_the_group_shares_a_drive():
