@@ -126,12 +126,10 @@ class AxisToStream(wiring.Component):
 
 
 class StreamToAxis(wiring.Component):
-    """The tile's output stream `i` to m_axis (AXI4-Stream manager): TVALID and TREADY pass through, TDATA's
-    elements sign-extended to whole bytes, TLAST and TKEEP from registers that count the vector's beats
-    (ceil(N / W)). `done` pulses (registered) the cycle after a vector's last beat was taken.
-
-    With the controller's own end-of-vector `last` (issue 24), TLAST can come from it instead; the beat
-    count here gives the same TLAST for a controller that streams ceil(N / W) beats a vector.
+    """The tile's output stream `i` (with the controller's end-of-vector `last`) to m_axis (AXI4-Stream
+    manager): TVALID and TREADY pass through, TDATA's elements sign-extended to whole bytes, TLAST is `last`,
+    and TKEEP is all ones but on a last beat, where it keeps the vector's N mod W elements of a partial
+    beat (a register, from N). `done` pulses (registered) the cycle after a vector's last beat was taken.
 
     Parameters
     ----------
@@ -145,9 +143,9 @@ class StreamToAxis(wiring.Component):
 
     def __init__(self, *, beat: int, width: int, n: int, n_limit: int, reload: bool):
         from amaranth import signed
-        from ..interface import beat_shape
+        from ..interface import OutputStreamSignature, beat_shape
         self.beat, self.width, self.n, self.n_limit, self.reload = beat, width, n, n_limit, reload
-        members = {"i": In(stream.Signature(beat_shape(signed(width), beat))),
+        members = {"i": In(OutputStreamSignature(beat_shape(signed(width), beat))),
                    **axis_members("m_axis", Out, beat, width), "done": Out(1)}
         if reload:
             members |= {"length": In(range(n_limit + 1)), "load": In(1)}
@@ -162,11 +160,10 @@ class StreamToAxis(wiring.Component):
         for e in range(self.beat):
             m.d.comb += self.m_axis_tdata[e * 8 * eb:(e + 1) * 8 * eb].eq(
                 raw[e * self.width:(e + 1) * self.width].as_signed())
+        full = (1 << self.beat * eb) - 1
         take = Signal()
         m.d.comb += [self.m_axis_tvalid.eq(self.i.valid), self.i.ready.eq(self.m_axis_tready),
-                     self.m_axis_tlast.eq(fr.is_last), self.m_axis_tkeep.eq(fr.keep),
+                     self.m_axis_tlast.eq(self.i.last), self.m_axis_tkeep.eq(Mux(self.i.last, fr.last_keep, full)),
                      take.eq(self.i.valid & self.m_axis_tready)]
-        m.d.sync += self.done.eq(take & fr.is_last)
-        with m.If(take):
-            fr.advance()
+        m.d.sync += self.done.eq(take & self.i.last)
         return m
