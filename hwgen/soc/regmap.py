@@ -234,10 +234,10 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
             Field("INPUT_BITS", 24, 5, "ro", "input bits A", hw.input_bits))),
         Register("LIMITS", 0x08, "Largest K and N (a baked tile: its layer's)", (
             Field("K", 0, 16, "ro", "inputs K", params.k), Field("N", 16, 16, "ro", "outputs N", params.n))),
-        Register("CTRL", 0x0C, "Commands", (
+        Register("CTRL", 0x0C, "Commands: each takes effect by the write's response (AXI4-Lite BVALID, Wishbone "
+                 "ACK; pipelined Wishbone: read the counters 2 or more cycles after a SNAPSHOT write)", (
             Field("SNAPSHOT", 0, 1, "pulse", "copy every running counter into the snapshot registers (CYCLES_LO "
-                  "onwards; the controller's counter snapshot): done 3 cycles after the write is taken, before any "
-                  "later AXI4-Lite or classic Wishbone read (pipelined Wishbone: read 2 or more cycles after it)"),
+                  "onwards; the controller's counter snapshot)"),
             Field("CLEAR", 1, 1, "pulse", "zero the running counters (the controller's counter clear; with "
                   "SNAPSHOT in the same write the snapshot takes the values before the clear)"),
             Field("ERROR_CLEAR", 2, 1, "pulse", "clear the controller's sticky error bits (STATUS.DONE_MISSING .. "

@@ -107,9 +107,10 @@ class SocTile(wiring.Component):
                      f["STATUS_VIOLATION"].eq(0 if self.controller_only else tile.violation != 0)]
         m.d.comb += [f[f"STATUS_{name.upper()}"].eq(st.errors[i]) for i, name in enumerate(ERRORS)]
 
-        # The timing registers: a write of TIMING or TIMING_ADC writes the whole word, registered.
-        m.d.sync += tile.timing.we.eq(wr["TIMING"] | wr["TIMING_ADC"])
-        m.d.sync += [getattr(tile.timing.data, name).eq(f[_TIMING_REGS[name]]) for name in TIMING_FIELDS]
+        # The timing registers: a write of TIMING or TIMING_ADC writes the whole word (the fields are
+        # registers, `written` too), in the cycle of the bus response.
+        m.d.comb += tile.timing.we.eq(wr["TIMING"] | wr["TIMING_ADC"])
+        m.d.comb += [getattr(tile.timing.data, name).eq(f[_TIMING_REGS[name]]) for name in TIMING_FIELDS]
 
         # Programming (generic): PROG_WRITE and LAYER writes become prog writes, registered.
         if generic:

@@ -19,11 +19,13 @@ from hwgen.soc.axis import StreamToAxis
 from hwgen.soc.bus import AxiLiteToCsr, WishboneToCsr
 from hwgen.soc.constraints import nextpnr_sdc_text, sdc_text
 from hwgen.soc.csr import RegisterFile
-from hwgen.soc.regmap import NOT_WIRED, Field, Register, RegisterMap, register_map
+from hwgen.soc.regmap import NOT_WIRED, Field, Register, RegisterMap, counter_names, register_map
 from hwgen.soc.top import SocTile
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
-from sim.golden import golden_outputs
+from mapper.plan import rebuild_weights
+from mapper.schedule import ScheduleParams
+from sim.golden import golden_outputs, predict
 from tests.sim.cases import weights
 from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
@@ -345,6 +347,120 @@ class _ChipWithArray(Elaboratable):
         return m
 
 
+async def _program(host, rm, params, lp):
+    n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
+    for sel, addr, data in program_writes(params, lp):
+        if sel == PROG_SELECT["layer"]:
+            await host.write(rm["LAYER"].offset, data)
+            continue
+        await host.write(rm["PROG_ADDR"].offset, addr)
+        for i in range(n_data):
+            await host.write(rm[f"PROG_DATA{i}"].offset, data >> 32 * i & 0xFFFFFFFF)
+        await host.write(rm["PROG_WRITE"].offset, sel)
+
+
+async def _stream(ctx, dut, vectors, n, width):
+    """Send the vectors (W = 1: a beat an element, TLAST on each vector's last), stall-free; collect each
+    output beat (value, TLAST) until len(vectors) TLASTs."""
+    out = []
+    ctx.set(dut.m_axis_tready, 1)
+    for x in vectors:
+        for j, v in enumerate(x):
+            ctx.set(dut.s_axis_tvalid, 1), ctx.set(dut.s_axis_tdata, int(v) & 0xFF), ctx.set(dut.s_axis_tkeep, 1)
+            ctx.set(dut.s_axis_tlast, int(j == len(x) - 1))
+            while True:
+                ready = ctx.get(dut.s_axis_tready)
+                if ctx.get(dut.m_axis_tvalid):
+                    out.append((ctx.get(dut.m_axis_tdata), ctx.get(dut.m_axis_tlast)))
+                await ctx.tick()
+                if ready:
+                    break
+    ctx.set(dut.s_axis_tvalid, 0)
+    for _ in range(5000):
+        if sum(last for _, last in out) == len(vectors):
+            break
+        if ctx.get(dut.m_axis_tvalid):
+            out.append((ctx.get(dut.m_axis_tdata), ctx.get(dut.m_axis_tlast)))
+        await ctx.tick()
+    top = 1 << (8 * -(-width // 8) - 1)
+    return [((d ^ top) - top, last) for d, last in out]
+
+
+async def _counters(host, rm, params):
+    """CTRL.SNAPSHOT, then every counter's two words, as Prediction.counters() names them."""
+    await host.write(rm["CTRL"].offset, 1)
+    got = {}
+    for stem, member, index in counter_names(params):
+        value = await host.read(rm[f"{stem}_LO"].offset) | await host.read(rm[f"{stem}_HI"].offset) << 32
+        if member == "conversions":
+            got.setdefault("conversions", [0])
+            got["conversions"].append(value)
+        else:
+            got[member] = value
+    return got
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bus", ["axil", "wishbone"])
+def test_soc_tile_over_the_bus_reports_and_clears_an_error_runs_at_a_written_timing_and_counts_every_event(bus):
+    """A generic tile programmed over the bus: an out-of-range LAYER word sets STATUS.OUT_OF_RANGE and the
+    ERROR interrupt, CTRL.ERROR_CLEAR clears it; a phase timing written over the bus gives the golden
+    model's cycles for that timing; after a snapshot every counter equals the golden model's; TLAST marks
+    each vector's last beat; outputs are x @ W."""
+    lp = _layer()
+    params = TileParams.from_plan(lp)
+    dut = SocTile(params, None, bus=bus)
+    rm = dut.regmap
+    alt = MacroTiming(precharge=2, wordline=3, settle=1, sample=1)
+    x = np.stack([np.arange(12) - 6, np.full(12, lp.cfg.hw.input_max)])
+    n = lp.shape[1]
+    want = predict(lp, x, ScheduleParams(params.hw, params.lanes, alt))
+    default = predict(lp, x, ScheduleParams(params.hw, params.lanes, MacroTiming()))
+    assert want.cycles > default.cycles                     # the written timing changes what is measured
+    status = {f.name: f.lsb for f in rm["STATUS"].fields}
+    seen = {}
+
+    async def bench(ctx):
+        host = (AxiLiteHost if bus == "axil" else WishboneHost)(ctx, dut)
+        assert await host.read(rm["ID"].offset) == 0x53575302
+        await _program(host, rm, params, lp)
+        good_layer = await host.read(rm["LAYER"].offset)
+        word = await host.read(rm["STATUS"].offset)
+        assert word >> status["CONFIGURED"] & 1 == 1 and word >> status["ERROR"] & 1 == 0
+        # An out-of-range layer word: K = 0.
+        await host.write(rm["IRQ_ENABLE"].offset, 2)
+        k = rm["LAYER"].field("K")
+        await host.write(rm["LAYER"].offset, good_layer & ~k.mask)
+        await ctx.tick().repeat(3)
+        word = await host.read(rm["STATUS"].offset)
+        seen["error"] = word
+        assert word >> status["OUT_OF_RANGE"] & 1 == 1 and word >> status["ERROR"] & 1 == 1
+        assert word >> status["CONFIGURED"] & 1 == 0 and word >> status["HOST_PROTOCOL"] & 1 == 0
+        assert await host.read(rm["ERROR"].offset) == rm["ERROR"].field("CTRL_ERROR").mask
+        assert ctx.get(dut.irq) == 1
+        await host.write(rm["CTRL"].offset, rm["CTRL"].field("ERROR_CLEAR").mask)
+        await host.write(rm["ERROR"].offset, 0xFFFFFFFF)
+        await host.write(rm["IRQ_STATUS"].offset, 0xFFFFFFFF)
+        await host.write(rm["LAYER"].offset, good_layer)
+        await ctx.tick().repeat(3)
+        word = await host.read(rm["STATUS"].offset)
+        assert word >> status["ERROR"] & 1 == 0 and word >> 8 == 0 and word >> status["CONFIGURED"] & 1 == 1
+        assert ctx.get(dut.irq) == 0
+        # The phase timing written over the bus, then two vectors from cleared counters.
+        await host.write(rm["TIMING"].offset, alt.precharge | alt.wordline << 8 | alt.settle << 16 | alt.sample << 24)
+        await host.write(rm["CTRL"].offset, 2)
+        seen["out"] = await _stream(ctx, dut, x, n, params.acc_width)
+        await ctx.tick().repeat(4)
+        seen["counters"] = await _counters(host, rm, params)
+        seen["vectors"] = await host.read(rm["VECTORS"].offset)
+        assert await host.read(rm["STATUS"].offset) & 1 == 0
+    _sim(dut, bench, 2e-3)
+    assert [v for v, _ in seen["out"]] == (x @ rebuild_weights(lp)).reshape(-1).tolist()
+    assert [last for _, last in seen["out"]] == ([0] * (n - 1) + [1]) * len(x)
+    assert seen["counters"] == want.counters()
+    assert seen["vectors"] == len(x)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("controller_only", [False, True])
 def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the_vector(controller_only):
@@ -359,7 +475,7 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
 
     async def bench(ctx):
         host = AxiLiteHost(ctx, dut)
-        assert await host.read(rm["ID"].offset) == 0x53575301
+        assert await host.read(rm["ID"].offset) == 0x53575302
         n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
         for sel, addr, data in program_writes(params, lp):
             if sel == PROG_SELECT["layer"]:
@@ -392,7 +508,7 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
         assert ctx.get(dut.irq) == 1
         await host.write(rm["CTRL"].offset, 1)
         assert await host.read(rm["VECTORS"].offset) == 1
-        assert await host.read(rm["SECTIONS"].offset) == lp.n_sections
+        assert await host.read(rm["SECTIONS_LO"].offset) == lp.n_sections
         assert await host.read(rm["ERROR"].offset) == 0
         assert await host.read(rm["STATUS"].offset) & 1 == 0
         if controller_only:
