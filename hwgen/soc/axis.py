@@ -32,12 +32,20 @@ def axis_members(prefix: str, direction, beat: int, width: int) -> dict:
 
 class _Framer:
     """A vector's beat counter, all registers: `is_last` (the next beat is the vector's last) and `keep`
-    (the TKEEP of the next beat), reloaded from a length of `length` elements on `reload`."""
+    (the TKEEP of the next beat), reloaded from a length of `length` elements on `reload`; `last_keep` the
+    TKEEP of a vector's last beat. With `counting` False only `last_keep` (the beats are counted elsewhere)."""
 
-    def __init__(self, m, beat: int, e_bytes: int, length, reload, init_length: int, limit: int):
+    def __init__(self, m, beat: int, e_bytes: int, length, reload, init_length: int, limit: int,
+                 counting: bool = True):
         self.m, self.beat, self.e_bytes = m, beat, e_bytes
         lb = beat.bit_length() - 1
         beats = -(-init_length // beat)
+        if not counting:
+            self.last_keep = Signal(beat * e_bytes, init=self._keep_const(init_length))
+            if reload is not None:
+                with m.If(reload):
+                    m.d.sync += self.last_keep.eq(self._keep(length))
+            return
         width = max(1, (-(-limit // beat) + 1).bit_length())
         self.count = Signal(width)
         self.stop = Signal(width, init=(beats - 2) % (1 << width))      # beats - 2: is_last's next compare
@@ -155,7 +163,7 @@ class StreamToAxis(wiring.Component):
         m = Module()
         eb = element_bytes(self.width)
         fr = _Framer(m, self.beat, eb, getattr(self, "length", None), getattr(self, "load", None),
-                     self.n, self.n_limit)
+                     self.n, self.n_limit, counting=False)
         raw = Value.cast(self.i.payload)
         for e in range(self.beat):
             m.d.comb += self.m_axis_tdata[e * 8 * eb:(e + 1) * 8 * eb].eq(
