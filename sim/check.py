@@ -11,11 +11,11 @@ from hwgen.params import TileParams
 from mapper.common import SwsError
 from mapper.cost import plan_cost, price_events
 from mapper.plan import load_plan
-from mapper.schedule import EVENTS, Events, MacroTiming, default_lanes
+from mapper.schedule import EVENTS, Events, MacroTiming, ScheduleParams, default_lanes
 from mapper.sources import read_npy
 
 from .amaranth_sim import run_tile
-from .golden import HARDWARE_COUNTERS, check_inputs, energy_of, predict
+from .golden import check_inputs, energy_of, hardware_counters, predict
 from .verilog_sim import HDL_BACKENDS, available_backends, run_verilog
 
 __all__ = ["BACKENDS", "load_inputs", "compare", "default_backend", "simulate_plan", "counter_energy",
@@ -51,16 +51,19 @@ def compare(pred, run) -> list[str]:
     return out
 
 
-def counter_energy(lp, x, pred, run, report_row: dict | None = None) -> tuple[dict, list[str]]:
+def counter_energy(lp, x, pred, run, report_row: dict | None = None, params=None) -> tuple[dict, list[str]]:
     """The macro energy of the simulated vectors from the counters, priced as the report prices its events
     (mapper.cost.price_events): the simulation's counters where the RTL has one, the golden model's
     prediction of the other events (docs/design.md section 4). Compared with the mapper's model of the
     same plan and inputs (`plan_cost`), and with the plan's report.json row (`report_row`: weight-only
-    hardware, whose events do not depend on the inputs). Returns the figures and the mismatches."""
+    hardware, whose events do not depend on the inputs). `params` (ScheduleParams or TileParams; default the
+    plan's own hardware and no macro phases) say which counters count an event by its definition
+    (`sim.golden.hardware_counters`). Returns the figures and the mismatches."""
     v = len(x)
+    counters = hardware_counters(params or ScheduleParams.of(lp))
     counted = pred.events.as_dict()
-    by_hardware = [name for name in EVENTS if HARDWARE_COUNTERS.get(name) in run.counters]
-    counted.update({name: run.counters[HARDWARE_COUNTERS[name]] for name in by_hardware})
+    by_hardware = [name for name in EVENTS if counters.get(name) in run.counters]
+    counted.update({name: run.counters[counters[name]] for name in by_hardware})
     parts = {k: e / v for k, e in price_events(Events(v, **counted), lp.cfg, lp.widths()).items()}
     total = sum(parts.values())
     model = plan_cost(lp, x=x if lp.cfg.hw.input_aware else None, cycles=False).energy_pj
@@ -74,7 +77,7 @@ def counter_energy(lp, x, pred, run, report_row: dict | None = None) -> tuple[di
     return {"macro_energy_pj": total, "macro_breakdown_pj": parts, "model_macro_energy_pj": model,
             "report_macro_energy_pj": None if report_row is None else report_row["macro_energy_pj"],
             "counted_by_hardware": by_hardware,
-            "counted_by_hardware_as": {n: HARDWARE_COUNTERS[n] for n in by_hardware},
+            "counted_by_hardware_as": {n: counters[n] for n in by_hardware},
             "predicted_by_golden_model": [n for n in EVENTS if n not in by_hardware]}, problems
 
 
@@ -179,7 +182,7 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
                           **({} if say is None else {"say": say}))
     problems = compare(pred, run)
     row = _report_row(plan_dir, lp.name, lp, hardware)
-    macro, energy_problems = counter_energy(lp, x, pred, run, row)
+    macro, energy_problems = counter_energy(lp, x, pred, run, row, params)
     problems += energy_problems
     same_cycles = row is not None and params.lanes == default_lanes(lp.cfg.hw.rows) and params.timing == MacroTiming()
     problems += report_cycles(run, row, params.lanes, default_lanes(lp.cfg.hw.rows), params.timing)

@@ -265,3 +265,8 @@ def test_sim_fails_where_the_reported_cycles_are_not_the_tiles(tmp_path, capsys)
     r = json.loads(out)
     assert code == 0 and r["report_cycles"] is None
     assert r["macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
+    # With a precharge and a wordline phase the `pch` and `wl_en` pulses are the model's precharges and
+    # wordline pulses (one per activation), so they are priced from the hardware's counters; with two
+    # elements a beat the inputs and outputs are not (the RTL counts beats).
+    assert {"precharges", "wordline_pulses"} <= set(r["counted_by_hardware"])
+    assert {"inputs", "outputs", "sample_holds", "row_drives"} <= set(r["predicted_by_golden_model"])
