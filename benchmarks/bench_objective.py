@@ -3,8 +3,9 @@ design, natural order, sorted at G = 9, SWS as published (sorted, G = 1), then t
 layer with one more design choice at each step (G and ordering, segmented wordlines, the drive and
 input-aware resolution on the layers' captured activations), the ADC objective, and what the bipolar drive
 (no RTL yet) would add. Writes minilm-objective.json, the tables (minilm-objective-tables.md) and the plot
-(minilm_objective.png) into --out (default build/minilm-objective/), and prints the tables; the results page
-docs/results/minilm-objective.md quotes them.
+(minilm_objective.png) into --out (default build/minilm-objective/), and prints the tables (first the headline:
+dense, natural order, SWS as published, the objective's choice and its runner-up); the results page
+docs/results/objective.md quotes them.
 
     python benchmarks/bench_objective.py [--sparsities 0,0.3,0.5,0.9] [--sequences N] [--out FOLDER]
 
@@ -23,7 +24,7 @@ import time
 
 from mapper.config import ArrayConfig
 from sws.experiments.minilm_inputs import capture_layers
-from sws.experiments.objective import SPARSITIES, plot_study, study, study_markdown
+from sws.experiments.objective import SPARSITIES, headline_markdown, plot_study, study, study_markdown
 
 
 def main(argv=None) -> int:
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "minilm-objective.json"), "w") as f:
         json.dump(result, f, indent=1)
     plot_study(result, os.path.join(args.out, "minilm_objective.png"))
-    text = study_markdown(result)
+    text = headline_markdown(result) + "\n" + study_markdown(result)
     with open(os.path.join(args.out, "minilm-objective-tables.md"), "w") as f:
         f.write(text)
     print(text)

@@ -13,12 +13,15 @@ from mapper.config import ArrayConfig
 from mapper.cost import dense_group, map_layers, report_dict
 from mapper.sources import QuantLayer
 
-__all__ = ["STEPS", "SPARSITIES", "study", "study_markdown", "plot_study"]
+__all__ = ["STEPS", "SPARSITIES", "CHOICE", "study", "study_markdown", "headline", "headline_markdown", "plot_study"]
 
 SPARSITIES = (0.0, 0.3, 0.5, 0.9)
 
 
 BIPOLAR = "input_encoding=twos,signmag,bipolar"
+#: The step whose designs are the objective's choice over its whole default space (what `sws map --inputs`
+#: chooses).
+CHOICE = "+ encoding and input-aware resolution (the objective's choice)"
 
 
 def _steps(cfg: ArrayConfig, bipolar: bool = False) -> list[tuple[str, dict]]:
@@ -34,7 +37,7 @@ def _steps(cfg: ArrayConfig, bipolar: bool = False) -> list[tuple[str, dict]]:
         ("+ G and ordering per layer", {"objective": "macro", "fixed": dict(plain)}),
         ("+ segmented wordlines", {"objective": "macro", "fixed": {k: v for k, v in plain.items()
                                                                   if k != "wordline_slots"}}),
-        ("+ encoding and input-aware resolution (the objective's choice)", {"objective": "macro", "inputs": True}),
+        (CHOICE, {"objective": "macro", "inputs": True}),
         ("objective adc (lowest ADC energy)", {"objective": "adc", "inputs": True}),
     ] + ([("+ the bipolar drive (no RTL yet)", {"objective": "macro", "inputs": True, "search": BIPOLAR}),
           ("objective adc with the bipolar drive (no RTL yet)", {"objective": "adc", "inputs": True,
@@ -106,6 +109,61 @@ def study_markdown(result: dict) -> str:
             out.append(f"| {r['step']} | {r['energy_pj'] / 1e3:.0f} | {_pct(r['reduction_vs_dense'])} | "
                        f"{r['macro_energy_pj'] / 1e3:.0f} | {_pct(r['macro_reduction_vs_dense'])} | "
                        f"{r['cycles_per_vector']} | {r['area_um2'] / 1e6:.2f} | {designs or '-'} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _ranked(layers: list, which: str, key: str) -> float:
+    """The sum over the layers of `which` (choice or runner_up) design's `key` as the objective ranked it (a
+    layer with one candidate: its choice)."""
+    return float(sum((l[which] or l["choice"])[key] for l in layers))
+
+
+def headline(result: dict, step: str = CHOICE) -> list[dict]:
+    """Per sparsity, the issue's headline figures per token (pJ, ADC and whole macro): the dense design, natural
+    order (adaptive per-column resolution), SWS as published (G = 1) and the objective's choice (`step`),
+    each with its reduction against dense; and the choice and its runner-up per layer as the objective
+    ranked them (input-aware designs on at most mapper.cost.objective.RANK_VECTORS tokens of each layer,
+    weight-only ones on any: the choice's total there can differ from its total over every token)."""
+    out = []
+    for s in result["sparsities"]:
+        rows = {r["step"]: r for r in result["rows"] if r["sparsity"] == s}
+        natural = next(r for label, r in rows.items() if label.startswith("natural order"))
+        published, chosen = rows["SWS as published: sorted, G = 1"], rows[step]
+        dense_adc, dense_macro = chosen["dense_energy_pj"], chosen["dense_macro_energy_pj"]
+
+        def entry(adc, macro):
+            return {"energy_pj": adc, "macro_energy_pj": macro, "reduction_vs_dense": 1 - adc / dense_adc,
+                    "macro_reduction_vs_dense": 1 - macro / dense_macro}
+        layers = chosen["layers"]
+        out.append({"sparsity": s, "sparsity_achieved": chosen["sparsity_achieved"],
+                    "dense": entry(dense_adc, dense_macro),
+                    "natural": entry(natural["energy_pj"], natural["macro_energy_pj"]),
+                    "published": entry(published["energy_pj"], published["macro_energy_pj"]),
+                    "choice": entry(chosen["energy_pj"], chosen["macro_energy_pj"]),
+                    "choice_ranked": entry(_ranked(layers, "choice", "energy_pj"),
+                                           _ranked(layers, "choice", "macro_energy_pj")),
+                    "runner_up_ranked": entry(_ranked(layers, "runner_up", "energy_pj"),
+                                              _ranked(layers, "runner_up", "macro_energy_pj"))})
+    return out
+
+
+def headline_markdown(result: dict, step: str = CHOICE) -> str:
+    """The headline figures (`headline`) as one table per sparsity, in uJ per token."""
+    names = (("dense", "dense (natural order, G = C / 2Bm, full resolution)"),
+             ("natural", "natural order, per-column resolution"),
+             ("published", "SWS as published (sorted, G = 1)"),
+             ("choice", "the objective's choice (all tokens)"),
+             ("choice_ranked", "the objective's choice, as ranked"),
+             ("runner_up_ranked", "its runner-up per layer, as ranked"))
+    out = []
+    for h in headline(result, step):
+        out += [f"Sparsity {h['sparsity']:g} (achieved {h['sparsity_achieved']:.3f}), per token:", "",
+                "| design | ADC uJ | ADC vs dense | whole macro uJ | macro vs dense |", "|---|---:|---:|---:|---:|"]
+        for key, label in names:
+            e = h[key]
+            out.append(f"| {label} | {e['energy_pj'] / 1e6:.2f} | {_pct(e['reduction_vs_dense'])} | "
+                       f"{e['macro_energy_pj'] / 1e6:.2f} | {_pct(e['macro_reduction_vs_dense'])} |")
         out.append("")
     return "\n".join(out)
 
