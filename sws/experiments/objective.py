@@ -47,11 +47,15 @@ def _steps(cfg: ArrayConfig, bipolar: bool = False) -> list[tuple[str, dict]]:
 STEPS = [label for label, _ in _steps(ArrayConfig(), bipolar=True)]
 
 
-def study(layers_by_sparsity: dict, cfg: ArrayConfig = ArrayConfig(), progress=None, bipolar: bool = False) -> dict:
+def study(layers_by_sparsity: dict, cfg: ArrayConfig = ArrayConfig(), progress=None, bipolar: bool = False,
+          only: list[str] | None = None) -> dict:
     """Totals per token over the layers for each sparsity and step. `layers_by_sparsity` maps a sparsity to its
-    layers (objects with layer, x (V, K), w (K, N): sws.experiments.minilm_inputs.capture_layers)."""
+    layers (objects with layer, x (V, K), w (K, N): sws.experiments.minilm_inputs.capture_layers); `only`:
+    these steps (labels of STEPS) alone."""
     rows = []
-    steps = _steps(cfg, bipolar)
+    steps = [(label, opt) for label, opt in _steps(cfg, bipolar) if only is None or label in only]
+    if only is not None and len(steps) != len(set(only)):
+        raise ValueError(f"unknown steps: {sorted(set(only) - {label for label, _ in steps})}")
     todo, done = len(layers_by_sparsity) * len(steps), 0
     for sparsity, captured in layers_by_sparsity.items():
         layers = [QuantLayer(c.layer, c.w) for c in captured]
