@@ -1,4 +1,4 @@
-"""MiniLM's energy against dense, step by step (docs/results/minilm-objective.md): the classic dense design,
+"""MiniLM's energy against dense, step by step (docs/results/objective.md): the classic dense design,
 natural order, SWS as published, and the objective's choice of each layer's design, on the model pruned to
 each sparsity, with its 36 weight MatMuls' actual inputs (captured on the shipped sentences) for the
 input-aware designs. Each step adds one thing, so the table says which part of the saving comes from what:
