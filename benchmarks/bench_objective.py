@@ -2,8 +2,8 @@
 design, natural order, sorted at G = 9, SWS as published (sorted, G = 1), then the objective's choice per
 layer with one more design choice at each step (G and ordering, segmented wordlines, the drive and
 input-aware resolution on the layers' captured activations), the ADC objective, and what the bipolar drive
-(no RTL yet) would add. Writes minilm-objective.json, the tables (minilm-objective-tables.md) and the plot
-(minilm_objective.png) into --out (default build/minilm-objective/), and prints the tables (first the headline:
+(no RTL yet) would add. Writes minilm-objective.json, the tables (minilm-objective-tables.md) and the plots
+(minilm_objective.png, minilm_objective_headline.png) into --out (default build/minilm-objective/), and prints the tables (first the headline:
 dense, natural order, SWS as published, the objective's choice and its runner-up); the results page
 docs/results/objective.md quotes them.
 
@@ -25,7 +25,7 @@ import time
 
 from mapper.config import ArrayConfig
 from sws.experiments.minilm_inputs import capture_layers
-from sws.experiments.objective import SPARSITIES, STEPS, headline_markdown, plot_study, study, study_markdown
+from sws.experiments.objective import SPARSITIES, STEPS, headline_markdown, plot_headline, plot_study, study, study_markdown
 
 
 def main(argv=None) -> int:
@@ -49,6 +49,8 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "minilm-objective.json"), "w") as f:
         json.dump(result, f, indent=1)
     plot_study(result, os.path.join(args.out, "minilm_objective.png"))
+    if not only:
+        plot_headline(result, os.path.join(args.out, "minilm_objective_headline.png"))
     text = ("" if only else headline_markdown(result) + "\n") + study_markdown(result)
     with open(os.path.join(args.out, "minilm-objective-tables.md"), "w") as f:
         f.write(text)

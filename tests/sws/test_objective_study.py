@@ -3,7 +3,9 @@ layers: the reductions against dense and the ranked totals of the choice and its
 
 import pytest
 
-from sws.experiments.objective import CHOICE, headline, headline_markdown
+from tests.support import need_module
+
+from sws.experiments.objective import CHOICE, headline, headline_markdown, plot_headline
 
 
 def _row(step, adc, macro, layers=()):
@@ -11,7 +13,7 @@ def _row(step, adc, macro, layers=()):
             "dense_macro_energy_pj": 1000.0, "sparsity_achieved": 0.31, "layers": list(layers)}
 
 
-def test_the_headline_of_a_made_up_study_by_hand():
+def test_the_headline_of_a_made_up_study_by_hand(tmp_path):
     a = {"name": "a", "choice": {"energy_pj": 30.0, "macro_energy_pj": 200.0},
          "runner_up": {"energy_pj": 20.0, "macro_energy_pj": 260.0}}
     b = {"name": "b", "choice": {"energy_pj": 50.0, "macro_energy_pj": 150.0}, "runner_up": None}
@@ -31,3 +33,6 @@ def test_the_headline_of_a_made_up_study_by_hand():
     assert h["runner_up_ranked"]["macro_energy_pj"] == 410.0 and h["runner_up_ranked"]["energy_pj"] == 70.0
     text = headline_markdown(result)
     assert "| SWS as published (sorted, G = 1) | 0.00 | 75.0% | 0.00 | -64.0% |" in text
+    need_module("matplotlib", "plots")
+    plot_headline(result, str(tmp_path / "h.png"))
+    assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
