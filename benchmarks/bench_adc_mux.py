@@ -4,7 +4,7 @@
     PYTHONPATH=. python benchmarks/bench_adc_mux.py [--minilm] [--synth] [--json OUT.json]
 
 Per configuration: cycles per vector (the exact cycle model, sim.golden.cycle_model on the plan's ROM
-images, checked equal to the report's mapper.cost.macro.cycle_estimate), the ADC bound, the bank's busy window
+images: the one cycle model, mapper.schedule, which the report uses too), the ADC bound, the bank's busy window
 (batch cycles: a batch issued until the last one of the vector is done), ADC busy time (SAR cycles: the
 sum of all conversions' resolutions, the same for every M and placement), ADC utilization = SAR cycles /
 (n_adc x cycles), ADC energy per vector (isaac) and the ADC bank area (n_adc ADCs, isaac area model).

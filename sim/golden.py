@@ -3,8 +3,11 @@
 Outputs are computed from the LayerPlan arrays alone (section table, row-index table, column table and
 cells), independently of the mapper's LayerMap, with the ADC saturation min(count, 2**res - 1).
 
-The counters' conversions and events (hwgen.interface.EVENTS) are counted from the plan's tables and the
-inputs; the cycles come from the one cycle model, mapper.schedule (docs/design.md section 6).
+The cycles, the conversions by resolution, the planes and sections and every other event the energy model
+prices (mapper.schedule.events) come from the one schedule and event model, mapper.schedule (docs/design.md
+sections 4 and 6), for the plan and these inputs. The RTL's other counters (hwgen.interface.EVENTS: the
+activations' phase pulses, the rows driven high, the codes' sum, the table reads, the flushes and the
+streams' beats) are predicted here from the plan's tables and the inputs (`golden_events`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,21 @@ import numpy as np
 from mapper.common import SwsError
 from mapper.config import energy_table
 from mapper.plan import LayerPlan
-from mapper.schedule import ScheduleParams, cycle_model, issued_steps, plan_drive, step_popcounts, vector_ends
+from mapper.schedule import (Events, ScheduleParams, cycle_model, events_of_schedule, plan_drive, schedule,
+                             step_popcounts, vector_ends)
 
-__all__ = ["Prediction", "predict", "golden_outputs", "golden_events", "check_inputs", "energy_of"]
+__all__ = ["Prediction", "predict", "golden_outputs", "golden_events", "check_inputs", "energy_of",
+           "HARDWARE_COUNTERS", "cycle_model"]
+
+#: The energy model's events (mapper.schedule.EVENTS) that an RTL counter (hwgen.interface.CounterSignature)
+#: counts by the same definition, and that counter's name: `sws sim` prices these from the simulated
+#: hardware's counters and the others from the golden model (docs/design.md section 6, "Counters").
+#: Not here: `sample_holds` (the RTL counts the strobes, one per activation: `holds`), `row_drives` and
+#: `cell_reads` (the model prices every row of a section per activation and its 1-cells; the RTL counts
+#: the rows driven high, `rows_high`, and the codes it captured, `code_sum`), `inputs` and `outputs` (the
+#: RTL counts beats).
+HARDWARE_COUNTERS = {"cycles": "cycles", "conversions": "conversions", "planes": "planes", "sections": "sections",
+                     "shift_adds": "shift_adds", "gathered_rows": "row_reads", "column_words": "column_reads"}
 
 
 @dataclass
@@ -41,12 +56,14 @@ class Prediction:
     bound_per_vector: int
     vector_cycles: list[int] = field(default_factory=list)
     vector_bounds: list[int] = field(default_factory=list)
-    #: The other counters of the counter port (hwgen.interface.EVENTS besides planes and sections).
-    events: dict = field(default_factory=dict)
+    events: Events | None = None        # every event of the V vectors (mapper.schedule.events)
+    #: The RTL's other counters (hwgen.interface.EVENTS besides planes and sections): `golden_events`.
+    rtl: dict = field(default_factory=dict)
 
     def counters(self) -> dict:
+        """The predicted value of every RTL counter (hwgen.interface.CounterSignature)."""
         return {"cycles": self.cycles, "conversions": list(self.conversions), "planes": self.planes,
-                "sections": self.sections, **self.events}
+                "sections": self.sections, **self.rtl}
 
 
 def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
@@ -71,17 +88,19 @@ def check_inputs(lp: LayerPlan, x, where: str = "inputs") -> np.ndarray:
 
 def _section_codes(lp: LayerPlan, drive: np.ndarray):
     """Per non-empty section s: (s, its column-table slice, codes (V, P, n_active)): each active column's
-    count per drive step, saturated at its resolution."""
+    count per drive step, saturated at its resolution (the bipolar drive's signed counts at -(2**res - 1)
+    too)."""
     sec, col = lp.sections, lp.columns
     for s in range(lp.n_sections):
         rows, nact = int(sec["rows"][s]), int(sec["n_active"][s])
         if nact == 0:
             continue
-        idx = lp.row_index[sec["row_base"][s]:sec["row_base"][s] + rows]
+        idx = lp.row_index[int(sec["row_base"][s]):int(sec["row_base"][s]) + rows]
         cs = slice(int(sec["col_base"][s]), int(sec["col_base"][s]) + nact)
         slot, res = col["slot_col"][cs], col["res"][cs]
         cells = lp.cells[s, :rows][:, slot].astype(np.int64)                 # (rows, nact)
-        yield s, cs, np.minimum(drive[:, :, idx] @ cells, (1 << res) - 1)    # (V, P, nact)
+        top = (1 << res) - 1
+        yield s, cs, np.clip(drive[:, :, idx] @ cells, -top, top)            # (V, P, nact)
 
 
 def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
@@ -100,11 +119,11 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
 
 
 def golden_events(lp: LayerPlan, x: np.ndarray, params: ScheduleParams, conversions: list[int], planes: int) -> dict:
-    """The event counters (hwgen.interface.EVENTS besides planes and sections) for the vectors x, from the
-    plan's tables and the inputs (docs/design.md section 6, "Counters"): one activation per issued drive
-    step of a non-empty section (its pch, wl_en and sh pulses, when the timing has the phase); the rows
-    it drives (the step's popcount over the section's rows: q); the captured codes' sum (the cells
-    conducting in the converted columns, saturated at each column's resolution); a shift-add per
+    """The RTL's event counters (hwgen.interface.EVENTS besides planes and sections) for the vectors x, from
+    the plan's tables and the inputs (docs/design.md section 6, "Counters"): one activation per issued
+    drive step of a non-empty section (its pch, wl_en and sh pulses, when the timing has the phase); the
+    rows it drives high (the step's popcount over the section's rows: q); the captured codes' sum (the
+    cells conducting in the converted columns, saturated at each column's resolution); a shift-add per
     conversion; the row-index (and input) and column words the gather reads; a flush per section that
     issues; the streams' beats."""
     cfg, tm, (k, n) = lp.cfg, params.timing, lp.shape
@@ -115,55 +134,28 @@ def golden_events(lp: LayerPlan, x: np.ndarray, params: ScheduleParams, conversi
     issuing = busy[None, :] & ((q.sum(axis=2) > 0) if cfg.hw.input_aware else np.ones((v, 1), bool))  # (V, S)
     codes = sum(int(c.sum()) for _, _, c in _section_codes(lp, plan_drive(lp, x)))
     return {"precharges": planes if tm.precharge else 0, "wordlines": planes if tm.wordline else 0,
-            "holds": planes if tm.sample else 0, "row_drives": int(q[:, busy].sum()), "cell_reads": codes,
+            "holds": planes if tm.sample else 0, "rows_high": int(q[:, busy].sum()), "code_sum": codes,
             "shift_adds": int(sum(conversions)), "row_reads": v * int(sec["rows"][busy].sum()),
             "column_reads": v * int(sec["n_active"][busy].sum()), "flushes": int(issuing.sum()),
             "input_beats": v * -(-k // cfg.hw.beat), "output_beats": v * -(-n // cfg.hw.beat)}
 
 
 def energy_of(cfg, conversions) -> float:
-    e = energy_table(cfg)
+    e = energy_table(cfg, max(cfg.hw.adc_bits, len(conversions) - 1))
     return float(sum(c * e[b] for b, c in enumerate(conversions) if b > 0))
 
 
-def _conversions(lp: LayerPlan, params: ScheduleParams, q: np.ndarray | None) -> tuple[np.ndarray, int]:
-    """Conversions by resolution and steps issued by the non-empty sections, for one vector (q: its step
-    popcounts (S, P)) or, weight-only, for any vector."""
-    cfg = lp.cfg
-    conv = np.zeros(cfg.hw.full_resolution + 1, np.int64)
-    planes = 0
-    sec, res_all = lp.sections, lp.columns["res"]
-    for s, steps in enumerate(issued_steps(lp, params, q)):
-        nact, cb = int(sec["n_active"][s]), int(sec["col_base"][s])
-        if nact == 0:
-            continue
-        res = res_all[cb:cb + nact]
-        planes += len(steps)
-        for _, top in steps:
-            conv += np.bincount(np.minimum(res, top), minlength=cfg.hw.full_resolution + 1)[:cfg.hw.full_resolution + 1]
-    conv[0] = 0
-    return conv, planes
-
-
 def predict(lp: LayerPlan, x, params=None) -> Prediction:
-    """Outputs, counters and cycles the tile must produce for the input vectors x (V, K) or (K,)."""
+    """Outputs, counters (every event) and cycles the tile must produce for the input vectors x (V, K) or (K,)."""
     x = check_inputs(lp, x)
     params = ScheduleParams.of(params or lp)
     cfg, v = lp.cfg, len(x)
-    if cfg.hw.input_aware:
-        q = step_popcounts(lp, x)
-        scheds = [cycle_model(lp, params, xv) for xv in x]
-        counted = [_conversions(lp, params, qv) for qv in q]
-        conv = np.sum([c for c, _ in counted], axis=0)
-        planes = sum(p for _, p in counted)
-    else:
-        scheds = [cycle_model(lp, params)] * v
-        conv, planes = _conversions(lp, params, None)
-        conv, planes = conv * v, planes * v
-    conversions = [int(c) for c in conv]
-    ends = vector_ends(scheds[0]["load"], [sch["run"] for sch in scheds], scheds[0]["out"], cfg.hw.double_buffer)
+    sch = schedule(lp, params, x)
+    ev = events_of_schedule(lp, sch, v)
+    runs = [int(r) for r in sch.run] if len(sch.run) == v else [int(sch.run[0])] * v
+    bounds = [int(b) for b in sch.adc_bound] if len(sch.adc_bound) == v else [int(sch.adc_bound[0])] * v
+    ends = vector_ends(sch.load, runs, sch.out, cfg.hw.double_buffer)
     vector_cycles = [int(e) for e in np.diff([-1] + ends)]
-    bounds = [sch["adc_bound"] for sch in scheds]
-    return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), conversions, planes,
-                      lp.n_sections * v, energy_of(cfg, conversions), max(bounds), vector_cycles, bounds,
-                      golden_events(lp, x, params, conversions, planes))
+    return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), list(ev.conversions),
+                      ev.planes, ev.sections, energy_of(cfg, ev.conversions), max(bounds), vector_cycles, bounds, ev,
+                      golden_events(lp, x, params, list(ev.conversions), ev.planes))

@@ -282,10 +282,12 @@ def netlist_check(params: TileParams, plan: LayerPlan | None, **kw):
 
 def synthesize_checked(params: TileParams, plan: LayerPlan | None = None, target: str = "generic", *,
                        pnr: bool = False, tile: bool = True, check: bool = True, simulator: str = "auto",
+                       bus: str | None = None, soc_check=None,
                        say=lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
     """hwgen.synth.synthesize_tile with each netlist simulated against the golden model first (`check`, in
     `simulator`: see `pick_simulator`); without the simulator the check cannot run and the command says
-    how to install it."""
+    how to install it. With `bus` also the SoC wrapper, its netlist checked by `soc_check` (given `check`;
+    sim.cocotb_bench.soc_netlist_check makes one)."""
     import shutil
     pick_simulator(simulator, 0, 0)                  # an unknown name fails before synthesis
     if check and simulator != "verilator" and not (shutil.which("iverilog") and shutil.which("vvp")):
@@ -295,4 +297,4 @@ def synthesize_checked(params: TileParams, plan: LayerPlan | None = None, target
         raise SwsError("--netlist-sim verilator needs Verilator (Debian: apt-get install verilator)")
     return synthesize_tile(params, plan, target, pnr=pnr, tile=tile,
                            check=netlist_check(params, plan, simulator=simulator, say=say) if check else None,
-                           say=say)
+                           bus=bus, soc_check=soc_check if check else None, say=say)

@@ -26,10 +26,11 @@ from mapper.schedule import MacroTiming
 from hwgen.params import TileParams
 from mapper.common import SwsError
 from mapper.common import write_atomic
+from hwgen.soc.electrical import phase_windows, widths_ns
 from mapper.plan import LayerPlan
 
 __all__ = ["Trace", "trace_interface", "wavedrom_json", "write_diagram", "macro_timing_diagram",
-           "DIAGRAM_TIMING"]
+           "guard_diagram", "DIAGRAM_TIMING", "DIAGRAM_CLOCK_MHZ"]
 
 
 @dataclass
@@ -175,6 +176,8 @@ def write_diagram(trace: Trace, path: str, title: str = "") -> list[str]:
 #: The phases of the macro contract's diagram: precharge 1, wordline 1, settle 1, sample 1 (F = 4), so
 #: that the next batch's front hides behind 5-bit conversions and outlasts shorter ones.
 DIAGRAM_TIMING = MacroTiming(precharge=1, wordline=1, settle=1, sample=1)
+#: The clock at which the diagrams give each phase's width in ns (the SoC wrapper's constraint default).
+DIAGRAM_CLOCK_MHZ = 150.0
 
 
 def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
@@ -198,11 +201,35 @@ def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
     if any(tr.rows["violation"]):
         raise SwsError("trace: the emulator flagged a protocol violation in the diagram's run")
     t = DIAGRAM_TIMING
+    ns = widths_ns(t, DIAGRAM_CLOCK_MHZ)
     title = (f"macro interface: precharge {t.precharge}, wordline {t.wordline}, settle {t.settle}, "
-             f"sample {t.sample} cycles; conversion res cycles (sim.waveform.macro_timing_diagram)")
+             f"sample {t.sample} cycles ({ns['period']:.2f} ns each at {DIAGRAM_CLOCK_MHZ:g} MHz); the sample "
+             f"is taken at the rising edge that starts the start cycle (sh falls); conversion res cycles; "
+             f"pch falls as wl_en rises (docs/design.md: electrical interface) (sim.waveform.macro_timing_diagram)")
     return write_diagram(tr, path, title)
 
 
-if __name__ == "__main__":       # python3 -m sim.waveform docs/macro_timing.svg
+def guard_diagram(path: str, guard: int = 1, timing: MacroTiming = DIAGRAM_TIMING) -> list[str]:
+    """Draw the guarded phase schedule of one batch (hwgen.soc.electrical.phase_windows with `guard`):
+    a SPECIFICATION drawing for the scheduler (the controller generates guard 0 only), not a trace."""
+    w = phase_windows(timing, guard)
+    n = w.start + 3
+    rows = {"drive": [1 if w.drive[0] <= c else 0 for c in range(n)]}
+    for name, win in (("pch", w.pch), ("wl_en", w.wl_en), ("sh", w.sh)):
+        rows[name] = [int(win is not None and win[0] <= c <= win[1]) for c in range(n)]
+    rows["adc.start"] = [int(c == w.start) for c in range(n)]
+    tr = Trace(first=0, rows=rows, bits={k: 1 for k in rows})
+    ns = widths_ns(timing, DIAGRAM_CLOCK_MHZ, guard)
+    title = (f"SPECIFICATION, not yet generated (issue 24's scheduler): guard {guard} cycle(s) "
+             f"({ns['guard']:.2f} ns at {DIAGRAM_CLOCK_MHZ:g} MHz) between precharge, wordline and sample; "
+             f"precharge {timing.precharge}, wordline {timing.wordline}, settle {timing.settle}, sample "
+             f"{timing.sample} (sim.waveform.guard_diagram)")
+    return write_diagram(tr, path, title)
+
+
+if __name__ == "__main__":       # python3 -m sim.waveform docs/macro_timing.svg [guard]
     import sys
-    print("\n".join(macro_timing_diagram(sys.argv[1] if len(sys.argv) > 1 else "docs/macro_timing.svg")))
+    if len(sys.argv) > 2 and sys.argv[2] == "guard":
+        print("\n".join(guard_diagram(sys.argv[1])))
+    else:
+        print("\n".join(macro_timing_diagram(sys.argv[1] if len(sys.argv) > 1 else "docs/macro_timing.svg")))

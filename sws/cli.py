@@ -1,20 +1,47 @@
 """The `sws` command: one subcommand per job, each a thin layer over a library call.
 
-The error contract (README "Errors and exit codes"): exit 0 on success; 1 only when a simulation differs
-from the golden model; 2 for any bad input, option, file or environment (one line on stderr, no traceback,
-no half-written output); 130 on SIGINT and 143 on SIGTERM, after the outputs in progress are cleaned up.
+The error contract (docs/guide/errors.md): exit 0 on success; 1 only when a simulation differs from the
+golden model; 2 for any bad input, option, file or environment (one line on stderr, no traceback, no
+half-written output); 130 on SIGINT and 143 on SIGTERM, after the outputs in progress are cleaned up.
+
+A signal during start-up (the imports of numpy, Amaranth and the project, before any output exists) ends
+the process at once with the same one line and code: the handlers are installed before those imports when
+this module is the program (`sws`, `python -m sws`, `python -m sws.cli`), not when a library imports it.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import os
 import signal
 import sys
-import warnings
 
-from mapper.common import SwsError
-from mapper.common import os_error
+_STARTUP_EXIT = {signal.SIGINT: (130, b"sws: interrupted\n"), signal.SIGTERM: (143, b"sws: terminated\n")}
+
+
+def _exit_at_start_up(signum, frame):
+    code, line = _STARTUP_EXIT[signum]
+    try:
+        os.write(2, line)
+    finally:
+        os._exit(code)
+
+
+def _is_the_program() -> bool:
+    argv0 = sys.argv[0] if sys.argv else ""
+    return __name__ == "__main__" or os.path.basename(argv0) == "sws" or \
+        argv0.endswith(os.path.join("sws", "__main__.py"))
+
+
+if _is_the_program():
+    for _sig in _STARTUP_EXIT:
+        if signal.getsignal(_sig) is not signal.SIG_IGN:    # an ignored signal (nohup, a background job) stays so
+            signal.signal(_sig, _exit_at_start_up)
+
+import argparse  # noqa: E402  (after the start-up handlers: an interrupt during the imports is one line)
+import importlib  # noqa: E402
+import warnings  # noqa: E402
+
+from mapper.common import ESCAPE, SwsError, os_error, recording_inputs  # noqa: E402
 
 #: Subcommand modules under sws.commands, in the order `sws --help` lists them.
 COMMANDS = ("flow", "map", "rtl", "sim", "synth", "laws", "sweep", "fidelity", "prune", "explore", "input-aware")
@@ -54,18 +81,31 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _printable_streams() -> None:
+    """A result or message naming a file whose name is not UTF-8 is printed with \\xNN escapes
+    (mapper.common.ESCAPE), not refused."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors=ESCAPE)
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
-    previous = None
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        for sig, handler in ((signal.SIGTERM, _terminate), (signal.SIGINT, signal.default_int_handler)):
+            if signal.getsignal(sig) is not signal.SIG_IGN:     # an ignored signal stays ignored
+                previous[sig] = signal.signal(sig, handler)
     except ValueError:          # not the main thread (a library caller's worker): leave signals alone
         pass
     try:
-        with warnings.catch_warnings():
+        _printable_streams()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(argv).parse_args(argv)
+        with warnings.catch_warnings(), recording_inputs():
             # numpy's overflow warnings would break the one-line contract; a result that overflowed is
-            # refused where it is written (mapper.common.outputs.dumps_json) or checked (the golden model).
+            # refused where it is written (mapper.common.dumps_json) or checked (the golden model).
             warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered",
                                     RuntimeWarning)
             return args.run(args) or 0
@@ -90,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         print("sws: terminated", file=sys.stderr)
         return 143
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

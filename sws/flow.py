@@ -10,10 +10,11 @@ import numpy as np
 from hwgen.params import TileParams
 from hwgen.verilog import write_rtl
 from mapper.config import ArrayConfig
-from mapper.common import dumps_json, write_atomic
+from mapper.common import check_output_dir, claim_dir, dumps_json, write_atomic
 from mapper.job import map_to_folder
 from mapper.plan import load_plan
 from mapper.cost import format_table
+from mapper.sources import check_source
 from sim.check import simulate_plan
 from sim.netlist import synthesize_checked
 
@@ -30,6 +31,11 @@ def run_flow(weights: str, cfg: ArrayConfig, sparsity: float, out: str, *, synth
     of the first layer. Returns the exit code: 0, or 1 when the simulation differs from the golden model.
     `quiet`: the simulators' status lines (compiling ...) are not shown."""
     plan_dir = os.path.join(out, "plan")
+    # The flow fills `out` piece by piece (plan, rtl, sim, synth): it must be sws's own folder (or new), and
+    # it is made only once the weight source is known to be readable.
+    check_output_dir(out, [weights], "flow output folder", replaced=False)
+    check_source(weights)
+    claim_dir(out, [weights], "flow output folder")
     say(f"== map {weights} at sparsity {sparsity} onto {cfg.hw.rows} x {cfg.hw.cols} crossbars")
     report = map_to_folder(weights, cfg, sparsity, plan_dir, progress=progress)
     say(format_table(report))

@@ -5,7 +5,13 @@
   is empty, so `-o .` or `-o ~/project` is refused instead of emptied. An input of the run is never inside
   what is replaced, and the current folder is never replaced.
 - A file output is written to a hidden temporary file beside it and renamed over it; it is never an input
-  of the run.
+  of the run, and never replaces anything but a regular file (a device, a FIFO or a socket is refused).
+- "An input of the run" is compared by device and inode, not by name: the files named in `inputs`, and
+  every file the run opened through mapper.common.reading (within its `recording_inputs` block, as
+  every `sws` command runs), so a hard link, another spelling or a file read on the way (a macro file,
+  a plan's ROM image) is caught as well as the named weights.
+- A file written inside an output folder that is filled in place (`within`: an explore folder) is never
+  written through a symbolic link: a link there, or on the way to it, is refused.
 - The renames and the clean-up run with SIGINT and SIGTERM held, so an interrupted run leaves either the
   old output or the new one, and no temporary (sws/cli.py turns SIGTERM into an exception, so these
   context managers clean up). Temporaries of a killed run (SIGKILL, power loss) are named after its
@@ -18,19 +24,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
-import math
 import os
 import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 
 from .errors import SwsError
+from .identity import held_input, input_ids
+from .reading import file_kind
+from .text import ESCAPE
 
 __all__ = ["MARKER", "atomic_dir", "atomic_path", "write_atomic", "check_output_dir", "check_output_file",
-           "claim_dir", "dumps_json", "os_error"]
+           "claim_dir", "os_error"]
 
 #: The file that marks a folder as written by sws, so that a later run may replace it.
 MARKER = ".sws-output"
@@ -103,15 +111,19 @@ def _check_parent(path: str, what: str) -> None:
         raise SwsError(f"{path}: cannot write the {what}: {probe} is not writable")
 
 
-def check_output_dir(path: str, inputs=(), what: str = "output folder") -> None:
+def check_output_dir(path: str, inputs=(), what: str = "output folder", *, replaced: bool = True) -> None:
     """An SwsError unless the folder `path` may be (re)placed by this run.
 
-    It may if it does not exist, or is empty, or holds the MARKER of an earlier run; and it must hold
-    none of `inputs` and not the current folder.
+    It may if it does not exist, or is empty, or holds the MARKER of an earlier run; and it must neither be
+    nor hold any input of the run (the named `inputs` and those opened through mapper.common.reading,
+    compared by device and inode) and not the current folder. A folder filled in place (`replaced` False,
+    claim_dir) deletes nothing, so only the inputs named by path are checked.
     """
     full = _resolve(path, what)
     if os.path.exists(full) and not os.path.isdir(full):
-        raise SwsError(f"{path}: the {what} must be a folder, but a file is there")
+        mode = os.stat(full).st_mode
+        raise SwsError(f"{path}: the {what} must be a folder, but {'a file' if stat.S_ISREG(mode) else file_kind(mode)} "
+                       f"is there")
     _check_parent(full, what)
     for name in inputs:
         if name and os.path.exists(name) and _inside(name, full):
@@ -127,13 +139,18 @@ def check_output_dir(path: str, inputs=(), what: str = "output folder") -> None:
             raise os_error(e, f"reading the {what}") from None
         if entries and MARKER not in entries:
             raise SwsError(f"{path}: the {what} already exists and holds files sws did not write "
-                           f"(no {MARKER} marker), so it is not replaced: choose a new or empty folder")
+                           f"(no {MARKER} marker), so it is not {'replaced' if replaced else 'written into'}: "
+                           f"choose a new or empty folder")
+        held = held_input(full, input_ids(inputs)) if replaced else None
+        if held:
+            raise SwsError(f"{path}: the {what} is or holds the input {held}, which replacing it would delete: "
+                           f"choose another output folder")
 
 
 def claim_dir(path: str, inputs=(), what: str = "output folder") -> None:
     """For a run that fills its output folder piece by piece (and resumes): check it as check_output_dir
     does, then make it (if need be) and mark it as written by sws, so that the next run may use it again."""
-    check_output_dir(path, inputs, what)
+    check_output_dir(path, inputs, what, replaced=False)
     try:
         os.makedirs(path, exist_ok=True)
         marker = os.path.join(path, MARKER)
@@ -144,15 +161,45 @@ def claim_dir(path: str, inputs=(), what: str = "output folder") -> None:
         raise os_error(e, f"making the {what}") from None
 
 
-def check_output_file(path: str, inputs=(), what: str = "output file") -> None:
-    """An SwsError unless `path` can be written as a file that is none of `inputs`."""
-    full = _resolve(path, what)
+def check_output_file(path: str, inputs=(), what: str = "output file", *, within: str | None = None) -> None:
+    """An SwsError unless `path` can be written as a regular file that is none of the run's inputs.
+
+    An existing `path` must be a regular file (a device, a FIFO, a socket is never replaced) and none of
+    `inputs` or of the inputs the run opened, by device and inode. With `within` (an output folder filled
+    in place), `path` must lie inside it with no symbolic link on the way or at `path` itself.
+    """
+    if within is not None:
+        _check_within(path, within, what)
+        full = os.path.abspath(path)
+    else:
+        full = _resolve(path, what)
     if os.path.isdir(full):
         raise SwsError(f"{path}: the {what} must be a file, but a folder is there")
+    if os.path.lexists(full):
+        st = os.stat(full)
+        if not stat.S_ISREG(st.st_mode):
+            raise SwsError(f"{path}: the {what} is {file_kind(st.st_mode)}, which sws never replaces: "
+                           f"an output is a regular file")
+        held = input_ids(inputs).get((st.st_dev, st.st_ino))
+        if held:
+            raise SwsError(f"{path}: the {what} is the input {held}; writing it would destroy it")
     _check_parent(full, what)
     for name in inputs:
         if name and os.path.exists(name) and os.path.realpath(name) == full:
             raise SwsError(f"{path}: the {what} is the input {name}; writing it would destroy it")
+
+
+def _check_within(path: str, folder: str, what: str) -> None:
+    """`path` inside `folder`, reached without a symbolic link (the folder itself may be one)."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+    if rel == os.curdir or rel.startswith(os.pardir):
+        raise SwsError(f"{path}: the {what} is not inside the output folder {folder}")
+    at = folder
+    for part in rel.split(os.sep):
+        at = os.path.join(at, part)
+        if os.path.islink(at):
+            raise SwsError(f"{at}: a symbolic link inside the output folder {folder}: sws writes its outputs "
+                           f"there itself and never through a link (remove it)")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -268,12 +315,13 @@ def _commit_dir(tmp: str, path: str, shown: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str, *, inputs=()):
+def atomic_path(path: str, *, inputs=(), within: str | None = None):
     """Yield a temporary file name beside `path`; on success the file is renamed over `path`, on failure
-    it is removed. For writers that take a file name (a waveform, np.save)."""
+    it is removed. For writers that take a file name (a waveform, np.save). `inputs` and `within` as in
+    `check_output_file`, which is checked again just before the rename (inputs read meanwhile count)."""
     shown = path
-    check_output_file(path, inputs)
-    path = _resolve(path, "output file")
+    check_output_file(path, inputs, within=within)
+    path = os.path.abspath(path) if within is not None else _resolve(path, "output file")
     parent = os.path.dirname(path)
     tmp = None
     try:
@@ -290,6 +338,7 @@ def atomic_path(path: str, *, inputs=()):
             yield tmp
         except OSError as e:
             raise os_error(e, f"writing the output file {shown}") from None
+        check_output_file(shown, inputs, within=within)
         with _signals_held():
             try:
                 os.replace(tmp, path)
@@ -301,39 +350,14 @@ def atomic_path(path: str, *, inputs=()):
                 os.unlink(tmp)
 
 
-def write_atomic(path: str, content, *, binary: bool = False, inputs=()) -> None:
+def write_atomic(path: str, content, *, binary: bool = False, inputs=(), within: str | None = None) -> None:
     """Write a file whole or not at all. `content` is text (bytes with `binary`) or a function of the
-    open file that writes it; `inputs` are files of the run that `path` must not be."""
-    with atomic_path(path, inputs=inputs) as tmp:
-        with open(tmp, "wb" if binary else "w") as f:
+    open file that writes it; `inputs` are files of the run that `path` must not be; `within` as in
+    `check_output_file`. Text is UTF-8; a character it cannot hold (a file name that is not UTF-8) is
+    written as a backslash escape."""
+    with atomic_path(path, inputs=inputs, within=within) as tmp:
+        with (open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8", errors=ESCAPE)) as f:
             if callable(content):
                 content(f)
             else:
                 f.write(content)
-
-
-def _first_non_finite(obj, where="$"):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return where, obj
-    if isinstance(obj, dict):
-        items = obj.items()
-    elif isinstance(obj, (list, tuple)):
-        items = enumerate(obj)
-    else:
-        return None
-    for k, v in items:
-        found = _first_non_finite(v, f"{where}.{k}" if isinstance(obj, dict) else f"{where}[{k}]")
-        if found:
-            return found
-    return None
-
-
-def dumps_json(obj, *, what: str = "the result", **kwargs) -> str:
-    """Standard JSON text (RFC 8259: no NaN or Infinity); an SwsError naming the first non-finite value."""
-    try:
-        return json.dumps(obj, allow_nan=False, **kwargs)
-    except ValueError:
-        found = _first_non_finite(obj)
-        at = f" ({found[0]} = {found[1]})" if found else ""
-        raise SwsError(f"{what} holds a number too large for JSON{at}: an input (such as --e8) is out of "
-                       f"any meaningful range") from None

@@ -47,17 +47,18 @@ class ArrayConfig:
         for part, value in parts.items():
             object.__setattr__(self, part, value)
         table = self.energy.law_table
-        need = max(8, self.hw.full_resolution)
+        need = max(8, self.hw.adc_bits)
         if table is not None and len(table) < need:
             raise SwsError(f"law_table must give at least {need} entries (1..8 bits for the calibration, and up "
-                           f"to the full resolution {self.hw.full_resolution}), not {len(table)}")
+                           f"to the widest conversion {self.hw.adc_bits}), not {len(table)}")
         if self.mapping.placement == "balanced" and not self.hw.adc_mux:
             raise SwsError("placement 'balanced' balances the ADC groups of adc_mux >= 1; with adc_mux 0 (a full "
                            "switch matrix) any ADC converts any column: use placement 'fixed'")
         top = MODELS[self.energy.law].max_bits
-        if top is not None and self.hw.full_resolution > top:
+        if top is not None and self.hw.adc_bits > top:
             raise SwsError(f"law {self.energy.law!r} covers ADCs of at most {top} bits, but rows {self.hw.rows} "
-                           f"need {self.hw.full_resolution} (rows must be at most {2 ** top - 1})")
+                           f"need {self.hw.adc_bits}{' (with the bipolar drive sign bit)' if self.hw.sign_bits else ''}"
+                           f" (rows must be at most {2 ** (top - self.hw.sign_bits) - 1})")
 
     def __setattr__(self, name, value):
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")

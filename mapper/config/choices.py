@@ -14,6 +14,8 @@ ORDERINGS = ("sorted", "natural", "signed", "gray")
 POLICIES = ("column", "section", "full", "dense")
 SECTIONINGS = ("plain", "optimal", "refined")
 PLACEMENTS = ("fixed", "balanced")
+#: Largest resolution cap in bits: no ADC of a crossbar column converts more.
+MAX_CAP = 32
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,6 @@ class MappingConfig:
             raise SwsError("policy 'dense' is the plain-sectioned reference: it needs sectioning 'plain'")
         if self.cap is not None:
             positive_int("cap", self.cap)
+            if self.cap > MAX_CAP:
+                raise SwsError(f"cap must be at most {MAX_CAP} bits (the full resolution of the largest array is "
+                               f"17), not {self.cap}")

@@ -7,8 +7,9 @@
   2**t), then those of the negative inputs (weights -2**t). A small negative input sets only its own
   low-order magnitude bits, where in two's complement it sets every high-order bit: real activations,
   mostly small, leave the high steps of both passes nearly empty. Inputs lie in -(2**(A-1)-1)..2**(A-1)-1.
-- `bipolar` (analysis only, mapper.cost.input_aware): one pass of A-1 magnitude steps whose rows are driven
-  +1, 0 or -1 by the input's sign; the column sum is signed and its conversion needs one bit more.
+- `bipolar`: one pass of A-1 magnitude steps whose rows are driven +1, 0 or -1 by the input's sign (weights
+  2**t); the column sum is signed and its conversion needs one bit more (`sign_bits`). The mapper, the
+  event model and the golden model take it; the RTL does not build it yet (`BUILT`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,23 @@ import numpy as np
 
 from ..common import SwsError
 
-__all__ = ["ENCODINGS", "step_count", "step_weights", "drive_steps", "input_range"]
+__all__ = ["ENCODINGS", "BUILT", "step_count", "step_weights", "drive_steps", "input_range", "sign_bits"]
 
-ENCODINGS = ("twos", "signmag")
+ENCODINGS = ("twos", "signmag", "bipolar")
+#: The encodings the controller's RTL builds (hwgen): bipolar is the mapper's and the golden model's only.
+BUILT = ("twos", "signmag")
+
+
+def sign_bits(encoding: str) -> int:
+    """Bits a conversion needs beyond its column's count: 1 for the bipolar drive's signed column sums."""
+    return 1 if encoding == "bipolar" else 0
 
 
 def _check(encoding: str, signed: bool) -> None:
     if encoding not in ENCODINGS:
         raise SwsError(f"input encoding must be one of {', '.join(ENCODINGS)}, not {encoding!r}")
-    if encoding == "signmag" and not signed:
-        raise SwsError("input encoding 'signmag' is for signed inputs: unsigned inputs are already magnitudes")
+    if encoding in ("signmag", "bipolar") and not signed:
+        raise SwsError(f"input encoding {encoding!r} is for signed inputs: unsigned inputs are already magnitudes")
 
 
 def input_range(input_bits: int, signed: bool, encoding: str = "twos") -> tuple[int, int]:
@@ -41,7 +49,7 @@ def input_range(input_bits: int, signed: bool, encoding: str = "twos") -> tuple[
 def step_count(input_bits: int, signed: bool, encoding: str = "twos") -> int:
     """Drive steps per input vector: A (two's complement or unsigned), 2 * (A - 1) (sign-magnitude)."""
     _check(encoding, signed)
-    return 2 * (input_bits - 1) if encoding == "signmag" else input_bits
+    return 2 * (input_bits - 1) if encoding == "signmag" else input_bits - 1 if encoding == "bipolar" else input_bits
 
 
 def step_weights(input_bits: int, signed: bool, encoding: str = "twos") -> np.ndarray:
@@ -50,6 +58,8 @@ def step_weights(input_bits: int, signed: bool, encoding: str = "twos") -> np.nd
     if encoding == "signmag":
         mag = 2 ** np.arange(input_bits - 1, dtype=np.int64)
         return np.concatenate([mag, -mag])
+    if encoding == "bipolar":
+        return 2 ** np.arange(input_bits - 1, dtype=np.int64)
     w = 2 ** np.arange(input_bits, dtype=np.int64)
     if signed:
         w[-1] = -w[-1]
@@ -57,11 +67,17 @@ def step_weights(input_bits: int, signed: bool, encoding: str = "twos") -> np.nd
 
 
 def drive_steps(x, input_bits: int, signed: bool, encoding: str = "twos") -> np.ndarray:
-    """(..., P, K) uint8: the row drive of each step for integer inputs x (..., K).
+    """(..., P, K) uint8: the row drive of each step for integer inputs x (..., K); int8 of -1, 0, +1 for the
+    bipolar drive.
 
     sum over steps of weight[p] * drive[..., p, k] equals x[..., k] for every input in `input_range`.
     """
     x = np.asarray(x, dtype=np.int64)
+    if encoding == "bipolar":
+        _check(encoding, signed)
+        t = np.arange(input_bits - 1)[:, None]
+        mag = (np.abs(x)[..., None, :] >> t) & 1
+        return (mag * np.sign(x)[..., None, :]).astype(np.int8)
     if encoding == "signmag":
         _check(encoding, signed)
         t = np.arange(input_bits - 1)[:, None]

@@ -29,8 +29,9 @@ def adc_area(cfg: ArrayConfig, bits) -> np.ndarray:
 
 
 def energy_table(cfg: ArrayConfig, max_bits: int | None = None) -> np.ndarray:
-    """E[b] for b = 0..max_bits, with E[0] = 0 (a column that is never converted costs nothing)."""
-    max_bits = cfg.hw.full_resolution if max_bits is None else max_bits
+    """E[b] for b = 0..max_bits (default the widest conversion, hw.adc_bits), with E[0] = 0 (a column that is
+    never converted costs nothing)."""
+    max_bits = cfg.hw.adc_bits if max_bits is None else max_bits
     e = np.zeros(max_bits + 1)
     e[1:] = conversion_energy(cfg, np.arange(1, max_bits + 1))
     return e

@@ -14,6 +14,9 @@ __all__ = ["LAWS", "EnergyConfig"]
 
 
 LAWS = tuple(MODELS)   # isaac (default), neurosim, murmann, mnsim, walden, thermal, table
+#: Largest e8_pj: 1 uJ per 8-bit conversion, six orders above any published ADC, at which every law's energies
+#: up to 16 bits stay finite (--e8 1e308 printed infinities).
+MAX_E8_PJ = 1e6
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class EnergyConfig:
     def __post_init__(self):
         one_of("law", self.law, LAWS)
         finite("e8_pj", self.e8_pj, positive=True)
+        if self.e8_pj > MAX_E8_PJ:
+            raise SwsError(f"e8_pj must be at most {MAX_E8_PJ:g} pJ per 8-bit conversion (a microjoule, six orders "
+                           f"above any published ADC), not {self.e8_pj!r}")
         if self.law in PUBLISHED and self.e8_pj != DEFAULT_E8_PJ:
             raise SwsError(f"e8_pj calibrates the relative laws (walden, thermal, table); law {self.law!r} has "
                            f"its own published energies, so e8_pj must stay {DEFAULT_E8_PJ}, not {self.e8_pj!r}")
@@ -74,7 +80,10 @@ class EnergyConfig:
                 raise SwsError(f"law_table must be a list of numbers, not {self.law_table!r}") from None
             object.__setattr__(self, "law_table", table)
             if not all(math.isfinite(x) and x > 0 for x in table):
-                raise SwsError(f"law_table entries must be positive finite numbers, not {table}")
+                raise SwsError(f"law_table entries must be positive finite numbers, not {table}"[:200])
+            if len(table) < 8:
+                raise SwsError(f"law_table must give at least 8 entries (1..8 bits: the law is calibrated at 8 "
+                               f"bits), not {len(table)}")
         elif self.law_table is not None:
             raise SwsError(f"law_table is only used with law 'table', not with law {self.law!r}")
 

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 
 from ..common import one_of, positive_int
 from ..common import SwsError
-from .drive import ENCODINGS as INPUT_ENCODINGS, input_range, step_count, step_weights
+from .drive import ENCODINGS as INPUT_ENCODINGS, input_range, sign_bits, step_count, step_weights
 
-__all__ = ["clog2", "HardwareConfig"]
+__all__ = ["clog2", "HardwareConfig", "LIMITS"]
+
+
+#: Upper bounds of the size-like fields: far beyond any published CIM macro (ISAAC's crossbars are 128 x 128,
+#: NeuroSim's largest subarrays 1024 x 1024) and small enough that every table, loop and netlist sized by
+#: them stays within seconds and memory (`--banks 2**40` was a hang, not an error).
+LIMITS = {"rows": 65536, "cols": 65536, "n_adc": 4096, "banks": 256, "beat": 4096}
 
 
 def clog2(n: int) -> int:
@@ -58,6 +64,12 @@ class HardwareConfig:
     double_buffer : bool
         A ping-pong input buffer: the next vector loads while the current one runs and streams out
         (docs/design.md, double buffering). False: one vector at a time.
+    wordline_slots : int
+        Segmented wordlines (docs/design.md section 4): each row of a crossbar is split into local wordlines of
+        this many slots, each with its own driver, and a section's drive charges only its segment's columns.
+        0 (the default): the wordline spans the whole crossbar, as in ISAAC. A property of the analog
+        array: the controller's netlist does not depend on it (the array decodes `section` into the
+        crossbar, slot and segment).
     """
 
     rows: int = 128
@@ -73,10 +85,14 @@ class HardwareConfig:
     banks: int = 1
     beat: int = 1
     double_buffer: bool = False
+    wordline_slots: int = 0
 
     def __post_init__(self):
-        positive_int("rows", self.rows)
-        positive_int("cols", self.cols)
+        for name, top in LIMITS.items():
+            value = getattr(self, name)
+            positive_int(name, value)
+            if value > top:
+                raise SwsError(f"{name} must be at most {top} (what hardware of this kind can hold), not {value}")
         positive_int("weight_bits", self.weight_bits)
         if self.weight_bits > 15:
             raise SwsError(f"weight_bits must be at most 15, not {self.weight_bits}")
@@ -86,15 +102,12 @@ class HardwareConfig:
         if self.input_bits > 16:
             raise SwsError(f"input_bits must be at most 16, not {self.input_bits}")
         positive_int("group", self.group)
-        positive_int("n_adc", self.n_adc)
         one_of("input_encoding", self.input_encoding, INPUT_ENCODINGS)
-        if self.input_encoding == "signmag" and not self.input_signed:
-            raise SwsError("input_encoding 'signmag' is for signed inputs: unsigned inputs are already magnitudes "
-                           "(use input_encoding 'twos')")
+        if self.input_encoding in ("signmag", "bipolar") and not self.input_signed:
+            raise SwsError(f"input_encoding {self.input_encoding!r} is for signed inputs: unsigned inputs are already "
+                           f"magnitudes (use input_encoding 'twos')")
         if not isinstance(self.input_aware, bool):
             raise SwsError(f"input_aware must be true or false, not {self.input_aware!r}")
-        positive_int("banks", self.banks)
-        positive_int("beat", self.beat)
         if self.beat & (self.beat - 1):
             raise SwsError(f"beat must be a power of two, not {self.beat}")
         if not isinstance(self.double_buffer, bool):
@@ -107,6 +120,10 @@ class HardwareConfig:
         if self.adc_mux > self.slot_cols:
             raise SwsError(f"adc_mux must be at most the slot's {self.slot_cols} columns (2 * weight_bits * group), "
                            f"not {self.adc_mux}")
+        positive_int("wordline_slots", self.wordline_slots, minimum=0)
+        if self.wordline_slots > self.slots_per_crossbar:
+            raise SwsError(f"wordline_slots must be at most the {self.slots_per_crossbar} slots of a crossbar "
+                           f"(0: one wordline spanning it), not {self.wordline_slots}")
         if self.adc_mux and self.n_adc != self.mux_adcs(self.adc_mux):
             raise SwsError(f"n_adc must be ceil(slot columns {self.slot_cols} / adc_mux {self.adc_mux}) = "
                            f"{self.mux_adcs(self.adc_mux)} with adc_mux {self.adc_mux} (one ADC per group of "
@@ -116,6 +133,17 @@ class HardwareConfig:
     def full_resolution(self) -> int:
         """Bits that hold any count of a full section: ceil(log2(R + 1))."""
         return math.ceil(math.log2(self.rows + 1))
+
+    @property
+    def sign_bits(self) -> int:
+        """Bits a conversion takes beyond its planned resolution: 1 with the bipolar drive (a signed column
+        sum), else 0."""
+        return sign_bits(self.input_encoding)
+
+    @property
+    def adc_bits(self) -> int:
+        """The widest conversion the ADCs make: the full resolution, plus the bipolar drive's sign bit."""
+        return self.full_resolution + self.sign_bits
 
     @property
     def slot_cols(self) -> int:
@@ -129,6 +157,17 @@ class HardwareConfig:
     @property
     def slots_per_crossbar(self) -> int:
         return self.cols // self.slot_cols
+
+    @property
+    def wordline_columns(self) -> float:
+        """Columns one row drive charges: the crossbar's C split evenly over its wordline segments (C with
+        one wordline; with segments of S slots about S * slot_cols, the crossbar's unused columns shared)."""
+        return self.cols / self.wordline_segments
+
+    @property
+    def wordline_segments(self) -> int:
+        """Local wordlines (each with its driver) per crossbar row: 1, or ceil(slots / wordline_slots)."""
+        return -(-self.slots_per_crossbar // self.wordline_slots) if self.wordline_slots else 1
 
     @property
     def weight_max(self) -> int:

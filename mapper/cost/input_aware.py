@@ -55,8 +55,9 @@ def _placed(lm: LayerMap):
     """(res, m, group) of each section's slot columns (S, SC) at their slot columns (mapper.sectioning.placement), and
     each column's ADC group (slot // adc_mux; 0 for all with a full switch matrix)."""
     s_count = lm.sec.n_sections
-    res = lm.res.reshape(s_count, -1)
-    ones = lm.sec.counts.reshape(s_count, -1).astype(np.int64)
+    sc = lm.cfg.hw.slot_cols                      # (not -1: a layer with no sections has S = 0)
+    res = lm.res.reshape(s_count, sc)
+    ones = lm.sec.counts.reshape(s_count, sc).astype(np.int64)
     slot = np.broadcast_to(np.arange(res.shape[1]), res.shape)
     mux = lm.cfg.hw.adc_mux
     if not mux:
@@ -112,7 +113,7 @@ def _tables(lm: LayerMap, e: np.ndarray, extra_bit: bool, bits: np.ndarray | Non
     sc = bits.shape[1]
     pad = -sc % n_adc
     batched = np.concatenate([bits, np.zeros((bits.shape[0], pad, rows + 1), bits.dtype)], axis=1)
-    cycles = batched.reshape(bits.shape[0], -1, n_adc, rows + 1).max(axis=2).sum(axis=1)
+    cycles = batched.reshape(bits.shape[0], batched.shape[1] // n_adc, n_adc, rows + 1).max(axis=2).sum(axis=1)
     return energy, conv, sar, cycles
 
 
@@ -125,7 +126,7 @@ def _full(lm: LayerMap, e: np.ndarray, extra_bit: bool):
         cycles = _batch_cycles(lm, bits)
     else:
         batched = np.concatenate([bits, np.zeros((bits.shape[0], -bits.shape[1] % n_adc), bits.dtype)], axis=1)
-        cycles = batched.reshape(bits.shape[0], -1, n_adc).max(axis=2).sum(axis=1)
+        cycles = batched.reshape(bits.shape[0], batched.shape[1] // n_adc, n_adc).max(axis=2).sum(axis=1)
     return e[bits].sum(axis=1), np.count_nonzero(bits, axis=1), bits.sum(axis=1), cycles
 
 
@@ -153,17 +154,21 @@ def _section_rows_and_ones(lm: LayerMap) -> tuple[np.ndarray, np.ndarray]:
     """Per section: the rows it drives and the cells holding a 1 (0 for a section with no converted column,
     which is never driven)."""
     s_count = lm.sec.n_sections
-    active = (lm.res.reshape(s_count, -1) > 0).any(axis=1)
-    return lm.sec.sec_len * active, lm.sec.counts.reshape(s_count, -1).sum(axis=1) * active
+    sc = lm.cfg.hw.slot_cols                      # (not -1: a layer with no sections has S = 0)
+    active = (lm.res.reshape(s_count, sc) > 0).any(axis=1)
+    return lm.sec.sec_len * active, lm.sec.counts.reshape(s_count, sc).sum(axis=1) * active
 
 
-def macro_energy(fixed_pj: float, cost: dict, m) -> float:
+def macro_energy(fixed_pj: float, cost: dict, m, wordline_columns: int | None = None) -> float:
     """Whole-macro energy per vector (mapper.cost.macro's components) of a weight-only or input-aware cost:
     the ADCs, one sample-and-hold and one shift-add per conversion, one DAC drive per driven row per step
-    and one cell read per 1-cell on a driven row per step, plus `fixed_pj` (buffers, input register and
-    tables, which the drive does not change)."""
+    (over a wordline of `wordline_columns` columns, default the macro's full span) and one cell read per
+    1-cell on a driven row per step, plus `fixed_pj` (buffers, input register and tables, which the drive
+    does not change)."""
+    span = 1.0 if wordline_columns is None else wordline_columns / m["dac_columns"]
     return (cost["energy_pj"] + cost["conversions"] * (m["sample_hold_pj"] + m["shift_add_pj"])
-            + cost["row_steps"] * m["dac_pj_per_row_plane"] + cost["cell_steps"] * m["cell_read_pj"] + fixed_pj)
+            + cost["row_steps"] * m["dac_pj_per_row_plane"] * span + cost["cell_steps"] * m["cell_read_pj"]
+            + fixed_pj)
 
 
 def step_bounds(lm: LayerMap, x, encoding: str = "twos", *, membership: np.ndarray | None = None) -> np.ndarray:
@@ -221,20 +226,19 @@ def load_layer_inputs(path: str, layers) -> dict:
     import os
 
     from ..common import SwsError
-    if not os.path.isfile(path):
+    from ..sources import read_npy, read_npz
+    if not os.path.lexists(path) or os.path.isdir(path):
         raise SwsError(f"{path}: no such inputs file (a .npy array for one layer, or a .npz of one per layer)")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise SwsError(f"{path}: not a readable .npy or .npz file ({e})") from None
-    if isinstance(loaded, np.ndarray):
+    # Read through mapper.sources (and so mapper.common.reading): a regular file, its arrays bounded by their
+    # headers before they are read, dates and durations refused; .npy and .npz told apart by the extension,
+    # and the first bytes must agree.
+    if not path.lower().endswith(".npz"):
         if len(layers) != 1:
             raise SwsError(f"{path}: a .npy file gives the inputs of one layer, but the source has {len(layers)}: "
                            f"give a .npz with one array per layer name")
-        arrays = {layers[0].layer.name: loaded}
+        arrays = {layers[0].layer.name: read_npy(path, bytes_per_value=128, what="to simulate")}
     else:
-        with loaded:
-            arrays = {k: loaded[k] for k in loaded.files}
+        arrays = read_npz(path, bytes_per_value=128, what="to simulate")
         unknown = sorted(set(arrays) - {l.layer.name for l in layers})
         if unknown:
             raise SwsError(f"{path}: no layer is named {unknown[0]!r} (the layers: "
@@ -244,7 +248,7 @@ def load_layer_inputs(path: str, layers) -> dict:
     for name, x in arrays.items():
         layer, where = by_name[name], f"{path}[{name}]"
         cfg = layer.cfg
-        if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
+        if x.dtype.kind not in "iu":     # by kind: numpy counts timedelta64 as an integer type
             raise SwsError(f"{where}: inputs must be integers, not {x.dtype}")
         x = x.reshape(1, -1) if x.ndim == 1 else x
         k = layer.layer.shape[0]

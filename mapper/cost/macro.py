@@ -1,33 +1,35 @@
-"""The whole macro around the ADCs (docs/design.md section 4): energy per input vector by component, area and cycles.
+"""The whole macro around the ADCs (docs/design.md section 4): the events of a plan priced by component, its
+area, and its cycles.
 
-Per-operation constants come from one named macro file (mapper/data/isaac_macro.json: the ISAAC tile's
+The events are counted by the one event model, mapper.schedule.events, on the controller's schedule
+(mapper.schedule: the cycles with banks, stream beats and double buffering); nothing is counted here. Per-
+operation constants come from one named macro file (mapper/data/isaac_macro.json: the ISAAC tile's
 published component figures as Accelergy's ISAAC tables give them, and labelled assumptions where none
-does), replaceable by a user file (`EnergyConfig.macro`, `--macro FILE`). Per input vector and layer:
+does), replaceable by a user file (`EnergyConfig.macro`, `--macro FILE`). Each event is priced once:
 
-- adc            the conversions, priced by the configuration's ADC model (mapper.config.energy);
-- sample_hold    one sample per conversion;
-- row_drivers    one 1-bit DAC drive per driven row per plane. A wordline spans its whole crossbar, so the
-                 sections that share one row list (natural order: every group's section of a row block) sit
-                 side by side in ceil(n / slots_per_crossbar) crossbars and are read under one drive per
-                 row; a section with its own row order (sorted, G = 1) drives its rows for itself alone.
-                 Only sections with a converted column are driven;
-- crossbar       one cell read per cell holding a 1 on a driven row, per plane;
-- shift_add      one 16-bit shift-and-add per conversion;
-- input_buffer   the vector's K inputs of A bits read from the buffer and moved over the bus, once;
-- input_register A bits read per driven row (the gather that feeds the row drivers);
-- output_buffer  the N outputs moved over the bus and written to the buffer, once;
-- tables         the section, row-index and column table bits the controller reads (docs/design.md
-                 section 5); the dense reference is the classic fixed design and reads none.
+- adc            conversions at b bits times E(b), the configuration's ADC model (mapper.config.energy);
+- sample_hold    sample_holds (one per conversion);
+- row_drivers    row_drives (a section's rows, per wordline activation) times the DAC's energy per row and
+                 plane, scaled by the columns the wordline spans over ISAAC's 128 (segmented wordlines,
+                 hardware wordline_slots: an assumption); wordline pulses and precharges are not priced on
+                 their own (ISAAC's DAC figure is the row's drive; no published precharge figure);
+- crossbar       cell_reads (1-cells on a driven row, per activation);
+- shift_add      shift_adds (one 16-bit shift-and-add per conversion);
+- input_buffer   inputs: A bits each read from the eDRAM buffer and moved over the bus;
+- input_register gathered_rows: A bits each read from the input register into the row drivers;
+- output_buffer  outputs: 16 bits each moved over the bus and written to the buffer;
+- tables         the section, row-index and column words read (sections, gathered_rows, column_words) at
+                 their widths (docs/design.md section 5); the dense reference is the classic fixed design
+                 and reads none.
 
-Area: the ADC bank (n_adc ADCs of the largest resolution the plan converts at, the law's area model),
-crossbar cells, row drivers and sample-and-holds per crossbar, one shift-add unit per ADC, the tables and
-the input register. Cycles: the controller's exact cycle model (docs/design.md section 6, as
-sim/golden.py computes it) at the default lanes, and the ADC bound; time = cycles / clock_hz.
+Area: the ADC banks (banks x n_adc ADCs of the largest resolution the plan converts at, the law's area
+model), crossbar cells, row drivers (one per row, and one per row and extra wordline segment) and
+sample-and-holds per crossbar, one shift-add unit per ADC, the tables, and the input register (two vectors
+when double-buffered). Time = cycles / clock_hz.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -35,16 +37,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..config import ArrayConfig
-from ..config import adc_area
-from ..common import SwsError
-from ..schedule import FLUSH, default_lanes, pipeline_depth
-from ..sectioning import lockstep_batches, mux_bound, placements
-from ..plan import rom_widths
-from ..sectioning import Sectioning
+from ..config import ArrayConfig, adc_area, energy_table
+from ..common import SwsError, note_input, read_json
+from ..plan import LayerPlan, build_layer_plan
+from ..schedule import Events, ScheduleParams, default_lanes, events_of_schedule, schedule
+from ..sectioning import LayerMap
 
 __all__ = ["Macro", "MacroCost", "MACRO_KEYS", "ENERGY_PARTS", "AREA_PARTS", "DEFAULT_MACRO", "load_macro",
-           "macro_of", "macro_cost", "row_activations", "cycle_estimate"]
+           "macro_of", "macro_cost", "plan_cost", "price_events", "macro_area", "section_ones"]
 
 DEFAULT_MACRO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
                              "isaac_macro.json")
@@ -67,13 +67,7 @@ class Macro:
 
 
 def _read_json(path: str) -> dict:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except OSError as e:
-        raise SwsError(f"{path}: cannot read the macro file: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise SwsError(f"{path}: the macro file is not JSON: {e.msg} at line {e.lineno}") from None
+    return read_json(path, what="macro file")   # a regular file, bounded, JSON within mapper.common.reading's limits
 
 
 def _constants(d: dict, path: str) -> dict:
@@ -124,99 +118,70 @@ def load_macro(path: str | None = None) -> Macro:
         mtime = os.path.getmtime(path)
     except OSError:
         raise SwsError(f"{path}: the macro file does not exist") from None
-    return _load(path, mtime)
+    macro = _load(path, mtime)
+    note_input(path)    # an input of the run even when cached: no output may replace it
+    return macro
 
 
 def macro_of(cfg: ArrayConfig) -> Macro:
     return load_macro(cfg.energy.macro)
 
 
-def row_activations(sec: Sectioning, active: np.ndarray) -> int:
-    """Rows driven per plane: sections with one row list share a drive, slots_per_crossbar at a time."""
-    cfg = sec.cfg
-    idx = np.nonzero(active)[0]
-    if not len(idx):
-        return 0
-    slots = cfg.hw.slots_per_crossbar
-    if cfg.mapping.ordering == "natural":   # every group has the same order: a row list is (start, length)
-        keys = sec.sec_start[idx].astype(np.int64) * (cfg.hw.rows + 1) + sec.sec_len[idx]
-        uniq, counts = np.unique(keys, return_counts=True)
-        return int(((-(-counts // slots)) * (uniq % (cfg.hw.rows + 1))).sum())
-    shared: dict[bytes, list[int]] = {}
-    for s in idx:
-        rows = sec.section_rows(int(s))
-        entry = shared.setdefault(rows.tobytes(), [len(rows), 0])
-        entry[1] += 1
-    return int(sum(length * -(-n // slots) for length, n in shared.values()))
+def price_events(events: Events, cfg: ArrayConfig, widths: dict | None = None) -> dict:
+    """The energy (pJ) of the events by component (ENERGY_PARTS), totals over their vectors. `widths`:
+    the plan's ROM field widths (mapper.plan.rom_widths), None for a design that reads no tables."""
+    m = macro_of(cfg)
+    hw = cfg.hw
+    e = energy_table(cfg, len(events.conversions) - 1)
+    io = m["buffer_pj_per_bit"] + m["bus_pj_per_bit"]
+    table_bits = 0
+    if widths is not None:
+        table_bits = (events.sections * sum(widths["sections"].values()) + events.gathered_rows
+                      * widths["rows"]["index"] + events.column_words * sum(widths["columns"].values()))
+    return {
+        "adc": float(np.dot(events.conversions, e)),
+        "sample_hold": events.sample_holds * m["sample_hold_pj"],
+        "row_drivers": events.row_drives * m["dac_pj_per_row_plane"] * hw.wordline_columns / m["dac_columns"],
+        "crossbar": events.cell_reads * m["cell_read_pj"],
+        "shift_add": events.shift_adds * m["shift_add_pj"],
+        "input_buffer": events.inputs * hw.input_bits * io,
+        "input_register": events.gathered_rows * hw.input_bits * m["register_pj_per_bit"],
+        "output_buffer": events.outputs * m["output_bits"] * io,
+        "tables": table_bits * m["register_pj_per_bit"],
+    }
 
 
-def cycle_estimate(sec: Sectioning, res: np.ndarray, lanes: int | None = None) -> dict:
-    """Cycles of one vector on the controller, and the ADC bound, from the sectioning and the resolutions.
-
-    The exact cycle model of docs/design.md section 6 (sim.golden.cycle_model computes it from a plan's ROM
-    images; tests check that both agree), with the sections in table order and each section's active
-    columns widest first (with adc_mux M >= 1: placed by the configuration's placement, and converted in
-    lockstep batches, batch k the k-th widest column of each ADC group; the bound is then the busiest
-    ADC's sum of resolutions per step, mapper.sectioning.placement). It is the weight-only schedule (every drive step of every section, each column
-    at its planned resolution): with `input_aware` hardware the cycles depend on the inputs
-    (sim.golden.cycle_model given them), and this is their upper bound, reached when no step is skipped.
-    """
-    cfg = sec.cfg
-    lanes = lanes or default_lanes(cfg.hw.rows)
-    k, n = sec.shape
-    a_bits, n_adc = cfg.hw.steps, cfg.hw.n_adc
-    flat = res.reshape(len(res), -1)
-    ordered = -np.sort(-flat, axis=1)                               # widest first
-    n_active = np.count_nonzero(flat, axis=1)
-    batch_sum = ordered[:, ::n_adc].sum(axis=1)                     # a batch lasts its widest column
-    last_batch = ordered[np.arange(len(flat)), np.maximum((n_active - 1) // n_adc * n_adc, 0)] \
-        if len(flat) else np.zeros(0, np.int64)
-    bound = int((a_bits * np.maximum(-(-flat.sum(axis=1) // n_adc), flat.max(axis=1, initial=0))).sum())
-    if cfg.hw.adc_mux:     # ADC groups of M columns: lockstep batches of the placed columns (mapper.sectioning.placement)
-        m = cfg.hw.adc_mux
-        perm = placements(flat, cfg)
-        placed = np.zeros_like(flat)
-        if len(flat):
-            np.put_along_axis(placed, perm, flat, axis=1)
-        batches = [lockstep_batches(p, m) for p in placed]
-        batch_sum = np.array([sum(b) for b in batches], np.int64)
-        last_batch = np.array([b[-1] if b else 0 for b in batches], np.int64)
-        bound = int(a_bits * sum(mux_bound(p, m) for p in placed))
-    a = 0
-    c_prev = l_prev = f_prev = f_last = None
-    for s in range(len(flat)):
-        nact = int(n_active[s])
-        if nact == 0:
-            a += 3
-            continue
-        q = a + 2 if c_prev is None else max(a + 2, c_prev + 1)
-        steps = -(-max(int(sec.sec_len[s]), nact) // lanes)
-        a = q + steps + 1
-        r = q + steps + 5
-        c = r if l_prev is None else max(r, l_prev + 1)
-        e = c + 1 if f_prev is None else max(c + 1, f_prev)
-        total = a_bits * int(batch_sum[s])
-        l_prev = e + total - int(last_batch[s])
-        f_prev = f_last = e + total
-        c_prev = c
-    # pipeline_depth and FLUSH: the latencies of mapper.schedule; + 1: the last batch's start leaves the
-    # controller through a register (no front phases, counted conversions). tests/mapper/test_macro.py checks
-    # that this estimate equals mapper.schedule.cycle_model on the plan's tables.
-    depth = pipeline_depth(n_adc)
-    run_end = a + 1 if f_last is None else max(f_last + 1 + depth + FLUSH, a + 1)
-    return {"cycles": k + run_end + 1 + 1 + n, "adc_bound": bound, "batch_cycles": int(a_bits * batch_sum.sum())}
+def macro_area(cfg: ArrayConfig, n_sections: int, top_bits: int, stored_bits: int, k: int) -> dict:
+    """Area (um^2) by component (AREA_PARTS) of a layer of `n_sections` sections whose widest conversion is
+    `top_bits`, with `stored_bits` table bits and K inputs."""
+    m = macro_of(cfg)
+    hw = cfg.hw
+    crossbars = -(-n_sections // hw.slots_per_crossbar)
+    adcs = hw.banks * hw.n_adc
+    return {
+        "adc_bank": adcs * float(adc_area(cfg, top_bits)) if top_bits else 0.0,
+        "crossbar_cells": crossbars * hw.rows * hw.cols * m["cell_area_um2"],
+        "row_drivers": crossbars * hw.rows * (m["dac_area_um2_per_row"]
+                                              * (m["bipolar_driver_area_factor"] if hw.sign_bits else 1)
+                                              + (hw.wordline_segments - 1) * m["segment_driver_area_um2_per_row"]),
+        "sample_hold": crossbars * hw.cols * m["sample_hold_area_um2_per_column"],
+        "shift_add": adcs * m["shift_add_area_um2"],
+        "tables": stored_bits * m["table_area_um2_per_bit"],
+        "input_register": (2 if hw.double_buffer else 1) * k * hw.input_bits * m["register_area_um2_per_bit"],
+    }
 
 
 @dataclass
 class MacroCost:
-    """What one input vector costs on a mapped layer, as a whole macro (pJ, um^2, cycles)."""
+    """What one input vector costs on a mapped layer, as a whole macro (pJ, um^2, cycles), and the events
+    behind it (per vector)."""
 
     energy: dict = field(default_factory=dict)     # ENERGY_PARTS -> pJ
     area: dict = field(default_factory=dict)       # AREA_PARTS -> um^2
-    cycles: int = 0
+    cycles: int = 0                                 # steady-state cycles per vector (throughput)
     adc_bound_cycles: int = 0
-    row_activations: int = 0                        # rows driven per plane
-    cell_reads: int = 0                             # per vector, all planes
+    latency: int = 0                                # one vector alone: first input to last output
+    events: dict = field(default_factory=dict)      # mapper.schedule.EVENTS -> count per vector
 
     @property
     def energy_pj(self) -> float:
@@ -226,69 +191,76 @@ class MacroCost:
     def area_um2(self) -> float:
         return float(sum(self.area.values()))
 
+    @property
+    def row_drives(self) -> float:
+        return self.events.get("row_drives", 0)
+
     def __add__(self, other: "MacroCost") -> "MacroCost":
+        ev = {}
+        for key in set(self.events) | set(other.events):
+            a, b = self.events.get(key, 0), other.events.get(key, 0)
+            if isinstance(a, list) or isinstance(b, list):
+                a, b = list(a or []), list(b or [])
+                n = max(len(a), len(b))
+                ev[key] = [(a[i] if i < len(a) else 0) + (b[i] if i < len(b) else 0) for i in range(n)]
+            else:
+                ev[key] = a + b
         return MacroCost({k: self.energy.get(k, 0.0) + other.energy.get(k, 0.0) for k in ENERGY_PARTS},
                          {k: self.area.get(k, 0.0) + other.area.get(k, 0.0) for k in AREA_PARTS},
                          self.cycles + other.cycles, self.adc_bound_cycles + other.adc_bound_cycles,
-                         self.row_activations + other.row_activations, self.cell_reads + other.cell_reads)
+                         self.latency + other.latency, ev)
 
 
-def macro_cost(sec: Sectioning, res: np.ndarray, adc_pj: float, *, tables: bool = True,
-               cycles: bool = True) -> MacroCost:
-    """The macro energy breakdown, area and cycles of one layer's plan (see the module docstring).
+def section_ones(lm: LayerMap) -> np.ndarray:
+    """(S,) the 1-cells of each section of a mapped layer (all in its rows and active columns)."""
+    return lm.sec.counts.reshape(lm.sec.n_sections, -1).sum(axis=1, dtype=np.int64)
+
+
+def plan_cost(lp: LayerPlan, *, ones: np.ndarray | None = None, tables: bool = True, x=None, params=None,
+              cycles: bool = True) -> MacroCost:
+    """The macro cost per input vector of a plan (or a plan's tables, with `ones` each section's 1-cells):
+    its events (mapper.schedule.events) priced, its area and cycles.
 
     Parameters
     ----------
-    sec, res
-        The sectioning and its (S, G, 2, Bm) resolutions (0: not converted), as mapper.sectioning.mapping makes them.
-    adc_pj : float
-        The plan's ADC energy per vector (mapper.sectioning.mapping.Cost.energy_pj), under the configuration's law.
+    lp : LayerPlan
+        The plan layer (cells optional).
+    ones : array, optional
+        Each section's 1-cells, for a plan without cells.
     tables : bool
-        The plan reads section, row-index and column tables (False for the dense reference design).
+        The design reads section, row-index and column tables (False for the dense reference design).
+    x : array (V, K), optional
+        Input vectors: the mean cost over them (input-aware hardware: their own conversions, steps and
+        cycles; weight-only hardware: the same as without them).
+    params : optional
+        Lanes and macro timing (mapper.schedule.ScheduleParams.of; default the plan's hardware, default lanes,
+        no phases).
     cycles : bool
-        Run the cycle model (a loop over the sections).
+        Run the cycle model's recursion (events other than cycles do not need it).
     """
-    cfg = sec.cfg
-    m = macro_of(cfg)
-    k, n = sec.shape
-    a_bits, steps = cfg.hw.input_bits, cfg.hw.steps
-    flat = res.reshape(len(res), -1)
-    active = (flat > 0).any(axis=1)
-    conversions = int(steps * np.count_nonzero(flat))
-    rows = row_activations(sec, active)
-    cells = int(steps * sec.counts[active].sum())
-    table_bits = 0
-    if tables:
-        w = rom_widths(cfg.hw, sec.shape, int(sec.sec_len.sum()), int(np.count_nonzero(flat)))
-        table_bits = (len(res) * sum(w["sections"].values()) + int(sec.sec_len[active].sum()) * w["rows"]["index"]
-                      + int(np.count_nonzero(flat)) * sum(w["columns"].values()))
-    io = m["buffer_pj_per_bit"] + m["bus_pj_per_bit"]
-    energy = {
-        "adc": float(adc_pj),
-        "sample_hold": conversions * m["sample_hold_pj"],
-        "row_drivers": rows * steps * m["dac_pj_per_row_plane"],
-        "crossbar": cells * m["cell_read_pj"],
-        "shift_add": conversions * m["shift_add_pj"],
-        "input_buffer": k * a_bits * io,
-        "input_register": rows * a_bits * m["register_pj_per_bit"],
-        "output_buffer": n * m["output_bits"] * io,
-        "tables": table_bits * m["register_pj_per_bit"],
-    }
-    crossbars = -(-len(res) // cfg.hw.slots_per_crossbar)
-    top = int(flat.max(initial=0))
-    stored = 0
-    if tables:
-        w = rom_widths(cfg.hw, sec.shape, int(sec.sec_len.sum()), int(np.count_nonzero(flat)))
-        stored = (len(res) * sum(w["sections"].values()) + int(sec.sec_len.sum()) * w["rows"]["index"]
-                  + int(np.count_nonzero(flat)) * sum(w["columns"].values()))
-    area = {
-        "adc_bank": cfg.hw.n_adc * float(adc_area(cfg, top)) if top else 0.0,
-        "crossbar_cells": crossbars * cfg.hw.rows * cfg.hw.cols * m["cell_area_um2"],
-        "row_drivers": crossbars * cfg.hw.rows * m["dac_area_um2_per_row"],
-        "sample_hold": crossbars * cfg.hw.cols * m["sample_hold_area_um2_per_column"],
-        "shift_add": cfg.hw.n_adc * m["shift_add_area_um2"],
-        "tables": stored * m["table_area_um2_per_bit"],
-        "input_register": k * a_bits * m["register_area_um2_per_bit"],
-    }
-    cyc = cycle_estimate(sec, res) if cycles else {"cycles": 0, "adc_bound": 0}
-    return MacroCost(energy, area, cyc["cycles"], cyc["adc_bound"], rows, cells)
+    cfg = lp.cfg
+    params = params or ScheduleParams(cfg.hw, default_lanes(cfg.hw.rows))
+    xs = None if x is None else np.asarray(x, np.int64).reshape(-1, lp.shape[0])
+    sch = schedule(lp, params, xs, ones=ones, run=cycles)
+    v = 1 if xs is None else len(xs)
+    ev = events_of_schedule(lp, sch, v)
+    widths = lp.widths() if tables else None
+    energy = {key: value / v for key, value in price_events(ev, cfg, widths).items()}
+    res = lp.columns["res"]
+    stored = sum(lp.rom_bits().values()) if tables else 0
+    area = macro_area(cfg, lp.n_sections, int(res.max(initial=0)) + cfg.hw.sign_bits if len(res) else 0, stored,
+                      lp.shape[0])
+    per = ev.per_vector()
+    if cycles:
+        runs = [int(r) for r in sch.run]
+        through = sch.throughput() if len(runs) == 1 else int(round(float(np.mean(np.diff(sch.ends())))))
+        latency = int(np.mean([sch.latency(i) for i in range(len(runs))]))
+        per["cycles"] = through
+    else:
+        through = latency = 0
+    return MacroCost(energy, area, through, int(np.mean(sch.adc_bound)), latency, per)
+
+
+def macro_cost(lm: LayerMap, *, tables: bool = True, cycles: bool = True, x=None) -> MacroCost:
+    """The macro cost per input vector of a mapped layer (`plan_cost` of its tables, built without cells)."""
+    return plan_cost(build_layer_plan(lm, cells=False), ones=section_ones(lm), tables=tables, x=x, cycles=cycles)

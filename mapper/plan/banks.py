@@ -57,7 +57,7 @@ def bank_plan(lp: LayerPlan, sections: list[int], name: str | None = None) -> La
     new_cols = {f: (np.concatenate([np.asarray(v)[sl] for sl in col_slices]) if sections else np.asarray(v)[:0])
                 for f, v in cols.items()}
     return dataclasses.replace(lp, name=name or lp.name, sections=new_sec, row_index=row_index, columns=new_cols,
-                               cells=lp.cells[idx] if sections else lp.cells[:0])
+                               cells=None if lp.cells is None else lp.cells[idx] if sections else lp.cells[:0])
 
 
 def bank_plans(lp: LayerPlan) -> list[LayerPlan]:

@@ -18,13 +18,16 @@ def _adc_group(slot: np.ndarray, cfg) -> np.ndarray:
     return slot // cfg.hw.adc_mux if cfg.hw.adc_mux else np.zeros_like(slot)
 
 
-def build_layer_plan(lm: LayerMap) -> LayerPlan:
+def build_layer_plan(lm: LayerMap, cells: bool = True) -> LayerPlan:
     """The ROM contents of a mapped layer (docs/design.md section 5).
 
     Parameters
     ----------
     lm : LayerMap
         A layer mapped by `mapper.sectioning.mapping.map_layer`.
+    cells : bool
+        Build the cell image too (False: the tables alone, `cells` None, for the schedule and the event
+        counts of mapper.schedule, which read the tables only).
 
     Returns
     -------
@@ -36,18 +39,21 @@ def build_layer_plan(lm: LayerMap) -> LayerPlan:
     cfg, sec = lm.cfg, lm.sec
     k, n = lm.layer.shape
     s_count, r = sec.n_sections, cfg.hw.rows
-    # Cells: gather each section's rows (padded to R with zero rows) from the group-ordered weights.
     pos = sec.sec_start[:, None] + np.arange(r)[None, :]
     valid = np.arange(r)[None, :] < sec.sec_len[:, None]
     rowsel = sec.order[sec.sec_group[:, None], np.minimum(pos, k - 1)]
-    vals = grouped(lm.layer.weights, cfg.hw.group)[sec.sec_group[:, None], rowsel] * valid[:, :, None]
-    cells = weight_bits_of(vals, cfg.hw.weight_bits).reshape(s_count, r, cfg.hw.slot_cols)
     row_index = rowsel[valid]                       # each section's rows in turn (row-major over (S, R))
     res = lm.res.reshape(s_count, cfg.hw.slot_cols)
     # Placement (mapper.sectioning.placement): logical column l of section s sits at slot column perm[s, l].
     perm = placements(res, cfg)
     logical = np.argsort(perm, axis=1)              # the logical column at each slot column
-    cells = np.take_along_axis(cells, logical[:, None, :], axis=2)
+    if cells:
+        # Cells: gather each section's rows (padded to R with zero rows) from the group-ordered weights.
+        vals = grouped(lm.layer.weights, cfg.hw.group)[sec.sec_group[:, None], rowsel] * valid[:, :, None]
+        image = weight_bits_of(vals, cfg.hw.weight_bits).reshape(s_count, r, cfg.hw.slot_cols)
+        image = np.take_along_axis(image, logical[:, None, :], axis=2).astype(np.uint8)
+    else:
+        image = None
     res = np.take_along_axis(res, logical, axis=1)
     n_active = np.count_nonzero(res, axis=1)
     s_of, slot = np.nonzero(res)
@@ -69,8 +75,7 @@ def build_layer_plan(lm: LayerMap) -> LayerPlan:
     if s_count == 0:
         sections = {f: np.zeros(0, np.int64) for f in SECTION_FIELDS}
     scale = None if lm.layer.scale is None else [float(x) for x in lm.layer.scale]
-    return LayerPlan(lm.layer.name, cfg, (k, n), sections, row_index.astype(np.int64), columns,
-                     cells.astype(np.uint8), scale)
+    return LayerPlan(lm.layer.name, cfg, (k, n), sections, row_index.astype(np.int64), columns, image, scale)
 
 
 def rebuild_weights(lp: LayerPlan) -> np.ndarray:

@@ -8,12 +8,12 @@ import math
 import os
 import re
 
-from ..common import SwsError
+from ..common import SwsError, note_input, parse_json, read_bytes, read_text
 from ..config import ArrayConfig
 from ..sources import check_size
 from .hexio import hex_lines, manifest_digest, read_hex, sha256_hex
-from .layout import (COLUMN_FIELDS, LayerPlan, PLAN_FORMAT, PLAN_VERSION, Plan, ROMS, SECTION_FIELDS, pack_fields,
-                     rom_widths, unpack_fields)
+from .layout import (COLUMN_FIELDS, LayerPlan, PLAN_FORMAT, PLAN_VERSION, Plan, READ_VERSIONS, ROMS, SECTION_FIELDS,
+                     pack_fields, rom_widths, unpack_fields)
 from .validate import check_layer_plan
 
 __all__ = ["write_plan", "load_plan", "MAX_DIM", "plan_files"]
@@ -23,13 +23,20 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "layer"
 
 
-def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
-    """Write the manifest and ROM images into the folder `path` (which must exist); return the manifest."""
-    cfg = plans[0].cfg
+#: Names of the plan folder's own files, which no layer folder may take (a layer named plan.json).
+RESERVED = ("plan.json", "report.json", "report.md")
+#: Largest plan.json: about 1 kB a layer, so 64 MB is some 60000 layers.
+MAX_MANIFEST_BYTES = 64 * 2 ** 20
+
+
+def write_plan(path: str, plans: list[LayerPlan], meta: dict, config: ArrayConfig | None = None) -> dict:
+    """Write the manifest and ROM images into the folder `path` (which must exist); return the manifest.
+    `config` is the run's configuration (default the first layer's); each layer records its own."""
+    cfg = config or plans[0].cfg
     layers, used = [], set()
     for i, lp in enumerate(plans):
         folder = _safe(lp.name)
-        if folder in used:
+        if folder in used or folder in RESERVED:
             folder = f"{i:03d}_{folder}"
         used.add(folder)
         os.makedirs(os.path.join(path, folder))
@@ -46,7 +53,8 @@ def write_plan(path: str, plans: list[LayerPlan], meta: dict) -> dict:
             with open(os.path.join(path, folder, f"{rom}.hex"), "wb") as f:
                 f.write(data)
             digests[rom] = sha256_hex(data)
-        layers.append({"name": lp.name, "folder": folder, "shape": list(lp.shape), "sections": lp.n_sections,
+        layers.append({"name": lp.name, "folder": folder, "config": lp.cfg.to_dict(), "shape": list(lp.shape),
+                       "sections": lp.n_sections,
                        "rows_used": int(len(lp.row_index)), "active_columns": int(len(lp.columns["res"])),
                        "widths": w, "scale": lp.scale, "sha256": digests})
     manifest = {"format": PLAN_FORMAT, "version": PLAN_VERSION, "config": cfg.to_dict(), **meta, "layers": layers}
@@ -80,27 +88,17 @@ def load_plan(path: str) -> Plan:
         with each other or with the cells (see docs/design.md section 5).
     """
     mpath = os.path.join(path, "plan.json")
-    if not os.path.isfile(mpath):
+    if not os.path.isdir(path) or not os.path.lexists(mpath):
         raise SwsError(f"{path}: not a plan folder (no plan.json; make one with `sws map`)")
-    try:
-        with open(mpath, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise SwsError(f"{mpath}: cannot read the plan manifest ({e.strerror})") from None
-    try:
-        manifest = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise SwsError(f"{mpath}, line {line}: not UTF-8 text: a plan manifest is JSON") from None
-    except json.JSONDecodeError as e:
-        raise SwsError(f"{mpath}, line {e.lineno}: not valid JSON ({e.msg}, column {e.colno})") from None
-    except (ValueError, RecursionError) as e:
-        raise SwsError(f"{mpath}: not a plan manifest ({e})") from None
+    note_input(path)
+    manifest = parse_json(read_text(mpath, what="plan manifest", limit=MAX_MANIFEST_BYTES, folder=path), mpath)
     if not isinstance(manifest, dict):
         raise SwsError(f"{mpath}: a plan manifest is a JSON object, not {type(manifest).__name__}")
-    if manifest.get("format") != PLAN_FORMAT or manifest.get("version") != PLAN_VERSION:
-        raise SwsError(f"{mpath}: plan format {manifest.get('format')!r} version {manifest.get('version')!r} "
-                       f"is not {PLAN_FORMAT!r} version {PLAN_VERSION} (map the weights again with `sws map`)")
+    version = manifest.get("version")
+    if manifest.get("format") != PLAN_FORMAT or isinstance(version, bool) or version not in READ_VERSIONS:
+        raise SwsError(f"{mpath}: plan format {manifest.get('format')!r} version {version!r} "
+                       f"is not {PLAN_FORMAT!r} version {' or '.join(map(str, READ_VERSIONS))} (map the weights "
+                       f"again with `sws map`)")
     recorded = manifest.get("manifest_sha256")
     if not isinstance(recorded, str) or recorded != manifest_digest(manifest):
         raise SwsError(f"{mpath}: field manifest_sha256: the manifest does not match its recorded sha256: "
@@ -114,15 +112,18 @@ def load_plan(path: str) -> Plan:
         raise SwsError(f"{mpath}: field layers: a plan needs at least one layer")
     layers, folders = [], set()
     for i, entry in enumerate(entries):
-        lp = _load_layer(path, mpath, cfg, i, entry, folders)
+        layer_cfg = cfg
+        if version >= 3 and isinstance(entry, dict):    # each layer its own configuration (objective's choice)
+            raw = _field(mpath, entry, "config", dict, f"layers[{i}].")
+            try:
+                layer_cfg = ArrayConfig.from_dict(raw)
+            except (SwsError, TypeError, ValueError) as e:
+                raise SwsError(f"{mpath}: field layers[{i}].config: {e}") from None
+        lp = _load_layer(path, mpath, layer_cfg, i, entry, folders)
         layers.append(lp)
     meta = {k: v for k, v in manifest.items()
             if k not in ("format", "version", "config", "layers", "manifest_sha256")}
     return Plan(cfg, layers, meta)
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a standard JSON number")
 
 
 def _field(where: str, d: dict, key: str, kind, prefix: str = ""):
@@ -159,9 +160,9 @@ def _load_layer(path: str, mpath: str, cfg: ArrayConfig, i: int, entry, folders:
         raise SwsError(f"{mpath}: field layers[{i}] must be an object, not {type(entry).__name__}")
     name = _field(mpath, entry, "name", str, p)
     folder_name = _field(mpath, entry, "folder", str, p)
-    if folder_name != _safe(folder_name) or folder_name in folders:
-        raise SwsError(f"{mpath}: field {p}folder = {folder_name!r} must be a plain folder name of letters, "
-                       f"digits, '_', '.' or '-', used by one layer only")
+    if folder_name != _safe(folder_name) or folder_name in folders or folder_name in RESERVED:
+        raise SwsError(f"{mpath}: field {p}folder = {folder_name!r:.60} must be a plain folder name of letters, "
+                       f"digits, '_', '.' or '-', used by one layer only and none of {', '.join(RESERVED)}")
     folders.add(folder_name)
     shape = _field(mpath, entry, "shape", list, p)
     if len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_DIM
@@ -183,14 +184,17 @@ def _load_layer(path: str, mpath: str, cfg: ArrayConfig, i: int, entry, folders:
         raise SwsError(f"{mpath}: field {p}scale must be null or a list of 1 or {n} positive finite numbers")
     digests = _field(mpath, entry, "sha256", dict, p)
     folder = os.path.join(path, folder_name)
+    # Bounds before reading: the cell image's bit matrix fits in memory, and each image is at most twice
+    # the size its words take (one hex word and a newline each), so a huge file is refused unread.
+    check_size(f"{mpath}: field {p}sections", s_count * cfg.hw.rows, cfg.hw.slot_cols, 32, "to read the cells",
+               "cell image")
+    words = {"sections": (s_count, sum(w["sections"].values())), "rows": (rows_used, w["rows"]["index"]),
+             "columns": (n_cols, sum(w["columns"].values())), "cells": (s_count * cfg.hw.rows, cfg.hw.slot_cols)}
     images = {}
     for rom in ROMS:
         rpath = os.path.join(folder, f"{rom}.hex")
-        try:
-            with open(rpath, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise SwsError(f"{rpath}: cannot read the ROM image ({e.strerror})") from None
+        count, bits = words[rom]
+        data = read_bytes(rpath, what="ROM image", limit=2 * count * (-(-bits // 4) + 1) + 4096, folder=path)
         if digests.get(rom) != sha256_hex(data):
             raise SwsError(f"{rpath}: the ROM image does not match its sha256 in plan.json ({p}sha256.{rom}): "
                            f"the plan is damaged or was edited (make it again with `sws map`)")

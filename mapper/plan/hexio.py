@@ -44,8 +44,9 @@ def read_hex(path: str, width: int, data: bytes) -> tuple[np.ndarray, np.ndarray
         ln = raw.strip()
         if not ln or ln.startswith("//"):
             continue
-        if len(ln) != digits or not re.fullmatch(r"[0-9a-fA-F]+", ln):
-            raise SwsError(f"{path}, line {number}: {ln[:40]!r} is not a {digits}-digit hex word")
+        if len(ln) != digits or not re.fullmatch(r"[0-9a-fA-F]+", ln):   # the line itself is not echoed
+            raise SwsError(f"{path}, line {number}: not a {digits}-digit hex word (one word of hex digits "
+                           f"0-9, a-f per line)")
         words.append(ln)
         lines.append(number)
     lines = np.asarray(lines, np.int64)

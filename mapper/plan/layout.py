@@ -12,18 +12,21 @@ from ..common import SwsError
 from ..config import ArrayConfig, HardwareConfig, clog2
 from ..sectioning import LayerMap
 
-__all__ = ["PLAN_FORMAT", "PLAN_VERSION", "ROMS", "SECTION_FIELDS", "COLUMN_FIELDS", "DRIVE_FIELDS", "LayerPlan",
+__all__ = ["PLAN_FORMAT", "PLAN_VERSION", "READ_VERSIONS", "ROMS", "SECTION_FIELDS", "COLUMN_FIELDS", "DRIVE_FIELDS", "LayerPlan",
            "rom_widths", "rom_bits", "layer_rom_bits", "Plan", "pack_fields", "unpack_fields"]
 
 
 PLAN_FORMAT = "sws-plan"
-PLAN_VERSION = 2
+PLAN_VERSION = 3
+#: Versions load_plan reads: 2 (one configuration for every layer), 3 (each layer its own).
+READ_VERSIONS = (2, 3)
 ROMS = ("sections", "rows", "columns", "cells")
 SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")
-#: Hardware fields a plan can be run under other than its own (`LayerPlan.on_hardware`): the drive, and
-#: the banks and stream beat, which change the controller, never the ROM contents.
-DRIVE_FIELDS = ("input_encoding", "input_aware", "banks", "beat", "double_buffer")
+#: Hardware fields a plan can be run under other than its own (`LayerPlan.on_hardware`): the drive, the
+#: banks and stream beat, which change the controller, never the ROM contents, and the array's wordline
+#: segments, which change neither.
+DRIVE_FIELDS = ("input_encoding", "input_aware", "banks", "beat", "double_buffer", "wordline_slots")
 
 
 @dataclass
@@ -36,7 +39,7 @@ class LayerPlan:
     sections: dict[str, np.ndarray]   # SECTION_FIELDS -> (S,)
     row_index: np.ndarray             # (sum of rows,)
     columns: dict[str, np.ndarray]    # COLUMN_FIELDS -> (active columns,)
-    cells: np.ndarray                 # (S, R, slot_cols) uint8
+    cells: np.ndarray | None          # (S, R, slot_cols) uint8; None: the tables alone (build_layer_plan(cells=False))
     scale: list[float] | None = None
 
     @property

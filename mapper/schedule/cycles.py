@@ -10,16 +10,18 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             at a + 2 (S2). Empty section (no active column): a' = a + 3.
             otherwise it starts gathering at g = max(a + 2, c_prev + 1) (c_prev: the cycle the previous
             non-empty section left the `next` buffer), gathers for n = ceil(max(rows, n_active) / L)
-            cycles, a' = g + n + 1, and is ready in `next` from r = g + n + 5 (table words registered,
-            columns decoded and row indices registered, inputs read, inputs registered, written; on
+            cycles, a' = g + n + 1, and is ready in `next` from r = g + n + gather_ready(W) (5: table words
+            registered, columns decoded and row indices registered, inputs read, inputs registered,
+            written; 6 with W > 1 inputs a word: the input's element registered before it is written; on
             input-aware hardware the step popcounts are added up in the cycle the rows are written).
   issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
-            issued its last batch) and issues its first batch at e = max(c + 1, f_prev) (f_prev: the
-            cycle the bank is free after the previous section's last batch). Its batches (`_batches`: with a full
-            switch matrix ceil(n_active / n_adc) batches of n_adc columns in column-table order; with
-            ADC groups of M = adc_mux columns, batch k = the k-th column of each group), for each issued
-            step, follow back to back, each step's first batch opening the step's one activation of the
-            array (its front phases): a batch of longest
+            issued its last batch) and issues its first batch at e = max(c + 1 + P, f_prev) (f_prev: the
+            cycle the bank is free after the previous section's last batch; P = group_prime: 1 with ADC
+            groups, whose first batch's lanes are registered the cycle after the copy, else 0). Its batches (`batch_ids` of
+            mapper.schedule.tables: with a full switch matrix ceil(n_active / n_adc) batches of n_adc
+            columns in column-table order; with ADC groups of M = adc_mux columns, batch k = the k-th
+            column of each group), for each issued step, follow back to back, each step's first batch
+            opening the step's one activation of the array (its front phases): a batch of longest
             resolution b issued at cycle T frees the bank for the next issue at T + period(b) and is
             captured (done) at T + capture(b) (`batch_timing`, MacroTiming: with the
             default timing period b and capture 1 + b, the start leaving through a register at T + 1;
@@ -36,9 +38,10 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             that issued nothing, if it came after the last that issued;
             D = pipeline_depth(n_adc) = 4 + ceil(log2(n_adc)), the accumulator pipeline
             from the last batch's done to its section's sums; 5 = flush read, the block RAM's read
-            register, the bypass register, the registered sum, write and end test).
+            register, the bypass register, the registered sum, write and end test). With B > 1 banks RUN
+            ends run_end_latency(B) = 1 cycle after the last bank's end (each bank's done flag registered).
 The ADC bound of a vector: for each section and issued step, the fewest cycles any schedule of that step's
-active-column resolutions on n_adc ADCs can take, summed over the steps and sections (`_step_bound`). Full
+active-column resolutions on n_adc ADCs can take, summed over the steps and sections (`SectionTables.bound`). Full
 switch matrix: max(ceil(sum res / n_adc), max res); the batch schedule reaches it whenever a section has at
 most n_adc active columns. ADC groups of M columns (adc_mux): ADC g converts its group's columns one
 after the other, so max over g of the sum of its columns' res (reached by free-running ADCs; the lockstep
@@ -52,13 +55,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import HardwareConfig, drive_steps
-from ..plan import LayerPlan, bank_plans
+from ..plan import LayerPlan, assign_banks
 from ..sectioning import lossless_bits
-from .latency import (EMPTY_SECTION, FLUSH, GATHER_NEXT_READ, SECTION_DECODE, MacroTiming, default_lanes,
-                      gather_ready, group_prime, merge_depth, pipeline_depth, run_end_latency, step_order)
+from .latency import (EMPTY_SECTION, FLUSH, GATHER_NEXT_READ, SECTION_DECODE, MacroTiming, gather_ready, group_prime,
+                      default_lanes, merge_depth, pipeline_depth, run_end_latency, step_order)
+from .tables import SectionTables, section_tables, step_bounds
 
-__all__ = ["ScheduleParams", "cycle_model", "bank_run", "vector_ends", "batch_timing", "step_popcounts",
-           "plan_drive", "issued_steps"]
+__all__ = ["ScheduleParams", "Schedule", "schedule", "cycle_model", "bank_run", "vector_ends", "batch_timing",
+           "step_popcounts", "section_membership", "plan_drive", "issued_steps"]
 
 
 @dataclass(frozen=True)
@@ -92,39 +96,28 @@ def plan_drive(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
                        cfg.hw.input_encoding).astype(np.int64)                          # (V, P, K)
 
 
-def step_popcounts(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
-    """q (V, S, P): the rows of section s driven in drive step p (mapper.config.drive step order) by vector v."""
+def section_membership(lp: LayerPlan) -> np.ndarray:
+    """(K, S) float32: 1 where input k is one of section s's rows."""
+    rows = np.asarray(lp.sections["rows"], np.int64)
+    member = np.zeros((lp.shape[0], lp.n_sections), np.float32)
+    member[lp.row_index[:int(rows.sum())], np.repeat(np.arange(lp.n_sections), rows)] = 1.0
+    return member
+
+
+def step_popcounts(lp: LayerPlan, x: np.ndarray, member: np.ndarray | None = None) -> np.ndarray:
+    """q (V, S, P): the rows of section s driven in drive step p (mapper.config.drive step order) by vector v;
+    with the bipolar drive the larger of the rows driven +1 and those driven -1 (the column sum lies in
+    -min(m, q-)..min(m, q+)). `member`: the plan's section_membership, when the caller has it."""
     drive = plan_drive(lp, x)
-    sec = lp.sections
-    q = np.zeros((len(drive), lp.n_sections, drive.shape[1]), np.int64)
-    for s in range(lp.n_sections):
-        base, rows = int(sec["row_base"][s]), int(sec["rows"][s])
-        q[:, s] = drive[:, :, lp.row_index[base:base + rows]].sum(axis=2)
-    return q
+    v, p, k = drive.shape
+    member = section_membership(lp) if member is None else member
 
-
-def _batches(res: np.ndarray, slot: np.ndarray, n_adc: int, adc_mux: int) -> list[int]:
-    """The widest resolution of each batch of a section's columns (res, slot: column-table order).
-    Full switch matrix (adc_mux 0): batch b holds entries b * n_adc .. b * n_adc + n_adc - 1. ADC groups of
-    M = adc_mux columns: batch k holds the k-th entry of every group (group = slot // M) that has one."""
-    if not adc_mux:
-        return [int(res[i:i + n_adc].max()) for i in range(0, len(res), n_adc)]
-    ranks: dict[int, int] = {}
-    widest: list[int] = []
-    for r, c in zip(res.tolist(), slot.tolist()):
-        k = ranks.get(c // adc_mux, 0)
-        ranks[c // adc_mux] = k + 1
-        widest.extend([0] * (k + 1 - len(widest)))
-        widest[k] = max(widest[k], r)
-    return widest
-
-
-def _step_bound(eff: np.ndarray, slot: np.ndarray, n_adc: int, adc_mux: int) -> int:
-    """Fewest cycles any schedule of one step's conversions (eff bits, at slot columns) can take: full
-    switch matrix max(ceil(sum / n_adc), max); ADC groups of M columns the busiest ADC's sum of bits."""
-    if not adc_mux:
-        return max(-(-int(eff.sum()) // n_adc), int(eff.max()))
-    return int(np.bincount(slot // adc_mux, weights=eff).max())
+    def count(d):
+        q = d.reshape(v * p, k).astype(np.float32) @ member                       # exact: counts <= R < 2**24
+        return np.rint(q).astype(np.int64).reshape(v, p, -1).transpose(0, 2, 1)
+    if lp.cfg.hw.input_encoding == "bipolar":
+        return np.maximum(count(drive > 0), count(drive < 0))
+    return count(drive)
 
 
 def batch_timing(params: ScheduleParams, longest: int, front: bool = True, next_front: bool = True) -> tuple[int, int]:
@@ -146,30 +139,90 @@ def issued_steps(lp: LayerPlan, params: ScheduleParams, q: np.ndarray | None) ->
     return [[(p, int(bits[s, p])) for p in order if q[s, p] > 0] for s in range(lp.n_sections)]
 
 
+@dataclass
+class Schedule:
+    """The schedule of V input vectors (one, the weight-only schedule, when the hardware is weight-only or no
+    inputs are given): per vector its RUN cycles, ADC bound and ADC batch cycles, and each bank's RUN.
+
+    `load` and `out` are the cycles of a vector's input beats and of its output (merge pipeline and beats);
+    `cycles(v)` the single-vector latency load + RUN + out, `ends` each vector's last output when the V
+    vectors stream one after the other (`vector_ends`)."""
+
+    load: int
+    out: int
+    run: np.ndarray          # (V,)
+    adc_bound: np.ndarray    # (V,)
+    batch_cycles: np.ndarray  # (V,)
+    bank_runs: np.ndarray    # (V, B)
+    double_buffer: bool
+    tables: SectionTables
+    bounds: np.ndarray       # (V, S, P) each section's step bounds t in issue order (0: not issued)
+
+    def latency(self, v: int = 0) -> int:
+        """Cycles from vector v's first input beat to its last output, alone (load + RUN + out, and with
+        double buffering one more: the runner starts the cycle after the last beat)."""
+        return vector_ends(self.load, [int(self.run[v])], self.out, self.double_buffer)[0] + 1
+
+    def ends(self, repeat: int | None = None) -> list[int]:
+        """The last output cycle of each vector (the V vectors in turn; `repeat`: the first vector's schedule
+        that many times, for the steady state of a weight-only schedule)."""
+        runs = [int(self.run[0])] * repeat if repeat else [int(r) for r in self.run]
+        return vector_ends(self.load, runs, self.out, self.double_buffer)
+
+    def throughput(self) -> int:
+        """Cycles between consecutive vectors' last outputs in the steady state of the first vector's schedule."""
+        e = self.ends(4)
+        return e[3] - e[2]
+
+
+def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = None,
+             tables: SectionTables | None = None, run: bool = True, member: np.ndarray | None = None) -> Schedule:
+    """The controller's schedule (the module docstring) of the plan for the input vectors x (V, K), or the
+    weight-only schedule (x None, or weight-only hardware, whose schedule does not depend on the inputs).
+
+    `ones` (each section's 1-cells) is needed only for a plan without cells; `tables` reuses the plan's
+    SectionTables. With B banks each bank runs its own sections (mapper.plan.banks.assign_banks) in table
+    order, all from the same cycle; RUN ends when the last bank is done, and the ADC bound and batch cycles
+    are the busiest bank's. `run` False skips the RUN recursion and the ADC bound (all 0): the step bounds
+    alone, for the event counts."""
+    params = ScheduleParams.of(params or lp)
+    cfg, (k, n) = lp.cfg, lp.shape
+    if tables is None:
+        tables = section_tables(lp, params.lanes, params.timing,
+                                ones if ones is not None or lp.cells is None else None)
+    q = None
+    if x is not None and cfg.hw.input_aware:
+        q = step_popcounts(lp, x, member)
+    bounds = step_bounds(tables, params.step_order, q)
+    banks = [np.arange(lp.n_sections)] if cfg.hw.banks == 1 else \
+        [np.asarray(b, np.int64) for b in assign_banks(lp)]
+    if not run:             # the bounds alone (the event counts need nothing else)
+        zero = np.zeros(bounds.shape[0], np.int64)
+        per_bank = [(zero, zero, zero) for _ in banks]
+    else:
+        per_bank = [_bank(tables, bounds, b, _latencies(cfg.hw), run) for b in banks]
+    # With B > 1 banks RUN ends run_end_latency cycles after the last bank is done (its done flag registered).
+    run = np.max([r for r, _, _ in per_bank], axis=0) + (run_end_latency(cfg.hw.banks) if run else 0)
+    beat = cfg.hw.beat
+    return Schedule(-(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat), run,
+                    np.max([b for _, b, _ in per_bank], axis=0), np.max([c for _, _, c in per_bank], axis=0),
+                    np.stack([r for r, _, _ in per_bank], axis=1), cfg.hw.double_buffer, tables, bounds)
+
+
 def cycle_model(lp: LayerPlan, params=None, x=None) -> dict:
     """Cycles of one vector (see the module docstring), and the ADC bound, for the plan's schedule.
 
     x : one input vector (K,), for input-aware hardware, whose schedule depends on it. Without it (or on
     weight-only hardware) the weight-only schedule: on input-aware hardware the most any vector can take.
 
-    With B banks each bank runs its own sections (mapper.plan.banks) with `bank_run`, all from the same cycle;
-    RUN ends when the last bank is done. W elements a beat: ceil(K / W) load beats and ceil(N / W) output
-    beats, behind the output merge's `merge_depth(B)` pipeline stages. The ADC bound and batch cycles
-    are then the busiest bank's (its ADC bank's bound on its sections).
+    Returns load, run, out, cycles (load + run + out: one vector's latency), throughput (cycles between
+    consecutive vectors' last outputs in the steady state, with double buffering less than cycles),
+    adc_bound and batch_cycles (the busiest bank's) and bank_runs.
     """
-    params = ScheduleParams.of(params or lp)
-    cfg, (k, n) = lp.cfg, lp.shape
-    beat = cfg.hw.beat
-    if cfg.hw.banks == 1:
-        runs = [bank_run(lp, params, x)]
-    else:
-        runs = [bank_run(blp, params, x) for blp in bank_plans(lp)]
-    run = max(r["run"] for r in runs) + run_end_latency(cfg.hw.banks)
-    load, out = -(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat)
-    ends = vector_ends(load, [run] * 4, out, cfg.hw.double_buffer)
-    return {"load": load, "run": run, "out": out, "cycles": ends[0] + 1, "throughput": ends[3] - ends[2],
-            "adc_bound": max(r["adc_bound"] for r in runs), "batch_cycles": max(r["batch_cycles"] for r in runs),
-            "bank_runs": [r["run"] for r in runs]}
+    sch = schedule(lp, params, None if x is None else np.asarray(x).reshape(1, -1))
+    return {"load": sch.load, "run": int(sch.run[0]), "out": sch.out, "cycles": sch.latency(),
+            "throughput": sch.throughput(), "adc_bound": int(sch.adc_bound[0]),
+            "batch_cycles": int(sch.batch_cycles[0]), "bank_runs": [int(r) for r in sch.bank_runs[0]]}
 
 
 def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool) -> list[int]:
@@ -204,49 +257,75 @@ def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool) -> li
 
 
 def bank_run(lp: LayerPlan, params: ScheduleParams, x=None) -> dict:
-    """RUN cycles of one bank on the plan's sections (the module docstring's schedule), its ADC bound and
-    ADC batch cycles: {"run", "adc_bound", "batch_cycles"}."""
+    """RUN cycles of one bank running all of the plan's sections (the module docstring's schedule), its ADC
+    bound and ADC batch cycles, for one vector x (or the weight-only schedule): {"run", "adc_bound",
+    "batch_cycles"}."""
     params = ScheduleParams.of(params)
-    cfg = lp.cfg
-    lanes, n_adc = params.lanes, cfg.hw.n_adc
-    q = None if x is None else step_popcounts(lp, np.asarray(x).reshape(1, -1))[0]
-    issued = issued_steps(lp, params, q)
-    sec, res_all, slot_all = lp.sections, lp.columns["res"], lp.columns["slot_col"]
+    tables = section_tables(lp, params.lanes, params.timing)
+    q = None if x is None or not lp.cfg.hw.input_aware else step_popcounts(lp, np.asarray(x).reshape(1, -1))
+    bounds = step_bounds(tables, params.step_order, q)
+    run, bound, batch = _bank(tables, bounds, np.arange(lp.n_sections), _latencies(lp.cfg.hw))
+    return {"run": int(run[0]), "adc_bound": int(bound[0]), "batch_cycles": int(batch[0])}
+
+
+def _latencies(hw: HardwareConfig) -> tuple[int, int, int]:
+    """The hardware's latencies the RUN recursion reads (mapper.schedule.latency): the accumulator's pipeline
+    depth, the gather's ready latency (W inputs a word) and the ADC groups' lane priming."""
+    return pipeline_depth(hw.n_adc), gather_ready(hw.beat), group_prime(hw.adc_mux)
+
+
+def _bank(tables: SectionTables, bounds: np.ndarray, sections: np.ndarray, depth: tuple[int, int, int],
+          run: bool = True):
+    """RUN cycles, ADC bound and batch cycles (each (V,)) of one bank running `sections` (table order);
+    `depth`: the latencies of `_latencies`."""
+    v, _, p = bounds.shape
+    chunk = max(1, 4_000_000 // max(1, len(sections) * p))
+    if v > chunk:
+        parts = [_bank(tables, bounds[i:i + chunk], sections, depth, run) for i in range(0, v, chunk)]
+        return tuple(np.concatenate(x) for x in zip(*parts))
+    t = bounds[:, sections]                                                       # (V, S_b, P)
+    idx = sections[None, :, None]
+    steps = (t > 0).sum(axis=2)                                                   # issued steps
+    total = tables.period_sum[idx, t].sum(axis=2)
+    bound = tables.bound[idx, t].sum(axis=(1, 2))
+    batch = tables.batch_bits[idx, t].sum(axis=(1, 2))
+    last = p - 1 - np.argmax(t[:, :, ::-1] > 0, axis=2) if p else np.zeros(t.shape[:2], np.int64)
+    t_last = np.take_along_axis(t, last[:, :, None], axis=2)[:, :, 0] if p else last
+    last_period = tables.last_period[sections[None, :], t_last]
+    last_capture = tables.last_capture[sections[None, :], t_last]
+    live = tables.live[sections]
+    gather = tables.gather[sections]
+    runs = np.zeros(v, np.int64)
+    for i in range(v if run else 0):
+        runs[i] = _run(live.tolist(), gather.tolist(), steps[i].tolist(), total[i].tolist(),
+                       last_period[i].tolist(), last_capture[i].tolist(), depth)
+    return runs, bound, batch
+
+
+def _run(live, gather, steps, total, last_period, last_capture, latencies: tuple[int, int, int]) -> int:
+    """The RUN recursion of the module docstring over one bank's sections, for one vector: per section whether
+    it has an active column, its gather cycles, its issued steps, the cycles of all its batches, and the
+    period and capture of its last batch; `latencies` those of `_latencies`."""
+    depth, ready, prime = latencies
+    never = -(1 << 40)
     a = 0
-    c_prev = l_prev = f_prev = None
-    f_last = last_copy = None
-    bound = batch_cycles = 0
-    for s in range(lp.n_sections):
-        rows, nact, cb = int(sec["rows"][s]), int(sec["n_active"][s]), int(sec["col_base"][s])
-        if nact == 0:
+    c_prev = l_prev = f_prev = never
+    f_last = last_copy = -1
+    for s in range(len(live)):
+        if not live[s]:
             a += EMPTY_SECTION
             continue
-        res, slot = res_all[cb:cb + nact], slot_all[cb:cb + nact]
-        g = a + SECTION_DECODE if c_prev is None else max(a + SECTION_DECODE, c_prev + 1)
-        steps = -(-max(rows, nact) // lanes)
-        a = g + steps + GATHER_NEXT_READ
-        r = g + steps + gather_ready(cfg.hw.beat)
-        c = r if l_prev is None else max(r, l_prev + 1)
+        g = max(a + SECTION_DECODE, c_prev + 1)
+        n = gather[s]
+        a = g + n + GATHER_NEXT_READ
+        c = max(g + n + ready, l_prev + 1)
         c_prev = c
-        if not issued[s]:
+        if not steps[s]:
             last_copy = c
             continue
-        first = c + 1 + group_prime(cfg.hw.adc_mux)
-        e = first if f_prev is None else max(first, f_prev)
-        plane = _batches(res, slot, n_adc, cfg.hw.adc_mux)
-        # (longest conversion, opens an activation) of each batch: a plane's first batch opens one.
-        batches = [(min(b, top), k == 0) for _, top in issued[s] for k, b in enumerate(plane)]
-        # The batch after a section's last opens the next section's first activation.
-        durations = [batch_timing(params, d, front, nxt[1] if nxt else True)[0]
-                     for (d, front), nxt in zip(batches, batches[1:] + [None])]
-        total = sum(durations)
-        l_prev = e + total - durations[-1]
-        f_prev = e + total
-        f_last = l_prev + batch_timing(params, *batches[-1])[1]
-        batch_cycles += sum(d for d, _ in batches)
-        for _, top in issued[s]:
-            eff = np.minimum(res, top)
-            bound += _step_bound(eff, slot, n_adc, cfg.hw.adc_mux)
-    run_end = max(a + 1, -1 if f_last is None else f_last + pipeline_depth(n_adc) + FLUSH,
-                  -1 if last_copy is None else last_copy + 1)
-    return {"run": run_end + 1, "adc_bound": bound, "batch_cycles": batch_cycles}
+        e = max(c + 1 + prime, f_prev)
+        f_prev = e + total[s]
+        l_prev = f_prev - last_period[s]
+        f_last = l_prev + last_capture[s]
+    run_end = max(a + 1, f_last + depth + FLUSH if f_last >= 0 else -1, last_copy + 1)
+    return run_end + 1

@@ -83,11 +83,11 @@ def merge_depth(banks: int) -> int:
 def step_order(hw: HardwareConfig) -> list[int]:
     """The drive steps (mapper.config.drive step indices) in the order the controller issues them: two's
     complement the sign step first, A-1 down to 0; sign-magnitude the positive pass A-2 down to 0, then
-    the negative pass (steps 2A-3 down to A-1)."""
+    the negative pass (steps 2A-3 down to A-1); bipolar (no RTL yet) its one pass A-2 down to 0."""
     if hw.input_encoding == "signmag":
         half = hw.input_bits - 1
         return list(range(half - 1, -1, -1)) + list(range(2 * half - 1, half - 1, -1))
-    return list(range(hw.input_bits - 1, -1, -1))
+    return list(range(hw.steps - 1, -1, -1))     # two's complement A-1 down to 0; bipolar A-2 down to 0
 
 
 #: Longest front phase (precharge, wordline, settle, sample), in cycles: the controller's timing registers

@@ -34,21 +34,20 @@ class Cost:
     resolution_histogram: tuple[int, ...]  # conversions per input vector at 0, 1, 2, ... bits (0 stays 0)
 
     def __add__(self, other: "Cost") -> "Cost":
-        n = max(len(self.resolution_histogram), len(other.resolution_histogram))
-        h = np.zeros(n, dtype=np.int64)
-        h[:len(self.resolution_histogram)] += self.resolution_histogram
-        h[:len(other.resolution_histogram)] += other.resolution_histogram
+        a, b = self.resolution_histogram, other.resolution_histogram
+        h = tuple((a[i] if i < len(a) else 0) + (b[i] if i < len(b) else 0) for i in range(max(len(a), len(b))))
         return Cost(self.energy_pj + other.energy_pj, self.conversions + other.conversions,
                     self.sar_cycles + other.sar_cycles, self.sections + other.sections,
-                    self.crossbars + other.crossbars, tuple(int(x) for x in h))
+                    self.crossbars + other.crossbars, h)
 
 
 def cost_of(res: np.ndarray, cfg: ArrayConfig, n_sections: int) -> Cost:
     """Per input vector: every active column is converted once in each drive step (A planes in two's
-    complement, 2 * (A - 1) in sign-magnitude); the weight-only figure, also with input-aware hardware."""
-    active = res[res > 0]
-    hist = np.bincount(active, minlength=cfg.hw.full_resolution + 1) * cfg.hw.steps
-    energy = float(cfg.hw.steps * energy_table(cfg)[active].sum())
+    complement, 2 * (A - 1) in sign-magnitude, A - 1 bipolar at one bit more); the weight-only figure, also
+    with input-aware hardware."""
+    active = res[res > 0] + cfg.hw.sign_bits        # the bipolar drive's signed sums take a bit more
+    hist = np.bincount(active, minlength=cfg.hw.adc_bits + 1) * cfg.hw.steps
+    energy = float(cfg.hw.steps * energy_table(cfg, cfg.hw.adc_bits)[active].sum())
     return Cost(energy, int(cfg.hw.steps * active.size), int(cfg.hw.steps * active.sum()), int(n_sections),
                 int(-(-n_sections // cfg.hw.slots_per_crossbar)), tuple(int(x) for x in hist))
 
@@ -146,7 +145,9 @@ def saturating_matvec(lm: LayerMap, x: np.ndarray, chunk: int = 32) -> np.ndarra
         # Contiguous operands, so that the batched product runs in BLAS.
         counts = np.matmul(np.ascontiguousarray(bits.transpose(0, 2, 1)), planes_t[rows])  # (n, G*2*Bm, V*A)
         full = (2.0 ** lm.res[part].reshape(len(part), -1, 1) - 1).astype(np.float32)
-        lost = np.rint(np.maximum(counts - full, 0)).astype(np.int64).reshape(len(part), g, 2, bm, v, a)
+        # A code holds min(count, 2**res - 1); the bipolar drive's signed sums saturate at -(2**res - 1) too.
+        lost = np.rint(np.maximum(counts - full, 0) + np.minimum(counts + full, 0)).astype(np.int64)
+        lost = lost.reshape(len(part), g, 2, bm, v, a)
         loss = np.einsum("njsbva,a,sb->njv", lost, plane_w, col_w)             # (n, G, V)
         outs = lm.sec.sec_group[part][:, None] * g + np.arange(g)[None, :]      # (n, G)
         real = outs < n_out

@@ -83,4 +83,6 @@ def place_section(res: np.ndarray, cfg: ArrayConfig) -> np.ndarray:
 def placements(res: np.ndarray, cfg: ArrayConfig) -> np.ndarray:
     """perm (S, slot_cols): `place_section` of every section of the (S, ...) resolutions."""
     flat = np.asarray(res, np.int64).reshape(len(res), cfg.hw.slot_cols)
+    if cfg.mapping.placement == "fixed" or not cfg.hw.adc_mux:     # every section in its natural order
+        return np.broadcast_to(np.arange(cfg.hw.slot_cols), flat.shape).copy()
     return np.array([place_section(r, cfg) for r in flat], np.int64).reshape(flat.shape)

@@ -75,13 +75,11 @@ def minilm_variant(spec: str) -> str | None:
 
 def _load_onnx(path: str):
     try:
-        import onnx
+        import onnx  # noqa: F401
     except ImportError:
         raise SwsError(f"the built-in model 'minilm' needs onnx (the 'minilm' extra): {MINILM_EXTRA}") from None
-    try:
-        return onnx.load(path)
-    except Exception as e:  # protobuf DecodeError and others for a damaged file
-        raise SwsError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    from .onnx_weights import read_onnx_model
+    return read_onnx_model(path)   # through mapper.common.reading: a `sws prune` export is a file like any other
 
 
 def minilm_linears(model=None) -> list[GraphLinear]:

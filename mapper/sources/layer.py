@@ -20,11 +20,16 @@ BYTES_PER_WEIGHT = 256
 
 @dataclass
 class Layer:
-    """One matrix of `y = x @ W`: K inputs (rows) x N outputs (columns), integer or float."""
+    """One matrix of `y = x @ W`: K inputs (rows) x N outputs (columns), integer or float.
+
+    `tensor` names the weight tensor a grouped convolution's groups come from (one layer per group, each
+    with the same `tensor`): they are quantized with one scale for the tensor (mapper.prepare.prepare_layers).
+    None: the layer is its own tensor."""
 
     name: str
     weights: np.ndarray
     notes: list[str] = field(default_factory=list)
+    tensor: str | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -78,9 +83,9 @@ def check_matrix(where: str, a: np.ndarray) -> np.ndarray:
         raise SwsError(f"{where}: a layer must be a 2-D K x N matrix, but this array has shape {a.shape}")
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise SwsError(f"{where}: a layer must have at least one row and one column, not shape {a.shape}")
-    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+    if a.dtype.kind not in "iuf":   # by kind: numpy counts timedelta64 as an integer type
         raise SwsError(f"{where}: weights must be integers or floats, not {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise SwsError(f"{where}: weights must be finite, but W[{bad[0]}, {bad[1]}] = {a[tuple(bad)]}")
     return a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from mapper.config import (ENCODINGS as INPUT_ENCODINGS, LAWS, ORDERINGS, PLACEMENTS, POLICIES, SECTIONINGS,
@@ -21,11 +22,17 @@ def _float_list(text: str) -> tuple[float, ...]:
 
 
 def number_list(text: str, option: str, kind=float) -> tuple:
-    """The comma-separated numbers of an option's value, or an SwsError naming the option."""
+    """The comma-separated numbers of an option's value (at least one, each finite), or an SwsError naming
+    the option (`--sparsities ,` wrote an empty study)."""
     try:
-        return tuple(kind(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise SwsError(f"{option}: expected comma-separated numbers, not {text!r}") from None
+        values = tuple(kind(x) for x in text.split(",") if x.strip())
+    except (ValueError, OverflowError):
+        raise SwsError(f"{option}: expected comma-separated numbers, not {text!r:.80}") from None
+    if not values:
+        raise SwsError(f"{option}: needs at least one number, not {text!r:.80}")
+    if not all(math.isfinite(v) for v in values):
+        raise SwsError(f"{option}: every number must be finite, not {text!r:.80}")
+    return values
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -36,7 +43,9 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    help="weight magnitude bits Bm (default %(default)s: int8 symmetric)")
     g.add_argument("--input-bits", type=int, default=DEFAULT.hw.input_bits, help="input bits A (default %(default)s)")
     g.add_argument("--unsigned-inputs", action="store_true", help="inputs are unsigned (no negative plane)")
-    g.add_argument("--group", type=int, default=DEFAULT.hw.group, help="outputs per row order G (default %(default)s)")
+    g.add_argument("--group", type=int, default=None,
+                   help=f"outputs per row order G (default {DEFAULT.hw.group}; `sws map` with an objective chooses "
+                        f"it per layer unless given)")
     g.add_argument("--n-adc", type=int, default=None,
                    help=f"ADCs per controller (default {DEFAULT.hw.n_adc}; with --adc-mux M: ceil(slot columns / M))")
     g.add_argument("--adc-mux", type=int, default=DEFAULT.hw.adc_mux, metavar="M",
@@ -46,16 +55,23 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    help="slot columns of a section's active columns, with --adc-mux: fixed (natural order) or "
                         "balanced (SWS-aware: similar resolutions in each ADC batch) (default %(default)s)")
     add_bank_args(g, "default 1")
-    g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=DEFAULT.hw.input_encoding,
-                   help="row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
-                        "2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default %(default)s)")
-    g.add_argument("--input-aware", action="store_true",
-                   help="input-aware ADC resolution: convert each column at min(res, bitlen(q)) bits, q the "
-                        "section's driven rows in the step, and skip steps with q = 0")
+    g.add_argument("--wordline-slots", type=int, default=None, metavar="S",
+                   help=f"segmented wordlines: S slots per local wordline, each with its own drivers, so a "
+                        f"section's row drive charges only its segment's columns (default "
+                        f"{DEFAULT.hw.wordline_slots}: one wordline spans the crossbar, as in ISAAC)")
+    g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=None,
+                   help=f"row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
+                        f"2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default {DEFAULT.hw.input_encoding})")
+    aware = g.add_mutually_exclusive_group()
+    aware.add_argument("--input-aware", dest="input_aware", action="store_const", const=True, default=None,
+                       help="input-aware ADC resolution: convert each column at min(res, bitlen(q)) bits, q the "
+                            "section's driven rows in the step, and skip steps with q = 0")
+    aware.add_argument("--weight-only", dest="input_aware", action="store_const", const=False,
+                       help="every step at the planned resolutions (the default)")
     g.add_argument("--ordering", choices=ORDERINGS, default=None,
                    help="row ordering (default sorted; natural for policy dense)")
-    g.add_argument("--sectioning", choices=SECTIONINGS, default=DEFAULT.mapping.sectioning,
-                   help="where the sections are cut (default %(default)s)")
+    g.add_argument("--sectioning", choices=SECTIONINGS, default=None,
+                   help=f"where the sections are cut (default {DEFAULT.mapping.sectioning})")
     g.add_argument("--section-cost", type=float, default=DEFAULT.mapping.section_cost_pj,
                    help="with --sectioning optimal or refined: pJ per input vector charged for each section, "
                         "to trade ADC energy against sections and crossbars (default %(default)s)")
@@ -96,13 +112,27 @@ def config_from_args(args) -> ArrayConfig:
     if args.macro is not None:
         load_macro(args.macro)   # a bad macro file fails before any mapping work
     ordering = args.ordering or ("natural" if args.policy == "dense" else "sorted")
+    hw, mp = DEFAULT.hw, DEFAULT.mapping
+    pick = lambda value, default: default if value is None else value    # noqa: E731
     return ArrayConfig(rows=args.rows, cols=args.cols, weight_bits=args.weight_bits, input_bits=args.input_bits,
-                       input_signed=not args.unsigned_inputs, group=args.group, n_adc=n_adc_of(args),
-                       input_encoding=args.input_encoding, input_aware=args.input_aware, adc_mux=args.adc_mux,
+                       input_signed=not args.unsigned_inputs, group=pick(args.group, hw.group), n_adc=n_adc_of(args),
+                       input_encoding=pick(args.input_encoding, hw.input_encoding),
+                       input_aware=pick(args.input_aware, hw.input_aware), adc_mux=args.adc_mux,
                        banks=1 if args.banks is None else args.banks, beat=1 if args.beat is None else args.beat,
                        double_buffer=bool(args.double_buffer),
-                       ordering=ordering, sectioning=args.sectioning, policy=args.policy, cap=args.cap,
-                       section_cost_pj=args.section_cost, placement=args.placement, **energy_fields(args))
+                       wordline_slots=pick(args.wordline_slots, hw.wordline_slots),
+                       ordering=ordering, sectioning=pick(args.sectioning, mp.sectioning), policy=args.policy,
+                       cap=args.cap, section_cost_pj=args.section_cost, placement=args.placement,
+                       **energy_fields(args))
+
+
+def fixed_fields(args) -> dict:
+    """The fields an objective chooses (mapper.cost.objective.SPACE_FIELDS) that the command line gives: the
+    objective keeps them (the policy dense implies natural order)."""
+    given = {"group": args.group, "ordering": args.ordering or ("natural" if args.policy == "dense" else None),
+             "sectioning": args.sectioning, "input_encoding": args.input_encoding, "input_aware": args.input_aware,
+             "wordline_slots": args.wordline_slots}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def n_adc_of(args) -> int:
@@ -111,7 +141,7 @@ def n_adc_of(args) -> int:
         return args.n_adc
     mux = args.adc_mux
     if isinstance(mux, int) and 1 <= mux:
-        slot = 2 * args.weight_bits * args.group
+        slot = 2 * args.weight_bits * (DEFAULT.hw.group if args.group is None else args.group)
         if isinstance(slot, int) and slot >= 1:
             return -(-slot // mux)
     return DEFAULT.hw.n_adc
@@ -184,3 +214,42 @@ def add_layer_args(p) -> None:
     p.add_argument("--layer", help="the layer of the plan (default: its first)")
     p.add_argument("--lanes", type=int, default=None,
                    help="rows gathered per cycle, a power of two, at most R (default: R / 32, at least 1)")
+
+
+def add_analog_args(p, *, default_seeds: int = 3, noise_scale: bool = True) -> None:
+    """--analog PRESET|FILE, --seeds, --drift-time, --no-drift-compensation (mapper.analog)."""
+    from mapper.analog import PRESETS
+    g = p.add_argument_group("analog non-idealities (mapper.analog; docs/design.md section 4)")
+    g.add_argument("--analog", metavar="PRESET|FILE.json", default=None,
+                   help=f"compute the layers through an analog device model: a preset ({', '.join(PRESETS)}) or a "
+                        "device file (format sws-analog-device)")
+    g.add_argument("--seeds", type=int, default=default_seeds,
+                   help="Monte Carlo chip instances (default %(default)s)")
+    g.add_argument("--drift-time", type=float, default=3600.0, metavar="SECONDS",
+                   help="read time after programming, in seconds (default %(default)s: one hour)")
+    g.add_argument("--no-drift-compensation", action="store_true",
+                   help="no global drift compensation of the ADC reference")
+    if noise_scale:
+        g.add_argument("--noise-scale", type=float, default=1.0,
+                       help="multiply every noise std of the device and ADC by this (default %(default)s)")
+    g.add_argument("--fine-bits", type=int, default=0, metavar="K",
+                   help="remedy: convert the columns of the top K weight bits one bit finer (an ADC of half the "
+                        "LSB; costs E(res + 1) - E(res) a conversion) (default %(default)s)")
+    g.add_argument("--leak-correction", action="store_true",
+                   help="remedy: subtract the 0-cells' mean leak times the driven rows from each conversion")
+
+
+def analog_from_args(args):
+    """The AnalogRun of the analog options, or None without --analog; a bad value names its option."""
+    if args.analog is None:
+        return None
+    from mapper.analog import AnalogRun, load_device
+    if isinstance(args.seeds, bool) or args.seeds < 1:
+        raise SwsError(f"--seeds must be an integer >= 1, not {args.seeds!r}")
+    s = getattr(args, "noise_scale", 1.0)
+    if not (s >= 0 and s < float("inf")):
+        raise SwsError(f"--noise-scale must be a finite number >= 0, not {s!r}")
+    device = load_device(args.analog)
+    if s != 1.0:
+        device = device.scaled(s)
+    return AnalogRun(device, args.drift_time, not args.no_drift_compensation, args.fine_bits, args.leak_correction)

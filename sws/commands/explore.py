@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 
-from mapper.common import SwsError
+from mapper.common import SwsError, dumps_json
 from sws.experiments.explore import explore, load_spec
 
 from ..progress import Progress
+
+#: Most local worker processes (a process each: more than this is a fork bomb, not a speed-up).
+MAX_WORKERS = 256
 
 
 def add_parser(sub):
@@ -28,15 +30,15 @@ def add_parser(sub):
 
 
 def run(args):
-    if args.workers is not None and args.workers < 1:
-        raise SwsError(f"--workers must be at least 1, not {args.workers}")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise SwsError(f"--workers must be in 1..{MAX_WORKERS}, not {args.workers}")
     spec = load_spec(args.spec)
     out = args.output or os.path.join("build", "explore", os.path.splitext(os.path.basename(args.spec))[0])
     with Progress(args.quiet, "explore") as progress:
         rows = explore(spec, out, workers=args.workers, scheduler=args.scheduler, plots=not args.no_plots,
                        progress=progress)
     if args.json:
-        print(json.dumps(rows))
+        print(dumps_json(rows))
         return 0
     best = min(rows, key=lambda r: r.get("energy_pj", float("inf")))
     print(f"{len(rows)} points; lowest energy {best['energy_pj']:.1f} pJ per vector at "

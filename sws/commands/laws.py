@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from mapper.common import SwsError
+from mapper.common import SwsError, check_output_file, dumps_json
+from mapper.cost import load_macro
 from sws.experiments.laws import laws_markdown, laws_report
 
 from .common import _float_list, add_energy_args
@@ -27,7 +26,10 @@ def add_parser(sub):
 
 
 def run(args):
+    if args.macro is not None:
+        load_macro(args.macro)    # checked, and an input of the run: the plot may not replace it
     if not args.no_plot:
+        check_output_file(args.plot, [args.macro] if args.macro else [], "plot")
         try:
             import matplotlib  # noqa: F401
         except ImportError:
@@ -35,7 +37,7 @@ def run(args):
     result = laws_report(args.max_bits, None if args.no_plot else args.plot, node_nm=args.node,
                          sample_rate_hz=args.sample_rate, e8_pj=args.e8, law_table=args.law_table)
     if args.json:
-        print(json.dumps(result))
+        print(dumps_json(result))
         return 0
     print(laws_markdown(result), end="")
     if "plot" in result:

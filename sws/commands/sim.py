@@ -54,7 +54,9 @@ def run(args):
                      inputs=inputs)
     if args.json:
         keys = ("layer", "backend", "outputs", "cycles", "cycles_per_vector", "adc_bound_per_vector", "conversions",
-                "conversions_by_bits", "planes", "sections", "energy_pj", "match", "problems")
+                "conversions_by_bits", "planes", "sections", "energy_pj", "macro_energy_pj", "macro_breakdown_pj",
+                "model_macro_energy_pj", "report_macro_energy_pj", "counted_by_hardware",
+                "predicted_by_golden_model", "match", "problems")
         print(dumps_json({k: (r[k].tolist() if k == "outputs" else r[k]) for k in keys}))
     else:
         y = r["outputs"]
@@ -67,6 +69,11 @@ def run(args):
         hist = ", ".join(f"{c} at {b} bits" for b, c in enumerate(r["conversions_by_bits"]) if c)
         print(f"conversions {r['conversions']} ({hist or 'none'}); planes {r['planes']}, sections {r['sections']}")
         print(f"energy {r['energy_pj']:.3f} pJ from the counters ({r['energy_pj'] / y.shape[0]:.3f} pJ per vector)")
+        where = "the report's" if r["report_macro_energy_pj"] is not None else "the mapper's model of these inputs"
+        print(f"whole macro {r['macro_energy_pj']:.3f} pJ per vector from the events ({where}: "
+              f"{r['report_macro_energy_pj'] if r['report_macro_energy_pj'] is not None else r['model_macro_energy_pj']:.3f}); "
+              f"counted by the hardware: {', '.join(r['counted_by_hardware'])}; predicted by the golden model: "
+              f"{', '.join(r['predicted_by_golden_model'])}")
         if r["match"]:
             print("outputs, counters and cycles match the golden model bit for bit")
             if args.output:

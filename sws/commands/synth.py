@@ -9,12 +9,16 @@ from hwgen.synth import TARGETS
 from mapper.common import SwsError
 from mapper.common import dumps_json
 from mapper.plan import load_plan
+from sim.cocotb_bench import soc_netlist_check
 from sim.netlist import NETLIST_SIMULATORS, synthesize_checked
 
 from .common import add_config_args, add_layer_args, add_timing_args, config_from_args, timing_from_args
 
 #: Limits of the generic netlist when no plan is given: a 512 x 512 layer in up to 512 sections.
 GENERIC_LIMITS = {"k": 512, "n": 512, "max_sections": 512, "max_rows": 8192, "max_columns": 4096}
+#: Largest value of each limit: 2**20 words, a ROM or buffer already beyond the block RAM of the largest
+#: FPGAs the synthesis targets (an ECP5-85 holds 3.7 Mbit), checked before anything is elaborated.
+GENERIC_MAX = 2 ** 20
 
 
 def add_parser(sub):
@@ -34,6 +38,10 @@ def add_parser(sub):
                    help="the simulator of the netlist check: Icarus Verilog (four-state), Verilator (fast on "
                         "large netlists), or auto: Verilator when netlist size times cycles is large "
                         "(default %(default)s)")
+    p.add_argument("--bus", choices=("axil", "wishbone", "wishbone-pipelined"), default=None,
+                   help="also synthesize the SoC wrapper sws_soc (the tile behind this host bus, AXI4-Stream ports): "
+                        "part soc (its netlist checked by the cocotb bench of `sws rtl --testbench` in Icarus "
+                        "Verilog, needs cocotb and cocotbext-axi)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
     g = p.add_argument_group("generic netlist limits (without PLAN_DIR)")
     for name, value in GENERIC_LIMITS.items():
@@ -50,6 +58,11 @@ def params_from_args(args):
         lp = load_plan(args.plan).layer(args.layer).on_hardware(banks=args.banks, beat=args.beat,
                                                                 double_buffer=args.double_buffer)
         return TileParams.from_plan(lp, args.lanes, timing_from_args(args)), lp
+    for name in GENERIC_LIMITS:
+        value = getattr(args, name)
+        if not 1 <= value <= GENERIC_MAX:
+            raise SwsError(f"--{name.replace('_', '-')} must be in 1..{GENERIC_MAX} (a larger ROM or buffer is "
+                           f"beyond what the targets can build), not {value}")
     cfg = config_from_args(args)
     return TileParams(cfg, args.k, args.n, args.max_sections, args.max_rows, args.max_columns,
                       args.lanes or default_lanes(cfg.hw.rows), timing_from_args(args)), None
@@ -60,7 +73,8 @@ def run(args):
         raise SwsError("--pnr needs --target ice40 or ecp5 (place and route is for an FPGA)")
     params, lp = params_from_args(args)
     results = synthesize_checked(params, lp, args.target, pnr=args.pnr, tile=not args.controller_only,
-                                 check=not args.no_check, simulator=args.netlist_sim)
+                                 check=not args.no_check, simulator=args.netlist_sim, bus=args.bus,
+                                 soc_check=soc_netlist_check(params, lp, args.bus))
     cfg = params.hw
     report = {"design": args.plan or "generic", "layer": lp.name if lp else None, "target": args.target,
               "rows": cfg.rows, "cols": cfg.cols, "n_adc": cfg.n_adc, "adc_mux": cfg.adc_mux,

@@ -26,6 +26,7 @@ checkpoint ends exactly where an uninterrupted one does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -35,8 +36,8 @@ import time
 
 import numpy as np
 
-from mapper.common import SwsError
-from mapper.common import dumps_json
+from mapper.common import SwsError, atomic_path, dumps_json, open_input, write_atomic
+from mapper.sources import memory_limit
 
 from .bert import BertShape, forward, jax_modules, linear_names, to_onnx
 
@@ -236,9 +237,8 @@ def export_model(shape: BertShape, params: dict, masks: dict, path: str, doc: st
     inits = {i.name: i for i in model.graph.initializer}
     zeros = {n: int(np.count_nonzero(numpy_helper.to_array(inits[n + "_q"]) == 0)) for n in masks}
     sizes = {n: int(np.size(masks[n])) for n in masks}
-    tmp = path + ".tmp"
-    onnx.save(model, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, within=os.path.dirname(path) or ".") as tmp:   # whole or not at all
+        onnx.save(model, tmp)
     return {"per_layer": {n: zeros[n] / sizes[n] for n in masks},
             "total": sum(zeros.values()) / sum(sizes.values())}
 
@@ -420,14 +420,13 @@ class Distiller:
         arrays.update({f"o:{i}": np.asarray(v) for i, v in enumerate(leaves)})
         arrays["meta"] = np.frombuffer(json.dumps({**meta, "step": step}).encode(), np.uint8)
         path = os.path.join(self.folder, CHECKPOINT)
-        tmp = path + ".tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        # whole or not at all, never through a link in the folder (mapper.common.outputs)
+        write_atomic(path, lambda f: np.savez(f, **arrays), binary=True, within=self.folder)
 
     def _load(self):
         jax, jnp = jax_modules()
         path = os.path.join(self.folder, CHECKPOINT)
-        with np.load(path) as z:
+        with _open_checkpoint(path, self.folder) as z:
             meta = json.loads(bytes(z["meta"]).decode())
             if meta["config"] != self.cfg.to_dict() or meta["shape"] != dataclasses.asdict(self.shape):
                 raise SwsError(f"{path}: the checkpoint was made with other options ({_diff(meta['config'], self.cfg.to_dict())}); "
@@ -536,10 +535,7 @@ class Distiller:
         out["step"] = step
         out["done"] = step >= self.cfg.steps
         path = os.path.join(self.folder, MANIFEST)
-        with open(path + ".tmp", "w") as f:
-            f.write(dumps_json(out, indent=1))
-            f.write("\n")
-        os.replace(path + ".tmp", path)
+        write_atomic(path, dumps_json(out, indent=1) + "\n", within=self.folder)
 
 
 def _diff(a: dict, b: dict) -> str:
@@ -587,13 +583,22 @@ def seconds_per_step(d: Distiller, repeats: int = 2) -> float:
     return total + (time.monotonic() - t) / d.cfg.prune_every
 
 
+@contextlib.contextmanager
+def _open_checkpoint(path: str, folder: str):
+    """The checkpoint's arrays, read through mapper.common.reading: a regular file of the output folder (never
+    a link out of it), at most the memory available; an archive of arrays only (no pickles)."""
+    with open_input(path, what="checkpoint", limit=memory_limit(), folder=folder) as f, \
+            np.load(f, allow_pickle=False) as z:
+        yield z
+
+
 def checkpoint_config(folder: str) -> dict | None:
     """The options of the checkpoint in `folder`, or None."""
     path = os.path.join(folder, CHECKPOINT)
     if not os.path.isfile(path):
         return None
     try:
-        with np.load(path) as z:
+        with _open_checkpoint(path, folder) as z:
             return json.loads(bytes(z["meta"]).decode())["config"]
     except (OSError, ValueError, KeyError) as e:
         raise SwsError(f"{path}: not a checkpoint of sws prune ({type(e).__name__}: {e}); remove it or use "
@@ -628,10 +633,10 @@ def prune_minilm(folder: str, *, steps: int | None = None, model: str | None = N
     jax_modules()
     onnx_model, _ = minilm_model(model)
     shape, teacher = from_onnx(onnx_model)
-    os.makedirs(folder, exist_ok=True)
     ckpt = os.path.join(folder, CHECKPOINT)
     if restart and os.path.exists(ckpt):
         os.remove(ckpt)
+    # The folder is made once the training text is read (training_sequences keeps its token cache there).
     seqs, info = training_sequences(text, max_tokens=cfg.lengths[-1], cache=folder)
     log(f"training text: {info['source']}, {info['sequences']} sequences, {info['tokens']} tokens")
     old = checkpoint_config(folder)

@@ -23,21 +23,22 @@ result is the `total` row of its report (mapper.cost.report.report_dict), so fie
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import hashlib
 import io
 import itertools
 import json
+import math
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
-from mapper.common import claim_dir, write_atomic
-from mapper.prepare import check_sparsity, prepare_layer
+from mapper.common import atomic_path, claim_dir, parse_json, parse_yaml, read_text, write_atomic
+from mapper.prepare import check_sparsity, prepare_layers
 from mapper.cost import map_layers, report_dict
-from mapper.sources import load_weights
+from mapper.sources import check_source, load_weights
 
 __all__ = ["load_spec", "grid_points", "point_key", "run_point", "explore", "pareto_front", "plot_pareto",
            "EXPLORE_VERSION"]
@@ -47,32 +48,40 @@ EXPLORE_VERSION = 1
 _SPEC_KEYS = {"weights", "layers", "grid", "config", "per_channel", "synthesis"}
 
 
+#: Most points a grid may have: counted from the axes before anything is expanded (each point maps at least
+#: one layer, some seconds each, so 100000 points are already days of work).
+MAX_POINTS = 100_000
+#: The keys a grid or config may name: the configuration's fields, and sparsity (grid only).
+_CONFIG_KEYS = frozenset(f.name for part in (ArrayConfig().hw, ArrayConfig().mapping, ArrayConfig().energy)
+                         for f in dataclasses.fields(part))
+
+
 def _fail(path: str, key: str, value, rule: str):
-    raise SwsError(f"{path}: {key} = {value!r}: {rule}")
+    raise SwsError(f"{path}: {key} = {value!r:.80}: {rule}")
+
+
+def _read(path: str):
+    """The spec's value, read through mapper.common.reading: a regular file of at most MAX_TEXT_BYTES, JSON
+    or YAML within the depth, size and alias-expansion bounds."""
+    text = read_text(path, what="spec")
+    if path.endswith(".json"):
+        return parse_json(text, path)
+    try:
+        import yaml  # noqa: F401
+    except ImportError:
+        raise SwsError(f"{path}: a YAML spec needs PyYAML (the 'explore' extra: pip install -e '.[explore]'), "
+                       f"or write the spec as .json") from None
+    return parse_yaml(text, path)
 
 
 def load_spec(path: str) -> dict:
-    """Read and check a YAML or JSON spec; SwsError naming the file, key, value and rule."""
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as e:
-        raise SwsError(f"{path}: cannot read the spec ({e.strerror})") from None
-    if path.endswith(".json"):
-        try:
-            spec = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SwsError(f"{path}: not valid JSON ({e})") from None
-    else:
-        try:
-            import yaml
-        except ImportError:
-            raise SwsError(f"{path}: a YAML spec needs PyYAML (the 'explore' extra: pip install -e '.[explore]'), "
-                           f"or write the spec as .json") from None
-        try:
-            spec = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise SwsError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    """Read and check a YAML or JSON spec; SwsError naming the file, key, value and rule.
+
+    Every value is checked against its type before use (per_channel is true or false, not a string that
+    looks like one), the grid is counted before it is expanded (at most MAX_POINTS), every point's
+    configuration is checked, and every weight source is opened and checked (mapper.sources.check_source),
+    so that a bad spec is refused before the output folder exists."""
+    spec = _read(path)
     if not isinstance(spec, dict):
         _fail(path, "spec", spec, "must be a mapping with 'weights' and 'grid'")
     unknown = sorted(set(spec) - _SPEC_KEYS)
@@ -80,7 +89,7 @@ def load_spec(path: str) -> dict:
         _fail(path, unknown[0], spec[unknown[0]], f"unknown key (known: {', '.join(sorted(_SPEC_KEYS))})")
     weights = spec.get("weights")
     weights = [weights] if isinstance(weights, str) else weights
-    if not weights or not all(isinstance(w, str) for w in weights):
+    if not isinstance(weights, list) or not weights or not all(isinstance(w, str) and w for w in weights):
         _fail(path, "weights", spec.get("weights"), "must be a weight source or a non-empty list of them")
     grid = spec.get("grid") or {}
     if not isinstance(grid, dict):
@@ -92,20 +101,40 @@ def load_spec(path: str) -> dict:
     config = spec.get("config") or {}
     if not isinstance(config, dict):
         _fail(path, "config", config, "must be a mapping of configuration fields")
+    for where, keys, allowed in (("grid", grid, _CONFIG_KEYS | {"sparsity"}), ("config", config, _CONFIG_KEYS)):
+        bad = sorted(set(keys) - allowed)
+        if bad:
+            _fail(path, f"{where}.{bad[0]}", keys[bad[0]], f"unknown configuration keys: {', '.join(bad)}")
     layers = spec.get("layers")
-    if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
-        _fail(path, "layers", layers, "must be a list of layer names")
+    if layers is not None and (not isinstance(layers, list) or not layers or
+                               not all(isinstance(x, str) for x in layers)):
+        _fail(path, "layers", layers, "must be a non-empty list of layer names")
+    per_channel = spec.get("per_channel", False)
+    if not isinstance(per_channel, bool):
+        _fail(path, "per_channel", per_channel, "must be true or false")
     if spec.get("synthesis"):
         _fail(path, "synthesis", spec["synthesis"], "synthesis per point is not supported yet (run `sws synth` "
                                                     "on the points of interest)")
+    count = len(weights) * math.prod(len(v) for v in grid.values())
+    if count > MAX_POINTS:
+        raise SwsError(f"{path}: the grid has {count} points ({len(weights)} sources x "
+                       f"{' x '.join(f'{len(v)} {k}' for k, v in grid.items())}), more than the {MAX_POINTS} "
+                       f"a run may have: split it into smaller grids")
     out = {"weights": list(weights), "layers": layers, "grid": grid, "config": config,
-           "per_channel": bool(spec.get("per_channel", False)), "path": path}
+           "per_channel": per_channel, "path": path}
     for p in grid_points(out):   # every configuration is checked before anything runs
         try:
             ArrayConfig(**p["config"])
             check_sparsity(p["sparsity"])
         except SwsError as e:
             raise SwsError(f"{path}: the point {_label(p)}: {e}") from None
+    for source in dict.fromkeys(weights):
+        try:
+            check_source(source)
+            if layers is not None:      # the names exist in every source (read once, as a point reads it)
+                _layers(source, tuple(layers))
+        except SwsError as e:
+            raise SwsError(f"{path}: weights: {e}") from None
     return out
 
 
@@ -124,7 +153,8 @@ def grid_points(spec: dict) -> list[dict]:
 
 
 def _label(p: dict) -> str:
-    return ", ".join([p["weights"], f"sparsity={p['sparsity']}"] + [f"{k}={v}" for k, v in p["config"].items()])
+    return ", ".join([p["weights"], f"sparsity={p['sparsity']!r:.40}"] +
+                     [f"{k}={v!r:.40}" for k, v in p["config"].items()])
 
 
 @functools.lru_cache(maxsize=64)
@@ -167,7 +197,7 @@ def run_point(p: dict) -> dict:
     scalar fields of the report's total (its `sparsity` as `achieved_sparsity`)."""
     cfg = ArrayConfig(**p["config"])
     layers = _layers(p["weights"], None if p["layers"] is None else tuple(p["layers"]))
-    quant = [prepare_layer(l, cfg, p["sparsity"], per_channel=p["per_channel"]) for l in layers]
+    quant = prepare_layers(layers, cfg, p["sparsity"], per_channel=p["per_channel"])
     report = report_dict(map_layers(quant, cfg), cfg, source=p["weights"], sparsity=p["sparsity"],
                          per_channel=p["per_channel"])
     row = {"source": p["weights"], "layers": len(layers), "sparsity": p["sparsity"], **p["config"]}
@@ -179,12 +209,18 @@ def run_point(p: dict) -> dict:
     return row
 
 
-def _cached(cache: str, key: str) -> dict | None:
-    try:
-        with open(os.path.join(cache, key + ".json")) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError):
+def _cached(out: str, cache: str, key: str) -> dict | None:
+    """A point's row from the cache, read as a file of the output folder (never through a link out of it);
+    anything but a row of scalars (a damaged or planted file) is a miss, and the point runs again."""
+    path = os.path.join(cache, key + ".json")
+    if not os.path.lexists(path):
         return None
+    try:
+        row = parse_json(read_text(path, what="cached point", limit=1 << 20, folder=out), path)
+    except SwsError:
+        return None
+    ok = isinstance(row, dict) and all(isinstance(v, (str, int, float, bool)) or v is None for v in row.values())
+    return row if ok else None
 
 
 def _run_local(todo: list, workers: int):
@@ -236,14 +272,16 @@ def explore(spec: dict, out: str, *, workers: int | None = None, scheduler: str 
     list of dict
         One row per point, in grid order, the same whichever way they ran.
     """
-    claim_dir(out)   # filled point by point, and resumed: marked as sws's from the start
-    cache = os.path.join(out, "cache")
-    os.makedirs(cache, exist_ok=True)
     points = grid_points(spec)
     keys = {i: point_key(p) for i, p in enumerate(points)}
+    claim_dir(out)   # filled point by point, and resumed: marked as sws's from the start
+    cache = os.path.join(out, "cache")
+    if os.path.islink(cache) or (os.path.lexists(cache) and not os.path.isdir(cache)):
+        raise SwsError(f"{cache}: the cache of the output folder must be a folder, not a link or a file")
+    os.makedirs(cache, exist_ok=True)
     rows: dict[int, dict] = {}
     for i in range(len(points)):
-        hit = _cached(cache, keys[i])
+        hit = _cached(out, cache, keys[i])
         if hit is not None:
             rows[i] = hit
     todo = [(i, p) for i, p in enumerate(points) if i not in rows]
@@ -253,7 +291,7 @@ def explore(spec: dict, out: str, *, workers: int | None = None, scheduler: str 
     if todo:
         runner = _run_dask(todo, scheduler, keys) if scheduler else _run_local(todo, workers or os.cpu_count() or 1)
         for i, row in runner:
-            write_atomic(os.path.join(cache, keys[i] + ".json"), json.dumps(row))
+            write_atomic(os.path.join(cache, keys[i] + ".json"), json.dumps(row), within=out)
             rows[i] = row
             if progress:
                 progress(len(rows), len(points), f"{n_cached} cached")
@@ -277,16 +315,15 @@ def _write_tables(rows: list[dict], out: str) -> None:
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    write_atomic(os.path.join(out, "results.csv"), buf.getvalue())
+    write_atomic(os.path.join(out, "results.csv"), buf.getvalue(), within=out)
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         return
     table = pa.table({c: [r.get(c) for r in rows] for c in cols})
-    tmp = os.path.join(out, ".results.parquet.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, os.path.join(out, "results.parquet"))
+    with atomic_path(os.path.join(out, "results.parquet"), within=out) as tmp:
+        pq.write_table(table, tmp)
 
 
 def pareto_front(xs, ys) -> list[int]:
@@ -338,9 +375,10 @@ def plot_pareto(rows: list[dict], out: str) -> list[str]:
         ax.legend(fontsize=7)
         fig.tight_layout()
         path = os.path.join(out, f"pareto_{x}.png")
-        tmp = path + ".tmp.png"
-        fig.savefig(tmp, dpi=120)
-        plt.close(fig)
-        os.replace(tmp, path)
+        try:
+            with atomic_path(path, within=out) as tmp:    # an interrupt while drawing leaves no temporary
+                fig.savefig(tmp, dpi=120, format="png")
+        finally:
+            plt.close(fig)
         written.append(path)
     return written

@@ -22,14 +22,13 @@ Two ways of running a pruned model:
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
-from mapper.common import atomic_dir, dumps_json
+from mapper.common import atomic_dir, dumps_json, write_text
 from mapper.job import check_output_folder
 from mapper.sources import GraphLinear
 from mapper.sectioning import map_layer, saturating_matvec
@@ -114,10 +113,12 @@ def _with_corrections(model, linears: list[GraphLinear]):
 
 
 def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.ndarray, cfg: ArrayConfig,
-                     output: str) -> tuple[np.ndarray, list[dict]]:
+                     output: str, matvec=None) -> tuple[np.ndarray, list[dict]]:
     """The model's `output` with every weight MatMul computed by the mapped crossbars (see the module docstring).
 
     `model` already holds the (pruned) integer weights; `cfg` is the mapping (ordering, group, cap, ...).
+    `matvec(lm, x_int, i)` computes layer i's integer output (default: mapper.mapping.saturating_matvec, the
+    ideal analog array; sws.experiments.analog passes the analog model).
     Returns the output and, per layer, the input scale and the columns the cap saturates.
     """
     _ort()
@@ -139,7 +140,7 @@ def crossbar_outputs(model, linears: list[GraphLinear], feeds: dict, mask: np.nd
         lm = map_layer(QuantLayer(lin.name, w), cfg)
         x_int, x_scale = quantize_inputs(x, cfg.hw.input_bits, real)
         rows = x_int[real]
-        y_int = saturating_matvec(lm, rows)
+        y_int = saturating_matvec(lm, rows) if matvec is None else matvec(lm, rows, i)
         y_xbar = y_int.astype(np.float64) * x_scale * scale
         y_float = x[real].astype(np.float64) @ (w * scale)
         delta = np.zeros(x.shape[:-1] + (w.shape[1],), np.float32)
@@ -378,11 +379,8 @@ def fidelity_to_folder(sparsities, out: str, *, methods=("magnitude",), adc_trad
     result = minilm_fidelity(sparsities, methods=methods, adc_trade=adc_trade, crossbar=crossbar, energy=energy,
                              calibration_path=calibration_path, model_spec=model_spec, progress=progress)
     with atomic_dir(out) as tmp:
-        with open(os.path.join(tmp, "fidelity.json"), "w") as f:
-            f.write(dumps_json(result, indent=1))
-            f.write("\n")
-        with open(os.path.join(tmp, "fidelity.md"), "w") as f:
-            f.write(fidelity_markdown(result))
+        write_text(os.path.join(tmp, "fidelity.json"), dumps_json(result, indent=1) + "\n")
+        write_text(os.path.join(tmp, "fidelity.md"), fidelity_markdown(result))
         if energy is not None and result["rows"]:
             try:
                 plot_front(result, os.path.join(tmp, "front.png"))

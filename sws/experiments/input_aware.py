@@ -3,18 +3,17 @@ input encoding, weight-only and input-aware planning, under every energy law (ma
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from mapper.config import LAWS, ArrayConfig
 from mapper.config import energy_table
-from mapper.common import atomic_dir
+from mapper.common import atomic_dir, dumps_json, write_text
 from mapper.cost import (ANALYSIS_ENCODINGS, bounded_cost, macro_energy, section_membership, step_bits, step_bounds,
                          weight_only_cost)
 from mapper.job import check_output_folder
-from mapper.cost import macro_cost, macro_of
+from mapper.cost import dense_config, macro_cost, macro_of
 from mapper.sectioning import map_layer
 from mapper.sources import QuantLayer
 from mapper.prepare import check_sparsity
@@ -22,6 +21,10 @@ from mapper.prepare import check_sparsity
 __all__ = ["study", "study_markdown", "study_to_folder", "SPARSITIES"]
 
 SPARSITIES = (0.0, 0.5, 0.9)
+
+
+def _without_adc(m) -> float:
+    return m.energy_pj - m.energy["adc"]
 
 
 def _laws(laws):
@@ -60,19 +63,21 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
             done += 1
             q_layer = QuantLayer(layer.layer, layer.w)
             lm = map_layer(q_layer, cfg)
-            dense = map_layer(q_layer, cfg.replace(ordering="natural", policy="dense"))
+            dense = map_layer(q_layer, dense_config(cfg))
             natural = map_layer(q_layer, cfg.replace(ordering="natural"))
             member = section_membership(lm)
             # Buffers, input register and tables: the same whatever the drive (mapper.cost.macro).
-            parts = macro_cost(lm.sec, lm.res, 0.0, cycles=False).energy
+            parts = macro_cost(lm, cycles=False).energy
             fixed = sum(parts[k] for k in ("input_buffer", "input_register", "output_buffer", "tables"))
+            # The references' whole macro but the ADCs (law-independent), and each law's ADC energy.
+            dense_rest = _without_adc(macro_cost(dense, tables=False, cycles=False))
+            natural_rest = _without_adc(macro_cost(natural, cycles=False))
             for law, e in tables.items():
                 d = weight_only_cost(dense, "twos", e)
-                d["macro_energy_pj"] = macro_cost(dense.sec, dense.res, d["energy_pj"], tables=False,
-                                                  cycles=False).energy_pj
+                d["macro_energy_pj"] = dense_rest + d["energy_pj"]
                 add(("dense", law, "twos"), d)
                 nat = weight_only_cost(natural, "twos", e)
-                nat["macro_energy_pj"] = macro_cost(natural.sec, natural.res, nat["energy_pj"], cycles=False).energy_pj
+                nat["macro_energy_pj"] = natural_rest + nat["energy_pj"]
                 add(("natural weight-only", law, "twos"), nat)
             for enc in encodings:
                 q = step_bounds(lm, layer.x, enc, membership=member)
@@ -83,11 +88,11 @@ def study(layers_by_sparsity: dict, cfg: ArrayConfig, *, laws=None, encodings=AN
                 bits = step_bits(lm, enc == "bipolar")
                 for law, e in tables.items():
                     c = bounded_cost(lm, q, e, bipolar=enc == "bipolar", bits=bits)
-                    c["macro_energy_pj"] = macro_energy(fixed, c, constants)
+                    c["macro_energy_pj"] = macro_energy(fixed, c, constants, cfg.hw.wordline_columns)
                     add(("input-aware", law, enc), c)
                     add(("skip-only", law, enc), {"energy_pj": c["skip_only_energy_pj"]})
                     wo = weight_only_cost(lm, enc, e)
-                    wo["macro_energy_pj"] = macro_energy(fixed, wo, constants)
+                    wo["macro_energy_pj"] = macro_energy(fixed, wo, constants, cfg.hw.wordline_columns)
                     add(("weight-only", law, enc), wo)
         for (mode, law, enc), tot in acc.items():
             dense, base = acc[("dense", law, "twos")], acc[("weight-only", law, "twos")]
@@ -220,11 +225,8 @@ def study_to_folder(out: str, cfg: ArrayConfig, *, sparsities=SPARSITIES, laws=N
               for s in sparsities}
     result = study(layers, cfg, laws=laws, progress=progress)
     with atomic_dir(out) as tmp:
-        with open(os.path.join(tmp, "input_aware.json"), "w") as f:
-            json.dump(result, f, indent=1, allow_nan=False)
-            f.write("\n")
-        with open(os.path.join(tmp, "input_aware.md"), "w") as f:
-            f.write(study_markdown(result))
+        write_text(os.path.join(tmp, "input_aware.json"), dumps_json(result, what="the study", indent=1) + "\n")
+        write_text(os.path.join(tmp, "input_aware.md"), study_markdown(result))
         if plots:
             result["plots"] = [os.path.basename(p) for p in plot_study(result, tmp)]
     return result

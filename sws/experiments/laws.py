@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from mapper.config import DEFAULT_E8_PJ, compare_models
 from mapper.config import EnergyConfig
 from mapper.common import SwsError
@@ -22,6 +24,12 @@ def laws_report(max_bits: int = 10, plot: str | None = None, *, node_nm: float |
     if law_table is not None:
         law_table = EnergyConfig(law="table", law_table=law_table, e8_pj=e8).law_table
     result = compare_models(max_bits, node_nm=node_nm, sample_rate_hz=sample_rate_hz, e8_pj=e8, law_table=law_table)
+    for name, model in result["models"].items():
+        for key in ("energy_pj", "area_um2"):
+            bad = [v for v in model.get(key) or () if not math.isfinite(v)]
+            if bad:
+                raise SwsError(f"law {name}: {key} = {bad[0]} at these parameters: an input (--node, --sample-rate, "
+                               f"--e8, --law-table) is out of any meaningful range")
     if plot:
         from .plots import plot_laws
         with atomic_path(plot) as tmp:

@@ -192,8 +192,9 @@ def retrieval_accuracy(emb: np.ndarray) -> float:
 
 
 def map_pruned_to_folder(spec: str, cfg, sparsity: float, out: str, method: str, *,
-                         calibration_path: str = CALIBRATION_PATH, progress=None) -> dict:
-    """`sws map --prune METHOD`: prune the model by a calibrated method, then map it (mapper.job.map_to_folder).
+                         calibration_path: str = CALIBRATION_PATH, progress=None, **choose) -> dict:
+    """`sws map --prune METHOD`: prune the model by a calibrated method, then map it (mapper.job.map_to_folder;
+    `choose`: its objective, search and fixed fields).
 
     Only the built-in `minilm` has calibration inputs (the shipped calibration text); a plain weight file has
     neither the model nor its inputs, so it takes magnitude pruning only.
@@ -206,7 +207,7 @@ def map_pruned_to_folder(spec: str, cfg, sparsity: float, out: str, method: str,
     check_method(method)
     sparsity = check_sparsity(sparsity)
     if method == "magnitude":
-        return map_to_folder(spec, cfg, sparsity, out, progress=progress)
+        return map_to_folder(spec, cfg, sparsity, out, progress=progress, **choose)
     if spec != "minilm":
         raise SwsError(f"{spec}: --prune {method} needs a model and its calibration inputs, which only the built-in "
                        f"minilm has; plain weight files take --prune magnitude")
@@ -218,4 +219,4 @@ def map_pruned_to_folder(spec: str, cfg, sparsity: float, out: str, method: str,
     layers = [QuantLayer(lin.name, layer_weights(inits, lin)[0].astype(np.int64),
                          notes=[f"pruned one-shot by {method} on {os.path.basename(calibration_path)}"])
               for lin in linears]
-    return map_to_folder(spec, cfg, sparsity, out, progress=progress, layers=layers)
+    return map_to_folder(spec, cfg, sparsity, out, progress=progress, layers=layers, **choose)

@@ -6,12 +6,11 @@ through these helpers.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
-from mapper.common import SwsError
+from mapper.common import SwsError, read_json
 
 __all__ = ["DATA", "TOKENS_PATH", "ort", "load_token_sequences", "token_feeds", "initializers", "session",
            "run_model", "minilm_model", "minilm_path_of", "with_outputs"]
@@ -30,14 +29,28 @@ def ort():
     return onnx, onnxruntime
 
 
+#: Bounds of a token file: BERT's vocabulary (30522 ids), its 512 positions, and at most 10000 sequences.
+VOCABULARY, MAX_TOKENS, MAX_SEQUENCES = 30522, 512, 10000
+
+
 def load_token_sequences(path: str = TOKENS_PATH) -> list[list[int]]:
-    """The shipped token-id sequences ([CLS] ... [SEP]); see sws/data/make_minilm_tokens.py for how they were made."""
-    try:
-        with open(path) as f:
-            return [list(s["input_ids"]) for s in json.load(f)["sequences"]]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SwsError(f"{path}: not a token file of sws/data/make_minilm_tokens.py ({type(e).__name__}: {e})") \
-            from None
+    """The token-id sequences ([CLS] ... [SEP]) of a token file (sws/data/make_minilm_tokens.py makes the
+    shipped ones), read through mapper.common.reading and checked value by value: at most MAX_SEQUENCES
+    sequences of 1..MAX_TOKENS ids in 0..VOCABULARY-1."""
+    data = read_json(path, what="token file")
+    seqs = data.get("sequences") if isinstance(data, dict) else None
+    if not isinstance(seqs, list) or not 1 <= len(seqs) <= MAX_SEQUENCES:
+        raise SwsError(f"{path}: field sequences must be a list of 1..{MAX_SEQUENCES} sequences (a token file of "
+                       f"sws/data/make_minilm_tokens.py)")
+    out = []
+    for i, s in enumerate(seqs):
+        ids = s.get("input_ids") if isinstance(s, dict) else None
+        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_TOKENS or not all(
+                isinstance(t, int) and not isinstance(t, bool) and 0 <= t < VOCABULARY for t in ids):
+            raise SwsError(f"{path}: field sequences[{i}].input_ids must be a list of 1..{MAX_TOKENS} token ids in "
+                           f"0..{VOCABULARY - 1}")
+        out.append(list(ids))
+    return out
 
 
 def token_feeds(seqs: list[list[int]]) -> dict[str, np.ndarray]:
@@ -98,12 +111,9 @@ def minilm_path_of(spec: str | None = None) -> str:
 def minilm_model(spec: str | None = None):
     """The MiniLM ONNX model (see minilm_path_of) and its 36 linear layers (as GraphLinear), from the minilm
     extra."""
-    onnx, _ = ort()
-    from mapper.sources import minilm_linears
+    ort()
+    from mapper.sources import minilm_linears, read_onnx_model
     path = minilm_path_of(spec)
-    try:
-        model = onnx.load(path)
-    except Exception as e:  # protobuf DecodeError and others for a damaged file
-        raise SwsError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    model = read_onnx_model(path)       # through mapper.common.reading: regular, bounded, no external data
     linears = minilm_linears(model)
     return model, linears

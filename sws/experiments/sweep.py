@@ -8,6 +8,7 @@ The macro's components other than the ADCs do not depend on the law, so they are
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -17,12 +18,12 @@ from mapper.config import DEFAULT_E8_PJ, RELATIVE
 from mapper.config import ArrayConfig
 from mapper.config import adc_area
 from mapper.common import SwsError
-from mapper.common import atomic_dir, dumps_json
+from mapper.common import atomic_dir, dumps_json, write_text
 from mapper.job import check_output_folder
 from mapper.sources import Layer
-from mapper.cost import MacroCost, macro_cost, macro_of
-from mapper.sectioning import Cost, cost_of
-from mapper.prepare import check_sparsity, prepare_layer
+from mapper.cost import MacroCost, dense_config, macro_cost, macro_of
+from mapper.sectioning import Cost, LayerMap, cost_of
+from mapper.prepare import check_sparsity, prepare_layers
 from mapper.sectioning import plan_resolutions
 from mapper.sectioning import section_layer
 from mapper.sources import load_weights
@@ -67,13 +68,13 @@ def _cost_dict(c: Cost) -> dict:
 def _with_adc(m: MacroCost, adc_pj: float, cfg: ArrayConfig, res: np.ndarray) -> MacroCost:
     """The macro cost `m` (costed under another law) with the ADC energy and ADC bank area of cfg's law."""
     top = int(res.max(initial=0))
-    bank = cfg.hw.n_adc * float(adc_area(cfg, top)) if top else 0.0
+    bank = cfg.hw.banks * cfg.hw.n_adc * float(adc_area(cfg, top)) if top else 0.0
     return MacroCost({**m.energy, "adc": adc_pj}, {**m.area, "adc_bank": bank}, m.cycles, m.adc_bound_cycles,
-                     m.row_activations, m.cell_reads)
+                     m.latency, m.events)
 
 
 def _macro_dict(m: MacroCost) -> dict:
-    return {"macro_energy_pj": m.energy_pj, "macro_breakdown_pj": dict(m.energy), "row_activations": m.row_activations,
+    return {"macro_energy_pj": m.energy_pj, "macro_breakdown_pj": dict(m.energy), "row_drives": m.row_drives,
             "area_um2": m.area_um2, "cycles_per_vector": m.cycles}
 
 
@@ -87,8 +88,9 @@ def sweep(layers: list[Layer], cfg: ArrayConfig = ArrayConfig(), *, sparsities=S
     """Cost every layer under every (sparsity, arrangement, policy, law); totals and per-layer energies.
 
     `cfg` gives the array (rows, cols, bits, n_adc), the relative laws' e8 and the macro; its ordering, group,
-    policy and law are swept over. Each row quotes `reduction_vs_dense` (natural order, every column of
-    every section at full resolution) and `reduction_vs_natural` (natural order, same group, policy and law:
+    policy and law are swept over. Each row quotes `reduction_vs_dense` (the classic design of
+    mapper.cost.dense_config: natural order, C // (2 Bm) outputs a crossbar, every column at full
+    resolution, whatever the group) and `reduction_vs_natural` (natural order, same group, policy and law:
     what sorting itself buys), the same references as `sws map`, for the ADC energy alone and for the whole
     macro (`macro_*`, mapper.cost.macro). Cycles per vector are given for the column policy only.
     """
@@ -102,31 +104,39 @@ def sweep(layers: list[Layer], cfg: ArrayConfig = ArrayConfig(), *, sparsities=S
     rows, dense_rows, achieved = [], [], []
     steps, step = len(sparsities) * len(todo), 0
     for s in sparsities:
-        q = [prepare_layer(layer, cfg, s) for layer in layers]
+        q = prepare_layers(layers, cfg, s)
         achieved.append(float(sum(np.count_nonzero(l.weights == 0) for l in q) / sum(l.weights.size for l in q)))
         costs = {}  # (arrangement, policy, law) -> per-layer costs
         macros = {}  # (arrangement, policy, law) -> whole-macro cost of all layers
+        dcfg = dense_config(cfg)
+        dense_maps = [LayerMap(l, sec, plan_resolutions(sec.counts, dcfg, sec.output_mask()))
+                      for l, sec in ((l, section_layer(l.weights, dcfg)) for l in q)]
+        dense_rest = [macro_cost(lm, tables=False) for lm in dense_maps]
+        for law in laws:
+            cl = law_config(dcfg, law, e8)
+            costs["dense", law] = [cost_of(lm.res, cl, lm.sec.n_sections) for lm in dense_maps]
+            macros["dense", law] = _total([_with_adc(m, x.energy_pj, cl, lm.res) for m, x, lm in
+                                           zip(dense_rest, costs["dense", law], dense_maps)])
         for arr in todo:
             step += 1
             if progress:
                 progress(step - 1, steps, f"sparsity {s:g}, {arr.label}: sectioning {len(q)} layers")
             c = cfg.replace(ordering=arr.ordering, group=arr.group)
             secs = [section_layer(l.weights, c) for l in q]
-            pols = list(policies) + (["dense"] if arr == naturals[0] else [])
-            for policy in pols:
+            for policy in policies:
                 cp = c.replace(policy=policy)
                 res = [plan_resolutions(sec.counts, cp, sec.output_mask()) for sec in secs]
-                rest = [macro_cost(sec, r, 0.0, tables=policy != "dense", cycles=policy in ("column", "dense"))
-                        for r, sec in zip(res, secs)]
+                rest = [macro_cost(LayerMap(l, dataclasses.replace(sec, cfg=cp), r), cycles=policy == "column")
+                        for l, r, sec in zip(q, res, secs)]
                 for law in laws:
                     cl = law_config(cp, law, e8)
                     costs[arr, policy, law] = [cost_of(r, cl, sec.n_sections) for r, sec in zip(res, secs)]
                     macros[arr, policy, law] = _total([_with_adc(m, x.energy_pj, cl, r)
                                                        for m, x, r in zip(rest, costs[arr, policy, law], res)])
         for law in laws:
-            dense = costs[naturals[0], "dense", law]
+            dense = costs["dense", law]
             dense_total = _total(dense)
-            dense_macro = macros[naturals[0], "dense", law]
+            dense_macro = macros["dense", law]
             dense_rows.append({"sparsity": s, "law": law, **_cost_dict(dense_total), **_macro_dict(dense_macro),
                                "layer_energy_pj": [x.energy_pj for x in dense]})
             for arr in arrangements:
@@ -254,9 +264,7 @@ def sweep_markdown(result: dict) -> str:
 
 
 def write_json(result: dict, path: str) -> None:
-    with open(path, "w") as f:
-        f.write(dumps_json(result, indent=1))
-        f.write("\n")
+    write_text(path, dumps_json(result, indent=1) + "\n")
 
 
 def sweep_to_folder(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups, plot_sparsity: float | None = None,
@@ -278,8 +286,7 @@ def sweep_to_folder(spec: str, cfg: ArrayConfig, out: str, *, sparsities, groups
                    progress=progress)
     with atomic_dir(out, inputs=[spec]) as tmp:
         write_json(result, os.path.join(tmp, "sweep.json"))
-        with open(os.path.join(tmp, "sweep.md"), "w") as f:
-            f.write(sweep_markdown(result))
+        write_text(os.path.join(tmp, "sweep.md"), sweep_markdown(result))
         if plots:
             from .plots import write_plots
             result["plots"] = write_plots(result, tmp, sparsity=plot_sparsity)

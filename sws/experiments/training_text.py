@@ -25,7 +25,8 @@ import unicodedata
 
 import numpy as np
 
-from mapper.common import SwsError
+from mapper.common import SwsError, open_input, read_text, write_atomic
+from mapper.sources import memory_limit
 
 from .runtime import DATA, TOKENS_PATH
 
@@ -130,13 +131,11 @@ def wordnet_passages(folder: str = WORDNET_DIR) -> list[str]:
 
 def text_passages(path: str) -> list[str]:
     """The non-blank lines of a UTF-8 text file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = [line.strip() for line in f]
-    except OSError as e:
-        raise SwsError(f"--text: cannot read {path} ({e.strerror})") from None
-    except UnicodeError:
-        raise SwsError(f"--text: {path} is not UTF-8 text") from None
+    try:   # through mapper.common.reading: a regular file (a FIFO would hang), bounded by the memory available
+        text = read_text(path, what="training text", limit=memory_limit() // 8)
+    except SwsError as e:
+        raise SwsError(f"--text: {e}") from None
+    lines = [x.strip() for x in text.splitlines()]
     lines = [x for x in lines if x]
     if not lines:
         raise SwsError(f"--text: {path} has no text")
@@ -167,7 +166,8 @@ def training_sequences(source: str = "wordnet", *, max_tokens: int = 64, cache: 
             "sha256_16": digest, "max_tokens": max_tokens}
     path = os.path.join(cache, f"text-{digest}.npz") if cache else None
     if path and os.path.isfile(path):
-        with np.load(path) as z:
+        with open_input(path, what="token cache", limit=memory_limit() // 8, folder=cache) as f, \
+                np.load(f, allow_pickle=False) as z:
             flat, ends, dropped = z["ids"], z["ends"], int(z["dropped"])
         seqs = np.split(flat, ends[:-1])
     else:
@@ -183,8 +183,7 @@ def training_sequences(source: str = "wordnet", *, max_tokens: int = 64, cache: 
             seqs.append(np.asarray(encode(text, vocab, max_tokens), np.int32))
         if path:
             os.makedirs(cache, exist_ok=True)
-            tmp = path + ".tmp.npz"
-            np.savez(tmp, ids=np.concatenate(seqs), ends=np.cumsum([len(s) for s in seqs]), dropped=dropped)
-            os.replace(tmp, path)
+            arrays = {"ids": np.concatenate(seqs), "ends": np.cumsum([len(s) for s in seqs]), "dropped": dropped}
+            write_atomic(path, lambda f: np.savez(f, **arrays), binary=True, within=cache)
     info.update({"sequences": len(seqs), "dropped_held_out": dropped, "tokens": int(sum(len(s) for s in seqs))})
     return seqs, info

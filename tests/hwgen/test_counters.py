@@ -29,8 +29,8 @@ def _run(case, params, x, *, clear_after=None):
     counters after that many vectors (and the monitor's counts with them)."""
     dut = Tile(params, case.lp)
     fr = params.hw.full_resolution
-    seen = {"conversions": [0] * (fr + 1), "precharges": 0, "wordlines": 0, "holds": 0, "row_drives": 0,
-            "cell_reads": 0, "shift_adds": 0, "input_beats": 0, "output_beats": 0}
+    seen = {"conversions": [0] * (fr + 1), "precharges": 0, "wordlines": 0, "holds": 0, "rows_high": 0,
+            "code_sum": 0, "shift_adds": 0, "input_beats": 0, "output_beats": 0}
     got = {}
 
     def monitor(bus):
@@ -45,7 +45,7 @@ def _run(case, params, x, *, clear_after=None):
             async for _, _, pch, wl, sh, drive, *lanes in ctx.tick().sample(*probes):
                 if pch and not was[0]:            # an activation: its drive is on the bus from its first cycle
                     seen["precharges"] += 1
-                    seen["row_drives"] += bin(drive).count("1")
+                    seen["rows_high"] += bin(drive).count("1")
                 seen["wordlines"] += bool(wl and not was[1])
                 seen["holds"] += bool(sh and not was[2])
                 was = [pch, wl, sh]
@@ -55,7 +55,7 @@ def _run(case, params, x, *, clear_after=None):
                         seen["conversions"][res] += 1
                         seen["shift_adds"] += 1
                     if done and not (hand and lane_was[i][1]):
-                        seen["cell_reads"] += code
+                        seen["code_sum"] += code
                     lane_was[i] = [start, done]
         return watch
 
@@ -109,7 +109,7 @@ def test_the_counters_of_a_one_section_layer_are_the_hand_count():
     ones = sum(bin(int(v[7]) & 0xFF).count("1") for v in x)
     v = len(x)
     want = {"sections": v, "planes": 8 * v, "precharges": 8 * v, "wordlines": 8 * v, "holds": 8 * v,
-            "row_drives": ones, "cell_reads": 7 * ones, "shift_adds": 56 * v, "row_reads": v, "column_reads": 7 * v,
+            "rows_high": ones, "code_sum": 7 * ones, "shift_adds": 56 * v, "row_reads": v, "column_reads": 7 * v,
             "flushes": v, "input_beats": 13 * v, "output_beats": 2 * v}
     assert {k: got["end"][k] for k in want} == want
     assert got["end"]["conversions"][:2] == [0, 56 * v] and sum(got["end"]["conversions"]) == 56 * v
@@ -133,7 +133,7 @@ def test_the_counters_equal_a_brute_force_count_over_the_bus_and_the_golden_mode
         assert got["end"][key] == value, key
     want = predict(case.lp, case.x, params).counters()
     assert {k: got["end"][k] for k in ("conversions", *EVENTS)} == {k: want[k] for k in ("conversions", *EVENTS)}
-    assert seen["precharges"] > 0 and seen["cell_reads"] > 0
+    assert seen["precharges"] > 0 and seen["code_sum"] > 0
 
 
 def test_banks_and_beats_count_every_bank():

@@ -31,7 +31,7 @@ def test_sign_magnitude_inputs_take_two_passes_of_magnitude_steps():
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"input_encoding": "gray"}, "input_encoding must be one of twos, signmag, not 'gray'"),
+    ({"input_encoding": "gray"}, "input_encoding must be one of twos, signmag, bipolar, not 'gray'"),
     ({"input_encoding": "signmag", "input_signed": False}, "input_encoding 'signmag' is for signed inputs"),
     ({"input_aware": 1}, "input_aware must be true or false, not 1"),
     ({"rows": 0}, "rows must be an integer >= 1, not 0"),

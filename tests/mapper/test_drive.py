@@ -28,5 +28,16 @@ def test_sign_magnitude_drives_only_the_low_bits_of_a_small_negative_input():
 def test_sign_magnitude_needs_signed_inputs():
     with pytest.raises(SwsError, match="'signmag' is for signed inputs"):
         step_count(8, False, "signmag")
-    with pytest.raises(SwsError, match="input encoding must be one of twos, signmag, not 'gray'"):
+    with pytest.raises(SwsError, match="'bipolar' is for signed inputs"):
+        step_count(8, False, "bipolar")
+    with pytest.raises(SwsError, match="input encoding must be one of twos, signmag, bipolar, not 'gray'"):
         step_count(8, True, "gray")
+
+
+def test_the_bipolar_drive_by_hand():
+    # One pass of 7 magnitude steps: -3 = 0000011 drives -1 in steps 0 and 1; 5 = 0000101 +1 in steps 0 and 2.
+    d = drive_steps([[-3, 5, 0]], 8, True, "bipolar")[0]
+    assert d[:, 0].tolist() == [-1, -1, 0, 0, 0, 0, 0] and d[:, 1].tolist() == [1, 0, 1, 0, 0, 0, 0]
+    assert not d[:, 2].any()
+    assert step_weights(8, True, "bipolar").tolist() == [1, 2, 4, 8, 16, 32, 64]
+    assert step_count(8, True, "bipolar") == 7 and input_range(8, True, "bipolar") == (-127, 127)

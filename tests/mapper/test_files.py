@@ -5,10 +5,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
-from mapper import files
 from mapper.common import SwsError
 from mapper.common import MARKER, atomic_dir, atomic_path, dumps_json, write_atomic
 
@@ -101,7 +101,7 @@ def test_a_folder_that_cannot_be_made_is_one_clear_error(tmp_path, monkeypatch):
     def refuse(*a, **k):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path))
 
-    monkeypatch.setattr(files.tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
     with pytest.raises(SwsError, match="making the output folder .* failed: Permission denied"):
         _write_into(tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -283,3 +283,24 @@ def test_a_damaged_safetensors_file_is_refused(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}")
     with pytest.raises(SwsError, match="bad.safetensors: not a .safetensors file numpy can read"):
         load_weights(str(tmp_path / "bad.safetensors"))
+
+
+def test_a_grouped_convolution_is_quantized_with_one_scale_for_its_tensor(tmp_path):
+    # Two groups of a 3 x 1 x 1 x 2 kernel (Cout 2, Cin/groups 1, 1 x 2): group 0's weights reach 2.0,
+    # group 1's only 0.5. One scale for the tensor, max |w| / (2**Bm - 1) = 2 / 7 with Bm = 3, so group 1's
+    # 0.5 is rint(0.5 * 7 / 2) = rint(1.75) = 2 (its own scale would make it 7).
+    w = np.array([[[[2.0, -1.0]]], [[[0.5, 0.25]]]], np.float32)
+    path = _save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"], name="dw", group=2)], {"w": w})
+    layers = load_weights(path)
+    assert [l.name for l in layers] == ["dw.g0", "dw.g1"]
+    cfg = ArrayConfig(rows=8, cols=6, weight_bits=3)
+    from mapper.prepare import prepare_layers
+    q0, q1 = prepare_layers(layers, cfg)
+    assert q0.weights.tolist() == [[7], [-4]]              # 2 * 7/2 = 7, -1 * 7/2 = -3.5 -> rint -4
+    assert q1.weights.tolist() == [[2], [1]]               # 0.5 * 7/2 = 1.75 -> 2, 0.25 * 7/2 = 0.875 -> 1
+    assert q0.scale.tolist() == q1.scale.tolist() == [2 / 7]
+    # Per output channel each group's one output gets its own scale, as any layer's would.
+    p0, p1 = prepare_layers(layers, cfg, per_channel=True)
+    assert p1.weights.tolist() == [[7], [4]] and p1.scale.tolist() == [0.5 / 7]
+    # A layer alone keeps its own scale (no tensor shared with another layer).
+    assert prepare_layer(layers[1], cfg).weights.tolist() == [[7], [4]]

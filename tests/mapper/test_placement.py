@@ -12,7 +12,38 @@ from mapper.sectioning import lockstep_batches, mux_bound, place_section
 from mapper.plan import build_layer_plan, check_layer_plan, load_plan, rebuild_weights, write_plan
 from mapper.sectioning import map_layer
 from mapper.sources import QuantLayer
-from sim.golden import _batches, _step_bound
+from mapper.config import ArrayConfig as _Cfg
+from mapper.plan import LayerPlan
+from mapper.schedule import MacroTiming, section_tables
+
+
+def _one_section(res, slot, m):
+    """The schedule's tables of a plan of one section whose columns (column-table order) are at `slot`, on
+    ADC groups of m columns."""
+    res, slot = np.asarray(res, np.int64), np.asarray(slot, np.int64)
+    bm = -(-(int(slot.max()) + 1) // 2)
+    cfg = _Cfg(rows=8, cols=2 * bm, weight_bits=bm, input_bits=2, group=1, adc_mux=m, n_adc=-(-2 * bm // m))
+    z = np.zeros(1, np.int64)
+    lp = LayerPlan("s", cfg, (8, 1), {"rows": z + 8, "row_base": z, "col_base": z, "n_active": z + len(res),
+                                      "out_base": z}, np.arange(8), {"slot_col": slot, "out": 0 * slot,
+                                                                     "sign": 0 * slot, "bit": 0 * slot, "res": res},
+                   None)
+    return section_tables(lp, 1, MacroTiming(), ones=z)
+
+
+def _batches(res, slot, n_adc, m):
+    """The widest resolution of each lockstep batch of one section (the schedule's: default timing, so each
+    batch's period is its width; its last batch is read from the tables)."""
+    del n_adc
+    t = _one_section(res, slot, m)
+    full = t.full
+    return int(t.batch_bits[0, full]), int(t.last_period[0, full])
+
+
+def _step_bound(res, slot, n_adc, m):
+    del n_adc
+    t = _one_section(res, slot, m)
+    return int(t.bound[0, t.full])
 from tests.sim.cases import weights
 
 
@@ -77,7 +108,7 @@ def test_golden_batches_by_hand_with_two_columns_per_adc():
     # Column table (group-major, widest first): slots 1 (3 b), 0 (1 b) | 2 (2 b) | 5 (2 b), 4 (2 b).
     res, slot = np.array([3, 1, 2, 2, 2]), np.array([1, 0, 2, 5, 4])
     # Batch 0: slots 1, 2, 5: 3 bits; batch 1: slots 0, 4: 2 bits.
-    assert _batches(res, slot, 3, 2) == [3, 2]
+    assert _batches(res, slot, 3, 2) == (3 + 2, 2)
     # ADCs 0, 1, 2 convert 3 + 1, 2, 2 + 2 bits: the busiest takes 4 cycles.
     assert _step_bound(res, slot, 3, 2) == 4
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
 from mapper.sectioning import map_layer
-from mapper.plan import COLUMN_FIELDS, build_layer_plan, load_plan, rebuild_weights, write_plan
+from mapper.plan import COLUMN_FIELDS, build_layer_plan, load_plan, manifest_digest, rebuild_weights, write_plan
 from mapper.sources import QuantLayer
 from mapper.sectioning import lossless_bits
 
@@ -73,8 +73,38 @@ def test_a_plan_of_another_version_is_refused(tmp_path):
     manifest = json.loads((tmp_path / "plan.json").read_text())
     manifest["version"] = 99
     (tmp_path / "plan.json").write_text(json.dumps(manifest))
-    with pytest.raises(SwsError, match="version 99 is not 'sws-plan' version 2"):
+    with pytest.raises(SwsError, match="version 99 is not 'sws-plan' version 2 or 3"):
         load_plan(str(tmp_path))
+
+
+def test_each_layer_keeps_its_own_hardware_and_mapping(tmp_path):
+    # An objective may choose G, the ordering, the drive and the wordline segments per layer: plan.json
+    # (version 3) records each layer's configuration, and the layer reads back under it.
+    rng = np.random.default_rng(2)
+    w1, w2 = rng.integers(-127, 128, (20, 5)), rng.integers(-127, 128, (30, 3))
+    base = ArrayConfig(rows=8, cols=56, n_adc=3)
+    c1 = base.replace(group=4, ordering="natural", wordline_slots=0)
+    c2 = base.replace(group=1, input_encoding="signmag", input_aware=True, wordline_slots=1)
+    plans = [build_layer_plan(map_layer(QuantLayer("a", w1), c1)), build_layer_plan(map_layer(QuantLayer("b", w2), c2))]
+    write_plan(str(tmp_path), plans, {}, config=base)
+    plan = load_plan(str(tmp_path))
+    assert plan.config == base and [lp.cfg for lp in plan.layers] == [c1, c2]
+    assert np.array_equal(rebuild_weights(plan.layers[0]), w1) and np.array_equal(rebuild_weights(plan.layers[1]), w2)
+
+
+def test_a_version_2_plan_is_read_with_its_one_configuration(tmp_path):
+    w = np.arange(12).reshape(6, 2) - 5
+    cfg = ArrayConfig(rows=4, cols=28, weight_bits=7)
+    write_plan(str(tmp_path), [build_layer_plan(map_layer(QuantLayer("w", w), cfg))], {})
+    manifest = json.loads((tmp_path / "plan.json").read_text())
+    # What version 2 wrote: no configuration per layer.
+    manifest["version"] = 2
+    del manifest["layers"][0]["config"]
+    del manifest["manifest_sha256"]
+    manifest["manifest_sha256"] = manifest_digest(manifest)
+    (tmp_path / "plan.json").write_text(json.dumps(manifest))
+    plan = load_plan(str(tmp_path))
+    assert plan.layers[0].cfg == cfg and np.array_equal(rebuild_weights(plan.layers[0]), w)
 
 
 def test_a_folder_without_a_plan_is_refused(tmp_path):

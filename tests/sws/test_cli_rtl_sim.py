@@ -57,6 +57,26 @@ def test_sim_json_has_outputs_cycles_conversions_energy_and_match(plan_dir, x_fi
     assert r["energy_pj"] == pytest.approx(want.energy_pj)
 
 
+def test_sim_prints_the_macro_energy_of_the_counters_and_fails_where_the_report_differs(plan_dir, x_file, tmp_path,
+                                                                                       capsys):
+    code, out, _ = run(capsys, "sim", plan_dir, "--inputs", x_file, "--json", "--backend", "amaranth")
+    r = json.loads(out)
+    report = json.loads((plan_dir / "report.json").read_text())["layers"][0]
+    assert code == 0 and r["match"] is True
+    assert r["macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
+    assert r["macro_breakdown_pj"] == pytest.approx(report["macro_breakdown_pj"], rel=1e-12)
+    assert set(r["counted_by_hardware"]) >= {"cycles", "conversions", "planes", "sections"}
+    assert "row_drives" in r["counted_by_hardware"] + r["predicted_by_golden_model"]
+    # A report whose macro energy is not the hardware's: exit 1, naming both figures.
+    other = tmp_path / "p"
+    shutil.copytree(plan_dir, other)
+    edited = json.loads((other / "report.json").read_text())
+    edited["layers"][0]["macro_energy_pj"] *= 1.01
+    (other / "report.json").write_text(json.dumps(edited))
+    code, out, err = run(capsys, "sim", other, "--inputs", x_file, "--backend", "amaranth")
+    assert code == 1 and "macro energy from the counters" in err and "report.json" in err
+
+
 def test_sim_runs_a_plan_on_input_aware_sign_magnitude_hardware(plan_dir, tmp_path, capsys):
     x = np.zeros((3, 40), np.int64)
     x[1, :5] = [3, -1, 0, 2, -7]

@@ -51,8 +51,7 @@ def test_the_weight_only_whole_macro_of_twos_complement_is_the_reports():
 
     cfg = ArrayConfig(rows=16, n_adc=4)
     result = study({0.0: _layers(2)}, cfg, laws=("isaac",), encodings=("twos",))
-    want = sum(macro_cost((lm := map_layer(QuantLayer(l.layer, l.w), cfg)).sec, lm.res, lm.cost().energy_pj,
-                          cycles=False).energy_pj for l in _layers(2))
+    want = sum(macro_cost(map_layer(QuantLayer(l.layer, l.w), cfg), cycles=False).energy_pj for l in _layers(2))
     got = find(result, sparsity=0.0, law="isaac", encoding="twos", planning="weight-only")
     assert got["macro_energy_pj"] == pytest.approx(want)
 

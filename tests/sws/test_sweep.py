@@ -105,8 +105,8 @@ def test_sws_sweep_writes_table_json_and_plots(tmp_path, capsys):
             "energy_per_layer.png", "resolution_histogram.png"} <= files
     data = json.loads((out / "sweep.json").read_text())
     assert data["sparsities"] == [0.0, 0.5] and data["config"]["hardware"]["rows"] == 16
-    err = capsys.readouterr().err
-    assert "[1/8]" in err and "sorted G=8" in err
+    # Progress is a bar on a terminal only: on a pipe (as here) stderr stays empty (sws/progress.py).
+    assert capsys.readouterr().err == ""
 
 
 def test_sws_sweep_rejects_a_bad_sparsity(tmp_path, capsys):

@@ -1,0 +1,282 @@
+"""A mapped layer computed as its analog crossbars compute it (docs/design.md section 4, analog non-idealities).
+
+For each chip instance (a seed), every cell of every section gets a conductance (programming noise, drift to
+the read time, accumulated 1/f noise: mapper.analog.devices), the ADC bank gets its static errors
+(mapper.analog.adc), and then for each input vector and drive step each converted column's analog sum
+
+    a = alpha * (sum over driven rows of g / g_on  -  IR drop)
+
+is converted by its ADC at its planned resolution with the per-read noise of its driven cells and the ADC's
+own noise; the codes are weighted by sign, bit and step weight and added per output, as the digital side
+of the macro does. alpha is the global drift compensation (aihwkit GlobalDriftCompensation): the ratio of
+the summed conductance of all cells read just after programming to that at the read time, applied to the
+ADC reference (so it scales the analog sum before rounding). Everything is drawn from numpy generators
+seeded by (seed, layer), so a seed reproduces its outputs exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..common import SwsError
+from ..config import drive_steps
+from ..sectioning import LayerMap, grouped, weight_bits_of
+from .adc import AdcBank
+from .devices import CellState, DeviceModel
+
+__all__ = ["AnalogRun", "Chip", "program_chip", "section_cells", "analog_matvec", "analog_error", "ir_weights",
+           "fine_columns", "fine_energy_pj"]
+
+
+@dataclass(frozen=True)
+class AnalogRun:
+    """What is simulated: a device model, the read time after programming and whether drift is compensated."""
+
+    device: DeviceModel
+    drift_time_s: float = 3600.0
+    compensation: bool = True
+    fine_bits: int = 0
+    leak_correction: bool = False
+
+    def __post_init__(self):
+        t = self.drift_time_s
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+            raise SwsError(f"--drift-time must be a finite number of seconds >= 0, not {t!r}")
+        f = self.fine_bits
+        if isinstance(f, bool) or not isinstance(f, int) or f < 0:
+            raise SwsError(f"--fine-bits must be an integer >= 0, not {f!r}")
+
+    def describe(self) -> str:
+        comp = "with" if self.compensation else "without"
+        text = f"{self.device.name}, read {self.drift_time_s:g} s after programming, {comp} global drift compensation"
+        if self.fine_bits:
+            text += f", one more ADC bit (half-count LSB) on the columns of the top {self.fine_bits} weight bits"
+        if self.leak_correction:
+            text += ", 0-cell leak subtracted per driven row"
+        return text
+
+
+def section_cells(lm: LayerMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, valid, bits): each section's input rows (S, R) in crossbar row order (row 0 nearest the ADCs),
+    which of them hold a row of the section (S, R), and its cells (S, R, C) uint8, C = G * 2 * Bm columns in
+    slot order (output j, sign, bit)."""
+    cfg, sec = lm.cfg, lm.sec
+    r = cfg.hw.rows
+    pos = sec.sec_start[:, None] + np.arange(r)[None, :]
+    valid = np.arange(r)[None, :] < sec.sec_len[:, None]
+    k = sec.order.shape[1]
+    rows = np.where(valid, sec.order[sec.sec_group[:, None], np.minimum(pos, k - 1)], 0)
+    wg = grouped(lm.layer.weights, cfg.hw.group, np.int32)                       # (n_groups, K, G)
+    wc = np.where(valid[:, :, None], wg[sec.sec_group[:, None], rows], 0)        # (S, R, G)
+    bits = weight_bits_of(wc, cfg.hw.weight_bits).reshape(len(rows), r, -1)
+    return rows, valid, np.ascontiguousarray(bits)
+
+
+def _draw_state(state: CellState, n: int, run: AnalogRun, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(g just after programming, g at the read time) of n cells of one state, in uS (aihwkit PCMLikeNoiseModel's
+    order: programming noise, drift, accumulated 1/f noise; no drift or 1/f noise at t = 0)."""
+    dev = run.device
+    f32 = np.float32
+    normal = lambda: rng.standard_normal(n, dtype=f32)   # n: the cells drawn for, at the call
+    g_prog = np.maximum(f32(state.g_us) + f32(state.prog_sigma_us) * normal(), f32(0)) if state.prog_sigma_us \
+        else np.full(n, state.g_us, f32)
+    t = run.drift_time_s
+    if t <= 0:
+        return g_prog, g_prog
+    t_abs = t + dev.t0_s
+    # A cell programmed to 0 uS stays at 0 (drift and 1/f noise scale with g): draw only for the others.
+    live = np.flatnonzero(g_prog) if state.prog_sigma_us and not state.g_us else None
+    g = g_prog.copy() if live is None else g_prog[live]
+    n = len(g)
+    if state.nu_mean or state.nu_std:
+        nu = np.abs(f32(state.nu_mean) + f32(state.nu_std) * normal())
+        g = g * np.exp(-nu * f32(math.log(t_abs / dev.t0_s)))
+    law = dev.read_1f_law
+    if state.read_1f or (law and law["q0"]):
+        scale = math.sqrt(math.log((t_abs + dev.t_read_s) / (2 * dev.t_read_s)))
+        if law:   # aihwkit: q_s from each cell's programmed conductance
+            gp = g_prog if live is None else g_prog[live]
+            x = np.maximum((np.abs(gp) / f32(law["g_max_us"])) ** f32(law["exponent"]), f32(law["floor"]))
+            sig = np.minimum(f32(law["q0"]) / x, f32(law["cap"])) * f32(scale)
+        else:
+            sig = f32(state.read_1f * scale)
+        g = np.maximum(g + np.abs(g) * sig * normal(), f32(0))
+    if live is not None:
+        out = np.zeros_like(g_prog)
+        out[live] = g
+        g = out
+    return g_prog, g
+
+
+@dataclass
+class Chip:
+    """One chip instance of a layer: its cells' conductances relative to g_on, its compensation and its ADCs."""
+
+    rows: np.ndarray      # (S, R)
+    valid: np.ndarray     # (S, R)
+    bits: np.ndarray      # (S, R, C) uint8
+    g: np.ndarray         # (S, R, C) float32: conductance / nominal g_on at the read time, 0 off the section
+    alpha: float          # global drift compensation applied to the ADC reference (1: none)
+    adcs: AdcBank
+    adc_of: np.ndarray    # (S, C): the ADC converting each column (converted columns in slot order, dealt over n_adc)
+    leak: float = 0.0     # mean conductance of the 0-cells at the read time / g_on (subtracted with leak_correction)
+
+
+def program_chip(lm: LayerMap, run: AnalogRun, rng: np.random.Generator, cells=None) -> Chip:
+    """Program every cell of the layer's sections and draw its ADC bank (one chip instance)."""
+    rows, valid, bits = cells if cells is not None else section_cells(lm)
+    dev = run.device
+    on = bits.astype(bool) & valid[:, :, None]
+    off = ~bits.astype(bool) & valid[:, :, None]
+    g = np.zeros(bits.shape, np.float32)
+    prog_sum = read_sum = leak = 0.0
+    for mask, state in ((on, dev.on), (off, dev.off)):
+        n = int(np.count_nonzero(mask))
+        if n:
+            gp, gt = _draw_state(state, n, run, rng)
+            g[mask] = gt / dev.on.g_us
+            prog_sum += float(gp.sum(dtype=np.float64))
+            read_sum += float(gt.sum(dtype=np.float64))
+            if state is dev.off:
+                leak = float(gt.mean(dtype=np.float64)) / dev.on.g_us
+    alpha = prog_sum / read_sum if run.compensation and run.drift_time_s > 0 and read_sum > 0 else 1.0
+    cfg = lm.cfg
+    adcs = AdcBank(dev.adc, cfg.hw.n_adc, cfg.hw.full_resolution + (1 if run.fine_bits else 0), rng)
+    conv = lm.res.reshape(len(rows), -1) > 0
+    adc_of = np.where(conv, (np.cumsum(conv, axis=1) - 1) % cfg.hw.n_adc, 0)
+    return Chip(rows, valid, bits, g, alpha, adcs, adc_of, leak)
+
+
+def fine_columns(cfg, fine_bits: int) -> np.ndarray:
+    """(C,) bool: the slot columns (output j, sign, bit) of the top `fine_bits` weight bits."""
+    bm = cfg.hw.weight_bits
+    bit = np.tile(np.arange(bm), 2 * cfg.hw.group)
+    return bit >= bm - fine_bits
+
+
+def fine_energy_pj(lm: LayerMap, fine_bits: int) -> float:
+    """Extra ADC energy per input vector of converting the top `fine_bits` weight bits' columns one bit finer:
+    steps x sum over those converted columns of E(res + 1) - E(res), under the configuration's law."""
+    from ..config import energy_table
+    cfg = lm.cfg
+    res = lm.res.reshape(lm.res.shape[0], -1)
+    fine = fine_columns(cfg, fine_bits)[None, :] & (res > 0)
+    table = energy_table(cfg, cfg.hw.full_resolution + 1)
+    return float(cfg.hw.steps * (table[res[fine] + 1] - table[res[fine]]).sum())
+
+
+def ir_weights(rows: int) -> np.ndarray:
+    """h(r) = (r + 1)(R - r/2) / R for crossbar rows r = 0 (nearest the ADC) .. R-1: the first-order IR drop of a
+    column of uniform current density lowers its sum by eps * a * sum_r x_r g_r h(r), eps = r_wire g_on."""
+    r = np.arange(rows, dtype=np.float64)
+    return ((r + 1) * (rows - r / 2) / rows).astype(np.float32)
+
+
+def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *, chip: Chip | None = None,
+                  cells=None) -> np.ndarray:
+    """What the analog crossbars output for integer inputs x (V, K), as float64 in the units of x @ W.
+
+    Parameters
+    ----------
+    lm : LayerMap
+        The mapped layer (sections, resolutions).
+    x : (V, K) integer array
+        Inputs within the configuration's input range.
+    run : AnalogRun
+    seed : int
+        Seeds the chip instance (if `chip` is not given) and the per-conversion noise.
+    chip : Chip, optional
+        A chip already programmed (program_chip), to read it again with new conversion noise.
+    """
+    cfg = lm.cfg
+    hw = cfg.hw
+    dev = run.device
+    x = np.asarray(x, dtype=np.int64)
+    ss = np.random.SeedSequence([int(seed), 0x5157])
+    rng_chip, rng_read = (np.random.default_rng(s) for s in ss.spawn(2))
+    if chip is None:
+        chip = program_chip(lm, run, rng_chip, cells)
+    planes = drive_steps(x, hw.input_bits, hw.input_signed, hw.input_encoding)          # (V, P, K)
+    v, p = planes.shape[:2]
+    vp = v * p
+    planes_t = np.ascontiguousarray(planes.reshape(vp, -1).T.astype(np.float32))         # (K, V * P)
+    s_total, r, c = chip.bits.shape
+    g_out, bm = hw.group, hw.weight_bits
+    n_out = lm.layer.shape[1]
+    plane_w32 = np.asarray(cfg.hw.plane_weights(), dtype=np.float32)
+    col_w = ((1 - 2 * np.arange(2))[:, None] * (1 << np.arange(bm))[None, :]).reshape(-1).astype(np.float64)
+    res = lm.res.reshape(s_total, -1)
+    read_on, read_off = dev.on.read_sigma_us / dev.on.g_us, dev.off.read_sigma_us / dev.on.g_us
+    read = bool(read_on or read_off)
+    eps = dev.r_wire_ohm * dev.on.g_us * 1e-6
+    h = ir_weights(r) if eps else None
+    y = np.zeros((n_out, v), np.float64)
+    fine = fine_columns(cfg, run.fine_bits)[None, :, None] if run.fine_bits else None
+    chunk = max(1, min((1 << 23) // (r * vp), (1 << 22) // (c * vp)))
+    for lo in range(0, s_total, chunk):
+        hi = min(lo + chunk, s_total)
+        xs = planes_t[chip.rows[lo:hi]]                # (n, R, VP); rows off the section hold no cell (g = 0)
+        gt = np.ascontiguousarray(chip.g[lo:hi].transpose(0, 2, 1))                        # (n, C, R)
+        a = np.matmul(gt, xs)                                                              # (n, C, VP)
+        if eps:
+            a -= np.float32(eps) * a * np.matmul(gt * h[None, None, :], xs)
+        driven = (np.matmul(chip.valid[lo:hi, None, :].astype(np.float32), xs)                   # (n, 1, VP)
+                  if read or run.leak_correction else None)
+        if run.leak_correction and chip.leak:
+            # The controller knows each step's driven rows (the input-aware popcount): a reference of that many
+            # mean 0-cells is subtracted (a 1-cell is counted as a 0-cell too: c * leak too much, c * 0.003 LSB).
+            a -= np.float32(chip.leak) * driven
+        if chip.alpha != 1.0:
+            a *= np.float32(chip.alpha)
+        extra = None
+        if read:
+            ones = np.matmul(np.ascontiguousarray(chip.bits[lo:hi].transpose(0, 2, 1), dtype=np.float32), xs)
+            extra = np.sqrt(np.float32(read_on ** 2) * ones + np.float32(read_off ** 2) * (driven - ones))
+        col_res = res[lo:hi, :, None]
+        if fine is not None:
+            # An ADC of half the LSB, its thresholds shifted by half its LSB: code2 = ceil(2a), count = code2 // 2
+            # (boundaries at c + 1/2 as before); its noise and offset, in its own LSB, are half a count.
+            a = np.where(fine, 2 * a + np.float32(0.5), a)
+            if extra is not None:
+                extra = np.where(fine, 2 * extra, extra)
+            col_res = np.where(fine & (col_res > 0), col_res + 1, col_res)
+        codes = chip.adcs.convert(a, chip.adc_of[lo:hi, :, None], col_res, rng_read, extra)
+        if fine is not None:
+            codes = np.where(fine, codes // 2, codes)
+        n = hi - lo
+        # float32 is exact here: sum over steps of code * |weight| <= (2**10 - 1) * (2**16 - 1) < 2**24 would
+        # need 10-bit codes and 16 steps; the configuration allows at most that.
+        per_col = (codes.reshape(n, c, v, p).astype(np.float32) @ plane_w32).astype(np.float64)  # (n, C, V)
+        per_out = np.einsum("njkv,k->njv", per_col.reshape(n, g_out, 2 * bm, v), col_w)  # (n, G, V)
+        outs = lm.sec.sec_group[lo:hi, None] * g_out + np.arange(g_out)[None, :]
+        real = outs < n_out
+        np.add.at(y, outs[real], per_out[real])
+    return y.T
+
+
+def _rel_rms(err: np.ndarray, exact: np.ndarray) -> float:
+    scale = float(np.sqrt(np.mean(exact.astype(np.float64) ** 2))) or 1.0
+    return float(np.sqrt(np.mean(err.astype(np.float64) ** 2)) / scale)
+
+
+def analog_error(lm: LayerMap, run: AnalogRun, *, x: np.ndarray | None = None, seeds: int = 3, vectors: int = 16,
+                 seed: int = 0) -> dict:
+    """Monte Carlo output error of a mapped layer: relative RMS of (analog output - x @ W) over the outputs and
+    vectors, per chip instance (seeds 0..seeds-1), with its mean and sample std over the seeds.
+
+    x: the inputs (V, K) to use (captured ones); default `vectors` uniformly random inputs over the input range
+    (generator seeded by `seed`, as `cap_error`).
+    """
+    cfg = lm.cfg
+    if x is None:
+        x = np.random.default_rng(seed).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (vectors, lm.layer.shape[0]))
+    x = np.asarray(x, dtype=np.int64)
+    exact = x @ lm.layer.weights
+    cells = section_cells(lm)
+    errs = [_rel_rms(analog_matvec(lm, x, run, s, cells=cells) - exact, exact) for s in range(seeds)]
+    return {"vectors": int(len(x)), "seeds": seeds, "rms_error_relative": float(np.mean(errs)),
+            "rms_error_relative_std": float(np.std(errs, ddof=1)) if seeds > 1 else 0.0,
+            "per_seed": errs}

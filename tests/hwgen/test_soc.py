@@ -1,0 +1,394 @@
+"""The SoC wrapper's parts alone (hwgen/soc): the register map's emitters agree, the register file's access
+kinds, the AXI4-Lite and Wishbone bridges, the AXI4-Stream framing (TLAST, TKEEP of partial beats), the
+counter snapshot and clear, and the whole sws_soc in Amaranth's simulator with a generic tile programmed
+over the bus."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from amaranth import Elaboratable, Module, Value
+from amaranth.sim import Simulator
+
+from hwgen.emulator import array_emulator
+from hwgen.interface import PROG_SELECT, connect_array
+from hwgen.params import MacroTiming, TileParams
+from hwgen.program import program_writes
+from hwgen.soc.axis import StreamToAxis
+from hwgen.soc.bus import AxiLiteToCsr, WishboneToCsr
+from hwgen.soc.constraints import nextpnr_sdc_text, sdc_text
+from hwgen.soc.csr import RegisterFile
+from hwgen.soc.regmap import NOT_WIRED, Field, Register, RegisterMap, register_map
+from hwgen.soc.top import CounterSnapshot, SocTile
+from mapper.config import ArrayConfig
+from mapper.common import SwsError
+from sim.golden import golden_outputs
+from tests.sim.cases import weights
+from mapper.sectioning import map_layer
+from mapper.plan import build_layer_plan
+from mapper.sources import QuantLayer
+
+
+def _params(**kw):
+    hw = ArrayConfig(rows=16, cols=42, n_adc=3, **kw).hw
+    return TileParams(hw, k=40, n=6, section_depth=8, row_depth=64, column_depth=64, lanes=1)
+
+
+def _sim(dut, bench, deadline=1e-4):
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run_until(deadline) if deadline else sim.run()
+
+
+# The register map -------------------------------------------------------------------------------------
+
+def test_register_map_emitters_agree_on_every_register_and_field():
+    rm = register_map(_params(), generic=True)
+    d = json.loads(rm.to_json())
+    header, md = rm.to_c_header(), rm.to_markdown()
+    assert [r["name"] for r in d["registers"]] == [r.name for r in rm.registers]
+    for r in rm.registers:
+        m = re.search(rf"#define SWS_SOC_{r.name}_OFFSET 0x([0-9a-f]+)u", header)
+        assert m and int(m.group(1), 16) == r.offset
+        assert f"| {r.offset:#05x} | {r.name} |" in md
+        for f in r.fields:
+            m = re.search(rf"#define SWS_SOC_{r.name}_{f.name}_MASK 0x([0-9a-f]+)u", header)
+            assert m and int(m.group(1), 16) == ((1 << f.width) - 1) << f.lsb
+    # Unwired fields say so in every output.
+    timing = rm["TIMING"]
+    assert not timing.field("PRECHARGE").wired
+    assert NOT_WIRED in md and "not wired yet" in header
+    assert [f["wired"] for f in d["registers"][[r["name"] for r in d["registers"]].index("TIMING")]["fields"]] == [False] * 4
+
+
+def test_register_map_offsets_are_word_aligned_and_unique_and_a_baked_tile_has_no_prog_registers():
+    generic, baked = register_map(_params(), generic=True), register_map(_params(), generic=False)
+    for rm in (generic, baked):
+        offsets = [r.offset for r in rm.registers]
+        assert len(set(offsets)) == len(offsets) and all(o % 4 == 0 for o in offsets) and max(offsets) < rm.size
+    assert "PROG_WRITE" in generic and "LAYER" in generic
+    assert "PROG_WRITE" not in baked and "LAYER" not in baked
+    # TIMING resets to the generation-time timing.
+    rm = register_map(TileParams(_params().hw, 40, 6, 8, 64, 64, 1, MacroTiming(2, 3, 1, 1)), generic=False)
+    assert rm["TIMING"].reset == 2 | 3 << 8 | 1 << 16 | 1 << 24
+
+
+def test_bad_register_descriptions_name_the_rule():
+    with pytest.raises(SwsError, match="field X: bits 30..33 do not fit 32 bits"):
+        Field("X", 30, 4, "rw", "")
+    with pytest.raises(SwsError, match="access must be one of"):
+        Field("X", 0, 1, "wo", "")
+    with pytest.raises(SwsError, match="field B overlaps"):
+        Register("R", 0, "", (Field("A", 0, 4, "rw", ""), Field("B", 3, 2, "rw", "")))
+    with pytest.raises(SwsError, match="bus must be one of"):
+        register_map(_params(), generic=False, bus="apb")
+
+
+# The register file behind each bridge --------------------------------------------------------------------
+
+_MAP = RegisterMap("t", "axil", (
+    Register("A", 0x0, "", (Field("RW", 0, 12, "rw", "", 0x5A5),)),
+    Register("B", 0x4, "", (Field("ST", 0, 3, "w1c", ""), Field("GO", 8, 1, "pulse", ""))),
+    Register("C", 0x8, "", (Field("IN", 4, 8, "ro", ""), Field("K", 16, 4, "ro", "", 9))),
+))
+
+
+class AxiLiteHost:
+    """A plain AXI4-Lite manager for the Amaranth simulator: valid held until ready, checks the response."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut = ctx, dut
+
+    def g(self, name):
+        return getattr(self.dut, "s_axi_" + name)
+
+    async def write(self, addr, data, strb=0xF):
+        c = self.ctx
+        c.set(self.g("awaddr"), addr), c.set(self.g("wdata"), data), c.set(self.g("wstrb"), strb)
+        c.set(self.g("awvalid"), 1), c.set(self.g("wvalid"), 1), c.set(self.g("bready"), 1)
+        for _ in range(20):
+            aw = c.get(self.g("awready"))
+            await c.tick()
+            if aw:
+                break
+        c.set(self.g("awvalid"), 0), c.set(self.g("wvalid"), 0)
+        for _ in range(20):
+            if c.get(self.g("bvalid")):
+                assert c.get(self.g("bresp")) == 0
+                await c.tick()
+                c.set(self.g("bready"), 0)
+                return
+            await c.tick()
+        raise AssertionError("no BVALID")
+
+    async def read(self, addr):
+        c = self.ctx
+        c.set(self.g("araddr"), addr), c.set(self.g("arvalid"), 1), c.set(self.g("rready"), 1)
+        for _ in range(20):
+            ar = c.get(self.g("arready"))
+            await c.tick()
+            if ar:
+                break
+        c.set(self.g("arvalid"), 0)
+        for _ in range(20):
+            if c.get(self.g("rvalid")):
+                value = c.get(self.g("rdata"))
+                await c.tick()
+                c.set(self.g("rready"), 0)
+                return value
+            await c.tick()
+        raise AssertionError("no RVALID")
+
+
+class WishboneHost:
+    """Classic: STB held until ACK; pipelined: STB for the one cycle the slave takes it (STALL low)."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut = ctx, dut
+        self.pipelined = hasattr(dut, "wb_stall")
+
+    async def _cycle(self, addr, data, we, sel=0xF):
+        c, d = self.ctx, self.dut
+        c.set(d.wb_adr, addr // 4), c.set(d.wb_dat_w, data), c.set(d.wb_we, we), c.set(d.wb_sel, sel)
+        c.set(d.wb_cyc, 1), c.set(d.wb_stb, 1)
+        for _ in range(10):
+            stalled = self.pipelined and c.get(d.wb_stall)
+            await c.tick()
+            if self.pipelined and not stalled:
+                c.set(d.wb_stb, 0)
+            if c.get(d.wb_ack):
+                value = c.get(d.wb_dat_r)
+                c.set(d.wb_cyc, 0), c.set(d.wb_stb, 0)
+                await c.tick()
+                return value
+        raise AssertionError("no ACK")
+
+    async def write(self, addr, data, strb=0xF):
+        await self._cycle(addr, data, 1, strb)
+
+    async def read(self, addr):
+        return await self._cycle(addr, 0, 0)
+
+
+def _bridged(bus):
+    from amaranth import Module
+    from amaranth.lib import wiring
+
+    class Top(wiring.Component):
+        def __init__(self):
+            self.rf = RegisterFile(_MAP, driven={"C_IN"})
+            bridge = AxiLiteToCsr(4) if bus == "axil" else WishboneToCsr(2, pipelined=bus == "wishbone-pipelined")
+            self.bridge = bridge
+            super().__init__({k: v for k, v in bridge.signature.members.items() if k != "csr"})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.rf, m.submodules.bridge = self.rf, self.bridge
+            wiring.connect(m, self.bridge.csr, self.rf.csr)
+            for name, member in self.signature.members.items():
+                a, b = getattr(self, name), getattr(self.bridge, name)
+                m.d.comb += (b.eq(a) if member.flow == wiring.In else a.eq(b))
+            return m
+    return Top()
+
+
+@pytest.mark.parametrize("bus", ["axil", "wishbone", "wishbone-pipelined"])
+def test_register_access_kinds_behind_each_bus(bus):
+    dut = _bridged(bus)
+    rf = dut.rf
+    seen = {"go": 0}
+
+    async def watch(ctx):
+        async for _, _, go in ctx.tick().sample(rf.fields["B_GO"]):
+            seen["go"] += go
+
+    async def bench(ctx):
+        host = (AxiLiteHost if bus == "axil" else WishboneHost)(ctx, dut)
+        ctx.set(rf.fields["C_IN"], 0xAB)
+        assert await host.read(0x0) == 0x5A5                       # reset value
+        await host.write(0x0, 0xFFFF_F123)
+        assert await host.read(0x0) == 0x123                       # only the field's 12 bits
+        await host.write(0x0, 0xFFFF_FFFF, strb=0b0010)            # byte 1 only: bits 15..8
+        assert await host.read(0x0) == 0xF23
+        assert await host.read(0x8) == (0xAB << 4) | (9 << 16)     # driven ro and constant ro
+        await host.write(0x8, 0xFFFFFFFF)                          # ro ignores writes
+        assert await host.read(0x8) == (0xAB << 4) | (9 << 16)
+        ctx.set(rf.set["B_ST"], 0b101)
+        await ctx.tick()
+        ctx.set(rf.set["B_ST"], 0)
+        assert await host.read(0x4) == 0b101                       # sticky; GO reads 0
+        await host.write(0x4, 0b001)                               # write 1 to clear bit 0 only
+        assert await host.read(0x4) == 0b100
+        assert seen["go"] == 0
+        await host.write(0x4, 1 << 8)
+        await ctx.tick().repeat(2)
+        assert seen["go"] == 1                                     # one pulse of one cycle
+        assert await host.read(0x4) == 0b100
+        assert await host.read(0xC) == 0                           # no register there
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_process(watch)
+    sim.add_testbench(bench)
+    sim.run_until(2e-5)
+
+
+def test_axil_ready_is_a_register_and_takes_one_transfer_at_a_time():
+    dut = _bridged("axil")
+
+    async def bench(ctx):
+        g = lambda n: getattr(dut, "s_axi_" + n)        # noqa: E731
+        ctx.set(g("awvalid"), 1), ctx.set(g("wvalid"), 1), ctx.set(g("arvalid"), 1)
+        ctx.set(g("awaddr"), 0), ctx.set(g("wdata"), 7), ctx.set(g("wstrb"), 0xF), ctx.set(g("araddr"), 0)
+        # Valid raised in this cycle: no ready yet (no combinational path from valid to ready).
+        assert ctx.get(g("awready")) == 0 and ctx.get(g("arready")) == 0
+        await ctx.tick()
+        assert ctx.get(g("awready")) == 1 and ctx.get(g("wready")) == 1 and ctx.get(g("arready")) == 0
+    _sim(dut, bench, 1e-6)
+
+
+# AXI4-Stream framing ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("beat, n", [(1, 3), (4, 6), (4, 8), (2, 1)])
+def test_output_framing_marks_each_vectors_last_beat_and_partial_keep(beat, n):
+    width = 11
+    dut = StreamToAxis(beat=beat, width=width, n=n, n_limit=n, reload=False)
+    beats = -(-n // beat)
+    rng = np.random.default_rng(beat + n)
+    eb = 2
+
+    async def bench(ctx):
+        got = []
+        value = 0
+        for cycle in range(200):
+            valid, ready = int(rng.random() < 0.7), int(rng.random() < 0.6)
+            ctx.set(dut.i.valid, valid), ctx.set(dut.m_axis_tready, ready)
+            elems = [int(v) for v in rng.integers(-1024, 1024, beat)]
+            payload = sum((e & 0x7FF) << (i * width) for i, e in enumerate(elems))
+            ctx.set(Value.cast(dut.i.payload), payload if beat > 1 else elems[0] & 0x7FF)
+            if valid and ready:
+                data = ctx.get(dut.m_axis_tdata)
+                got.append((ctx.get(dut.m_axis_tlast), ctx.get(dut.m_axis_tkeep),
+                            [(data >> (16 * i) & 0xFFFF) - ((data >> (16 * i) & 0x8000) << 1) for i in range(beat)],
+                            elems))
+            await ctx.tick()
+        assert len(got) > 3 * beats
+        for j, (last, keep, out, elems) in enumerate(got):
+            assert last == (j % beats == beats - 1)
+            full = (1 << beat * eb) - 1
+            keep_last = (1 << (((n - 1) % beat) + 1) * eb) - 1
+            assert keep == (keep_last if last else full)
+            assert out == elems                                     # sign-extended to whole bytes
+    _sim(dut, bench, None)
+
+
+def test_counter_snapshot_subtracts_the_value_at_clear_and_wraps():
+    dut = CounterSnapshot({"a": 8})
+
+    async def bench(ctx):
+        ctx.set(dut.live_a, 250)
+        ctx.set(dut.clear, 1)
+        await ctx.tick()
+        ctx.set(dut.clear, 0)
+        ctx.set(dut.live_a, 3)                   # wrapped: 9 counted since the clear
+        ctx.set(dut.snapshot, 1)
+        await ctx.tick()
+        ctx.set(dut.snapshot, 0)
+        ctx.set(dut.live_a, 100)
+        await ctx.tick()
+        assert ctx.get(dut.value_a) == 9         # held until the next snapshot
+    _sim(dut, bench, None)
+
+
+def test_constraints_carry_the_clock_and_the_synchronizer_false_path():
+    p = TileParams(_params().hw, 40, 6, 8, 64, 64, 1, MacroTiming(1, 1, 1, 1, sync=2))
+    text = sdc_text(p, controller_only=True, clock_mhz=200)
+    assert "create_clock -name clk -period 5.000 [get_ports clk]" in text
+    assert "set_false_path -from [get_ports {bus__*adc__*__done}] -to [get_cells -hierarchical {*done_sync0*}]" in text
+    assert "set_multicycle_path -setup 3" in text
+    assert "set_input_delay -clock clk 1.500" in text             # 30 % of 5 ns
+    soc = sdc_text(p, bus="wishbone", clock_mhz=150)
+    assert "wb_ack" in soc and "s_axis_tdata" in soc and "bus__" not in soc
+    assert nextpnr_sdc_text(125).splitlines()[1] == "create_clock -name clk -period 8.000 [get_ports clk]"
+    with pytest.raises(SwsError, match="clock_mhz"):
+        nextpnr_sdc_text(0)
+
+
+# The whole wrapper, a generic tile programmed over the bus --------------------------------------------
+
+def _layer():
+    cfg = ArrayConfig(rows=16, cols=42, n_adc=3)
+    lp = build_layer_plan(map_layer(QuantLayer("l", weights(12, 3, 0.5, 7, magnitude=cfg.hw.weight_max)), cfg))
+    return lp
+
+
+class _ChipWithArray(Elaboratable):
+    """sws_soc_controller with the array emulator on its array interface ports, as a chip's macro."""
+
+    def __init__(self, params):
+        self.soc = SocTile(params, None, bus="axil", controller_only=True)
+        self.emu = array_emulator(params, None)
+        self.params = params
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.soc, m.submodules.array = self.soc, self.emu
+        connect_array(m, self.soc.bus, self.emu.bus)
+        return m
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("controller_only", [False, True])
+def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the_vector(controller_only):
+    lp = _layer()
+    params = TileParams.from_plan(lp)
+    top = _ChipWithArray(params) if controller_only else SocTile(params, None, bus="axil")
+    dut = top.soc if controller_only else top
+    rm = dut.regmap
+    x = np.arange(12) - 6
+    want = golden_outputs(lp, x[None])[0].tolist()
+    out = []
+
+    async def bench(ctx):
+        host = AxiLiteHost(ctx, dut)
+        assert await host.read(rm["ID"].offset) == 0x53575301
+        n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
+        for sel, addr, data in program_writes(params, lp):
+            if sel == PROG_SELECT["layer"]:
+                await host.write(rm["LAYER"].offset, data)
+                continue
+            await host.write(rm["PROG_ADDR"].offset, addr)
+            for i in range(n_data):
+                await host.write(rm[f"PROG_DATA{i}"].offset, data >> 32 * i & 0xFFFFFFFF)
+            await host.write(rm["PROG_WRITE"].offset, sel)
+        await host.write(rm["IRQ_ENABLE"].offset, 1)
+        ctx.set(dut.m_axis_tready, 1)
+        for v in x:
+            ctx.set(dut.s_axis_tvalid, 1), ctx.set(dut.s_axis_tdata, int(v) & 0xFF), ctx.set(dut.s_axis_tkeep, 1)
+            ctx.set(dut.s_axis_tlast, int(v == x[-1]))
+            while True:
+                ready = ctx.get(dut.s_axis_tready)
+                await ctx.tick()
+                if ready:
+                    break
+        ctx.set(dut.s_axis_tvalid, 0)
+        for _ in range(2000):
+            if ctx.get(dut.m_axis_tvalid):
+                d = ctx.get(dut.m_axis_tdata)
+                out.append((d ^ 0x800000) - 0x800000 if d & 0x800000 else d)
+                if ctx.get(dut.m_axis_tlast):
+                    await ctx.tick()
+                    break
+            await ctx.tick()
+        await ctx.tick().repeat(3)
+        assert ctx.get(dut.irq) == 1
+        await host.write(rm["CTRL"].offset, 1)
+        assert await host.read(rm["VECTORS"].offset) == 1
+        assert await host.read(rm["SECTIONS"].offset) == lp.n_sections
+        assert await host.read(rm["ERROR"].offset) == 0
+        assert await host.read(rm["STATUS"].offset) & 1 == 0
+        if controller_only:
+            assert ctx.get(top.emu.violation) == 0
+    _sim(top, bench, 5e-4)
+    assert [int(v) for v in out] == want

@@ -1,0 +1,276 @@
+"""mapper.analog: zero noise is the digital crossbar, seeds reproduce, and each noise source has the statistics
+its formula says (tolerances from the sample sizes), and bad device files are refused with one line."""
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mapper.analog import PRESETS, AdcBank, AdcNoise, AnalogRun, CellState, DeviceModel, analog_matvec, load_device
+from mapper.analog.crossbar import _draw_state, ir_weights, program_chip
+from mapper.analog.devices import pcm_state
+from mapper.config import ArrayConfig
+from mapper.common import SwsError
+from mapper.sectioning import map_layer, saturating_matvec
+from mapper.sources import QuantLayer
+
+NORMAL_Z = 5.0   # a check fails by chance with probability ~6e-7 per bound
+
+
+def _layer(k=60, n=9, seed=0, density=0.6):
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-127, 128, (k, n))
+    w[rng.random(w.shape) > density] = 0
+    return w
+
+
+@pytest.mark.parametrize("fields", [dict(), dict(cap=3), dict(ordering="natural", policy="dense"),
+                                    dict(group=2, cap=4), dict(input_encoding="signmag"),
+                                    dict(input_signed=False), dict(ordering="natural")])
+def test_zero_noise_reproduces_saturating_matvec_exactly(fields):
+    w = _layer()
+    cfg = ArrayConfig(rows=16, cols=128, **fields)
+    lm = map_layer(QuantLayer("l", w), cfg)
+    x = np.random.default_rng(1).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (12, w.shape[0]))
+    expected = saturating_matvec(lm, x)
+    for device in (PRESETS["ideal"], PRESETS["pcm"].scaled(0.0)):
+        for t in (0.0, 3600.0):   # the PCM scaled to 0 still drifts, by one factor that compensation undoes
+            for fine, leak in ((0, False), (7, True), (2, False)):
+                got = analog_matvec(lm, x, AnalogRun(device, t, fine_bits=fine, leak_correction=leak), seed=3)
+                np.testing.assert_array_equal(got, expected)
+
+
+def test_seeds_reproduce_and_differ():
+    w = _layer()
+    lm = map_layer(QuantLayer("l", w), ArrayConfig(rows=16))
+    x = np.random.default_rng(2).integers(-128, 128, (8, w.shape[0]))
+    run = AnalogRun(PRESETS["pcm"])
+    a, b, c = (analog_matvec(lm, x, run, s) for s in (7, 7, 8))
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+
+
+def _mean_bound(sigma, n):
+    return NORMAL_Z * sigma / math.sqrt(n)
+
+
+def test_programming_noise_matches_the_aihwkit_polynomial_on_and_clipped_off():
+    n = 400_000
+    on, off = pcm_state(25.0), pcm_state(0.0)
+    # Hand evaluation of aihwkit's polynomial (0.26348 + 1.9650 x - 1.1731 x^2) uS at x = 1 and 0.
+    assert on.prog_sigma_us == pytest.approx(1.05538) and off.prog_sigma_us == pytest.approx(0.26348)
+    run = AnalogRun(PRESETS["pcm"], 0.0)
+    g_on, _ = _draw_state(on, n, run, np.random.default_rng(0))
+    s = on.prog_sigma_us
+    assert abs(g_on.mean() - 25.0) < _mean_bound(s, n)
+    assert abs(g_on.std() / s - 1) < NORMAL_Z / math.sqrt(2 * n)
+    g_off, _ = _draw_state(off, n, run, np.random.default_rng(1))
+    # max(sigma N, 0): P(0) = 1/2, mean sigma / sqrt(2 pi), variance sigma^2 (1/2 - 1/(2 pi)).
+    s = off.prog_sigma_us
+    zero = np.mean(g_off == 0)
+    assert abs(zero - 0.5) < NORMAL_Z * math.sqrt(0.25 / n)
+    sd = s * math.sqrt(0.5 - 1 / (2 * math.pi))
+    assert abs(g_off.mean() - s / math.sqrt(2 * math.pi)) < _mean_bound(sd, n)
+    # The sample variance's relative sd is sqrt((kurtosis - 1) / n); this distribution's kurtosis is below 4.
+    assert abs(g_off.var() / sd ** 2 - 1) < NORMAL_Z * math.sqrt(3 / n)
+
+
+def test_drift_and_1f_noise_match_their_formulas():
+    n = 400_000
+    dev = PRESETS["pcm"]
+    t = 3600.0
+    ln = math.log((t + dev.t0_s) / dev.t0_s)
+    state = CellState(25.0, 0.0, 0.06, 0.02, 0.0, 0.0)
+    _, g = _draw_state(state, n, AnalogRun(dev, t), np.random.default_rng(3))
+    # E[exp(-|nu| ln)] for nu ~ N(0.06, 0.02), by quadrature (independent of the sampler).
+    z = np.linspace(-9, 9, 20001)
+    pdf = np.exp(-z ** 2 / 2) / math.sqrt(2 * math.pi)
+    f = np.exp(-np.abs(0.06 + 0.02 * z) * ln)
+    mean = 25.0 * np.trapezoid(pdf * f, z)
+    sd = 25.0 * math.sqrt(np.trapezoid(pdf * f ** 2, z) - (mean / 25.0) ** 2)
+    assert abs(g.mean() - mean) < _mean_bound(sd, n)
+    # 1/f only: g = g0 (1 + q sqrt(ln((t + t0 + t_read) / (2 t_read))) N).
+    state = CellState(25.0, 0.0, 0.0, 0.0, 0.0088, 0.0)
+    _, g = _draw_state(state, n, AnalogRun(dev, t), np.random.default_rng(4))
+    sig = 0.0088 * math.sqrt(math.log((t + dev.t0_s + dev.t_read_s) / (2 * dev.t_read_s)))
+    assert sig == pytest.approx(0.0088 * 4.766, rel=1e-3)   # hand: ln(3620 / 5e-7) = 22.70
+    rel = g / 25.0 - 1
+    assert abs(rel.mean()) < _mean_bound(sig, n)
+    assert abs(rel.std() / sig - 1) < NORMAL_Z / math.sqrt(2 * n)
+
+
+def _one_column(k=100, rows=128):
+    """A layer whose only ones are bit 0 of one output's positive column, every input 1 (one drive step)."""
+    w = np.ones((k, 1), np.int64)
+    cfg = ArrayConfig(rows=rows, input_bits=1, input_signed=False)
+    return map_layer(QuantLayer("l", w), cfg), np.ones((1, k), np.int64)
+
+
+def _device(**fields):
+    base = dict(name="t", on=CellState(10.0), off=CellState(0.0))
+    base.update(fields)
+    return DeviceModel(**base)
+
+
+def test_read_noise_of_a_conversion_is_the_sum_of_its_driven_cells():
+    lm, x = _one_column(100)
+    dev = _device(on=CellState(10.0, read_sigma_us=3.0))   # 0.3 LSB per cell: sqrt(100) * 0.3 = 3 LSB a conversion
+    ys = np.concatenate([analog_matvec(lm, x, AnalogRun(dev, 0.0), s)[:, 0] for s in range(3000)])
+    err = ys - 100
+    var = 9.0 + 1 / 12   # Gaussian, then rounded to the nearest code (uniform rounding error, independent)
+    n = len(err)
+    assert abs(err.mean()) < _mean_bound(math.sqrt(var), n)
+    assert abs(err.var() / var - 1) < NORMAL_Z * math.sqrt(2 / n)
+
+
+def test_adc_noise_flips_codes_with_the_normal_probability():
+    n = 200_000
+    bank = AdcBank(AdcNoise(noise_lsb=0.3), 4, 8, np.random.default_rng(0))
+    a = np.full(n, 37.2, np.float32)
+    codes = bank.convert(a, np.zeros(n, np.int64), np.full(n, 8), np.random.default_rng(1))
+    # The code is 37 while 37.2 + 0.3 N stays in (36.5, 37.5].
+    p = 0.5 * (math.erf(0.3 / 0.3 / math.sqrt(2)) + math.erf(0.7 / 0.3 / math.sqrt(2)))
+    got = np.mean(codes == 37)
+    assert abs(got - p) < NORMAL_Z * math.sqrt(p * (1 - p) / n)
+    up = 0.5 * (math.erf(1.3 / 0.3 / math.sqrt(2)) - math.erf(0.3 / 0.3 / math.sqrt(2)))   # 38: 0.3 N in (0.3, 1.3]
+    assert abs(np.mean(codes == 38) - up) < NORMAL_Z * math.sqrt(up * (1 - up) / n)
+
+
+def _brute_sar(a, caps, term, bits, res, gain, offset):
+    """An independent SAR: capacitor DAC levels summed bit by bit, binary search from bit res-1."""
+    total = sum(caps) + term
+    reg = 0
+    for i in reversed(range(res)):
+        trial = reg | (1 << i)
+        level = 2 ** bits * sum(caps[j] for j in range(bits) if trial >> j & 1) / total
+        if a * gain + offset > level - 0.5:
+            reg = trial
+    return reg
+
+
+def test_sar_with_capacitor_mismatch_matches_a_brute_force_binary_search():
+    bits = 6
+    noise = AdcNoise(offset_lsb=0.2, gain_sigma=0.01, cap_mismatch=0.05)
+    bank = AdcBank(noise, 3, bits, np.random.default_rng(5))
+    # Recover the drawn mismatches from the same generator stream (gain, offset, then the capacitors).
+    rng = np.random.default_rng(5)
+    gain = 1 + 0.01 * rng.standard_normal(3)
+    offset = 0.2 * rng.standard_normal(3)
+    delta = rng.standard_normal((3, bits + 1)) * 0.05
+    rs = np.random.default_rng(6)
+    a = rs.uniform(-2, 2 ** bits + 1, 3000).astype(np.float32)
+    adc = rs.integers(0, 3, 3000)
+    res = rs.integers(1, bits + 1, 3000)
+    codes = bank.convert(a, adc, res, None)
+    mismatched = 0
+    for ai, d, b, code in zip(a, adc, res, codes):
+        caps = [2 ** i + delta[d, i] * 2 ** (i / 2) for i in range(bits)]
+        want = _brute_sar(float(ai), caps, 1 + delta[d, bits], bits, int(b), gain[d], offset[d])
+        mismatched += want != code
+    # The table is exact except within 1/32 LSB of a transition: a few inputs in 3000 at most.
+    assert mismatched <= 3000 * 2 * 2 / 32 / 4
+
+
+def test_ir_drop_matches_the_first_order_sum_of_a_full_column():
+    rows = 128
+    lm, x = _one_column(rows, rows)
+    r_wire = 0.2
+    dev = _device(on=CellState(25.0), r_wire_ohm=r_wire)
+    eps = r_wire * 25e-6
+    # Brute force: the voltage at row r is r_wire times the currents of all rows at or beyond each segment.
+    drop = eps * sum(sum(rows - i for i in range(r + 1)) for r in range(rows))
+    got = analog_matvec(lm, x, AnalogRun(dev, 0.0), 0)[0, 0]
+    assert drop == pytest.approx(eps * rows * ir_weights(rows).astype(np.float64).sum(), rel=1e-6)
+    assert got == rows - round(drop)
+    assert round(drop) >= 2   # the case really loses counts
+
+
+def test_drift_compensation_undoes_a_common_drift_and_its_absence_does_not():
+    lm, x = _one_column(100)
+    dev = _device(on=CellState(10.0, nu_mean=0.05), off=CellState(0.0))
+    t = 3600.0
+    factor = ((t + dev.t0_s) / dev.t0_s) ** -0.05
+    assert analog_matvec(lm, x, AnalogRun(dev, t, True), 0)[0, 0] == 100
+    assert analog_matvec(lm, x, AnalogRun(dev, t, False), 0)[0, 0] == round(100 * factor)
+    chip = program_chip(lm, AnalogRun(dev, t, True), np.random.default_rng(0))
+    assert chip.alpha == pytest.approx(1 / factor, rel=1e-5)
+
+
+def test_presets_follow_their_sources():
+    pcm = PRESETS["pcm"]
+    # aihwkit: nu mean clip(-0.0155 ln x + 0.0244, 0.049, 0.1): 0.049 at x = 1, 0.1 at x -> 0.
+    assert (pcm.on.nu_mean, pcm.on.nu_std, pcm.on.read_1f) == (0.049, 0.008, 0.0088)
+    assert (pcm.off.nu_mean, pcm.off.nu_std, pcm.off.read_1f) == (0.1, 0.045, 0.2)
+    # ENOB of a 41.4 dB SNDR: 6.585 bits of 7: (4^0.415 - 1) / 12 = 0.0649 -> 0.255 LSB.
+    assert pcm.adc.noise_lsb == pytest.approx(0.2547, abs=2e-3)
+
+
+def _write(tmp_path, obj, name="dev.json"):
+    p = tmp_path / name
+    p.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return str(p)
+
+
+def test_a_device_file_round_trips(tmp_path):
+    d = PRESETS["reram"].to_dict()
+    d["name"] = "mine"
+    dev = load_device(_write(tmp_path, d))
+    assert dataclasses.replace(dev, name="reram") == PRESETS["reram"]
+
+
+@pytest.mark.parametrize("patch, words", [
+    (lambda d: d["on"].update(prog_sigma_us=-1), ["on.prog_sigma_us", "-1", ">= 0"]),
+    (lambda d: d.update(colour="red"), ["unknown field", "colour"]),
+    (lambda d: d["adc"].update(noise=1), ["adc.noise"]),
+    (lambda d: d.pop("off"), ["off", "missing"]),
+    (lambda d: d["on"].update(g_us=0.0), ["on.g_us", "greater than off.g_us"]),
+    (lambda d: d.update(t0_s=0), ["t0_s", "> 0"]),
+    (lambda d: d["adc"].update(cap_mismatch=float("nan")), ["NaN", "not a standard JSON number"]),   # the reader refuses it
+    (lambda d: d.update(format="other"), ["format"]),
+])
+def test_bad_device_files_are_refused_with_one_line(tmp_path, patch, words):
+    d = PRESETS["pcm"].to_dict()
+    patch(d)
+    path = _write(tmp_path, d)
+    with pytest.raises(SwsError) as e:
+        load_device(path)
+    msg = str(e.value)
+    assert "\n" not in msg and path in msg
+    for w in words:
+        assert w in msg
+
+
+def test_not_json_and_unknown_presets_are_refused(tmp_path):
+    path = _write(tmp_path, "{not json")
+    with pytest.raises(SwsError, match="line 1: not valid JSON"):
+        load_device(path)
+    with pytest.raises(SwsError, match="neither a preset"):
+        load_device("pcmx")
+    with pytest.raises(SwsError, match="drift-time"):
+        AnalogRun(PRESETS["pcm"], -1.0)
+
+
+def test_one_more_adc_bit_halves_the_adc_noise_in_counts():
+    lm, x = _one_column(100)
+    noisy = _device(adc=AdcNoise(noise_lsb=0.4))
+    half = _device(adc=AdcNoise(noise_lsb=0.2))
+    runs = 2500
+    flips = lambda run: np.mean([analog_matvec(lm, x, run, s)[0, 0] != 100 for s in range(runs)])
+    fine = flips(AnalogRun(noisy, 0.0, fine_bits=7))      # bit 0 is the only column: top 7 bits include it
+    plain = flips(AnalogRun(half, 0.0))
+    # P(|0.2 N| > 0.5) = 0.0124 either way: the finer ADC's 0.4 LSB are 0.2 counts.
+    p = 1 - math.erf(0.5 / 0.2 / math.sqrt(2))
+    for got in (fine, plain):
+        assert abs(got - p) < NORMAL_Z * math.sqrt(p * (1 - p) / runs)
+    assert flips(AnalogRun(noisy, 0.0)) > 0.15   # without the bit: P(|0.4 N| > 0.5) = 0.21
+
+
+def test_fine_bits_energy_is_the_next_resolution_minus_the_planned_one():
+    from mapper.analog.crossbar import fine_energy_pj
+    from mapper.config import energy_table
+    lm, _ = _one_column(100)          # one converted column, bit 0, 7 bits (100 ones), one drive step
+    table = energy_table(lm.cfg, 9)
+    assert fine_energy_pj(lm, 7) == pytest.approx(table[8] - table[7])
+    assert fine_energy_pj(lm, 6) == 0.0   # the top 6 weight bits hold no ones
