@@ -83,6 +83,8 @@ def test_run_ends_with_an_output_or_an_error_whatever_the_adcs_do(short, tmp_pat
     # The bound: the golden model's RUN (mapper.schedule.cycle_model, the specification the RTL's cycles
     # are checked against in simulation) plus the cycle to the first output. A late or missing done is an
     # error when the batch's longest conversion is due, so never later than the on-time schedule.
+    # The short bound's bench differs from the proved one in that constant only, so its counterexample
+    # is the RUN property's.
     bound = run + 1 - (2 if short else 0)
     bench = ProtocolBench(params, case.lp, free_done=True, run_bound=bound)
     proved, log = prove(bench, depth, str(tmp_path))
