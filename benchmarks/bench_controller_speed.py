@@ -13,7 +13,8 @@ Points (targets from issue 24):
 - r128: the generic controller, R = 128, 16 ADCs (target >= 157 MHz)
 The flow layer's plan is `sws map synthetic:laplace:384x64:1 --sparsity 0.8` (made once under --out).
 Each point's JSON is appended to OUT/speed.jsonl as it finishes (with its command and seconds); the table
-is printed at the end.
+is printed at the end; each point's Yosys and nextpnr logs and nextpnr's report (critical paths) are kept in
+OUT/<point>/.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def main(argv=None) -> int:
         cmd = command(p, plan)
         print(f"[{time.strftime('%H:%M:%S')}] {p}: sws {' '.join(cmd)}", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "sws", *cmd], capture_output=True, text=True)
+        keep = os.path.abspath(os.path.join(args.out, p))      # Yosys's and nextpnr's logs and reports
+        proc = subprocess.run([sys.executable, "-m", "sws", *cmd], capture_output=True, text=True,
+                              env={**os.environ, "SWS_SYNTH_WORKDIR": keep})
         seconds = round(time.perf_counter() - start)
         if proc.returncode != 0:
             row = {"point": p, "error": proc.stderr[-2000:], "seconds": seconds}
