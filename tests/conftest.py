@@ -21,3 +21,22 @@ def _hdl_cache(request, tmp_path_factory):
         os.environ.pop("SWS_HDL_CACHE", None)
     else:
         os.environ["SWS_HDL_CACHE"] = old
+
+
+#: The tests measured to take longer than the slow threshold (tests/slow_tests.json, written by
+#: `python benchmarks/test_durations.py`, as pytest-split keeps its `.test_durations`): each is marked slow
+#: at collection, beside those marked `@pytest.mark.slow` in their file, so the default run stays short.
+SLOW_TESTS = os.path.join(os.path.dirname(__file__), "slow_tests.json")
+
+
+@pytest.hookimpl(tryfirst=True)    # before -m deselects by marker
+def pytest_collection_modifyitems(config, items):
+    import json
+    try:
+        with open(SLOW_TESTS) as f:
+            slow = json.load(f)["tests"]
+    except FileNotFoundError:
+        return
+    for item in items:
+        if item.nodeid in slow:
+            item.add_marker(pytest.mark.slow)

@@ -32,12 +32,20 @@ def axis_members(prefix: str, direction, beat: int, width: int) -> dict:
 
 class _Framer:
     """A vector's beat counter, all registers: `is_last` (the next beat is the vector's last) and `keep`
-    (the TKEEP of the next beat), reloaded from a length of `length` elements on `reload`."""
+    (the TKEEP of the next beat), reloaded from a length of `length` elements on `reload`; `last_keep` the
+    TKEEP of a vector's last beat. With `counting` False only `last_keep` (the beats are counted elsewhere)."""
 
-    def __init__(self, m, beat: int, e_bytes: int, length, reload, init_length: int, limit: int):
+    def __init__(self, m, beat: int, e_bytes: int, length, reload, init_length: int, limit: int,
+                 counting: bool = True):
         self.m, self.beat, self.e_bytes = m, beat, e_bytes
         lb = beat.bit_length() - 1
         beats = -(-init_length // beat)
+        if not counting:
+            self.last_keep = Signal(beat * e_bytes, init=self._keep_const(init_length))
+            if reload is not None:
+                with m.If(reload):
+                    m.d.sync += self.last_keep.eq(self._keep(length))
+            return
         width = max(1, (-(-limit // beat) + 1).bit_length())
         self.count = Signal(width)
         self.stop = Signal(width, init=(beats - 2) % (1 << width))      # beats - 2: is_last's next compare
@@ -126,12 +134,10 @@ class AxisToStream(wiring.Component):
 
 
 class StreamToAxis(wiring.Component):
-    """The tile's output stream `i` to m_axis (AXI4-Stream manager): TVALID and TREADY pass through, TDATA's
-    elements sign-extended to whole bytes, TLAST and TKEEP from registers that count the vector's beats
-    (ceil(N / W)). `done` pulses (registered) the cycle after a vector's last beat was taken.
-
-    With the controller's own end-of-vector `last` (issue 24), TLAST can come from it instead; the beat
-    count here gives the same TLAST for a controller that streams ceil(N / W) beats a vector.
+    """The tile's output stream `i` (with the controller's end-of-vector `last`) to m_axis (AXI4-Stream
+    manager): TVALID and TREADY pass through, TDATA's elements sign-extended to whole bytes, TLAST is `last`,
+    and TKEEP is all ones but on a last beat, where it keeps the vector's N mod W elements of a partial
+    beat (a register, from N). `done` pulses (registered) the cycle after a vector's last beat was taken.
 
     Parameters
     ----------
@@ -145,9 +151,9 @@ class StreamToAxis(wiring.Component):
 
     def __init__(self, *, beat: int, width: int, n: int, n_limit: int, reload: bool):
         from amaranth import signed
-        from ..interface import beat_shape
+        from ..interface import OutputStreamSignature, beat_shape
         self.beat, self.width, self.n, self.n_limit, self.reload = beat, width, n, n_limit, reload
-        members = {"i": In(stream.Signature(beat_shape(signed(width), beat))),
+        members = {"i": In(OutputStreamSignature(beat_shape(signed(width), beat))),
                    **axis_members("m_axis", Out, beat, width), "done": Out(1)}
         if reload:
             members |= {"length": In(range(n_limit + 1)), "load": In(1)}
@@ -157,16 +163,15 @@ class StreamToAxis(wiring.Component):
         m = Module()
         eb = element_bytes(self.width)
         fr = _Framer(m, self.beat, eb, getattr(self, "length", None), getattr(self, "load", None),
-                     self.n, self.n_limit)
+                     self.n, self.n_limit, counting=False)
         raw = Value.cast(self.i.payload)
         for e in range(self.beat):
             m.d.comb += self.m_axis_tdata[e * 8 * eb:(e + 1) * 8 * eb].eq(
                 raw[e * self.width:(e + 1) * self.width].as_signed())
+        full = (1 << self.beat * eb) - 1
         take = Signal()
         m.d.comb += [self.m_axis_tvalid.eq(self.i.valid), self.i.ready.eq(self.m_axis_tready),
-                     self.m_axis_tlast.eq(fr.is_last), self.m_axis_tkeep.eq(fr.keep),
+                     self.m_axis_tlast.eq(self.i.last), self.m_axis_tkeep.eq(Mux(self.i.last, fr.last_keep, full)),
                      take.eq(self.i.valid & self.m_axis_tready)]
-        m.d.sync += self.done.eq(take & fr.is_last)
-        with m.If(take):
-            fr.advance()
+        m.d.sync += self.done.eq(take & self.i.last)
         return m

@@ -41,7 +41,8 @@ def wishbone_members(addr_width: int, pipelined: bool, prefix: str = "wb_") -> d
 class AxiLiteToCsr(wiring.Component):
     """AXI4-Lite subordinate to the register bus, one transfer at a time. A write is taken when AWVALID
     and WVALID are both high (AWREADY and WREADY rise together the cycle after), done in the cycle of that
-    handshake and answered with BVALID (OKAY) the cycle after; a read: ARREADY the cycle after ARVALID,
+    handshake and answered with BVALID (OKAY) two cycles after, once its fields and strobes have taken
+    effect (so a host that waits for the response sees, e.g., the counters cleared); a read: ARREADY the cycle after ARVALID,
     RVALID (OKAY) three cycles after that. Every ready and valid is a register.
 
     Parameters
@@ -61,7 +62,7 @@ class AxiLiteToCsr(wiring.Component):
         m.d.comb += [g("bresp").eq(0), g("rresp").eq(0)]
         write, read = Signal(), Signal()
         # One transfer at a time, a write first when both come: IDLE -> W_TAKE (AWREADY and WREADY high:
-        # the handshake and the register write) -> W_RESP; IDLE -> R_TAKE (ARREADY high: the register read)
+        # the handshake and the register write) -> W_WAIT -> W_RESP; IDLE -> R_TAKE (ARREADY high: the register read)
         # -> R_WAIT -> R_DATA (r_data arrives) -> R_RESP.
         with m.FSM(name="axil"):
             with m.State("IDLE"):
@@ -73,7 +74,10 @@ class AxiLiteToCsr(wiring.Component):
                     m.next = "R_TAKE"
             with m.State("W_TAKE"):
                 m.d.comb += write.eq(1)
-                m.d.sync += [g("awready").eq(0), g("wready").eq(0), g("bvalid").eq(1)]
+                m.d.sync += [g("awready").eq(0), g("wready").eq(0)]
+                m.next = "W_WAIT"
+            with m.State("W_WAIT"):           # the register file's two-cycle write: respond once it is done
+                m.d.sync += g("bvalid").eq(1)
                 m.next = "W_RESP"
             with m.State("W_RESP"):
                 with m.If(g("bready")):

@@ -18,18 +18,23 @@ from dataclasses import asdict, dataclass, field
 
 from mapper.common import SwsError
 
-from ..interface import COUNTER_WIDTH, CYCLE_WIDTH, PROG_SELECT, ProgSignature, layer_word_layout
+from ..interface import (COUNTER_WIDTH, CYCLE_WIDTH, ERRORS, EVENTS, PROG_SELECT, ProgSignature, layer_word_layout,
+                         timing_layout)
 from ..params import TileParams
 
-__all__ = ["Field", "Register", "RegisterMap", "register_map", "ID_MAGIC", "ACCESS", "BUSES", "NOT_WIRED"]
+#: The timing word's fields (hwgen.interface.timing_layout), as TIMING and TIMING_ADC hold them.
+TIMING_FIELDS = ("precharge", "wordline", "settle", "sample", "sync", "watchdog")
 
-#: ID register value: "SWS" and the register map's version 1.
-ID_MAGIC = 0x53575301
+__all__ = ["Field", "Register", "RegisterMap", "register_map", "counter_names", "ID_MAGIC", "ACCESS", "BUSES",
+           "NOT_WIRED", "TIMING_FIELDS"]
+
+#: ID register value: "SWS" and the register map's version (2: the controller's status, timing and counters).
+ID_MAGIC = 0x53575302
 ACCESS = ("ro", "rw", "w1c", "pulse")
 #: The host buses the register block can sit behind (chosen at generation).
 BUSES = ("axil", "wishbone", "wishbone-pipelined")
 #: What an unwired field's documentation says.
-NOT_WIRED = "NOT WIRED YET (needs the controller's port of issue 24)"
+NOT_WIRED = "NOT WIRED YET (the controller has no such port)"
 
 
 @dataclass(frozen=True)
@@ -159,20 +164,41 @@ class RegisterMap:
         return "\n".join(out)
 
 
+def counter_names(params: TileParams) -> list[tuple[str, str, int | None]]:
+    """(register stem, CounterSignature member, index) of every counter the register map snapshots: the busy
+    cycles, the conversions at each resolution 1..full resolution, and the `EVENTS`, each two registers
+    `<stem>_LO` (bits 31..0) and `<stem>_HI` (bits 47..32)."""
+    return ([("CYCLES", "cycles", None)] +
+            [(f"CONV{b}", "conversions", b) for b in range(1, params.hw.full_resolution + 1)] +
+            [(name.upper(), name, None) for name in EVENTS])
+
+
+_COUNTER_DOCS = {
+    "cycles": "busy cycles, from a vector's first input beat to its last output beat (cycles waiting for a "
+              "first input are not counted)",
+    "planes": "activations issued: (section, drive step) pairs", "sections": "sections walked (empty ones included)",
+    "precharges": "precharge pulses (pch)", "wordlines": "wordline pulses (wl_en)", "holds": "sample-and-hold strobes (sh)",
+    "rows_high": "rows driven high, summed over the activations", "code_sum": "the captured ADC codes' sum",
+    "shift_adds": "shift-adds (one a conversion)", "row_reads": "row-index words read by the gather",
+    "column_reads": "column words read by the gather", "flushes": "accumulator flushes (one a section that issues)",
+    "input_beats": "input stream beats taken", "output_beats": "output stream beats taken",
+}
+
+
 def _counter_regs(params: TileParams, base: int) -> list[Register]:
-    regs = [Register("CYCLES_LO", base, "Snapshot: busy cycles, bits 31..0 (from a vector's first input beat "
-                     "to its last output beat)", (Field("VALUE", 0, 32, "ro", "cycles[31:0]"),)),
-            Register("CYCLES_HI", base + 4, f"Snapshot: busy cycles, bits {CYCLE_WIDTH - 1}..32",
-                     (Field("VALUE", 0, CYCLE_WIDTH - 32, "ro", f"cycles[{CYCLE_WIDTH - 1}:32]"),)),
-            Register("PLANES", base + 8, "Snapshot: (section, step) pairs issued",
-                     (Field("VALUE", 0, COUNTER_WIDTH, "ro", "planes"),)),
-            Register("SECTIONS", base + 12, "Snapshot: sections walked (empty ones included)",
-                     (Field("VALUE", 0, COUNTER_WIDTH, "ro", "sections"),)),
-            Register("VECTORS", base + 16, "Snapshot: vectors whose last output beat left m_axis",
-                     (Field("VALUE", 0, 32, "ro", "vectors"),))]
-    for b in range(1, params.hw.full_resolution + 1):
-        regs.append(Register(f"CONV{b}", base + 16 + 4 * b, f"Snapshot: conversions at {b} bits",
-                             (Field("VALUE", 0, COUNTER_WIDTH, "ro", f"conversions[{b}]"),)))
+    regs = []
+    offset = base
+    for stem, member, index in counter_names(params):
+        width = CYCLE_WIDTH if member == "cycles" else COUNTER_WIDTH
+        what = (f"conversions at {index} bits" if member == "conversions" else _COUNTER_DOCS[member])
+        name = f"{member}[{index}]" if index is not None else member
+        regs.append(Register(f"{stem}_LO", offset, f"Snapshot of counter {name}, bits 31..0: {what}",
+                             (Field("VALUE", 0, 32, "ro", f"{name}[31:0]"),)))
+        regs.append(Register(f"{stem}_HI", offset + 4, f"Snapshot of counter {name}, bits {width - 1}..32",
+                             (Field("VALUE", 0, width - 32, "ro", f"{name}[{width - 1}:32]"),)))
+        offset += 8
+    regs.append(Register("VECTORS", offset, "Snapshot: vectors whose last output beat left m_axis (the wrapper's "
+                         "count, 32 bits, with the same SNAPSHOT and CLEAR)", (Field("VALUE", 0, 32, "ro", "vectors"),)))
     return regs
 
 
@@ -190,8 +216,13 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
                               ("banks", hw.banks, 4), ("full_resolution", hw.full_resolution, 5)):
         if value >= 1 << bits:
             raise SwsError(f"{what} {value}: the register map's INFO/LIMITS field holds at most {(1 << bits) - 1}")
+    tl = timing_layout()
+    tw = {name: Shape.cast(tl[name].shape).width for name in TIMING_FIELDS}
+    timing_doc = ("; a write of TIMING or TIMING_ADC writes the whole timing word (both registers) into the "
+                  "controller's timing registers, which take it only between vectors and in range, else keep "
+                  "their value and set STATUS.HOST_PROTOCOL or OUT_OF_RANGE; reads give what was written")
     regs = [
-        Register("ID", 0x00, f"Identification: 0x{ID_MAGIC:08x} (\"SWS\", register map version 1)",
+        Register("ID", 0x00, f"Identification: 0x{ID_MAGIC:08x} (\"SWS\", register map version {ID_MAGIC & 0xFF})",
                  (Field("MAGIC", 0, 32, "ro", "identification", ID_MAGIC),)),
         Register("INFO", 0x04, "What was generated", (
             Field("N_ADC", 0, 8, "ro", "ADCs per bank", hw.n_adc),
@@ -203,49 +234,58 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
             Field("INPUT_BITS", 24, 5, "ro", "input bits A", hw.input_bits))),
         Register("LIMITS", 0x08, "Largest K and N (a baked tile: its layer's)", (
             Field("K", 0, 16, "ro", "inputs K", params.k), Field("N", 16, 16, "ro", "outputs N", params.n))),
-        Register("CTRL", 0x0C, "Commands", (
-            Field("SNAPSHOT", 0, 1, "pulse", "copy the running counters into the snapshot registers (CYCLES_LO "
-                  "onwards), minus their values at the last CLEAR; done 3 cycles after the write is taken, before any "
-                  "later AXI4-Lite or classic Wishbone read (pipelined Wishbone: read 2 or more cycles after it)"),
-            Field("CLEAR", 1, 1, "pulse", "clear the counters: the running values at this write become the zero "
-                  "of later snapshots"))),
-        Register("STATUS", 0x10, "State (read only)", (
-            Field("BUSY", 0, 1, "ro", "a vector is in flight: from its first input beat taken to its last output "
-                  "beat taken"),
+        Register("CTRL", 0x0C, "Commands: each takes effect by the write's response (AXI4-Lite BVALID, Wishbone "
+                 "ACK; pipelined Wishbone: read the counters 2 or more cycles after a SNAPSHOT write)", (
+            Field("SNAPSHOT", 0, 1, "pulse", "copy every running counter into the snapshot registers (CYCLES_LO "
+                  "onwards; the controller's counter snapshot)"),
+            Field("CLEAR", 1, 1, "pulse", "zero the running counters (the controller's counter clear; with "
+                  "SNAPSHOT in the same write the snapshot takes the values before the clear)"),
+            Field("ERROR_CLEAR", 2, 1, "pulse", "clear the controller's sticky error bits (STATUS.DONE_MISSING .. "
+                  "OUT_OF_RANGE) and leave its error state"))),
+        Register("STATUS", 0x10, "State (read only): the controller's status port, and the array emulator's", (
+            Field("BUSY", 0, 1, "ro", "a vector is loading, running or streaming out (the controller's busy)"),
             Field("VIOLATION", 1, 1, "ro", "the array emulator saw a macro-contract violation (sticky until reset; "
-                  "hwgen.emulator.VIOLATIONS)"),
-            Field("TIMING_LIVE", 2, 1, "ro", "1: TIMING reaches the macro's phases; 0: the phases are the "
-                  "generation-time timing, TIMING only holds what is written", 0),
+                  "hwgen.emulator.VIOLATIONS; 0 without the emulator)"),
+            Field("CONFIGURED", 2, 1, "ro", "the tile takes vectors: a valid LAYER written since reset and no table "
+                  "written since (always 1 on a baked tile)"),
             Field("WRITE_BUSY", 3, 1, "ro", "the macro's cell write (program-and-verify) is in progress: wait "
                   "before the next cells PROG_WRITE", 0, wired=False),
-            Field("CTRL_STATE", 8, 8, "ro", "the controller's status port (state, error state)", 0, wired=False))),
-        Register("ERROR", 0x14, "Sticky error bits (write 1 to clear)", (
+            Field("ERROR", 7, 1, "ro", "the OR of the controller's error bits: while 1 its datapath is held in "
+                  "reset (it takes no input, offers no output) until CTRL.ERROR_CLEAR"),
+            *[Field(name.upper(), 8 + i, 1, "ro", doc) for i, (name, doc) in enumerate(zip(ERRORS, (
+                "sticky: an ADC done missing (counted: late; handshake: the watchdog ran out)",
+                "sticky: an ADC done out of its protocol (unexpected, or not low again before the next start)",
+                "sticky: a host write (PROG_WRITE, LAYER, TIMING) while a vector is in progress, refused",
+                "sticky: a host value out of range (a LAYER with K or N of 0 or above LIMITS, a table word or "
+                "address out of range, a TIMING phase above 64 cycles, SYNC 3, WATCHDOG 0), refused"),
+                strict=True))])),
+        Register("ERROR", 0x14, "The wrapper's sticky error bits (write 1 to clear)", (
             Field("TLAST_EARLY", 0, 1, "w1c", "s_axis TLAST on a beat that is not the vector's last"),
             Field("TLAST_MISSING", 1, 1, "w1c", "a vector's last s_axis beat without TLAST"),
-            Field("PROG_BUSY", 2, 1, "w1c", "a PROG_WRITE or LAYER write while a vector is in flight (the write "
-                  "still happens)"),
             Field("VIOLATION", 3, 1, "w1c", "STATUS.VIOLATION rose"),
-            Field("CTRL_ERROR", 8, 8, "w1c", "the controller's sticky error bits (range checks, ADC handshake)",
-                  wired=False))),
+            Field("CTRL_ERROR", 8, 1, "w1c", "STATUS.ERROR rose (the controller entered its error state)"))),
         Register("IRQ_ENABLE", 0x18, "Interrupt enables (irq = OR of IRQ_STATUS & IRQ_ENABLE, registered)", (
             Field("DONE", 0, 1, "rw", "a vector's last output beat"),
             Field("ERROR", 1, 1, "rw", "an ERROR bit set"))),
         Register("IRQ_STATUS", 0x1C, "Interrupt causes (write 1 to clear)", (
             Field("DONE", 0, 1, "w1c", "a vector's last output beat was taken"),
             Field("ERROR", 1, 1, "w1c", "an ERROR bit was set"))),
-        Register("TIMING", 0x20, "Macro phase timing in cycles (run-time programmable once wired)", (
-            Field("PRECHARGE", 0, 7, "rw", "precharge cycles P", t.precharge, wired=False),
-            Field("WORDLINE", 8, 7, "rw", "wordline cycles W", t.wordline, wired=False),
-            Field("SETTLE", 16, 7, "rw", "settle cycles S", t.settle, wired=False),
-            Field("SAMPLE", 24, 7, "rw", "sample-and-hold cycles H", t.sample, wired=False))),
+        Register("TIMING", 0x20, "Macro phase timing in cycles (reset: the generation-time MacroTiming)" + timing_doc, (
+            Field("PRECHARGE", 0, tw["precharge"], "rw", "precharge cycles P (0..64)", t.precharge),
+            Field("WORDLINE", 8, tw["wordline"], "rw", "wordline cycles W (0..64)", t.wordline),
+            Field("SETTLE", 16, tw["settle"], "rw", "settle cycles S (0..64)", t.settle),
+            Field("SAMPLE", 24, tw["sample"], "rw", "sample-and-hold cycles H (0..64; 0: no sample-and-hold)",
+                  t.sample))),
+        Register("TIMING_ADC", 0x24, "The ADC done handshake (reset: the generation-time MacroTiming)" + timing_doc, (
+            Field("SYNC", 0, tw["sync"], "rw", "0 counted, 1 registered done, 2 two-flop synchronizer", t.sync),
+            Field("WATCHDOG", 8, tw["watchdog"], "rw", "handshake: the most cycles to wait for done to rise or "
+                  "fall (1..1023)", t.watchdog))),
         Register("POWER", 0x28, "Macro enable and sleep (docs/design.md section 6, electrical interface)", (
             Field("ENABLE", 0, 1, "rw", "macro enabled (bias and references on)", 1, wired=False),
             Field("SLEEP", 1, 1, "rw", "macro in retention sleep (cells kept, periphery off)", 0, wired=False))),
-        Register("TIMING_GUARD", 0x24, "Guard cycles and the ADC handshake", (
+        Register("TIMING_GUARD", 0x2C, "Guard cycles between the front phases", (
             Field("GUARD", 0, 3, "rw", "guard cycles between precharge, wordline and sample (docs/design.md "
-                  "section 6, electrical interface)", 0, wired=False),
-            Field("SYNC", 8, 2, "ro", "ADC done handshake (0 counted, 1 registered, 2 two-flop synchronizer), "
-                  "fixed at generation", t.sync))),
+                  "section 6, electrical interface)", 0, wired=False),)),
     ]
     if generic:
         layer = layer_word_layout(params)
@@ -255,8 +295,8 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
         for fname, fdoc, reset in (("sections", "sections of the layer (0 after reset, as the controller)", 0),
                                    ("k", "inputs K", params.k), ("n", "outputs N", params.n)):
             width = Shape.cast(layer[fname].shape).width
-            fields.append(Field(fname.upper(), lsb, width, "rw", fdoc + " (a write also loads the controller's "
-                                "layer register: the layer word, PROG select layer)", reset))
+            fields.append(Field(fname.upper(), lsb, width, "rw", fdoc + " (a write of LAYER also writes the "
+                                "controller's layer word, PROG select layer; refused out of range: STATUS.OUT_OF_RANGE)", reset))
             lsb += width
         n_data = prog_data_words(params)
         sels = ", ".join(f"{v} {k}" for k, v in PROG_SELECT.items())

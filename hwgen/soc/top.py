@@ -1,69 +1,34 @@
 """The SoC wrapper `sws_soc`: the tile behind a register block on a host bus (AXI4-Lite or Wishbone B4) and
 AXI4-Stream data ports, with an interrupt (docs/design.md section 6, "The SoC wrapper").
 
-The seams to the controller's ports that issue 24 adds are `CounterSnapshot` (counters with snapshot and
-clear, here done outside the controller by subtraction) and the unwired fields of the register map
-(TIMING, TIMING_GUARD.GUARD, STATUS.CTRL_STATE, ERROR.CTRL_ERROR); docs/design.md lists what to wire.
+The register block reaches the controller's host ports: its status (STATUS, CTRL.ERROR_CLEAR), its timing
+registers (TIMING, TIMING_ADC), its counters' snapshot and clear (CTRL, the counter registers) and its
+end-of-vector `last` (m_axis TLAST). Unwired still (the controller has no such port): STATUS.WRITE_BUSY,
+POWER and TIMING_GUARD.GUARD, marked so in the register map.
 """
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mapper.plan import LayerPlan
 
-from ..interface import PROG_SELECT, ProgSignature
-from ..params import TileParams
 from ..controller import Controller
-from ..interface import ARRAY_WIDE, bank_buses, bus_member
+from ..interface import ARRAY_WIDE, ERRORS, PROG_SELECT, bank_buses, bus_member
+from ..params import TileParams
 from ..tile import Tile
 from .axis import AxisToStream, StreamToAxis, axis_members
 from .bus import axil_members, bus_bridge, wishbone_members
 from .csr import RegisterFile
-from .regmap import RegisterMap, prog_data_words, register_map
+from .regmap import TIMING_FIELDS, RegisterMap, counter_names, prog_data_words, register_map
 
-__all__ = ["CounterSnapshot", "SocTile", "counter_list"]
+__all__ = ["SocTile"]
 
-
-def counter_list(params: TileParams) -> list[tuple[str, str, int]]:
-    """(snapshot register, counter, width) of every counter the wrapper snapshots: the tile's counters
-    (`CounterSignature`) and the wrapper's vector count; CYCLES is split into _LO and _HI."""
-    out = [("CYCLES", "cycles", 48), ("PLANES", "planes", 32), ("SECTIONS", "sections", 32),
-           ("VECTORS", "vectors", 32)]
-    return out + [(f"CONV{b}", f"conversions{b}", 32) for b in range(1, params.hw.full_resolution + 1)]
-
-
-class CounterSnapshot(wiring.Component):
-    """Snapshot and clear of free-running counters, outside the counters' owner: `clear` stores the live
-    values as a base, `snapshot` stores live - base (modulo 2**width) into `value` (one cycle later).
-    With the controller's own snapshot and clear (issue 24) this becomes a pass-through of its port.
-
-    Parameters
-    ----------
-    widths : dict
-        Counter name -> bits. Ports: `live_<name>` (in), `value_<name>` (out), `snapshot`, `clear`.
-    """
-
-    def __init__(self, widths: dict[str, int]):
-        self.widths = widths
-        members = {"snapshot": In(1), "clear": In(1)}
-        for name, w in widths.items():
-            members[f"live_{name}"] = In(w)
-            members[f"value_{name}"] = Out(w)
-        super().__init__(members)
-
-    def elaborate(self, platform):
-        m = Module()
-        for name, w in self.widths.items():
-            live, value = getattr(self, f"live_{name}"), getattr(self, f"value_{name}")
-            base = Signal(w, name=f"base_{name}")
-            with m.If(self.clear):
-                m.d.sync += base.eq(live)
-            with m.If(self.snapshot):
-                m.d.sync += value.eq(live - base)
-        return m
+#: Where each timing word field lives in the register map.
+_TIMING_REGS = {"precharge": "TIMING_PRECHARGE", "wordline": "TIMING_WORDLINE", "settle": "TIMING_SETTLE",
+                "sample": "TIMING_SAMPLE", "sync": "TIMING_ADC_SYNC", "watchdog": "TIMING_ADC_WATCHDOG"}
 
 
 class SocTile(wiring.Component):
@@ -116,14 +81,16 @@ class SocTile(wiring.Component):
         else:
             m.submodules.tile = tile = Tile(p, self.plan)
         m.submodules.bridge = bridge = bus_bridge(self.host_bus, self.byte_addr_width)
-        driven = {"STATUS_BUSY", "STATUS_VIOLATION"} | {f"{name}_VALUE" for name in (
-            ["CYCLES_LO", "CYCLES_HI"] + [r for r, _, _ in counter_list(p) if r != "CYCLES"])}
+        counters = counter_names(p)
+        driven = ({"STATUS_BUSY", "STATUS_VIOLATION", "STATUS_CONFIGURED", "STATUS_ERROR", "VECTORS_VALUE"}
+                  | {f"STATUS_{name.upper()}" for name in ERRORS}
+                  | {f"{stem}_{half}_VALUE" for stem, _, _ in counters for half in ("LO", "HI")})
         m.submodules.regs = rf = RegisterFile(rm, driven=driven, loadable={"PROG_ADDR_ADDR"} if generic else set())
         wiring.connect(m, bridge.csr, rf.csr)
         _pass_through(m, self, bridge, "s_axi_" if self.host_bus == "axil" else "wb_")
         f, wr = rf.fields, rf.written
 
-        # Streams.
+        # Streams: m_axis TLAST is the controller's `last`.
         m.submodules.axis_in = ain = AxisToStream(beat=p.beat, width=p.hw.input_bits, k=p.k, k_limit=p.k,
                                                   reload=generic)
         m.submodules.axis_out = aout = StreamToAxis(beat=p.beat, width=p.acc_width, n=p.n, n_limit=p.n,
@@ -133,21 +100,23 @@ class SocTile(wiring.Component):
         wiring.connect(m, ain.o, tile.i)
         wiring.connect(m, tile.o, aout.i)
 
-        # Vectors in flight (at most two: one running, one loading with double buffering).
-        in_flight = Signal(2)
-        m.d.sync += in_flight.eq(in_flight + ain.first - aout.done)
-        busy = Signal()
-        m.d.comb += busy.eq((in_flight != 0) | ain.first)
-        m.d.comb += [f["STATUS_BUSY"].eq(in_flight != 0),
+        # The controller's status.
+        st = tile.status
+        m.d.comb += [f["STATUS_BUSY"].eq(st.busy), f["STATUS_CONFIGURED"].eq(st.configured),
+                     f["STATUS_ERROR"].eq(st.error), st.clear.eq(f["CTRL_ERROR_CLEAR"][0]),
                      f["STATUS_VIOLATION"].eq(0 if self.controller_only else tile.violation != 0)]
+        m.d.comb += [f[f"STATUS_{name.upper()}"].eq(st.errors[i]) for i, name in enumerate(ERRORS)]
+
+        # The timing registers: a write of TIMING or TIMING_ADC writes the whole word (the fields are
+        # registers, `written` too), in the cycle of the bus response.
+        m.d.comb += tile.timing.we.eq(wr["TIMING"] | wr["TIMING_ADC"])
+        m.d.comb += [getattr(tile.timing.data, name).eq(f[_TIMING_REGS[name]]) for name in TIMING_FIELDS]
 
         # Programming (generic): PROG_WRITE and LAYER writes become prog writes, registered.
-        prog_write = Signal()
         if generic:
             data = Cat(*[f[f"PROG_DATA{i}_DATA"] for i in range(prog_data_words(p))])
             layer = Cat(*[f[f"LAYER_{fl.name}"] for fl in rm["LAYER"].fields])
-            m.d.comb += prog_write.eq(wr["PROG_WRITE"] | wr["LAYER"])
-            m.d.sync += [tile.prog.we.eq(prog_write),
+            m.d.sync += [tile.prog.we.eq(wr["PROG_WRITE"] | wr["LAYER"]),
                          tile.prog.sel.eq(Mux(wr["LAYER"], PROG_SELECT["layer"], f["PROG_WRITE_SEL"])),
                          tile.prog.addr.eq(Mux(wr["LAYER"], 0, f["PROG_ADDR_ADDR"])),
                          tile.prog.data.eq(Mux(wr["LAYER"], layer, data))]
@@ -156,11 +125,11 @@ class SocTile(wiring.Component):
             m.d.comb += [ain.length.eq(f["LAYER_K"]), ain.load.eq(wr["LAYER"]),
                          aout.length.eq(f["LAYER_N"]), aout.load.eq(wr["LAYER"])]
 
-        # Errors and interrupts.
-        violation_was = Signal()
-        m.d.sync += violation_was.eq(f["STATUS_VIOLATION"])
+        # Errors and interrupts: the wrapper's sticky bits, each rising edge of a level.
+        violation_was, error_was = Signal(), Signal()
+        m.d.sync += [violation_was.eq(f["STATUS_VIOLATION"]), error_was.eq(st.error)]
         errors = {"TLAST_EARLY": ain.tlast_early, "TLAST_MISSING": ain.tlast_missing,
-                  "PROG_BUSY": prog_write & busy, "VIOLATION": f["STATUS_VIOLATION"] & ~violation_was}
+                  "VIOLATION": f["STATUS_VIOLATION"] & ~violation_was, "CTRL_ERROR": st.error & ~error_was}
         any_error = Signal()
         for name, cause in errors.items():
             m.d.comb += rf.set[f"ERROR_{name}"].eq(cause)
@@ -169,24 +138,18 @@ class SocTile(wiring.Component):
         m.d.sync += self.irq.eq(((f["IRQ_STATUS_DONE"] & f["IRQ_ENABLE_DONE"]) |
                                  (f["IRQ_STATUS_ERROR"] & f["IRQ_ENABLE_ERROR"])).any())
 
-        # Counters: the tile's, and the vectors that left m_axis.
+        # Counters: the controller's snapshot registers, read as two words each; the wrapper's vector count
+        # with the same snapshot and clear.
+        snapshot, clear = f["CTRL_SNAPSHOT"][0], f["CTRL_CLEAR"][0]
+        ctr = tile.counters
+        m.d.comb += [ctr.snapshot.eq(snapshot), ctr.clear.eq(clear)]
+        for stem, member, index in counters:
+            value = getattr(ctr, member) if index is None else ctr.conversions[index]
+            m.d.comb += [f[f"{stem}_LO_VALUE"].eq(value[:32]), f[f"{stem}_HI_VALUE"].eq(value[32:])]
         vectors = Signal(32)
-        with m.If(aout.done):
-            m.d.sync += vectors.eq(vectors + 1)
-        counters = counter_list(p)
-        m.submodules.snapshot = snap = CounterSnapshot({c: w for _, c, w in counters})
-        live = {"cycles": tile.counters.cycles, "planes": tile.counters.planes,
-                "sections": tile.counters.sections, "vectors": vectors}
-        live |= {f"conversions{b}": tile.counters.conversions[b] for b in range(1, p.hw.full_resolution + 1)}
-        for c, value in live.items():
-            m.d.comb += getattr(snap, f"live_{c}").eq(value)
-        m.d.comb += [snap.snapshot.eq(f["CTRL_SNAPSHOT"][0]), snap.clear.eq(f["CTRL_CLEAR"][0])]
-        for reg, c, _ in counters:
-            value = getattr(snap, f"value_{c}")
-            if reg == "CYCLES":
-                m.d.comb += [f["CYCLES_LO_VALUE"].eq(value[:32]), f["CYCLES_HI_VALUE"].eq(value[32:])]
-            else:
-                m.d.comb += f[f"{reg}_VALUE"].eq(value)
+        with m.If(snapshot):
+            m.d.sync += f["VECTORS_VALUE"].eq(vectors)
+        m.d.sync += vectors.eq(Mux(clear, 0, vectors + aout.done))
         return m
 
 

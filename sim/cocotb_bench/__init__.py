@@ -16,6 +16,7 @@ from hwgen.interface import PROG_SELECT
 from hwgen.params import MacroTiming, TileParams
 from hwgen.program import program_writes
 from hwgen.soc.axis import element_bytes
+from hwgen.soc.regmap import counter_names
 from hwgen.verilog import write_rtl
 from mapper.common import SwsError
 from mapper.plan import load_plan
@@ -26,7 +27,7 @@ __all__ = ["write_testbench", "bench_data", "check_soc_netlist", "soc_netlist_ch
 
 #: The files copied as they are into the bench folder.
 TEMPLATES = ("test_sws_soc.py", "run.py")
-#: The timing the run-time timing test writes over the bus (and whose golden cycles it checks once wired).
+#: The phases the run-time timing test writes over the bus (TIMING), whose golden counters it checks.
 ALT_TIMING = MacroTiming(precharge=1, wordline=2, settle=1, sample=1)
 
 
@@ -102,7 +103,8 @@ def bench_data(lp, params: TileParams, *, generic: bool, bus: str, vectors: int 
     the input vectors with the golden outputs and counters (sim.golden.predict)."""
     x1 = _inputs(lp, vectors, seed)
     x2 = _inputs(lp, vectors, seed + 1)
-    alt = dataclasses.replace(params, timing=dataclasses.replace(ALT_TIMING, sync=params.timing.sync))
+    alt = dataclasses.replace(params, timing=dataclasses.replace(
+        params.timing, **{name: getattr(ALT_TIMING, name) for name in ("precharge", "wordline", "settle", "sample")}))
     prog = None
     layer_word = None
     if generic:
@@ -115,6 +117,7 @@ def bench_data(lp, params: TileParams, *, generic: bool, bus: str, vectors: int 
         "out_bytes": element_bytes(params.acc_width), "full_resolution": params.hw.full_resolution,
         "banks": params.hw.banks, "generic": generic, "prog": prog, "layer_word": layer_word,
         "layer_select": PROG_SELECT["layer"], "timing": dataclasses.asdict(params.timing),
+        "counter_registers": [list(c) for c in counter_names(params)],
         "runs": {"stall_free": _run(lp, params, x1), "bubbles": _run(lp, params, x2),
                  "timing": {**_run(lp, alt, x1), "timing": dataclasses.asdict(alt.timing)}},
     }

@@ -19,11 +19,13 @@ from hwgen.soc.axis import StreamToAxis
 from hwgen.soc.bus import AxiLiteToCsr, WishboneToCsr
 from hwgen.soc.constraints import nextpnr_sdc_text, sdc_text
 from hwgen.soc.csr import RegisterFile
-from hwgen.soc.regmap import NOT_WIRED, Field, Register, RegisterMap, register_map
-from hwgen.soc.top import CounterSnapshot, SocTile
+from hwgen.soc.regmap import NOT_WIRED, Field, Register, RegisterMap, counter_names, register_map
+from hwgen.soc.top import SocTile
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
-from sim.golden import golden_outputs
+from mapper.plan import rebuild_weights
+from mapper.schedule import ScheduleParams
+from sim.golden import golden_outputs, predict
 from tests.sim.cases import weights
 from mapper.sectioning import map_layer
 from mapper.plan import build_layer_plan
@@ -56,11 +58,32 @@ def test_register_map_emitters_agree_on_every_register_and_field():
         for f in r.fields:
             m = re.search(rf"#define SWS_SOC_{r.name}_{f.name}_MASK 0x([0-9a-f]+)u", header)
             assert m and int(m.group(1), 16) == ((1 << f.width) - 1) << f.lsb
-    # Unwired fields say so in every output.
-    timing = rm["TIMING"]
-    assert not timing.field("PRECHARGE").wired
+    # Unwired fields say so in every output; the timing registers are wired.
+    assert not rm["POWER"].field("ENABLE").wired and rm["TIMING"].field("PRECHARGE").wired
     assert NOT_WIRED in md and "not wired yet" in header
-    assert [f["wired"] for f in d["registers"][[r["name"] for r in d["registers"]].index("TIMING")]["fields"]] == [False] * 4
+    by_name = {r["name"]: r for r in d["registers"]}
+    assert [f["wired"] for f in by_name["POWER"]["fields"]] == [False, False]
+    assert [f["wired"] for f in by_name["TIMING"]["fields"]] == [True] * 4
+
+
+def test_register_map_has_every_counter_as_two_words_and_every_error_bit_by_name():
+    p = _params()
+    rm = register_map(p, generic=False)
+    # The controller's counters (hwgen.interface.CounterSignature): cycles, conversions 1..full resolution and
+    # the 13 events of docs/design.md section 6, 48 bits each: LO 32 bits, HI 16 bits, eight bytes apart.
+    events = ["PLANES", "SECTIONS", "PRECHARGES", "WORDLINES", "HOLDS", "ROWS_HIGH", "CODE_SUM", "SHIFT_ADDS",
+              "ROW_READS", "COLUMN_READS", "FLUSHES", "INPUT_BEATS", "OUTPUT_BEATS"]
+    stems = ["CYCLES"] + [f"CONV{b}" for b in range(1, p.hw.full_resolution + 1)] + events
+    for stem in stems:
+        lo, hi = rm[f"{stem}_LO"], rm[f"{stem}_HI"]
+        assert hi.offset == lo.offset + 4
+        assert (lo.fields[0].width, hi.fields[0].width) == (32, 16)
+    assert "CONV0_LO" not in rm and "VECTORS" in rm
+    status = {f.name: f.lsb for f in rm["STATUS"].fields}
+    assert {k: status[k] for k in ("BUSY", "CONFIGURED", "ERROR", "DONE_MISSING", "DONE_PROTOCOL", "HOST_PROTOCOL",
+                                   "OUT_OF_RANGE")} == {"BUSY": 0, "CONFIGURED": 2, "ERROR": 7, "DONE_MISSING": 8,
+                                                        "DONE_PROTOCOL": 9, "HOST_PROTOCOL": 10, "OUT_OF_RANGE": 11}
+    assert rm["CTRL"].field("ERROR_CLEAR").access == "pulse"
 
 
 def test_register_map_offsets_are_word_aligned_and_unique_and_a_baked_tile_has_no_prog_registers():
@@ -71,8 +94,10 @@ def test_register_map_offsets_are_word_aligned_and_unique_and_a_baked_tile_has_n
     assert "PROG_WRITE" in generic and "LAYER" in generic
     assert "PROG_WRITE" not in baked and "LAYER" not in baked
     # TIMING resets to the generation-time timing.
-    rm = register_map(TileParams(_params().hw, 40, 6, 8, 64, 64, 1, MacroTiming(2, 3, 1, 1)), generic=False)
+    rm = register_map(TileParams(_params().hw, 40, 6, 8, 64, 64, 1, MacroTiming(2, 3, 1, 1, sync=2, watchdog=40)),
+                      generic=False)
     assert rm["TIMING"].reset == 2 | 3 << 8 | 1 << 16 | 1 << 24
+    assert rm["TIMING_ADC"].reset == 2 | 40 << 8
 
 
 def test_bad_register_descriptions_name_the_rule():
@@ -251,7 +276,7 @@ def test_axil_ready_is_a_register_and_takes_one_transfer_at_a_time():
 # AXI4-Stream framing ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("beat, n", [(1, 3), (4, 6), (4, 8), (2, 1)])
-def test_output_framing_marks_each_vectors_last_beat_and_partial_keep(beat, n):
+def test_output_tlast_is_the_controllers_last_and_a_partial_last_beat_keeps_n_mod_w_elements(beat, n):
     width = 11
     dut = StreamToAxis(beat=beat, width=width, n=n, n_limit=n, reload=False)
     beats = -(-n // beat)
@@ -260,10 +285,11 @@ def test_output_framing_marks_each_vectors_last_beat_and_partial_keep(beat, n):
 
     async def bench(ctx):
         got = []
-        value = 0
+        sent = 0                                       # beats taken: the controller's `last` every `beats`
         for cycle in range(200):
             valid, ready = int(rng.random() < 0.7), int(rng.random() < 0.6)
-            ctx.set(dut.i.valid, valid), ctx.set(dut.m_axis_tready, ready)
+            last = int(sent % beats == beats - 1)
+            ctx.set(dut.i.valid, valid), ctx.set(dut.m_axis_tready, ready), ctx.set(dut.i.last, last)
             elems = [int(v) for v in rng.integers(-1024, 1024, beat)]
             payload = sum((e & 0x7FF) << (i * width) for i, e in enumerate(elems))
             ctx.set(Value.cast(dut.i.payload), payload if beat > 1 else elems[0] & 0x7FF)
@@ -272,32 +298,15 @@ def test_output_framing_marks_each_vectors_last_beat_and_partial_keep(beat, n):
                 got.append((ctx.get(dut.m_axis_tlast), ctx.get(dut.m_axis_tkeep),
                             [(data >> (16 * i) & 0xFFFF) - ((data >> (16 * i) & 0x8000) << 1) for i in range(beat)],
                             elems))
+                sent += 1
             await ctx.tick()
         assert len(got) > 3 * beats
-        for j, (last, keep, out, elems) in enumerate(got):
-            assert last == (j % beats == beats - 1)
+        for j, (tlast, keep, out, elems) in enumerate(got):
+            assert tlast == (j % beats == beats - 1)
             full = (1 << beat * eb) - 1
-            keep_last = (1 << (((n - 1) % beat) + 1) * eb) - 1
-            assert keep == (keep_last if last else full)
+            keep_last = (1 << (((n - 1) % beat) + 1) * eb) - 1     # N mod W elements (W if 0), 2 bytes each
+            assert keep == (keep_last if tlast else full)
             assert out == elems                                     # sign-extended to whole bytes
-    _sim(dut, bench, None)
-
-
-def test_counter_snapshot_subtracts_the_value_at_clear_and_wraps():
-    dut = CounterSnapshot({"a": 8})
-
-    async def bench(ctx):
-        ctx.set(dut.live_a, 250)
-        ctx.set(dut.clear, 1)
-        await ctx.tick()
-        ctx.set(dut.clear, 0)
-        ctx.set(dut.live_a, 3)                   # wrapped: 9 counted since the clear
-        ctx.set(dut.snapshot, 1)
-        await ctx.tick()
-        ctx.set(dut.snapshot, 0)
-        ctx.set(dut.live_a, 100)
-        await ctx.tick()
-        assert ctx.get(dut.value_a) == 9         # held until the next snapshot
     _sim(dut, bench, None)
 
 
@@ -338,6 +347,120 @@ class _ChipWithArray(Elaboratable):
         return m
 
 
+async def _program(host, rm, params, lp):
+    n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
+    for sel, addr, data in program_writes(params, lp):
+        if sel == PROG_SELECT["layer"]:
+            await host.write(rm["LAYER"].offset, data)
+            continue
+        await host.write(rm["PROG_ADDR"].offset, addr)
+        for i in range(n_data):
+            await host.write(rm[f"PROG_DATA{i}"].offset, data >> 32 * i & 0xFFFFFFFF)
+        await host.write(rm["PROG_WRITE"].offset, sel)
+
+
+async def _stream(ctx, dut, vectors, n, width):
+    """Send the vectors (W = 1: a beat an element, TLAST on each vector's last), stall-free; collect each
+    output beat (value, TLAST) until len(vectors) TLASTs."""
+    out = []
+    ctx.set(dut.m_axis_tready, 1)
+    for x in vectors:
+        for j, v in enumerate(x):
+            ctx.set(dut.s_axis_tvalid, 1), ctx.set(dut.s_axis_tdata, int(v) & 0xFF), ctx.set(dut.s_axis_tkeep, 1)
+            ctx.set(dut.s_axis_tlast, int(j == len(x) - 1))
+            while True:
+                ready = ctx.get(dut.s_axis_tready)
+                if ctx.get(dut.m_axis_tvalid):
+                    out.append((ctx.get(dut.m_axis_tdata), ctx.get(dut.m_axis_tlast)))
+                await ctx.tick()
+                if ready:
+                    break
+    ctx.set(dut.s_axis_tvalid, 0)
+    for _ in range(5000):
+        if sum(last for _, last in out) == len(vectors):
+            break
+        if ctx.get(dut.m_axis_tvalid):
+            out.append((ctx.get(dut.m_axis_tdata), ctx.get(dut.m_axis_tlast)))
+        await ctx.tick()
+    top = 1 << (8 * -(-width // 8) - 1)
+    return [((d ^ top) - top, last) for d, last in out]
+
+
+async def _counters(host, rm, params):
+    """CTRL.SNAPSHOT, then every counter's two words, as Prediction.counters() names them."""
+    await host.write(rm["CTRL"].offset, 1)
+    got = {}
+    for stem, member, index in counter_names(params):
+        value = await host.read(rm[f"{stem}_LO"].offset) | await host.read(rm[f"{stem}_HI"].offset) << 32
+        if member == "conversions":
+            got.setdefault("conversions", [0])
+            got["conversions"].append(value)
+        else:
+            got[member] = value
+    return got
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bus", ["axil", "wishbone"])
+def test_soc_tile_over_the_bus_reports_and_clears_an_error_runs_at_a_written_timing_and_counts_every_event(bus):
+    """A generic tile programmed over the bus: an out-of-range LAYER word sets STATUS.OUT_OF_RANGE and the
+    ERROR interrupt, CTRL.ERROR_CLEAR clears it; a phase timing written over the bus gives the golden
+    model's cycles for that timing; after a snapshot every counter equals the golden model's; TLAST marks
+    each vector's last beat; outputs are x @ W."""
+    lp = _layer()
+    params = TileParams.from_plan(lp)
+    dut = SocTile(params, None, bus=bus)
+    rm = dut.regmap
+    alt = MacroTiming(precharge=2, wordline=3, settle=1, sample=1)
+    x = np.stack([np.arange(12) - 6, np.full(12, lp.cfg.hw.input_max)])
+    n = lp.shape[1]
+    want = predict(lp, x, ScheduleParams(params.hw, params.lanes, alt))
+    default = predict(lp, x, ScheduleParams(params.hw, params.lanes, MacroTiming()))
+    assert want.cycles > default.cycles                     # the written timing changes what is measured
+    status = {f.name: f.lsb for f in rm["STATUS"].fields}
+    seen = {}
+
+    async def bench(ctx):
+        host = (AxiLiteHost if bus == "axil" else WishboneHost)(ctx, dut)
+        assert await host.read(rm["ID"].offset) == 0x53575302
+        await _program(host, rm, params, lp)
+        good_layer = await host.read(rm["LAYER"].offset)
+        word = await host.read(rm["STATUS"].offset)
+        assert word >> status["CONFIGURED"] & 1 == 1 and word >> status["ERROR"] & 1 == 0
+        # An out-of-range layer word: K = 0.
+        await host.write(rm["IRQ_ENABLE"].offset, 2)
+        k = rm["LAYER"].field("K")
+        await host.write(rm["LAYER"].offset, good_layer & ~k.mask)
+        await ctx.tick().repeat(3)
+        word = await host.read(rm["STATUS"].offset)
+        seen["error"] = word
+        assert word >> status["OUT_OF_RANGE"] & 1 == 1 and word >> status["ERROR"] & 1 == 1
+        assert word >> status["CONFIGURED"] & 1 == 0 and word >> status["HOST_PROTOCOL"] & 1 == 0
+        assert await host.read(rm["ERROR"].offset) == rm["ERROR"].field("CTRL_ERROR").mask
+        assert ctx.get(dut.irq) == 1
+        await host.write(rm["CTRL"].offset, rm["CTRL"].field("ERROR_CLEAR").mask)
+        await host.write(rm["ERROR"].offset, 0xFFFFFFFF)
+        await host.write(rm["IRQ_STATUS"].offset, 0xFFFFFFFF)
+        await host.write(rm["LAYER"].offset, good_layer)
+        await ctx.tick().repeat(3)
+        word = await host.read(rm["STATUS"].offset)
+        assert word >> status["ERROR"] & 1 == 0 and word >> 8 == 0 and word >> status["CONFIGURED"] & 1 == 1
+        assert ctx.get(dut.irq) == 0
+        # The phase timing written over the bus, then two vectors from cleared counters.
+        await host.write(rm["TIMING"].offset, alt.precharge | alt.wordline << 8 | alt.settle << 16 | alt.sample << 24)
+        await host.write(rm["CTRL"].offset, 2)
+        seen["out"] = await _stream(ctx, dut, x, n, params.acc_width)
+        await ctx.tick().repeat(4)
+        seen["counters"] = await _counters(host, rm, params)
+        seen["vectors"] = await host.read(rm["VECTORS"].offset)
+        assert await host.read(rm["STATUS"].offset) & 1 == 0
+    _sim(dut, bench, 2e-3)
+    assert [v for v, _ in seen["out"]] == (x @ rebuild_weights(lp)).reshape(-1).tolist()
+    assert [last for _, last in seen["out"]] == ([0] * (n - 1) + [1]) * len(x)
+    assert seen["counters"] == want.counters()
+    assert seen["vectors"] == len(x)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("controller_only", [False, True])
 def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the_vector(controller_only):
@@ -352,7 +475,7 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
 
     async def bench(ctx):
         host = AxiLiteHost(ctx, dut)
-        assert await host.read(rm["ID"].offset) == 0x53575301
+        assert await host.read(rm["ID"].offset) == 0x53575302
         n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
         for sel, addr, data in program_writes(params, lp):
             if sel == PROG_SELECT["layer"]:
@@ -385,7 +508,7 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
         assert ctx.get(dut.irq) == 1
         await host.write(rm["CTRL"].offset, 1)
         assert await host.read(rm["VECTORS"].offset) == 1
-        assert await host.read(rm["SECTIONS"].offset) == lp.n_sections
+        assert await host.read(rm["SECTIONS_LO"].offset) == lp.n_sections
         assert await host.read(rm["ERROR"].offset) == 0
         assert await host.read(rm["STATUS"].offset) & 1 == 0
         if controller_only:

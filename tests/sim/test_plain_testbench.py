@@ -26,8 +26,11 @@ module user_tb;
   reg [15:0] lfsr = {seed};
   reg held = 0;
   reg [{w1}:0] last_payload;
+  // The host-side controls a user without a host ties low (docs/guide/rtl.md: every input driven).
   sws_tile dut(.clk(clk), .rst(rst), .i__valid(i_valid), .i__ready(i_ready), .i__payload(i_payload),
-               .o__valid(o_valid), .o__ready(o_ready), .o__payload(o_payload));
+               .o__valid(o_valid), .o__ready(o_ready), .o__payload(o_payload),
+               .counters__snapshot(1'b0), .counters__clear(1'b0), .status__clear(1'b0),
+               .timing__we(1'b0), .timing__data({{{tw}{{1'b0}}}}));
   initial begin
     $readmemh("x.hex", xs);
     $readmemh("y.hex", ys);
@@ -74,6 +77,7 @@ endmodule
 @pytest.mark.parametrize("simulator, name", [("icarus", "r8_k_not_multiple"), ("icarus", "group2_partial"),
                                              ("icarus", "a4_unsigned"), ("verilator", "group2_partial")])
 def test_sws_rtl_output_runs_in_a_plain_testbench_with_bubbles_and_backpressure(tmp_path, simulator, name):
+    from hwgen.interface import timing_layout
     from hwgen.params import TileParams
     from hwgen.verilog import emit_verilog
     need_tools(*(["iverilog", "vvp"] if simulator == "icarus" else ["verilator"]),
@@ -87,7 +91,8 @@ def test_sws_rtl_output_runs_in_a_plain_testbench_with_bubbles_and_backpressure(
     (tmp_path / "x.hex").write_text("".join(f"{int(v) & ((1 << a) - 1):x}\n" for v in x.reshape(-1)))
     (tmp_path / "y.hex").write_text("".join(f"{int(v) & ((1 << w) - 1):x}\n" for v in y.reshape(-1)))
     (tmp_path / "tb.v").write_text(TESTBENCH.format(a1=a - 1, w1=w - 1, nx=x.size, nx1=x.size - 1, ny=y.size,
-                                                    ny1=y.size - 1, seed=7, limit=100000))
+                                                    ny1=y.size - 1, seed=7, limit=100000,
+                                                    tw=timing_layout().size))
     if simulator == "icarus":
         subprocess.run(["iverilog", "-g2012", "-o", "sim.vvp", "-s", "user_tb", "tb.v", "tile.v"], cwd=tmp_path,
                        check=True, capture_output=True)

@@ -57,7 +57,7 @@ def test_a_run_resumes_from_the_cache(spec, tmp_path):
     seen = []
     again = explore(spec, str(out), workers=1, plots=False, progress=lambda d, n, c: seen.append((d, n, c)))
     assert again == first
-    assert seen[0] == (23, 24, 23) and seen[-1] == (24, 24, 23)
+    assert seen[0] == (23, 24, "23 cached") and seen[-1] == (24, 24, "23 cached")
 
 
 def test_a_two_worker_dask_cluster_gives_the_same_rows(spec, tmp_path):

@@ -14,7 +14,7 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,13 +100,17 @@ class Host:
         return field_of(reg, name, await self.read(reg))
 
     async def counters(self):
-        """Snapshot, then read every counter."""
+        """CTRL.SNAPSHOT, then every counter (two 32-bit words each, the register map's *_LO and *_HI), named
+        as the golden model's Prediction.counters(); and the wrapper's VECTORS."""
         await self.write("CTRL", 1)                                   # SNAPSHOT
-        out = {"cycles": await self.read("CYCLES_LO") | await self.read("CYCLES_HI") << 32,
-               "planes": await self.read("PLANES"), "sections": await self.read("SECTIONS"),
-               "vectors": await self.read("VECTORS")}
-        res = BENCH["full_resolution"]
-        out["conversions"] = [0] + [await self.read(f"CONV{b}") for b in range(1, res + 1)]
+        out = {"conversions": [0] * (BENCH["full_resolution"] + 1)}
+        for stem, member, index in BENCH["counter_registers"]:
+            value = await self.read(f"{stem}_LO") | await self.read(f"{stem}_HI") << 32
+            if member == "conversions":
+                out["conversions"][index] = value
+            else:
+                out[member] = value
+        out["vectors"] = await self.read("VECTORS")
         return out
 
 
@@ -139,7 +143,7 @@ async def start(dut):
     await ClockCycles(dut.clk, 5)
     dut.rst.value = 0
     await ClockCycles(dut.clk, 2)
-    assert await host.read("ID") == 0x53575301, "ID register"
+    assert await host.read("ID") == REGS["ID"]["reset"], "ID register"
     if BENCH["prog"] is not None:
         await program(host)
     # The accumulators clear after reset (n_groups cycles) before the tile takes inputs.
@@ -181,13 +185,14 @@ async def run_vectors(dut, src, sink, vectors, frames=None):
 
 
 def check_counters(got, want, *, cycles="equal"):
-    for name in ("planes", "sections", "conversions"):
-        assert got[name] == want[name], f"counter {name}: simulation {got[name]}, golden {want[name]}"
-    assert got["vectors"] == want["vectors"], f"vectors: {got['vectors']}, expected {want['vectors']}"
-    if cycles == "equal":
-        assert got["cycles"] == want["cycles"], f"cycles: simulation {got['cycles']}, golden {want['cycles']}"
-    else:
-        assert got["cycles"] >= want["cycles"], f"cycles {got['cycles']} below the stall-free {want['cycles']}"
+    """Every counter equal to the golden model's; the busy cycles equal (stall-free streams) or at least
+    the stall-free cycles (bubbles and backpressure)."""
+    assert set(got) == set(want), f"counters read {sorted(got)}, golden {sorted(want)}"
+    for name in sorted(want):
+        if name == "cycles" and cycles != "equal":
+            assert got[name] >= want[name], f"cycles {got[name]} below the stall-free {want[name]}"
+        else:
+            assert got[name] == want[name], f"counter {name}: simulation {got[name]}, golden {want[name]}"
 
 
 def bubbles(rng, p):
@@ -229,7 +234,8 @@ async def outputs_and_counters_with_bubbles_and_backpressure(dut):
     assert dut.irq.value == 0 and await host.field("IRQ_STATUS", "DONE") == 0
     await host.write("CTRL", 2)                                       # CLEAR
     got = await host.counters()
-    assert got["cycles"] == 0 and got["vectors"] == 0 and sum(got["conversions"]) == 0, "counters after CLEAR"
+    assert all(v == 0 for k, v in got.items() if k != "conversions") and sum(got["conversions"]) == 0, \
+        f"counters after CLEAR: {got}"
 
 
 @cocotb.test()
@@ -258,22 +264,71 @@ async def tlast_errors_are_flagged_and_cleared(dut):
         assert await host.field("ERROR", "TLAST_EARLY") == 1
 
 
+def timing_words(t):
+    """The TIMING and TIMING_ADC words of a timing (a dict of MacroTiming's fields)."""
+    words = {"TIMING": 0, "TIMING_ADC": 0}
+    for reg in words:
+        for f in REGS[reg]["fields"]:
+            words[reg] |= t[f["name"].lower()] << f["lsb"]
+    return words
+
+
+def status_bits(word):
+    return {f["name"]: field_of("STATUS", f["name"], word) for f in REGS["STATUS"]["fields"]}
+
+
 @cocotb.test()
 async def run_time_timing_over_the_bus(dut):
-    """Phase timing written over the bus: with STATUS.TIMING_LIVE the cycles are the golden cycles of the
-    new timing; without (the controller's timing port not wired yet), TIMING holds what is written and
-    the cycles stay those of the generation-time timing."""
+    """Phase timing written over the bus (TIMING) between vectors: the outputs are x @ W and every counter,
+    the busy cycles included, is the golden model's for that timing (not the generation-time one)."""
     host, src, sink = await start(dut)
     alt = BENCH["runs"]["timing"]
-    t = alt["timing"]
-    await host.write("TIMING", t["precharge"] | t["wordline"] << 8 | t["settle"] << 16 | t["sample"] << 24)
-    word = await host.read("TIMING")
-    assert [field_of("TIMING", n, word) for n in ("PRECHARGE", "WORDLINE", "SETTLE", "SAMPLE")] == \
-        [t["precharge"], t["wordline"], t["settle"], t["sample"]], "TIMING reads back what was written"
-    live = await host.field("STATUS", "TIMING_LIVE")
-    await host.write("CTRL", 2)
+    words = timing_words(alt["timing"])
+    assert await host.read("TIMING_ADC") == timing_words(BENCH["timing"])["TIMING_ADC"], "TIMING_ADC after reset"
+    await host.write("TIMING", words["TIMING"])
+    assert await host.read("TIMING") == words["TIMING"], "TIMING reads back what was written"
+    await host.write("CTRL", 2)                                       # CLEAR
     assert await run_vectors(dut, src, sink, alt["inputs"]) == alt["outputs"]
     await ClockCycles(dut.clk, 2)
-    want = alt["counters"] if live else BENCH["runs"]["stall_free"]["counters"]
-    check_counters(await host.counters(), want)
-    dut._log.info("TIMING_LIVE=%d: cycles checked against the %s timing", live, "written" if live else "generation-time")
+    check_counters(await host.counters(), alt["counters"])
+    assert status_bits(await host.read("STATUS"))["ERROR"] == 0
+
+
+@cocotb.test()
+async def status_reports_a_refused_host_value_and_error_clear_leaves_the_error_state(dut):
+    """An out-of-range TIMING phase (and on a generic tile an out-of-range LAYER word: K = 0) is refused: the
+    controller's OUT_OF_RANGE and ERROR in STATUS, ERROR.CTRL_ERROR and its interrupt, no input taken;
+    CTRL.ERROR_CLEAR clears them, and the tile then computes x @ W with the generation-time timing (the
+    refused word did not reach it) and the golden counters."""
+    host, src, sink = await start(dut)
+    await host.write("IRQ_ENABLE", 2)                                 # ERROR
+    good = timing_words(BENCH["timing"])
+    bad = dict(BENCH["timing"], precharge=100)                        # above the 64 cycles a phase may take
+    cases = [("TIMING", timing_words(bad)["TIMING"], good["TIMING"])]
+    if BENCH["prog"] is not None:
+        k = next(f for f in REGS["LAYER"]["fields"] if f["name"] == "K")
+        kmask = ((1 << k["width"]) - 1) << k["lsb"]
+        cases.append(("LAYER", BENCH["layer_word"] & ~kmask, BENCH["layer_word"]))
+    for reg, wrong, right in cases:
+        await host.write(reg, wrong)
+        await ClockCycles(dut.clk, 2)
+        st = status_bits(await host.read("STATUS"))
+        assert st["OUT_OF_RANGE"] == 1 and st["ERROR"] == 1, f"{reg} {wrong:#x}: STATUS {st}"
+        assert st["HOST_PROTOCOL"] == 0 and st["DONE_MISSING"] == 0 and st["DONE_PROTOCOL"] == 0, st
+        if reg == "LAYER":
+            assert st["CONFIGURED"] == 0, "a refused LAYER word leaves the tile unconfigured"
+        assert await host.field("ERROR", "CTRL_ERROR") == 1 and dut.irq.value == 1
+        assert dut.s_axis_tready.value == 0, "no input taken in the error state"
+        await host.write("CTRL", 4)                                   # ERROR_CLEAR
+        await host.write("ERROR", 0xFFFFFFFF)
+        await host.write("IRQ_STATUS", 2)
+        await host.write(reg, right)
+        await ClockCycles(dut.clk, 2)
+        st = status_bits(await host.read("STATUS"))
+        assert st["ERROR"] == 0 and st["OUT_OF_RANGE"] == 0 and st["CONFIGURED"] == 1, f"after ERROR_CLEAR: {st}"
+        assert dut.irq.value == 0
+    await host.write("CTRL", 2)                                       # CLEAR
+    run = BENCH["runs"]["stall_free"]
+    assert await run_vectors(dut, src, sink, run["inputs"]) == run["outputs"], "outputs differ from x @ W"
+    await ClockCycles(dut.clk, 2)
+    check_counters(await host.counters(), run["counters"])
