@@ -11,11 +11,11 @@ this module is the program (`sws`, `python -m sws`, `python -m sws.cli`), not wh
 
 from __future__ import annotations
 
+import _signal   # the C module CPython loaded at start: no import (signal imports enum, a window of its own)
 import os
-import signal
 import sys
 
-_STARTUP_EXIT = {signal.SIGINT: (130, b"sws: interrupted\n"), signal.SIGTERM: (143, b"sws: terminated\n")}
+_STARTUP_EXIT = {_signal.SIGINT: (130, b"sws: interrupted\n"), _signal.SIGTERM: (143, b"sws: terminated\n")}
 
 
 def _exit_at_start_up(signum, frame):
@@ -34,8 +34,10 @@ def _is_the_program() -> bool:
 
 if _is_the_program():
     for _sig in _STARTUP_EXIT:
-        if signal.getsignal(_sig) is not signal.SIG_IGN:    # an ignored signal (nohup, a background job) stays so
-            signal.signal(_sig, _exit_at_start_up)
+        if _signal.getsignal(_sig) != _signal.SIG_IGN:      # an ignored signal (nohup, a background job) stays so
+            _signal.signal(_sig, _exit_at_start_up)
+
+import signal  # noqa: E402
 
 import argparse  # noqa: E402  (after the start-up handlers: an interrupt during the imports is one line)
 import importlib  # noqa: E402

@@ -213,6 +213,8 @@ class MacroCost:
 
 def section_ones(lm: LayerMap) -> np.ndarray:
     """(S,) the 1-cells of each section of a mapped layer (all in its rows and active columns)."""
+    if not lm.sec.n_sections:             # a layer with nothing to convert (no reshape of an empty array to (0, -1))
+        return np.zeros(0, np.int64)
     return lm.sec.counts.reshape(lm.sec.n_sections, -1).sum(axis=1, dtype=np.int64)
 
 

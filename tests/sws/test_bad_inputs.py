@@ -40,7 +40,7 @@ from sim.golden import golden_outputs
 from sws.cli import main
 
 SPEC = "synthetic:laplace:40x6:1"          # K 40, N 6; with --rows 16: 18 sections, full resolution 5
-MAP_ARGS = ["--rows", "16"]
+MAP_ARGS = ["--rows", "16", "--objective", "none"]   # the configuration as given (no design search)
 LAYER = "laplace40x6"
 SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")   # LSB first (design.md 5)
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")

@@ -260,7 +260,7 @@ def _edit(manifest, data):
 
 def _fuzz_plan(base_plan, work, data, monkeypatch):
     import hwgen.verilog
-    monkeypatch.setattr(hwgen.verilog, "emit_verilog", lambda lp, params, controller_only=False: "// stub\n")
+    monkeypatch.setattr(hwgen.verilog, "emit_verilog", lambda lp, params, controller_only=False, bus=None: "// stub\n")
     _fresh(work)
     plan = os.path.join(work, "plan")
     shutil.copytree(base_plan, plan)

@@ -64,8 +64,9 @@ def test_sws_map_with_inputs_adds_the_input_aware_figures(tmp_path, capsys):
     np.save(tmp_path / "w.npy", w)
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "plan"
+    # --objective none: the layer's own design (the objective would pick its own drive and ordering).
     assert main(["map", str(tmp_path / "w.npy"), "--inputs", str(tmp_path / "x.npy"), "--rows", "16",
-                 "--law", "walden", "-o", str(out), "--json"]) == 0
+                 "--law", "walden", "-o", str(out), "--json", "--objective", "none"]) == 0
     import json
     row = json.loads(capsys.readouterr().out)["layers"][0]
     ia = row["input_aware"]
