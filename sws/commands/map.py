@@ -35,8 +35,9 @@ def add_parser(sub):
     add_analog_args(p)
     p.add_argument("--objective", choices=OBJECTIVES, default="macro",
                    help="choose each layer's design, among G (1 up to a crossbar's slots), the ordering (sorted, "
-                        "natural), the sectioning, the input encoding and input-aware resolution (with --inputs) "
-                        "and segmented wordlines, for the lowest ADC energy, whole-macro energy, cycles or "
+                        "natural, signed, gray), plain sections, the input encoding and input-aware resolution "
+                        "(with --inputs: twos or signmag) and segmented wordlines (one wordline a crossbar or a "
+                        "slot), for the lowest ADC energy, whole-macro energy, cycles or "
                         "energy-delay product per vector (default %(default)s); the fields given on the command "
                         "line stay fixed; none: map every layer under the given configuration")
     p.add_argument("--search", metavar="FIELD=V1,V2;...",

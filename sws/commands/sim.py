@@ -56,7 +56,7 @@ def run(args):
         keys = ("layer", "backend", "outputs", "cycles", "cycles_per_vector", "adc_bound_per_vector", "conversions",
                 "conversions_by_bits", "planes", "sections", "energy_pj", "macro_energy_pj", "macro_breakdown_pj",
                 "model_macro_energy_pj", "report_macro_energy_pj", "counted_by_hardware",
-                "predicted_by_golden_model", "match", "problems")
+                "predicted_by_golden_model", "report_cycles", "match", "problems")
         print(dumps_json({k: (r[k].tolist() if k == "outputs" else r[k]) for k in keys}))
     else:
         y = r["outputs"]
@@ -66,6 +66,9 @@ def run(args):
         per = r["cycles_per_vector"]
         each = f"{per[0]} per vector" if min(per) == max(per) else f"{min(per)}..{max(per)} per vector"
         print(f"cycles {r['cycles']} ({each}; ADC bound {r['adc_bound']}, {r['cycles'] / max(1, r['adc_bound']):.3f}x)")
+        if r["report_cycles"] is not None:
+            print(f"the report's cycles: latency {r['report_cycles'][0]} (vector 0), {r['report_cycles'][1]} per vector "
+                  f"in the steady state (vectors 1..)")
         hist = ", ".join(f"{c} at {b} bits" for b, c in enumerate(r["conversions_by_bits"]) if c)
         print(f"conversions {r['conversions']} ({hist or 'none'}); planes {r['planes']}, sections {r['sections']}")
         print(f"energy {r['energy_pj']:.3f} pJ from the counters ({r['energy_pj'] / y.shape[0]:.3f} pJ per vector)")

@@ -207,3 +207,14 @@ def test_cycle_model_by_hand_with_two_columns_per_adc():
     # captured at 25 + 1 + 2 = 28, D = 8: RUN ends at 28 + 8 + 5 = 41, 3 + 42 + 1 + 1 = 47.
     lp0 = build_layer_plan(map_layer(QuantLayer("w", w), ArrayConfig(rows=8, cols=14)))
     assert cycle_model(lp0)["cycles"] == 47
+
+
+def test_the_counters_that_count_an_event_depend_on_the_timing_and_the_beat():
+    from hwgen.params import TileParams
+    from mapper.schedule import MacroTiming, ScheduleParams
+    from sim.golden import HARDWARE_COUNTERS, hardware_counters
+    case = CASES[0]
+    plain = hardware_counters(ScheduleParams.of(case.lp))          # no phases, one element a beat
+    assert plain == {**HARDWARE_COUNTERS, "inputs": "input_beats", "outputs": "output_beats"}
+    timed = TileParams.from_plan(case.lp.on_hardware(beat=2), None, MacroTiming(precharge=2, settle=1))
+    assert hardware_counters(timed) == {**HARDWARE_COUNTERS, "precharges": "precharges"}

@@ -98,11 +98,20 @@ def test_l0_ffn_out_at_30_percent_spends_in_verilator_the_macro_energy_the_repor
     assert macro["macro_breakdown_pj"] == pytest.approx(row["macro_breakdown_pj"], rel=1e-12)
 
 
-def test_the_rtl_counts_the_events_the_energy_model_prices_by_their_definition():
+@pytest.mark.parametrize("phases", [{}, dict(precharge=1, wordline=2, settle=1, sample=1)])
+def test_the_rtl_counts_the_events_the_energy_model_prices_by_their_definition(phases):
+    # With a precharge and a wordline phase the pch and wl_en pulses are counted too (sim.golden.hardware_counters):
+    # one per activation, the model's precharges and wordline pulses; with one element a beat the beats are
+    # the model's inputs and outputs.
+    from hwgen.params import TileParams
+    from mapper.schedule import MacroTiming
     from sim.amaranth_sim import run_tile
-    from sim.golden import HARDWARE_COUNTERS
+    from sim.golden import hardware_counters
     from .cases import rtl_cases
     case = rtl_cases()[0]
-    run = run_tile(case.lp, case.x[:1])
-    model = predict(case.lp, case.x[:1]).events.as_dict()
-    assert {e: run.counters[c] for e, c in HARDWARE_COUNTERS.items()} == {e: model[e] for e in HARDWARE_COUNTERS}
+    params = TileParams.from_plan(case.lp, None, MacroTiming(**phases))
+    run = run_tile(case.lp, case.x[:2], params=params)
+    model = predict(case.lp, case.x[:2], params).events.as_dict()
+    counters = hardware_counters(params)
+    assert len(counters) == (11 if phases else 9)
+    assert {e: run.counters[c] for e, c in counters.items()} == {e: model[e] for e in counters}

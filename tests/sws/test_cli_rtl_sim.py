@@ -235,3 +235,38 @@ def test_sim_and_rtl_take_the_macro_phase_timing(plan_dir, x_file, tmp_path, cap
 def test_bad_phase_timing_is_one_line_and_exit_2(plan_dir, x_file, capsys, option, value, rule):
     code, out, err = run(capsys, "sim", plan_dir, "--inputs", x_file, option, value)
     assert code == 2 and rule in err and len(err.strip().splitlines()) == 1
+
+
+def test_sim_fails_where_the_reported_cycles_are_not_the_tiles(tmp_path, capsys):
+    # A plan mapped on 2 banks, 2-element beats, double-buffered: the simulation's first vector takes the
+    # report's latency_cycles and every later one its cycles_per_vector (the steady state); a report.json whose
+    # steady state is one cycle off fails with exit 1. With macro phases the report's cycles are not the
+    # simulation's (it assumes none): not compared, while the macro energy still is (phases add no event).
+    plan = tmp_path / "p"
+    assert main(["map", "synthetic:laplace:40x3:2", "--sparsity", "0.6", "--rows", "16", "--cols", "42",
+                 "--n-adc", "3", "--banks", "2", "--beat", "2", "--double-buffer", "--objective", "none",
+                 "-o", str(plan), "-q"]) == 0
+    capsys.readouterr()
+    np.save(tmp_path / "x.npy", np.random.default_rng(5).integers(-128, 128, (3, 40)))
+    report = json.loads((plan / "report.json").read_text())["layers"][0]
+    code, out, _ = run(capsys, "sim", plan, "--inputs", tmp_path / "x.npy", "--json", "--backend", "amaranth")
+    r = json.loads(out)
+    assert code == 0 and r["match"] is True
+    assert r["report_cycles"] == [report["latency_cycles"], report["cycles_per_vector"]]
+    assert r["cycles_per_vector"] == [report["latency_cycles"]] + [report["cycles_per_vector"]] * 2
+    assert report["latency_cycles"] > report["cycles_per_vector"]          # double buffering overlaps the loads
+    edited = json.loads((plan / "report.json").read_text())
+    edited["layers"][0]["cycles_per_vector"] += 1
+    (plan / "report.json").write_text(json.dumps(edited))
+    code, _, err = run(capsys, "sim", plan, "--inputs", tmp_path / "x.npy", "--backend", "amaranth")
+    assert code == 1 and "cycles per vector in the steady state" in err and "report.json" in err
+    code, out, _ = run(capsys, "sim", plan, "--inputs", tmp_path / "x.npy", "--json", "--backend", "amaranth",
+                       "--precharge", "1", "--wordline", "1", "--settle", "1", "--sample", "1")
+    r = json.loads(out)
+    assert code == 0 and r["report_cycles"] is None
+    assert r["macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
+    # With a precharge and a wordline phase the `pch` and `wl_en` pulses are the model's precharges and
+    # wordline pulses (one per activation), so they are priced from the hardware's counters; with two
+    # elements a beat the inputs and outputs are not (the RTL counts beats).
+    assert {"precharges", "wordline_pulses"} <= set(r["counted_by_hardware"])
+    assert {"inputs", "outputs", "sample_holds", "row_drives"} <= set(r["predicted_by_golden_model"])
