@@ -42,15 +42,19 @@ class FrontPhases(wiring.Component):
         m = Module()
         tm = self.timing
         # Position 0..F-1 from the cycle after `go`; the outputs are registered from the position the
-        # counter takes next.
-        pos, pos_next, active_next = Signal.like(tm.last, name="front_pos"), Signal.like(tm.last), Signal()
-        with m.If(self.go & ~tm.none):
-            m.d.comb += [pos_next.eq(0), active_next.eq(1)]
-        with m.Elif(self.active & (pos != tm.last)):
-            m.d.comb += [pos_next.eq(pos + 1), active_next.eq(1)]
-        m.d.sync += [pos.eq(pos_next), self.active.eq(active_next)]
-        m.d.sync += [self.pch.eq(active_next & (pos_next < tm.pch_end)),
-                     self.wl_en.eq(active_next & (pos_next >= tm.pch_end) & (pos_next < tm.wl_end)),
-                     self.sh.eq(active_next & (pos_next >= tm.sh_begin))]
+        # counter takes next. Each output's compares are made for both next positions (0 after `go`, pos + 1
+        # while running) from registers only, and `go` (late in the cycle: the issue) only selects between
+        # them, so no compare's carry chain follows it.
+        pos, inc = Signal.like(tm.last, name="front_pos"), Signal.like(tm.last, name="front_inc")
+        begin, cont = Signal(name="front_begin"), Signal(name="front_continue")
+        m.d.comb += [begin.eq(self.go & ~tm.none), cont.eq(self.active & (pos != tm.last)), inc.eq(pos + 1)]
+
+        def phases(at):
+            return (at < tm.pch_end, (at >= tm.pch_end) & (at < tm.wl_end), at >= tm.sh_begin)
+
+        first, running = phases(0), phases(inc)
+        m.d.sync += [pos.eq(Mux(begin, 0, Mux(cont, inc, 0))), self.active.eq(begin | cont)]
+        outs = (self.pch, self.wl_en, self.sh)
+        m.d.sync += [out.eq(Mux(begin, a, cont & b)) for out, a, b in zip(outs, first, running)]
         m.d.comb += self.fire.eq(Mux(tm.none, self.go, self.active & (pos == tm.last)))
         return m

@@ -4,7 +4,7 @@ free for the next batch (docs/design.md section 6, `MacroTiming`)."""
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
@@ -54,6 +54,10 @@ class AdcHandshake(wiring.Component):
         complete; the batch completes this cycle; the bank takes the next issue this cycle.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
+    pending, returning, outstanding, waited, seen : Out
+        The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
+        are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
+        taken (the state the formal proof's invariants name, tests/hwgen/formal.py).
     """
 
     def __init__(self, params: TileParams):
@@ -66,6 +70,8 @@ class AdcHandshake(wiring.Component):
             "start": Out(NA), "res_out": Out(data.ArrayLayout(rw, NA)),
             "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1),
             "missing": Out(1), "unexpected": Out(1),
+            "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
+            "seen": Out(NA),
         })
 
     def elaborate(self, platform):
@@ -74,7 +80,8 @@ class AdcHandshake(wiring.Component):
         hand = Signal()
         m.d.comb += hand.eq(self.sync != 0)
         # Done as taken: counted mode the done itself; handshake through one flip-flop or a synchronizer.
-        done1, done2, seen = Signal(NA, name="done_reg"), Signal(NA, name="done_sync"), Signal(NA, name="done_seen")
+        # Like the synchronizer's flip-flops, the registered done keeps through a reset (it is the ADC's).
+        done1, done2, seen = Signal(NA, name="done_reg", reset_less=True), Signal(NA, name="done_sync"), self.seen
         m.d.sync += done1.eq(self.done)
         m.submodules.done_sync = FFSynchronizer(self.done, done2, stages=2)
         m.d.comb += seen.eq(Mux(self.sync == 0, self.done, Mux(self.sync == 1, done1, done2)))
@@ -84,7 +91,7 @@ class AdcHandshake(wiring.Component):
                      self.started.eq(self.fire & self.starts.any())]
         with m.If(self.fire):
             m.d.sync += self.res_out.eq(self.res)
-        pending = Signal(NA)          # started, done not yet seen: all zero when nothing is in flight
+        pending = self.pending        # started, done not yet seen: all zero when nothing is in flight
         m.d.comb += self.complete.eq(self.inflight & (~pending | seen).all())
         with m.If(self.started):
             m.d.sync += [self.inflight.eq(1), pending.eq(self.start)]
@@ -122,7 +129,7 @@ class AdcHandshake(wiring.Component):
     def _handshake(self, m, hand, seen):
         """Handshake mode: the bank free once the batch's dones are low again, a done of an ADC outside the
         batch, and the watchdog. Returns (missing, unexpected or stuck)."""
-        outstanding, returning = Signal(name="outstanding"), Signal(name="returning")
+        outstanding, returning = self.outstanding, self.returning
         batch = Signal(self.params.hw.n_adc, name="batch_adcs")
         returned = returning & ~seen.any()
         with m.If(self.issue):
@@ -139,7 +146,7 @@ class AdcHandshake(wiring.Component):
             m.d.comb += self.free.eq(~seen.any() & (~outstanding | returning))
         # Waiting for the batch's dones to rise, or for every done to fall before the next start.
         rising, falling = self.inflight & ~self.complete, seen.any() & (returning | ~outstanding)
-        dog = Signal(range(WATCHDOG_MAX + 1), name="watchdog_count")
+        dog = self.waited
         with m.If(hand & (rising | falling) & (dog != WATCHDOG_MAX)):
             m.d.sync += dog.eq(dog + 1)
         with m.Elif(~(rising | falling)):

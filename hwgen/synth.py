@@ -144,7 +144,10 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
     if pnr and target == "generic":
         raise SwsError("--pnr needs an FPGA target (ice40 or ecp5), not generic")
     with tempfile.TemporaryDirectory(prefix="sws-synth-") as tmp:
-        cwd = workdir or tmp
+        # SWS_SYNTH_WORKDIR (by hand, benchmarks/bench_controller_speed.py): keep the logs and nextpnr's
+        # report (its critical paths) in that folder, one subfolder per top module.
+        kept = os.environ.get("SWS_SYNTH_WORKDIR")
+        cwd = workdir or (os.path.join(kept, top) if kept else tmp)
         os.makedirs(cwd, exist_ok=True)
         design = "design.il" if fmt == "rtlil" else "design.v"
         with open(os.path.join(cwd, design), "w") as f:

@@ -371,7 +371,7 @@ def _reset_at_every_cycle(case, offsets, generic: TileParams | None = None):
     return seen
 
 
-@pytest.mark.parametrize("name", ["single_weight", "a4_signed"])
+@pytest.mark.parametrize("name", ["single_weight", pytest.param("a4_signed", marks=pytest.mark.slow)])
 def test_a_reset_in_any_cycle_of_a_vector_leaves_the_next_vector_right(name):
     """A reset at every cycle of a vector (and of the accumulator clear before it), in each state of the
     phase (LOAD, RUN, OUT), prefetch, scheduler, accumulator and streamer state machines it goes through:

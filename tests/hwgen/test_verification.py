@@ -190,6 +190,7 @@ def _formal_banked_case():
     return case, params, 1 + params.n_groups + cycle_model(case.lp, params)["cycles"] + 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", [None, "double_start", "payload_glitch"])
 def test_bounded_proof_no_adc_start_while_busy_and_o_held_while_stalled(fault, tmp_path):
     """Yosys `sat -seq` over every input, ready, reset and ADC-code sequence up to one whole vector: the
@@ -244,6 +245,7 @@ def test_a_start_while_busy_on_a_bank_of_several_is_caught_and_named():
         run_checked(lp, x, seed=1, p_bubble=0.3, p_stall=0.5, fault="double_start")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", [None, "double_start"])
 def test_bounded_proof_holds_on_every_bank_of_two_with_wide_beats(fault, tmp_path):
     """The same proof with an environment ADC on each of both banks' interfaces and 2-element beats."""

@@ -33,20 +33,22 @@ def test_two_banks_cycles_by_hand():
     # section word at a = 0, gathers at g = 2 for 3 cycles, is in `next` at r = 2 + 3 + 5 = 10, copied at
     # c = 10, first batch at e = 11, 8 steps of one 2-bit batch: the last issued at 11 + 14 = 25 and
     # captured through the registered macro boundary at f = 25 + 1 + 2 = 28; RUN ends at f + D + 5 = 28 +
-    # 5 + 5 = 38 (D = pipeline_depth(2) = 4 + 1), RUN = 39 cycles. Load 8 beats, output
-    # 1 + merge_depth(2) + 2 = 1 + 2 + 2 = 5: 52 cycles.
+    # 5 + 5 = 38 (D = pipeline_depth(2) = 4 + 1), each bank's RUN 39 cycles; with two banks each bank's
+    # done flag is a register, so RUN ends one cycle after the last bank's: RUN = 40 cycles. Load 8 beats,
+    # output 1 + merge_depth(2) + 2 = 1 + 2 + 2 = 5: 53 cycles.
     w, lp = _two_sections(banks=2)
     assert [int(r) for r in lp.sections["rows"]] == [3, 3] and [int(a) for a in lp.sections["n_active"]] == [1, 2]
     assert [int(r) for r in lp.columns["res"]] == [2, 2, 2]
     c = cycle_model(lp)
-    assert c["bank_runs"] == [39, 39] and (c["load"], c["run"], c["out"], c["cycles"]) == (8, 39, 5, 52)
+    assert c["bank_runs"] == [39, 39] and (c["load"], c["run"], c["out"], c["cycles"]) == (8, 40, 5, 53)
     # One bank: section 1 gathers at max(6 + 2, 10 + 1) = 11, is ready at 19, copied at max(19, 25 + 1) =
     # 26 (section 0's last batch issued at 25), first batch at max(27, 27) = 27 (the bank free 16 cycles
     # after 11), the last issued at 41 and captured at 44; RUN ends at 44 + 5 + 5 = 54: 55 cycles; output
     # 1 + 2 = 3: 66 cycles.
     assert cycle_model(lp.on_hardware(banks=1))["cycles"] == 8 + 55 + 3
-    # W = 2: load 4 beats, output 1 + 2 + 1 beat.
-    assert cycle_model(lp.on_hardware(beat=2))["cycles"] == 4 + 39 + 4
+    # W = 2: load 4 beats, output 1 + 2 + 1 beat; the gather's input element is a register (W > 1), so
+    # each section is in `next` one cycle later and RUN is 41.
+    assert cycle_model(lp.on_hardware(beat=2))["cycles"] == 4 + 41 + 4
 
 
 def test_banks_split_the_sections_and_keep_the_counters():
@@ -83,7 +85,7 @@ def test_two_bank_tile_runs_in_the_hand_computed_cycles():
     x = np.array([[1, -2, 3, 4, -5, 6, 7, -8]] * 3)
     run = run_tile(lp, x)
     assert (run.outputs == x @ w).all()
-    assert run.cycles_per_vector == [52, 52, 52]
+    assert run.cycles_per_vector == [53, 53, 53]
 
 
 def test_group_of_two_outputs_in_wide_beats():
@@ -119,20 +121,20 @@ def test_bad_banks_and_beats_are_refused_with_the_rule():
 
 
 def test_double_buffered_vectors_overlap_by_hand():
-    # Two banks, load 8 beats, RUN 39, output 5 (test_two_banks_cycles_by_hand). Vector 0: loads in cycles
-    # 0..7, its buffer is full from 8, the runner starts it at 8, RUN ends at 8 + 39 = 47, last output at
-    # 52: latency 53 cycles. Vector 1 loads in 8..15 into the other buffer; starts at max(16, 52 + 1) =
-    # 53, last output at 53 + 39 + 5 = 97: 45 cycles later. Vector 2 waits for buffer 0, free after 47:
-    # loads 48..55, starts at max(56, 98) = 98, last output at 142: 45 later again.
+    # Two banks, load 8 beats, RUN 40, output 5 (test_two_banks_cycles_by_hand). Vector 0: loads in cycles
+    # 0..7, its buffer is full from 8, the runner starts it at 8, RUN ends at 8 + 40 = 48, last output at
+    # 53: latency 54 cycles. Vector 1 loads in 8..15 into the other buffer; starts at max(16, 53 + 1) =
+    # 54, last output at 54 + 40 + 5 = 99: 46 cycles later. Vector 2 waits for buffer 0, free after 48:
+    # loads 49..56, starts at max(57, 100) = 100, last output at 145: 46 later again.
     from sim.amaranth_sim import run_tile
     w, lp = _two_sections(banks=2, double_buffer=True)
     c = cycle_model(lp)
-    assert (c["cycles"], c["throughput"]) == (53, 45)
+    assert (c["cycles"], c["throughput"]) == (54, 46)
     x = np.array([[1, -2, 3, 4, -5, 6, 7, -8], [-8, 7, 6, -5, 4, 3, -2, 1], [5] * 8])
-    assert predict(lp, x).vector_cycles == [53, 45, 45]
+    assert predict(lp, x).vector_cycles == [54, 46, 46]
     run = run_tile(lp, x)
     assert (run.outputs == x @ w).all()
-    assert run.cycles_per_vector == [53, 45, 45] and run.counters["cycles"] == 143
+    assert run.cycles_per_vector == [54, 46, 46] and run.counters["cycles"] == 146
 
 
 def test_double_buffered_loads_wait_for_the_buffer_when_loading_is_the_bottleneck():
