@@ -127,8 +127,8 @@ def _hand_schedule(extra, sync=0):
     previous one's longest conversion (res) is done; four-phase handshake, when the previous batch's done
     (res + extra) has been seen through `sync` flip-flops (its capture), its start has fallen (the cycle
     after), the testbench ADC's done has fallen (the cycle after that), this was seen through the
-    flip-flops and the bank's registered free rose (the cycle after): 2 sync + 4 cycles more; section 1 taken the cycle after section 0's last issue (= its
-    last start), its first batch when section 0's last is done."""
+    flip-flops and the bank's registered free rose (the cycle after): 2 sync + 4 cycles more; section 1
+    taken the cycle after section 0's last issue (= its last start), its first batch when section 0's last is done."""
     starts, cycle = [], 2
     for n, (sec, _, planes, cols) in enumerate(SECTIONS):
         for t in (1, 0):
