@@ -109,10 +109,12 @@ class AdcHandshake(wiring.Component):
     def _counted(self, m, pending):
         """Counted mode: the bank's busy cycles, and whether every done comes in its cycle. Returns
         (missing, unexpected)."""
-        wait = Signal(10, name="bank_wait")
+        # The cycles the bank stays busy, plus one (loaded with the period, not period - 1: no subtraction
+        # after the period's select), free at 1 or below.
+        wait = Signal(10, name="bank_wait", init=1)
         with m.If(self.issue):
-            m.d.sync += wait.eq(self.period - 1)
-        with m.Elif(wait != 0):
+            m.d.sync += wait.eq(self.period)
+        with m.Elif(wait > 1):
             m.d.sync += wait.eq(wait - 1)
         # The batch's longest conversion is due `longest` cycles after its start: a down-counter loaded
         # when the starts are on the bus (`started`).
@@ -123,10 +125,10 @@ class AdcHandshake(wiring.Component):
             m.d.sync += due.eq(longest - 1)
         with m.Elif(due != 0):
             m.d.sync += due.eq(due - 1)
-        # `wait == 0` as a register (its next value), so the issue does not wait for the compare: the
-        # same cycles. (`period` >= 1: a loaded wait of period - 1 is zero for a period of 1.)
-        wait_zero = Signal(name="bank_wait_zero", init=1)
-        m.d.sync += wait_zero.eq(Mux(self.issue, self.period == 1, wait <= 1))
+        # `wait <= 1` as a register (its next value), so the issue does not wait for the compare: the
+        # same cycles (free `period` cycles after an issue; `period` >= 1).
+        wait_zero = Signal(name="bank_wait_done", init=1)
+        m.d.sync += wait_zero.eq(Mux(self.issue, self.period <= 1, wait <= 2))
         with m.If(self.sync == 0):
             m.d.comb += self.free.eq(wait_zero)
         return self.inflight & (due == 0) & ~self.complete, (self.done & ~pending).any()
