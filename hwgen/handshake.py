@@ -28,8 +28,9 @@ class AdcHandshake(wiring.Component):
 
     Handshake (`sync` 1 or 2, four-phase): done is taken through one flip-flop (1) or a two-flop
     `amaranth.lib.cdc.FFSynchronizer` (2); each start is held high until its done is seen, then falls; the
-    batch is complete when every ADC's done has been seen, and the bank is free once every done is low
-    again (so done may be a pulse or a level held until start falls). A wait for done to rise, or to fall,
+    batch is complete when every ADC's done has been seen, and the bank is free the cycle after every done
+    is seen low again (`free` is a register, `mapper.schedule.FREE_DELAY`; so done may be a pulse or a
+    level held until start falls). A wait for done to rise, or to fall,
     longer than `watchdog` cycles raises `missing` or `unexpected` (a done stuck high).
 
     `complete` is high in the cycle the batch's last ADC's done is seen, when its codes are there (an ADC
@@ -108,10 +109,12 @@ class AdcHandshake(wiring.Component):
     def _counted(self, m, pending):
         """Counted mode: the bank's busy cycles, and whether every done comes in its cycle. Returns
         (missing, unexpected)."""
-        wait = Signal(10, name="bank_wait")
+        # The cycles the bank stays busy, plus one (loaded with the period, not period - 1: no subtraction
+        # after the period's select), free at 1 or below.
+        wait = Signal(10, name="bank_wait", init=1)
         with m.If(self.issue):
-            m.d.sync += wait.eq(self.period - 1)
-        with m.Elif(wait != 0):
+            m.d.sync += wait.eq(self.period)
+        with m.Elif(wait > 1):
             m.d.sync += wait.eq(wait - 1)
         # The batch's longest conversion is due `longest` cycles after its start: a down-counter loaded
         # when the starts are on the bus (`started`).
@@ -122,8 +125,12 @@ class AdcHandshake(wiring.Component):
             m.d.sync += due.eq(longest - 1)
         with m.Elif(due != 0):
             m.d.sync += due.eq(due - 1)
+        # `wait <= 1` as a register (its next value), so the issue does not wait for the compare: the
+        # same cycles (free `period` cycles after an issue; `period` >= 1).
+        wait_zero = Signal(name="bank_wait_done", init=1)
+        m.d.sync += wait_zero.eq(Mux(self.issue, self.period <= 1, wait <= 2))
         with m.If(self.sync == 0):
-            m.d.comb += self.free.eq(wait == 0)
+            m.d.comb += self.free.eq(wait_zero)
         return self.inflight & (due == 0) & ~self.complete, (self.done & ~pending).any()
 
     def _handshake(self, m, hand, seen):
@@ -142,8 +149,13 @@ class AdcHandshake(wiring.Component):
             m.d.sync += batch.eq(self.start)
         with m.Elif(returned):
             m.d.sync += batch.eq(0)
+        # Free, registered (FREE_DELAY, mapper.schedule): every done seen low and no batch outstanding or
+        # its dones returned, one cycle ago, and no issue since. The done select, its OR over the ADCs and
+        # the handshake's state end here, off the issue path (docs/results/controller.md). Low out of reset.
+        free = Signal(name="bank_free")
+        m.d.sync += free.eq(~self.issue & ~seen.any() & (~outstanding | returning))
         with m.If(hand):
-            m.d.comb += self.free.eq(~seen.any() & (~outstanding | returning))
+            m.d.comb += self.free.eq(free)
         # Waiting for the batch's dones to rise, or for every done to fall before the next start.
         rising, falling = self.inflight & ~self.complete, seen.any() & (returning | ~outstanding)
         dog = self.waited

@@ -49,7 +49,8 @@ class HostConfig(wiring.Component):
         A layer word is taken this cycle, and its K is one beat.
     configured : Out(1)
     table : Out(ProgSignature)
-        Generic netlist only: the writes taken, for the tables (`we` only for those).
+        Generic netlist only: the writes taken, for the tables (`we` only for those), registered: a
+        table takes a write the cycle after the host's.
     wr_en, wr_addr, wr_data : Out
         Generic netlist only: cell writes taken, registered, for the array interface.
     host_protocol, out_of_range : Out(1)
@@ -92,8 +93,11 @@ class HostConfig(wiring.Component):
         is_layer = sel == PROG_SELECT["layer"]
         good = Mux(is_layer, layer_ok, ok)
         take = prog.we & self.idle & good
-        m.d.comb += [table.sel.eq(sel), table.addr.eq(prog.addr), table.data.eq(prog.data),
-                     table.we.eq(take & ~is_layer & known), self.layer_we.eq(take & is_layer), self.k_one.eq(beats == 1),
+        # The tables' writes registered (they land the cycle after the host's write), so the accept (`idle`,
+        # the checks) does not run into the tables' block RAM address selects.
+        m.d.sync += [table.sel.eq(sel), table.addr.eq(prog.addr), table.data.eq(prog.data),
+                     table.we.eq(take & ~is_layer & known)]
+        m.d.comb += [self.layer_we.eq(take & is_layer), self.k_one.eq(beats == 1),
                      self.out_of_range.eq(prog.we & ~good | timing_bad),
                      self.host_protocol.eq(prog.we & ~self.idle | timing_busy)]
         m.d.sync += [self.wr_en.eq(take & (sel == PROG_SELECT["cells"])), self.wr_addr.eq(prog.addr),

@@ -177,13 +177,16 @@ class Scheduler(wiring.Component):
         with m.If(hs.started):
             m.d.sync += self._kept.eq(conv)
         # Counted: the cycles to the next issue (MacroTiming.period), f + res, or with sample-and-hold
-        # before an activation f + max(1, res - F).
-        longest = desc.longest
-        rest = Mux(tm.hold & next_opens, Mux(longest > tm.front, longest - tm.front, 1), longest)
+        # before an activation f + max(1, res - F): each sum from registers side by side, then selected
+        # (not a compare, a difference and a sum in a row in front of the bank's wait counter).
+        longest, front_f = desc.longest, tm.front
+        later = longest > front_f
+        overlapped = Mux(opens, Mux(later, longest, front_f + 1), Mux(later, longest - front_f, 1))
+        period = Mux(tm.hold & next_opens, overlapped, Mux(opens, front_f + longest, longest))
         m.d.comb += [hs.fire.eq(front.fire | (issue & ~opens)), hs.starts.eq(fired.valid),
                      *[hs.res[i].eq(fired.cols[i].res) for i in range(NA)], hs.longest.eq(fired.longest),
                      hs.done.eq(Cat(a.done for a in self.bus.adc)), hs.issue.eq(issue),
-                     hs.period.eq(Mux(opens, tm.front, 0) + rest), hs.sync.eq(self.sync),
+                     hs.period.eq(period), hs.sync.eq(self.sync),
                      hs.watchdog.eq(self.watchdog)]
         for i, a in enumerate(self.bus.adc):
             m.d.comb += [a.start.eq(hs.start[i]), a.res.eq(hs.res_out[i]), a.ref.eq(hs.res_out[i])]

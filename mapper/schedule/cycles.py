@@ -28,7 +28,7 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             with front phases F = precharge + wordline + settle + sample and f = F for a step's first
             batch, 0 for the others: period f + b, but f + max(1, b - F) with sample-and-hold before an
             activation, capture 1 + f + b; with a four-phase handshake of `sync` flops period
-            f + b + 2 sync + 2 + DONE_FALL and capture 1 + f + b + sync); f is the last one's capture.
+            f + b + 2 sync + 2 + DONE_FALL + FREE_DELAY and capture 1 + f + b + sync); f is the last one's capture.
             Weight-only: every step is issued, each column at its planned resolution res.
             Input-aware: a step with q = 0 is skipped (no cycle), the others convert each column at
             min(res, bitlen(q)) bits, so a batch's b is min(b, bitlen(q)); a section whose steps all

@@ -13,7 +13,8 @@ from ..config import HardwareConfig
 
 __all__ = ["MacroTiming", "default_lanes", "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE",
            "EMPTY_SECTION", "GATHER_STAGES", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX",
-           "WATCHDOG_MAX", "DONE_FALL", "gather_stages", "gather_ready", "run_end_latency", "group_prime"]
+           "WATCHDOG_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready", "run_end_latency",
+           "group_prime"]
 
 #: The gather's pipeline stages, by the cycle (after a gather step's table addresses) each one's work is
 #: in (hwgen.gather): the addresses presented; the tables' block RAMs read; the column entries land in `next`
@@ -98,6 +99,10 @@ WATCHDOG_MAX = 1023
 #: Cycles from the cycle an ADC sees its start low to the cycle its done (a four-phase level) is low again:
 #: the documented ADC's (hwgen.emulator), which the handshake's cycle model assumes.
 DONE_FALL = 1
+#: Handshake mode: cycles from the cycle every done is seen low again to the next issue. The bank's `free`
+#: is a register (hwgen.handshake.AdcHandshake), so the done select and the handshake's state stay off the
+#: issue path (docs/results/controller.md); counted mode frees the bank in the same cycle as before.
+FREE_DELAY = 1
 
 
 @dataclass(frozen=True)
@@ -169,12 +174,12 @@ class MacroTiming:
         next activation's front overlaps the conversion with sample-and-hold, its start landing in the done
         cycle too, though no earlier than the cycle after this batch's start (its columns change then):
         f + max(1, res - F). Handshake: done is seen at the capture (1 + f + res + sync), the start is low
-        from the cycle after, done falls DONE_FALL cycles after that and is seen `sync` cycles later, in the
-        cycle the next batch issues.
+        from the cycle after, done falls DONE_FALL cycles after that and is seen `sync` cycles later, and
+        the bank's registered free lets the next batch issue FREE_DELAY cycles after that.
         """
         f = self.front if front else 0
         if self.sync:
-            return f + 1 + res + self.sync + 1 + DONE_FALL + self.sync
+            return f + 1 + res + self.sync + 1 + DONE_FALL + self.sync + FREE_DELAY
         if self.sample and next_front:
             return f + max(1, res - self.front)
         return f + res

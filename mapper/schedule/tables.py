@@ -19,7 +19,7 @@ import numpy as np
 
 from ..plan import LayerPlan
 from ..sectioning import lossless_bits
-from .latency import DONE_FALL, MacroTiming
+from .latency import DONE_FALL, FREE_DELAY, MacroTiming
 
 __all__ = ["SectionTables", "section_tables", "batch_ids", "periods", "captures"]
 
@@ -31,7 +31,7 @@ def periods(tm: MacroTiming, b: np.ndarray, front: np.ndarray | bool = True,
     b = np.asarray(b, np.int64)
     f = np.where(front, tm.front, 0)
     if tm.sync:
-        return f + 1 + b + tm.sync + 1 + DONE_FALL + tm.sync
+        return f + 1 + b + tm.sync + 1 + DONE_FALL + tm.sync + FREE_DELAY
     if tm.sample:
         return np.where(next_front, f + np.maximum(1, b - tm.front), f + b)
     return f + b

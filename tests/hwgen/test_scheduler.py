@@ -126,9 +126,9 @@ def _hand_schedule(extra, sync=0):
     its first batch issued at 1 and on the (registered) bus at 2; counted (sync 0), each batch when the
     previous one's longest conversion (res) is done; four-phase handshake, when the previous batch's done
     (res + extra) has been seen through `sync` flip-flops (its capture), its start has fallen (the cycle
-    after), the testbench ADC's done has fallen (the cycle after that) and this was seen through the
-    flip-flops: 2 sync + 3 cycles more; section 1 taken the cycle after section 0's last issue (= its
-    last start), its first batch when section 0's last is done."""
+    after), the testbench ADC's done has fallen (the cycle after that), this was seen through the
+    flip-flops and the bank's registered free rose (the cycle after): 2 sync + 4 cycles more; section 1
+    taken the cycle after section 0's last issue (= its last start), its first batch when section 0's last is done."""
     starts, cycle = [], 2
     for n, (sec, _, planes, cols) in enumerate(SECTIONS):
         for t in (1, 0):
@@ -136,7 +136,7 @@ def _hand_schedule(extra, sync=0):
                 batch = cols[b:b + 2]
                 for i, (col, _, _, res, _) in enumerate(batch):
                     starts.append((cycle, i, res, col, planes[t], sec))
-                cycle += max(c[3] for c in batch) + extra + (2 * sync + 3 if sync else 0)
+                cycle += max(c[3] for c in batch) + extra + (2 * sync + 4 if sync else 0)
     return starts
 
 
