@@ -216,8 +216,10 @@ def _sim_models(target: str, folder: str) -> tuple[tuple, tuple]:
         with open(os.path.join(dst, "dp16kd.v"), "w") as f:
             f.write(dp16kd_model())
         files = [*files, os.path.join(dst, "dp16kd.v")]
-    return (tuple(os.path.join(dst, os.path.basename(f)) for f in files),
-            (f"-I{dst}", "-DNO_INCLUDES") if target != "generic" else (f"-I{dst}",))
+    flags = (f"-I{dst}",) if target == "generic" else (f"-I{dst}", "-DNO_INCLUDES")
+    if target == "ice40":     # Icarus 11 cannot parse the iCE40 models' default port values (`= 1'b1`)
+        flags += ("-DNO_ICE40_DEFAULT_ASSIGNMENTS",)
+    return tuple(os.path.join(dst, os.path.basename(f)) for f in files), flags
 
 
 #: The netlist simulators, and "auto": Icarus Verilog (four-state: an X from an uninitialised flip-flop
