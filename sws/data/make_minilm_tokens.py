@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
+
+# BERT's basic tokenizer and WordPiece, the one copy (sws.experiments.training_text uses them too).
+from sws.experiments.training_text import basic_tokens, wordpiece
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -370,56 +372,6 @@ PARAPHRASES = [
     ("The teacher gave us too much homework this week.",
      "We got an excessive amount of homework from the teacher this week."),
 ]
-
-
-def _is_punctuation(ch: str) -> bool:
-    cp = ord(ch)
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-        return True
-    return unicodedata.category(ch).startswith("P")
-
-
-def basic_tokens(text: str) -> list[str]:
-    kept = []
-    for ch in text:  # BERT's clean_text: whitespace to spaces, control characters dropped
-        if ch.isspace():
-            kept.append(" ")
-        elif ord(ch) not in (0, 0xFFFD) and not unicodedata.category(ch).startswith("C"):
-            kept.append(ch)
-    text = "".join(kept)
-    out = []
-    for word in text.lower().split():
-        word = "".join(ch for ch in unicodedata.normalize("NFD", word) if unicodedata.category(ch) != "Mn")
-        piece = ""
-        for ch in word:
-            if _is_punctuation(ch):
-                if piece:
-                    out.append(piece)
-                out.append(ch)
-                piece = ""
-            else:
-                piece += ch
-        if piece:
-            out.append(piece)
-    return out
-
-
-def wordpiece(word: str, vocab: dict[str, int]) -> list[int]:
-    if len(word) > 100:
-        return [vocab["[UNK]"]]
-    ids, start = [], 0
-    while start < len(word):
-        end = len(word)
-        while end > start:
-            sub = word[start:end] if start == 0 else "##" + word[start:end]
-            if sub in vocab:
-                ids.append(vocab[sub])
-                break
-            end -= 1
-        else:
-            return [vocab["[UNK]"]]
-        start = end
-    return ids
 
 
 def encode(text: str, vocab: dict[str, int]) -> list[int]:

@@ -30,7 +30,7 @@ from mapper.sources import memory_limit
 
 from .runtime import DATA, TOKENS_PATH
 
-__all__ = ["VOCAB_PATH", "WORDNET_DIR", "WORDNET_NOTE", "load_vocab", "encode", "wordnet_passages",
+__all__ = ["VOCAB_PATH", "WORDNET_DIR", "WORDNET_NOTE", "load_vocab", "basic_tokens", "wordpiece", "encode", "wordnet_passages",
            "text_passages", "held_out_sentences", "training_sequences"]
 
 VOCAB_PATH = os.path.join(DATA, "minilm_vocab.txt.gz")
@@ -54,7 +54,7 @@ def _is_punctuation(ch: str) -> bool:
     return unicodedata.category(ch).startswith("P")
 
 
-def _basic_tokens(text: str) -> list[str]:
+def basic_tokens(text: str) -> list[str]:
     kept = []
     for ch in text:  # BERT's clean_text: whitespace to spaces, control characters dropped
         if ch.isspace():
@@ -78,7 +78,7 @@ def _basic_tokens(text: str) -> list[str]:
     return out
 
 
-def _wordpiece(word: str, vocab: dict[str, int]) -> list[int]:
+def wordpiece(word: str, vocab: dict[str, int]) -> list[int]:
     if len(word) > 100:
         return [vocab["[UNK]"]]
     ids, start = [], 0
@@ -99,8 +99,8 @@ def _wordpiece(word: str, vocab: dict[str, int]) -> list[int]:
 def encode(text: str, vocab: dict[str, int], max_tokens: int | None = None) -> list[int]:
     """[CLS] WordPiece ids [SEP], cut to max_tokens (the [SEP] kept)."""
     ids = [vocab["[CLS]"]]
-    for word in _basic_tokens(text):
-        ids += _wordpiece(word, vocab)
+    for word in basic_tokens(text):
+        ids += wordpiece(word, vocab)
     if max_tokens is not None and len(ids) + 1 > max_tokens:
         ids = ids[:max_tokens - 1]
     return ids + [vocab["[SEP]"]]
