@@ -13,7 +13,17 @@ from mapper.schedule import WATCHDOG_MAX
 
 from .params import TileParams
 
-__all__ = ["AdcHandshake"]
+__all__ = ["AdcHandshake", "MODE_LAYOUT", "mode_of"]
+
+#: The timing register's done mode one-hot, decoded when the timing word is written (hwgen.host), so that
+#: every select of the done as taken is a LUT of flip-flops (docs/results/controller.md): `counted` (sync
+#: 0), `one` (1, one flip-flop), `two` (2, the two-flop synchronizer).
+MODE_LAYOUT = data.StructLayout({"counted": 1, "one": 1, "two": 1})
+
+
+def mode_of(sync: int) -> dict:
+    """The `MODE_LAYOUT` fields of the timing word's `sync` (0, 1 or 2)."""
+    return {"counted": int(sync == 0), "one": int(sync == 1), "two": int(sync == 2)}
 
 
 class AdcHandshake(wiring.Component):
@@ -46,8 +56,8 @@ class AdcHandshake(wiring.Component):
         The ADCs' done.
     issue, period : In
         A batch issued this cycle, and (counted) the cycles until the bank takes the next.
-    sync, watchdog : In
-        The timing registers' mode and watchdog.
+    mode, watchdog : In
+        The timing registers' done mode (`MODE_LAYOUT`, one-hot) and watchdog.
     start, res_out : Out
         The start and res (= ref) registers, to the array interface.
     started, inflight, complete, free : Out(1)
@@ -66,7 +76,7 @@ class AdcHandshake(wiring.Component):
         NA, rw, FR = params.hw.n_adc, params.res_width, params.hw.full_resolution
         super().__init__({
             "fire": In(1), "starts": In(NA), "res": In(data.ArrayLayout(rw, NA)), "longest": In(range(FR + 1)),
-            "done": In(NA), "issue": In(1), "period": In(10), "sync": In(2),
+            "done": In(NA), "issue": In(1), "period": In(10), "mode": In(MODE_LAYOUT),
             "watchdog": In(range(WATCHDOG_MAX + 1)),
             "start": Out(NA), "res_out": Out(data.ArrayLayout(rw, NA)),
             "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1),
@@ -77,15 +87,16 @@ class AdcHandshake(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        NA = self.params.hw.n_adc
+        NA, mode = self.params.hw.n_adc, self.mode
         hand = Signal()
-        m.d.comb += hand.eq(self.sync != 0)
+        m.d.comb += hand.eq(~mode.counted)
         # Done as taken: counted mode the done itself; handshake through one flip-flop or a synchronizer.
         # Like the synchronizer's flip-flops, the registered done keeps through a reset (it is the ADC's).
         done1, done2, seen = Signal(NA, name="done_reg", reset_less=True), Signal(NA, name="done_sync"), self.seen
         m.d.sync += done1.eq(self.done)
         m.submodules.done_sync = FFSynchronizer(self.done, done2, stages=2)
-        m.d.comb += seen.eq(Mux(self.sync == 0, self.done, Mux(self.sync == 1, done1, done2)))
+        taken = Signal(NA, name="done_taken")      # handshake: the done through its flip-flop(s)
+        m.d.comb += [taken.eq(Mux(mode.one, done1, done2)), seen.eq(Mux(mode.counted, self.done, taken))]
 
         # The starts: pulses (counted), or held until their done is seen (handshake).
         m.d.sync += [self.start.eq(Mux(self.fire, self.starts, Mux(hand, self.start & ~seen, 0))),
@@ -93,7 +104,11 @@ class AdcHandshake(wiring.Component):
         with m.If(self.fire):
             m.d.sync += self.res_out.eq(self.res)
         pending = self.pending        # started, done not yet seen: all zero when nothing is in flight
-        m.d.comb += self.complete.eq(self.inflight & (~pending | seen).all())
+        # Every ADC started has been seen: the AND over the ADCs per mode, each of the pending register and
+        # the done (counted) or the done's flip-flops (handshake), the one-hot mode selecting at the end
+        # (not a select per ADC in front of a 16-wide AND).
+        m.d.comb += self.complete.eq(self.inflight & Mux(mode.counted, (~pending | self.done).all(),
+                                                         (~pending | taken).all()))
         with m.If(self.started):
             m.d.sync += [self.inflight.eq(1), pending.eq(self.start)]
         with m.Else():
@@ -129,7 +144,7 @@ class AdcHandshake(wiring.Component):
         # same cycles (free `period` cycles after an issue; `period` >= 1).
         wait_zero = Signal(name="bank_wait_done", init=1)
         m.d.sync += wait_zero.eq(Mux(self.issue, self.period <= 1, wait <= 2))
-        with m.If(self.sync == 0):
+        with m.If(self.mode.counted):
             m.d.comb += self.free.eq(wait_zero)
         return self.inflight & (due == 0) & ~self.complete, (self.done & ~pending).any()
 

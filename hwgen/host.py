@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from mapper.schedule import PHASE_MAX, WATCHDOG_MAX
 
+from .handshake import MODE_LAYOUT, mode_of
 from .interface import (PROG_SELECT, ProgSignature, TimingSignature, cell_address_width, front_layout, front_values,
                         layer_word_layout)
 from .params import TileParams
@@ -41,8 +42,9 @@ class HostConfig(wiring.Component):
         The host's timing writes.
     idle : In(1)
         No vector in progress.
-    front, sync, watchdog : Out
-        The timing registers (the front's phases as `front_layout`).
+    front, mode, watchdog : Out
+        The timing registers (the front's phases as `front_layout`; the done mode `sync` one-hot as
+        `hwgen.handshake.MODE_LAYOUT`, decoded when written).
     n_sec, k_len, k_stop, n_out : Out
         The layer's sections, input beats, input beats - 2 (modulo the counter's width) and outputs.
     layer_we, k_one : Out(1)
@@ -62,7 +64,7 @@ class HostConfig(wiring.Component):
         layer, tm = layer_word_layout(params), params.timing
         # The registers' reset values: the generation-time timing, the limits (unconfigured).
         members = {"timing": In(TimingSignature()), "idle": In(1),
-                   "front": Out(front_layout(), init=front_values(tm)), "sync": Out(2, init=tm.sync),
+                   "front": Out(front_layout(), init=front_values(tm)), "mode": Out(MODE_LAYOUT, init=mode_of(tm.sync)),
                    "watchdog": Out(range(WATCHDOG_MAX + 1), init=tm.watchdog),
                    "n_sec": Out(layer["sections"].shape), "k_len": Out(range(params.k_words + 1), init=params.k_words),
                    "k_stop": Out(k_width, init=(params.k_words - 2) % (1 << k_width)),
@@ -145,7 +147,8 @@ class HostConfig(wiring.Component):
             m.d.sync += [self.front.pch_end.eq(word.precharge), self.front.wl_end.eq(word.precharge + word.wordline),
                          self.front.sh_begin.eq(word.precharge + word.wordline + word.settle),
                          self.front.front.eq(f), self.front.last.eq(f - 1), self.front.none.eq(f == 0),
-                         self.front.hold.eq(word.sample != 0), self.sync.eq(word.sync),
+                         self.front.hold.eq(word.sample != 0), self.mode.counted.eq(word.sync == 0),
+                         self.mode.one.eq(word.sync == 1), self.mode.two.eq(word.sync == 2),
                          self.watchdog.eq(word.watchdog)]
         if not self.generic:
             m.d.comb += [self.out_of_range.eq(bad), self.host_protocol.eq(busy)]

@@ -12,7 +12,7 @@ from mapper.schedule import WATCHDOG_MAX
 from .batches import BatchCursor, BatchSelect
 from .counters import ConversionTally, pipelined_sum
 from .front import FrontPhases
-from .handshake import AdcHandshake
+from .handshake import MODE_LAYOUT, AdcHandshake
 from .interface import (ArraySignature, BatchSignature, RawCodeSignature, column_entry_layout, event_layout,
                         front_layout, next_section_layout)
 from .params import TileParams
@@ -30,7 +30,7 @@ class Scheduler(wiring.Component):
     Every output to the macro is a register (docs/design.md section 6): a batch issued in cycle T has its
     columns (and, opening an activation, its section and drive) on the bus from T + 1, its front phases
     from `FrontPhases` and its ADCs' start, res and ref at T + 1 + f (f = F for a plane's first batch,
-    else 0). The phase lengths and the mode come from the timing registers (`timing`, `sync`). With ADC
+    else 0). The phase lengths and the mode come from the timing registers (`timing`, `mode`). With ADC
     groups of M = adc_mux columns the batches are lockstep (`BatchSelect`: batch k = the k-th column of
     each group, as many as the fullest group has), and ADC i's `col` is the column within its group.
 
@@ -62,8 +62,9 @@ class Scheduler(wiring.Component):
         With `test_port` only: the raw-code test request and its code.
     next : In(stream.Signature(next_section_layout))
         The gathered section; taken (ready) in WAIT.
-    timing, sync, watchdog : In
-        The timing registers: the front's phases (`front_layout`), the done mode, the watchdog.
+    timing, mode, watchdog : In
+        The timing registers: the front's phases (`front_layout`), the done mode (one-hot,
+        `hwgen.handshake.MODE_LAYOUT`), the watchdog.
     bus : Out(ArraySignature)
         The array interface.
     batch : Out(BatchSignature)
@@ -85,7 +86,7 @@ class Scheduler(wiring.Component):
         super().__init__({
             **({"test": In(RawCodeSignature(params))} if test_port else {}),
             "next": In(stream.Signature(next_section_layout(params))),
-            "timing": In(front_layout()), "sync": In(2), "watchdog": In(range(WATCHDOG_MAX + 1)),
+            "timing": In(front_layout()), "mode": In(MODE_LAYOUT), "watchdog": In(range(WATCHDOG_MAX + 1)),
             "bus": Out(ArraySignature(params)),
             "batch": Out(BatchSignature(params)),
             "busy": Out(1),
@@ -186,7 +187,7 @@ class Scheduler(wiring.Component):
         m.d.comb += [hs.fire.eq(front.fire | (issue & ~opens)), hs.starts.eq(fired.valid),
                      *[hs.res[i].eq(fired.cols[i].res) for i in range(NA)], hs.longest.eq(fired.longest),
                      hs.done.eq(Cat(a.done for a in self.bus.adc)), hs.issue.eq(issue),
-                     hs.period.eq(period), hs.sync.eq(self.sync),
+                     hs.period.eq(period), hs.mode.eq(self.mode),
                      hs.watchdog.eq(self.watchdog)]
         for i, a in enumerate(self.bus.adc):
             m.d.comb += [a.start.eq(hs.start[i]), a.res.eq(hs.res_out[i]), a.ref.eq(hs.res_out[i])]

@@ -29,7 +29,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume
 
 from hwgen.controller import Controller
-from hwgen.handshake import AdcHandshake
+from hwgen.handshake import MODE_LAYOUT, AdcHandshake, mode_of
 from hwgen.interface import bank_buses
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
@@ -68,7 +68,7 @@ class HandshakeBench(Elaboratable):
         m.d.sync += failed.eq(failed | hs.missing | hs.unexpected)
         issue = Signal()
         m.d.comb += [issue.eq(self.want & hs.free & ~failed), hs.issue.eq(issue), hs.fire.eq(issue),
-                     hs.starts.eq(self.lanes), hs.sync.eq(self.sync),
+                     hs.starts.eq(self.lanes), hs.mode.eq(MODE_LAYOUT.const(mode_of(self.sync))),
                      hs.watchdog.eq(1023 if self.fault == "no_watchdog" else self.watchdog)]
         longest = Signal(range(fr + 1))
         m.d.comb += longest.eq(_max([Mux(self.lanes[i], self.res[i], 0) for i in range(na)]))

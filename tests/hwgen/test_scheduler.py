@@ -10,6 +10,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from mapper.schedule import MacroTiming
+from hwgen.handshake import MODE_LAYOUT, mode_of
 from hwgen.interface import front_values
 from hwgen.params import TileParams
 from hwgen.scheduler import Scheduler
@@ -40,7 +41,7 @@ def _run(extra, sync=0, done_never=False, **phases):
 
     async def bench(ctx):
         ctx.set(dut.timing, front_values(timing))
-        ctx.set(dut.sync, sync)
+        ctx.set(dut.mode, MODE_LAYOUT.const(mode_of(sync)))
         ctx.set(dut.watchdog, timing.watchdog)
         due = [None] * na          # the cycle ADC i is done
         high = [False] * na        # handshake: ADC i's done is high, until it sees its start low
