@@ -47,7 +47,11 @@ class FrontPhases(wiring.Component):
         # them, so no compare's carry chain follows it.
         pos, inc = Signal.like(tm.last, name="front_pos"), Signal.like(tm.last, name="front_inc")
         begin, cont = Signal(name="front_begin"), Signal(name="front_continue")
-        m.d.comb += [begin.eq(self.go & ~tm.none), cont.eq(self.active & (pos != tm.last)), inc.eq(pos + 1)]
+        # `pos == last` as a register, compared for the position the counter takes next (so neither the
+        # continue nor `fire` waits for an equality compare).
+        at_last = Signal(name="front_at_last")
+        m.d.comb += [begin.eq(self.go & ~tm.none), cont.eq(self.active & ~at_last), inc.eq(pos + 1)]
+        m.d.sync += at_last.eq(Mux(begin, tm.last == 0, cont & (inc == tm.last)))
 
         def phases(at):
             return (at < tm.pch_end, (at >= tm.pch_end) & (at < tm.wl_end), at >= tm.sh_begin)
@@ -56,5 +60,5 @@ class FrontPhases(wiring.Component):
         m.d.sync += [pos.eq(Mux(begin, 0, Mux(cont, inc, 0))), self.active.eq(begin | cont)]
         outs = (self.pch, self.wl_en, self.sh)
         m.d.sync += [out.eq(Mux(begin, a, cont & b)) for out, a, b in zip(outs, first, running)]
-        m.d.comb += self.fire.eq(Mux(tm.none, self.go, self.active & (pos == tm.last)))
+        m.d.comb += self.fire.eq(Mux(tm.none, self.go, self.active & at_last))
         return m

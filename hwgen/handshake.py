@@ -65,10 +65,11 @@ class AdcHandshake(wiring.Component):
         complete; the batch completes this cycle; the bank takes the next issue this cycle.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
-    pending, returning, outstanding, waited, seen : Out
+    pending, returning, outstanding, waited, seen, hand_complete : Out
         The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
         are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
-        taken (the state the formal proof's invariants name, tests/hwgen/formal.py).
+        taken; (handshake) every ADC pending has its done taken, a register (the state the formal
+        proof's invariants name, tests/hwgen/formal.py).
     """
 
     def __init__(self, params: TileParams):
@@ -82,7 +83,7 @@ class AdcHandshake(wiring.Component):
             "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1),
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
-            "seen": Out(NA),
+            "seen": Out(NA), "hand_complete": Out(1, init=1),
         })
 
     def elaborate(self, platform):
@@ -104,11 +105,17 @@ class AdcHandshake(wiring.Component):
         with m.If(self.fire):
             m.d.sync += self.res_out.eq(self.res)
         pending = self.pending        # started, done not yet seen: all zero when nothing is in flight
-        # Every ADC started has been seen: the AND over the ADCs per mode, each of the pending register and
-        # the done (counted) or the done's flip-flops (handshake), the one-hot mode selecting at the end
-        # (not a select per ADC in front of a 16-wide AND).
-        m.d.comb += self.complete.eq(self.inflight & Mux(mode.counted, (~pending | self.done).all(),
-                                                         (~pending | taken).all()))
+        # Every ADC started has been seen. Counted: the AND over the ADCs of the pending register and the
+        # done. Handshake: the same AND of the done as taken, a register computed the cycle before from
+        # the pending bits and the done as taken next (`taken_next`: the done itself through one
+        # flip-flop; through the synchronizer, its first flip-flop, which `done_reg` equals), the same
+        # cycles; so the mode selects at the end and no select or AND over the ADCs' flip-flops is in
+        # front of everything the batch's completion drives (docs/results/controller.md).
+        taken_next, hand_complete = Signal(NA, name="done_taken_next"), self.hand_complete
+        m.d.comb += taken_next.eq(Mux(mode.one, self.done, done1))
+        pending_next = Mux(self.started, self.start, pending & ~taken)      # handshake: seen is taken
+        m.d.sync += hand_complete.eq((~pending_next | taken_next).all())
+        m.d.comb += self.complete.eq(self.inflight & Mux(mode.counted, (~pending | self.done).all(), hand_complete))
         with m.If(self.started):
             m.d.sync += [self.inflight.eq(1), pending.eq(self.start)]
         with m.Else():

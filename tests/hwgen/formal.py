@@ -94,7 +94,9 @@ class HandshakeBench(Elaboratable):
             m.d.comb += [Assert(failed | hs.inflight | (hs.pending == 0), "invariant: pending only in flight"),
                          Assert(failed | ~(hs.inflight | hs.returning | hs.started) | hs.outstanding,
                                 "invariant: in flight only while outstanding"),
-                         Assert(failed | ~(hs.inflight & hs.returning), "invariant: in flight or returning")]
+                         Assert(failed | ~(hs.inflight & hs.returning), "invariant: in flight or returning"),
+                         Assert(hs.hand_complete == (~hs.pending | hs.seen).all(),
+                                "invariant: the registered completion is every pending ADC's done taken")]
             # ... and a conversion starts only when the done taken is its ADC's present, low, done: while an
             # ADC converts, its done has been low for `sync` cycles.
             for i in range(na):
