@@ -54,8 +54,9 @@ class AdcHandshake(wiring.Component):
     starts, res, longest : In
     done : In(n_adc)
         The ADCs' done.
-    issue, period : In
-        A batch issued this cycle, and (counted) the cycles until the bank takes the next.
+    issue, period, short : In
+        A batch issued this cycle, (counted) the cycles until the bank takes the next, and whether that
+        period is 1 or less (`period <= 1`, computed by the issuer side by side with the period).
     mode, watchdog : In
         The timing registers' done mode (`MODE_LAYOUT`, one-hot) and watchdog.
     start, res_out : Out
@@ -65,10 +66,11 @@ class AdcHandshake(wiring.Component):
         complete; the batch completes this cycle; the bank takes the next issue this cycle.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
-    pending, returning, outstanding, waited, seen, hand_complete : Out
+    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch : Out
         The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
         are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
-        taken; (handshake) every ADC pending has its done taken, a register (the state the formal
+        taken; (handshake, registers) every ADC pending has its done taken, some done is taken high,
+        some done is taken high outside the batch; (handshake) the batch's ADCs (the state the formal
         proof's invariants name, tests/hwgen/formal.py).
     """
 
@@ -77,13 +79,14 @@ class AdcHandshake(wiring.Component):
         NA, rw, FR = params.hw.n_adc, params.res_width, params.hw.full_resolution
         super().__init__({
             "fire": In(1), "starts": In(NA), "res": In(data.ArrayLayout(rw, NA)), "longest": In(range(FR + 1)),
-            "done": In(NA), "issue": In(1), "period": In(10), "mode": In(MODE_LAYOUT),
+            "done": In(NA), "issue": In(1), "period": In(10), "short": In(1), "mode": In(MODE_LAYOUT),
             "watchdog": In(range(WATCHDOG_MAX + 1)),
             "start": Out(NA), "res_out": Out(data.ArrayLayout(rw, NA)),
             "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1),
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
-            "seen": Out(NA), "hand_complete": Out(1, init=1),
+            "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
+            "batch": Out(NA),
         })
 
     def elaborate(self, platform):
@@ -123,7 +126,7 @@ class AdcHandshake(wiring.Component):
                 m.d.sync += self.inflight.eq(0)
             m.d.sync += pending.eq(pending & ~seen)
         counted_missing, counted_unexpected = self._counted(m, pending)
-        hand_missing, hand_stuck = self._handshake(m, hand, seen)
+        hand_missing, hand_stuck = self._handshake(m, hand, taken, taken_next)
         m.d.comb += [self.missing.eq(Mux(hand, hand_missing, counted_missing)),
                      self.unexpected.eq(Mux(hand, hand_stuck, counted_unexpected))]
         return m
@@ -143,27 +146,41 @@ class AdcHandshake(wiring.Component):
         longest, due = Signal.like(self.longest, name="fired_longest"), Signal.like(self.longest, name="due_left")
         with m.If(self.fire):
             m.d.sync += longest.eq(self.longest)
+        due_zero = Signal(name="due_zero", init=1)        # `due == 0` as a register (its next value)
         with m.If(self.started):
-            m.d.sync += due.eq(longest - 1)
+            m.d.sync += [due.eq(longest - 1), due_zero.eq(longest == 1)]
         with m.Elif(due != 0):
-            m.d.sync += due.eq(due - 1)
+            m.d.sync += [due.eq(due - 1), due_zero.eq(due == 1)]
         # `wait <= 1` as a register (its next value), so the issue does not wait for the compare: the
         # same cycles (free `period` cycles after an issue; `period` >= 1).
         wait_zero = Signal(name="bank_wait_done", init=1)
-        m.d.sync += wait_zero.eq(Mux(self.issue, self.period <= 1, wait <= 2))
+        m.d.sync += wait_zero.eq(Mux(self.issue, self.short, wait <= 2))
         with m.If(self.mode.counted):
             m.d.comb += self.free.eq(wait_zero)
-        return self.inflight & (due == 0) & ~self.complete, (self.done & ~pending).any()
+        return self.inflight & due_zero & ~self.complete, (self.done & ~pending).any()
 
-    def _handshake(self, m, hand, seen):
+    def _handshake(self, m, hand, taken, taken_next):
         """Handshake mode: the bank free once the batch's dones are low again, a done of an ADC outside the
-        batch, and the watchdog. Returns (missing, unexpected or stuck)."""
-        outstanding, returning = self.outstanding, self.returning
-        batch = Signal(self.params.hw.n_adc, name="batch_adcs")
-        returned = returning & ~seen.any()
+        batch, and the watchdog. Returns (missing, unexpected or stuck).
+
+        Only the handshake modes read this state (free, missing and unexpected are selected by the mode,
+        and the mode changes only while idle), so it takes the done as the handshake takes it (`taken`;
+        `seen` in these modes), and its ORs over the ADCs (any done taken high; any taken high outside the
+        batch) are registers computed the cycle before from `taken_next`, like `hand_complete`: the same
+        cycles, with no OR over the ADCs in front of the state, the watchdog and the error pulses. `seen_any`
+        keeps through a reset, as the done's flip-flops do; `stray` is read only while a batch is
+        outstanding, which is never in the two cycles after a reset (`free` is low out of reset), by
+        when it has been computed from the state after the reset."""
+        outstanding, returning, batch = self.outstanding, self.returning, self.batch
+        seen_any, stray = Signal(name="seen_any", reset_less=True), self.stray
+        m.d.comb += self.seen_any.eq(seen_any)
+        complete = self.inflight & self.hand_complete         # `complete` in the handshake modes
+        returned = returning & ~seen_any
+        m.d.sync += seen_any.eq(taken_next.any())
+        m.d.sync += stray.eq((taken_next & ~Mux(self.started, self.start, Mux(returned, 0, batch))).any())
         with m.If(self.issue):
             m.d.sync += [outstanding.eq(1), returning.eq(0)]
-        with m.Elif(self.complete):
+        with m.Elif(complete):
             m.d.sync += returning.eq(1)
         with m.Elif(returned):
             m.d.sync += [outstanding.eq(0), returning.eq(0)]
@@ -175,16 +192,16 @@ class AdcHandshake(wiring.Component):
         # its dones returned, one cycle ago, and no issue since. The done select, its OR over the ADCs and
         # the handshake's state end here, off the issue path (docs/results/controller.md). Low out of reset.
         free = Signal(name="bank_free")
-        m.d.sync += free.eq(~self.issue & ~seen.any() & (~outstanding | returning))
+        m.d.sync += free.eq(~self.issue & ~seen_any & (~outstanding | returning))
         with m.If(hand):
             m.d.comb += self.free.eq(free)
         # Waiting for the batch's dones to rise, or for every done to fall before the next start.
-        rising, falling = self.inflight & ~self.complete, seen.any() & (returning | ~outstanding)
+        rising, falling = self.inflight & ~complete, seen_any & (returning | ~outstanding)
         dog = self.waited
         with m.If(hand & (rising | falling) & (dog != WATCHDOG_MAX)):
             m.d.sync += dog.eq(dog + 1)
         with m.Elif(~(rising | falling)):
             m.d.sync += dog.eq(0)
         late = dog >= self.watchdog
-        spurious = outstanding & ~returning & (seen & ~batch).any()
+        spurious = outstanding & ~returning & stray
         return rising & late, (falling & late) | spurious

@@ -74,7 +74,7 @@ class Scheduler(wiring.Component):
     events : Out(event_layout)
         This cycle's planes issued, conversions by resolution (a few cycles behind), pch, wl_en and sh
         pulses begun, rows driven by an activation, the captured codes' sum (cell reads) and the lanes
-        shift-added.
+        shift-added (a cycle after the capture).
     missing, unexpected, bad_request : Out(1)
         Pulses: a done did not come in time; a done came when none was due, or stuck high; a test request
         out of range (refused).
@@ -183,11 +183,17 @@ class Scheduler(wiring.Component):
         longest, front_f = desc.longest, tm.front
         later = longest > front_f
         overlapped = Mux(opens, Mux(later, longest, front_f + 1), Mux(later, longest - front_f, 1))
-        period = Mux(tm.hold & next_opens, overlapped, Mux(opens, front_f + longest, longest))
+        held = tm.hold & next_opens
+        period = Mux(held, overlapped, Mux(opens, front_f + longest, longest))
+        # `period <= 1` (the bank free the cycle after the issue), each case's compare from registers side
+        # by side, then selected (not a compare after the period's select): the same value.
+        one = longest <= 1
+        short = Mux(held, Mux(opens, Mux(later, one, tm.none), Mux(later, longest == front_f + 1, 1)),
+                    Mux(opens, Mux(tm.none, one, (longest == 0) & (front_f == 1)), one))
         m.d.comb += [hs.fire.eq(front.fire | (issue & ~opens)), hs.starts.eq(fired.valid),
                      *[hs.res[i].eq(fired.cols[i].res) for i in range(NA)], hs.longest.eq(fired.longest),
                      hs.done.eq(Cat(a.done for a in self.bus.adc)), hs.issue.eq(issue),
-                     hs.period.eq(period), hs.mode.eq(self.mode),
+                     hs.period.eq(period), hs.short.eq(short), hs.mode.eq(self.mode),
                      hs.watchdog.eq(self.watchdog)]
         for i, a in enumerate(self.bus.adc):
             m.d.comb += [a.start.eq(hs.start[i]), a.res.eq(hs.res_out[i]), a.ref.eq(hs.res_out[i])]
@@ -228,11 +234,18 @@ class Scheduler(wiring.Component):
         m.d.sync += [r.eq(getattr(bus, n)) for n, r in was.items()]
         m.d.comb += [ev.precharges.eq(bus.pch & ~was["pch"]), ev.wordlines.eq(bus.wl_en & ~was["wl_en"]),
                      ev.holds.eq(bus.sh & ~was["sh"])]
-        rows, _ = pipelined_sum(m, "drive_count", [bus.drive[r] & activated for r in range(cfg.rows)], group=8)
+        rows, _ = pipelined_sum(m, "drive_count", [bus.drive[r] & activated for r in range(cfg.rows)])
+        # At a capture (T) the lanes taken and the codes go into registers as they are (`captured_take`,
+        # `captured_raw`), masked in T + 1 (`captured_code`): the batch's completion ends at flip-flops'
+        # data inputs, not at the reset inputs of every code bit (docs/results/controller.md).
+        take, tested = Signal(NA, name="captured_take"), Signal(name="captured_test")
+        raw = [Signal(p.code_width, name=f"captured_raw{i}") for i in range(NA)]
         codes = [Signal(p.code_width, name=f"captured_code{i}") for i in range(NA)]
-        m.d.sync += [codes[i].eq(Mux(complete & kept.valid[i], bus.adc[i].code, 0)) for i in range(NA)]
+        m.d.sync += [take.eq(Mux(complete, kept.valid, 0)), tested.eq(kept.test),
+                     *[raw[i].eq(bus.adc[i].code) for i in range(NA)],
+                     *[codes[i].eq(Mux(take[i], raw[i], 0)) for i in range(NA)]]
         cells, _ = pipelined_sum(m, "code_sum", codes)
-        lanes, _ = pipelined_sum(m, "shift_adds", [self.batch.capture & kept.valid[i] for i in range(NA)])
+        lanes, _ = pipelined_sum(m, "shift_adds", [take[i] & ~tested for i in range(NA)])
         m.d.comb += [ev.rows_high.eq(rows), ev.code_sum.eq(cells), ev.shift_adds.eq(lanes)]
 
     def _test_request(self, m, request, issue, testing, desc, opens):

@@ -72,7 +72,7 @@ class HandshakeBench(Elaboratable):
                      hs.watchdog.eq(1023 if self.fault == "no_watchdog" else self.watchdog)]
         longest = Signal(range(fr + 1))
         m.d.comb += longest.eq(_max([Mux(self.lanes[i], self.res[i], 0) for i in range(na)]))
-        m.d.comb += [hs.longest.eq(longest), hs.period.eq(longest)]
+        m.d.comb += [hs.longest.eq(longest), hs.period.eq(longest), hs.short.eq(longest <= 1)]
         for i in range(na):
             m.d.comb += [hs.res[i].eq(self.res[i]), Assume(~self.lanes[i] | ((self.res[i] >= 1) & (self.res[i] <= fr)))]
         m.d.comb += Assume(~self.want | self.lanes.any())
@@ -96,7 +96,10 @@ class HandshakeBench(Elaboratable):
                                 "invariant: in flight only while outstanding"),
                          Assert(failed | ~(hs.inflight & hs.returning), "invariant: in flight or returning"),
                          Assert(hs.hand_complete == (~hs.pending | hs.seen).all(),
-                                "invariant: the registered completion is every pending ADC's done taken")]
+                                "invariant: the registered completion is every pending ADC's done taken"),
+                         Assert(hs.seen_any == hs.seen.any(), "invariant: the registered OR of the dones taken"),
+                         Assert(~hs.outstanding | (hs.stray == (hs.seen & ~hs.batch).any()),
+                                "invariant: the registered OR of the dones taken outside the batch")]
             # ... and a conversion starts only when the done taken is its ADC's present, low, done: while an
             # ADC converts, its done has been low for `sync` cycles.
             for i in range(na):
