@@ -11,7 +11,7 @@ step popcounts the prefetch counts): `sim.golden.cycle_model` predicts it.
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Signal, Value
+from amaranth import Cat, Const, Module, Mux, Signal, Value
 from amaranth.hdl import ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
@@ -125,8 +125,11 @@ class Controller(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p, generic, B = self.params, self.plan is None, self.params.hw.banks
+        # `halt` (some error bit set) is a register of its own, loaded with the OR of the error bits' next
+        # value (`_errors`): the same cycles as `errors.any()`, without an OR and the long routes of a
+        # reset that reaches every bank's register behind it (docs/results/controller.md).
         errors, halt = Signal(len(ERRORS), name="errors"), Signal(name="halt")
-        m.d.comb += halt.eq(errors.any())
+        self._halt = halt
         phases = VectorPhases(p)
         m.submodules.phases = ResetInserter(halt)(phases)
         m.submodules.host = host = HostConfig(p, generic, len(phases.k))
@@ -182,10 +185,9 @@ class Controller(wiring.Component):
                   "done_protocol": [sch.unexpected for _, sch, _ in banks],
                   "host_protocol": [host.host_protocol], "out_of_range": [host.out_of_range, banks[0][1].bad_request]}
         now = Cat(Cat(pulses[name]).any() for name in ERRORS)
-        with m.If(st.clear):
-            m.d.sync += errors.eq(now)
-        with m.Else():
-            m.d.sync += errors.eq(errors | now)
+        after = Mux(st.clear, now, errors | now)
+        # after.any() = now.any() | (~clear & errors.any()), and errors.any() is `halt` itself.
+        m.d.sync += [errors.eq(after), self._halt.eq(now.any() | (~st.clear & self._halt))]
         m.d.comb += [st.errors.eq(errors), st.error.eq(errors.any()), st.configured.eq(host.configured),
                      st.busy.eq(~self._idle)]
 

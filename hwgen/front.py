@@ -45,19 +45,22 @@ class FrontPhases(wiring.Component):
         # counter takes next. Each output's compares are made for both next positions (0 after `go`, pos + 1
         # while running) from registers only, and `go` (late in the cycle: the issue) only selects between
         # them, so no compare's carry chain follows it.
-        pos, inc = Signal.like(tm.last, name="front_pos"), Signal.like(tm.last, name="front_inc")
+        # `inc` = pos + 1 is a register of its own (so the compares against the next position start at
+        # flip-flops, not at an adder).
+        pos, inc = Signal.like(tm.last, name="front_pos"), Signal(len(tm.last) + 1, name="front_inc", init=1)
         begin, cont = Signal(name="front_begin"), Signal(name="front_continue")
         # `pos == last` as a register, compared for the position the counter takes next (so neither the
         # continue nor `fire` waits for an equality compare).
         at_last = Signal(name="front_at_last")
-        m.d.comb += [begin.eq(self.go & ~tm.none), cont.eq(self.active & ~at_last), inc.eq(pos + 1)]
+        m.d.comb += [begin.eq(self.go & ~tm.none), cont.eq(self.active & ~at_last)]
         m.d.sync += at_last.eq(Mux(begin, tm.last == 0, cont & (inc == tm.last)))
 
         def phases(at):
             return (at < tm.pch_end, (at >= tm.pch_end) & (at < tm.wl_end), at >= tm.sh_begin)
 
         first, running = phases(0), phases(inc)
-        m.d.sync += [pos.eq(Mux(begin, 0, Mux(cont, inc, 0))), self.active.eq(begin | cont)]
+        m.d.sync += [pos.eq(Mux(begin, 0, Mux(cont, inc, 0))), inc.eq(Mux(begin, 1, Mux(cont, inc + 1, 1))),
+                     self.active.eq(begin | cont)]
         outs = (self.pch, self.wl_en, self.sh)
         m.d.sync += [out.eq(Mux(begin, a, cont & b)) for out, a, b in zip(outs, first, running)]
         m.d.comb += self.fire.eq(Mux(tm.none, self.go, self.active & at_last))

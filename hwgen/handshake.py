@@ -177,7 +177,10 @@ class AdcHandshake(wiring.Component):
         complete = self.inflight & self.hand_complete         # `complete` in the handshake modes
         returned = returning & ~seen_any
         m.d.sync += seen_any.eq(taken_next.any())
-        m.d.sync += stray.eq((taken_next & ~Mux(self.started, self.start, Mux(returned, 0, batch))).any())
+        # Each case's OR side by side, then selected: the batch's ADCs next are the starts (`started`),
+        # none (`returned`) or the batch's.
+        m.d.sync += stray.eq(Mux(self.started, (taken_next & ~self.start).any(),
+                                 Mux(returned, taken_next.any(), (taken_next & ~batch).any())))
         with m.If(self.issue):
             m.d.sync += [outstanding.eq(1), returning.eq(0)]
         with m.Elif(complete):
