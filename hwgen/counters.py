@@ -101,13 +101,20 @@ class EventCounters(wiring.Component):
         names.append(("cycles", None, c.cycles))
         for name, parts, out in names:
             total = Signal(unsigned(COUNTER_WIDTH), name=f"total_{name}")
-            if parts is None:       # the busy cycles, counted at once (the cycle counter lags one cycle)
-                inc = self.cycle
+            if parts is None:
+                # The busy cycles, counted at once (the cycle counter lags one cycle): the busy bit goes
+                # into a register first (`inc_cycles`, zeroed by a clear) and the running total is
+                # `total + inc_cycles`, which the snapshot takes; so the 48-bit add starts at
+                # flip-flops, not behind the vector phases' busy logic, with the same counts.
+                inc = Signal(name="inc_cycles")
+                m.d.sync += inc.eq(self.cycle & ~c.clear)
+                with m.If(c.snapshot):
+                    m.d.sync += out.eq(total + inc)
             else:
                 inc = Signal(range(sum(1 << len(v) for v in parts) + 1), name=f"inc_{name}")
                 m.d.sync += inc.eq(tree_sum(parts))
-            with m.If(c.snapshot):
-                m.d.sync += out.eq(total)
+                with m.If(c.snapshot):
+                    m.d.sync += out.eq(total)
             m.d.sync += total.eq(total + inc)
             with m.If(c.clear):
                 m.d.sync += total.eq(0)
