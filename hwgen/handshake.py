@@ -51,7 +51,8 @@ class AdcHandshake(wiring.Component):
     fire : In(1)
         Load the start registers: the ADCs of `starts` start, at `res` bits; `longest` is the batch's
         longest conversion.
-    starts, res, longest : In
+    starts, starts_any, res, longest : In
+        (`starts_any`: `starts` has a lane, computed by the issuer.)
     done : In(n_adc)
         The ADCs' done.
     issue, period, short : In
@@ -78,7 +79,8 @@ class AdcHandshake(wiring.Component):
         self.params = params
         NA, rw, FR = params.hw.n_adc, params.res_width, params.hw.full_resolution
         super().__init__({
-            "fire": In(1), "starts": In(NA), "res": In(data.ArrayLayout(rw, NA)), "longest": In(range(FR + 1)),
+            "fire": In(1), "starts": In(NA), "starts_any": In(1), "res": In(data.ArrayLayout(rw, NA)),
+            "longest": In(range(FR + 1)),
             "done": In(NA), "issue": In(1), "period": In(10), "short": In(1), "mode": In(MODE_LAYOUT),
             "watchdog": In(range(WATCHDOG_MAX + 1)),
             "start": Out(NA), "res_out": Out(data.ArrayLayout(rw, NA)),
@@ -104,7 +106,7 @@ class AdcHandshake(wiring.Component):
 
         # The starts: pulses (counted), or held until their done is seen (handshake).
         m.d.sync += [self.start.eq(Mux(self.fire, self.starts, Mux(hand, self.start & ~seen, 0))),
-                     self.started.eq(self.fire & self.starts.any())]
+                     self.started.eq(self.fire & self.starts_any)]
         with m.If(self.fire):
             m.d.sync += self.res_out.eq(self.res)
         pending = self.pending        # started, done not yet seen: all zero when nothing is in flight

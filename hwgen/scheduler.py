@@ -175,6 +175,12 @@ class Scheduler(wiring.Component):
                      self.bus.pch.eq(front.pch), self.bus.wl_en.eq(front.wl_en), self.bus.sh.eq(front.sh)]
         with m.If(front.fire | (issue & ~opens)):
             m.d.sync += conv.eq(fired)
+        # Whether the firing batch has a lane, from the issued batch's OR (a register, `snapshot_any`) or the
+        # batch issuing now: the issue selects at the end, not in front of a 16-wide OR.
+        any_now, snap_any = Signal(name="batch_any"), Signal(name="snapshot_any")
+        m.d.comb += any_now.eq(desc.valid.any())
+        with m.If(issue):
+            m.d.sync += snap_any.eq(any_now)
         with m.If(hs.started):
             m.d.sync += self._kept.eq(conv)
         # Counted: the cycles to the next issue (MacroTiming.period), f + res, or with sample-and-hold
@@ -191,6 +197,7 @@ class Scheduler(wiring.Component):
         short = Mux(held, Mux(opens, Mux(later, one, tm.none), Mux(later, longest == front_f + 1, 1)),
                     Mux(opens, Mux(tm.none, one, (longest == 0) & (front_f == 1)), one))
         m.d.comb += [hs.fire.eq(front.fire | (issue & ~opens)), hs.starts.eq(fired.valid),
+                     hs.starts_any.eq(Mux(issue, any_now, snap_any)),
                      *[hs.res[i].eq(fired.cols[i].res) for i in range(NA)], hs.longest.eq(fired.longest),
                      hs.done.eq(Cat(a.done for a in self.bus.adc)), hs.issue.eq(issue),
                      hs.period.eq(period), hs.short.eq(short), hs.mode.eq(self.mode),

@@ -68,7 +68,8 @@ class HandshakeBench(Elaboratable):
         m.d.sync += failed.eq(failed | hs.missing | hs.unexpected)
         issue = Signal()
         m.d.comb += [issue.eq(self.want & hs.free & ~failed), hs.issue.eq(issue), hs.fire.eq(issue),
-                     hs.starts.eq(self.lanes), hs.mode.eq(MODE_LAYOUT.const(mode_of(self.sync))),
+                     hs.starts.eq(self.lanes), hs.starts_any.eq(self.lanes.any()),
+                     hs.mode.eq(MODE_LAYOUT.const(mode_of(self.sync))),
                      hs.watchdog.eq(1023 if self.fault == "no_watchdog" else self.watchdog)]
         longest = Signal(range(fr + 1))
         m.d.comb += longest.eq(_max([Mux(self.lanes[i], self.res[i], 0) for i in range(na)]))
