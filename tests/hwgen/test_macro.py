@@ -310,6 +310,9 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
                  int(rng.integers(1, cfg.hw.adc_bits + 1)), int(rng.integers(cfg.hw.n_adc)),
                  int(rng.integers(1 << cfg.hw.rows)) if bipolar else 0) for _ in range(16)]
     requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.hw.rows) - 1, cfg.hw.adc_bits, 0, 0))
+    fullest = int(lp.cells[0].sum(axis=0).argmax())       # saturated: a 1-bit range (bipolar: sign and 1 bit)
+    assert lp.cells[0, :, fullest].sum() >= 2
+    requests.append((0, fullest, (1 << cfg.hw.rows) - 1, 1 + cfg.hw.sign_bits, 2, 0))
     if bipolar:     # every row driven -1
         requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.hw.rows) - 1, cfg.hw.adc_bits, 1,
                          (1 << cfg.hw.rows) - 1))
