@@ -65,8 +65,8 @@ class Candidate:
 
 def default_space(cfg: ArrayConfig, with_inputs: bool) -> dict:
     """Every G from 1 up to the slots of a crossbar (C // (2 Bm)), every ordering, plain sections, two's
-    complement and (with inputs) sign-magnitude drives (the encodings the RTL builds; the bipolar drive only
-    through --search), input-aware resolution only with inputs, one wordline per crossbar or one per slot.
+    complement and (with inputs) the sign-magnitude and bipolar drives (every encoding the RTL builds,
+    `mapper.config.BUILT`), input-aware resolution only with inputs, one wordline per crossbar or one per slot.
     The configuration's own value of each field comes first (ties go to it)."""
     slots = cfg.hw.cols // (2 * cfg.hw.weight_bits)
     space = {"group": tuple(range(1, slots + 1)), "ordering": ("sorted", "natural", "signed", "gray"),

@@ -36,7 +36,7 @@ def add_parser(sub):
     p.add_argument("--objective", choices=OBJECTIVES, default="macro",
                    help="choose each layer's design, among G (1 up to a crossbar's slots), the ordering (sorted, "
                         "natural, signed, gray), plain sections, the input encoding and input-aware resolution "
-                        "(with --inputs: twos or signmag) and segmented wordlines (one wordline a crossbar or a "
+                        "(with --inputs: twos, signmag or bipolar) and segmented wordlines (one wordline a crossbar or a "
                         "slot), for the lowest ADC energy, whole-macro energy, cycles or "
                         "energy-delay product per vector (default %(default)s); the fields given on the command "
                         "line stay fixed; none: map every layer under the given configuration")

@@ -27,7 +27,8 @@ def _brute(layer, objective, x=None):
     """Every design of the default space, each costed by cost_layer (the report's path), best first."""
     out = []
     for g, order, wl in itertools.product((1, 2, 3, 4), ("sorted", "natural", "signed", "gray"), (0, 1)):
-        drives = [("twos", False)] + ([("twos", True), ("signmag", True)] if x is not None else [])
+        drives = [("twos", False)] + ([("twos", True), ("signmag", True), ("bipolar", False), ("bipolar", True)]
+                                      if x is not None else [])
         for enc, aware in drives:
             cfg = BASE.replace(group=g, ordering=order, wordline_slots=wl, input_encoding=enc, input_aware=aware)
             if wl and cfg.hw.wordline_segments == 1:
@@ -71,6 +72,10 @@ def test_input_aware_designs_are_offered_with_inputs_only_and_costed_on_them(mon
     assert not any(c.cfg.hw.input_aware for c in plain.ranking)
     [aware] = map_layers([layer], BASE, objective="macro", inputs={"w": x})
     assert any(c.cfg.hw.input_aware for c in aware.ranking)
+    # Every drive the RTL builds (mapper.config.BUILT) is in the space with inputs, the bipolar drive too.
+    assert {(c.cfg.hw.input_encoding, c.cfg.hw.input_aware) for c in aware.ranking} == {
+        ("twos", False), ("twos", True), ("signmag", True), ("bipolar", False), ("bipolar", True)}
+    assert {c.cfg.hw.input_encoding for c in plain.ranking} == {"twos"}
     assert aware.ranking[0].score == pytest.approx(_brute(layer, "macro", x)[0][0])
     assert aware.ranking[0].score <= plain.ranking[0].score
     if aware.map.cfg.hw.input_aware:
