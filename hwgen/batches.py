@@ -88,9 +88,10 @@ class BatchCursor(wiring.Component):
     """The current section (`take` copies `section` into it) and the batch the scheduler issues next.
 
     Planes run sign plane first (Horner's rule in ShiftAdd): t from A - 1 down to 0, each plane's batches
-    b = 0, 1, ...; on sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from
-    a `StepWalker` in issue order instead, and input-aware, every conversion of a step is bounded by
-    bitlen(q). With ADC groups of M = adc_mux columns the batches are lockstep: each ADC keeps a registered
+    b = 0, 1, ...; on sign-magnitude, bipolar or input-aware hardware (`TileParams.walks_steps`) the steps
+    come from a `StepWalker` in issue order instead, and input-aware, every conversion of a step is bounded
+    by bitlen(q) (bipolar: bitlen(max(q+, q-)) + 1). With ADC groups of M = adc_mux columns the batches
+    are lockstep: each ADC keeps a registered
     column-entry index (its group's first entry plus the batch), so no count or adder lies between the
     registers and the lanes. Whether the batch is its plane's last and the plane the section's last are
     registers, compared the cycle before. `advance` (the batch issued) moves to the next batch.

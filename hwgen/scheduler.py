@@ -41,10 +41,12 @@ class Scheduler(wiring.Component):
     section and its next batch), `hwgen.front.FrontPhases` (pch, wl_en, sh), `hwgen.handshake.AdcHandshake`
     (start, done, their checks, and when the bank is free) and `hwgen.counters.ConversionTally`.
 
-    On sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from a
+    On sign-magnitude, bipolar or input-aware hardware (`TileParams.walks_steps`) the steps come from a
     `StepWalker` in issue order instead of the plane counter: input-aware, a step whose popcount q is 0 is
     skipped, every conversion starts at min(res, bitlen(q)) bits, and a section that drives no row is
-    taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator.
+    taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator. With the
+    bipolar drive an activation also puts `drive_neg` (the rows of `drive` driven -1) on the bus, and every
+    resolution is a conversion's bits, the sign bit included (`TileParams.conv_bits`).
 
     A started batch is `capture`d on `batch` in the cycle its last ADC's done is seen, with the codes the
     ADCs hold.

@@ -33,7 +33,7 @@ class ShiftAdd(wiring.Component):
     plane ? 2 * local : local) + term. On the section's last batch the G sums go to `flush` (valid one
     cycle, with the section's output `group`).
 
-    With `step_shift` (drive steps issued in any order, some skipped: sign-magnitude or input-aware
+    With `step_shift` (drive steps issued in any order, some skipped: sign-magnitude, bipolar or input-aware
     hardware), each batch instead comes with its step's exponent `shift`, the lane terms are
     (-1)**sign * code * 2**(bit + shift), the step's sign is applied as before, and the sums simply add
     up: local = (first batch of the section ? 0 : local) + term. The pipeline depth is the same.
