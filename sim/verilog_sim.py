@@ -318,10 +318,10 @@ def run_verilog(lp: LayerPlan, x: np.ndarray, backend: str, *, params: TileParam
                              os.path.join(os.path.dirname(exe), "contents"))
         generic = _roomy(generic)
     if generic is not None:
-        params, verilog, writes = generic, emit_verilog(None, generic), program_writes(generic, lp)
+        params, verilog, writes = generic, emitted_verilog(None, generic, cache), program_writes(generic, lp)
     else:
         params = params or TileParams.from_plan(lp)
-        verilog, writes = emit_verilog(lp, params), None
+        verilog, writes = emitted_verilog(lp, params, cache), None
     return simulate_design(lp, x, backend, verilog, params, writes, cache=cache, say=say,
                            _record=generic is not None and reuse)
 
@@ -355,23 +355,62 @@ _GENERIC_RECORD = "generic.json"
 
 @functools.lru_cache(maxsize=1)
 def _fingerprint() -> str:
-    """What a cached generic build's Verilog depends on besides its parameters: the source of the RTL
-    generator (hwgen/), of the mapper modules it takes widths and layouts from, of this harness, and the
-    Amaranth and Yosys versions."""
+    """What an emitted Verilog depends on besides the plan and the parameters: the source of the RTL
+    generator (hwgen/) and of the mapper it takes widths, layouts and latencies from (mapper/), of this
+    harness, and the Amaranth and Yosys versions."""
     from amaranth._toolchain.yosys import find_yosys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    hwgen = os.path.join(root, "hwgen")
-    sources = [os.path.join(hwgen, f) for f in sorted(os.listdir(hwgen)) if f.endswith(".py")]
-    for sub in ("config", "plan", "cost"):
-        folder = os.path.join(root, "mapper", sub)
-        sources += [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".py")]
+    sources = []
+    for package in ("hwgen", "mapper"):
+        for folder, dirs, files in os.walk(os.path.join(root, package)):
+            dirs.sort()
+            sources += [os.path.join(folder, f) for f in sorted(files) if f.endswith(".py")]
     sources.append(__file__)
     h = hashlib.sha256()
     for path in sources:
+        h.update(os.path.relpath(path, root).encode() + b"\0")
         with open(path, "rb") as f:
             h.update(f.read())
     h.update(f"{importlib.metadata.version('amaranth')} {find_yosys(lambda v: v >= (0, 40)).version()}".encode())
     return h.hexdigest()[:16]
+
+
+def _plan_digest(lp: LayerPlan) -> str:
+    """The sha256 of everything a baked tile's Verilog takes from its plan: the configuration, the shape,
+    the tables and the cells."""
+    h = hashlib.sha256(repr((lp.name, lp.cfg, tuple(lp.shape))).encode())
+    arrays = [*(lp.sections[k] for k in sorted(lp.sections)), lp.row_index,
+              *(lp.columns[k] for k in sorted(lp.columns)), lp.cells]
+    for a in arrays:
+        if a is None:
+            h.update(b"none")
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def emitted_verilog(lp: LayerPlan | None, params: TileParams, cache: str) -> str:
+    """`hwgen.verilog.emit_verilog(lp, params)`, kept in the cache folder (verilog/<key>.v) under a key of
+    the plan's digest, the parameters and the generator's fingerprint: a design simulated again (another
+    backend, another run of the same plan) is not emitted again. Emitting a tile takes seconds to a
+    minute (Amaranth's netlist and Yosys), as long as compiling it."""
+    key = hashlib.sha256("\n".join((_fingerprint(), repr(params), "generic" if lp is None else _plan_digest(lp)))
+                         .encode()).hexdigest()[:24]
+    path = os.path.join(cache, "verilog", f"{key}.v")
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        pass
+    text = emit_verilog(lp, params)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, text)
+    except OSError:
+        pass   # a cache that cannot be written costs the next run the emission, nothing else
+    return text
 
 
 def _roomy(limits: TileParams) -> TileParams:

@@ -139,6 +139,32 @@ def test_memory_contents_move_to_files_read_at_run_time():
     assert '$readmemh({dir, "/rom1.hex"}, gap);' in structure
 
 
+def test_a_design_is_emitted_once_per_plan_and_parameters(monkeypatch, tmp_path):
+    """The emitted Verilog is kept in the cache: the same plan and parameters again (another backend,
+    another run) read it back; a plan with one cell changed, or other parameters, are emitted anew."""
+    import sim.verilog_sim as vs
+    case = next(c for c in CASES if c.name == "r8_k_not_multiple")
+    calls = []
+
+    def emit(lp, params):
+        calls.append((lp, params))
+        return f"// design {len(calls)}\n"
+
+    monkeypatch.setattr(vs, "emit_verilog", emit)
+    params = TileParams.from_plan(case.lp)
+    first = vs.emitted_verilog(case.lp, params, str(tmp_path))
+    assert first == "// design 1\n" and len(calls) == 1
+    assert vs.emitted_verilog(case.lp, params, str(tmp_path)) == first and len(calls) == 1
+    cells = case.lp.cells.copy()
+    cells[0, 0, 0] ^= 1
+    other = dataclasses.replace(case.lp, cells=cells)
+    assert vs.emitted_verilog(other, params, str(tmp_path)) == "// design 2\n"
+    assert vs.emitted_verilog(case.lp, dataclasses.replace(params, lanes=params.lanes + 1), str(tmp_path)) \
+        == "// design 3\n"
+    assert vs.emitted_verilog(None, params, str(tmp_path)) == "// design 4\n"
+    assert vs.emitted_verilog(case.lp, params, str(tmp_path)) == first and len(calls) == 4
+
+
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
 def test_baked_tiles_of_the_same_sizes_share_one_build(backend, tmp_path):
     need(backend)
