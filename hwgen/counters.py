@@ -43,8 +43,9 @@ class ConversionTally(wiring.Component):
     issued, valid, res : In
         A batch issued in the cycle before, its lanes and their resolutions (registers).
     conversions : Out(ArrayLayout(range(n_adc + 1), full_resolution + 1))
-        (`full_resolution`: the widest conversion, `TileParams.conv_bits`)
-        The batch's conversions at each resolution (index 0 stays 0), for one cycle; zero otherwise.
+        The batch's conversions at each resolution (index 0 stays 0), for one cycle; zero otherwise
+        (`full_resolution`: the widest conversion, `TileParams.conv_bits`, the bipolar drive's sign bit
+        included).
     busy : Out(1)
         A batch in the pipeline.
     """

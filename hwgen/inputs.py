@@ -20,8 +20,9 @@ class InputBuffer(wiring.Component):
     `hwgen.bram.flush_and_stream_ram`).
 
     Sign-magnitude and bipolar hardware hold each input as its magnitude (bits 0..A-2) and sign (bit A-1),
-    converted as it is written. With W = `beat` inputs a word, row r reads word r // W and takes element r % W of the
-    registered word (the element index registered alongside the read) into a register of its own.
+    converted as it is written. With W = `beat` inputs a word, row r reads word r // W and takes element
+    r % W of the registered word (the element index registered alongside the read) into a register of its
+    own.
     Latency: `row[l]` in cycle T, its input on `value[l]` in T + 2 (the block RAM's registered read), with
     W > 1 in T + 3 (the element register: `mapper.schedule.gather_stages`).
 

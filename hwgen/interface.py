@@ -81,7 +81,8 @@ def cell_address_width(p: TileParams) -> int:
 
 class ArraySignature(wiring.Signature):
     """The array interface (the macro contract, docs/design.md section 6), seen from the controller: the
-    section (slot) being computed, its R row drive bits, the front phases `pch` (precharge), `wl_en`
+    section (slot) being computed, its R row drive bits (with the bipolar drive also `drive_neg`, the rows of
+    `drive` driven -1), the front phases `pch` (precharge), `wl_en`
     (wordline pulse) and `sh` (sample-and-hold strobe), the cell-write port (`wr_en`, `wr_addr` {section,
     slot column}, `wr_data` the R-bit column word) and the n_adc ADCs (`adc[i]`, an AdcSignature each; in
     Verilog `bus__adc__<i>__start` etc.). The controller drives every output from a flip-flop.
