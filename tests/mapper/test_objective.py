@@ -88,6 +88,17 @@ def test_input_aware_designs_are_offered_with_inputs_only_and_costed_on_them(mon
     assert short.ranking[0].score >= aware.ranking[0].score
 
 
+def test_a_drive_that_cannot_take_the_inputs_is_no_candidate():
+    # One input of -128: sign-magnitude and bipolar (inputs -127..127) cannot drive it, whatever it saves.
+    layer = _layer(2, 0.5)
+    x = np.random.default_rng(3).integers(-127, 128, (10, 60)) // 16
+    [r] = map_layers([layer], BASE, objective="macro", inputs={"w": x})
+    assert r.map.cfg.hw.input_encoding != "twos"        # these inputs alone: a symmetric drive wins
+    x[4, 7] = -128
+    [r] = map_layers([layer], BASE, objective="macro", inputs={"w": x})
+    assert {c.cfg.hw.input_encoding for c in r.ranking} == {"twos"}
+
+
 def test_the_fields_given_stay_and_the_search_space_is_checked():
     layer = _layer(4, 0.5)
     [r] = map_layers([layer], BASE, objective="macro", fixed={"group": 2, "ordering": "natural"})
