@@ -29,7 +29,7 @@ def add_parser(sub):
     p.add_argument("--inputs", metavar="X.npy|X.npz",
                    help="actual input vectors (one layer: .npy (V, K); else .npz, one array per layer name): "
                         "the report adds the input-aware ADC energy, conversions and cycles of those layers, for "
-                        "two's-complement and sign-magnitude drives")
+                        "two's-complement, sign-magnitude and bipolar drives")
     add_config_args(p)
     add_weight_args(p)
     add_analog_args(p)
@@ -83,7 +83,7 @@ def run(args):
               f"{t['area_um2'] / 1e6:.3f} mm^2; {t['cycles_per_vector']} cycles per vector "
               f"({t['time_per_vector_ns'] / 1000:.2f} us at {report['models']['clock_hz'] / 1e9:g} GHz).")
         for row in report["layers"]:
-            for enc in ("twos", "signmag"):
+            for enc in ("twos", "signmag", "bipolar"):
                 ia = row.get("input_aware", {}).get(enc)
                 if ia:
                     print(f"{row['name']}: input-aware ({enc} drive, {row['input_aware']['vectors']} vectors): "
