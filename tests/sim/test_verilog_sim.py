@@ -168,13 +168,14 @@ def test_a_design_is_emitted_once_per_plan_and_parameters(monkeypatch, tmp_path)
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
 def test_baked_tiles_of_the_same_sizes_share_one_build(backend, tmp_path):
     need(backend)
-    from hwgen.verilog import emit_verilog
     from mapper.config import ArrayConfig
-    from sim.verilog_sim import split_memory_contents
+    from sim.verilog_sim import emitted_verilog, split_memory_contents
     cfg = ArrayConfig(rows=16, cols=28, n_adc=3)
     w = weights(30, 3, 0.5, 21)
     a, b = Case("plan_a", cfg, w, inputs(cfg, 30, 21)), Case("plan_negated", cfg, -w, inputs(cfg, 30, 21))
-    (sa, ia), (sb, ib) = (split_memory_contents(emit_verilog(c.lp, TileParams.from_plan(c.lp))) for c in (a, b))
+    # (emitted into the test's cache, where run_verilog finds them below)
+    (sa, ia), (sb, ib) = (split_memory_contents(emitted_verilog(c.lp, TileParams.from_plan(c.lp), str(tmp_path)))
+                          for c in (a, b))
     assert sa == sb and ia != ib                      # the same structure, other memory contents
     for case in (a, b):
         run = run_verilog(case.lp, case.x, backend, cache=str(tmp_path), say=lambda m: None)
