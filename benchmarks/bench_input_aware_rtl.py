@@ -3,7 +3,7 @@ against x @ W, counters and every vector's cycles against the golden model, and 
 the same plan for comparison. By hand (the cold Verilator build of a real-size tile takes minutes):
 
     python benchmarks/bench_input_aware_rtl.py [--layer L0.ffn.out] [--sparsity 0] [--vectors 4]
-        [--encoding signmag]
+        [--encoding signmag|twos|bipolar]
 
 Prints a markdown table; exits 1 on any mismatch.
 """
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--layer", default="L0.ffn.out")
     ap.add_argument("--sparsity", type=float, default=0.0)
     ap.add_argument("--vectors", type=int, default=4, help="real tokens, the first of the first sentence")
-    ap.add_argument("--encoding", default="signmag", choices=("twos", "signmag"))
+    ap.add_argument("--encoding", default="signmag", choices=("twos", "signmag", "bipolar"))
     ap.add_argument("--rows", type=int, default=128)
     args = ap.parse_args(argv)
 

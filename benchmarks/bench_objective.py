@@ -1,8 +1,9 @@
 """MiniLM's energy against dense, step by step, at sparsities 0, 0.3, 0.5 and 0.9 (issue 23): the classic dense
 design, natural order, sorted at G = 9, SWS as published (sorted, G = 1), then the objective's choice per
 layer with one more design choice at each step (G and ordering, segmented wordlines, the drive and
-input-aware resolution on the layers' captured activations), the ADC objective, and what the bipolar drive
-(no RTL yet) would add. Writes minilm-objective.json, the tables (minilm-objective-tables.md) and the plots
+input-aware resolution on the layers' captured activations, first two's complement and sign-magnitude
+only), the ADC objective, then the whole default space with the bipolar drive (the objective's choice, what
+`sws map --inputs` picks). Writes minilm-objective.json, the tables (minilm-objective-tables.md) and the plots
 (minilm_objective.png, minilm_objective_headline.png) into --out (default build/minilm-objective/), and prints the tables (first the headline:
 dense, natural order, SWS as published, the objective's choice and its runner-up); the results page
 docs/results/objective.md quotes them.
@@ -32,8 +33,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sparsities", default=",".join(f"{s:g}" for s in SPARSITIES))
     ap.add_argument("--sequences", type=int, default=None, help="only the first N shipped sentences")
-    ap.add_argument("--no-bipolar", action="store_true", help="leave out the bipolar what-if steps")
-    ap.add_argument("--only-bipolar", action="store_true", help="the bipolar what-if steps alone")
+    ap.add_argument("--no-bipolar", action="store_true", help="leave out the bipolar drive's steps (the headline is "
+                    "then the two-drive step's)")
+    ap.add_argument("--only-bipolar", action="store_true", help="the bipolar drive's steps alone")
     ap.add_argument("--out", default=os.path.join("build", "minilm-objective"))
     args = ap.parse_args(argv)
     sparsities = [float(s) for s in args.sparsities.split(",")]
@@ -41,7 +43,7 @@ def main(argv=None) -> int:
     say = lambda done, total, text: print(f"[{done}/{total}] {text} ({time.perf_counter() - start:.0f} s)",  # noqa: E731
                                           file=sys.stderr, flush=True)
     layers = {s: capture_layers(s, input_bits=8, max_sequences=args.sequences) for s in sparsities}
-    only = [s for s in STEPS if "bipolar" in s] if args.only_bipolar else None
+    only = STEPS[-2:] if args.only_bipolar else None
     result = study(layers, ArrayConfig(), progress=say, bipolar=not args.no_bipolar, only=only)
     result["seconds"] = round(time.perf_counter() - start)
     result["tokens"] = int(len(next(iter(layers.values()))[0].x))

@@ -67,7 +67,8 @@ class Accumulate(wiring.Component):
         lb = BT.bit_length() - 1
         walk = p.walks_steps
         m.submodules.shift_add = sa = ShiftAdd(cfg, code_width=p.code_width, acc_width=W,
-                                               group_width=len(self.batch.group), step_shift=walk)
+                                               group_width=len(self.batch.group), step_shift=walk,
+                                               signed_codes=p.bipolar)
         bt = self.batch
         m.d.comb += [sa.capture.eq(bt.capture), sa.first.eq(bt.first), sa.new_plane.eq(bt.new_plane),
                      sa.last.eq(bt.last), sa.negate.eq(bt.negate), sa.group.eq(bt.group),

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .interface import column_entry_layout, next_section_layout
 from .params import TileParams
-from .steps import StepWalker, step_drive, step_tables
+from .steps import StepWalker, step_drive, step_drive_neg, step_tables
 
 __all__ = ["BatchSelect", "BatchCursor", "entry_layout"]
 
@@ -35,6 +35,8 @@ class BatchSelect(wiring.Component):
         cursor).
     lanes, lane_valid, drive : Out
         The batch's column entries and their valid bits, and the plane's row drive.
+    drive_neg : Out
+        Bipolar drive only: the rows of `drive` driven -1.
     """
 
     def __init__(self, params: TileParams):
@@ -47,6 +49,7 @@ class BatchSelect(wiring.Component):
             "cols": In(layout["cols"].shape),
             "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)),
             "lane_valid": Out(cfg.n_adc), "drive": Out(cfg.rows),
+            **({"drive_neg": Out(cfg.rows)} if params.bipolar else {}),
             **({"entries": In(entry_layout(params)), "ends": In(entry_layout(params))} if cfg.adc_mux else {}),
         })
 
@@ -76,6 +79,8 @@ class BatchSelect(wiring.Component):
             for tt in range(cfg.steps if walk else cfg.input_bits):
                 with m.Case(tt):
                     m.d.comb += self.drive.eq(step_drive(p, self.planes, tt) if walk else self.planes[tt])
+                    if p.bipolar:
+                        m.d.comb += self.drive_neg.eq(step_drive_neg(p, self.planes, tt))
         return m
 
 
@@ -83,9 +88,10 @@ class BatchCursor(wiring.Component):
     """The current section (`take` copies `section` into it) and the batch the scheduler issues next.
 
     Planes run sign plane first (Horner's rule in ShiftAdd): t from A - 1 down to 0, each plane's batches
-    b = 0, 1, ...; on sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from
-    a `StepWalker` in issue order instead, and input-aware, every conversion of a step is bounded by
-    bitlen(q). With ADC groups of M = adc_mux columns the batches are lockstep: each ADC keeps a registered
+    b = 0, 1, ...; on sign-magnitude, bipolar or input-aware hardware (`TileParams.walks_steps`) the steps
+    come from a `StepWalker` in issue order instead, and input-aware, every conversion of a step is bounded
+    by bitlen(q) (bipolar: bitlen(max(q+, q-)) + 1). With ADC groups of M = adc_mux columns the batches
+    are lockstep: each ADC keeps a registered
     column-entry index (its group's first entry plus the batch), so no count or adder lies between the
     registers and the lanes. Whether the batch is its plane's last and the plane the section's last are
     registers, compared the cycle before. `advance` (the batch issued) moves to the next batch.
@@ -100,7 +106,7 @@ class BatchCursor(wiring.Component):
         Combinational, of `section`: it drives some step (always 1 but on input-aware hardware).
     lanes, lane_valid, drive : Out
         The current batch's column entries (their `res` bounded on input-aware hardware), valid bits
-        and row drive.
+        and row drive (bipolar: also `drive_neg`, its rows driven -1).
     longest : Out
         The batch's longest conversion.
     first, new_plane, plane_last, negate, end : Out(1)
@@ -121,7 +127,8 @@ class BatchCursor(wiring.Component):
         super().__init__({
             "section": In(layout), "take": In(1), "advance": In(1), "live": Out(1),
             "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)), "lane_valid": Out(cfg.n_adc),
-            "drive": Out(cfg.rows), "longest": Out(range(cfg.full_resolution + 1)),
+            "drive": Out(cfg.rows), **({"drive_neg": Out(cfg.rows)} if params.bipolar else {}),
+            "longest": Out(range(params.conv_bits + 1)),
             "first": Out(1), "new_plane": Out(1), "plane_last": Out(1), "negate": Out(1), "end": Out(1),
             **({"shift": Out(range(max(2, cfg.input_bits)))} if params.walks_steps else {}),
             "sec": Out(layout["sec"].shape), "group": Out(layout["group"].shape), "ready": Out(1),
@@ -130,7 +137,7 @@ class BatchCursor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p, cfg = self.params, self.params.hw
-        A, NA, FR = cfg.input_bits, cfg.n_adc, cfg.full_resolution
+        A, NA = cfg.input_bits, cfg.n_adc
         walk, aware = p.walks_steps, cfg.input_aware
         nxt = self.section
         cur = Signal.like(nxt, name="cur")
@@ -144,8 +151,9 @@ class BatchCursor(wiring.Component):
             t, last_plane = walker.step, walker.last
             m.d.comb += [walker.load.eq(self.take), walker.advance.eq(self.advance & last_batch),
                          self.live.eq(walker.live)]
-            if aware:
-                m.d.comb += walker.counts.eq(nxt.counts)
+            if aware:       # bipolar: q+ | q-, as live and of the same bitlen as max(q+, q-)
+                m.d.comb += walker.counts.eq(nxt.counts if not p.bipolar else
+                                             Cat(nxt.counts[i] | nxt.counts_neg[i] for i in range(cfg.steps)))
         else:
             t, last_plane = Signal(range(A), init=A - 1), Signal()
             m.d.comb += self.live.eq(1)
@@ -155,6 +163,8 @@ class BatchCursor(wiring.Component):
             one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
             lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b)
             m.d.comb += self.ready.eq(1)
+        if p.bipolar:
+            m.d.comb += self.drive_neg.eq(sel.drive_neg)
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols), self.lanes.eq(lanes), self.lane_valid.eq(lane_valid),
                      self.drive.eq(sel.drive), self.sec.eq(cur.sec), self.group.eq(cur.group),
@@ -194,7 +204,7 @@ class BatchCursor(wiring.Component):
     def _longest(self, m, b):
         """A full switch matrix's batch's longest conversion: `next.longest` (found by the prefetch for every
         batch, copied at `take`) selected by b."""
-        p, FR = self.params, self.params.hw.full_resolution
+        p, FR = self.params, self.params.conv_bits
         batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
         with m.If(self.take):
             m.d.sync += batch_long.eq(self.section.longest)
@@ -215,7 +225,7 @@ class BatchCursor(wiring.Component):
         issue sees registers only. Returns (the section taken has one batch a plane, the batch after the
         current one is the plane's last: no group has a column beyond it; the current batch's lanes, valid
         bits and longest conversion)."""
-        p, NA, FR, nxt = self.params, self.params.hw.n_adc, self.params.hw.full_resolution, self.section
+        p, NA, FR, nxt = self.params, self.params.hw.n_adc, self.params.conv_bits, self.section
         found = [nxt.starts[i] for i in range(NA)] + [nxt.n_active]
         layout = entry_layout(p)
         starts, ahead, ends = Signal(layout, name="group_start"), Signal(layout, name="entry_next"), Signal(layout, name="group_end")

@@ -116,7 +116,8 @@ class Controller(wiring.Component):
             wiring.connect(m, pre.next, sch.next)
             wiring.connect(m, sch.batch, acc.batch)
             m.d.comb += [sch.timing.eq(host.front), sch.mode.eq(host.mode), sch.watchdog.eq(host.watchdog)]
-            m.d.comb += [getattr(bus, name).eq(getattr(sch.bus, name)) for name in ("section", "drive", "pch", "wl_en", "sh")]
+            m.d.comb += [getattr(bus, name).eq(getattr(sch.bus, name))
+                         for name in ("section", "drive", "pch", "wl_en", "sh") + (("drive_neg",) if p.bipolar else ())]
             for s, o in zip(sch.bus.adc, bus.adc):     # (wiring.connect takes no array of interfaces)
                 wiring.connect(m, s, wiring.flipped(o))
             banks.append((pre, sch, acc))

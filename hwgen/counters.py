@@ -43,7 +43,9 @@ class ConversionTally(wiring.Component):
     issued, valid, res : In
         A batch issued in the cycle before, its lanes and their resolutions (registers).
     conversions : Out(ArrayLayout(range(n_adc + 1), full_resolution + 1))
-        The batch's conversions at each resolution (index 0 stays 0), for one cycle; zero otherwise.
+        The batch's conversions at each resolution (index 0 stays 0), for one cycle; zero otherwise
+        (`full_resolution`: the widest conversion, `TileParams.conv_bits`, the bipolar drive's sign bit
+        included).
     busy : Out(1)
         A batch in the pipeline.
     """
@@ -94,7 +96,7 @@ class EventCounters(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        FR = self.params.hw.full_resolution
+        FR = self.params.conv_bits
         c = self.counters
         names = [(f"conversions{r}", [i.conversions[r] for i in self.inc], c.conversions[r]) for r in range(1, FR + 1)]
         names += [(n, [getattr(i, n) for i in self.inc], getattr(c, n)) for n in EVENTS]

@@ -42,7 +42,9 @@ class ArrayEmulator(wiring.Component):
     the section and drive on the bus at its start; with it, every cycle of the `sh` strobe holds the
     section and drive (all the slot's columns: the last strobe cycle's hold), and a start takes its column
     of the held sample. The code is min(count, 2**ref - 1) (the full-scale range of its reference select),
-    held until the ADC's next start.
+    held until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive` driven -1) the
+    count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive & drive_neg), and the
+    code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1.
 
     Counted mode (`sync` 0): ADC i, started in cycle T with resolution b, asserts done for one cycle in T +
     b and takes a new start in the done cycle. Handshake (`sync` 1 or 2, a four-phase handshake): a start
@@ -123,11 +125,17 @@ class ArrayEmulator(wiring.Component):
         settled, sampled = self._phases(m, flag)
         # The sample: with sample-and-hold the section and drive of the strobe's last cycle (every column
         # held), else the bus's.
+        bipolar = p.bipolar
         section, drive = bus.section, bus.drive
+        neg = bus.drive_neg if bipolar else None
         if tm.sample:
             section, drive = Signal.like(bus.section, name="held_section"), Signal.like(bus.drive, name="held_drive")
             with m.If(bus.sh):
                 m.d.sync += [section.eq(bus.section), drive.eq(bus.drive)]
+            if bipolar:
+                neg = Signal.like(bus.drive_neg, name="held_drive_neg")
+                with m.If(bus.sh):
+                    m.d.sync += neg.eq(bus.drive_neg)
         col_bits = (p.slot_pad - 1).bit_length()
         busy_start, converting, withdrawals = [], [], []
         for i, adc in enumerate(bus.adc):
@@ -140,7 +148,11 @@ class ArrayEmulator(wiring.Component):
                 with m.If(adc.start):
                     m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
             m.d.comb += rp.addr.eq(Cat(col[:col_bits], section) if col_bits else section)
-            live = tree_sum((rp.data & drive)[r] for r in range(cfg.rows))
+            if bipolar:     # the rows driven +1 minus those driven -1, on the column's 1-cells
+                live = (tree_sum((rp.data & drive & ~neg)[r] for r in range(cfg.rows))
+                        - tree_sum((rp.data & drive & neg)[r] for r in range(cfg.rows)))
+            else:
+                live = tree_sum((rp.data & drive)[r] for r in range(cfg.rows))
             busy, bad_start, withdrawn = self._adc(m, i, adc, live)
             busy_start.append(bad_start)
             converting.append(busy)
@@ -194,10 +206,10 @@ class ArrayEmulator(wiring.Component):
         """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts)."""
         p, cfg, tm = self.params, self.params.hw, self.params.timing
         extra = self.extra_latency
-        left = Signal(range(cfg.full_resolution + extra + 1) if extra else p.res_width, name=f"left{i}")
+        left = Signal(range(p.conv_bits + extra + 1) if extra else p.res_width, name=f"left{i}")
         busy = Signal(name=f"busy{i}")
         # The count is computed once per sample instead of being re-evaluated by simulation while it runs.
-        count = Signal(range(cfg.rows + 1), name=f"count{i}")
+        count = Signal(range(-cfg.rows, cfg.rows + 1) if p.bipolar else range(cfg.rows + 1), name=f"count{i}")
         top = Signal(p.code_width, name=f"top{i}")
         begin = Signal(name=f"begin{i}")
         if tm.sync:
@@ -227,15 +239,19 @@ class ArrayEmulator(wiring.Component):
             bad_start, withdrawn = adc.start & busy & (left != 1), 0
         with m.If(begin):
             m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1), count.eq(live)]
-            with m.Switch(adc.ref):
-                for bits in range(1, cfg.full_resolution + 1):
+            with m.Switch(adc.ref):     # the full scale; bipolar, the sign bit is one of the ref bits
+                for bits in range(1, p.conv_bits + 1):
                     with m.Case(bits):
-                        m.d.sync += top.eq(2 ** bits - 1)
+                        m.d.sync += top.eq(2 ** (bits - cfg.sign_bits) - 1)
         with m.Elif(busy):
             m.d.sync += left.eq(left - 1)
             with m.If(left == 1):
                 m.d.sync += busy.eq(0)
-        m.d.comb += [adc.done.eq(done), adc.code.eq(Mux(count > top, top, count))]
+        if p.bipolar:
+            m.d.comb += adc.code.eq(Mux(count > top, top, Mux(count < -top, -top, count)))
+        else:
+            m.d.comb += adc.code.eq(Mux(count > top, top, count))
+        m.d.comb += adc.done.eq(done)
         return busy & (left != 1), bad_start, withdrawn
 
 

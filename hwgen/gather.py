@@ -13,7 +13,7 @@ from mapper.schedule import gather_stages
 from .interface import next_section_layout
 from .params import TileParams
 from .shift_add import tree_sum
-from .steps import step_drive
+from .steps import step_drive, step_drive_neg
 
 __all__ = ["Gather", "SectionSummary"]
 
@@ -27,7 +27,8 @@ class Gather(wiring.Component):
     the column entries land (lane l's when pos < cols_left[l], compared a stage ahead) while the row
     indices address the input buffer; "input" is its read (with W > 1 inputs a word, "element" its
     element's register); at "rows" the inputs land in the planes (lane
-    l's when pos < rows_left[l]) and, on input-aware hardware, each drive step's driven rows are added up.
+    l's when pos < rows_left[l]) and, on input-aware hardware, each drive step's driven rows are added up
+    (bipolar: those driven +1 into `counts`, those driven -1 into `counts_neg`).
     Which entries land is decoded a stage ahead into a register per column and per row, so each of
     `next`'s clock enables comes straight from a flip-flop. `valid` rises the cycle after the last step's
     rows land and falls the cycle after `ready`.
@@ -79,6 +80,8 @@ class Gather(wiring.Component):
                          nxt.group.eq(group_of), self.full.eq(1), nxt.planes.eq(0)]
             if cfg.input_aware:
                 m.d.sync += nxt.counts.eq(0)
+                if p.bipolar:
+                    m.d.sync += nxt.counts_neg.eq(0)
 
         # The stages: a step's valid, position and last flag, passed down one stage a cycle.
         stages = gather_stages(p.beat)
@@ -112,8 +115,9 @@ class Gather(wiring.Component):
         for c in range(SC):
             f = p.column_layout(self.col_word[c % P])
             with m.If(land_col[c]):
+                # A resolution in the controller is the conversion's bits: the bipolar drive's sign bit added.
                 m.d.sync += [nxt.cols[c].col.eq(f["slot_col"]), nxt.cols[c].sign.eq(f["sign"]),
-                             nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"]),
+                             nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"] + cfg.sign_bits),
                              nxt.cols[c].j.eq(f["out"] - out_base)]
         for r in range(R):
             with m.If(land_row[r]):
@@ -125,6 +129,13 @@ class Gather(wiring.Component):
             m.d.sync += [ok[l].eq(row_ok[l]) for l in range(P)]
             with m.If(rows_valid):
                 for i in range(cfg.steps):
+                    if p.bipolar:       # the rows driven +1 and those driven -1, counted apart
+                        neg = [step_drive_neg(p, self.value[l], i) for l in range(P)]
+                        m.d.sync += [
+                            nxt.counts[i].eq(nxt.counts[i] + tree_sum(
+                                step_drive(p, self.value[l], i) & ~neg[l] & ok[l] for l in range(P))),
+                            nxt.counts_neg[i].eq(nxt.counts_neg[i] + tree_sum(neg[l] & ok[l] for l in range(P)))]
+                        continue
                     m.d.sync += nxt.counts[i].eq(
                         nxt.counts[i] + tree_sum(step_drive(p, self.value[l], i) & ok[l] for l in range(P)))
         with m.If(rows_valid & rows_last):
@@ -162,7 +173,7 @@ class SectionSummary(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p, cfg, nxt = self.params, self.params.hw, self.section
-        FR, NA, SC = cfg.full_resolution, cfg.n_adc, cfg.slot_cols
+        FR, NA, SC = p.conv_bits, cfg.n_adc, cfg.slot_cols
         act = Signal(SC, name="next_active")
         m.d.sync += act.eq(Cat(c < nxt.n_active for c in range(SC)))
         has = [Signal(FR + 1, name=f"next_has{bb}") for bb in range(p.batches)]

@@ -77,7 +77,7 @@ class AdcHandshake(wiring.Component):
 
     def __init__(self, params: TileParams):
         self.params = params
-        NA, rw, FR = params.hw.n_adc, params.res_width, params.hw.full_resolution
+        NA, rw, FR = params.hw.n_adc, params.res_width, params.conv_bits
         super().__init__({
             "fire": In(1), "starts": In(NA), "starts_any": In(1), "res": In(data.ArrayLayout(rw, NA)),
             "longest": In(range(FR + 1)),

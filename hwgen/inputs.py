@@ -19,9 +19,10 @@ class InputBuffer(wiring.Component):
     while the gather reads buffer `run_sel`, on the accumulator's kind of memory,
     `hwgen.bram.flush_and_stream_ram`).
 
-    Sign-magnitude hardware holds each input as its magnitude (bits 0..A-2) and sign (bit A-1), converted
-    as it is written. With W = `beat` inputs a word, row r reads word r // W and takes element r % W of the
-    registered word (the element index registered alongside the read) into a register of its own.
+    Sign-magnitude and bipolar hardware hold each input as its magnitude (bits 0..A-2) and sign (bit A-1),
+    converted as it is written. With W = `beat` inputs a word, row r reads word r // W and takes element
+    r % W of the registered word (the element index registered alongside the read) into a register of its
+    own.
     Latency: `row[l]` in cycle T, its input on `value[l]` in T + 2 (the block RAM's registered read), with
     W > 1 in T + 3 (the element register: `mapper.schedule.gather_stages`).
 
@@ -56,7 +57,7 @@ class InputBuffer(wiring.Component):
         lb = BT.bit_length() - 1
         word_in = Signal(A * BT, name="load_word")
         m.d.comb += word_in.eq(self.load_data)
-        if cfg.input_encoding == "signmag":
+        if cfg.input_encoding in ("signmag", "bipolar"):
             for e in range(BT):
                 x = self.load_data[e * A:(e + 1) * A]
                 m.d.comb += word_in[e * A:(e + 1) * A].eq(Cat(Mux(x[A - 1], -x.as_signed(), x)[:A - 1], x[A - 1]))

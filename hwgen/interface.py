@@ -13,7 +13,7 @@ from mapper.schedule import PHASE_MAX, WATCHDOG_MAX
 from .params import TileParams
 
 __all__ = ["host_members", "beat_shape", "pack_beats", "unpack_beat", "bus_member", "bank_buses", "AdcSignature",
-           "ArraySignature", "ARRAY_WIDE", "connect_array", "cell_address_width", "CounterSignature",
+           "ArraySignature", "ARRAY_WIDE", "array_wide", "connect_array", "cell_address_width", "CounterSignature",
            "RawCodeSignature", "ProgSignature", "PROG_SELECT", "COUNTER_WIDTH", "CYCLE_WIDTH", "EVENTS",
            "event_layout", "layer_word_layout", "column_entry_layout", "next_section_layout", "BatchSignature",
            "AccReadSignature", "ERRORS", "StatusSignature", "timing_layout", "TimingSignature", "timing_word",
@@ -45,9 +45,11 @@ class AdcSignature(wiring.Signature):
              the request of a four-phase handshake, held high until the controller sees done, then low
              until the ADC's done is low again. The ADC takes its column (`col`, from the held samples
              with sample-and-hold, else from the bitline) at the start's first cycle
-    res   -- resolution in bits (1..full resolution), held while start is high
+    res   -- resolution in bits (1..full resolution; with the bipolar drive 2..full resolution + 1, the
+             sign bit included), held while start is high
     ref   -- reference (range) select, held with res: the full-scale code range is 2**ref - 1 unit
-             cell currents (an LSB of one cell current); this controller sets ref = res
+             cell currents (an LSB of one cell current; bipolar: -(2**(ref-1) - 1) .. 2**(ref-1) - 1);
+             this controller sets ref = res
     col   -- slot column of the current section (with ADC groups of M = adc_mux columns the column within
              ADC i's group, slot column i * M + col, log2(M) bits), held from the batch's first cycle to the
              next batch's
@@ -55,7 +57,10 @@ class AdcSignature(wiring.Signature):
              that cycle); handshake: the acknowledge, a pulse of at least one clock cycle or a level held
              until start falls, after which it must fall before the next start (asynchronous with sync 2:
              a level is the safe choice, as a short pulse can slip past the two-flop synchronizer)
-    code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register)
+    code  -- min(count, 2**res - 1), valid from done until the ADC's next start (an output register); with
+             the bipolar drive the signed count (rows driven +1 minus rows driven -1 on the column's
+             1-cells) saturated at -(2**(res-1) - 1) and 2**(res-1) - 1, two's complement in
+             `TileParams.code_width` = full resolution + 1 bits
     """
 
     def __init__(self, p: TileParams):
@@ -76,7 +81,8 @@ def cell_address_width(p: TileParams) -> int:
 
 class ArraySignature(wiring.Signature):
     """The array interface (the macro contract, docs/design.md section 6), seen from the controller: the
-    section (slot) being computed, its R row drive bits, the front phases `pch` (precharge), `wl_en`
+    section (slot) being computed, its R row drive bits (with the bipolar drive also `drive_neg`, the rows of
+    `drive` driven -1), the front phases `pch` (precharge), `wl_en`
     (wordline pulse) and `sh` (sample-and-hold strobe), the cell-write port (`wr_en`, `wr_addr` {section,
     slot column}, `wr_data` the R-bit column word) and the n_adc ADCs (`adc[i]`, an AdcSignature each; in
     Verilog `bus__adc__<i>__start` etc.). The controller drives every output from a flip-flop.
@@ -92,19 +98,27 @@ class ArraySignature(wiring.Signature):
         super().__init__({
             "section": to_array(range(max(2, p.section_depth))),
             "drive": to_array(p.hw.rows),
+            **({"drive_neg": to_array(p.hw.rows)} if p.bipolar else {}),
             "pch": to_array(1), "wl_en": to_array(1), "sh": to_array(1),
             "wr_en": to_array(1), "wr_addr": to_array(cell_address_width(p)), "wr_data": to_array(p.hw.rows),
             "adc": to_array(AdcSignature(p)).array(p.hw.n_adc),
         })
 
 
-#: The array interface's members other than the ADCs, from the controller to the array.
+#: The array interface's members other than the ADCs, from the controller to the array (with the bipolar
+#: drive also `drive_neg`: `array_wide`).
 ARRAY_WIDE = ("section", "drive", "pch", "wl_en", "sh", "wr_en", "wr_addr", "wr_data")
+
+
+def array_wide(bus) -> tuple[str, ...]:
+    """The members of an array interface other than the ADCs: `ARRAY_WIDE`, and `drive_neg` with the bipolar
+    drive."""
+    return ARRAY_WIDE + (("drive_neg",) if "drive_neg" in bus.signature.members else ())
 
 
 def connect_array(m, ctrl_bus, array_bus) -> None:
     """Join a controller's array interface (ArraySignature) to an array's (ArraySignature(array_side=True))."""
-    m.d.comb += [getattr(array_bus, name).eq(getattr(ctrl_bus, name)) for name in ARRAY_WIDE]
+    m.d.comb += [getattr(array_bus, name).eq(getattr(ctrl_bus, name)) for name in array_wide(ctrl_bus)]
     for c, a in zip(ctrl_bus.adc, array_bus.adc, strict=True):
         m.d.comb += [a.start.eq(c.start), a.res.eq(c.res), a.ref.eq(c.ref), a.col.eq(c.col), c.done.eq(a.done),
                      c.code.eq(a.code)]
@@ -112,8 +126,9 @@ def connect_array(m, ctrl_bus, array_bus) -> None:
 
 class RawCodeSignature(wiring.Signature):
     """The raw-code test port, seen from the host (a controller has it as `In(RawCodeSignature)`): one
-    conversion of column `col` of `section` under the row `drive` at `res` bits on ADC `adc`, whose code
-    comes back unaccumulated. `en` is held high until `valid` (a one-cycle pulse with `code`); the next
+    conversion of column `col` of `section` under the row `drive` (with the bipolar drive also `drive_neg`,
+    the rows of `drive` driven -1) at `res` bits on ADC `adc`, whose code comes back unaccumulated.
+    `en` is held high until `valid` (a one-cycle pulse with `code`); the next
     request needs `en` low for a cycle first. Taken only while the controller has no section to convert
     (before a vector's last input, or between vectors)."""
 
@@ -122,6 +137,7 @@ class RawCodeSignature(wiring.Signature):
             "en": Out(1),
             "section": Out(range(max(2, p.section_depth))),
             "drive": Out(p.hw.rows),
+            **({"drive_neg": Out(p.hw.rows)} if p.bipolar else {}),
             "col": Out(max(1, (p.hw.slot_cols - 1).bit_length())),
             "res": Out(p.res_width),
             "adc": Out(range(max(2, p.hw.n_adc))),
@@ -135,9 +151,9 @@ def event_layout(p: TileParams) -> data.StructLayout:
     increment: how many of that event happened this cycle). `conversions` by resolution."""
     hw = p.hw
     most = {"planes": 1, "sections": 1, "precharges": 1, "wordlines": 1, "holds": 1, "rows_high": hw.rows,
-            "code_sum": hw.n_adc * (2 ** p.code_width - 1), "shift_adds": hw.n_adc, "row_reads": p.lanes,
+            "code_sum": hw.n_adc * (2 ** hw.full_resolution - 1), "shift_adds": hw.n_adc, "row_reads": p.lanes,
             "column_reads": p.lanes, "flushes": 1, "input_beats": 1, "output_beats": 1}
-    return data.StructLayout({"conversions": data.ArrayLayout(range(hw.n_adc + 1), hw.full_resolution + 1),
+    return data.StructLayout({"conversions": data.ArrayLayout(range(hw.n_adc + 1), p.conv_bits + 1),
                               **{name: range(most[name] + 1) for name in EVENTS}})
 
 
@@ -151,7 +167,7 @@ class CounterSignature(wiring.Signature):
     def __init__(self, p: TileParams):
         super().__init__({
             "cycles": Out(CYCLE_WIDTH),
-            "conversions": Out(data.ArrayLayout(unsigned(COUNTER_WIDTH), p.hw.full_resolution + 1)),
+            "conversions": Out(data.ArrayLayout(unsigned(COUNTER_WIDTH), p.conv_bits + 1)),
             **{name: Out(COUNTER_WIDTH) for name in EVENTS},
             "snapshot": In(1), "clear": In(1),
         })
@@ -315,13 +331,15 @@ def next_section_layout(p: TileParams) -> data.StructLayout:
         "group": range(max(2, p.n_groups)),
         "planes": data.ArrayLayout(unsigned(p.hw.rows), p.hw.input_bits),
         "cols": data.ArrayLayout(column_entry_layout(p), p.hw.slot_cols),
-        "longest": data.ArrayLayout(range(p.hw.full_resolution + 1), p.batches),
+        "longest": data.ArrayLayout(range(p.conv_bits + 1), p.batches),
     }
     if p.hw.adc_mux:
         fields["starts"] = data.ArrayLayout(range(p.hw.slot_cols + 1), p.hw.n_adc)
         fields["one"] = unsigned(1)
-    if p.hw.input_aware:      # rows driven in each drive step, by issue index
+    if p.hw.input_aware:      # rows driven in each drive step, by issue index (bipolar: driven +1)
         fields["counts"] = data.ArrayLayout(range(p.hw.rows + 1), p.hw.steps)
+        if p.bipolar:         # the rows driven -1
+            fields["counts_neg"] = data.ArrayLayout(range(p.hw.rows + 1), p.hw.steps)
     return data.StructLayout(fields)
 
 

@@ -64,8 +64,8 @@ class TileParams:
         if not isinstance(self.hw, HardwareConfig):
             raise SwsError(f"hw must be a HardwareConfig, not {type(self.hw).__name__}")
         if self.hw.input_encoding not in BUILT:
-            raise SwsError(f"input_encoding {self.hw.input_encoding!r} has no RTL yet (the mapper and the golden "
-                           f"model take it; the controller builds {' and '.join(BUILT)})")
+            raise SwsError(f"input_encoding {self.hw.input_encoding!r} has no RTL (the controller builds "
+                           f"{', '.join(BUILT)})")
         _check("k", self.k, 1)
         _check("n", self.n, 1)
         _check("section_depth", self.section_depth, 0)
@@ -121,13 +121,27 @@ class TileParams:
         return data.StructLayout(self.widths["columns"])
 
     @property
+    def bipolar(self) -> bool:
+        """The bipolar drive: rows driven +1, 0 or -1 (`drive` and `drive_neg`), signed ADC codes."""
+        return self.hw.input_encoding == "bipolar"
+
+    @property
+    def conv_bits(self) -> int:
+        """The widest conversion an ADC makes (`HardwareConfig.adc_bits`): the full resolution, plus the
+        bipolar drive's sign bit. Inside the controller a resolution (`res`, `longest`, the ADC port's
+        `res`) is a conversion's bits, the sign bit included: a column planned at r bits converts at
+        r + 1 bits with the bipolar drive."""
+        return self.hw.adc_bits
+
+    @property
     def res_width(self) -> int:
-        return clog2(self.hw.full_resolution + 1)
+        return clog2(self.conv_bits + 1)
 
     @property
     def code_width(self) -> int:
-        """An ADC code holds up to 2**full_resolution - 1."""
-        return self.hw.full_resolution
+        """An ADC code holds up to 2**full_resolution - 1; with the bipolar drive it is a signed
+        (two's complement) code of full_resolution + 1 bits, -(2**full_resolution - 1) .. 2**full_resolution - 1."""
+        return self.conv_bits
 
     @property
     def acc_width(self) -> int:
@@ -168,8 +182,8 @@ class TileParams:
     @property
     def walks_steps(self) -> bool:
         """The controller walks the drive steps (hwgen.steps.StepWalker) and weighs each batch by its step:
-        sign-magnitude or input-aware hardware. Two's complement weight-only hardware counts planes."""
-        return self.hw.input_encoding == "signmag" or self.hw.input_aware
+        sign-magnitude, bipolar or input-aware hardware. Two's complement weight-only hardware counts planes."""
+        return self.hw.input_encoding in ("signmag", "bipolar") or self.hw.input_aware
 
     @property
     def step_order(self) -> list[int]:

@@ -41,10 +41,12 @@ class Scheduler(wiring.Component):
     section and its next batch), `hwgen.front.FrontPhases` (pch, wl_en, sh), `hwgen.handshake.AdcHandshake`
     (start, done, their checks, and when the bank is free) and `hwgen.counters.ConversionTally`.
 
-    On sign-magnitude or input-aware hardware (`TileParams.walks_steps`) the steps come from a
+    On sign-magnitude, bipolar or input-aware hardware (`TileParams.walks_steps`) the steps come from a
     `StepWalker` in issue order instead of the plane counter: input-aware, a step whose popcount q is 0 is
     skipped, every conversion starts at min(res, bitlen(q)) bits, and a section that drives no row is
-    taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator.
+    taken in WAIT and dropped. Each batch carries its step's exponent and sign to the accumulator. With the
+    bipolar drive an activation also puts `drive_neg` (the rows of `drive` driven -1) on the bus, and every
+    resolution is a conversion's bits, the sign bit included (`TileParams.conv_bits`).
 
     A started batch is `capture`d on `batch` in the cycle its last ADC's done is seen, with the codes the
     ADCs hold.
@@ -98,7 +100,7 @@ class Scheduler(wiring.Component):
         """A batch's description, registered at its issue (`snapshot`), at its start and for its capture."""
         cfg = self.params.hw
         return data.StructLayout({"valid": cfg.n_adc, "cols": data.ArrayLayout(column_entry_layout(self.params), cfg.n_adc),
-                                  "longest": range(cfg.full_resolution + 1), "first": 1, "new_plane": 1, "negate": 1,
+                                  "longest": range(self.params.conv_bits + 1), "first": 1, "new_plane": 1, "negate": 1,
                                   "last": 1, "group": next_section_layout(self.params)["group"].shape, "test": 1,
                                   **({"shift": range(max(2, cfg.input_bits))} if self.params.walks_steps else {})})
 
@@ -114,7 +116,8 @@ class Scheduler(wiring.Component):
         m.d.comb += [cur.section.eq(self.next.payload), cur.advance.eq(issue & ~testing)]
         if tp:
             req = Signal(data.StructLayout({name: getattr(self.test, name).shape()
-                                            for name in ("section", "drive", "col", "res", "adc")}), name="test_request")
+                                            for name in ("section", "drive", "col", "res", "adc")
+                                            + (("drive_neg",) if p.bipolar else ())}), name="test_request")
             served, load_req = Signal(name="test_served"), Signal()
 
         with m.FSM(name="scheduler") as fsm:
@@ -155,6 +158,8 @@ class Scheduler(wiring.Component):
                                                         else cur.lanes[i].col) for i in range(NA)]]
             with m.If(opens):
                 m.d.sync += [bus.section.eq(cur.sec), bus.drive.eq(cur.drive)]
+                if p.bipolar:
+                    m.d.sync += bus.drive_neg.eq(cur.drive_neg)
         if tp:      # after the batch's assignments, so that these take precedence
             self._test_request(m, (req, served, load_req), issue, testing, desc, opens)
         self._start(m, front, hs, issue, opens, desc, snap, cur.plane_last | testing)
@@ -231,7 +236,7 @@ class Scheduler(wiring.Component):
         (a popcount of the drive on the bus), and at a capture the codes' sum and the lanes shift-added."""
         p, cfg, ev, bus, kept = self.params, self.params.hw, self.events, self.bus, self._kept
         NA = cfg.n_adc
-        m.submodules.tally = self._tally = tally = ConversionTally(NA, cfg.full_resolution, p.res_width)
+        m.submodules.tally = self._tally = tally = ConversionTally(NA, p.conv_bits, p.res_width)
         issued, activated = Signal(name="issued"), Signal(name="activated")
         m.d.sync += [issued.eq(issue), activated.eq(issue & opens)]
         m.d.comb += [tally.issued.eq(issued), tally.valid.eq(snap.valid),
@@ -247,10 +252,12 @@ class Scheduler(wiring.Component):
         # data inputs, not at the reset inputs of every code bit (docs/results/controller.md).
         take, tested = Signal(NA, name="captured_take"), Signal(name="captured_test")
         raw = [Signal(p.code_width, name=f"captured_raw{i}") for i in range(NA)]
-        codes = [Signal(p.code_width, name=f"captured_code{i}") for i in range(NA)]
+        codes = [Signal(cfg.full_resolution, name=f"captured_code{i}") for i in range(NA)]
+        # The codes' magnitudes (a bipolar drive's codes are signed: their sum counts |code|).
+        size = [abs(raw[i].as_signed())[:cfg.full_resolution] if p.bipolar else raw[i] for i in range(NA)]
         m.d.sync += [take.eq(Mux(complete, kept.valid, 0)), tested.eq(kept.test),
                      *[raw[i].eq(bus.adc[i].code) for i in range(NA)],
-                     *[codes[i].eq(Mux(take[i], raw[i], 0)) for i in range(NA)]]
+                     *[codes[i].eq(Mux(take[i], size[i], 0)) for i in range(NA)]]
         cells, _ = pipelined_sum(m, "code_sum", codes)
         lanes, _ = pipelined_sum(m, "shift_adds", [take[i] & ~tested for i in range(NA)])
         m.d.comb += [ev.rows_high.eq(rows), ev.code_sum.eq(cells), ev.shift_adds.eq(lanes)]
@@ -266,10 +273,12 @@ class Scheduler(wiring.Component):
         with m.If(load_req):
             m.d.sync += [req.section.eq(tst.section), req.drive.eq(tst.drive), req.col.eq(tst.col),
                          req.res.eq(tst.res), req.adc.eq(tst.adc), served.eq(1)]
+            if p.bipolar:
+                m.d.sync += req.drive_neg.eq(tst.drive_neg)
         # The column: a slot column, or with ADC groups the column within the ADC's group.
         cols = Mux(tst.adc == NA - 1, p.hw.slot_cols - (NA - 1) * p.hw.adc_mux, p.hw.adc_mux) if p.hw.adc_mux \
             else p.hw.slot_cols
-        m.d.comb += self.bad_request.eq(load_req & ((tst.adc >= NA) | (tst.res == 0) | (tst.res > p.hw.full_resolution)
+        m.d.comb += self.bad_request.eq(load_req & ((tst.adc >= NA) | (tst.res == 0) | (tst.res > p.conv_bits)
                                                     | (tst.col >= cols) | (tst.section >= max(1, p.section_depth))))
         with m.If(testing):
             m.d.comb += [desc.valid.eq(Cat(req.adc == i for i in range(NA))), desc.longest.eq(req.res),
@@ -278,3 +287,5 @@ class Scheduler(wiring.Component):
         with m.If(issue & testing):
             m.d.sync += [self.bus.section.eq(req.section), self.bus.drive.eq(req.drive),
                          *[self.bus.adc[i].col.eq(req.col) for i in range(NA)]]
+            if p.bipolar:
+                m.d.sync += self.bus.drive_neg.eq(req.drive_neg)

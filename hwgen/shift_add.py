@@ -33,7 +33,7 @@ class ShiftAdd(wiring.Component):
     plane ? 2 * local : local) + term. On the section's last batch the G sums go to `flush` (valid one
     cycle, with the section's output `group`).
 
-    With `step_shift` (drive steps issued in any order, some skipped: sign-magnitude or input-aware
+    With `step_shift` (drive steps issued in any order, some skipped: sign-magnitude, bipolar or input-aware
     hardware), each batch instead comes with its step's exponent `shift`, the lane terms are
     (-1)**sign * code * 2**(bit + shift), the step's sign is applied as before, and the sums simply add
     up: local = (first batch of the section ? 0 : local) + term. The pipeline depth is the same.
@@ -49,6 +49,8 @@ class ShiftAdd(wiring.Component):
         Bits of an ADC code, of an output sum, and of an output group index.
     step_shift : bool
         Weigh each batch by 2**shift instead of Horner's rule over the planes.
+    signed_codes : bool
+        The codes are signed (two's complement, the bipolar drive's): sign-extended before the shift.
 
     Attributes
     ----------
@@ -63,12 +65,13 @@ class ShiftAdd(wiring.Component):
     """
 
     def __init__(self, cfg: HardwareConfig, *, code_width: int, acc_width: int, group_width: int,
-                 step_shift: bool = False):
+                 step_shift: bool = False, signed_codes: bool = False):
         self.cfg = cfg
         n, g = cfg.n_adc, cfg.group
         self.acc_width = acc_width
         self.code_width = code_width
         self.step_shift = step_shift
+        self.signed_codes = signed_codes
         super().__init__({
             **({"shift": In(range(max(2, cfg.input_bits)))} if step_shift else {}),
             "capture": In(1),
@@ -103,7 +106,10 @@ class ShiftAdd(wiring.Component):
         # registers; the shift is a multiplexer, so that stage 2 holds only the sign's carry chain).
         v1 = Signal()
         ctl1 = Signal(ctl)
-        a = [Signal(unsigned(term_w - 1), name=f"shifted{i}") for i in range(n)]
+        # Signed codes (the bipolar drive's): |code| <= 2**(code_width - 1) - 1, sign-extended, shifted.
+        a = [Signal(signed(term_w) if self.signed_codes else unsigned(term_w - 1), name=f"shifted{i}")
+             for i in range(n)]
+        code = [self.code[i].as_signed() if self.signed_codes else self.code[i] for i in range(n)]
         a_lanes, a_sign = Signal(n), Signal(n)
         a_j = Signal.like(self.j)
         # Loaded every cycle and used only when `v1`: `capture`, which waits for the ADCs' done, then
@@ -118,7 +124,7 @@ class ShiftAdd(wiring.Component):
             with m.Switch(shift):
                 for bit in range(top_shift):
                     with m.Case(bit):
-                        m.d.sync += a[i].eq(self.code[i] << bit)
+                        m.d.sync += a[i].eq(code[i] << bit)
 
         # Stage 2: signed, weighted terms, one per lane and output.
         v, c = Signal(), Signal(ctl)

@@ -9,18 +9,24 @@ from amaranth.lib.wiring import In, Out
 
 from .params import TileParams
 
-__all__ = ["StepWalker", "step_tables", "step_drive"]
+__all__ = ["StepWalker", "step_tables", "step_drive", "step_drive_neg"]
 
 
 def step_drive(params: TileParams, planes, i: int):
     """The drive of issue step i from the planes of inputs as the input buffer holds them (two's
-    complement; sign-magnitude: magnitude bits 0..A-2 and sign A-1): `planes[j]` is plane j, one input's
-    bit or the R rows' bits."""
+    complement; sign-magnitude and bipolar: magnitude bits 0..A-2 and sign A-1): `planes[j]` is plane j,
+    one input's bit or the R rows' bits. Bipolar: every row whose magnitude bit is set, of either sign
+    (`step_drive_neg` says which of them are driven -1)."""
     hw = params.hw
     p, a = params.step_order[i], hw.input_bits
     if hw.input_encoding != "signmag":
         return planes[p]
     return planes[p % (a - 1)] & (planes[a - 1] if p >= a - 1 else ~planes[a - 1])
+
+
+def step_drive_neg(params: TileParams, planes, i: int):
+    """Bipolar drive: the rows of issue step i's drive that are driven -1 (magnitude bit and sign set)."""
+    return planes[params.step_order[i]] & planes[params.hw.input_bits - 1]
 
 
 def step_tables(params: TileParams) -> tuple[list[int], list[bool]]:
@@ -40,6 +46,9 @@ class StepWalker(wiring.Component):
     `load` (the section's copy into `current`) takes the section's per-step counts q (rows driven, by
     issue index): on input-aware hardware the live steps are those with q > 0, each with the resolution
     bound bitlen(q); on weight-only hardware every step is live and the bound is the full resolution.
+    With the bipolar drive `counts` is the OR of the rows driven +1 and those driven -1, q+ | q-, whose
+    bitlen is bitlen(max(q+, q-)) (the column sum lies in -min(m, q-)..min(m, q+)), and every bound is
+    one bit more, the conversion's sign bit (`TileParams.conv_bits`).
     `advance` (the current step's last batch issues) moves to the next live step. All outputs are
     registered: the next step is found (lowest set bit of the steps left) in the cycle of `load` or
     `advance`, so the issue path sees flip-flops only.
@@ -65,8 +74,9 @@ class StepWalker(wiring.Component):
         The current step's issue index.
     last : Out(1)
         The current step is the section's last live step.
-    bound : Out(range(full_resolution + 1))
-        bitlen(q) of the current step (the full resolution on weight-only hardware).
+    bound : Out(range(conv_bits + 1))
+        bitlen(q) of the current step (the full resolution on weight-only hardware), plus the bipolar
+        drive's sign bit.
     """
 
     def __init__(self, params: TileParams):
@@ -80,13 +90,13 @@ class StepWalker(wiring.Component):
             "advance": In(1),
             "step": Out(range(max(2, s))),
             "last": Out(1),
-            "bound": Out(range(hw.full_resolution + 1)),
+            "bound": Out(range(params.conv_bits + 1)),
         })
 
     def elaborate(self, platform):
         m = Module()
         hw = self.params.hw
-        s, full = hw.steps, hw.full_resolution
+        s, full, extra = hw.steps, self.params.conv_bits, hw.sign_bits
         aware = hw.input_aware
         live = Signal(s)
         bits = [Signal(range(full + 1), name=f"bitlen{i}") for i in range(s)]
@@ -96,7 +106,7 @@ class StepWalker(wiring.Component):
                 q = self.counts[i]
                 for b in range(len(q)):         # bitlen(q): the highest set bit wins (the last statement)
                     with m.If(q[b]):
-                        m.d.comb += bits[i].eq(b + 1)
+                        m.d.comb += bits[i].eq(b + 1 + extra)
             else:
                 m.d.comb += [live[i].eq(1), bits[i].eq(full)]
         m.d.comb += self.live.eq(live.any())

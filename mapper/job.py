@@ -38,7 +38,8 @@ def report_markdown(report: dict) -> str:
     models = report["models"]
     law = f"law {en['law']}" + (f" (E8 = {en['e8_pj']} pJ)" if en["law"] in RELATIVE else "")
     t = report["total"]
-    drive = "sign-magnitude" if hw.get("input_encoding") == "signmag" else "two's complement"
+    drive = {"signmag": "sign-magnitude", "bipolar": "bipolar (rows driven +1/0/-1)"}.get(hw.get("input_encoding"),
+                                                                                          "two's complement")
     if hw.get("input_aware"):
         drive += "; input-aware hardware, whose figures here are weight-only: their upper bound"
     lines = [f"# SWS mapping report: {report['source']}", "",

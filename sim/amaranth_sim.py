@@ -100,7 +100,7 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     outputs = np.zeros((len(x), n), np.int64)
     # W elements a beat, packed element e at bits [e * width, (e + 1) * width) (hwgen.interface.beat_shape).
     beat, a, acc_w = params.beat, lp.cfg.hw.input_bits, params.acc_width
-    fr = lp.cfg.hw.full_resolution
+    fr = lp.cfg.hw.adc_bits        # the widest conversion (the bipolar drive: one bit more)
     in_payload, out_payload = Value.cast(dut.i.payload), Value.cast(dut.o.payload)
     per_vector = []
     result = {}

@@ -20,7 +20,7 @@ from mapper.common import SwsError
 from mapper.config import energy_table
 from mapper.plan import LayerPlan
 from mapper.schedule import (Events, ScheduleParams, cycle_model, events_of_schedule, plan_drive, schedule,
-                             step_popcounts, vector_ends)
+                             section_membership, step_popcounts, vector_ends)
 
 __all__ = ["Prediction", "predict", "golden_outputs", "golden_events", "check_inputs", "energy_of",
            "HARDWARE_COUNTERS", "hardware_counters", "cycle_model"]
@@ -142,16 +142,19 @@ def golden_events(lp: LayerPlan, x: np.ndarray, params: ScheduleParams, conversi
     rows it drives high (the step's popcount over the section's rows: q); the captured codes' sum (the
     cells conducting in the converted columns, saturated at each column's resolution); a shift-add per
     conversion; the row-index (and input) and column words the gather reads; a flush per section that
-    issues; the streams' beats."""
+    issues; the streams' beats. With the bipolar drive the rows driven high are those driven +1 or -1 (q+ + q-,
+    not the max(q+, q-) that bounds the conversion) and the codes' sum is of their magnitudes |code|."""
     cfg, tm, (k, n) = lp.cfg, params.timing, lp.shape
     v = len(x)
     sec = lp.sections
     busy = sec["n_active"] > 0
     q = step_popcounts(lp, x)                                                       # (V, S, P)
     issuing = busy[None, :] & ((q.sum(axis=2) > 0) if cfg.hw.input_aware else np.ones((v, 1), bool))  # (V, S)
-    codes = sum(int(c.sum()) for _, _, c in _section_codes(lp, plan_drive(lp, x)))
+    drive = plan_drive(lp, x)                                                       # (V, P, K)
+    driven = np.abs(drive).sum(axis=1) @ section_membership(lp).astype(np.int64)    # (V, S): rows driven, all steps
+    codes = sum(int(np.abs(c).sum()) for _, _, c in _section_codes(lp, drive))
     return {"precharges": planes if tm.precharge else 0, "wordlines": planes if tm.wordline else 0,
-            "holds": planes if tm.sample else 0, "rows_high": int(q[:, busy].sum()), "code_sum": codes,
+            "holds": planes if tm.sample else 0, "rows_high": int(driven[:, busy].sum()), "code_sum": codes,
             "shift_adds": int(sum(conversions)), "row_reads": v * int(sec["rows"][busy].sum()),
             "column_reads": v * int(sec["n_active"][busy].sum()), "flushes": int(issuing.sum()),
             "input_beats": v * -(-k // cfg.hw.beat), "output_beats": v * -(-n // cfg.hw.beat)}

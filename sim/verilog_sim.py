@@ -112,7 +112,7 @@ def harness(params: TileParams, generic: bool = False) -> str:
     y_write = ("      $fwrite(fd, \"y %0d\\n\", o_payload);" if bt == 1 else
                "\n".join(f"      $fwrite(fd, \"y %0d\\n\", $signed(o_payload[{e * w + w - 1}:{e * w}]));"
                          for e in range(bt)))
-    conv_w = COUNTER_WIDTH * (cfg.full_resolution + 1)
+    conv_w = COUNTER_WIDTH * (cfg.adc_bits + 1)
     prog_decl = prog_ports = prog_init = prog_step = ready_to_stream = ""
     if generic:
         sel_w, addr_w, data_w = _prog_widths(params)
@@ -527,7 +527,7 @@ def _run_chunk(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: Til
         raise ProtocolViolation(f"{backend} simulation: the array emulator flagged a protocol violation: "
                                 f"{', '.join(broken)}")
     conv = int(conv_hex, 16)
-    conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.hw.full_resolution + 1)]
+    conversions = [(conv >> (COUNTER_WIDTH * b)) & ((1 << COUNTER_WIDTH) - 1) for b in range(cfg.hw.adc_bits + 1)]
     counters = {"cycles": int(cycles), "conversions": conversions,
                 **{name: int(value) for name, value in zip(EVENTS, events, strict=True)}}
     return SimRun(np.asarray(ys, np.int64).reshape(len(x), per)[:, :n], [int(c) for c in np.diff([0] + marks)], counters,

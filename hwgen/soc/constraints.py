@@ -79,7 +79,8 @@ def sdc_text(params: TileParams, *, bus: str | None = None, clock_mhz: float = 1
     lines += [f"set_input_delay -clock clk {host:.3f} [get_ports {{{ins}}}]",
               f"set_output_delay -clock clk {host:.3f} [get_ports {{{outs}}}]"]
     if controller_only:
-        to_macro = ("bus__*section bus__*drive bus__*pch bus__*wl_en bus__*sh bus__*wr_en bus__*wr_addr bus__*wr_data "
+        to_macro = ("bus__*section bus__*drive " + ("bus__*drive_neg " if params.bipolar else "") +
+                    "bus__*pch bus__*wl_en bus__*sh bus__*wr_en bus__*wr_addr bus__*wr_data "
                     "bus__*adc__*__start bus__*adc__*__res bus__*adc__*__ref bus__*adc__*__col")
         lines += ["# Macro side: every output to the macro leaves a flip-flop (docs/design.md section 6).",
                   f"set_output_delay -clock clk -max {macro.setup_ns:.3f} [get_ports {{{to_macro}}}]",

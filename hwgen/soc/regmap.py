@@ -166,10 +166,11 @@ class RegisterMap:
 
 def counter_names(params: TileParams) -> list[tuple[str, str, int | None]]:
     """(register stem, CounterSignature member, index) of every counter the register map snapshots: the busy
-    cycles, the conversions at each resolution 1..full resolution, and the `EVENTS`, each two registers
+    cycles, the conversions at each resolution 1..full resolution (with the bipolar drive 1..full resolution
+    + 1, the sign bit included), and the `EVENTS`, each two registers
     `<stem>_LO` (bits 31..0) and `<stem>_HI` (bits 47..32)."""
     return ([("CYCLES", "cycles", None)] +
-            [(f"CONV{b}", "conversions", b) for b in range(1, params.hw.full_resolution + 1)] +
+            [(f"CONV{b}", "conversions", b) for b in range(1, params.conv_bits + 1)] +
             [(name.upper(), name, None) for name in EVENTS])
 
 
@@ -178,7 +179,7 @@ _COUNTER_DOCS = {
               "first input are not counted)",
     "planes": "activations issued: (section, drive step) pairs", "sections": "sections walked (empty ones included)",
     "precharges": "precharge pulses (pch)", "wordlines": "wordline pulses (wl_en)", "holds": "sample-and-hold strobes (sh)",
-    "rows_high": "rows driven high, summed over the activations", "code_sum": "the captured ADC codes' sum",
+    "rows_high": "rows driven high, summed over the activations", "code_sum": "the captured ADC codes' sum (bipolar: of their magnitudes)",
     "shift_adds": "shift-adds (one a conversion)", "row_reads": "row-index words read by the gather",
     "column_reads": "column words read by the gather", "flushes": "accumulator flushes (one a section that issues)",
     "input_beats": "input stream beats taken", "output_beats": "output stream beats taken",

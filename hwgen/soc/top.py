@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 from mapper.plan import LayerPlan
 
 from ..controller import Controller
-from ..interface import ARRAY_WIDE, ERRORS, PROG_SELECT, bank_buses, bus_member
+from ..interface import ERRORS, PROG_SELECT, array_wide, bank_buses, bus_member
 from ..params import TileParams
 from ..tile import Tile
 from .axis import AxisToStream, StreamToAxis, axis_members
@@ -74,7 +74,7 @@ class SocTile(wiring.Component):
             # The chip's wrapper: the controller, its array interface the module's ports (`bus__*`).
             m.submodules.tile = tile = Controller(p, self.plan)
             for c, a in zip(bank_buses(tile.bus, p), bank_buses(self.bus, p), strict=True):
-                m.d.comb += [getattr(a, n).eq(getattr(c, n)) for n in ARRAY_WIDE]
+                m.d.comb += [getattr(a, n).eq(getattr(c, n)) for n in array_wide(c)]
                 for ci, ai in zip(c.adc, a.adc, strict=True):
                     m.d.comb += [ai.start.eq(ci.start), ai.res.eq(ci.res), ai.ref.eq(ci.ref), ai.col.eq(ci.col),
                                  ci.done.eq(ai.done), ci.code.eq(ai.code)]

@@ -8,8 +8,8 @@
   low-order magnitude bits, where in two's complement it sets every high-order bit: real activations,
   mostly small, leave the high steps of both passes nearly empty. Inputs lie in -(2**(A-1)-1)..2**(A-1)-1.
 - `bipolar`: one pass of A-1 magnitude steps whose rows are driven +1, 0 or -1 by the input's sign (weights
-  2**t); the column sum is signed and its conversion needs one bit more (`sign_bits`). The mapper, the
-  event model and the golden model take it; the RTL does not build it yet (`BUILT`).
+  2**t); the column sum is signed and its conversion needs one bit more (`sign_bits`).
+The controller's RTL builds all three (`BUILT`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from ..common import SwsError
 __all__ = ["ENCODINGS", "BUILT", "step_count", "step_weights", "drive_steps", "input_range", "sign_bits"]
 
 ENCODINGS = ("twos", "signmag", "bipolar")
-#: The encodings the controller's RTL builds (hwgen): bipolar is the mapper's and the golden model's only.
-BUILT = ("twos", "signmag")
+#: The encodings the controller's RTL builds (hwgen): every one.
+BUILT = ("twos", "signmag", "bipolar")
 
 
 def sign_bits(encoding: str) -> int:

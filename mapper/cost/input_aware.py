@@ -264,11 +264,12 @@ def load_layer_inputs(path: str, layers) -> dict:
 
 
 def input_aware_report(lm: LayerMap, x, dense_energy_pj: float) -> dict:
-    """The report block of a layer given its actual inputs: per encoding (sign-magnitude only when every
-    input fits its symmetric range), weight-only and input-aware cost per vector and the reductions."""
+    """The report block of a layer given its actual inputs: per encoding (sign-magnitude and bipolar only when
+    every input fits their symmetric range), weight-only and input-aware cost per vector and the reductions."""
     x = np.asarray(x, np.int64)
     top = 2 ** (lm.cfg.hw.input_bits - 1) - 1
-    encodings = ["twos"] + (["signmag"] if lm.cfg.hw.input_signed and x.min(initial=0) >= -top else [])
+    symmetric = lm.cfg.hw.input_signed and x.min(initial=0) >= -top
+    encodings = ["twos"] + (["signmag", "bipolar"] if symmetric else [])
     base = weight_only_cost(lm, "twos")["energy_pj"]
     out = {"vectors": int(len(x))}
     member = section_membership(lm)

@@ -65,8 +65,8 @@ class Candidate:
 
 def default_space(cfg: ArrayConfig, with_inputs: bool) -> dict:
     """Every G from 1 up to the slots of a crossbar (C // (2 Bm)), every ordering, plain sections, two's
-    complement and (with inputs) sign-magnitude drives (the encodings the RTL builds; the bipolar drive only
-    through --search), input-aware resolution only with inputs, one wordline per crossbar or one per slot.
+    complement and (with inputs) the sign-magnitude and bipolar drives (every encoding the RTL builds,
+    `mapper.config.BUILT`), input-aware resolution only with inputs, one wordline per crossbar or one per slot.
     The configuration's own value of each field comes first (ties go to it)."""
     slots = cfg.hw.cols // (2 * cfg.hw.weight_bits)
     space = {"group": tuple(range(1, slots + 1)), "ordering": ("sorted", "natural", "signed", "gray"),
@@ -164,16 +164,22 @@ def rank_layer(layer: QuantLayer, cfg: ArrayConfig, objective: str, space: dict,
     """The candidate designs of the layer costed and ranked, best first (ties: lower macro energy, lower area,
     then the space's order), and the layer maps by (group, ordering, sectioning) for the caller to reuse.
 
-    Every weight-only design of the space is costed. Input-aware designs (their events depend on the inputs x)
+    With inputs, a drive whose input range does not hold them (sign-magnitude and bipolar: no -2**(A-1)) is
+    left out. Every weight-only design of the space is costed. Input-aware designs (their events depend on the inputs x)
     are costed on the `shortlist` maps whose weight-only designs score best (each map's best; a map with
     none in the space is scored by its weight-only two's-complement design), on at most RANK_VECTORS of the
     inputs (evenly spaced); `shortlist` None costs them on every map ("default": SHORTLIST)."""
     shortlist = SHORTLIST if shortlist == "default" else shortlist
     if objective not in OBJECTIVES:
         raise SwsError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    configs = candidate_configs(cfg, space)
+    if x is not None and np.size(x):
+        # A drive that cannot take the layer's inputs is no candidate: sign-magnitude and bipolar have no
+        # -2**(A-1) (`HardwareConfig.input_min`).
+        lo, hi = int(np.min(x)), int(np.max(x))
+        configs = [c for c in configs if c.hw.input_min <= lo and hi <= c.hw.input_max]
     if x is not None and len(x) > RANK_VECTORS:
         x = np.asarray(x)[np.unique(np.linspace(0, len(x) - 1, RANK_VECTORS).round().astype(np.int64))]
-    configs = candidate_configs(cfg, space)
     if not configs:
         raise SwsError(f"layer {layer.name}: no valid design in the search space")
     need_cycles = objective in ("latency", "edp")

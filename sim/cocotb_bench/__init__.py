@@ -114,7 +114,7 @@ def bench_data(lp, params: TileParams, *, generic: bool, bus: str, vectors: int 
         "top": "sws_soc", "bus": bus, "plan": None, "layer": lp.name, "seed": seed,
         "beat": params.beat, "k": lp.shape[0], "n": lp.shape[1], "input_bits": params.hw.input_bits,
         "acc_width": params.acc_width, "in_bytes": element_bytes(params.hw.input_bits),
-        "out_bytes": element_bytes(params.acc_width), "full_resolution": params.hw.full_resolution,
+        "out_bytes": element_bytes(params.acc_width), "full_resolution": params.hw.full_resolution, "conv_bits": params.conv_bits,
         "banks": params.hw.banks, "generic": generic, "prog": prog, "layer_word": layer_word,
         "layer_select": PROG_SELECT["layer"], "timing": dataclasses.asdict(params.timing),
         "counter_registers": [list(c) for c in counter_names(params)],

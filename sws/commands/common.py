@@ -60,8 +60,9 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                         f"section's row drive charges only its segment's columns (default "
                         f"{DEFAULT.hw.wordline_slots}: one wordline spans the crossbar, as in ISAAC)")
     g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=None,
-                   help=f"row drive of the inputs: twos (two's complement, A steps) or signmag (sign-magnitude, "
-                        f"2 (A-1) steps, inputs in -(2^(A-1)-1)..2^(A-1)-1) (default {DEFAULT.hw.input_encoding})")
+                   help=f"row drive of the inputs: twos (two's complement, A steps), signmag (sign-magnitude, "
+                        f"2 (A-1) steps) or bipolar (A-1 steps, rows driven +1/0/-1, conversions one bit wider); "
+                        f"signmag and bipolar take inputs in -(2^(A-1)-1)..2^(A-1)-1 (default {DEFAULT.hw.input_encoding})")
     aware = g.add_mutually_exclusive_group()
     aware.add_argument("--input-aware", dest="input_aware", action="store_const", const=True, default=None,
                        help="input-aware ADC resolution: convert each column at min(res, bitlen(q)) bits, q the "
@@ -159,7 +160,7 @@ def add_drive_args(p) -> None:
     """Run a plan on other drive hardware than its own (`LayerPlan.on_hardware`)."""
     g = p.add_argument_group("drive hardware (default: the plan's)")
     g.add_argument("--input-encoding", choices=INPUT_ENCODINGS, default=None,
-                   help="row drive of the inputs: twos or signmag (sign-magnitude)")
+                   help="row drive of the inputs: twos, signmag (sign-magnitude) or bipolar (rows driven +1/0/-1)")
     aware = g.add_mutually_exclusive_group()
     aware.add_argument("--input-aware", dest="input_aware", action="store_const", const=True, default=None,
                        help="input-aware ADC resolution and step skipping")

@@ -29,14 +29,14 @@ def add_parser(sub):
     p.add_argument("--inputs", metavar="X.npy|X.npz",
                    help="actual input vectors (one layer: .npy (V, K); else .npz, one array per layer name): "
                         "the report adds the input-aware ADC energy, conversions and cycles of those layers, for "
-                        "two's-complement and sign-magnitude drives")
+                        "two's-complement, sign-magnitude and bipolar drives")
     add_config_args(p)
     add_weight_args(p)
     add_analog_args(p)
     p.add_argument("--objective", choices=OBJECTIVES, default="macro",
                    help="choose each layer's design, among G (1 up to a crossbar's slots), the ordering (sorted, "
                         "natural, signed, gray), plain sections, the input encoding and input-aware resolution "
-                        "(with --inputs: twos or signmag) and segmented wordlines (one wordline a crossbar or a "
+                        "(with --inputs: twos, signmag or bipolar) and segmented wordlines (one wordline a crossbar or a "
                         "slot), for the lowest ADC energy, whole-macro energy, cycles or "
                         "energy-delay product per vector (default %(default)s); the fields given on the command "
                         "line stay fixed; none: map every layer under the given configuration")
@@ -83,7 +83,7 @@ def run(args):
               f"{t['area_um2'] / 1e6:.3f} mm^2; {t['cycles_per_vector']} cycles per vector "
               f"({t['time_per_vector_ns'] / 1000:.2f} us at {report['models']['clock_hz'] / 1e9:g} GHz).")
         for row in report["layers"]:
-            for enc in ("twos", "signmag"):
+            for enc in ("twos", "signmag", "bipolar"):
                 ia = row.get("input_aware", {}).get(enc)
                 if ia:
                     print(f"{row['name']}: input-aware ({enc} drive, {row['input_aware']['vectors']} vectors): "

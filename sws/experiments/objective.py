@@ -19,15 +19,19 @@ __all__ = ["STEPS", "SPARSITIES", "CHOICE", "study", "study_markdown", "headline
 SPARSITIES = (0.0, 0.3, 0.5, 0.9)
 
 
-BIPOLAR = "input_encoding=twos,signmag,bipolar"
+#: The two drives built before the bipolar drive: the steps before it search these only.
+TWO_DRIVES = "input_encoding=twos,signmag"
+#: The step that adds encoding and input-aware resolution (two's complement and sign-magnitude drives).
+ENCODING = "+ encoding (twos, signmag) and input-aware resolution"
 #: The step whose designs are the objective's choice over its whole default space (what `sws map --inputs`
-#: chooses).
-CHOICE = "+ encoding and input-aware resolution (the objective's choice)"
+#: chooses: every drive the RTL builds, the bipolar drive included).
+CHOICE = "+ the bipolar drive (the objective's choice)"
 
 
 def _steps(cfg: ArrayConfig, bipolar: bool = False) -> list[tuple[str, dict]]:
     """(label, map_layers options) of each step; each adds one thing to the one before (but `published`);
-    `bipolar`: two more, the objectives with the bipolar drive (which the RTL does not build) in the space."""
+    `bipolar`: two more, the objectives over their whole default space, the bipolar drive included (CHOICE and
+    the ADC objective)."""
     wide = dense_group(cfg)
     plain = dict(wordline_slots=0, input_aware=False, input_encoding="twos", sectioning="plain")
     return [
@@ -38,11 +42,10 @@ def _steps(cfg: ArrayConfig, bipolar: bool = False) -> list[tuple[str, dict]]:
         ("+ G and ordering per layer", {"objective": "macro", "fixed": dict(plain)}),
         ("+ segmented wordlines", {"objective": "macro", "fixed": {k: v for k, v in plain.items()
                                                                   if k != "wordline_slots"}}),
-        (CHOICE, {"objective": "macro", "inputs": True}),
-        ("objective adc (lowest ADC energy)", {"objective": "adc", "inputs": True}),
-    ] + ([("+ the bipolar drive (no RTL yet)", {"objective": "macro", "inputs": True, "search": BIPOLAR}),
-          ("objective adc with the bipolar drive (no RTL yet)", {"objective": "adc", "inputs": True,
-                                                                 "search": BIPOLAR})] if bipolar else [])
+        (ENCODING, {"objective": "macro", "inputs": True, "search": TWO_DRIVES}),
+        ("objective adc, twos and signmag", {"objective": "adc", "inputs": True, "search": TWO_DRIVES}),
+    ] + ([(CHOICE, {"objective": "macro", "inputs": True}),
+          ("objective adc (lowest ADC energy)", {"objective": "adc", "inputs": True})] if bipolar else [])
 
 
 STEPS = [label for label, _ in _steps(ArrayConfig(), bipolar=True)]
@@ -124,13 +127,22 @@ def _ranked(layers: list, which: str, key: str) -> float:
     return float(sum((l[which] or l["choice"])[key] for l in layers))
 
 
-def headline(result: dict, step: str = CHOICE) -> list[dict]:
+def _choice_step(result: dict, step: str | None) -> str:
+    """`step`, or CHOICE when the study has it (else, a study without the bipolar steps, ENCODING)."""
+    if step is not None:
+        return step
+    return CHOICE if any(r["step"] == CHOICE for r in result["rows"]) else ENCODING
+
+
+def headline(result: dict, step: str | None = None) -> list[dict]:
     """Per sparsity, the issue's headline figures per token (pJ, ADC and whole macro): the dense design, natural
-    order (adaptive per-column resolution), SWS as published (G = 1) and the objective's choice (`step`),
+    order (adaptive per-column resolution), SWS as published (G = 1) and the objective's choice (`step`,
+    default CHOICE),
     each with its reduction against dense; and the choice and its runner-up per layer as the objective
     ranked them (input-aware designs on at most mapper.cost.objective.RANK_VECTORS tokens of each layer,
     weight-only ones on any: the choice's total there can differ from its total over every token)."""
     out = []
+    step = _choice_step(result, step)
     for s in result["sparsities"]:
         rows = {r["step"]: r for r in result["rows"] if r["sparsity"] == s}
         natural = next(r for label, r in rows.items() if label.startswith("natural order"))
@@ -153,7 +165,7 @@ def headline(result: dict, step: str = CHOICE) -> list[dict]:
     return out
 
 
-def headline_markdown(result: dict, step: str = CHOICE) -> str:
+def headline_markdown(result: dict, step: str | None = None) -> str:
     """The headline figures (`headline`) as one table per sparsity, in uJ per token."""
     names = (("dense", "dense (natural order, G = C / 2Bm, full resolution)"),
              ("natural", "natural order, per-column resolution"),
@@ -198,7 +210,7 @@ def plot_study(result: dict, path: str) -> str:
     return path
 
 
-def plot_headline(result: dict, path: str, step: str = CHOICE) -> str:
+def plot_headline(result: dict, path: str, step: str | None = None) -> str:
     """The headline designs' whole-macro energy per token (uJ) at each sparsity, the ADC's part hatched."""
     import matplotlib
     matplotlib.use("Agg")

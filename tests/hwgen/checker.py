@@ -248,7 +248,7 @@ def run_checked(lp: LayerPlan, x: np.ndarray, *, seed: int = 0, p_bubble: float 
         elements = [e for raw in got for e in unpack_beat(raw, beat, params.acc_width)]
         result["outputs"] = np.array(elements, np.int64).reshape(v_count, n_beats * beat)[:, :n]
         result["extra"] = extra
-        result["counters"] = await read_counters(ctx, dut.counters, lp.cfg.hw.full_resolution)
+        result["counters"] = await read_counters(ctx, dut.counters, lp.cfg.hw.adc_bits)
         if ctx.get(dut.status.error):
             raise ProtocolError(f"the controller reported errors: {', '.join(error_names(ctx.get(dut.status.errors)))}")
 

@@ -16,9 +16,9 @@ from hwgen.tile import Tile
 from mapper.schedule import MacroTiming
 from sim.amaranth_sim import read_counters
 from sim.golden import predict
-from tests.sim.cases import encoding_cases, mux_cases, rtl_cases
+from tests.sim.cases import bipolar_cases, encoding_cases, mux_cases, rtl_cases
 
-CASES = {c.name: c for c in rtl_cases() + encoding_cases() + mux_cases()}
+CASES = {c.name: c for c in rtl_cases() + encoding_cases() + mux_cases() + bipolar_cases()}
 #: Every phase visible on the bus: an activation is a pch pulse, then wl_en, settle, sh.
 PHASES = MacroTiming(precharge=1, wordline=1, settle=1, sample=1)
 
@@ -28,7 +28,9 @@ def _run(case, params, x, *, clear_after=None):
     (the counters read through the snapshot at the end, the monitor's counts). `clear_after`: clear the
     counters after that many vectors (and the monitor's counts with them)."""
     dut = Tile(params, case.lp)
-    fr = params.hw.full_resolution
+    fr = params.hw.adc_bits              # the widest conversion (the bipolar drive's sign bit included)
+    bipolar = params.hw.input_encoding == "bipolar"
+    cw = params.code_width
     seen = {"conversions": [0] * (fr + 1), "precharges": 0, "wordlines": 0, "holds": 0, "rows_high": 0,
             "code_sum": 0, "shift_adds": 0, "input_beats": 0, "output_beats": 0}
     got = {}
@@ -55,7 +57,8 @@ def _run(case, params, x, *, clear_after=None):
                         seen["conversions"][res] += 1
                         seen["shift_adds"] += 1
                     if done and not (hand and lane_was[i][1]):
-                        seen["code_sum"] += code
+                        # a bipolar code is two's complement: the counter adds up its magnitude
+                        seen["code_sum"] += abs(code - (code >> (cw - 1) << cw)) if bipolar else code
                     lane_was[i] = [start, done]
         return watch
 
@@ -116,10 +119,31 @@ def test_the_counters_of_a_one_section_layer_are_the_hand_count():
     assert ones > 0
 
 
+def test_the_bipolar_counters_of_a_one_section_layer_are_the_hand_count():
+    """single_weight on bipolar hardware: one row (input 7), seven 1-bit columns holding a 1 on it (weight
+    -127), 3 ADCs, 8-bit inputs: A - 1 = 7 steps, step t driving the row +1 or -1 when bit t of |x[7]| is
+    set. Per vector: 7 planes of 3 batches; 7 conversions a plane at 1 + 1 = 2 bits (the sign bit): 49;
+    the rows driven are popcount(|x[7]|), each a code of +-1 in each of the 7 columns: code_sum (of the
+    codes' magnitudes) 7 * popcount; outputs -127 * x[7]."""
+    base = CASES["single_weight_bipolar"]
+    params = TileParams.from_plan(base.lp, timing=PHASES)
+    got, _ = _run(base, params, base.x)
+    ones = sum(bin(abs(int(v[7]))).count("1") for v in base.x)
+    v = len(base.x)
+    want = {"sections": v, "planes": 7 * v, "precharges": 7 * v, "wordlines": 7 * v, "holds": 7 * v,
+            "rows_high": ones, "code_sum": 7 * ones, "shift_adds": 49 * v, "row_reads": v, "column_reads": 7 * v,
+            "flushes": v, "input_beats": 13 * v, "output_beats": 2 * v}
+    assert {k: got["end"][k] for k in want} == want
+    assert got["end"]["conversions"] == [0, 0, 49 * v, 0, 0, 0] and ones > 0
+    assert params.hw.full_resolution == 4 and params.hw.adc_bits == 5
+
+
 @pytest.mark.parametrize("name, timing", [
     ("r8_k_not_multiple", PHASES), ("group2_partial", MacroTiming(precharge=2, wordline=1, settle=1)),
     ("r8_k_not_multiple_signmag_aware", PHASES), ("mux4_balanced", PHASES),
     ("a4_signed", dataclasses.replace(PHASES, sync=2)), ("capped_lossy", PHASES),
+    ("r8_k_not_multiple_bipolar_aware", PHASES), ("capped_lossy_bipolar", PHASES),
+    ("group2_partial_bipolar", dataclasses.replace(PHASES, sync=1)),
 ])
 def test_the_counters_equal_a_brute_force_count_over_the_bus_and_the_golden_model(name, timing):
     """A monitor on the array interface counts the activations (pch pulses) and the rows each drives, the
@@ -155,6 +179,17 @@ class _Case:
     @property
     def x(self):
         return self.base.x
+
+
+def test_bipolar_banks_and_beats_count_every_bank():
+    case = CASES["group2_partial_bipolar_aware"]
+    lp = case.lp.on_hardware(banks=2, beat=4, double_buffer=True)
+    params = TileParams.from_plan(lp, timing=PHASES)
+    got, seen = _run(_Case(lp, case), params, case.x)
+    for key, value in seen.items():
+        assert got["end"][key] == value, key
+    want = predict(lp, case.x, params).counters()
+    assert {k: got["end"][k] for k in ("conversions", *EVENTS)} == {k: want[k] for k in ("conversions", *EVENTS)}
 
 
 def test_clear_zeroes_the_totals_and_snapshot_reads_them_at_once():

@@ -287,42 +287,55 @@ def test_run_tile_fails_on_a_violation():
         run_tile(case.lp, case.x, extra_latency=2)
 
 
+@pytest.mark.parametrize("encoding", ["twos", "bipolar"])
 @pytest.mark.parametrize("timing", [MacroTiming(), MacroTiming(precharge=1, wordline=1, settle=1, sample=1)],
                          ids=["no_phases", "phases"])
-def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_correct_vector(timing):
+def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_correct_vector(timing, encoding):
     """A generic tile programmed through `prog` (its cells over the array interface's write port), then
     raw-code requests: each code is min(popcount(column & drive), 2**res - 1) from the plan's cells (by
-    hand, numpy); then a vector computes x @ W: the test conversions were not accumulated (they are
+    hand, numpy; bipolar: the rows of `drive_neg` count -1, the code is two's complement and saturates at
+    +-(2**(res-1) - 1)); then a vector computes x @ W: the test conversions were not accumulated (they are
     counted in `conversions`, by resolution)."""
     from hwgen.program import program_writes
     from hwgen.tile import Tile
 
     case = CASES["r8_k_not_multiple"]
-    lp, cfg = case.lp, case.lp.cfg
+    lp, cfg = case.lp.on_hardware(input_encoding=encoding), case.lp.cfg.replace(input_encoding=encoding)
+    bipolar = encoding == "bipolar"
+    x = np.clip(case.x, cfg.hw.input_min, cfg.hw.input_max)      # the bipolar drive has no -2**(A-1)
     params = TileParams.from_plan(lp, timing=timing)
     dut = Tile(params, test_port=True)
     rng = np.random.default_rng(7)
     requests = [(int(rng.integers(lp.n_sections)), int(rng.integers(cfg.hw.slot_cols)), int(rng.integers(1 << cfg.hw.rows)),
-                 int(rng.integers(1, cfg.hw.full_resolution + 1)), int(rng.integers(cfg.hw.n_adc))) for _ in range(12)]
-    requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.hw.rows) - 1, cfg.hw.full_resolution, 0))
+                 int(rng.integers(1, cfg.hw.adc_bits + 1)), int(rng.integers(cfg.hw.n_adc)),
+                 int(rng.integers(1 << cfg.hw.rows)) if bipolar else 0) for _ in range(16)]
+    requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.hw.rows) - 1, cfg.hw.adc_bits, 0, 0))
+    fullest = int(lp.cells[0].sum(axis=0).argmax())       # saturated: a 1-bit range (bipolar: sign and 1 bit)
+    assert lp.cells[0, :, fullest].sum() >= 2
+    requests.append((0, fullest, (1 << cfg.hw.rows) - 1, 1 + cfg.hw.sign_bits, 2, 0))
+    if bipolar:     # every row driven -1
+        requests.append((0, int(lp.columns["slot_col"][0]), (1 << cfg.hw.rows) - 1, cfg.hw.adc_bits, 1,
+                         (1 << cfg.hw.rows) - 1))
     got = {"codes": []}
 
     async def bench(ctx):
         await program(ctx, dut.prog, program_writes(params, lp))
         await ctx.tick().until(dut.i.ready)
-        for section, col, drive, res, adc in requests:
+        for section, col, drive, res, adc, neg in requests:
             for name, value in (("section", section), ("col", col), ("drive", drive), ("res", res), ("adc", adc)):
                 ctx.set(getattr(dut.test, name), value)
+            if bipolar:
+                ctx.set(dut.test.drive_neg, neg)
             ctx.set(dut.test.en, 1)
             (code,) = await ctx.tick().sample(dut.test.code).until(dut.test.valid)
             got["codes"].append(code)
             ctx.set(dut.test.en, 0)
             await ctx.tick()
         ctx.set(dut.o.ready, 1)
-        for v in range(len(case.x)):
+        for v in range(len(x)):
             for kk in range(lp.shape[0]):
                 ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.payload, int(case.x[v, kk]))
+                ctx.set(dut.i.payload, int(x[v, kk]))
                 await ctx.tick().until(dut.i.ready)
             ctx.set(dut.i.valid, 0)
             out = []
@@ -331,23 +344,27 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
                 out.append(value)
             got.setdefault("outputs", []).append(out)
         await ctx.tick().repeat(4)
-        got["conversions"] = (await read_counters(ctx, dut.counters, cfg.hw.full_resolution))["conversions"]
+        got["conversions"] = (await read_counters(ctx, dut.counters, cfg.hw.adc_bits))["conversions"]
         got["violation"] = ctx.get(dut.violation)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    want_codes = []
-    for section, col, drive, res, _ in requests:
-        rows = np.array([(drive >> r) & 1 for r in range(cfg.hw.rows)])
+    want_codes, clipped = [], 0
+    for section, col, drive, res, _, neg in requests:
+        rows = np.array([((drive >> r) & 1) * (-1 if (neg >> r) & 1 else 1) for r in range(cfg.hw.rows)])
         count = int((lp.cells[section, :, col].astype(np.int64) * rows).sum())
-        want_codes.append(min(count, (1 << res) - 1))
+        top = (1 << (res - 1 if bipolar else res)) - 1
+        clipped += abs(count) > top
+        want_codes.append(max(-top, min(count, top)) % (1 << params.code_width))
     assert got["codes"] == want_codes
-    assert max(want_codes) > 0
-    want = predict(lp, case.x, params)
+    assert max(want_codes) > 0 and clipped > 0
+    if bipolar:     # negative codes
+        assert any(c >> (params.code_width - 1) for c in want_codes)
+    want = predict(lp, x, params)
     assert np.array_equal(np.array(got["outputs"]), want.outputs)
-    extra = np.bincount([r for *_, r, _ in requests], minlength=cfg.hw.full_resolution + 1)
+    extra = np.bincount([r for *_, r, _, _ in requests], minlength=cfg.hw.adc_bits + 1)
     assert got["conversions"] == [int(c) for c in np.asarray(want.conversions) + extra]
     assert got["violation"] == 0
 

@@ -69,6 +69,8 @@ def _run(lp, x, stall_seed):
                         "longest": [int(v) for v in p.longest]}
                 if cfg.hw.input_aware:
                     seen["counts"] = [int(q) for q in p.counts]
+                    if cfg.hw.input_encoding == "bipolar":
+                        seen["counts_neg"] = [int(q) for q in p.counts_neg]
                 take = rng.random() < 0.3
                 ctx.set(dut.next.ready, take)
                 if got and got[-1][1] is False:
@@ -120,11 +122,12 @@ def test_the_first_section_is_in_next_gather_steps_plus_7_cycles_after_the_last_
     assert first == 2 + steps + 5
 
 
-@pytest.mark.parametrize("encoding", ["twos", "signmag"])
+@pytest.mark.parametrize("encoding", ["twos", "signmag", "bipolar"])
 def test_input_aware_next_holds_each_steps_driven_rows(encoding):
     """The popcount of each drive step over the section's rows, by hand from the inputs: two's complement
     steps A-1 down to 0 (bit t set); sign-magnitude the positive inputs' magnitude bits A-2 down to 0, then
-    the negative inputs'."""
+    the negative inputs'; bipolar the rows driven +1 (positive inputs' magnitude bits A-2 down to 0) and,
+    apart, those driven -1 (the negative inputs')."""
     base = CASES["r8_k_not_multiple"]
     cfg = base.cfg.replace(input_encoding=encoding, input_aware=True)
     lp = base.lp.on_hardware(input_encoding=encoding, input_aware=True)
@@ -139,11 +142,18 @@ def test_input_aware_next_holds_each_steps_driven_rows(encoding):
         xs = [int(x[int(lp.row_index[rb + r])]) for r in range(rows)]
         if encoding == "twos":
             counts = [sum((v & ((1 << a) - 1)) >> t & 1 for v in xs) for t in range(a - 1, -1, -1)]
+        elif encoding == "bipolar":
+            counts = ([sum(v > 0 and v >> t & 1 for v in xs) for t in range(a - 2, -1, -1)],
+                      [sum(v < 0 and -v >> t & 1 for v in xs) for t in range(a - 2, -1, -1)])
         else:
             counts = [sum(v > 0 and v >> t & 1 for v in xs) for t in range(a - 2, -1, -1)] + \
                      [sum(v < 0 and -v >> t & 1 for v in xs) for t in range(a - 2, -1, -1)]
         want.append(counts)
-    assert [seen["counts"] for seen, _ in got] == want and any(max(c) > 1 for c in want)
+    if encoding == "bipolar":
+        assert [(seen["counts"], seen["counts_neg"]) for seen, _ in got] == want
+        assert any(max(c) > 1 for c, _ in want) and any(max(c) > 1 for _, c in want)
+    else:
+        assert [seen["counts"] for seen, _ in got] == want and any(max(c) > 1 for c in want)
 
 
 def test_a_plan_of_empty_sections_walks_them_all_and_fills_nothing():

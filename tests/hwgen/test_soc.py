@@ -324,6 +324,20 @@ def test_constraints_carry_the_clock_and_the_synchronizer_false_path():
         nextpnr_sdc_text(0)
 
 
+def test_a_bipolar_chip_wrapper_has_drive_neg_constrained_and_counts_every_conversion_width():
+    """On bipolar hardware (R = 16: full resolution 5, conversions of up to 6 bits) the controller-only
+    wrapper's Verilog has the `bus__drive_neg` port, its SDC constrains it with the other outputs to the
+    macro, and the register map snapshots the conversions at 1..6 bits."""
+    from hwgen.verilog import emit_verilog
+    hw = ArrayConfig(rows=16, cols=42, n_adc=3, input_encoding="bipolar", input_aware=True).hw
+    p = TileParams(hw, 12, 3, 8, 64, 64, 1)
+    assert "bus__*drive bus__*drive_neg bus__*pch" in sdc_text(p, controller_only=True)
+    assert "drive_neg" not in sdc_text(TileParams(_params().hw, 40, 6, 8, 64, 64, 1), controller_only=True)
+    assert [b for stem, member, b in counter_names(p) if member == "conversions"] == [1, 2, 3, 4, 5, 6]
+    text = emit_verilog(None, p, controller_only=True, bus="axil")
+    assert re.search(r"output \[15:0\] bus__drive_neg", text)
+
+
 # The whole wrapper, a generic tile programmed over the bus --------------------------------------------
 
 def _layer():

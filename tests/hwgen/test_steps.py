@@ -56,9 +56,19 @@ def test_weight_only_walk_issues_every_step_at_full_resolution():
     assert got == [[(i, 4) for i in range(6)]] * 2
 
 
+def test_bipolar_walk_bounds_each_step_one_bit_above_bitlen_and_weight_only_at_full_plus_one():
+    # R = 8: full resolution 4; the bipolar drive's conversions carry a sign bit. counts = q+ | q-.
+    p = _params(input_encoding="bipolar", input_aware=True)           # 3 steps
+    got = _walk(p, [[0, 5, 1], [0, 0, 0], [8, 0, 2]])
+    # by hand: bitlen(5) + 1 = 4, bitlen(1) + 1 = 2; bitlen(8) + 1 = 5, bitlen(2) + 1 = 3
+    assert got == [[(1, 4), (2, 2)], [], [(0, 5), (2, 3)]]
+    assert _walk(_params(input_encoding="bipolar"), [[0] * 3]) == [[(i, 5) for i in range(3)]]
+
+
 @pytest.mark.parametrize("encoding, shifts, negates", [
     ("twos", [3, 2, 1, 0], [True, False, False, False]),
     ("signmag", [2, 1, 0, 2, 1, 0], [False, False, False, True, True, True]),
+    ("bipolar", [2, 1, 0], [False, False, False]),
 ])
 def test_step_tables_give_each_issued_steps_weight(encoding, shifts, negates):
     p = _params(input_encoding=encoding)

@@ -13,8 +13,8 @@ from mapper.config import ArrayConfig
 from mapper.common import SwsError
 from sim.amaranth_sim import read_counters, run_tile
 from sim.golden import predict
-from tests.sim.cases import (ENCODINGS, Case, check, encoding_cases, inputs, mux_cases, rtl_cases, sparse_inputs,
-                             weights)
+from tests.sim.cases import (BIPOLAR, ENCODINGS, Case, bipolar_cases, check, encoding_cases, inputs, mux_cases,
+                             rtl_cases, sparse_inputs, weights)
 
 CASES = rtl_cases()
 
@@ -55,6 +55,68 @@ def test_one_generic_drive_netlist_serves_two_plans(suffix, fields):
     for case in (a, b):
         run = run_tile(case.lp, case.x, generic=limits)
         check(case, run, predict(case.lp, case.x, limits))
+
+
+@pytest.mark.parametrize("case", bipolar_cases(), ids=lambda c: c.name)
+def test_the_bipolar_drive_is_bit_exact_with_numpy_and_the_golden_model(case):
+    run = run_tile(case.lp, case.x, vcd=_vcd(case.name))
+    check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("suffix, fields", BIPOLAR, ids=[e[0] for e in BIPOLAR])
+def test_a_capped_bipolar_tile_saturates_at_both_ends_like_the_golden_model(suffix, fields):
+    """capped_lossy (cap 2) on bipolar hardware: some column's signed count, worked out here from the plan's
+    cells and the inputs' signs and magnitude bits, passes 2**res - 1 and some passes -(2**res - 1); the
+    tile's outputs are then not x @ W, and equal the golden model's."""
+    base = next(c for c in CASES if c.name == "capped_lossy")
+    cfg = base.cfg.replace(**fields)
+    x = np.concatenate([inputs(cfg, 40, 13), sparse_inputs(cfg, 40, 13)])
+    case = Case(f"capped_{suffix}", cfg, base.w, x)
+    lp, a = case.lp, cfg.hw.input_bits
+    high = low = False
+    for s in range(lp.n_sections):
+        rows, nact = int(lp.sections["rows"][s]), int(lp.sections["n_active"][s])
+        idx = lp.row_index[int(lp.sections["row_base"][s]):][:rows]
+        cs = slice(int(lp.sections["col_base"][s]), int(lp.sections["col_base"][s]) + nact)
+        for slot, res in zip(lp.columns["slot_col"][cs], lp.columns["res"][cs]):
+            cells = lp.cells[s, :rows, slot].astype(np.int64)
+            for t in range(a - 1):
+                count = ((np.abs(x[:, idx]) >> t & 1) * np.sign(x[:, idx])) @ cells
+                high |= bool((count > 2 ** int(res) - 1).any())
+                low |= bool((count < -(2 ** int(res) - 1)).any())
+    assert high and low
+    run = run_tile(case.lp, case.x)
+    assert not np.array_equal(run.outputs, case.x @ case.w)
+    check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("suffix, fields", BIPOLAR, ids=[e[0] for e in BIPOLAR])
+def test_one_generic_bipolar_netlist_serves_two_plans(suffix, fields):
+    cfg = ArrayConfig(rows=8, cols=28, n_adc=3, group=2, **fields)
+    a = Case("a", cfg, weights(20, 3, 0.5, 41), np.concatenate([inputs(cfg, 20, 41), sparse_inputs(cfg, 20, 41)]))
+    b = Case("b", cfg.replace(ordering="natural", policy="section"), weights(14, 4, 0.3, 42),
+             np.concatenate([inputs(cfg, 14, 42), sparse_inputs(cfg, 14, 42)]))
+    limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=2)
+    for case in (a, b):
+        run = run_tile(case.lp, case.x, generic=limits)
+        check(case, run, predict(case.lp, case.x, limits))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_bipolar_hardware_is_bit_exact(seed):
+    rng = np.random.default_rng(700 + seed)
+    rows = int(rng.choice([8, 16, 32]))
+    group = int(rng.choice([1, 2]))
+    cfg = ArrayConfig(rows=rows, cols=14 * group, group=group, n_adc=int(rng.choice([1, 3, 16])),
+                      ordering=str(rng.choice(["sorted", "natural", "signed", "gray"])),
+                      policy=str(rng.choice(["column", "section", "full"])), input_bits=int(rng.choice([2, 3, 4, 8])),
+                      input_encoding="bipolar", input_aware=bool(rng.random() < 0.5),
+                      cap=None if rng.random() < 0.6 else int(rng.integers(1, 4)))
+    k, n = int(rng.integers(1, 2 * rows + 3)), int(rng.integers(1, 4))
+    x = np.concatenate([inputs(cfg, k, seed, random_vectors=2), sparse_inputs(cfg, k, seed)])
+    case = Case(f"random_bipolar{seed}", cfg, weights(k, n, float(rng.choice([0.0, 0.5, 0.9])), seed), x)
+    run = run_tile(case.lp, case.x)
+    check(case, run, predict(case.lp, case.x))
 
 
 @pytest.mark.parametrize("seed", range(4))

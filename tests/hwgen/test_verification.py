@@ -20,14 +20,14 @@ from mapper.config import ArrayConfig
 from mapper.schedule import cycle_model
 from sim.golden import predict
 from tests.hwgen.checker import ProtocolError, run_checked
-from tests.sim.cases import Case, encoding_cases, inputs, rtl_cases, weights
+from tests.sim.cases import Case, bipolar_cases, encoding_cases, inputs, rtl_cases, weights
 from tests.support import need_tools
 
 CASES = rtl_cases()
 
 
 def _case(name):
-    return next(c for c in CASES if c.name == name)
+    return next(c for c in CASES + bipolar_cases() if c.name == name)
 
 
 def _exact_but_cycles(case, outputs, counters, want):
@@ -39,7 +39,9 @@ def _exact_but_cycles(case, outputs, counters, want):
     assert counters["sections"] == want.sections
 
 
-@pytest.mark.parametrize("case", CASES + [c for c in encoding_cases() if c.cfg.hw.input_aware][::3], ids=lambda c: c.name)
+@pytest.mark.parametrize("case", CASES + [c for c in encoding_cases() if c.cfg.hw.input_aware][::3]
+                         + [c for c in bipolar_cases() if c.name in ("r8_k_not_multiple_bipolar_aware",
+                                                                      "capped_lossy_bipolar")], ids=lambda c: c.name)
 def test_random_backpressure_and_bubbles_change_no_output_and_no_counter_but_the_stalled_cycles(case):
     """Every shared case, with both protocol checkers watching every cycle: outputs and conversion,
     plane and section counters exact; none lost or duplicated; `cycles` counts the busy span from a
@@ -109,7 +111,7 @@ def test_the_emulator_refuses_a_negative_extra_latency():
 
 
 @pytest.mark.parametrize("name", ["r16_k_below_r", "group2_partial", "r64_full_n1", "weights_pm127",
-                                  "a4_unsigned"])
+                                  "a4_unsigned", "group2_partial_bipolar_aware"])
 @pytest.mark.parametrize("extra", [1, 3])
 def test_a_late_adc_done_is_waited_for_outputs_and_conversions_stay_exact(name, extra):
     """With the handshake (a two-flop synchronized done) the controller waits for a late ADC."""

@@ -27,7 +27,8 @@ def _brute(layer, objective, x=None):
     """Every design of the default space, each costed by cost_layer (the report's path), best first."""
     out = []
     for g, order, wl in itertools.product((1, 2, 3, 4), ("sorted", "natural", "signed", "gray"), (0, 1)):
-        drives = [("twos", False)] + ([("twos", True), ("signmag", True)] if x is not None else [])
+        drives = [("twos", False)] + ([("twos", True), ("signmag", True), ("bipolar", False), ("bipolar", True)]
+                                      if x is not None else [])
         for enc, aware in drives:
             cfg = BASE.replace(group=g, ordering=order, wordline_slots=wl, input_encoding=enc, input_aware=aware)
             if wl and cfg.hw.wordline_segments == 1:
@@ -71,6 +72,10 @@ def test_input_aware_designs_are_offered_with_inputs_only_and_costed_on_them(mon
     assert not any(c.cfg.hw.input_aware for c in plain.ranking)
     [aware] = map_layers([layer], BASE, objective="macro", inputs={"w": x})
     assert any(c.cfg.hw.input_aware for c in aware.ranking)
+    # Every drive the RTL builds (mapper.config.BUILT) is in the space with inputs, the bipolar drive too.
+    assert {(c.cfg.hw.input_encoding, c.cfg.hw.input_aware) for c in aware.ranking} == {
+        ("twos", False), ("twos", True), ("signmag", True), ("bipolar", False), ("bipolar", True)}
+    assert {c.cfg.hw.input_encoding for c in plain.ranking} == {"twos"}
     assert aware.ranking[0].score == pytest.approx(_brute(layer, "macro", x)[0][0])
     assert aware.ranking[0].score <= plain.ranking[0].score
     if aware.map.cfg.hw.input_aware:
@@ -81,6 +86,17 @@ def test_input_aware_designs_are_offered_with_inputs_only_and_costed_on_them(mon
     maps = {(c.cfg.hw.group, c.cfg.mapping.ordering) for c in short.ranking if c.cfg.hw.input_aware}
     assert len(maps) == 2 and len(short.ranking) < len(aware.ranking)
     assert short.ranking[0].score >= aware.ranking[0].score
+
+
+def test_a_drive_that_cannot_take_the_inputs_is_no_candidate():
+    # One input of -128: sign-magnitude and bipolar (inputs -127..127) cannot drive it, whatever it saves.
+    layer = _layer(2, 0.5)
+    x = np.random.default_rng(3).integers(-127, 128, (10, 60)) // 16
+    [r] = map_layers([layer], BASE, objective="macro", inputs={"w": x})
+    assert r.map.cfg.hw.input_encoding != "twos"        # these inputs alone: a symmetric drive wins
+    x[4, 7] = -128
+    [r] = map_layers([layer], BASE, objective="macro", inputs={"w": x})
+    assert {c.cfg.hw.input_encoding for c in r.ranking} == {"twos"}
 
 
 def test_the_fields_given_stay_and_the_search_space_is_checked():

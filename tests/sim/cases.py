@@ -141,6 +141,34 @@ def encoding_cases() -> list[Case]:
     return out
 
 
+#: The bipolar drive (rows driven +1, 0 or -1, signed codes one bit wider), weight-only and input-aware.
+BIPOLAR = (("bipolar", {"input_encoding": "bipolar"}),
+           ("bipolar_aware", {"input_encoding": "bipolar", "input_aware": True}))
+
+
+def bipolar_cases() -> list[Case]:
+    """Signed cases of `rtl_cases` on bipolar drive hardware (K not a multiple of R, K below R, G = 2, A = 4,
+    a capped plan whose codes saturate at both ends, one weight, all zero, very sparse, natural order with
+    per-section resolution, R = 128), with their edge and random inputs and `sparse_inputs`; and an ADC-group
+    case."""
+    picks = ("r8_k_not_multiple", "r16_k_below_r", "group2_partial", "a4_signed", "capped_lossy", "single_weight",
+             "all_zero_sorted", "sparsity_095", "r32_natural_section", "r128_sparse")
+    out = []
+    for case in rtl_cases():
+        if case.name not in picks:
+            continue
+        for suffix, fields in BIPOLAR:
+            cfg = case.cfg.replace(**fields)
+            k = case.w.shape[0]
+            seed = 500 + len(out)
+            x = np.concatenate([inputs(cfg, k, seed), sparse_inputs(cfg, k, seed)])
+            out.append(Case(f"{case.name}_{suffix}", cfg, case.w, x))
+    mux = _case("mux5_balanced_bipolar_aware", 40, 2, 0.6, 8, rows=16, adc_mux=5, n_adc=3, placement="balanced",
+                input_encoding="bipolar", input_aware=True)
+    out.append(Case(mux.name, mux.cfg, mux.w, np.concatenate([mux.x, sparse_inputs(mux.cfg, 40, 8)])))
+    return out
+
+
 def check(case: Case, run, want):
     if case.lossless:
         assert np.array_equal(run.outputs, case.x @ case.w)

@@ -1,7 +1,7 @@
 """The cocotb testbench that `sws rtl --testbench` ships, run as a verification engineer would (its own
 run.py, in a fresh process, nothing of the project on its path), in Verilator and Icarus, on random plans:
-a baked tile with B = 1 and with B = 4 banks (W = 4 elements a beat, partial last beats), and a generic
-tile programmed over Wishbone. A tampered golden value must make it fail."""
+a baked tile with B = 1 and with B = 4 banks (W = 4 elements a beat, partial last beats), a generic
+tile programmed over Wishbone, and a baked tile on input-aware bipolar hardware. A tampered golden value must make it fail."""
 
 import json
 import os
@@ -46,6 +46,9 @@ CASES = {
                           "--n-adc", "2"], ["--generic", "--bus", "wishbone", "--vectors", "2", "--seed", "9"]),
     "baked-pipelined": (["synthetic:laplace:20x3:11", "--sparsity", "0.4", "--rows", "16", "--cols", "42",
                          "--n-adc", "3"], ["--bus", "wishbone-pipelined", "--vectors", "2", "--seed", "11"]),
+    # The bipolar drive: drive_neg and signed codes one bit wider, conversion counters up to 6 bits (R = 16).
+    "baked-bipolar": (["synthetic:laplace:40x3:13", "--sparsity", "0.6", "--rows", "16", "--cols", "42", "--n-adc",
+                       "3", "--input-encoding", "bipolar", "--input-aware"], ["--vectors", "3", "--seed", "13"]),
 }
 #: Each case in both simulators, but the pipelined Wishbone variant in Icarus only (the bus adapter differs).
 RUNS = [(c, s) for c in CASES for s in SIMS if c != "baked-pipelined" or s == "icarus"]

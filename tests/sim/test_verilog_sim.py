@@ -11,7 +11,7 @@ import pytest
 from hwgen.params import TileParams
 from sim.golden import predict
 from sim.verilog_sim import run_verilog
-from tests.sim.cases import Case, check, encoding_cases, inputs, mux_cases, rtl_cases, weights
+from tests.sim.cases import Case, bipolar_cases, check, encoding_cases, inputs, mux_cases, rtl_cases, weights
 from tests.support import need_tools
 
 CASES = rtl_cases()
@@ -47,6 +47,29 @@ def test_adc_groups_of_m_columns_are_bit_exact_in_verilog(backend, case):
     need(backend)
     run = run_verilog(case.lp, case.x, backend, say=lambda m: None)
     check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+@pytest.mark.parametrize("case", [c for c in bipolar_cases() if c.name in (
+    "r8_k_not_multiple_bipolar", "r8_k_not_multiple_bipolar_aware", "capped_lossy_bipolar_aware",
+    "mux5_balanced_bipolar_aware")], ids=lambda c: c.name)
+def test_the_bipolar_drive_is_bit_exact_in_verilog(backend, case):
+    need(backend)
+    run = run_verilog(case.lp, case.x, backend, say=lambda m: None)
+    check(case, run, predict(case.lp, case.x))
+
+
+@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+def test_one_generic_bipolar_build_serves_two_plans(backend):
+    need(backend)
+    from mapper.config import ArrayConfig
+    cfg = ArrayConfig(rows=16, cols=28, n_adc=3, input_encoding="bipolar", input_aware=True)
+    a = Case("plan_a", cfg, weights(30, 3, 0.5, 51), inputs(cfg, 30, 51, random_vectors=2))
+    b = Case("plan_b", cfg.replace(ordering="gray"), weights(22, 2, 0.8, 52), inputs(cfg, 22, 52))
+    limits = dataclasses.replace(TileParams.from_plan(a.lp), section_depth=8, row_depth=80, column_depth=60, k=32, n=4)
+    for case in (a, b):
+        run = run_verilog(case.lp, case.x, backend, generic=limits, say=lambda m: None)
+        check(case, run, predict(case.lp, case.x, limits))
 
 
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])

@@ -270,3 +270,60 @@ def test_sim_fails_where_the_reported_cycles_are_not_the_tiles(tmp_path, capsys)
     # elements a beat the inputs and outputs are not (the RTL counts beats).
     assert {"precharges", "wordline_pulses"} <= set(r["counted_by_hardware"])
     assert {"inputs", "outputs", "sample_holds", "row_drives"} <= set(r["predicted_by_golden_model"])
+
+
+def _small_inputs(path, seed=3):
+    # Small inputs of both signs, half of them zero (as activations are): the bipolar drive's case.
+    rng = np.random.default_rng(seed)
+    x = np.where(rng.random((6, 40)) < 0.5, 0, rng.integers(-7, 8, (6, 40)))
+    np.save(path, x)
+    return x
+
+
+def test_map_search_picks_the_bipolar_drive_that_rtl_builds_and_sim_runs_bit_exact(tmp_path, capsys):
+    """`sws map --inputs X --search 'input_encoding=twos,signmag,bipolar'` picks the input-aware bipolar
+    drive for small two-signed inputs; `sws rtl` writes its Verilog (the array interface's drive_neg), and
+    `sws sim` runs it: outputs x @ W, the golden model's counters, the counters' macro energy the mapper's
+    model of these inputs (exit 0), in Amaranth and in the fastest HDL simulator installed."""
+    x = _small_inputs(tmp_path / "x.npy")
+    plan = tmp_path / "p"
+    code, _, _ = run(capsys, "map", "synthetic:laplace:40x3:2", "--sparsity", "0.6", "--rows", "16", "--cols", "42",
+                     "--n-adc", "3", "--inputs", tmp_path / "x.npy", "--search", "input_encoding=twos,signmag,bipolar",
+                     "-o", plan, "-q")
+    assert code == 0
+    lp = load_plan(str(plan)).layers[0]
+    assert (lp.cfg.hw.input_encoding, lp.cfg.hw.input_aware) == ("bipolar", True)
+    assert run(capsys, "rtl", plan, "-o", tmp_path / "t.v")[0] == 0
+    verilog = (tmp_path / "t.v").read_text()
+    assert "bus__drive_neg" in verilog
+    want = predict(lp, x)
+    from sim.verilog_sim import available_backends
+    for backend in ["amaranth"] + available_backends()[-1:]:
+        code, out, err = run(capsys, "sim", plan, "--inputs", tmp_path / "x.npy", "--json", "--backend", backend)
+        r = json.loads(out)
+        assert code == 0 and r["match"] is True, (backend, err)
+        assert r["outputs"] == (x @ rebuild_weights(lp)).tolist() == want.outputs.tolist()
+        assert r["cycles_per_vector"] == want.vector_cycles
+        assert r["conversions_by_bits"] == want.conversions and len(want.conversions) == lp.cfg.hw.full_resolution + 2
+        assert r["macro_energy_pj"] == pytest.approx(r["model_macro_energy_pj"], rel=1e-12)
+
+
+def test_a_weight_only_bipolar_plan_simulates_to_its_report(tmp_path, capsys):
+    """A weight-only bipolar plan (`--search input_encoding=bipolar`, no inputs): `sws sim` checks the
+    counters' macro energy and the cycles against report.json (exit 0), and the ADC energy from the
+    counters is the report's."""
+    x = _small_inputs(tmp_path / "x.npy", seed=5)
+    plan = tmp_path / "p"
+    assert run(capsys, "map", "synthetic:laplace:40x3:2", "--sparsity", "0.6", "--rows", "16", "--cols", "42",
+               "--n-adc", "3", "--search", "input_encoding=bipolar", "-o", plan, "-q")[0] == 0
+    lp = load_plan(str(plan)).layers[0]
+    assert (lp.cfg.hw.input_encoding, lp.cfg.hw.input_aware) == ("bipolar", False)
+    code, out, err = run(capsys, "sim", plan, "--inputs", tmp_path / "x.npy", "--json", "--backend", "amaranth")
+    r = json.loads(out)
+    report = json.loads((plan / "report.json").read_text())["layers"][0]
+    assert code == 0 and r["match"] is True, err
+    assert r["outputs"] == (x @ rebuild_weights(lp)).tolist()
+    assert r["report_macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
+    assert r["macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
+    assert r["energy_pj"] / len(x) == pytest.approx(report["energy_pj"], rel=1e-12)
+    assert r["report_cycles"] == [report["latency_cycles"], report["cycles_per_vector"]]

@@ -70,11 +70,19 @@ def test_sws_map_with_inputs_adds_the_input_aware_figures(tmp_path, capsys):
     import json
     row = json.loads(capsys.readouterr().out)["layers"][0]
     ia = row["input_aware"]
-    assert ia["vectors"] == 4 and set(ia) == {"vectors", "twos", "signmag"}
+    assert ia["vectors"] == 4 and set(ia) == {"vectors", "twos", "signmag", "bipolar"}
     # Weight-only two's complement is the report's own energy; input-aware never costs more.
     assert ia["twos"]["weight_only_energy_pj"] == pytest.approx(row["energy_pj"])
     assert ia["twos"]["energy_pj"] <= row["energy_pj"]
     assert ia["signmag"]["reduction_vs_dense"] == pytest.approx(1 - ia["signmag"]["energy_pj"] / row["dense_energy_pj"])
+    # The bipolar figures are those of the golden model's conversions on this plan, on bipolar hardware.
+    from mapper.plan import load_plan
+    from sim.golden import predict
+    lp = load_plan(str(out)).layers[0]
+    for aware, key in ((False, "weight_only_energy_pj"), (True, "energy_pj")):
+        want = predict(lp.on_hardware(input_encoding="bipolar", input_aware=aware), x)
+        assert ia["bipolar"][key] == pytest.approx(want.energy_pj / len(x), rel=1e-9), key
+    assert ia["bipolar"]["energy_pj"] <= ia["bipolar"]["weight_only_energy_pj"]
 
 
 def test_inputs_that_do_not_fit_the_layer_are_refused_in_one_line(tmp_path, capsys):

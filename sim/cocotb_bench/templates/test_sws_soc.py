@@ -103,7 +103,7 @@ class Host:
         """CTRL.SNAPSHOT, then every counter (two 32-bit words each, the register map's *_LO and *_HI), named
         as the golden model's Prediction.counters(); and the wrapper's VECTORS."""
         await self.write("CTRL", 1)                                   # SNAPSHOT
-        out = {"conversions": [0] * (BENCH["full_resolution"] + 1)}
+        out = {"conversions": [0] * (BENCH["conv_bits"] + 1)}
         for stem, member, index in BENCH["counter_registers"]:
             value = await self.read(f"{stem}_LO") | await self.read(f"{stem}_HI") << 32
             if member == "conversions":
