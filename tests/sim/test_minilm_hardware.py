@@ -86,9 +86,10 @@ def test_l0_ffn_out_at_30_percent_spends_in_verilator_the_macro_energy_the_repor
     [result] = map_layers([QuantLayer(layer.layer, layer.w)], cfg, inputs={layer.layer: x}, objective="macro")
     row = report_dict([result], cfg, source="minilm", sparsity=0.3)["layers"][0]
     lp = build_layer_plan(result.map)
-    # The generic tile of the plan's sizes, its tables and cells written through the prog port: the same
-    # outputs, counters and cycles as the plan-baked tile (docs/design.md section 6), without baking 3421
-    # sections of cells into the Verilog's memory initializers (which alone took most of an hour).
+    # The generic tile of the plan's sizes, its tables and cells written through the prog port (outputs,
+    # counters and cycles depend on the hardware and the lanes, not on how the tables got there: the golden
+    # model below is the baked tile's), without baking 3421 sections of cells into the Verilog's memory
+    # initializers (which alone took most of an hour).
     run = run_verilog(lp, x, "verilator", generic=TileParams.from_plan(lp), say=lambda m: None)
     want = predict(lp, x)
     assert np.array_equal(run.outputs, x @ layer.w)
