@@ -47,10 +47,17 @@ def test_adc_groups_of_m_columns_are_bit_exact_and_cycle_exact(case):
 
 @pytest.mark.parametrize("suffix, fields", ENCODINGS, ids=[e[0] for e in ENCODINGS])
 def test_one_generic_drive_netlist_serves_two_plans(suffix, fields):
+    _one_generic_netlist_serves_two_plans(fields, 31)
+
+
+def _one_generic_netlist_serves_two_plans(fields: dict, seed: int):
+    """Two plans of other shapes, orderings and resolution policies (weights and inputs from `seed` and
+    `seed` + 1) on one generic netlist of the drive hardware `fields`."""
     cfg = ArrayConfig(rows=8, cols=28, n_adc=3, group=2, **fields)
-    a = Case("a", cfg, weights(20, 3, 0.5, 31), np.concatenate([inputs(cfg, 20, 31), sparse_inputs(cfg, 20, 31)]))
-    b = Case("b", cfg.replace(ordering="natural", policy="section"), weights(14, 4, 0.3, 32),
-             np.concatenate([inputs(cfg, 14, 32), sparse_inputs(cfg, 14, 32)]))
+    a = Case("a", cfg, weights(20, 3, 0.5, seed),
+             np.concatenate([inputs(cfg, 20, seed), sparse_inputs(cfg, 20, seed)]))
+    b = Case("b", cfg.replace(ordering="natural", policy="section"), weights(14, 4, 0.3, seed + 1),
+             np.concatenate([inputs(cfg, 14, seed + 1), sparse_inputs(cfg, 14, seed + 1)]))
     limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=2)
     for case in (a, b):
         run = run_tile(case.lp, case.x, generic=limits)
@@ -92,14 +99,7 @@ def test_a_capped_bipolar_tile_saturates_at_both_ends_like_the_golden_model(suff
 
 @pytest.mark.parametrize("suffix, fields", BIPOLAR, ids=[e[0] for e in BIPOLAR])
 def test_one_generic_bipolar_netlist_serves_two_plans(suffix, fields):
-    cfg = ArrayConfig(rows=8, cols=28, n_adc=3, group=2, **fields)
-    a = Case("a", cfg, weights(20, 3, 0.5, 41), np.concatenate([inputs(cfg, 20, 41), sparse_inputs(cfg, 20, 41)]))
-    b = Case("b", cfg.replace(ordering="natural", policy="section"), weights(14, 4, 0.3, 42),
-             np.concatenate([inputs(cfg, 14, 42), sparse_inputs(cfg, 14, 42)]))
-    limits = TileParams(cfg.hw, k=24, n=4, section_depth=8, row_depth=48, column_depth=96, lanes=2)
-    for case in (a, b):
-        run = run_tile(case.lp, case.x, generic=limits)
-        check(case, run, predict(case.lp, case.x, limits))
+    _one_generic_netlist_serves_two_plans(fields, 41)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -128,14 +128,20 @@ def encoding_cases() -> list[Case]:
     random inputs and `sparse_inputs`."""
     picks = ("r8_k_not_multiple", "r32_natural_section", "r128_sparse", "dense_reference", "group2_partial",
              "a4_signed", "capped_lossy", "single_weight", "all_zero_sorted", "sparsity_095")
+    return _drive_variants(picks, ENCODINGS, 0)
+
+
+def _drive_variants(picks: tuple, drives, seed0: int) -> list[Case]:
+    """Each case of `rtl_cases` named in `picks` under each (suffix, fields) of `drives`, with edge, random
+    and sparse inputs drawn from seed `seed0` + its index."""
     out = []
     for case in rtl_cases():
         if case.name not in picks:
             continue
-        for suffix, fields in ENCODINGS:
+        for suffix, fields in drives:
             cfg = case.cfg.replace(**fields)
             k = case.w.shape[0]
-            seed = len(out)
+            seed = seed0 + len(out)
             x = np.concatenate([inputs(cfg, k, seed), sparse_inputs(cfg, k, seed)])
             out.append(Case(f"{case.name}_{suffix}", cfg, case.w, x))
     return out
@@ -153,16 +159,7 @@ def bipolar_cases() -> list[Case]:
     case."""
     picks = ("r8_k_not_multiple", "r16_k_below_r", "group2_partial", "a4_signed", "capped_lossy", "single_weight",
              "all_zero_sorted", "sparsity_095", "r32_natural_section", "r128_sparse")
-    out = []
-    for case in rtl_cases():
-        if case.name not in picks:
-            continue
-        for suffix, fields in BIPOLAR:
-            cfg = case.cfg.replace(**fields)
-            k = case.w.shape[0]
-            seed = 500 + len(out)
-            x = np.concatenate([inputs(cfg, k, seed), sparse_inputs(cfg, k, seed)])
-            out.append(Case(f"{case.name}_{suffix}", cfg, case.w, x))
+    out = _drive_variants(picks, BIPOLAR, 500)
     mux = _case("mux5_balanced_bipolar_aware", 40, 2, 0.6, 8, rows=16, adc_mux=5, n_adc=3, placement="balanced",
                 input_encoding="bipolar", input_aware=True)
     out.append(Case(mux.name, mux.cfg, mux.w, np.concatenate([mux.x, sparse_inputs(mux.cfg, 40, 8)])))

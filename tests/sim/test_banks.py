@@ -170,8 +170,14 @@ def test_verilog_double_buffered_tile_equals_the_golden_model(backend):
 def test_banks_on_other_drive_hardware_follow_each_vectors_schedule(encoding, aware):
     # Input-aware RUN differs from vector to vector: each bank's schedule is its own sections' for that
     # vector, and the double-buffered overlap follows the vectors' RUN times.
+    _two_double_buffered_banks_are_bit_exact(beat=2, input_encoding=encoding, input_aware=aware)
+
+
+def _two_double_buffered_banks_are_bit_exact(**hardware):
+    """tests/sim/test_banks.py's 21 x 5 layer on two double-buffered banks of `hardware` (beat, drive),
+    three vectors in Amaranth: outputs x @ W, counters and per-vector cycles the golden model's."""
     from sim.amaranth_sim import run_tile
-    hw = dict(rows=8, cols=28, n_adc=3, banks=2, beat=2, double_buffer=True, input_encoding=encoding, input_aware=aware)
+    hw = dict(rows=8, cols=28, n_adc=3, banks=2, double_buffer=True, **hardware)
     cfg = ArrayConfig(**hw)
     w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
     lp = _plan(w, **hw)
@@ -184,14 +190,7 @@ def test_banks_on_other_drive_hardware_follow_each_vectors_schedule(encoding, aw
 def test_bipolar_banks_with_wide_double_buffered_beats_are_bit_exact(aware):
     # B = 2 banks, W = 4 elements a beat, double-buffered, on the bipolar drive: outputs x @ W, and the
     # golden model's counters and per-vector cycles.
-    from sim.amaranth_sim import run_tile
-    hw = dict(rows=8, cols=28, n_adc=3, banks=2, beat=4, double_buffer=True, input_encoding="bipolar", input_aware=aware)
-    cfg = ArrayConfig(**hw)
-    w = weights(21, 5, 0.5, 1, magnitude=cfg.hw.weight_max)
-    lp = _plan(w, **hw)
-    x = inputs(cfg, 21, 3, 2)
-    run = run_tile(lp, x)
-    assert (run.outputs == x @ w).all() and compare(predict(lp, x), run) == []
+    _two_double_buffered_banks_are_bit_exact(beat=4, input_encoding="bipolar", input_aware=aware)
 
 
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
