@@ -11,19 +11,10 @@ this module is the program (`sws`, `python -m sws`, `python -m sws.cli`), not wh
 
 from __future__ import annotations
 
-import _signal   # the C module CPython loaded at start: no import (signal imports enum, a window of its own)
 import os
 import sys
 
-_STARTUP_EXIT = {_signal.SIGINT: (130, b"sws: interrupted\n"), _signal.SIGTERM: (143, b"sws: terminated\n")}
-
-
-def _exit_at_start_up(signum, frame):
-    code, line = _STARTUP_EXIT[signum]
-    try:
-        os.write(2, line)
-    finally:
-        os._exit(code)
+from ._startup import install as _install_start_up_handlers
 
 
 def _is_the_program() -> bool:
@@ -33,9 +24,7 @@ def _is_the_program() -> bool:
 
 
 if _is_the_program():
-    for _sig in _STARTUP_EXIT:
-        if _signal.getsignal(_sig) != _signal.SIG_IGN:      # an ignored signal (nohup, a background job) stays so
-            _signal.signal(_sig, _exit_at_start_up)
+    _install_start_up_handlers()
 
 import signal  # noqa: E402
 
