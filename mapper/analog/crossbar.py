@@ -40,6 +40,7 @@ class AnalogRun:
     compensation: bool = True
     fine_bits: int = 0
     leak_correction: bool = False
+    redundancy: int = 1
 
     def __post_init__(self):
         t = self.drift_time_s
@@ -48,6 +49,9 @@ class AnalogRun:
         f = self.fine_bits
         if isinstance(f, bool) or not isinstance(f, int) or f < 0:
             raise SwsError(f"--fine-bits must be an integer >= 0, not {f!r}")
+        k = self.redundancy
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 64:
+            raise SwsError(f"--redundancy must be an integer in 1..64, not {k!r}")
 
     def describe(self) -> str:
         comp = "with" if self.compensation else "without"
@@ -56,6 +60,8 @@ class AnalogRun:
             text += f", one more ADC bit (half-count LSB) on the columns of the top {self.fine_bits} weight bits"
         if self.leak_correction:
             text += ", 0-cell leak subtracted per driven row"
+        if self.redundancy > 1:
+            text += f", {self.redundancy} cells per bit on parallel rows (ADC LSB {self.redundancy} on-cells)"
         return text
 
 
@@ -133,11 +139,14 @@ def program_chip(lm: LayerMap, run: AnalogRun, rng: np.random.Generator, cells=N
     off = ~bits.astype(bool) & valid[:, :, None]
     g = np.zeros(bits.shape, np.float32)
     prog_sum = read_sum = leak = 0.0
+    k = run.redundancy
     for mask, state in ((on, dev.on), (off, dev.off)):
         n = int(np.count_nonzero(mask))
         if n:
-            gp, gt = _draw_state(state, n, run, rng)
-            g[mask] = gt / dev.on.g_us
+            # k physical cells per bit, on k rows driven together: the column sums them and the ADC's LSB is k
+            # on-cells, so each bit reads as the mean of its k independently drawn cells.
+            gp, gt = _draw_state(state, n * k, run, rng)
+            g[mask] = (gt if k == 1 else gt.reshape(k, n).mean(axis=0, dtype=np.float32)) / dev.on.g_us
             prog_sum += float(gp.sum(dtype=np.float64))
             read_sum += float(gt.sum(dtype=np.float64))
             if state is dev.off:
@@ -211,8 +220,16 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
     res = lm.res.reshape(s_total, -1)
     read_on, read_off = dev.on.read_sigma_us / dev.on.g_us, dev.off.read_sigma_us / dev.on.g_us
     read = bool(read_on or read_off)
+    k = run.redundancy
+    if k > 1:   # the read noise of k cells summed, in an LSB of k on-cells
+        read_on, read_off = read_on / math.sqrt(k), read_off / math.sqrt(k)
     eps = dev.r_wire_ohm * dev.on.g_us * 1e-6
-    h = ir_weights(r) if eps else None
+    h = None
+    if eps:
+        # k copies of each row on adjacent physical rows k r .. k r + k - 1 of a k R-row bit line: in units of the
+        # LSB (k on-cells) the drop is k eps a sum_r x_r g_r h_k(r), h_k(r) the mean of h over the row's copies.
+        h = ir_weights(r * k).reshape(r, k).mean(axis=1, dtype=np.float32)
+        eps *= k
     y = np.zeros((n_out, v), np.float64)
     fine = fine_columns(cfg, run.fine_bits)[None, :, None] if run.fine_bits else None
     chunk = max(1, min((1 << 23) // (r * vp), (1 << 22) // (c * vp)))

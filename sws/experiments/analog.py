@@ -133,7 +133,8 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
     cos_u, ret_u = measure(reference)
     return {"source": "minilm", "output": "last_hidden_state", "method": method, "seeds": seeds,
             "device": run.device.to_dict(), "drift_time_s": run.drift_time_s, "compensation": run.compensation,
-            "fine_bits": run.fine_bits, "leak_correction": run.leak_correction, "analog": run.describe(),
+            "fine_bits": run.fine_bits, "leak_correction": run.leak_correction, "redundancy": run.redundancy,
+            "analog": run.describe(),
             "config": base.to_dict(), "tokens": int(mask[:ne].sum()), "paraphrase_pairs": len(para) // 2,
             "unpruned_retrieval": ret_u, "unpruned_cosine": cos_u, "retrieval": retrieval,
             "token_scale": "one input scale per layer over " + ("the evaluation and paraphrase tokens" if retrieval
@@ -212,6 +213,8 @@ def remedy_label(result: dict) -> str:
         parts.append(f"+1 ADC bit on top {result['fine_bits']} bits")
     if result.get("leak_correction"):
         parts.append("leak correction")
+    if result.get("redundancy", 1) > 1:
+        parts.append(f"{result['redundancy']} cells per bit")
     return ", ".join(parts) or "no remedy"
 
 

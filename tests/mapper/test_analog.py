@@ -274,3 +274,55 @@ def test_fine_bits_energy_is_the_next_resolution_minus_the_planned_one():
     table = energy_table(lm.cfg, 9)
     assert fine_energy_pj(lm, 7) == pytest.approx(table[8] - table[7])
     assert fine_energy_pj(lm, 6) == 0.0   # the top 6 weight bits hold no ones
+
+
+def test_redundant_cells_without_noise_reproduce_saturating_matvec_exactly():
+    w = _layer()
+    cfg = ArrayConfig(rows=16, cols=128)
+    lm = map_layer(QuantLayer("l", w), cfg)
+    x = np.random.default_rng(1).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (12, w.shape[0]))
+    expected = saturating_matvec(lm, x)
+    for k in (2, 5):
+        for device in (PRESETS["ideal"], PRESETS["pcm"].scaled(0.0)):
+            got = analog_matvec(lm, x, AnalogRun(device, 3600.0, fine_bits=7, leak_correction=True, redundancy=k), 3)
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_redundant_cells_read_as_the_mean_of_k_independent_cells():
+    # 4 cells per bit: each bit's conductance is the mean of 4 draws of sigma 2 uS at 10 uS, so its std
+    # relative to g_on is 0.2 / sqrt(4) = 0.1 (1 cell: 0.2).
+    lm, _ = _one_column(120)
+    dev = _device(on=CellState(10.0, prog_sigma_us=2.0))
+    ones = program_chip(lm, AnalogRun(dev, 0.0), np.random.default_rng(0)).bits.astype(bool)
+    for k, want in ((1, 0.2), (4, 0.1)):
+        g = np.concatenate([program_chip(lm, AnalogRun(dev, 0.0, redundancy=k), np.random.default_rng(s)).g[ones]
+                            for s in range(200)])
+        n = len(g)
+        assert n == 200 * 120
+        assert abs(g.mean() - 1) < _mean_bound(want, n)
+        assert abs(g.std() / want - 1) < NORMAL_Z / math.sqrt(2 * n)
+
+
+def test_read_noise_of_redundant_cells_is_divided_by_the_root_of_k():
+    lm, x = _one_column(100)
+    dev = _device(on=CellState(10.0, read_sigma_us=3.0))   # 3 LSB a conversion of 1 cell per bit (test above)
+    ys = np.concatenate([analog_matvec(lm, x, AnalogRun(dev, 0.0, redundancy=4), s)[:, 0] for s in range(3000)])
+    err = ys - 100
+    var = 9.0 / 4 + 1 / 12   # 400 cells' read noise summed (sqrt(400) 0.3 = 6 on-cells) in an LSB of 4 on-cells
+    n = len(err)
+    assert abs(err.mean()) < _mean_bound(math.sqrt(var), n)
+    assert abs(err.var() / var - 1) < NORMAL_Z * math.sqrt(2 / n)
+
+
+def test_ir_drop_of_redundant_cells_is_the_first_order_sum_of_the_k_times_longer_column():
+    rows, k = 32, 4
+    lm, x = _one_column(rows, rows)
+    r_wire = 0.8
+    dev = _device(on=CellState(25.0), r_wire_ohm=r_wire)
+    eps = r_wire * 25e-6
+    phys = rows * k   # every physical row driven, each holding an on-cell
+    drop = eps * sum(sum(phys - i for i in range(r + 1)) for r in range(phys))   # in on-cell currents
+    got = analog_matvec(lm, x, AnalogRun(dev, 0.0, redundancy=k), 0)[0, 0]
+    assert got == rows - round(drop / k)   # the ADC's LSB is k on-cells
+    assert round(drop / k) >= 2 and round(drop / k) != round(eps * sum(sum(rows - i for i in range(r + 1))
+                                                                       for r in range(rows)))
