@@ -326,3 +326,18 @@ def test_ir_drop_of_redundant_cells_is_the_first_order_sum_of_the_k_times_longer
     assert got == rows - round(drop / k)   # the ADC's LSB is k on-cells
     assert round(drop / k) >= 2 and round(drop / k) != round(eps * sum(sum(rows - i for i in range(r + 1))
                                                                        for r in range(rows)))
+
+
+def test_redundant_cells_multiply_the_cells_their_reads_and_row_drivers_only():
+    from mapper.analog import redundant_macro_cost
+    from mapper.cost import load_macro, macro_cost
+    lm = map_layer(QuantLayer("l", _layer(k=100, n=20)), ArrayConfig(rows=32))
+    one, three = macro_cost(lm), redundant_macro_cost(lm, 3)
+    m = load_macro()
+    # 3 cells per 1-bit read: the crossbar's energy is 3 x its 1-cell reads x ISAAC's energy per cell read.
+    assert three.energy["crossbar"] == pytest.approx(3 * one.events["cell_reads"] * m["cell_read_pj"])
+    assert three.energy["row_drivers"] == pytest.approx(3 * one.energy["row_drivers"]) and one.energy["row_drivers"] > 0
+    assert three.area["crossbar_cells"] == pytest.approx(3 * one.area["crossbar_cells"])
+    for part in ("adc", "sample_hold", "shift_add"):   # the same conversions
+        assert three.energy[part] == one.energy[part]
+    assert three.energy_pj > one.energy_pj

@@ -1,0 +1,58 @@
+"""Long measurement for docs/results/analog.md (run by hand):
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/analog_redundancy.py [captured|laplace] [SPEC ...]
+
+Layer output error under the PCM preset (read at 1 h, global drift compensation) for combinations of the mapping
+remedies: section rows, K cells per weight bit (--redundancy), one more ADC bit on the top bits (--fine-bits),
+leak correction; with the ADC energy and the whole ISAAC macro's energy and area per input vector of each.
+`captured`: MiniLM's L0.attn.query, magnitude-pruned 30%, on 96 captured tokens, 2 chips (as
+benchmarks/analog_captured.py); `laplace`: the 384 x 1536 Laplace layer of `sws map synthetic:laplace:384x1536`
+on 16 random vectors, 3 chips. A SPEC is scale:plan:rows:k:fine:leak, e.g. 1:sws:32:4:7:1 (plan sws|natural|dense).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+
+from mapper import ArrayConfig, QuantLayer, map_layer
+from mapper.analog import PRESETS, AnalogRun, analog_error
+from mapper.analog.crossbar import fine_energy_pj, redundant_macro_cost
+
+PLANS = {"sws": {}, "natural": dict(ordering="natural"), "dense": dict(ordering="natural", policy="dense")}
+DEFAULT = ["0.3:sws:128:1:0:0", "0.3:dense:128:1:0:0", "0.3:sws:64:1:0:0", "0.3:sws:128:1:7:1",
+           "1:sws:128:1:7:1", "1:sws:32:1:7:1", "1:sws:16:1:7:1",
+           "1:sws:128:4:7:1", "1:sws:32:4:7:1", "1:sws:128:16:7:1", "1:sws:32:16:7:1", "1:sws:16:8:7:1"]
+
+
+def main(argv):
+    which = argv[0] if argv else "captured"
+    specs = argv[1:] or DEFAULT
+    if which == "captured":
+        from sws.experiments.minilm_inputs import capture_layers
+        layer = {l.layer: l for l in capture_layers(0.3)}["L0.attn.query"]
+        name, w, x, seeds = "L0.attn.query", layer.w, layer.x[:96], 2
+    else:
+        from mapper.sources import load_weights
+        from mapper.prepare import prepare_layers
+        q = prepare_layers(load_weights("synthetic:laplace:384x1536"), ArrayConfig())[0]
+        name, w, x, seeds = "laplace 384x1536", q.weights, None, 3
+    print("| layer | noise scale | plan | rows | cells per bit | fine bits | leak | output error | ADC nJ/vector "
+          "(of it fine bits) | macro nJ/vector | macro area mm^2 |")
+    print("|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|", flush=True)
+    for spec in specs:
+        scale, plan, rows, k, fine, leak = spec.split(":")
+        lm = map_layer(QuantLayer(name, np.asarray(w, np.int64)), ArrayConfig(rows=int(rows), **PLANS[plan]))
+        run = AnalogRun(PRESETS["pcm"].scaled(float(scale)), 3600.0, fine_bits=int(fine), leak_correction=leak == "1",
+                        redundancy=int(k))
+        e = analog_error(lm, run, x=x, seeds=seeds)
+        extra = fine_energy_pj(lm, int(fine)) if int(fine) else 0.0
+        mc = redundant_macro_cost(lm, int(k))
+        print(f"| {name} | {float(scale):g} | {plan} | {rows} | {k} | {fine} | {'yes' if leak == '1' else 'no'} | "
+              f"{e['rms_error_relative']:.4f} +- {e['rms_error_relative_std']:.4f} | "
+              f"{(lm.cost().energy_pj + extra) / 1000:.1f} ({extra / 1000:.1f}) | {(mc.energy_pj + extra) / 1000:.1f} | "
+              f"{mc.area_um2 / 1e6:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
