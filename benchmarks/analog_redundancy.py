@@ -7,8 +7,10 @@ remedies: section rows, K cells per weight bit (--redundancy), one more ADC bit 
 leak correction; with the ADC energy and the whole ISAAC macro's energy and area per input vector of each.
 `captured`: MiniLM's L0.attn.query, magnitude-pruned 30%, on 96 captured tokens, 2 chips (as
 benchmarks/analog_captured.py); `laplace`: the 384 x 1536 Laplace layer of `sws map synthetic:laplace:384x1536`
-on 16 random vectors, 3 chips. A SPEC is scale:plan:rows:k:fine:leak, e.g. 1:sws:32:4:7:1 (plan sws|natural|dense).
+on 16 random vectors, 3 chips. A SPEC is scale:plan:rows:k:fine:leak[:encoding[:aware]] (aware 1: input-aware hardware; fine K or KxM: M more ADC bits on the top K bits), e.g. 1:sws:32:4:7:1 (plan sws|natural|dense); the scale multiplies every noise
+std of the preset, or as CELLS/ADC those of the cells and of the ADC apart (0.3/1: cells at 0.3 x, ADC at 1 x).
 """
+import dataclasses
 import os
 import sys
 
@@ -37,18 +39,27 @@ def main(argv):
         from mapper.prepare import prepare_layers
         q = prepare_layers(load_weights("synthetic:laplace:384x1536"), ArrayConfig())[0]
         name, w, x, seeds = "laplace 384x1536", q.weights, None, 3
-    print("| layer | noise scale | plan | rows | cells per bit | fine bits | leak | output error | ADC nJ/vector "
+    print("| layer | noise scale | plan | input drive | rows | cells per bit | fine bits | leak | output error | ADC nJ/vector "
           "(of it fine bits) | macro nJ/vector | macro area mm^2 |")
-    print("|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|", flush=True)
+    print("|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|", flush=True)
     for spec in specs:
-        scale, plan, rows, k, fine, leak = spec.split(":")
-        lm = map_layer(QuantLayer(name, np.asarray(w, np.int64)), ArrayConfig(rows=int(rows), **PLANS[plan]))
-        run = AnalogRun(PRESETS["pcm"].scaled(float(scale)), 3600.0, fine_bits=int(fine), leak_correction=leak == "1",
-                        redundancy=int(k))
+        scale, plan, rows, k, fine, leak, *rest = spec.split(":")
+        enc = rest[0] if rest else "twos"
+        fine, _, fx = fine.partition("x")
+        fx = int(fx or 1)
+        aware = len(rest) > 1 and rest[1] == "1"
+        lm = map_layer(QuantLayer(name, np.asarray(w, np.int64)),
+                       ArrayConfig(rows=int(rows), input_encoding=enc, input_aware=aware, **PLANS[plan]))
+        cells, _, adc = scale.partition("/")
+        dev = PRESETS["pcm"].scaled(float(cells))
+        if adc:
+            dev = dataclasses.replace(dev, name=f"pcm cells x{cells} adc x{adc}", adc=PRESETS["pcm"].scaled(float(adc)).adc)
+        run = AnalogRun(dev, 3600.0, fine_bits=int(fine), leak_correction=leak == "1",
+                        redundancy=int(k), fine_extra=fx)
         e = analog_error(lm, run, x=x, seeds=seeds)
-        extra = fine_energy_pj(lm, int(fine)) if int(fine) else 0.0
+        extra = fine_energy_pj(lm, int(fine), fx) if int(fine) else 0.0
         mc = redundant_macro_cost(lm, int(k))
-        print(f"| {name} | {float(scale):g} | {plan} | {rows} | {k} | {fine} | {'yes' if leak == '1' else 'no'} | "
+        print(f"| {name} | {scale} | {plan} | {enc}{' input-aware' if aware else ''} | {rows} | {k} | {fine}{f' (+{fx} bits)' if fx > 1 else ''} | {'yes' if leak == '1' else 'no'} | "
               f"{e['rms_error_relative']:.4f} +- {e['rms_error_relative_std']:.4f} | "
               f"{(lm.cost().energy_pj + extra) / 1000:.1f} ({extra / 1000:.1f}) | {(mc.energy_pj + extra) / 1000:.1f} | "
               f"{mc.area_um2 / 1e6:.3f} |", flush=True)
