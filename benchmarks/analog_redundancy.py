@@ -40,8 +40,8 @@ def main(argv):
         q = prepare_layers(load_weights("synthetic:laplace:384x1536"), ArrayConfig())[0]
         name, w, x, seeds = "laplace 384x1536", q.weights, None, 3
     print("| layer | noise scale | plan | input drive | rows | cells per bit | fine bits | leak | output error | ADC nJ/vector "
-          "(of it fine bits) | macro nJ/vector | macro area mm^2 |")
-    print("|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|", flush=True)
+          "(of it fine bits) | input-aware ADC nJ/vector on these inputs | macro nJ/vector | macro area mm^2 |")
+    print("|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|", flush=True)
     for spec in specs:
         scale, plan, rows, k, fine, leak, *rest = spec.split(":")
         enc = rest[0] if rest else "twos"
@@ -59,9 +59,24 @@ def main(argv):
         e = analog_error(lm, run, x=x, seeds=seeds)
         extra = fine_energy_pj(lm, int(fine), fx) if int(fine) else 0.0
         mc = redundant_macro_cost(lm, int(k))
+        aware_nj = "-"
+        if aware:
+            # Input-aware: each step's conversions at their input-aware bits b (0: skipped) on these inputs; the
+            # fine columns at b + M (priced by shifting the energy table: exact when the fine bits cover every
+            # weight bit, as in every row measured here).
+            from mapper.config import energy_table
+            from mapper.cost.input_aware import bounded_cost, step_bounds
+            xa = x if x is not None else np.random.default_rng(0).integers(lm.cfg.hw.input_min, lm.cfg.hw.input_max + 1,
+                                                                           (16, lm.layer.shape[0]))
+            full = lm.cfg.hw.full_resolution
+            tab = energy_table(lm.cfg, full + 1)   # b = 0 .. full + 1 (the last for the bipolar drive only)
+            if int(fine) >= lm.cfg.hw.weight_bits:
+                up = energy_table(lm.cfg, full + fx)
+                tab = np.concatenate([[0.0], up[1 + fx:full + 1 + fx], [up[-1]]])
+            aware_nj = f"{bounded_cost(lm, step_bounds(lm, xa, enc), tab)['energy_pj'] / 1000:.1f}"
         print(f"| {name} | {scale} | {plan} | {enc}{' input-aware' if aware else ''} | {rows} | {k} | {fine}{f' (+{fx} bits)' if fx > 1 else ''} | {'yes' if leak == '1' else 'no'} | "
               f"{e['rms_error_relative']:.4f} +- {e['rms_error_relative_std']:.4f} | "
-              f"{(lm.cost().energy_pj + extra) / 1000:.1f} ({extra / 1000:.1f}) | {(mc.energy_pj + extra) / 1000:.1f} | "
+              f"{(lm.cost().energy_pj + extra) / 1000:.1f} ({extra / 1000:.1f}) | {aware_nj} | {(mc.energy_pj + extra) / 1000:.1f} | "
               f"{mc.area_um2 / 1e6:.3f} |", flush=True)
 
 

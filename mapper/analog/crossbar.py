@@ -179,7 +179,11 @@ def fine_energy_pj(lm: LayerMap, fine_bits: int, extra: int = 1) -> float:
     cfg = lm.cfg
     res = lm.res.reshape(lm.res.shape[0], -1)
     fine = fine_columns(cfg, fine_bits)[None, :] & (res > 0)
-    table = energy_table(cfg, cfg.hw.full_resolution + extra)
+    try:
+        table = energy_table(cfg, cfg.hw.full_resolution + extra)
+    except IndexError:
+        raise SwsError(f"--fine-extra {extra}: {cfg.hw.full_resolution + extra}-bit conversions are beyond the "
+                       f"{cfg.energy.law} energy law's table") from None
     return float(cfg.hw.steps * (table[res[fine] + extra] - table[res[fine]]).sum())
 
 
