@@ -209,6 +209,11 @@ def remedy_label(result: dict) -> str:
     rows = result.get("config", {}).get("hardware", {}).get("rows", 128)
     if rows != 128:
         parts.append(f"{rows}-row sections")
+    hw = result.get("config", {}).get("hardware", {})
+    if hw.get("input_encoding", "twos") != "twos":
+        parts.append(f"{hw['input_encoding']} drive")
+    if hw.get("input_aware"):
+        parts.append("input-aware")
     if result.get("fine_bits"):
         parts.append(f"+{result.get('fine_extra', 1)} ADC bit{'s' if result.get('fine_extra', 1) > 1 else ''} on top "
                      f"{result['fine_bits']} bits")
