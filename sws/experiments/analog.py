@@ -255,7 +255,7 @@ def plot_studies(results: list[dict], path: str) -> None:
             ax.set_ylabel("token cosine vs unpruned float model")
             ax.set_title(f"MiniLM through analog crossbars, read {results[0]['drift_time_s']:g} s after programming",
                          fontsize=9)
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=6, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
