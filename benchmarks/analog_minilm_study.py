@@ -4,7 +4,7 @@ the remedy at 1 (sign-magnitude drive, input-aware conversions, two more ADC bit
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/analog_minilm_study.py [--out build/study]
 
-Runs the five `sws fidelity --analog` commands below (about 120 min on a loaded 2-core machine; a result
+Runs the six `sws fidelity --analog` commands below (about 130 min on a loaded 2-core machine; a result
 already in --out is reused), then prints the table of docs/results/analog.md and writes
 docs/results/analog.json and docs/results/analog_noise.png.
 """
@@ -28,6 +28,8 @@ RUNS = {
     "s30_fine7": ["--plans", "sws,dense", "--noise-scales", "0.3", "--fine-bits", "7", "--leak-correction"],
     "s30_1x_signmag_aware_fine7x2_k2": ["--plans", "sws,dense", "--input-encoding", "signmag", "--input-aware",
                                         "--fine-bits", "7", "--fine-extra", "2", "--leak-correction", "--redundancy", "2"],
+    "s30_1x_signmag_aware_fine7x2_k1": ["--plans", "sws", "--input-encoding", "signmag", "--input-aware",
+                                        "--fine-bits", "7", "--fine-extra", "2", "--leak-correction"],
 }
 
 
