@@ -67,12 +67,13 @@ class AdcHandshake(wiring.Component):
         complete; the batch completes this cycle; the bank takes the next issue this cycle.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
-    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch : Out
+    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late : Out
         The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
         are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
         taken; (handshake, registers) every ADC pending has its done taken, some done is taken high,
-        some done is taken high outside the batch; (handshake) the batch's ADCs (the state the formal
-        proof's invariants name, tests/hwgen/formal.py).
+        some done is taken high outside the batch; (handshake) the batch's ADCs; the watchdog's count at
+        its limit (`waited >= watchdog`, a register) (the state the formal proof's invariants name,
+        tests/hwgen/formal.py).
     """
 
     def __init__(self, params: TileParams):
@@ -88,7 +89,7 @@ class AdcHandshake(wiring.Component):
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
             "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
-            "batch": Out(NA),
+            "batch": Out(NA), "late": Out(1),
         })
 
     def elaborate(self, platform):
@@ -202,11 +203,17 @@ class AdcHandshake(wiring.Component):
             m.d.comb += self.free.eq(free)
         # Waiting for the batch's dones to rise, or for every done to fall before the next start.
         rising, falling = self.inflight & ~complete, seen_any & (returning | ~outstanding)
-        dog = self.waited
+        dog, late, wd = self.waited, self.late, self.watchdog
+        # `late` (the count at the watchdog's limit) a register, its compare made for the count it loads
+        # (each case's compare from registers side by side, selected at the end): the same cycles, with no
+        # carry chain between the count and the error pulses into `halt` (docs/results/controller.md). The
+        # limit is a register the host writes only while the controller is idle; the compare takes the
+        # limit of its cycle, so a new limit counts from the cycle after the write.
         with m.If(hand & (rising | falling) & (dog != WATCHDOG_MAX)):
-            m.d.sync += dog.eq(dog + 1)
+            m.d.sync += [dog.eq(dog + 1), late.eq((dog + 1) >= wd)]
         with m.Elif(~(rising | falling)):
-            m.d.sync += dog.eq(0)
-        late = dog >= self.watchdog
+            m.d.sync += [dog.eq(0), late.eq(wd == 0)]
+        with m.Else():
+            m.d.sync += late.eq(dog >= wd)
         spurious = outstanding & ~returning & stray
         return rising & late, (falling & late) | spurious
