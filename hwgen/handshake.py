@@ -67,13 +67,14 @@ class AdcHandshake(wiring.Component):
         complete; the batch completes this cycle; the bank takes the next issue this cycle.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
-    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late : Out
+    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late, due_zero, check : Out
         The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
         are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
         taken; (handshake, registers) every ADC pending has its done taken, some done is taken high,
         some done is taken high outside the batch; (handshake) the batch's ADCs; the watchdog's count at
-        its limit (`waited >= watchdog`, a register) (the state the formal proof's invariants name,
-        tests/hwgen/formal.py).
+        its limit (`waited >= watchdog`, a register); (counted) the batch's longest conversion is due, and
+        the ADCs whose done is due now (`pending` then, a register) (the state the formal proof's
+        invariants name, tests/hwgen/formal.py).
     """
 
     def __init__(self, params: TileParams):
@@ -89,7 +90,7 @@ class AdcHandshake(wiring.Component):
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
             "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
-            "batch": Out(NA), "late": Out(1),
+            "batch": Out(NA), "late": Out(1), "due_zero": Out(1), "check": Out(NA),
         })
 
     def elaborate(self, platform):
@@ -150,17 +151,30 @@ class AdcHandshake(wiring.Component):
         with m.If(self.fire):
             m.d.sync += longest.eq(self.longest)
         due_zero = Signal(name="due_zero", init=1)        # `due == 0` as a register (its next value)
+        due_zero_next = Signal(name="due_zero_next")
+        m.d.comb += due_zero_next.eq(due_zero)
         with m.If(self.started):
-            m.d.sync += [due.eq(longest - 1), due_zero.eq(longest == 1)]
+            m.d.sync += due.eq(longest - 1)
+            m.d.comb += due_zero_next.eq(longest == 1)
         with m.Elif(due != 0):
-            m.d.sync += [due.eq(due - 1), due_zero.eq(due == 1)]
+            m.d.sync += due.eq(due - 1)
+            m.d.comb += due_zero_next.eq(due == 1)
+        m.d.sync += due_zero.eq(due_zero_next)
+        # The ADCs whose done is due now (pending while the batch's longest conversion is due; counted mode
+        # only), a register loaded with its next value: `missing` is then an OR over the ADCs of this
+        # register and the done, with no AND of the batch's state after it. The same value as
+        # `inflight & due_zero & ~complete`: pending is all zero when no batch is in flight.
+        check = self.check
+        m.d.sync += check.eq(Mux(self.mode.counted & due_zero_next,
+                                 Mux(self.started, self.start, pending & ~self.done), 0))
         # `wait <= 1` as a register (its next value), so the issue does not wait for the compare: the
         # same cycles (free `period` cycles after an issue; `period` >= 1).
         wait_zero = Signal(name="bank_wait_done", init=1)
         m.d.sync += wait_zero.eq(Mux(self.issue, self.short, wait <= 2))
         with m.If(self.mode.counted):
             m.d.comb += self.free.eq(wait_zero)
-        return self.inflight & due_zero & ~self.complete, (self.done & ~pending).any()
+        m.d.comb += self.due_zero.eq(due_zero)
+        return (check & ~self.done).any(), (self.done & ~pending).any()
 
     def _handshake(self, m, hand, taken, taken_next):
         """Handshake mode: the bank free once the batch's dones are low again, a done of an ADC outside the
