@@ -118,10 +118,14 @@ class AdcHandshake(wiring.Component):
         # flip-flop; through the synchronizer, its first flip-flop, which `done_reg` equals), the same
         # cycles; so the mode selects at the end and no select or AND over the ADCs' flip-flops is in
         # front of everything the batch's completion drives (docs/results/controller.md).
-        taken_next, hand_complete = Signal(NA, name="done_taken_next"), self.hand_complete
-        m.d.comb += taken_next.eq(Mux(mode.one, self.done, done1))
+        hand_complete = self.hand_complete
+
+        def taken_next(f):
+            # f(the done as taken next), each mode's case from its own done side by side and the mode
+            # selecting at the end, not in front of the ORs and ANDs over the ADCs.
+            return Mux(mode.one, f(self.done), f(done1))
         pending_next = Mux(self.started, self.start, pending & ~taken)      # handshake: seen is taken
-        m.d.sync += hand_complete.eq((~pending_next | taken_next).all())
+        m.d.sync += hand_complete.eq(taken_next(lambda t: (~pending_next | t).all()))
         m.d.comb += self.complete.eq(self.inflight & Mux(mode.counted, (~pending | self.done).all(), hand_complete))
         with m.If(self.started):
             m.d.sync += [self.inflight.eq(1), pending.eq(self.start)]
@@ -193,11 +197,11 @@ class AdcHandshake(wiring.Component):
         m.d.comb += self.seen_any.eq(seen_any)
         complete = self.inflight & self.hand_complete         # `complete` in the handshake modes
         returned = returning & ~seen_any
-        m.d.sync += seen_any.eq(taken_next.any())
+        m.d.sync += seen_any.eq(taken_next(lambda t: t.any()))
         # Each case's OR side by side, then selected: the batch's ADCs next are the starts (`started`),
         # none (`returned`) or the batch's.
-        m.d.sync += stray.eq(Mux(self.started, (taken_next & ~self.start).any(),
-                                 Mux(returned, taken_next.any(), (taken_next & ~batch).any())))
+        m.d.sync += stray.eq(taken_next(lambda t: Mux(self.started, (t & ~self.start).any(),
+                                                      Mux(returned, t.any(), (t & ~batch).any()))))
         with m.If(self.issue):
             m.d.sync += [outstanding.eq(1), returning.eq(0)]
         with m.Elif(complete):
