@@ -3,7 +3,10 @@ has, plane by plane (or drive step by drive step) and batch by batch (docs/desig
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+import operator
+from functools import reduce
+
+from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -31,9 +34,9 @@ class BatchSelect(wiring.Component):
     ----------
     b, t, n_active, planes, cols : In
         Batch and (walking the steps) step index, and the current section.
-    entries, ends : In
-        With ADC groups only: per ADC its current column entry and its group's end (registers of the
-        cursor).
+    entries, ends, hot : In
+        With ADC groups only: per ADC its current column entry, its group's end and the entry one-hot
+        (registers of the cursor).
     lanes, lane_valid, drive : Out
         The batch's column entries and their valid bits, and (walking the steps) the step's row drive.
     drive_neg : Out
@@ -49,7 +52,8 @@ class BatchSelect(wiring.Component):
             "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)), "lane_valid": Out(cfg.n_adc),
             **({"t": In(range(cfg.steps)), "planes": In(layout["planes"].shape), "drive": Out(cfg.rows)} if walk else {}),
             **({"drive_neg": Out(cfg.rows)} if params.bipolar else {}),
-            **({"entries": In(entry_layout(params)), "ends": In(entry_layout(params))} if cfg.adc_mux else {}),
+            **({"entries": In(entry_layout(params)), "ends": In(entry_layout(params)),
+                "hot": In(data.ArrayLayout(cfg.slot_cols, cfg.n_adc))} if cfg.adc_mux else {}),
         })
 
     def elaborate(self, platform):
@@ -57,13 +61,13 @@ class BatchSelect(wiring.Component):
         p, cfg = self.params, self.params.hw
         NA, SC = cfg.n_adc, cfg.slot_cols
         if cfg.adc_mux:
-            # Lane i takes entry `entries[i]` (group i's first entry plus the batch), valid below `ends[i]`.
+            # Lane i takes entry `entries[i]` (group i's first entry plus the batch), valid below `ends[i]`:
+            # an AND-OR of the columns by the entry's one-hot (`hot[i]`, none at or beyond the slot's
+            # columns: the lane is then zero), not a multiplexer decoding the index.
             for i in range(NA):
                 m.d.comb += self.lane_valid[i].eq(self.entries[i] < self.ends[i])
-                with m.Switch(self.entries[i]):
-                    for c in range(SC):
-                        with m.Case(c):
-                            m.d.comb += self.lanes[i].eq(self.cols[c])
+                terms = [Mux(self.hot[i][c], Value.cast(self.cols[c]), 0) for c in range(SC)]
+                m.d.comb += self.lanes[i].eq(reduce(operator.or_, terms))
         else:
             with m.Switch(self.b):
                 for bb in range(p.batches):
@@ -258,13 +262,20 @@ class BatchCursor(wiring.Component):
         next_last = Signal(name="next_last")          # the batch in `lane_next` is its plane's last
         longest = Signal(range(FR + 1), name="longest_lane")
         priming, primed = Signal(name="priming"), Signal(name="primed")    # the first and second cycle after take
-        m.d.comb += [sel.entries.eq(ahead), sel.ends.eq(ends)]
+        # `entry_next` also one-hot (`entry_hot`, its group's first `group_start_hot`), for the lane select.
+        SC = p.hw.slot_cols
+        hot_layout = data.ArrayLayout(SC, NA)
+        hot, starts_hot = Signal(hot_layout, name="entry_hot"), Signal(hot_layout, name="group_start_hot")
+        m.d.comb += [sel.entries.eq(ahead), sel.ends.eq(ends), sel.hot.eq(hot)]
         ahead_last = Cat(*(ahead[i] + 1 >= ends[i] for i in range(NA))).all()   # the batch at `ahead` is the last
         m.d.sync += [priming.eq(self.take), primed.eq(priming & ~self.take)]
         fill = Signal()       # `lane_next` loads the batch at `ahead`, which moves on
         with m.If(self.take):
             m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)], *[ahead[i].eq(found[i]) for i in range(NA)],
                          *[ends[i].eq(found[i + 1]) for i in range(NA)], self.ready.eq(0)]
+            for i in range(NA):
+                one = Cat(found[i] == c for c in range(SC))
+                m.d.sync += [hot[i].eq(one), starts_hot[i].eq(one)]
         with m.Else():
             m.d.comb += fill.eq(priming | primed | self.advance)
             with m.If(primed | self.advance):
@@ -276,7 +287,7 @@ class BatchCursor(wiring.Component):
         with m.If(fill):
             m.d.sync += [nlanes.eq(sel.lanes), nvalid.eq(sel.lane_valid), next_last.eq(ahead_last)]
             with m.If(ahead_last):
-                m.d.sync += ahead.eq(starts)
+                m.d.sync += [ahead.eq(starts), hot.eq(starts_hot)]
             with m.Else():
-                m.d.sync += [ahead[i].eq(ahead[i] + 1) for i in range(NA)]
+                m.d.sync += [*[ahead[i].eq(ahead[i] + 1) for i in range(NA)], *[hot[i].eq(hot[i] << 1) for i in range(NA)]]
         return nxt.one, next_last, lanes, valid, longest
