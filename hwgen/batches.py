@@ -267,7 +267,9 @@ class BatchCursor(wiring.Component):
         hot_layout = data.ArrayLayout(SC, NA)
         hot, starts_hot = Signal(hot_layout, name="entry_hot"), Signal(hot_layout, name="group_start_hot")
         m.d.comb += [sel.entries.eq(ahead), sel.ends.eq(ends), sel.hot.eq(hot)]
-        ahead_last = Cat(*(ahead[i] + 1 >= ends[i] for i in range(NA))).all()   # the batch at `ahead` is the last
+        # The batch at `ahead` is its plane's last (no group has an entry beyond it), a register made for the
+        # entries it loads: a section's first batch (`single`: one batch a plane) or the one after.
+        ahead_last, single = Signal(name="entry_next_last"), Signal(name="group_single")
         m.d.sync += [priming.eq(self.take), primed.eq(priming & ~self.take)]
         fill = Signal()       # `lane_next` loads the batch at `ahead`, which moves on
         with m.If(self.take):
@@ -276,6 +278,8 @@ class BatchCursor(wiring.Component):
             for i in range(NA):
                 one = Cat(found[i] == c for c in range(SC))
                 m.d.sync += [hot[i].eq(one), starts_hot[i].eq(one)]
+            first_last = Cat(*(found[i] + 1 >= found[i + 1] for i in range(NA))).all()
+            m.d.sync += [ahead_last.eq(first_last), single.eq(first_last)]
         with m.Else():
             m.d.comb += fill.eq(priming | primed | self.advance)
             with m.If(primed | self.advance):
@@ -286,6 +290,7 @@ class BatchCursor(wiring.Component):
                 m.d.sync += [lanes.eq(nlanes), valid.eq(nvalid), longest.eq(widest), self.ready.eq(1)]
         with m.If(fill):
             m.d.sync += [nlanes.eq(sel.lanes), nvalid.eq(sel.lane_valid), next_last.eq(ahead_last)]
+            m.d.sync += ahead_last.eq(Mux(ahead_last, single, Cat(*(ahead[i] + 2 >= ends[i] for i in range(NA))).all()))
             with m.If(ahead_last):
                 m.d.sync += [ahead.eq(starts), hot.eq(starts_hot)]
             with m.Else():
