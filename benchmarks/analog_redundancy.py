@@ -19,7 +19,8 @@ import numpy as np
 
 from mapper import ArrayConfig, QuantLayer, map_layer
 from mapper.analog import PRESETS, AnalogRun, analog_error
-from mapper.analog.crossbar import fine_energy_pj, redundant_macro_cost
+from mapper.analog import fine_energy_pj
+from mapper.cost import bounded_cost, redundant_macro_cost, step_bounds
 
 PLANS = {"sws": {}, "natural": dict(ordering="natural"), "dense": dict(ordering="natural", policy="dense")}
 DEFAULT = ["0.3:sws:128:1:0:0", "0.3:dense:128:1:0:0", "0.3:sws:64:1:0:0", "0.3:sws:128:1:7:1",
@@ -65,7 +66,6 @@ def main(argv):
             # fine columns at b + M (priced by shifting the energy table: exact when the fine bits cover every
             # weight bit, as in every row measured here).
             from mapper.config import energy_table
-            from mapper.cost.input_aware import bounded_cost, step_bounds
             xa = x if x is not None else np.random.default_rng(0).integers(lm.cfg.hw.input_min, lm.cfg.hw.input_max + 1,
                                                                            (16, lm.layer.shape[0]))
             full = lm.cfg.hw.full_resolution

@@ -28,7 +28,7 @@ from .adc import AdcBank
 from .devices import CellState, DeviceModel
 
 __all__ = ["AnalogRun", "Chip", "program_chip", "section_cells", "analog_matvec", "analog_error", "ir_weights",
-           "fine_columns", "fine_energy_pj", "redundant_macro_cost"]
+           "fine_columns", "fine_energy_pj"]
 
 
 @dataclass(frozen=True)
@@ -185,21 +185,6 @@ def fine_energy_pj(lm: LayerMap, fine_bits: int, extra: int = 1) -> float:
         raise SwsError(f"--fine-extra {extra}: {cfg.hw.full_resolution + extra}-bit conversions are beyond the "
                        f"{cfg.energy.law} energy law's table") from None
     return float(cfg.hw.steps * (table[res[fine] + extra] - table[res[fine]]).sum())
-
-
-def redundant_macro_cost(lm: LayerMap, redundancy: int):
-    """The ISAAC macro's cost per input vector (mapper.cost.macro_cost) of the layer with `redundancy` K cells per
-    weight bit: each crossbar has K R physical rows, so its cells, their reads and its row drivers (one per
-    physical row, each driven with its weight row) are K times the plan's; ADCs, sample-and-holds, shift-add,
-    tables and registers are the plan's (the same conversions, at the same resolutions)."""
-    from ..cost import macro_cost
-    mc = macro_cost(lm)
-    k = redundancy
-    for part in ("crossbar", "row_drivers"):
-        mc.energy[part] *= k
-    for part in ("crossbar_cells", "row_drivers"):
-        mc.area[part] *= k
-    return mc
 
 
 def ir_weights(rows: int) -> np.ndarray:

@@ -329,8 +329,7 @@ def test_ir_drop_of_redundant_cells_is_the_first_order_sum_of_the_k_times_longer
 
 
 def test_redundant_cells_multiply_the_cells_their_reads_and_row_drivers_only():
-    from mapper.analog import redundant_macro_cost
-    from mapper.cost import load_macro, macro_cost
+    from mapper.cost import load_macro, macro_cost, redundant_macro_cost
     lm = map_layer(QuantLayer("l", _layer(k=100, n=20)), ArrayConfig(rows=32))
     one, three = macro_cost(lm), redundant_macro_cost(lm, 3)
     m = load_macro()
