@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 from mapper.plan import bank_plans
 from mapper.plan import LayerPlan
 
+from .counters import pipelined_sum
 from .interface import ArraySignature, connect_array
 from .params import TileParams
 from .shift_add import tree_sum
@@ -137,7 +138,7 @@ class ArrayEmulator(wiring.Component):
                 with m.If(bus.sh):
                     m.d.sync += neg.eq(bus.drive_neg)
         col_bits = (p.slot_pad - 1).bit_length()
-        busy_start, converting, withdrawals = [], [], []
+        busy_start, converting, withdrawals, read = [], [], [], []
         for i, adc in enumerate(bus.adc):
             rp = cells.read_port(domain="comb")
             col = adc.col
@@ -153,10 +154,17 @@ class ArrayEmulator(wiring.Component):
                         - tree_sum((rp.data & drive & neg)[r] for r in range(cfg.rows)))
             else:
                 live = tree_sum((rp.data & drive)[r] for r in range(cfg.rows))
-            busy, bad_start, withdrawn = self._adc(m, i, adc, live)
+            busy, bad_start, withdrawn, begin = self._adc(m, i, adc, live)
+            # The cells a conversion reads: its column's 1-cells on the section's rows (every row, whatever
+            # the drive: the energy model's cell reads), into a register as the conversion begins.
+            ones = Signal(range(cfg.rows + 1), name=f"cells_read{i}")
+            m.d.sync += ones.eq(Mux(begin, tree_sum(rp.data[r] for r in range(cfg.rows)), 0))
+            read.append(ones)
             busy_start.append(bad_start)
             converting.append(busy)
             withdrawals.append(withdrawn)
+        total, _ = pipelined_sum(m, "cells_read_sum", read)
+        m.d.comb += bus.cell_reads.eq(total)
         any_start = Cat(adc.start for adc in bus.adc).any()
         m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any())]
         if tm.sample:
@@ -203,7 +211,8 @@ class ArrayEmulator(wiring.Component):
         return settled, sampled
 
     def _adc(self, m, i, adc, live):
-        """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts)."""
+        """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts,
+        a conversion begins)."""
         p, cfg, tm = self.params, self.params.hw, self.params.timing
         extra = self.extra_latency
         left = Signal(range(p.conv_bits + extra + 1) if extra else p.res_width, name=f"left{i}")
@@ -252,7 +261,7 @@ class ArrayEmulator(wiring.Component):
         else:
             m.d.comb += adc.code.eq(Mux(count > top, top, count))
         m.d.comb += adc.done.eq(done)
-        return busy & (left != 1), bad_start, withdrawn
+        return busy & (left != 1), bad_start, withdrawn, begin
 
 
 class BankedArray(wiring.Component):

@@ -436,7 +436,7 @@ def test_soc_tile_over_the_bus_reports_and_clears_an_error_runs_at_a_written_tim
 
     async def bench(ctx):
         host = (AxiLiteHost if bus == "axil" else WishboneHost)(ctx, dut)
-        assert await host.read(rm["ID"].offset) == 0x53575302
+        assert await host.read(rm["ID"].offset) == 0x53575303
         await _program(host, rm, params, lp)
         good_layer = await host.read(rm["LAYER"].offset)
         word = await host.read(rm["STATUS"].offset)
@@ -489,7 +489,7 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
 
     async def bench(ctx):
         host = AxiLiteHost(ctx, dut)
-        assert await host.read(rm["ID"].offset) == 0x53575302
+        assert await host.read(rm["ID"].offset) == 0x53575303
         n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
         for sel, addr, data in program_writes(params, lp):
             if sel == PROG_SELECT["layer"]:
