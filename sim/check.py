@@ -51,11 +51,11 @@ def compare(pred, run) -> list[str]:
     return out
 
 
-def counter_energy(lp, x, pred, run, report_row: dict | None = None, params=None) -> tuple[dict, list[str]]:
+def counter_energy(lp, x, run, report_row: dict | None = None, params=None) -> tuple[dict, list[str]]:
     """The macro energy of the simulated vectors from the hardware's counters alone, priced as the report
     prices its events (mapper.cost.price_events): each event from the counter that counts it
-    (`sim.golden.hardware_counters`: on this timing), none from the golden model (`pred` is unused: the
-    counters are compared with its prediction by `compare`). Compared with the mapper's model of the same
+    (`sim.golden.hardware_counters`: on this timing), none from the golden model (`compare` checks the
+    counters against its prediction). Compared with the mapper's model of the same
     plan and inputs (`plan_cost`), and with the plan's report.json row (`report_row`: weight-only hardware,
     whose events do not depend on the inputs). `params` (ScheduleParams or TileParams; default the plan's
     own hardware and no macro phases) give the timing. Returns the figures and the mismatches."""
@@ -180,7 +180,7 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
                           **({} if say is None else {"say": say}))
     problems = compare(pred, run)
     row = _report_row(plan_dir, lp.name, lp, hardware)
-    macro, energy_problems = counter_energy(lp, x, pred, run, row, params)
+    macro, energy_problems = counter_energy(lp, x, run, row, params)
     problems += energy_problems
     same_cycles = row is not None and params.lanes == default_lanes(lp.cfg.hw.rows) and params.timing == MacroTiming()
     problems += report_cycles(run, row, params.lanes, default_lanes(lp.cfg.hw.rows), params.timing)
