@@ -244,7 +244,7 @@ class Scheduler(wiring.Component):
         m.d.comb += [tally.issued.eq(issued), tally.valid.eq(snap.valid),
                      *[tally.res[i].eq(snap.cols[i].res) for i in range(NA)],
                      ev.conversions.eq(tally.conversions), ev.planes.eq(issued & snap.new_plane)]
-        was = {n: Signal(name=f"{n}_was") for n in ("pch", "wl_en", "sh")}
+        was = {n: Signal(name=f"{n}_was") for n in ("pch", "wl_en")}
         m.d.sync += [r.eq(getattr(bus, n)) for n, r in was.items()]
         m.d.comb += [ev.precharges.eq(bus.pch & ~was["pch"]), ev.wordlines.eq(bus.wl_en & ~was["wl_en"])]
         # At an activation's issue the section's rows and active columns go into registers (the next cycle's
