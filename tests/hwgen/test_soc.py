@@ -336,6 +336,9 @@ def test_a_bipolar_chip_wrapper_has_drive_neg_constrained_and_counts_every_conve
     assert [b for stem, member, b in counter_names(p) if member == "conversions"] == [1, 2, 3, 4, 5, 6]
     text = emit_verilog(None, p, controller_only=True, bus="axil")
     assert re.search(r"output \[15:0\] bus__drive_neg", text)
+    # The macro's count of the cells read: an input of clog2(3 * 16 + 1) = 6 bits, constrained as the codes.
+    assert re.search(r"input \[5:0\] bus__cell_reads", text)
+    assert "[get_ports {bus__*cell_reads*}]" in sdc_text(p, controller_only=True)
 
 
 # The whole wrapper, a generic tile programmed over the bus --------------------------------------------
