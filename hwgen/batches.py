@@ -114,8 +114,8 @@ class BatchCursor(wiring.Component):
         section's last.
     shift : Out
         On hardware that walks the steps: the step's exponent.
-    sec, group, rows, n_active : Out
-        The current section's index, output group, rows and active columns.
+    sec, group : Out
+        The current section's index and output group.
     ready : Out(1)
         The current batch may issue (with ADC groups low in the cycle after `take`, while the first batch's
         lanes are selected).
@@ -132,7 +132,6 @@ class BatchCursor(wiring.Component):
             "first": Out(1), "new_plane": Out(1), "plane_last": Out(1), "negate": Out(1), "end": Out(1),
             **({"shift": Out(range(max(2, cfg.input_bits)))} if params.walks_steps else {}),
             "sec": Out(layout["sec"].shape), "group": Out(layout["group"].shape), "ready": Out(1),
-            "rows": Out(layout["rows"].shape), "n_active": Out(layout["n_active"].shape),
         })
 
     def elaborate(self, platform):
@@ -169,7 +168,6 @@ class BatchCursor(wiring.Component):
         m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
                      sel.cols.eq(cur.cols), self.lanes.eq(lanes), self.lane_valid.eq(lane_valid),
                      self.drive.eq(sel.drive), self.sec.eq(cur.sec), self.group.eq(cur.group),
-                     self.rows.eq(cur.rows), self.n_active.eq(cur.n_active),
                      self.new_plane.eq(b == 0), self.plane_last.eq(last_batch), self.end.eq(last_batch & last_plane)]
         with m.If(self.take):
             m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(one_next), last_batch.eq(one_next)]

@@ -164,7 +164,13 @@ class Scheduler(wiring.Component):
             self._test_request(m, (req, served, load_req), issue, testing, desc, opens)
         self._start(m, front, hs, issue, opens, desc, snap, cur.plane_last | testing)
         self._capture(m, hs.complete, req if tp else None)
-        self._events(m, issue, opens, snap, hs.complete, cur, testing)
+        # The current section's rows and active columns, for the counters (taken as BatchCursor takes it: the
+        # same flip-flops as its copy, which synthesis merges).
+        section = Signal(data.StructLayout({"rows": self.next.payload.rows.shape(),
+                                            "n_active": self.next.payload.n_active.shape()}), name="counted_section")
+        with m.If(cur.take):
+            m.d.sync += [section.rows.eq(self.next.payload.rows), section.n_active.eq(self.next.payload.n_active)]
+        self._events(m, issue, opens, snap, hs.complete, section, testing)
         m.d.comb += [self.missing.eq(hs.missing), self.unexpected.eq(hs.unexpected)]
         m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | testing | hs.inflight | hs.started | front.active |
                                  self._tally.busy)
@@ -230,7 +236,7 @@ class Scheduler(wiring.Component):
                         with m.Case(i):
                             m.d.sync += self.test.code.eq(adc[i].code)
 
-    def _events(self, m, issue, opens, snap, complete, cur, testing):
+    def _events(self, m, issue, opens, snap, complete, section, testing):
         """This cycle's events (`events`), each from registers: planes and conversions of the batch issued
         the cycle before (`ConversionTally`), the front phases' pulses begun, an activation's rows driven
         high (a popcount of the drive on the bus), its section's rows (`row_drives`) and the columns it
@@ -252,8 +258,8 @@ class Scheduler(wiring.Component):
         driven = Signal.like(ev.row_drives, name="activation_rows")
         sampled = Signal.like(ev.sample_holds, name="activation_samples")
         reads = Signal.like(ev.cell_reads, name="array_cell_reads")
-        m.d.sync += [driven.eq(Mux(issue & opens & ~testing, cur.rows, 0)),
-                     sampled.eq(Mux(issue & opens, Mux(testing, 1, cur.n_active), 0)), reads.eq(bus.cell_reads)]
+        m.d.sync += [driven.eq(Mux(issue & opens & ~testing, section.rows, 0)),
+                     sampled.eq(Mux(issue & opens, Mux(testing, 1, section.n_active), 0)), reads.eq(bus.cell_reads)]
         m.d.comb += [ev.row_drives.eq(driven), ev.sample_holds.eq(sampled), ev.cell_reads.eq(reads)]
         rows, _ = pipelined_sum(m, "drive_count", [bus.drive[r] & activated for r in range(cfg.rows)])
         # At a capture (T) the lanes taken and the codes go into registers as they are (`captured_take`,
