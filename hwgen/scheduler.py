@@ -74,9 +74,9 @@ class Scheduler(wiring.Component):
     busy : Out(1)
         A section current, a batch in flight or its counting unfinished.
     events : Out(event_layout)
-        This cycle's planes issued, conversions by resolution (a few cycles behind), pch, wl_en and sh
-        pulses begun, rows driven by an activation, the captured codes' sum (cell reads) and the lanes
-        shift-added (a cycle after the capture).
+        This cycle's planes issued, conversions by resolution (a few cycles behind), pch and wl_en
+        pulses begun, an activation's rows driven high, section rows and sampled columns, the cells the
+        array reports read, the captured codes' sum and the lanes shift-added (a cycle after the capture).
     missing, unexpected, bad_request : Out(1)
         Pulses: a done did not come in time; a done came when none was due, or stuck high; a test request
         out of range (refused).
