@@ -47,6 +47,10 @@ class ArrayEmulator(wiring.Component):
     count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive & drive_neg), and the
     code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1.
 
+    `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: at a
+    conversion's start, the popcount of the column word it reads (its 1-cells on the section's rows, whatever
+    the drive) goes into a register, and the ADCs' registers are summed four a level (`pipelined_sum`).
+
     Counted mode (`sync` 0): ADC i, started in cycle T with resolution b, asserts done for one cycle in T +
     b and takes a new start in the done cycle. Handshake (`sync` 1 or 2, a four-phase handshake): a start
     seen high while the ADC is idle (and seen low since its last conversion) begins a conversion; done
