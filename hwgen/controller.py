@@ -118,6 +118,7 @@ class Controller(wiring.Component):
             m.d.comb += [sch.timing.eq(host.front), sch.mode.eq(host.mode), sch.watchdog.eq(host.watchdog)]
             m.d.comb += [getattr(bus, name).eq(getattr(sch.bus, name))
                          for name in ("section", "drive", "pch", "wl_en", "sh") + (("drive_neg",) if p.bipolar else ())]
+            m.d.comb += sch.bus.cell_reads.eq(bus.cell_reads)
             for s, o in zip(sch.bus.adc, bus.adc):     # (wiring.connect takes no array of interfaces)
                 wiring.connect(m, s, wiring.flipped(o))
             banks.append((pre, sch, acc))
@@ -164,7 +165,7 @@ class Controller(wiring.Component):
                 m.d.comb += pre.loading.eq(phases.loading)
         self._idle = phases.idle
         self._errors(m, errors, host, banks)
-        self._counters(m, banks, phases)
+        self._counters(m, banks, phases, host)
         return m
 
     def _run_done(self, m, banks, start):
@@ -192,17 +193,30 @@ class Controller(wiring.Component):
         m.d.comb += [st.errors.eq(errors), st.error.eq(errors.any()), st.configured.eq(host.configured),
                      st.busy.eq(~self._idle)]
 
-    def _counters(self, m, banks, phases):
+    def _counters(self, m, banks, phases, host):
         """The event counters: each bank's events (its scheduler's, prefetch's and accumulator's) and the
-        streams' beats."""
+        streams' elements."""
         B = self.params.hw.banks
         m.submodules.counters = ctr = EventCounters(self.params, B + 1)
         for b, (pre, sch, acc) in enumerate(banks):
             ev = Signal(event_layout(self.params), name=f"bank_events{b}")
             m.d.comb += [ev.eq(Value.cast(sch.events) | Value.cast(pre.events)), ev.flushes.eq(acc.flushes),
                          ctr.inc[b].eq(ev)]
-        m.d.comb += [ctr.inc[B].input_beats.eq(self.i.valid & self.i.ready),
-                     ctr.inc[B].output_beats.eq(self.o.valid & self.o.ready), ctr.cycle.eq(phases.count)]
+        m.d.comb += ctr.cycle.eq(phases.count)
+        W = self.params.beat
+        if W == 1:
+            m.d.comb += [ctr.inc[B].inputs.eq(self.i.valid & self.i.ready),
+                         ctr.inc[B].outputs.eq(self.o.valid & self.o.ready)]
+        else:
+            # The streams' elements, a register behind the beats: W a beat, on a vector's last beat only its
+            # elements ((K - 1) mod W + 1, (N - 1) mod W + 1, registers; phases' k_last and o.last are too).
+            ins = Signal.like(ctr.inc[B].inputs, name="input_elements")
+            outs = Signal.like(ctr.inc[B].outputs, name="output_elements")
+            n_tail = Signal(range(W + 1), name="n_tail")
+            m.d.sync += [n_tail.eq((host.n_out - 1)[:W.bit_length() - 1] + 1),
+                         ins.eq(Mux(self.i.valid & self.i.ready, Mux(phases.k_last, host.k_tail, W), 0)),
+                         outs.eq(Mux(self.o.valid & self.o.ready, Mux(self.o.last, n_tail, W), 0))]
+            m.d.comb += [ctr.inc[B].inputs.eq(ins), ctr.inc[B].outputs.eq(outs)]
         wiring.connect(m, ctr.counters, wiring.flipped(self.counters))
 
 

@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 from mapper.plan import bank_plans
 from mapper.plan import LayerPlan
 
+from .counters import pipelined_sum
 from .interface import ArraySignature, connect_array
 from .params import TileParams
 from .shift_add import tree_sum
@@ -45,6 +46,10 @@ class ArrayEmulator(wiring.Component):
     held until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive` driven -1) the
     count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive & drive_neg), and the
     code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1.
+
+    `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: at a
+    conversion's start, the popcount of the column word it reads (its 1-cells on the section's rows, whatever
+    the drive) goes into a register, and the ADCs' registers are summed four a level (`pipelined_sum`).
 
     Counted mode (`sync` 0): ADC i, started in cycle T with resolution b, asserts done for one cycle in T +
     b and takes a new start in the done cycle. Handshake (`sync` 1 or 2, a four-phase handshake): a start
@@ -137,7 +142,7 @@ class ArrayEmulator(wiring.Component):
                 with m.If(bus.sh):
                     m.d.sync += neg.eq(bus.drive_neg)
         col_bits = (p.slot_pad - 1).bit_length()
-        busy_start, converting, withdrawals = [], [], []
+        busy_start, converting, withdrawals, read = [], [], [], []
         for i, adc in enumerate(bus.adc):
             rp = cells.read_port(domain="comb")
             col = adc.col
@@ -153,10 +158,17 @@ class ArrayEmulator(wiring.Component):
                         - tree_sum((rp.data & drive & neg)[r] for r in range(cfg.rows)))
             else:
                 live = tree_sum((rp.data & drive)[r] for r in range(cfg.rows))
-            busy, bad_start, withdrawn = self._adc(m, i, adc, live)
+            busy, bad_start, withdrawn, begin = self._adc(m, i, adc, live)
+            # The cells a conversion reads: its column's 1-cells on the section's rows (every row, whatever
+            # the drive: the energy model's cell reads), into a register as the conversion begins.
+            ones = Signal(range(cfg.rows + 1), name=f"cells_read{i}")
+            m.d.sync += ones.eq(Mux(begin, tree_sum(rp.data[r] for r in range(cfg.rows)), 0))
+            read.append(ones)
             busy_start.append(bad_start)
             converting.append(busy)
             withdrawals.append(withdrawn)
+        total, _ = pipelined_sum(m, "cells_read_sum", read)
+        m.d.comb += bus.cell_reads.eq(total)
         any_start = Cat(adc.start for adc in bus.adc).any()
         m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any())]
         if tm.sample:
@@ -203,7 +215,8 @@ class ArrayEmulator(wiring.Component):
         return settled, sampled
 
     def _adc(self, m, i, adc, live):
-        """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts)."""
+        """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts,
+        a conversion begins)."""
         p, cfg, tm = self.params, self.params.hw, self.params.timing
         extra = self.extra_latency
         left = Signal(range(p.conv_bits + extra + 1) if extra else p.res_width, name=f"left{i}")
@@ -252,7 +265,7 @@ class ArrayEmulator(wiring.Component):
         else:
             m.d.comb += adc.code.eq(Mux(count > top, top, count))
         m.d.comb += adc.done.eq(done)
-        return busy & (left != 1), bad_start, withdrawn
+        return busy & (left != 1), bad_start, withdrawn, begin
 
 
 class BankedArray(wiring.Component):

@@ -77,6 +77,7 @@ class Gather(wiring.Component):
         # A new section: the planes cleared, so that rows past its `rows` drive nothing.
         with m.If(self.begin):
             m.d.sync += [out_base.eq(word["out_base"]), nxt.sec.eq(self.sec), nxt.n_active.eq(word["n_active"]),
+                         nxt.rows.eq(word["rows"]),
                          nxt.group.eq(group_of), self.full.eq(1), nxt.planes.eq(0)]
             if cfg.input_aware:
                 m.d.sync += nxt.counts.eq(0)

@@ -45,8 +45,9 @@ class HostConfig(wiring.Component):
     front, mode, watchdog : Out
         The timing registers (the front's phases as `front_layout`; the done mode `sync` one-hot as
         `hwgen.handshake.MODE_LAYOUT`, decoded when written).
-    n_sec, k_len, k_stop, n_out : Out
-        The layer's sections, input beats, input beats - 2 (modulo the counter's width) and outputs.
+    n_sec, k_len, k_stop, n_out, k_tail : Out
+        The layer's sections, input beats, input beats - 2 (modulo the counter's width), outputs, and its
+        inputs in the last beat (((K - 1) mod W) + 1).
     layer_we, k_one : Out(1)
         A layer word is taken this cycle, and its K is one beat.
     configured : Out(1)
@@ -69,6 +70,7 @@ class HostConfig(wiring.Component):
                    "n_sec": Out(layer["sections"].shape), "k_len": Out(range(params.k_words + 1), init=params.k_words),
                    "k_stop": Out(k_width, init=(params.k_words - 2) % (1 << k_width)),
                    "n_out": Out(range(params.n + 1), init=params.n), "layer_we": Out(1), "k_one": Out(1),
+                   "k_tail": Out(range(params.beat + 1), init=(params.k - 1) % params.beat + 1),
                    "configured": Out(1), "host_protocol": Out(1), "out_of_range": Out(1)}
         if generic:
             members.update({"prog": In(ProgSignature(params)), "table": Out(ProgSignature(params)),
@@ -82,7 +84,8 @@ class HostConfig(wiring.Component):
         timing_bad, timing_busy = self._timing(m)
         if not self.generic:
             m.d.comb += [self.n_sec.eq(p.section_depth), self.k_len.eq(p.k_words), self.n_out.eq(p.n),
-                         self.k_stop.eq(Const((p.k_words - 2) % (1 << kw), kw)), self.configured.eq(1)]
+                         self.k_stop.eq(Const((p.k_words - 2) % (1 << kw), kw)), self.configured.eq(1),
+                         self.k_tail.eq((p.k - 1) % p.beat + 1)]
             return m
         prog, table = self.prog, self.table
         sel = prog.sel
@@ -106,7 +109,8 @@ class HostConfig(wiring.Component):
                      self.wr_data.eq(prog.data)]
         with m.If(self.layer_we):
             m.d.sync += [self.n_sec.eq(layer.sections), self.k_len.eq(beats), self.n_out.eq(layer.n),
-                         self.k_stop.eq(beats - 2), self.configured.eq(1)]
+                         self.k_stop.eq(beats - 2), self.configured.eq(1),
+                         self.k_tail.eq(((layer.k - 1) & (p.beat - 1)) + 1)]
         with m.Elif(take | prog.we & is_layer):      # a table changed, or a layer word refused
             m.d.sync += self.configured.eq(0)
         return m

@@ -28,8 +28,8 @@ CYCLE_WIDTH = 48
 
 #: The counters besides `cycles` and `conversions` (docs/design.md section 6, "Counters"), in the order
 #: of the counter port: the events the energy model prices, counted where the hardware makes them.
-EVENTS = ("planes", "sections", "precharges", "wordlines", "holds", "rows_high", "code_sum", "shift_adds",
-          "row_reads", "column_reads", "flushes", "input_beats", "output_beats")
+EVENTS = ("planes", "sections", "precharges", "wordlines", "sample_holds", "rows_high", "code_sum", "shift_adds",
+          "row_reads", "column_reads", "flushes", "inputs", "outputs", "row_drives", "cell_reads")
 
 #: The sticky error bits of the status port, by bit (docs/design.md section 6, "Errors and reset").
 ERRORS = ("done_missing", "done_protocol", "host_protocol", "out_of_range")
@@ -85,7 +85,11 @@ class ArraySignature(wiring.Signature):
     `drive` driven -1), the front phases `pch` (precharge), `wl_en`
     (wordline pulse) and `sh` (sample-and-hold strobe), the cell-write port (`wr_en`, `wr_addr` {section,
     slot column}, `wr_data` the R-bit column word) and the n_adc ADCs (`adc[i]`, an AdcSignature each; in
-    Verilog `bus__adc__<i>__start` etc.). The controller drives every output from a flip-flop.
+    Verilog `bus__adc__<i>__start` etc.). The controller drives every output from a flip-flop. From the
+    array also `cell_reads`: the cells read by the conversions begun a few cycles before (the 1-cells of
+    their columns, on the section's rows), for the counter of that name; the array emulator counts them
+    from its cells (from registers), a macro without such a count ties it to 0 (docs/design.md section 6,
+    "Counters").
 
     With `array_side` the same members seen from the array (every flow reversed). Amaranth 0.5.10 neither
     flips nor `wiring.connect`s an array of sub-interfaces (`flipped()` refuses the list, and `connect`
@@ -102,23 +106,25 @@ class ArraySignature(wiring.Signature):
             "pch": to_array(1), "wl_en": to_array(1), "sh": to_array(1),
             "wr_en": to_array(1), "wr_addr": to_array(cell_address_width(p)), "wr_data": to_array(p.hw.rows),
             "adc": to_array(AdcSignature(p)).array(p.hw.n_adc),
+            "cell_reads": to_ctrl(range(p.hw.n_adc * p.hw.rows + 1)),
         })
 
 
-#: The array interface's members other than the ADCs, from the controller to the array (with the bipolar
-#: drive also `drive_neg`: `array_wide`).
+#: The array interface's members other than the ADCs and `cell_reads`, from the controller to the array
+#: (with the bipolar drive also `drive_neg`: `array_wide`).
 ARRAY_WIDE = ("section", "drive", "pch", "wl_en", "sh", "wr_en", "wr_addr", "wr_data")
 
 
 def array_wide(bus) -> tuple[str, ...]:
-    """The members of an array interface other than the ADCs: `ARRAY_WIDE`, and `drive_neg` with the bipolar
-    drive."""
+    """The members of an array interface other than the ADCs and `cell_reads` (from the array):
+    `ARRAY_WIDE`, and `drive_neg` with the bipolar drive."""
     return ARRAY_WIDE + (("drive_neg",) if "drive_neg" in bus.signature.members else ())
 
 
 def connect_array(m, ctrl_bus, array_bus) -> None:
     """Join a controller's array interface (ArraySignature) to an array's (ArraySignature(array_side=True))."""
     m.d.comb += [getattr(array_bus, name).eq(getattr(ctrl_bus, name)) for name in array_wide(ctrl_bus)]
+    m.d.comb += ctrl_bus.cell_reads.eq(array_bus.cell_reads)
     for c, a in zip(ctrl_bus.adc, array_bus.adc, strict=True):
         m.d.comb += [a.start.eq(c.start), a.res.eq(c.res), a.ref.eq(c.ref), a.col.eq(c.col), c.done.eq(a.done),
                      c.code.eq(a.code)]
@@ -150,9 +156,10 @@ def event_layout(p: TileParams) -> data.StructLayout:
     """The counted events of one cycle, as a component reports them to the counters (each field an
     increment: how many of that event happened this cycle). `conversions` by resolution."""
     hw = p.hw
-    most = {"planes": 1, "sections": 1, "precharges": 1, "wordlines": 1, "holds": 1, "rows_high": hw.rows,
-            "code_sum": hw.n_adc * (2 ** hw.full_resolution - 1), "shift_adds": hw.n_adc, "row_reads": p.lanes,
-            "column_reads": p.lanes, "flushes": 1, "input_beats": 1, "output_beats": 1}
+    most = {"planes": 1, "sections": 1, "precharges": 1, "wordlines": 1, "sample_holds": hw.slot_cols,
+            "rows_high": hw.rows, "code_sum": hw.n_adc * (2 ** hw.full_resolution - 1), "shift_adds": hw.n_adc,
+            "row_reads": p.lanes, "column_reads": p.lanes, "flushes": 1, "inputs": p.beat, "outputs": p.beat,
+            "row_drives": hw.rows, "cell_reads": hw.n_adc * hw.rows}
     return data.StructLayout({"conversions": data.ArrayLayout(range(hw.n_adc + 1), p.conv_bits + 1),
                               **{name: range(most[name] + 1) for name in EVENTS}})
 
@@ -317,7 +324,7 @@ def column_entry_layout(p: TileParams) -> data.StructLayout:
 
 
 def next_section_layout(p: TileParams) -> data.StructLayout:
-    """A gathered section, from the prefetch to the scheduler: its index, active columns, output group,
+    """A gathered section, from the prefetch to the scheduler: its index, rows, active columns, output group,
     the drive of each input plane (`planes[t]`, R bits) and the active columns' entries; on input-aware
     hardware also `counts`, the section's rows driven in each drive step (in issue order). `longest[b]`
     is the highest resolution among batch b's active columns (columns b * n_adc .. b * n_adc + n_adc - 1;
@@ -327,6 +334,7 @@ def next_section_layout(p: TileParams) -> data.StructLayout:
     every group holds at most one active column (one batch a plane), found the same way."""
     fields = {
         "sec": range(p.section_depth + 1),
+        "rows": range(p.hw.rows + 1),
         "n_active": range(p.hw.slot_cols + 1),
         "group": range(max(2, p.n_groups)),
         "planes": data.ArrayLayout(unsigned(p.hw.rows), p.hw.input_bits),

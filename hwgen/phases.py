@@ -33,6 +33,8 @@ class VectorPhases(wiring.Component):
     load_en, k, start, out_start : Out
         Write input beat `k` into the input buffers; begin the walk (the cycle after the last beat is
         written); begin streaming the outputs.
+    k_last : Out(1)
+        Beat `k` is the vector's last (a register).
     loading : Out(1)
         One vector at a time: LOAD, from a register of its own (the input buffers' address select).
     lsel, rsel : Out(1)
@@ -49,7 +51,7 @@ class VectorPhases(wiring.Component):
             "i_valid": In(1), "i_ready": Out(1), "acc_ready": In(1), "configured": In(1), "run_done": In(1),
             "out_done": In(1), "k_len": In(range(params.k_words + 1)), "k_stop": In(range(params.k_words + 1)),
             "layer_we": In(1), "k_one": In(1),
-            "load_en": Out(1), "k": Out(range(params.k_words + 1)), "start": Out(1), "out_start": Out(1),
+            "load_en": Out(1), "k": Out(range(params.k_words + 1)), "start": Out(1), "out_start": Out(1), "k_last": Out(1),
             **({"lsel": Out(1), "rsel": Out(1)} if params.hw.double_buffer else {"loading": Out(1, init=1)}),
             "count": Out(1), "idle": Out(1),
         })
@@ -58,6 +60,7 @@ class VectorPhases(wiring.Component):
         m = Module()
         k = self.k
         k_last = Signal(init=self.params.k_words == 1)       # k is the vector's last beat, registered
+        m.d.comb += self.k_last.eq(k_last)
         take = Signal()
         m.d.comb += take.eq(self.i_valid & self.i_ready)
         with m.If(self.layer_we):

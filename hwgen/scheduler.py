@@ -74,9 +74,9 @@ class Scheduler(wiring.Component):
     busy : Out(1)
         A section current, a batch in flight or its counting unfinished.
     events : Out(event_layout)
-        This cycle's planes issued, conversions by resolution (a few cycles behind), pch, wl_en and sh
-        pulses begun, rows driven by an activation, the captured codes' sum (cell reads) and the lanes
-        shift-added (a cycle after the capture).
+        This cycle's planes issued, conversions by resolution (a few cycles behind), pch and wl_en
+        pulses begun, an activation's rows driven high, section rows and sampled columns, the cells the
+        array reports read, the captured codes' sum and the lanes shift-added (a cycle after the capture).
     missing, unexpected, bad_request : Out(1)
         Pulses: a done did not come in time; a done came when none was due, or stuck high; a test request
         out of range (refused).
@@ -164,7 +164,13 @@ class Scheduler(wiring.Component):
             self._test_request(m, (req, served, load_req), issue, testing, desc, opens)
         self._start(m, front, hs, issue, opens, desc, snap, cur.plane_last | testing)
         self._capture(m, hs.complete, req if tp else None)
-        self._events(m, issue, opens, snap, hs.complete)
+        # The current section's rows and active columns, for the counters (taken as BatchCursor takes it: the
+        # same flip-flops as its copy, which synthesis merges).
+        section = Signal(data.StructLayout({"rows": self.next.payload.rows.shape(),
+                                            "n_active": self.next.payload.n_active.shape()}), name="counted_section")
+        with m.If(cur.take):
+            m.d.sync += [section.rows.eq(self.next.payload.rows), section.n_active.eq(self.next.payload.n_active)]
+        self._events(m, issue, opens, snap, hs.complete, section, testing)
         m.d.comb += [self.missing.eq(hs.missing), self.unexpected.eq(hs.unexpected)]
         m.d.comb += self.busy.eq(fsm.ongoing("ISSUE") | testing | hs.inflight | hs.started | front.active |
                                  self._tally.busy)
@@ -230,10 +236,12 @@ class Scheduler(wiring.Component):
                         with m.Case(i):
                             m.d.sync += self.test.code.eq(adc[i].code)
 
-    def _events(self, m, issue, opens, snap, complete):
+    def _events(self, m, issue, opens, snap, complete, section, testing):
         """This cycle's events (`events`), each from registers: planes and conversions of the batch issued
         the cycle before (`ConversionTally`), the front phases' pulses begun, an activation's rows driven
-        (a popcount of the drive on the bus), and at a capture the codes' sum and the lanes shift-added."""
+        high (a popcount of the drive on the bus), its section's rows (`row_drives`) and the columns it
+        samples (`sample_holds`: the section's active columns, a test conversion's one), the cells the
+        array reports read (`cell_reads`), and at a capture the codes' sum and the lanes shift-added."""
         p, cfg, ev, bus, kept = self.params, self.params.hw, self.events, self.bus, self._kept
         NA = cfg.n_adc
         m.submodules.tally = self._tally = tally = ConversionTally(NA, p.conv_bits, p.res_width)
@@ -242,10 +250,17 @@ class Scheduler(wiring.Component):
         m.d.comb += [tally.issued.eq(issued), tally.valid.eq(snap.valid),
                      *[tally.res[i].eq(snap.cols[i].res) for i in range(NA)],
                      ev.conversions.eq(tally.conversions), ev.planes.eq(issued & snap.new_plane)]
-        was = {n: Signal(name=f"{n}_was") for n in ("pch", "wl_en", "sh")}
+        was = {n: Signal(name=f"{n}_was") for n in ("pch", "wl_en")}
         m.d.sync += [r.eq(getattr(bus, n)) for n, r in was.items()]
-        m.d.comb += [ev.precharges.eq(bus.pch & ~was["pch"]), ev.wordlines.eq(bus.wl_en & ~was["wl_en"]),
-                     ev.holds.eq(bus.sh & ~was["sh"])]
+        m.d.comb += [ev.precharges.eq(bus.pch & ~was["pch"]), ev.wordlines.eq(bus.wl_en & ~was["wl_en"])]
+        # At an activation's issue the section's rows and active columns go into registers (the next cycle's
+        # increments): on every timing, whether or not the controller pulses the phases.
+        driven = Signal.like(ev.row_drives, name="activation_rows")
+        sampled = Signal.like(ev.sample_holds, name="activation_samples")
+        reads = Signal.like(ev.cell_reads, name="array_cell_reads")
+        m.d.sync += [driven.eq(Mux(issue & opens & ~testing, section.rows, 0)),
+                     sampled.eq(Mux(issue & opens, Mux(testing, 1, section.n_active), 0)), reads.eq(bus.cell_reads)]
+        m.d.comb += [ev.row_drives.eq(driven), ev.sample_holds.eq(sampled), ev.cell_reads.eq(reads)]
         rows, _ = pipelined_sum(m, "drive_count", [bus.drive[r] & activated for r in range(cfg.rows)])
         # At a capture (T) the lanes taken and the codes go into registers as they are (`captured_take`,
         # `captured_raw`), masked in T + 1 (`captured_code`): the batch's completion ends at flip-flops'

@@ -51,19 +51,18 @@ def compare(pred, run) -> list[str]:
     return out
 
 
-def counter_energy(lp, x, pred, run, report_row: dict | None = None, params=None) -> tuple[dict, list[str]]:
-    """The macro energy of the simulated vectors from the counters, priced as the report prices its events
-    (mapper.cost.price_events): the simulation's counters where the RTL has one, the golden model's
-    prediction of the other events (docs/design.md section 4). Compared with the mapper's model of the
-    same plan and inputs (`plan_cost`), and with the plan's report.json row (`report_row`: weight-only
-    hardware, whose events do not depend on the inputs). `params` (ScheduleParams or TileParams; default the
-    plan's own hardware and no macro phases) say which counters count an event by its definition
-    (`sim.golden.hardware_counters`). Returns the figures and the mismatches."""
+def counter_energy(lp, x, run, report_row: dict | None = None, params=None) -> tuple[dict, list[str]]:
+    """The macro energy of the simulated vectors from the hardware's counters alone, priced as the report
+    prices its events (mapper.cost.price_events): each event from the counter that counts it
+    (`sim.golden.hardware_counters`: on this timing), none from the golden model (`compare` checks the
+    counters against its prediction). Compared with the mapper's model of the same
+    plan and inputs (`plan_cost`), and with the plan's report.json row (`report_row`: weight-only hardware,
+    whose events do not depend on the inputs). `params` (ScheduleParams or TileParams; default the plan's
+    own hardware and no macro phases) give the timing. Returns the figures and the mismatches."""
     v = len(x)
     counters = hardware_counters(params or ScheduleParams.of(lp))
-    counted = pred.events.as_dict()
-    by_hardware = [name for name in EVENTS if counters.get(name) in run.counters]
-    counted.update({name: run.counters[counters[name]] for name in by_hardware})
+    counted = {name: (list(run.counters[counters[name]]) if name == "conversions" else int(run.counters[counters[name]]))
+               for name in EVENTS}
     parts = {k: e / v for k, e in price_events(Events(v, **counted), lp.cfg, lp.widths()).items()}
     total = sum(parts.values())
     model = plan_cost(lp, x=x if lp.cfg.hw.input_aware else None, cycles=False).energy_pj
@@ -76,9 +75,7 @@ def counter_energy(lp, x, pred, run, report_row: dict | None = None, params=None
                         f"{report_row['macro_energy_pj']:.6f}")
     return {"macro_energy_pj": total, "macro_breakdown_pj": parts, "model_macro_energy_pj": model,
             "report_macro_energy_pj": None if report_row is None else report_row["macro_energy_pj"],
-            "counted_by_hardware": by_hardware,
-            "counted_by_hardware_as": {n: counters[n] for n in by_hardware},
-            "predicted_by_golden_model": [n for n in EVENTS if n not in by_hardware]}, problems
+            "counted_by_hardware": list(EVENTS), "counted_by_hardware_as": {n: counters[n] for n in EVENTS}}, problems
 
 
 def report_cycles(run, report_row: dict | None, lanes: int, report_lanes: int, timing: MacroTiming) -> list[str]:
@@ -155,8 +152,9 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
         layer, backend, outputs, cycles, cycles_per_vector, adc_bound_per_vector (the largest of the
         vectors': they differ on input-aware hardware), adc_bound (over all vectors), conversions,
         conversions_by_bits, planes, sections, energy_pj (the ADCs', from the counters), macro_energy_pj and
-        macro_breakdown_pj (per vector, from the counters and the golden model's other events: `counter_energy`),
-        model_macro_energy_pj, report_macro_energy_pj, counted_by_hardware, predicted_by_golden_model,
+        macro_breakdown_pj (per vector, from the hardware's counters alone: `counter_energy`),
+        model_macro_energy_pj, report_macro_energy_pj, counted_by_hardware (every event) and
+        counted_by_hardware_as (each event's counter),
         report_cycles (the report's latency_cycles and cycles_per_vector when they are this simulation's:
         `report_cycles`; else None), match, problems, sim_seconds.
 
@@ -182,7 +180,7 @@ def simulate_plan(plan_dir: str, x, *, layer: str | None = None, vcd: str | None
                           **({} if say is None else {"say": say}))
     problems = compare(pred, run)
     row = _report_row(plan_dir, lp.name, lp, hardware)
-    macro, energy_problems = counter_energy(lp, x, pred, run, row, params)
+    macro, energy_problems = counter_energy(lp, x, run, row, params)
     problems += energy_problems
     same_cycles = row is not None and params.lanes == default_lanes(lp.cfg.hw.rows) and params.timing == MacroTiming()
     problems += report_cycles(run, row, params.lanes, default_lanes(lp.cfg.hw.rows), params.timing)

@@ -6,8 +6,8 @@ cells), independently of the mapper's LayerMap, with the ADC saturation min(coun
 The cycles, the conversions by resolution, the planes and sections and every other event the energy model
 prices (mapper.schedule.events) come from the one schedule and event model, mapper.schedule (docs/design.md
 sections 4 and 6), for the plan and these inputs. The RTL's other counters (hwgen.interface.EVENTS: the
-activations' phase pulses, the rows driven high, the codes' sum, the table reads, the flushes and the
-streams' beats) are predicted here from the plan's tables and the inputs (`golden_events`).
+activations' phase pulses, the rows driven high, the codes' sum, the table reads, the flushes) are
+predicted here from the plan's tables and the inputs (`golden_events`).
 """
 
 from __future__ import annotations
@@ -25,31 +25,29 @@ from mapper.schedule import (Events, ScheduleParams, cycle_model, events_of_sche
 __all__ = ["Prediction", "predict", "golden_outputs", "golden_events", "check_inputs", "energy_of",
            "HARDWARE_COUNTERS", "hardware_counters", "cycle_model"]
 
-#: The energy model's events (mapper.schedule.EVENTS) that an RTL counter (hwgen.interface.CounterSignature)
-#: counts by the same definition, and that counter's name: `sws sim` prices these from the simulated
-#: hardware's counters and the others from the golden model (docs/design.md section 6, "Counters").
-#: Not here: `sample_holds` (the RTL counts the strobes, one per activation: `holds`), `row_drives` and
-#: `cell_reads` (the model prices every row of a section per activation and its 1-cells; the RTL counts
-#: the rows driven high, `rows_high`, and the codes it captured, `code_sum`), `inputs` and `outputs` (the
-#: RTL counts beats).
-HARDWARE_COUNTERS = {"cycles": "cycles", "conversions": "conversions", "planes": "planes", "sections": "sections",
-                     "shift_adds": "shift_adds", "gathered_rows": "row_reads", "column_words": "column_reads"}
+#: Every event the energy model prices (mapper.schedule.EVENTS) and the RTL counter
+#: (hwgen.interface.CounterSignature) that counts it by the same definition: `sws sim` prices the macro
+#: energy from the simulated hardware's counters alone (docs/design.md sections 4 and 6, "Counters").
+#: `wordline_pulses` and `precharges` are the activations, `planes`, on every timing; where the timing has
+#: the phase, the `wl_en` and `pch` pulses the controller makes (`hardware_counters`), one per activation.
+HARDWARE_COUNTERS = {"cycles": "cycles", "conversions": "conversions", "sample_holds": "sample_holds",
+                     "shift_adds": "shift_adds", "planes": "planes", "wordline_pulses": "planes",
+                     "precharges": "planes", "row_drives": "row_drives", "cell_reads": "cell_reads",
+                     "inputs": "inputs", "outputs": "outputs", "gathered_rows": "row_reads",
+                     "column_words": "column_reads", "sections": "sections"}
 
 
 def hardware_counters(params) -> dict:
-    """HARDWARE_COUNTERS and the counters that count an energy event by its definition on this hardware and
-    timing only (`params`: a ScheduleParams or TileParams): `precharges` (the `pch` pulses: one per activation,
-    the model's bitline precharges, when the timing has a precharge phase), `wordlines` (the `wl_en` pulses: the
-    model's wordline_pulses, when it has a wordline phase), and with one element a beat (W = 1) `input_beats`
-    and `output_beats` (the model's inputs and outputs, by the element)."""
+    """HARDWARE_COUNTERS on this timing (`params`: a ScheduleParams or TileParams): with a precharge phase
+    the model's `precharges` are the `pch` pulses the controller makes (the `precharges` counter), with a
+    wordline phase its `wordline_pulses` the `wl_en` pulses (`wordlines`); without the phase the analog
+    macro makes its own, one per activation, and `planes` (the activations) counts them."""
     out = dict(HARDWARE_COUNTERS)
     timing = params.timing
     if timing.precharge:
         out["precharges"] = "precharges"
     if timing.wordline:
         out["wordline_pulses"] = "wordlines"
-    if params.hw.beat == 1:
-        out.update(inputs="input_beats", outputs="output_beats")
     return out
 
 
@@ -135,15 +133,18 @@ def golden_outputs(lp: LayerPlan, x: np.ndarray) -> np.ndarray:
     return y
 
 
-def golden_events(lp: LayerPlan, x: np.ndarray, params: ScheduleParams, conversions: list[int], planes: int) -> dict:
+def golden_events(lp: LayerPlan, x: np.ndarray, params: ScheduleParams, ev: Events) -> dict:
     """The RTL's event counters (hwgen.interface.EVENTS besides planes and sections) for the vectors x, from
-    the plan's tables and the inputs (docs/design.md section 6, "Counters"): one activation per issued
-    drive step of a non-empty section (its pch, wl_en and sh pulses, when the timing has the phase); the
-    rows it drives high (the step's popcount over the section's rows: q); the captured codes' sum (the
-    cells conducting in the converted columns, saturated at each column's resolution); a shift-add per
-    conversion; the row-index (and input) and column words the gather reads; a flush per section that
-    issues; the streams' beats. With the bipolar drive the rows driven high are those driven +1 or -1 (q+ + q-,
-    not the max(q+, q-) that bounds the conversion) and the codes' sum is of their magnitudes |code|."""
+    the plan's tables, the inputs and the energy model's events `ev` of the same vectors (docs/design.md
+    section 6, "Counters"): one activation per issued drive step of a non-empty section (its pch and wl_en
+    pulses, when the timing has the phase); the columns it samples (the section's active columns: one per
+    conversion), its section's rows and the 1-cells of its converted columns (`ev`'s sample_holds,
+    row_drives and cell_reads); the rows it drives high (the step's popcount over the section's rows: q);
+    the captured codes' sum (the cells conducting in the converted columns, saturated at each column's
+    resolution); a shift-add per conversion; the row-index (and input) and column words the gather reads; a
+    flush per section that issues; the streams' elements. With the bipolar drive the rows driven high are
+    those driven +1 or -1 (q+ + q-, not the max(q+, q-) that bounds the conversion) and the codes' sum is of
+    their magnitudes |code|."""
     cfg, tm, (k, n) = lp.cfg, params.timing, lp.shape
     v = len(x)
     sec = lp.sections
@@ -153,11 +154,11 @@ def golden_events(lp: LayerPlan, x: np.ndarray, params: ScheduleParams, conversi
     drive = plan_drive(lp, x)                                                       # (V, P, K)
     driven = np.abs(drive).sum(axis=1) @ section_membership(lp).astype(np.int64)    # (V, S): rows driven, all steps
     codes = sum(int(np.abs(c).sum()) for _, _, c in _section_codes(lp, drive))
-    return {"precharges": planes if tm.precharge else 0, "wordlines": planes if tm.wordline else 0,
-            "holds": planes if tm.sample else 0, "rows_high": int(driven[:, busy].sum()), "code_sum": codes,
-            "shift_adds": int(sum(conversions)), "row_reads": v * int(sec["rows"][busy].sum()),
+    return {"precharges": ev.planes if tm.precharge else 0, "wordlines": ev.planes if tm.wordline else 0,
+            "sample_holds": ev.sample_holds, "rows_high": int(driven[:, busy].sum()), "code_sum": codes,
+            "shift_adds": ev.shift_adds, "row_reads": v * int(sec["rows"][busy].sum()),
             "column_reads": v * int(sec["n_active"][busy].sum()), "flushes": int(issuing.sum()),
-            "input_beats": v * -(-k // cfg.hw.beat), "output_beats": v * -(-n // cfg.hw.beat)}
+            "inputs": v * k, "outputs": v * n, "row_drives": ev.row_drives, "cell_reads": ev.cell_reads}
 
 
 def energy_of(cfg, conversions) -> float:
@@ -178,4 +179,4 @@ def predict(lp: LayerPlan, x, params=None) -> Prediction:
     vector_cycles = [int(e) for e in np.diff([-1] + ends)]
     return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), list(ev.conversions),
                       ev.planes, ev.sections, energy_of(cfg, ev.conversions), max(bounds), vector_cycles, bounds, ev,
-                      golden_events(lp, x, params, list(ev.conversions), ev.planes))
+                      golden_events(lp, x, params, ev))

@@ -92,6 +92,8 @@ def sdc_text(params: TileParams, *, bus: str | None = None, clock_mhz: float = 1
         else:
             lines.append(f"set_input_delay -clock clk {macro.clock_to_out_ns:.3f} {done}")
         lines.append(f"set_input_delay -clock clk {macro.clock_to_out_ns:.3f} {code}")
+        # The macro's count of the cells its conversions read (`cell_reads`, for the counter), registered inside.
+        lines.append(f"set_input_delay -clock clk {macro.clock_to_out_ns:.3f} [get_ports {{bus__*cell_reads*}}]")
         if tm.sync:
             lines += [f"# Codes are held from done and captured {tm.sync} cycle(s) after it.",
                       f"set_multicycle_path -setup {tm.sync + 1} -from {code}",

@@ -28,8 +28,10 @@ TIMING_FIELDS = ("precharge", "wordline", "settle", "sample", "sync", "watchdog"
 __all__ = ["Field", "Register", "RegisterMap", "register_map", "counter_names", "ID_MAGIC", "ACCESS", "BUSES",
            "NOT_WIRED", "TIMING_FIELDS"]
 
-#: ID register value: "SWS" and the register map's version (2: the controller's status, timing and counters).
-ID_MAGIC = 0x53575302
+#: ID register value: "SWS" and the register map's version (2: the controller's status, timing and counters;
+#: 3: every event the energy model prices counted, SAMPLE_HOLDS, INPUTS and OUTPUTS by the element,
+#: ROW_DRIVES and CELL_READS).
+ID_MAGIC = 0x53575303
 ACCESS = ("ro", "rw", "w1c", "pulse")
 #: The host buses the register block can sit behind (chosen at generation).
 BUSES = ("axil", "wishbone", "wishbone-pipelined")
@@ -178,11 +180,16 @@ _COUNTER_DOCS = {
     "cycles": "busy cycles, from a vector's first input beat to its last output beat (cycles waiting for a "
               "first input are not counted)",
     "planes": "activations issued: (section, drive step) pairs", "sections": "sections walked (empty ones included)",
-    "precharges": "precharge pulses (pch)", "wordlines": "wordline pulses (wl_en)", "holds": "sample-and-hold strobes (sh)",
+    "precharges": "precharge pulses (pch)", "wordlines": "wordline pulses (wl_en)",
+    "sample_holds": "columns sampled: each activation's active columns (one a conversion)",
     "rows_high": "rows driven high, summed over the activations", "code_sum": "the captured ADC codes' sum (bipolar: of their magnitudes)",
     "shift_adds": "shift-adds (one a conversion)", "row_reads": "row-index words read by the gather",
     "column_reads": "column words read by the gather", "flushes": "accumulator flushes (one a section that issues)",
-    "input_beats": "input stream beats taken", "output_beats": "output stream beats taken",
+    "inputs": "input elements taken (a beat's W, the vector's last beat only its own)",
+    "outputs": "output elements streamed (a beat's W, the vector's last beat only its own)",
+    "row_drives": "rows driven: each activation's section rows",
+    "cell_reads": "cells read: the 1-cells of each converted column on its section's rows, as the array reports "
+                  "them (the emulator counts them; a macro without the count reads 0)",
 }
 
 

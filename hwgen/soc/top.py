@@ -78,6 +78,7 @@ class SocTile(wiring.Component):
                 for ci, ai in zip(c.adc, a.adc, strict=True):
                     m.d.comb += [ai.start.eq(ci.start), ai.res.eq(ci.res), ai.ref.eq(ci.ref), ai.col.eq(ci.col),
                                  ci.done.eq(ai.done), ci.code.eq(ai.code)]
+                m.d.comb += c.cell_reads.eq(a.cell_reads)
         else:
             m.submodules.tile = tile = Tile(p, self.plan)
         m.submodules.bridge = bridge = bus_bridge(self.host_bus, self.byte_addr_width)

@@ -56,7 +56,7 @@ def run(args):
         keys = ("layer", "backend", "outputs", "cycles", "cycles_per_vector", "adc_bound_per_vector", "conversions",
                 "conversions_by_bits", "planes", "sections", "energy_pj", "macro_energy_pj", "macro_breakdown_pj",
                 "model_macro_energy_pj", "report_macro_energy_pj", "counted_by_hardware",
-                "predicted_by_golden_model", "report_cycles", "match", "problems")
+                "counted_by_hardware_as", "report_cycles", "match", "problems")
         print(dumps_json({k: (r[k].tolist() if k == "outputs" else r[k]) for k in keys}))
     else:
         y = r["outputs"]
@@ -73,10 +73,10 @@ def run(args):
         print(f"conversions {r['conversions']} ({hist or 'none'}); planes {r['planes']}, sections {r['sections']}")
         print(f"energy {r['energy_pj']:.3f} pJ from the counters ({r['energy_pj'] / y.shape[0]:.3f} pJ per vector)")
         where = "the report's" if r["report_macro_energy_pj"] is not None else "the mapper's model of these inputs"
-        print(f"whole macro {r['macro_energy_pj']:.3f} pJ per vector from the events ({where}: "
+        renamed = ", ".join(f"{e} by {c}" for e, c in r["counted_by_hardware_as"].items() if e != c)
+        print(f"whole macro {r['macro_energy_pj']:.3f} pJ per vector from the hardware's counters ({where}: "
               f"{r['report_macro_energy_pj'] if r['report_macro_energy_pj'] is not None else r['model_macro_energy_pj']:.3f}); "
-              f"counted by the hardware: {', '.join(r['counted_by_hardware'])}; predicted by the golden model: "
-              f"{', '.join(r['predicted_by_golden_model'])}")
+              f"every event counted by its counter ({renamed})")
         if r["match"]:
             print("outputs, counters and cycles match the golden model bit for bit")
             if args.output:

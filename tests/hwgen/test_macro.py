@@ -295,7 +295,8 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
     raw-code requests: each code is min(popcount(column & drive), 2**res - 1) from the plan's cells (by
     hand, numpy; bipolar: the rows of `drive_neg` count -1, the code is two's complement and saturates at
     +-(2**(res-1) - 1)); then a vector computes x @ W: the test conversions were not accumulated (they are
-    counted in `conversions`, by resolution)."""
+    counted in `conversions`, by resolution, in `sample_holds` one each and in `cell_reads` their column's
+    1-cells)."""
     from hwgen.program import program_writes
     from hwgen.tile import Tile
 
@@ -344,7 +345,8 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
                 out.append(value)
             got.setdefault("outputs", []).append(out)
         await ctx.tick().repeat(4)
-        got["conversions"] = (await read_counters(ctx, dut.counters, cfg.hw.adc_bits))["conversions"]
+        got["counters"] = await read_counters(ctx, dut.counters, cfg.hw.adc_bits)
+        got["conversions"] = got["counters"]["conversions"]
         got["violation"] = ctx.get(dut.violation)
 
     sim = Simulator(dut)
@@ -366,6 +368,13 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
     assert np.array_equal(np.array(got["outputs"]), want.outputs)
     extra = np.bincount([r for *_, r, _, _ in requests], minlength=cfg.hw.adc_bits + 1)
     assert got["conversions"] == [int(c) for c in np.asarray(want.conversions) + extra]
+    # Each test conversion samples its one column and reads that column's 1-cells (whatever the drive);
+    # its activation drives the host's rows, not a section's: row_drives is the vectors' alone.
+    ev = want.events
+    assert got["counters"]["sample_holds"] == ev.sample_holds + len(requests)
+    assert got["counters"]["cell_reads"] == ev.cell_reads + sum(int(lp.cells[sec, :, col].sum())
+                                                                for sec, col, *_ in requests)
+    assert got["counters"]["row_drives"] == ev.row_drives
     assert got["violation"] == 0
 
 

@@ -70,9 +70,9 @@ def test_register_map_has_every_counter_as_two_words_and_every_error_bit_by_name
     p = _params()
     rm = register_map(p, generic=False)
     # The controller's counters (hwgen.interface.CounterSignature): cycles, conversions 1..full resolution and
-    # the 13 events of docs/design.md section 6, 48 bits each: LO 32 bits, HI 16 bits, eight bytes apart.
-    events = ["PLANES", "SECTIONS", "PRECHARGES", "WORDLINES", "HOLDS", "ROWS_HIGH", "CODE_SUM", "SHIFT_ADDS",
-              "ROW_READS", "COLUMN_READS", "FLUSHES", "INPUT_BEATS", "OUTPUT_BEATS"]
+    # the 15 events of docs/design.md section 6, 48 bits each: LO 32 bits, HI 16 bits, eight bytes apart.
+    events = ["PLANES", "SECTIONS", "PRECHARGES", "WORDLINES", "SAMPLE_HOLDS", "ROWS_HIGH", "CODE_SUM", "SHIFT_ADDS",
+              "ROW_READS", "COLUMN_READS", "FLUSHES", "INPUTS", "OUTPUTS", "ROW_DRIVES", "CELL_READS"]
     stems = ["CYCLES"] + [f"CONV{b}" for b in range(1, p.hw.full_resolution + 1)] + events
     for stem in stems:
         lo, hi = rm[f"{stem}_LO"], rm[f"{stem}_HI"]
@@ -336,6 +336,9 @@ def test_a_bipolar_chip_wrapper_has_drive_neg_constrained_and_counts_every_conve
     assert [b for stem, member, b in counter_names(p) if member == "conversions"] == [1, 2, 3, 4, 5, 6]
     text = emit_verilog(None, p, controller_only=True, bus="axil")
     assert re.search(r"output \[15:0\] bus__drive_neg", text)
+    # The macro's count of the cells read: an input of clog2(3 * 16 + 1) = 6 bits, constrained as the codes.
+    assert re.search(r"input \[5:0\] bus__cell_reads", text)
+    assert "[get_ports {bus__*cell_reads*}]" in sdc_text(p, controller_only=True)
 
 
 # The whole wrapper, a generic tile programmed over the bus --------------------------------------------
@@ -436,7 +439,7 @@ def test_soc_tile_over_the_bus_reports_and_clears_an_error_runs_at_a_written_tim
 
     async def bench(ctx):
         host = (AxiLiteHost if bus == "axil" else WishboneHost)(ctx, dut)
-        assert await host.read(rm["ID"].offset) == 0x53575302
+        assert await host.read(rm["ID"].offset) == 0x53575303
         await _program(host, rm, params, lp)
         good_layer = await host.read(rm["LAYER"].offset)
         word = await host.read(rm["STATUS"].offset)
@@ -489,7 +492,7 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
 
     async def bench(ctx):
         host = AxiLiteHost(ctx, dut)
-        assert await host.read(rm["ID"].offset) == 0x53575302
+        assert await host.read(rm["ID"].offset) == 0x53575303
         n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
         for sel, addr, data in program_writes(params, lp):
             if sel == PROG_SELECT["layer"]:

@@ -209,12 +209,17 @@ def test_cycle_model_by_hand_with_two_columns_per_adc():
     assert cycle_model(lp0)["cycles"] == 47
 
 
-def test_the_counters_that_count_an_event_depend_on_the_timing_and_the_beat():
+def test_every_event_has_a_counter_and_the_phase_pulses_count_it_where_the_timing_has_the_phase():
+    from hwgen.interface import EVENTS as COUNTERS
     from hwgen.params import TileParams
-    from mapper.schedule import MacroTiming, ScheduleParams
+    from mapper.schedule import EVENTS, MacroTiming, ScheduleParams
     from sim.golden import HARDWARE_COUNTERS, hardware_counters
     case = CASES[0]
-    plain = hardware_counters(ScheduleParams.of(case.lp))          # no phases, one element a beat
-    assert plain == {**HARDWARE_COUNTERS, "inputs": "input_beats", "outputs": "output_beats"}
+    assert set(HARDWARE_COUNTERS) == set(EVENTS)
+    assert set(HARDWARE_COUNTERS.values()) <= set(COUNTERS) | {"cycles", "conversions"}
+    plain = hardware_counters(ScheduleParams.of(case.lp.on_hardware(beat=2)))      # no phases
+    assert plain == HARDWARE_COUNTERS and plain["precharges"] == plain["wordline_pulses"] == "planes"
     timed = TileParams.from_plan(case.lp.on_hardware(beat=2), None, MacroTiming(precharge=2, settle=1))
     assert hardware_counters(timed) == {**HARDWARE_COUNTERS, "precharges": "precharges"}
+    both = TileParams.from_plan(case.lp, None, MacroTiming(precharge=1, wordline=1))
+    assert hardware_counters(both) == {**HARDWARE_COUNTERS, "precharges": "precharges", "wordline_pulses": "wordlines"}

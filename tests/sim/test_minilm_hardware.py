@@ -68,9 +68,8 @@ def test_a_slice_of_a_real_ffn_layer_runs_input_aware_in_verilator():
 def test_l0_ffn_out_at_30_percent_spends_in_verilator_the_macro_energy_the_report_gives():
     """Issue 23's hardware goal: MiniLM's L0.ffn.out, pruned to 30%, mapped as the objective chooses with its own
     activations (4 real tokens), run in Verilator: outputs x @ W, counters and cycles the golden model's, and
-    the whole-macro energy priced from the counters equal to the report's, pJ for pJ. Events the RTL does not
-    count yet come from the golden model (`sim.golden.HARDWARE_COUNTERS`; the printed list says which): as
-    the hardware counters land, this test checks them with no change."""
+    the whole-macro energy priced from the hardware's counters alone (`sim.golden.HARDWARE_COUNTERS`: every
+    event its counter, no golden stand-in) equal to the report's, pJ for pJ."""
     try:
         from sws.experiments.minilm_inputs import capture_layers
         layer = next(l for l in capture_layers(0.3, max_sequences=1) if l.layer == "L0.ffn.out")
@@ -79,6 +78,7 @@ def test_l0_ffn_out_at_30_percent_spends_in_verilator_the_macro_energy_the_repor
     if shutil.which("verilator") is None:
         unavailable("verilator", "the hardware run simulates the emitted Verilog with it")
     from mapper.cost import map_layers, report_dict
+    from mapper.schedule import EVENTS
     from sim.check import compare, counter_energy
 
     x = layer.x[:4]
@@ -94,10 +94,10 @@ def test_l0_ffn_out_at_30_percent_spends_in_verilator_the_macro_energy_the_repor
     want = predict(lp, x)
     assert np.array_equal(run.outputs, x @ layer.w)
     assert compare(want, run) == []
-    macro, problems = counter_energy(lp, x, want, run)
+    macro, problems = counter_energy(lp, x, run)
     assert problems == []
-    print(f"counted by the hardware: {macro['counted_by_hardware']}; by the golden model: "
-          f"{macro['predicted_by_golden_model']}")
+    assert macro["counted_by_hardware"] == list(EVENTS)
+    print(f"counted by the hardware: {macro['counted_by_hardware_as']}")
     # The report costs the chosen design on the same 4 tokens (input-aware) or on any (weight-only).
     assert macro["macro_energy_pj"] == pytest.approx(row["macro_energy_pj"], rel=1e-12)
     assert macro["macro_breakdown_pj"] == pytest.approx(row["macro_breakdown_pj"], rel=1e-12)
@@ -105,12 +105,13 @@ def test_l0_ffn_out_at_30_percent_spends_in_verilator_the_macro_energy_the_repor
 
 @pytest.mark.parametrize("phases", [{}, dict(precharge=1, wordline=2, settle=1, sample=1)])
 def test_the_rtl_counts_the_events_the_energy_model_prices_by_their_definition(phases):
-    # With a precharge and a wordline phase the pch and wl_en pulses are counted too (sim.golden.hardware_counters):
-    # one per activation, the model's precharges and wordline pulses; with one element a beat the beats are
-    # the model's inputs and outputs.
+    # Every event the model prices has its counter (sim.golden.hardware_counters); with a precharge and a
+    # wordline phase the pch and wl_en pulses count the model's precharges and wordline pulses (one per
+    # activation), without them the activations (`planes`).
     from hwgen.params import TileParams
     from mapper.schedule import MacroTiming
     from sim.amaranth_sim import run_tile
+    from mapper.schedule import EVENTS
     from sim.golden import hardware_counters
     from .cases import rtl_cases
     case = rtl_cases()[0]
@@ -118,5 +119,7 @@ def test_the_rtl_counts_the_events_the_energy_model_prices_by_their_definition(p
     run = run_tile(case.lp, case.x[:2], params=params)
     model = predict(case.lp, case.x[:2], params).events.as_dict()
     counters = hardware_counters(params)
-    assert len(counters) == (11 if phases else 9)
+    assert set(counters) == set(EVENTS)
+    assert (counters["precharges"], counters["wordline_pulses"]) == (("precharges", "wordlines") if phases
+                                                                     else ("planes", "planes"))
     assert {e: run.counters[c] for e, c in counters.items()} == {e: model[e] for e in counters}

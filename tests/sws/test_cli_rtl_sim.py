@@ -9,8 +9,9 @@ import pytest
 
 import sim.check as sim_command
 from mapper.plan import load_plan, rebuild_weights
+from mapper.schedule import EVENTS
+from sim.golden import HARDWARE_COUNTERS, predict
 from sws.cli import main
-from sim.golden import predict
 from tests.support import unavailable
 
 
@@ -65,8 +66,9 @@ def test_sim_prints_the_macro_energy_of_the_counters_and_fails_where_the_report_
     assert code == 0 and r["match"] is True
     assert r["macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
     assert r["macro_breakdown_pj"] == pytest.approx(report["macro_breakdown_pj"], rel=1e-12)
-    assert set(r["counted_by_hardware"]) >= {"cycles", "conversions", "planes", "sections"}
-    assert "row_drives" in r["counted_by_hardware"] + r["predicted_by_golden_model"]
+    # Every event priced from the hardware's counters, none from the golden model.
+    assert set(r["counted_by_hardware"]) == set(EVENTS)
+    assert r["counted_by_hardware_as"]["cell_reads"] == "cell_reads" and "predicted_by_golden_model" not in r
     # A report whose macro energy is not the hardware's: exit 1, naming both figures.
     other = tmp_path / "p"
     shutil.copytree(plan_dir, other)
@@ -266,10 +268,10 @@ def test_sim_fails_where_the_reported_cycles_are_not_the_tiles(tmp_path, capsys)
     assert code == 0 and r["report_cycles"] is None
     assert r["macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
     # With a precharge and a wordline phase the `pch` and `wl_en` pulses are the model's precharges and
-    # wordline pulses (one per activation), so they are priced from the hardware's counters; with two
-    # elements a beat the inputs and outputs are not (the RTL counts beats).
-    assert {"precharges", "wordline_pulses"} <= set(r["counted_by_hardware"])
-    assert {"inputs", "outputs", "sample_holds", "row_drives"} <= set(r["predicted_by_golden_model"])
+    # wordline pulses (one per activation); with two elements a beat the inputs and outputs are still
+    # counted by the element. Every event from the hardware's counters.
+    assert r["counted_by_hardware_as"] == {**HARDWARE_COUNTERS, "precharges": "precharges",
+                                           "wordline_pulses": "wordlines"}
 
 
 def _small_inputs(path, seed=3):
