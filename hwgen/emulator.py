@@ -24,7 +24,7 @@ __all__ = ["ArrayEmulator", "BankedArray", "array_emulator", "VIOLATIONS", "DONE
 #: The protocol rules the emulator checks, by bit of its sticky `violation` output (docs/design.md section 6).
 VIOLATIONS = ("start while busy", "wordline without precharge", "sample before settle",
               "start without a sample", "wordline pulse too short", "start withdrawn before done",
-              "precharge during a conversion")
+              "precharge during a conversion", "wordline while precharge", "sample while wordline")
 
 #: How the emulated ADCs' done behaves in handshake mode (`MacroTiming.sync` 1 or 2): a level held until
 #: start falls (the four-phase acknowledge), or a one-cycle pulse.
@@ -60,8 +60,10 @@ class ArrayEmulator(wiring.Component):
     (the activation's own sample); a wordline pulse
     shorter than `wordline` cycles; handshake: a start withdrawn while its ADC converts; without
     sample-and-hold, a precharge while an ADC converts (before its done cycle: the bitlines hold the
-    columns until then). The simulators fail a run that ends with a violation. Rules about phases of zero
-    cycles never fire.
+    columns until then); a wordline while the precharge is on, or (guard G = `MacroTiming.guard` > 0) fewer
+    than G cycles after it fell; a sample (`sh`, or a start without sample-and-hold) while the wordline is
+    on, or fewer than G cycles after it fell. The simulators fail a run that ends with a violation. Rules
+    about phases of zero cycles never fire.
 
     With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
     column outside its group (col >= M, or past the slot in a last, shorter group) fails the simulation
@@ -192,6 +194,7 @@ class ArrayEmulator(wiring.Component):
             with m.If(~bus.wl_en & wl_prev):
                 m.d.comb += flag[4].eq(wl_count < W)
             m.d.comb += settled.eq(~bus.wl_en & (since >= S))
+        self._guards(m, flag)
         sampled = Signal(range(H + 1) if H else 1, name="sampled")
         if H:
             with m.If(bus.pch | bus.wl_en):      # a new activation: its columns are not sampled yet
@@ -201,6 +204,26 @@ class ArrayEmulator(wiring.Component):
             with m.If(bus.sh & ~settled):
                 m.d.comb += flag[2].eq(1)
         return settled, sampled
+
+    def _guards(self, m, flag):
+        """The break-before-make rules: the wordline never with the precharge, nor within G cycles after it
+        falls; a sample (sh, or a start without sample-and-hold) never with the wordline, nor within G cycles
+        after it falls (`MacroTiming.guard`; G = 0: only the same cycle)."""
+        G, bus = self.params.timing.guard, self.bus
+        sample = bus.sh if self.params.timing.sample else Cat(a.start for a in bus.adc).any()
+        if not G:
+            m.d.comb += [flag[7].eq(bus.wl_en & bus.pch), flag[8].eq(sample & bus.wl_en)]
+            return
+        # Low cycles of pch (wl_en) right before this one, saturating at G (the reset value: long ago).
+        low_pch = Signal(range(G + 1), init=G, name="pch_low_cycles")
+        low_wl = Signal(range(G + 1), init=G, name="wl_low_cycles")
+        for low, phase in ((low_pch, bus.pch), (low_wl, bus.wl_en)):
+            with m.If(phase):
+                m.d.sync += low.eq(0)
+            with m.Elif(low < G):
+                m.d.sync += low.eq(low + 1)
+        m.d.comb += [flag[7].eq(bus.wl_en & (bus.pch | (low_pch < G))),
+                     flag[8].eq(sample & (bus.wl_en | (low_wl < G)))]
 
     def _adc(self, m, i, adc, live):
         """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts)."""

@@ -32,7 +32,8 @@ class HostConfig(wiring.Component):
     A generic netlist is configured once a valid layer word is written (program_writes writes it last);
     a reset, a table write or a refused layer word makes it unconfigured, and an unconfigured netlist
     takes no input. A baked netlist is always configured. The timing registers reset to the `MacroTiming`
-    the netlist was generated with.
+    the netlist was generated with; the word's `guard` (3 bits, any value in range) places the wordline
+    and the settle as `MacroTiming.front` does.
 
     Attributes
     ----------
@@ -142,10 +143,16 @@ class HostConfig(wiring.Component):
                                              | (word.sync > 2) | (word.watchdog == 0)))
         busy = Signal(name="timing_busy")
         m.d.comb += busy.eq(self.timing.we & ~self.idle)
-        f = word.precharge + word.wordline + word.settle + word.sample
+        # The guarded front (MacroTiming.front): the wordline G cycles after the precharge, the settle at
+        # least G cycles after a wordline. With G = 0 the same boundaries as P, P + W, P + W + S.
+        wl_begin = word.precharge + word.guard
+        settle = Mux((word.wordline != 0) & (word.guard > word.settle), word.guard, word.settle)
+        wl_end = wl_begin + word.wordline
+        sh_begin = wl_end + settle
+        f = sh_begin + word.sample
         with m.If(self.timing.we & ~bad & self.idle):
-            m.d.sync += [self.front.pch_end.eq(word.precharge), self.front.wl_end.eq(word.precharge + word.wordline),
-                         self.front.sh_begin.eq(word.precharge + word.wordline + word.settle),
+            m.d.sync += [self.front.pch_end.eq(word.precharge), self.front.wl_begin.eq(wl_begin),
+                         self.front.wl_end.eq(wl_end), self.front.sh_begin.eq(sh_begin),
                          self.front.front.eq(f), self.front.last.eq(f - 1), self.front.none.eq(f == 0),
                          self.front.hold.eq(word.sample != 0), self.mode.counted.eq(word.sync == 0),
                          self.mode.one.eq(word.sync == 1), self.mode.two.eq(word.sync == 2),

@@ -8,7 +8,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mapper.config import clog2
-from mapper.schedule import PHASE_MAX, WATCHDOG_MAX
+from mapper.schedule import GUARD_MAX, PHASE_MAX, WATCHDOG_MAX
 
 from .params import TileParams
 
@@ -189,24 +189,26 @@ def timing_layout() -> data.StructLayout:
     """The timing register word (`TimingSignature`): the `MacroTiming` fields, LSB first."""
     phase = (2 * PHASE_MAX - 1).bit_length()            # room for an out-of-range value, refused
     return data.StructLayout({"precharge": phase, "wordline": phase, "settle": phase, "sample": phase, "sync": 2,
-                              "watchdog": WATCHDOG_MAX.bit_length()})
+                              "watchdog": WATCHDOG_MAX.bit_length(), "guard": GUARD_MAX.bit_length()})
 
 
 def front_layout() -> data.StructLayout:
     """The front phases as the scheduler counts them, derived from the timing registers when they are
     written (so that no adder lies in the front's path): position p of the front (0 .. F-1, from the cycle
-    after an activation's issue) has `pch` while p < pch_end, `wl_en` while pch_end <= p < wl_end, `sh`
-    from sh_begin; `last` = F - 1, `none` = (F == 0), `front` = F; `hold` = sample-and-hold (sample > 0)."""
-    width = (4 * PHASE_MAX).bit_length()
-    return data.StructLayout({"pch_end": width, "wl_end": width, "sh_begin": width, "last": width, "front": width,
-                              "none": 1, "hold": 1})
+    after an activation's issue) has `pch` while p < pch_end, `wl_en` while wl_begin <= p < wl_end, `sh`
+    from sh_begin; `last` = F - 1, `none` = (F == 0), `front` = F; `hold` = sample-and-hold (sample > 0).
+    Without guard cycles wl_begin = pch_end; with G, wl_begin = pch_end + G (`MacroTiming.wordline_begin`).
+    """
+    width = (4 * PHASE_MAX + 2 * GUARD_MAX).bit_length()
+    return data.StructLayout({"pch_end": width, "wl_begin": width, "wl_end": width, "sh_begin": width, "last": width,
+                              "front": width, "none": 1, "hold": 1})
 
 
 def front_values(timing) -> dict:
     """The `front_layout` fields of a `MacroTiming` (the timing registers' reset values)."""
-    f = timing.front
-    return {"pch_end": timing.precharge, "wl_end": timing.precharge + timing.wordline,
-            "sh_begin": timing.precharge + timing.wordline + timing.settle, "last": max(f - 1, 0), "front": f,
+    f, wl = timing.front, timing.wordline_begin
+    return {"pch_end": timing.precharge, "wl_begin": wl, "wl_end": wl + timing.wordline,
+            "sh_begin": wl + timing.wordline + timing.settle_cycles, "last": max(f - 1, 0), "front": f,
             "none": int(f == 0), "hold": int(timing.sample > 0)}
 
 

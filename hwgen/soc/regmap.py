@@ -22,8 +22,8 @@ from ..interface import (COUNTER_WIDTH, CYCLE_WIDTH, ERRORS, EVENTS, PROG_SELECT
                          timing_layout)
 from ..params import TileParams
 
-#: The timing word's fields (hwgen.interface.timing_layout), as TIMING and TIMING_ADC hold them.
-TIMING_FIELDS = ("precharge", "wordline", "settle", "sample", "sync", "watchdog")
+#: The timing word's fields (hwgen.interface.timing_layout), as TIMING, TIMING_ADC and TIMING_GUARD hold them.
+TIMING_FIELDS = ("precharge", "wordline", "settle", "sample", "sync", "watchdog", "guard")
 
 __all__ = ["Field", "Register", "RegisterMap", "register_map", "counter_names", "ID_MAGIC", "ACCESS", "BUSES",
            "NOT_WIRED", "TIMING_FIELDS"]
@@ -219,7 +219,8 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
             raise SwsError(f"{what} {value}: the register map's INFO/LIMITS field holds at most {(1 << bits) - 1}")
     tl = timing_layout()
     tw = {name: Shape.cast(tl[name].shape).width for name in TIMING_FIELDS}
-    timing_doc = ("; a write of TIMING or TIMING_ADC writes the whole timing word (both registers) into the "
+    timing_doc = ("; a write of TIMING, TIMING_ADC or TIMING_GUARD writes the whole timing word (the three "
+                  "registers) into the "
                   "controller's timing registers, which take it only between vectors and in range, else keep "
                   "their value and set STATUS.HOST_PROTOCOL or OUT_OF_RANGE; reads give what was written")
     regs = [
@@ -284,9 +285,11 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
         Register("POWER", 0x28, "Macro enable and sleep (docs/design.md section 6, electrical interface)", (
             Field("ENABLE", 0, 1, "rw", "macro enabled (bias and references on)", 1, wired=False),
             Field("SLEEP", 1, 1, "rw", "macro in retention sleep (cells kept, periphery off)", 0, wired=False))),
-        Register("TIMING_GUARD", 0x2C, "Guard cycles between the front phases", (
-            Field("GUARD", 0, 3, "rw", "guard cycles between precharge, wordline and sample (docs/design.md "
-                  "section 6, electrical interface)", 0, wired=False),)),
+        Register("TIMING_GUARD", 0x2C, "Guard cycles between the front phases (reset: the generation-time "
+                 "MacroTiming.guard)" + timing_doc, (
+            Field("GUARD", 0, tw["guard"], "rw", "guard cycles G (0..7) with pch, wl_en and sh low between the "
+                  "precharge and the wordline, and at least G between the wordline and the sample: the front is "
+                  "P + G + W + max(S, G) + H (docs/design.md section 6, electrical interface)", t.guard),)),
     ]
     if generic:
         layer = layer_word_layout(params)

@@ -28,7 +28,8 @@ __all__ = ["SocTile"]
 
 #: Where each timing word field lives in the register map.
 _TIMING_REGS = {"precharge": "TIMING_PRECHARGE", "wordline": "TIMING_WORDLINE", "settle": "TIMING_SETTLE",
-                "sample": "TIMING_SAMPLE", "sync": "TIMING_ADC_SYNC", "watchdog": "TIMING_ADC_WATCHDOG"}
+                "sample": "TIMING_SAMPLE", "sync": "TIMING_ADC_SYNC", "watchdog": "TIMING_ADC_WATCHDOG",
+                "guard": "TIMING_GUARD_GUARD"}
 
 
 class SocTile(wiring.Component):
@@ -107,9 +108,9 @@ class SocTile(wiring.Component):
                      f["STATUS_VIOLATION"].eq(0 if self.controller_only else tile.violation != 0)]
         m.d.comb += [f[f"STATUS_{name.upper()}"].eq(st.errors[i]) for i, name in enumerate(ERRORS)]
 
-        # The timing registers: a write of TIMING or TIMING_ADC writes the whole word (the fields are
-        # registers, `written` too), in the cycle of the bus response.
-        m.d.comb += tile.timing.we.eq(wr["TIMING"] | wr["TIMING_ADC"])
+        # The timing registers: a write of TIMING, TIMING_ADC or TIMING_GUARD writes the whole word (the
+        # fields are registers, `written` too), in the cycle of the bus response.
+        m.d.comb += tile.timing.we.eq(wr["TIMING"] | wr["TIMING_ADC"] | wr["TIMING_GUARD"])
         m.d.comb += [getattr(tile.timing.data, name).eq(f[_TIMING_REGS[name]]) for name in TIMING_FIELDS]
 
         # Programming (generic): PROG_WRITE and LAYER writes become prog writes, registered.

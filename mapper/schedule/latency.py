@@ -13,7 +13,7 @@ from ..config import HardwareConfig
 
 __all__ = ["MacroTiming", "default_lanes", "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE",
            "EMPTY_SECTION", "GATHER_STAGES", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX",
-           "WATCHDOG_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready", "run_end_latency",
+           "WATCHDOG_MAX", "GUARD_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready", "run_end_latency",
            "group_prime"]
 
 #: The gather's pipeline stages, by the cycle (after a gather step's table addresses) each one's work is
@@ -96,6 +96,8 @@ def step_order(hw: HardwareConfig) -> list[int]:
 PHASE_MAX = 64
 #: Longest done watchdog, in cycles (`MacroTiming.watchdog`).
 WATCHDOG_MAX = 1023
+#: Most guard cycles between the front phases (`MacroTiming.guard`; the TIMING_GUARD register's 3 bits).
+GUARD_MAX = 7
 #: Cycles from the cycle an ADC sees its start low to the cycle its done (a four-phase level) is low again:
 #: the documented ADC's (hwgen.emulator), which the handshake's cycle model assumes.
 DONE_FALL = 1
@@ -117,7 +119,11 @@ class MacroTiming:
     then `precharge` cycles of `pch`, `wordline` cycles of `wl_en`, `settle` cycles with both low,
     `sample` cycles of the sample-and-hold strobe `sh` (front F = the sum of the four), then the plane's
     first batch starts; the plane's other batches start without a front, from the held columns (with
-    sample-and-hold) or the bitlines, which hold their charge until the next precharge.
+    sample-and-hold) or the bitlines, which hold their charge until the next precharge. With `guard` G
+    cycles (docs/design.md section 6, "Electrical interface") the wordline rises G cycles after the
+    precharge falls (after the drive is set, without precharge) and the settle lasts at least G cycles
+    after a wordline: F = P + G + W + max(S, G) + H (S instead of max(S, G) with no wordline), the
+    schedule of `hwgen.soc.electrical.phase_windows`.
 
     Parameters
     ----------
@@ -139,6 +145,11 @@ class MacroTiming:
     watchdog : int
         Handshake only: the most cycles the controller waits for done to rise (from the start) or to fall
         (from the start's fall) before it reports a missing or stuck done (1 .. WATCHDOG_MAX).
+    guard : int
+        Guard cycles (0 .. GUARD_MAX) with pch, wl_en and sh all low between the precharge (or the drive)
+        and the wordline, and at least as many between the wordline and the sample strobe (or the start):
+        no wordline transition on a clock edge where another phase switches. 0: today's schedule, pch falls
+        on the edge wl_en rises.
     """
 
     precharge: int = 0
@@ -147,6 +158,7 @@ class MacroTiming:
     sample: int = 0
     sync: int = 0
     watchdog: int = 255
+    guard: int = 0
 
     def __post_init__(self):
         for name in ("precharge", "wordline", "settle", "sample"):
@@ -159,11 +171,25 @@ class MacroTiming:
         positive_int("watchdog", self.watchdog, minimum=1)
         if self.watchdog > WATCHDOG_MAX:
             raise SwsError(f"watchdog must be at most {WATCHDOG_MAX} cycles, not {self.watchdog}")
+        positive_int("guard", self.guard, minimum=0)
+        if self.guard > GUARD_MAX:
+            raise SwsError(f"guard must be at most {GUARD_MAX} cycles, not {self.guard}")
+
+    @property
+    def wordline_begin(self) -> int:
+        """Cycles from an activation's drive on the bus to its wordline's first cycle: P + G."""
+        return self.precharge + self.guard
+
+    @property
+    def settle_cycles(self) -> int:
+        """Cycles with wl_en and sh low after the wordline: max(S, G), or S with no wordline."""
+        return max(self.settle, self.guard) if self.wordline else self.settle
 
     @property
     def front(self) -> int:
-        """F: cycles from an activation's drive on the bus to its first start."""
-        return self.precharge + self.wordline + self.settle + self.sample
+        """F: cycles from an activation's drive on the bus to its first start (P + W + S + H; with guard
+        cycles P + G + W + max(S, G) + H)."""
+        return self.wordline_begin + self.wordline + self.settle_cycles + self.sample
 
     def period(self, res: int, front: bool = True, next_front: bool = True) -> int:
         """Cycles from one batch's issue to the next's, for a batch whose longest conversion is `res`:
