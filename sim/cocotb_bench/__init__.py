@@ -27,8 +27,9 @@ __all__ = ["write_testbench", "bench_data", "check_soc_netlist", "soc_netlist_ch
 
 #: The files copied as they are into the bench folder.
 TEMPLATES = ("test_sws_soc.py", "run.py")
-#: The phases the run-time timing test writes over the bus (TIMING), whose golden counters it checks.
-ALT_TIMING = MacroTiming(precharge=1, wordline=2, settle=1, sample=1)
+#: The phases the run-time timing test writes over the bus (TIMING, TIMING_GUARD), whose golden counters it
+#: checks: a guard cycle between precharge, wordline and sample too.
+ALT_TIMING = MacroTiming(precharge=1, wordline=2, settle=1, sample=1, guard=1)
 
 
 def _inputs(lp, vectors: int, seed: int) -> np.ndarray:

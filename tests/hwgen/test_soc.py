@@ -98,6 +98,9 @@ def test_register_map_offsets_are_word_aligned_and_unique_and_a_baked_tile_has_n
                       generic=False)
     assert rm["TIMING"].reset == 2 | 3 << 8 | 1 << 16 | 1 << 24
     assert rm["TIMING_ADC"].reset == 2 | 40 << 8
+    assert rm["TIMING_GUARD"].reset == 0
+    guarded = TileParams(_params().hw, 40, 6, 8, 64, 64, 1, MacroTiming(1, 1, 1, 1, guard=5))
+    assert register_map(guarded, generic=False)["TIMING_GUARD"].reset == 5
 
 
 def test_bad_register_descriptions_name_the_rule():
@@ -418,14 +421,14 @@ async def _counters(host, rm, params):
 @pytest.mark.parametrize("bus", ["axil", "wishbone"])
 def test_soc_tile_over_the_bus_reports_and_clears_an_error_runs_at_a_written_timing_and_counts_every_event(bus):
     """A generic tile programmed over the bus: an out-of-range LAYER word sets STATUS.OUT_OF_RANGE and the
-    ERROR interrupt, CTRL.ERROR_CLEAR clears it; a phase timing written over the bus gives the golden
-    model's cycles for that timing; after a snapshot every counter equals the golden model's; TLAST marks
-    each vector's last beat; outputs are x @ W."""
+    ERROR interrupt, CTRL.ERROR_CLEAR clears it; a phase timing with guard cycles written over the bus
+    (TIMING, TIMING_GUARD) gives the golden model's cycles for that timing; after a snapshot every counter
+    equals the golden model's; TLAST marks each vector's last beat; outputs are x @ W."""
     lp = _layer()
     params = TileParams.from_plan(lp)
     dut = SocTile(params, None, bus=bus)
     rm = dut.regmap
-    alt = MacroTiming(precharge=2, wordline=3, settle=1, sample=1)
+    alt = MacroTiming(precharge=2, wordline=3, settle=1, sample=1, guard=2)
     x = np.stack([np.arange(12) - 6, np.full(12, lp.cfg.hw.input_max)])
     n = lp.shape[1]
     want = predict(lp, x, ScheduleParams(params.hw, params.lanes, alt))
@@ -462,6 +465,8 @@ def test_soc_tile_over_the_bus_reports_and_clears_an_error_runs_at_a_written_tim
         assert ctx.get(dut.irq) == 0
         # The phase timing written over the bus, then two vectors from cleared counters.
         await host.write(rm["TIMING"].offset, alt.precharge | alt.wordline << 8 | alt.settle << 16 | alt.sample << 24)
+        await host.write(rm["TIMING_GUARD"].offset, alt.guard)
+        assert await host.read(rm["TIMING_GUARD"].offset) == alt.guard
         await host.write(rm["CTRL"].offset, 2)
         seen["out"] = await _stream(ctx, dut, x, n, params.acc_width)
         await ctx.tick().repeat(4)
