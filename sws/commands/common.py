@@ -199,14 +199,19 @@ def add_timing_args(p) -> None:
     g.add_argument("--adc-sync", type=int, choices=(0, 1, 2), default=0,
                    help="0: the controller counts each conversion's cycles; 1: it waits for a registered "
                         "done; 2: for done through a two-flop synchronizer (an asynchronous ADC) (default 0)")
+    g.add_argument("--guard", type=int, default=0, metavar="CYCLES",
+                   help="guard cycles (0..7) with pch, wl_en and sh low between the precharge and the wordline "
+                        "and at least as many between the wordline and the sample: no wordline edge shared with "
+                        "another phase (default 0)")
 
 
 def timing_from_args(args):
-    """The MacroTiming of --precharge, --wordline, --settle, --sample and --adc-sync; a bad value names
-    its option."""
+    """The MacroTiming of --precharge, --wordline, --settle, --sample, --adc-sync and --guard; a bad value
+    names its option."""
     from mapper.schedule import MacroTiming
     try:
-        return MacroTiming(args.precharge, args.wordline, args.settle, args.sample, args.adc_sync)
+        return MacroTiming(args.precharge, args.wordline, args.settle, args.sample, args.adc_sync,
+                           guard=args.guard)
     except SwsError as e:
         raise SwsError(f"--{e}") from None
 
