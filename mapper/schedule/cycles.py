@@ -225,9 +225,11 @@ def cycle_model(lp: LayerPlan, params=None, x=None) -> dict:
             "batch_cycles": int(sch.batch_cycles[0]), "bank_runs": [int(r) for r in sch.bank_runs[0]]}
 
 
-def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool) -> list[int]:
+def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool, wake: int = 0) -> list[int]:
     """The cycle of each vector's last output, cycle 0 the first vector's first input beat, the inputs
-    streamed without a gap and the outputs taken at once; `runs` each vector's RUN cycles.
+    streamed without a gap and the outputs taken at once; `runs` each vector's RUN cycles. `wake`: the
+    macro's wake-up (`MacroTiming.first_wake`), which the first vector's RUN waits before its walk (the
+    vectors follow a reset or a wake).
 
     One vector at a time: vector v's load, RUN and output follow each other, load + run + out cycles,
     and the next vector's first beat comes the cycle after v's last output.
@@ -236,6 +238,7 @@ def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool) -> li
     the RUN of vector v - 2 ends, rd); the runner starts it at s_v = max(le_v + 1, d_{v-1} + 1) (its
     buffer full, the previous vector's last output d_{v-1} given), RUN ends at rd_v = s_v + run_v, and
     its last output is d_v = rd_v + out."""
+    runs = [int(r) + (wake if v == 0 else 0) for v, r in enumerate(runs)]
     ends = []
     if not double_buffer:
         t = -1

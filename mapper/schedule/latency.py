@@ -13,7 +13,7 @@ from ..config import HardwareConfig
 
 __all__ = ["MacroTiming", "default_lanes", "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE",
            "EMPTY_SECTION", "GATHER_STAGES", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX",
-           "WATCHDOG_MAX", "GUARD_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready", "run_end_latency",
+           "WATCHDOG_MAX", "GUARD_MAX", "WAKE_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready", "run_end_latency",
            "group_prime"]
 
 #: The gather's pipeline stages, by the cycle (after a gather step's table addresses) each one's work is
@@ -98,6 +98,8 @@ PHASE_MAX = 64
 WATCHDOG_MAX = 1023
 #: Most guard cycles between the front phases (`MacroTiming.guard`; the TIMING_GUARD register's 3 bits).
 GUARD_MAX = 7
+#: Longest macro wake-up, in cycles (`MacroTiming.wake`).
+WAKE_MAX = 4095
 #: Cycles from the cycle an ADC sees its start low to the cycle its done (a four-phase level) is low again:
 #: the documented ADC's (hwgen.emulator), which the handshake's cycle model assumes.
 DONE_FALL = 1
@@ -150,6 +152,17 @@ class MacroTiming:
         and the wordline, and at least as many between the wordline and the sample strobe (or the start):
         no wordline transition on a clock edge where another phase switches. 0: today's schedule, pch falls
         on the edge wl_en rises.
+    write_ack : bool
+        The macro's cell writes are a four-phase handshake (program-and-verify memories: ReRAM, PCM): the
+        controller holds `wr_en` with `wr_addr`/`wr_data` until the macro's `wr_ack`, and reports the
+        macro's `wr_busy` (docs/design.md section 6, "Electrical interface"). False (default): one cycle of
+        `wr_en` a write, no acknowledge (SRAM, the emulator), and no such ports.
+    power : bool
+        The macro has `en` (bias and references on) and `sleep` (retention) inputs, driven from the host's
+        power register. False (default): always enabled, no such ports.
+    wake : int
+        With `power`: cycles (0 .. WAKE_MAX) the controller waits after the macro is enabled or woken before
+        its first precharge: the first vector after a wake (and after reset) runs `wake` cycles longer.
     """
 
     precharge: int = 0
@@ -159,6 +172,9 @@ class MacroTiming:
     sync: int = 0
     watchdog: int = 255
     guard: int = 0
+    write_ack: bool = False
+    power: bool = False
+    wake: int = 0
 
     def __post_init__(self):
         for name in ("precharge", "wordline", "settle", "sample"):
@@ -174,6 +190,20 @@ class MacroTiming:
         positive_int("guard", self.guard, minimum=0)
         if self.guard > GUARD_MAX:
             raise SwsError(f"guard must be at most {GUARD_MAX} cycles, not {self.guard}")
+        for name in ("write_ack", "power"):
+            if not isinstance(getattr(self, name), bool):
+                raise SwsError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        positive_int("wake", self.wake, minimum=0)
+        if self.wake > WAKE_MAX:
+            raise SwsError(f"wake must be at most {WAKE_MAX} cycles, not {self.wake}")
+        if self.wake and not self.power:
+            raise SwsError(f"wake {self.wake}: a wake-up time needs a macro with power control (power True)")
+
+    @property
+    def first_wake(self) -> int:
+        """Cycles the first vector after a wake (or after reset) waits before its walk: `wake` with power
+        control, else 0."""
+        return self.wake if self.power else 0
 
     @property
     def wordline_begin(self) -> int:
