@@ -28,6 +28,11 @@ VIOLATIONS = ("start while busy", "wordline without precharge", "sample before s
               "write request changed before its acknowledge", "write while the macro is busy",
               "array used while disabled or asleep", "precharge before the wake-up")
 
+#: The bits of the electrical interface's rules (docs/design.md section 6, "Electrical interface").
+_WL_PCH, _SAMPLE_WL, _CHANGED_WRITE, _BUSY_WRITE, _OFF, _EARLY = (VIOLATIONS.index(r) for r in (
+    "wordline while precharge", "sample while wordline", "write request changed before its acknowledge",
+    "write while the macro is busy", "array used while disabled or asleep", "precharge before the wake-up"))
+
 #: How the emulated ADCs' done behaves in handshake mode (`MacroTiming.sync` 1 or 2): a level held until
 #: start falls (the four-phase acknowledge), or a one-cycle pulse.
 DONE_MODES = ("level", "pulse")
@@ -253,8 +258,9 @@ class ArrayEmulator(wiring.Component):
                                  left.eq(self.write_latency - 1 + extra)]
                     m.next = "LOOP"
             with m.State("LOOP"):
-                m.d.comb += flag[9].eq(bus.wr_en & ~need_low)     # a new request while the loop runs
-                m.d.comb += flag[8].eq(bus.wr_en & need_low & ((bus.wr_addr != addr) | (bus.wr_data != data)))
+                changed = (bus.wr_addr != addr) | (bus.wr_data != data)
+                m.d.comb += [flag[_BUSY_WRITE].eq(bus.wr_en & ~need_low),     # a new request while the loop runs
+                             flag[_CHANGED_WRITE].eq(bus.wr_en & need_low & changed)]
                 with m.If(left == 0):
                     m.d.comb += wp.en.eq(1)
                     m.d.sync += bus.wr_busy.eq(0)
@@ -266,7 +272,7 @@ class ArrayEmulator(wiring.Component):
                 with m.Else():
                     m.d.sync += left.eq(left - 1)
             with m.State("ACK"):
-                m.d.comb += flag[8].eq(bus.wr_en & ((bus.wr_addr != addr) | (bus.wr_data != data)))
+                m.d.comb += flag[_CHANGED_WRITE].eq(bus.wr_en & ((bus.wr_addr != addr) | (bus.wr_data != data)))
                 with m.If(~bus.wr_en):
                     m.d.sync += bus.wr_ack.eq(0)
                     m.next = "IDLE"
@@ -276,14 +282,14 @@ class ArrayEmulator(wiring.Component):
         tm, bus = self.params.timing, self.bus
         on = bus.en & ~bus.sleep
         starts = Cat(a.start for a in bus.adc).any()
-        m.d.comb += flag[10].eq(~on & (bus.pch | bus.wl_en | bus.sh | starts | bus.wr_en))
+        m.d.comb += flag[_OFF].eq(~on & (bus.pch | bus.wl_en | bus.sh | starts | bus.wr_en))
         if tm.wake:
             since = Signal(range(tm.wake + 1), name="awake_cycles")     # reset: just turned on
             with m.If(~on):
                 m.d.sync += since.eq(0)
             with m.Elif(since < tm.wake):
                 m.d.sync += since.eq(since + 1)
-            m.d.comb += flag[11].eq(on & (since < tm.wake) & (bus.pch | starts))
+            m.d.comb += flag[_EARLY].eq(on & (since < tm.wake) & (bus.pch | starts))
 
     def _guards(self, m, flag):
         """The break-before-make rules: the wordline never with the precharge, nor within G cycles after it
@@ -292,7 +298,7 @@ class ArrayEmulator(wiring.Component):
         G, bus = self.params.timing.guard, self.bus
         sample = bus.sh if self.params.timing.sample else Cat(a.start for a in bus.adc).any()
         if not G:
-            m.d.comb += [flag[7].eq(bus.wl_en & bus.pch), flag[8].eq(sample & bus.wl_en)]
+            m.d.comb += [flag[_WL_PCH].eq(bus.wl_en & bus.pch), flag[_SAMPLE_WL].eq(sample & bus.wl_en)]
             return
         # Low cycles of pch (wl_en) right before this one, saturating at G (the reset value: long ago).
         low_pch = Signal(range(G + 1), init=G, name="pch_low_cycles")
@@ -302,8 +308,8 @@ class ArrayEmulator(wiring.Component):
                 m.d.sync += low.eq(0)
             with m.Elif(low < G):
                 m.d.sync += low.eq(low + 1)
-        m.d.comb += [flag[7].eq(bus.wl_en & (bus.pch | (low_pch < G))),
-                     flag[8].eq(sample & (bus.wl_en | (low_wl < G)))]
+        m.d.comb += [flag[_WL_PCH].eq(bus.wl_en & (bus.pch | (low_pch < G))),
+                     flag[_SAMPLE_WL].eq(sample & (bus.wl_en | (low_wl < G)))]
 
     def _adc(self, m, i, adc, live):
         """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts)."""

@@ -58,12 +58,20 @@ def test_register_map_emitters_agree_on_every_register_and_field():
         for f in r.fields:
             m = re.search(rf"#define SWS_SOC_{r.name}_{f.name}_MASK 0x([0-9a-f]+)u", header)
             assert m and int(m.group(1), 16) == ((1 << f.width) - 1) << f.lsb
-    # Unwired fields say so in every output; the timing registers are wired.
-    assert not rm["POWER"].field("ENABLE").wired and rm["TIMING"].field("PRECHARGE").wired
-    assert NOT_WIRED in md and "not wired yet" in header
+    # Every field has a port behind it now (the guard, the write busy, the power control included): no
+    # output carries the unwired marker.
+    assert all(f.wired for r in rm.registers for f in r.fields)
+    assert NOT_WIRED not in md and "not wired yet" not in header
     by_name = {r["name"]: r for r in d["registers"]}
-    assert [f["wired"] for f in by_name["POWER"]["fields"]] == [False, False]
-    assert [f["wired"] for f in by_name["TIMING"]["fields"]] == [True] * 4
+    assert [f["wired"] for f in by_name["TIMING_GUARD"]["fields"]] == [True]
+    # Without power control or program-and-verify writes, POWER and WRITE_BUSY are read-only constants
+    # that say why; with them, POWER is read/write and WRITE_BUSY the controller's.
+    assert [f["access"] for f in by_name["POWER"]["fields"]] == ["ro", "ro"]
+    assert "one cycle" in rm["STATUS"].field("WRITE_BUSY").doc
+    both = TileParams(_params().hw, 40, 6, 8, 64, 64, 1, MacroTiming(write_ack=True, power=True, wake=9))
+    rm2 = register_map(both, generic=True)
+    assert [f.access for f in rm2["POWER"].fields] == ["rw", "rw"] and rm2["POWER"].reset == 1
+    assert "9 cycles" in rm2["POWER"].doc and "wr_ack" in rm2["STATUS"].field("WRITE_BUSY").doc
 
 
 def test_register_map_has_every_counter_as_two_words_and_every_error_bit_by_name():
