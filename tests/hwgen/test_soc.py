@@ -360,9 +360,9 @@ def _layer():
 class _ChipWithArray(Elaboratable):
     """sws_soc_controller with the array emulator on its array interface ports, as a chip's macro."""
 
-    def __init__(self, params):
+    def __init__(self, params, **emulator):
         self.soc = SocTile(params, None, bus="axil", controller_only=True)
-        self.emu = array_emulator(params, None)
+        self.emu = array_emulator(params, None, **emulator)
         self.params = params
 
     def elaborate(self, platform):
@@ -542,3 +542,76 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
             assert ctx.get(top.emu.violation) == 0
     _sim(top, bench, 5e-4)
     assert [int(v) for v in out] == want
+
+
+@pytest.mark.slow
+def test_a_chip_with_program_and_verify_cells_and_power_control_programs_polls_sleeps_and_wakes_over_axil():
+    """The chip wrapper (controller only) with program-and-verify writes, power control (wake-up 6 cycles)
+    and a guard cycle, its macro the emulator with a write loop of 5 + random 0..3 cycles on the module's
+    ports: programmed over AXI4-Lite polling STATUS.WRITE_BUSY before each PROG_WRITE and LAYER write, it
+    computes x @ W; the busy cycles are the golden model's, the first vector after reset the wake-up more;
+    POWER.SLEEP drives the macro's sleep and after the wake the next vector again takes the wake-up more;
+    a PROG_WRITE while WRITE_BUSY is refused (STATUS.HOST_PROTOCOL)."""
+    lp = _layer()
+    wake = 6
+    timing = MacroTiming(precharge=1, wordline=1, sample=1, guard=1, write_ack=True, power=True, wake=wake)
+    params = TileParams.from_plan(lp, timing=timing)
+    top = _ChipWithArray(params, write_latency=5, write_random=2)
+    dut, rm = top.soc, top.soc.regmap
+    x = np.stack([np.arange(12) - 6, np.full(12, lp.cfg.hw.input_max)])
+    n = lp.shape[1]
+    plain = predict(lp, x, ScheduleParams(params.hw, params.lanes, MacroTiming(1, 1, 0, 1, guard=1))).vector_cycles
+    status = {f.name: f.lsb for f in rm["STATUS"].fields}
+    seen = {"busy_polls": 0}
+
+    async def wait_write(host):
+        while (await host.read(rm["STATUS"].offset)) >> status["WRITE_BUSY"] & 1:
+            seen["busy_polls"] += 1
+
+    async def cycles(host):
+        await host.write(rm["CTRL"].offset, 1)
+        return await host.read(rm["CYCLES_LO"].offset)
+
+    async def bench(ctx):
+        host = AxiLiteHost(ctx, top.soc)
+        n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
+        for sel, addr, data in program_writes(params, lp):
+            await wait_write(host)
+            if sel == PROG_SELECT["layer"]:
+                await host.write(rm["LAYER"].offset, data)
+                continue
+            await host.write(rm["PROG_ADDR"].offset, addr)
+            for i in range(n_data):
+                await host.write(rm[f"PROG_DATA{i}"].offset, data >> 32 * i & 0xFFFFFFFF)
+            await host.write(rm["PROG_WRITE"].offset, sel)
+        await ctx.tick().repeat(3)
+        assert (await host.read(rm["STATUS"].offset)) >> status["CONFIGURED"] & 1
+        seen["out"] = await _stream(ctx, dut, x, n, params.acc_width)
+        await ctx.tick().repeat(4)
+        seen["cycles"] = await cycles(host)
+        await host.write(rm["POWER"].offset, 0b11)                   # ENABLE, SLEEP: retention
+        await ctx.tick()
+        seen["asleep"] = (ctx.get(dut.bus.en), ctx.get(dut.bus.sleep))
+        await host.write(rm["POWER"].offset, 0b01)                   # awake again
+        await host.write(rm["CTRL"].offset, 2)                       # CLEAR
+        seen["out"] += await _stream(ctx, dut, x[:1], n, params.acc_width)
+        await ctx.tick().repeat(4)
+        seen["cycles_after_wake"] = await cycles(host)
+        # Two cell writes back to back: the second comes while the first is busy.
+        cell = next(w for w in program_writes(params, lp) if w[0] == PROG_SELECT["cells"])
+        await host.write(rm["PROG_ADDR"].offset, cell[1])
+        await host.write(rm["PROG_DATA0"].offset, cell[2])
+        await host.write(rm["PROG_WRITE"].offset, PROG_SELECT["cells"])
+        await host.write(rm["PROG_WRITE"].offset, PROG_SELECT["cells"])
+        await ctx.tick().repeat(3)
+        seen["refused"] = (await host.read(rm["STATUS"].offset)) >> status["HOST_PROTOCOL"] & 1
+        await ctx.tick().repeat(40)
+        seen["violation"] = ctx.get(top.emu.violation)
+
+    _sim(top, bench, 3e-3)
+    w = rebuild_weights(lp)
+    assert [v for v, _ in seen["out"]] == np.concatenate([x @ w, x[:1] @ w]).reshape(-1).tolist()
+    assert seen["cycles"] == plain[0] + wake + plain[1]
+    assert seen["asleep"] == (1, 1)
+    assert seen["cycles_after_wake"] == plain[0] + wake
+    assert seen["refused"] == 1 and seen["violation"] == 0
