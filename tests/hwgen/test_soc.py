@@ -615,3 +615,20 @@ def test_a_chip_with_program_and_verify_cells_and_power_control_programs_polls_s
     assert seen["asleep"] == (1, 1)
     assert seen["cycles_after_wake"] == plain[0] + wake
     assert seen["refused"] == 1 and seen["violation"] == 0
+
+
+def test_the_chip_wrappers_constraints_and_ports_carry_the_write_handshake_and_power_control():
+    """With program-and-verify writes and power control the controller-only wrapper has the macro's
+    wr_ack/wr_busy inputs and en/sleep outputs, and its SDC constrains them with the other macro pins; the
+    default wrapper has none of them (its Verilog is what it was)."""
+    from hwgen.verilog import emit_verilog
+    hw = _params().hw
+    both = TileParams(hw, 40, 6, 8, 64, 64, 1, MacroTiming(write_ack=True, power=True, wake=3, guard=2))
+    sdc = sdc_text(both, controller_only=True)
+    assert "bus__*en bus__*sleep" in sdc and "[get_ports {bus__*wr_ack bus__*wr_busy}]" in sdc
+    assert "guard 2 cycles" in sdc and "power control (wake 3)" in sdc
+    text = emit_verilog(None, both, controller_only=True, bus="axil")
+    for port in ("input bus__wr_ack", "input bus__wr_busy", "output bus__en", "output bus__sleep"):
+        assert re.search(rf"\b{port};", text), port
+    plain = emit_verilog(None, TileParams(hw, 40, 6, 8, 64, 64, 1), controller_only=True, bus="axil")
+    assert not re.search(r"bus__(wr_ack|wr_busy|en|sleep)\b", plain)

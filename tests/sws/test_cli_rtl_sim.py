@@ -330,3 +330,17 @@ def test_a_weight_only_bipolar_plan_simulates_to_its_report(tmp_path, capsys):
     assert r["macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
     assert r["energy_pj"] / len(x) == pytest.approx(report["energy_pj"], rel=1e-12)
     assert r["report_cycles"] == [report["latency_cycles"], report["cycles_per_vector"]]
+
+
+def test_rtl_takes_the_write_handshake_and_power_control_and_refuses_a_wake_without_power(plan_dir, tmp_path, capsys):
+    out = tmp_path / "chip.v"
+    code, _, _ = run(capsys, "rtl", plan_dir, "--controller-only", "-o", out, "--write-ack", "--power", "--wake", "4",
+                     "--guard", "1")
+    assert code == 0
+    text = out.read_text()
+    assert "bus__wr_ack" in text and "bus__sleep" in text
+    code, _, err = run(capsys, "rtl", plan_dir, "-o", tmp_path / "x.v", "--wake", "3")
+    assert code == 2 and "--wake 3: a wake-up time needs a macro with power control" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "rtl", plan_dir, "--testbench", tmp_path / "tb", "--power")
+    assert code == 2 and "--testbench: the cocotb testbench drives neither" in err
