@@ -68,8 +68,8 @@ class ArrayEmulator(wiring.Component):
     shorter than `wordline` cycles; handshake: a start withdrawn while its ADC converts; without
     sample-and-hold, a precharge while an ADC converts (before its done cycle: the bitlines hold the
     columns until then); a wordline while the precharge is on, or (guard G = `MacroTiming.guard` > 0) fewer
-    than G cycles after it fell; a sample (`sh`, or a start without sample-and-hold) while the wordline is
-    on, or fewer than G cycles after it fell. The simulators fail a run that ends with a violation. Rules
+    than G cycles after it fell; with G > 0, a sample (`sh`, or a start without sample-and-hold) while the
+    wordline is on, or fewer than G cycles after it fell. The simulators fail a run that ends with a violation. Rules
     about phases of zero cycles never fire.
 
     With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
@@ -293,12 +293,12 @@ class ArrayEmulator(wiring.Component):
 
     def _guards(self, m, flag):
         """The break-before-make rules: the wordline never with the precharge, nor within G cycles after it
-        falls; a sample (sh, or a start without sample-and-hold) never with the wordline, nor within G cycles
-        after it falls (`MacroTiming.guard`; G = 0: only the same cycle)."""
+        falls; with G > 0 a sample (sh, or a start without sample-and-hold) never with the wordline, nor within
+        G cycles after it falls (`MacroTiming.guard`; G = 0: only the wordline rule, in the same cycle)."""
         G, bus = self.params.timing.guard, self.bus
         sample = bus.sh if self.params.timing.sample else Cat(a.start for a in bus.adc).any()
-        if not G:
-            m.d.comb += [flag[_WL_PCH].eq(bus.wl_en & bus.pch), flag[_SAMPLE_WL].eq(sample & bus.wl_en)]
+        if not G:        # a sample while the wordline is on is "sample before settle" then
+            m.d.comb += flag[_WL_PCH].eq(bus.wl_en & bus.pch)
             return
         # Low cycles of pch (wl_en) right before this one, saturating at G (the reset value: long ago).
         low_pch = Signal(range(G + 1), init=G, name="pch_low_cycles")
