@@ -77,6 +77,9 @@ def write_testbench(plan_dir: str, folder: str, *, layer: str | None = None, gen
         raise SwsError(f"--vectors must be an integer from 1 to 256, not {vectors!r}")
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise SwsError(f"{folder}: the testbench folder exists and is not a folder")
+    if timing is not None and (timing.write_ack or timing.power):
+        raise SwsError("--testbench: the cocotb testbench drives neither the program-and-verify handshake "
+                       "nor the power register; generate the Verilog without --write-ack and --power for it")
     os.makedirs(folder, exist_ok=True)
     verilog = os.path.join(folder, "sws_soc.v")
     written = write_rtl(plan_dir, verilog, layer=layer, generic=generic, lanes=lanes, hardware=hardware,

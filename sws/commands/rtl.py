@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from hwgen.soc.regmap import BUSES
-from mapper.common import SwsError
 from hwgen.verilog import write_rtl
 from sim.cocotb_bench import write_testbench
 
@@ -42,9 +41,6 @@ def add_parser(sub):
 
 def run(args):
     if args.testbench is not None:
-        if args.write_ack or args.power:
-            raise SwsError("--testbench: the cocotb testbench drives neither the program-and-verify handshake "
-                           "nor the power register; generate the Verilog without --write-ack and --power for it")
         w = write_testbench(args.plan, args.testbench, layer=args.layer, generic=args.generic, bus=args.bus or "axil",
                             vectors=args.vectors, seed=args.seed, lanes=args.lanes, hardware=drive_fields(args),
                             timing=timing_from_args(args), clock_mhz=args.clock)
