@@ -216,7 +216,8 @@ class Controller(wiring.Component):
         st = self.status
         pulses = {"done_missing": [sch.missing for _, sch, _ in banks],
                   "done_protocol": [sch.unexpected for _, sch, _ in banks],
-                  "host_protocol": [host.host_protocol] + ([power.refused] if power else []), "out_of_range": [host.out_of_range, banks[0][1].bad_request]}
+                  "host_protocol": [host.host_protocol] + ([power.refused] if power else []),
+                  "out_of_range": [host.out_of_range, banks[0][1].bad_request]}
         now = Cat(Cat(pulses[name]).any() for name in ERRORS)
         after = Mux(st.clear, now, errors | now)
         # after.any() = now.any() | (~clear & errors.any()), and errors.any() is `halt` itself.

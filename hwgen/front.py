@@ -14,11 +14,12 @@ __all__ = ["FrontPhases"]
 
 class FrontPhases(wiring.Component):
     """Counts an activation's front, F cycles from the cycle after `go`, and drives `pch`, `wl_en` and `sh`
-    from registers: `pch` in its first `precharge` cycles, `wl_en` in `wordline` cycles after `guard` more,
-    both low for `settle` (at least `guard` after a wordline), `sh` in the last `sample`. `fire` is high in the front's last cycle (`go` itself when F =
+    from registers: `pch` in its first `precharge` cycles, `wl_en` in the next `wordline`, both low for
+    `settle`, `sh` in the last `sample`. `fire` is high in the front's last cycle (`go` itself when F =
     0): the ADCs' start registers load then, so the start lands F cycles after the activation's drive. The
     lengths come from the timing registers (`timing`, `front_layout`), so they may change at run time
-    between vectors.
+    between vectors. With `guard` G cycles the wordline begins at `wl_begin` = P + G and the settle lasts
+    max(S, G) (`MacroTiming.front`).
 
     Attributes
     ----------

@@ -13,10 +13,12 @@ from mapper.schedule import GUARD_MAX, PHASE_MAX, WATCHDOG_MAX
 from .params import TileParams
 
 __all__ = ["host_members", "beat_shape", "pack_beats", "unpack_beat", "bus_member", "bank_buses", "AdcSignature",
-           "ArraySignature", "ARRAY_WIDE", "array_wide", "array_back", "connect_array", "cell_address_width", "CounterSignature",
+           "ArraySignature", "ARRAY_WIDE", "array_wide", "array_back", "connect_array", "cell_address_width",
+           "CounterSignature",
            "RawCodeSignature", "ProgSignature", "PROG_SELECT", "COUNTER_WIDTH", "CYCLE_WIDTH", "EVENTS",
            "event_layout", "layer_word_layout", "column_entry_layout", "next_section_layout", "BatchSignature",
-           "AccReadSignature", "ERRORS", "StatusSignature", "PowerSignature", "timing_layout", "TimingSignature", "timing_word",
+           "AccReadSignature", "ERRORS", "StatusSignature", "PowerSignature", "timing_layout", "TimingSignature",
+           "timing_word",
            "front_layout", "front_values",
            "OutputStreamSignature"]
 

@@ -87,7 +87,8 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     """Simulate the tile for the vectors x (V, K): the plan-initialized tile, or with `generic` limits a
     generic tile programmed through its port first. Inputs stream back to back; outputs are taken at once.
     `write_latency` and `write_random` (program-and-verify cells, `MacroTiming.write_ack`) set the emulated
-    macro's write loop. `extra_latency` and `done_mode` (tests only) make the emulated ADCs' done that many cycles late, and
+    macro's write loop. `extra_latency` and `done_mode` (tests only) make the emulated ADCs' done that many
+    cycles late, and
     a level or a pulse in handshake mode. Raises ControllerError when the controller stops in its error
     state, SimulationHang when neither the outputs nor an error came within `max_cycles` (default: ten
     times the golden cycle count, and more)."""

@@ -13,7 +13,8 @@ from ..config import HardwareConfig
 
 __all__ = ["MacroTiming", "default_lanes", "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE",
            "EMPTY_SECTION", "GATHER_STAGES", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX",
-           "WATCHDOG_MAX", "GUARD_MAX", "WAKE_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready", "run_end_latency",
+           "WATCHDOG_MAX", "GUARD_MAX", "WAKE_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready",
+           "run_end_latency",
            "group_prime"]
 
 #: The gather's pipeline stages, by the cycle (after a gather step's table addresses) each one's work is

@@ -236,3 +236,22 @@ def test_a_sleep_written_while_a_vector_runs_is_refused_and_the_macro_stays_awak
 
     _sim(dut, bench)
     assert got == {"errors": ["host_protocol"], "sleep": 0, "violation": 0}
+
+
+@pytest.mark.parametrize("hardware", [{"banks": 2}, {"double_buffer": True},
+                                      {"banks": 2, "beat": 2, "double_buffer": True}],
+                         ids=["banks2", "double_buffer", "banks2_beat2_double"])
+def test_banks_and_double_buffering_with_power_control_and_a_guard_take_the_golden_cycles(hardware):
+    """Every bank's macro gets en and sleep; the wake-up holds the first walk while the next vector loads
+    (double buffering): outputs x @ W, the golden model's cycles (the first vector's the wake-up more)
+    and counters."""
+    from sim.amaranth_sim import run_tile
+    base = {c.name: c for c in rtl_cases()}["group2_partial"]
+    lp = base.lp.on_hardware(**hardware)
+    params = TileParams.from_plan(lp, timing=MacroTiming(1, 1, 0, 1, guard=2, power=True, wake=11))
+    run = run_tile(lp, base.x, params=params)
+    assert np.array_equal(run.outputs, base.x @ base.w)
+    want = predict(lp, base.x, params)
+    assert run.cycles_per_vector == want.vector_cycles and run.counters == want.counters()
+    unpowered = predict(lp, base.x, TileParams.from_plan(lp, timing=MacroTiming(1, 1, 0, 1, guard=2)))
+    assert want.vector_cycles[0] == unpowered.vector_cycles[0] + 11

@@ -4,7 +4,6 @@ RTL's own waveforms with guard cycles (the front alone and the whole tile) again
 outputs, cycles and counters against x @ W and the golden model, the emulator's guard rules."""
 
 import dataclasses
-import itertools
 
 import numpy as np
 import pytest
