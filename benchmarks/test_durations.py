@@ -1,11 +1,14 @@
 """Measure every test's duration and write tests/slow_tests.json: the tests over the threshold, which
 tests/conftest.py marks slow at collection (so `python -m pytest` stays a few minutes on 2 cores).
 
-    python benchmarks/test_durations.py [--threshold 10] [--from durations.jsonl]
+    python benchmarks/test_durations.py [--threshold 10] [--from durations.jsonl] [--update]
 
 Runs the whole suite (fast and slow, on every core, `-p no:randomly`) with a plugin that records each
 test's setup + call + teardown seconds, unless `--from` gives such a record already. The machine's load
-changes the figures: the file records the load average and the date of the run.
+changes the figures: the file records the load average and the date of the run. With `--update`, the
+record (e.g. of the slow set alone: `-m slow`) refreshes the seconds of the tests it measured and adds
+those over the threshold; the other tests keep their entries. tests/conftest.py also runs the tests in
+the order of these seconds, longest first, so the longest do not start last on a worker.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threshold", type=float, default=10.0, help="seconds (default %(default)s)")
     ap.add_argument("--from", dest="record", help="a durations record (JSON lines: id, d) instead of a run")
+    ap.add_argument("--update", action="store_true",
+                    help="refresh the tests the record measured, keep the others (default: rewrite the file)")
     args = ap.parse_args(argv)
     record = args.record
     if record is None:
@@ -58,13 +63,21 @@ def main(argv=None) -> int:
             r = json.loads(line)
             total[r["id"]] += r["d"]
     slow = {k: round(v, 1) for k, v in sorted(total.items()) if v > args.threshold}
+    if args.update:
+        with open(OUT) as f:
+            kept = json.load(f)["tests"]
+        slow = dict(sorted({**kept, **{k: round(v, 1) for k, v in total.items() if k in kept}, **slow}.items()))
     doc = {"threshold_s": args.threshold, "measured": datetime.date.today().isoformat(),
            "load_average_at_start": load, "tests_measured": len(total),
-           "seconds_fast": round(sum(v for k, v in total.items() if k not in slow)),
+           "seconds_fast": round(sum(v for k, v in total.items() if k not in slow)), "updated": args.update,
            "seconds_slow": round(sum(slow.values())), "tests": slow}
     with open(OUT, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
+    if args.update:
+        print(f"{len(total)} tests measured, {len(slow)} in the file ({doc['seconds_slow']} s), written to "
+              f"{os.path.relpath(OUT, ROOT)}")
+        return 0
     print(f"{len(slow)} of {len(total)} tests over {args.threshold:g} s ({doc['seconds_slow']} s); the others "
           f"{doc['seconds_fast']} s in all; written to {os.path.relpath(OUT, ROOT)}")
     return 0

@@ -32,15 +32,69 @@ def emit_verilog(lp: LayerPlan | None, params: TileParams, *, controller_only: b
     as `always @*` blocks that count on a time-0 event from a `reg x = 0` initializer (Icarus 11 does not
     deliver it, and silently computes wrong outputs); here Yosys's full `proc` turns every process into
     multiplexers and flip-flops first, so the output has only `assign`s and clocked `always` blocks.
+
+    Memories that start all zero (every table of a generic tile, and the accumulators) get one `for` loop
+    in an `initial` block instead of Yosys's line per word: the generic tile of a whole MiniLM layer has
+    about 1200 table memories of 16384 words, 644 MB of `mem[i] = 0;` lines that took minutes to write and
+    to read back.
     """
     from amaranth._toolchain.yosys import find_yosys
-    text = emit_rtlil(lp, params, controller_only=controller_only, bus=bus)
+    text, zeroed = _without_zero_inits(emit_rtlil(lp, params, controller_only=controller_only, bus=bus))
     yosys = find_yosys(lambda version: version >= (0, 40))
     script = f"read_rtlil <<rtlil\n{text}\nrtlil\nproc -norom\nmemory_collect\nwrite_verilog\n"
-    out = yosys.run(["-q", "-"], script, ignore_warnings=True)
+    out = _with_zero_loops(yosys.run(["-q", "-"], script, ignore_warnings=True), zeroed)
     if "always @*" in out:
         raise SwsError("internal: the emitted Verilog still has a combinational always block")
     return out
+
+
+#: Amaranth's RTLIL of a memory's initial contents, whole: `$meminit_v2` with the memory's every word.
+_MEMINIT = re.compile(r"^  cell \$meminit_v2 \S+\n    parameter \\MEMID \"\\\\([A-Za-z_][A-Za-z0-9_]*)\"\n"
+                      r"(?:    (?:parameter|connect) .*\n)*?    connect \\DATA \d+'([01]+)\n"
+                      r"(?:    (?:parameter|connect) .*\n)*?  end\n", re.M)
+_MODULE = re.compile(r"^module (\S+)", re.M)
+
+
+def _without_zero_inits(text: str) -> tuple[str, dict[str, set[str]]]:
+    """Drop the `$meminit_v2` cells whose data are all zero; return the RTLIL and, per module (its RTLIL
+    name without the backslash), the memories whose initial zeros `_with_zero_loops` must restore."""
+    zeroed: dict[str, set[str]] = {}
+    parts, last = [], 0
+    modules = [(m.start(), m.group(1).lstrip("\\")) for m in _MODULE.finditer(text)]
+    for m in _MEMINIT.finditer(text):
+        if "1" in m.group(2):
+            continue
+        module = [name for start, name in modules if start < m.start()][-1]
+        zeroed.setdefault(module, set()).add(m.group(1))
+        parts.append(text[last:m.start()])
+        last = m.end()
+    parts.append(text[last:])
+    return "".join(parts), zeroed
+
+
+def _with_zero_loops(verilog: str, zeroed: dict[str, set[str]]) -> str:
+    """After each zeroed memory's declaration (`reg [W:0] name [D:0];`) in its module, an `initial` loop
+    that sets every word to zero: the contents the memory had, in a few lines."""
+    if not zeroed:
+        return verilog
+    out, n = [], 0
+    for block in re.split(r"(?m)^(?=module )", verilog):
+        head = re.match(r"module (\\?)(\S+)", block)
+        names = zeroed.get(head.group(2), set()) if head else set()
+
+        def loop(m, names=names):
+            nonlocal n
+            if m.group(3) not in names:
+                return m.group(0)
+            n += 1
+            depth = int(m.group(4)) + 1
+            return (f"{m.group(0)}\n  initial begin : sws_zero_{m.group(3)}\n    integer i;\n"
+                    f"    for (i = 0; i < {depth}; i = i + 1) {m.group(3)}[i] = {int(m.group(2)) + 1}'h0;\n  end")
+        out.append(re.sub(r"(?m)^  reg \[((\d+):0)\] ([A-Za-z_][A-Za-z0-9_]*) \[(\d+):0\];$", loop, block))
+    restored = sum(len(v) for v in zeroed.values())
+    if n != restored:
+        raise SwsError(f"internal: {restored} memories start at zero, {n} of them found in the Verilog")
+    return "".join(out)
 
 
 def emit_rtlil(lp: LayerPlan | None, params: TileParams, *, controller_only: bool = False, platform=None,

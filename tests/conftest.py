@@ -40,3 +40,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid in slow:
             item.add_marker(pytest.mark.slow)
+    # Longest first (a stable sort: unmeasured tests keep their order, after the measured ones): pytest-xdist
+    # hands the first tests out in turn to its workers, so the long ones spread over them and none starts
+    # last, when one worker would run it alone (the slow set's time is then near its test-seconds / workers).
+    items.sort(key=lambda item: -slow.get(item.nodeid, 0.0))

@@ -43,7 +43,7 @@ def _aihwkit_chip(lm, run, cells, seed):
     return chip, g_t.numpy(), bits[valid].astype(bool)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def layer():
     need_module("aihwkit", "aihwkit")
     from mapper.sources import minilm

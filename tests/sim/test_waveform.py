@@ -16,7 +16,7 @@ from tests.sim.cases import Case, inputs, weights
 from tests.support import need_module
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def case():
     cfg = ArrayConfig(rows=8, cols=32, n_adc=3)
     return Case("wave", cfg, weights(20, 4, 0.5, 3), inputs(cfg, 20, 3)[-1])

@@ -46,7 +46,7 @@ SECTION_FIELDS = ("rows", "row_base", "col_base", "n_active", "out_base")   # LS
 COLUMN_FIELDS = ("slot_col", "out", "sign", "bit", "res")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def base_plan(tmp_path_factory):
     out = tmp_path_factory.mktemp("base") / "plan"
     assert main(["map", SPEC, *MAP_ARGS, "-o", str(out)]) == 0

