@@ -255,3 +255,11 @@ def test_banks_and_double_buffering_with_power_control_and_a_guard_take_the_gold
     assert run.cycles_per_vector == want.vector_cycles and run.counters == want.counters()
     unpowered = predict(lp, base.x, TileParams.from_plan(lp, timing=MacroTiming(1, 1, 0, 1, guard=2)))
     assert want.vector_cycles[0] == unpowered.vector_cycles[0] + 11
+
+
+def test_the_cycle_model_counts_the_wake_up_in_the_latency_not_in_the_throughput():
+    from mapper.schedule import cycle_model
+    plain = cycle_model(CASE.lp, TileParams.from_plan(CASE.lp))
+    woken = cycle_model(CASE.lp, TileParams.from_plan(CASE.lp, timing=MacroTiming(power=True, wake=13)))
+    assert woken["cycles"] == plain["cycles"] + 13 and woken["throughput"] == plain["throughput"]
+    assert woken["run"] == plain["run"]
