@@ -4,7 +4,8 @@
 simulator on one input vector and records, cycle by cycle, the host streams and the array interface:
 `section`, `drive`, the front phases `pch`, `wl_en`, `sh` and, for the first ADCs, `start`, `res`,
 `ref`, `col`, `done` and `code`, and the emulator's `violation`. `macro_timing_diagram` draws the
-macro contract's diagram of docs/ (`python3 -m sim.waveform docs/macro_timing.svg`). `wavedrom_json`
+macro contract's diagram of docs/ (`python3 -m sim.waveform docs/macro_timing.svg`), `guard_diagram` the
+guarded one (`python3 -m sim.waveform docs/macro_guard.svg guard`). `wavedrom_json`
 turns a trace into a WaveDrom description (https://wavedrom.com/tutorial.html), `write_diagram` writes
 it as JSON and, when the `wavedrom` package is installed, as SVG. Nothing is drawn by hand: the diagram
 is what the RTL does.
