@@ -210,7 +210,8 @@ async def _timing_then_vector(ctx, dut, x, timing: MacroTiming, cycles: int):
         ctx.set(dut.i.payload, word)
         await ctx.tick().until(dut.i.ready)
     ctx.set(dut.i.valid, 0)
-    await ctx.tick().repeat(cycles)
+    if cycles:
+        await ctx.tick().repeat(cycles)
 
 
 @pytest.mark.parametrize("built, written, rule", [
@@ -237,3 +238,34 @@ def test_the_emulator_flags_a_wordline_inside_the_guard(built, written, rule):
     sim.run()
     broken = [r for k, r in enumerate(VIOLATIONS) if got["violation"] >> k & 1]
     assert broken == ([] if rule is None else [rule] if isinstance(rule, str) else list(rule))
+
+
+def test_a_guard_written_at_run_time_through_the_timing_port_gives_that_guards_golden_cycles():
+    """A tile generated without a guard, the guard (2) written into its timing registers between vectors:
+    its outputs are x @ W and its busy cycles those the golden model predicts for the guarded timing (more
+    than the generation-time timing's), so the guard is a run-time setting, not a netlist's."""
+    from sim.amaranth_sim import read_counters
+    case = CASES["r8_k_not_multiple"]
+    built = MacroTiming(1, 1, 0, 1)
+    written = dataclasses.replace(built, guard=2)
+    dut = Tile(TileParams.from_plan(case.lp, timing=built), case.lp)
+    x = case.x[0]
+    got = {"out": []}
+
+    async def bench(ctx):
+        await _timing_then_vector(ctx, dut, x, written, 0)
+        while len(got["out"]) < case.lp.shape[1]:
+            (value,) = await ctx.tick().sample(dut.o.payload).until(dut.o.valid)
+            got["out"].append(int(value))
+        await ctx.tick().repeat(4)
+        got["counters"] = await read_counters(ctx, dut.counters, case.cfg.hw.adc_bits)
+        got["violation"] = ctx.get(dut.violation)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got["out"] == (x @ case.w).tolist() and got["violation"] == 0
+    want = predict(case.lp, x[None], TileParams.from_plan(case.lp, timing=written))
+    plain = predict(case.lp, x[None], TileParams.from_plan(case.lp, timing=built))
+    assert got["counters"]["cycles"] == want.cycles > plain.cycles
