@@ -1,9 +1,10 @@
 """Long measurement for docs/results/analog.md: MiniLM at 30% SparseGPT sparsity through the PCM preset (read at
-one hour, global drift compensation), SWS against dense, at noise scales 0.1, 0.3 and 1, and the remedies at 0.3.
+one hour, global drift compensation), SWS against dense, at noise scales 0.1, 0.3 and 1, the remedies at 0.3, and
+the remedy at 1 (sign-magnitude drive, input-aware conversions, two more ADC bits, leak correction, two cells a bit).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/analog_minilm_study.py [--out build/study]
 
-Runs the four `sws fidelity --analog` commands below (about 90 min on a loaded 2-core machine; a result
+Runs the six `sws fidelity --analog` commands below (about 130 min on a loaded 2-core machine; a result
 already in --out is reused), then prints the table of docs/results/analog.md and writes
 docs/results/analog.json and docs/results/analog_noise.png.
 """
@@ -25,6 +26,10 @@ RUNS = {
     "s30_scales": ["--plans", "sws,dense", "--noise-scales", "0.1,0.3"],
     "s30_rows64": ["--plans", "sws", "--rows", "64", "--noise-scales", "0.3"],
     "s30_fine7": ["--plans", "sws,dense", "--noise-scales", "0.3", "--fine-bits", "7", "--leak-correction"],
+    "s30_1x_signmag_aware_fine7x2_k2": ["--plans", "sws,dense", "--input-encoding", "signmag", "--input-aware",
+                                        "--fine-bits", "7", "--fine-extra", "2", "--leak-correction", "--redundancy", "2"],
+    "s30_1x_signmag_aware_fine7x2_k1": ["--plans", "sws", "--input-encoding", "signmag", "--input-aware",
+                                        "--fine-bits", "7", "--fine-extra", "2", "--leak-correction"],
 }
 
 

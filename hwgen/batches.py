@@ -3,7 +3,10 @@ has, plane by plane (or drive step by drive step) and batch by batch (docs/desig
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+import operator
+from functools import reduce
+
+from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,19 +25,20 @@ def entry_layout(p: TileParams) -> data.ArrayLayout:
 class BatchSelect(wiring.Component):
     """The lanes of batch `b` (columns b * n_adc .. b * n_adc + n_adc - 1 of the current section, valid
     below `n_active`; with ADC groups of M = adc_mux columns, lane i the column entry `entries[i]`, valid
-    below `ends[i]`) and the drive of plane `t` (of issue step `t` on hardware that walks the steps,
-    `hwgen.steps.step_drive`). Combinational; a component of its own because it changes
+    below `ends[i]`) and, on hardware that walks the steps, the drive of issue step `t`
+    (`hwgen.steps.step_drive`; otherwise the cursor's planes rotate so that the current plane's drive is a
+    register, `BatchCursor`). Combinational; a component of its own because it changes
     once a batch: simulation then re-evaluates these wide multiplexers only when their inputs change.
 
     Attributes
     ----------
     b, t, n_active, planes, cols : In
-        Batch and plane index, and the current section.
-    entries, ends : In
-        With ADC groups only: per ADC its current column entry and its group's end (registers of the
-        cursor).
+        Batch and (walking the steps) step index, and the current section.
+    entries, ends, hot : In
+        With ADC groups only: per ADC its current column entry, its group's end and the entry one-hot
+        (registers of the cursor).
     lanes, lane_valid, drive : Out
-        The batch's column entries and their valid bits, and the plane's row drive.
+        The batch's column entries and their valid bits, and (walking the steps) the step's row drive.
     drive_neg : Out
         Bipolar drive only: the rows of `drive` driven -1.
     """
@@ -42,15 +46,14 @@ class BatchSelect(wiring.Component):
     def __init__(self, params: TileParams):
         self.params = params
         cfg, layout = params.hw, next_section_layout(params)
+        walk = params.walks_steps
         super().__init__({
-            "b": In(range(params.batches)),
-            "t": In(range(cfg.steps if params.walks_steps else cfg.input_bits)),
-            "n_active": In(layout["n_active"].shape), "planes": In(layout["planes"].shape),
-            "cols": In(layout["cols"].shape),
-            "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)),
-            "lane_valid": Out(cfg.n_adc), "drive": Out(cfg.rows),
+            "b": In(range(params.batches)), "n_active": In(layout["n_active"].shape), "cols": In(layout["cols"].shape),
+            "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)), "lane_valid": Out(cfg.n_adc),
+            **({"t": In(range(cfg.steps)), "planes": In(layout["planes"].shape), "drive": Out(cfg.rows)} if walk else {}),
             **({"drive_neg": Out(cfg.rows)} if params.bipolar else {}),
-            **({"entries": In(entry_layout(params)), "ends": In(entry_layout(params))} if cfg.adc_mux else {}),
+            **({"entries": In(entry_layout(params)), "ends": In(entry_layout(params)),
+                "hot": In(data.ArrayLayout(cfg.slot_cols, cfg.n_adc))} if cfg.adc_mux else {}),
         })
 
     def elaborate(self, platform):
@@ -58,13 +61,13 @@ class BatchSelect(wiring.Component):
         p, cfg = self.params, self.params.hw
         NA, SC = cfg.n_adc, cfg.slot_cols
         if cfg.adc_mux:
-            # Lane i takes entry `entries[i]` (group i's first entry plus the batch), valid below `ends[i]`.
+            # Lane i takes entry `entries[i]` (group i's first entry plus the batch), valid below `ends[i]`:
+            # an AND-OR of the columns by the entry's one-hot (`hot[i]`, none at or beyond the slot's
+            # columns: the lane is then zero), not a multiplexer decoding the index.
             for i in range(NA):
                 m.d.comb += self.lane_valid[i].eq(self.entries[i] < self.ends[i])
-                with m.Switch(self.entries[i]):
-                    for c in range(SC):
-                        with m.Case(c):
-                            m.d.comb += self.lanes[i].eq(self.cols[c])
+                terms = [Mux(self.hot[i][c], Value.cast(self.cols[c]), 0) for c in range(SC)]
+                m.d.comb += self.lanes[i].eq(reduce(operator.or_, terms))
         else:
             with m.Switch(self.b):
                 for bb in range(p.batches):
@@ -74,13 +77,13 @@ class BatchSelect(wiring.Component):
                             if c < SC:
                                 m.d.comb += [self.lanes[i].eq(self.cols[c]),
                                              self.lane_valid[i].eq(c < self.n_active)]
-        walk = p.walks_steps
-        with m.Switch(self.t):
-            for tt in range(cfg.steps if walk else cfg.input_bits):
-                with m.Case(tt):
-                    m.d.comb += self.drive.eq(step_drive(p, self.planes, tt) if walk else self.planes[tt])
-                    if p.bipolar:
-                        m.d.comb += self.drive_neg.eq(step_drive_neg(p, self.planes, tt))
+        if p.walks_steps:
+            with m.Switch(self.t):
+                for tt in range(cfg.steps):
+                    with m.Case(tt):
+                        m.d.comb += self.drive.eq(step_drive(p, self.planes, tt))
+                        if p.bipolar:
+                            m.d.comb += self.drive_neg.eq(step_drive_neg(p, self.planes, tt))
         return m
 
 
@@ -117,8 +120,8 @@ class BatchCursor(wiring.Component):
     sec, group : Out
         The current section's index and output group.
     ready : Out(1)
-        The current batch may issue (with ADC groups low in the cycle after `take`, while the first batch's
-        lanes are selected).
+        The current batch may issue (with ADC groups low in the two cycles after `take`, while the first
+        batch's lanes are selected and its widest lane found).
     """
 
     def __init__(self, params: TileParams):
@@ -158,16 +161,20 @@ class BatchCursor(wiring.Component):
             t, last_plane = Signal(range(A), init=A - 1), Signal()
             m.d.comb += self.live.eq(1)
         if cfg.adc_mux:
-            one_next, then_last, lanes, lane_valid, longest = self._groups(m, sel, last_batch, one_batch)
+            one_next, then_last, lanes, lane_valid, longest = self._groups(m, sel)
         else:
             one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
             lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b)
             m.d.comb += self.ready.eq(1)
         if p.bipolar:
             m.d.comb += self.drive_neg.eq(sel.drive_neg)
-        m.d.comb += [sel.b.eq(b), sel.t.eq(t), sel.n_active.eq(cur.n_active), sel.planes.eq(cur.planes),
+        if walk:
+            m.d.comb += [sel.t.eq(t), sel.planes.eq(cur.planes), self.drive.eq(sel.drive)]
+        else:
+            self._rotate(m, cur, last_batch)
+        m.d.comb += [sel.b.eq(b), sel.n_active.eq(cur.n_active),
                      sel.cols.eq(cur.cols), self.lanes.eq(lanes), self.lane_valid.eq(lane_valid),
-                     self.drive.eq(sel.drive), self.sec.eq(cur.sec), self.group.eq(cur.group),
+                     self.sec.eq(cur.sec), self.group.eq(cur.group),
                      self.new_plane.eq(b == 0), self.plane_last.eq(last_batch), self.end.eq(last_batch & last_plane)]
         with m.If(self.take):
             m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(one_next), last_batch.eq(one_next)]
@@ -201,6 +208,23 @@ class BatchCursor(wiring.Component):
         m.d.comb += self.longest.eq(longest)
         return m
 
+    def _rotate(self, m, cur, last_batch):
+        """Planes in order (not walking the steps): the current plane's drive from registers, with no
+        select by the plane index `t` (fanned out over every row, the critical path at R = 256,
+        docs/results/controller.md). The section's planes rotate by one plane the cycle after each plane
+        advance (`plane_turn`, a register), so the current plane is `planes[A - 1]` (before the rotation,
+        in the cycle `plane_turn` is high, `planes[A - 2]`); A rotations give the section's planes back
+        (t wraps to A - 1 with them); a `take` loads the section's planes in order instead."""
+        A = self.params.hw.input_bits
+        if A == 1:
+            m.d.comb += self.drive.eq(cur.planes[0])
+            return
+        turn = Signal(name="plane_turn")
+        m.d.sync += turn.eq(~self.take & self.advance & last_batch)
+        with m.If(~self.take & turn):
+            m.d.sync += cur.planes.eq(Cat(cur.planes[A - 1], *(cur.planes[k] for k in range(A - 1))))
+        m.d.comb += self.drive.eq(Mux(turn, cur.planes[A - 2], cur.planes[A - 1]))
+
     def _longest(self, m, b):
         """A full switch matrix's batch's longest conversion: `next.longest` (found by the prefetch for every
         batch, copied at `take`) selected by b."""
@@ -215,14 +239,18 @@ class BatchCursor(wiring.Component):
                     m.d.comb += longest.eq(batch_long[bb])
         return longest
 
-    def _groups(self, m, sel, last_batch, one_batch):
-        """ADC groups, the batch's lanes selected a cycle ahead: each ADC keeps the registered column-entry
-        index of the *next* batch (`entry_next`: its group's first entry plus the batches, wrapped to the
-        group's first at a plane's end; each group's first counted by the prefetch, `next.starts`), which
-        selects its lane (`BatchSelect`) into the current batch's registers (`lane`, its valid bit and the
-        batch's longest conversion, the widest valid lane) when the batch before issues, or in the cycle
-        after `take` (the first batch: `ready` is low in that cycle, `mapper.schedule.group_prime`). So the
-        issue sees registers only. Returns (the section taken has one batch a plane, the batch after the
+    def _groups(self, m, sel):
+        """ADC groups, the batch's lanes selected two batches ahead: each ADC keeps the registered
+        column-entry index of the batch after the *next* (`entry_next`: its group's first entry plus the
+        batches, wrapped to the group's first at a plane's end; each group's first counted by the
+        prefetch, `next.starts`), which selects its lane (`BatchSelect`) into the next batch's registers
+        (`lane_next`, its valid bits and whether it is its plane's last); the current batch's registers
+        (`lane`, its valid bits and its longest conversion, the widest valid lane, found from the next
+        batch's registers) load from them when the batch before issues, or in the second cycle after
+        `take` (the first batch: `ready` is low in the two cycles after it, while the first batch's lanes
+        are selected and then its widest found, `mapper.schedule.group_prime`). So the issue sees registers
+        only, and neither the lane select nor the widest lane lies between the entries and a register
+        (docs/results/controller.md). Returns (the section taken has one batch a plane, the batch after the
         current one is the plane's last: no group has a column beyond it; the current batch's lanes, valid
         bits and longest conversion)."""
         p, NA, FR, nxt = self.params, self.params.hw.n_adc, self.params.conv_bits, self.section
@@ -230,23 +258,41 @@ class BatchCursor(wiring.Component):
         layout = entry_layout(p)
         starts, ahead, ends = Signal(layout, name="group_start"), Signal(layout, name="entry_next"), Signal(layout, name="group_end")
         lanes, valid = Signal.like(sel.lanes, name="lane"), Signal.like(sel.lane_valid, name="lane_valid")
-        longest, priming = Signal(range(FR + 1), name="longest_lane"), Signal(name="priming")
-        m.d.comb += [sel.entries.eq(ahead), sel.ends.eq(ends)]
-        then_last = Cat(*(ahead[i] + 1 >= ends[i] for i in range(NA))).all()
-        m.d.sync += priming.eq(self.take)
+        nlanes, nvalid = Signal.like(sel.lanes, name="lane_next"), Signal.like(sel.lane_valid, name="lane_valid_next")
+        next_last = Signal(name="next_last")          # the batch in `lane_next` is its plane's last
+        longest = Signal(range(FR + 1), name="longest_lane")
+        priming, primed = Signal(name="priming"), Signal(name="primed")    # the first and second cycle after take
+        # `entry_next` also one-hot (`entry_hot`, its group's first `group_start_hot`), for the lane select.
+        SC = p.hw.slot_cols
+        hot_layout = data.ArrayLayout(SC, NA)
+        hot, starts_hot = Signal(hot_layout, name="entry_hot"), Signal(hot_layout, name="group_start_hot")
+        m.d.comb += [sel.entries.eq(ahead), sel.ends.eq(ends), sel.hot.eq(hot)]
+        # The batch at `ahead` is its plane's last (no group has an entry beyond it), a register made for the
+        # entries it loads: a section's first batch (`single`: one batch a plane) or the one after.
+        ahead_last, single = Signal(name="entry_next_last"), Signal(name="group_single")
+        m.d.sync += [priming.eq(self.take), primed.eq(priming & ~self.take)]
+        fill = Signal()       # `lane_next` loads the batch at `ahead`, which moves on
         with m.If(self.take):
             m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)], *[ahead[i].eq(found[i]) for i in range(NA)],
                          *[ends[i].eq(found[i + 1]) for i in range(NA)], self.ready.eq(0)]
-        with m.Elif(priming | self.advance):
-            # The batch now current is its plane's last: the next is the next plane's first.
-            now_last = Mux(priming, one_batch, Mux(last_batch, one_batch, then_last))
-            widest = Signal(range(FR + 1), name="widest_lane")
-            for r in range(1, FR + 1):
-                with m.If(Cat(sel.lane_valid[i] & (sel.lanes[i].res == r) for i in range(NA)).any()):
-                    m.d.comb += widest.eq(r)
-            m.d.sync += [lanes.eq(sel.lanes), valid.eq(sel.lane_valid), longest.eq(widest), self.ready.eq(1)]
-            with m.If(now_last):
-                m.d.sync += ahead.eq(starts)
+            for i in range(NA):
+                one = Cat(found[i] == c for c in range(SC))
+                m.d.sync += [hot[i].eq(one), starts_hot[i].eq(one)]
+            first_last = Cat(*(found[i] + 1 >= found[i + 1] for i in range(NA))).all()
+            m.d.sync += [ahead_last.eq(first_last), single.eq(first_last)]
+        with m.Else():
+            m.d.comb += fill.eq(priming | primed | self.advance)
+            with m.If(primed | self.advance):
+                widest = Signal(range(FR + 1), name="widest_lane")
+                for r in range(1, FR + 1):
+                    with m.If(Cat(nvalid[i] & (nlanes[i].res == r) for i in range(NA)).any()):
+                        m.d.comb += widest.eq(r)
+                m.d.sync += [lanes.eq(nlanes), valid.eq(nvalid), longest.eq(widest), self.ready.eq(1)]
+        with m.If(fill):
+            m.d.sync += [nlanes.eq(sel.lanes), nvalid.eq(sel.lane_valid), next_last.eq(ahead_last)]
+            m.d.sync += ahead_last.eq(Mux(ahead_last, single, Cat(*(ahead[i] + 2 >= ends[i] for i in range(NA))).all()))
+            with m.If(ahead_last):
+                m.d.sync += [ahead.eq(starts), hot.eq(starts_hot)]
             with m.Else():
-                m.d.sync += [ahead[i].eq(ahead[i] + 1) for i in range(NA)]
-        return nxt.one, then_last, lanes, valid, longest
+                m.d.sync += [*[ahead[i].eq(ahead[i] + 1) for i in range(NA)], *[hot[i].eq(hot[i] << 1) for i in range(NA)]]
+        return nxt.one, next_last, lanes, valid, longest

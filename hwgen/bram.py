@@ -74,9 +74,10 @@ def _fits(width: int, depth: int) -> bool:
 
 
 def registered_read(m, name: str, *, width: int, depth: int, addr, init=(), write=None, en=None,
-                    transparent: bool = True, platform=None) -> Signal:
-    """A memory of `depth` words of `width` bits with one read-write port: the word at `addr` in cycle T
-    is returned in T + 2, from a register (no logic between the block RAM and it).
+                    transparent: bool = True, write_addr=None, platform=None) -> Signal:
+    """A memory of `depth` words of `width` bits with one read-write port (or, with `write_addr`, a read
+    port and a write port): the word at `addr` in cycle T is returned in T + 2, from a register (no logic
+    between the block RAM and it).
 
     Parameters
     ----------
@@ -92,18 +93,22 @@ def registered_read(m, name: str, *, width: int, depth: int, addr, init=(), writ
         Read enable (default always): without it the read word holds.
     transparent : bool
         A read at the address being written returns the new word (otherwise the old one).
+    write_addr : Value or None
+        The write's own address, on a port of its own (DP16KD port B): no multiplexer between the read
+        and the write address in front of the block RAM. A read of the word written in the same cycle then
+        returns either word (`transparent` does not apply); use it where no read is used while writing.
     platform : Ecp5Platform or None
         `ECP5`: a DP16KD instance whose output register is the register, when one DP16KD holds the
         memory; otherwise (or for a larger memory) a `Memory` and a register.
     """
     if getattr(platform, "family", None) == "ecp5" and width <= 18 and _fits(width, depth):
-        return _dp16kd(m, name, width, depth, addr, init, write, en, transparent)
+        return _dp16kd(m, name, width, depth, addr, init, write, en, transparent, write_addr)
     mem = Memory(shape=unsigned(width), depth=depth, init=list(init))
     m.submodules[name] = mem
     if write is not None:
         wp = mem.write_port()
-        m.d.comb += [wp.addr.eq(addr), wp.en.eq(write[0]), wp.data.eq(write[1])]
-        rp = mem.read_port(transparent_for=(wp,) if transparent else ())
+        m.d.comb += [wp.addr.eq(addr if write_addr is None else write_addr), wp.en.eq(write[0]), wp.data.eq(write[1])]
+        rp = mem.read_port(transparent_for=(wp,) if transparent and write_addr is None else ())
     else:
         rp = mem.read_port()
     m.d.comb += rp.addr.eq(addr)
@@ -115,20 +120,25 @@ def registered_read(m, name: str, *, width: int, depth: int, addr, init=(), writ
     return q
 
 
-def _dp16kd(m, name, width, depth, addr, init, write, en, transparent):
+def _dp16kd(m, name, width, depth, addr, init, write, en, transparent, write_addr=None):
     dw = dp16kd_width(width, depth)
     abits = {1: 0, 2: 1, 4: 2, 9: 3, 18: 4}[dw]
-    ad = Signal(14, name=f"{name}_ad")
-    # The word address sits above the low address bits; at width 18, ADA1..0 are the byte write enables.
-    m.d.comb += ad[abits:abits + max(1, (depth - 1).bit_length())].eq(addr)
-    if dw == 18:
-        m.d.comb += ad[:2].eq(0b11)
+
+    def address(value, suffix):
+        ad = Signal(14, name=f"{name}_{suffix}")
+        # The word address sits above the low address bits; at width 18, ADx1..0 are the byte write enables.
+        m.d.comb += ad[abits:abits + max(1, (depth - 1).bit_length())].eq(value)
+        if dw == 18:
+            m.d.comb += ad[:2].eq(0b11)
+        return ad
+    ad = address(addr, "ad")
     di = Signal(18, name=f"{name}_di")
     do = Signal(18, name=f"{name}_do")
     we = Const(0, 1)
     if write is not None:
-        we = write[0]
         m.d.comb += di[:width].eq(write[1])
+        if write_addr is None:
+            we = write[0]
     params = {"DATA_WIDTH_A": dw, "DATA_WIDTH_B": dw, "REGMODE_A": "OUTREG", "REGMODE_B": "NOREG",
               "RESETMODE": "SYNC", "ASYNC_RESET_RELEASE": "SYNC", "CSDECODE_A": "0b000", "CSDECODE_B": "0b000",
               "WRITEMODE_A": "WRITETHROUGH" if transparent else "READBEFOREWRITE", "WRITEMODE_B": "NORMAL",
@@ -137,10 +147,14 @@ def _dp16kd(m, name, width, depth, addr, init, write, en, transparent):
     ports = {"i_CLKA": ClockSignal(), "i_CEA": 1 if en is None else en, "i_OCEA": 1, "i_WEA": we,
              "i_RSTA": 0, "i_CSA0": 0, "i_CSA1": 0, "i_CSA2": 0,
              "i_CLKB": 0, "i_CEB": 0, "i_OCEB": 0, "i_WEB": 0, "i_RSTB": 0, "i_CSB0": 0, "i_CSB1": 0, "i_CSB2": 0}
+    adb, dib = Const(0, 14), Const(0, 18)
+    if write is not None and write_addr is not None:      # the write on port B, port A reads only
+        adb, dib = address(write_addr, "adb"), di
+        ports.update({"i_CLKB": ClockSignal(), "i_CEB": 1, "i_WEB": write[0]})
     for i in range(14):
-        ports[f"i_ADA{i}"], ports[f"i_ADB{i}"] = ad[i], 0
+        ports[f"i_ADA{i}"], ports[f"i_ADB{i}"] = ad[i], adb[i]
     for i in range(18):
-        ports[f"i_DIA{i}"], ports[f"i_DIB{i}"], ports[f"o_DOA{i}"] = di[i], 0, do[i]
+        ports[f"i_DIA{i}"], ports[f"i_DIB{i}"], ports[f"o_DOA{i}"] = (0 if write_addr is not None else di[i]), dib[i], do[i]
     m.submodules[name] = Instance("DP16KD", **{f"p_{k}": v for k, v in params.items()}, **ports)
     q = Signal(width, name=f"{name}_q")
     m.d.comb += q.eq(do[:width])

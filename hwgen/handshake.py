@@ -67,12 +67,14 @@ class AdcHandshake(wiring.Component):
         complete; the batch completes this cycle; the bank takes the next issue this cycle.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
-    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch : Out
+    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late, due_zero, check : Out
         The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
         are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
         taken; (handshake, registers) every ADC pending has its done taken, some done is taken high,
-        some done is taken high outside the batch; (handshake) the batch's ADCs (the state the formal
-        proof's invariants name, tests/hwgen/formal.py).
+        some done is taken high outside the batch; (handshake) the batch's ADCs; the watchdog's count at
+        its limit (`waited >= watchdog`, a register); (counted) the batch's longest conversion is due, and
+        the ADCs whose done is due now (`pending` then, a register) (the state the formal proof's
+        invariants name, tests/hwgen/formal.py).
     """
 
     def __init__(self, params: TileParams):
@@ -88,7 +90,7 @@ class AdcHandshake(wiring.Component):
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
             "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
-            "batch": Out(NA),
+            "batch": Out(NA), "late": Out(1), "due_zero": Out(1), "check": Out(NA),
         })
 
     def elaborate(self, platform):
@@ -116,10 +118,14 @@ class AdcHandshake(wiring.Component):
         # flip-flop; through the synchronizer, its first flip-flop, which `done_reg` equals), the same
         # cycles; so the mode selects at the end and no select or AND over the ADCs' flip-flops is in
         # front of everything the batch's completion drives (docs/results/controller.md).
-        taken_next, hand_complete = Signal(NA, name="done_taken_next"), self.hand_complete
-        m.d.comb += taken_next.eq(Mux(mode.one, self.done, done1))
+        hand_complete = self.hand_complete
+
+        def taken_next(f):
+            # f(the done as taken next), each mode's case from its own done side by side and the mode
+            # selecting at the end, not in front of the ORs and ANDs over the ADCs.
+            return Mux(mode.one, f(self.done), f(done1))
         pending_next = Mux(self.started, self.start, pending & ~taken)      # handshake: seen is taken
-        m.d.sync += hand_complete.eq((~pending_next | taken_next).all())
+        m.d.sync += hand_complete.eq(taken_next(lambda t: (~pending_next | t).all()))
         m.d.comb += self.complete.eq(self.inflight & Mux(mode.counted, (~pending | self.done).all(), hand_complete))
         with m.If(self.started):
             m.d.sync += [self.inflight.eq(1), pending.eq(self.start)]
@@ -149,17 +155,30 @@ class AdcHandshake(wiring.Component):
         with m.If(self.fire):
             m.d.sync += longest.eq(self.longest)
         due_zero = Signal(name="due_zero", init=1)        # `due == 0` as a register (its next value)
+        due_zero_next = Signal(name="due_zero_next")
+        m.d.comb += due_zero_next.eq(due_zero)
         with m.If(self.started):
-            m.d.sync += [due.eq(longest - 1), due_zero.eq(longest == 1)]
+            m.d.sync += due.eq(longest - 1)
+            m.d.comb += due_zero_next.eq(longest == 1)
         with m.Elif(due != 0):
-            m.d.sync += [due.eq(due - 1), due_zero.eq(due == 1)]
+            m.d.sync += due.eq(due - 1)
+            m.d.comb += due_zero_next.eq(due == 1)
+        m.d.sync += due_zero.eq(due_zero_next)
+        # The ADCs whose done is due now (pending while the batch's longest conversion is due; counted mode
+        # only), a register loaded with its next value: `missing` is then an OR over the ADCs of this
+        # register and the done, with no AND of the batch's state after it. The same value as
+        # `inflight & due_zero & ~complete`: pending is all zero when no batch is in flight.
+        check = self.check
+        m.d.sync += check.eq(Mux(self.mode.counted & due_zero_next,
+                                 Mux(self.started, self.start, pending & ~self.done), 0))
         # `wait <= 1` as a register (its next value), so the issue does not wait for the compare: the
         # same cycles (free `period` cycles after an issue; `period` >= 1).
         wait_zero = Signal(name="bank_wait_done", init=1)
         m.d.sync += wait_zero.eq(Mux(self.issue, self.short, wait <= 2))
         with m.If(self.mode.counted):
             m.d.comb += self.free.eq(wait_zero)
-        return self.inflight & due_zero & ~self.complete, (self.done & ~pending).any()
+        m.d.comb += self.due_zero.eq(due_zero)
+        return (check & ~self.done).any(), (self.done & ~pending).any()
 
     def _handshake(self, m, hand, taken, taken_next):
         """Handshake mode: the bank free once the batch's dones are low again, a done of an ADC outside the
@@ -178,11 +197,11 @@ class AdcHandshake(wiring.Component):
         m.d.comb += self.seen_any.eq(seen_any)
         complete = self.inflight & self.hand_complete         # `complete` in the handshake modes
         returned = returning & ~seen_any
-        m.d.sync += seen_any.eq(taken_next.any())
+        m.d.sync += seen_any.eq(taken_next(lambda t: t.any()))
         # Each case's OR side by side, then selected: the batch's ADCs next are the starts (`started`),
         # none (`returned`) or the batch's.
-        m.d.sync += stray.eq(Mux(self.started, (taken_next & ~self.start).any(),
-                                 Mux(returned, taken_next.any(), (taken_next & ~batch).any())))
+        m.d.sync += stray.eq(taken_next(lambda t: Mux(self.started, (t & ~self.start).any(),
+                                                      Mux(returned, t.any(), (t & ~batch).any()))))
         with m.If(self.issue):
             m.d.sync += [outstanding.eq(1), returning.eq(0)]
         with m.Elif(complete):
@@ -202,11 +221,17 @@ class AdcHandshake(wiring.Component):
             m.d.comb += self.free.eq(free)
         # Waiting for the batch's dones to rise, or for every done to fall before the next start.
         rising, falling = self.inflight & ~complete, seen_any & (returning | ~outstanding)
-        dog = self.waited
+        dog, late, wd = self.waited, self.late, self.watchdog
+        # `late` (the count at the watchdog's limit) a register, its compare made for the count it loads
+        # (each case's compare from registers side by side, selected at the end): the same cycles, with no
+        # carry chain between the count and the error pulses into `halt` (docs/results/controller.md). The
+        # limit is a register the host writes only while the controller is idle; the compare takes the
+        # limit of its cycle, so a new limit counts from the cycle after the write.
         with m.If(hand & (rising | falling) & (dog != WATCHDOG_MAX)):
-            m.d.sync += dog.eq(dog + 1)
+            m.d.sync += [dog.eq(dog + 1), late.eq((dog + 1) >= wd)]
         with m.Elif(~(rising | falling)):
-            m.d.sync += dog.eq(0)
-        late = dog >= self.watchdog
+            m.d.sync += [dog.eq(0), late.eq(wd == 0)]
+        with m.Else():
+            m.d.sync += late.eq(dog >= wd)
         spurious = outstanding & ~returning & stray
         return rising & late, (falling & late) | spurious

@@ -95,6 +95,7 @@ class Prefetch(wiring.Component):
         if generic:
             wiring.connect(m, wiring.flipped(self.prog), walk.prog)
         m.d.comb += [walk.start.eq(self.start), walk.n_sec.eq(self.n_sec), walk.full.eq(gather.full),
+                     walk.freed.eq(gather.valid & gather.ready),
                      self.idle.eq(walk.idle & ~gather.full), self.events.sections.eq(walk.walked),
                      self.events.row_reads.eq(gather.row_reads), self.events.column_reads.eq(gather.column_reads)]
         for name in ("begin", "sec", "word", "gathering", "pos", "last", "rows_left", "cols_left"):

@@ -41,11 +41,14 @@ class SectionWalker(wiring.Component):
         Begin the walk at section 0 (IDLE only).
     n_sec : In
         Sections of the layer.
-    full : In(1)
-        `next` holds a section (or is being gathered into): WORD waits.
+    full, freed : In(1)
+        `next` holds a section (or is being gathered into): WORD waits; `next` is taken this cycle (its
+        valid and ready: `full` falls).
     begin : Out(1)
         WORD takes a non-empty section into the gather this cycle: `sec` and `word` are its index and
-        word (registers).
+        word (registers). A register computed the cycle before (WORD next, the section not empty and
+        `next` free next), so that the gather's clock enables over `next` and the walk's addresses
+        follow a flip-flop: the same cycles.
     sec : Out
         The current section's index.
     word : Out(section_layout)
@@ -72,7 +75,7 @@ class SectionWalker(wiring.Component):
         R, SC = p.hw.rows, p.hw.slot_cols
         layout = p.section_layout
         members = {
-            "start": In(1), "n_sec": In(range(p.section_depth + 1)), "full": In(1),
+            "start": In(1), "n_sec": In(range(p.section_depth + 1)), "full": In(1), "freed": In(1),
             "begin": Out(1), "sec": Out(range(p.section_depth + 1)), "word": Out(layout),
             "gathering": Out(1), "pos": Out(range(max(R, SC) + P + 1)), "last": Out(1),
             "row_addr": Out(data.ArrayLayout(layout["row_base"].width + 1, P)),
@@ -106,6 +109,10 @@ class SectionWalker(wiring.Component):
         # comparison, no adder in front of it).
         thr = Signal(range(-2 * P, max(R, SC) + 1), name="g_threshold")
 
+        # `begin` = WORD & ~sec_empty & ~full, as a register: WORD follows READ, or WORD waiting on a full
+        # `next` (not empty, full), when `next` is taken; `full` next is `full` until `next` is taken.
+        begin = Signal(name="walk_begin")
+        m.d.comb += self.begin.eq(begin)
         with m.FSM(name="prefetch") as fsm:
             with m.State("IDLE"):
                 # Held at the first section in IDLE, not loaded on `start`: `start` (the input handshake)
@@ -119,15 +126,17 @@ class SectionWalker(wiring.Component):
                 with m.Else():
                     m.next = "READ"
             with m.State("READ"):
-                m.d.sync += [sec.eq(sec_pre), sec_empty.eq(p.section_layout(sec_pre)["n_active"] == 0)]
+                empty_next = p.section_layout(sec_pre)["n_active"] == 0
+                m.d.sync += [sec.eq(sec_pre), sec_empty.eq(empty_next),
+                             begin.eq(~empty_next & ~(self.full & ~self.freed))]
                 m.next = "WORD"
             with m.State("WORD"):
                 with m.If(sec_empty):
                     m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1)]
                     m.d.comb += self.walked.eq(1)
                     m.next = "SECTION"
-                with m.Elif(~self.full):
-                    m.d.comb += [self.begin.eq(1), self.walked.eq(1)]
+                with m.Elif(begin):
+                    m.d.comb += self.walked.eq(1)
                     m.next = "GATHER"
             with m.State("GATHER"):
                 m.d.comb += self.gathering.eq(1)
@@ -137,6 +146,8 @@ class SectionWalker(wiring.Component):
                 with m.If(self.last):
                     m.d.sync += [p_sec.eq(p_sec1), p_sec1.eq(p_sec1 + 1)]
                     m.next = "SECTION"
+        with m.If(~fsm.ongoing("READ")):
+            m.d.sync += begin.eq(fsm.ongoing("WORD") & ~sec_empty & ~begin & self.full & self.freed)
         with m.If(self.begin):
             rows, nact = sec["rows"], sec["n_active"]
             m.d.sync += [

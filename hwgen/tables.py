@@ -40,13 +40,19 @@ def table_read(m, name, width, depth, words, addr, qname, prog=None, platform=No
     A generic table's write (`prog`) and the read share one address (the write's while it writes): each
     block RAM then has one read-write port, whose read-during-write behaviour it has natively; a write and
     a read on two ports would make Yosys emulate the read's collision behaviour with a multiplexer behind
-    the block RAM's output, where no logic fits."""
+    the block RAM's output, where no logic fits. On ECP5 (DP16KD instances, which Yosys does not emulate)
+    the write has a port of its own instead (port B, from the host's registers), so no address
+    multiplexer, selected by the write, sits in front of the block RAMs (its select fanned out over
+    every table's block RAMs was the critical path, docs/results/controller.md): the host writes the
+    tables only while the controller is idle, when no read is used."""
     depth = max(1, depth)
     bank, piece = table_shape(width, depth)
     bits = (bank - 1).bit_length()
     writing = None if prog is None else prog.we & (prog.sel == PROG_SELECT[name])
+    split = prog is not None and getattr(platform, "family", None) == "ecp5"
     at = Signal(len(addr), name=f"{qname}_addr")
-    m.d.comb += at.eq(addr if prog is None else Mux(writing, prog.addr, addr))
+    m.d.comb += at.eq(addr if prog is None or split else Mux(writing, prog.addr, addr))
+    to = prog.addr[:len(addr)] if split else at         # the write's address
     qs = []
     for b in range(-(-depth // bank)):
         size = min(bank, depth - b * bank)
@@ -54,9 +60,10 @@ def table_read(m, name, width, depth, words, addr, qname, prog=None, platform=No
         for lo in range(0, width, piece):
             w = min(piece, width - lo)
             init = [] if words is None else [(v >> lo) & ((1 << w) - 1) for v in words[b * bank:][:size]]
-            write = None if prog is None else (writing & (at[bits:] == b), prog.data[lo:lo + w])
+            write = None if prog is None else (writing & (to[bits:] == b), prog.data[lo:lo + w])
             datas.append(registered_read(m, f"{qname}_b{b}_s{lo // piece}", width=w, depth=size, addr=at[:bits],
-                                         init=init, write=write, platform=platform))
+                                         init=init, write=write, write_addr=to[:bits] if split else None,
+                                         platform=platform))
         q = Signal(width, name=f"{qname}_bank{b}")
         m.d.comb += q.eq(Cat(datas))
         qs.append(q)

@@ -20,7 +20,7 @@ __all__ = ["map_to_folder", "report_markdown", "check_output_folder", "analog_re
 def analog_report(lm, run, x=None, seeds: int = 3) -> dict:
     """A layer's output error through the analog model: on random inputs, and on the captured `x` if given."""
     out = {"random": analog_error(lm, run, seeds=seeds),
-           "remedy_energy_pj": fine_energy_pj(lm, run.fine_bits) if run.fine_bits else 0.0}
+           "remedy_energy_pj": fine_energy_pj(lm, run.fine_bits, run.fine_extra) if run.fine_bits else 0.0}
     if x is not None:
         out["inputs"] = analog_error(lm, run, x=x[:64], seeds=seeds)
     return out

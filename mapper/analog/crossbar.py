@@ -23,7 +23,7 @@ import numpy as np
 
 from ..common import SwsError
 from ..config import drive_steps
-from ..sectioning import LayerMap, grouped, weight_bits_of
+from ..sectioning import LayerMap, grouped, lossless_bits, weight_bits_of
 from .adc import AdcBank
 from .devices import CellState, DeviceModel
 
@@ -40,6 +40,8 @@ class AnalogRun:
     compensation: bool = True
     fine_bits: int = 0
     leak_correction: bool = False
+    redundancy: int = 1
+    fine_extra: int = 1
 
     def __post_init__(self):
         t = self.drift_time_s
@@ -48,14 +50,24 @@ class AnalogRun:
         f = self.fine_bits
         if isinstance(f, bool) or not isinstance(f, int) or f < 0:
             raise SwsError(f"--fine-bits must be an integer >= 0, not {f!r}")
+        m = self.fine_extra
+        if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 3:
+            raise SwsError(f"--fine-extra must be an integer in 1..3, not {m!r}")
+        k = self.redundancy
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 64:
+            raise SwsError(f"--redundancy must be an integer in 1..64, not {k!r}")
 
     def describe(self) -> str:
         comp = "with" if self.compensation else "without"
         text = f"{self.device.name}, read {self.drift_time_s:g} s after programming, {comp} global drift compensation"
         if self.fine_bits:
-            text += f", one more ADC bit (half-count LSB) on the columns of the top {self.fine_bits} weight bits"
+            m = self.fine_extra
+            more = "one more ADC bit (half-count LSB)" if m == 1 else f"{m} more ADC bits (1/{1 << m}-count LSB)"
+            text += f", {more} on the columns of the top {self.fine_bits} weight bits"
         if self.leak_correction:
             text += ", 0-cell leak subtracted per driven row"
+        if self.redundancy > 1:
+            text += f", {self.redundancy} cells per bit on parallel rows (ADC LSB {self.redundancy} on-cells)"
         return text
 
 
@@ -133,18 +145,21 @@ def program_chip(lm: LayerMap, run: AnalogRun, rng: np.random.Generator, cells=N
     off = ~bits.astype(bool) & valid[:, :, None]
     g = np.zeros(bits.shape, np.float32)
     prog_sum = read_sum = leak = 0.0
+    k = run.redundancy
     for mask, state in ((on, dev.on), (off, dev.off)):
         n = int(np.count_nonzero(mask))
         if n:
-            gp, gt = _draw_state(state, n, run, rng)
-            g[mask] = gt / dev.on.g_us
+            # k physical cells per bit, on k rows driven together: the column sums them and the ADC's LSB is k
+            # on-cells, so each bit reads as the mean of its k independently drawn cells.
+            gp, gt = _draw_state(state, n * k, run, rng)
+            g[mask] = (gt if k == 1 else gt.reshape(k, n).mean(axis=0, dtype=np.float32)) / dev.on.g_us
             prog_sum += float(gp.sum(dtype=np.float64))
             read_sum += float(gt.sum(dtype=np.float64))
             if state is dev.off:
                 leak = float(gt.mean(dtype=np.float64)) / dev.on.g_us
     alpha = prog_sum / read_sum if run.compensation and run.drift_time_s > 0 and read_sum > 0 else 1.0
     cfg = lm.cfg
-    adcs = AdcBank(dev.adc, cfg.hw.n_adc, cfg.hw.full_resolution + (1 if run.fine_bits else 0), rng)
+    adcs = AdcBank(dev.adc, cfg.hw.n_adc, cfg.hw.full_resolution + (run.fine_extra if run.fine_bits else 0), rng)
     conv = lm.res.reshape(len(rows), -1) > 0
     adc_of = np.where(conv, (np.cumsum(conv, axis=1) - 1) % cfg.hw.n_adc, 0)
     return Chip(rows, valid, bits, g, alpha, adcs, adc_of, leak)
@@ -157,15 +172,19 @@ def fine_columns(cfg, fine_bits: int) -> np.ndarray:
     return bit >= bm - fine_bits
 
 
-def fine_energy_pj(lm: LayerMap, fine_bits: int) -> float:
-    """Extra ADC energy per input vector of converting the top `fine_bits` weight bits' columns one bit finer:
-    steps x sum over those converted columns of E(res + 1) - E(res), under the configuration's law."""
+def fine_energy_pj(lm: LayerMap, fine_bits: int, extra: int = 1) -> float:
+    """Extra ADC energy per input vector of converting the top `fine_bits` weight bits' columns `extra` bits finer:
+    steps x sum over those converted columns of E(res + extra) - E(res), under the configuration's law."""
     from ..config import energy_table
     cfg = lm.cfg
     res = lm.res.reshape(lm.res.shape[0], -1)
     fine = fine_columns(cfg, fine_bits)[None, :] & (res > 0)
-    table = energy_table(cfg, cfg.hw.full_resolution + 1)
-    return float(cfg.hw.steps * (table[res[fine] + 1] - table[res[fine]]).sum())
+    try:
+        table = energy_table(cfg, cfg.hw.full_resolution + extra)
+    except IndexError:
+        raise SwsError(f"--fine-extra {extra}: {cfg.hw.full_resolution + extra}-bit conversions are beyond the "
+                       f"{cfg.energy.law} energy law's table") from None
+    return float(cfg.hw.steps * (table[res[fine] + extra] - table[res[fine]]).sum())
 
 
 def ir_weights(rows: int) -> np.ndarray:
@@ -194,6 +213,9 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
     cfg = lm.cfg
     hw = cfg.hw
     dev = run.device
+    if hw.input_encoding == "bipolar":
+        raise SwsError("the analog model computes 0/1 row drives: input_encoding 'bipolar' (rows driven -1/0/+1) "
+                       "is not modelled; use 'twos' or 'signmag'")
     x = np.asarray(x, dtype=np.int64)
     ss = np.random.SeedSequence([int(seed), 0x5157])
     rng_chip, rng_read = (np.random.default_rng(s) for s in ss.spawn(2))
@@ -211,10 +233,19 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
     res = lm.res.reshape(s_total, -1)
     read_on, read_off = dev.on.read_sigma_us / dev.on.g_us, dev.off.read_sigma_us / dev.on.g_us
     read = bool(read_on or read_off)
+    k = run.redundancy
+    if k > 1:   # the read noise of k cells summed, in an LSB of k on-cells
+        read_on, read_off = read_on / math.sqrt(k), read_off / math.sqrt(k)
     eps = dev.r_wire_ohm * dev.on.g_us * 1e-6
-    h = ir_weights(r) if eps else None
+    h = None
+    if eps:
+        # k copies of each row on adjacent physical rows k r .. k r + k - 1 of a k R-row bit line: in units of the
+        # LSB (k on-cells) the drop is k eps a sum_r x_r g_r h_k(r), h_k(r) the mean of h over the row's copies.
+        h = ir_weights(r * k).reshape(r, k).mean(axis=1, dtype=np.float32)
+        eps *= k
     y = np.zeros((n_out, v), np.float64)
     fine = fine_columns(cfg, run.fine_bits)[None, :, None] if run.fine_bits else None
+    ones_col = chip.bits.sum(axis=1, dtype=np.int64) if hw.input_aware else None                     # (S, C)
     chunk = max(1, min((1 << 23) // (r * vp), (1 << 22) // (c * vp)))
     for lo in range(0, s_total, chunk):
         hi = min(lo + chunk, s_total)
@@ -224,7 +255,7 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
         if eps:
             a -= np.float32(eps) * a * np.matmul(gt * h[None, None, :], xs)
         driven = (np.matmul(chip.valid[lo:hi, None, :].astype(np.float32), xs)                   # (n, 1, VP)
-                  if read or run.leak_correction else None)
+                  if read or run.leak_correction or hw.input_aware else None)
         if run.leak_correction and chip.leak:
             # The controller knows each step's driven rows (the input-aware popcount): a reference of that many
             # mean 0-cells is subtracted (a 1-cell is counted as a 0-cell too: c * leak too much, c * 0.003 LSB).
@@ -236,16 +267,24 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
             ones = np.matmul(np.ascontiguousarray(chip.bits[lo:hi].transpose(0, 2, 1), dtype=np.float32), xs)
             extra = np.sqrt(np.float32(read_on ** 2) * ones + np.float32(read_off ** 2) * (driven - ones))
         col_res = res[lo:hi, :, None]
+        if hw.input_aware:
+            # Input-aware hardware (mapper/cost/input_aware.py) converts a column with m ones in a step of q driven
+            # rows at min(res, bitlen(min(m, q))) bits and skips the step when q = 0: its SAR then cannot return a
+            # code above that range, and a skipped conversion is an exact 0.
+            col_res = np.minimum(col_res, lossless_bits(np.minimum(ones_col[lo:hi, :, None],
+                                                                   np.rint(driven).astype(np.int64))))
         if fine is not None:
-            # An ADC of half the LSB, its thresholds shifted by half its LSB: code2 = ceil(2a), count = code2 // 2
-            # (boundaries at c + 1/2 as before); its noise and offset, in its own LSB, are half a count.
-            a = np.where(fine, 2 * a + np.float32(0.5), a)
+            # An ADC of 1/2**m the LSB, its thresholds shifted by 2**(m-1) - 1/2 of its LSB: code = ceil(2**m a +
+            # 2**(m-1) - 1), count = code // 2**m (boundaries at c + 1/2 as before; m = 1: ceil(2a)); its noise
+            # and offset, in its own LSB, are 1/2**m of a count.
+            mult = 1 << run.fine_extra
+            a = np.where(fine, mult * a + np.float32(mult / 2 - 0.5), a)
             if extra is not None:
-                extra = np.where(fine, 2 * extra, extra)
-            col_res = np.where(fine & (col_res > 0), col_res + 1, col_res)
+                extra = np.where(fine, mult * extra, extra)
+            col_res = np.where(fine & (col_res > 0), col_res + run.fine_extra, col_res)
         codes = chip.adcs.convert(a, chip.adc_of[lo:hi, :, None], col_res, rng_read, extra)
         if fine is not None:
-            codes = np.where(fine, codes // 2, codes)
+            codes = np.where(fine, codes // mult, codes)
         n = hi - lo
         # float32 is exact here: sum over steps of code * |weight| <= (2**10 - 1) * (2**16 - 1) < 2**24 would
         # need 10-bit codes and 16 steps; the configuration allows at most that.

@@ -43,7 +43,7 @@ from ..plan import LayerPlan, build_layer_plan
 from ..schedule import Events, ScheduleParams, default_lanes, events_of_schedule, schedule
 from ..sectioning import LayerMap
 
-__all__ = ["Macro", "MacroCost", "MACRO_KEYS", "ENERGY_PARTS", "AREA_PARTS", "DEFAULT_MACRO", "load_macro",
+__all__ = ["redundant_macro_cost", "Macro", "MacroCost", "MACRO_KEYS", "ENERGY_PARTS", "AREA_PARTS", "DEFAULT_MACRO", "load_macro",
            "macro_of", "macro_cost", "plan_cost", "price_events", "macro_area", "section_ones"]
 
 DEFAULT_MACRO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
@@ -266,3 +266,17 @@ def plan_cost(lp: LayerPlan, *, ones: np.ndarray | None = None, tables: bool = T
 def macro_cost(lm: LayerMap, *, tables: bool = True, cycles: bool = True, x=None) -> MacroCost:
     """The macro cost per input vector of a mapped layer (`plan_cost` of its tables, built without cells)."""
     return plan_cost(build_layer_plan(lm, cells=False), ones=section_ones(lm), tables=tables, x=x, cycles=cycles)
+
+
+def redundant_macro_cost(lm: LayerMap, redundancy: int):
+    """The ISAAC macro's cost per input vector (`macro_cost`; mapper.analog models the K cells) of the layer with `redundancy` K cells per
+    weight bit: each crossbar has K R physical rows, so its cells, their reads and its row drivers (one per
+    physical row, each driven with its weight row) are K times the plan's; ADCs, sample-and-holds, shift-add,
+    tables and registers are the plan's (the same conversions, at the same resolutions)."""
+    mc = macro_cost(lm)
+    k = redundancy
+    for part in ("crossbar", "row_drivers"):
+        mc.energy[part] *= k
+    for part in ("crossbar_cells", "row_drivers"):
+        mc.area[part] *= k
+    return mc

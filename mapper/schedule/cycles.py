@@ -16,8 +16,9 @@ order, with L = lanes, P drive steps (A two's complement, 2(A-1) sign-magnitude)
             input-aware hardware the step popcounts are added up in the cycle the rows are written).
   issue     it is copied to `current` at c = max(r, l_prev + 1) (l_prev: the cycle the previous section
             issued its last batch) and issues its first batch at e = max(c + 1 + P, f_prev) (f_prev: the
-            cycle the bank is free after the previous section's last batch; P = group_prime: 1 with ADC
-            groups, whose first batch's lanes are registered the cycle after the copy, else 0). Its batches (`batch_ids` of
+            cycle the bank is free after the previous section's last batch; P = group_prime: 2 with ADC
+            groups, whose first batch's lanes are registered the cycle after the copy and its widest lane
+            the cycle after that, else 0). Its batches (`batch_ids` of
             mapper.schedule.tables: with a full switch matrix ceil(n_active / n_adc) batches of n_adc
             columns in column-table order; with ADC groups of M = adc_mux columns, batch k = the k-th
             column of each group), for each issued step, follow back to back, each step's first batch

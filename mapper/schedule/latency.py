@@ -43,8 +43,9 @@ def run_end_latency(banks: int) -> int:
 def group_prime(adc_mux: int) -> int:
     """Cycles between a section's copy into `current` and its first issue beyond the one of the full switch
     matrix: with ADC groups the first batch's lanes are selected into registers (hwgen.batches) in the
-    cycle after the copy, so one."""
-    return 1 if adc_mux else 0
+    cycle after the copy, and its widest lane found from them into the current batch's registers in the
+    next, so two."""
+    return 2 if adc_mux else 0
 #: Cycles from a section's table read (S0) to its decoded word (S2): read, registered, decoded.
 SECTION_DECODE = 2
 #: Cycles the prefetch spends on a section with no active column before the next table read.

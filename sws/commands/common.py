@@ -255,6 +255,13 @@ def add_analog_args(p, *, default_seeds: int = 3, noise_scale: bool = True) -> N
                         "LSB; costs E(res + 1) - E(res) a conversion) (default %(default)s)")
     g.add_argument("--leak-correction", action="store_true",
                    help="remedy: subtract the 0-cells' mean leak times the driven rows from each conversion")
+    g.add_argument("--fine-extra", type=int, default=1, metavar="M",
+                   help="with --fine-bits: M more ADC bits (an LSB of 1/2**M count; costs E(res + M) - E(res) a "
+                        "conversion) (default %(default)s)")
+    g.add_argument("--redundancy", type=int, default=1, metavar="K",
+                   help="remedy: K cells per weight bit on K rows driven together, the ADC's LSB K on-cells (each "
+                        "bit reads as the mean of K cells; K times the cells and their read energy) (default "
+                        "%(default)s)")
 
 
 def analog_from_args(args):
@@ -270,4 +277,5 @@ def analog_from_args(args):
     device = load_device(args.analog)
     if s != 1.0:
         device = device.scaled(s)
-    return AnalogRun(device, args.drift_time, not args.no_drift_compensation, args.fine_bits, args.leak_correction)
+    return AnalogRun(device, args.drift_time, not args.no_drift_compensation, args.fine_bits, args.leak_correction,
+                     args.redundancy, args.fine_extra)

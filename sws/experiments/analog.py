@@ -114,7 +114,7 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
             if run.fine_bits and energy:
                 inits = initializers(pm)
                 extra = sum(fine_energy_pj(map_layer(QuantLayer(lin.name, layer_weights(inits, lin)[0].astype(np.int64)),
-                                                     cfg), run.fine_bits) for lin in linears)
+                                                     cfg), run.fine_bits, run.fine_extra) for lin in linears)
             for scale in noise_scales:
                 dev = run.device.scaled(scale) if scale != 1.0 else run.device
                 r = dataclasses.replace(run, device=dev)
@@ -133,7 +133,8 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
     cos_u, ret_u = measure(reference)
     return {"source": "minilm", "output": "last_hidden_state", "method": method, "seeds": seeds,
             "device": run.device.to_dict(), "drift_time_s": run.drift_time_s, "compensation": run.compensation,
-            "fine_bits": run.fine_bits, "leak_correction": run.leak_correction, "analog": run.describe(),
+            "fine_bits": run.fine_bits, "leak_correction": run.leak_correction, "redundancy": run.redundancy, "fine_extra": run.fine_extra,
+            "analog": run.describe(),
             "config": base.to_dict(), "tokens": int(mask[:ne].sum()), "paraphrase_pairs": len(para) // 2,
             "unpruned_retrieval": ret_u, "unpruned_cosine": cos_u, "retrieval": retrieval,
             "token_scale": "one input scale per layer over " + ("the evaluation and paraphrase tokens" if retrieval
@@ -208,10 +209,18 @@ def remedy_label(result: dict) -> str:
     rows = result.get("config", {}).get("hardware", {}).get("rows", 128)
     if rows != 128:
         parts.append(f"{rows}-row sections")
+    hw = result.get("config", {}).get("hardware", {})
+    if hw.get("input_encoding", "twos") != "twos":
+        parts.append(f"{hw['input_encoding']} drive")
+    if hw.get("input_aware"):
+        parts.append("input-aware")
     if result.get("fine_bits"):
-        parts.append(f"+1 ADC bit on top {result['fine_bits']} bits")
+        parts.append(f"+{result.get('fine_extra', 1)} ADC bit{'s' if result.get('fine_extra', 1) > 1 else ''} on top "
+                     f"{result['fine_bits']} bits")
     if result.get("leak_correction"):
         parts.append("leak correction")
+    if result.get("redundancy", 1) > 1:
+        parts.append(f"{result['redundancy']} cells per bit")
     return ", ".join(parts) or "no remedy"
 
 
@@ -246,7 +255,7 @@ def plot_studies(results: list[dict], path: str) -> None:
             ax.set_ylabel("token cosine vs unpruned float model")
             ax.set_title(f"MiniLM through analog crossbars, read {results[0]['drift_time_s']:g} s after programming",
                          fontsize=9)
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=6, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

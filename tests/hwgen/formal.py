@@ -83,6 +83,12 @@ class HandshakeBench(Elaboratable):
             m.d.comb += issue.eq(self.want & (hs.free | hs.returning) & ~failed)
         for i in range(na):
             self._adc(m, i, start[i], hs, failed, hand)
+        if not hand and self.fault is None:
+            # Invariant: the registered "done due now" is the pending ADCs while the longest conversion is
+            # due, and nothing is pending without a batch in flight.
+            m.d.comb += [Assert(hs.check == Mux(hs.due_zero, hs.pending, 0),
+                                "invariant: the ADCs due now are those pending when the batch is due"),
+                         Assert(hs.inflight | (hs.pending == 0), "invariant: pending only in flight")]
         if hand and self.fault is None:
             # Invariant: the done as the handshake takes it is the ADCs' done of `sync` cycles before (the
             # synchronizer holds the history, which an induction step must not make up).
@@ -100,7 +106,9 @@ class HandshakeBench(Elaboratable):
                                 "invariant: the registered completion is every pending ADC's done taken"),
                          Assert(hs.seen_any == hs.seen.any(), "invariant: the registered OR of the dones taken"),
                          Assert(~hs.outstanding | (hs.stray == (hs.seen & ~hs.batch).any()),
-                                "invariant: the registered OR of the dones taken outside the batch")]
+                                "invariant: the registered OR of the dones taken outside the batch"),
+                         Assert(hs.late == (hs.waited >= self.watchdog),
+                                "invariant: the registered watchdog compare is the count at its limit")]
             # ... and a conversion starts only when the done taken is its ADC's present, low, done: while an
             # ADC converts, its done has been low for `sync` cycles.
             for i in range(na):

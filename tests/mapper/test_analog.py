@@ -274,3 +274,141 @@ def test_fine_bits_energy_is_the_next_resolution_minus_the_planned_one():
     table = energy_table(lm.cfg, 9)
     assert fine_energy_pj(lm, 7) == pytest.approx(table[8] - table[7])
     assert fine_energy_pj(lm, 6) == 0.0   # the top 6 weight bits hold no ones
+
+
+def test_redundant_cells_without_noise_reproduce_saturating_matvec_exactly():
+    w = _layer()
+    cfg = ArrayConfig(rows=16, cols=128)
+    lm = map_layer(QuantLayer("l", w), cfg)
+    x = np.random.default_rng(1).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (12, w.shape[0]))
+    expected = saturating_matvec(lm, x)
+    for k in (2, 5):
+        for device in (PRESETS["ideal"], PRESETS["pcm"].scaled(0.0)):
+            got = analog_matvec(lm, x, AnalogRun(device, 3600.0, fine_bits=7, leak_correction=True, redundancy=k), 3)
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_redundant_cells_read_as_the_mean_of_k_independent_cells():
+    # 4 cells per bit: each bit's conductance is the mean of 4 draws of sigma 2 uS at 10 uS, so its std
+    # relative to g_on is 0.2 / sqrt(4) = 0.1 (1 cell: 0.2).
+    lm, _ = _one_column(120)
+    dev = _device(on=CellState(10.0, prog_sigma_us=2.0))
+    ones = program_chip(lm, AnalogRun(dev, 0.0), np.random.default_rng(0)).bits.astype(bool)
+    for k, want in ((1, 0.2), (4, 0.1)):
+        g = np.concatenate([program_chip(lm, AnalogRun(dev, 0.0, redundancy=k), np.random.default_rng(s)).g[ones]
+                            for s in range(200)])
+        n = len(g)
+        assert n == 200 * 120
+        assert abs(g.mean() - 1) < _mean_bound(want, n)
+        assert abs(g.std() / want - 1) < NORMAL_Z / math.sqrt(2 * n)
+
+
+def test_read_noise_of_redundant_cells_is_divided_by_the_root_of_k():
+    lm, x = _one_column(100)
+    dev = _device(on=CellState(10.0, read_sigma_us=3.0))   # 3 LSB a conversion of 1 cell per bit (test above)
+    ys = np.concatenate([analog_matvec(lm, x, AnalogRun(dev, 0.0, redundancy=4), s)[:, 0] for s in range(3000)])
+    err = ys - 100
+    var = 9.0 / 4 + 1 / 12   # 400 cells' read noise summed (sqrt(400) 0.3 = 6 on-cells) in an LSB of 4 on-cells
+    n = len(err)
+    assert abs(err.mean()) < _mean_bound(math.sqrt(var), n)
+    assert abs(err.var() / var - 1) < NORMAL_Z * math.sqrt(2 / n)
+
+
+def test_ir_drop_of_redundant_cells_is_the_first_order_sum_of_the_k_times_longer_column():
+    rows, k = 32, 4
+    lm, x = _one_column(rows, rows)
+    r_wire = 0.8
+    dev = _device(on=CellState(25.0), r_wire_ohm=r_wire)
+    eps = r_wire * 25e-6
+    phys = rows * k   # every physical row driven, each holding an on-cell
+    drop = eps * sum(sum(phys - i for i in range(r + 1)) for r in range(phys))   # in on-cell currents
+    got = analog_matvec(lm, x, AnalogRun(dev, 0.0, redundancy=k), 0)[0, 0]
+    assert got == rows - round(drop / k)   # the ADC's LSB is k on-cells
+    assert round(drop / k) >= 2 and round(drop / k) != round(eps * sum(sum(rows - i for i in range(r + 1))
+                                                                       for r in range(rows)))
+
+
+def test_redundant_cells_multiply_the_cells_their_reads_and_row_drivers_only():
+    from mapper.cost import load_macro, macro_cost, redundant_macro_cost
+    lm = map_layer(QuantLayer("l", _layer(k=100, n=20)), ArrayConfig(rows=32))
+    one, three = macro_cost(lm), redundant_macro_cost(lm, 3)
+    m = load_macro()
+    # 3 cells per 1-bit read: the crossbar's energy is 3 x its 1-cell reads x ISAAC's energy per cell read.
+    assert three.energy["crossbar"] == pytest.approx(3 * one.events["cell_reads"] * m["cell_read_pj"])
+    assert three.energy["row_drivers"] == pytest.approx(3 * one.energy["row_drivers"]) and one.energy["row_drivers"] > 0
+    assert three.area["crossbar_cells"] == pytest.approx(3 * one.area["crossbar_cells"])
+    for part in ("adc", "sample_hold", "shift_add"):   # the same conversions
+        assert three.energy[part] == one.energy[part]
+    assert three.energy_pj > one.energy_pj
+
+
+@pytest.mark.parametrize("encoding", ["twos", "signmag"])
+def test_input_aware_hardware_without_noise_reproduces_saturating_matvec_exactly(encoding):
+    w = _layer()
+    cfg = ArrayConfig(rows=16, cols=128, input_encoding=encoding, input_aware=True)
+    lm = map_layer(QuantLayer("l", w), cfg)
+    x = np.random.default_rng(1).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (12, w.shape[0]))
+    x[:, ::3] = 0   # steps with few driven rows
+    expected = saturating_matvec(lm, x)
+    for fine, leak in ((0, False), (7, True)):
+        got = analog_matvec(lm, x, AnalogRun(PRESETS["pcm"].scaled(0.0), 3600.0, fine_bits=fine, leak_correction=leak), 3)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_input_aware_hardware_skips_undriven_steps_and_caps_the_code_at_the_driven_rows():
+    # One column of 100 ones (bit 0); input 1 on the first q rows only, ADC noise 0.6 LSB: weight-only hardware
+    # converts at 7 bits and the noise moves the count both ways; input-aware converts at bitlen(q) bits.
+    noisy = _device(adc=AdcNoise(noise_lsb=0.6))
+    k = 100
+    w = np.ones((k, 1), np.int64)
+    runs = 400
+    for aware in (False, True):
+        lm = map_layer(QuantLayer("l", w), ArrayConfig(rows=128, input_bits=1, input_signed=False, input_aware=aware))
+        x = np.zeros((1, k), np.int64)
+        y0 = np.array([analog_matvec(lm, x, AnalogRun(noisy, 0.0), s)[0, 0] for s in range(runs)])
+        x[0, 0] = 1
+        y1 = np.array([analog_matvec(lm, x, AnalogRun(noisy, 0.0), s)[0, 0] for s in range(runs)])
+        if aware:
+            assert (y0 == 0).all()                  # q = 0: no conversion
+            assert set(np.unique(y1)) <= {0, 1}     # q = 1: a 1-bit conversion
+            # P(count 1 read as 0) = P(0.6 N < -0.5) = 0.202
+            p = 0.5 * (1 - math.erf(0.5 / 0.6 / math.sqrt(2)))
+            assert abs(np.mean(y1 == 0) - p) < NORMAL_Z * math.sqrt(p * (1 - p) / runs)
+        else:
+            assert (y0 > 0).any() and (y1 != 1).any()   # P(0.6 N > 0.5) = 0.2, P(|0.6 N| > 0.5) = 0.4 per run
+
+
+def test_the_bipolar_drive_is_refused_by_the_analog_model():
+    lm = map_layer(QuantLayer("l", _layer()), ArrayConfig(rows=16, input_encoding="bipolar"))
+    with pytest.raises(SwsError, match="bipolar"):
+        analog_matvec(lm, np.zeros((1, 60), np.int64), AnalogRun(PRESETS["pcm"]), 0)
+
+
+def test_two_more_adc_bits_quarter_the_adc_noise_in_counts():
+    lm, x = _one_column(100)
+    runs = 2500
+    flips = lambda run: np.mean([analog_matvec(lm, x, run, s)[0, 0] != 100 for s in range(runs)])
+    fine = flips(AnalogRun(_device(adc=AdcNoise(noise_lsb=0.8)), 0.0, fine_bits=7, fine_extra=2))
+    # The finer ADC's 0.8 LSB are 0.2 counts: P(|0.2 N| > 0.5) = 0.0124 (one more bit: 0.4 counts, 0.21).
+    p = 1 - math.erf(0.5 / 0.2 / math.sqrt(2))
+    assert abs(fine - p) < NORMAL_Z * math.sqrt(p * (1 - p) / runs)
+
+
+def test_finer_adcs_without_noise_keep_every_count():
+    w = _layer()
+    cfg = ArrayConfig(rows=16, cols=128)
+    lm = map_layer(QuantLayer("l", w), cfg)
+    x = np.random.default_rng(1).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (12, w.shape[0]))
+    for m in (2, 3):
+        got = analog_matvec(lm, x, AnalogRun(PRESETS["pcm"].scaled(0.0), 3600.0, fine_bits=7, fine_extra=m), 3)
+        np.testing.assert_array_equal(got, saturating_matvec(lm, x))
+
+
+def test_fine_extra_energy_is_the_resolution_m_bits_up_minus_the_planned_one():
+    from mapper.analog.crossbar import fine_energy_pj
+    from mapper.config import energy_table
+    lm, _ = _one_column(100)          # one converted column at 7 bits, one drive step
+    table = energy_table(lm.cfg, 10)
+    assert fine_energy_pj(lm, 7, 2) == pytest.approx(table[9] - table[7])
+    with pytest.raises(SwsError, match="fine-extra"):
+        AnalogRun(PRESETS["pcm"], fine_extra=0)

@@ -194,13 +194,13 @@ def test_cycle_model_by_hand_with_two_columns_per_adc():
     lp = build_layer_plan(map_layer(QuantLayer("w", w), ArrayConfig(rows=8, cols=14, adc_mux=2, n_adc=7)))
     assert lp.columns["slot_col"].tolist() == [0, 1] and lp.columns["res"].tolist() == [2, 1]
     # lanes 1: gather g = 2 for max(3 rows, 2 columns) = 3 cycles, in `next` at r = 2 + 3 + 5 = 10, copied
-    # at 10; with ADC groups the first batch's lanes are registered the cycle after the copy, so the first
-    # issue is e = 10 + 1 + 1 = 12; 8 planes of batches 2 + 1 = 3 cycles, the last (1 bit) issued at
-    # 12 + 24 - 1 = 35 and captured through the registered boundary at 35 + 1 + 1 = 37; D = 4 +
-    # ceil(log2 7) = 7: RUN ends at 37 + 7 + 5 = 49, 50 cycles; 3 load + 50 + 1 + 1 output = 55. Bound:
-    # ADC 0's 2 + 1 bits a plane, 24.
+    # at 10; with ADC groups the first batch's lanes are registered the cycle after the copy and its
+    # widest lane the cycle after that, so the first issue is e = 10 + 1 + 2 = 13; 8 planes of batches
+    # 2 + 1 = 3 cycles, the last (1 bit) issued at 13 + 24 - 1 = 36 and captured through the registered
+    # boundary at 36 + 1 + 1 = 38; D = 4 + ceil(log2 7) = 7: RUN ends at 38 + 7 + 5 = 50, 51 cycles;
+    # 3 load + 51 + 1 + 1 output = 56. Bound: ADC 0's 2 + 1 bits a plane, 24.
     got = cycle_model(lp)
-    assert (got["cycles"], got["adc_bound"], got["batch_cycles"]) == (55, 24, 24)
+    assert (got["cycles"], got["adc_bound"], got["batch_cycles"]) == (56, 24, 24)
     x = np.array([[5, -7, 100], [-128, 127, -1]])
     assert np.array_equal(predict(lp, x).outputs, x @ w)
     # A full switch matrix (16 ADCs): one batch of 2 cycles a plane, the last issued at 11 + 16 - 2 = 25 and

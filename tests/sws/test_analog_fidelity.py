@@ -55,3 +55,12 @@ def test_minilm_analog_at_zero_noise_is_the_digital_crossbar(tmp_path):
                       retrieval=False, tokens_path=str(path), energy=False)
     row = r["rows"][0]
     assert row["cosine"]["mean"] == row["cosine_digital"] and 0.9 < row["cosine_digital"] < 1
+
+
+def test_remedy_label_names_every_remedy_of_a_result():
+    from sws.experiments.analog import remedy_label
+    assert remedy_label({}) == "no remedy"
+    res = {"config": {"hardware": {"rows": 64, "input_encoding": "signmag", "input_aware": True}}, "fine_bits": 7,
+           "fine_extra": 2, "leak_correction": True, "redundancy": 2}
+    assert remedy_label(res) == ("64-row sections, signmag drive, input-aware, +2 ADC bits on top 7 bits, "
+                                 "leak correction, 2 cells per bit")

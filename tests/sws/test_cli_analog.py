@@ -48,6 +48,8 @@ def test_map_analog_ideal_reports_zero_error(tmp_path, capsys):
     (["map", "synthetic:gauss:20x3", "--analog", "pcm", "--drift-time", "-5"], ["--drift-time", "-5"]),
     (["map", "synthetic:gauss:20x3", "--analog", "pcm", "--fine-bits", "-1"], ["--fine-bits", "-1"]),
     (["map", "synthetic:gauss:20x3", "--analog", "pcm", "--noise-scale", "nan"], ["--noise-scale", "nan"]),
+    (["map", "synthetic:gauss:20x3", "--analog", "pcm", "--redundancy", "0"], ["--redundancy", "0"]),
+    (["fidelity", "--analog", "pcm", "--redundancy", "65"], ["--redundancy", "65"]),
     (["fidelity", "--analog", "pcm", "--plans", "sws,zig"], ["--plans", "zig"]),
     (["fidelity", "--analog", "pcm", "--noise-scales", "1,-2"], ["--noise-scales"]),
     (["fidelity", "--analog", "pcm", "--prune", "magnitude,wanda"], ["--prune", "one pruning method"]),
