@@ -20,12 +20,14 @@ from mapper.common import SwsError
 from mapper.plan import LayerPlan, bank_plans
 
 from .accumulate import Accumulate
+from .cell_write import CellWriter
 from .counters import EventCounters
 from .host import HostConfig
 from .interface import ERRORS, RawCodeSignature, bank_buses, bus_member, event_layout, host_members
 from .output import MergeStreamer, OutputStreamer
 from .params import TileParams
 from .phases import VectorPhases
+from .power import PowerControl
 from .prefetch import Prefetch
 from .scheduler import Scheduler
 
@@ -82,6 +84,9 @@ class Controller(wiring.Component):
     test : In(RawCodeSignature)
         With `test_port` only: the raw-code test mode (one conversion, its code returned unaccumulated;
         counted in `conversions`, not in `planes`).
+    power : In(PowerSignature)
+        With `MacroTiming.power` only: the macro's enable and sleep (`hwgen.power.PowerControl`): the bus's
+        `en` and `sleep`, and the first walk after a wake held `MacroTiming.wake` cycles.
     """
 
     def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, test_port: bool = False):
@@ -136,6 +141,7 @@ class Controller(wiring.Component):
         m.submodules.phases = ResetInserter(halt)(phases)
         m.submodules.host = host = HostConfig(p, generic, len(phases.k))
         banks = self._banks(m, host, halt)
+        walk, power = self._power(m, phases, halt, banks)
         out = OutputStreamer(p) if B == 1 and p.beat == 1 else MergeStreamer(p)
         m.submodules.output = ResetInserter(halt)(out)
         reads = [out.read] if B == 1 and p.beat == 1 else list(out.read)
@@ -146,27 +152,53 @@ class Controller(wiring.Component):
         if generic:
             wiring.connect(m, wiring.flipped(self.prog), host.prog)
             wiring.connect(m, host.table, banks[0][0].prog)
-            m.d.comb += [self.bus.wr_en.eq(host.wr_en), self.bus.wr_addr.eq(host.wr_addr),
-                         self.bus.wr_data.eq(host.wr_data)]
+            self._cell_writes(m, host)
         m.d.comb += [host.idle.eq(phases.idle), out.n_out.eq(host.n_out), out.start.eq(phases.out_start),
                      phases.i_valid.eq(self.i.valid), self.i.ready.eq(phases.i_ready),
                      phases.acc_ready.eq(_all(acc.ready for _, _, acc in banks)), phases.configured.eq(host.configured),
                      phases.out_done.eq(out.done), phases.k_len.eq(host.k_len), phases.k_stop.eq(host.k_stop),
                      phases.layer_we.eq(host.layer_we), phases.k_one.eq(host.k_one),
-                     phases.run_done.eq(self._run_done(m, banks, phases.start))]
+                     phases.run_done.eq(self._run_done(m, banks, walk) & ~power.holding if power
+                                        else self._run_done(m, banks, walk))]
         # The inputs go to every bank's input buffer.
         for pre, _, _ in banks:
             m.d.comb += [pre.load_addr.eq(phases.k), pre.load_data.eq(Value.cast(self.i.payload)),
-                         pre.load_en.eq(phases.load_en), pre.start.eq(phases.start),
+                         pre.load_en.eq(phases.load_en), pre.start.eq(walk),
                          pre.n_sec.eq(host.n_sec if B == 1 else pre.params.section_depth)]
             if p.hw.double_buffer:
                 m.d.comb += [pre.load_sel.eq(phases.lsel), pre.run_sel.eq(phases.rsel)]
             else:
                 m.d.comb += pre.loading.eq(phases.loading)
         self._idle = phases.idle
-        self._errors(m, errors, host, banks)
+        self._errors(m, errors, host, banks, power)
         self._counters(m, banks, phases, host)
         return m
+
+    def _cell_writes(self, m, host):
+        """The cell writes to the array interface: as the host config registers them (one cycle of wr_en),
+        or with program-and-verify cells (`MacroTiming.write_ack`) through `hwgen.cell_write.CellWriter`'s
+        four-phase handshake, its busy reported (`status.write_busy`) and refusing programming writes."""
+        bus = self.bus
+        if not self.params.timing.write_ack:
+            m.d.comb += [bus.wr_en.eq(host.wr_en), bus.wr_addr.eq(host.wr_addr), bus.wr_data.eq(host.wr_data)]
+            return
+        m.submodules.cell_write = cw = CellWriter(len(bus.wr_addr), len(bus.wr_data))
+        m.d.comb += [cw.req.eq(host.wr_en), cw.addr.eq(host.wr_addr), cw.data.eq(host.wr_data),
+                     cw.wr_ack.eq(bus.wr_ack), cw.wr_busy.eq(bus.wr_busy), bus.wr_en.eq(cw.wr_en),
+                     bus.wr_addr.eq(cw.wr_addr), bus.wr_data.eq(cw.wr_data), host.write_busy.eq(cw.busy),
+                     self.status.write_busy.eq(cw.busy)]
+
+    def _power(self, m, phases, halt, banks):
+        """With power control (`MacroTiming.power`): `en` and `sleep` to every bank's macro and the wake-up
+        gate on the walk (`hwgen.power.PowerControl`). Returns (the walk's start, the PowerControl or None)."""
+        if not self.params.timing.power:
+            return phases.start, None
+        m.submodules.power = pwr = PowerControl(self.params.timing.wake)
+        wiring.connect(m, wiring.flipped(self.power), pwr.power)
+        m.d.comb += [pwr.idle.eq(phases.idle), pwr.start.eq(phases.start), pwr.halt.eq(halt)]
+        for bus in bank_buses(self.bus, self.params):
+            m.d.comb += [bus.en.eq(pwr.en), bus.sleep.eq(pwr.sleep)]
+        return pwr.start_out, pwr
 
     def _run_done(self, m, banks, start):
         """RUN is over: every bank's prefetch idle and its scheduler and accumulator not busy. With B > 1
@@ -179,13 +211,14 @@ class Controller(wiring.Component):
         m.d.sync += [d.eq(f & ~start) for d, f in zip(done, flags)]
         return _all(done)
 
-    def _errors(self, m, errors, host, banks):
+    def _errors(self, m, errors, host, banks, power):
         """The sticky error bits (`ERRORS`), set by the banks' and the host writes' checks, cleared by the
         host; the status port."""
         st = self.status
         pulses = {"done_missing": [sch.missing for _, sch, _ in banks],
                   "done_protocol": [sch.unexpected for _, sch, _ in banks],
-                  "host_protocol": [host.host_protocol], "out_of_range": [host.out_of_range, banks[0][1].bad_request]}
+                  "host_protocol": [host.host_protocol] + ([power.refused] if power else []),
+                  "out_of_range": [host.out_of_range, banks[0][1].bad_request]}
         now = Cat(Cat(pulses[name]).any() for name in ERRORS)
         after = Mux(st.clear, now, errors | now)
         # after.any() = now.any() | (~clear & errors.any()), and errors.any() is `halt` itself.

@@ -25,7 +25,14 @@ __all__ = ["ArrayEmulator", "BankedArray", "array_emulator", "VIOLATIONS", "DONE
 #: The protocol rules the emulator checks, by bit of its sticky `violation` output (docs/design.md section 6).
 VIOLATIONS = ("start while busy", "wordline without precharge", "sample before settle",
               "start without a sample", "wordline pulse too short", "start withdrawn before done",
-              "precharge during a conversion")
+              "precharge during a conversion", "wordline while precharge", "sample while wordline",
+              "write request changed before its acknowledge", "write while the macro is busy",
+              "array used while disabled or asleep", "precharge before the wake-up")
+
+#: The bits of the electrical interface's rules (docs/design.md section 6, "Electrical interface").
+_WL_PCH, _SAMPLE_WL, _CHANGED_WRITE, _BUSY_WRITE, _OFF, _EARLY = (VIOLATIONS.index(r) for r in (
+    "wordline while precharge", "sample while wordline", "write request changed before its acknowledge",
+    "write while the macro is busy", "array used while disabled or asleep", "precharge before the wake-up"))
 
 #: How the emulated ADCs' done behaves in handshake mode (`MacroTiming.sync` 1 or 2): a level held until
 #: start falls (the four-phase acknowledge), or a one-cycle pulse.
@@ -65,8 +72,10 @@ class ArrayEmulator(wiring.Component):
     (the activation's own sample); a wordline pulse
     shorter than `wordline` cycles; handshake: a start withdrawn while its ADC converts; without
     sample-and-hold, a precharge while an ADC converts (before its done cycle: the bitlines hold the
-    columns until then). The simulators fail a run that ends with a violation. Rules about phases of zero
-    cycles never fire.
+    columns until then); a wordline while the precharge is on, or (guard G = `MacroTiming.guard` > 0) fewer
+    than G cycles after it fell; with G > 0, a sample (`sh`, or a start without sample-and-hold) while the
+    wordline is on, or fewer than G cycles after it fell. The simulators fail a run that ends with a violation. Rules
+    about phases of zero cycles never fire.
 
     With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
     column outside its group (col >= M, or past the slot in a last, shorter group) fails the simulation
@@ -75,6 +84,20 @@ class ArrayEmulator(wiring.Component):
     `extra_latency` (a test option, default 0) delays every done by that many more cycles, to T + b +
     extra: an ADC slower than the documented timing. With 0 and the default `done_mode` the netlist is the
     documented emulator.
+
+    Program-and-verify writes (`MacroTiming.write_ack`; state machine `cell_write`): a `wr_en` seen high
+    (and seen low since the last write) starts the macro's write loop on the `wr_addr`/`wr_data` of that
+    cycle, `wr_busy` high while it runs, write_latency cycles plus a pseudo-random 0 .. 2**write_random - 1
+    more (a 16-bit LFSR); at its end the column word is written and, if `wr_en` is still high, `wr_ack`
+    rises and stays high until `wr_en` is low (a request withdrawn before the end, as by a reset of the
+    controller, completes without an acknowledge). Violations: the address or data changed while the
+    request is held; a request raised while the loop runs. Without write_ack a cell write is the one
+    cycle of `wr_en`.
+
+    Power (`MacroTiming.power`): a phase (`pch`, `wl_en`, `sh`), an ADC start or a cell write while `en` is
+    low or `sleep` high is a violation (the macro computes nothing then), and so is a precharge or start
+    fewer than `wake` cycles after the macro was turned on (en rose or sleep fell; reset counts as
+    turned on).
 
     Parameters
     ----------
@@ -87,6 +110,8 @@ class ArrayEmulator(wiring.Component):
         Test only: cycles added to every conversion (done at start + res + extra_latency).
     done_mode : str
         Handshake only: "level" (default) or "pulse" (`DONE_MODES`).
+    write_latency, write_random : int
+        Program-and-verify writes only: the write loop's cycles (>= 1), and the bits of its random extra.
 
     Attributes
     ----------
@@ -97,9 +122,14 @@ class ArrayEmulator(wiring.Component):
     """
 
     def __init__(self, params: TileParams, plan: LayerPlan | None = None, *, extra_latency: int = 0,
-                 done_mode: str = "level"):
+                 done_mode: str = "level", write_latency: int = 1, write_random: int = 0):
         if isinstance(extra_latency, bool) or not isinstance(extra_latency, int) or extra_latency < 0:
             raise ValueError(f"extra_latency must be a non-negative integer, not {extra_latency!r}")
+        if isinstance(write_latency, bool) or not isinstance(write_latency, int) or not 1 <= write_latency <= 1000:
+            raise ValueError(f"write_latency must be an integer from 1 to 1000 cycles, not {write_latency!r}")
+        if isinstance(write_random, bool) or not isinstance(write_random, int) or not 0 <= write_random <= 10:
+            raise ValueError(f"write_random must be an integer from 0 to 10 bits, not {write_random!r}")
+        self.write_latency, self.write_random = write_latency, write_random
         if done_mode not in DONE_MODES:
             raise ValueError(f"done_mode must be one of {', '.join(DONE_MODES)}, not {done_mode!r}")
         if plan is not None:
@@ -121,12 +151,17 @@ class ArrayEmulator(wiring.Component):
                 init[addr] = word
         m.submodules.cells = cells = Memory(shape=unsigned(cfg.rows), depth=depth, init=init)
         wp = cells.write_port()
-        m.d.comb += [wp.addr.eq(bus.wr_addr), wp.data.eq(bus.wr_data), wp.en.eq(bus.wr_en)]
 
         flag = [Signal(name=f"violation_{k}") for k in range(len(VIOLATIONS))]
         for k in range(len(VIOLATIONS)):
             with m.If(flag[k]):
                 m.d.sync += self.violation[k].eq(1)
+        if tm.write_ack:
+            self._write_loop(m, wp, flag)
+        else:
+            m.d.comb += [wp.addr.eq(bus.wr_addr), wp.data.eq(bus.wr_data), wp.en.eq(bus.wr_en)]
+        if tm.power:
+            self._power(m, flag)
         settled, sampled = self._phases(m, flag)
         # The sample: with sample-and-hold the section and drive of the strobe's last cycle (every column
         # held), else the bus's.
@@ -204,6 +239,7 @@ class ArrayEmulator(wiring.Component):
             with m.If(~bus.wl_en & wl_prev):
                 m.d.comb += flag[4].eq(wl_count < W)
             m.d.comb += settled.eq(~bus.wl_en & (since >= S))
+        self._guards(m, flag)
         sampled = Signal(range(H + 1) if H else 1, name="sampled")
         if H:
             with m.If(bus.pch | bus.wl_en):      # a new activation: its columns are not sampled yet
@@ -213,6 +249,79 @@ class ArrayEmulator(wiring.Component):
             with m.If(bus.sh & ~settled):
                 m.d.comb += flag[2].eq(1)
         return settled, sampled
+
+    def _write_loop(self, m, wp, flag):
+        """The macro's program-and-verify write loop and its four-phase handshake (`cell_write`)."""
+        bus = self.bus
+        addr, data = Signal.like(bus.wr_addr, name="write_addr"), Signal.like(bus.wr_data, name="write_data")
+        top = self.write_latency + (1 << self.write_random) - 1
+        left = Signal(range(top + 1), name="write_left")
+        lfsr = Signal(16, init=0xACE1, name="write_lfsr")     # x^16 + x^14 + x^13 + x^11 + 1
+        m.d.sync += lfsr.eq(Cat(lfsr[1:], lfsr[0] ^ lfsr[2] ^ lfsr[3] ^ lfsr[5]))
+        extra = lfsr[:self.write_random] if self.write_random else 0
+        need_low = Signal(name="write_need_low")            # wr_en not seen low since the last request
+        with m.If(~bus.wr_en):
+            m.d.sync += need_low.eq(0)
+        m.d.comb += [wp.addr.eq(addr), wp.data.eq(data)]
+        with m.FSM(name="cell_write"):
+            with m.State("IDLE"):
+                with m.If(bus.wr_en & ~need_low):
+                    m.d.sync += [addr.eq(bus.wr_addr), data.eq(bus.wr_data), need_low.eq(1), bus.wr_busy.eq(1),
+                                 left.eq(self.write_latency - 1 + extra)]
+                    m.next = "LOOP"
+            with m.State("LOOP"):
+                changed = (bus.wr_addr != addr) | (bus.wr_data != data)
+                m.d.comb += [flag[_BUSY_WRITE].eq(bus.wr_en & ~need_low),     # a new request while the loop runs
+                             flag[_CHANGED_WRITE].eq(bus.wr_en & need_low & changed)]
+                with m.If(left == 0):
+                    m.d.comb += wp.en.eq(1)
+                    m.d.sync += bus.wr_busy.eq(0)
+                    with m.If(bus.wr_en & need_low):
+                        m.d.sync += bus.wr_ack.eq(1)
+                        m.next = "ACK"
+                    with m.Else():
+                        m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += left.eq(left - 1)
+            with m.State("ACK"):
+                m.d.comb += flag[_CHANGED_WRITE].eq(bus.wr_en & ((bus.wr_addr != addr) | (bus.wr_data != data)))
+                with m.If(~bus.wr_en):
+                    m.d.sync += bus.wr_ack.eq(0)
+                    m.next = "IDLE"
+
+    def _power(self, m, flag):
+        """The power rules: nothing while disabled or asleep, no precharge or start within the wake-up."""
+        tm, bus = self.params.timing, self.bus
+        on = bus.en & ~bus.sleep
+        starts = Cat(a.start for a in bus.adc).any()
+        m.d.comb += flag[_OFF].eq(~on & (bus.pch | bus.wl_en | bus.sh | starts | bus.wr_en))
+        if tm.wake:
+            since = Signal(range(tm.wake + 1), name="awake_cycles")     # reset: just turned on
+            with m.If(~on):
+                m.d.sync += since.eq(0)
+            with m.Elif(since < tm.wake):
+                m.d.sync += since.eq(since + 1)
+            m.d.comb += flag[_EARLY].eq(on & (since < tm.wake) & (bus.pch | starts))
+
+    def _guards(self, m, flag):
+        """The break-before-make rules: the wordline never with the precharge, nor within G cycles after it
+        falls; with G > 0 a sample (sh, or a start without sample-and-hold) never with the wordline, nor within
+        G cycles after it falls (`MacroTiming.guard`; G = 0: only the wordline rule, in the same cycle)."""
+        G, bus = self.params.timing.guard, self.bus
+        sample = bus.sh if self.params.timing.sample else Cat(a.start for a in bus.adc).any()
+        if not G:        # a sample while the wordline is on is "sample before settle" then
+            m.d.comb += flag[_WL_PCH].eq(bus.wl_en & bus.pch)
+            return
+        # Low cycles of pch (wl_en) right before this one, saturating at G (the reset value: long ago).
+        low_pch = Signal(range(G + 1), init=G, name="pch_low_cycles")
+        low_wl = Signal(range(G + 1), init=G, name="wl_low_cycles")
+        for low, phase in ((low_pch, bus.pch), (low_wl, bus.wl_en)):
+            with m.If(phase):
+                m.d.sync += low.eq(0)
+            with m.Elif(low < G):
+                m.d.sync += low.eq(low + 1)
+        m.d.comb += [flag[_WL_PCH].eq(bus.wl_en & (bus.pch | (low_pch < G))),
+                     flag[_SAMPLE_WL].eq(sample & (bus.wl_en | (low_wl < G)))]
 
     def _adc(self, m, i, adc, live):
         """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts,
@@ -289,9 +398,11 @@ class BankedArray(wiring.Component):
         The banks' sticky protocol violations, ORed (ArrayEmulator's).
     """
 
-    def __init__(self, params: TileParams, plan: LayerPlan, *, extra_latency: int = 0, done_mode: str = "level"):
+    def __init__(self, params: TileParams, plan: LayerPlan, *, extra_latency: int = 0, done_mode: str = "level",
+                 write_latency: int = 1, write_random: int = 0):
         params.fits(plan)
         self.params, self.plan, self.extra_latency, self.done_mode = params, plan, extra_latency, done_mode
+        self.write_options = {"write_latency": write_latency, "write_random": write_random}
         super().__init__({"bus": Out(ArraySignature(params, array_side=True)).array(params.hw.banks),
                           "violation": Out(len(VIOLATIONS))})
 
@@ -300,7 +411,7 @@ class BankedArray(wiring.Component):
         flags = []
         for b, blp in enumerate(bank_plans(self.plan)):
             emu = m.submodules[f"bank{b}"] = ArrayEmulator(self.params.bank(blp), blp, extra_latency=self.extra_latency,
-                                                           done_mode=self.done_mode)
+                                                           done_mode=self.done_mode, **self.write_options)
             connect_array(m, self.bus[b], emu.bus)
             flags.append(emu.violation)
         # A rule broken on any bank: the banks' sticky flags, ORed.
@@ -309,9 +420,11 @@ class BankedArray(wiring.Component):
 
 
 def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0,
-                   done_mode: str = "level") -> wiring.Component:
+                   done_mode: str = "level", write_latency: int = 1, write_random: int = 0) -> wiring.Component:
     """The array side of a controller of these parameters: an ArrayEmulator, or with B > 1 banks a
     BankedArray."""
+    kw = {"extra_latency": extra_latency, "done_mode": done_mode, "write_latency": write_latency,
+          "write_random": write_random}
     if params.hw.banks == 1:
-        return ArrayEmulator(params, plan, extra_latency=extra_latency, done_mode=done_mode)
-    return BankedArray(params, plan, extra_latency=extra_latency, done_mode=done_mode)
+        return ArrayEmulator(params, plan, **kw)
+    return BankedArray(params, plan, **kw)

@@ -18,7 +18,8 @@ class FrontPhases(wiring.Component):
     `settle`, `sh` in the last `sample`. `fire` is high in the front's last cycle (`go` itself when F =
     0): the ADCs' start registers load then, so the start lands F cycles after the activation's drive. The
     lengths come from the timing registers (`timing`, `front_layout`), so they may change at run time
-    between vectors.
+    between vectors. With `guard` G cycles the wordline begins at `wl_begin` = P + G and the settle lasts
+    max(S, G) (`MacroTiming.front`).
 
     Attributes
     ----------
@@ -56,7 +57,7 @@ class FrontPhases(wiring.Component):
         m.d.sync += at_last.eq(Mux(begin, tm.last == 0, cont & (inc == tm.last)))
 
         def phases(at):
-            return (at < tm.pch_end, (at >= tm.pch_end) & (at < tm.wl_end), at >= tm.sh_begin)
+            return (at < tm.pch_end, (at >= tm.wl_begin) & (at < tm.wl_end), at >= tm.sh_begin)
 
         first, running = phases(0), phases(inc)
         m.d.sync += [pos.eq(Mux(begin, 0, Mux(cont, inc, 0))), inc.eq(Mux(begin, 1, Mux(cont, inc + 1, 1))),

@@ -21,7 +21,8 @@ __all__ = ["HostConfig"]
 class HostConfig(wiring.Component):
     """The layer register (generic netlist), the timing registers and the checks on every host write.
 
-    Writes are taken only while no vector is in progress (`idle`): a write at another time is refused and
+    Writes are taken only while no vector is in progress (`idle`) and, with program-and-verify cells
+    (`MacroTiming.write_ack`), no cell write is (`write_busy`): a write at another time is refused and
     raises `host_protocol`. A write with a value out of range is refused and raises `out_of_range`: a
     layer word with K or N of 0 or above the netlist's limits, or more sections than its section table
     holds; a table write at an address past its table, a section word of more than R rows or slot_cols
@@ -32,7 +33,8 @@ class HostConfig(wiring.Component):
     A generic netlist is configured once a valid layer word is written (program_writes writes it last);
     a reset, a table write or a refused layer word makes it unconfigured, and an unconfigured netlist
     takes no input. A baked netlist is always configured. The timing registers reset to the `MacroTiming`
-    the netlist was generated with.
+    the netlist was generated with; the word's `guard` (3 bits, any value in range) places the wordline
+    and the settle as `MacroTiming.front` does.
 
     Attributes
     ----------
@@ -55,7 +57,10 @@ class HostConfig(wiring.Component):
         Generic netlist only: the writes taken, for the tables (`we` only for those), registered: a
         table takes a write the cycle after the host's.
     wr_en, wr_addr, wr_data : Out
-        Generic netlist only: cell writes taken, registered, for the array interface.
+        Generic netlist only: cell writes taken, registered, for the array interface (with
+        `MacroTiming.write_ack`: the requests of `hwgen.cell_write.CellWriter`).
+    write_busy : In(1)
+        With `MacroTiming.write_ack` only: a cell write is in progress.
     host_protocol, out_of_range : Out(1)
         A write refused this cycle, and why.
     """
@@ -75,6 +80,8 @@ class HostConfig(wiring.Component):
         if generic:
             members.update({"prog": In(ProgSignature(params)), "table": Out(ProgSignature(params)),
                             "wr_en": Out(1), "wr_addr": Out(cell_address_width(params)), "wr_data": Out(params.hw.rows)})
+            if tm.write_ack:
+                members["write_busy"] = In(1)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -97,14 +104,16 @@ class HostConfig(wiring.Component):
         beats = (layer.k + p.beat - 1) >> lb
         is_layer = sel == PROG_SELECT["layer"]
         good = Mux(is_layer, layer_ok, ok)
-        take = prog.we & self.idle & good
+        # Program-and-verify cells: no programming write while a cell write is in progress.
+        free = self.idle & ~self.write_busy if p.timing.write_ack else self.idle
+        take = prog.we & free & good
         # The tables' writes registered (they land the cycle after the host's write), so the accept (`idle`,
         # the checks) does not run into the tables' block RAM address selects.
         m.d.sync += [table.sel.eq(sel), table.addr.eq(prog.addr), table.data.eq(prog.data),
                      table.we.eq(take & ~is_layer & known)]
         m.d.comb += [self.layer_we.eq(take & is_layer), self.k_one.eq(beats == 1),
                      self.out_of_range.eq(prog.we & ~good | timing_bad),
-                     self.host_protocol.eq(prog.we & ~self.idle | timing_busy)]
+                     self.host_protocol.eq(prog.we & ~free | timing_busy)]
         m.d.sync += [self.wr_en.eq(take & (sel == PROG_SELECT["cells"])), self.wr_addr.eq(prog.addr),
                      self.wr_data.eq(prog.data)]
         with m.If(self.layer_we):
@@ -146,10 +155,16 @@ class HostConfig(wiring.Component):
                                              | (word.sync > 2) | (word.watchdog == 0)))
         busy = Signal(name="timing_busy")
         m.d.comb += busy.eq(self.timing.we & ~self.idle)
-        f = word.precharge + word.wordline + word.settle + word.sample
+        # The guarded front (MacroTiming.front): the wordline G cycles after the precharge, the settle at
+        # least G cycles after a wordline. With G = 0 the same boundaries as P, P + W, P + W + S.
+        wl_begin = word.precharge + word.guard
+        settle = Mux((word.wordline != 0) & (word.guard > word.settle), word.guard, word.settle)
+        wl_end = wl_begin + word.wordline
+        sh_begin = wl_end + settle
+        f = sh_begin + word.sample
         with m.If(self.timing.we & ~bad & self.idle):
-            m.d.sync += [self.front.pch_end.eq(word.precharge), self.front.wl_end.eq(word.precharge + word.wordline),
-                         self.front.sh_begin.eq(word.precharge + word.wordline + word.settle),
+            m.d.sync += [self.front.pch_end.eq(word.precharge), self.front.wl_begin.eq(wl_begin),
+                         self.front.wl_end.eq(wl_end), self.front.sh_begin.eq(sh_begin),
                          self.front.front.eq(f), self.front.last.eq(f - 1), self.front.none.eq(f == 0),
                          self.front.hold.eq(word.sample != 0), self.mode.counted.eq(word.sync == 0),
                          self.mode.one.eq(word.sync == 1), self.mode.two.eq(word.sync == 2),

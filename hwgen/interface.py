@@ -8,15 +8,17 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from mapper.config import clog2
-from mapper.schedule import PHASE_MAX, WATCHDOG_MAX
+from mapper.schedule import GUARD_MAX, PHASE_MAX, WATCHDOG_MAX
 
 from .params import TileParams
 
 __all__ = ["host_members", "beat_shape", "pack_beats", "unpack_beat", "bus_member", "bank_buses", "AdcSignature",
-           "ArraySignature", "ARRAY_WIDE", "array_wide", "connect_array", "cell_address_width", "CounterSignature",
+           "ArraySignature", "ARRAY_WIDE", "array_wide", "array_back", "connect_array", "cell_address_width",
+           "CounterSignature",
            "RawCodeSignature", "ProgSignature", "PROG_SELECT", "COUNTER_WIDTH", "CYCLE_WIDTH", "EVENTS",
            "event_layout", "layer_word_layout", "column_entry_layout", "next_section_layout", "BatchSignature",
-           "AccReadSignature", "ERRORS", "StatusSignature", "timing_layout", "TimingSignature", "timing_word",
+           "AccReadSignature", "ERRORS", "StatusSignature", "PowerSignature", "timing_layout", "TimingSignature",
+           "timing_word",
            "front_layout", "front_values",
            "OutputStreamSignature"]
 
@@ -84,7 +86,9 @@ class ArraySignature(wiring.Signature):
     section (slot) being computed, its R row drive bits (with the bipolar drive also `drive_neg`, the rows of
     `drive` driven -1), the front phases `pch` (precharge), `wl_en`
     (wordline pulse) and `sh` (sample-and-hold strobe), the cell-write port (`wr_en`, `wr_addr` {section,
-    slot column}, `wr_data` the R-bit column word) and the n_adc ADCs (`adc[i]`, an AdcSignature each; in
+    slot column}, `wr_data` the R-bit column word; with `MacroTiming.write_ack` also the macro's `wr_ack` and
+    `wr_busy`, a four-phase handshake), with `MacroTiming.power` the enable `en` and the retention `sleep`,
+    and the n_adc ADCs (`adc[i]`, an AdcSignature each; in
     Verilog `bus__adc__<i>__start` etc.). The controller drives every output from a flip-flop. From the
     array also `cell_reads`: the cells read by the conversions begun a few cycles before (the 1-cells of
     their columns, on the section's rows), for the counter of that name; the array emulator counts them
@@ -105,6 +109,10 @@ class ArraySignature(wiring.Signature):
             **({"drive_neg": to_array(p.hw.rows)} if p.bipolar else {}),
             "pch": to_array(1), "wl_en": to_array(1), "sh": to_array(1),
             "wr_en": to_array(1), "wr_addr": to_array(cell_address_width(p)), "wr_data": to_array(p.hw.rows),
+            # Program-and-verify writes (MacroTiming.write_ack): the macro's acknowledge and busy.
+            **({"wr_ack": to_ctrl(1), "wr_busy": to_ctrl(1)} if p.timing.write_ack else {}),
+            # Power control (MacroTiming.power): enable and retention sleep.
+            **({"en": to_array(1), "sleep": to_array(1)} if p.timing.power else {}),
             "adc": to_array(AdcSignature(p)).array(p.hw.n_adc),
             "cell_reads": to_ctrl(range(p.hw.n_adc * p.hw.rows + 1)),
         })
@@ -116,15 +124,22 @@ ARRAY_WIDE = ("section", "drive", "pch", "wl_en", "sh", "wr_en", "wr_addr", "wr_
 
 
 def array_wide(bus) -> tuple[str, ...]:
-    """The members of an array interface other than the ADCs and `cell_reads` (from the array):
-    `ARRAY_WIDE`, and `drive_neg` with the bipolar drive."""
-    return ARRAY_WIDE + (("drive_neg",) if "drive_neg" in bus.signature.members else ())
+    """The members of an array interface other than the ADCs and `cell_reads`, from the controller to the
+    array: `ARRAY_WIDE`, `drive_neg` with the bipolar drive, `en` and `sleep` with power control."""
+    return ARRAY_WIDE + tuple(n for n in ("drive_neg", "en", "sleep") if n in bus.signature.members)
+
+
+def array_back(bus) -> tuple[str, ...]:
+    """The members of an array interface other than the ADCs and `cell_reads`, from the array to the
+    controller: `wr_ack` and `wr_busy` with program-and-verify writes."""
+    return tuple(n for n in ("wr_ack", "wr_busy") if n in bus.signature.members)
 
 
 def connect_array(m, ctrl_bus, array_bus) -> None:
     """Join a controller's array interface (ArraySignature) to an array's (ArraySignature(array_side=True))."""
     m.d.comb += [getattr(array_bus, name).eq(getattr(ctrl_bus, name)) for name in array_wide(ctrl_bus)]
     m.d.comb += ctrl_bus.cell_reads.eq(array_bus.cell_reads)
+    m.d.comb += [getattr(ctrl_bus, name).eq(getattr(array_bus, name)) for name in array_back(ctrl_bus)]
     for c, a in zip(ctrl_bus.adc, array_bus.adc, strict=True):
         m.d.comb += [a.start.eq(c.start), a.res.eq(c.res), a.ref.eq(c.ref), a.col.eq(c.col), c.done.eq(a.done),
                      c.code.eq(a.code)]
@@ -185,35 +200,48 @@ class StatusSignature(wiring.Signature):
     their OR (the controller then holds its datapath in reset, i.ready and o.valid low, until `clear`),
     `configured` (a generic netlist: a valid layer word written since reset and no table written since;
     always 1 baked), `busy` (a vector is loading, running or streaming out). `clear` (in) zeroes the error
-    bits and leaves the error state."""
+    bits and leaves the error state. With program-and-verify writes (`MacroTiming.write_ack`) also
+    `write_busy`: a cell write is in progress (the controller's handshake or the macro's `wr_busy`); a
+    programming write is then refused."""
 
     def __init__(self, p: TileParams):
         super().__init__({"errors": Out(len(ERRORS)), "error": Out(1), "configured": Out(1), "busy": Out(1),
-                          "clear": In(1)})
+                          **({"write_busy": Out(1)} if p.timing.write_ack else {}), "clear": In(1)})
+
+
+class PowerSignature(wiring.Signature):
+    """The macro's power control, seen from the host (`MacroTiming.power`): `we` writes `en` (enable) and
+    `sleep` (retention) into the controller's power registers; a write that turns the macro off (en low or
+    sleep high) is taken only while no vector is in progress, else refused (`host_protocol`)."""
+
+    def __init__(self):
+        super().__init__({"we": Out(1), "en": Out(1), "sleep": Out(1)})
 
 
 def timing_layout() -> data.StructLayout:
     """The timing register word (`TimingSignature`): the `MacroTiming` fields, LSB first."""
     phase = (2 * PHASE_MAX - 1).bit_length()            # room for an out-of-range value, refused
     return data.StructLayout({"precharge": phase, "wordline": phase, "settle": phase, "sample": phase, "sync": 2,
-                              "watchdog": WATCHDOG_MAX.bit_length()})
+                              "watchdog": WATCHDOG_MAX.bit_length(), "guard": GUARD_MAX.bit_length()})
 
 
 def front_layout() -> data.StructLayout:
     """The front phases as the scheduler counts them, derived from the timing registers when they are
     written (so that no adder lies in the front's path): position p of the front (0 .. F-1, from the cycle
-    after an activation's issue) has `pch` while p < pch_end, `wl_en` while pch_end <= p < wl_end, `sh`
-    from sh_begin; `last` = F - 1, `none` = (F == 0), `front` = F; `hold` = sample-and-hold (sample > 0)."""
-    width = (4 * PHASE_MAX).bit_length()
-    return data.StructLayout({"pch_end": width, "wl_end": width, "sh_begin": width, "last": width, "front": width,
-                              "none": 1, "hold": 1})
+    after an activation's issue) has `pch` while p < pch_end, `wl_en` while wl_begin <= p < wl_end, `sh`
+    from sh_begin; `last` = F - 1, `none` = (F == 0), `front` = F; `hold` = sample-and-hold (sample > 0).
+    Without guard cycles wl_begin = pch_end; with G, wl_begin = pch_end + G (`MacroTiming.wordline_begin`).
+    """
+    width = (4 * PHASE_MAX + 2 * GUARD_MAX).bit_length()
+    return data.StructLayout({"pch_end": width, "wl_begin": width, "wl_end": width, "sh_begin": width, "last": width,
+                              "front": width, "none": 1, "hold": 1})
 
 
 def front_values(timing) -> dict:
     """The `front_layout` fields of a `MacroTiming` (the timing registers' reset values)."""
-    f = timing.front
-    return {"pch_end": timing.precharge, "wl_end": timing.precharge + timing.wordline,
-            "sh_begin": timing.precharge + timing.wordline + timing.settle, "last": max(f - 1, 0), "front": f,
+    f, wl = timing.front, timing.wordline_begin
+    return {"pch_end": timing.precharge, "wl_begin": wl, "wl_end": wl + timing.wordline,
+            "sh_begin": wl + timing.wordline + timing.settle_cycles, "last": max(f - 1, 0), "front": f,
             "none": int(f == 0), "hold": int(timing.sample > 0)}
 
 
@@ -308,6 +336,7 @@ def host_members(params: TileParams, generic: bool) -> dict:
         "counters": Out(CounterSignature(params)),
         "status": Out(StatusSignature(params)),
         "timing": In(TimingSignature()),
+        **({"power": In(PowerSignature())} if params.timing.power else {}),
     }
     if generic:
         members["prog"] = In(ProgSignature(params))

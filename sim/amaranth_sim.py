@@ -65,10 +65,14 @@ class SimRun:
     cpu_seconds: float = 0.0         # CPU time of the simulation (this process)
 
 
-async def program(ctx, prog, writes) -> None:
+async def program(ctx, prog, writes, write_busy=None) -> None:
     """Make the programming writes (sel, addr, data) on a generic netlist's `prog` port, one a cycle, and
-    leave `we` low."""
+    leave `we` low. With program-and-verify cells (`MacroTiming.write_ack`) `write_busy` is the status
+    port's: each write waits for it to be low (a write while it is high is refused)."""
     for sel, addr, data in writes:
+        if write_busy is not None and ctx.get(write_busy):
+            ctx.set(prog.we, 0)
+            await ctx.tick().until(~write_busy)
         ctx.set(prog.we, 1)
         ctx.set(prog.sel, sel)
         ctx.set(prog.addr, addr)
@@ -79,10 +83,12 @@ async def program(ctx, prog, writes) -> None:
 
 def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: TileParams | None = None,
              params: TileParams | None = None, extra_latency: int = 0, done_mode: str = "level",
-             max_cycles: int | None = None) -> SimRun:
+             max_cycles: int | None = None, write_latency: int = 1, write_random: int = 0) -> SimRun:
     """Simulate the tile for the vectors x (V, K): the plan-initialized tile, or with `generic` limits a
     generic tile programmed through its port first. Inputs stream back to back; outputs are taken at once.
-    `extra_latency` and `done_mode` (tests only) make the emulated ADCs' done that many cycles late, and
+    `write_latency` and `write_random` (program-and-verify cells, `MacroTiming.write_ack`) set the emulated
+    macro's write loop. `extra_latency` and `done_mode` (tests only) make the emulated ADCs' done that many
+    cycles late, and
     a level or a pulse in handshake mode. Raises ControllerError when the controller stops in its error
     state, SimulationHang when neither the outputs nor an error came within `max_cycles` (default: ten
     times the golden cycle count, and more)."""
@@ -90,7 +96,8 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     if generic is not None:
         params = generic
-        dut = Tile(generic, extra_latency=extra_latency, done_mode=done_mode)
+        dut = Tile(generic, extra_latency=extra_latency, done_mode=done_mode, write_latency=write_latency,
+                   write_random=write_random)
         writes = program_writes(params, lp)
     else:
         params = params or TileParams.from_plan(lp)
@@ -105,11 +112,12 @@ def run_tile(lp: LayerPlan, x: np.ndarray, *, vcd: str | None = None, generic: T
     per_vector = []
     result = {}
     if max_cycles is None:
-        max_cycles = 10 * (extra_latency + 1) * (cycle_model(lp, params)["cycles"] + 50) * len(x) + len(writes) + 10000
+        max_cycles = (10 * (extra_latency + 1) * (cycle_model(lp, params)["cycles"] + params.timing.first_wake + 50)
+                      * len(x) + len(writes) * (write_latency + (1 << write_random) + 8) + 10000)
 
     async def bench(ctx):
         if generic is not None:
-            await program(ctx, dut.prog, writes)
+            await program(ctx, dut.prog, writes, dut.status.write_busy if params.timing.write_ack else None)
             await ctx.tick()
         ctx.set(dut.o.ready, 1)
         before = 0

@@ -175,7 +175,7 @@ def predict(lp: LayerPlan, x, params=None) -> Prediction:
     ev = events_of_schedule(lp, sch, v)
     runs = [int(r) for r in sch.run] if len(sch.run) == v else [int(sch.run[0])] * v
     bounds = [int(b) for b in sch.adc_bound] if len(sch.adc_bound) == v else [int(sch.adc_bound[0])] * v
-    ends = vector_ends(sch.load, runs, sch.out, cfg.hw.double_buffer)
+    ends = vector_ends(sch.load, runs, sch.out, cfg.hw.double_buffer, sch.wake)
     vector_cycles = [int(e) for e in np.diff([-1] + ends)]
     return Prediction(golden_outputs(lp, x), max(vector_cycles), sum(vector_cycles), list(ev.conversions),
                       ev.planes, ev.sections, energy_of(cfg, ev.conversions), max(bounds), vector_cycles, bounds, ev,

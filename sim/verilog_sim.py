@@ -332,6 +332,9 @@ def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, pa
     """Simulate Verilog whose module `sws_tile` has a tile's ports (an emitted tile, or a synthesized
     netlist with its cell `models`) through the harness, on the vectors x; `writes` (programming writes)
     for a generic tile, None for a baked one."""
+    if params.timing.power or (params.timing.write_ack and writes is not None):
+        raise SwsError("the Verilog harness drives neither the power port nor the program-and-verify write "
+                       "handshake (MacroTiming power, write_ack): simulate such a tile with the Amaranth backend")
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
     structure, images = split_memory_contents(verilog)

@@ -4,7 +4,8 @@
 simulator on one input vector and records, cycle by cycle, the host streams and the array interface:
 `section`, `drive`, the front phases `pch`, `wl_en`, `sh` and, for the first ADCs, `start`, `res`,
 `ref`, `col`, `done` and `code`, and the emulator's `violation`. `macro_timing_diagram` draws the
-macro contract's diagram of docs/ (`python3 -m sim.waveform docs/macro_timing.svg`). `wavedrom_json`
+macro contract's diagram of docs/ (`python3 -m sim.waveform docs/macro_timing.svg`), `guard_diagram` the
+guarded one (`python3 -m sim.waveform docs/macro_guard.svg guard`). `wavedrom_json`
 turns a trace into a WaveDrom description (https://wavedrom.com/tutorial.html), `write_diagram` writes
 it as JSON and, when the `wavedrom` package is installed, as SVG. Nothing is drawn by hand: the diagram
 is what the RTL does.
@@ -12,6 +13,7 @@ is what the RTL does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 
@@ -180,10 +182,9 @@ DIAGRAM_TIMING = MacroTiming(precharge=1, wordline=1, settle=1, sample=1)
 DIAGRAM_CLOCK_MHZ = 150.0
 
 
-def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
-    """Draw the macro interface's timing diagram (docs/macro_timing.svg and .json) from a real simulation:
-    a small layer (R = 32, 2 ADCs of up to 6 bits, 64 inputs, 3 outputs, 30% of the weights pruned,
-    seed 3) with `DIAGRAM_TIMING`, from two cycles before its first front. Returns the paths written."""
+def _diagram_layer():
+    """The diagrams' layer: R = 32, 2 ADCs of up to 6 bits, 64 inputs, 3 outputs, 30% of the weights
+    pruned, seed 3; and its input vector."""
     from mapper.config import ArrayConfig
     from mapper.sectioning import map_layer
     from mapper.plan import build_layer_plan
@@ -194,12 +195,25 @@ def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
     rng = np.random.default_rng(3)
     w = np.clip(np.rint(rng.laplace(0, cfg.hw.weight_max / 4, (64, 3))), -cfg.hw.weight_max, cfg.hw.weight_max)
     lp = build_layer_plan(map_layer(QuantLayer("diagram", prune(w.astype(np.int64), 0.3)), cfg))
-    x = rng.integers(cfg.hw.input_min, cfg.hw.input_max + 1, 64)
-    probe = trace_interface(lp, x, cycles=1, timing=DIAGRAM_TIMING)
+    return lp, rng.integers(cfg.hw.input_min, cfg.hw.input_max + 1, 64)
+
+
+def _front_trace(timing: MacroTiming, cycles: int) -> Trace:
+    """The diagrams' layer simulated under `timing`, from `timing.front` cycles before its first start."""
+    lp, x = _diagram_layer()
+    probe = trace_interface(lp, x, cycles=1, timing=timing)
     front = next(c for c in range(probe.first, probe.first + 1000) if c >= 0)
-    tr = trace_interface(lp, x, first=max(0, front - DIAGRAM_TIMING.front), cycles=cycles, timing=DIAGRAM_TIMING)
+    tr = trace_interface(lp, x, first=max(0, front - timing.front), cycles=cycles, timing=timing)
     if any(tr.rows["violation"]):
         raise SwsError("trace: the emulator flagged a protocol violation in the diagram's run")
+    return tr
+
+
+def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
+    """Draw the macro interface's timing diagram (docs/macro_timing.svg and .json) from a real simulation:
+    a small layer (R = 32, 2 ADCs of up to 6 bits, 64 inputs, 3 outputs, 30% of the weights pruned,
+    seed 3) with `DIAGRAM_TIMING`, from two cycles before its first front. Returns the paths written."""
+    tr = _front_trace(DIAGRAM_TIMING, cycles)
     t = DIAGRAM_TIMING
     ns = widths_ns(t, DIAGRAM_CLOCK_MHZ)
     title = (f"macro interface: precharge {t.precharge}, wordline {t.wordline}, settle {t.settle}, "
@@ -209,21 +223,26 @@ def macro_timing_diagram(path: str, cycles: int = 48) -> list[str]:
     return write_diagram(tr, path, title)
 
 
-def guard_diagram(path: str, guard: int = 1, timing: MacroTiming = DIAGRAM_TIMING) -> list[str]:
-    """Draw the guarded phase schedule of one batch (hwgen.soc.electrical.phase_windows with `guard`):
-    a SPECIFICATION drawing for the scheduler (the controller generates guard 0 only), not a trace."""
-    w = phase_windows(timing, guard)
-    n = w.start + 3
-    rows = {"drive": [1 if w.drive[0] <= c else 0 for c in range(n)]}
-    for name, win in (("pch", w.pch), ("wl_en", w.wl_en), ("sh", w.sh)):
-        rows[name] = [int(win is not None and win[0] <= c <= win[1]) for c in range(n)]
-    rows["adc.start"] = [int(c == w.start) for c in range(n)]
-    tr = Trace(first=0, rows=rows, bits={k: 1 for k in rows})
-    ns = widths_ns(timing, DIAGRAM_CLOCK_MHZ, guard)
-    title = (f"SPECIFICATION, not yet generated (issue 24's scheduler): guard {guard} cycle(s) "
-             f"({ns['guard']:.2f} ns at {DIAGRAM_CLOCK_MHZ:g} MHz) between precharge, wordline and sample; "
-             f"precharge {timing.precharge}, wordline {timing.wordline}, settle {timing.settle}, sample "
-             f"{timing.sample} (sim.waveform.guard_diagram)")
+def guard_diagram(path: str, guard: int = 1, timing: MacroTiming = DIAGRAM_TIMING, cycles: int = 48) -> list[str]:
+    """Draw the guarded phase schedule (docs/macro_guard.svg) from a real simulation of the controller with
+    `guard` cycles (the diagram layer of `macro_timing_diagram`), after checking that its first activation's
+    pch, wl_en, sh and start are where hwgen.soc.electrical.phase_windows puts them."""
+    t = dataclasses.replace(timing, guard=guard)
+    tr = _front_trace(t, cycles)
+    w = phase_windows(t)
+    rows = tr.rows
+    u = rows["pch"].index(1) if t.precharge else rows["wl_en"].index(1) - w.wl_en[0]
+    got = {name: [c - u for c in range(len(rows[name])) if rows[name][c] and u <= c < u + w.start]
+           for name in ("pch", "wl_en", "sh")}
+    want = {name: list(range(win[0], win[1] + 1)) if win else [] for name, win in
+            (("pch", w.pch), ("wl_en", w.wl_en), ("sh", w.sh))}
+    if got != want or not rows["adc[0].start"][u + w.start]:
+        raise SwsError(f"guard diagram: the RTL's phases {got} are not phase_windows' {want}")
+    ns = widths_ns(t, DIAGRAM_CLOCK_MHZ)
+    title = (f"guard {guard} cycle(s) ({ns['guard']:.2f} ns at {DIAGRAM_CLOCK_MHZ:g} MHz) between precharge, "
+             f"wordline and sample, drawn from the RTL's simulation (checked against phase_windows); precharge "
+             f"{t.precharge}, wordline {t.wordline}, settle {t.settle}, sample {t.sample} cycles: front "
+             f"{t.front} (sim.waveform.guard_diagram)")
     return write_diagram(tr, path, title)
 
 

@@ -4,12 +4,12 @@ the guard-cycle option that separates them.
 
 `phase_windows` is the timing description of a batch, from its first cycle on the bus (u = 0): the cycles
 each of `drive`, `pch`, `wl_en`, `sh` and the ADC `start` are high (drive: from when it is set). With
-`guard` G > 0 it is the guarded schedule specified for the scheduler (docs/design.md: G cycles with all of
-pch, wl_en and sh low between precharge and wordline and between wordline and the sample strobe, and the
-drive set G cycles before the wordline rises); the controller of today implements G = 0 only
-(`MacroTiming` has no guard), so `implemented(guard)` is False for G > 0. `same_edge` lists the pairs of
-phase transitions that fall on one clock edge (the overlap hazards), `check_widths` the phases shorter than
-a minimum width in ns.
+guard G > 0 (`MacroTiming.guard`, or the `guard` argument) it is the guarded schedule (docs/design.md:
+G cycles with all of pch, wl_en and sh low between precharge and wordline and at least G between wordline
+and the sample strobe, the drive set G cycles before the wordline rises), which the controller's front
+(hwgen.front.FrontPhases, from the timing registers) generates for every G of 0..7 and the tests compare
+with the RTL's own waveform. `same_edge` lists the pairs of phase transitions that fall on one clock edge
+(the overlap hazards), `widths_ns` and `cycles_for` the widths in ns.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from mapper.common import SwsError
 
-from mapper.schedule import MacroTiming
+from mapper.schedule import GUARD_MAX, MacroTiming
 
 __all__ = ["PhaseWindows", "phase_windows", "same_edge", "widths_ns", "cycles_for", "implemented"]
 
@@ -43,17 +43,17 @@ def _window(first: int, cycles: int):
     return (first, first + cycles - 1) if cycles > 0 else None
 
 
-def phase_windows(t: MacroTiming, guard: int = 0) -> PhaseWindows:
-    """The phases of one batch under timing `t` with `guard` cycles (0: the controller's schedule)."""
-    if isinstance(guard, bool) or not isinstance(guard, int) or not 0 <= guard <= 7:
-        raise SwsError(f"guard must be an integer from 0 to 7 cycles, not {guard!r}")
+def phase_windows(t: MacroTiming, guard: int | None = None) -> PhaseWindows:
+    """The phases of one batch under timing `t` with `guard` cycles (None: `t.guard`; 0: no guard)."""
+    if guard is None:
+        guard = t.guard
+    if isinstance(guard, bool) or not isinstance(guard, int) or not 0 <= guard <= GUARD_MAX:
+        raise SwsError(f"guard must be an integer from 0 to {GUARD_MAX} cycles, not {guard!r}")
     c = 0
     pch = _window(c, t.precharge)
     c += t.precharge
     gap = _window(c, guard if t.precharge else 0)
-    c += guard if t.precharge else 0
-    if t.precharge == 0 and guard:
-        c += guard                           # the drive is set G cycles before the wordline rises
+    c += guard                               # without precharge: the drive is set G cycles before the wordline
     wl = _window(c, t.wordline)
     c += t.wordline
     settle = _window(c, max(t.settle, guard) if t.wordline else t.settle)
@@ -64,8 +64,8 @@ def phase_windows(t: MacroTiming, guard: int = 0) -> PhaseWindows:
 
 
 def implemented(guard: int) -> bool:
-    """Whether the controller generates this guard (today: only 0)."""
-    return guard == 0
+    """Whether the controller generates this guard: every G of 0..GUARD_MAX (the front's timing registers)."""
+    return 0 <= guard <= GUARD_MAX
 
 
 def same_edge(w: PhaseWindows) -> list[str]:
@@ -96,8 +96,9 @@ def cycles_for(ns: float, clock_mhz: float) -> int:
     return math.ceil(ns * clock_mhz / 1000 - 1e-9)
 
 
-def widths_ns(t: MacroTiming, clock_mhz: float, guard: int = 0) -> dict[str, float]:
-    """Each phase's width (and the guard gap) in ns at `clock_mhz`."""
+def widths_ns(t: MacroTiming, clock_mhz: float, guard: int | None = None) -> dict[str, float]:
+    """Each phase's width (and the guard gap) in ns at `clock_mhz` (guard None: `t.guard`)."""
+    guard = t.guard if guard is None else guard
     period = 1000.0 / clock_mhz
     return {"precharge": t.precharge * period, "wordline": t.wordline * period,
             "settle": max(t.settle, guard) * period if t.wordline else t.settle * period,

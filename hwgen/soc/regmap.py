@@ -22,8 +22,8 @@ from ..interface import (COUNTER_WIDTH, CYCLE_WIDTH, ERRORS, EVENTS, PROG_SELECT
                          timing_layout)
 from ..params import TileParams
 
-#: The timing word's fields (hwgen.interface.timing_layout), as TIMING and TIMING_ADC hold them.
-TIMING_FIELDS = ("precharge", "wordline", "settle", "sample", "sync", "watchdog")
+#: The timing word's fields (hwgen.interface.timing_layout), as TIMING, TIMING_ADC and TIMING_GUARD hold them.
+TIMING_FIELDS = ("precharge", "wordline", "settle", "sample", "sync", "watchdog", "guard")
 
 __all__ = ["Field", "Register", "RegisterMap", "register_map", "counter_names", "ID_MAGIC", "ACCESS", "BUSES",
            "NOT_WIRED", "TIMING_FIELDS"]
@@ -226,7 +226,8 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
             raise SwsError(f"{what} {value}: the register map's INFO/LIMITS field holds at most {(1 << bits) - 1}")
     tl = timing_layout()
     tw = {name: Shape.cast(tl[name].shape).width for name in TIMING_FIELDS}
-    timing_doc = ("; a write of TIMING or TIMING_ADC writes the whole timing word (both registers) into the "
+    timing_doc = ("; a write of TIMING, TIMING_ADC or TIMING_GUARD writes the whole timing word (the three "
+                  "registers) into the "
                   "controller's timing registers, which take it only between vectors and in range, else keep "
                   "their value and set STATUS.HOST_PROTOCOL or OUT_OF_RANGE; reads give what was written")
     regs = [
@@ -256,14 +257,18 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
                   "hwgen.emulator.VIOLATIONS; 0 without the emulator)"),
             Field("CONFIGURED", 2, 1, "ro", "the tile takes vectors: a valid LAYER written since reset and no table "
                   "written since (always 1 on a baked tile)"),
-            Field("WRITE_BUSY", 3, 1, "ro", "the macro's cell write (program-and-verify) is in progress: wait "
-                  "before the next cells PROG_WRITE", 0, wired=False),
+            Field("WRITE_BUSY", 3, 1, "ro", "a cell write is in progress (the controller's four-phase wr_en/"
+                  "wr_ack handshake, or the macro's program-and-verify loop, wr_busy): wait for 0 before the next "
+                  "PROG_WRITE or LAYER write (one written meanwhile is refused: STATUS.HOST_PROTOCOL)"
+                  if t.write_ack else "0: this macro's cell writes take one cycle (generated without the "
+                  "program-and-verify handshake, MacroTiming.write_ack)"),
             Field("ERROR", 7, 1, "ro", "the OR of the controller's error bits: while 1 its datapath is held in "
                   "reset (it takes no input, offers no output) until CTRL.ERROR_CLEAR"),
             *[Field(name.upper(), 8 + i, 1, "ro", doc) for i, (name, doc) in enumerate(zip(ERRORS, (
                 "sticky: an ADC done missing (counted: late; handshake: the watchdog ran out)",
                 "sticky: an ADC done out of its protocol (unexpected, or not low again before the next start)",
-                "sticky: a host write (PROG_WRITE, LAYER, TIMING) while a vector is in progress, refused",
+                "sticky: a host write (PROG_WRITE, LAYER, TIMING*, POWER turning the macro off) while a vector is "
+                "in progress, or a PROG_WRITE or LAYER write while WRITE_BUSY, refused",
                 "sticky: a host value out of range (a LAYER with K or N of 0 or above LIMITS, a table word or "
                 "address out of range, a TIMING phase above 64 cycles, SYNC 3, WATCHDOG 0), refused"),
                 strict=True))])),
@@ -288,12 +293,21 @@ def register_map(params: TileParams, *, generic: bool, bus: str = "axil", name: 
             Field("SYNC", 0, tw["sync"], "rw", "0 counted, 1 registered done, 2 two-flop synchronizer", t.sync),
             Field("WATCHDOG", 8, tw["watchdog"], "rw", "handshake: the most cycles to wait for done to rise or "
                   "fall (1..1023)", t.watchdog))),
-        Register("POWER", 0x28, "Macro enable and sleep (docs/design.md section 6, electrical interface)", (
-            Field("ENABLE", 0, 1, "rw", "macro enabled (bias and references on)", 1, wired=False),
-            Field("SLEEP", 1, 1, "rw", "macro in retention sleep (cells kept, periphery off)", 0, wired=False))),
-        Register("TIMING_GUARD", 0x2C, "Guard cycles between the front phases", (
-            Field("GUARD", 0, 3, "rw", "guard cycles between precharge, wordline and sample (docs/design.md "
-                  "section 6, electrical interface)", 0, wired=False),)),
+        Register("POWER", 0x28, "Macro enable and sleep (docs/design.md section 6, electrical interface)" + (
+            ": the controller's power registers, driving the macro's en and sleep; a write that turns the macro "
+            "off (ENABLE 0 or SLEEP 1) is taken only while STATUS.BUSY is 0, else refused (STATUS.HOST_PROTOCOL; "
+            "the register reads what was written); after the macro is turned on (and after reset) the first "
+            f"vector's walk waits the wake-up, {t.wake} cycles, before its first precharge" if t.power else
+            ": this macro has no en/sleep inputs (generated without power control, MacroTiming.power): always "
+            "enabled"), (
+            Field("ENABLE", 0, 1, "rw" if t.power else "ro", "macro enabled (bias and references on)", 1),
+            Field("SLEEP", 1, 1, "rw" if t.power else "ro", "macro in retention sleep (cells kept, periphery off)",
+                  0))),
+        Register("TIMING_GUARD", 0x2C, "Guard cycles between the front phases (reset: the generation-time "
+                 "MacroTiming.guard)" + timing_doc, (
+            Field("GUARD", 0, tw["guard"], "rw", "guard cycles G (0..7) with pch, wl_en and sh low between the "
+                  "precharge and the wordline, and at least G between the wordline and the sample: the front is "
+                  "P + G + W + max(S, G) + H (docs/design.md section 6, electrical interface)", t.guard),)),
     ]
     if generic:
         layer = layer_word_layout(params)

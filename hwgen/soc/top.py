@@ -3,8 +3,9 @@ AXI4-Stream data ports, with an interrupt (docs/design.md section 6, "The SoC wr
 
 The register block reaches the controller's host ports: its status (STATUS, CTRL.ERROR_CLEAR), its timing
 registers (TIMING, TIMING_ADC), its counters' snapshot and clear (CTRL, the counter registers) and its
-end-of-vector `last` (m_axis TLAST). Unwired still (the controller has no such port): STATUS.WRITE_BUSY,
-POWER and TIMING_GUARD.GUARD, marked so in the register map.
+end-of-vector `last` (m_axis TLAST), and with the macro options of `MacroTiming` its guard cycles
+(TIMING_GUARD), its cell writes' busy (STATUS.WRITE_BUSY, `write_ack`) and its enable and sleep (POWER,
+`power`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from mapper.plan import LayerPlan
 
 from ..controller import Controller
-from ..interface import ERRORS, PROG_SELECT, array_wide, bank_buses, bus_member
+from ..interface import ERRORS, PROG_SELECT, array_back, array_wide, bank_buses, bus_member
 from ..params import TileParams
 from ..tile import Tile
 from .axis import AxisToStream, StreamToAxis, axis_members
@@ -28,7 +29,8 @@ __all__ = ["SocTile"]
 
 #: Where each timing word field lives in the register map.
 _TIMING_REGS = {"precharge": "TIMING_PRECHARGE", "wordline": "TIMING_WORDLINE", "settle": "TIMING_SETTLE",
-                "sample": "TIMING_SAMPLE", "sync": "TIMING_ADC_SYNC", "watchdog": "TIMING_ADC_WATCHDOG"}
+                "sample": "TIMING_SAMPLE", "sync": "TIMING_ADC_SYNC", "watchdog": "TIMING_ADC_WATCHDOG",
+                "guard": "TIMING_GUARD_GUARD"}
 
 
 class SocTile(wiring.Component):
@@ -75,6 +77,7 @@ class SocTile(wiring.Component):
             m.submodules.tile = tile = Controller(p, self.plan)
             for c, a in zip(bank_buses(tile.bus, p), bank_buses(self.bus, p), strict=True):
                 m.d.comb += [getattr(a, n).eq(getattr(c, n)) for n in array_wide(c)]
+                m.d.comb += [getattr(c, n).eq(getattr(a, n)) for n in array_back(c)]
                 for ci, ai in zip(c.adc, a.adc, strict=True):
                     m.d.comb += [ai.start.eq(ci.start), ai.res.eq(ci.res), ai.ref.eq(ci.ref), ai.col.eq(ci.col),
                                  ci.done.eq(ai.done), ci.code.eq(ai.code)]
@@ -84,6 +87,7 @@ class SocTile(wiring.Component):
         m.submodules.bridge = bridge = bus_bridge(self.host_bus, self.byte_addr_width)
         counters = counter_names(p)
         driven = ({"STATUS_BUSY", "STATUS_VIOLATION", "STATUS_CONFIGURED", "STATUS_ERROR", "VECTORS_VALUE"}
+                  | ({"STATUS_WRITE_BUSY"} if p.timing.write_ack else set())
                   | {f"STATUS_{name.upper()}" for name in ERRORS}
                   | {f"{stem}_{half}_VALUE" for stem, _, _ in counters for half in ("LO", "HI")})
         m.submodules.regs = rf = RegisterFile(rm, driven=driven, loadable={"PROG_ADDR_ADDR"} if generic else set())
@@ -107,10 +111,17 @@ class SocTile(wiring.Component):
                      f["STATUS_ERROR"].eq(st.error), st.clear.eq(f["CTRL_ERROR_CLEAR"][0]),
                      f["STATUS_VIOLATION"].eq(0 if self.controller_only else tile.violation != 0)]
         m.d.comb += [f[f"STATUS_{name.upper()}"].eq(st.errors[i]) for i, name in enumerate(ERRORS)]
+        if p.timing.write_ack:
+            m.d.comb += f["STATUS_WRITE_BUSY"].eq(st.write_busy)
 
-        # The timing registers: a write of TIMING or TIMING_ADC writes the whole word (the fields are
-        # registers, `written` too), in the cycle of the bus response.
-        m.d.comb += tile.timing.we.eq(wr["TIMING"] | wr["TIMING_ADC"])
+        # Power control: a write of POWER writes the controller's power registers (the macro's en, sleep).
+        if p.timing.power:
+            m.d.comb += [tile.power.we.eq(wr["POWER"]), tile.power.en.eq(f["POWER_ENABLE"]),
+                         tile.power.sleep.eq(f["POWER_SLEEP"])]
+
+        # The timing registers: a write of TIMING, TIMING_ADC or TIMING_GUARD writes the whole word (the
+        # fields are registers, `written` too), in the cycle of the bus response.
+        m.d.comb += tile.timing.we.eq(wr["TIMING"] | wr["TIMING_ADC"] | wr["TIMING_GUARD"])
         m.d.comb += [getattr(tile.timing.data, name).eq(f[_TIMING_REGS[name]]) for name in TIMING_FIELDS]
 
         # Programming (generic): PROG_WRITE and LAYER writes become prog writes, registered.

@@ -7,13 +7,15 @@ from .cycles import (ScheduleParams, Schedule, schedule, bank_run, batch_timing,
                      plan_drive, section_membership, step_popcounts, vector_ends)
 from .events import EVENTS, Events, count_events, events_of_schedule
 from .latency import (DONE_FALL, EMPTY_SECTION, FLUSH, FREE_DELAY, GATHER_NEXT_READ, GATHER_READY, GATHER_STAGES,
-                      PHASE_MAX, SECTION_DECODE, WATCHDOG_MAX, MacroTiming, default_lanes, gather_ready, gather_stages,
-                      group_prime, merge_depth, pipeline_depth, run_end_latency, step_order)
+                      GUARD_MAX, PHASE_MAX, SECTION_DECODE, WAKE_MAX, WATCHDOG_MAX, MacroTiming, default_lanes,
+                      gather_ready, gather_stages, group_prime, merge_depth, pipeline_depth, run_end_latency,
+                      step_order)
 from .tables import SectionTables, section_tables
 
 __all__ = ["ScheduleParams", "Schedule", "schedule", "cycle_model", "bank_run", "vector_ends", "batch_timing",
            "step_popcounts", "section_membership", "plan_drive", "issued_steps", "MacroTiming", "default_lanes",
            "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE", "EMPTY_SECTION", "GATHER_STAGES",
-           "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX", "WATCHDOG_MAX", "DONE_FALL", "FREE_DELAY",
+           "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX", "WATCHDOG_MAX", "GUARD_MAX", "WAKE_MAX",
+           "DONE_FALL", "FREE_DELAY",
            "gather_stages", "gather_ready", "run_end_latency", "group_prime", "SectionTables", "section_tables",
            "EVENTS", "Events", "count_events", "events_of_schedule"]

@@ -147,7 +147,9 @@ class Schedule:
 
     `load` and `out` are the cycles of a vector's input beats and of its output (merge pipeline and beats);
     `cycles(v)` the single-vector latency load + RUN + out, `ends` each vector's last output when the V
-    vectors stream one after the other (`vector_ends`)."""
+    vectors stream one after the other (`vector_ends`). `wake` (`MacroTiming.first_wake`): the cycles the
+    first vector after a wake (or reset) of a power-controlled macro waits before its walk; the latency and
+    the ends count it, the steady-state throughput does not."""
 
     load: int
     out: int
@@ -158,21 +160,22 @@ class Schedule:
     double_buffer: bool
     tables: SectionTables
     bounds: np.ndarray       # (V, S, P) each section's step bounds t in issue order (0: not issued)
+    wake: int = 0
 
     def latency(self, v: int = 0) -> int:
         """Cycles from vector v's first input beat to its last output, alone (load + RUN + out, and with
-        double buffering one more: the runner starts the cycle after the last beat)."""
-        return vector_ends(self.load, [int(self.run[v])], self.out, self.double_buffer)[0] + 1
+        double buffering one more: the runner starts the cycle after the last beat; after a wake)."""
+        return vector_ends(self.load, [int(self.run[v])], self.out, self.double_buffer, self.wake)[0] + 1
 
     def ends(self, repeat: int | None = None) -> list[int]:
         """The last output cycle of each vector (the V vectors in turn; `repeat`: the first vector's schedule
         that many times, for the steady state of a weight-only schedule)."""
         runs = [int(self.run[0])] * repeat if repeat else [int(r) for r in self.run]
-        return vector_ends(self.load, runs, self.out, self.double_buffer)
+        return vector_ends(self.load, runs, self.out, self.double_buffer, self.wake)
 
     def throughput(self) -> int:
         """Cycles between consecutive vectors' last outputs in the steady state of the first vector's schedule."""
-        e = self.ends(4)
+        e = vector_ends(self.load, [int(self.run[0])] * 4, self.out, self.double_buffer)
         return e[3] - e[2]
 
 
@@ -207,7 +210,8 @@ def schedule(lp: LayerPlan, params=None, x=None, *, ones: np.ndarray | None = No
     beat = cfg.hw.beat
     return Schedule(-(-k // beat), 1 + merge_depth(cfg.hw.banks) + -(-n // beat), run,
                     np.max([b for _, b, _ in per_bank], axis=0), np.max([c for _, _, c in per_bank], axis=0),
-                    np.stack([r for r, _, _ in per_bank], axis=1), cfg.hw.double_buffer, tables, bounds)
+                    np.stack([r for r, _, _ in per_bank], axis=1), cfg.hw.double_buffer, tables, bounds,
+                    params.timing.first_wake)
 
 
 def cycle_model(lp: LayerPlan, params=None, x=None) -> dict:
@@ -226,9 +230,11 @@ def cycle_model(lp: LayerPlan, params=None, x=None) -> dict:
             "batch_cycles": int(sch.batch_cycles[0]), "bank_runs": [int(r) for r in sch.bank_runs[0]]}
 
 
-def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool) -> list[int]:
+def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool, wake: int = 0) -> list[int]:
     """The cycle of each vector's last output, cycle 0 the first vector's first input beat, the inputs
-    streamed without a gap and the outputs taken at once; `runs` each vector's RUN cycles.
+    streamed without a gap and the outputs taken at once; `runs` each vector's RUN cycles. `wake`: the
+    macro's wake-up (`MacroTiming.first_wake`), which the first vector's RUN waits before its walk (the
+    vectors follow a reset or a wake).
 
     One vector at a time: vector v's load, RUN and output follow each other, load + run + out cycles,
     and the next vector's first beat comes the cycle after v's last output.
@@ -237,6 +243,7 @@ def vector_ends(load: int, runs: list[int], out: int, double_buffer: bool) -> li
     the RUN of vector v - 2 ends, rd); the runner starts it at s_v = max(le_v + 1, d_{v-1} + 1) (its
     buffer full, the previous vector's last output d_{v-1} given), RUN ends at rd_v = s_v + run_v, and
     its last output is d_v = rd_v + out."""
+    runs = [int(r) + (wake if v == 0 else 0) for v, r in enumerate(runs)]
     ends = []
     if not double_buffer:
         t = -1

@@ -13,7 +13,8 @@ from ..config import HardwareConfig
 
 __all__ = ["MacroTiming", "default_lanes", "pipeline_depth", "merge_depth", "step_order", "SECTION_DECODE",
            "EMPTY_SECTION", "GATHER_STAGES", "GATHER_NEXT_READ", "GATHER_READY", "FLUSH", "PHASE_MAX",
-           "WATCHDOG_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready", "run_end_latency",
+           "WATCHDOG_MAX", "GUARD_MAX", "WAKE_MAX", "DONE_FALL", "FREE_DELAY", "gather_stages", "gather_ready",
+           "run_end_latency",
            "group_prime"]
 
 #: The gather's pipeline stages, by the cycle (after a gather step's table addresses) each one's work is
@@ -97,6 +98,10 @@ def step_order(hw: HardwareConfig) -> list[int]:
 PHASE_MAX = 64
 #: Longest done watchdog, in cycles (`MacroTiming.watchdog`).
 WATCHDOG_MAX = 1023
+#: Most guard cycles between the front phases (`MacroTiming.guard`; the TIMING_GUARD register's 3 bits).
+GUARD_MAX = 7
+#: Longest macro wake-up, in cycles (`MacroTiming.wake`).
+WAKE_MAX = 4095
 #: Cycles from the cycle an ADC sees its start low to the cycle its done (a four-phase level) is low again:
 #: the documented ADC's (hwgen.emulator), which the handshake's cycle model assumes.
 DONE_FALL = 1
@@ -118,7 +123,11 @@ class MacroTiming:
     then `precharge` cycles of `pch`, `wordline` cycles of `wl_en`, `settle` cycles with both low,
     `sample` cycles of the sample-and-hold strobe `sh` (front F = the sum of the four), then the plane's
     first batch starts; the plane's other batches start without a front, from the held columns (with
-    sample-and-hold) or the bitlines, which hold their charge until the next precharge.
+    sample-and-hold) or the bitlines, which hold their charge until the next precharge. With `guard` G
+    cycles (docs/design.md section 6, "Electrical interface") the wordline rises G cycles after the
+    precharge falls (after the drive is set, without precharge) and the settle lasts at least G cycles
+    after a wordline: F = P + G + W + max(S, G) + H (S instead of max(S, G) with no wordline), the
+    schedule of `hwgen.soc.electrical.phase_windows`.
 
     Parameters
     ----------
@@ -140,6 +149,22 @@ class MacroTiming:
     watchdog : int
         Handshake only: the most cycles the controller waits for done to rise (from the start) or to fall
         (from the start's fall) before it reports a missing or stuck done (1 .. WATCHDOG_MAX).
+    guard : int
+        Guard cycles (0 .. GUARD_MAX) with pch, wl_en and sh all low between the precharge (or the drive)
+        and the wordline, and at least as many between the wordline and the sample strobe (or the start):
+        no wordline transition on a clock edge where another phase switches. 0: today's schedule, pch falls
+        on the edge wl_en rises.
+    write_ack : bool
+        The macro's cell writes are a four-phase handshake (program-and-verify memories: ReRAM, PCM): the
+        controller holds `wr_en` with `wr_addr`/`wr_data` until the macro's `wr_ack`, and reports the
+        macro's `wr_busy` (docs/design.md section 6, "Electrical interface"). False (default): one cycle of
+        `wr_en` a write, no acknowledge (SRAM, the emulator), and no such ports.
+    power : bool
+        The macro has `en` (bias and references on) and `sleep` (retention) inputs, driven from the host's
+        power register. False (default): always enabled, no such ports.
+    wake : int
+        With `power`: cycles (0 .. WAKE_MAX) the controller waits after the macro is enabled or woken before
+        its first precharge: the first vector after a wake (and after reset) runs `wake` cycles longer.
     """
 
     precharge: int = 0
@@ -148,6 +173,10 @@ class MacroTiming:
     sample: int = 0
     sync: int = 0
     watchdog: int = 255
+    guard: int = 0
+    write_ack: bool = False
+    power: bool = False
+    wake: int = 0
 
     def __post_init__(self):
         for name in ("precharge", "wordline", "settle", "sample"):
@@ -160,11 +189,39 @@ class MacroTiming:
         positive_int("watchdog", self.watchdog, minimum=1)
         if self.watchdog > WATCHDOG_MAX:
             raise SwsError(f"watchdog must be at most {WATCHDOG_MAX} cycles, not {self.watchdog}")
+        positive_int("guard", self.guard, minimum=0)
+        if self.guard > GUARD_MAX:
+            raise SwsError(f"guard must be at most {GUARD_MAX} cycles, not {self.guard}")
+        for name in ("write_ack", "power"):
+            if not isinstance(getattr(self, name), bool):
+                raise SwsError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        positive_int("wake", self.wake, minimum=0)
+        if self.wake > WAKE_MAX:
+            raise SwsError(f"wake must be at most {WAKE_MAX} cycles, not {self.wake}")
+        if self.wake and not self.power:
+            raise SwsError(f"wake {self.wake}: a wake-up time needs a macro with power control (power True)")
+
+    @property
+    def first_wake(self) -> int:
+        """Cycles the first vector after a wake (or after reset) waits before its walk: `wake` with power
+        control, else 0."""
+        return self.wake if self.power else 0
+
+    @property
+    def wordline_begin(self) -> int:
+        """Cycles from an activation's drive on the bus to its wordline's first cycle: P + G."""
+        return self.precharge + self.guard
+
+    @property
+    def settle_cycles(self) -> int:
+        """Cycles with wl_en and sh low after the wordline: max(S, G), or S with no wordline."""
+        return max(self.settle, self.guard) if self.wordline else self.settle
 
     @property
     def front(self) -> int:
-        """F: cycles from an activation's drive on the bus to its first start."""
-        return self.precharge + self.wordline + self.settle + self.sample
+        """F: cycles from an activation's drive on the bus to its first start (P + W + S + H; with guard
+        cycles P + G + W + max(S, G) + H)."""
+        return self.wordline_begin + self.wordline + self.settle_cycles + self.sample
 
     def period(self, res: int, front: bool = True, next_front: bool = True) -> int:
         """Cycles from one batch's issue to the next's, for a batch whose longest conversion is `res`:

@@ -27,8 +27,9 @@ __all__ = ["write_testbench", "bench_data", "check_soc_netlist", "soc_netlist_ch
 
 #: The files copied as they are into the bench folder.
 TEMPLATES = ("test_sws_soc.py", "run.py")
-#: The phases the run-time timing test writes over the bus (TIMING), whose golden counters it checks.
-ALT_TIMING = MacroTiming(precharge=1, wordline=2, settle=1, sample=1)
+#: The phases the run-time timing test writes over the bus (TIMING, TIMING_GUARD), whose golden counters it
+#: checks: a guard cycle between precharge, wordline and sample too.
+ALT_TIMING = MacroTiming(precharge=1, wordline=2, settle=1, sample=1, guard=1)
 
 
 def _inputs(lp, vectors: int, seed: int) -> np.ndarray:
@@ -76,6 +77,9 @@ def write_testbench(plan_dir: str, folder: str, *, layer: str | None = None, gen
         raise SwsError(f"--vectors must be an integer from 1 to 256, not {vectors!r}")
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise SwsError(f"{folder}: the testbench folder exists and is not a folder")
+    if timing is not None and (timing.write_ack or timing.power):
+        raise SwsError("--testbench: the cocotb testbench drives neither the program-and-verify handshake "
+                       "nor the power register; generate the Verilog without --write-ack and --power for it")
     os.makedirs(folder, exist_ok=True)
     verilog = os.path.join(folder, "sws_soc.v")
     written = write_rtl(plan_dir, verilog, layer=layer, generic=generic, lanes=lanes, hardware=hardware,

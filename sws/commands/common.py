@@ -187,8 +187,9 @@ def add_bank_args(g, default: str) -> None:
                     help="one vector at a time")
 
 
-def add_timing_args(p) -> None:
-    """The analog macro's phase timing (hwgen.params.MacroTiming, docs/design.md section 6)."""
+def add_timing_args(p, macro: bool = False) -> None:
+    """The analog macro's phase timing (hwgen.params.MacroTiming, docs/design.md section 6); with `macro`
+    also its write handshake and power control (the commands that only generate or synthesize)."""
     g = p.add_argument_group("macro phase timing, in clock cycles (default: no phases, counted conversions)")
     for name, what in (("precharge", "cycles of the bit-line precharge `pch`"),
                        ("wordline", "cycles of the wordline pulse `wl_en`"),
@@ -199,14 +200,30 @@ def add_timing_args(p) -> None:
     g.add_argument("--adc-sync", type=int, choices=(0, 1, 2), default=0,
                    help="0: the controller counts each conversion's cycles; 1: it waits for a registered "
                         "done; 2: for done through a two-flop synchronizer (an asynchronous ADC) (default 0)")
+    g.add_argument("--guard", type=int, default=0, metavar="CYCLES",
+                   help="guard cycles (0..7) with pch, wl_en and sh low between the precharge and the wordline "
+                        "and at least as many between the wordline and the sample: no wordline edge shared with "
+                        "another phase (default 0)")
+    if macro:
+        g.add_argument("--write-ack", action="store_true",
+                       help="program-and-verify cells: each cell write a four-phase wr_en/wr_ack handshake, the "
+                            "macro's wr_busy reported (default: one-cycle writes)")
+        g.add_argument("--power", action="store_true",
+                       help="the macro's enable and sleep inputs (en, sleep), from the host's power register "
+                            "(default: always enabled)")
+        g.add_argument("--wake", type=int, default=0, metavar="CYCLES",
+                       help="with --power: cycles the first vector after a wake waits before its first "
+                            "precharge (default 0)")
 
 
 def timing_from_args(args):
-    """The MacroTiming of --precharge, --wordline, --settle, --sample and --adc-sync; a bad value names
-    its option."""
+    """The MacroTiming of --precharge, --wordline, --settle, --sample, --adc-sync and --guard; a bad value
+    names its option."""
     from mapper.schedule import MacroTiming
     try:
-        return MacroTiming(args.precharge, args.wordline, args.settle, args.sample, args.adc_sync)
+        return MacroTiming(args.precharge, args.wordline, args.settle, args.sample, args.adc_sync,
+                           guard=args.guard, write_ack=getattr(args, "write_ack", False),
+                           power=getattr(args, "power", False), wake=getattr(args, "wake", 0))
     except SwsError as e:
         raise SwsError(f"--{e}") from None
 

@@ -35,7 +35,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=1, help="with --testbench: seed of the random vectors (default %(default)s)")
     add_layer_args(p)
     add_drive_args(p)
-    add_timing_args(p)
+    add_timing_args(p, macro=True)
     return p
 
 

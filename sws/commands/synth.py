@@ -48,7 +48,7 @@ def add_parser(sub):
         g.add_argument(f"--{name.replace('_', '-')}", type=int, default=value, help=f"default {value}")
     add_layer_args(p)
     add_config_args(p)
-    add_timing_args(p)
+    add_timing_args(p, macro=True)
     return p
 
 

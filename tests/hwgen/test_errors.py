@@ -293,7 +293,7 @@ def test_a_timing_word_out_of_range_is_refused(word):
     from hwgen.interface import timing_word
     params = TileParams.from_plan(CASE.lp)
     dut = Tile(params, CASE.lp)
-    fields = {"precharge": 0, "wordline": 0, "settle": 0, "sample": 0, "sync": 0, "watchdog": 255} | word
+    fields = {"precharge": 0, "wordline": 0, "settle": 0, "sample": 0, "sync": 0, "watchdog": 255, "guard": 0} | word
     got = {}
 
     async def bench(ctx):

@@ -443,3 +443,30 @@ def test_the_timing_written_at_run_time_is_the_one_the_controller_keeps_and_the_
     assert results[True]["outputs"] == list((case.x[:2] @ case.w).ravel())
     assert results[True]["cycles"] == [want.vector_cycles[0]] * 2
     assert results[False]["violation"] != 0
+
+
+@pytest.mark.parametrize("rule, timing, seq", [
+    # The wordline raised in a precharge cycle (after the precharge's 1 cycle: not "without precharge").
+    ("wordline while precharge", {"precharge": 1, "wordline": 1},
+     [COLUMN | {"pch": 1}, {"wl_en": 1}, {"pch": 0, "wl_en": 0}]),
+    # Guard 2: the wordline 1 cycle after the precharge fell.
+    ("wordline while precharge", {"precharge": 1, "wordline": 1, "guard": 2},
+     [COLUMN | {"pch": 1}, {"pch": 0}, {"wl_en": 1}, {"wl_en": 0}]),
+    # Guard 2, settle 0: the strobe 1 cycle after the wordline fell (no settle is due: only the guard).
+    ("sample while wordline", {"wordline": 1, "sample": 1, "guard": 2},
+     [COLUMN | {"wl_en": 1}, {"wl_en": 0}, {"sh": 1}, {"sh": 0}]),
+])
+def test_the_emulator_flags_a_break_of_the_guard(rule, timing, seq):
+    """The electrical interface's rules (docs/design.md section 6), injected on a bus driven by hand: this
+    rule and no other, sticky."""
+    log = _drive_emulator(_params(**timing), seq + [{}] * 3, WRITES)
+    assert log["violation"][-1] == _bit(rule)
+    first = next(c for c, v in enumerate(log["violation"]) if v)
+    assert all(v == _bit(rule) for v in log["violation"][first:])
+
+
+def test_the_guarded_schedule_breaks_no_rule_of_the_emulator():
+    """The same bus with the guard kept (pch, 2 cycles low, wl_en, 2 cycles low, sh): no violation."""
+    seq = [COLUMN | {"pch": 1}, {"pch": 0}, {}, {"wl_en": 1}, {"wl_en": 0}, {}, {"sh": 1}, {"sh": 0}]
+    log = _drive_emulator(_params(precharge=1, wordline=1, sample=1, guard=2), seq + [{}] * 3, WRITES)
+    assert log["violation"][-1] == 0

@@ -58,12 +58,20 @@ def test_register_map_emitters_agree_on_every_register_and_field():
         for f in r.fields:
             m = re.search(rf"#define SWS_SOC_{r.name}_{f.name}_MASK 0x([0-9a-f]+)u", header)
             assert m and int(m.group(1), 16) == ((1 << f.width) - 1) << f.lsb
-    # Unwired fields say so in every output; the timing registers are wired.
-    assert not rm["POWER"].field("ENABLE").wired and rm["TIMING"].field("PRECHARGE").wired
-    assert NOT_WIRED in md and "not wired yet" in header
+    # Every field has a port behind it now (the guard, the write busy, the power control included): no
+    # output carries the unwired marker.
+    assert all(f.wired for r in rm.registers for f in r.fields)
+    assert NOT_WIRED not in md and "not wired yet" not in header
     by_name = {r["name"]: r for r in d["registers"]}
-    assert [f["wired"] for f in by_name["POWER"]["fields"]] == [False, False]
-    assert [f["wired"] for f in by_name["TIMING"]["fields"]] == [True] * 4
+    assert [f["wired"] for f in by_name["TIMING_GUARD"]["fields"]] == [True]
+    # Without power control or program-and-verify writes, POWER and WRITE_BUSY are read-only constants
+    # that say why; with them, POWER is read/write and WRITE_BUSY the controller's.
+    assert [f["access"] for f in by_name["POWER"]["fields"]] == ["ro", "ro"]
+    assert "one cycle" in rm["STATUS"].field("WRITE_BUSY").doc
+    both = TileParams(_params().hw, 40, 6, 8, 64, 64, 1, MacroTiming(write_ack=True, power=True, wake=9))
+    rm2 = register_map(both, generic=True)
+    assert [f.access for f in rm2["POWER"].fields] == ["rw", "rw"] and rm2["POWER"].reset == 1
+    assert "9 cycles" in rm2["POWER"].doc and "wr_ack" in rm2["STATUS"].field("WRITE_BUSY").doc
 
 
 def test_register_map_has_every_counter_as_two_words_and_every_error_bit_by_name():
@@ -98,6 +106,9 @@ def test_register_map_offsets_are_word_aligned_and_unique_and_a_baked_tile_has_n
                       generic=False)
     assert rm["TIMING"].reset == 2 | 3 << 8 | 1 << 16 | 1 << 24
     assert rm["TIMING_ADC"].reset == 2 | 40 << 8
+    assert rm["TIMING_GUARD"].reset == 0
+    guarded = TileParams(_params().hw, 40, 6, 8, 64, 64, 1, MacroTiming(1, 1, 1, 1, guard=5))
+    assert register_map(guarded, generic=False)["TIMING_GUARD"].reset == 5
 
 
 def test_bad_register_descriptions_name_the_rule():
@@ -352,9 +363,9 @@ def _layer():
 class _ChipWithArray(Elaboratable):
     """sws_soc_controller with the array emulator on its array interface ports, as a chip's macro."""
 
-    def __init__(self, params):
+    def __init__(self, params, **emulator):
         self.soc = SocTile(params, None, bus="axil", controller_only=True)
-        self.emu = array_emulator(params, None)
+        self.emu = array_emulator(params, None, **emulator)
         self.params = params
 
     def elaborate(self, platform):
@@ -421,14 +432,14 @@ async def _counters(host, rm, params):
 @pytest.mark.parametrize("bus", ["axil", "wishbone"])
 def test_soc_tile_over_the_bus_reports_and_clears_an_error_runs_at_a_written_timing_and_counts_every_event(bus):
     """A generic tile programmed over the bus: an out-of-range LAYER word sets STATUS.OUT_OF_RANGE and the
-    ERROR interrupt, CTRL.ERROR_CLEAR clears it; a phase timing written over the bus gives the golden
-    model's cycles for that timing; after a snapshot every counter equals the golden model's; TLAST marks
-    each vector's last beat; outputs are x @ W."""
+    ERROR interrupt, CTRL.ERROR_CLEAR clears it; a phase timing with guard cycles written over the bus
+    (TIMING, TIMING_GUARD) gives the golden model's cycles for that timing; after a snapshot every counter
+    equals the golden model's; TLAST marks each vector's last beat; outputs are x @ W."""
     lp = _layer()
     params = TileParams.from_plan(lp)
     dut = SocTile(params, None, bus=bus)
     rm = dut.regmap
-    alt = MacroTiming(precharge=2, wordline=3, settle=1, sample=1)
+    alt = MacroTiming(precharge=2, wordline=3, settle=1, sample=1, guard=2)
     x = np.stack([np.arange(12) - 6, np.full(12, lp.cfg.hw.input_max)])
     n = lp.shape[1]
     want = predict(lp, x, ScheduleParams(params.hw, params.lanes, alt))
@@ -465,6 +476,8 @@ def test_soc_tile_over_the_bus_reports_and_clears_an_error_runs_at_a_written_tim
         assert ctx.get(dut.irq) == 0
         # The phase timing written over the bus, then two vectors from cleared counters.
         await host.write(rm["TIMING"].offset, alt.precharge | alt.wordline << 8 | alt.settle << 16 | alt.sample << 24)
+        await host.write(rm["TIMING_GUARD"].offset, alt.guard)
+        assert await host.read(rm["TIMING_GUARD"].offset) == alt.guard
         await host.write(rm["CTRL"].offset, 2)
         seen["out"] = await _stream(ctx, dut, x, n, params.acc_width)
         await ctx.tick().repeat(4)
@@ -532,3 +545,93 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
             assert ctx.get(top.emu.violation) == 0
     _sim(top, bench, 5e-4)
     assert [int(v) for v in out] == want
+
+
+@pytest.mark.slow
+def test_a_chip_with_program_and_verify_cells_and_power_control_programs_polls_sleeps_and_wakes_over_axil():
+    """The chip wrapper (controller only) with program-and-verify writes, power control (wake-up 6 cycles)
+    and a guard cycle, its macro the emulator with a write loop of 5 + random 0..3 cycles on the module's
+    ports: programmed over AXI4-Lite polling STATUS.WRITE_BUSY before each PROG_WRITE and LAYER write, it
+    computes x @ W; the busy cycles are the golden model's, the first vector after reset the wake-up more;
+    POWER.SLEEP drives the macro's sleep and after the wake the next vector again takes the wake-up more;
+    a PROG_WRITE while WRITE_BUSY is refused (STATUS.HOST_PROTOCOL)."""
+    lp = _layer()
+    wake = 6
+    timing = MacroTiming(precharge=1, wordline=1, sample=1, guard=1, write_ack=True, power=True, wake=wake)
+    params = TileParams.from_plan(lp, timing=timing)
+    top = _ChipWithArray(params, write_latency=5, write_random=2)
+    dut, rm = top.soc, top.soc.regmap
+    x = np.stack([np.arange(12) - 6, np.full(12, lp.cfg.hw.input_max)])
+    n = lp.shape[1]
+    plain = predict(lp, x, ScheduleParams(params.hw, params.lanes, MacroTiming(1, 1, 0, 1, guard=1))).vector_cycles
+    status = {f.name: f.lsb for f in rm["STATUS"].fields}
+    seen = {"busy_polls": 0}
+
+    async def wait_write(host):
+        while (await host.read(rm["STATUS"].offset)) >> status["WRITE_BUSY"] & 1:
+            seen["busy_polls"] += 1
+
+    async def cycles(host):
+        await host.write(rm["CTRL"].offset, 1)
+        return await host.read(rm["CYCLES_LO"].offset)
+
+    async def bench(ctx):
+        host = AxiLiteHost(ctx, top.soc)
+        n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
+        for sel, addr, data in program_writes(params, lp):
+            await wait_write(host)
+            if sel == PROG_SELECT["layer"]:
+                await host.write(rm["LAYER"].offset, data)
+                continue
+            await host.write(rm["PROG_ADDR"].offset, addr)
+            for i in range(n_data):
+                await host.write(rm[f"PROG_DATA{i}"].offset, data >> 32 * i & 0xFFFFFFFF)
+            await host.write(rm["PROG_WRITE"].offset, sel)
+        await ctx.tick().repeat(3)
+        assert (await host.read(rm["STATUS"].offset)) >> status["CONFIGURED"] & 1
+        seen["out"] = await _stream(ctx, dut, x, n, params.acc_width)
+        await ctx.tick().repeat(4)
+        seen["cycles"] = await cycles(host)
+        await host.write(rm["POWER"].offset, 0b11)                   # ENABLE, SLEEP: retention
+        await ctx.tick()
+        seen["asleep"] = (ctx.get(dut.bus.en), ctx.get(dut.bus.sleep))
+        await host.write(rm["POWER"].offset, 0b01)                   # awake again
+        await host.write(rm["CTRL"].offset, 2)                       # CLEAR
+        seen["out"] += await _stream(ctx, dut, x[:1], n, params.acc_width)
+        await ctx.tick().repeat(4)
+        seen["cycles_after_wake"] = await cycles(host)
+        # Two cell writes back to back: the second comes while the first is busy.
+        cell = next(w for w in program_writes(params, lp) if w[0] == PROG_SELECT["cells"])
+        await host.write(rm["PROG_ADDR"].offset, cell[1])
+        await host.write(rm["PROG_DATA0"].offset, cell[2])
+        await host.write(rm["PROG_WRITE"].offset, PROG_SELECT["cells"])
+        await host.write(rm["PROG_WRITE"].offset, PROG_SELECT["cells"])
+        await ctx.tick().repeat(3)
+        seen["refused"] = (await host.read(rm["STATUS"].offset)) >> status["HOST_PROTOCOL"] & 1
+        await ctx.tick().repeat(40)
+        seen["violation"] = ctx.get(top.emu.violation)
+
+    _sim(top, bench, 3e-3)
+    w = rebuild_weights(lp)
+    assert [v for v, _ in seen["out"]] == np.concatenate([x @ w, x[:1] @ w]).reshape(-1).tolist()
+    assert seen["cycles"] == plain[0] + wake + plain[1]
+    assert seen["asleep"] == (1, 1)
+    assert seen["cycles_after_wake"] == plain[0] + wake
+    assert seen["refused"] == 1 and seen["violation"] == 0
+
+
+def test_the_chip_wrappers_constraints_and_ports_carry_the_write_handshake_and_power_control():
+    """With program-and-verify writes and power control the controller-only wrapper has the macro's
+    wr_ack/wr_busy inputs and en/sleep outputs, and its SDC constrains them with the other macro pins; the
+    default wrapper has none of them (its Verilog is what it was)."""
+    from hwgen.verilog import emit_verilog
+    hw = _params().hw
+    both = TileParams(hw, 40, 6, 8, 64, 64, 1, MacroTiming(write_ack=True, power=True, wake=3, guard=2))
+    sdc = sdc_text(both, controller_only=True)
+    assert "bus__*en bus__*sleep" in sdc and "[get_ports {bus__*wr_ack bus__*wr_busy}]" in sdc
+    assert "guard 2 cycles" in sdc and "power control (wake 3)" in sdc
+    text = emit_verilog(None, both, controller_only=True, bus="axil")
+    for port in ("input bus__wr_ack", "input bus__wr_busy", "output bus__en", "output bus__sleep"):
+        assert re.search(rf"\b{port};", text), port
+    plain = emit_verilog(None, TileParams(hw, 40, 6, 8, 64, 64, 1), controller_only=True, bus="axil")
+    assert not re.search(r"bus__(wr_ack|wr_busy|en|sleep)\b", plain)

@@ -239,3 +239,17 @@ def test_phase_timing_and_a_synchronized_done_are_bit_exact_in_verilog(backend):
     generic = dataclasses.replace(params, section_depth=params.section_depth + 3, k=params.k + 5)
     check(case, run_verilog(case.lp, case.x, backend, generic=generic, say=lambda m: None),
           predict(case.lp, case.x, generic))
+
+
+def test_the_verilog_harness_refuses_power_control_and_program_and_verify_writes_in_one_line():
+    """Its testbench drives no power port and writes one programming word a cycle: such tiles are refused
+    with a message, before any build."""
+    from mapper.common import SwsError
+    from mapper.schedule import MacroTiming
+    from sim.verilog_sim import simulate_design
+    from tests.sim.cases import rtl_cases
+    case = rtl_cases()[0]
+    for timing, writes in ((MacroTiming(power=True), None), (MacroTiming(write_ack=True), [(0, 0, 0)])):
+        params = TileParams.from_plan(case.lp, timing=timing)
+        with pytest.raises(SwsError, match="the Verilog harness drives neither the power port nor"):
+            simulate_design(case.lp, case.x, "icarus", "", params, writes)

@@ -130,3 +130,19 @@ def test_the_diagram_in_docs_is_what_the_generator_draws(tmp_path):
     macro_timing_diagram(str(tmp_path / "m.json"))
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "macro_timing.json")) as f:
         assert json.load(f) == json.loads((tmp_path / "m.json").read_text())
+
+
+def test_the_guard_diagram_in_docs_is_the_rtls_guarded_schedule(tmp_path):
+    """docs/macro_guard.json is `python3 -m sim.waveform docs/macro_guard.svg guard`: drawn from the RTL's
+    simulation with one guard cycle (guard_diagram checks its first activation against phase_windows), and
+    on it pch falls, then one all-low cycle, then wl_en rises; wl_en falls, one cycle, then sh rises."""
+    from sim.waveform import guard_diagram
+    import os
+    guard_diagram(str(tmp_path / "g.json"))
+    drawn = json.loads((tmp_path / "g.json").read_text())
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "macro_guard.json")) as f:
+        assert json.load(f) == drawn
+    waves = {s["name"]: s["wave"] for s in drawn["signal"] if isinstance(s, dict) and "wave" in s}
+    pch, wl, sh = (waves[n].index(tr) for n, tr in (("pch", "10"), ("wl_en", "10"), ("sh", "10")))
+    assert (wl - pch, sh - wl) == (2, 2)          # 1-cycle pulses, 1 guard cycle between: rise 2 cycles later
+    assert "drawn from the RTL" in drawn["head"]["text"]

@@ -212,19 +212,21 @@ def test_bad_banks_or_beat_is_one_line_and_exit_2(plan_dir, x_file, capsys, opti
 
 
 def test_sim_and_rtl_take_the_macro_phase_timing(plan_dir, x_file, tmp_path, capsys):
-    # --precharge 1 --wordline 2 --settle 1 --sample 1 (front F = 5, sample-and-hold) and a registered done:
-    # outputs x @ W, the golden model's cycles for that timing, more than without phases; and `sws rtl`
-    # writes other Verilog for it.
+    # --precharge 1 --wordline 2 --settle 1 --sample 1 --guard 2 (front F = 1 + 2 + 2 + 2 + 1 = 8,
+    # sample-and-hold) and a registered done: outputs x @ W, the golden model's cycles for that timing, more
+    # than without phases; and `sws rtl` writes other Verilog for it.
     from mapper.schedule import MacroTiming
     from hwgen.params import TileParams
-    phases = ["--precharge", "1", "--wordline", "2", "--settle", "1", "--sample", "1", "--adc-sync", "1"]
+    phases = ["--precharge", "1", "--wordline", "2", "--settle", "1", "--sample", "1", "--adc-sync", "1",
+              "--guard", "2"]
     code, out, _ = run(capsys, "sim", plan_dir, "--inputs", x_file, "--json", "--backend", "amaranth", *phases)
     assert code == 0
     r = json.loads(out)
     lp = load_plan(str(plan_dir)).layers[0]
     x = np.load(x_file)
     assert r["match"] is True and r["outputs"] == (x @ rebuild_weights(lp)).tolist()
-    timed = TileParams.from_plan(lp, None, MacroTiming(precharge=1, wordline=2, settle=1, sample=1, sync=1))
+    timed = TileParams.from_plan(lp, None, MacroTiming(precharge=1, wordline=2, settle=1, sample=1, sync=1, guard=2))
+    assert timed.timing.front == 8
     assert r["cycles"] == predict(lp, x, timed).cycles > predict(lp, x).cycles
     plain, phased = tmp_path / "plain.v", tmp_path / "phased.v"
     assert run(capsys, "rtl", plan_dir, "-o", plain)[0] == 0
@@ -233,7 +235,8 @@ def test_sim_and_rtl_take_the_macro_phase_timing(plan_dir, x_file, tmp_path, cap
 
 
 @pytest.mark.parametrize("option,value,rule", [("--precharge", "-1", "--precharge must be an integer >= 0, not -1"),
-                                                ("--wordline", "65", "--wordline must be at most 64 cycles, not 65")])
+                                                ("--wordline", "65", "--wordline must be at most 64 cycles, not 65"),
+                                                ("--guard", "8", "--guard must be at most 7 cycles, not 8")])
 def test_bad_phase_timing_is_one_line_and_exit_2(plan_dir, x_file, capsys, option, value, rule):
     code, out, err = run(capsys, "sim", plan_dir, "--inputs", x_file, option, value)
     assert code == 2 and rule in err and len(err.strip().splitlines()) == 1
@@ -329,3 +332,17 @@ def test_a_weight_only_bipolar_plan_simulates_to_its_report(tmp_path, capsys):
     assert r["macro_energy_pj"] == pytest.approx(report["macro_energy_pj"], rel=1e-12)
     assert r["energy_pj"] / len(x) == pytest.approx(report["energy_pj"], rel=1e-12)
     assert r["report_cycles"] == [report["latency_cycles"], report["cycles_per_vector"]]
+
+
+def test_rtl_takes_the_write_handshake_and_power_control_and_refuses_a_wake_without_power(plan_dir, tmp_path, capsys):
+    out = tmp_path / "chip.v"
+    code, _, _ = run(capsys, "rtl", plan_dir, "--controller-only", "-o", out, "--write-ack", "--power", "--wake", "4",
+                     "--guard", "1")
+    assert code == 0
+    text = out.read_text()
+    assert "bus__wr_ack" in text and "bus__sleep" in text
+    code, _, err = run(capsys, "rtl", plan_dir, "-o", tmp_path / "x.v", "--wake", "3")
+    assert code == 2 and "--wake 3: a wake-up time needs a macro with power control" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "rtl", plan_dir, "--testbench", tmp_path / "tb", "--power")
+    assert code == 2 and "--testbench: the cocotb testbench drives neither" in err

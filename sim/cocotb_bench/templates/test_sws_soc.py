@@ -265,8 +265,8 @@ async def tlast_errors_are_flagged_and_cleared(dut):
 
 
 def timing_words(t):
-    """The TIMING and TIMING_ADC words of a timing (a dict of MacroTiming's fields)."""
-    words = {"TIMING": 0, "TIMING_ADC": 0}
+    """The TIMING, TIMING_ADC and TIMING_GUARD words of a timing (a dict of MacroTiming's fields)."""
+    words = {"TIMING": 0, "TIMING_ADC": 0, "TIMING_GUARD": 0}
     for reg in words:
         for f in REGS[reg]["fields"]:
             words[reg] |= t[f["name"].lower()] << f["lsb"]
@@ -279,14 +279,17 @@ def status_bits(word):
 
 @cocotb.test()
 async def run_time_timing_over_the_bus(dut):
-    """Phase timing written over the bus (TIMING) between vectors: the outputs are x @ W and every counter,
-    the busy cycles included, is the golden model's for that timing (not the generation-time one)."""
+    """Phase timing written over the bus (TIMING, then the guard cycles TIMING_GUARD) between vectors: the
+    outputs are x @ W and every counter, the busy cycles included, is the golden model's for that timing
+    (not the generation-time one)."""
     host, src, sink = await start(dut)
     alt = BENCH["runs"]["timing"]
     words = timing_words(alt["timing"])
     assert await host.read("TIMING_ADC") == timing_words(BENCH["timing"])["TIMING_ADC"], "TIMING_ADC after reset"
     await host.write("TIMING", words["TIMING"])
     assert await host.read("TIMING") == words["TIMING"], "TIMING reads back what was written"
+    await host.write("TIMING_GUARD", words["TIMING_GUARD"])
+    assert await host.read("TIMING_GUARD") == words["TIMING_GUARD"], "TIMING_GUARD reads back what was written"
     await host.write("CTRL", 2)                                       # CLEAR
     assert await run_vectors(dut, src, sink, alt["inputs"]) == alt["outputs"]
     await ClockCycles(dut.clk, 2)
