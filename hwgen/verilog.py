@@ -79,7 +79,7 @@ def _with_zero_loops(verilog: str, zeroed: dict[str, set[str]]) -> str:
         return verilog
     out, n = [], 0
     for block in re.split(r"(?m)^(?=module )", verilog):
-        head = re.match(r"module (\\?)(\S+)", block)
+        head = re.match(r"module (\\?)([^\s(]+)", block)
         names = zeroed.get(head.group(2), set()) if head else set()
 
         def loop(m, names=names):

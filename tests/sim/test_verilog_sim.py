@@ -163,6 +163,11 @@ def test_memories_that_start_at_zero_get_one_loop_and_the_others_keep_their_word
     worded = {name for _, name, _ in declared.findall(baked) if f"    {name}[0] = " in baked}
     assert {"acc0", "acc1"} <= looped and "cells" in worded and not looped & worded
     assert looped | worded == {name for _, name, _ in declared.findall(baked)}
+    # By module: a top module's header has no space before its ports, a submodule's escaped name has one.
+    from hwgen.verilog import _with_zero_loops
+    two = "module top(clk);\n  reg [3:0] m [7:0];\nendmodule\nmodule \\top.sub (clk);\n  reg [3:0] m [7:0];\nendmodule\n"
+    out = _with_zero_loops(two, {"top": {"m"}})
+    assert out.count("sws_zero_m") == 1 and out.index("sws_zero_m") < out.index("module \\top.sub")
 
 def test_a_design_is_emitted_once_per_plan_and_parameters(monkeypatch, tmp_path):
     """The emitted Verilog is kept in the cache: the same plan and parameters again (another backend,
