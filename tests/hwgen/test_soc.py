@@ -375,9 +375,13 @@ class _ChipWithArray(Elaboratable):
         return m
 
 
-async def _program(host, rm, params, lp):
+async def _program(host, rm, params, lp, before_each=None):
+    """Every programming write of the plan over the bus; `before_each(host)` awaited before each (e.g. a wait
+    for STATUS.WRITE_BUSY low with program-and-verify cells)."""
     n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
     for sel, addr, data in program_writes(params, lp):
+        if before_each is not None:
+            await before_each(host)
         if sel == PROG_SELECT["layer"]:
             await host.write(rm["LAYER"].offset, data)
             continue
@@ -577,16 +581,7 @@ def test_a_chip_with_program_and_verify_cells_and_power_control_programs_polls_s
 
     async def bench(ctx):
         host = AxiLiteHost(ctx, top.soc)
-        n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
-        for sel, addr, data in program_writes(params, lp):
-            await wait_write(host)
-            if sel == PROG_SELECT["layer"]:
-                await host.write(rm["LAYER"].offset, data)
-                continue
-            await host.write(rm["PROG_ADDR"].offset, addr)
-            for i in range(n_data):
-                await host.write(rm[f"PROG_DATA{i}"].offset, data >> 32 * i & 0xFFFFFFFF)
-            await host.write(rm["PROG_WRITE"].offset, sel)
+        await _program(host, rm, params, lp, before_each=wait_write)
         await ctx.tick().repeat(3)
         assert (await host.read(rm["STATUS"].offset)) >> status["CONFIGURED"] & 1
         seen["out"] = await _stream(ctx, dut, x, n, params.acc_width)
