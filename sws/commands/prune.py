@@ -63,7 +63,7 @@ def add_parser(sub):
                         "(by --pruner, on the student's own inputs) and trained alone for this many steps to "
                         "reproduce the teacher's block output from the student's input; then --steps end to end "
                         "(default %(default)s: off)")
-    p.add_argument("--block-lr", type=float, default=1e-3, help="Adam learning rate of the block-wise steps "
+    p.add_argument("--block-lr", type=float, default=3e-3, help="Adam learning rate of the block-wise steps "
                    "(default %(default)s)")
     p.add_argument("--block-pool", type=int, default=64,
                    help="batches whose inputs the block-wise steps cache and cycle through (default %(default)s)")

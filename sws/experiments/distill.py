@@ -79,7 +79,7 @@ class DistillConfig:
     attention_weight: float = 1.0
     output_weight: float = 1.0
     block_steps: int = 0
-    block_lr: float = 1e-3
+    block_lr: float = 3e-3
     block_pool: int = 64
     last_block: float = 1.0
     seed: int = 0
