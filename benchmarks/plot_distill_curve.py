@@ -23,6 +23,7 @@ def main():
     for run in data["runs"]:
         xs, ys = zip(*run["points"])
         ax.plot(xs, ys, marker=run.get("marker", "o"), label=run["label"])
+    ax.set_xlim(0, max(x for run in data["runs"] for x, _ in run["points"]) * 1.1)
     for ref in data.get("references", []):
         ax.axhline(ref["cosine"], ls=":", color=ref.get("color", "grey"), lw=1)
         ax.text(0.5, ref["cosine"] + 0.004, ref["label"], fontsize=8, color="dimgrey")
@@ -30,7 +31,7 @@ def main():
     ax.set_ylabel("token cosine vs unpruned int8")
     ax.set_title(data.get("title", "MiniLM at 70% sparsity"))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7.5, loc="upper right", bbox_to_anchor=(1, 0.93))
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     print(out)

@@ -18,6 +18,12 @@ The recipe, from the published sparse-BERT work, on CPU with JAX (the `prune` ex
   keeps more weights; block sparsities lie in [S - lam, S + lam] around the target S, their mean S, every
   block holds the same number of weights, so the whole model is at S;
 - only the weight matrices, biases and LayerNorms train; the embeddings (lookups, not crossbars) stay.
+- optionally (`block_steps`), block-wise reconstruction first in each stage (EBFT, Guo et al. 2024; BESA,
+  Xu et al. 2024): each block in turn pruned at once to the target (SparseGPT on the student's own
+  inputs, or magnitude) and trained alone to reproduce the teacher's output of the block from the
+  student's input, on a cached pool of batches; one block's forward and backward a step instead of the
+  whole model's; then the stage's end-to-end steps at the target. `last_block` takes sparsity from the
+  last block (whose errors reach the output unmixed) and spreads it over the others.
 
 Deterministic for a seed: the batch of step t is a function of (seed, t), the mask updates depend on the
 weights only, and a checkpoint holds every array that the next step reads, so a run resumed from a
