@@ -43,7 +43,8 @@ def add_parser(sub):
                    help="training text: wordnet (default; Debian package wordnet-base) or a UTF-8 file, one "
                         "passage a line; the evaluation sentences and paraphrase pairs are never trained on")
     p.add_argument("--steps", type=int, default=None,
-                   help="training steps in all (default: a checkpoint's, else what fits --time-budget, else 3000)")
+                   help="end-to-end training steps in all, after the block-wise steps of --block-steps (default: a "
+                        "checkpoint's, else what fits --time-budget, else 3000)")
     p.add_argument("--time-budget", default=None,
                    help="wall-time budget (e.g. 2h, 90m, 5400): sizes --steps when not given, and stops the run "
                         "(checkpointed) when it runs out")
