@@ -156,7 +156,7 @@ def test_a_sparse_start_keeps_its_zeros(tmp_path):
         assert not np.array_equal(d.final[name], start[name])           # and the rest trains
 
 
-@pytest.mark.parametrize("blocks", [0, 4])
+@pytest.mark.parametrize("blocks", [0, pytest.param(4, marks=pytest.mark.slow)])   # 4: block-wise, ~10 s
 def test_resuming_from_a_checkpoint_gives_the_same_model(tmp_path, blocks):
     seqs, _ = tiny_seqs()
     cfg = config(steps=10, block_steps=blocks, block_pool=2)
