@@ -787,7 +787,7 @@ def seconds_per_step(d: Distiller, repeats: int = 2) -> float:
 
 def seconds_per_block_step(d: Distiller, repeats: int = 2) -> float:
     """The measured time of one block-wise step (block 0, compiled), averaged over the length buckets."""
-    jax, jnp = jax_modules()
+    _, jnp = jax_modules()
     train, opt_state, masks = d._fresh()
     teacher = {k: jnp.asarray(v) for k, v in d.teacher.items()}
     train = {k: jnp.asarray(v) for k, v in train.items()}

@@ -279,6 +279,7 @@ def test_blockwise_reconstruction_lowers_the_block_loss_and_holds_the_target(tmp
     cfg = config(steps=2, targets=(0.7,), block_steps=12, block_pool=3, block_lr=3e-3, owl_lambda=0.0, pruner=pruner)
     d = distill.Distiller(SHAPE, teacher(), seqs, cfg, str(tmp_path), progress=False)
     assert d.stages == [2 * 12 + 2] and d.total == 26
+    assert distill.seconds_per_block_step(d, repeats=1) > 0           # the --time-budget sizing runs
     meta = d.run(stop_after=12)                            # block 0 done
     as_j = lambda p, m: ({k: jnp.asarray(v) for k, v in p.items()},  # noqa: E731
                          {k: jnp.asarray(v, jnp.float32) for k, v in m.items()})
