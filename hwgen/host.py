@@ -8,8 +8,7 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from mapper.schedule import PHASE_MAX, WATCHDOG_MAX
-from mapper.schedule.latency import SECTION_DECODE, gather_ready
+from mapper.schedule import PHASE_MAX, SECTION_DECODE, WATCHDOG_MAX, gather_ready
 
 from .handshake import MODE_LAYOUT, mode_of
 from .interface import (PROG_SELECT, ProgSignature, TimingSignature, cell_address_width, front_layout, front_values,
