@@ -54,6 +54,81 @@ def run_all(out: str, only: int | None) -> None:
         print(f"    {time.time() - t:.0f} s", file=sys.stderr, flush=True)
 
 
+def collect(out: str) -> list[dict]:
+    """Every point: one dict per sparsity, plan and noise scale, with the command that measured it."""
+    points = []
+    for name, s, plan in RUNS:
+        path = os.path.join(out, f"{name}.json")
+        if not (os.path.exists(path) and os.path.getsize(path)):
+            continue
+        with open(path) as f:
+            res = json.load(f)
+        for r in res["rows"]:
+            points.append({**r, "remedy": "no remedy", "seeds": res["seeds"],
+                           "command": " ".join(command(s, plan))})
+    from sws.experiments.analog import remedy_label
+    with open(os.path.join(ROOT, "docs", "results", "analog.json")) as f:
+        earlier = json.load(f)
+    for name, res in zip(earlier["commands"], earlier["results"]):
+        for r in res["rows"]:
+            points.append({**r, "remedy": remedy_label(res), "seeds": res["seeds"],
+                           "command": " ".join(earlier["commands"][name]) + " (earlier: docs/results/analog.json)"})
+    return points
+
+
+def table(points: list[dict]) -> str:
+    plans = ["dense", "natural", "sws", "objective"]
+    lines = ["| sparsity | plan | noise x | remedy | ADC nJ/token (planned) | ideal crossbars | analog cosine | per chip "
+             "| command |", "|---:|---|---:|---|---:|---:|---:|---|---|"]
+    key = lambda r: (r["sparsity"], r["remedy"] != "no remedy", r["noise_scale"], r["remedy"], plans.index(r["plan"]))
+    for r in sorted(points, key=key):
+        c = r["cosine"]
+        lines.append(f"| {r['sparsity']:g} | {r['plan']} | {r['noise_scale']:g} | {r['remedy']} | "
+                     f"{r['energy_pj'] / 1000:.0f} | {r['cosine_digital']:.4f} | {c['mean']:.4f} +- {c['std']:.4f} | "
+                     f"{', '.join(f'{v:.4f}' for v in c['per_seed'])} | `{r['command']}` |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(points: list[dict], path: str) -> None:
+    """One panel per sparsity: token cosine against noise level per plan (ideal crossbars at 0), error bars the
+    chips' std; at 1 x with the remedy (sign-magnitude drive, input-aware, +2 ADC bits, leak correction, 2 cells a bit),
+    measured at 30% for SWS and dense, at its own position."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    levels = ["0 (ideal)", "0.1", "0.3", "1", "1, remedy"]
+    style = {"dense": ("s", "C0"), "natural": ("^", "C2"), "sws": ("o", "C3"), "objective": ("D", "C4")}
+    sparsities = sorted({r["sparsity"] for r in points})
+    fig, axes = plt.subplots(1, len(sparsities), figsize=(4.2 * len(sparsities), 4.2), sharey=True, squeeze=False)
+    for ax, s in zip(axes[0], sparsities):
+        for plan, (marker, colour) in style.items():
+            rs = [r for r in points if r["sparsity"] == s and r["plan"] == plan]
+            if not rs:
+                continue
+            pts = {0: (rs[0]["cosine_digital"], 0.0)}
+            for r in rs:
+                if r["remedy"] == "no remedy":
+                    pts[levels.index(f"{r['noise_scale']:g}")] = (r["cosine"]["mean"], r["cosine"]["std"])
+                elif r["noise_scale"] == 1 and "2 cells per bit" in r["remedy"]:   # measured for both SWS and dense
+                    pts[4] = (r["cosine"]["mean"], r["cosine"]["std"])
+            xs = sorted(pts)
+            off = (list(style).index(plan) - 1.5) * 0.06
+            ax.errorbar([x + off for x in xs], [pts[x][0] for x in xs], yerr=[pts[x][1] for x in xs], marker=marker,
+                        color=colour, capsize=3, lw=0.8, label=plan)
+        ax.axhline(0.95, color="red", lw=0.6, ls=":")
+        ax.set_xticks(range(len(levels)), levels, fontsize=8)
+        ax.set_title(f"sparsity {s:g} (SparseGPT)", fontsize=9)
+        ax.set_xlabel("noise level (x every noise std of the PCM preset)", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("token cosine vs unpruned float model")
+    axes[0][0].set_ylim(0.85, 0.99)
+    axes[0][0].legend(fontsize=8, loc="lower left")
+    fig.suptitle("MiniLM through PCM crossbars read 1 h after programming (2 chips a point; red: 0.95)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=os.path.join(ROOT, "build", "study3"))
@@ -63,6 +138,11 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     if not args.plot_only:
         run_all(args.out, args.only)
+    points = collect(args.out)
+    print(table(points))
+    with open(os.path.join(ROOT, "docs", "results", "analog_side_by_side.json"), "w") as f:
+        json.dump({"base": BASE, "points": points}, f, indent=1)
+    plot(points, os.path.join(ROOT, "docs", "results", "analog_side_by_side.png"))
     return 0
 
 
