@@ -25,11 +25,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 BASE = ["--analog", "pcm", "--prune", "sparsegpt", "--seeds", "2", "--no-retrieval", "--noise-scales", "0.3"]
-#: (name, sparsity, plan) in the order they run: the three plans at 50% and 0%, natural at 30% (SWS and dense at 30%
-#: come from docs/results/analog.json), then the objective's choice where it was measured (0% and 30%), then 50%.
+#: (name, sparsity, plan) in the order they run: the three plans at 50%, SWS and dense at 0% (SWS and dense at 30%
+#: come from docs/results/analog.json), the objective's choice at 30% (where it was measured), natural at 30% and 0%,
+#: the objective at 0% and 50%.
 RUNS = [(f"s{int(100 * s)}_{p}", s, p) for s, p in
-        [(0.5, "sws"), (0.5, "dense"), (0.5, "natural"), (0.0, "sws"), (0.0, "dense"), (0.0, "natural"),
-         (0.3, "natural"), (0.3, "objective"), (0.0, "objective"), (0.5, "objective")]]
+        [(0.5, "sws"), (0.5, "dense"), (0.5, "natural"), (0.0, "sws"), (0.0, "dense"), (0.3, "objective"),
+         (0.3, "natural"), (0.0, "natural"), (0.0, "objective"), (0.5, "objective")]]
 #: The earlier runs at 30% reused (docs/results/analog.json), by their name there.
 EARLIER = ("s30_plain", "s30_scales")
 
