@@ -90,10 +90,13 @@ def table(points: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOW = 0.84   # the plot's lowest cosine; points below it are drawn on the axis and given as text
+
+
 def plot(points: list[dict], path: str) -> None:
     """One panel per sparsity: token cosine against noise level per plan (ideal crossbars at 0), error bars the
     chips' std; at 1 x with the remedy (sign-magnitude drive, input-aware, +2 ADC bits, leak correction, 2 cells a bit),
-    measured at 30% for SWS and dense, at its own position."""
+    measured at 30% for SWS and dense, as an open marker of its own."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -102,6 +105,7 @@ def plot(points: list[dict], path: str) -> None:
     sparsities = sorted({r["sparsity"] for r in points})
     fig, axes = plt.subplots(1, len(sparsities), figsize=(4.2 * len(sparsities), 4.2), sharey=True, squeeze=False)
     for ax, s in zip(axes[0], sparsities):
+        notes = []
         for plan, (marker, colour) in style.items():
             rs = [r for r in points if r["sparsity"] == s and r["plan"] == plan]
             if not rs:
@@ -112,18 +116,28 @@ def plot(points: list[dict], path: str) -> None:
                     pts[levels.index(f"{r['noise_scale']:g}")] = (r["cosine"]["mean"], r["cosine"]["std"])
                 elif r["noise_scale"] == 1 and "2 cells per bit" in r["remedy"]:   # measured for both SWS and dense
                     pts[4] = (r["cosine"]["mean"], r["cosine"]["std"])
-            xs = sorted(pts)
             off = (list(style).index(plan) - 1.5) * 0.06
-            ax.errorbar([x + off for x in xs], [pts[x][0] for x in xs], yerr=[pts[x][1] for x in xs], marker=marker,
-                        color=colour, capsize=3, lw=0.8, label=plan)
+            plain = sorted(x for x in pts if x < 4)
+            ax.errorbar([x + off for x in plain], [max(pts[x][0], LOW) for x in plain],
+                        yerr=[pts[x][1] for x in plain], marker=marker, color=colour, capsize=3, lw=0.8, label=plan)
+            below = [f"{levels[x]}: {pts[x][0]:.3f}" for x in plain if pts[x][0] < LOW]
+            if below:   # off the axis (the preset's own noise without remedy): the value as text
+                notes.append(f"{plan} " + ", ".join(below))
+            if 4 in pts:   # with the remedy: another configuration, not on the line
+                ax.errorbar([4 + off], [pts[4][0]], yerr=[pts[4][1]], marker=marker, color=colour, mfc="white",
+                            capsize=3, ls="none")
+        if notes:
+            ax.text(0.98, 0.02, "below the axis at\n" + "\n".join(notes), transform=ax.transAxes, ha="right",
+                    va="bottom", fontsize=7)
         ax.axhline(0.95, color="red", lw=0.6, ls=":")
         ax.set_xticks(range(len(levels)), levels, fontsize=8)
         ax.set_title(f"sparsity {s:g} (SparseGPT)", fontsize=9)
         ax.set_xlabel("noise level (x every noise std of the PCM preset)", fontsize=8)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("token cosine vs unpruned float model")
-    axes[0][0].set_ylim(0.85, 0.99)
-    axes[0][0].legend(fontsize=8, loc="lower left")
+    axes[0][0].set_ylim(LOW, 0.99)
+    for ax in axes[0]:
+        ax.legend(fontsize=7, loc="lower left")
     fig.suptitle("MiniLM through PCM crossbars read 1 h after programming (2 chips a point; red: 0.95)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
