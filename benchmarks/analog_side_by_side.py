@@ -66,27 +66,30 @@ def collect(out: str) -> list[dict]:
             res = json.load(f)
         for r in res["rows"]:
             points.append({**r, "remedy": "no remedy", "seeds": res["seeds"],
-                           "command": " ".join(command(s, plan))})
+                           "command": " ".join(command(s, plan)), "run": f"--sparsities {s:g} --plans {plan}"})
     from sws.experiments.analog import remedy_label
     with open(os.path.join(ROOT, "docs", "results", "analog.json")) as f:
         earlier = json.load(f)
     for name, res in zip(earlier["commands"], earlier["results"]):
         for r in res["rows"]:
-            points.append({**r, "remedy": remedy_label(res), "seeds": res["seeds"],
-                           "command": " ".join(earlier["commands"][name]) + " (earlier: docs/results/analog.json)"})
+            cmd = earlier["commands"][name]
+            points.append({**r, "remedy": remedy_label(res), "seeds": res["seeds"], "command": " ".join(cmd),
+                           "run": "analog.json " + " ".join(a for a in cmd[cmd.index("--plans"):])})
     return points
 
 
 def table(points: list[dict]) -> str:
+    """Every point; `run` is what its command adds to `sws fidelity` + BASE (or, for the earlier points, to the
+    command of docs/results/analog.json)."""
     plans = ["dense", "natural", "sws", "objective"]
-    lines = ["| sparsity | plan | noise x | remedy | ADC nJ/token (planned) | ideal crossbars | analog cosine | per chip "
-             "| command |", "|---:|---|---:|---|---:|---:|---:|---|---|"]
+    lines = ["| sparsity | plan | noise x | remedy | ADC nJ/token (planned) | ideal crossbars | analog cosine (2 chips) "
+             "| per chip | run |", "|---:|---|---:|---|---:|---:|---:|---|---|"]
     key = lambda r: (r["sparsity"], r["remedy"] != "no remedy", r["noise_scale"], r["remedy"], plans.index(r["plan"]))
     for r in sorted(points, key=key):
         c = r["cosine"]
         lines.append(f"| {r['sparsity']:g} | {r['plan']} | {r['noise_scale']:g} | {r['remedy']} | "
                      f"{r['energy_pj'] / 1000:.0f} | {r['cosine_digital']:.4f} | {c['mean']:.4f} +- {c['std']:.4f} | "
-                     f"{', '.join(f'{v:.4f}' for v in c['per_seed'])} | `{r['command']}` |")
+                     f"{', '.join(f'{v:.4f}' for v in c['per_seed'])} | `{r['run']}` |")
     return "\n".join(lines) + "\n"
 
 
