@@ -52,10 +52,23 @@ HDL_BACKENDS = ("verilator", "icarus")
 _TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "vvp")}
 #: Vectors per harness run; longer inputs run in chunks (each from reset) and their counters add up.
 CHUNK = 256
-#: g++ optimization of the Verilated model: compiling dominates a run, so a light -O1 beats the default -Os;
-#: -O0 for the run-once code (OPT_SLOW: initial and settle) and the Verilator runtime (OPT_GLOBAL), whose
-#: speed does not matter. -O0 on the evaluation code too would simulate about 6x slower.
-OPT_MAKEFLAGS = os.environ.get("SWS_VERILATOR_MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0")
+#: g++ options of the Verilated model, by the length of the run it is built for. Compiling dominates a short
+#: run, so the model is one translation unit (VM_PARALLEL_BUILDS=0: Verilator's headers parsed once, not once
+#: for each of its ~13 files) and, for a short run, unoptimized. Measured on tests.sim.cases'
+#: r32_natural_section (g++ 12.2, Verilator 5.006, this project's 2-core machine, 2026-12-06; CPU seconds of
+#: the C++ build / of a 200-vector run): separate files at -O1 (-O0 for the run-once code) 35.5 / 0.09; one
+#: file at -O1 23.7 / 0.09; one file at -O0 18.0 / 0.46. -O0 saves ~6 s of compiling and costs ~2 us a cycle
+#: of simulation: it pays below about a million cycles.
+OPT_MAKEFLAGS = {"short": "VM_PARALLEL_BUILDS=0 OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
+                 "long": "VM_PARALLEL_BUILDS=0 OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0"}
+#: A run of fewer predicted cycles than this gets the "short" build.
+SHORT_RUN_CYCLES = 1_000_000
+
+
+def _makeflags(speed: str) -> str:
+    """The make variables of a Verilator build for a `speed` ("short" or "long") run; $SWS_VERILATOR_MAKEFLAGS,
+    if set, for both."""
+    return os.environ.get("SWS_VERILATOR_MAKEFLAGS") or OPT_MAKEFLAGS[speed]
 
 
 def available_backends() -> list[str]:
@@ -237,10 +250,13 @@ def _run(argv, cwd, what):
     return proc
 
 
-def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple = (), flags: tuple = ()) -> str:
-    """Compile the tile and harness once per design; return the executable's path. `models` and `flags`:
-    Verilog files (cell simulation models) to compile with them, and compiler flags (-I, -D) for those."""
-    key = hashlib.sha256("\n".join((backend, verilog, tb, *models, *flags)).encode()).hexdigest()[:16]
+def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple = (), flags: tuple = (),
+           speed: str = "long") -> str:
+    """Compile the tile and harness once per design (and, for Verilator, per run `speed`: OPT_MAKEFLAGS);
+    return the executable's path. `models` and `flags`: Verilog files (cell simulation models) to compile
+    with them, and compiler flags (-I, -D) for those."""
+    make = _makeflags(speed) if backend == "verilator" else ""
+    key = hashlib.sha256("\n".join((backend, verilog, tb, *models, *flags, make)).encode()).hexdigest()[:16]
     folder = os.path.abspath(os.path.join(cache, f"{backend}-{key}"))
     exe = os.path.join(folder, "Vsws_tb" if backend == "verilator" else "sim.vvp")
     if os.path.exists(exe):
@@ -254,7 +270,7 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
             say("compiling the tile with Verilator (once per design, cached in build/hdl/) ...")
             with open(os.path.join(tmp, "main.cpp"), "w") as f:
                 f.write(_VERILATOR_MAIN)
-            _verilate_and_compile(tmp, cache, models, flags)
+            _verilate_and_compile(tmp, cache, models, flags, make)
         else:
             say("compiling the tile with Icarus Verilog ...")
             with open(os.path.join(tmp, "top.v"), "w") as f:
@@ -270,15 +286,16 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
 _RUNTIME_OBJECTS = ("verilated.o", "verilated_threads.o")
 
 
-def _verilate_and_compile(folder: str, cache: str, models: tuple, flags: tuple) -> None:
-    """Verilate the harness and tile in `folder`, then compile the model with `make -j <cores>`; the
-    runtime's objects come from (or go to) a cache folder shared by every build of this Verilator."""
+def _verilate_and_compile(folder: str, cache: str, models: tuple, flags: tuple, make: str) -> None:
+    """Verilate the harness and tile in `folder`, then compile the model with `make -j <cores>` and the make
+    variables `make`; the runtime's objects come from (or go to) a cache folder shared by every build of
+    this Verilator with those variables."""
     _run(["verilator", "--cc", "--exe", "-O2", "--x-assign", "fast", "--x-initial", "fast",
           "--top-module", "sws_tb", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--Mdir", "obj", "-o", "../Vsws_tb",
           *flags, "tb.v", "tile.v", *models, "main.cpp"], folder, "Verilator")
     obj = os.path.join(folder, "obj")
     version = _run(["verilator", "--version"], folder, "Verilator").stdout.strip()
-    key = hashlib.sha256("\n".join((version, OPT_MAKEFLAGS, *flags)).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join((version, make, *flags)).encode()).hexdigest()[:16]
     runtime = os.path.abspath(os.path.join(cache, f"runtime-verilator-{key}"))
     try:
         for name in _RUNTIME_OBJECTS:   # copies get fresh times, so make sees them as up to date
@@ -286,7 +303,7 @@ def _verilate_and_compile(folder: str, cache: str, models: tuple, flags: tuple) 
         cached = True
     except OSError:
         cached = False
-    _run(["make", "-C", "obj", "-f", "Vsws_tb.mk", "-j", str(os.cpu_count() or 2), *shlex.split(OPT_MAKEFLAGS)],
+    _run(["make", "-C", "obj", "-f", "Vsws_tb.mk", "-j", str(os.cpu_count() or 2), *shlex.split(make)],
          folder, "C++ compilation of the Verilated model")
     if not cached:
         with atomic_dir(runtime) as tmp:
@@ -338,7 +355,11 @@ def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, pa
     x = np.asarray(x, np.int64).reshape(-1, lp.shape[0])
     cache = cache or os.environ.get("SWS_HDL_CACHE") or os.path.join("build", "hdl")
     structure, images = split_memory_contents(verilog)
-    exe = _build(backend, structure, harness(params, writes is not None), cache, say, tuple(models), tuple(flags))
+    per_vector = cycle_model(lp, params)["cycles"]
+    # A build that later layers reuse (_record) may serve long runs: it is always the optimized one.
+    speed = "long" if _record or len(x) * per_vector + len(writes or ()) >= SHORT_RUN_CYCLES else "short"
+    exe = _build(backend, structure, harness(params, writes is not None), cache, say, tuple(models), tuple(flags),
+                 speed)
     folder = os.path.dirname(exe)
     if _record and not os.path.exists(os.path.join(folder, _GENERIC_RECORD)):
         _write_contents(os.path.join(folder, "contents"), images)
@@ -347,7 +368,7 @@ def simulate_design(lp: LayerPlan, x: np.ndarray, backend: str, verilog: str, pa
     roms = os.path.join(folder, f"roms-{os.getpid()}-{time.monotonic_ns()}")
     try:
         _write_contents(roms, images)
-        return _simulate(exe, backend, lp, x, params, writes, roms)
+        return _simulate(exe, backend, lp, x, params, writes, roms, per_vector)
     finally:
         shutil.rmtree(roms, ignore_errors=True)
 
@@ -459,9 +480,11 @@ def _write_contents(folder: str, images: list[str]) -> None:
                 f.write(text)
 
 
-def _simulate(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: TileParams, writes, roms: str) -> SimRun:
-    """Run a built harness on x in chunks of CHUNK vectors, memory contents from the folder `roms`."""
-    per_vector = cycle_model(lp, params)["cycles"]
+def _simulate(exe: str, backend: str, lp: LayerPlan, x: np.ndarray, params: TileParams, writes, roms: str,
+              per_vector: int | None = None) -> SimRun:
+    """Run a built harness on x in chunks of CHUNK vectors, memory contents from the folder `roms`;
+    `per_vector`: the cycle model's cycles a vector, if known."""
+    per_vector = cycle_model(lp, params)["cycles"] if per_vector is None else per_vector
     runs = [_run_chunk(exe, backend, lp, x[i:i + CHUNK], params, writes, per_vector, roms)
             for i in range(0, len(x), CHUNK)]
     counters = {"cycles": sum(r.counters["cycles"] for r in runs),

@@ -38,10 +38,17 @@ def _params(**kw):
 
 
 def _sim(dut, bench, deadline=1e-4):
+    """Simulate until `bench` ends (not on to the deadline: `run_until` would clock the design all the way
+    there); a bench still running at `deadline` simulated seconds fails the test (a hang)."""
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
-    sim.run_until(deadline) if deadline else sim.run()
+    if deadline:
+        async def watchdog(ctx):
+            await ctx.delay(deadline)
+            raise AssertionError(f"the bench has not ended after {deadline} s of simulated time")
+        sim.add_testbench(watchdog, background=True)
+    sim.run()
 
 
 # The register map -------------------------------------------------------------------------------------

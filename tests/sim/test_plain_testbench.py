@@ -98,8 +98,12 @@ def test_sws_rtl_output_runs_in_a_plain_testbench_with_bubbles_and_backpressure(
                        check=True, capture_output=True)
         out = subprocess.run(["vvp", "-n", "sim.vvp"], cwd=tmp_path, capture_output=True, text=True).stdout
     else:
+        # (one unoptimized C++ file compiles fastest for a short run: sim.verilog_sim.OPT_MAKEFLAGS)
+        quick = [a for v in ("VM_PARALLEL_BUILDS=0", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0")
+                 for a in ("-MAKEFLAGS", v)]
         subprocess.run(["verilator", "--binary", "-j", "2", "--top-module", "user_tb", "-Wno-fatal", "-Wno-lint",
-                        "-Wno-style", "-o", "sim", "tb.v", "tile.v"], cwd=tmp_path, check=True, capture_output=True)
+                        "-Wno-style", *quick, "-o", "sim", "tb.v", "tile.v"], cwd=tmp_path, check=True,
+                       capture_output=True)
         out = subprocess.run([str(tmp_path / "obj_dir" / "sim")], cwd=tmp_path, capture_output=True,
                              text=True).stdout
     assert "DONE 0 errors" in out, out[-2000:]

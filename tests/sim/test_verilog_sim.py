@@ -195,6 +195,36 @@ def test_a_design_is_emitted_once_per_plan_and_parameters(monkeypatch, tmp_path)
     assert vs.emitted_verilog(case.lp, params, str(tmp_path)) == first and len(calls) == 4
 
 
+def test_a_short_run_builds_one_unoptimized_file_and_a_long_or_kept_build_the_optimized_one(monkeypatch, tmp_path):
+    """The make variables each Verilator build gets (compiling stubbed out): a few vectors -O0, as many
+    vectors as make a million predicted cycles -O1, a generic build kept for later layers -O1; one file each."""
+    import sim.verilog_sim as vs
+    from sim.golden import cycle_model
+    case = next(c for c in CASES if c.name == "r8_k_not_multiple")
+    makes = []
+
+    class Stop(Exception):
+        pass
+
+    def compile_(folder, cache, models, flags, make):
+        makes.append(make)
+        raise Stop
+
+    monkeypatch.delenv("SWS_VERILATOR_MAKEFLAGS", raising=False)
+    monkeypatch.setattr(vs, "_verilate_and_compile", compile_)
+    per_vector = cycle_model(case.lp, TileParams.from_plan(case.lp))["cycles"]
+    long_x = np.zeros((-(-1_000_000 // per_vector), case.lp.shape[0]), np.int64)   # >= 1e6 cycles, by hand
+    for x, kwargs in ((case.x, {}), (long_x, {}),
+                      (case.x, {"generic": TileParams.from_plan(case.lp), "reuse": True})):
+        with pytest.raises(Stop):
+            vs.run_verilog(case.lp, x, "verilator", cache=str(tmp_path), say=lambda m: None, **kwargs)
+    assert [m.split() for m in makes] == [
+        ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"],
+        ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"],
+        ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]]
+    assert len(case.x) * per_vector < 1_000_000
+
+
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
 def test_baked_tiles_of_the_same_sizes_share_one_build(backend, tmp_path):
     need(backend)
