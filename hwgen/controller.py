@@ -118,6 +118,7 @@ class Controller(wiring.Component):
                 m.submodules[name + sfx] = ResetInserter(halt)(part)
             if self.test_port and b == 0:
                 wiring.connect(m, wiring.flipped(self.test), sch.test)
+                m.d.comb += sch.test_hold.eq(host.front_loading)
             wiring.connect(m, pre.next, sch.next)
             wiring.connect(m, sch.batch, acc.batch)
             m.d.comb += [sch.timing.eq(host.front), sch.mode.eq(host.mode), sch.watchdog.eq(host.watchdog)]

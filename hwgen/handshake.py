@@ -67,13 +67,15 @@ class AdcHandshake(wiring.Component):
         complete; the batch completes this cycle; the bank takes the next issue this cycle.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
-    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late, due_zero, check : Out
+    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late, due_zero, check,
+    wait, wait_zero : Out
         The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
         are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
         taken; (handshake, registers) every ADC pending has its done taken, some done is taken high,
         some done is taken high outside the batch; (handshake) the batch's ADCs; the watchdog's count at
         its limit (`waited >= watchdog`, a register); (counted) the batch's longest conversion is due, and
-        the ADCs whose done is due now (`pending` then, a register) (the state the formal proof's
+        the ADCs whose done is due now (`pending` then, a register); (counted) the bank's wait counter (the
+        cycles it stays busy, plus one) and `wait <= 1` from registers (the state the formal proof's
         invariants name, tests/hwgen/formal.py).
     """
 
@@ -90,7 +92,8 @@ class AdcHandshake(wiring.Component):
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
             "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
-            "batch": Out(NA), "late": Out(1), "due_zero": Out(1), "check": Out(NA),
+            "batch": Out(NA), "late": Out(1), "due_zero": Out(1), "check": Out(NA), "wait_zero": Out(1),
+            "wait": Out(10, init=1),
         })
 
     def elaborate(self, platform):
@@ -144,7 +147,7 @@ class AdcHandshake(wiring.Component):
         (missing, unexpected)."""
         # The cycles the bank stays busy, plus one (loaded with the period, not period - 1: no subtraction
         # after the period's select), free at 1 or below.
-        wait = Signal(10, name="bank_wait", init=1)
+        wait = self.wait
         with m.If(self.issue):
             m.d.sync += wait.eq(self.period)
         with m.Elif(wait > 1):
@@ -171,12 +174,17 @@ class AdcHandshake(wiring.Component):
         check = self.check
         m.d.sync += check.eq(Mux(self.mode.counted & due_zero_next,
                                  Mux(self.started, self.start, pending & ~self.done), 0))
-        # `wait <= 1` as a register (its next value), so the issue does not wait for the compare: the
-        # same cycles (free `period` cycles after an issue; `period` >= 1).
-        wait_zero = Signal(name="bank_wait_done", init=1)
-        m.d.sync += wait_zero.eq(Mux(self.issue, self.short, wait <= 2))
+        # `wait <= 1` from registers (its next value's two cases side by side, the issue selecting after
+        # them): `short` (the issued batch's `period <= 1`) and `wait <= 2` each into a register, and
+        # whether a batch was issued (`bank_issued`). The same cycles (free `period` cycles after an
+        # issue; `period` >= 1), with neither the period's compares nor the wait counter's between the
+        # issue and the next free (the issue path into the registers' select, docs/results/controller.md).
+        issued, short, counting = (Signal(name="bank_issued"), Signal(name="bank_short"),
+                                   Signal(name="bank_wait_low", init=1))
+        m.d.sync += [issued.eq(self.issue), short.eq(self.short), counting.eq(wait <= 2)]
+        m.d.comb += self.wait_zero.eq(Mux(issued, short, counting))
         with m.If(self.mode.counted):
-            m.d.comb += self.free.eq(wait_zero)
+            m.d.comb += self.free.eq(self.wait_zero)
         m.d.comb += self.due_zero.eq(due_zero)
         return (check & ~self.done).any(), (self.done & ~pending).any()
 

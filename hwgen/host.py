@@ -4,18 +4,29 @@ controller's timing registers (`timing`), each value range-checked, and whether 
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mapper.schedule import PHASE_MAX, WATCHDOG_MAX
+from mapper.schedule.latency import SECTION_DECODE, gather_ready
 
 from .handshake import MODE_LAYOUT, mode_of
 from .interface import (PROG_SELECT, ProgSignature, TimingSignature, cell_address_width, front_layout, front_values,
                         layer_word_layout)
 from .params import TileParams
 
-__all__ = ["HostConfig"]
+__all__ = ["HostConfig", "FRONT_STAGES", "FRONT_READ_MIN"]
+
+#: The registered stages between a timing write and the front's registers (HostConfig._front): the front
+#: takes a write FRONT_STAGES + 1 cycles after it.
+FRONT_STAGES = 3
+#: The fewest cycles from a host write (while idle) to a vector's first read of the front (its first issue):
+#: the vector's last beat taken in the write's cycle starts its walk then; the section table's read and
+#: decode (SECTION_DECODE), a gather of at least one cycle and its pipeline (gather_ready) come before the
+#: section is in `next`, which the scheduler takes in WAIT and issues from a cycle later.
+FRONT_READ_MIN = SECTION_DECODE + 1 + gather_ready(1) + 1
+assert FRONT_STAGES + 1 < FRONT_READ_MIN, "the front must be loaded before a vector can read it"
 
 
 class HostConfig(wiring.Component):
@@ -45,13 +56,16 @@ class HostConfig(wiring.Component):
     idle : In(1)
         No vector in progress.
     front, mode, watchdog : Out
-        The timing registers (the front's phases as `front_layout`; the done mode `sync` one-hot as
-        `hwgen.handshake.MODE_LAYOUT`, decoded when written).
+        The timing registers (the front's phases as `front_layout`, loaded FRONT_STAGES + 1 cycles after
+        the write; the done mode `sync` one-hot as `hwgen.handshake.MODE_LAYOUT`, decoded when written, and
+        the watchdog, each the cycle after the write).
     n_sec, k_len, k_stop, n_out, k_tail : Out
         The layer's sections, input beats, input beats - 2 (modulo the counter's width), outputs, and its
         inputs in the last beat (((K - 1) mod W) + 1).
     layer_we, k_one : Out(1)
         A layer word is taken this cycle, and its K is one beat.
+    front_loading : Out(1)
+        A timing word is taken this cycle or the front's registers have not yet taken it (`_front`).
     configured : Out(1)
     table : Out(ProgSignature)
         Generic netlist only: the writes taken, for the tables (`we` only for those), registered: a
@@ -76,7 +90,7 @@ class HostConfig(wiring.Component):
                    "k_stop": Out(k_width, init=(params.k_words - 2) % (1 << k_width)),
                    "n_out": Out(range(params.n + 1), init=params.n), "layer_we": Out(1), "k_one": Out(1),
                    "k_tail": Out(range(params.beat + 1), init=(params.k - 1) % params.beat + 1),
-                   "configured": Out(1), "host_protocol": Out(1), "out_of_range": Out(1)}
+                   "configured": Out(1), "host_protocol": Out(1), "out_of_range": Out(1), "front_loading": Out(1)}
         if generic:
             members.update({"prog": In(ProgSignature(params)), "table": Out(ProgSignature(params)),
                             "wr_en": Out(1), "wr_addr": Out(cell_address_width(params)), "wr_data": Out(params.hw.rows)})
@@ -145,6 +159,47 @@ class HostConfig(wiring.Component):
                 m.d.comb += ok.eq(1)
         return ok, known
 
+    def _front(self, m, take):
+        """The front's phase boundaries (`front_layout`), derived from the written timing word in
+        `FRONT_STAGES` registered stages, at most one adder or compare a stage, and loaded into `front`
+        `FRONT_STAGES` + 1 cycles after the write (the word's fields, then P + G and the settle, then the
+        wordline's end and the settle plus the sample, then the boundaries): no chain of adders from the
+        host's write into the front registers (the SoC tile's critical path, docs/results/controller.md).
+        Every stage takes the one before it each cycle, a write's values travel with its valid bit, so
+        writes in consecutive cycles give the last one's front. The front is read only at a vector's first
+        issue, at least `FRONT_READ_MIN` cycles after any write the host makes while idle (a vector taken in
+        the write's cycle: its walk starts then at the earliest, and its first section is decoded and
+        gathered before it issues), so every vector runs with the timing written before it."""
+        word, fr = self.timing.data, self.front
+        w = len(fr.pch_end)
+        # The guarded front (MacroTiming.front): the wordline G cycles after the precharge, the settle at
+        # least G cycles after a wordline. With G = 0 the same boundaries as P, P + W, P + W + S.
+        names = ("precharge", "guard", "wordline", "settle", "sample")
+        s1 = {n: Signal(w, name=f"front_word_{n}") for n in names}
+        s2 = {n: Signal(w, name=f"front_sum_{n}") for n in ("pch", "wl_begin", "wordline", "settle", "sample",
+                                                             "sample_less")}
+        s3 = {n: Signal(w, name=f"front_end_{n}") for n in ("pch", "wl_begin", "wl_end", "settle", "tail",
+                                                            "tail_less")}
+        valid = [Signal(name=f"front_valid{k}") for k in range(1, FRONT_STAGES + 1)]
+        hold = [Signal(name=f"front_hold{k}") for k in range(2, FRONT_STAGES + 1)]
+        m.d.sync += [valid[0].eq(take), *[valid[k].eq(valid[k - 1]) for k in range(1, FRONT_STAGES)],
+                     *[s1[n].eq(getattr(word, n)) for n in names]]
+        m.d.sync += [s2["pch"].eq(s1["precharge"]), s2["wl_begin"].eq(s1["precharge"] + s1["guard"]),
+                     s2["wordline"].eq(s1["wordline"]),
+                     s2["settle"].eq(Mux((s1["wordline"] != 0) & (s1["guard"] > s1["settle"]), s1["guard"], s1["settle"])),
+                     s2["sample"].eq(s1["sample"]), s2["sample_less"].eq(s1["sample"] - 1), hold[0].eq(s1["sample"] != 0)]
+        m.d.sync += [s3["pch"].eq(s2["pch"]), s3["wl_begin"].eq(s2["wl_begin"]),
+                     s3["wl_end"].eq(s2["wl_begin"] + s2["wordline"]), s3["settle"].eq(s2["settle"]),
+                     s3["tail"].eq(s2["settle"] + s2["sample"]), s3["tail_less"].eq(s2["settle"] + s2["sample_less"]),
+                     hold[1].eq(hold[0])]
+        # From the write's cycle until the front has taken it (the raw-code test port waits meanwhile).
+        m.d.comb += self.front_loading.eq(take | Cat(valid).any())
+        with m.If(valid[-1]):
+            m.d.sync += [fr.pch_end.eq(s3["pch"]), fr.wl_begin.eq(s3["wl_begin"]), fr.wl_end.eq(s3["wl_end"]),
+                         fr.sh_begin.eq(s3["wl_end"] + s3["settle"]), fr.front.eq(s3["wl_end"] + s3["tail"]),
+                         fr.last.eq(s3["wl_end"] + s3["tail_less"]),
+                         fr.none.eq((s3["wl_end"] == 0) & (s3["tail"] == 0)), fr.hold.eq(hold[1])]
+
     def _timing(self, m):
         """The timing registers, their checks and the front's phase boundaries derived when written.
         Returns (a timing write out of range, a timing write while busy)."""
@@ -155,20 +210,10 @@ class HostConfig(wiring.Component):
                                              | (word.sync > 2) | (word.watchdog == 0)))
         busy = Signal(name="timing_busy")
         m.d.comb += busy.eq(self.timing.we & ~self.idle)
-        # The guarded front (MacroTiming.front): the wordline G cycles after the precharge, the settle at
-        # least G cycles after a wordline. With G = 0 the same boundaries as P, P + W, P + W + S.
-        wl_begin = word.precharge + word.guard
-        settle = Mux((word.wordline != 0) & (word.guard > word.settle), word.guard, word.settle)
-        wl_end = wl_begin + word.wordline
-        sh_begin = wl_end + settle
-        f = sh_begin + word.sample
         with m.If(self.timing.we & ~bad & self.idle):
-            m.d.sync += [self.front.pch_end.eq(word.precharge), self.front.wl_begin.eq(wl_begin),
-                         self.front.wl_end.eq(wl_end), self.front.sh_begin.eq(sh_begin),
-                         self.front.front.eq(f), self.front.last.eq(f - 1), self.front.none.eq(f == 0),
-                         self.front.hold.eq(word.sample != 0), self.mode.counted.eq(word.sync == 0),
-                         self.mode.one.eq(word.sync == 1), self.mode.two.eq(word.sync == 2),
-                         self.watchdog.eq(word.watchdog)]
+            m.d.sync += [self.mode.counted.eq(word.sync == 0), self.mode.one.eq(word.sync == 1),
+                         self.mode.two.eq(word.sync == 2), self.watchdog.eq(word.watchdog)]
+        self._front(m, self.timing.we & ~bad & self.idle)
         if not self.generic:
             m.d.comb += [self.out_of_range.eq(bad), self.host_protocol.eq(busy)]
         return bad, busy

@@ -20,8 +20,8 @@ class OutputStreamer(wiring.Component):
 
     `start` (in IDLE) goes to FETCH, which reads group 0; then STREAM offers one output a cycle, and when a
     group's last output is taken, reads the next group (its data is there the cycle after, so the stream
-    has no bubble). Every read also clears the word it reads (the accumulator's read before write), so
-    the memory is zero for the next vector. After the last output is taken (`done`, combinational
+    has no bubble; the read enable in STREAM is a register and `o.ready`). Every read also clears the word
+    it reads (the accumulator's read before write), so the memory is zero for the next vector. After the last output is taken (`done`, combinational
     from `o.ready`) it is IDLE again. Latency: 1 + n_out cycles with a ready sink; `o.payload` holds while
     `o.valid` waits for `o.ready`.
 
@@ -60,6 +60,10 @@ class OutputStreamer(wiring.Component):
         o_last = Signal()                # the current output is the layer's last (o_left == 0), registered
         o_jlast = Signal()               # the current output is its group's last (oj == G - 1), registered
         rd = self.read
+        # STREAM and the current output its group's last but not the layer's (`o_jlast & ~o_last`): taking it
+        # reads the next group. A register loaded with its next value (the same cycles), so the read enable
+        # is `turn & o.ready`, not the state decode, `o.valid` and the flags in front of the block RAM.
+        turn = Signal(name="output_turn")
         # The read address, a register: og in FETCH, og_next in STREAM (the accumulator's block RAM is far).
         rd_at = Signal(range(p.n_groups + 2))
         m.d.comb += rd.addr.eq(rd_at)
@@ -73,7 +77,7 @@ class OutputStreamer(wiring.Component):
                     m.next = "FETCH"
             with m.State("FETCH"):
                 m.d.comb += [rd.en.eq(1), rd.clear.eq(1)]
-                m.d.sync += rd_at.eq(og_next)
+                m.d.sync += [rd_at.eq(og_next), turn.eq(o_jlast & ~o_last)]
                 m.next = "STREAM"
             with m.State("STREAM"):
                 # The next group's address whether or not it is read: only `en` waits for `o.ready`.
@@ -82,17 +86,20 @@ class OutputStreamer(wiring.Component):
                     for j in range(G):
                         with m.Case(j):
                             m.d.comb += self.o.payload.eq(rd.data[j * W:(j + 1) * W].as_signed())
+                # The next group's read: `turn` (a register) and the sink's ready, one LUT in front of the
+                # accumulator's block RAM enable.
+                m.d.comb += [rd.en.eq(turn & self.o.ready), rd.clear.eq(turn & self.o.ready)]
                 with m.If(self.o.ready):
                     m.d.sync += [o_left.eq(o_left - 1), o_last.eq(o_left == 1)]
                     with m.If(o_last):
                         m.d.comb += self.done.eq(1)
+                        m.d.sync += turn.eq(0)
                         m.next = "IDLE"
                     with m.Elif(o_jlast):
-                        m.d.comb += [rd.en.eq(1), rd.clear.eq(1)]
                         m.d.sync += [oj.eq(0), og.eq(og_next), og_next.eq(og_next + 1), o_jlast.eq(G == 1),
-                                     rd_at.eq(og_next + 1)]
+                                     rd_at.eq(og_next + 1), turn.eq((G == 1) & (o_left != 1))]
                     with m.Else():
-                        m.d.sync += [oj.eq(oj + 1), o_jlast.eq(oj == G - 2)]
+                        m.d.sync += [oj.eq(oj + 1), o_jlast.eq(oj == G - 2), turn.eq((oj == G - 2) & (o_left != 1))]
         return m
 
 

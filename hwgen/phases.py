@@ -42,7 +42,10 @@ class VectorPhases(wiring.Component):
     count : Out(1)
         A busy cycle (the cycle counter): from a vector's first input to its last output.
     idle : Out(1)
-        No vector in progress.
+        No vector in progress (one vector at a time: LOAD with no beat taken; double-buffered: the runner
+        IDLE, both buffers empty and no beat taken), a register loaded with its next value: the same
+        cycles, so that the host's write accept and the status's `busy` start at a flip-flop
+        (docs/results/controller.md).
     """
 
     def __init__(self, params: TileParams):
@@ -53,7 +56,7 @@ class VectorPhases(wiring.Component):
             "layer_we": In(1), "k_one": In(1),
             "load_en": Out(1), "k": Out(range(params.k_words + 1)), "start": Out(1), "out_start": Out(1), "k_last": Out(1),
             **({"lsel": Out(1), "rsel": Out(1)} if params.hw.double_buffer else {"loading": Out(1, init=1)}),
-            "count": Out(1), "idle": Out(1),
+            "count": Out(1), "idle": Out(1, init=1),
         })
 
     def elaborate(self, platform):
@@ -63,6 +66,12 @@ class VectorPhases(wiring.Component):
         m.d.comb += self.k_last.eq(k_last)
         take = Signal()
         m.d.comb += take.eq(self.i_valid & self.i_ready)
+        # `k == 0` as a register (its next value: a beat taken moves k to 0 if it was the last, else on),
+        # for `idle`'s next value; `idle` itself a register (`idle_next`, set by the phase's states).
+        k_zero, self._k_zero_next = Signal(name="k_zero", init=1), Signal(name="k_zero_next")
+        self._idle_next = Signal(name="idle_next")
+        m.d.comb += self._k_zero_next.eq(Mux(take & ~self.layer_we, k_last, k_zero))
+        m.d.sync += [k_zero.eq(self._k_zero_next), self.idle.eq(self._idle_next)]
         with m.If(self.layer_we):
             m.d.sync += k_last.eq(self.k_one)
         with m.Elif(take):
@@ -84,7 +93,7 @@ class VectorPhases(wiring.Component):
         with m.FSM(name="phase"):
             with m.State("LOAD"):
                 m.d.comb += [self.i_ready.eq(ready), self.count.eq(ready & ((self.k != 0) | self.i_valid)),
-                             self.idle.eq(self.k == 0)]
+                             self._idle_next.eq(~loaded & self._k_zero_next)]
                 with m.If(loaded):
                     m.d.comb += self.start.eq(1)
                     m.d.sync += self.loading.eq(0)
@@ -96,6 +105,7 @@ class VectorPhases(wiring.Component):
             with m.State("OUT"):
                 with m.If(self.out_done):
                     m.d.sync += self.loading.eq(1)
+                    m.d.comb += self._idle_next.eq(self._k_zero_next)
                     m.next = "LOAD"
 
     def _double_buffered(self, m, loaded):
@@ -112,15 +122,22 @@ class VectorPhases(wiring.Component):
             with m.Else():
                 m.d.sync += full[0].eq(1)
         running = Signal()
-        with m.FSM(name="phase") as fsm:
+        # `idle`'s next value: the runner IDLE next, both buffers empty next and k at 0 next. A buffer is
+        # full next if set (a vector's last beat into it) or full, and not cleared (its RUN ends: the
+        # clear is written after the set, so it wins, as in the assignments above and below).
+        to_idle, cleared = Signal(), [Signal(name=f"full{b}_clear") for b in range(2)]
+        full_next = [~cleared[b] & (full[b] | (loaded & (lsel == b))) for b in range(2)]
+        m.d.comb += self._idle_next.eq(to_idle & ~full_next[0] & ~full_next[1] & self._k_zero_next)
+        with m.FSM(name="phase"):
             with m.State("IDLE"):
+                m.d.comb += to_idle.eq(1)
                 with m.If(Mux(rsel, full[1], full[0])):
-                    m.d.comb += self.start.eq(1)
+                    m.d.comb += [self.start.eq(1), to_idle.eq(0)]
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += running.eq(1)
                 with m.If(self.run_done):
-                    m.d.comb += self.out_start.eq(1)
+                    m.d.comb += [self.out_start.eq(1), cleared[1].eq(rsel), cleared[0].eq(~rsel)]
                     m.d.sync += rsel.eq(~rsel)
                     with m.If(rsel):
                         m.d.sync += full[1].eq(0)
@@ -130,7 +147,7 @@ class VectorPhases(wiring.Component):
             with m.State("OUT"):
                 m.d.comb += running.eq(1)
                 with m.If(self.out_done):
+                    m.d.comb += to_idle.eq(1)
                     m.next = "IDLE"
         ready = self.acc_ready & self.configured
-        m.d.comb += [self.count.eq(running | full[0] | full[1] | (ready & ((self.k != 0) | self.i_valid))),
-                     self.idle.eq(fsm.ongoing("IDLE") & ~full[0] & ~full[1] & (self.k == 0))]
+        m.d.comb += self.count.eq(running | full[0] | full[1] | (ready & ((self.k != 0) | self.i_valid)))

@@ -62,6 +62,9 @@ class Scheduler(wiring.Component):
     ----------
     test : In(RawCodeSignature)
         With `test_port` only: the raw-code test request and its code.
+    test_hold : In(1)
+        With `test_port` only: take no test request (the timing registers are being loaded,
+        `hwgen.host.HostConfig.front_loading`).
     next : In(stream.Signature(next_section_layout))
         The gathered section; taken (ready) in WAIT.
     timing, mode, watchdog : In
@@ -86,7 +89,7 @@ class Scheduler(wiring.Component):
         self.params = params
         self.test_port = test_port
         super().__init__({
-            **({"test": In(RawCodeSignature(params))} if test_port else {}),
+            **({"test": In(RawCodeSignature(params)), "test_hold": In(1)} if test_port else {}),
             "next": In(stream.Signature(next_section_layout(params))),
             "timing": In(front_layout()), "mode": In(MODE_LAYOUT), "watchdog": In(range(WATCHDOG_MAX + 1)),
             "bus": Out(ArraySignature(params)),
@@ -128,7 +131,7 @@ class Scheduler(wiring.Component):
                     with m.If(cur.live):      # input-aware: a section that drives no row is dropped
                         m.next = "ISSUE"
                 if tp:
-                    with m.Elif(self.test.en & ~served):
+                    with m.Elif(self.test.en & ~served & ~self.test_hold):
                         m.d.comb += load_req.eq(1)
                         with m.If(~self.bad_request):
                             m.next = "TEST"

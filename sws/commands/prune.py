@@ -43,7 +43,8 @@ def add_parser(sub):
                    help="training text: wordnet (default; Debian package wordnet-base) or a UTF-8 file, one "
                         "passage a line; the evaluation sentences and paraphrase pairs are never trained on")
     p.add_argument("--steps", type=int, default=None,
-                   help="training steps in all (default: a checkpoint's, else what fits --time-budget, else 3000)")
+                   help="end-to-end training steps in all, after the block-wise steps of --block-steps (default: a "
+                        "checkpoint's, else what fits --time-budget, else 3000)")
     p.add_argument("--time-budget", default=None,
                    help="wall-time budget (e.g. 2h, 90m, 5400): sizes --steps when not given, and stops the run "
                         "(checkpointed) when it runs out")
@@ -58,6 +59,18 @@ def add_parser(sub):
     p.add_argument("--init", default=None,
                    help="start from this sparse model (an .onnx in MiniLM's form, e.g. one pruned one-shot by "
                         "SparseGPT) instead of the unpruned weights; its zeros are the first mask")
+    p.add_argument("--block-steps", type=int, default=0,
+                   help="block-wise reconstruction first in each stage: each block in turn pruned to the target "
+                        "(by --pruner, on the student's own inputs) and trained alone for this many steps to "
+                        "reproduce the teacher's block output from the student's input; then --steps end to end "
+                        "(default %(default)s: off)")
+    p.add_argument("--block-lr", type=float, default=3e-3, help="Adam learning rate of the block-wise steps "
+                   "(default %(default)s)")
+    p.add_argument("--block-pool", type=int, default=64,
+                   help="batches whose inputs the block-wise steps cache and cycle through (default %(default)s)")
+    p.add_argument("--last-block", type=float, default=1.0,
+                   help="the last block's sparsity times this (<= 1), the other blocks' raised to keep the target "
+                        "(default %(default)s: as OWL gives it)")
     p.add_argument("--seed", type=int, default=0, help="batch order (default %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads of XLA (default %(default)s)")
     p.add_argument("--restart", action="store_true", help="ignore (and remove) a checkpoint in the output folder")
@@ -74,10 +87,12 @@ def run(args):
                         threads=args.threads, restart=args.restart, progress=not args.no_progress,
                         log=lambda m: print(m, file=sys.stderr, flush=True), targets=targets,
                         batch_tokens=args.batch_tokens, lr=args.lr, owl_lambda=args.owl_lambda, seed=args.seed,
-                        pruner=args.pruner, init=args.init)
+                        pruner=args.pruner, init=args.init, block_steps=args.block_steps, block_lr=args.block_lr,
+                        block_pool=args.block_pool, last_block=args.last_block)
     for key, e in meta["exported"].items():
         print(f"sparsity {key}: {out}/{e['file']} ({100 * e['zeros']:.2f}% zeros in the 36 int8 matrices)")
-    if not meta.get("done", meta["step"] >= meta["config"]["steps"]):
-        print(f"stopped at step {meta['step']} of {meta['config']['steps']}: run the same command to resume")
+    total = meta.get("total", meta["config"]["steps"])
+    if not meta.get("done", meta["step"] >= total):
+        print(f"stopped at step {meta['step']} of {total}: run the same command to resume")
     print(f"{meta['seconds'] / 60:.1f} min of training; prune.json in {out}/")
     return 0

@@ -26,7 +26,7 @@ import numpy as np
 from mapper.common import SwsError
 
 __all__ = ["BertShape", "ROLES", "linear_names", "random_params", "from_onnx", "to_onnx", "forward",
-           "quantize_columns", "jax_modules", "PRUNE_EXTRA"]
+           "quantize_columns", "jax_modules", "PRUNE_EXTRA", "embed", "encoder_block", "attention_bias"]
 
 PRUNE_EXTRA = "pip install -e '.[prune]'"
 
@@ -295,6 +295,48 @@ def _layer_norm(jnp, x, g, b):
     return (x - mu) / jnp.sqrt(var + LN_EPS) * g + b
 
 
+def attention_bias(mask):
+    """The additive attention mask of `mask` (batch x tokens, 1 real, 0 padding): -1e9 on padding keys."""
+    _, jnp = jax_modules()
+    return (1.0 - mask.astype(jnp.float32))[:, None, None, :] * jnp.float32(-1e9)
+
+
+def embed(params: dict, ids, shape: BertShape):
+    """The embeddings' LayerNorm output (batch x tokens x hidden): the first block's input."""
+    _, jnp = jax_modules()
+    t = ids.shape[1]
+    x = params["emb.word"][ids] + params["emb.position"][:t][None] + params["emb.type"][0]
+    return _layer_norm(jnp, x, params["emb.ln.weight"], params["emb.ln.bias"])
+
+
+def encoder_block(params: dict, i: int, x, add, shape: BertShape, weight_masks: dict | None = None, *,
+                  capture: dict | None = None):
+    """Block i on its input x (batch x tokens x hidden) with the additive attention mask `add`
+    (attention_bias): (its output, its attention log-probabilities, batch x heads x tokens x tokens)."""
+    jax, jnp = jax_modules()
+    b, t = x.shape[0], x.shape[1]
+    h, heads = shape.hidden, shape.heads
+    d = h // heads
+
+    def lin(x, name):
+        if capture is not None:
+            capture[name] = x
+        w = params[name] if weight_masks is None or name not in weight_masks else params[name] * weight_masks[name]
+        return x @ w + params[name + ".bias"]
+
+    split = lambda y: y.reshape(b, t, heads, d).transpose(0, 2, 1, 3)  # noqa: E731
+    q, k, v = (split(lin(x, f"L{i}.attn.{r}")) for r in ("query", "key", "value"))
+    s = (q @ k.transpose(0, 1, 3, 2)) * jnp.float32(1 / math.sqrt(d)) + add
+    lp = jax.nn.log_softmax(s, axis=-1)
+    c = (jnp.exp(lp) @ v).transpose(0, 2, 1, 3).reshape(b, t, h)
+    a = _layer_norm(jnp, lin(c, f"L{i}.attn.output") + x, params[f"L{i}.attn.ln.weight"],
+                    params[f"L{i}.attn.ln.bias"])
+    f = lin(a, f"L{i}.ffn.in")
+    f = f * 0.5 * (1.0 + jax.scipy.special.erf(f / jnp.float32(math.sqrt(2))))
+    x = _layer_norm(jnp, lin(f, f"L{i}.ffn.out") + a, params[f"L{i}.ffn.ln.weight"], params[f"L{i}.ffn.ln.bias"])
+    return x, lp
+
+
 def forward(params: dict, ids, mask, shape: BertShape, weight_masks: dict | None = None, *,
             log_probs: bool = False, capture: dict | None = None):
     """The encoder on token ids (batch x tokens) with attention_mask `mask` (1 real, 0 padding).
@@ -305,34 +347,12 @@ def forward(params: dict, ids, mask, shape: BertShape, weight_masks: dict | None
     Returns (hidden, probs): hidden[0] the embeddings' LayerNorm output and hidden[i + 1] layer i's output
     (batch x tokens x hidden), probs[i] layer i's attention probabilities (batch x heads x tokens x tokens).
     """
-    jax, jnp = jax_modules()
-    t = ids.shape[1]
-    h, heads = shape.hidden, shape.heads
-    d = h // heads
-    x = params["emb.word"][ids] + params["emb.position"][:t][None] + params["emb.type"][0]
-    x = _layer_norm(jnp, x, params["emb.ln.weight"], params["emb.ln.bias"])
-    add = (1.0 - mask.astype(jnp.float32))[:, None, None, :] * jnp.float32(-1e9)
+    _, jnp = jax_modules()
+    x = embed(params, ids, shape)
+    add = attention_bias(mask)
     hidden, probs = [x], []
-
-    def lin(x, name):
-        if capture is not None:
-            capture[name] = x
-        w = params[name] if weight_masks is None or name not in weight_masks else params[name] * weight_masks[name]
-        return x @ w + params[name + ".bias"]
-
-    b = ids.shape[0]
     for i in range(shape.layers):
-        split = lambda y: y.reshape(b, t, heads, d).transpose(0, 2, 1, 3)  # noqa: E731
-        q, k, v = (split(lin(x, f"L{i}.attn.{r}")) for r in ("query", "key", "value"))
-        s = (q @ k.transpose(0, 1, 3, 2)) * jnp.float32(1 / math.sqrt(d)) + add
-        lp = jax.nn.log_softmax(s, axis=-1)
-        p = jnp.exp(lp)
-        c = (p @ v).transpose(0, 2, 1, 3).reshape(b, t, h)
-        a = _layer_norm(jnp, lin(c, f"L{i}.attn.output") + x, params[f"L{i}.attn.ln.weight"],
-                        params[f"L{i}.attn.ln.bias"])
-        f = lin(a, f"L{i}.ffn.in")
-        f = f * 0.5 * (1.0 + jax.scipy.special.erf(f / jnp.float32(math.sqrt(2))))
-        x = _layer_norm(jnp, lin(f, f"L{i}.ffn.out") + a, params[f"L{i}.ffn.ln.weight"], params[f"L{i}.ffn.ln.bias"])
+        x, lp = encoder_block(params, i, x, add, shape, weight_masks, capture=capture)
         hidden.append(x)
-        probs.append(lp if log_probs else p)
+        probs.append(lp if log_probs else jnp.exp(lp))
     return hidden, probs

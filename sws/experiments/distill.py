@@ -18,6 +18,12 @@ The recipe, from the published sparse-BERT work, on CPU with JAX (the `prune` ex
   keeps more weights; block sparsities lie in [S - lam, S + lam] around the target S, their mean S, every
   block holds the same number of weights, so the whole model is at S;
 - only the weight matrices, biases and LayerNorms train; the embeddings (lookups, not crossbars) stay.
+- optionally (`block_steps`), block-wise reconstruction first in each stage (EBFT, Guo et al. 2024; BESA,
+  Xu et al. 2024): each block in turn pruned at once to the target (SparseGPT on the student's own
+  inputs, or magnitude) and trained alone to reproduce the teacher's output of the block from the
+  student's input, on a cached pool of batches; one block's forward and backward a step instead of the
+  whole model's; then the stage's end-to-end steps at the target. `last_block` takes sparsity from the
+  last block (whose errors reach the output unmixed) and spreads it over the others.
 
 Deterministic for a seed: the batch of step t is a function of (seed, t), the mask updates depend on the
 weights only, and a checkpoint holds every array that the next step reads, so a run resumed from a
@@ -39,7 +45,7 @@ import numpy as np
 from mapper.common import SwsError, atomic_path, dumps_json, open_input, write_atomic
 from mapper.sources import memory_limit
 
-from .bert import BertShape, forward, jax_modules, linear_names, to_onnx
+from .bert import BertShape, attention_bias, embed, encoder_block, forward, jax_modules, linear_names, to_onnx
 
 __all__ = ["DistillConfig", "stage_steps", "owl_sparsities", "update_masks", "Batches", "Distiller",
            "export_model", "model_file", "CHECKPOINT", "MANIFEST"]
@@ -78,6 +84,10 @@ class DistillConfig:
     hidden_weight: float = 1.0
     attention_weight: float = 1.0
     output_weight: float = 1.0
+    block_steps: int = 0
+    block_lr: float = 3e-3
+    block_pool: int = 64
+    last_block: float = 1.0
     seed: int = 0
 
     def __post_init__(self):
@@ -110,6 +120,16 @@ class DistillConfig:
             raise SwsError(f"pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}")
         if self.warmup < 0:
             raise SwsError(f"warmup must be at least 0, not {self.warmup!r}")
+        for name in ("block_steps", "block_pool"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if name == "block_steps" else 1):
+                raise SwsError(f"{name} must be a {'non-negative' if name == 'block_steps' else 'positive'} "
+                               f"integer, not {v!r}")
+        if not 0 < self.last_block <= 1:
+            raise SwsError(f"last_block (the last block's share of the sparsity) must be in (0, 1], not "
+                           f"{self.last_block!r}")
+        if not (self.block_lr > 0 and math.isfinite(self.block_lr)):
+            raise SwsError(f"block_lr must be a positive number, not {self.block_lr!r}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -151,6 +171,22 @@ def owl_sparsities(params: dict, inputs: dict, shape: BertShape, target: float, 
     s = np.full(shape.layers, target) if spread == 0 or lam == 0 else target + lam * (1 - 2 * (lods - lods.min()) / spread)
     s = np.clip(s - (s.mean() - target), 0.0, 0.995)
     return {name: float(s[i]) for i in range(shape.layers) for name in linear_names(shape)[6 * i:6 * i + 6]}
+
+
+def protect_last_block(sparsities: dict, shape: BertShape, factor: float) -> dict:
+    """The last block's sparsity times `factor` (<= 1) and the others raised by a common amount so that the
+    mean over the blocks (all the same size) stays; none above 0.995 (the rest, if any, stays on the last).
+    The last block's output is the model's: its errors reach the output unmixed (a measured effect:
+    docs/results/minilm-distill.md)."""
+    if factor == 1:
+        return dict(sparsities)
+    per = [sparsities[f"L{i}.attn.query"] for i in range(shape.layers)]
+    target = float(np.mean(per))
+    last = per[-1] * factor
+    rise = (per[-1] - last) / (shape.layers - 1)
+    s = [min(0.995, x + rise) for x in per[:-1]]
+    s.append(shape.layers * target - sum(s))
+    return {name: float(s[int(name.split(".")[0][1:])]) for name in sparsities}
 
 
 def update_masks(params: dict, masks: dict, sparsities: dict) -> dict:
@@ -305,6 +341,66 @@ def _step_for(shape: BertShape, weights: tuple):
     return jax.jit(step)
 
 
+def _block_loss(shape: BertShape, i: int, weights: tuple):
+    """loss(sub, train, masks, teacher, x_student, x_teacher, target, mask) of block i alone: its output on
+    the student's own input against the teacher's output of the block (the teacher's hidden state i + 1:
+    the block learns to undo the error of the sparse blocks before it), the KL divergence of its attention
+    from the teacher block's on the teacher's input, and for the last block the cosine distance too."""
+    jax, jnp = jax_modules()
+    hidden_w, attention_w, output_w = weights
+
+    def loss(sub, train, masks, teacher, xs, xt, target, mask):
+        add = attention_bias(mask)
+        y, ls = encoder_block({**train, **sub}, i, xs, add, shape, masks)
+        _, lt = encoder_block(teacher, i, xt, add, shape)
+        lt = jax.lax.stop_gradient(lt)
+        real = mask.astype(jnp.float32)
+        n = real.sum()
+        hidden = (((y - target) ** 2).mean(-1) * real).sum() / n
+        p = jnp.exp(lt)
+        att = ((jnp.where(p > 0, p * (lt - ls), 0.0).sum(-1).mean(1)) * real).sum() / n
+        cos = (y * target).sum(-1) / jnp.maximum(jnp.linalg.norm(y, axis=-1) * jnp.linalg.norm(target, axis=-1), 1e-12)
+        out = ((1 - cos) * real).sum() / n
+        total = hidden_w * hidden + attention_w * att + (output_w * out if i == shape.layers - 1 else 0.0)
+        return total, (hidden, att, out)
+
+    return loss
+
+
+@functools.lru_cache(maxsize=16)
+def _block_step_for(shape: BertShape, i: int, weights: tuple):
+    """One optimizer step of block i alone (jitted): the gradient of the block's loss with respect to its
+    own parameters, zeros elsewhere, through the whole model's optimizer (whose state is fresh at the
+    block's start, so the other blocks do not move)."""
+    jax, jnp = jax_modules()
+    opt = _optimizer()
+    grad = jax.value_and_grad(_block_loss(shape, i, weights), has_aux=True)
+
+    def step(train, opt_state, masks, teacher, xs, xt, target, mask, lr):
+        sub = {k: v for k, v in train.items() if k.startswith(f"L{i}.")}      # the block's own parameters
+        (loss, parts), g = grad(sub, train, masks, teacher, xs, xt, target, mask)
+        g = {k: g[k] if k in g else jnp.zeros_like(v) for k, v in train.items()}
+        updates, opt_state = opt.update(g, opt_state, train)
+        train = {k: (train[k] - lr * updates[k]) if k in sub else train[k] for k in train}
+        train = {k: train[k] * masks[k] if k in masks else train[k] for k in train}
+        return train, opt_state, loss, parts
+
+    return jax.jit(step)
+
+
+@functools.lru_cache(maxsize=16)
+def _block_apply(shape: BertShape, i: int):
+    """Block i's output on a cached input (jitted; masks given as 0/1 arrays, None for the teacher)."""
+    jax, _ = jax_modules()
+    return jax.jit(lambda params, x, mask, masks: encoder_block(params, i, x, attention_bias(mask), shape, masks)[0])
+
+
+@functools.lru_cache(maxsize=2)
+def _embed_fn(shape: BertShape):
+    jax, _ = jax_modules()
+    return jax.jit(lambda params, ids: embed(params, ids, shape))
+
+
 class Distiller:
     """One run of gradual pruning with distillation, in a work folder holding its checkpoint, manifest and
     exported models. `Distiller(...).run()` starts or resumes it."""
@@ -321,8 +417,12 @@ class Distiller:
         self.progress, self.log = progress, log or (lambda msg: None)
         self.names = linear_names(shape)
         self.batches = Batches(seqs, cfg.lengths, cfg.batch_tokens, cfg.seed)
-        self.stages = stage_steps(cfg.targets, cfg.steps)
+        #: steps of block-wise reconstruction at the start of each stage (block i takes block_steps of them)
+        self.block_phase = shape.layers * cfg.block_steps
+        self.stages = [self.block_phase + n for n in stage_steps(cfg.targets, cfg.steps)]
+        self.total = sum(self.stages)
         self._step_fn = None
+        self._pool_cache = None
 
     # the arrays a step reads
     def _fresh(self):
@@ -339,9 +439,18 @@ class Distiller:
 
     def lr_at(self, step: int) -> float:
         """Linear warmup, then in each stage: constant while pruning, decaying linearly to final_lr * lr
-        over the recovery."""
+        over the recovery. With block-wise reconstruction: each block's steps warm up over a tenth of them to
+        block_lr and decay linearly to final_lr * block_lr; the end-to-end steps after them are all recovery
+        (the masks are at the target), warming up again over `warmup` steps."""
         cfg = self.cfg
         stage, t, n = self.locate(step)
+        if self.block_phase:
+            if t < self.block_phase:
+                tb = t % cfg.block_steps
+                w = max(1, cfg.block_steps // 10)
+                return cfg.block_lr * min(1.0, (tb + 1) / w) * (1 - (1 - cfg.final_lr) * tb / cfg.block_steps)
+            te, ne = t - self.block_phase, n - self.block_phase
+            return cfg.lr * (1 - (1 - cfg.final_lr) * te / ne) * min(1.0, (te + 1) / cfg.warmup if cfg.warmup else 1.0)
         r = max(1, int(round(cfg.ramp * n)))
         f = 1.0 if t < r or n == r else 1 - (1 - cfg.final_lr) * (t - r + 1) / (n - r)
         return cfg.lr * f * min(1.0, (step + 1) / cfg.warmup if cfg.warmup else 1.0)
@@ -376,7 +485,8 @@ class Distiller:
         forward(self.teacher, jnp.asarray(ids), jnp.asarray(mask), self.shape, capture=captured)
         real = mask.astype(bool)
         inputs = {k: np.asarray(v)[real] for k, v in captured.items()}
-        return [owl_sparsities(self.teacher, inputs, self.shape, s, self.cfg.owl_lambda, self.cfg.owl_m)
+        return [protect_last_block(owl_sparsities(self.teacher, inputs, self.shape, s, self.cfg.owl_lambda,
+                                                  self.cfg.owl_m), self.shape, self.cfg.last_block)
                 for s in self.cfg.targets]
 
     def obs_prune(self, train: dict, sparsities: dict) -> tuple[dict, dict]:
@@ -410,6 +520,72 @@ class Distiller:
                     new[name], masks[name] = w, w != 0
                     params[name] = jnp.asarray(w)
         return new, masks
+
+    # block-wise reconstruction
+    def _pool_inputs(self, stage: int, i: int, train_j: dict, masks_j: dict):
+        """The pool of a stage's block-wise phase, at block i: per batch (ids, mask, the student's input of
+        block i, the teacher's input of block i, the teacher's output of block i). The pool is the batches of
+        steps stage * block_pool ... + block_pool - 1 of the batch order; the inputs are computed from the
+        embeddings through blocks 0 .. i - 1, or advanced by one block from the cache of block i - 1 (the
+        same jitted block, so both give the same arrays and a resumed run the same result)."""
+        _, jnp = jax_modules()
+        c = self._pool_cache
+        if c is not None and c["stage"] == stage and c["block"] == i:
+            return c["pool"]
+        if c is not None and c["stage"] == stage and c["block"] == i - 1:
+            pool = self._advance(i - 1, c["pool"], train_j, masks_j)
+        else:
+            emb, first = _embed_fn(self.shape), _block_apply(self.shape, 0)
+            pool = []
+            for j in range(self.cfg.block_pool):
+                ids, mask = (jnp.asarray(a) for a in self.batches(stage * self.cfg.block_pool + j))
+                x = emb(self._teacher_j, ids)
+                pool.append((ids, mask, x, x, first(self._teacher_j, x, mask, None)))
+            for b in range(i):
+                pool = self._advance(b, pool, train_j, masks_j)
+        self._pool_cache = {"stage": stage, "block": i, "pool": pool}
+        return pool
+
+    def _advance(self, b: int, pool: list, train_j: dict, masks_j: dict) -> list:
+        """The pool at block b + 1 from the pool at block b: the student's input through the student's block
+        b; the teacher's input is the teacher's output of block b, and the target the teacher's block b + 1
+        on it."""
+        this, after = _block_apply(self.shape, b), _block_apply(self.shape, b + 1)
+        return [(ids, mask, this(train_j, xs, mask, masks_j), target, after(self._teacher_j, target, mask, None))
+                for ids, mask, xs, _, target in pool]
+
+    def _prune_block(self, i: int, want: dict, train_j: dict, masks_np: dict, pool: list) -> tuple[dict, dict]:
+        """Block i's matrices pruned to their sparsities `want` at the start of its reconstruction: the
+        smallest |w| still kept (magnitude), or SparseGPT group by group on the student's own inputs of the
+        first pool batches (at least _CAL_SEQUENCES sequences), each group's inputs taken with the groups
+        before it already pruned. Returns the new weights and masks (only block i's change)."""
+        _, jnp = jax_modules()
+        names = [n for n in self.names if n.startswith(f"L{i}.")]
+        if self.cfg.pruner == "magnitude":
+            new = update_masks({n: np.asarray(train_j[n]) for n in names}, {n: masks_np[n] for n in names},
+                               {n: want[n] for n in names})
+            return train_j, {**masks_np, **new}
+        from mapper.prepare import hessian, obs_factor, sparsegpt
+        cal, seqs = [], 0
+        for ids, mask, xs, _, _ in pool:
+            cal.append((xs, mask))
+            seqs += int(mask.shape[0])
+            if seqs >= _CAL_SEQUENCES:
+                break
+        params = dict(train_j)
+        masks = dict(masks_np)
+        for group in _GROUPS:
+            h = 0.0
+            for xs, mask in cal:
+                cap = {}
+                encoder_block(params, i, xs, attention_bias(mask), self.shape, capture=cap)
+                h = h + hessian(np.asarray(cap[f"L{i}.{group[0]}"])[np.asarray(mask).astype(bool)])
+            factor = obs_factor(h)
+            for role in group:
+                name = f"L{i}.{role}"
+                w = sparsegpt(np.asarray(params[name], np.float64), want[name], factor).astype(np.float32)
+                params[name], masks[name] = jnp.asarray(w), w != 0
+        return params, masks
 
     # checkpoints
     def _save(self, step, train, opt_state, masks, meta):
@@ -447,59 +623,85 @@ class Distiller:
         started = time.monotonic()
         if os.path.isfile(os.path.join(self.folder, CHECKPOINT)):
             meta, train, opt_state, masks = self._load()
-            self.log(f"resuming at step {meta['step']} of {self.cfg.steps}")
+            self.log(f"resuming at step {meta['step']} of {self.total}")
         else:
             train, opt_state, masks = self._fresh()
             meta = {"config": self.cfg.to_dict(), "shape": dataclasses.asdict(self.shape), "text": self.text_info,
                     "stages": self.stages, "plan": self.plan(train), "history": [], "exported": {},
-                    "seconds": 0.0, "step": 0}
+                    "seconds": 0.0, "step": 0, "total": self.total}
         step = meta["step"]
         plans = meta["plan"]
         frozen = {k: jnp.asarray(v) for k, v in self.teacher.items() if k.startswith("emb.")}
         teacher = {k: jnp.asarray(v) for k, v in self.teacher.items()}
+        self._teacher_j = teacher
         fn = self._step()
-        end = self.cfg.steps if stop_after is None else min(self.cfg.steps, stop_after)
-        bar = _bar(self.progress, self.cfg.steps, step)
+        end = self.total if stop_after is None else min(self.total, stop_after)
+        bar = _bar(self.progress, self.total, step)
         seconds0 = meta["seconds"]
         acc, n_acc = np.zeros(4), 0
         train_j = {k: jnp.asarray(v) for k, v in train.items()}
         masks_np = masks
         masks_j = {k: jnp.asarray(v, jnp.float32) for k, v in masks.items()}
         out_of_time = False
+        weights = (self.cfg.hidden_weight, self.cfg.attention_weight, self.cfg.output_weight)
         while step < end:
             stage, t, n = self.locate(step)
-            ramp_end = max(1, int(round(self.cfg.ramp * n)))
-            obs = self.cfg.pruner == "sparsegpt"
-            if (t == 0 or t + 1 == ramp_end) if obs else (t % self.cfg.prune_every == 0 or t + 1 == ramp_end):
-                prev = plans[stage - 1] if stage else {k: 0.0 for k in self.names}
-                want = layer_sparsity_at(stage, t, n, self.cfg.ramp, prev, plans[stage])
-                if obs and t + 1 < ramp_end:
-                    # SparseGPT prunes twice a stage: halfway (in remaining weights) at its start, to the
-                    # target at the ramp's end.
-                    want = {k: 1 - math.sqrt((1 - prev[k]) * (1 - plans[stage][k])) for k in want}
-                if self.cfg.pruner == "sparsegpt":
-                    self.log(f"step {step}: SparseGPT to {np.mean(list(want.values())):.3f}")
-                    pruned, new = self.obs_prune({k: np.asarray(v) for k, v in train_j.items()}, want)
-                    train_j = {k: jnp.asarray(v) for k, v in pruned.items()}
-                else:
-                    new = update_masks({k: np.asarray(train_j[k]) for k in self.names}, masks_np, want)
-                if any((new[k] != masks_np[k]).any() for k in self.names):
-                    masks_np = new
+            block = None
+            if t < self.block_phase:      # block-wise reconstruction of one block
+                block, tb = divmod(t, self.cfg.block_steps)
+                pool = self._pool_inputs(stage, block, train_j, masks_j)
+                if tb == 0:               # the block is pruned to the target and gets a fresh optimizer
+                    self.log(f"step {step}: block {block} pruned ({self.cfg.pruner}) to "
+                             f"{plans[stage][f'L{block}.ffn.in']:.3f}")
+                    train_j, masks_np = self._prune_block(block, plans[stage], train_j, masks_np, pool)
                     masks_j = {k: jnp.asarray(v, jnp.float32) for k, v in masks_np.items()}
                     train_j = {k: v * masks_j[k] if k in masks_j else v for k, v in train_j.items()}
-            ids, mask = self.batches(step)
-            train_j, opt_state, loss, parts = fn(train_j, opt_state, frozen, masks_j, teacher, jnp.asarray(ids),
-                                                 jnp.asarray(mask), jnp.float32(self.lr_at(step)))
+                    opt_state = _optimizer().init(train_j)
+                epoch, k = divmod(tb, len(pool))
+                k = int(np.random.default_rng([self.cfg.seed, stage, block, epoch]).permutation(len(pool))[k])
+                ids, mask, xs, xt, target = pool[k]
+                train_j, opt_state, loss, parts = _block_step_for(self.shape, block, weights)(
+                    train_j, opt_state, masks_j, teacher, xs, xt, target, mask, jnp.float32(self.lr_at(step)))
+            else:
+                if self.block_phase and t == self.block_phase:    # end to end at the target, fresh optimizer
+                    self._pool_cache = None
+                    opt_state = _optimizer().init(train_j)
+                ramp_end = max(1, int(round(self.cfg.ramp * n)))
+                obs = self.cfg.pruner == "sparsegpt"
+                due = (t == 0 or t + 1 == ramp_end) if obs else (t % self.cfg.prune_every == 0 or t + 1 == ramp_end)
+                if due and not self.block_phase:
+                    prev = plans[stage - 1] if stage else {k: 0.0 for k in self.names}
+                    want = layer_sparsity_at(stage, t, n, self.cfg.ramp, prev, plans[stage])
+                    if obs and t + 1 < ramp_end:
+                        # SparseGPT prunes twice a stage: halfway (in remaining weights) at its start, to the
+                        # target at the ramp's end.
+                        want = {k: 1 - math.sqrt((1 - prev[k]) * (1 - plans[stage][k])) for k in want}
+                    if obs:
+                        self.log(f"step {step}: SparseGPT to {np.mean(list(want.values())):.3f}")
+                        pruned, new = self.obs_prune({k: np.asarray(v) for k, v in train_j.items()}, want)
+                        train_j = {k: jnp.asarray(v) for k, v in pruned.items()}
+                    else:
+                        new = update_masks({k: np.asarray(train_j[k]) for k in self.names}, masks_np, want)
+                    if any((new[k] != masks_np[k]).any() for k in self.names):
+                        masks_np = new
+                        masks_j = {k: jnp.asarray(v, jnp.float32) for k, v in masks_np.items()}
+                        train_j = {k: v * masks_j[k] if k in masks_j else v for k, v in train_j.items()}
+                ids, mask = self.batches(step)
+                train_j, opt_state, loss, parts = fn(train_j, opt_state, frozen, masks_j, teacher, jnp.asarray(ids),
+                                                     jnp.asarray(mask), jnp.float32(self.lr_at(step)))
             step += 1
             acc += np.array([float(loss), *(float(p) for p in parts)])
             n_acc += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix_str(f"stage {stage + 1}/{len(self.stages)} loss {float(loss):.4f}")
-            if step % 50 == 0 or t + 1 == n or step == end:
+                where = f" block {block}" if block is not None else ""
+                bar.set_postfix_str(f"stage {stage + 1}/{len(self.stages)}{where} loss {float(loss):.4f}")
+            block_end = block is not None and (t + 1) % self.cfg.block_steps == 0
+            if step % 50 == 0 or t + 1 == n or step == end or block_end:
                 zeros = sum(int((~masks_np[k]).sum()) for k in self.names) / sum(masks_np[k].size for k in self.names)
                 meta["history"].append({"step": step, "loss": acc[0] / n_acc, "hidden": acc[1] / n_acc,
-                                        "attention": acc[2] / n_acc, "output": acc[3] / n_acc, "sparsity": zeros})
+                                        "attention": acc[2] / n_acc, "output": acc[3] / n_acc, "sparsity": zeros,
+                                        **({"block": block} if block is not None else {})})
                 acc, n_acc = np.zeros(4), 0
             meta["seconds"] = seconds0 + time.monotonic() - started
             if t + 1 == n:    # the stage is done: export its model
@@ -515,11 +717,11 @@ class Distiller:
                 self.log(f"stage {stage + 1}: {path} ({100 * zeros['total']:.2f}% zeros)")
             if self.time_budget is not None and time.monotonic() - started > self.time_budget and step < end:
                 out_of_time = True
-            if step % self.checkpoint_every == 0 or t + 1 == n or step == end or out_of_time:
+            if step % self.checkpoint_every == 0 or t + 1 == n or step == end or out_of_time or block_end:
                 self._save(step, {k: np.asarray(v) for k, v in train_j.items()}, opt_state, masks_np, meta)
                 self._manifest(meta, step)
             if out_of_time:
-                self.log(f"time budget reached at step {step} of {self.cfg.steps}: run the same command again "
+                self.log(f"time budget reached at step {step} of {self.total}: run the same command again "
                          f"to resume")
                 break
         if bar is not None:
@@ -533,7 +735,7 @@ class Distiller:
     def _manifest(self, meta, step):
         out = {k: v for k, v in meta.items()}
         out["step"] = step
-        out["done"] = step >= self.cfg.steps
+        out["done"] = step >= self.total
         path = os.path.join(self.folder, MANIFEST)
         write_atomic(path, dumps_json(out, indent=1) + "\n", within=self.folder)
 
@@ -581,6 +783,30 @@ def seconds_per_step(d: Distiller, repeats: int = 2) -> float:
     update_masks({k: np.asarray(v) for k, v in train.items() if k in masks},
                  {k: np.ones(np.shape(v), bool) for k, v in masks.items()}, {k: 0.5 for k in masks})
     return total + (time.monotonic() - t) / d.cfg.prune_every
+
+
+def seconds_per_block_step(d: Distiller, repeats: int = 2) -> float:
+    """The measured time of one block-wise step (block 0, compiled), averaged over the length buckets."""
+    _, jnp = jax_modules()
+    train, opt_state, masks = d._fresh()
+    teacher = {k: jnp.asarray(v) for k, v in d.teacher.items()}
+    train = {k: jnp.asarray(v) for k, v in train.items()}
+    masks = {k: jnp.asarray(v, jnp.float32) for k, v in masks.items()}
+    fn = _block_step_for(d.shape, 0, (d.cfg.hidden_weight, d.cfg.attention_weight, d.cfg.output_weight))
+    share = np.bincount(d.batches._bucket, minlength=len(d.cfg.lengths)) / len(d.batches.seqs)
+    total = 0.0
+    for b, n in enumerate(d.cfg.lengths):
+        if share[b] == 0:
+            continue
+        rows = max(1, d.cfg.batch_tokens // n)
+        x = jnp.zeros((rows, n, d.shape.hidden), jnp.float32)
+        args = (train, opt_state, masks, teacher, x, x, x, jnp.ones((rows, n), jnp.int32), jnp.float32(0))
+        fn(*args)[2].block_until_ready()
+        t = time.monotonic()
+        for _ in range(repeats):
+            fn(*args)[2].block_until_ready()
+        total += share[b] * (time.monotonic() - t) / repeats
+    return total
 
 
 @contextlib.contextmanager
@@ -645,8 +871,11 @@ def prune_minilm(folder: str, *, steps: int | None = None, model: str | None = N
     elif steps is None and time_budget is not None:
         probe = Distiller(shape, teacher, seqs, cfg, folder, progress=False)
         sps = seconds_per_step(probe)
-        fit = int(0.9 * time_budget / sps)
-        log(f"{sps:.2f} s per step: {fit} steps fit 90% of the {time_budget:g} s budget")
+        blocks = len(cfg.targets) * probe.block_phase
+        spent = blocks * seconds_per_block_step(probe) if blocks else 0.0
+        fit = int((0.9 * time_budget - spent) / sps)
+        log(f"{sps:.2f} s per step" + (f", {spent / 60:.1f} min for {blocks} block-wise steps" if blocks else "")
+            + f": {max(fit, 0)} end-to-end steps fit 90% of the {time_budget:g} s budget")
         cfg = dataclasses.replace(cfg, steps=max(fit, 2 * len(cfg.targets)))
     student = None
     if init is not None:

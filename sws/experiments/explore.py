@@ -30,6 +30,7 @@ import io
 import itertools
 import json
 import math
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -224,7 +225,9 @@ def _cached(out: str, cache: str, key: str) -> dict | None:
 
 
 def _run_local(todo: list, workers: int):
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Workers forked from a fork server, not from this process: a fork of a multithreaded process (JAX,
+    # onnxruntime or BLAS threads, as in a test run or a notebook that used them) can deadlock the child.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         futures = {pool.submit(run_point, p): i for i, p in todo}
         for fut in as_completed(futures):
             yield futures[fut], fut.result()

@@ -88,7 +88,9 @@ class HandshakeBench(Elaboratable):
             # due, and nothing is pending without a batch in flight.
             m.d.comb += [Assert(hs.check == Mux(hs.due_zero, hs.pending, 0),
                                 "invariant: the ADCs due now are those pending when the batch is due"),
-                         Assert(hs.inflight | (hs.pending == 0), "invariant: pending only in flight")]
+                         Assert(hs.inflight | (hs.pending == 0), "invariant: pending only in flight"),
+                         Assert(hs.wait_zero == (hs.wait <= 1),
+                                "invariant: the bank's `wait <= 1` from registers is its wait counter's")]
         if hand and self.fault is None:
             # Invariant: the done as the handshake takes it is the ADCs' done of `sync` cycles before (the
             # synchronizer holds the history, which an induction step must not make up).

@@ -470,3 +470,120 @@ def test_the_guarded_schedule_breaks_no_rule_of_the_emulator():
     seq = [COLUMN | {"pch": 1}, {"pch": 0}, {}, {"wl_en": 1}, {"wl_en": 0}, {}, {"sh": 1}, {"sh": 0}]
     log = _drive_emulator(_params(precharge=1, wordline=1, sample=1, guard=2), seq + [{}] * 3, WRITES)
     assert log["violation"][-1] == 0
+
+
+@pytest.mark.parametrize("timing", [MacroTiming(precharge=1, wordline=2, settle=1, sample=1),
+                                    MacroTiming(precharge=2, wordline=1, settle=2, sample=2, guard=3)],
+                         ids=["phases", "guard"])
+def test_a_timing_written_in_the_cycle_of_a_one_beat_vector_is_the_one_that_vector_runs_with(timing):
+    """The front's registers take a timing write FRONT_STAGES + 1 cycles after it (hwgen/host.py); the
+    soonest a vector can read them is a vector of one beat taken in the write's cycle. Written so, on a
+    controller generated with no phases and a macro that needs `timing`: that vector's outputs are x @ W,
+    no rule of the macro breaks and it takes the golden cycles of `timing`."""
+    from amaranth import Module, Value
+    from amaranth.lib import wiring
+    from hwgen.controller import Controller
+    from hwgen.host import FRONT_READ_MIN, FRONT_STAGES
+    from hwgen.interface import connect_array, pack_beats, timing_word, unpack_beat
+    assert FRONT_STAGES + 1 < FRONT_READ_MIN
+    case = CASES["r8_k_not_multiple"]
+    lp = case.lp.on_hardware(beat=32)
+    slow = TileParams.from_plan(lp, timing=timing)
+    assert slow.k_words == 1
+
+    class Pair(wiring.Component):
+        def __init__(self):
+            self.ctrl, self.emu = Controller(TileParams.from_plan(lp), lp), ArrayEmulator(slow, lp)
+            super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
+            connect_array(m, self.ctrl.bus, self.emu.bus)
+            m.d.comb += self.violation.eq(self.emu.violation)
+            return m
+
+    dut = Pair()
+    x = case.x[:1]
+    got = {}
+
+    async def bench(ctx):
+        c = dut.ctrl
+        await ctx.tick().until(c.i.ready)
+        ctx.set(c.o.ready, 1)
+        ctx.set(c.timing.we, 1)
+        ctx.set(Value.cast(c.timing.data), timing_word(timing))
+        ctx.set(c.i.valid, 1)
+        ctx.set(Value.cast(c.i.payload), pack_beats(x[0], 32, 8)[0])
+        assert ctx.get(c.i.ready)
+        for cycle in range(5000):
+            _, _, valid, y = await ctx.tick().sample(c.o.valid, Value.cast(c.o.payload))
+            ctx.set(c.timing.we, 0)
+            ctx.set(c.i.valid, 0)
+            if valid:
+                got["outputs"] = unpack_beat(y, 32, slow.acc_width)
+                got["cycles"] = cycle + 1
+                break
+        got["violation"] = ctx.get(dut.violation)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want = predict(lp, x, slow)
+    assert got["violation"] == 0
+    assert got["outputs"][:lp.shape[1]] == list((x @ case.w).ravel())
+    assert got["cycles"] == want.vector_cycles[0]
+
+
+def test_a_test_request_made_in_the_cycle_of_a_timing_write_waits_for_the_front_and_breaks_no_rule():
+    """The raw-code test port issues from WAIT, not after a vector's walk: a request made in the cycle of a
+    timing write is held until the front's registers take the write (`front_loading`), so its conversion
+    runs with the written phases: no rule of a macro that needs them breaks, and the code is the column's
+    sum under the drive (clipped to the resolution's range)."""
+    from amaranth import Module, Value
+    from amaranth.lib import wiring
+    from hwgen.controller import Controller
+    from hwgen.interface import connect_array, timing_word
+    case = CASES["r8_k_not_multiple"]
+    timing = MacroTiming(precharge=2, wordline=2, settle=1, sample=1)
+    slow = TileParams.from_plan(case.lp, timing=timing)
+
+    class Pair(wiring.Component):
+        def __init__(self):
+            self.ctrl = Controller(TileParams.from_plan(case.lp), case.lp, test_port=True)
+            self.emu = ArrayEmulator(slow, case.lp)
+            super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
+            connect_array(m, self.ctrl.bus, self.emu.bus)
+            m.d.comb += self.violation.eq(self.emu.violation)
+            return m
+
+    dut = Pair()
+    col = int(case.lp.columns["slot_col"][0])
+    got = {}
+
+    async def bench(ctx):
+        c = dut.ctrl
+        await ctx.tick().until(c.i.ready)
+        ctx.set(c.timing.we, 1)
+        ctx.set(Value.cast(c.timing.data), timing_word(timing))
+        for name, value in {"section": 0, "col": col, "drive": 0xff, "res": 4, "adc": 2}.items():
+            ctx.set(getattr(c.test, name), value)
+        ctx.set(c.test.en, 1)
+        for _ in range(300):
+            _, _, valid, code = await ctx.tick().sample(c.test.valid, c.test.code)
+            ctx.set(c.timing.we, 0)
+            if valid:
+                got["code"] = code
+                break
+        got["violation"] = ctx.get(dut.violation)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == {"code": min(int(case.lp.cells[0, :, col].sum()), 15), "violation": 0}

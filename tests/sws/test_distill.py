@@ -156,17 +156,19 @@ def test_a_sparse_start_keeps_its_zeros(tmp_path):
         assert not np.array_equal(d.final[name], start[name])           # and the rest trains
 
 
-def test_resuming_from_a_checkpoint_gives_the_same_model(tmp_path):
+@pytest.mark.parametrize("blocks", [0, pytest.param(4, marks=pytest.mark.slow)])   # 4: block-wise, ~10 s
+def test_resuming_from_a_checkpoint_gives_the_same_model(tmp_path, blocks):
     seqs, _ = tiny_seqs()
-    cfg = config(steps=10)
+    cfg = config(steps=10, block_steps=blocks, block_pool=2)
     whole = distill.Distiller(SHAPE, teacher(), seqs, cfg, str(tmp_path / "whole"), progress=False)
     whole.run()
     part = distill.Distiller(SHAPE, teacher(), seqs, cfg, str(tmp_path / "part"), progress=False)
-    part.run(stop_after=3)
-    assert json.load(open(tmp_path / "part" / distill.MANIFEST))["step"] == 3
+    stop = 6 if blocks else 3                               # block mode: within block 1's steps
+    part.run(stop_after=stop)
+    assert json.load(open(tmp_path / "part" / distill.MANIFEST))["step"] == stop
     again = distill.Distiller(SHAPE, teacher(), seqs, cfg, str(tmp_path / "part"), progress=False)
     meta = again.run()
-    assert meta["step"] == 10
+    assert meta["step"] == 10 + 2 * 2 * blocks
     for k in whole.final:
         assert np.array_equal(whole.final[k], again.final[k]), k
     for k in whole.final_masks:
@@ -244,6 +246,8 @@ def test_a_missing_sparse_model_names_the_command(tmp_path, monkeypatch, capsys)
     assert main(["map", "minilm:dense", "-o", str(tmp_path / "out")]) == 2
     assert main(["prune", "--sparsities", "0.9,0.5", "-o", str(tmp_path / "p")]) == 2
     assert main(["prune", "--time-budget", "soon", "-o", str(tmp_path / "p")]) == 2
+    assert main(["prune", "--block-steps", "-1", "-o", str(tmp_path / "p")]) == 2
+    assert main(["prune", "--block-lr", "0", "-o", str(tmp_path / "p")]) == 2
 
 
 @pytest.mark.slow
@@ -267,3 +271,49 @@ def test_minilm_forward_and_export_match_the_shipped_model(tmp_path):
     result = minilm_fidelity((0.0,), energy=None, model_spec=path)
     assert result["rows"][0]["cosine_pruned"] > 1 - 1e-9
     assert result["rows"][0]["retrieval"] == result["unpruned"]["retrieval"]
+
+
+@pytest.mark.parametrize("pruner", ["magnitude", "sparsegpt"])
+def test_blockwise_reconstruction_lowers_the_block_loss_and_holds_the_target(tmp_path, pruner):
+    seqs, _ = tiny_seqs()
+    cfg = config(steps=2, targets=(0.7,), block_steps=12, block_pool=3, block_lr=3e-3, owl_lambda=0.0, pruner=pruner)
+    d = distill.Distiller(SHAPE, teacher(), seqs, cfg, str(tmp_path), progress=False)
+    assert d.stages == [2 * 12 + 2] and d.total == 26
+    assert distill.seconds_per_block_step(d, repeats=1) > 0           # the --time-budget sizing runs
+    meta = d.run(stop_after=12)                            # block 0 done
+    as_j = lambda p, m: ({k: jnp.asarray(v) for k, v in p.items()},  # noqa: E731
+                         {k: jnp.asarray(v, jnp.float32) for k, v in m.items()})
+    pool = d._pool_inputs(0, 1, *as_j(d.final, d.final_masks))
+    pruned, masks = d._prune_block(1, meta["plan"][0], as_j(d.final, d.final_masks)[0], d.final_masks, pool)
+    loss = jax.jit(distill._block_loss(SHAPE, 1, (1.0, 1.0, 1.0)))
+    tj = {k: jnp.asarray(v) for k, v in d.teacher.items()}
+
+    def block_loss(train, masks):
+        train, masks = as_j(train, masks)
+        sub = {k: v for k, v in train.items() if k.startswith("L1.")}
+        return np.mean([float(loss(sub, train, masks, tj, xs, xt, target, mask)[0]) for _, mask, xs, xt, target in pool])
+
+    before = block_loss(pruned, masks)                      # block 1 right after its pruning
+    trained = distill.Distiller(SHAPE, teacher(), seqs, cfg, str(tmp_path), progress=False)
+    trained.run(stop_after=24)                              # resumed: block 1's 12 steps
+    assert block_loss(trained.final, trained.final_masks) < 0.85 * before
+    for name in bert.linear_names(SHAPE)[6:]:               # its mask is the pruning's
+        assert np.array_equal(trained.final_masks[name], masks[name])
+    meta = distill.Distiller(SHAPE, teacher(), seqs, cfg, str(tmp_path), progress=False).run()
+    assert meta["step"] == 26 and meta["total"] == 26
+    assert [h["block"] for h in meta["history"] if "block" in h] == [0, 1]
+    for name in bert.linear_names(SHAPE):
+        assert (~trained.final_masks[name]).sum() == round(0.7 * trained.final_masks[name].size)
+    assert meta["exported"]["0.7"]["zeros"] >= 0.7 - 1e-3
+
+
+def test_protecting_the_last_block_keeps_the_mean_sparsity():
+    shape = bert.BertShape(layers=6, hidden=8, heads=2, intermediate=16)
+    uniform = {name: 0.7 for name in bert.linear_names(shape)}
+    s = distill.protect_last_block(uniform, shape, 0.7)
+    assert s["L5.ffn.in"] == pytest.approx(0.49)                  # 0.7 * 0.7
+    assert s["L0.attn.query"] == pytest.approx(0.742)            # 0.7 + 0.21 / 5
+    assert np.mean([s[f"L{i}.attn.key"] for i in range(6)]) == pytest.approx(0.7)
+    assert distill.protect_last_block(uniform, shape, 1.0) == uniform
+    with pytest.raises(SwsError, match="last_block"):
+        config(last_block=0.0)

@@ -101,3 +101,18 @@ def test_the_command_writes_the_table_and_plots(tmp_path, capsys):
     assert main(["explore", str(path), "--workers", "1", "-o", str(tmp_path / "o")]) == 0
     assert "4 points" in capsys.readouterr().out
     assert {"results.csv", "pareto_area_um2.png", "pareto_cycles_per_vector.png"} <= set(os.listdir(tmp_path / "o"))
+
+
+def test_local_workers_are_not_forked_from_the_calling_process(tmp_path, capsys, monkeypatch):
+    """A fork of a multithreaded process (JAX, onnxruntime, BLAS threads) can deadlock the child: the local
+    workers come from a fork server, so the calling process itself never forks (os.fork made to fail here)."""
+    need_module("yaml", "explore")
+
+    def no_fork():
+        raise AssertionError("the calling process forked")
+
+    path = tmp_path / "s.yaml"
+    path.write_text("weights: synthetic:laplace:32x16\ngrid:\n  rows: [16, 32]\n")
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert main(["explore", str(path), "--workers", "2", "--no-plots", "-o", str(tmp_path / "o")]) == 0
+    assert "2 points" in capsys.readouterr().out
