@@ -22,7 +22,8 @@ from mapper.analog import PRESETS, AnalogRun, analog_error
 from mapper.analog import fine_energy_pj
 from mapper.cost import bounded_cost, redundant_macro_cost, step_bounds
 
-PLANS = {"sws": {}, "natural": dict(ordering="natural"), "dense": dict(ordering="natural", policy="dense")}
+PLANS = {"sws": {}, "natural": dict(ordering="natural"), "dense": dict(ordering="natural", policy="dense"),
+         "gray": dict(ordering="gray")}   # gray: the objective's order (with the drive bipolar:1, its choice on MiniLM)
 DEFAULT = ["0.3:sws:128:1:0:0", "0.3:dense:128:1:0:0", "0.3:sws:64:1:0:0", "0.3:sws:128:1:7:1",
            "1:sws:128:1:7:1", "1:sws:32:1:7:1", "1:sws:16:1:7:1",
            "1:sws:128:4:7:1", "1:sws:32:4:7:1", "1:sws:128:16:7:1", "1:sws:32:16:7:1", "1:sws:16:8:7:1"]

@@ -90,3 +90,29 @@ class AdcBank:
             return np.clip(np.ceil(x - 0.5), 0, top).astype(np.int32)
         cell = np.clip(((x - self.lo) * GRID).astype(np.int64), 0, self.cells - 1)
         return self.table[adc, res, cell].astype(np.int32)
+
+    def convert_signed(self, a: np.ndarray, adc: np.ndarray, res: np.ndarray, rng: np.random.Generator | None,
+                       extra_sigma: np.ndarray | None = None) -> np.ndarray:
+        """Two's-complement codes of signed analog inputs `a` (in LSB) at magnitude resolutions `res`: the bipolar
+        drive's conversion of res + 1 bits, saturating at -(2**res - 1) and 2**res - 1 (as the RTL's array model).
+
+        A differential SAR of res + 1 bits whose zero is its mid-scale code 2**res (offset binary): gain, offset
+        and noise act on the signed input, then the unipolar search (`convert`'s CDAC levels and rounding) runs
+        on a + 2**res, so its largest mismatch, at the MSB transition, sits at a count of 0. res 0 gives 0.
+        """
+        res = np.asarray(res)
+        x = a * self.gain[adc].astype(a.dtype) + self.offset[adc].astype(a.dtype)
+        sigma = self.noise.noise_lsb
+        if extra_sigma is not None:
+            sigma = np.sqrt(np.float32(sigma) ** 2 + extra_sigma ** 2)
+        if rng is not None and np.any(sigma):
+            x = x + rng.standard_normal(x.shape, dtype=np.float32) * sigma
+        mid = (1 << res).astype(np.float32)
+        top = (1 << res) - 1
+        bits = np.where(res > 0, res + 1, 0)
+        if self.table is None:
+            u = np.clip(np.ceil(x + mid - 0.5), 0, 2 * mid - 1)
+        else:
+            cell = np.clip(((x + mid - self.lo) * GRID).astype(np.int64), 0, self.cells - 1)
+            u = self.table[adc, bits, cell]
+        return np.where(res > 0, np.clip(u.astype(np.int32) - mid.astype(np.int32), -top, top), 0).astype(np.int32)

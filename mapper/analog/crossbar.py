@@ -159,7 +159,7 @@ def program_chip(lm: LayerMap, run: AnalogRun, rng: np.random.Generator, cells=N
                 leak = float(gt.mean(dtype=np.float64)) / dev.on.g_us
     alpha = prog_sum / read_sum if run.compensation and run.drift_time_s > 0 and read_sum > 0 else 1.0
     cfg = lm.cfg
-    adcs = AdcBank(dev.adc, cfg.hw.n_adc, cfg.hw.full_resolution + (run.fine_extra if run.fine_bits else 0), rng)
+    adcs = AdcBank(dev.adc, cfg.hw.n_adc, cfg.hw.adc_bits + (run.fine_extra if run.fine_bits else 0), rng)
     conv = lm.res.reshape(len(rows), -1) > 0
     adc_of = np.where(conv, (np.cumsum(conv, axis=1) - 1) % cfg.hw.n_adc, 0)
     return Chip(rows, valid, bits, g, alpha, adcs, adc_of, leak)
@@ -179,12 +179,13 @@ def fine_energy_pj(lm: LayerMap, fine_bits: int, extra: int = 1) -> float:
     cfg = lm.cfg
     res = lm.res.reshape(lm.res.shape[0], -1)
     fine = fine_columns(cfg, fine_bits)[None, :] & (res > 0)
+    sign = cfg.hw.sign_bits   # the bipolar drive converts at res + 1 bits, its fine columns at res + 1 + extra
     try:
-        table = energy_table(cfg, cfg.hw.full_resolution + extra)
+        table = energy_table(cfg, cfg.hw.adc_bits + extra)
     except IndexError:
-        raise SwsError(f"--fine-extra {extra}: {cfg.hw.full_resolution + extra}-bit conversions are beyond the "
+        raise SwsError(f"--fine-extra {extra}: {cfg.hw.adc_bits + extra}-bit conversions are beyond the "
                        f"{cfg.energy.law} energy law's table") from None
-    return float(cfg.hw.steps * (table[res[fine] + extra] - table[res[fine]]).sum())
+    return float(cfg.hw.steps * (table[res[fine] + sign + extra] - table[res[fine] + sign]).sum())
 
 
 def ir_weights(rows: int) -> np.ndarray:
@@ -213,9 +214,10 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
     cfg = lm.cfg
     hw = cfg.hw
     dev = run.device
-    if hw.input_encoding == "bipolar":
-        raise SwsError("the analog model computes 0/1 row drives: input_encoding 'bipolar' (rows driven -1/0/+1) "
-                       "is not modelled; use 'twos' or 'signmag'")
+    bipolar = hw.input_encoding == "bipolar"
+    if bipolar and dev.r_wire_ohm:
+        raise SwsError(f"{dev.name}: the IR drop (r_wire_ohm {dev.r_wire_ohm:g}) is modelled for 0/1 row drives only, "
+                       "not for input_encoding 'bipolar' (rows driven -1/0/+1); use 'twos' or 'signmag'")
     x = np.asarray(x, dtype=np.int64)
     ss = np.random.SeedSequence([int(seed), 0x5157])
     rng_chip, rng_read = (np.random.default_rng(s) for s in ss.spawn(2))
@@ -224,7 +226,7 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
     planes = drive_steps(x, hw.input_bits, hw.input_signed, hw.input_encoding)          # (V, P, K)
     v, p = planes.shape[:2]
     vp = v * p
-    planes_t = np.ascontiguousarray(planes.reshape(vp, -1).T.astype(np.float32))         # (K, V * P)
+    planes_t = np.ascontiguousarray(planes.reshape(vp, -1).T.astype(np.float32))         # (K, V * P), bipolar -1/0/+1
     s_total, r, c = chip.bits.shape
     g_out, bm = hw.group, hw.weight_bits
     n_out = lm.layer.shape[1]
@@ -251,28 +253,34 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
         hi = min(lo + chunk, s_total)
         xs = planes_t[chip.rows[lo:hi]]                # (n, R, VP); rows off the section hold no cell (g = 0)
         gt = np.ascontiguousarray(chip.g[lo:hi].transpose(0, 2, 1))                        # (n, C, R)
+        # Bipolar: a row driven -1 sinks its cells' current, so the column's sum is signed (+1 rows minus -1 rows).
         a = np.matmul(gt, xs)                                                              # (n, C, VP)
         if eps:
             a -= np.float32(eps) * a * np.matmul(gt * h[None, None, :], xs)
-        driven = (np.matmul(chip.valid[lo:hi, None, :].astype(np.float32), xs)                   # (n, 1, VP)
-                  if read or run.leak_correction or hw.input_aware else None)
+        xa = np.abs(xs) if bipolar else xs             # rows driven at all, whatever the polarity
+        valid = chip.valid[lo:hi, None, :].astype(np.float32)
+        driven = (np.matmul(valid, xa) if read or run.leak_correction or hw.input_aware else None)   # (n, 1, VP)
         if run.leak_correction and chip.leak:
             # The controller knows each step's driven rows (the input-aware popcount): a reference of that many
             # mean 0-cells is subtracted (a 1-cell is counted as a 0-cell too: c * leak too much, c * 0.003 LSB).
-            a -= np.float32(chip.leak) * driven
+            # Bipolar: the leak of the +1 rows less that of the -1 rows, q+ - q-.
+            a -= np.float32(chip.leak) * (np.matmul(valid, xs) if bipolar else driven)
         if chip.alpha != 1.0:
             a *= np.float32(chip.alpha)
         extra = None
         if read:
-            ones = np.matmul(np.ascontiguousarray(chip.bits[lo:hi].transpose(0, 2, 1), dtype=np.float32), xs)
+            ones = np.matmul(np.ascontiguousarray(chip.bits[lo:hi].transpose(0, 2, 1), dtype=np.float32), xa)
             extra = np.sqrt(np.float32(read_on ** 2) * ones + np.float32(read_off ** 2) * (driven - ones))
         col_res = res[lo:hi, :, None]
         if hw.input_aware:
             # Input-aware hardware (mapper/cost/input_aware.py) converts a column with m ones in a step of q driven
             # rows at min(res, bitlen(min(m, q))) bits and skips the step when q = 0: its SAR then cannot return a
             # code above that range, and a skipped conversion is an exact 0.
+            # Bipolar: a signed sum in -min(m, q-)..min(m, q+), magnitude bits bitlen(min(m, max(q+, q-))) (+ 1 sign bit).
+            q = driven if not bipolar else np.maximum(np.matmul(valid, np.maximum(xs, 0)),
+                                                      np.matmul(valid, np.maximum(-xs, 0)))
             col_res = np.minimum(col_res, lossless_bits(np.minimum(ones_col[lo:hi, :, None],
-                                                                   np.rint(driven).astype(np.int64))))
+                                                                   np.rint(q).astype(np.int64))))
         if fine is not None:
             # An ADC of 1/2**m the LSB, its thresholds shifted by 2**(m-1) - 1/2 of its LSB: code = ceil(2**m a +
             # 2**(m-1) - 1), count = code // 2**m (boundaries at c + 1/2 as before; m = 1: ceil(2a)); its noise
@@ -281,10 +289,16 @@ def analog_matvec(lm: LayerMap, x: np.ndarray, run: AnalogRun, seed: int = 0, *,
             a = np.where(fine, mult * a + np.float32(mult / 2 - 0.5), a)
             if extra is not None:
                 extra = np.where(fine, mult * extra, extra)
+            planned = col_res
             col_res = np.where(fine & (col_res > 0), col_res + run.fine_extra, col_res)
-        codes = chip.adcs.convert(a, chip.adc_of[lo:hi, :, None], col_res, rng_read, extra)
+        convert = chip.adcs.convert_signed if bipolar else chip.adcs.convert
+        codes = convert(a, chip.adc_of[lo:hi, :, None], col_res, rng_read, extra)
         if fine is not None:
+            # Floor division keeps the count boundaries at c + 1/2 for negative counts too; a bipolar count then
+            # saturates at -(2**res - 1) as the planned conversion's does.
             codes = np.where(fine, codes // mult, codes)
+            if bipolar:
+                codes = np.maximum(codes, 1 - (1 << planned))
         n = hi - lo
         # float32 is exact here: sum over steps of code * |weight| <= (2**10 - 1) * (2**16 - 1) < 2**24 would
         # need 10-bit codes and 16 steps; the configuration allows at most that.

@@ -35,10 +35,14 @@ from .runtime import TOKENS_PATH, load_token_sequences, minilm_model, run_model,
 __all__ = ["PLANS", "plan_config", "minilm_analog", "analog_markdown", "analog_to_folder", "plot_analog",
            "remedy_label", "plot_studies"]
 
-#: The mapping plans compared: SWS (sorted, each column at its need), the same without sorting, and the
-#: classic dense design (natural order, every column at full resolution).
+#: The mapping plans compared: SWS (sorted, each column at its need), the same without sorting, the classic
+#: dense design (natural order, every column at full resolution), and the objective's choice on MiniLM
+#: (docs/results/objective.md, "The bipolar drive": G = 1, gray order, bipolar drive, input-aware, one wordline
+#: a slot on 33 of 36 layers at 30% and 32 at 0%; here on every layer, its drive replacing the base's).
 PLANS = {"sws": {"ordering": "sorted", "policy": "column"}, "natural": {"ordering": "natural", "policy": "column"},
-         "dense": {"ordering": "natural", "policy": "dense"}}
+         "dense": {"ordering": "natural", "policy": "dense"},
+         "objective": {"ordering": "gray", "policy": "column", "group": 1, "input_encoding": "bipolar",
+                       "input_aware": True, "wordline_slots": 1}}
 
 
 def plan_config(base: ArrayConfig, plan: str) -> ArrayConfig:

@@ -378,10 +378,123 @@ def test_input_aware_hardware_skips_undriven_steps_and_caps_the_code_at_the_driv
             assert (y0 > 0).any() and (y1 != 1).any()   # P(0.6 N > 0.5) = 0.2, P(|0.6 N| > 0.5) = 0.4 per run
 
 
-def test_the_bipolar_drive_is_refused_by_the_analog_model():
+@pytest.mark.parametrize("fields", [dict(), dict(cap=2), dict(input_aware=True), dict(input_aware=True, cap=2),
+                                    dict(ordering="natural", policy="dense"), dict(group=2, cap=2)])
+def test_bipolar_drive_without_noise_reproduces_saturating_matvec_exactly(fields):
+    w = _layer()
+    cfg = ArrayConfig(rows=16, input_encoding="bipolar", **fields)
+    lm = map_layer(QuantLayer("l", w), cfg)
+    x = np.random.default_rng(1).integers(cfg.hw.input_min, cfg.hw.input_max + 1, (12, w.shape[0]))
+    x[:, ::3] = 0   # steps with few driven rows
+    expected = saturating_matvec(lm, x)
+    if "cap" in fields:
+        assert (expected != x @ w).any()   # the signed sums really saturate
+    else:
+        np.testing.assert_array_equal(expected, x @ w)
+    for device in (PRESETS["ideal"], PRESETS["pcm"].scaled(0.0)):
+        for fine, leak, m in ((0, False, 1), (7, True, 1), (2, False, 2), (7, True, 3)):
+            got = analog_matvec(lm, x, AnalogRun(device, 3600.0, fine_bits=fine, leak_correction=leak, fine_extra=m), 3)
+            np.testing.assert_array_equal(got, expected)
+
+
+def _brute_bipolar(w, x, lm, g_on, g_off, leak):
+    """An independent bipolar crossbar: for each section, step and column, the +1 rows' cell conductances less
+    the -1 rows', minus `leak` times (q+ - q-), rounded half down and saturated at +-(2**res - 1)."""
+    cfg = lm.cfg
+    bm, a_bits, grp = cfg.hw.weight_bits, cfg.hw.input_bits, cfg.hw.group
+    y = np.zeros((len(x), w.shape[1]))
+    for s in range(len(lm.sec.sec_len)):
+        rows = lm.sec.section_rows(s)
+        for j in range(grp):
+            out = int(lm.sec.sec_group[s]) * grp + j
+            if out >= w.shape[1]:
+                continue
+            for sign in (0, 1):
+                for b in range(bm):
+                    res = int(lm.res[s, j, sign, b])
+                    if not res:
+                        continue
+                    mags = [(-w[r, out] if sign else w[r, out]) for r in rows]
+                    cells = [(mg >> b) & 1 if mg > 0 else 0 for mg in mags]
+                    for v in range(len(x)):
+                        for t in range(a_bits - 1):
+                            drive = [int(np.sign(x[v, r])) * ((abs(int(x[v, r])) >> t) & 1) for r in rows]
+                            a = sum(d * (g_on if c else g_off) for d, c in zip(drive, cells)) / g_on
+                            a -= leak * sum(drive)
+                            code = min(max(math.ceil(a - 0.5), 1 - 2 ** res), 2 ** res - 1)
+                            y[v, out] += (-1 if sign else 1) * 2 ** b * 2 ** t * code
+    return y
+
+
+@pytest.mark.parametrize("leak", [False, True])
+def test_bipolar_conversions_are_the_signed_sums_of_the_driven_cells(leak):
+    # 0-cells at 0.3 on-cell (no noise): each conversion is off by 0.3 (q0+ - q0-), so counts move, both ways.
+    w = _layer(k=40, n=3, seed=2)
+    cfg = ArrayConfig(rows=16, input_bits=4, input_encoding="bipolar", cap=3)
+    lm = map_layer(QuantLayer("l", w), cfg)
+    x = np.random.default_rng(3).integers(-7, 8, (5, 40))
+    dev = _device(on=CellState(10.0), off=CellState(3.0))
+    got = analog_matvec(lm, x, AnalogRun(dev, 0.0, compensation=False, leak_correction=leak), 0)
+    want = _brute_bipolar(w, x, lm, 10.0, 3.0, 0.3 if leak else 0.0)
+    np.testing.assert_array_equal(got, want)
+    if not leak:
+        assert (got != saturating_matvec(lm, x)).any()   # the 0-cells' leak really moves counts
+
+
+def test_read_noise_of_a_bipolar_conversion_sums_the_cells_of_both_polarities():
+    # 100 ones in one column, 60 rows driven +1 and 40 driven -1: the count is 20 and every one of the 100 cells
+    # adds its read noise (0.3 LSB: variance 100 * 0.09 = 9), whichever its polarity.
+    w = np.ones((100, 1), np.int64)
+    lm = map_layer(QuantLayer("l", w), ArrayConfig(rows=128, input_bits=2, input_encoding="bipolar"))
+    x = np.array([[1] * 60 + [-1] * 40])
+    dev = _device(on=CellState(10.0, read_sigma_us=3.0))
+    err = np.concatenate([analog_matvec(lm, x, AnalogRun(dev, 0.0), s)[:, 0] for s in range(2000)]) - 20
+    var = 9.0 + 1 / 12
+    n = len(err)
+    assert abs(err.mean()) < _mean_bound(math.sqrt(var), n)
+    assert abs(err.var() / var - 1) < NORMAL_Z * math.sqrt(2 / n)
+
+
+def test_signed_sar_with_capacitor_mismatch_is_an_offset_binary_search_of_one_more_bit():
+    bits = 6   # magnitude resolutions 1..5 and their sign bit
+    noise = AdcNoise(offset_lsb=0.2, gain_sigma=0.01, cap_mismatch=0.05)
+    bank = AdcBank(noise, 3, bits, np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    gain = 1 + 0.01 * rng.standard_normal(3)
+    offset = 0.2 * rng.standard_normal(3)
+    delta = rng.standard_normal((3, bits + 1)) * 0.05
+    rs = np.random.default_rng(7)
+    res = rs.integers(0, bits, 3000)
+    a = (rs.uniform(-1.2, 1.2, 3000) * (2.0 ** res + 1)).astype(np.float32)
+    adc = rs.integers(0, 3, 3000)
+    codes = bank.convert_signed(a, adc, res, None)
+    mismatched = 0
+    for ai, d, r, code in zip(a, adc, res, codes):
+        if not r:
+            assert code == 0
+            continue
+        caps = [2 ** i + delta[d, i] * 2 ** (i / 2) for i in range(bits)]
+        # gain and offset on the signed input, then the unipolar search of r + 1 bits around mid-scale 2**r
+        u = _brute_sar(float(ai) * gain[d] + offset[d] + 2 ** r, caps, 1 + delta[d, bits], bits, int(r) + 1, 1.0, 0.0)
+        mismatched += min(max(u - 2 ** r, 1 - 2 ** r), 2 ** r - 1) != code
+    assert (codes < 0).sum() > 1000 and abs(codes).max() == 2 ** (bits - 1) - 1   # both signs, saturated ends
+    assert mismatched <= 3000 * 2 * 2 / 32 / 4
+
+
+def test_the_bipolar_drive_with_ir_drop_is_refused_by_the_analog_model():
     lm = map_layer(QuantLayer("l", _layer()), ArrayConfig(rows=16, input_encoding="bipolar"))
     with pytest.raises(SwsError, match="bipolar"):
-        analog_matvec(lm, np.zeros((1, 60), np.int64), AnalogRun(PRESETS["pcm"]), 0)
+        analog_matvec(lm, np.zeros((1, 60), np.int64), AnalogRun(_device(r_wire_ohm=1.0)), 0)
+
+
+def test_bipolar_fine_bits_energy_counts_the_sign_bit():
+    from mapper.analog.crossbar import fine_energy_pj
+    from mapper.config import energy_table
+    w = np.ones((60, 1), np.int64)
+    lm = map_layer(QuantLayer("l", w), ArrayConfig(rows=64, input_bits=2, input_encoding="bipolar"))
+    assert lm.res.max() == 6 and np.count_nonzero(lm.res) == 1
+    table = energy_table(lm.cfg, 10)   # one column of 60 ones, 6 magnitude bits: 7-bit conversions, one step
+    assert fine_energy_pj(lm, 7, 2) == pytest.approx(table[9] - table[7])
 
 
 def test_two_more_adc_bits_quarter_the_adc_noise_in_counts():

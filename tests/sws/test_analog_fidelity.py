@@ -64,3 +64,17 @@ def test_remedy_label_names_every_remedy_of_a_result():
            "fine_extra": 2, "leak_correction": True, "redundancy": 2}
     assert remedy_label(res) == ("64-row sections, signmag drive, input-aware, +2 ADC bits on top 7 bits, "
                                  "leak correction, 2 cells per bit")
+
+
+def test_the_objective_plan_drives_bipolar_and_its_ideal_analog_run_is_its_digital_crossbar():
+    from sws.experiments.analog import plan_config
+    cfg = plan_config(CFG, "objective")
+    assert (cfg.hw.input_encoding, cfg.hw.input_aware, cfg.mapping.ordering, cfg.hw.group) == ("bipolar", True, "gray", 1)
+    digital, _ = crossbar_outputs(tiny_model(), LINEARS, {"x": X}, MASK, cfg, "y")
+    twos, _ = crossbar_outputs(tiny_model(), LINEARS, {"x": X}, MASK, CFG, "y")
+    np.testing.assert_allclose(digital, twos, rtol=1e-5, atol=1e-6)   # lossless plans: the same x @ W
+    mv = lambda lm, x, i: analog_matvec(lm, x, AnalogRun(PRESETS["pcm"].scaled(0.0)), i)
+    np.testing.assert_array_equal(crossbar_outputs(tiny_model(), LINEARS, {"x": X}, MASK, cfg, "y", matvec=mv)[0],
+                                  digital)
+    noisy = lambda lm, x, i: analog_matvec(lm, x, AnalogRun(PRESETS["pcm"].scaled(3.0)), i)
+    assert (crossbar_outputs(tiny_model(), LINEARS, {"x": X}, MASK, cfg, "y", matvec=noisy)[0] != digital).any()

@@ -1,0 +1,168 @@
+"""Long measurement for docs/results/analog.md, "The side-by-side study" (issue 26 item 3): MiniLM through the PCM
+preset (read at one hour, global drift compensation) at 0%, 30% and 50% SparseGPT sparsity, with the dense, natural
+order, SWS and objective plans, at noise x0.3 (where the plans differ), 2 chip instances a point.
+
+    OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/analog_side_by_side.py [--out build/study3] [--only N]
+        [--plot-only]
+
+Runs one `sws fidelity --analog` command per sparsity and plan (in the priority order of RUNS; a result already in
+--out is reused, so an interrupted study resumes), adds the 30% points measured earlier with the same commands
+(docs/results/analog.json, benchmarks/analog_minilm_study.py), prints the table and writes
+docs/results/analog_side_by_side.json and docs/results/analog_side_by_side.png. One run: ~8 min a chip instance
+on the loaded shared 2-core machine (3 min of CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+BASE = ["--analog", "pcm", "--prune", "sparsegpt", "--seeds", "2", "--no-retrieval", "--noise-scales", "0.3"]
+#: (name, sparsity, plan) in the order they run: the three plans at 50%, SWS and dense at 0% (SWS and dense at 30%
+#: come from docs/results/analog.json), the objective's choice at 30% (where it was measured), natural at 30% and 0%,
+#: the objective at 0% and 50%.
+RUNS = [(f"s{int(100 * s)}_{p}", s, p) for s, p in
+        [(0.5, "sws"), (0.5, "dense"), (0.5, "natural"), (0.0, "sws"), (0.0, "dense"), (0.3, "objective"),
+         (0.3, "natural"), (0.0, "natural"), (0.0, "objective"), (0.5, "objective")]]
+#: The earlier runs at 30% reused (docs/results/analog.json), by their name there.
+EARLIER = ("s30_plain", "s30_scales")
+
+
+def command(sparsity: float, plan: str) -> list[str]:
+    return ["sws", "fidelity", *BASE, "--sparsities", f"{sparsity:g}", "--plans", plan]
+
+
+def run_all(out: str, only: int | None) -> None:
+    env = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS="1")
+    for k, (name, s, plan) in enumerate(RUNS[:only]):
+        path = os.path.join(out, f"{name}.json")
+        if os.path.exists(path) and os.path.getsize(path):
+            continue
+        cmd = [sys.executable, "-m", *command(s, plan)[:1], *command(s, plan)[1:], "-o", os.path.join(out, name),
+               "--json"]
+        print(f"[{k + 1}/{len(RUNS)}] {' '.join(command(s, plan))}", file=sys.stderr, flush=True)
+        t = time.time()
+        with open(path + ".part", "w") as f:
+            subprocess.run(cmd, env=env, stdout=f, check=True, cwd=ROOT)
+        os.replace(path + ".part", path)
+        print(f"    {time.time() - t:.0f} s", file=sys.stderr, flush=True)
+
+
+def collect(out: str) -> list[dict]:
+    """Every point: one dict per sparsity, plan and noise scale, with the command that measured it."""
+    points = []
+    for name, s, plan in RUNS:
+        path = os.path.join(out, f"{name}.json")
+        if not (os.path.exists(path) and os.path.getsize(path)):
+            continue
+        with open(path) as f:
+            res = json.load(f)
+        for r in res["rows"]:
+            points.append({**r, "remedy": "no remedy", "seeds": res["seeds"],
+                           "command": " ".join(command(s, plan)), "run": f"--sparsities {s:g} --plans {plan}"})
+    from sws.experiments.analog import remedy_label
+    with open(os.path.join(ROOT, "docs", "results", "analog.json")) as f:
+        earlier = json.load(f)
+    for name, res in zip(earlier["commands"], earlier["results"]):
+        for r in res["rows"]:
+            cmd = earlier["commands"][name]
+            points.append({**r, "remedy": remedy_label(res), "seeds": res["seeds"], "command": " ".join(cmd),
+                           "run": "analog.json " + " ".join(a for a in cmd[cmd.index("--plans"):])})
+    return points
+
+
+def table(points: list[dict]) -> str:
+    """Every point; `run` is what its command adds to `sws fidelity` + BASE (or, for the earlier points, to the
+    command of docs/results/analog.json)."""
+    plans = ["dense", "natural", "sws", "objective"]
+    lines = ["| sparsity | plan | noise x | remedy | ADC nJ/token (planned) | ideal crossbars | analog cosine (2 chips) "
+             "| per chip | run |", "|---:|---|---:|---|---:|---:|---:|---|---|"]
+    key = lambda r: (r["sparsity"], r["remedy"] != "no remedy", r["noise_scale"], r["remedy"], plans.index(r["plan"]))
+    for r in sorted(points, key=key):
+        c = r["cosine"]
+        lines.append(f"| {r['sparsity']:g} | {r['plan']} | {r['noise_scale']:g} | {r['remedy']} | "
+                     f"{r['energy_pj'] / 1000:.0f} | {r['cosine_digital']:.4f} | {c['mean']:.4f} +- {c['std']:.4f} | "
+                     f"{', '.join(f'{v:.4f}' for v in c['per_seed'])} | `{r['run']}` |")
+    return "\n".join(lines) + "\n"
+
+
+LOW = 0.84   # the plot's lowest cosine; points below it are drawn on the axis and given as text
+
+
+def plot(points: list[dict], path: str) -> None:
+    """One panel per sparsity: token cosine against noise level per plan (ideal crossbars at 0), error bars the
+    chips' std; at 1 x with the remedy (sign-magnitude drive, input-aware, +2 ADC bits, leak correction, 2 cells a bit),
+    measured at 30% for SWS and dense, as an open marker of its own."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    levels = ["0 (ideal)", "0.1", "0.3", "1", "1, remedy"]
+    style = {"dense": ("s", "C0"), "natural": ("^", "C2"), "sws": ("o", "C3"), "objective": ("D", "C4")}
+    sparsities = sorted({r["sparsity"] for r in points})
+    fig, axes = plt.subplots(1, len(sparsities), figsize=(4.2 * len(sparsities), 4.2), sharey=True, squeeze=False)
+    for ax, s in zip(axes[0], sparsities):
+        notes = []
+        for plan, (marker, colour) in style.items():
+            rs = [r for r in points if r["sparsity"] == s and r["plan"] == plan]
+            if not rs:
+                continue
+            pts = {0: (rs[0]["cosine_digital"], 0.0)}
+            for r in rs:
+                if r["remedy"] == "no remedy":
+                    pts[levels.index(f"{r['noise_scale']:g}")] = (r["cosine"]["mean"], r["cosine"]["std"])
+                elif r["noise_scale"] == 1 and "2 cells per bit" in r["remedy"]:   # measured for both SWS and dense
+                    pts[4] = (r["cosine"]["mean"], r["cosine"]["std"])
+            off = (list(style).index(plan) - 1.5) * 0.06
+            plain = sorted(x for x in pts if x < 4)
+            ax.errorbar([x + off for x in plain], [max(pts[x][0], LOW) for x in plain],
+                        yerr=[pts[x][1] for x in plain], marker=marker, color=colour, capsize=3, lw=0.8, label=plan)
+            below = [f"{levels[x]}: {pts[x][0]:.3f}" for x in plain if pts[x][0] < LOW]
+            if below:   # off the axis (the preset's own noise without remedy): the value as text
+                notes.append(f"{plan} " + ", ".join(below))
+            if 4 in pts:   # with the remedy: another configuration, not on the line
+                ax.errorbar([4 + off], [pts[4][0]], yerr=[pts[4][1]], marker=marker, color=colour, mfc="white",
+                            capsize=3, ls="none")
+        if notes:
+            ax.text(0.98, 0.02, "below the axis at\n" + "\n".join(notes), transform=ax.transAxes, ha="right",
+                    va="bottom", fontsize=7)
+        ax.axhline(0.95, color="red", lw=0.6, ls=":")
+        ax.set_xticks(range(len(levels)), levels, fontsize=8)
+        ax.set_title(f"sparsity {s:g} (SparseGPT)", fontsize=9)
+        ax.set_xlabel("noise level (x every noise std of the PCM preset)", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("token cosine vs unpruned float model")
+    axes[0][0].set_ylim(LOW, 0.99)
+    for ax in axes[0]:
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle("MiniLM through PCM crossbars read 1 h after programming (2 chips a point; red: 0.95)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=os.path.join(ROOT, "build", "study3"))
+    p.add_argument("--only", type=int, default=None, help="run only the first N of RUNS")
+    p.add_argument("--plot-only", action="store_true", help="run nothing: table and plot of the results in --out")
+    args = p.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    if not args.plot_only:
+        run_all(args.out, args.only)
+    points = collect(args.out)
+    print(table(points))
+    with open(os.path.join(ROOT, "docs", "results", "analog_side_by_side.json"), "w") as f:
+        json.dump({"base": BASE, "points": points}, f, indent=1)
+    plot(points, os.path.join(ROOT, "docs", "results", "analog_side_by_side.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
