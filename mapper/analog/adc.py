@@ -72,6 +72,18 @@ class AdcBank:
             out[:, b] = self.sar(np.broadcast_to(centres, adc.shape), adc, np.full(adc.shape, b))
         return out
 
+    def _input(self, a: np.ndarray, adc: np.ndarray, rng: np.random.Generator | None,
+               extra_sigma: np.ndarray | None) -> np.ndarray:
+        """The input as the ADC's comparator sees it: gain, offset, and one Gaussian draw of the ADC's
+        input-referred noise and `extra_sigma` combined (independent: their stds add in quadrature)."""
+        x = a * self.gain[adc].astype(a.dtype) + self.offset[adc].astype(a.dtype)
+        sigma = self.noise.noise_lsb
+        if extra_sigma is not None:
+            sigma = np.sqrt(np.float32(sigma) ** 2 + extra_sigma ** 2)
+        if rng is not None and np.any(sigma):
+            x = x + rng.standard_normal(x.shape, dtype=np.float32) * sigma
+        return x
+
     def convert(self, a: np.ndarray, adc: np.ndarray, res: np.ndarray, rng: np.random.Generator | None,
                 extra_sigma: np.ndarray | None = None) -> np.ndarray:
         """Codes of analog inputs `a` (in LSB) on ADCs `adc` at resolutions `res` (broadcast together).
@@ -79,12 +91,7 @@ class AdcBank:
         `extra_sigma` (LSB, broadcast) is noise of the cells read in the conversion, added to the ADC's own
         input-referred noise (independent Gaussians: one draw of the combined std). res 0 gives 0.
         """
-        x = a * self.gain[adc].astype(a.dtype) + self.offset[adc].astype(a.dtype)
-        sigma = self.noise.noise_lsb
-        if extra_sigma is not None:
-            sigma = np.sqrt(np.float32(sigma) ** 2 + extra_sigma ** 2)
-        if rng is not None and np.any(sigma):
-            x = x + rng.standard_normal(x.shape, dtype=np.float32) * sigma
+        x = self._input(a, adc, rng, extra_sigma)
         top = (1 << res) - 1
         if self.table is None:
             return np.clip(np.ceil(x - 0.5), 0, top).astype(np.int32)
@@ -101,12 +108,7 @@ class AdcBank:
         on a + 2**res, so its largest mismatch, at the MSB transition, sits at a count of 0. res 0 gives 0.
         """
         res = np.asarray(res)
-        x = a * self.gain[adc].astype(a.dtype) + self.offset[adc].astype(a.dtype)
-        sigma = self.noise.noise_lsb
-        if extra_sigma is not None:
-            sigma = np.sqrt(np.float32(sigma) ** 2 + extra_sigma ** 2)
-        if rng is not None and np.any(sigma):
-            x = x + rng.standard_normal(x.shape, dtype=np.float32) * sigma
+        x = self._input(a, adc, rng, extra_sigma)
         mid = (1 << res).astype(np.float32)
         top = (1 << res) - 1
         bits = np.where(res > 0, res + 1, 0)

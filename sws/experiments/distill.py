@@ -766,19 +766,11 @@ def seconds_per_step(d: Distiller, repeats: int = 2) -> float:
     teacher = {k: jnp.asarray(v) for k, v in d.teacher.items()}
     train = {k: jnp.asarray(v) for k, v in train.items()}
     masks = {k: jnp.asarray(v, jnp.float32) for k, v in masks.items()}
-    share = np.bincount(d.batches._bucket, minlength=len(d.cfg.lengths)) / len(d.batches.seqs)
-    total = 0.0
-    for b, n in enumerate(d.cfg.lengths):
-        if share[b] == 0:
-            continue
-        rows = max(1, d.cfg.batch_tokens // n)
+    def args(rows, n):
         ids = jnp.ones((rows, n), jnp.int32)
-        args = (train, opt_state, frozen, masks, teacher, ids, jnp.ones_like(ids), jnp.float32(0))
-        fn(*args)[2].block_until_ready()                       # compiles
-        t = time.monotonic()
-        for _ in range(repeats):
-            fn(*args)[2].block_until_ready()
-        total += share[b] * (time.monotonic() - t) / repeats
+        return (train, opt_state, frozen, masks, teacher, ids, jnp.ones_like(ids), jnp.float32(0))
+
+    total = _bucket_seconds(d, fn, args, repeats)
     t = time.monotonic()       # a mask update, every prune_every steps
     update_masks({k: np.asarray(v) for k, v in train.items() if k in masks},
                  {k: np.ones(np.shape(v), bool) for k, v in masks.items()}, {k: 0.5 for k in masks})
@@ -793,18 +785,26 @@ def seconds_per_block_step(d: Distiller, repeats: int = 2) -> float:
     train = {k: jnp.asarray(v) for k, v in train.items()}
     masks = {k: jnp.asarray(v, jnp.float32) for k, v in masks.items()}
     fn = _block_step_for(d.shape, 0, (d.cfg.hidden_weight, d.cfg.attention_weight, d.cfg.output_weight))
+    def args(rows, n):
+        x = jnp.zeros((rows, n, d.shape.hidden), jnp.float32)
+        return (train, opt_state, masks, teacher, x, x, x, jnp.ones((rows, n), jnp.int32), jnp.float32(0))
+
+    return _bucket_seconds(d, fn, args, repeats)
+
+
+def _bucket_seconds(d: Distiller, fn, args, repeats: int) -> float:
+    """The time of one call of the compiled step `fn` on `args(rows, n)`, averaged over the length buckets
+    as the text fills them (each bucket's first call compiles, unmeasured)."""
     share = np.bincount(d.batches._bucket, minlength=len(d.cfg.lengths)) / len(d.batches.seqs)
     total = 0.0
     for b, n in enumerate(d.cfg.lengths):
         if share[b] == 0:
             continue
-        rows = max(1, d.cfg.batch_tokens // n)
-        x = jnp.zeros((rows, n, d.shape.hidden), jnp.float32)
-        args = (train, opt_state, masks, teacher, x, x, x, jnp.ones((rows, n), jnp.int32), jnp.float32(0))
-        fn(*args)[2].block_until_ready()
+        call = args(max(1, d.cfg.batch_tokens // n), n)
+        fn(*call)[2].block_until_ready()                       # compiles
         t = time.monotonic()
         for _ in range(repeats):
-            fn(*args)[2].block_until_ready()
+            fn(*call)[2].block_until_ready()
         total += share[b] * (time.monotonic() - t) / repeats
     return total
 
