@@ -6,16 +6,18 @@ import dataclasses
 
 import numpy as np
 import pytest
+from amaranth import Module
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from hwgen.emulator import VIOLATIONS, ArrayEmulator
-from mapper.schedule import MacroTiming
 from hwgen.params import TileParams
-from mapper.config import ArrayConfig
 from mapper.common import SwsError
+from mapper.config import ArrayConfig
+from mapper.schedule import MacroTiming
 from sim.amaranth_sim import ControllerError, program, read_counters, run_tile
 from sim.golden import predict
-from tests.sim.cases import Case, rtl_cases
+from tests.sim.cases import rtl_cases
 
 #: A bare array (no plan): 8 rows, 14-column slots, 2 ADCs of up to 4 bits, 2 sections.
 HW = ArrayConfig(rows=8, cols=14, n_adc=2, input_bits=2).hw
@@ -25,6 +27,24 @@ def _params(**timing):
     return TileParams(HW, k=8, n=2, section_depth=2, row_depth=16, column_depth=28, lanes=1,
                       timing=MacroTiming(**timing))
 
+
+
+class _Pair(wiring.Component):
+    """A controller built for `ctrl_params` and the array emulator of `emu_params` (the macro, perhaps of
+    another timing) on one plan, wired at the array interface; `violation`: the emulator's rule bits."""
+
+    def __init__(self, lp, ctrl_params, emu_params, **controller):
+        from hwgen.controller import Controller
+        self.ctrl, self.emu = Controller(ctrl_params, lp, **controller), ArrayEmulator(emu_params, lp)
+        super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
+
+    def elaborate(self, platform):
+        from hwgen.interface import connect_array
+        m = Module()
+        m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
+        connect_array(m, self.ctrl.bus, self.emu.bus)
+        m.d.comb += self.violation.eq(self.emu.violation)
+        return m
 
 def test_period_and_capture_by_hand():
     # No phases: a batch of 3 bits every 3 cycles, captured 1 + 3 cycles after its issue (output register).
@@ -237,27 +257,11 @@ def test_a_controller_timed_for_a_shorter_front_than_the_macro_is_caught():
     """The controller built for no settle, the emulated macro needing 2 settle cycles: every sample is
     early and the simulation fails."""
     case = CASES["r8_k_not_multiple"]
-    from amaranth import Module
-    from amaranth.lib import wiring
-    from hwgen.controller import Controller
-    from hwgen.interface import connect_array
 
     fast = TileParams.from_plan(case.lp, timing=MacroTiming(wordline=1, sample=1))
     slow = TileParams.from_plan(case.lp, timing=MacroTiming(wordline=1, settle=2, sample=1))
 
-    class Pair(wiring.Component):
-        def __init__(self):
-            self.ctrl, self.emu = Controller(fast, case.lp), ArrayEmulator(slow, case.lp)
-            super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
-
-        def elaborate(self, platform):
-            m = Module()
-            m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
-            connect_array(m, self.ctrl.bus, self.emu.bus)
-            m.d.comb += self.violation.eq(self.emu.violation)
-            return m
-
-    dut = Pair()
+    dut = _Pair(case.lp, fast, slow)
     seen = {}
 
     async def bench(ctx):
@@ -385,27 +389,14 @@ def test_the_timing_written_at_run_time_is_the_one_the_controller_keeps_and_the_
     `timing`: with the timing word written through the `timing` port between vectors, the outputs are
     x @ W, no rule is broken, and each vector takes the golden cycles of that timing (a controller
     generated with it: the same netlist behaviour); without the write the macro's rules break."""
-    from amaranth import Module, Value
-    from amaranth.lib import wiring
-    from hwgen.controller import Controller
-    from hwgen.interface import connect_array, timing_word
+    from amaranth import Value
+
+    from hwgen.interface import timing_word
     case = CASES["r8_k_not_multiple"]
     slow = TileParams.from_plan(case.lp, timing=timing)
     results = {}
     for write in (True, False):
-        class Pair(wiring.Component):
-            def __init__(self):
-                self.ctrl, self.emu = Controller(TileParams.from_plan(case.lp), case.lp), ArrayEmulator(slow, case.lp)
-                super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
-
-            def elaborate(self, platform):
-                m = Module()
-                m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
-                connect_array(m, self.ctrl.bus, self.emu.bus)
-                m.d.comb += self.violation.eq(self.emu.violation)
-                return m
-
-        dut = Pair()
+        dut = _Pair(case.lp, TileParams.from_plan(case.lp), slow)
         got = {"outputs": [], "cycles": []}
 
         async def bench(ctx):
@@ -480,30 +471,17 @@ def test_a_timing_written_in_the_cycle_of_a_one_beat_vector_is_the_one_that_vect
     soonest a vector can read them is a vector of one beat taken in the write's cycle. Written so, on a
     controller generated with no phases and a macro that needs `timing`: that vector's outputs are x @ W,
     no rule of the macro breaks and it takes the golden cycles of `timing`."""
-    from amaranth import Module, Value
-    from amaranth.lib import wiring
-    from hwgen.controller import Controller
+    from amaranth import Value
+
     from hwgen.host import FRONT_READ_MIN, FRONT_STAGES
-    from hwgen.interface import connect_array, pack_beats, timing_word, unpack_beat
+    from hwgen.interface import pack_beats, timing_word, unpack_beat
     assert FRONT_STAGES + 1 < FRONT_READ_MIN
     case = CASES["r8_k_not_multiple"]
     lp = case.lp.on_hardware(beat=32)
     slow = TileParams.from_plan(lp, timing=timing)
     assert slow.k_words == 1
 
-    class Pair(wiring.Component):
-        def __init__(self):
-            self.ctrl, self.emu = Controller(TileParams.from_plan(lp), lp), ArrayEmulator(slow, lp)
-            super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
-
-        def elaborate(self, platform):
-            m = Module()
-            m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
-            connect_array(m, self.ctrl.bus, self.emu.bus)
-            m.d.comb += self.violation.eq(self.emu.violation)
-            return m
-
-    dut = Pair()
+    dut = _Pair(lp, TileParams.from_plan(lp), slow)
     x = case.x[:1]
     got = {}
 
@@ -541,28 +519,14 @@ def test_a_test_request_made_in_the_cycle_of_a_timing_write_waits_for_the_front_
     timing write is held until the front's registers take the write (`front_loading`), so its conversion
     runs with the written phases: no rule of a macro that needs them breaks, and the code is the column's
     sum under the drive (clipped to the resolution's range)."""
-    from amaranth import Module, Value
-    from amaranth.lib import wiring
-    from hwgen.controller import Controller
-    from hwgen.interface import connect_array, timing_word
+    from amaranth import Value
+
+    from hwgen.interface import timing_word
     case = CASES["r8_k_not_multiple"]
     timing = MacroTiming(precharge=2, wordline=2, settle=1, sample=1)
     slow = TileParams.from_plan(case.lp, timing=timing)
 
-    class Pair(wiring.Component):
-        def __init__(self):
-            self.ctrl = Controller(TileParams.from_plan(case.lp), case.lp, test_port=True)
-            self.emu = ArrayEmulator(slow, case.lp)
-            super().__init__({"violation": wiring.Out(len(VIOLATIONS))})
-
-        def elaborate(self, platform):
-            m = Module()
-            m.submodules.ctrl, m.submodules.emu = self.ctrl, self.emu
-            connect_array(m, self.ctrl.bus, self.emu.bus)
-            m.d.comb += self.violation.eq(self.emu.violation)
-            return m
-
-    dut = Pair()
+    dut = _Pair(case.lp, TileParams.from_plan(case.lp), slow, test_port=True)
     col = int(case.lp.columns["slot_col"][0])
     got = {}
 
