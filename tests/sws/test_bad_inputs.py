@@ -930,7 +930,9 @@ def test_a_read_only_output_folder_is_exit_2(tmp_path, capsys, monkeypatch):
 # Signals and concurrent writers, in real processes ------------------------------------------------
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SLOW = "synthetic:laplace:1024x512:3"      # writes its plan for about a second
+#: Its temporary output folder exists for about 0.7 s of a 10 s run here (1024 x 512: 0.2 s, which a loaded
+#: machine's scheduling let the polling below miss in all five attempts).
+SLOW = "synthetic:laplace:2048x1024:3"
 
 
 def _sws(*argv, cwd):
