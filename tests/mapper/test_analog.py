@@ -150,15 +150,21 @@ def _brute_sar(a, caps, term, bits, res, gain, offset):
     return reg
 
 
-def test_sar_with_capacitor_mismatch_matches_a_brute_force_binary_search():
-    bits = 6
+def _mismatched_bank(bits):
+    """Three ADCs of `bits` with offset, gain error and capacitor mismatch, and those mismatches recovered
+    from the same generator stream (gain, offset, then the capacitors), for the brute-force searches."""
     noise = AdcNoise(offset_lsb=0.2, gain_sigma=0.01, cap_mismatch=0.05)
     bank = AdcBank(noise, 3, bits, np.random.default_rng(5))
-    # Recover the drawn mismatches from the same generator stream (gain, offset, then the capacitors).
     rng = np.random.default_rng(5)
     gain = 1 + 0.01 * rng.standard_normal(3)
     offset = 0.2 * rng.standard_normal(3)
     delta = rng.standard_normal((3, bits + 1)) * 0.05
+    return bank, gain, offset, delta
+
+
+def test_sar_with_capacitor_mismatch_matches_a_brute_force_binary_search():
+    bits = 6
+    bank, gain, offset, delta = _mismatched_bank(bits)
     rs = np.random.default_rng(6)
     a = rs.uniform(-2, 2 ** bits + 1, 3000).astype(np.float32)
     adc = rs.integers(0, 3, 3000)
@@ -457,12 +463,7 @@ def test_read_noise_of_a_bipolar_conversion_sums_the_cells_of_both_polarities():
 
 def test_signed_sar_with_capacitor_mismatch_is_an_offset_binary_search_of_one_more_bit():
     bits = 6   # magnitude resolutions 1..5 and their sign bit
-    noise = AdcNoise(offset_lsb=0.2, gain_sigma=0.01, cap_mismatch=0.05)
-    bank = AdcBank(noise, 3, bits, np.random.default_rng(5))
-    rng = np.random.default_rng(5)
-    gain = 1 + 0.01 * rng.standard_normal(3)
-    offset = 0.2 * rng.standard_normal(3)
-    delta = rng.standard_normal((3, bits + 1)) * 0.05
+    bank, gain, offset, delta = _mismatched_bank(bits)
     rs = np.random.default_rng(7)
     res = rs.integers(0, bits, 3000)
     a = (rs.uniform(-1.2, 1.2, 3000) * (2.0 ** res + 1)).astype(np.float32)
