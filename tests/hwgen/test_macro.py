@@ -29,6 +29,14 @@ def _params(**timing):
 
 
 
+
+def _simulate(dut, bench):
+    """Run the testbench `bench` on `dut` with a 100 MHz clock until it ends."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
 class _Pair(wiring.Component):
     """A controller built for `ctrl_params` and the array emulator of `emu_params` (the macro, perhaps of
     another timing) on one plan, wired at the array interface; `violation`: the emulator's rule bits."""
@@ -108,10 +116,7 @@ def _drive_emulator(params, cycles, writes=()):
             await ctx.tick()
             log["violation"].append(ctx.get(emu.violation))
 
-    sim = Simulator(emu)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(emu, bench)
     return log
 
 
@@ -207,10 +212,7 @@ def test_a_handshake_adc_holds_done_until_its_start_falls_or_pulses_it(mode):
             await ctx.tick()
         log.append(ctx.get(emu.violation))
 
-    sim = Simulator(emu)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(emu, bench)
     done = [c for c, (d, _) in enumerate(log[:-1]) if d]
     assert done == ([2, 3, 4, 8, 9] if mode == "level" else [2, 8])
     assert log[2][1] == 3                  # min(4 cells, 2**2 - 1)
@@ -275,10 +277,7 @@ def test_a_controller_timed_for_a_shorter_front_than_the_macro_is_caught():
             await ctx.tick()
         seen["violation"] = ctx.get(dut.violation)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     assert seen["violation"] == _bit("sample before settle")
 
 
@@ -353,10 +352,7 @@ def test_raw_codes_through_the_test_port_after_programming_the_cells_then_a_corr
         got["conversions"] = got["counters"]["conversions"]
         got["violation"] = ctx.get(dut.violation)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     want_codes, clipped = [], 0
     for section, col, drive, res, _, neg in requests:
         rows = np.array([((drive >> r) & 1) * (-1 if (neg >> r) & 1 else 1) for r in range(cfg.hw.rows)])
@@ -424,10 +420,7 @@ def test_the_timing_written_at_run_time_is_the_one_the_controller_keeps_and_the_
                             break
             got["violation"] = ctx.get(dut.violation)
 
-        sim = Simulator(dut)
-        sim.add_clock(1e-8)
-        sim.add_testbench(bench)
-        sim.run()
+        _simulate(dut, bench)
         results[write] = got
     want = predict(case.lp, case.x[:2], slow)
     assert results[True]["violation"] == 0
@@ -504,10 +497,7 @@ def test_a_timing_written_in_the_cycle_of_a_one_beat_vector_is_the_one_that_vect
                 break
         got["violation"] = ctx.get(dut.violation)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     want = predict(lp, x, slow)
     assert got["violation"] == 0
     assert got["outputs"][:lp.shape[1]] == list((x @ case.w).ravel())
@@ -546,8 +536,5 @@ def test_a_test_request_made_in_the_cycle_of_a_timing_write_waits_for_the_front_
                 break
         got["violation"] = ctx.get(dut.violation)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     assert got == {"code": min(int(case.lp.cells[0, :, col].sum()), 15), "violation": 0}
