@@ -1,6 +1,7 @@
 """Long measurement for docs/results/analog.md, "The side-by-side study" (issue 26 item 3): MiniLM through the PCM
 preset (read at one hour, global drift compensation) at 0%, 30% and 50% SparseGPT sparsity, with the dense, natural
-order, SWS and objective plans, at noise x0.3 (where the plans differ), 2 chip instances a point.
+order, SWS and objective plans, at noise x0.3 (where the plans differ) and x0.1, token cosine and (some points)
+paraphrase retrieval, 2 chip instances a point.
 
     OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/analog_side_by_side.py [--out build/study3] [--only N]
         [--plot-only]
@@ -24,30 +25,39 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-BASE = ["--analog", "pcm", "--prune", "sparsegpt", "--seeds", "2", "--no-retrieval", "--noise-scales", "0.3"]
-#: (name, sparsity, plan) in the order they run: the three plans at 50%, SWS and dense at 0% (SWS and dense at 30%
-#: come from docs/results/analog.json), the objective's choice at 30% (where it was measured), natural at 30% and 0%,
-#: the objective at 0% and 50%.
-RUNS = [(f"s{int(100 * s)}_{p}", s, p) for s, p in
+BASE = ["--analog", "pcm", "--prune", "sparsegpt", "--seeds", "2"]
+#: (name, sparsity, plan, noise scale, retrieval) in the order they run: the three plans at 50%, SWS and dense at 0%
+#: (SWS and dense at 30% come from docs/results/analog.json), the objective's choice at 30% (where it was measured),
+#: natural at 30% and 0%, the objective at 0% and 50%; then paraphrase retrieval at 30% (the paraphrase sentences'
+#: tokens through the crossbars too, 1.6x the time: dense, SWS, the objective), then x0.1 at 0% and 50%.
+RUNS = [(f"s{int(100 * s)}_{p}", s, p, 0.3, False) for s, p in
         [(0.5, "sws"), (0.5, "dense"), (0.5, "natural"), (0.0, "sws"), (0.0, "dense"), (0.3, "objective"),
-         (0.3, "natural"), (0.0, "natural"), (0.0, "objective"), (0.5, "objective")]]
+         (0.3, "natural"), (0.0, "natural"), (0.0, "objective"), (0.5, "objective")]] + \
+       [(f"s30_{p}_retrieval", 0.3, p, 0.3, True) for p in ("dense", "sws", "objective")] + \
+       [(f"s{int(100 * s)}_{p}_x0.1", s, p, 0.1, False) for s in (0.5, 0.0) for p in ("sws", "dense")]
 #: The earlier runs at 30% reused (docs/results/analog.json), by their name there.
 EARLIER = ("s30_plain", "s30_scales")
 
 
-def command(sparsity: float, plan: str) -> list[str]:
-    return ["sws", "fidelity", *BASE, "--sparsities", f"{sparsity:g}", "--plans", plan]
+def command(sparsity: float, plan: str, scale: float = 0.3, retrieval: bool = False) -> list[str]:
+    return ["sws", "fidelity", *BASE, *([] if retrieval else ["--no-retrieval"]), "--noise-scales", f"{scale:g}",
+            "--sparsities", f"{sparsity:g}", "--plans", plan]
+
+
+def run_label(sparsity: float, plan: str, scale: float, retrieval: bool) -> str:
+    """What a run adds to (or, for its noise scale and retrieval, changes in) the table's base command."""
+    return (f"--sparsities {sparsity:g} --plans {plan}" + (f" --noise-scales {scale:g}" if scale != 0.3 else "")
+            + (" (retrieval)" if retrieval else ""))
 
 
 def run_all(out: str, only: int | None) -> None:
     env = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS="1")
-    for k, (name, s, plan) in enumerate(RUNS[:only]):
+    for k, (name, *spec) in enumerate(RUNS[:only]):
         path = os.path.join(out, f"{name}.json")
         if os.path.exists(path) and os.path.getsize(path):
             continue
-        cmd = [sys.executable, "-m", *command(s, plan)[:1], *command(s, plan)[1:], "-o", os.path.join(out, name),
-               "--json"]
-        print(f"[{k + 1}/{len(RUNS)}] {' '.join(command(s, plan))}", file=sys.stderr, flush=True)
+        cmd = [sys.executable, "-m", *command(*spec), "-o", os.path.join(out, name), "--json"]
+        print(f"[{k + 1}/{len(RUNS)}] {' '.join(command(*spec))}", file=sys.stderr, flush=True)
         t = time.time()
         with open(path + ".part", "w") as f:
             subprocess.run(cmd, env=env, stdout=f, check=True, cwd=ROOT)
@@ -58,15 +68,16 @@ def run_all(out: str, only: int | None) -> None:
 def collect(out: str) -> list[dict]:
     """Every point: one dict per sparsity, plan and noise scale, with the command that measured it."""
     points = []
-    for name, s, plan in RUNS:
+    for name, *spec in RUNS:
         path = os.path.join(out, f"{name}.json")
         if not (os.path.exists(path) and os.path.getsize(path)):
             continue
         with open(path) as f:
             res = json.load(f)
         for r in res["rows"]:
-            points.append({**r, "remedy": "no remedy", "seeds": res["seeds"],
-                           "command": " ".join(command(s, plan)), "run": f"--sparsities {s:g} --plans {plan}"})
+            points.append({**r, "remedy": "no remedy", "seeds": res["seeds"], "with_paraphrases": res["retrieval"],
+                           "paraphrase_sentences": 2 * res["paraphrase_pairs"],
+                           "command": " ".join(command(*spec)), "run": run_label(*spec)})
     from sws.experiments.analog import remedy_label
     with open(os.path.join(ROOT, "docs", "results", "analog.json")) as f:
         earlier = json.load(f)
@@ -74,43 +85,55 @@ def collect(out: str) -> list[dict]:
         for r in res["rows"]:
             cmd = earlier["commands"][name]
             points.append({**r, "remedy": remedy_label(res), "seeds": res["seeds"], "command": " ".join(cmd),
+                           "with_paraphrases": res["retrieval"],
                            "run": "analog.json " + " ".join(a for a in cmd[cmd.index("--plans"):])})
     return points
 
 
 def table(points: list[dict]) -> str:
-    """Every point; `run` is what its command adds to `sws fidelity` + BASE (or, for the earlier points, to the
-    command of docs/results/analog.json)."""
+    """Every point; `run` is what its command adds to `sws fidelity` + BASE + `--no-retrieval --noise-scales 0.3`
+    (or, for the earlier points, to the command of docs/results/analog.json). Retrieval: the fraction of the
+    paraphrase sentences whose nearest neighbour is their own paraphrase, on the ideal crossbars / through the analog
+    model; a run with retrieval puts the paraphrase sentences' tokens through the crossbars too (one input scale per
+    layer over all the tokens), so its cosines differ a little from the same point's without."""
     plans = ["dense", "natural", "sws", "objective"]
     lines = ["| sparsity | plan | noise x | remedy | ADC nJ/token (planned) | ideal crossbars | analog cosine (2 chips) "
-             "| per chip | run |", "|---:|---|---:|---|---:|---:|---:|---|---|"]
-    key = lambda r: (r["sparsity"], r["remedy"] != "no remedy", r["noise_scale"], r["remedy"], plans.index(r["plan"]))
+             "| per chip | retrieval: ideal, analog (2 chips) | run |",
+             "|---:|---|---:|---|---:|---:|---:|---|---:|---|"]
+    key = lambda r: (r["sparsity"], r["remedy"] != "no remedy", r["noise_scale"], r["remedy"], plans.index(r["plan"]),
+                     r["with_paraphrases"])
     for r in sorted(points, key=key):
-        c = r["cosine"]
+        c, q = r["cosine"], r.get("retrieval")
+        ret = (f"{100 * r['retrieval_digital']:.1f}%, {100 * q['mean']:.1f}% +- {100 * q['std']:.1f}%" if q else "-")
         lines.append(f"| {r['sparsity']:g} | {r['plan']} | {r['noise_scale']:g} | {r['remedy']} | "
                      f"{r['energy_pj'] / 1000:.0f} | {r['cosine_digital']:.4f} | {c['mean']:.4f} +- {c['std']:.4f} | "
-                     f"{', '.join(f'{v:.4f}' for v in c['per_seed'])} | `{r['run']}` |")
+                     f"{', '.join(f'{v:.4f}' for v in c['per_seed'])} | {ret} | `{r['run']}` |")
     return "\n".join(lines) + "\n"
 
 
 LOW = 0.84   # the plot's lowest cosine; points below it are drawn on the axis and given as text
+STYLE = {"dense": ("s", "C0"), "natural": ("^", "C2"), "sws": ("o", "C3"), "objective": ("D", "C4")}
 
 
 def plot(points: list[dict], path: str) -> None:
     """One panel per sparsity: token cosine against noise level per plan (ideal crossbars at 0), error bars the
     chips' std; at 1 x with the remedy (sign-magnitude drive, input-aware, +2 ADC bits, leak correction, 2 cells a bit),
-    measured at 30% for SWS and dense, as an open marker of its own."""
+    measured at 30% for SWS and dense, as an open marker of its own. The cosines are those of the runs without the
+    paraphrase sentences. A last panel: paraphrase retrieval against noise level, per plan and sparsity."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     levels = ["0 (ideal)", "0.1", "0.3", "1", "1, remedy"]
-    style = {"dense": ("s", "C0"), "natural": ("^", "C2"), "sws": ("o", "C3"), "objective": ("D", "C4")}
-    sparsities = sorted({r["sparsity"] for r in points})
-    fig, axes = plt.subplots(1, len(sparsities), figsize=(4.2 * len(sparsities), 4.2), sharey=True, squeeze=False)
-    for ax, s in zip(axes[0], sparsities):
+    cos_points = [r for r in points if not r["with_paraphrases"]]
+    ret_points = [r for r in points if r.get("retrieval")]
+    sparsities = sorted({r["sparsity"] for r in cos_points})
+    panels = len(sparsities) + bool(ret_points)
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4.2), squeeze=False)
+    axes = axes[0]
+    for ax, s in zip(axes, sparsities):
         notes = []
-        for plan, (marker, colour) in style.items():
-            rs = [r for r in points if r["sparsity"] == s and r["plan"] == plan]
+        for plan, (marker, colour) in STYLE.items():
+            rs = [r for r in cos_points if r["sparsity"] == s and r["plan"] == plan]
             if not rs:
                 continue
             pts = {0: (rs[0]["cosine_digital"], 0.0)}
@@ -119,7 +142,7 @@ def plot(points: list[dict], path: str) -> None:
                     pts[levels.index(f"{r['noise_scale']:g}")] = (r["cosine"]["mean"], r["cosine"]["std"])
                 elif r["noise_scale"] == 1 and "2 cells per bit" in r["remedy"]:   # measured for both SWS and dense
                     pts[4] = (r["cosine"]["mean"], r["cosine"]["std"])
-            off = (list(style).index(plan) - 1.5) * 0.06
+            off = (list(STYLE).index(plan) - 1.5) * 0.06
             plain = sorted(x for x in pts if x < 4)
             ax.errorbar([x + off for x in plain], [max(pts[x][0], LOW) for x in plain],
                         yerr=[pts[x][1] for x in plain], marker=marker, color=colour, capsize=3, lw=0.8, label=plan)
@@ -134,12 +157,32 @@ def plot(points: list[dict], path: str) -> None:
                     va="bottom", fontsize=7)
         ax.axhline(0.95, color="red", lw=0.6, ls=":")
         ax.set_xticks(range(len(levels)), levels, fontsize=8)
-        ax.set_title(f"sparsity {s:g} (SparseGPT)", fontsize=9)
+        ax.set_title(f"token cosine, sparsity {s:g} (SparseGPT)", fontsize=9)
+        ax.set_xlabel("noise level (x every noise std of the PCM preset)", fontsize=8)
+        ax.set_ylim(LOW, 0.99)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0].set_ylabel("token cosine vs unpruned float model")
+    if ret_points:
+        ax = axes[-1]
+        for s in sorted({r["sparsity"] for r in ret_points}):
+            for plan, (marker, colour) in STYLE.items():
+                rs = sorted((r for r in ret_points if r["sparsity"] == s and r["plan"] == plan),
+                            key=lambda r: r["noise_scale"])
+                if not rs:
+                    continue
+                xs = [0] + [levels.index(f"{r['noise_scale']:g}") for r in rs]
+                off = (list(STYLE).index(plan) - 1.5) * 0.06
+                ax.errorbar([x + off for x in xs], [100 * rs[0]["retrieval_digital"]] +
+                            [100 * r["retrieval"]["mean"] for r in rs], yerr=[0] + [100 * r["retrieval"]["std"] for r in rs],
+                            marker=marker, color=colour, capsize=3, lw=0.8, label=f"{plan}, sparsity {s:g}")
+        ax.set_xticks(range(len(levels) - 1), levels[:-1], fontsize=8)
+        ax.set_ylim(50, 101)
+        n = ret_points[0].get("paraphrase_sentences")
+        ax.set_title("paraphrase retrieval" + (f" ({n} sentences)" if n else ""), fontsize=9)
+        ax.set_ylabel("own paraphrase nearest, %")
         ax.set_xlabel("noise level (x every noise std of the PCM preset)", fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("token cosine vs unpruned float model")
-    axes[0][0].set_ylim(LOW, 0.99)
-    for ax in axes[0]:
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle("MiniLM through PCM crossbars read 1 h after programming (2 chips a point; red: 0.95)", fontsize=10)
     fig.tight_layout()
