@@ -79,7 +79,7 @@ def splice(path: str, generated: str) -> str:
         raise SystemExit(f"{path}: the page has no '{BEGIN}' ... '{END}' lines around the part this script "
                          f"writes; add them (everything outside is kept) or write to another --out")
     rest = old[stop + len(END):]
-    return old[:start] + block + (rest[1:] if rest.startswith("\n") else rest)
+    return old[:start] + block + rest.removeprefix("\n")
 
 
 def main():

@@ -41,6 +41,7 @@ def test_a_page_without_the_markers_in_order_is_refused_and_left_alone(tmp_path,
 
 def test_the_shipped_page_has_the_markers_and_sections_written_by_hand_after_them():
     b = _bench()
-    text = open(os.path.join(ROOT, "docs", "results", "minilm-distill.md")).read()
+    with open(os.path.join(ROOT, "docs", "results", "minilm-distill.md")) as f:
+        text = f.read()
     assert 0 <= text.find(b.BEGIN) < text.find(b.END)
     assert "## Block-wise reconstruction" in text[text.find(b.END):]
