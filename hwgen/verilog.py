@@ -16,7 +16,7 @@ from .controller import Controller
 from .params import TileParams
 from .tile import Tile
 
-__all__ = ["emit_verilog", "emit_rtlil", "module_name", "write_rtl"]
+__all__ = ["emit_verilog", "emit_rtlil", "module_name", "write_rtl", "fast_memory_init"]
 
 
 def module_name(controller_only: bool, bus: str | None = None) -> str:
