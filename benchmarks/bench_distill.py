@@ -60,6 +60,28 @@ def page(result: dict, args) -> str:
     return "\n".join(head) + "\n"
 
 
+#: The lines around the part of minilm-distill.md this script writes; the sections outside them were written
+#: by hand (the block-wise trials, the forward check, how to reproduce) and are kept.
+BEGIN = "<!-- made by benchmarks/bench_distill.py: from here -->"
+END = "<!-- made by benchmarks/bench_distill.py: to here -->"
+
+
+def splice(path: str, generated: str) -> str:
+    """The page at `path` with the part between BEGIN and END replaced by `generated` (a new page if there is
+    none). A page without both markers, in that order, is not overwritten: SystemExit with one line."""
+    block = f"{BEGIN}\n{generated.rstrip()}\n{END}\n"
+    if not os.path.exists(path):
+        return block
+    with open(path) as f:
+        old = f.read()
+    start, stop = old.find(BEGIN), old.find(END)
+    if start < 0 or stop < start:
+        raise SystemExit(f"{path}: the page has no '{BEGIN}' ... '{END}' lines around the part this script "
+                         f"writes; add them (everything outside is kept) or write to another --out")
+    rest = old[stop + len(END):]
+    return old[:start] + block + rest.removeprefix("\n")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sparsities", default="0.5,0.7,0.8,0.9")
@@ -76,6 +98,8 @@ def main():
     from sws.experiments.distill import MANIFEST, model_file
     from sws.experiments.sparse_front import front_markdown, measure_models, plot_distill_front
 
+    page_path = os.path.join(args.out, "minilm-distill.md")
+    splice(page_path, "")             # a page this script cannot update stops it now, before hours of work
     t0 = time.perf_counter()
     if not args.skip_training:
         argv = ["prune", "--sparsities", args.sparsities, "-o", args.models, "--time-budget", args.time_budget,
@@ -98,8 +122,9 @@ def main():
         json.dump(result, f, indent=1)
         f.write("\n")
     plot_distill_front(result, os.path.join(args.out, "distill_front.png"))
-    with open(os.path.join(args.out, "minilm-distill.md"), "w") as f:
-        f.write(page(result, args))
+    text = splice(page_path, page(result, args))
+    with open(page_path, "w") as f:
+        f.write(text)
     print(front_markdown(result))
     print(f"training {manifest['seconds'] / 60:.1f} min ({manifest['step']} of {manifest['config']['steps']} steps)")
 

@@ -26,6 +26,7 @@ from hwgen.interface import bus_member, host_members
 from hwgen.params import TileParams
 from hwgen.program import program_writes
 from hwgen.synth import cell_models, synthesize_tile
+from hwgen.verilog import fast_memory_init
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
 from mapper.sectioning import map_layer
@@ -256,7 +257,9 @@ def check_netlist(netlist: str, target: str, params: TileParams, plan: LayerPlan
         design = f.read()
     backend = pick_simulator(simulator, len(design), golden.cycles)
     if controller_only:
-        emulator = verilog.convert(array_emulator(params, None if generic else lp), name="sws_array", emit_src=False)
+        with fast_memory_init():
+            emulator = verilog.convert(array_emulator(params, None if generic else lp), name="sws_array",
+                                       emit_src=False)
         design += "\n" + emulator + "\n" + tile_wrapper(params, generic)
     writes = program_writes(params, lp) if generic else None
     with tempfile.TemporaryDirectory(prefix="sws-netlist-") as cache:

@@ -170,8 +170,10 @@ def check_soc_netlist(netlist: str, target: str, params: TileParams, plan, *, bu
             from amaranth.back import verilog
 
             from hwgen.emulator import array_emulator
-            emulator = verilog.convert(array_emulator(params, None if generic else lp), name="sws_array",
-                                       emit_src=False)
+            from hwgen.verilog import fast_memory_init
+            with fast_memory_init():
+                emulator = verilog.convert(array_emulator(params, None if generic else lp), name="sws_array",
+                                           emit_src=False)
             with open(os.path.join(folder, "sws_soc.v"), "a") as f:
                 f.write("\n" + emulator + "\n" + chip_wrapper(params, plan, bus))
         models, flags = _sim_models(target, folder)

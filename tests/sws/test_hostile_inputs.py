@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import resource
 import subprocess
@@ -23,7 +22,7 @@ from mapper.plan import load_plan, rebuild_weights
 from sim.golden import golden_outputs
 from sws.cli import main
 from tests.support import need_module
-from tests.sws.test_bad_inputs import CASES, base_plan, snapshot  # noqa: F401  (base_plan: the fixture)
+from tests.sws.test_bad_inputs import CASES, _case_id, base_plan, prepare_case, snapshot  # noqa: F401  (base_plan: the fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -236,22 +235,15 @@ runpy.run_module("sws", run_name="__main__")
 
 
 def _case(case_id):
-    [case] = [c for c in CASES if f"{c[0]}: {c[1]}" == case_id]
+    [case] = [c for c in CASES if _case_id(c) == case_id]
     return case
 
 
 @pytest.mark.parametrize("case_id", MEASURED)
 def test_a_hostile_input_is_answered_in_under_5_s_of_cpu_and_500_mb(case_id, base_plan, tmp_path):  # noqa: F811
-    _, _, setup, argv, message = _case(case_id)
-    plan = tmp_path / "plan"
-    shutil.copytree(base_plan, plan)
-    np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(-128, 128, (2, 40)))
-    if isinstance(setup, tuple):
-        setup[1](plan)
-    elif setup is not None:
-        setup(tmp_path)
-    before = snapshot(tmp_path)
-    args = [a.format(tmp=tmp_path, plan=plan, x=tmp_path / "x.npy") for a in argv]
+    case = _case(case_id)
+    message = case[4]
+    args, before = prepare_case(case, base_plan, tmp_path)
     peak_file = tmp_path.parent / f"{tmp_path.name}.peak"
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), SWS_PEAK=str(peak_file))
     code, out, err, usage = _measured([sys.executable, "-c", PEAK_WRAPPER, *args], cwd=tmp_path, env=env)
