@@ -29,7 +29,7 @@ BASE = ["--analog", "pcm", "--prune", "sparsegpt", "--seeds", "2"]
 #: (name, sparsity, plan, noise scale, retrieval) in the order they run: the three plans at 50%, SWS and dense at 0%
 #: (SWS and dense at 30% come from docs/results/analog.json), the objective's choice at 30% (where it was measured),
 #: natural at 30% and 0%, the objective at 0% and 50%; then paraphrase retrieval at 30% (the paraphrase sentences'
-#: tokens through the crossbars too, 1.6x the time: dense, SWS, the objective), then x0.1 at 0% and 50%.
+#: tokens through the crossbars too, 4.1x the tokens: dense, SWS, the objective), then x0.1 at 50% and 0%.
 RUNS = [(f"s{int(100 * s)}_{p}", s, p, 0.3, False) for s, p in
         [(0.5, "sws"), (0.5, "dense"), (0.5, "natural"), (0.0, "sws"), (0.0, "dense"), (0.3, "objective"),
          (0.3, "natural"), (0.0, "natural"), (0.0, "objective"), (0.5, "objective")]] + \
