@@ -164,7 +164,7 @@ class BatchCursor(wiring.Component):
             one_next, then_last, lanes, lane_valid, longest = self._groups(m, sel)
         else:
             one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
-            lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b)
+            lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b, last_batch)
             m.d.comb += self.ready.eq(1)
         if p.bipolar:
             m.d.comb += self.drive_neg.eq(sel.drive_neg)
@@ -225,18 +225,25 @@ class BatchCursor(wiring.Component):
             m.d.sync += cur.planes.eq(Cat(cur.planes[A - 1], *(cur.planes[k] for k in range(A - 1))))
         m.d.comb += self.drive.eq(Mux(turn, cur.planes[A - 2], cur.planes[A - 1]))
 
-    def _longest(self, m, b):
+    def _longest(self, m, b, last_batch):
         """A full switch matrix's batch's longest conversion: `next.longest` (found by the prefetch for every
-        batch, copied at `take`) selected by b."""
+        batch, copied at `take`), as a register loaded with the batch the cursor moves to (the section's
+        first at `take` or after its plane's last batch, else batch b + 1): no select by b lies between the
+        cursor's registers and the counted period's compares and sums (the SoC plan's critical path,
+        docs/results/controller.md, fifth round)."""
         p, FR = self.params, self.params.conv_bits
         batch_long = Signal(data.ArrayLayout(range(FR + 1), p.batches), name="batch_longest")
-        with m.If(self.take):
-            m.d.sync += batch_long.eq(self.section.longest)
         longest = Signal(range(FR + 1), name="longest")
-        with m.Switch(b):
-            for bb in range(p.batches):
-                with m.Case(bb):
-                    m.d.comb += longest.eq(batch_long[bb])
+        with m.If(self.take):
+            m.d.sync += [batch_long.eq(self.section.longest), longest.eq(self.section.longest[0])]
+        with m.Elif(self.advance):
+            with m.If(last_batch):
+                m.d.sync += longest.eq(batch_long[0])
+            with m.Else():
+                with m.Switch(b):
+                    for bb in range(p.batches - 1):
+                        with m.Case(bb):
+                            m.d.sync += longest.eq(batch_long[bb + 1])
         return longest
 
     def _groups(self, m, sel):
@@ -278,8 +285,10 @@ class BatchCursor(wiring.Component):
             for i in range(NA):
                 one = Cat(found[i] == c for c in range(SC))
                 m.d.sync += [hot[i].eq(one), starts_hot[i].eq(one)]
-            first_last = Cat(*(found[i] + 1 >= found[i + 1] for i in range(NA))).all()
-            m.d.sync += [ahead_last.eq(first_last), single.eq(first_last)]
+            # The first batch is its plane's last when every group holds at most one active column:
+            # `next.one`, which the prefetch found (the same as every `found[i] + 1 >= found[i + 1]`, with no
+            # compare after the group starts at the copy: m4's critical path, docs/results/controller.md).
+            m.d.sync += [ahead_last.eq(nxt.one), single.eq(nxt.one)]
         with m.Else():
             m.d.comb += fill.eq(priming | primed | self.advance)
             with m.If(primed | self.advance):

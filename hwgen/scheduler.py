@@ -265,15 +265,18 @@ class Scheduler(wiring.Component):
                      sampled.eq(Mux(issue & opens, Mux(testing, 1, section.n_active), 0)), reads.eq(bus.cell_reads)]
         m.d.comb += [ev.row_drives.eq(driven), ev.sample_holds.eq(sampled), ev.cell_reads.eq(reads)]
         rows, _ = pipelined_sum(m, "drive_count", [bus.drive[r] & activated for r in range(cfg.rows)])
-        # At a capture (T) the lanes taken and the codes go into registers as they are (`captured_take`,
-        # `captured_raw`), masked in T + 1 (`captured_code`): the batch's completion ends at flip-flops'
-        # data inputs, not at the reset inputs of every code bit (docs/results/controller.md).
-        take, tested = Signal(NA, name="captured_take"), Signal(name="captured_test")
+        # At a capture (T) the batch's lanes, whether it was a capture and the codes go into registers as they
+        # are (`captured_lanes`, `captured`, `captured_raw`; the lanes and codes every cycle), masked in
+        # T + 1 (`captured_code`): the batch's completion ends at one flip-flop's data input, not at the
+        # reset inputs of every lane's (r256's critical path, docs/results/controller.md, fifth round).
+        lanes_kept, took = Signal(NA, name="captured_lanes"), Signal(name="captured")
+        tested = Signal(name="captured_test")
         raw = [Signal(p.code_width, name=f"captured_raw{i}") for i in range(NA)]
         codes = [Signal(cfg.full_resolution, name=f"captured_code{i}") for i in range(NA)]
         # The codes' magnitudes (a bipolar drive's codes are signed: their sum counts |code|).
         size = [abs(raw[i].as_signed())[:cfg.full_resolution] if p.bipolar else raw[i] for i in range(NA)]
-        m.d.sync += [take.eq(Mux(complete, kept.valid, 0)), tested.eq(kept.test),
+        take = [lanes_kept[i] & took for i in range(NA)]
+        m.d.sync += [lanes_kept.eq(kept.valid), took.eq(complete), tested.eq(kept.test),
                      *[raw[i].eq(bus.adc[i].code) for i in range(NA)],
                      *[codes[i].eq(Mux(take[i], size[i], 0)) for i in range(NA)]]
         cells, _ = pipelined_sum(m, "code_sum", codes)
