@@ -277,6 +277,11 @@ class BatchCursor(wiring.Component):
         # The batch at `ahead` is its plane's last (no group has an entry beyond it), a register made for the
         # entries it loads: a section's first batch (`single`: one batch a plane) or the one after.
         ahead_last, single = Signal(name="entry_next_last"), Signal(name="group_single")
+        # Each group's `ahead + 2 >= end` (the batch after the one at `ahead` is past the group's last column)
+        # as a register made for the entry `ahead` takes (`group_near`; at the group's first entry
+        # `group_near_start`), so that `entry_next_last`'s next value is an AND of flip-flops, with no compare
+        # (carry chain) after the entries (m4's critical path, docs/results/controller.md, fifth round).
+        near, near_start = Signal(NA, name="group_near"), Signal(NA, name="group_near_start")
         m.d.sync += [priming.eq(self.take), primed.eq(priming & ~self.take)]
         fill = Signal()       # `lane_next` loads the batch at `ahead`, which moves on
         with m.If(self.take):
@@ -289,6 +294,8 @@ class BatchCursor(wiring.Component):
             # `next.one`, which the prefetch found (the same as every `found[i] + 1 >= found[i + 1]`, with no
             # compare after the group starts at the copy: m4's critical path, docs/results/controller.md).
             m.d.sync += [ahead_last.eq(nxt.one), single.eq(nxt.one)]
+            first_near = Cat(found[i] + 2 >= found[i + 1] for i in range(NA))
+            m.d.sync += [near.eq(first_near), near_start.eq(first_near)]
         with m.Else():
             m.d.comb += fill.eq(priming | primed | self.advance)
             with m.If(primed | self.advance):
@@ -299,9 +306,10 @@ class BatchCursor(wiring.Component):
                 m.d.sync += [lanes.eq(nlanes), valid.eq(nvalid), longest.eq(widest), self.ready.eq(1)]
         with m.If(fill):
             m.d.sync += [nlanes.eq(sel.lanes), nvalid.eq(sel.lane_valid), next_last.eq(ahead_last)]
-            m.d.sync += ahead_last.eq(Mux(ahead_last, single, Cat(*(ahead[i] + 2 >= ends[i] for i in range(NA))).all()))
+            m.d.sync += ahead_last.eq(Mux(ahead_last, single, near.all()))
             with m.If(ahead_last):
-                m.d.sync += [ahead.eq(starts), hot.eq(starts_hot)]
+                m.d.sync += [ahead.eq(starts), hot.eq(starts_hot), near.eq(near_start)]
             with m.Else():
-                m.d.sync += [*[ahead[i].eq(ahead[i] + 1) for i in range(NA)], *[hot[i].eq(hot[i] << 1) for i in range(NA)]]
+                m.d.sync += [*[ahead[i].eq(ahead[i] + 1) for i in range(NA)], *[hot[i].eq(hot[i] << 1) for i in range(NA)],
+                             near.eq(Cat(ahead[i] + 3 >= ends[i] for i in range(NA)))]
         return nxt.one, next_last, lanes, valid, longest
