@@ -119,12 +119,11 @@ class _FastMemoryInit(rtlil.ModuleEmitter):
     """Amaranth 0.5's RTLIL emitter with the memories' initial contents written as one constant string.
 
     Amaranth builds a `$meminit_v2` cell's DATA one bit at a time (a constant net object per bit, then its
-    signal-spec grouping): converting the generic tile of MiniLM's L0.ffn.out (R = 128, 16 ADCs, 3421 sections,
-    412877 row-table words) took 86 CPU s with Amaranth's emitter, 30 with this one. The same text comes
-    here from one `format` per
-    word: MSB first, word `depth - 1` first, each word masked to `width` bits (two's complement for signed
-    shapes), as Amaranth's `sigspec` writes an all-constant value. Equal byte for byte (tests/hwgen/
-    test_verilog.py converts designs with both emitters)."""
+    signal-spec grouping): converting the generic tile of MiniLM's L0.ffn.out (R = 128, 16 ADCs, 3421
+    sections, 412877 row-table words) took 86 CPU s with Amaranth's emitter, 30 with this one. The same text
+    comes here from one `format` per word: MSB first, word `depth - 1` first, each word masked to `width`
+    bits (two's complement for signed shapes), as Amaranth's `sigspec` writes an all-constant value. Equal
+    byte for byte (tests/hwgen/test_verilog.py converts designs with both emitters)."""
 
     def emit_memory(self, cell_idx, cell):
         memory_info = self.memories[cell_idx]
