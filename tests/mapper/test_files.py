@@ -170,9 +170,9 @@ def test_signals_held_wait_for_the_end_of_the_body():
 
     from mapper.common.outputs import _signals_held
 
-    # The state this test starts from, whatever an earlier test in the same worker process left: Python's
-    # default SIGINT handler, SIGINT not blocked in this thread (one CI run saw no KeyboardInterrupt at all;
-    # the state found is kept for the message).
+    # The state this test starts from, whatever the test process inherited or an earlier test left: Python's
+    # default SIGINT handler, SIGINT not blocked in this thread (pytest started from a background shell
+    # inherits SIGINT ignored, and then saw no KeyboardInterrupt; the state found is kept for the message).
     found = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
     old_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     old_mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
