@@ -14,13 +14,9 @@ def _work_in_a_temporary_folder(tmp_path, monkeypatch):
 def _hdl_cache(request, tmp_path_factory):
     cache = getattr(request.config, "cache", None)
     folder = cache.mkdir("sws-hdl") if cache is not None else tmp_path_factory.mktemp("sws-hdl")
-    old = os.environ.get("SWS_HDL_CACHE")
-    os.environ["SWS_HDL_CACHE"] = str(folder)
-    yield
-    if old is None:
-        os.environ.pop("SWS_HDL_CACHE", None)
-    else:
-        os.environ["SWS_HDL_CACHE"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SWS_HDL_CACHE", str(folder))
+        yield
 
 
 #: The tests measured to take longer than the slow threshold (tests/slow_tests.json, written by

