@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -188,16 +188,7 @@ class ArrayEmulator(wiring.Component):
                 with m.If(adc.start):
                     m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
             m.d.comb += rp.addr.eq(Cat(col[:col_bits], section) if col_bits else section)
-            if bipolar:     # the rows driven +1 minus those driven -1, on the column's 1-cells
-                live = (tree_sum((rp.data & drive & ~neg)[r] for r in range(cfg.rows))
-                        - tree_sum((rp.data & drive & neg)[r] for r in range(cfg.rows)))
-            else:
-                live = tree_sum((rp.data & drive)[r] for r in range(cfg.rows))
-            busy, bad_start, withdrawn, begin = self._adc(m, i, adc, live)
-            # The cells a conversion reads: its column's 1-cells on the section's rows (every row, whatever
-            # the drive: the energy model's cell reads), into a register as the conversion begins.
-            ones = Signal(range(cfg.rows + 1), name=f"cells_read{i}")
-            m.d.sync += ones.eq(Mux(begin, tree_sum(rp.data[r] for r in range(cfg.rows)), 0))
+            busy, bad_start, withdrawn, ones = self._adc(m, i, adc, rp.data, drive, neg)
             read.append(ones)
             busy_start.append(bad_start)
             converting.append(busy)
@@ -323,15 +314,14 @@ class ArrayEmulator(wiring.Component):
         m.d.comb += [flag[_WL_PCH].eq(bus.wl_en & (bus.pch | (low_pch < G))),
                      flag[_SAMPLE_WL].eq(sample & (bus.wl_en | (low_wl < G)))]
 
-    def _adc(self, m, i, adc, live):
-        """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts,
-        a conversion begins)."""
+    def _adc(self, m, i, adc, word, drive, neg):
+        """ADC i on the column word `word` (the cell read of its column) under `drive` (`neg`: the rows
+        driven -1, bipolar; else None). Returns (it converts, it is started while busy, its start is
+        withdrawn while it converts, a conversion begins, the column word taken at the start)."""
         p, cfg, tm = self.params, self.params.hw, self.params.timing
         extra = self.extra_latency
         left = Signal(range(p.conv_bits + extra + 1) if extra else p.res_width, name=f"left{i}")
         busy = Signal(name=f"busy{i}")
-        # The count is computed once per sample instead of being re-evaluated by simulation while it runs.
-        count = Signal(range(-cfg.rows, cfg.rows + 1) if p.bipolar else range(cfg.rows + 1), name=f"count{i}")
         top = Signal(p.code_width, name=f"top{i}")
         begin = Signal(name=f"begin{i}")
         if tm.sync:
@@ -359,22 +349,78 @@ class ArrayEmulator(wiring.Component):
             m.d.comb += begin.eq(adc.start)
             done = busy & (left == 1)
             bad_start, withdrawn = adc.start & busy & (left != 1), 0
+        # The code in register stages, so that no cell read and popcount share a cycle (the tile's Fmax).
+        # A: at the start (S) the column word, its cells under the driven rows and, for a 1-bit code
+        # (unipolar, ref 1: min(count, 1), whether any driven row's cell is on) the code itself go into
+        # registers; B (S + 1): each eight rows' counts into registers and, for ref 2, the code
+        # min(count, 3) (a saturating tree); C (S + 2): their sum into a register and, for ref 3, the code
+        # min(count, 7); D (S + 3): for ref >= 4 the code min(count, 2**ref - 1). Bipolar, B makes the
+        # whole signed code (ref 1: 0, in A). The code is due at done, S + res: the simulation fails on a
+        # start with res < min(ref, 4) (bipolar, min(ref, 2)), which would need it sooner (the controller
+        # sets ref = res; a SAR ADC resolves a bit a cycle). The cells read (all the column's 1-cells) are
+        # counted the same way, their count in a register in S + 4.
+        R = cfg.rows
+        code = Signal(p.code_width, name=f"code{i}")
+        taken = Signal(R, name=f"taken_word{i}")
+        on = Signal(R, name=f"taken_on{i}")                     # its cells on the rows driven (+1, bipolar)
+        on_neg = Signal(R, name=f"taken_neg{i}") if p.bipolar else None     # bipolar: on the rows driven -1
+        due = [Signal(name=f"due_{s}{i}") for s in "bcd"]      # S + 1, S + 2, S + 3 of a start
+        # The stage that makes the code: B (ref 2; bipolar every ref > 1), C (ref 3), D (ref >= 4).
+        write_b, write_c, write_d = (Signal(name=f"write_{s}{i}") for s in "bcd")
+        write_c1, write_d1, write_d2 = (Signal(name=f"write_{s}{i}") for s in ("c1", "d1", "d2"))
+        m.d.sync += [due[0].eq(begin), due[1].eq(due[0]), due[2].eq(due[1]),
+                     write_b.eq(begin & (adc.ref >= 2 if p.bipolar else adc.ref == 2)),
+                     write_c1.eq(begin & (adc.ref == 3)), write_c.eq(write_c1),
+                     write_d1.eq(begin & (adc.ref >= 4)), write_d2.eq(write_d1), write_d.eq(write_d2)]
+        if p.bipolar:
+            m.d.sync += [write_c1.eq(0), write_d1.eq(0)]
+        with m.If(busy):
+            m.d.sync += left.eq(left - 1)
+            with m.If(left == 1):
+                m.d.sync += busy.eq(0)
+        driven = word & drive & ~neg if p.bipolar else word & drive
         with m.If(begin):
-            m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1), count.eq(live)]
+            m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
+                         taken.eq(word), on.eq(driven), code.eq(0 if p.bipolar else driven.any())]
+            if p.bipolar:
+                m.d.sync += on_neg.eq(word & drive & neg)
             with m.Switch(adc.ref):     # the full scale; bipolar, the sign bit is one of the ref bits
                 for bits in range(1, p.conv_bits + 1):
                     with m.Case(bits):
                         m.d.sync += top.eq(2 ** (bits - cfg.sign_bits) - 1)
-        with m.Elif(busy):
-            m.d.sync += left.eq(left - 1)
-            with m.If(left == 1):
-                m.d.sync += busy.eq(0)
-        if p.bipolar:
-            m.d.comb += adc.code.eq(Mux(count > top, top, Mux(count < -top, -top, count)))
-        else:
-            m.d.comb += adc.code.eq(Mux(count > top, top, count))
-        m.d.comb += adc.done.eq(done)
-        return busy & (left != 1), bad_start, withdrawn, begin
+            last = 2 if p.bipolar else 4      # the stage that makes the code, the last one
+            soonest = Mux(adc.ref < last, adc.ref, last)
+            m.d.sync += Assert(adc.res + extra >= soonest,
+                               f"ADC {i} started with fewer cycles (res) than its code needs (min(ref, {last}))")
+        # B: each eight rows' counts into registers.
+        groups = [Signal(range(min(8, R - g) + 1), name=f"on_count{i}_{g // 8}") for g in range(0, R, 8)]
+        word_groups = [Signal(range(min(8, R - g) + 1), name=f"read_count{i}_{g // 8}") for g in range(0, R, 8)]
+        with m.If(due[0]):
+            m.d.sync += [q.eq(count8(m, f"on{i}_{g}", on[g * 8:g * 8 + 8])) for g, q in enumerate(groups)]
+            m.d.sync += [q.eq(count8(m, f"read{i}_{g}", taken[g * 8:g * 8 + 8])) for g, q in enumerate(word_groups)]
+        # C: the sums.
+        count, ones = Signal(range(R + 1), name=f"count{i}"), Signal(range(R + 1), name=f"read_sum{i}")
+        with m.If(due[1]):
+            m.d.sync += [count.eq(tree_sum(groups)), ones.eq(tree_sum(word_groups))]
+        # The code register, from the stage that makes it.
+        with m.If(begin):
+            pass
+        with m.Elif(write_b):
+            if p.bipolar:
+                signed_count = Signal(range(-R, R + 1), name=f"signed_count{i}")
+                m.d.comb += signed_count.eq(popcount(on) - popcount(on_neg))
+                m.d.sync += code.eq(Mux(signed_count > top, top, Mux(signed_count < -top, -top, signed_count)))
+            else:
+                m.d.sync += code.eq(saturated_count3(m, f"sat3_{i}", on))
+        with m.Elif(write_c):
+            total = tree_sum(groups)
+            m.d.sync += code.eq(Mux(total[3:].any(), 7, total[:3]))
+        with m.Elif(write_d):
+            m.d.sync += code.eq(Mux((count & ~top).any(), top, count))
+        cells = Signal(range(R + 1), name=f"cells_read{i}")
+        m.d.sync += cells.eq(Mux(due[2], ones, 0))
+        m.d.comb += [adc.code.eq(code), adc.done.eq(done)]
+        return busy & (left != 1), bad_start, withdrawn, cells
 
 
 class BankedArray(wiring.Component):
@@ -417,6 +463,53 @@ class BankedArray(wiring.Component):
         # A rule broken on any bank: the banks' sticky flags, ORed.
         m.d.comb += self.violation.eq(functools.reduce(operator.or_, flags))
         return m
+
+
+def popcount(value) -> object:
+    """The number of 1 bits of `value` (an adder tree)."""
+    return tree_sum(value[r] for r in range(len(value)))
+
+
+def count4(m, name: str, bits) -> Signal:
+    """The number of 1 bits of up to four bits, a 3-bit signal made of gates (each bit one 4-input LUT; an
+    adder would be a carry chain)."""
+    b = [bits[k] if k < len(bits) else Const(0) for k in range(4)]
+    x, y, u, v = b[0] ^ b[1], b[0] & b[1], b[2] ^ b[3], b[2] & b[3]
+    carry = x & u
+    out = Signal(3, name=name)
+    m.d.comb += out.eq(Cat(x ^ u, y ^ v ^ carry, (y & v) | ((y ^ v) & carry)))
+    return out
+
+
+def count8(m, name: str, bits) -> object:
+    """The number of 1 bits of up to eight bits: two four bits' counts (gates) and one adder."""
+    if len(bits) <= 4:
+        return count4(m, name, bits)
+    return count4(m, f"{name}_lo", bits[:4]) + count4(m, f"{name}_hi", bits[4:8])
+
+
+def saturated_count3(m, name: str, bits) -> Signal:
+    """min(popcount(bits), 3), 2 bits: each four bits' count saturated, then a tree of saturating pairs
+    min(a + b, 3) (each bit one 4-input LUT). Each level is a signal, so that no expression is repeated."""
+    level = []
+    for g in range(0, len(bits), 4):
+        c = count4(m, f"{name}_{g // 4}", bits[g:g + 4])
+        level.append(Cat(c[0] | c[2], c[1] | c[2]))
+    depth = 0
+    while len(level) > 1:
+        nxt = []
+        for k in range(0, len(level), 2):
+            if k + 1 == len(level):
+                nxt.append(level[k])
+                continue
+            a, b, out = level[k], level[k + 1], Signal(2, name=f"{name}_l{depth}_{k // 2}")
+            s0, carry = a[0] ^ b[0], a[0] & b[0]
+            s1, s2 = a[1] ^ b[1] ^ carry, (a[1] & b[1]) | ((a[1] ^ b[1]) & carry)
+            over = s2 | (s1 & s0)
+            m.d.comb += out.eq(Cat(s0 | over, s1 | over))
+            nxt.append(out)
+        level, depth = nxt, depth + 1
+    return level[0]
 
 
 def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0,
