@@ -77,12 +77,16 @@ class PowerControl(wiring.Component):
             with m.If(pw.en & ~pw.sleep & ~on):
                 m.d.sync += woken.eq(1)
         left = Signal(range(max(wake, 1) + 1), name="wake_left")
+
+        def begin_walk():                                # the walk goes on to the scheduler; no wake owed
+            m.d.comb += self.start_out.eq(1)
+            m.d.sync += woken.eq(0)
+
         with m.FSM(name="power"):
             with m.State("ON"):
                 with m.If(self.start & ~self.halt):
                     with m.If(on & (~woken | (wake == 0))):
-                        m.d.comb += self.start_out.eq(1)
-                        m.d.sync += woken.eq(0)
+                        begin_walk()
                     with m.Elif(on):
                         m.d.sync += left.eq(wake - 1)
                         m.next = "WAKE"
@@ -94,8 +98,7 @@ class PowerControl(wiring.Component):
                     m.next = "ON"
                 with m.Elif(on):
                     with m.If(wake == 0):
-                        m.d.comb += self.start_out.eq(1)
-                        m.d.sync += woken.eq(0)
+                        begin_walk()
                         m.next = "ON"
                     with m.Else():
                         m.d.sync += left.eq(wake - 1)
@@ -105,8 +108,7 @@ class PowerControl(wiring.Component):
                 with m.If(self.halt):
                     m.next = "ON"
                 with m.Elif(left == 0):
-                    m.d.comb += self.start_out.eq(1)
-                    m.d.sync += woken.eq(0)
+                    begin_walk()
                     m.next = "ON"
                 with m.Else():
                     m.d.sync += left.eq(left - 1)

@@ -19,7 +19,7 @@ from hwgen.tile import Tile
 from mapper.schedule import MacroTiming, cycle_model
 from sim.amaranth_sim import program
 from sim.golden import predict
-from tests.hwgen.async_adc import AdcModel, Hang, run_against
+from tests.hwgen.async_adc import AdcModel, run_against
 from tests.sim.cases import rtl_cases
 
 CASES = {c.name: c for c in rtl_cases()}
@@ -184,16 +184,9 @@ def _generic_run(steps):
     ("idle", cycles); returns what each step saw: the status and, for a vector, its outputs (or None if
     the tile took no input within 300 cycles)."""
     dut = Tile(GENERIC)
-    from amaranth.hdl import ClockDomain, Elaboratable, Module, ResetSignal, Signal
-    rst = Signal()
-
-    class WithReset(Elaboratable):
-        def elaborate(self, platform):
-            m = Module()
-            m.domains.sync = ClockDomain()
-            m.submodules.tile = dut
-            m.d.comb += ResetSignal().eq(rst)
-            return m
+    from tests.hwgen.reset import WithReset
+    top = WithReset(dut, "tile")
+    rst = top.rst
 
     seen = []
 
@@ -229,7 +222,7 @@ def _generic_run(steps):
                 continue
             seen.append(await status(ctx))
 
-    sim = Simulator(WithReset())
+    sim = Simulator(top)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
@@ -318,18 +311,11 @@ def _reset_at_every_cycle(case, offsets, generic: TileParams | None = None):
     """One simulation: for each offset t, a vector's inputs offered from cycle 0 and a one-cycle reset at
     cycle t (whatever state every state machine is in then), then (a generic tile: its layer word again)
     a whole vector. Returns, per offset, (i.ready, o.valid, status.busy at the reset, the vector's outputs)."""
-    from amaranth.hdl import ClockDomain, Elaboratable, Module, ResetSignal, Signal
+    from tests.hwgen.reset import WithReset
     params = generic or TileParams.from_plan(case.lp)
     dut = Tile(params, None if generic else case.lp)
-    rst = Signal()
-
-    class WithReset(Elaboratable):
-        def elaborate(self, platform):
-            m = Module()
-            m.domains.sync = ClockDomain()
-            m.submodules.tile = dut
-            m.d.comb += ResetSignal().eq(rst)
-            return m
+    top = WithReset(dut, "tile")
+    rst = top.rst
 
     writes = program_writes(params, case.lp) if generic else []
     budget = 20 * cycle_model(case.lp, params)["cycles"] + 200
@@ -364,7 +350,7 @@ def _reset_at_every_cycle(case, offsets, generic: TileParams | None = None):
                 await program(ctx, dut.prog, writes[-1:])
             seen.append((*state, await vector(ctx, case.x[1], budget)))
 
-    sim = Simulator(WithReset())
+    sim = Simulator(top)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
@@ -395,19 +381,12 @@ def test_a_reset_of_a_generic_tile_in_any_cycle_leaves_it_unconfigured_then_righ
 
 def test_a_reset_in_the_error_state_clears_it():
     """A missing done stops the controller; a reset (instead of status.clear) starts it afresh."""
-    from amaranth.hdl import ClockDomain, Elaboratable, Module, ResetSignal, Signal
+    from tests.hwgen.reset import WithReset
     params = TileParams.from_plan(CASE.lp, timing=MacroTiming(sync=1, watchdog=20))
     ctrl = Controller(params, CASE.lp)
     model = AdcModel(CASE.lp, "level", missing=5)
-    rst = Signal()
-
-    class WithReset(Elaboratable):
-        def elaborate(self, platform):
-            m = Module()
-            m.domains.sync = ClockDomain()
-            m.submodules.ctrl = ctrl
-            m.d.comb += ResetSignal().eq(rst)
-            return m
+    top = WithReset(ctrl, "ctrl")
+    rst = top.rst
 
     got = {}
 
@@ -436,7 +415,7 @@ def test_a_reset_in_the_error_state_clears_it():
                 out.append(y)
         got["outputs"] = out
 
-    sim = Simulator(WithReset())
+    sim = Simulator(top)
     sim.add_clock(1e-8)
     sim.add_testbench(model.bench(ctrl.bus, params.hw.n_adc), background=True)
     sim.add_testbench(bench)

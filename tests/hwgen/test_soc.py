@@ -517,15 +517,7 @@ def test_soc_tile_programmed_over_axil_computes_x_at_w_with_tlast_and_counts_the
     async def bench(ctx):
         host = AxiLiteHost(ctx, dut)
         assert await host.read(rm["ID"].offset) == 0x53575303
-        n_data = sum(1 for r in rm.registers if r.name.startswith("PROG_DATA"))
-        for sel, addr, data in program_writes(params, lp):
-            if sel == PROG_SELECT["layer"]:
-                await host.write(rm["LAYER"].offset, data)
-                continue
-            await host.write(rm["PROG_ADDR"].offset, addr)
-            for i in range(n_data):
-                await host.write(rm[f"PROG_DATA{i}"].offset, data >> 32 * i & 0xFFFFFFFF)
-            await host.write(rm["PROG_WRITE"].offset, sel)
+        await _program(host, rm, params, lp)
         await host.write(rm["IRQ_ENABLE"].offset, 1)
         ctx.set(dut.m_axis_tready, 1)
         for v in x:

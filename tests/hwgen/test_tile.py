@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hwgen.params import TileParams
-from mapper.config import ArrayConfig
 from mapper.common import SwsError
+from mapper.config import ArrayConfig
 from sim.amaranth_sim import read_counters, run_tile
 from sim.golden import predict
 from tests.sim.cases import (BIPOLAR, ENCODINGS, Case, bipolar_cases, check, encoding_cases, inputs, mux_cases,
@@ -231,25 +231,18 @@ def test_accumulator_width_holds_the_largest_output():
 def test_a_reset_in_the_middle_of_a_vector_leaks_nothing_into_the_next():
     """Reset while a vector's sections are being accumulated, then run a whole vector: its outputs and
     counters are the golden model's for that vector alone (the accumulators are cleared after reset)."""
-    from amaranth.hdl import ClockDomain, Elaboratable, Module, ResetSignal, Signal
     from amaranth.sim import Simulator
 
     from hwgen.tile import Tile
     from mapper.schedule import cycle_model
+    from tests.hwgen.reset import WithReset
     case = next(c for c in CASES if c.name == "group2_partial")
     params = TileParams.from_plan(case.lp)
     dut = Tile(params, case.lp)
-    rst = Signal()
+    top = WithReset(dut, "tile")
+    rst = top.rst
 
-    class WithReset(Elaboratable):
-        def elaborate(self, platform):
-            m = Module()
-            m.domains.sync = ClockDomain()
-            m.submodules.tile = dut
-            m.d.comb += ResetSignal().eq(rst)
-            return m
-
-    k, n = case.lp.shape
+    n = case.lp.shape[1]
     first, second = case.x[1], case.x[2]
     got = {}
 
@@ -279,7 +272,7 @@ def test_a_reset_in_the_middle_of_a_vector_leaks_nothing_into_the_next():
         await ctx.tick().repeat(4)
         got["conversions"] = (await read_counters(ctx, dut.counters, case.cfg.hw.full_resolution))["conversions"]
 
-    sim = Simulator(WithReset())
+    sim = Simulator(top)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
