@@ -50,13 +50,16 @@ class ArrayEmulator(wiring.Component):
     the section and drive on the bus at its start; with it, every cycle of the `sh` strobe holds the
     section and drive (all the slot's columns: the last strobe cycle's hold), and a start takes its column
     of the held sample. The code is min(count, 2**ref - 1) (the full-scale range of its reference select),
-    held until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive` driven -1) the
-    count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive & drive_neg), and the
-    code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1.
+    held from done until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive`
+    driven -1) the count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive &
+    drive_neg), and the code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1. The code
+    is an output register made in stages (`_adc`; docs/design.md section 6, "Tiles"): the column word and
+    a 1-bit code at the start S, a code of ref bits in S + min(ref, 4) (bipolar S + min(ref, 2)), so a start
+    with res < min(ref, 4) fails the simulation (an Amaranth `Assert`).
 
-    `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: at a
-    conversion's start, the popcount of the column word it reads (its 1-cells on the section's rows, whatever
-    the drive) goes into a register, and the ADCs' registers are summed four a level (`pipelined_sum`).
+    `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: the popcount of
+    the column word a conversion takes at its start (its 1-cells on the section's rows, whatever the drive),
+    in a register four cycles later, the ADCs' registers summed four a level (`pipelined_sum`).
 
     Counted mode (`sync` 0): ADC i, started in cycle T with resolution b, asserts done for one cycle in T +
     b and takes a new start in the done cycle. Handshake (`sync` 1 or 2, a four-phase handshake): a start
@@ -317,7 +320,8 @@ class ArrayEmulator(wiring.Component):
     def _adc(self, m, i, adc, word, drive, neg):
         """ADC i on the column word `word` (the cell read of its column) under `drive` (`neg`: the rows
         driven -1, bipolar; else None). Returns (it converts, it is started while busy, its start is
-        withdrawn while it converts, a conversion begins, the column word taken at the start)."""
+        withdrawn while it converts, the cells its conversion read: its column's 1-cells, four cycles after
+        its start, else 0)."""
         p, cfg, tm = self.params, self.params.hw, self.params.timing
         extra = self.extra_latency
         left = Signal(range(p.conv_bits + extra + 1) if extra else p.res_width, name=f"left{i}")
