@@ -27,12 +27,14 @@ VIOLATIONS = ("start while busy", "wordline without precharge", "sample before s
               "start without a sample", "wordline pulse too short", "start withdrawn before done",
               "precharge during a conversion", "wordline while precharge", "sample while wordline",
               "write request changed before its acknowledge", "write while the macro is busy",
-              "array used while disabled or asleep", "precharge before the wake-up")
+              "array used while disabled or asleep", "precharge before the wake-up",
+              "conversion shorter than its code")
 
 #: The bits of the electrical interface's rules (docs/design.md section 6, "Electrical interface").
-_WL_PCH, _SAMPLE_WL, _CHANGED_WRITE, _BUSY_WRITE, _OFF, _EARLY = (VIOLATIONS.index(r) for r in (
+_WL_PCH, _SAMPLE_WL, _CHANGED_WRITE, _BUSY_WRITE, _OFF, _EARLY, _SHORT = (VIOLATIONS.index(r) for r in (
     "wordline while precharge", "sample while wordline", "write request changed before its acknowledge",
-    "write while the macro is busy", "array used while disabled or asleep", "precharge before the wake-up"))
+    "write while the macro is busy", "array used while disabled or asleep", "precharge before the wake-up",
+    "conversion shorter than its code"))
 
 #: How the emulated ADCs' done behaves in handshake mode (`MacroTiming.sync` 1 or 2): a level held until
 #: start falls (the four-phase acknowledge), or a one-cycle pulse.
@@ -55,7 +57,7 @@ class ArrayEmulator(wiring.Component):
     drive_neg), and the code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1. The code
     is an output register made in stages (`_adc`; docs/design.md section 6, "Tiles"): the column word and
     a 1-bit code at the start S, a code of ref bits in S + min(ref, 4) (bipolar S + min(ref, 2)), so a start
-    with res < min(ref, 4) fails the simulation (an Amaranth `Assert`).
+    with res < min(ref, 4) is a violation ("conversion shorter than its code").
 
     `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: the popcount of
     the column word a conversion takes at its start (its 1-cells on the section's rows, whatever the drive),
@@ -77,7 +79,8 @@ class ArrayEmulator(wiring.Component):
     sample-and-hold, a precharge while an ADC converts (before its done cycle: the bitlines hold the
     columns until then); a wordline while the precharge is on, or (guard G = `MacroTiming.guard` > 0) fewer
     than G cycles after it fell; with G > 0, a sample (`sh`, or a start without sample-and-hold) while the
-    wordline is on, or fewer than G cycles after it fell. The simulators fail a run that ends with a violation. Rules
+    wordline is on, or fewer than G cycles after it fell; a start whose code the emulator makes after its
+    done, res < min(ref, 4) (bipolar min(ref, 2); below). The simulators fail a run that ends with a violation. Rules
     about phases of zero cycles never fire.
 
     With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
@@ -180,7 +183,7 @@ class ArrayEmulator(wiring.Component):
                 with m.If(bus.sh):
                     m.d.sync += neg.eq(bus.drive_neg)
         col_bits = (p.slot_pad - 1).bit_length()
-        busy_start, converting, withdrawals, read = [], [], [], []
+        busy_start, converting, withdrawals, read, shorts = [], [], [], [], []
         for i, adc in enumerate(bus.adc):
             rp = cells.read_port(domain="comb")
             col = adc.col
@@ -191,15 +194,17 @@ class ArrayEmulator(wiring.Component):
                 with m.If(adc.start):
                     m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
             m.d.comb += rp.addr.eq(Cat(col[:col_bits], section) if col_bits else section)
-            busy, bad_start, withdrawn, ones = self._adc(m, i, adc, rp.data, drive, neg)
+            busy, bad_start, withdrawn, ones, short = self._adc(m, i, adc, rp.data, drive, neg)
             read.append(ones)
+            shorts.append(short)
             busy_start.append(bad_start)
             converting.append(busy)
             withdrawals.append(withdrawn)
         total, _ = pipelined_sum(m, "cells_read_sum", read)
         m.d.comb += bus.cell_reads.eq(total)
         any_start = Cat(adc.start for adc in bus.adc).any()
-        m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any())]
+        m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any()),
+                     flag[_SHORT].eq(Cat(shorts).any())]
         if tm.sample:
             m.d.comb += flag[3].eq(any_start & (sampled < tm.sample))
         else:
@@ -383,6 +388,8 @@ class ArrayEmulator(wiring.Component):
             with m.If(left == 1):
                 m.d.sync += busy.eq(0)
         driven = word & drive & ~neg if p.bipolar else word & drive
+        last = 2 if p.bipolar else 4      # the stage that makes the code, the last one
+        short = begin & (adc.res + extra < Mux(adc.ref < last, adc.ref, last))
         with m.If(begin):
             m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
                          taken.eq(word), on.eq(driven), code.eq(0 if p.bipolar else driven.any())]
@@ -392,10 +399,6 @@ class ArrayEmulator(wiring.Component):
                 for bits in range(1, p.conv_bits + 1):
                     with m.Case(bits):
                         m.d.sync += top.eq(2 ** (bits - cfg.sign_bits) - 1)
-            last = 2 if p.bipolar else 4      # the stage that makes the code, the last one
-            soonest = Mux(adc.ref < last, adc.ref, last)
-            m.d.sync += Assert(adc.res + extra >= soonest,
-                               f"ADC {i} started with fewer cycles (res) than its code needs (min(ref, {last}))")
         # B: each eight rows' counts into registers.
         groups = [Signal(range(min(8, R - g) + 1), name=f"on_count{i}_{g // 8}") for g in range(0, R, 8)]
         word_groups = [Signal(range(min(8, R - g) + 1), name=f"read_count{i}_{g // 8}") for g in range(0, R, 8)]
@@ -424,7 +427,7 @@ class ArrayEmulator(wiring.Component):
         cells = Signal(range(R + 1), name=f"cells_read{i}")
         m.d.sync += cells.eq(Mux(due[2], ones, 0))
         m.d.comb += [adc.code.eq(code), adc.done.eq(done)]
-        return busy & (left != 1), bad_start, withdrawn, cells
+        return busy & (left != 1), bad_start, withdrawn, cells, short
 
 
 class BankedArray(wiring.Component):
