@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwgen.emulator import ArrayEmulator
+from hwgen.emulator import VIOLATIONS, ArrayEmulator
 from hwgen.params import TileParams
 from mapper.config import ArrayConfig
 from mapper.schedule import MacroTiming
@@ -147,3 +147,29 @@ def test_every_code_is_the_brute_force_count_from_its_done_until_the_next_start(
             assert seen == [code] * len(seen), (i, start, done, code, seen)
     assert got["cell_reads"] == sum(c[4] for c in conversions)
     assert got["violation"] == 0
+
+
+@pytest.mark.parametrize("encoding, res, ref, flagged", [
+    ("twos", 1, 2, True), ("twos", 3, 4, True), ("twos", 4, 5, False), ("twos", 2, 2, False),
+    ("bipolar", 1, 2, True), ("bipolar", 2, 6, False)])
+def test_a_conversion_shorter_than_its_code_is_a_violation(encoding, res, ref, flagged):
+    """The code of ref bits is ready min(ref, 4) cycles after the start (bipolar min(ref, 2)): a start with
+    fewer cycles (res) than that is the rule "conversion shorter than its code", and nothing else."""
+    emu = ArrayEmulator(_params(encoding, MacroTiming()))
+    got = {}
+
+    async def bench(ctx):
+        ctx.set(emu.bus.adc[1].res, res)
+        ctx.set(emu.bus.adc[1].ref, ref)
+        ctx.set(emu.bus.adc[1].start, 1)
+        await ctx.tick()
+        ctx.set(emu.bus.adc[1].start, 0)
+        await ctx.tick().repeat(6)
+        got["violation"] = ctx.get(emu.violation)
+
+    sim = Simulator(emu)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    rule = 1 << VIOLATIONS.index("conversion shorter than its code")
+    assert got["violation"] == (rule if flagged else 0)
