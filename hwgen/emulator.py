@@ -392,7 +392,7 @@ class ArrayEmulator(wiring.Component):
         short = begin & (adc.res + extra < Mux(adc.ref < last, adc.ref, last))
         with m.If(begin):
             m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
-                         taken.eq(word), on.eq(driven), code.eq(0 if p.bipolar else driven.any())]
+                         taken.eq(word), on.eq(driven)]
             if p.bipolar:
                 m.d.sync += on_neg.eq(word & drive & neg)
             with m.Switch(adc.ref):     # the full scale; bipolar, the sign bit is one of the ref bits
@@ -405,25 +405,25 @@ class ArrayEmulator(wiring.Component):
         with m.If(due[0]):
             m.d.sync += [q.eq(count8(m, f"on{i}_{g}", on[g * 8:g * 8 + 8])) for g, q in enumerate(groups)]
             m.d.sync += [q.eq(count8(m, f"read{i}_{g}", taken[g * 8:g * 8 + 8])) for g, q in enumerate(word_groups)]
-        # C: the sums.
+        # C: the sums, and whether the count passes a ref >= 4 code's full scale (for D).
         count, ones = Signal(range(R + 1), name=f"count{i}"), Signal(range(R + 1), name=f"read_sum{i}")
+        total, over = Signal(range(R + 1), name=f"on_sum{i}"), Signal(name=f"over{i}")
+        m.d.comb += total.eq(tree_sum(groups))
         with m.If(due[1]):
-            m.d.sync += [count.eq(tree_sum(groups)), ones.eq(tree_sum(word_groups))]
-        # The code register, from the stage that makes it.
-        with m.If(begin):
-            pass
-        with m.Elif(write_b):
-            if p.bipolar:
-                signed_count = Signal(range(-R, R + 1), name=f"signed_count{i}")
-                m.d.comb += signed_count.eq(popcount(on) - popcount(on_neg))
-                m.d.sync += code.eq(Mux(signed_count > top, top, Mux(signed_count < -top, -top, signed_count)))
-            else:
-                m.d.sync += code.eq(saturated_count3(m, f"sat3_{i}", on))
-        with m.Elif(write_c):
-            total = tree_sum(groups)
-            m.d.sync += code.eq(Mux(total[3:].any(), 7, total[:3]))
-        with m.Elif(write_d):
-            m.d.sync += code.eq(Mux((count & ~top).any(), top, count))
+            m.d.sync += [count.eq(total), ones.eq(tree_sum(word_groups)), over.eq((total & ~top).any())]
+        # The code register, from the stage that makes it (an AND-OR of the stages' codes: at most one writes
+        # in a cycle, as a start comes no sooner than its code is made).
+        made = [Signal(p.code_width, name=f"code_{s}{i}") for s in "abcd"]
+        if p.bipolar:
+            signed_count = Signal(range(-R, R + 1), name=f"signed_count{i}")
+            m.d.comb += signed_count.eq(popcount(on) - popcount(on_neg))
+            m.d.comb += made[1].eq(Mux(signed_count > top, top, Mux(signed_count < -top, -top, signed_count)))
+        else:
+            m.d.comb += [made[0].eq(driven.any()), made[1].eq(saturated_count3(m, f"sat3_{i}", on)),
+                         made[2].eq(Mux(total[3:].any(), 7, total[:3])), made[3].eq(Mux(over, top, count))]
+        writes = [begin, write_b, write_c, write_d]
+        with m.If(Cat(writes).any()):
+            m.d.sync += code.eq(functools.reduce(operator.or_, (Mux(w, v, 0) for w, v in zip(writes, made))))
         cells = Signal(range(R + 1), name=f"cells_read{i}")
         m.d.sync += cells.eq(Mux(due[2], ones, 0))
         m.d.comb += [adc.code.eq(code), adc.done.eq(done)]
