@@ -28,7 +28,7 @@ from mapper.prepare import check_sparsity
 
 from .fidelity import crossbar_outputs, masked_cosine, model_energy
 from .pruning import (CALIBRATION_PATH, PARAPHRASES_PATH, layer_weights, pooled_embeddings, prune_model,
-                      retrieval_accuracy)
+                      retrieval_accuracy, retrieval_ranking)
 from .runtime import initializers
 from .runtime import TOKENS_PATH, load_token_sequences, minilm_model, run_model, token_feeds
 
@@ -89,8 +89,11 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
     (reference,) = run_model(model, feeds, ["last_hidden_state"])
 
     def measure(y):
-        return masked_cosine(y[:ne], reference[:ne], mask[:ne]), \
-            (retrieval_accuracy(pooled_embeddings(y[ne:], mask[ne:])) if retrieval else None)
+        """Token cosine, retrieval accuracy and its margin and rank (retrieval_ranking; None without retrieval)."""
+        if not retrieval:
+            return masked_cosine(y[:ne], reference[:ne], mask[:ne]), None, None
+        emb = pooled_embeddings(y[ne:], mask[ne:])
+        return masked_cosine(y[:ne], reference[:ne], mask[:ne]), retrieval_accuracy(emb), retrieval_ranking(emb)
 
     calib = None
     if method != "magnitude" and any(s > 0 for s in sparsities):
@@ -112,7 +115,7 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
             cfg = plan_config(base, plan)
             tick(f"sparsity {s:g}, {plan}: digital crossbar")
             y, _ = crossbar_outputs(pm, linears, feeds, mask, cfg, "last_hidden_state")
-            cos_d, ret_d = measure(y)
+            cos_d, ret_d, rank_d = measure(y)
             energy_pj = model_energy(pm, linears, cfg)["energy_pj"] if energy else 0.0
             extra = 0.0
             if run.fine_bits and energy:
@@ -122,25 +125,31 @@ def minilm_analog(run: AnalogRun, *, sparsities=(0.0,), plans=("sws", "dense"), 
             for scale in noise_scales:
                 dev = run.device.scaled(scale) if scale != 1.0 else run.device
                 r = dataclasses.replace(run, device=dev)
-                cos, ret = [], []
+                cos, ret, ranks = [], [], []
                 for seed in range(seeds):
                     tick(f"sparsity {s:g}, {plan}, noise x{scale:g}, seed {seed}")
                     mv = lambda lm, x, i, seed=seed: analog_matvec(lm, x, r, seed * 1000 + i)
                     y, _ = crossbar_outputs(pm, linears, feeds, mask, cfg, "last_hidden_state", matvec=mv)
-                    c, q = measure(y)
+                    c, q, k = measure(y)
                     cos.append(c)
                     ret.append(q)
+                    ranks.append(k)
                 rows.append({"sparsity": s, "plan": plan, "noise_scale": scale, "energy_pj": energy_pj + extra,
                              "remedy_energy_pj": extra,
                              "cosine_digital": cos_d, "retrieval_digital": ret_d,
-                             "cosine": _spread(cos), "retrieval": _spread(ret) if retrieval else None})
-    cos_u, ret_u = measure(reference)
+                             "cosine": _spread(cos), "retrieval": _spread(ret) if retrieval else None,
+                             **({"retrieval_margin_digital": rank_d["margin"], "retrieval_rank_digital": rank_d["rank"],
+                                 "retrieval_margin": _spread([k["margin"] for k in ranks]),
+                                 "retrieval_rank": _spread([k["rank"] for k in ranks])} if retrieval else {})})
+    cos_u, ret_u, rank_u = measure(reference)
     return {"source": "minilm", "output": "last_hidden_state", "method": method, "seeds": seeds,
             "device": run.device.to_dict(), "drift_time_s": run.drift_time_s, "compensation": run.compensation,
             "fine_bits": run.fine_bits, "leak_correction": run.leak_correction, "redundancy": run.redundancy, "fine_extra": run.fine_extra,
             "analog": run.describe(),
             "config": base.to_dict(), "tokens": int(mask[:ne].sum()), "paraphrase_pairs": len(para) // 2,
             "unpruned_retrieval": ret_u, "unpruned_cosine": cos_u, "retrieval": retrieval,
+            **({"unpruned_retrieval_margin": rank_u["margin"], "unpruned_retrieval_rank": rank_u["rank"]}
+               if retrieval else {}),
             "token_scale": "one input scale per layer over " + ("the evaluation and paraphrase tokens" if retrieval
                                                                  else "the evaluation tokens"), "rows": rows}
 
@@ -155,9 +164,18 @@ def analog_markdown(result: dict) -> str:
                 f"{100 * result['unpruned_retrieval']:.1f}%)." if result["retrieval"] else "."),
              "", "| sparsity | plan | noise x | ADC energy nJ/token | digital cosine | analog cosine | digital retrieval "
              "| analog retrieval |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    if result["retrieval"] and "unpruned_retrieval_margin" in result:
+        lines[2:2] = [f"Retrieval margin: the own paraphrase's cosine less the nearest other sentence's, mean over the "
+                      f"sentences (unpruned: {result['unpruned_retrieval_margin']:.4f}); own rank: its mean rank "
+                      f"among the other sentences (1 = nearest).", ""]
     for r in result["rows"]:
         ret = (f"{100 * r['retrieval_digital']:.1f}% | {100 * r['retrieval']['mean']:.1f}% +- "
                f"{100 * r['retrieval']['std']:.1f}%" if r["retrieval"] else "- | -")
+        if r.get("retrieval_margin"):
+            ret = (f"{100 * r['retrieval_digital']:.1f}% (margin {r['retrieval_margin_digital']:.4f}) | "
+                   f"{100 * r['retrieval']['mean']:.1f}% +- {100 * r['retrieval']['std']:.1f}% (margin "
+                   f"{r['retrieval_margin']['mean']:.4f} +- {r['retrieval_margin']['std']:.4f}, own rank "
+                   f"{r['retrieval_rank']['mean']:.2f})")
         lines.append(f"| {r['sparsity']:g} | {r['plan']} | {r['noise_scale']:g} | {r['energy_pj'] / 1000:.1f} | "
                      f"{r['cosine_digital']:.4f} | {r['cosine']['mean']:.4f} +- {r['cosine']['std']:.4f} | {ret} |")
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from mapper.prepare import check_sparsity
 from .runtime import DATA, initializers, load_token_sequences, ort, session, token_feeds, with_outputs
 
 __all__ = ["CALIBRATION_PATH", "PARAPHRASES_PATH", "calibration_feeds", "prune_model", "prune_weights",
-           "pooled_embeddings", "retrieval_accuracy", "layer_weights", "map_pruned_to_folder"]
+           "pooled_embeddings", "retrieval_accuracy", "retrieval_ranking", "layer_weights", "map_pruned_to_folder"]
 
 CALIBRATION_PATH = os.path.join(DATA, "minilm_calibration.json")
 PARAPHRASES_PATH = os.path.join(DATA, "minilm_paraphrases.json")
@@ -189,6 +189,26 @@ def retrieval_accuracy(emb: np.ndarray) -> float:
     own = sim[np.arange(len(emb)), pair]
     sim[np.arange(len(emb)), pair] = -np.inf
     return float(np.mean(own > sim.max(axis=1)))
+
+
+def retrieval_ranking(emb: np.ndarray) -> dict:
+    """What `retrieval_accuracy` leaves out once every paraphrase is found (or none is), on the same pairs
+    (sentences 2i and 2i + 1):
+    `margin`, the mean over the sentences of the cosine to its own paraphrase less the highest cosine to any other
+    sentence (itself excluded; > 0 where the paraphrase is the nearest, its size how near the others come), and
+    `rank`, the mean rank of the own paraphrase among the other sentences by cosine (1 = nearest; a tie ranks it
+    behind; a random embedding gives about half their number)."""
+    emb = np.asarray(emb, np.float64)
+    if len(emb) % 2 or len(emb) < 4:
+        raise SwsError(f"paraphrase retrieval needs an even number of sentences, at least 4, not {len(emb)}")
+    n = len(emb)
+    sim = emb @ emb.T
+    np.fill_diagonal(sim, -np.inf)
+    pair = np.arange(n) ^ 1
+    own = sim[np.arange(n), pair].copy()
+    sim[np.arange(n), pair] = -np.inf
+    rank = 1 + (sim >= own[:, None]).sum(axis=1)
+    return {"margin": float(np.mean(own - sim.max(axis=1))), "rank": float(np.mean(rank))}
 
 
 def map_pruned_to_folder(spec: str, cfg, sparsity: float, out: str, method: str, *,

