@@ -101,7 +101,7 @@ def _run(encoding, timing, mode, seed, cycles=160):
                 if go:
                     addr = sample[0] * slot_pad + col
                     code = _expected(cells, addr, sample[1], sample[2], ref, bipolar)
-                    got["conversions"].append((i, cycle, cycle + res, code, bin(cells[addr]).count("1")))
+                    got["conversions"].append((i, cycle, cycle + res, code, cells[addr].bit_count()))
                     free[i] = cycle + res
                     state[i] = "converting"
             await ctx.tick()
