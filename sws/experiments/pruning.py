@@ -177,18 +177,26 @@ def pooled_embeddings(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-300)
 
 
-def retrieval_accuracy(emb: np.ndarray) -> float:
-    """Sentences 2i and 2i + 1 are paraphrases: the fraction whose nearest neighbour (cosine, itself excluded)
-    among all the sentences is its own paraphrase. Ties count against it."""
+def _own_and_others(emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sentences 2i and 2i + 1 are paraphrases: each sentence's cosine to its own paraphrase, and its cosines to
+    every sentence with itself and its own paraphrase set to -inf."""
     emb = np.asarray(emb, np.float64)
     if len(emb) % 2 or len(emb) < 4:
         raise SwsError(f"paraphrase retrieval needs an even number of sentences, at least 4, not {len(emb)}")
+    n = len(emb)
     sim = emb @ emb.T
     np.fill_diagonal(sim, -np.inf)
-    pair = np.arange(len(emb)) ^ 1
-    own = sim[np.arange(len(emb)), pair]
-    sim[np.arange(len(emb)), pair] = -np.inf
-    return float(np.mean(own > sim.max(axis=1)))
+    pair = np.arange(n) ^ 1
+    own = sim[np.arange(n), pair]           # a copy (fancy indexing)
+    sim[np.arange(n), pair] = -np.inf
+    return own, sim
+
+
+def retrieval_accuracy(emb: np.ndarray) -> float:
+    """Sentences 2i and 2i + 1 are paraphrases: the fraction whose nearest neighbour (cosine, itself excluded)
+    among all the sentences is its own paraphrase. Ties count against it."""
+    own, others = _own_and_others(emb)
+    return float(np.mean(own > others.max(axis=1)))
 
 
 def retrieval_ranking(emb: np.ndarray) -> dict:
@@ -198,17 +206,9 @@ def retrieval_ranking(emb: np.ndarray) -> dict:
     sentence (itself excluded; > 0 where the paraphrase is the nearest, its size how near the others come), and
     `rank`, the mean rank of the own paraphrase among the other sentences by cosine (1 = nearest; a tie ranks it
     behind; a random embedding gives about half their number)."""
-    emb = np.asarray(emb, np.float64)
-    if len(emb) % 2 or len(emb) < 4:
-        raise SwsError(f"paraphrase retrieval needs an even number of sentences, at least 4, not {len(emb)}")
-    n = len(emb)
-    sim = emb @ emb.T
-    np.fill_diagonal(sim, -np.inf)
-    pair = np.arange(n) ^ 1
-    own = sim[np.arange(n), pair].copy()
-    sim[np.arange(n), pair] = -np.inf
-    rank = 1 + (sim >= own[:, None]).sum(axis=1)
-    return {"margin": float(np.mean(own - sim.max(axis=1))), "rank": float(np.mean(rank))}
+    own, others = _own_and_others(emb)
+    rank = 1 + (others >= own[:, None]).sum(axis=1)
+    return {"margin": float(np.mean(own - others.max(axis=1))), "rank": float(np.mean(rank))}
 
 
 def map_pruned_to_folder(spec: str, cfg, sparsity: float, out: str, method: str, *,
