@@ -61,11 +61,16 @@ def run_label(sparsity: float, plan: str, scale: float, retrieval: bool, remedy=
             + "".join(f" {a}" for a in remedy) + (" (retrieval)" if retrieval else ""))
 
 
+def _done(path: str) -> bool:
+    """A run's result file is there and not empty (an interrupted run leaves none, or an empty one)."""
+    return os.path.exists(path) and os.path.getsize(path) > 0
+
+
 def run_all(out: str, only: int | None, kept: dict[str, list[dict]]) -> None:
     env = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS="1")
     for k, (name, *spec) in enumerate(RUNS[:only]):
         path = os.path.join(out, f"{name}.json")
-        if (os.path.exists(path) and os.path.getsize(path)) or " ".join(command(*spec)) in kept:
+        if _done(path) or " ".join(command(*spec)) in kept:
             continue
         cmd = [sys.executable, "-m", *command(*spec), "-o", os.path.join(out, name), "--json"]
         print(f"[{k + 1}/{len(RUNS)}] {' '.join(command(*spec))}", file=sys.stderr, flush=True)
@@ -74,12 +79,6 @@ def run_all(out: str, only: int | None, kept: dict[str, list[dict]]) -> None:
             subprocess.run(cmd, env=env, stdout=f, check=True, cwd=ROOT)
         os.replace(path + ".part", path)
         print(f"    {time.time() - t:.0f} s", file=sys.stderr, flush=True)
-
-
-def measured(out: str) -> set[str]:
-    """The names of the runs of RUNS whose result is in `out`."""
-    return {name for name, *_ in RUNS if os.path.exists(os.path.join(out, f"{name}.json"))
-            and os.path.getsize(os.path.join(out, f"{name}.json"))}
 
 
 def kept_points() -> dict[str, list[dict]]:
@@ -105,7 +104,7 @@ def collect(out: str, kept: dict[str, list[dict]] | None = None) -> list[dict]:
     points = []
     for name, *spec in RUNS:
         path = os.path.join(out, f"{name}.json")
-        if not (os.path.exists(path) and os.path.getsize(path)):
+        if not _done(path):
             points.extend((kept or {}).get(" ".join(command(*spec)), []))
             continue
         with open(path) as f:
