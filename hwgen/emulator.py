@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -27,12 +27,14 @@ VIOLATIONS = ("start while busy", "wordline without precharge", "sample before s
               "start without a sample", "wordline pulse too short", "start withdrawn before done",
               "precharge during a conversion", "wordline while precharge", "sample while wordline",
               "write request changed before its acknowledge", "write while the macro is busy",
-              "array used while disabled or asleep", "precharge before the wake-up")
+              "array used while disabled or asleep", "precharge before the wake-up",
+              "conversion shorter than its code")
 
 #: The bits of the electrical interface's rules (docs/design.md section 6, "Electrical interface").
-_WL_PCH, _SAMPLE_WL, _CHANGED_WRITE, _BUSY_WRITE, _OFF, _EARLY = (VIOLATIONS.index(r) for r in (
+_WL_PCH, _SAMPLE_WL, _CHANGED_WRITE, _BUSY_WRITE, _OFF, _EARLY, _SHORT = (VIOLATIONS.index(r) for r in (
     "wordline while precharge", "sample while wordline", "write request changed before its acknowledge",
-    "write while the macro is busy", "array used while disabled or asleep", "precharge before the wake-up"))
+    "write while the macro is busy", "array used while disabled or asleep", "precharge before the wake-up",
+    "conversion shorter than its code"))
 
 #: How the emulated ADCs' done behaves in handshake mode (`MacroTiming.sync` 1 or 2): a level held until
 #: start falls (the four-phase acknowledge), or a one-cycle pulse.
@@ -50,13 +52,16 @@ class ArrayEmulator(wiring.Component):
     the section and drive on the bus at its start; with it, every cycle of the `sh` strobe holds the
     section and drive (all the slot's columns: the last strobe cycle's hold), and a start takes its column
     of the held sample. The code is min(count, 2**ref - 1) (the full-scale range of its reference select),
-    held until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive` driven -1) the
-    count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive & drive_neg), and the
-    code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1.
+    held from done until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive`
+    driven -1) the count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive &
+    drive_neg), and the code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1. The code
+    is an output register made in stages (`_adc`; docs/design.md section 6, "Tiles"): the column word and
+    a 1-bit code at the start S, a code of ref bits in S + min(ref, 4) (bipolar S + min(ref, 2)), so a start
+    with res < min(ref, 4) is a violation ("conversion shorter than its code").
 
-    `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: at a
-    conversion's start, the popcount of the column word it reads (its 1-cells on the section's rows, whatever
-    the drive) goes into a register, and the ADCs' registers are summed four a level (`pipelined_sum`).
+    `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: the popcount of
+    the column word a conversion takes at its start (its 1-cells on the section's rows, whatever the drive),
+    in a register four cycles later, the ADCs' registers summed four a level (`pipelined_sum`).
 
     Counted mode (`sync` 0): ADC i, started in cycle T with resolution b, asserts done for one cycle in T +
     b and takes a new start in the done cycle. Handshake (`sync` 1 or 2, a four-phase handshake): a start
@@ -74,7 +79,8 @@ class ArrayEmulator(wiring.Component):
     sample-and-hold, a precharge while an ADC converts (before its done cycle: the bitlines hold the
     columns until then); a wordline while the precharge is on, or (guard G = `MacroTiming.guard` > 0) fewer
     than G cycles after it fell; with G > 0, a sample (`sh`, or a start without sample-and-hold) while the
-    wordline is on, or fewer than G cycles after it fell. The simulators fail a run that ends with a violation. Rules
+    wordline is on, or fewer than G cycles after it fell; a start whose code the emulator makes after its
+    done, res < min(ref, 4) (bipolar min(ref, 2); below). The simulators fail a run that ends with a violation. Rules
     about phases of zero cycles never fire.
 
     With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
@@ -177,7 +183,7 @@ class ArrayEmulator(wiring.Component):
                 with m.If(bus.sh):
                     m.d.sync += neg.eq(bus.drive_neg)
         col_bits = (p.slot_pad - 1).bit_length()
-        busy_start, converting, withdrawals, read = [], [], [], []
+        busy_start, converting, withdrawals, read, shorts = [], [], [], [], []
         for i, adc in enumerate(bus.adc):
             rp = cells.read_port(domain="comb")
             col = adc.col
@@ -188,24 +194,17 @@ class ArrayEmulator(wiring.Component):
                 with m.If(adc.start):
                     m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
             m.d.comb += rp.addr.eq(Cat(col[:col_bits], section) if col_bits else section)
-            if bipolar:     # the rows driven +1 minus those driven -1, on the column's 1-cells
-                live = (tree_sum((rp.data & drive & ~neg)[r] for r in range(cfg.rows))
-                        - tree_sum((rp.data & drive & neg)[r] for r in range(cfg.rows)))
-            else:
-                live = tree_sum((rp.data & drive)[r] for r in range(cfg.rows))
-            busy, bad_start, withdrawn, begin = self._adc(m, i, adc, live)
-            # The cells a conversion reads: its column's 1-cells on the section's rows (every row, whatever
-            # the drive: the energy model's cell reads), into a register as the conversion begins.
-            ones = Signal(range(cfg.rows + 1), name=f"cells_read{i}")
-            m.d.sync += ones.eq(Mux(begin, tree_sum(rp.data[r] for r in range(cfg.rows)), 0))
+            busy, bad_start, withdrawn, ones, short = self._adc(m, i, adc, rp.data, drive, neg)
             read.append(ones)
+            shorts.append(short)
             busy_start.append(bad_start)
             converting.append(busy)
             withdrawals.append(withdrawn)
         total, _ = pipelined_sum(m, "cells_read_sum", read)
         m.d.comb += bus.cell_reads.eq(total)
         any_start = Cat(adc.start for adc in bus.adc).any()
-        m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any())]
+        m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any()),
+                     flag[_SHORT].eq(Cat(shorts).any())]
         if tm.sample:
             m.d.comb += flag[3].eq(any_start & (sampled < tm.sample))
         else:
@@ -323,15 +322,15 @@ class ArrayEmulator(wiring.Component):
         m.d.comb += [flag[_WL_PCH].eq(bus.wl_en & (bus.pch | (low_pch < G))),
                      flag[_SAMPLE_WL].eq(sample & (bus.wl_en | (low_wl < G)))]
 
-    def _adc(self, m, i, adc, live):
-        """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts,
-        a conversion begins)."""
+    def _adc(self, m, i, adc, word, drive, neg):
+        """ADC i on the column word `word` (the cell read of its column) under `drive` (`neg`: the rows
+        driven -1, bipolar; else None). Returns (it converts, it is started while busy, its start is
+        withdrawn while it converts, the cells its conversion read: its column's 1-cells, four cycles after
+        its start, else 0)."""
         p, cfg, tm = self.params, self.params.hw, self.params.timing
         extra = self.extra_latency
         left = Signal(range(p.conv_bits + extra + 1) if extra else p.res_width, name=f"left{i}")
         busy = Signal(name=f"busy{i}")
-        # The count is computed once per sample instead of being re-evaluated by simulation while it runs.
-        count = Signal(range(-cfg.rows, cfg.rows + 1) if p.bipolar else range(cfg.rows + 1), name=f"count{i}")
         top = Signal(p.code_width, name=f"top{i}")
         begin = Signal(name=f"begin{i}")
         if tm.sync:
@@ -359,22 +358,76 @@ class ArrayEmulator(wiring.Component):
             m.d.comb += begin.eq(adc.start)
             done = busy & (left == 1)
             bad_start, withdrawn = adc.start & busy & (left != 1), 0
+        # The code in register stages, so that no cell read and popcount share a cycle (the tile's Fmax).
+        # A: at the start (S) the column word, its cells under the driven rows and, for a 1-bit code
+        # (unipolar, ref 1: min(count, 1), whether any driven row's cell is on) the code itself go into
+        # registers; B (S + 1): each eight rows' counts into registers and, for ref 2, the code
+        # min(count, 3) (a saturating tree); C (S + 2): their sum into a register and, for ref 3, the code
+        # min(count, 7); D (S + 3): for ref >= 4 the code min(count, 2**ref - 1). Bipolar, B makes the
+        # whole signed code (ref 1: 0, in A). The code is due at done, S + res: the simulation fails on a
+        # start with res < min(ref, 4) (bipolar, min(ref, 2)), which would need it sooner (the controller
+        # sets ref = res; a SAR ADC resolves a bit a cycle). The cells read (all the column's 1-cells) are
+        # counted the same way, their count in a register in S + 4.
+        R = cfg.rows
+        code = Signal(p.code_width, name=f"code{i}")
+        taken = Signal(R, name=f"taken_word{i}")
+        on = Signal(R, name=f"taken_on{i}")                     # its cells on the rows driven (+1, bipolar)
+        on_neg = Signal(R, name=f"taken_neg{i}") if p.bipolar else None     # bipolar: on the rows driven -1
+        due = [Signal(name=f"due_{s}{i}") for s in "bcd"]      # S + 1, S + 2, S + 3 of a start
+        # The stage that makes the code: B (ref 2; bipolar every ref > 1), C (ref 3), D (ref >= 4).
+        write_b, write_c, write_d = (Signal(name=f"write_{s}{i}") for s in "bcd")
+        write_c1, write_d1, write_d2 = (Signal(name=f"write_{s}{i}") for s in ("c1", "d1", "d2"))
+        m.d.sync += [due[0].eq(begin), due[1].eq(due[0]), due[2].eq(due[1]),
+                     write_b.eq(begin & (adc.ref >= 2 if p.bipolar else adc.ref == 2)),
+                     write_c1.eq(begin & (adc.ref == 3)), write_c.eq(write_c1),
+                     write_d1.eq(begin & (adc.ref >= 4)), write_d2.eq(write_d1), write_d.eq(write_d2)]
+        if p.bipolar:
+            m.d.sync += [write_c1.eq(0), write_d1.eq(0)]
+        with m.If(busy):
+            m.d.sync += left.eq(left - 1)
+            with m.If(left == 1):
+                m.d.sync += busy.eq(0)
+        driven = word & drive & ~neg if p.bipolar else word & drive
+        last = 2 if p.bipolar else 4      # the stage that makes the code, the last one
+        short = begin & (adc.res + extra < Mux(adc.ref < last, adc.ref, last))
         with m.If(begin):
-            m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1), count.eq(live)]
+            m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
+                         taken.eq(word), on.eq(driven)]
+            if p.bipolar:
+                m.d.sync += on_neg.eq(word & drive & neg)
             with m.Switch(adc.ref):     # the full scale; bipolar, the sign bit is one of the ref bits
                 for bits in range(1, p.conv_bits + 1):
                     with m.Case(bits):
                         m.d.sync += top.eq(2 ** (bits - cfg.sign_bits) - 1)
-        with m.Elif(busy):
-            m.d.sync += left.eq(left - 1)
-            with m.If(left == 1):
-                m.d.sync += busy.eq(0)
+        # B: each eight rows' counts into registers.
+        groups = [Signal(range(min(8, R - g) + 1), name=f"on_count{i}_{g // 8}") for g in range(0, R, 8)]
+        word_groups = [Signal(range(min(8, R - g) + 1), name=f"read_count{i}_{g // 8}") for g in range(0, R, 8)]
+        with m.If(due[0]):
+            m.d.sync += [q.eq(count8(m, f"on{i}_{g}", on[g * 8:g * 8 + 8])) for g, q in enumerate(groups)]
+            m.d.sync += [q.eq(count8(m, f"read{i}_{g}", taken[g * 8:g * 8 + 8])) for g, q in enumerate(word_groups)]
+        # C: the sums, and whether the count passes a ref >= 4 code's full scale (for D).
+        count, ones = Signal(range(R + 1), name=f"count{i}"), Signal(range(R + 1), name=f"read_sum{i}")
+        total, over = Signal(range(R + 1), name=f"on_sum{i}"), Signal(name=f"over{i}")
+        m.d.comb += total.eq(tree_sum(groups))
+        with m.If(due[1]):
+            m.d.sync += [count.eq(total), ones.eq(tree_sum(word_groups)), over.eq((total & ~top).any())]
+        # The code register, from the stage that makes it (an AND-OR of the stages' codes: at most one writes
+        # in a cycle, as a start comes no sooner than its code is made).
+        made = [Signal(p.code_width, name=f"code_{s}{i}") for s in "abcd"]
         if p.bipolar:
-            m.d.comb += adc.code.eq(Mux(count > top, top, Mux(count < -top, -top, count)))
+            signed_count = Signal(range(-R, R + 1), name=f"signed_count{i}")
+            m.d.comb += signed_count.eq(popcount(on) - popcount(on_neg))
+            m.d.comb += made[1].eq(Mux(signed_count > top, top, Mux(signed_count < -top, -top, signed_count)))
         else:
-            m.d.comb += adc.code.eq(Mux(count > top, top, count))
-        m.d.comb += adc.done.eq(done)
-        return busy & (left != 1), bad_start, withdrawn, begin
+            m.d.comb += [made[0].eq(driven.any()), made[1].eq(saturated_count3(m, f"sat3_{i}", on)),
+                         made[2].eq(Mux(total[3:].any(), 7, total[:3])), made[3].eq(Mux(over, top, count))]
+        writes = [begin, write_b, write_c, write_d]
+        with m.If(Cat(writes).any()):
+            m.d.sync += code.eq(functools.reduce(operator.or_, (Mux(w, v, 0) for w, v in zip(writes, made))))
+        cells = Signal(range(R + 1), name=f"cells_read{i}")
+        m.d.sync += cells.eq(Mux(due[2], ones, 0))
+        m.d.comb += [adc.code.eq(code), adc.done.eq(done)]
+        return busy & (left != 1), bad_start, withdrawn, cells, short
 
 
 class BankedArray(wiring.Component):
@@ -417,6 +470,53 @@ class BankedArray(wiring.Component):
         # A rule broken on any bank: the banks' sticky flags, ORed.
         m.d.comb += self.violation.eq(functools.reduce(operator.or_, flags))
         return m
+
+
+def popcount(value) -> object:
+    """The number of 1 bits of `value` (an adder tree)."""
+    return tree_sum(value[r] for r in range(len(value)))
+
+
+def count4(m, name: str, bits) -> Signal:
+    """The number of 1 bits of up to four bits, a 3-bit signal made of gates (each bit one 4-input LUT; an
+    adder would be a carry chain)."""
+    b = [bits[k] if k < len(bits) else Const(0) for k in range(4)]
+    x, y, u, v = b[0] ^ b[1], b[0] & b[1], b[2] ^ b[3], b[2] & b[3]
+    carry = x & u
+    out = Signal(3, name=name)
+    m.d.comb += out.eq(Cat(x ^ u, y ^ v ^ carry, (y & v) | ((y ^ v) & carry)))
+    return out
+
+
+def count8(m, name: str, bits) -> object:
+    """The number of 1 bits of up to eight bits: two four bits' counts (gates) and one adder."""
+    if len(bits) <= 4:
+        return count4(m, name, bits)
+    return count4(m, f"{name}_lo", bits[:4]) + count4(m, f"{name}_hi", bits[4:8])
+
+
+def saturated_count3(m, name: str, bits) -> Signal:
+    """min(popcount(bits), 3), 2 bits: each four bits' count saturated, then a tree of saturating pairs
+    min(a + b, 3) (each bit one 4-input LUT). Each level is a signal, so that no expression is repeated."""
+    level = []
+    for g in range(0, len(bits), 4):
+        c = count4(m, f"{name}_{g // 4}", bits[g:g + 4])
+        level.append(Cat(c[0] | c[2], c[1] | c[2]))
+    depth = 0
+    while len(level) > 1:
+        nxt = []
+        for k in range(0, len(level), 2):
+            if k + 1 == len(level):
+                nxt.append(level[k])
+                continue
+            a, b, out = level[k], level[k + 1], Signal(2, name=f"{name}_l{depth}_{k // 2}")
+            s0, carry = a[0] ^ b[0], a[0] & b[0]
+            s1, s2 = a[1] ^ b[1] ^ carry, (a[1] & b[1]) | ((a[1] ^ b[1]) & carry)
+            over = s2 | (s1 & s0)
+            m.d.comb += out.eq(Cat(s0 | over, s1 | over))
+            nxt.append(out)
+        level, depth = nxt, depth + 1
+    return level[0]
 
 
 def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0,
