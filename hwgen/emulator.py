@@ -326,7 +326,7 @@ class ArrayEmulator(wiring.Component):
         """ADC i on the column word `word` (the cell read of its column) under `drive` (`neg`: the rows
         driven -1, bipolar; else None). Returns (it converts, it is started while busy, its start is
         withdrawn while it converts, the cells its conversion read: its column's 1-cells, four cycles after
-        its start, else 0)."""
+        its start, else 0, a start shorter than its code)."""
         p, cfg, tm = self.params, self.params.hw, self.params.timing
         extra = self.extra_latency
         left = Signal(range(p.conv_bits + extra + 1) if extra else p.res_width, name=f"left{i}")
@@ -358,74 +358,81 @@ class ArrayEmulator(wiring.Component):
             m.d.comb += begin.eq(adc.start)
             done = busy & (left == 1)
             bad_start, withdrawn = adc.start & busy & (left != 1), 0
-        # The code in register stages, so that no cell read and popcount share a cycle (the tile's Fmax).
-        # A: at the start (S) the column word, its cells under the driven rows and, for a 1-bit code
-        # (unipolar, ref 1: min(count, 1), whether any driven row's cell is on) the code itself go into
-        # registers; B (S + 1): each eight rows' counts into registers and, for ref 2, the code
-        # min(count, 3) (a saturating tree); C (S + 2): their sum into a register and, for ref 3, the code
-        # min(count, 7); D (S + 3): for ref >= 4 the code min(count, 2**ref - 1). Bipolar, B makes the
-        # whole signed code (ref 1: 0, in A). The code is due at done, S + res: the simulation fails on a
-        # start with res < min(ref, 4) (bipolar, min(ref, 2)), which would need it sooner (the controller
-        # sets ref = res; a SAR ADC resolves a bit a cycle). The cells read (all the column's 1-cells) are
-        # counted the same way, their count in a register in S + 4.
-        R = cfg.rows
-        code = Signal(p.code_width, name=f"code{i}")
-        taken = Signal(R, name=f"taken_word{i}")
-        on = Signal(R, name=f"taken_on{i}")                     # its cells on the rows driven (+1, bipolar)
-        on_neg = Signal(R, name=f"taken_neg{i}") if p.bipolar else None     # bipolar: on the rows driven -1
-        due = [Signal(name=f"due_{s}{i}") for s in "bcd"]      # S + 1, S + 2, S + 3 of a start
-        # The stage that makes the code: B (ref 2; bipolar every ref > 1), C (ref 3), D (ref >= 4).
-        write_b, write_c, write_d = (Signal(name=f"write_{s}{i}") for s in "bcd")
-        write_c1, write_d1, write_d2 = (Signal(name=f"write_{s}{i}") for s in ("c1", "d1", "d2"))
-        m.d.sync += [due[0].eq(begin), due[1].eq(due[0]), due[2].eq(due[1]),
-                     write_b.eq(begin & (adc.ref >= 2 if p.bipolar else adc.ref == 2)),
-                     write_c1.eq(begin & (adc.ref == 3)), write_c.eq(write_c1),
-                     write_d1.eq(begin & (adc.ref >= 4)), write_d2.eq(write_d1), write_d.eq(write_d2)]
-        if p.bipolar:
-            m.d.sync += [write_c1.eq(0), write_d1.eq(0)]
         with m.If(busy):
             m.d.sync += left.eq(left - 1)
             with m.If(left == 1):
                 m.d.sync += busy.eq(0)
-        driven = word & drive & ~neg if p.bipolar else word & drive
-        last = 2 if p.bipolar else 4      # the stage that makes the code, the last one
-        short = begin & (adc.res + extra < Mux(adc.ref < last, adc.ref, last))
+        # The code in register stages, so that no cell read and popcount share a cycle (the tile's Fmax).
+        # A: at the start S the column word and its cells under the driven rows go into a register and, for
+        # a 1-bit code (unipolar ref 1: min(count, 1), whether any driven row's cell is on; bipolar ref 1:
+        # 0), the code itself; B (S + 1): each eight rows' counts into a register and, for ref 2, the code
+        # min(count, 3) (a saturating tree of gates); C (S + 2): their sums into a register and, for ref 3,
+        # the code min(count, 7); D (S + 3): for ref >= 4 the code min(count, 2**ref - 1). Bipolar, B makes
+        # every signed code of ref > 1. So the code register changes once a conversion, in S + min(ref, 4)
+        # (bipolar S + min(ref, 2)); it is due at done, S + res: a start with res < min(ref, 4) (bipolar
+        # min(ref, 2)) is a violation (the controller sets ref = res; a SAR ADC resolves a bit a cycle). The
+        # cells read (all the column's 1-cells) are counted the same way, in a register in S + 4.
+        # Simulation cost (Amaranth's simulator runs all of a fragment's comb statements whenever one of
+        # their inputs changes, its sync statements every cycle, and compiles an expression as a tree):
+        # the stages are a few wide registers written under their stage's enable, and the comb logic
+        # between them small signals in a fragment of their own.
+        R, bipolar = cfg.rows, p.bipolar
+        stage = Signal(3, name=f"stage{i}")            # bit k: a conversion began k + 1 cycles ago
+        m.d.sync += stage.eq(Cat(begin, stage[:2]))
+        on = word & drive & ~neg if bipolar else word & drive
+        taken = Signal((3 if bipolar else 2) * R, name=f"taken{i}")    # the word, its cells driven (+1), -1
         with m.If(begin):
             m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
-                         taken.eq(word), on.eq(driven)]
-            if p.bipolar:
-                m.d.sync += on_neg.eq(word & drive & neg)
+                         taken.eq(Cat(word, on, word & drive & neg) if bipolar else Cat(word, on))]
             with m.Switch(adc.ref):     # the full scale; bipolar, the sign bit is one of the ref bits
                 for bits in range(1, p.conv_bits + 1):
                     with m.Case(bits):
                         m.d.sync += top.eq(2 ** (bits - cfg.sign_bits) - 1)
-        # B: each eight rows' counts into registers.
-        groups = [Signal(range(min(8, R - g) + 1), name=f"on_count{i}_{g // 8}") for g in range(0, R, 8)]
-        word_groups = [Signal(range(min(8, R - g) + 1), name=f"read_count{i}_{g // 8}") for g in range(0, R, 8)]
-        with m.If(due[0]):
-            m.d.sync += [q.eq(count8(m, f"on{i}_{g}", on[g * 8:g * 8 + 8])) for g, q in enumerate(groups)]
-            m.d.sync += [q.eq(count8(m, f"read{i}_{g}", taken[g * 8:g * 8 + 8])) for g, q in enumerate(word_groups)]
+        # The comb logic between the stages' registers sits in its own fragment, whose inputs are those
+        # registers only: it runs when they change (a few times a conversion), not whenever the bus moves.
+        # It works on bit planes: lane j of L (a power of two) holds rows j, j + L, j + 2L and j + 3L, plane
+        # k of a count its bit k in every lane, so each step is one wide expression over all lanes.
+        m.submodules[f"stages{i}"] = sub = Module()
+        L = _lanes(R)
+        G = L // 2                      # eight-row groups: lanes j and j + G
+        c4_on, c4_read = Signal(3 * L, name=f"on_c4_{i}"), Signal(3 * L, name=f"read_c4_{i}")
+        sub.d.comb += [c4_on.eq(count4_planes(taken, R, L, R)), c4_read.eq(count4_planes(taken, 0, L, R))]
+        # B: each eight rows' counts (4 planes of G lanes), of the driven cells then of all the word's 1-cells.
+        g_on, g_read = Signal(4 * G, name=f"on_c8_{i}"), Signal(4 * G, name=f"read_c8_{i}")
+        sub.d.comb += [g_on.eq(add_halves(c4_on, 3, L)), g_read.eq(add_halves(c4_read, 3, L))]
+        groups = Signal(8 * G, name=f"row_counts{i}")
+        with m.If(stage[0]):
+            m.d.sync += groups.eq(Cat(g_on, g_read))
         # C: the sums, and whether the count passes a ref >= 4 code's full scale (for D).
-        count, ones = Signal(range(R + 1), name=f"count{i}"), Signal(range(R + 1), name=f"read_sum{i}")
-        total, over = Signal(range(R + 1), name=f"on_sum{i}"), Signal(name=f"over{i}")
-        m.d.comb += total.eq(tree_sum(groups))
-        with m.If(due[1]):
-            m.d.sync += [count.eq(total), ones.eq(tree_sum(word_groups)), over.eq((total & ~top).any())]
-        # The code register, from the stage that makes it (an AND-OR of the stages' codes: at most one writes
-        # in a cycle, as a start comes no sooner than its code is made).
-        made = [Signal(p.code_width, name=f"code_{s}{i}") for s in "abcd"]
-        if p.bipolar:
-            signed_count = Signal(range(-R, R + 1), name=f"signed_count{i}")
-            m.d.comb += signed_count.eq(popcount(on) - popcount(on_neg))
-            m.d.comb += made[1].eq(Mux(signed_count > top, top, Mux(signed_count < -top, -top, signed_count)))
+        total, read_total = Signal(range(R + 1), name=f"on_sum{i}"), Signal(range(R + 1), name=f"read_sum{i}")
+        sub.d.comb += [total.eq(tree_sum(Cat(groups[k * G + j] for k in range(4)) for j in range(G))),
+                       read_total.eq(tree_sum(Cat(groups[(4 + k) * G + j] for k in range(4)) for j in range(G)))]
+        sums = Signal(2 * len(total) + 1, name=f"row_sums{i}")
+        with m.If(stage[1]):
+            m.d.sync += sums.eq(Cat(total, read_total, (total & ~top).any()))
+        count, ones, over = sums[:len(total)], sums[len(total):2 * len(total)], sums[-1]
+        # B's code: unipolar min(count, 3), a saturating tree of gates; bipolar the signed count saturated
+        # at +-top.
+        made = Signal(p.code_width, name=f"code_b{i}")
+        if bipolar:
+            signed = Signal(range(-R, R + 1), name=f"signed_count{i}")
+            sub.d.comb += [signed.eq(popcount(taken[R:2 * R]) - popcount(taken[2 * R:])),
+                           made.eq(Mux(signed > top, top, Mux(signed < -top, -top, signed)))]
+            writes = [(begin & (adc.ref == 1), 0), (stage[0] & (top != 0), made)]
         else:
-            m.d.comb += [made[0].eq(driven.any()), made[1].eq(saturated_count3(m, f"sat3_{i}", on)),
-                         made[2].eq(Mux(total[3:].any(), 7, total[:3])), made[3].eq(Mux(over, top, count))]
-        writes = [begin, write_b, write_c, write_d]
-        with m.If(Cat(writes).any()):
-            m.d.sync += code.eq(functools.reduce(operator.or_, (Mux(w, v, 0) for w, v in zip(writes, made))))
+            sub.d.comb += made.eq(saturated_count3(sub, f"sat3_{i}", c4_on, L))
+            writes = [(begin & (adc.ref == 1), on.any()), (stage[0] & (top == 3), made),
+                      (stage[1] & (top == 7), Mux(total[3:].any(), 7, total[:3])),
+                      (stage[2] & (top > 7), Mux(over, top, count))]
+        # An AND-OR of the stages' codes: the writes in a cycle are of one `top`, so at most one is enabled
+        # (a start comes no sooner than its code is made).
+        code = Signal(p.code_width, name=f"code{i}")
+        with m.If(functools.reduce(operator.or_, (w for w, _ in writes))):
+            m.d.sync += code.eq(functools.reduce(operator.or_, (Mux(w, v, 0) for w, v in writes)))
         cells = Signal(range(R + 1), name=f"cells_read{i}")
-        m.d.sync += cells.eq(Mux(due[2], ones, 0))
+        m.d.sync += cells.eq(Mux(stage[2], ones, 0))
+        last = 2 if bipolar else 4      # the stage that makes the code, the last one
+        short = begin & (adc.res + extra < Mux(adc.ref < last, adc.ref, last))
         m.d.comb += [adc.code.eq(code), adc.done.eq(done)]
         return busy & (left != 1), bad_start, withdrawn, cells, short
 
@@ -477,46 +484,62 @@ def popcount(value) -> object:
     return tree_sum(value[r] for r in range(len(value)))
 
 
-def count4(m, name: str, bits) -> Signal:
-    """The number of 1 bits of up to four bits, a 3-bit signal made of gates (each bit one 4-input LUT; an
-    adder would be a carry chain)."""
-    b = [bits[k] if k < len(bits) else Const(0) for k in range(4)]
-    x, y, u, v = b[0] ^ b[1], b[0] & b[1], b[2] ^ b[3], b[2] & b[3]
+def _lanes(rows: int) -> int:
+    """The lanes of four rows each of `rows` rows: a power of two, at least 2."""
+    lanes = 2
+    while 4 * lanes < rows:
+        lanes *= 2
+    return lanes
+
+
+def count4_planes(word, start: int, lanes: int, rows: int) -> object:
+    """The number of 1 bits of each lane's four rows (lane j: rows j, j + lanes, j + 2 lanes, j + 3 lanes
+    of the `rows` bits of `word` from bit `start`), 3 planes of `lanes` bits: gates, each bit one 4-input
+    LUT (an adder would be a carry chain)."""
+    def plane(k):
+        lo, hi = start + k * lanes, start + min((k + 1) * lanes, rows)
+        if hi <= lo:
+            return Const(0, lanes)
+        return word[lo:hi] if hi - lo == lanes else Cat(word[lo:hi], Const(0, lanes - (hi - lo)))
+    q = [plane(k) for k in range(4)]
+    x, y, u, v = q[0] ^ q[1], q[0] & q[1], q[2] ^ q[3], q[2] & q[3]
     carry = x & u
-    out = Signal(3, name=name)
-    m.d.comb += out.eq(Cat(x ^ u, y ^ v ^ carry, (y & v) | ((y ^ v) & carry)))
-    return out
+    return Cat(x ^ u, y ^ v ^ carry, (y & v) | ((y ^ v) & carry))
 
 
-def count8(m, name: str, bits) -> object:
-    """The number of 1 bits of up to eight bits: two four bits' counts (gates) and one adder."""
-    if len(bits) <= 4:
-        return count4(m, name, bits)
-    return count4(m, f"{name}_lo", bits[:4]) + count4(m, f"{name}_hi", bits[4:8])
+def add_halves(planes, bits: int, lanes: int) -> object:
+    """The lane-wise sum of the lower and the upper half of the lanes of `planes` (`bits` planes of `lanes`
+    bits, a number a lane): `bits` + 1 planes of lanes / 2 bits, a ripple of gates over the planes."""
+    half = lanes // 2
+    a = [planes[k * lanes:k * lanes + half] for k in range(bits)]
+    b = [planes[k * lanes + half:(k + 1) * lanes] for k in range(bits)]
+    out, carry = [], None
+    for k in range(bits):
+        if carry is None:
+            out.append(a[k] ^ b[k])
+            carry = a[k] & b[k]
+        else:
+            out.append(a[k] ^ b[k] ^ carry)
+            carry = (a[k] & b[k]) | ((a[k] ^ b[k]) & carry)
+    return Cat(*out, carry)
 
 
-def saturated_count3(m, name: str, bits) -> Signal:
-    """min(popcount(bits), 3), 2 bits: each four bits' count saturated, then a tree of saturating pairs
-    min(a + b, 3) (each bit one 4-input LUT). Each level is a signal, so that no expression is repeated."""
-    level = []
-    for g in range(0, len(bits), 4):
-        c = count4(m, f"{name}_{g // 4}", bits[g:g + 4])
-        level.append(Cat(c[0] | c[2], c[1] | c[2]))
+def saturated_count3(m, name: str, c4, lanes: int) -> Signal:
+    """min(popcount, 3), 2 bits, from the four rows' counts `c4` (3 planes of `lanes` lanes, count4_planes):
+    each lane's count saturated, then halves added saturating, min(a + b, 3), until one lane is left (each
+    bit one 4-input LUT a level). Each level is one signal of its two planes."""
+    level = Signal(2 * lanes, name=f"{name}_0")
+    c0, c1, c2 = (c4[k * lanes:(k + 1) * lanes] for k in range(3))
+    m.d.comb += level.eq(Cat(c0 | c2, c1 | c2))
     depth = 0
-    while len(level) > 1:
-        nxt = []
-        for k in range(0, len(level), 2):
-            if k + 1 == len(level):
-                nxt.append(level[k])
-                continue
-            a, b, out = level[k], level[k + 1], Signal(2, name=f"{name}_l{depth}_{k // 2}")
-            s0, carry = a[0] ^ b[0], a[0] & b[0]
-            s1, s2 = a[1] ^ b[1] ^ carry, (a[1] & b[1]) | ((a[1] ^ b[1]) & carry)
-            over = s2 | (s1 & s0)
-            m.d.comb += out.eq(Cat(s0 | over, s1 | over))
-            nxt.append(out)
-        level, depth = nxt, depth + 1
-    return level[0]
+    while lanes > 1:
+        half, depth = lanes // 2, depth + 1
+        a0, b0, a1, b1 = level[:half], level[half:lanes], level[lanes:lanes + half], level[lanes + half:]
+        nxt = Signal(2 * half, name=f"{name}_{depth}")
+        # a + b >= 2: a1 | b1 | a0 b0; odd or >= 3: (a0 ^ b0) | a1 (b0 | b1) | b1 (a0 | a1).
+        m.d.comb += nxt.eq(Cat((a0 ^ b0) | (a1 & (b0 | b1)) | (b1 & (a0 | a1)), a1 | b1 | (a0 & b0)))
+        level, lanes = nxt, half
+    return level
 
 
 def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0,
