@@ -136,7 +136,7 @@ class RegisterFile(wiring.Component):
         r_stb2 = Signal(name="read_stage2")
         m.d.sync += r_stb2.eq(csr.r_stb)
         with m.If(csr.r_stb):
-            m.d.sync += partial.eq(Cat(functools.reduce(operator.or_, g) for g in groups))
+            m.d.sync += partial.eq(Cat(functools.reduce(operator.or_, g)[:32] for g in groups))
         with m.If(r_stb2):
             m.d.sync += csr.r_data.eq(functools.reduce(operator.or_, (partial[32 * k:32 * k + 32]
                                                                       for k in range(len(groups)))))
