@@ -333,14 +333,19 @@ class ArrayEmulator(wiring.Component):
         busy = Signal(name=f"busy{i}")
         top = Signal(p.code_width, name=f"top{i}")
         begin = Signal(name=f"begin{i}")
+        # done is a register (the ADC's output, into the controller's handshake logic), set a cycle ahead:
+        # high in the cycle the conversion ends (busy with left == 1) and, handshake with a level done, while
+        # the start stays high after it.
+        done = Signal(name=f"done{i}")
+        finishing = busy & (left == 1)
+        hold = adc.start & done if tm.sync and self.done_mode == "level" else 0
+        m.d.sync += done.eq(Mux(begin, adc.res + extra == 1, busy & (left == 2)) | hold)
         if tm.sync:
             # Four-phase: a start seen high while idle (done low, start seen low since the last conversion)
             # begins a conversion; done rises `res` cycles later, as counted mode's, and (a level) holds
             # until the start is seen low.
             held, rearm = Signal(name=f"done_held{i}"), Signal(name=f"need_low{i}")
-            done = Signal(name=f"done{i}")
-            finishing = busy & (left == 1)
-            m.d.comb += [done.eq(finishing | held), begin.eq(adc.start & ~busy & ~done & ~rearm)]
+            m.d.comb += begin.eq(adc.start & ~busy & ~done & ~rearm)
             with m.If(begin):
                 m.d.sync += rearm.eq(1)
             with m.Elif(~adc.start):
@@ -356,7 +361,6 @@ class ArrayEmulator(wiring.Component):
             withdrawn = ~adc.start & busy
         else:
             m.d.comb += begin.eq(adc.start)
-            done = busy & (left == 1)
             bad_start, withdrawn = adc.start & busy & (left != 1), 0
         with m.If(busy):
             m.d.sync += left.eq(left - 1)
