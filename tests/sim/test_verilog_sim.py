@@ -195,11 +195,19 @@ def test_a_design_is_emitted_once_per_plan_and_parameters(monkeypatch, tmp_path)
     assert vs.emitted_verilog(case.lp, params, str(tmp_path)) == first and len(calls) == 4
 
 
-def test_a_short_run_builds_one_unoptimized_file_and_a_long_or_kept_build_the_optimized_one(monkeypatch, tmp_path):
-    """The make variables each Verilator build gets (compiling stubbed out): a few vectors -O0, as many
-    vectors as make half a million predicted cycles -O1, a generic build kept for later layers -O1; one file
-    each (sim.verilog_sim.OPT_MAKEFLAGS: -O0 pays below about 670,000 cycles)."""
+@pytest.mark.parametrize("clang", [True, False], ids=["clang_installed", "no_clang"])
+def test_a_short_run_builds_one_unoptimized_file_and_a_long_or_kept_build_the_optimized_one(monkeypatch, tmp_path,
+                                                                                             clang):
+    """The make variables each Verilator build gets (compiling stubbed out): a few vectors -O0, with clang++
+    where it is installed, as many vectors as make half a million predicted cycles -O1, a generic build kept
+    for later layers -O1, both with make's default compiler; one file each (sim.verilog_sim.OPT_MAKEFLAGS: -O0
+    pays below about 670,000 cycles; SHORT_RUN_CXX: clang++ compiles -O0 about 3x faster, -O1 slower)."""
+    import shutil
+
     import sim.verilog_sim as vs
+    real_which = shutil.which
+    monkeypatch.setattr(vs.shutil, "which",
+                        lambda name: (f"/usr/bin/{name}" if clang else None) if name == "clang++" else real_which(name))
     from sim.golden import cycle_model
     case = next(c for c in CASES if c.name == "r8_k_not_multiple")
     makes = []
@@ -220,7 +228,7 @@ def test_a_short_run_builds_one_unoptimized_file_and_a_long_or_kept_build_the_op
         with pytest.raises(Stop):
             vs.run_verilog(case.lp, x, "verilator", cache=str(tmp_path), say=lambda m: None, **kwargs)
     assert [m.split() for m in makes] == [
-        ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"],
+        ["CXX=clang++", "LINK=clang++"] * clang + ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"],
         ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"],
         ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]]
     assert len(case.x) * per_vector < 500_000
