@@ -8,7 +8,7 @@ Every output handshake comes from a flip-flop: no combinational path from a vali
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,16 +61,19 @@ class AxiLiteToCsr(wiring.Component):
         csr = self.csr
         m.d.comb += [g("bresp").eq(0), g("rresp").eq(0)]
         write, read = Signal(), Signal()
+        # The transfer's word address, taken into a register as IDLE accepts it (AXI holds an address from
+        # valid to its handshake, in W_TAKE / R_TAKE): the register file decodes a flip-flop, not the state.
+        addr = Signal(self.addr_width - 2, name="transfer_addr")
         # One transfer at a time, a write first when both come: IDLE -> W_TAKE (AWREADY and WREADY high:
         # the handshake and the register write) -> W_WAIT -> W_RESP; IDLE -> R_TAKE (ARREADY high: the register read)
         # -> R_WAIT -> R_DATA -> R_RESP (RVALID high, RDATA the register file's r_data, three cycles after the read).
         with m.FSM(name="axil"):
             with m.State("IDLE"):
                 with m.If(g("awvalid") & g("wvalid")):
-                    m.d.sync += [g("awready").eq(1), g("wready").eq(1)]
+                    m.d.sync += [g("awready").eq(1), g("wready").eq(1), addr.eq(g("awaddr")[2:])]
                     m.next = "W_TAKE"
                 with m.Elif(g("arvalid")):
-                    m.d.sync += g("arready").eq(1)
+                    m.d.sync += [g("arready").eq(1), addr.eq(g("araddr")[2:])]
                     m.next = "R_TAKE"
             with m.State("W_TAKE"):
                 m.d.comb += write.eq(1)
@@ -98,7 +101,7 @@ class AxiLiteToCsr(wiring.Component):
                     m.next = "IDLE"
         m.d.comb += g("rdata").eq(csr.r_data)        # the register file's output register
         m.d.comb += [csr.w_stb.eq(write), csr.w_data.eq(g("wdata")), csr.w_sel.eq(g("wstrb")), csr.r_stb.eq(read),
-                     csr.addr.eq(Mux(read, g("araddr")[2:], g("awaddr")[2:]))]
+                     csr.addr.eq(addr)]
         return m
 
 

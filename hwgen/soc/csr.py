@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from .regmap import RegisterMap
 
-__all__ = ["CsrSignature", "RegisterFile", "READ_GROUP"]
+__all__ = ["READ_GROUP", "CsrSignature", "RegisterFile"]
 
 #: Registers a read's first stage ANDs and ORs into one register (two 4-input LUT levels a bit).
 READ_GROUP = 8
