@@ -428,11 +428,15 @@ class ArrayEmulator(wiring.Component):
             writes = [(begin & (adc.ref == 1), on.any()), (stage[0] & (top == 3), made),
                       (stage[1] & (top == 7), Mux(total[3:].any(), 7, total[:3])),
                       (stage[2] & (top > 7), Mux(over, top, count))]
-        # An AND-OR of the stages' codes: the writes in a cycle are of one `top`, so at most one is enabled
-        # (a start comes no sooner than its code is made).
+        # At most one write is enabled in a cycle (the later stages' writes are of one `top`, and a start
+        # comes no sooner than its code is made): stage A's, whose cell read shares the start's cycle (the
+        # emulation's longest path), selects last, before an AND-OR of the others.
         code = Signal(p.code_width, name=f"code{i}")
-        with m.If(functools.reduce(operator.or_, (w for w, _ in writes))):
-            m.d.sync += code.eq(functools.reduce(operator.or_, (Mux(w, v, 0) for w, v in writes)))
+        (write_a, made_a), later = writes[0], writes[1:]
+        with m.If(write_a):
+            m.d.sync += code.eq(made_a)
+        with m.Elif(functools.reduce(operator.or_, (w for w, _ in later))):
+            m.d.sync += code.eq(functools.reduce(operator.or_, (Mux(w, v, 0) for w, v in later)))
         cells = Signal(range(R + 1), name=f"cells_read{i}")
         m.d.sync += cells.eq(Mux(stage[2], ones, 0))
         last = 2 if bipolar else 4      # the stage that makes the code, the last one
