@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -27,12 +27,14 @@ VIOLATIONS = ("start while busy", "wordline without precharge", "sample before s
               "start without a sample", "wordline pulse too short", "start withdrawn before done",
               "precharge during a conversion", "wordline while precharge", "sample while wordline",
               "write request changed before its acknowledge", "write while the macro is busy",
-              "array used while disabled or asleep", "precharge before the wake-up")
+              "array used while disabled or asleep", "precharge before the wake-up",
+              "conversion shorter than its code")
 
 #: The bits of the electrical interface's rules (docs/design.md section 6, "Electrical interface").
-_WL_PCH, _SAMPLE_WL, _CHANGED_WRITE, _BUSY_WRITE, _OFF, _EARLY = (VIOLATIONS.index(r) for r in (
+_WL_PCH, _SAMPLE_WL, _CHANGED_WRITE, _BUSY_WRITE, _OFF, _EARLY, _SHORT = (VIOLATIONS.index(r) for r in (
     "wordline while precharge", "sample while wordline", "write request changed before its acknowledge",
-    "write while the macro is busy", "array used while disabled or asleep", "precharge before the wake-up"))
+    "write while the macro is busy", "array used while disabled or asleep", "precharge before the wake-up",
+    "conversion shorter than its code"))
 
 #: How the emulated ADCs' done behaves in handshake mode (`MacroTiming.sync` 1 or 2): a level held until
 #: start falls (the four-phase acknowledge), or a one-cycle pulse.
@@ -50,13 +52,16 @@ class ArrayEmulator(wiring.Component):
     the section and drive on the bus at its start; with it, every cycle of the `sh` strobe holds the
     section and drive (all the slot's columns: the last strobe cycle's hold), and a start takes its column
     of the held sample. The code is min(count, 2**ref - 1) (the full-scale range of its reference select),
-    held until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive` driven -1) the
-    count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive & drive_neg), and the
-    code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1.
+    held from done until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive`
+    driven -1) the count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive &
+    drive_neg), and the code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1. The code
+    is an output register made in stages (`_adc`; docs/design.md section 6, "Tiles"): the column word and
+    a 1-bit code at the start S, a code of ref bits in S + min(ref, 4) (bipolar S + min(ref, 2)), so a start
+    with res < min(ref, 4) is a violation ("conversion shorter than its code").
 
-    `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: at a
-    conversion's start, the popcount of the column word it reads (its 1-cells on the section's rows, whatever
-    the drive) goes into a register, and the ADCs' registers are summed four a level (`pipelined_sum`).
+    `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: the popcount of
+    the column word a conversion takes at its start (its 1-cells on the section's rows, whatever the drive),
+    in a register four cycles later, the ADCs' registers summed four a level (`pipelined_sum`).
 
     Counted mode (`sync` 0): ADC i, started in cycle T with resolution b, asserts done for one cycle in T +
     b and takes a new start in the done cycle. Handshake (`sync` 1 or 2, a four-phase handshake): a start
@@ -74,7 +79,8 @@ class ArrayEmulator(wiring.Component):
     sample-and-hold, a precharge while an ADC converts (before its done cycle: the bitlines hold the
     columns until then); a wordline while the precharge is on, or (guard G = `MacroTiming.guard` > 0) fewer
     than G cycles after it fell; with G > 0, a sample (`sh`, or a start without sample-and-hold) while the
-    wordline is on, or fewer than G cycles after it fell. The simulators fail a run that ends with a violation. Rules
+    wordline is on, or fewer than G cycles after it fell; a start whose code the emulator makes after its
+    done, res < min(ref, 4) (bipolar min(ref, 2); below). The simulators fail a run that ends with a violation. Rules
     about phases of zero cycles never fire.
 
     With ADC groups of M = adc_mux columns, ADC i converts slot column i * M + col, and a start on a
@@ -177,7 +183,7 @@ class ArrayEmulator(wiring.Component):
                 with m.If(bus.sh):
                     m.d.sync += neg.eq(bus.drive_neg)
         col_bits = (p.slot_pad - 1).bit_length()
-        busy_start, converting, withdrawals, read = [], [], [], []
+        busy_start, converting, withdrawals, read, shorts = [], [], [], [], []
         for i, adc in enumerate(bus.adc):
             rp = cells.read_port(domain="comb")
             col = adc.col
@@ -188,24 +194,17 @@ class ArrayEmulator(wiring.Component):
                 with m.If(adc.start):
                     m.d.sync += Assert(adc.col < group, f"ADC {i} started on a column outside its group of {group}")
             m.d.comb += rp.addr.eq(Cat(col[:col_bits], section) if col_bits else section)
-            if bipolar:     # the rows driven +1 minus those driven -1, on the column's 1-cells
-                live = (tree_sum((rp.data & drive & ~neg)[r] for r in range(cfg.rows))
-                        - tree_sum((rp.data & drive & neg)[r] for r in range(cfg.rows)))
-            else:
-                live = tree_sum((rp.data & drive)[r] for r in range(cfg.rows))
-            busy, bad_start, withdrawn, begin = self._adc(m, i, adc, live)
-            # The cells a conversion reads: its column's 1-cells on the section's rows (every row, whatever
-            # the drive: the energy model's cell reads), into a register as the conversion begins.
-            ones = Signal(range(cfg.rows + 1), name=f"cells_read{i}")
-            m.d.sync += ones.eq(Mux(begin, tree_sum(rp.data[r] for r in range(cfg.rows)), 0))
+            busy, bad_start, withdrawn, ones, short = self._adc(m, i, adc, rp.data, drive, neg)
             read.append(ones)
+            shorts.append(short)
             busy_start.append(bad_start)
             converting.append(busy)
             withdrawals.append(withdrawn)
         total, _ = pipelined_sum(m, "cells_read_sum", read)
         m.d.comb += bus.cell_reads.eq(total)
         any_start = Cat(adc.start for adc in bus.adc).any()
-        m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any())]
+        m.d.comb += [flag[0].eq(Cat(busy_start).any()), flag[5].eq(Cat(withdrawals).any()),
+                     flag[_SHORT].eq(Cat(shorts).any())]
         if tm.sample:
             m.d.comb += flag[3].eq(any_start & (sampled < tm.sample))
         else:
@@ -323,25 +322,30 @@ class ArrayEmulator(wiring.Component):
         m.d.comb += [flag[_WL_PCH].eq(bus.wl_en & (bus.pch | (low_pch < G))),
                      flag[_SAMPLE_WL].eq(sample & (bus.wl_en | (low_wl < G)))]
 
-    def _adc(self, m, i, adc, live):
-        """ADC i. Returns (it converts, it is started while busy, its start is withdrawn while it converts,
-        a conversion begins)."""
+    def _adc(self, m, i, adc, word, drive, neg):
+        """ADC i on the column word `word` (the cell read of its column) under `drive` (`neg`: the rows
+        driven -1, bipolar; else None). Returns (it converts, it is started while busy, its start is
+        withdrawn while it converts, the cells its conversion read: its column's 1-cells, four cycles after
+        its start, else 0, a start shorter than its code)."""
         p, cfg, tm = self.params, self.params.hw, self.params.timing
         extra = self.extra_latency
         left = Signal(range(p.conv_bits + extra + 1) if extra else p.res_width, name=f"left{i}")
         busy = Signal(name=f"busy{i}")
-        # The count is computed once per sample instead of being re-evaluated by simulation while it runs.
-        count = Signal(range(-cfg.rows, cfg.rows + 1) if p.bipolar else range(cfg.rows + 1), name=f"count{i}")
         top = Signal(p.code_width, name=f"top{i}")
         begin = Signal(name=f"begin{i}")
+        # done is a register (the ADC's output, into the controller's handshake logic), set a cycle ahead:
+        # high in the cycle the conversion ends (busy with left == 1) and, handshake with a level done, while
+        # the start stays high after it.
+        done = Signal(name=f"done{i}")
+        finishing = busy & (left == 1)
+        hold = adc.start & done if tm.sync and self.done_mode == "level" else 0
+        m.d.sync += done.eq(Mux(begin, adc.res + extra == 1, busy & (left == 2)) | hold)
         if tm.sync:
             # Four-phase: a start seen high while idle (done low, start seen low since the last conversion)
             # begins a conversion; done rises `res` cycles later, as counted mode's, and (a level) holds
             # until the start is seen low.
             held, rearm = Signal(name=f"done_held{i}"), Signal(name=f"need_low{i}")
-            done = Signal(name=f"done{i}")
-            finishing = busy & (left == 1)
-            m.d.comb += [done.eq(finishing | held), begin.eq(adc.start & ~busy & ~done & ~rearm)]
+            m.d.comb += begin.eq(adc.start & ~busy & ~done & ~rearm)
             with m.If(begin):
                 m.d.sync += rearm.eq(1)
             with m.Elif(~adc.start):
@@ -357,24 +361,88 @@ class ArrayEmulator(wiring.Component):
             withdrawn = ~adc.start & busy
         else:
             m.d.comb += begin.eq(adc.start)
-            done = busy & (left == 1)
             bad_start, withdrawn = adc.start & busy & (left != 1), 0
+        with m.If(busy):
+            m.d.sync += left.eq(left - 1)
+            with m.If(left == 1):
+                m.d.sync += busy.eq(0)
+        # The code in register stages, so that no cell read and popcount share a cycle (the tile's Fmax).
+        # A: at the start S the column word and its cells under the driven rows go into a register and, for
+        # a 1-bit code (unipolar ref 1: min(count, 1), whether any driven row's cell is on; bipolar ref 1:
+        # 0), the code itself; B (S + 1): each eight rows' counts into a register and, for ref 2, the code
+        # min(count, 3) (a saturating tree of gates); C (S + 2): their sums into a register and, for ref 3,
+        # the code min(count, 7); D (S + 3): for ref >= 4 the code min(count, 2**ref - 1). Bipolar, B makes
+        # every signed code of ref > 1. So the code register changes once a conversion, in S + min(ref, 4)
+        # (bipolar S + min(ref, 2)); it is due at done, S + res: a start with res < min(ref, 4) (bipolar
+        # min(ref, 2)) is a violation (the controller sets ref = res; a SAR ADC resolves a bit a cycle). The
+        # cells read (all the column's 1-cells) are counted the same way, in a register in S + 4.
+        # Simulation cost (Amaranth's simulator runs all of a fragment's comb statements whenever one of
+        # their inputs changes, its sync statements every cycle, and compiles an expression as a tree):
+        # the stages are a few wide registers written under their stage's enable, and the comb logic
+        # between them small signals in a fragment of their own.
+        R, bipolar = cfg.rows, p.bipolar
+        stage = Signal(3, name=f"stage{i}")            # bit k: a conversion began k + 1 cycles ago
+        m.d.sync += stage.eq(Cat(begin, stage[:2]))
+        on = word & drive & ~neg if bipolar else word & drive
+        taken = Signal((3 if bipolar else 2) * R, name=f"taken{i}")    # the word, its cells driven (+1), -1
         with m.If(begin):
-            m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1), count.eq(live)]
+            m.d.sync += [left.eq(adc.res + extra if extra else adc.res), busy.eq(1),
+                         taken.eq(Cat(word, on, word & drive & neg) if bipolar else Cat(word, on))]
             with m.Switch(adc.ref):     # the full scale; bipolar, the sign bit is one of the ref bits
                 for bits in range(1, p.conv_bits + 1):
                     with m.Case(bits):
                         m.d.sync += top.eq(2 ** (bits - cfg.sign_bits) - 1)
-        with m.Elif(busy):
-            m.d.sync += left.eq(left - 1)
-            with m.If(left == 1):
-                m.d.sync += busy.eq(0)
-        if p.bipolar:
-            m.d.comb += adc.code.eq(Mux(count > top, top, Mux(count < -top, -top, count)))
+        # The comb logic between the stages' registers sits in its own fragment, whose inputs are those
+        # registers only: it runs when they change (a few times a conversion), not whenever the bus moves.
+        # It works on bit planes: lane j of L (a power of two) holds rows j, j + L, j + 2L and j + 3L, plane
+        # k of a count its bit k in every lane, so each step is one wide expression over all lanes.
+        m.submodules[f"stages{i}"] = sub = Module()
+        L = _lanes(R)
+        G = L // 2                      # eight-row groups: lanes j and j + G
+        c4_on, c4_read = Signal(3 * L, name=f"on_c4_{i}"), Signal(3 * L, name=f"read_c4_{i}")
+        sub.d.comb += [c4_on.eq(count4_planes(taken, R, L, R)), c4_read.eq(count4_planes(taken, 0, L, R))]
+        # B: each eight rows' counts (4 planes of G lanes), of the driven cells then of all the word's 1-cells.
+        g_on, g_read = Signal(4 * G, name=f"on_c8_{i}"), Signal(4 * G, name=f"read_c8_{i}")
+        sub.d.comb += [g_on.eq(add_halves(c4_on, 3, L)), g_read.eq(add_halves(c4_read, 3, L))]
+        groups = Signal(8 * G, name=f"row_counts{i}")
+        with m.If(stage[0]):
+            m.d.sync += groups.eq(Cat(g_on, g_read))
+        # C: the sums, and whether the count passes a ref >= 4 code's full scale (for D).
+        total, read_total = Signal(range(R + 1), name=f"on_sum{i}"), Signal(range(R + 1), name=f"read_sum{i}")
+        sub.d.comb += [total.eq(tree_sum(Cat(groups[k * G + j] for k in range(4)) for j in range(G))),
+                       read_total.eq(tree_sum(Cat(groups[(4 + k) * G + j] for k in range(4)) for j in range(G)))]
+        sums = Signal(2 * len(total) + 1, name=f"row_sums{i}")
+        with m.If(stage[1]):
+            m.d.sync += sums.eq(Cat(total, read_total, (total & ~top).any()))
+        count, ones, over = sums[:len(total)], sums[len(total):2 * len(total)], sums[-1]
+        # B's code: unipolar min(count, 3), a saturating tree of gates; bipolar the signed count saturated
+        # at +-top.
+        made = Signal(p.code_width, name=f"code_b{i}")
+        if bipolar:
+            signed = Signal(range(-R, R + 1), name=f"signed_count{i}")
+            sub.d.comb += [signed.eq(popcount(taken[R:2 * R]) - popcount(taken[2 * R:])),
+                           made.eq(Mux(signed > top, top, Mux(signed < -top, -top, signed)))]
+            writes = [(begin & (adc.ref == 1), 0), (stage[0] & (top != 0), made)]
         else:
-            m.d.comb += adc.code.eq(Mux(count > top, top, count))
-        m.d.comb += adc.done.eq(done)
-        return busy & (left != 1), bad_start, withdrawn, begin
+            sub.d.comb += made.eq(saturated_count3(sub, f"sat3_{i}", c4_on, L))
+            writes = [(begin & (adc.ref == 1), on.any()), (stage[0] & (top == 3), made),
+                      (stage[1] & (top == 7), Mux(total[3:].any(), 7, total[:3])),
+                      (stage[2] & (top > 7), Mux(over, top, count))]
+        # At most one write is enabled in a cycle (the later stages' writes are of one `top`, and a start
+        # comes no sooner than its code is made): stage A's, whose cell read shares the start's cycle (the
+        # emulation's longest path), selects last, before an AND-OR of the others.
+        code = Signal(p.code_width, name=f"code{i}")
+        (write_a, made_a), later = writes[0], writes[1:]
+        with m.If(write_a):
+            m.d.sync += code.eq(made_a)
+        with m.Elif(functools.reduce(operator.or_, (w for w, _ in later))):
+            m.d.sync += code.eq(functools.reduce(operator.or_, (Mux(w, v, 0) for w, v in later)))
+        cells = Signal(range(R + 1), name=f"cells_read{i}")
+        m.d.sync += cells.eq(Mux(stage[2], ones, 0))
+        last = 2 if bipolar else 4      # the stage that makes the code, the last one
+        short = begin & (adc.res + extra < Mux(adc.ref < last, adc.ref, last))
+        m.d.comb += [adc.code.eq(code), adc.done.eq(done)]
+        return busy & (left != 1), bad_start, withdrawn, cells, short
 
 
 class BankedArray(wiring.Component):
@@ -417,6 +485,69 @@ class BankedArray(wiring.Component):
         # A rule broken on any bank: the banks' sticky flags, ORed.
         m.d.comb += self.violation.eq(functools.reduce(operator.or_, flags))
         return m
+
+
+def popcount(value) -> object:
+    """The number of 1 bits of `value` (an adder tree)."""
+    return tree_sum(value[r] for r in range(len(value)))
+
+
+def _lanes(rows: int) -> int:
+    """The lanes of four rows each of `rows` rows: a power of two, at least 2."""
+    lanes = 2
+    while 4 * lanes < rows:
+        lanes *= 2
+    return lanes
+
+
+def count4_planes(word, start: int, lanes: int, rows: int) -> object:
+    """The number of 1 bits of each lane's four rows (lane j: rows j, j + lanes, j + 2 lanes, j + 3 lanes
+    of the `rows` bits of `word` from bit `start`), 3 planes of `lanes` bits: gates, each bit one 4-input
+    LUT (an adder would be a carry chain)."""
+    def plane(k):
+        lo, hi = start + k * lanes, start + min((k + 1) * lanes, rows)
+        if hi <= lo:
+            return Const(0, lanes)
+        return word[lo:hi] if hi - lo == lanes else Cat(word[lo:hi], Const(0, lanes - (hi - lo)))
+    q = [plane(k) for k in range(4)]
+    x, y, u, v = q[0] ^ q[1], q[0] & q[1], q[2] ^ q[3], q[2] & q[3]
+    carry = x & u
+    return Cat(x ^ u, y ^ v ^ carry, (y & v) | ((y ^ v) & carry))
+
+
+def add_halves(planes, bits: int, lanes: int) -> object:
+    """The lane-wise sum of the lower and the upper half of the lanes of `planes` (`bits` planes of `lanes`
+    bits, a number a lane): `bits` + 1 planes of lanes / 2 bits, a ripple of gates over the planes."""
+    half = lanes // 2
+    a = [planes[k * lanes:k * lanes + half] for k in range(bits)]
+    b = [planes[k * lanes + half:(k + 1) * lanes] for k in range(bits)]
+    out, carry = [], None
+    for k in range(bits):
+        if carry is None:
+            out.append(a[k] ^ b[k])
+            carry = a[k] & b[k]
+        else:
+            out.append(a[k] ^ b[k] ^ carry)
+            carry = (a[k] & b[k]) | ((a[k] ^ b[k]) & carry)
+    return Cat(*out, carry)
+
+
+def saturated_count3(m, name: str, c4, lanes: int) -> Signal:
+    """min(popcount, 3), 2 bits, from the four rows' counts `c4` (3 planes of `lanes` lanes, count4_planes):
+    each lane's count saturated, then halves added saturating, min(a + b, 3), until one lane is left (each
+    bit one 4-input LUT a level). Each level is one signal of its two planes."""
+    level = Signal(2 * lanes, name=f"{name}_0")
+    c0, c1, c2 = (c4[k * lanes:(k + 1) * lanes] for k in range(3))
+    m.d.comb += level.eq(Cat(c0 | c2, c1 | c2))
+    depth = 0
+    while lanes > 1:
+        half, depth = lanes // 2, depth + 1
+        a0, b0, a1, b1 = level[:half], level[half:lanes], level[lanes:lanes + half], level[lanes + half:]
+        nxt = Signal(2 * half, name=f"{name}_{depth}")
+        # a + b >= 2: a1 | b1 | a0 b0; odd or >= 3: (a0 ^ b0) | a1 (b0 | b1) | b1 (a0 | a1).
+        m.d.comb += nxt.eq(Cat((a0 ^ b0) | (a1 & (b0 | b1)) | (b1 & (a0 | a1)), a1 | b1 | (a0 & b0)))
+        level, lanes = nxt, half
+    return level
 
 
 def array_emulator(params: TileParams, plan: LayerPlan | None, *, extra_latency: int = 0,

@@ -8,7 +8,7 @@ Every output handshake comes from a flip-flop: no combinational path from a vali
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,16 +61,19 @@ class AxiLiteToCsr(wiring.Component):
         csr = self.csr
         m.d.comb += [g("bresp").eq(0), g("rresp").eq(0)]
         write, read = Signal(), Signal()
+        # The transfer's word address, taken into a register as IDLE accepts it (AXI holds an address from
+        # valid to its handshake, in W_TAKE / R_TAKE): the register file decodes a flip-flop, not the state.
+        addr = Signal(self.addr_width - 2, name="transfer_addr")
         # One transfer at a time, a write first when both come: IDLE -> W_TAKE (AWREADY and WREADY high:
         # the handshake and the register write) -> W_WAIT -> W_RESP; IDLE -> R_TAKE (ARREADY high: the register read)
-        # -> R_WAIT -> R_DATA (r_data arrives) -> R_RESP.
+        # -> R_WAIT -> R_DATA -> R_RESP (RVALID high, RDATA the register file's r_data, three cycles after the read).
         with m.FSM(name="axil"):
             with m.State("IDLE"):
                 with m.If(g("awvalid") & g("wvalid")):
-                    m.d.sync += [g("awready").eq(1), g("wready").eq(1)]
+                    m.d.sync += [g("awready").eq(1), g("wready").eq(1), addr.eq(g("awaddr")[2:])]
                     m.next = "W_TAKE"
                 with m.Elif(g("arvalid")):
-                    m.d.sync += g("arready").eq(1)
+                    m.d.sync += [g("arready").eq(1), addr.eq(g("araddr")[2:])]
                     m.next = "R_TAKE"
             with m.State("W_TAKE"):
                 m.d.comb += write.eq(1)
@@ -87,25 +90,27 @@ class AxiLiteToCsr(wiring.Component):
                 m.d.comb += read.eq(1)
                 m.d.sync += g("arready").eq(0)
                 m.next = "R_WAIT"
-            with m.State("R_WAIT"):           # the register file's two-cycle read
+            with m.State("R_WAIT"):           # the register file's three-cycle read
                 m.next = "R_DATA"
-            with m.State("R_DATA"):
-                m.d.sync += [g("rvalid").eq(1), g("rdata").eq(csr.r_data)]
+            with m.State("R_DATA"):           # r_data arrives with RVALID, held until the next read
+                m.d.sync += g("rvalid").eq(1)
                 m.next = "R_RESP"
             with m.State("R_RESP"):
                 with m.If(g("rready")):
                     m.d.sync += g("rvalid").eq(0)
                     m.next = "IDLE"
+        m.d.comb += g("rdata").eq(csr.r_data)        # the register file's output register
         m.d.comb += [csr.w_stb.eq(write), csr.w_data.eq(g("wdata")), csr.w_sel.eq(g("wstrb")), csr.r_stb.eq(read),
-                     csr.addr.eq(Mux(read, g("araddr")[2:], g("awaddr")[2:]))]
+                     csr.addr.eq(addr)]
         return m
 
 
 class WishboneToCsr(wiring.Component):
     """Wishbone B4 slave to the register bus. Classic: a cycle (CYC & STB) is taken in its first cycle and
-    ACKed (registered) two cycles later, with DAT_R of a read; the master drops STB or starts the next
-    cycle after the ACK (three cycles a transfer). Pipelined (`pipelined=True`): STALL is 0, every cycle
-    with CYC & STB is a transfer, each ACKed two cycles later, in order. ERR is 0. Addresses are word
+    ACKed (registered) three cycles later, with DAT_R of a read (the register file's three-cycle read); the
+    master drops STB or starts the next cycle after the ACK (four cycles a transfer). Pipelined
+    (`pipelined=True`): STALL is 0, every cycle with CYC & STB is a transfer, each ACKed three cycles later,
+    in order. ERR is 0. Addresses are word
     addresses (byte offset / 4).
 
     Parameters
@@ -125,13 +130,13 @@ class WishboneToCsr(wiring.Component):
         m = Module()
         g = lambda name: getattr(self, "wb_" + name)   # noqa: E731
         csr = self.csr
-        # The register file answers two cycles after a transfer is taken: ACK follows `taken` by one more.
-        take, taken = Signal(), Signal()
+        # The register file answers three cycles after a transfer is taken: ACK follows `taken` by two more.
+        take, taken, waited = Signal(), Signal(), Signal()
         if self.pipelined:
             m.d.comb += [take.eq(g("cyc") & g("stb")), g("stall").eq(0)]
         else:
-            m.d.comb += take.eq(g("cyc") & g("stb") & ~taken & ~g("ack"))
-        m.d.sync += [taken.eq(take), g("ack").eq(taken & g("cyc"))]
+            m.d.comb += take.eq(g("cyc") & g("stb") & ~taken & ~waited & ~g("ack"))
+        m.d.sync += [taken.eq(take), waited.eq(taken & g("cyc")), g("ack").eq(waited & g("cyc"))]
         m.d.comb += [g("err").eq(0), g("dat_r").eq(csr.r_data), csr.addr.eq(g("adr")),
                      csr.w_stb.eq(take & g("we")), csr.r_stb.eq(take & ~g("we")),
                      csr.w_data.eq(g("dat_w")), csr.w_sel.eq(g("sel"))]

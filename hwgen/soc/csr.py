@@ -5,13 +5,19 @@ register blocks, is not released on PyPI (only as a git dependency), so the proj
 
 from __future__ import annotations
 
+import functools
+import operator
+
 from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .regmap import RegisterMap
 
-__all__ = ["CsrSignature", "RegisterFile"]
+__all__ = ["READ_GROUP", "CsrSignature", "RegisterFile"]
+
+#: Registers a read's first stage ANDs and ORs into one register (two 4-input LUT levels a bit).
+READ_GROUP = 8
 
 
 class CsrSignature(wiring.Signature):
@@ -19,7 +25,7 @@ class CsrSignature(wiring.Signature):
 
     addr   -- word address (byte offset / 4)
     w_stb  -- write `w_data` (bytes enabled by `w_sel`) to `addr` in this cycle
-    r_stb  -- read `addr`; `r_data` holds the word from two cycles later until the next read's
+    r_stb  -- read `addr`; `r_data` holds the word from three cycles later until the next read's
     """
 
     def __init__(self, addr_width: int):
@@ -28,7 +34,7 @@ class CsrSignature(wiring.Signature):
 
 
 class RegisterFile(wiring.Component):
-    """The registers of `regmap` (one read or write a cycle, each with a one-cycle latency).
+    """The registers of `regmap` (one read or write a cycle, pipelined).
 
     The hardware side is plain signals, one per field, named `<REGISTER>_<FIELD>` in `fields`:
     - ro: an input the parent drives if the field is in `driven`, else the constant of its reset value;
@@ -40,8 +46,11 @@ class RegisterFile(wiring.Component):
     `written[<REGISTER>]` is high for one cycle after any write of the register (with its new values).
 
     The bus is registered on entry (address, strobes, data: no decoder between the bridge and a flip-flop),
-    so a write reaches its fields two cycles after `w_stb`, and `r_data` holds the word two cycles after
-    `r_stb` (an AND-OR of the words, selected by the address decoded one-hot into the entry register).
+    so a write reaches its fields two cycles after `w_stb`. A read is an AND-OR of the words selected by
+    the address decoded one-hot into the entry register, in two register stages: each group of
+    `READ_GROUP` registers' AND-OR into a register, then the OR of the groups into `r_data`, which holds the
+    word three cycles after `r_stb` (the read multiplexer over some fifty registers in one cycle held the
+    SoC's clock: docs/results/soc.md).
     """
 
     def __init__(self, regmap: RegisterMap, *, driven: set[str] = frozenset(), loadable: set[str] = frozenset()):
@@ -121,9 +130,14 @@ class RegisterFile(wiring.Component):
                 value = Const(f.reset, f.width) if key in self.constants else self.fields[key]
                 word = word | (value.as_unsigned() << f.lsb)
             words.append(Mux(hit[i], word, 0))
+        # The read in two stages: the groups' AND-ORs into registers, then their OR into r_data.
+        groups = [words[k:k + READ_GROUP] for k in range(0, len(words), READ_GROUP)]
+        partial = Signal(32 * len(groups), name="read_groups")
+        r_stb2 = Signal(name="read_stage2")
+        m.d.sync += r_stb2.eq(csr.r_stb)
         with m.If(csr.r_stb):
-            out = Const(0, 32)
-            for w in words:
-                out = out | w
-            m.d.sync += csr.r_data.eq(out)
+            m.d.sync += partial.eq(Cat(functools.reduce(operator.or_, g)[:32] for g in groups))
+        with m.If(r_stb2):
+            m.d.sync += csr.r_data.eq(functools.reduce(operator.or_, (partial[32 * k:32 * k + 32]
+                                                                      for k in range(len(groups)))))
         return m
