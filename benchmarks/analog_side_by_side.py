@@ -10,7 +10,7 @@ paraphrase retrieval with its margin and own-paraphrase rank (at 30%: x0.3, and 
 Runs one `sws fidelity --analog` command per sparsity and plan (in the priority order of RUNS; a result already in
 --out is reused, so an interrupted study resumes; a run whose result is not in --out but whose points, by their
 command, are in the docs/results/analog_side_by_side.json of an earlier session is not run again: its points are
-kept), adds the 30% points measured earlier with the same commands
+kept, unless it is a retrieval run made before the retrieval margin and rank were reported), adds the 30% points measured earlier with the same commands
 (docs/results/analog.json, benchmarks/analog_minilm_study.py), prints the table and writes
 docs/results/analog_side_by_side.json and docs/results/analog_side_by_side.png. One run: ~8 min a chip instance
 on the loaded shared 2-core machine (3 min of CPU).
@@ -37,14 +37,14 @@ REMEDY_1X = ("--input-encoding", "signmag", "--input-aware", "--fine-bits", "7",
 #: and dense at 0% (SWS and dense at 30% come from docs/results/analog.json), the objective's choice at 30% (where it
 #: was measured), natural at 30% and 0%, the objective at 0% and 50%; then paraphrase retrieval at 30% (the paraphrase
 #: sentences' tokens through the crossbars too, 4.1x the tokens: dense, SWS, the objective), x0.1 at 50%, paraphrase
-#: retrieval at 30% and 1 x (SWS and dense without remedy, SWS with REMEDY_1X), then x0.1 at 0%.
+#: retrieval at 30% and 1 x (SWS and dense without remedy, then with REMEDY_1X), then x0.1 at 0%.
 RUNS = [(f"s{int(100 * s)}_{p}", s, p, 0.3, False, ()) for s, p in
         [(0.5, "sws"), (0.5, "dense"), (0.5, "natural"), (0.0, "sws"), (0.0, "dense"), (0.3, "objective"),
          (0.3, "natural"), (0.0, "natural"), (0.0, "objective"), (0.5, "objective")]] + \
        [(f"s30_{p}_retrieval", 0.3, p, 0.3, True, ()) for p in ("dense", "sws", "objective")] + \
        [(f"s50_{p}_x0.1", 0.5, p, 0.1, False, ()) for p in ("sws", "dense")] + \
        [(f"s30_{p}_x1_retrieval", 0.3, p, 1.0, True, ()) for p in ("sws", "dense")] + \
-       [("s30_sws_x1_remedy_retrieval", 0.3, "sws", 1.0, True, REMEDY_1X)] + \
+       [(f"s30_{p}_x1_remedy_retrieval", 0.3, p, 1.0, True, REMEDY_1X) for p in ("sws", "dense")] + \
        [(f"s0_{p}_x0.1", 0.0, p, 0.1, False, ()) for p in ("sws", "dense")]
 #: The earlier runs at 30% reused (docs/results/analog.json), by their name there.
 EARLIER = ("s30_plain", "s30_scales")
@@ -61,6 +61,11 @@ def run_label(sparsity: float, plan: str, scale: float, retrieval: bool, remedy=
             + "".join(f" {a}" for a in remedy) + (" (retrieval)" if retrieval else ""))
 
 
+def _predates_margin(points: list[dict]) -> bool:
+    """Kept points of a retrieval run made before the retrieval margin and rank were reported: run it again."""
+    return any(r["with_paraphrases"] and "retrieval_margin" not in r for r in points)
+
+
 def _done(path: str) -> bool:
     """A run's result file is there and not empty (an interrupted run leaves none, or an empty one)."""
     return os.path.exists(path) and os.path.getsize(path) > 0
@@ -70,7 +75,8 @@ def run_all(out: str, only: int | None, kept: dict[str, list[dict]]) -> None:
     env = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS="1")
     for k, (name, *spec) in enumerate(RUNS[:only]):
         path = os.path.join(out, f"{name}.json")
-        if _done(path) or " ".join(command(*spec)) in kept:
+        old = kept.get(" ".join(command(*spec)))
+        if _done(path) or (old and not _predates_margin(old)):
             continue
         cmd = [sys.executable, "-m", *command(*spec), "-o", os.path.join(out, name), "--json"]
         print(f"[{k + 1}/{len(RUNS)}] {' '.join(command(*spec))}", file=sys.stderr, flush=True)
