@@ -64,7 +64,7 @@ OPT_MAKEFLAGS = {"short": "VM_PARALLEL_BUILDS=0 OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GL
 #: A run of fewer predicted cycles than this gets the "short" build.
 SHORT_RUN_CYCLES = 500_000
 #: The C++ compiler of a short run's build where it is installed (else make's default, g++). Unoptimized, it
-#: compiles a Verilated model about 3x faster than g++ and its model runs as fast; optimized it is the slower
+#: compiles a Verilated model about 3x faster than g++ and its model runs about as fast; optimized it is the slower
 #: one, so a long run's build keeps g++. Measured on tests.sim.cases' r128_sparse (Verilator 5.006, g++ 12.2,
 #: clang 14 of Debian 12, this project's 2-core machine, 2026-12-07; CPU seconds of the one translation unit):
 #: -O0 g++ 9.1, clang++ 3.1; -O1 g++ 19.1, clang++ 21.7. The whole build of that tile (verilating, the
