@@ -228,7 +228,8 @@ def test_a_short_run_builds_one_unoptimized_file_and_a_long_or_kept_build_the_op
         with pytest.raises(Stop):
             vs.run_verilog(case.lp, x, "verilator", cache=str(tmp_path), say=lambda m: None, **kwargs)
     assert [m.split() for m in makes] == [
-        ["CXX=clang++", "LINK=clang++"] * clang + ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"],
+        ["CXX=clang++", "LINK=clang++"] * clang
+        + ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"],
         ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"],
         ["VM_PARALLEL_BUILDS=0", "OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]]
     assert len(case.x) * per_vector < 500_000

