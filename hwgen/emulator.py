@@ -337,27 +337,22 @@ class ArrayEmulator(wiring.Component):
         # high in the cycle the conversion ends (busy with left == 1) and, handshake with a level done, while
         # the start stays high after it.
         done = Signal(name=f"done{i}")
-        finishing = busy & (left == 1)
         hold = adc.start & done if tm.sync and self.done_mode == "level" else 0
         m.d.sync += done.eq(Mux(begin, adc.res + extra == 1, busy & (left == 2)) | hold)
         if tm.sync:
             # Four-phase: a start seen high while idle (done low, start seen low since the last conversion)
             # begins a conversion; done rises `res` cycles later, as counted mode's, and (a level) holds
             # until the start is seen low.
-            held, rearm = Signal(name=f"done_held{i}"), Signal(name=f"need_low{i}")
+            rearm = Signal(name=f"need_low{i}")
             m.d.comb += begin.eq(adc.start & ~busy & ~done & ~rearm)
             with m.If(begin):
                 m.d.sync += rearm.eq(1)
             with m.Elif(~adc.start):
                 m.d.sync += rearm.eq(0)
-            if self.done_mode == "level":
-                with m.If(finishing & adc.start):
-                    m.d.sync += held.eq(1)
-                with m.Elif(~adc.start):
-                    m.d.sync += held.eq(0)
             start_prev = Signal(name=f"start_prev{i}")
             m.d.sync += start_prev.eq(adc.start)
-            bad_start = adc.start & ~start_prev & (busy | held)
+            # A rising start while converting, or while a level done is still held (done outside busy).
+            bad_start = adc.start & ~start_prev & (busy | done)
             withdrawn = ~adc.start & busy
         else:
             m.d.comb += begin.eq(adc.start)
