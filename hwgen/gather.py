@@ -113,16 +113,19 @@ class Gather(wiring.Component):
         # Columns land at "columns", decoded at "table"; rows at "rows", decoded the stage before.
         land_col, _ = landing("table", self.cols_left, SC, "col", self.column_reads)
         land_row, row_ok = landing(stages[-2], self.rows_left, R, "row", self.row_reads)
+        # Each view looked up once (a lookup builds a new View: in these loops it was most of the elaboration).
+        cols, planes = [nxt.cols[c] for c in range(SC)], [nxt.planes[tt] for tt in range(A)]
+        col_words = [p.column_layout(self.col_word[l]) for l in range(P)]
+        values = [[self.value[l][tt] for tt in range(A)] for l in range(P)]
         for c in range(SC):
-            f = p.column_layout(self.col_word[c % P])
+            f, e = col_words[c % P], cols[c]
             with m.If(land_col[c]):
                 # A resolution in the controller is the conversion's bits: the bipolar drive's sign bit added.
-                m.d.sync += [nxt.cols[c].col.eq(f["slot_col"]), nxt.cols[c].sign.eq(f["sign"]),
-                             nxt.cols[c].bit.eq(f["bit"]), nxt.cols[c].res.eq(f["res"] + cfg.sign_bits),
-                             nxt.cols[c].j.eq(f["out"] - out_base)]
+                m.d.sync += [e.col.eq(f["slot_col"]), e.sign.eq(f["sign"]), e.bit.eq(f["bit"]),
+                             e.res.eq(f["res"] + cfg.sign_bits), e.j.eq(f["out"] - out_base)]
         for r in range(R):
             with m.If(land_row[r]):
-                m.d.sync += [nxt.planes[tt][r].eq(self.value[r % P][tt]) for tt in range(A)]
+                m.d.sync += [planes[tt][r].eq(values[r % P][tt]) for tt in range(A)]
         rows_valid, _, rows_last = stage["rows"]
         if cfg.input_aware:
             # Each step's driven rows: a popcount of the `lanes` rows landing, added in the same cycle.
@@ -176,11 +179,13 @@ class SectionSummary(wiring.Component):
         p, cfg, nxt = self.params, self.params.hw, self.section
         FR, NA, SC = p.conv_bits, cfg.n_adc, cfg.slot_cols
         act = Signal(SC, name="next_active")
-        m.d.sync += act.eq(Cat(c < nxt.n_active for c in range(SC)))
+        n_active, cols = nxt.n_active, [nxt.cols[c] for c in range(SC)]    # each view looked up once
+        res, col = [e.res for e in cols], [e.col for e in cols]
+        m.d.sync += act.eq(Cat(c < n_active for c in range(SC)))
         has = [Signal(FR + 1, name=f"next_has{bb}") for bb in range(p.batches)]
         for bb in range(p.batches):
             lanes = range(bb * NA, min(SC, bb * NA + NA))
-            m.d.sync += has[bb].eq(Cat(0, *(Cat(act[c] & (nxt.cols[c].res == r) for c in lanes).any()
+            m.d.sync += has[bb].eq(Cat(0, *(Cat(act[c] & (res[c] == r) for c in lanes).any()
                                             for r in range(1, FR + 1))))
             with m.If(~self.valid):
                 m.d.sync += self.longest[bb].eq(0)
@@ -190,9 +195,9 @@ class SectionSummary(wiring.Component):
         if cfg.adc_mux:
             M = cfg.adc_mux
             below = [Signal(SC, name=f"next_below{i}") for i in range(NA)]
-            m.d.sync += [below[i].eq(Cat(act[c] & (nxt.cols[c].col < i * M) for c in range(SC))) for i in range(NA)]
+            m.d.sync += [below[i].eq(Cat(act[c] & (col[c] < i * M) for c in range(SC))) for i in range(NA)]
             shared = Signal(max(1, SC - 1), name="next_shared")     # entries c and c + 1 active, one group
-            m.d.sync += shared.eq(Cat(act[c + 1] & (nxt.cols[c].col // M == nxt.cols[c + 1].col // M)
+            m.d.sync += shared.eq(Cat(act[c + 1] & (col[c] // M == col[c + 1] // M)
                                       for c in range(SC - 1)))
             with m.If(~self.valid):
                 m.d.sync += [*[self.starts[i].eq(tree_sum(below[i][c] for c in range(SC))) for i in range(NA)],

@@ -235,6 +235,42 @@ def test_a_short_run_builds_one_unoptimized_file_and_a_long_or_kept_build_the_op
     assert len(case.x) * per_vector < 500_000
 
 
+@pytest.mark.slow
+def test_short_builds_share_a_precompiled_header_and_the_main_object_and_survive_a_bad_header(tmp_path):
+    """Two short (clang++ -O0) Verilator builds in one cache: the first leaves a precompiled verilated.h and
+    the C++ main's object there, the second uses both; a precompiled header that clang refuses (here: not
+    one at all) costs a build its speed, not its result."""
+    need("verilator")
+    need_tools("clang++", why="the short builds' precompiled header is clang++'s")
+    import sim.verilog_sim as vs
+    first, second = (next(c for c in CASES if c.name == n) for n in ("r8_k_not_multiple", "a4_signed"))
+    run = run_verilog(first.lp, first.x, "verilator", cache=str(tmp_path), say=lambda m: None)
+    check(first, run, predict(first.lp, first.x))
+    [pch] = tmp_path.glob("pch-verilator-*/verilated.h.pch")
+    [main] = tmp_path.glob("main-verilator-*/main.o")
+    stamp = main.stat().st_mtime_ns
+    pch.write_bytes(b"not a precompiled header")
+    made = []
+    real_run = vs._run
+
+    def spy(argv, cwd, what):
+        made.append(" ".join(argv))
+        return real_run(argv, cwd, what)
+    vs._run = spy
+    try:
+        run = run_verilog(second.lp, second.x, "verilator", cache=str(tmp_path), say=lambda m: None)
+    finally:
+        vs._run = real_run
+    check(second, run, predict(second.lp, second.x))
+    makes = [m for m in made if m.startswith("make -C obj")]
+    # the build with the header (refused), then without it; the main object restored, not remade
+    assert len(makes) == 2 and f"USER_CPPFLAGS=-include-pch {pch}" in makes[0] and "-include-pch" not in makes[1]
+    assert main.stat().st_mtime_ns == stamp
+    # main.o compiled in the first build (its dependency file written), copied into the second (none)
+    builds = sorted(tmp_path.glob("verilator-*/obj/main.o"))
+    assert len(builds) == 2 and sorted(b.with_suffix(".d").exists() for b in builds) == [False, True]
+
+
 @pytest.mark.parametrize("backend", ["verilator", "icarus"])
 def test_baked_tiles_of_the_same_sizes_share_one_build(backend, tmp_path):
     need(backend)
