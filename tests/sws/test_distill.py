@@ -248,6 +248,7 @@ def test_a_missing_sparse_model_names_the_command(tmp_path, monkeypatch, capsys)
     assert main(["prune", "--time-budget", "soon", "-o", str(tmp_path / "p")]) == 2
     assert main(["prune", "--block-steps", "-1", "-o", str(tmp_path / "p")]) == 2
     assert main(["prune", "--block-lr", "0", "-o", str(tmp_path / "p")]) == 2
+    assert main(["prune", "--allocation", "sensitivity", "--last-block", "0.7", "-o", str(tmp_path / "p")]) == 2
 
 
 @pytest.mark.slow
@@ -367,5 +368,9 @@ def test_sensitivity_plan_prunes_the_damaging_matrix_less_on_a_tiny_model(tmp_pa
     assert d.sensitivity["L1.ffn.out"][1] == pytest.approx(1 - cos.mean(), abs=1e-5)
     assert d.sensitivity["L1.ffn.out"][1] > d.sensitivity["L0.ffn.out"][1]
     assert plan["L1.ffn.out"] < plan["L0.ffn.out"]             # same size, more damage: fewer zeros
+    meta = distill.Distiller(SHAPE, p, seqs, config(targets=(0.7,), steps=2, allocation="sensitivity"),
+                             str(tmp_path / "run"), progress=False).run()
+    assert meta["plan"][0] == plan and meta["sensitivity"]["damage"] == d.sensitivity
+    assert meta["exported"]["0.7"]["per_layer_target"] == plan
     sizes = {k: np.size(p[k]) for k in plan}
     assert sum(round(plan[k] * sizes[k]) for k in plan) == round(0.7 * sum(sizes.values()))
