@@ -50,8 +50,14 @@ def add_parser(sub):
                         "(checkpointed) when it runs out")
     p.add_argument("--batch-tokens", type=int, default=2048, help="tokens per batch, padding included (default %(default)s)")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default %(default)s)")
+    p.add_argument("--allocation", choices=("owl", "sensitivity"), default="owl",
+                   help="how a target's sparsity is shared: owl (per block, by --owl-lambda and --last-block; "
+                        "default) or sensitivity (per matrix: each of the 36 matrices pruned alone by magnitude "
+                        "to 0.7 and 0.9 on calibration text, the one whose pruning moves the output more keeps "
+                        "more weights; the zeros still sum to the target)")
     p.add_argument("--owl-lambda", type=float, default=0.08,
-                   help="OWL: per-block sparsities within the target +- this (default %(default)s; 0: uniform)")
+                   help="OWL: per-block sparsities within the target +- this (default %(default)s; 0: uniform; "
+                        "unused with --allocation sensitivity)")
     p.add_argument("--pruner", choices=("magnitude", "sparsegpt"), default="magnitude",
                    help="how the masks grow: magnitude (every 25 steps, the smallest |w| still kept; default) or "
                         "sparsegpt (twice a stage, SparseGPT on the student's own inputs with the OBS update of the "
@@ -88,7 +94,8 @@ def run(args):
                         log=lambda m: print(m, file=sys.stderr, flush=True), targets=targets,
                         batch_tokens=args.batch_tokens, lr=args.lr, owl_lambda=args.owl_lambda, seed=args.seed,
                         pruner=args.pruner, init=args.init, block_steps=args.block_steps, block_lr=args.block_lr,
-                        block_pool=args.block_pool, last_block=args.last_block)
+                        block_pool=args.block_pool, last_block=args.last_block,
+                        allocation=args.allocation)
     for key, e in meta["exported"].items():
         print(f"sparsity {key}: {out}/{e['file']} ({100 * e['zeros']:.2f}% zeros in the 36 int8 matrices)")
     total = meta.get("total", meta["config"]["steps"])

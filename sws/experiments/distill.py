@@ -47,7 +47,8 @@ from mapper.sources import memory_limit
 
 from .bert import BertShape, attention_bias, embed, encoder_block, forward, jax_modules, linear_names, to_onnx
 
-__all__ = ["DistillConfig", "stage_steps", "owl_sparsities", "update_masks", "Batches", "Distiller",
+__all__ = ["DistillConfig", "stage_steps", "owl_sparsities", "matrix_damage", "sensitivity_sparsities",
+           "update_masks", "Batches", "Distiller",
            "export_model", "model_file", "CHECKPOINT", "MANIFEST"]
 
 CHECKPOINT = "checkpoint.npz"
@@ -56,6 +57,12 @@ _CAL_SEQUENCES = 128   # training sequences whose activations OWL (and the spars
 #: How a mask update chooses the weights: the smallest |w| still kept, or SparseGPT on the student's own
 #: inputs (second-order, with the OBS update of the kept weights; Frantar and Alistarh 2023), layer by layer.
 PRUNERS = ("magnitude", "sparsegpt")
+#: How the sparsity of a target is shared among the weight matrices: per block by OWL (every matrix of a block
+#: alike), or per matrix from each matrix's measured sensitivity (sensitivity_sparsities).
+ALLOCATIONS = ("owl", "sensitivity")
+#: The sparsities at which each matrix is pruned alone (magnitude, every other matrix dense) to measure its
+#: sensitivity: two points of its damage curve.
+SENSITIVITY_PROBES = (0.7, 0.9)
 #: The matrices of a block that SparseGPT prunes from one capture of the student's inputs, in order.
 _GROUPS = (("attn.query", "attn.key", "attn.value"), ("attn.output",), ("ffn.in",), ("ffn.out",))
 
@@ -88,6 +95,7 @@ class DistillConfig:
     block_lr: float = 3e-3
     block_pool: int = 64
     last_block: float = 1.0
+    allocation: str = "owl"
     seed: int = 0
 
     def __post_init__(self):
@@ -128,6 +136,11 @@ class DistillConfig:
         if not 0 < self.last_block <= 1:
             raise SwsError(f"last_block (the last block's share of the sparsity) must be in (0, 1], not "
                            f"{self.last_block!r}")
+        if self.allocation not in ALLOCATIONS:
+            raise SwsError(f"allocation must be one of {', '.join(ALLOCATIONS)}, not {self.allocation!r}")
+        if self.allocation == "sensitivity" and self.last_block != 1:
+            raise SwsError(f"last_block must be 1 with allocation 'sensitivity' (which sets every matrix's "
+                           f"sparsity, the last block's included), not {self.last_block!r}")
         if not (self.block_lr > 0 and math.isfinite(self.block_lr)):
             raise SwsError(f"block_lr must be a positive number, not {self.block_lr!r}")
 
@@ -187,6 +200,81 @@ def protect_last_block(sparsities: dict, shape: BertShape, factor: float) -> dic
     s = [min(0.995, x + rise) for x in per[:-1]]
     s.append(shape.layers * target - sum(s))
     return {name: float(s[int(name.split(".")[0][1:])]) for name in sparsities}
+
+
+def matrix_damage(params: dict, ids, mask, shape: BertShape, probes=SENSITIVITY_PROBES) -> dict:
+    """Each weight matrix's sensitivity: the output's token cosine distance (1 - cos of last_hidden_state,
+    mean over the real tokens) when that matrix alone is pruned by magnitude to each sparsity of `probes`,
+    every other matrix dense. Returns name -> [distance at each probe]."""
+    jax, jnp = jax_modules()
+    names = linear_names(shape)
+    p = {k: jnp.asarray(v) for k, v in params.items()}
+    ids, mask = jnp.asarray(ids), jnp.asarray(mask)
+    real = np.asarray(mask).astype(bool)
+
+    @jax.jit
+    def out(masks):
+        return forward(p, ids, mask, shape, weight_masks=masks)[0][-1]
+
+    ones = {n: jnp.ones(np.shape(params[n]), jnp.float32) for n in names}
+    ref = np.asarray(out(ones), np.float64)[real]
+    damage = {}
+    for name in names:
+        w = np.abs(np.asarray(params[name], np.float64)).reshape(-1)
+        order = np.lexsort((np.arange(w.size), w))           # smallest first, ties by index
+        row = []
+        for s in probes:
+            keep = np.ones(w.size, np.float32)
+            keep[order[:int(round(s * w.size))]] = 0
+            y = np.asarray(out({**ones, name: jnp.asarray(keep.reshape(np.shape(params[name])))}), np.float64)[real]
+            cos = (y * ref).sum(-1) / np.maximum(np.linalg.norm(y, axis=-1) * np.linalg.norm(ref, axis=-1), 1e-300)
+            row.append(float(1 - cos.mean()))
+        damage[name] = row
+    return damage
+
+
+def sensitivity_bounds(target: float) -> tuple[float, float]:
+    """The range of a matrix's sparsity at `target` under allocation 'sensitivity': at least half the
+    target, at most the sparsity that keeps a sixth of the target's density (0.35..0.95 at 0.7)."""
+    return target / 2, 1 - (1 - target) / 6
+
+
+def sensitivity_sparsities(damage: dict, sizes: dict, target: float, probes=SENSITIVITY_PROBES,
+                           bounds: tuple | None = None) -> dict:
+    """Per-matrix sparsities whose zeros, counted, are round(target * all weights), from measured damage.
+
+    damage: name -> [d_a, d_b], the output's distance with that matrix alone pruned to probes (s_a, s_b)
+    (matrix_damage). Each matrix's damage is taken as exponential in its sparsity, d(s) = d_b exp(k (s -
+    s_b)) with k = ln(d_b / d_a) / (s_b - s_a) (at least 1); the allocation that minimizes the summed damage
+    for the weights pruned gives every matrix the same marginal damage per weight, k d(s) = lam * n:
+    s = s_b + ln(lam n / (k d_b)) / k, clipped to `bounds` (sensitivity_bounds by default), lam found by
+    bisection so that the weighted mean is the target. A more sensitive matrix (larger d_b, same k and size)
+    gets less sparsity; a larger one, more. Each matrix's zeros are then whole numbers (largest remainders)
+    and its sparsity is zeros / size, so that round(s * size) are its zeros and they sum to the target's."""
+    s_a, s_b = probes
+    lo, hi = bounds or sensitivity_bounds(target)
+    if not lo <= target <= hi:
+        raise SwsError(f"sensitivity allocation: the target {target} lies outside its bounds {lo}..{hi}")
+    names = list(damage)
+    n = np.array([sizes[k] for k in names], np.float64)
+    d_a = np.maximum([damage[k][0] for k in names], 1e-12)
+    d_b = np.maximum([damage[k][1] for k in names], 1e-12)
+    k = np.maximum(np.log(d_b / d_a) / (s_b - s_a), 1.0)
+
+    def alloc(log_lam):
+        return np.clip(s_b + (log_lam + np.log(n) - np.log(k * d_b)) / k, lo, hi)
+
+    a, b = -200.0, 200.0                  # the weighted mean rises with lam from lo to hi
+    for _ in range(200):
+        mid = (a + b) / 2
+        a, b = (mid, b) if (alloc(mid) * n).sum() < target * n.sum() else (a, mid)
+    raw = alloc((a + b) / 2) * n
+    zeros = np.floor(raw + 1e-9)
+    short = int(round(target * n.sum()) - zeros.sum())
+    if not 0 <= short <= len(names):
+        raise SwsError(f"sensitivity allocation: {short} zeros left to place over {len(names)} matrices")
+    zeros[np.lexsort((np.arange(len(names)), -(raw - zeros)))[:short]] += 1
+    return {name: float(z / m) for name, z, m in zip(names, zeros, n)}
 
 
 def update_masks(params: dict, masks: dict, sparsities: dict) -> dict:
@@ -423,6 +511,7 @@ class Distiller:
         self.total = sum(self.stages)
         self._step_fn = None
         self._pool_cache = None
+        self.sensitivity = None
 
     # the arrays a step reads
     def _fresh(self):
@@ -478,9 +567,14 @@ class Distiller:
 
     def plan(self, train: dict) -> list[dict]:
         """The per-matrix sparsity of each target (OWL on the teacher's activations of calibration text:
-        the first training sequences of epoch 0's order, never the evaluation sentences)."""
+        the first training sequences of epoch 0's order, never the evaluation sentences; or, allocation
+        'sensitivity', each matrix's damage to the teacher's output on that text, kept in self.sensitivity)."""
         jax, jnp = jax_modules()
         ids, mask = self.calibration()
+        if self.cfg.allocation == "sensitivity":
+            self.sensitivity = matrix_damage(self.teacher, ids, mask, self.shape)
+            sizes = {k: int(np.size(self.teacher[k])) for k in self.names}
+            return [sensitivity_sparsities(self.sensitivity, sizes, s) for s in self.cfg.targets]
         captured = {}
         forward(self.teacher, jnp.asarray(ids), jnp.asarray(mask), self.shape, capture=captured)
         real = mask.astype(bool)
@@ -604,6 +698,9 @@ class Distiller:
         path = os.path.join(self.folder, CHECKPOINT)
         with _open_checkpoint(path, self.folder) as z:
             meta = json.loads(bytes(z["meta"]).decode())
+            # a checkpoint older than an option holds that option's default
+            defaults = DistillConfig(targets=self.cfg.targets).to_dict()
+            meta["config"] = {**{k: v for k, v in defaults.items() if k not in meta["config"]}, **meta["config"]}
             if meta["config"] != self.cfg.to_dict() or meta["shape"] != dataclasses.asdict(self.shape):
                 raise SwsError(f"{path}: the checkpoint was made with other options ({_diff(meta['config'], self.cfg.to_dict())}); "
                                f"give those, or another output folder, or --restart")
@@ -629,6 +726,8 @@ class Distiller:
             meta = {"config": self.cfg.to_dict(), "shape": dataclasses.asdict(self.shape), "text": self.text_info,
                     "stages": self.stages, "plan": self.plan(train), "history": [], "exported": {},
                     "seconds": 0.0, "step": 0, "total": self.total}
+            if self.sensitivity is not None:
+                meta["sensitivity"] = {"probes": list(SENSITIVITY_PROBES), "damage": self.sensitivity}
         step = meta["step"]
         plans = meta["plan"]
         frozen = {k: jnp.asarray(v) for k, v in self.teacher.items() if k.startswith("emb.")}
@@ -651,8 +750,9 @@ class Distiller:
                 block, tb = divmod(t, self.cfg.block_steps)
                 pool = self._pool_inputs(stage, block, train_j, masks_j)
                 if tb == 0:               # the block is pruned to the target and gets a fresh optimizer
-                    self.log(f"step {step}: block {block} pruned ({self.cfg.pruner}) to "
-                             f"{plans[stage][f'L{block}.ffn.in']:.3f}")
+                    own = [k for k in self.names if k.startswith(f"L{block}.")]
+                    share = sum(plans[stage][k] * masks_np[k].size for k in own) / sum(masks_np[k].size for k in own)
+                    self.log(f"step {step}: block {block} pruned ({self.cfg.pruner}) to {share:.3f}")
                     train_j, masks_np = self._prune_block(block, plans[stage], train_j, masks_np, pool)
                     masks_j = {k: jnp.asarray(v, jnp.float32) for k, v in masks_np.items()}
                     train_j = {k: v * masks_j[k] if k in masks_j else v for k, v in train_j.items()}

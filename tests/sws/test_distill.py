@@ -248,6 +248,7 @@ def test_a_missing_sparse_model_names_the_command(tmp_path, monkeypatch, capsys)
     assert main(["prune", "--time-budget", "soon", "-o", str(tmp_path / "p")]) == 2
     assert main(["prune", "--block-steps", "-1", "-o", str(tmp_path / "p")]) == 2
     assert main(["prune", "--block-lr", "0", "-o", str(tmp_path / "p")]) == 2
+    assert main(["prune", "--allocation", "sensitivity", "--last-block", "0.7", "-o", str(tmp_path / "p")]) == 2
 
 
 @pytest.mark.slow
@@ -317,3 +318,59 @@ def test_protecting_the_last_block_keeps_the_mean_sparsity():
     assert distill.protect_last_block(uniform, shape, 1.0) == uniform
     with pytest.raises(SwsError, match="last_block"):
         config(last_block=0.0)
+
+
+def test_sensitivity_allocation_gives_the_more_sensitive_matrix_less_sparsity_by_hand():
+    # Two matrices of 100 weights, both with k = ln(e^2) / (0.9 - 0.5) = 5; b's damage at 0.9 is e times a's.
+    # Equal marginal damage per weight: s_a - s_b = ln(d_b / d_a) / k = 0.2, mean 0.7: s_a 0.8, s_b 0.6.
+    e2 = np.exp(2.0)
+    damage = {"a": [0.02 / e2, 0.02], "b": [0.02 * np.e / e2, 0.02 * np.e]}
+    s = distill.sensitivity_sparsities(damage, {"a": 100, "b": 100}, 0.7, probes=(0.5, 0.9))
+    assert s == {"a": 0.8, "b": 0.6}
+    # Same damage, sizes 100 and 300: s_a - s_b = ln(100 / 300) / 5, weighted mean 0.7, so
+    # s_b = 0.7 + ln 3 / 20 = 0.754931 (226.479 zeros), s_a = 0.7 - 3 ln 3 / 20 = 0.535208 (53.521 zeros);
+    # 279 whole zeros, 280 wanted: the larger remainder (a's 0.521) takes the last one.
+    same = {"a": [0.02 / e2, 0.02], "b": [0.02 / e2, 0.02]}
+    s = distill.sensitivity_sparsities(same, {"a": 100, "b": 300}, 0.7, probes=(0.5, 0.9))
+    assert s == {"a": 0.54, "b": 226 / 300}
+
+
+def test_sensitivity_allocation_counts_the_target_exactly_within_its_bounds():
+    rng = np.random.default_rng(2)
+    sizes = {f"m{i}": int(n) for i, n in enumerate(rng.integers(50, 5000, 12))}
+    damage = {k: sorted(rng.uniform(1e-4, 0.2, 2)) for k in sizes}
+    for target in (0.5, 0.7, 0.9):
+        s = distill.sensitivity_sparsities(damage, sizes, target)
+        assert sum(round(s[k] * sizes[k]) for k in sizes) == round(target * sum(sizes.values()))
+        lo, hi = distill.sensitivity_bounds(target)
+        assert all(lo - 1 / sizes[k] <= s[k] <= hi + 1 / sizes[k] for k in sizes)
+        assert min(s.values()) < target < max(s.values())
+    with pytest.raises(SwsError, match="last_block"):
+        config(allocation="sensitivity", last_block=0.7)
+    with pytest.raises(SwsError, match="allocation"):
+        config(allocation="per-row")
+
+
+def test_sensitivity_plan_prunes_the_damaging_matrix_less_on_a_tiny_model(tmp_path):
+    p = teacher()
+    p["L1.ffn.out"] = p["L1.ffn.out"] * 4        # the last matrix's weights now dominate the output
+    seqs, _ = tiny_seqs()
+    d = distill.Distiller(SHAPE, p, seqs, config(targets=(0.7,), allocation="sensitivity"), str(tmp_path),
+                          progress=False)
+    plan = d.plan(None)[0]
+    ids, mask = d.calibration()
+    # the measured damage, brute force: the output with L1.ffn.out alone pruned to 0.9 by magnitude
+    w = p["L1.ffn.out"].copy()
+    w[np.abs(w) < np.sort(np.abs(w).reshape(-1))[round(0.9 * w.size)]] = 0
+    ref = np.asarray(bert.forward(p, ids, mask, SHAPE)[0][-1])[mask.astype(bool)]
+    y = np.asarray(bert.forward({**p, "L1.ffn.out": w}, ids, mask, SHAPE)[0][-1])[mask.astype(bool)]
+    cos = (y * ref).sum(-1) / (np.linalg.norm(y, axis=-1) * np.linalg.norm(ref, axis=-1))
+    assert d.sensitivity["L1.ffn.out"][1] == pytest.approx(1 - cos.mean(), abs=1e-5)
+    assert d.sensitivity["L1.ffn.out"][1] > d.sensitivity["L0.ffn.out"][1]
+    assert plan["L1.ffn.out"] < plan["L0.ffn.out"]             # same size, more damage: fewer zeros
+    meta = distill.Distiller(SHAPE, p, seqs, config(targets=(0.7,), steps=2, allocation="sensitivity"),
+                             str(tmp_path / "run"), progress=False).run()
+    assert meta["plan"][0] == plan and meta["sensitivity"]["damage"] == d.sensitivity
+    assert meta["exported"]["0.7"]["per_layer_target"] == plan
+    sizes = {k: np.size(p[k]) for k in plan}
+    assert sum(round(plan[k] * sizes[k]) for k in plan) == round(0.7 * sum(sizes.values()))
