@@ -225,7 +225,7 @@ def matrix_damage(params: dict, ids, mask, shape: BertShape, probes=SENSITIVITY_
         row = []
         for s in probes:
             keep = np.ones(w.size, np.float32)
-            keep[order[:int(round(s * w.size))]] = 0
+            keep[order[:round(s * w.size)]] = 0
             y = np.asarray(out({**ones, name: jnp.asarray(keep.reshape(np.shape(params[name])))}), np.float64)[real]
             cos = (y * ref).sum(-1) / np.maximum(np.linalg.norm(y, axis=-1) * np.linalg.norm(ref, axis=-1), 1e-300)
             row.append(float(1 - cos.mean()))
