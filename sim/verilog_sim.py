@@ -310,9 +310,14 @@ def _restore(folder: str, obj: str, names) -> bool:
 
 
 def _keep(folder: str, obj: str, names) -> None:
-    with atomic_dir(folder) as tmp:
-        for name in names:
-            shutil.copy(os.path.join(obj, name), tmp)
+    """Cache objects of `obj` in `folder`; a cache that cannot be written (another build's, written in the same
+    moment) costs a later build the compilation, nothing else."""
+    try:
+        with atomic_dir(folder) as tmp:
+            for name in names:
+                shutil.copy(os.path.join(obj, name), tmp)
+    except (SwsError, OSError):
+        pass
 
 
 def _verilate_and_compile(folder: str, cache: str, models: tuple, flags: tuple, make: str) -> None:
