@@ -206,29 +206,26 @@ def matrix_damage(params: dict, ids, mask, shape: BertShape, probes=SENSITIVITY_
     """Each weight matrix's sensitivity: the output's token cosine distance (1 - cos of last_hidden_state,
     mean over the real tokens) when that matrix alone is pruned by magnitude to each sparsity of `probes`,
     every other matrix dense. Returns name -> [distance at each probe]."""
+    from .fidelity import masked_cosine
     jax, jnp = jax_modules()
     names = linear_names(shape)
     p = {k: jnp.asarray(v) for k, v in params.items()}
-    ids, mask = jnp.asarray(ids), jnp.asarray(mask)
-    real = np.asarray(mask).astype(bool)
+    ids_j, mask_j = jnp.asarray(ids), jnp.asarray(mask)
 
     @jax.jit
     def out(masks):
-        return forward(p, ids, mask, shape, weight_masks=masks)[0][-1]
+        return forward(p, ids_j, mask_j, shape, weight_masks=masks)[0][-1]
 
     ones = {n: jnp.ones(np.shape(params[n]), jnp.float32) for n in names}
-    ref = np.asarray(out(ones), np.float64)[real]
+    ref = np.asarray(out(ones))
     damage = {}
     for name in names:
-        w = np.abs(np.asarray(params[name], np.float64)).reshape(-1)
-        order = np.lexsort((np.arange(w.size), w))           # smallest first, ties by index
+        dense = {name: np.ones(np.shape(params[name]), bool)}
         row = []
-        for s in probes:
-            keep = np.ones(w.size, np.float32)
-            keep[order[:round(s * w.size)]] = 0
-            y = np.asarray(out({**ones, name: jnp.asarray(keep.reshape(np.shape(params[name])))}), np.float64)[real]
-            cos = (y * ref).sum(-1) / np.maximum(np.linalg.norm(y, axis=-1) * np.linalg.norm(ref, axis=-1), 1e-300)
-            row.append(float(1 - cos.mean()))
+        for s in probes:        # the magnitude pruning of a mask update (smallest |w| first, ties by index)
+            keep = update_masks({name: params[name]}, dense, {name: s})[name]
+            y = np.asarray(out({**ones, name: jnp.asarray(keep, jnp.float32)}))
+            row.append(1 - masked_cosine(y, ref, mask))
         damage[name] = row
     return damage
 
