@@ -29,6 +29,7 @@ def main(argv=None):
     os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={args.threads}")
     import numpy as np
 
+    from mapper.common import write_atomic
     from sws.experiments import distill
     from sws.experiments.bert import from_onnx, linear_names, to_onnx
     from sws.experiments.fidelity import masked_cosine, pooled_cosine
@@ -45,11 +46,8 @@ def main(argv=None):
     evaluation = {}
     for name in names:
         w = np.asarray(teacher[name])
-        flat = np.abs(w.astype(np.float64)).reshape(-1)
-        order = np.lexsort((np.arange(flat.size), flat))
-        pruned = w.reshape(-1).copy()
-        pruned[order[:int(round(args.probe * flat.size))]] = 0
-        m = to_onnx(shape, {**teacher, name: pruned.reshape(w.shape)})
+        keep = distill.update_masks({name: w}, {name: np.ones(w.shape, bool)}, {name: args.probe})[name]
+        m = to_onnx(shape, {**teacher, name: np.where(keep, w, 0).astype(w.dtype)})
         (y,) = session(m).run(["last_hidden_state"], feeds)
         evaluation[name] = {"tokens": masked_cosine(y, reference, mask), "sentences": pooled_cosine(y, reference, mask)}
         print(f"{name}: tokens {evaluation[name]['tokens']:.4f}", file=sys.stderr, flush=True)
@@ -77,9 +75,7 @@ def main(argv=None):
            "counted_sparsity": {str(s): sum(round(plan[n] * sizes[n]) for n in names) / sum(sizes.values())
                                 for s, plan in zip(cfg.targets, plans)},
            "rows": rows}
-    with open(args.output, "w") as f:
-        json.dump(out, f, indent=1)
-        f.write("\n")
+    write_atomic(args.output, json.dumps(out, indent=1) + "\n")
     print(table(out))
 
 

@@ -236,7 +236,8 @@ def test_a_short_run_builds_one_unoptimized_file_and_a_long_or_kept_build_the_op
 
 
 @pytest.mark.slow
-def test_short_builds_share_a_precompiled_header_and_the_main_object_and_survive_a_bad_header(tmp_path):
+def test_short_builds_share_a_precompiled_header_and_the_main_object_and_survive_a_bad_header(tmp_path,
+                                                                                              monkeypatch):
     """Two short (clang++ -O0) Verilator builds in one cache: the first leaves a precompiled verilated.h and
     the C++ main's object there, the second uses both; a precompiled header that clang refuses (here: not
     one at all) costs a build its speed, not its result."""
@@ -256,11 +257,8 @@ def test_short_builds_share_a_precompiled_header_and_the_main_object_and_survive
     def spy(argv, cwd, what):
         made.append(" ".join(argv))
         return real_run(argv, cwd, what)
-    vs._run = spy
-    try:
-        run = run_verilog(second.lp, second.x, "verilator", cache=str(tmp_path), say=lambda m: None)
-    finally:
-        vs._run = real_run
+    monkeypatch.setattr(vs, "_run", spy)
+    run = run_verilog(second.lp, second.x, "verilator", cache=str(tmp_path), say=lambda m: None)
     check(second, run, predict(second.lp, second.x))
     makes = [m for m in made if m.startswith("make -C obj")]
     # the build with the header (refused), then without it; the main object restored, not remade
