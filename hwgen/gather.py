@@ -113,7 +113,8 @@ class Gather(wiring.Component):
         # Columns land at "columns", decoded at "table"; rows at "rows", decoded the stage before.
         land_col, _ = landing("table", self.cols_left, SC, "col", self.column_reads)
         land_row, row_ok = landing(stages[-2], self.rows_left, R, "row", self.row_reads)
-        # Each view looked up once: a lookup builds a new View (under cProfile, these loops' views were about 6% of emitting a tile).
+        # Each view looked up once: a lookup builds a new View (under cProfile, these loops' views were about
+        # 6% of emitting a tile).
         cols, planes = [nxt.cols[c] for c in range(SC)], [nxt.planes[tt] for tt in range(A)]
         col_words = [p.column_layout(self.col_word[l]) for l in range(P)]
         values = [[self.value[l][tt] for tt in range(A)] for l in range(P)]
