@@ -28,6 +28,8 @@ OUT = os.path.join(ROOT, "tests", "slow_tests.json")
 PLUGIN = '''
 import json, os
 def pytest_runtest_logreport(report):
+    if getattr(report, "node", None) is not None:
+        return   # pytest-xdist's controller hears each worker's report again (with the worker as `node`)
     with open(os.environ["SWS_DURATIONS"], "a") as f:
         f.write(json.dumps({"id": report.nodeid, "d": report.duration}) + "\\n")
 '''
