@@ -97,7 +97,7 @@ def main(argv=None) -> int:
                 r = json.loads(proc.stdout)[part]
                 row = {"point": p, "part": part, **{k: r.get(k) for k in (
                     "luts", "carries", "flip_flops", "block_rams", "fmax_mhz", "netlist_checked")}, "seconds": seconds}
-                row["fmax_by_seed"] = {1: r["fmax_mhz"]}
+                row["fmax_by_seed"] = {1: round(r["fmax_mhz"], 2)}
                 for seed in range(2, args.seeds + 1):
                     print(f"[{time.strftime('%H:%M:%S')}] {p} {part}: nextpnr seed {seed}", file=sys.stderr, flush=True)
                     row["fmax_by_seed"][seed] = round(fmax_at_seed(os.path.join(keep, TOPS[part]), "ecp5", seed), 2)
