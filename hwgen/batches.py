@@ -122,6 +122,9 @@ class BatchCursor(wiring.Component):
     ready : Out(1)
         The current batch may issue (with ADC groups low in the two cycles after `take`, while the first
         batch's lanes are selected and its widest lane found).
+    ready_next : Out(1)
+        `ready` in the next cycle (from this cycle's `take` and `advance`), for an issue registered a cycle
+        ahead (`hwgen.scheduler.Scheduler`).
     """
 
     def __init__(self, params: TileParams):
@@ -135,6 +138,7 @@ class BatchCursor(wiring.Component):
             "first": Out(1), "new_plane": Out(1), "plane_last": Out(1), "negate": Out(1), "end": Out(1),
             **({"shift": Out(range(max(2, cfg.input_bits)))} if params.walks_steps else {}),
             "sec": Out(layout["sec"].shape), "group": Out(layout["group"].shape), "ready": Out(1),
+            "ready_next": Out(1),
         })
 
     def elaborate(self, platform):
@@ -165,7 +169,7 @@ class BatchCursor(wiring.Component):
         else:
             one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
             lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b, last_batch)
-            m.d.comb += self.ready.eq(1)
+            m.d.comb += [self.ready.eq(1), self.ready_next.eq(1)]
         if p.bipolar:
             m.d.comb += self.drive_neg.eq(sel.drive_neg)
         if walk:
@@ -284,6 +288,7 @@ class BatchCursor(wiring.Component):
         near, near_start = Signal(NA, name="group_near"), Signal(NA, name="group_near_start")
         m.d.sync += [priming.eq(self.take), primed.eq(priming & ~self.take)]
         fill = Signal()       # `lane_next` loads the batch at `ahead`, which moves on
+        m.d.comb += self.ready_next.eq(~self.take & (primed | self.advance | self.ready))
         with m.If(self.take):
             m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)], *[ahead[i].eq(found[i]) for i in range(NA)],
                          *[ends[i].eq(found[i + 1]) for i in range(NA)], self.ready.eq(0)]

@@ -115,7 +115,12 @@ class Scheduler(wiring.Component):
         m.submodules.front = front = FrontPhases()
         m.submodules.handshake = hs = AdcHandshake(p)
         bus, adc = self.bus, self.bus.adc
-        issue, testing, opens = Signal(), Signal(), Signal()
+        # The issue (a batch issued this cycle) is a register, computed the cycle before from the next
+        # cycle's bank free, cursor ready and FSM state (`issue_next`; the same cycles): it enables the
+        # cursor, the snapshot, the bus, the front and the counters, so its fan-out starts at a flip-flop
+        # and no free, ready or state logic lies in front of it (docs/results/controller.md, eighth round).
+        issue, issue_next, testing, opens = Signal(name="issue"), Signal(name="issue_next"), Signal(), Signal()
+        m.d.sync += issue.eq(issue_next)
         m.d.comb += [cur.section.eq(self.next.payload), cur.advance.eq(issue & ~testing)]
         if tp:
             req = Signal(data.StructLayout({name: getattr(self.test, name).shape()
@@ -123,6 +128,7 @@ class Scheduler(wiring.Component):
                                             + (("drive_neg",) if p.bipolar else ())}), name="test_request")
             served, load_req = Signal(name="test_served"), Signal()
 
+        to_issue, to_test = Signal(name="to_issue"), Signal(name="to_test")     # the FSM's next state
         with m.FSM(name="scheduler") as fsm:
             with m.State("WAIT"):
                 m.d.comb += self.next.ready.eq(1)
@@ -130,20 +136,23 @@ class Scheduler(wiring.Component):
                     m.d.comb += cur.take.eq(1)
                     with m.If(cur.live):      # input-aware: a section that drives no row is dropped
                         m.next = "ISSUE"
+                        m.d.comb += to_issue.eq(1)
                 if tp:
                     with m.Elif(self.test.en & ~served & ~self.test_hold):
                         m.d.comb += load_req.eq(1)
                         with m.If(~self.bad_request):
                             m.next = "TEST"
+                            m.d.comb += to_test.eq(1)
             if tp:
-                with m.State("TEST"):
-                    m.d.comb += [testing.eq(1), issue.eq(hs.free)]
-                    with m.If(hs.free):
+                with m.State("TEST"):      # the issue: the bank free
+                    m.d.comb += [testing.eq(1), to_test.eq(~issue)]
+                    with m.If(issue):
                         m.next = "WAIT"
-            with m.State("ISSUE"):
-                m.d.comb += issue.eq(hs.free & cur.ready)
+            with m.State("ISSUE"):         # the issue: the bank free and the cursor ready
+                m.d.comb += to_issue.eq(~(issue & cur.end))
                 with m.If(issue & cur.end):
                     m.next = "WAIT"
+        m.d.comb += issue_next.eq(hs.free_next & ((to_issue & cur.ready_next) | to_test))
 
         # At issue (cycle T) the batch's description goes into `snapshot` and its columns on the bus (from
         # T + 1, held until the next batch's); a plane's first batch (or a test conversion) opens an
