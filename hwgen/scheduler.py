@@ -286,15 +286,10 @@ class Scheduler(wiring.Component):
         # The codes' magnitudes (a bipolar drive's codes are signed: their sum counts |code|).
         size = [abs(raw[i].as_signed())[:cfg.full_resolution] if p.bipolar else raw[i] for i in range(NA)]
         take = [lanes_kept[i] & took for i in range(NA)]
-        # The magnitudes go into `captured_code` unmasked and whether each lane was taken into
-        # `captured_mask`, the AND at the sum's input: a plain register, whose reset is `halt` alone and not
-        # `halt` or a lane's take (R = 128's critical path at both seeds, docs/results/controller.md, ninth
-        # round). The same sums in the same cycles.
-        mask = Signal(NA, name="captured_mask")
         m.d.sync += [lanes_kept.eq(kept.valid), took.eq(complete), tested.eq(kept.test),
                      *[raw[i].eq(bus.adc[i].code) for i in range(NA)],
-                     *[codes[i].eq(size[i]) for i in range(NA)], mask.eq(Cat(take))]
-        cells, _ = pipelined_sum(m, "code_sum", [Mux(mask[i], codes[i], 0) for i in range(NA)])
+                     *[codes[i].eq(Mux(take[i], size[i], 0)) for i in range(NA)]]
+        cells, _ = pipelined_sum(m, "code_sum", codes)
         lanes, _ = pipelined_sum(m, "shift_adds", [take[i] & ~tested for i in range(NA)])
         m.d.comb += [ev.rows_high.eq(rows), ev.code_sum.eq(cells), ev.shift_adds.eq(lanes)]
 
