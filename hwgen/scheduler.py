@@ -122,7 +122,7 @@ class Scheduler(wiring.Component):
         issue, issue_next, testing, opens = Signal(name="issue"), Signal(name="issue_next"), Signal(), Signal()
         m.d.sync += issue.eq(issue_next)
         m.d.comb += [cur.section.eq(self.next.payload), cur.advance.eq(issue & ~testing), cur.timing.eq(self.timing)]
-        self.cur, self.testing = cur, testing
+        self._cur, self._testing = cur, testing
         if tp:
             req = Signal(data.StructLayout({name: getattr(self.test, name).shape()
                                             for name in ("section", "drive", "col", "res", "adc")
@@ -214,10 +214,10 @@ class Scheduler(wiring.Component):
         # made when it is taken): no compare or sum lies in front of the issue's next value or the bank's
         # wait counter. `period_probe`: the values and what they stand for, for the tests.
         period, short = Signal(PERIOD_WIDTH, name="issue_period"), Signal(name="issue_short")
-        m.d.comb += [period.eq(self.cur.period), short.eq(self.cur.short)]
+        m.d.comb += [period.eq(self._cur.period), short.eq(self._cur.short)]
         if self.test_port:
-            with m.If(self.testing):
-                m.d.comb += [period.eq(self.req_period), short.eq(self.req_short)]
+            with m.If(self._testing):
+                m.d.comb += [period.eq(self._req_period), short.eq(self._req_short)]
         self.period_probe = {"issue": issue, "period": period, "short": short, "longest": desc.longest,
                              "opens": opens, "next_opens": next_opens}
         m.d.comb += [hs.fire.eq(front.fire | (issue & ~opens)), hs.starts.eq(fired.valid),
@@ -303,13 +303,13 @@ class Scheduler(wiring.Component):
             m.d.sync += served.eq(0)
         # The request's counted period (an activation of its own, the next batch opening one too) made
         # when it is taken, a register.
-        self.req_period, self.req_short = Signal(PERIOD_WIDTH, name="test_period"), Signal(name="test_short")
+        self._req_period, self._req_short = Signal(PERIOD_WIDTH, name="test_period"), Signal(name="test_short")
         tm = self.timing
         per, sh = period_parts(tst.res, tm.front, 1, tm.hold, tm.none)
         with m.If(load_req):
             m.d.sync += [req.section.eq(tst.section), req.drive.eq(tst.drive), req.col.eq(tst.col),
-                         req.res.eq(tst.res), req.adc.eq(tst.adc), served.eq(1), self.req_period.eq(per),
-                         self.req_short.eq(sh)]
+                         req.res.eq(tst.res), req.adc.eq(tst.adc), served.eq(1), self._req_period.eq(per),
+                         self._req_short.eq(sh)]
             if p.bipolar:
                 m.d.sync += req.drive_neg.eq(tst.drive_neg)
         # The column: a slot column, or with ADC groups the column within the ADC's group.
