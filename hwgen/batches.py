@@ -10,11 +10,33 @@ from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .interface import column_entry_layout, next_section_layout
+from .interface import column_entry_layout, front_layout, next_section_layout
 from .params import TileParams
 from .steps import StepWalker, step_drive, step_drive_neg, step_tables
 
-__all__ = ["BatchSelect", "BatchCursor", "entry_layout"]
+__all__ = ["PERIOD_WIDTH", "BatchCursor", "BatchSelect", "entry_layout", "period_parts"]
+
+#: Bits of a counted period (`period_parts`, the bank's wait counter `hwgen.handshake.AdcHandshake.period`).
+PERIOD_WIDTH = 10
+
+
+def period_parts(longest, front, opens, held, none):
+    """Counted mode's period of a batch (`MacroTiming.period`) and whether it is at most 1 (the bank free
+    the cycle after the issue), as expressions: `longest` its longest conversion L, `front` the front F,
+    `opens` the batch opens an activation, `held` sample-and-hold and the next batch opens one, `none`
+    F == 0. The period is F + L (opening) or L, with `held` F + max(1, L - F); each case's sum and compare
+    side by side, then selected. L - F is needed only when L > F, so it and the compare take L's width
+    (F's upper bits zero, a compare of few bits), not F's."""
+    lw = len(longest)
+    small = front[lw:] == 0 if len(front) > lw else 1
+    later = small & (longest > front[:lw])
+    less = (longest - front[:lw])[:lw]         # L - F, when L > F
+    one = longest <= 1
+    period = Mux(held, Mux(opens, Mux(later, longest, front + 1), Mux(later, less, 1)),
+                 Mux(opens, front + longest, longest))
+    short = Mux(held, Mux(opens, Mux(later, one, none), Mux(later, less == 1, 1)),
+                Mux(opens, Mux(none, one, (longest == 0) & (front == 1)), one))
+    return period, short
 
 
 def entry_layout(p: TileParams) -> data.ArrayLayout:
@@ -122,6 +144,16 @@ class BatchCursor(wiring.Component):
     ready : Out(1)
         The current batch may issue (with ADC groups low in the two cycles after `take`, while the first
         batch's lanes are selected and its widest lane found).
+    ready_next : Out(1)
+        `ready` in the next cycle (from this cycle's `take` and `advance`), for an issue registered a cycle
+        ahead (`hwgen.scheduler.Scheduler`).
+    timing : In(front_layout)
+        The front (its `front`, `hold`, `none`), for the period; constant from a `take` to the section's
+        last issue (the host writes the timing only while idle, `hwgen.host.FRONT_READ_MIN`).
+    period, short : Out
+        Counted mode's period of the current batch and whether it is at most 1 (`period_parts`). On a full
+        switch matrix without input-aware bounds registers: every batch's made at `take`, and the current
+        one's loaded as the cursor moves, so no compare or sum lies between the cursor and the issue.
     """
 
     def __init__(self, params: TileParams):
@@ -135,6 +167,7 @@ class BatchCursor(wiring.Component):
             "first": Out(1), "new_plane": Out(1), "plane_last": Out(1), "negate": Out(1), "end": Out(1),
             **({"shift": Out(range(max(2, cfg.input_bits)))} if params.walks_steps else {}),
             "sec": Out(layout["sec"].shape), "group": Out(layout["group"].shape), "ready": Out(1),
+            "ready_next": Out(1), "timing": In(front_layout()), "period": Out(PERIOD_WIDTH), "short": Out(1),
         })
 
     def elaborate(self, platform):
@@ -165,7 +198,9 @@ class BatchCursor(wiring.Component):
         else:
             one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
             lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b, last_batch)
-            m.d.comb += self.ready.eq(1)
+            m.d.comb += [self.ready.eq(1), self.ready_next.eq(1)]
+            if not aware:
+                self._periods(m, b, last_batch, one_next)
         if p.bipolar:
             m.d.comb += self.drive_neg.eq(sel.drive_neg)
         if walk:
@@ -206,6 +241,10 @@ class BatchCursor(wiring.Component):
                          for i in range(NA)]
             longest = Mux(longest > walker.bound, walker.bound, longest)
         m.d.comb += self.longest.eq(longest)
+        if cfg.adc_mux or aware:     # from the (registered) widest lane or the step's bound, as it is issued
+            tm = self.timing
+            period, short = period_parts(self.longest, tm.front, self.new_plane, tm.hold & self.plane_last, tm.none)
+            m.d.comb += [self.period.eq(period), self.short.eq(short)]
         return m
 
     def _rotate(self, m, cur, last_batch):
@@ -246,6 +285,33 @@ class BatchCursor(wiring.Component):
                             m.d.sync += longest.eq(batch_long[bb + 1])
         return longest
 
+    def _periods(self, m, b, last_batch, one_next):
+        """A full switch matrix's counted period and `short` as registers (`period_parts`): at `take` made
+        for every batch of the section (batch bb opens an activation if bb = 0, and is its plane's last if
+        (bb + 1) * n_adc >= n_active) and the first batch's loaded; at every advance the batch the cursor
+        moves to (as `_longest` loads its longest conversion). A plane's later batches have periods of at
+        most L (L's width). So the issue's next value (`hwgen.scheduler.Scheduler`) and the bank's wait
+        counter see flip-flops only, not the compares and sums of L against F (docs/results/controller.md,
+        ninth round)."""
+        p, NA, nxt, tm = self.params, self.params.hw.n_adc, self.section, self.timing
+        lw = len(self.longest)
+        parts = []
+        for bb in range(p.batches):
+            last = one_next if bb == 0 else (bb + 1) * NA >= nxt.n_active
+            per, sh = period_parts(nxt.longest[bb], tm.front, bb == 0, tm.hold & last, tm.none)
+            parts.append((Signal(PERIOD_WIDTH if bb == 0 else lw, name=f"batch_period{bb}"),
+                          Signal(name=f"batch_short{bb}"), per, sh))
+        with m.If(self.take):
+            m.d.sync += [*[r.eq(v) for r, _, v, _ in parts], *[r.eq(v) for _, r, _, v in parts],
+                         self.period.eq(parts[0][2]), self.short.eq(parts[0][3])]
+        with m.Elif(self.advance):
+            with m.If(last_batch):
+                m.d.sync += [self.period.eq(parts[0][0]), self.short.eq(parts[0][1])]
+            with m.Else(), m.Switch(b):
+                for bb in range(p.batches - 1):
+                    with m.Case(bb):
+                        m.d.sync += [self.period.eq(parts[bb + 1][0]), self.short.eq(parts[bb + 1][1])]
+
     def _groups(self, m, sel):
         """ADC groups, the batch's lanes selected two batches ahead: each ADC keeps the registered
         column-entry index of the batch after the *next* (`entry_next`: its group's first entry plus the
@@ -284,6 +350,7 @@ class BatchCursor(wiring.Component):
         near, near_start = Signal(NA, name="group_near"), Signal(NA, name="group_near_start")
         m.d.sync += [priming.eq(self.take), primed.eq(priming & ~self.take)]
         fill = Signal()       # `lane_next` loads the batch at `ahead`, which moves on
+        m.d.comb += self.ready_next.eq(~self.take & (primed | self.advance | self.ready))
         with m.If(self.take):
             m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)], *[ahead[i].eq(found[i]) for i in range(NA)],
                          *[ends[i].eq(found[i + 1]) for i in range(NA)], self.ready.eq(0)]

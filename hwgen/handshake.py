@@ -65,6 +65,9 @@ class AdcHandshake(wiring.Component):
     started, inflight, complete, free : Out(1)
         Some ADC started (a register, the cycle the starts are on the bus); a batch started and not yet
         complete; the batch completes this cycle; the bank takes the next issue this cycle.
+    free_next : Out(1)
+        `free` in the next cycle (from this cycle's `issue`, `short` and state; the mode does not change
+        while a section is issued), so the issuer can register its issue a cycle ahead.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
     pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late, due_zero, check,
@@ -88,7 +91,7 @@ class AdcHandshake(wiring.Component):
             "done": In(NA), "issue": In(1), "period": In(10), "short": In(1), "mode": In(MODE_LAYOUT),
             "watchdog": In(range(WATCHDOG_MAX + 1)),
             "start": Out(NA), "res_out": Out(data.ArrayLayout(rw, NA)),
-            "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1),
+            "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1), "free_next": Out(1),
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
             "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
@@ -184,7 +187,7 @@ class AdcHandshake(wiring.Component):
         m.d.sync += [issued.eq(self.issue), short.eq(self.short), counting.eq(wait <= 2)]
         m.d.comb += self.wait_zero.eq(Mux(issued, short, counting))
         with m.If(self.mode.counted):
-            m.d.comb += self.free.eq(self.wait_zero)
+            m.d.comb += [self.free.eq(self.wait_zero), self.free_next.eq(Mux(self.issue, self.short, wait <= 2))]
         m.d.comb += self.due_zero.eq(due_zero)
         return (check & ~self.done).any(), (self.done & ~pending).any()
 
@@ -224,9 +227,10 @@ class AdcHandshake(wiring.Component):
         # its dones returned, one cycle ago, and no issue since. The done select, its OR over the ADCs and
         # the handshake's state end here, off the issue path (docs/results/controller.md). Low out of reset.
         free = Signal(name="bank_free")
-        m.d.sync += free.eq(~self.issue & ~seen_any & (~outstanding | returning))
+        free_next = ~self.issue & ~seen_any & (~outstanding | returning)
+        m.d.sync += free.eq(free_next)
         with m.If(hand):
-            m.d.comb += self.free.eq(free)
+            m.d.comb += [self.free.eq(free), self.free_next.eq(free_next)]
         # Waiting for the batch's dones to rise, or for every done to fall before the next start.
         rising, falling = self.inflight & ~complete, seen_any & (returning | ~outstanding)
         dog, late, wd = self.waited, self.late, self.watchdog

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from mapper.schedule import WATCHDOG_MAX
 
-from .batches import BatchCursor, BatchSelect
+from .batches import PERIOD_WIDTH, BatchCursor, BatchSelect, period_parts
 from .counters import ConversionTally, pipelined_sum
 from .front import FrontPhases
 from .handshake import MODE_LAYOUT, AdcHandshake
@@ -115,14 +115,21 @@ class Scheduler(wiring.Component):
         m.submodules.front = front = FrontPhases()
         m.submodules.handshake = hs = AdcHandshake(p)
         bus, adc = self.bus, self.bus.adc
-        issue, testing, opens = Signal(), Signal(), Signal()
-        m.d.comb += [cur.section.eq(self.next.payload), cur.advance.eq(issue & ~testing)]
+        # The issue (a batch issued this cycle) is a register, computed the cycle before from the next
+        # cycle's bank free, cursor ready and FSM state (`issue_next`; the same cycles): it enables the
+        # cursor, the snapshot, the bus, the front and the counters, so its fan-out starts at a flip-flop
+        # and no free, ready or state logic lies in front of it (docs/results/controller.md, eighth round).
+        issue, issue_next, testing, opens = Signal(name="issue"), Signal(name="issue_next"), Signal(), Signal()
+        m.d.sync += issue.eq(issue_next)
+        m.d.comb += [cur.section.eq(self.next.payload), cur.advance.eq(issue & ~testing), cur.timing.eq(self.timing)]
+        self._cur, self._testing = cur, testing
         if tp:
             req = Signal(data.StructLayout({name: getattr(self.test, name).shape()
                                             for name in ("section", "drive", "col", "res", "adc")
                                             + (("drive_neg",) if p.bipolar else ())}), name="test_request")
             served, load_req = Signal(name="test_served"), Signal()
 
+        to_issue, to_test = Signal(name="to_issue"), Signal(name="to_test")     # the FSM's next state
         with m.FSM(name="scheduler") as fsm:
             with m.State("WAIT"):
                 m.d.comb += self.next.ready.eq(1)
@@ -130,20 +137,23 @@ class Scheduler(wiring.Component):
                     m.d.comb += cur.take.eq(1)
                     with m.If(cur.live):      # input-aware: a section that drives no row is dropped
                         m.next = "ISSUE"
+                        m.d.comb += to_issue.eq(1)
                 if tp:
                     with m.Elif(self.test.en & ~served & ~self.test_hold):
                         m.d.comb += load_req.eq(1)
                         with m.If(~self.bad_request):
                             m.next = "TEST"
+                            m.d.comb += to_test.eq(1)
             if tp:
-                with m.State("TEST"):
-                    m.d.comb += [testing.eq(1), issue.eq(hs.free)]
-                    with m.If(hs.free):
+                with m.State("TEST"):      # the issue: the bank free
+                    m.d.comb += [testing.eq(1), to_test.eq(~issue)]
+                    with m.If(issue):
                         m.next = "WAIT"
-            with m.State("ISSUE"):
-                m.d.comb += issue.eq(hs.free & cur.ready)
+            with m.State("ISSUE"):         # the issue: the bank free and the cursor ready
+                m.d.comb += to_issue.eq(~(issue & cur.end))
                 with m.If(issue & cur.end):
                     m.next = "WAIT"
+        m.d.comb += issue_next.eq(hs.free_next & ((to_issue & cur.ready_next) | to_test))
 
         # At issue (cycle T) the batch's description goes into `snapshot` and its columns on the bus (from
         # T + 1, held until the next batch's); a plane's first batch (or a test conversion) opens an
@@ -165,7 +175,9 @@ class Scheduler(wiring.Component):
                     m.d.sync += bus.drive_neg.eq(cur.drive_neg)
         if tp:      # after the batch's assignments, so that these take precedence
             self._test_request(m, (req, served, load_req), issue, testing, desc, opens)
-        self._start(m, front, hs, issue, opens, desc, snap, cur.plane_last | testing)
+        next_opens = Signal(name="next_opens")      # the batch after this one opens an activation
+        m.d.comb += next_opens.eq(cur.plane_last | testing)
+        self._start(m, front, hs, issue, opens, desc, snap, next_opens)
         self._capture(m, hs.complete, req if tp else None)
         # The current section's rows and active columns, for the counters (taken as BatchCursor takes it: the
         # same flip-flops as its copy, which synthesis merges).
@@ -197,19 +209,17 @@ class Scheduler(wiring.Component):
             m.d.sync += snap_any.eq(any_now)
         with m.If(hs.started):
             m.d.sync += self._kept.eq(conv)
-        # Counted: the cycles to the next issue (MacroTiming.period), f + res, or with sample-and-hold
-        # before an activation f + max(1, res - F): each sum from registers side by side, then selected
-        # (not a compare, a difference and a sum in a row in front of the bank's wait counter).
-        longest, front_f = desc.longest, tm.front
-        later = longest > front_f
-        overlapped = Mux(opens, Mux(later, longest, front_f + 1), Mux(later, longest - front_f, 1))
-        held = tm.hold & next_opens
-        period = Mux(held, overlapped, Mux(opens, front_f + longest, longest))
-        # `period <= 1` (the bank free the cycle after the issue), each case's compare from registers side
-        # by side, then selected (not a compare after the period's select): the same value.
-        one = longest <= 1
-        short = Mux(held, Mux(opens, Mux(later, one, tm.none), Mux(later, longest == front_f + 1, 1)),
-                    Mux(opens, Mux(tm.none, one, (longest == 0) & (front_f == 1)), one))
+        # Counted: the cycles to the next issue (MacroTiming.period) and whether they are at most 1, the
+        # cursor's (registers on a full switch matrix, `BatchCursor.period`) or a test request's (registers
+        # made when it is taken): no compare or sum lies in front of the issue's next value or the bank's
+        # wait counter. `period_probe`: the values and what they stand for, for the tests.
+        period, short = Signal(PERIOD_WIDTH, name="issue_period"), Signal(name="issue_short")
+        m.d.comb += [period.eq(self._cur.period), short.eq(self._cur.short)]
+        if self.test_port:
+            with m.If(self._testing):
+                m.d.comb += [period.eq(self._req_period), short.eq(self._req_short)]
+        self.period_probe = {"issue": issue, "period": period, "short": short, "longest": desc.longest,
+                             "opens": opens, "next_opens": next_opens}
         m.d.comb += [hs.fire.eq(front.fire | (issue & ~opens)), hs.starts.eq(fired.valid),
                      hs.starts_any.eq(Mux(issue, any_now, snap_any)),
                      *[hs.res[i].eq(fired.cols[i].res) for i in range(NA)], hs.longest.eq(fired.longest),
@@ -291,9 +301,15 @@ class Scheduler(wiring.Component):
         req, served, load_req = request
         with m.If(~tst.en):
             m.d.sync += served.eq(0)
+        # The request's counted period (an activation of its own, the next batch opening one too) made
+        # when it is taken, a register.
+        self._req_period, self._req_short = Signal(PERIOD_WIDTH, name="test_period"), Signal(name="test_short")
+        tm = self.timing
+        per, sh = period_parts(tst.res, tm.front, 1, tm.hold, tm.none)
         with m.If(load_req):
             m.d.sync += [req.section.eq(tst.section), req.drive.eq(tst.drive), req.col.eq(tst.col),
-                         req.res.eq(tst.res), req.adc.eq(tst.adc), served.eq(1)]
+                         req.res.eq(tst.res), req.adc.eq(tst.adc), served.eq(1), self._req_period.eq(per),
+                         self._req_short.eq(sh)]
             if p.bipolar:
                 m.d.sync += req.drive_neg.eq(tst.drive_neg)
         # The column: a slot column, or with ADC groups the column within the ADC's group.

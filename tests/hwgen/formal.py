@@ -83,6 +83,11 @@ class HandshakeBench(Elaboratable):
             m.d.comb += issue.eq(self.want & (hs.free | hs.returning) & ~failed)
         for i in range(na):
             self._adc(m, i, start[i], hs, failed, hand)
+        if self.fault is None:
+            # `free_next` is the next cycle's `free` (the scheduler registers its issue from it a cycle ahead).
+            past, was_next = Signal(name="past_valid"), Signal(name="free_next_was")
+            m.d.sync += [past.eq(1), was_next.eq(hs.free_next)]
+            m.d.comb += Assert(~past | (hs.free == was_next), "free_next is the next cycle's free")
         if not hand and self.fault is None:
             # Invariant: the registered "done due now" is the pending ADCs while the longest conversion is
             # due, and nothing is pending without a batch in flight.

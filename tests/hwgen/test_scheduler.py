@@ -247,3 +247,75 @@ def test_counted_mode_issues_without_looking_at_done():
     with_done, without = _run(0), _run(0, done_never=True)
     assert without["starts"] == with_done["starts"] == _hand_schedule(0)
     assert without["captures"] == []
+
+
+#: (precharge, wordline, settle, sample): no front; a front of 1 (every L > F but L = F + 1 at L = 2); a
+#: front below some conversions with sample-and-hold; a front of 1 with sample-and-hold (L = F + 1);
+#: a front longer than every conversion, with and without sample-and-hold.
+PERIOD_PHASES = [(0, 0, 0, 0), (1, 0, 0, 0), (1, 1, 0, 1), (0, 0, 0, 1), (2, 3, 2, 2), (3, 3, 1, 0)]
+
+
+@pytest.mark.parametrize("phases", PERIOD_PHASES, ids=lambda p: "pch{}_wl{}_settle{}_sh{}".format(*p))
+def test_the_registered_period_is_the_cycle_models_at_every_issue(phases):
+    """The counted period and `short` the issue uses are registers (`BatchCursor.period`, a test request's
+    made at its load); at every issue they equal `MacroTiming.period` of the batch issued (its longest
+    conversion, whether it opens an activation and whether the next batch does) and whether that is at
+    most 1: random sections of 1 to 14 active columns (1 to 7 batches a plane), back to back, and a raw-code
+    test conversion between them."""
+    pch, wl, settle, sample = phases
+    timing = MacroTiming(precharge=pch, wordline=wl, settle=settle, sample=sample)
+    dut = Scheduler(dataclasses.replace(PARAMS, timing=timing), test_port=True)
+    rng = np.random.default_rng(sum(phases) * 7 + sample)
+    na, checked = HW.n_adc, []
+    sections = [[(int(c), 0, 0, int(rng.integers(1, HW.full_resolution + 1)), 0)
+                 for c in rng.permutation(HW.cols)[:rng.integers(1, HW.cols + 1)]] for _ in range(6)]
+
+    async def bench(ctx):
+        ctx.set(dut.timing, front_values(timing))
+        ctx.set(dut.mode, MODE_LAYOUT.const(mode_of(0)))
+        ctx.set(dut.watchdog, timing.watchdog)
+        probe = dut.period_probe
+        queue, due, test_res, tested = list(sections), [None] * na, 3, False
+        for cycle in range(600):
+            ctx.set(dut.test.en, len(queue) == 3 and not tested)
+            ctx.set(dut.test.res, test_res)
+            ctx.set(dut.test.drive, 0xff)
+            if queue and not (len(queue) == 3 and not tested):
+                cols = queue[0]
+                ctx.set(dut.next.valid, 1)
+                p = dut.next.payload
+                ctx.set(p.n_active, len(cols))
+                ctx.set(p.planes[0], 0xff)
+                ctx.set(p.planes[1], 0x0f)
+                for c, (col, sign, bit, res, j) in enumerate(cols):
+                    ctx.set(p.cols[c].col, col)
+                    ctx.set(p.cols[c].res, res)
+                for b0 in range(0, len(cols), na):
+                    ctx.set(p.longest[b0 // na], max(r for (_, _, _, r, _) in cols[b0:b0 + na]))
+                if ctx.get(dut.next.ready):
+                    queue.pop(0)
+            else:
+                ctx.set(dut.next.valid, 0)
+            if ctx.get(dut.test.valid):
+                tested = True
+            for i in range(na):
+                ctx.set(dut.bus.adc[i].done, due[i] == cycle)
+                if ctx.get(dut.bus.adc[i].start):
+                    due[i] = cycle + ctx.get(dut.bus.adc[i].res)
+            if ctx.get(probe["issue"]):
+                want = timing.period(ctx.get(probe["longest"]), bool(ctx.get(probe["opens"])),
+                                     bool(ctx.get(probe["next_opens"])))
+                got = (ctx.get(probe["period"]), ctx.get(probe["short"]))
+                assert got == (want, want <= 1), f"cycle {cycle}: period, short {got}, the cycle model's {want}"
+                checked.append(ctx.get(probe["opens"]))
+            assert not ctx.get(dut.missing) and not ctx.get(dut.unexpected), f"cycle {cycle}"
+            await ctx.tick()
+        assert not queue and tested and not ctx.get(dut.busy)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    # Every batch of every plane issued and checked, and the test conversion (an activation of its own).
+    assert len(checked) == sum(2 * -(-len(cols) // na) for cols in sections) + 1
+    assert sum(checked) == 2 * len(sections) + 1
