@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=1, help="nextpnr seeds 1 .. N on each checked netlist (default 1)")
     args = ap.parse_args(argv)
     if not 1 <= args.seeds <= 20:
-        raise SystemExit(f"--seeds must be an integer from 1 to 20, not {args.seeds}")
+        ap.error(f"--seeds must be an integer from 1 to 20, not {args.seeds}")
     os.makedirs(args.out, exist_ok=True)
     plan, soc_plan = os.path.join(args.out, "plan"), os.path.join(args.out, "soc_plan")
     points = args.points.split(",")
