@@ -10,14 +10,12 @@ from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .handshake import PERIOD_WIDTH
 from .interface import column_entry_layout, front_layout, next_section_layout
 from .params import TileParams
 from .steps import StepWalker, step_drive, step_drive_neg, step_tables
 
-__all__ = ["PERIOD_WIDTH", "BatchCursor", "BatchSelect", "entry_layout", "period_parts"]
-
-#: Bits of a counted period (`period_parts`, the bank's wait counter `hwgen.handshake.AdcHandshake.period`).
-PERIOD_WIDTH = 10
+__all__ = ["BatchCursor", "BatchSelect", "entry_layout", "period_parts"]
 
 
 def period_parts(longest, front, opens, held, none):

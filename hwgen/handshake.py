@@ -13,7 +13,11 @@ from mapper.schedule import WATCHDOG_MAX
 
 from .params import TileParams
 
-__all__ = ["AdcHandshake", "MODE_LAYOUT", "mode_of"]
+__all__ = ["PERIOD_WIDTH", "AdcHandshake", "MODE_LAYOUT", "mode_of"]
+
+#: Bits of a counted period: the bank's wait counter (`AdcHandshake.wait`), its `period` input and the
+#: registers that make it (`hwgen.batches.period_parts`).
+PERIOD_WIDTH = 10
 
 #: The timing register's done mode one-hot, decoded when the timing word is written (hwgen.host), so that
 #: every select of the done as taken is a LUT of flip-flops (docs/results/controller.md): `counted` (sync
@@ -88,7 +92,7 @@ class AdcHandshake(wiring.Component):
         super().__init__({
             "fire": In(1), "starts": In(NA), "starts_any": In(1), "res": In(data.ArrayLayout(rw, NA)),
             "longest": In(range(FR + 1)),
-            "done": In(NA), "issue": In(1), "period": In(10), "short": In(1), "mode": In(MODE_LAYOUT),
+            "done": In(NA), "issue": In(1), "period": In(PERIOD_WIDTH), "short": In(1), "mode": In(MODE_LAYOUT),
             "watchdog": In(range(WATCHDOG_MAX + 1)),
             "start": Out(NA), "res_out": Out(data.ArrayLayout(rw, NA)),
             "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1), "free_next": Out(1),
@@ -96,7 +100,7 @@ class AdcHandshake(wiring.Component):
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
             "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
             "batch": Out(NA), "late": Out(1), "due_zero": Out(1), "check": Out(NA), "wait_zero": Out(1),
-            "wait": Out(10, init=1),
+            "wait": Out(PERIOD_WIDTH, init=1),
         })
 
     def elaborate(self, platform):

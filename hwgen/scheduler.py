@@ -9,10 +9,10 @@ from amaranth.lib.wiring import In, Out
 
 from mapper.schedule import WATCHDOG_MAX
 
-from .batches import PERIOD_WIDTH, BatchCursor, BatchSelect, period_parts
+from .batches import BatchCursor, BatchSelect, period_parts
 from .counters import ConversionTally, pipelined_sum
 from .front import FrontPhases
-from .handshake import MODE_LAYOUT, AdcHandshake
+from .handshake import MODE_LAYOUT, PERIOD_WIDTH, AdcHandshake
 from .interface import (ArraySignature, BatchSignature, RawCodeSignature, column_entry_layout, event_layout,
                         front_layout, next_section_layout)
 from .params import TileParams
