@@ -2,6 +2,16 @@ import os
 
 import pytest
 
+# pytest-xdist runs the tests in one process a core, and each process's math libraries would start a thread
+# pool a core of their own (OpenBLAS for numpy, OpenMP for torch, Eigen for JAX's XLA), spinning against the
+# other workers' for the same cores. MiniLM through the analog model (this project's 2-core machine beside two
+# other jobs, 2026-12-07): 54 s and 73 CPU s with OpenBLAS's two threads, 45 s and 41 CPU s with one. The
+# libraries read these when they load, before any test module imports them; a value already set is kept.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
 
 @pytest.fixture(autouse=True)
 def _work_in_a_temporary_folder(tmp_path, monkeypatch):

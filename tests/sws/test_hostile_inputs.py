@@ -162,7 +162,9 @@ def test_a_signal_in_the_first_tenth_of_a_second_never_shows_a_traceback_of_sws(
     (the interpreter, then site and its .pth files: 30 ms on the development machine, where an editable
     install and a certificate hook run there) before any sws code exists. A signal then is answered by
     CPython: the default action (exit -sig), or for SIGINT during site a "Fatal Python error:
-    init_import_site" report. From sws's first line on it is the contract's one line."""
+    init_import_site" report, or (on a loaded machine, where the start-up is slower) a KeyboardInterrupt
+    while runpy still looks for the module, every frame CPython's frozen own. From sws's first line on it is
+    the contract's one line."""
     for delay in (0.0, 0.02, 0.05, 0.1):
         proc = _sws("map", "synthetic:laplace:64x32", "-o", str(tmp_path / "out"), cwd=tmp_path)
         time.sleep(delay)
@@ -175,7 +177,9 @@ def test_a_signal_in_the_first_tenth_of_a_second_never_shows_a_traceback_of_sws(
             assert err.endswith(f"sws: {'interrupted' if code == 130 else 'terminated'}\n"), err
         else:
             assert proc.returncode in (0, 1, -sig), (delay, proc.returncode, err)
-            assert proc.returncode == 0 or err == "" or "Fatal Python error: init_" in err, (delay, err)
+            frames = re.findall(r'^  File "([^"]*)"', err, re.M)
+            cpython = frames and all(f.startswith("<frozen ") for f in frames) and err.endswith("KeyboardInterrupt\n")
+            assert proc.returncode == 0 or err == "" or "Fatal Python error: init_" in err or cpython, (delay, err)
 
 
 def test_sigterm_once_sws_runs_exits_143_not_minus_15(tmp_path):
