@@ -177,7 +177,7 @@ def test_a_signal_in_the_first_tenth_of_a_second_never_shows_a_traceback_of_sws(
             assert err.endswith(f"sws: {'interrupted' if code == 130 else 'terminated'}\n"), err
         else:
             assert proc.returncode in (0, 1, -sig), (delay, proc.returncode, err)
-            frames = re.findall(r'^  File "([^"]*)"', err, re.M)
+            frames = re.findall(r'^  File "([^"]*)"', err, re.MULTILINE)
             cpython = frames and all(f.startswith("<frozen ") for f in frames) and err.endswith("KeyboardInterrupt\n")
             assert proc.returncode == 0 or err == "" or "Fatal Python error: init_" in err or cpython, (delay, err)
 
