@@ -56,8 +56,9 @@ class ArrayEmulator(wiring.Component):
     driven -1) the count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive &
     drive_neg), and the code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1. The code
     is made in register stages, each stage's code its own register and the output their OR (at most one
-    nonzero; `_adc`; docs/design.md section 6, "Tiles"): the column word and a 1-bit code at the start S, a code of ref bits in S + min(ref, 4) (bipolar S + min(ref, 2)), so a start
-    with res < min(ref, 4) is a violation ("conversion shorter than its code").
+    nonzero; `_adc`; docs/design.md section 6, "Tiles"): the column word and a 1-bit code at the start S,
+    a code of ref bits in S + min(ref, 4) (bipolar S + min(ref, 2)), so a start with res < min(ref, 4) is a
+    violation ("conversion shorter than its code").
 
     `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: the popcount of
     the column word a conversion takes at its start (its 1-cells on the section's rows, whatever the drive),
