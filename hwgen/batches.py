@@ -349,41 +349,9 @@ class BatchCursor(wiring.Component):
         m.d.sync += [priming.eq(self.take), primed.eq(priming & ~self.take)]
         fill = Signal()       # `lane_next` loads the batch at `ahead`, which moves on
         m.d.comb += self.ready_next.eq(~self.take & (primed | self.advance | self.ready))
-        # `idle`: no section is current (from reset or the section's last issue to a `take` of a section
-        # that drives a row), the scheduler's WAIT. The group registers a take loads (the entries, their
-        # one-hot, the group ends, the near and last flags) load `section` in every idle cycle instead, so
-        # that in the take's cycle they hold what a take would load and neither the take (the gather's
-        # valid through the scheduler's state) nor `priming` lies in front of them (m4's critical path,
-        # docs/results/controller.md, tenth round): the same values in the same cycles after a take, and
-        # nothing reads them while idle.
-        idle = Signal(init=1, name="cursor_idle")
         with m.If(self.take):
-            m.d.sync += idle.eq(~self.live)
-        with m.Elif(self.advance & self.end):
-            m.d.sync += idle.eq(1)
-        # Nor does the take gate `fill` or the current batch's load (registers' OR: a take comes only while
-        # idle, when they are high only after a take of a section that drives no row, and what they load
-        # then is loaded again, from the taken section, before `ready` rises); `ready` falls at a take.
-        m.d.comb += fill.eq(priming | primed | self.advance)
-        with m.If(primed | self.advance):
-            widest = Signal(range(FR + 1), name="widest_lane")
-            for r in range(1, FR + 1):
-                with m.If(Cat(nvalid[i] & (nlanes[i].res == r) for i in range(NA)).any()):
-                    m.d.comb += widest.eq(r)
-            m.d.sync += [lanes.eq(nlanes), valid.eq(nvalid), longest.eq(widest), self.ready.eq(1)]
-        with m.If(self.take):
-            m.d.sync += self.ready.eq(0)
-        with m.If(fill):
-            m.d.sync += [nlanes.eq(sel.lanes), nvalid.eq(sel.lane_valid), next_last.eq(ahead_last)]
-            m.d.sync += ahead_last.eq(Mux(ahead_last, single, near.all()))
-            with m.If(ahead_last):
-                m.d.sync += [ahead.eq(starts), hot.eq(starts_hot), near.eq(near_start)]
-            with m.Else():
-                m.d.sync += [*[ahead[i].eq(ahead[i] + 1) for i in range(NA)], *[hot[i].eq(hot[i] << 1) for i in range(NA)],
-                             near.eq(Cat(ahead[i] + 3 >= ends[i] for i in range(NA)))]
-        with m.If(idle):        # after `fill`'s, so that these take precedence
             m.d.sync += [*[starts[i].eq(found[i]) for i in range(NA)], *[ahead[i].eq(found[i]) for i in range(NA)],
-                         *[ends[i].eq(found[i + 1]) for i in range(NA)]]
+                         *[ends[i].eq(found[i + 1]) for i in range(NA)], self.ready.eq(0)]
             for i in range(NA):
                 one = Cat(found[i] == c for c in range(SC))
                 m.d.sync += [hot[i].eq(one), starts_hot[i].eq(one)]
@@ -393,4 +361,20 @@ class BatchCursor(wiring.Component):
             m.d.sync += [ahead_last.eq(nxt.one), single.eq(nxt.one)]
             first_near = Cat(found[i] + 2 >= found[i + 1] for i in range(NA))
             m.d.sync += [near.eq(first_near), near_start.eq(first_near)]
+        with m.Else():
+            m.d.comb += fill.eq(priming | primed | self.advance)
+            with m.If(primed | self.advance):
+                widest = Signal(range(FR + 1), name="widest_lane")
+                for r in range(1, FR + 1):
+                    with m.If(Cat(nvalid[i] & (nlanes[i].res == r) for i in range(NA)).any()):
+                        m.d.comb += widest.eq(r)
+                m.d.sync += [lanes.eq(nlanes), valid.eq(nvalid), longest.eq(widest), self.ready.eq(1)]
+        with m.If(fill):
+            m.d.sync += [nlanes.eq(sel.lanes), nvalid.eq(sel.lane_valid), next_last.eq(ahead_last)]
+            m.d.sync += ahead_last.eq(Mux(ahead_last, single, near.all()))
+            with m.If(ahead_last):
+                m.d.sync += [ahead.eq(starts), hot.eq(starts_hot), near.eq(near_start)]
+            with m.Else():
+                m.d.sync += [*[ahead[i].eq(ahead[i] + 1) for i in range(NA)], *[hot[i].eq(hot[i] << 1) for i in range(NA)],
+                             near.eq(Cat(ahead[i] + 3 >= ends[i] for i in range(NA)))]
         return nxt.one, next_last, lanes, valid, longest
