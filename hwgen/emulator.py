@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -55,9 +55,10 @@ class ArrayEmulator(wiring.Component):
     held from done until the ADC's next start. With the bipolar drive (`drive_neg`: the rows of `drive`
     driven -1) the count is signed, popcount(column & drive & ~drive_neg) - popcount(column & drive &
     drive_neg), and the code, two's complement, saturates at -(2**(ref-1) - 1) and 2**(ref-1) - 1. The code
-    is an output register made in stages (`_adc`; docs/design.md section 6, "Tiles"): the column word and
-    a 1-bit code at the start S, a code of ref bits in S + min(ref, 4) (bipolar S + min(ref, 2)), so a start
-    with res < min(ref, 4) is a violation ("conversion shorter than its code").
+    is made in register stages, each stage's code its own register and the output their OR (at most one
+    nonzero; `_adc`; docs/design.md section 6, "Tiles"): the column word and a 1-bit code at the start S,
+    a code of ref bits in S + min(ref, 4) (bipolar S + min(ref, 2)), so a start with res < min(ref, 4) is a
+    violation ("conversion shorter than its code").
 
     `bus.cell_reads` reports the cells each conversion reads, for the controller's counter: the popcount of
     the column word a conversion takes at its start (its 1-cells on the section's rows, whatever the drive),
@@ -367,7 +368,7 @@ class ArrayEmulator(wiring.Component):
         # 0), the code itself; B (S + 1): each eight rows' counts into a register and, for ref 2, the code
         # min(count, 3) (a saturating tree of gates); C (S + 2): their sums into a register and, for ref 3,
         # the code min(count, 7); D (S + 3): for ref >= 4 the code min(count, 2**ref - 1). Bipolar, B makes
-        # every signed code of ref > 1. So the code register changes once a conversion, in S + min(ref, 4)
+        # every signed code of ref > 1. So the code changes once a conversion, in S + min(ref, 4)
         # (bipolar S + min(ref, 2)); it is due at done, S + res: a start with res < min(ref, 4) (bipolar
         # min(ref, 2)) is a violation (the controller sets ref = res; a SAR ADC resolves a bit a cycle). The
         # cells read (all the column's 1-cells) are counted the same way, in a register in S + 4.
@@ -420,18 +421,31 @@ class ArrayEmulator(wiring.Component):
             writes = [(begin & (adc.ref == 1), 0), (stage[0] & (top != 0), made)]
         else:
             sub.d.comb += made.eq(saturated_count3(sub, f"sat3_{i}", c4_on, L))
-            writes = [(begin & (adc.ref == 1), on.any()), (stage[0] & (top == 3), made),
+            writes = [(begin & (adc.ref == 1), on.any()), (stage[0] & (top == 3), made[:2]),
                       (stage[1] & (top == 7), Mux(total[3:].any(), 7, total[:3])),
                       (stage[2] & (top > 7), Mux(over, top, count))]
-        # At most one write is enabled in a cycle (the later stages' writes are of one `top`, and a start
-        # comes no sooner than its code is made): stage A's, whose cell read shares the start's cycle (the
-        # emulation's longest path), selects last, before an AND-OR of the others.
+        # The code is the OR of one register per stage that makes codes (`stage_code_a{i}` .. `_d{i}`): a stage
+        # writes its code into its own register and clears the others', so at most one holds a nonzero code,
+        # the code of the last conversion whose code was made (it changes once a conversion, as a single
+        # register would). No stage's logic ends in a multiplexer of the others' codes (stage A's cell read
+        # and OR, stage C's sum: `sws_soc`'s critical paths into one code register, docs/results/controller.md,
+        # tenth round); one OR of flip-flops lies between them and the ADC's output. At most one write is
+        # enabled in a cycle: the later stages' writes are of one `top`, and a start comes no sooner than its
+        # code is made (else "conversion shorter than its code").
+        regs = []
+        for k, (write, made) in enumerate(writes):
+            if bipolar and k == 0:      # a 1-bit signed code is 0: stage B's register alone, cleared then
+                continue
+            width = p.code_width if bipolar else min(p.code_width, len(Value.cast(made)))
+            reg = Signal(width, name=f"stage_code_{'abcd'[k]}{i}")
+            others = [w for kk, (w, _) in enumerate(writes) if kk != k]
+            with m.If(write):
+                m.d.sync += reg.eq(made)
+            with m.Elif(functools.reduce(operator.or_, others)):
+                m.d.sync += reg.eq(0)
+            regs.append(reg)
         code = Signal(p.code_width, name=f"code{i}")
-        (write_a, made_a), later = writes[0], writes[1:]
-        with m.If(write_a):
-            m.d.sync += code.eq(made_a)
-        with m.Elif(functools.reduce(operator.or_, (w for w, _ in later))):
-            m.d.sync += code.eq(functools.reduce(operator.or_, (Mux(w, v, 0) for w, v in later)))
+        m.d.comb += code.eq(functools.reduce(operator.or_, regs))
         cells = Signal(range(R + 1), name=f"cells_read{i}")
         m.d.sync += cells.eq(Mux(stage[2], ones, 0))
         last = 2 if bipolar else 4      # the stage that makes the code, the last one
