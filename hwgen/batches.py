@@ -176,7 +176,10 @@ class BatchCursor(wiring.Component):
         nxt = self.section
         cur = Signal.like(nxt, name="cur")
         b = Signal(range(p.batches))
-        b_end = Signal(range(p.batches * NA + NA + 1), init=NA)
+        # The end of the batch after the current one, (b + 2) * NA (`b_end_after`): the plane's-last flag of
+        # the next batch is one compare of registers, not an adder and a compare (`sws_soc`'s critical path at
+        # seeds 1 and 2, docs/results/controller.md, tenth round).
+        b_after = Signal(range(p.batches * NA + 2 * NA + 1), init=2 * NA, name="b_end_after")
         # Registered flags (the comparisons run the cycle before): b is the plane's last batch, t the last plane.
         last_batch, one_batch = Signal(), Signal()       # one_batch: the section has a single batch a plane
         m.submodules.select = sel = BatchSelect(p)
@@ -194,7 +197,7 @@ class BatchCursor(wiring.Component):
         if cfg.adc_mux:
             one_next, then_last, lanes, lane_valid, longest = self._groups(m, sel)
         else:
-            one_next, then_last = nxt.n_active <= NA, b_end + NA >= cur.n_active
+            one_next, then_last = nxt.n_active <= NA, b_after >= cur.n_active
             lanes, lane_valid, longest = sel.lanes, sel.lane_valid, self._longest(m, b, last_batch)
             m.d.comb += [self.ready.eq(1), self.ready_next.eq(1)]
             if not aware:
@@ -210,16 +213,16 @@ class BatchCursor(wiring.Component):
                      self.sec.eq(cur.sec), self.group.eq(cur.group),
                      self.new_plane.eq(b == 0), self.plane_last.eq(last_batch), self.end.eq(last_batch & last_plane)]
         with m.If(self.take):
-            m.d.sync += [cur.eq(nxt), b.eq(0), b_end.eq(NA), one_batch.eq(one_next), last_batch.eq(one_next)]
+            m.d.sync += [cur.eq(nxt), b.eq(0), b_after.eq(2 * NA), one_batch.eq(one_next), last_batch.eq(one_next)]
             if not walk:
                 m.d.sync += [t.eq(A - 1), last_plane.eq(A == 1)]
         with m.Elif(self.advance):
             with m.If(last_batch):
-                m.d.sync += [b.eq(0), b_end.eq(NA), last_batch.eq(one_batch)]
+                m.d.sync += [b.eq(0), b_after.eq(2 * NA), last_batch.eq(one_batch)]
                 if not walk:
                     m.d.sync += [t.eq(Mux(last_plane, A - 1, t - 1)), last_plane.eq(Mux(last_plane, A == 1, t == 1))]
             with m.Else():
-                m.d.sync += [b.eq(b + 1), b_end.eq(b_end + NA), last_batch.eq(then_last)]
+                m.d.sync += [b.eq(b + 1), b_after.eq(b_after + NA), last_batch.eq(then_last)]
         if walk:
             cur_first = Signal()      # the section's first batch is next
             with m.If(self.take):
