@@ -433,14 +433,14 @@ class ArrayEmulator(wiring.Component):
         # enabled in a cycle: the later stages' writes are of one `top`, and a start comes no sooner than its
         # code is made (else "conversion shorter than its code").
         regs = []
-        for k, (write, made) in enumerate(writes):
+        for k, (write, value) in enumerate(writes):
             if bipolar and k == 0:      # a 1-bit signed code is 0: stage B's register alone, cleared then
                 continue
-            width = p.code_width if bipolar else min(p.code_width, len(Value.cast(made)))
+            width = p.code_width if bipolar else min(p.code_width, len(Value.cast(value)))
             reg = Signal(width, name=f"stage_code_{'abcd'[k]}{i}")
             others = [w for kk, (w, _) in enumerate(writes) if kk != k]
             with m.If(write):
-                m.d.sync += reg.eq(made)
+                m.d.sync += reg.eq(value)
             with m.Elif(functools.reduce(operator.or_, others)):
                 m.d.sync += reg.eq(0)
             regs.append(reg)

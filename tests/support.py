@@ -4,7 +4,6 @@ developer's machine the test is skipped with the reason; under CI (the CI enviro
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import importlib
 import os
@@ -51,9 +50,8 @@ def once_per_run(tmp_path_factory, name: str, make):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent                      # the workers' base folders share this parent
     folder, value = root / name, root / f"{name}.pickle"
-    with open(root / f"{name}.lock", "w") as lock, contextlib.ExitStack() as stack:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # released when the file closes
         if value.exists():
             return pickle.loads(value.read_bytes())
         folder.mkdir(exist_ok=True)
