@@ -11,11 +11,11 @@ continuous assignments of a module (20.8 s for that netlist, 5.0 s in this form;
 `lut_trees` rewrites each such shift as the same tree in one expression: the truth table split on its most
 significant input first, `(d ? T1 : T0)`, down to constants; a subtree whose leaves are all equal is that
 constant, a multiplexer of two equal subtrees is that subtree, and `(s ? 1'h1 : 1'h0)` is `s` (`~s` the
-other way round). For inputs of 0 and 1 that is the
-truth table. With `x` inputs a multiplexer whose select is `x` gives the bits its two inputs agree on and `x`
-elsewhere (IEEE 1364-2005 5.1.13), so the tree gives the value every completion of the `x` inputs agrees
-on, or `x` if they differ: what the lut2mux tree gives, whatever the order of its selects, and the
-dropped subtrees change none of it (tests/hwgen/test_lut_trees.py checks both by brute force).
+other way round). For inputs of 0 and 1 that is the truth table. With `x` inputs a multiplexer whose select
+is `x` gives the bits its two inputs agree on and `x` elsewhere (IEEE 1364-2005 5.1.13), so the tree gives
+the value every completion of the `x` inputs agrees on, or `x` if they differ: what the lut2mux tree gives,
+whatever the order of its selects, and the dropped subtrees change none of it (tests/hwgen/test_lut_trees.py
+checks both by brute force). The netlist is Yosys's of one flattened module: a name has one width.
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def lut_tree(table: int, inputs: list[str]) -> str:
 
 def lut_trees(verilog: str) -> tuple[str, int]:
     """The netlist with each LUT shift written as its multiplexer tree (`lut_tree`), and how many were."""
-    ranges = {m.group(3): (int(m.group(1)), int(m.group(2))) if m.group(1) else None for m in _DECL.finditer(verilog)}
+    ranges = {m.group(3): (int(m.group(1)), int(m.group(2))) if m.group(1) else None
+              for m in _DECL.finditer(verilog)}
 
     def one(m) -> str:
         inputs = list(reversed(_bits(m.group(4), ranges)))
