@@ -54,9 +54,9 @@ def _bits(spec: str, ranges: dict) -> list[str]:
         else:
             gap = " " if name.startswith("\\") else ""       # an escaped name ends at white space
             if hi is None and ranges.get(name) is None:      # a 1-bit wire
-                out.append(name + (" " if gap else ""))
-            else:
-                top, bottom = (int(hi), int(lo if lo is not None else hi)) if hi is not None else ranges[name]
+                out.append(name + gap)
+            else:                                            # a bit, a range, or a whole wire's range
+                top, bottom = ranges[name] if hi is None else (int(hi), int(lo or hi))
                 step = -1 if top >= bottom else 1
                 out += [f"{name}{gap}[{i}]" for i in range(top, bottom + step, step)]
         at = m.end()
