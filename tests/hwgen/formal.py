@@ -348,7 +348,7 @@ def prove(bench: ProtocolBench, depth: int, workdir: str) -> tuple[bool, str]:
     converter does not read the counterexample Debian's ABC writes). Native ABC is about 4 times faster than
     Yosys's own `sat -seq`, which this replaced: the seven bounded proofs 319 -> 71 test-seconds, the two-bank
     proof 150 -> 24 s (one run each, minutes apart, beside a place and route; 2026-12-07).
-    Returns (proved, the Yosys and ABC logs): False with the frame ABC found a property broken in."""
+    Returns (proved, ABC's log): False with the frame ABC found a property broken in, in the log."""
     abc = abc_tool()
     if abc is None:
         raise RuntimeError(f"the bounded proof needs ABC on the PATH: one of {', '.join(ABC_TOOLS)}")
