@@ -11,10 +11,11 @@ TKEEP bytes low; an input element whose TKEEP bytes are not all high is taken as
 from __future__ import annotations
 
 from amaranth import Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Assert
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["element_bytes", "AxisToStream", "StreamToAxis", "axis_members"]
+__all__ = ["AxisToStream", "RegisterSlice", "StreamToAxis", "axis_members", "element_bytes"]
 
 
 def element_bytes(width: int) -> int:
@@ -28,6 +29,51 @@ def axis_members(prefix: str, direction, beat: int, width: int) -> dict:
     n_bytes = beat * element_bytes(width)
     return {f"{prefix}_tvalid": direction(1), f"{prefix}_tready": flip(1), f"{prefix}_tdata": direction(8 * n_bytes),
             f"{prefix}_tkeep": direction(n_bytes), f"{prefix}_tlast": direction(1)}
+
+
+class RegisterSlice(wiring.Component):
+    """A register slice for a valid/ready stream (a two-entry skid buffer, as AXI register slices are built):
+    `o.valid`, `o.payload` and `i.ready` are flip-flops, so neither side's logic reaches the other's in a
+    cycle. A beat taken on `i` is offered on `o` the next cycle; with `o.ready` high a beat a cycle passes
+    (full throughput); when `o` stalls, the beat taken in that cycle waits in the skid register and `i.ready`
+    falls the cycle after, until the skid register empties. Order is kept; no beat is lost or repeated.
+    `flush` (a level) drops the beats held (`o.valid` low from the next cycle) and keeps `i.ready` low from
+    the next cycle while it stays high: a beat taken in its first cycle is dropped too.
+
+    Parameters
+    ----------
+    width : int
+        Payload bits.
+    """
+
+    def __init__(self, width: int):
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width)), "flush": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        skid, skid_valid = Signal.like(self.i.payload, name="skid"), Signal()
+        # Ready after reset (nothing is held); a register, loaded with "the skid entry will be empty".
+        ready = Signal(init=1)
+        take = Signal()
+        free = Signal()              # the output register is empty or its beat is taken in this cycle
+        m.d.comb += [self.i.ready.eq(ready), take.eq(self.i.valid & ready), free.eq(~self.o.valid | self.o.ready)]
+        with m.If(self.flush):
+            m.d.sync += [self.o.valid.eq(0), skid_valid.eq(0), ready.eq(0)]
+        with m.Else():
+            with m.If(free):
+                with m.If(skid_valid):
+                    m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
+                with m.Else():
+                    m.d.sync += self.o.valid.eq(take)
+                    with m.If(take):
+                        m.d.sync += self.o.payload.eq(self.i.payload)
+            with m.Elif(take):
+                m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+            m.d.sync += ready.eq(~(~free & (take | skid_valid)))
+        # The invariant the design rests on, checked at every clock edge (simulation; an `assert` in the
+        # Verilog): never ready with the skid entry full, so no beat is taken into a full skid register.
+        m.d.sync += Assert(~(ready & skid_valid), "register slice: ready while the skid entry is full")
+        return m
 
 
 class _Framer:

@@ -20,7 +20,7 @@ from ..controller import Controller
 from ..interface import ERRORS, PROG_SELECT, array_back, array_wide, bank_buses, bus_member
 from ..params import TileParams
 from ..tile import Tile
-from .axis import AxisToStream, StreamToAxis, axis_members
+from .axis import AxisToStream, RegisterSlice, StreamToAxis, axis_members
 from .bus import axil_members, bus_bridge, wishbone_members
 from .csr import RegisterFile
 from .regmap import TIMING_FIELDS, RegisterMap, counter_names, prog_data_words, register_map
@@ -38,8 +38,10 @@ class SocTile(wiring.Component):
 
     Ports (Verilog names as listed): the bus of `bus` (`s_axi_*` for axil, `wb_*` for Wishbone),
     `s_axis_*` (input vectors), `m_axis_*` (output vectors), `irq` (level, registered), and `clk`/`rst`
-    (active-high synchronous reset). Latency and throughput are the tile's; the stream adapters add no
-    cycle (TVALID/TREADY/TDATA pass through) and programming over the bus does not count as busy cycles.
+    (active-high synchronous reset). Every output is a flip-flop: each stream passes a register slice
+    (`RegisterSlice`) at the ports, which adds a cycle of latency at each end but keeps a beat a cycle, so a
+    vector's busy cycles (the controller's counters) are the tile's; programming over the bus does not count
+    as busy cycles.
 
     Parameters
     ----------
@@ -100,8 +102,20 @@ class SocTile(wiring.Component):
                                                   reload=generic)
         m.submodules.axis_out = aout = StreamToAxis(beat=p.beat, width=p.acc_width, n=p.n, n_limit=p.n,
                                                     reload=generic)
-        _pass_through(m, self, ain, "s_axis_")
-        _pass_through(m, self, aout, "m_axis_")
+        # A register slice at each stream's ports: TREADY in, and TVALID, TDATA, TKEEP, TLAST out, flip-flops.
+        # In the error state both drop what they hold (the vector in progress is abandoned, as the
+        # controller's datapath is) and keep TREADY and TVALID low until CTRL.ERROR_CLEAR.
+        m.submodules.slice_in = sin = RegisterSlice(len(self.s_axis_tdata) + len(self.s_axis_tkeep) + 1)
+        m.submodules.slice_out = sout = RegisterSlice(len(self.m_axis_tdata) + len(self.m_axis_tkeep) + 1)
+        m.d.comb += [sin.i.valid.eq(self.s_axis_tvalid), self.s_axis_tready.eq(sin.i.ready),
+                     sin.i.payload.eq(Cat(self.s_axis_tdata, self.s_axis_tkeep, self.s_axis_tlast)),
+                     ain.s_axis_tvalid.eq(sin.o.valid), sin.o.ready.eq(ain.s_axis_tready),
+                     Cat(ain.s_axis_tdata, ain.s_axis_tkeep, ain.s_axis_tlast).eq(sin.o.payload)]
+        m.d.comb += [sin.flush.eq(tile.status.error), sout.flush.eq(tile.status.error)]
+        m.d.comb += [sout.i.valid.eq(aout.m_axis_tvalid), aout.m_axis_tready.eq(sout.i.ready),
+                     sout.i.payload.eq(Cat(aout.m_axis_tdata, aout.m_axis_tkeep, aout.m_axis_tlast)),
+                     self.m_axis_tvalid.eq(sout.o.valid), sout.o.ready.eq(self.m_axis_tready),
+                     Cat(self.m_axis_tdata, self.m_axis_tkeep, self.m_axis_tlast).eq(sout.o.payload)]
         wiring.connect(m, ain.o, tile.i)
         wiring.connect(m, tile.o, aout.i)
 
