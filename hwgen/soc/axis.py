@@ -183,7 +183,8 @@ class StreamToAxis(wiring.Component):
     """The tile's output stream `i` (with the controller's end-of-vector `last`) to m_axis (AXI4-Stream
     manager): TVALID and TREADY pass through, TDATA's elements sign-extended to whole bytes, TLAST is `last`,
     and TKEEP is all ones but on a last beat, where it keeps the vector's N mod W elements of a partial
-    beat (a register, from N). `done` pulses (registered) the cycle after a vector's last beat was taken.
+    beat (a register, from N). (`sws_soc` counts a vector done when its last beat leaves the register slice
+    after this adapter, hwgen/soc/top.py.)
 
     Parameters
     ----------
@@ -200,7 +201,7 @@ class StreamToAxis(wiring.Component):
         from ..interface import OutputStreamSignature, beat_shape
         self.beat, self.width, self.n, self.n_limit, self.reload = beat, width, n, n_limit, reload
         members = {"i": In(OutputStreamSignature(beat_shape(signed(width), beat))),
-                   **axis_members("m_axis", Out, beat, width), "done": Out(1)}
+                   **axis_members("m_axis", Out, beat, width)}
         if reload:
             members |= {"length": In(range(n_limit + 1)), "load": In(1)}
         super().__init__(members)
@@ -215,9 +216,6 @@ class StreamToAxis(wiring.Component):
             m.d.comb += self.m_axis_tdata[e * 8 * eb:(e + 1) * 8 * eb].eq(
                 raw[e * self.width:(e + 1) * self.width].as_signed())
         full = (1 << self.beat * eb) - 1
-        take = Signal()
         m.d.comb += [self.m_axis_tvalid.eq(self.i.valid), self.i.ready.eq(self.m_axis_tready),
-                     self.m_axis_tlast.eq(self.i.last), self.m_axis_tkeep.eq(Mux(self.i.last, fr.last_keep, full)),
-                     take.eq(self.i.valid & self.m_axis_tready)]
-        m.d.sync += self.done.eq(take & self.i.last)
+                     self.m_axis_tlast.eq(self.i.last), self.m_axis_tkeep.eq(Mux(self.i.last, fr.last_keep, full))]
         return m

@@ -118,6 +118,10 @@ class SocTile(wiring.Component):
                      Cat(self.m_axis_tdata, self.m_axis_tkeep, self.m_axis_tlast).eq(sout.o.payload)]
         wiring.connect(m, ain.o, tile.i)
         wiring.connect(m, tile.o, aout.i)
+        # A vector is done when its last beat leaves m_axis (the output slice), not when it enters the slice:
+        # the DONE interrupt and VECTORS count vectors the sink has whole. Registered, the cycle after.
+        vector_done = Signal()
+        m.d.sync += vector_done.eq(self.m_axis_tvalid & self.m_axis_tready & self.m_axis_tlast)
 
         # The controller's status.
         st = tile.status
@@ -160,7 +164,7 @@ class SocTile(wiring.Component):
         for name, cause in errors.items():
             m.d.comb += rf.set[f"ERROR_{name}"].eq(cause)
         m.d.comb += any_error.eq(Cat(*errors.values()).any())
-        m.d.comb += [rf.set["IRQ_STATUS_DONE"].eq(aout.done), rf.set["IRQ_STATUS_ERROR"].eq(any_error)]
+        m.d.comb += [rf.set["IRQ_STATUS_DONE"].eq(vector_done), rf.set["IRQ_STATUS_ERROR"].eq(any_error)]
         m.d.sync += self.irq.eq(((f["IRQ_STATUS_DONE"] & f["IRQ_ENABLE_DONE"]) |
                                  (f["IRQ_STATUS_ERROR"] & f["IRQ_ENABLE_ERROR"])).any())
 
@@ -175,7 +179,7 @@ class SocTile(wiring.Component):
         vectors = Signal(32)
         with m.If(snapshot):
             m.d.sync += f["VECTORS_VALUE"].eq(vectors)
-        m.d.sync += vectors.eq(Mux(clear, 0, vectors + aout.done))
+        m.d.sync += vectors.eq(Mux(clear, 0, vectors + vector_done))
         return m
 
 
