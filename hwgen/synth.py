@@ -169,7 +169,11 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
         # placed and routed and in the one that is simulated alike, so that simulation does not spread X.
         tail = ("setundef -zero -undriven\nsetundef -zero\ncheck -assert\ntee -q -o stat.json stat -json\n"
                 "write_verilog -noattr netlist.v\nwrite_json netlist.json\n")
-        script = reader + "\n" + (_FALLBACK[target][1] if _without_abc9 else _SCRIPTS[target]).format(top=top) + tail
+        # The design's assertions (Amaranth's `Assert`, Yosys's `$check` cells) are for simulation and proofs:
+        # removed before mapping, so they take no logic and the netlist has no `assert` statement (Icarus
+        # cannot read the labelled one Yosys writes for a mapped design). A design without one is unchanged.
+        script = (reader + "\nchformal -remove\n"
+                  + (_FALLBACK[target][1] if _without_abc9 else _SCRIPTS[target]).format(top=top) + tail)
         with open(os.path.join(cwd, "synth.ys"), "w") as f:
             f.write(script)
         if not yowasp_cached():

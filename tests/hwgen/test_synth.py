@@ -11,6 +11,16 @@ module ctr(input clk, input rst, input en, output reg [7:0] q);
 endmodule
 """
 
+#: The counter with an immediate assertion (read as SystemVerilog, as Amaranth's `Assert` becomes a `$check`).
+ASSERTED = """
+module ctr(input clk, input rst, input en, output reg [7:0] q);
+  always @(posedge clk) begin
+    if (rst) q <= 0; else if (en) q <= q + 1;
+    assert (q != 8'd200);
+  end
+endmodule
+"""
+
 LATCH = """
 module lat(input en, input d, output reg q);
   always @* if (en) q = d;
@@ -52,6 +62,22 @@ def test_a_netlist_that_fails_the_gate_level_check_is_mapped_again_without_abc9_
     with pytest.raises(SwsError, match="does not implement the RTL"):
         synthesize(COUNTER, "ctr", "ecp5", check=always_wrong, say=lambda m: None)
     assert len(checked) == 2                      # the classic-ABC netlist checked too, then no third try
+
+
+def test_an_assertion_takes_no_logic_and_leaves_no_assert_in_the_netlist():
+    """Assertions are for simulation and proofs: the netlist of the asserted counter is the plain counter's
+    (the same LUTs, carries and flip-flops) and has no `assert` for a gate-level simulator to read."""
+    netlists = {}
+
+    def keep(path, target):
+        with open(path) as f:
+            netlists[target] = f.read()
+        return "passed"
+
+    plain = synthesize(COUNTER, "ctr", "ecp5", say=lambda m: None)
+    asserted = synthesize(ASSERTED, "ctr", "ecp5", check=keep, say=lambda m: None)
+    assert "assert" not in netlists["ecp5"] and "$check" not in netlists["ecp5"]
+    assert (asserted.luts, asserted.carries, asserted.flip_flops) == (plain.luts, plain.carries, plain.flip_flops)
 
 
 def test_a_latch_is_refused():
