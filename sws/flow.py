@@ -13,6 +13,7 @@ from mapper.config import ArrayConfig
 from mapper.common import check_output_dir, claim_dir, dumps_json, write_atomic
 from mapper.job import map_to_folder
 from mapper.plan import load_plan
+from mapper.prepare import check_sparsity
 from mapper.cost import format_table
 from mapper.sources import check_source
 from sim.check import simulate_plan
@@ -32,9 +33,10 @@ def run_flow(weights: str, cfg: ArrayConfig, sparsity: float, out: str, *, synth
     `quiet`: the simulators' status lines (compiling ...) are not shown."""
     plan_dir = os.path.join(out, "plan")
     # The flow fills `out` piece by piece (plan, rtl, sim, synth): it must be sws's own folder (or new), and
-    # it is made only once the weight source is known to be readable.
+    # it is made only once the weight source and the sparsity are known to be good.
     check_output_dir(out, [weights], "flow output folder", replaced=False)
     check_source(weights)
+    check_sparsity(sparsity)
     claim_dir(out, [weights], "flow output folder")
     say(f"== map {weights} at sparsity {sparsity} onto {cfg.hw.rows} x {cfg.hw.cols} crossbars")
     report = map_to_folder(weights, cfg, sparsity, plan_dir, progress=progress)

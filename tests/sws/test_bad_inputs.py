@@ -470,6 +470,8 @@ HOSTILE = [
      "holds files sws did not write (no .sws-output marker), so it is not written into"),
     ("paths", "flow with a missing weight file (no output folder made)", None,
      ["flow", "--weights", "{tmp}/none.npy", "--no-synth", "-o", "{tmp}/out"], "none.npy: no such file"),
+    ("paths", "flow with a sparsity out of range (no output folder made)", None,
+     ["flow", "--sparsity", "3", "--no-synth", "-o", "{tmp}/out"], "sparsity must be a number in [0, 1), not 3.0"),
     ("spec", "an unknown layer (no output folder made)", text("s.yaml", "weights: synthetic:laplace:8x8\n"
                                                                       "layers: [L9]\n"), S, "no layer 'L9'"),
     ("paths", "explore into an output whose cache is a link", both(text("s.yaml", "weights: synthetic:laplace:8x8\n"),
