@@ -19,7 +19,7 @@ def add_parser(sub):
                                    "x ordering x sectioning x any configuration field) given in a YAML or JSON "
                                    "SPEC; points already computed are taken from the cache, so a run resumes. "
                                    "Writes results.csv (and results.parquet with pyarrow) and Pareto plots.")
-    p.add_argument("spec", help="the grid, a .yaml or .json file (format in the README)")
+    p.add_argument("spec", help="the grid, a .yaml or .json file (format: docs/guide/explore.md)")
     p.add_argument("-o", "--output", help="output folder (default build/explore/<spec name>/)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: the CPU count)")
     p.add_argument("--scheduler", metavar="ADDRESS",

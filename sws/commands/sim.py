@@ -17,9 +17,10 @@ from .common import add_drive_args, add_layer_args, add_timing_args, drive_field
 
 def add_parser(sub):
     p = sub.add_parser("sim", help="cycle simulation of a plan's tile, checked against the golden model",
-                       description="Run the Amaranth simulation of the tile (controller + array emulator) on "
-                                   "input vectors and compare its outputs, counters and cycle count with the "
-                                   "golden model. Exit code 1 on any mismatch, 2 on bad input.")
+                       description="Simulate the tile (controller + array emulator) cycle by cycle on input "
+                                   "vectors (Verilator, Icarus or Amaranth's simulator) and compare its outputs, "
+                                   "counters and cycle count with the golden model. Exit code 1 on any mismatch, "
+                                   "2 on bad input.")
     p.add_argument("plan", metavar="PLAN_DIR", help="a plan folder made by `sws map`")
     p.add_argument("--inputs", required=True, metavar="X.npy",
                    help="integer inputs, shape (V, K) or (K,), in the input range")

@@ -2,10 +2,10 @@
 on a local process pool or a Dask cluster, every point cached by the hash of its inputs, results as a tidy table
 and Pareto plots.
 
-The spec (YAML or JSON; README "Exploring a design space"):
+The spec (YAML or JSON; docs/guide/explore.md):
 
-    weights: [minilm, synthetic:laplace:384x384]     # one source or a list (models)
-    layers: [L0.ffn.in, L0.ffn.out]                  # optional: only these layers of every source
+    weights: minilm                                  # one source or a list (models)
+    layers: [L0.ffn.in, L0.ffn.out]                  # optional: only these layers (every source has them)
     grid:                                            # each value a list (or one value): the axes
       rows: [64, 128]
       n_adc: [8, 16]
