@@ -97,31 +97,7 @@ class SocTile(wiring.Component):
         _pass_through(m, self, bridge, "s_axi_" if self.host_bus == "axil" else "wb_")
         f, wr = rf.fields, rf.written
 
-        # Streams: m_axis TLAST is the controller's `last`.
-        m.submodules.axis_in = ain = AxisToStream(beat=p.beat, width=p.hw.input_bits, k=p.k, k_limit=p.k,
-                                                  reload=generic)
-        m.submodules.axis_out = aout = StreamToAxis(beat=p.beat, width=p.acc_width, n=p.n, n_limit=p.n,
-                                                    reload=generic)
-        # A register slice at each stream's ports: TREADY in, and TVALID, TDATA, TKEEP, TLAST out, flip-flops.
-        # In the error state both drop what they hold (the vector in progress is abandoned, as the
-        # controller's datapath is) and keep TREADY and TVALID low until CTRL.ERROR_CLEAR.
-        m.submodules.slice_in = sin = RegisterSlice(len(self.s_axis_tdata) + len(self.s_axis_tkeep) + 1)
-        m.submodules.slice_out = sout = RegisterSlice(len(self.m_axis_tdata) + len(self.m_axis_tkeep) + 1)
-        m.d.comb += [sin.i.valid.eq(self.s_axis_tvalid), self.s_axis_tready.eq(sin.i.ready),
-                     sin.i.payload.eq(Cat(self.s_axis_tdata, self.s_axis_tkeep, self.s_axis_tlast)),
-                     ain.s_axis_tvalid.eq(sin.o.valid), sin.o.ready.eq(ain.s_axis_tready),
-                     Cat(ain.s_axis_tdata, ain.s_axis_tkeep, ain.s_axis_tlast).eq(sin.o.payload)]
-        m.d.comb += [sin.flush.eq(tile.status.error), sout.flush.eq(tile.status.error)]
-        m.d.comb += [sout.i.valid.eq(aout.m_axis_tvalid), aout.m_axis_tready.eq(sout.i.ready),
-                     sout.i.payload.eq(Cat(aout.m_axis_tdata, aout.m_axis_tkeep, aout.m_axis_tlast)),
-                     self.m_axis_tvalid.eq(sout.o.valid), sout.o.ready.eq(self.m_axis_tready),
-                     Cat(self.m_axis_tdata, self.m_axis_tkeep, self.m_axis_tlast).eq(sout.o.payload)]
-        wiring.connect(m, ain.o, tile.i)
-        wiring.connect(m, tile.o, aout.i)
-        # A vector is done when its last beat leaves m_axis (the output slice), not when it enters the slice:
-        # the DONE interrupt and VECTORS count vectors the sink has whole. Registered, the cycle after.
-        vector_done = Signal()
-        m.d.sync += vector_done.eq(self.m_axis_tvalid & self.m_axis_tready & self.m_axis_tlast)
+        ain, aout, vector_done = self._streams(m, tile, generic)
 
         # The controller's status.
         st = tile.status
@@ -183,9 +159,41 @@ class SocTile(wiring.Component):
         return m
 
 
+    def _streams(self, m, tile, generic: bool):
+        """The AXI4-Stream ports: the adapters (m_axis TLAST is the controller's `last`) behind a register slice
+        at each port, so TREADY in, and TVALID, TDATA, TKEEP, TLAST out, are flip-flops. In the error state
+        both slices drop what they hold (the vector in progress is abandoned, as the controller's datapath is)
+        and keep TREADY and TVALID low until CTRL.ERROR_CLEAR. Returns (the input adapter, the output adapter,
+        `vector_done`: high, registered, the cycle after a vector's last beat left m_axis, not when it entered
+        the slice, so that the DONE interrupt and VECTORS count vectors the sink has whole)."""
+        p = self.params
+        m.submodules.axis_in = ain = AxisToStream(beat=p.beat, width=p.hw.input_bits, k=p.k, k_limit=p.k,
+                                                  reload=generic)
+        m.submodules.axis_out = aout = StreamToAxis(beat=p.beat, width=p.acc_width, n=p.n, n_limit=p.n,
+                                                    reload=generic)
+        _register_slice(m, "slice_in", tile.status.error, self, ain, "s_axis_")
+        _register_slice(m, "slice_out", tile.status.error, aout, self, "m_axis_")
+        wiring.connect(m, ain.o, tile.i)
+        wiring.connect(m, tile.o, aout.i)
+        vector_done = Signal()
+        m.d.sync += vector_done.eq(self.m_axis_tvalid & self.m_axis_tready & self.m_axis_tlast)
+        return ain, aout, vector_done
+
+
 def _pass_through(m, outer, inner, prefix: str) -> None:
     """Wire `outer`'s ports named `prefix*` to the same-named ports of `inner` (same flows)."""
     for name, member in inner.signature.members.items():
         if name.startswith(prefix):
             a, b = getattr(outer, name), getattr(inner, name)
             m.d.comb += (b.eq(a) if member.flow == In else a.eq(b))
+
+
+def _register_slice(m, name: str, flush, src, dst, prefix: str) -> None:
+    """A `RegisterSlice` named `name` from `src`'s AXI4-Stream port `prefix*` (TVALID, TDATA, TKEEP, TLAST
+    out of `src`, TREADY into it) to the same-named port of `dst`, dropping what it holds while `flush`."""
+    port = lambda c, n: getattr(c, prefix + n)
+    payload = lambda c: Cat(port(c, "tdata"), port(c, "tkeep"), port(c, "tlast"))
+    m.submodules[name] = s = RegisterSlice(len(payload(src)))
+    m.d.comb += [s.i.valid.eq(port(src, "tvalid")), port(src, "tready").eq(s.i.ready), s.i.payload.eq(payload(src)),
+                 port(dst, "tvalid").eq(s.o.valid), s.o.ready.eq(port(dst, "tready")), payload(dst).eq(s.o.payload),
+                 s.flush.eq(flush)]
