@@ -119,13 +119,18 @@ class _Framer:
         elems = length[:lb] - 1        # (length - 1) % W, element index of the last element
         return Cat(*[(elems >= e).replicate(self.e_bytes) for e in range(self.beat)])
 
+    def restart(self):
+        """Statements that make the next beat a vector's first."""
+        full = (1 << self.beat * self.e_bytes) - 1
+        self.m.d.sync += [self.count.eq(0), self.is_last.eq(self.beats_one),
+                          self.keep.eq(Mux(self.beats_one, self.last_keep, full))]
+
     def advance(self):
         """Statements for a taken beat."""
         full = (1 << self.beat * self.e_bytes) - 1
         m = self.m
         with m.If(self.is_last):
-            m.d.sync += [self.count.eq(0), self.is_last.eq(self.beats_one)]
-            m.d.sync += self.keep.eq(Mux(self.beats_one, self.last_keep, full))
+            self.restart()
         with m.Else():
             m.d.sync += [self.count.eq(self.count + 1), self.is_last.eq(self.count == self.stop)]
             m.d.sync += self.keep.eq(Mux(self.count == self.stop, self.last_keep, full))
@@ -136,7 +141,9 @@ class AxisToStream(wiring.Component):
     (the tile's ready does not depend on its valid, so there is no combinational loop), TDATA's elements
     are narrowed to A bits. TLAST is checked, not obeyed (the tile counts K itself): `tlast_early` and
     `tlast_missing` pulse (registered, the cycle after the beat) on a TLAST before the vector's last beat or
-    a last beat without it; `first` pulses on a vector's first beat taken.
+    a last beat without it; `first` pulses on a vector's first beat taken. While `abandon` is high (the
+    tile's error state, in which the controller abandons the vector in progress) the count starts again:
+    the next beat taken is a vector's first.
 
     Parameters
     ----------
@@ -154,7 +161,7 @@ class AxisToStream(wiring.Component):
         self.beat, self.width, self.k, self.k_limit, self.reload = beat, width, k, k_limit, reload
         members = {**axis_members("s_axis", In, beat, width),
                    "o": Out(stream.Signature(beat_shape(signed(width), beat))),
-                   "tlast_early": Out(1), "tlast_missing": Out(1), "first": Out(1)}
+                   "tlast_early": Out(1), "tlast_missing": Out(1), "first": Out(1), "abandon": In(1)}
         if reload:
             members |= {"length": In(range(k_limit + 1)), "load": In(1)}
         super().__init__(members)
@@ -174,7 +181,10 @@ class AxisToStream(wiring.Component):
         m.d.sync += [self.tlast_early.eq(take & self.s_axis_tlast & ~fr.is_last),
                      self.tlast_missing.eq(take & ~self.s_axis_tlast & fr.is_last),
                      self.first.eq(take & (fr.count == 0))]
-        with m.If(take):
+        reloading = self.load if self.reload else Const(0, 1)
+        with m.If(self.abandon & ~reloading):           # a LAYER write's reload (above) restarts it too
+            fr.restart()
+        with m.Elif(take):
             fr.advance()
         return m
 

@@ -171,6 +171,7 @@ class SocTile(wiring.Component):
                                                   reload=generic)
         m.submodules.axis_out = aout = StreamToAxis(beat=p.beat, width=p.acc_width, n=p.n, n_limit=p.n,
                                                     reload=generic)
+        m.d.comb += ain.abandon.eq(tile.status.error)       # its TLAST check restarts with the vector
         _register_slice(m, "slice_in", tile.status.error, self, ain, "s_axis_")
         _register_slice(m, "slice_out", tile.status.error, aout, self, "m_axis_")
         wiring.connect(m, ain.o, tile.i)
