@@ -3,7 +3,8 @@ imports only the layers below it (mapper < hwgen < sim < sws); mapper's subpacka
 (common < config < sources < sectioning < plan < schedule < prepare < analog < cost), `mapper.common` imports no other
 project module and every layer may import it; outside mapper, the mapper is used through its public API
 (`mapper` or `mapper.<subpackage>`), never through a module of a subpackage; a command module never
-imports another command module; no mapper module is longer than 400 lines."""
+imports another command module; no mapper module is longer than 400 lines; importing the CLI or a layer
+imports no heavy library."""
 
 from __future__ import annotations
 
@@ -176,3 +177,20 @@ def test_configuration_fields_are_read_through_their_part():
     assert not hasattr(ArrayConfig, "__getattr__")
     with pytest.raises(AttributeError):
         cfg.rows
+
+
+#: Libraries that take a noticeable time to import (onnx about a second, through its ml_dtypes; jax, torch,
+#: matplotlib, dask, hypothesis, Amaranth), each imported where it is used: a command that does not need
+#: one (`sws --help`, `sws map` of an .npy) does not wait for it.
+HEAVY = ("onnx", "onnxruntime", "jax", "torch", "aihwkit", "matplotlib", "dask", "hypothesis", "amaranth",
+         "safetensors", "cocotb")
+
+
+def test_the_cli_and_every_layer_import_no_heavy_library():
+    import subprocess
+    import sys
+    probe = ("import sys, sws.cli, mapper, hwgen, sim\n"
+             f"print(' '.join(h for h in {HEAVY!r} if h in sys.modules))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [], f"imported at start: {out.stdout.strip()}"

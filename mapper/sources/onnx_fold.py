@@ -11,13 +11,18 @@ caller to prefix with the file), never a traceback and never a gigabyte.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
 
 from ..common import SwsError
 from .layer import BYTES_PER_WEIGHT, memory_limit
+
+if TYPE_CHECKING:
+    import onnx
+
+# onnx is imported where it is used, not here: importing it takes about a second (most of it its ml_dtypes),
+# which every `sws` command would pay whether or not it reads a model.
 
 __all__ = ["Const", "FoldedGraph", "attr", "per_axis", "initializer_array", "check_values"]
 
@@ -37,6 +42,7 @@ class Const:
 
 
 def attr(node, name, default=None):
+    from onnx import helper
     for a in node.attribute:
         if a.name == name:
             return helper.get_attribute_value(a)
@@ -63,6 +69,8 @@ _TYPED_FIELDS = ("float_data", "int32_data", "int64_data", "double_data", "uint6
 
 def initializer_array(t: onnx.TensorProto, what: str = "initializer") -> np.ndarray:
     """The array of a TensorProto, its dims and data checked against each other first."""
+    import onnx
+    from onnx import helper, numpy_helper
     name = f"{what} {t.name}"
     dims = list(t.dims)
     if any(d < 0 for d in dims):
@@ -175,6 +183,7 @@ class FoldedGraph:
         if op == "Cast":
             to = attr(node, "to")
             try:
+                from onnx import helper
                 dtype = helper.tensor_dtype_to_np_dtype(to)
             except (KeyError, ValueError, TypeError):
                 raise SwsError(f"{_node(node)}: Cast to {to!r}, which is not an ONNX tensor type") from None
@@ -247,6 +256,7 @@ class FoldedGraph:
 
     @staticmethod
     def _constant(node, name) -> Const | None:
+        from onnx import helper
         a = None
         for at in node.attribute:
             if at.name == "value":

@@ -17,13 +17,16 @@ is listed in the layers' notes with the reason it is not a crossbar.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 
 from ..common import SwsError, read_bytes
 from .layer import GraphLinear, Layer, check_matrix, check_size, conv_matrices, memory_limit
 from .onnx_fold import Const, FoldedGraph, attr, per_axis
+
+if TYPE_CHECKING:
+    import onnx     # imported where used (read_onnx_model): it takes about a second to import (onnx_fold.py)
 
 __all__ = ["read_onnx_layers", "read_onnx_model", "onnx_layers", "onnx_linears", "OnnxLayer"]
 
@@ -211,6 +214,7 @@ def read_onnx_model(path: str) -> onnx.ModelProto:
     """The ONNX model of a file read through mapper.common.reading: a regular file, at most a quarter of the
     memory available (protobuf parsing and the arrays need about four times the file), its external data
     never followed."""
+    import onnx
     data = read_bytes(path, what="ONNX model", limit=memory_limit() // 4)
     try:
         return onnx.load_model_from_string(data)
