@@ -279,12 +279,12 @@ def _build(backend: str, verilog: str, tb: str, cache: str, say, models: tuple =
                 f.write(text)
         start = time.perf_counter()
         if backend == "verilator":
-            say("compiling the tile with Verilator (once per design, cached in build/hdl/) ...")
+            say("compiling the design with Verilator (once per design, cached in build/hdl/) ...")
             with open(os.path.join(tmp, "main.cpp"), "w") as f:
                 f.write(_VERILATOR_MAIN)
             _verilate_and_compile(tmp, cache, models, flags, make)
         else:
-            say("compiling the tile with Icarus Verilog ...")
+            say("compiling the design with Icarus Verilog ...")
             with open(os.path.join(tmp, "top.v"), "w") as f:
                 f.write(_ICARUS_TOP)
             _run(["iverilog", "-g2012", "-o", "sim.vvp", "-s", "sws_tb_clock", *flags,
