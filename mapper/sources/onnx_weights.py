@@ -26,7 +26,8 @@ from .layer import GraphLinear, Layer, check_matrix, check_size, conv_matrices, 
 from .onnx_fold import Const, FoldedGraph, attr, per_axis
 
 if TYPE_CHECKING:
-    import onnx     # imported where used (read_onnx_model): it takes about a second to import (onnx_fold.py)
+    # imported where used (read_onnx_model): it takes about a second to import (onnx_fold.py)
+    import onnx
 
 __all__ = ["read_onnx_layers", "read_onnx_model", "onnx_layers", "onnx_linears", "OnnxLayer"]
 
