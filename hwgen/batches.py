@@ -174,7 +174,11 @@ class BatchCursor(wiring.Component):
         A, NA = cfg.input_bits, cfg.n_adc
         walk, aware = p.walks_steps, cfg.input_aware
         nxt = self.section
-        cur = Signal.like(nxt, name="cur")
+        # The section taken: data, reset-less (off the error reset `halt`'s net). Every take loads all of it,
+        # and it is read only through the outputs the scheduler uses at an issue (or the `advance` that is
+        # one), which after a reset or a halt only a section taken since can bring (the scheduler's FSM is
+        # reset to WAIT, which takes before it issues).
+        cur = Signal.like(nxt, name="cur", reset_less=True)
         b = Signal(range(p.batches))
         # The end of the batch after the current one, (b + 2) * NA (`b_end_after`): the plane's-last flag of
         # the next batch is one compare of registers, not an adder and a compare (`sws_soc`'s critical path at
