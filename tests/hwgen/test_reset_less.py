@@ -81,9 +81,10 @@ def _ports(tile):
     return out
 
 
-@pytest.mark.parametrize("name, step", [("single_weight", 1), ("a4_signed", 1), ("r8_k_not_multiple", 2),
-                                        ("r32_natural_section", 2), (bipolar_cases()[0].name, 3),
-                                        (mux_cases()[0].name, 2)])
+@pytest.mark.parametrize("name, step", [("single_weight", 1), ("a4_signed", 1),
+                                        *[pytest.param(n, s, marks=pytest.mark.slow) for n, s in (
+                                            ("r8_k_not_multiple", 2), ("r32_natural_section", 2),
+                                            (bipolar_cases()[0].name, 3), (mux_cases()[0].name, 2))]])
 def test_reset_less_data_registers_change_no_port_under_a_reset_or_halt_in_any_cycle(name, step):
     """Per offset t (every `step`-th cycle of a vector and a little past it): a reset, then the vector's
     inputs offered (with random bubbles and backpressure) and at cycle t a one-cycle reset or (alternately)
