@@ -74,10 +74,11 @@ class AdcHandshake(wiring.Component):
         while a section is issued), so the issuer can register its issue a cycle ahead.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
-    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late, due_zero, check,
-    wait, wait_zero : Out
+    pending, returning, outstanding, waited, waited_inc, seen, hand_complete, seen_any, stray, batch, late,
+    due_zero, check, wait, wait_zero : Out
         The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
-        are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
+        are to fall; a batch is issued and its handshake not over; the watchdog's count and the count plus
+        one (a register); the dones as
         taken; (handshake, registers) every ADC pending has its done taken, some done is taken high,
         some done is taken high outside the batch; (handshake) the batch's ADCs; the watchdog's count at
         its limit (`waited >= watchdog`, a register); (counted) the batch's longest conversion is due, and
@@ -98,6 +99,7 @@ class AdcHandshake(wiring.Component):
             "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1), "free_next": Out(1),
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
+            "waited_inc": Out(range(WATCHDOG_MAX + 2), init=1),
             "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
             "batch": Out(NA), "late": Out(1), "due_zero": Out(1), "check": Out(NA), "wait_zero": Out(1),
             "wait": Out(PERIOD_WIDTH, init=1),
@@ -243,10 +245,13 @@ class AdcHandshake(wiring.Component):
         # carry chain between the count and the error pulses into `halt` (docs/results/controller.md). The
         # limit is a register the host writes only while the controller is idle; the compare takes the
         # limit of its cycle, so a new limit counts from the cycle after the write.
+        # The count plus one is a register too (`waited_inc`, always `waited` + 1): the compare and the count's
+        # next value wait for no adder (`sws_soc_controller`'s path, docs/results/controller.md, ninth round).
+        inc = self.waited_inc
         with m.If(hand & (rising | falling) & (dog != WATCHDOG_MAX)):
-            m.d.sync += [dog.eq(dog + 1), late.eq((dog + 1) >= wd)]
+            m.d.sync += [dog.eq(inc), inc.eq(inc + 1), late.eq(inc >= wd)]
         with m.Elif(~(rising | falling)):
-            m.d.sync += [dog.eq(0), late.eq(wd == 0)]
+            m.d.sync += [dog.eq(0), inc.eq(1), late.eq(wd == 0)]
         with m.Else():
             m.d.sync += late.eq(dog >= wd)
         spurious = outstanding & ~returning & stray

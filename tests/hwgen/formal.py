@@ -88,6 +88,7 @@ class HandshakeBench(Elaboratable):
             past, was_next = Signal(name="past_valid"), Signal(name="free_next_was")
             m.d.sync += [past.eq(1), was_next.eq(hs.free_next)]
             m.d.comb += Assert(~past | (hs.free == was_next), "free_next is the next cycle's free")
+            m.d.comb += Assert(hs.waited_inc == hs.waited + 1, "invariant: waited_inc is the watchdog's count plus one")
         if not hand and self.fault is None:
             # Invariant: the registered "done due now" is the pending ADCs while the longest conversion is
             # due, and nothing is pending without a batch in flight.
