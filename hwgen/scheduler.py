@@ -132,7 +132,7 @@ class Scheduler(wiring.Component):
         to_issue, to_test = Signal(name="to_issue"), Signal(name="to_test")     # the FSM's next state
         with m.FSM(name="scheduler") as fsm:
             with m.State("WAIT"):
-                m.d.comb += self.next.ready.eq(1)
+                m.d.comb += [self.next.ready.eq(1), cur.waiting.eq(1)]
                 with m.If(self.next.valid):
                     m.d.comb += cur.take.eq(1)
                     with m.If(cur.live):      # input-aware: a section that drives no row is dropped
@@ -185,11 +185,13 @@ class Scheduler(wiring.Component):
         m.d.comb += next_opens.eq(cur.plane_last | testing)
         self._start(m, front, hs, issue, opens, desc, snap, next_opens)
         self._capture(m, hs.complete, req if tp else None)
-        # The current section's rows and active columns, for the counters (taken as BatchCursor takes it: the
-        # same flip-flops as its copy, which synthesis merges).
+        # The current section's rows and active columns, for the counters (loaded as BatchCursor loads its
+        # copy, reset-less, in every cycle of WAIT: the same flip-flops, which synthesis merges; read only at
+        # an activation's issue).
         section = Signal(data.StructLayout({"rows": self.next.payload.rows.shape(),
-                                            "n_active": self.next.payload.n_active.shape()}), name="counted_section")
-        with m.If(cur.take):
+                                            "n_active": self.next.payload.n_active.shape()}), name="counted_section",
+                         reset_less=True)
+        with m.If(cur.waiting):
             m.d.sync += [section.rows.eq(self.next.payload.rows), section.n_active.eq(self.next.payload.n_active)]
         self._events(m, issue, opens, snap, hs.complete, section, testing)
         m.d.comb += [self.missing.eq(hs.missing), self.unexpected.eq(hs.unexpected)]
