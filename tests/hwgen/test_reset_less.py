@@ -5,7 +5,8 @@ backpressure, and a one-cycle reset or a halt (a host write while a vector is in
 `host_protocol` error, the datapath held in reset until the host's clear) at every cycle of a vector,
 agree on every output port and on the array interface in every cycle. The reference also loads the
 cursor's section only at a take, as before the eleventh round (`BatchCursor.waiting`: it loads in every
-cycle the scheduler waits), so the test checks that change too."""
+cycle the scheduler waits), so the test checks that change too. And each part's copy of `halt` equals
+`halt` in every cycle."""
 
 import sys
 
@@ -137,8 +138,12 @@ def test_reset_less_data_registers_change_no_port_under_a_reset_or_halt_in_any_c
         ctx.set(top.rst, rst)
         for (n, a), (_, b) in pairs:
             assert ctx.get(a) == ctx.get(b), f"{n} at cycle {seen['cycles']}"
+        # Each part's copy of `halt` (hwgen.controller) is `halt` in every cycle.
+        halt = ctx.get(dut.controller._halt)
+        assert {part: ctx.get(h) for part, h in dut.controller._halts.items()} == dict.fromkeys(
+            dut.controller._halts, halt), f"a copy of halt at cycle {seen['cycles']}"
         seen["outputs"] += bool(ctx.get(dut.o.valid) and ready)
-        seen["halts"] += bool(ctx.get(dut.controller._halt))
+        seen["halts"] += halt
         seen["resets"] += rst
         seen["cycles"] += 1
         await ctx.tick()
