@@ -22,7 +22,9 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable
 
-from mapper.common import SwsError
+from mapper.common import SwsError, write_atomic
+
+from .lut_trees import lut_trees
 
 __all__ = ["TARGETS", "SynthResult", "synthesize", "synthesize_tile", "fmax_at_seed", "yowasp_cached",
            "cell_models", "driver_conflicts"]
@@ -165,12 +167,8 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
         reader = "read_rtlil design.il" if fmt == "rtlil" else "read_verilog -sv design.v"
         # Undriven and `x` bits are don't-cares Yosys left open: tie them to 0, in the netlist that is
         # placed and routed and in the one that is simulated alike, so that simulation does not spread X.
-        # The generic netlist's LUTs are written as multiplexer trees (lut2mux, the same functions), as the
-        # vendors' LUT models are, so that an X on an input the LUT ignores stays out of simulation.
-        written = ("design -save mapped\nlut2mux\nwrite_verilog -noattr netlist.v\ndesign -load mapped\n"
-                   if target == "generic" else "write_verilog -noattr netlist.v\n")
-        tail = ("setundef -zero -undriven\nsetundef -zero\ncheck -assert\ntee -q -o stat.json stat -json\n" +
-                written + "write_json netlist.json\n")
+        tail = ("setundef -zero -undriven\nsetundef -zero\ncheck -assert\ntee -q -o stat.json stat -json\n"
+                "write_verilog -noattr netlist.v\nwrite_json netlist.json\n")
         script = reader + "\n" + (_FALLBACK[target][1] if _without_abc9 else _SCRIPTS[target]).format(top=top) + tail
         with open(os.path.join(cwd, "synth.ys"), "w") as f:
             f.write(script)
@@ -218,6 +216,8 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
         result = SynthResult(target, top, cells, _count(cells, _LUT[target]), _count(cells, _CARRY[target]),
                              _count(cells, _FF[target]), _count(cells, _BRAM[target]),
                              _count(cells, _LUTRAM[target]), None, warnings)
+        if target == "generic":
+            _write_lut_trees(os.path.join(cwd, "netlist.v"), result.luts)
         result.checks["check_assert"] = "passed"            # `check -assert` would have failed the run
         result.checks["driver_conflicts"] = "none"
         if check is not None:
@@ -235,6 +235,16 @@ def synthesize(source: str, top: str, target: str = "generic", *, pnr: bool = Fa
         if pnr:
             result.fmax_mhz = _place_and_route(cwd, target, say, sdc)
         return result
+
+
+def _write_lut_trees(path: str, luts: int) -> None:
+    """The generic netlist's LUTs written as multiplexer trees, as the vendors' LUT models are, so that an X
+    on an input the LUT ignores stays out of simulation (hwgen.lut_trees: one expression a LUT)."""
+    with open(path) as f:
+        text, n = lut_trees(f.read())
+    if n != luts:
+        raise SwsError(f"internal: {n} of the netlist's {luts} LUTs written as multiplexer trees")
+    write_atomic(path, text)
 
 
 def _read(cwd: str, name: str) -> str:
