@@ -118,8 +118,6 @@ class HandshakeBench(Elaboratable):
                          Assert(hs.hand_complete == (~hs.pending | hs.seen).all(),
                                 "invariant: the registered completion is every pending ADC's done taken"),
                          Assert(hs.seen_any == hs.seen.any(), "invariant: the registered OR of the dones taken"),
-                         Assert(~hs.outstanding | (hs.stray == (hs.seen & ~hs.batch).any()),
-                                "invariant: the registered OR of the dones taken outside the batch"),
                          Assert(hs.late == (hs.waited >= self.watchdog),
                                 "invariant: the registered watchdog compare is the count at its limit")]
             # ... and a conversion starts only when the done taken is its ADC's present, low, done: while an
