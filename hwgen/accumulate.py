@@ -89,9 +89,11 @@ class Accumulate(wiring.Component):
         f2_valid, f3_valid, f4_valid = Signal(), Signal(), Signal()
         f2_group, f3_group, f4_group = Signal(word_addr), Signal(word_addr), Signal(word_addr)
         f2_slot, f3_slot, f4_slot = Signal(max(1, lb)), Signal(max(1, lb)), Signal(max(1, lb))
-        f2_val = [Signal(signed(W), name=f"flush2_{j}") for j in range(G)]
-        f3_val = [Signal(signed(W), name=f"flush3_{j}") for j in range(G)]
-        f4_val = [Signal(signed(W), name=f"flush4_{j}") for j in range(G)]
+        # The flushed sums in the stages are data, loaded every cycle and read only at `f4_valid` (reset):
+        # reset-less, off the error reset `halt`'s net. (`wr_data` is reset: the clears after reset write it.)
+        f2_val = [Signal(signed(W), name=f"flush2_{j}", reset_less=True) for j in range(G)]
+        f3_val = [Signal(signed(W), name=f"flush3_{j}", reset_less=True) for j in range(G)]
+        f4_val = [Signal(signed(W), name=f"flush4_{j}", reset_less=True) for j in range(G)]
         if lb:
             m.d.sync += [f2_slot.eq(sa.flush_group[:lb]), f3_slot.eq(f2_slot), f4_slot.eq(f3_slot)]
         m.d.sync += [f2_valid.eq(sa.flush_valid), f2_group.eq(flush_word),
@@ -148,8 +150,10 @@ class Accumulate(wiring.Component):
         has one level of logic before a register."""
         wr_en, wr_addr, wr_data = write
         f2_group, f3_group, f4_valid, f4_group = stages
+        # The copies' data and `acc_old` are loaded every cycle and read only through a hit of a reset
+        # `wr{i}_en` or at `f4_valid`: reset-less, off the error reset `halt`'s net.
         wr = [write] + [(Signal(name=f"wr{i}_en"), Signal.like(wr_addr, name=f"wr{i}_addr"),
-                         Signal.like(wr_data, name=f"wr{i}_data")) for i in (1, 2)]
+                         Signal.like(wr_data, name=f"wr{i}_data", reset_less=True)) for i in (1, 2)]
         for (en0, addr0, data0), (en1, addr1, data1) in zip(wr, wr[1:]):
             m.d.sync += [en1.eq(en0), addr1.eq(addr0), data1.eq(data0)]
         # In T + 1 (C in stage 2), the writes the write registers will hold in T + 2: the flush in stage 4
@@ -160,7 +164,7 @@ class Accumulate(wiring.Component):
         old3 = f3_old
         for h, (_, _, data_) in reversed(list(zip(hit, wr))):        # the newest matching write wins
             old3 = Mux(h, data_, old3)
-        old4 = Signal.like(wr_data, name="acc_old")
+        old4 = Signal.like(wr_data, name="acc_old", reset_less=True)
         m.d.sync += old4.eq(old3)
         # In T + 2 (C in stage 3): P in stage 4 now is in the write registers in T + 3 (d = 1).
         hit1 = Signal(name="acc_bypass1")

@@ -125,6 +125,11 @@ class BatchCursor(wiring.Component):
         The section `take` copies.
     take, advance : In(1)
         Copy `section` (its first batch next); the current batch issued.
+    waiting : In(1)
+        The scheduler waits for a section (its WAIT, every `take` among its cycles): the section's data
+        (`cur`) copies `section` in every such cycle, so the take (the gather's `valid` through the
+        scheduler's state) is not the clock enable of those flip-flops. Nothing reads them between a
+        section's last issue and the next take.
     live : Out(1)
         Combinational, of `section`: it drives some step (always 1 but on input-aware hardware).
     lanes, lane_valid, drive : Out
@@ -158,7 +163,7 @@ class BatchCursor(wiring.Component):
         self.params = params
         cfg, layout = params.hw, next_section_layout(params)
         super().__init__({
-            "section": In(layout), "take": In(1), "advance": In(1), "live": Out(1),
+            "section": In(layout), "take": In(1), "advance": In(1), "waiting": In(1), "live": Out(1),
             "lanes": Out(data.ArrayLayout(column_entry_layout(params), cfg.n_adc)), "lane_valid": Out(cfg.n_adc),
             "drive": Out(cfg.rows), **({"drive_neg": Out(cfg.rows)} if params.bipolar else {}),
             "longest": Out(range(params.conv_bits + 1)),
@@ -174,7 +179,16 @@ class BatchCursor(wiring.Component):
         A, NA = cfg.input_bits, cfg.n_adc
         walk, aware = p.walks_steps, cfg.input_aware
         nxt = self.section
-        cur = Signal.like(nxt, name="cur")
+        # The section taken: data, reset-less (off the error reset `halt`'s net). Every take loads all of it,
+        # and it is read only through the outputs the scheduler uses at an issue (or the `advance` that is
+        # one), which after a reset or a halt only a section taken since can bring (the scheduler's FSM is
+        # reset to WAIT, which takes before it issues). It loads in every cycle the scheduler waits
+        # (`waiting`, the take's cycle among them): the same value at every take, and in the other waiting
+        # cycles (after a section's last issue, or an input-aware section dropped at its take) one nothing
+        # reads. So its clock enable is the scheduler's state, not the take: the take's AND with the
+        # gather's `valid` into those many flip-flops was R = 128's critical path at seeds 1 and 2 with them
+        # reset-less (docs/results/controller.md, eleventh round).
+        cur = Signal.like(nxt, name="cur", reset_less=True)
         b = Signal(range(p.batches))
         # The end of the batch after the current one, (b + 2) * NA (`b_end_after`): the plane's-last flag of
         # the next batch is one compare of registers, not an adder and a compare (`sws_soc`'s critical path at
@@ -212,8 +226,10 @@ class BatchCursor(wiring.Component):
                      sel.cols.eq(cur.cols), self.lanes.eq(lanes), self.lane_valid.eq(lane_valid),
                      self.sec.eq(cur.sec), self.group.eq(cur.group),
                      self.new_plane.eq(b == 0), self.plane_last.eq(last_batch), self.end.eq(last_batch & last_plane)]
+        with m.If(self.waiting):
+            m.d.sync += cur.eq(nxt)
         with m.If(self.take):
-            m.d.sync += [cur.eq(nxt), b.eq(0), b_after.eq(2 * NA), one_batch.eq(one_next), last_batch.eq(one_next)]
+            m.d.sync += [b.eq(0), b_after.eq(2 * NA), one_batch.eq(one_next), last_batch.eq(one_next)]
             if not walk:
                 m.d.sync += [t.eq(A - 1), last_plane.eq(A == 1)]
         with m.Elif(self.advance):
@@ -254,14 +270,15 @@ class BatchCursor(wiring.Component):
         docs/results/controller.md). The section's planes rotate by one plane the cycle after each plane
         advance (`plane_turn`, a register), so the current plane is `planes[A - 1]` (before the rotation,
         in the cycle `plane_turn` is high, `planes[A - 2]`); A rotations give the section's planes back
-        (t wraps to A - 1 with them); a `take` loads the section's planes in order instead."""
+        (t wraps to A - 1 with them); a `take` loads the section's planes in order instead (and so does every
+        cycle the scheduler waits, `waiting`: nothing reads them then)."""
         A = self.params.hw.input_bits
         if A == 1:
             m.d.comb += self.drive.eq(cur.planes[0])
             return
         turn = Signal(name="plane_turn")
         m.d.sync += turn.eq(~self.take & self.advance & last_batch)
-        with m.If(~self.take & turn):
+        with m.If(~self.waiting & turn):
             m.d.sync += cur.planes.eq(Cat(cur.planes[A - 1], *(cur.planes[k] for k in range(A - 1))))
         m.d.comb += self.drive.eq(Mux(turn, cur.planes[A - 2], cur.planes[A - 1]))
 

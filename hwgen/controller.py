@@ -102,9 +102,15 @@ class Controller(wiring.Component):
         super().__init__({**host_members(params, plan is None), "bus": bus_member(params),
                           **({"test": In(RawCodeSignature(params))} if test_port else {})})
 
-    def _banks(self, m, host, halt):
-        """Each bank's (prefetch, scheduler, accumulate), wired together and to its array interface, held
-        in reset while `halt`."""
+    def _halt_copy(self, name):
+        """A copy of `halt` for one part of the datapath (`_errors` loads it as `halt`), its reset."""
+        copy = Signal(name=f"halt_{name}")
+        self._halts[name] = copy
+        return copy
+
+    def _banks(self, m, host):
+        """Each bank's (prefetch, scheduler, accumulate), wired together and to its array interface, each
+        held in reset while its copy of `halt`."""
         p, plan, B = self.params, self.plan, self.params.hw.banks
         parts = [(p, plan)] if B == 1 else [(p.bank(blp), blp) for blp in bank_plans(plan)]
         buses = bank_buses(self.bus, p)
@@ -115,7 +121,7 @@ class Controller(wiring.Component):
             # The raw-code test port reaches bank 0's scheduler.
             sch = Scheduler(pb, test_port=self.test_port and b == 0)
             for name, part in (("prefetch", pre), ("scheduler", sch), ("accumulate", acc)):
-                m.submodules[name + sfx] = ResetInserter(halt)(part)
+                m.submodules[name + sfx] = ResetInserter(self._halt_copy(name + sfx))(part)
             if self.test_port and b == 0:
                 wiring.connect(m, wiring.flipped(self.test), sch.test)
                 m.d.comb += sch.test_hold.eq(host.front_loading)
@@ -135,16 +141,19 @@ class Controller(wiring.Component):
         p, generic, B = self.params, self.plan is None, self.params.hw.banks
         # `halt` (some error bit set) is a register of its own, loaded with the OR of the error bits' next
         # value (`_errors`): the same cycles as `errors.any()`, without an OR and the long routes of a
-        # reset that reaches every bank's register behind it (docs/results/controller.md).
+        # reset that reaches every bank's register behind it (docs/results/controller.md). Each part of
+        # the datapath (the phases, each bank's prefetch, scheduler and accumulator, the streamer) is
+        # reset by a copy of its own (`halt_<part>`, loaded as `halt` is, from its own value, so that
+        # synthesis keeps the copies apart): shorter reset nets, each placed near its part.
         errors, halt = Signal(len(ERRORS), name="errors"), Signal(name="halt")
-        self._halt = halt
+        self._halt, self._halts = halt, {}
         phases = VectorPhases(p)
-        m.submodules.phases = ResetInserter(halt)(phases)
+        m.submodules.phases = ResetInserter(self._halt_copy("phases"))(phases)
         m.submodules.host = host = HostConfig(p, generic, len(phases.k))
-        banks = self._banks(m, host, halt)
+        banks = self._banks(m, host)
         walk, power = self._power(m, phases, halt, banks)
         out = OutputStreamer(p) if B == 1 and p.beat == 1 else MergeStreamer(p)
-        m.submodules.output = ResetInserter(halt)(out)
+        m.submodules.output = ResetInserter(self._halt_copy("output"))(out)
         reads = [out.read] if B == 1 and p.beat == 1 else list(out.read)
         for rd, (_, _, acc) in zip(reads, banks, strict=True):
             wiring.connect(m, rd, acc.read)
@@ -223,7 +232,9 @@ class Controller(wiring.Component):
         now = Cat(Cat(pulses[name]).any() for name in ERRORS)
         after = Mux(st.clear, now, errors | now)
         # after.any() = now.any() | (~clear & errors.any()), and errors.any() is `halt` itself.
-        m.d.sync += [errors.eq(after), self._halt.eq(now.any() | (~st.clear & self._halt))]
+        # The copies of `halt` likewise, each from itself: equal to `halt` in every cycle.
+        m.d.sync += [errors.eq(after), *[h.eq(now.any() | (~st.clear & h))
+                                         for h in (self._halt, *self._halts.values())]]
         m.d.comb += [st.errors.eq(errors), st.error.eq(errors.any()), st.configured.eq(host.configured),
                      st.busy.eq(~self._idle)]
 

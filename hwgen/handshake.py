@@ -13,11 +13,16 @@ from mapper.schedule import WATCHDOG_MAX
 
 from .params import TileParams
 
-__all__ = ["PERIOD_WIDTH", "AdcHandshake", "MODE_LAYOUT", "mode_of"]
+__all__ = ["MODE_LAYOUT", "PERIOD_WIDTH", "PROTOCOL_GROUP", "AdcHandshake", "mode_of"]
 
 #: Bits of a counted period: the bank's wait counter (`AdcHandshake.wait`), its `period` input and the
 #: registers that make it (`hwgen.batches.period_parts`).
 PERIOD_WIDTH = 10
+
+#: ADCs a group for the out-of-protocol done check (`AdcHandshake.protocol`): a register per group holds
+#: the OR of its ADCs' condition, so `done_protocol` is an OR of ceil(n_adc / 4) flip-flops, not of the
+#: ADCs' logic (docs/results/controller.md, thirteenth round).
+PROTOCOL_GROUP = 4
 
 #: The timing register's done mode one-hot, decoded when the timing word is written (hwgen.host), so that
 #: every select of the done as taken is a LUT of flip-flops (docs/results/controller.md): `counted` (sync
@@ -38,14 +43,15 @@ class AdcHandshake(wiring.Component):
     (a down-counter loaded with the issued batch's period, `MacroTiming.period`), never looking at done
     for it. Each done must come exactly `res` cycles after its start: when the batch's longest conversion
     is due and one of its ADCs has not been done, `missing` (a late or missing done); a done of an ADC
-    with no conversion running, `unexpected`.
+    with no conversion running, `unexpected` the cycle after (`protocol`).
 
     Handshake (`sync` 1 or 2, four-phase): done is taken through one flip-flop (1) or a two-flop
     `amaranth.lib.cdc.FFSynchronizer` (2); each start is held high until its done is seen, then falls; the
     batch is complete when every ADC's done has been seen, and the bank is free the cycle after every done
     is seen low again (`free` is a register, `mapper.schedule.FREE_DELAY`; so done may be a pulse or a
     level held until start falls). A wait for done to rise, or to fall,
-    longer than `watchdog` cycles raises `missing` or `unexpected` (a done stuck high).
+    longer than `watchdog` cycles raises `missing` or `unexpected` (a done stuck high); a done taken of an
+    ADC outside the batch while it is outstanding raises `unexpected` the cycle after (`protocol`).
 
     `complete` is high in the cycle the batch's last ADC's done is seen, when its codes are there (an ADC
     holds its code until its next start).
@@ -74,12 +80,18 @@ class AdcHandshake(wiring.Component):
         while a section is issued), so the issuer can register its issue a cycle ahead.
     missing, unexpected : Out(1)
         A done did not come in time; a done came when none was due, or stuck high.
-    pending, returning, outstanding, waited, seen, hand_complete, seen_any, stray, batch, late, due_zero, check,
-    wait, wait_zero : Out
+    protocol : Out(ceil(n_adc / PROTOCOL_GROUP))
+        Per group of `PROTOCOL_GROUP` ADCs, a register: in the cycle before, some ADC of the group had a
+        done out of protocol (counted: a done with no conversion pending; handshake, while a batch is
+        outstanding and its dones not returning: a done taken outside the batch). `unexpected` is their
+        OR (with the watchdog's stuck done), one cycle after the done that raises it.
+    pending, returning, outstanding, waited, waited_inc, seen, hand_complete, seen_any, batch, late,
+    due_zero, check, wait, wait_zero : Out
         The ADCs started whose done is not yet seen; (handshake) the batch is complete and its dones
-        are to fall; a batch is issued and its handshake not over; the watchdog's count; the dones as
-        taken; (handshake, registers) every ADC pending has its done taken, some done is taken high,
-        some done is taken high outside the batch; (handshake) the batch's ADCs; the watchdog's count at
+        are to fall; a batch is issued and its handshake not over; the watchdog's count and the count plus
+        one (a register); the dones as
+        taken; (handshake, registers) every ADC pending has its done taken, some done is taken high;
+        (handshake) the batch's ADCs; the watchdog's count at
         its limit (`waited >= watchdog`, a register); (counted) the batch's longest conversion is due, and
         the ADCs whose done is due now (`pending` then, a register); (counted) the bank's wait counter (the
         cycles it stays busy, plus one) and `wait <= 1` from registers (the state the formal proof's
@@ -98,7 +110,9 @@ class AdcHandshake(wiring.Component):
             "started": Out(1), "inflight": Out(1), "complete": Out(1), "free": Out(1), "free_next": Out(1),
             "missing": Out(1), "unexpected": Out(1),
             "pending": Out(NA), "returning": Out(1), "outstanding": Out(1), "waited": Out(range(WATCHDOG_MAX + 1)),
-            "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1), "stray": Out(1),
+            "waited_inc": Out(range(WATCHDOG_MAX + 2), init=1),
+            "seen": Out(NA), "hand_complete": Out(1, init=1), "seen_any": Out(1),
+            "protocol": Out(-(-NA // PROTOCOL_GROUP)),
             "batch": Out(NA), "late": Out(1), "due_zero": Out(1), "check": Out(NA), "wait_zero": Out(1),
             "wait": Out(PERIOD_WIDTH, init=1),
         })
@@ -143,15 +157,32 @@ class AdcHandshake(wiring.Component):
             with m.If(self.complete):
                 m.d.sync += self.inflight.eq(0)
             m.d.sync += pending.eq(pending & ~seen)
-        counted_missing, counted_unexpected = self._counted(m, pending)
-        hand_missing, hand_stuck = self._handshake(m, hand, taken, taken_next)
+        counted_missing = self._counted(m, pending)
+        hand_missing, hand_stuck = self._handshake(m, hand, taken_next)
+        self._protocol(m, taken)
         m.d.comb += [self.missing.eq(Mux(hand, hand_missing, counted_missing)),
-                     self.unexpected.eq(Mux(hand, hand_stuck, counted_unexpected))]
+                     self.unexpected.eq((hand & hand_stuck) | self.protocol.any())]
         return m
 
+    def _protocol(self, m, taken):
+        """A done out of protocol, per group of `PROTOCOL_GROUP` ADCs into a register (`protocol`): counted,
+        a done of an ADC with no conversion pending; handshake, while a batch is outstanding and its dones
+        not returning, a done taken of an ADC outside the batch. Each group's OR over its ADCs, and the
+        mode's select, end in the group's register, so `done_protocol` (into `halt` and its copies) is the
+        OR of a few flip-flops, not of the ADCs' logic spread over the device: the error comes one cycle
+        later (docs/design.md, "Errors and reset"; docs/results/controller.md, thirteenth round). The mode
+        is the one of the done's cycle (a done before a mode write is judged by the mode it came in)."""
+        counted = self.done & ~self.pending
+        stray = taken & ~self.batch
+        listening = self.outstanding & ~self.returning
+        for g in range(len(self.protocol)):
+            lanes = slice(g * PROTOCOL_GROUP, min(self.params.hw.n_adc, (g + 1) * PROTOCOL_GROUP))
+            m.d.sync += self.protocol[g].eq(Mux(self.mode.counted, counted[lanes].any(),
+                                                listening & stray[lanes].any()))
+
     def _counted(self, m, pending):
-        """Counted mode: the bank's busy cycles, and whether every done comes in its cycle. Returns
-        (missing, unexpected)."""
+        """Counted mode: the bank's busy cycles, and whether every done comes by its cycle. Returns
+        missing (a done of no conversion is `_protocol`'s)."""
         # The cycles the bank stays busy, plus one (loaded with the period, not period - 1: no subtraction
         # after the period's select), free at 1 or below.
         wait = self.wait
@@ -193,30 +224,23 @@ class AdcHandshake(wiring.Component):
         with m.If(self.mode.counted):
             m.d.comb += [self.free.eq(self.wait_zero), self.free_next.eq(Mux(self.issue, self.short, wait <= 2))]
         m.d.comb += self.due_zero.eq(due_zero)
-        return (check & ~self.done).any(), (self.done & ~pending).any()
+        return (check & ~self.done).any()
 
-    def _handshake(self, m, hand, taken, taken_next):
-        """Handshake mode: the bank free once the batch's dones are low again, a done of an ADC outside the
-        batch, and the watchdog. Returns (missing, unexpected or stuck).
+    def _handshake(self, m, hand, taken_next):
+        """Handshake mode: the bank free once the batch's dones are low again, and the watchdog. Returns
+        (missing, stuck); a done of an ADC outside the batch is `_protocol`'s.
 
         Only the handshake modes read this state (free, missing and unexpected are selected by the mode,
         and the mode changes only while idle), so it takes the done as the handshake takes it (`taken`;
-        `seen` in these modes), and its ORs over the ADCs (any done taken high; any taken high outside the
-        batch) are registers computed the cycle before from `taken_next`, like `hand_complete`: the same
-        cycles, with no OR over the ADCs in front of the state, the watchdog and the error pulses. `seen_any`
-        keeps through a reset, as the done's flip-flops do; `stray` is read only while a batch is
-        outstanding, which is never in the two cycles after a reset (`free` is low out of reset), by
-        when it has been computed from the state after the reset."""
+        `seen` in these modes), and its OR over the ADCs (any done taken high) is a register computed the
+        cycle before from `taken_next`, like `hand_complete`: the same cycles, with no OR over the ADCs in
+        front of the state and the watchdog. `seen_any` keeps through a reset, as the done's flip-flops do."""
         outstanding, returning, batch = self.outstanding, self.returning, self.batch
-        seen_any, stray = Signal(name="seen_any", reset_less=True), self.stray
+        seen_any = Signal(name="seen_any", reset_less=True)
         m.d.comb += self.seen_any.eq(seen_any)
         complete = self.inflight & self.hand_complete         # `complete` in the handshake modes
         returned = returning & ~seen_any
         m.d.sync += seen_any.eq(taken_next(lambda t: t.any()))
-        # Each case's OR side by side, then selected: the batch's ADCs next are the starts (`started`),
-        # none (`returned`) or the batch's.
-        m.d.sync += stray.eq(taken_next(lambda t: Mux(self.started, (t & ~self.start).any(),
-                                                      Mux(returned, t.any(), (t & ~batch).any()))))
         with m.If(self.issue):
             m.d.sync += [outstanding.eq(1), returning.eq(0)]
         with m.Elif(complete):
@@ -243,11 +267,13 @@ class AdcHandshake(wiring.Component):
         # carry chain between the count and the error pulses into `halt` (docs/results/controller.md). The
         # limit is a register the host writes only while the controller is idle; the compare takes the
         # limit of its cycle, so a new limit counts from the cycle after the write.
+        # The count plus one is a register too (`waited_inc`, always `waited` + 1): the compare and the count's
+        # next value wait for no adder (`sws_soc_controller`'s path, docs/results/controller.md, ninth round).
+        inc = self.waited_inc
         with m.If(hand & (rising | falling) & (dog != WATCHDOG_MAX)):
-            m.d.sync += [dog.eq(dog + 1), late.eq((dog + 1) >= wd)]
+            m.d.sync += [dog.eq(inc), inc.eq(inc + 1), late.eq(inc >= wd)]
         with m.Elif(~(rising | falling)):
-            m.d.sync += [dog.eq(0), late.eq(wd == 0)]
+            m.d.sync += [dog.eq(0), inc.eq(1), late.eq(wd == 0)]
         with m.Else():
             m.d.sync += late.eq(dog >= wd)
-        spurious = outstanding & ~returning & stray
-        return rising & late, (falling & late) | spurious
+        return rising & late, falling & late

@@ -132,7 +132,7 @@ class Scheduler(wiring.Component):
         to_issue, to_test = Signal(name="to_issue"), Signal(name="to_test")     # the FSM's next state
         with m.FSM(name="scheduler") as fsm:
             with m.State("WAIT"):
-                m.d.comb += self.next.ready.eq(1)
+                m.d.comb += [self.next.ready.eq(1), cur.waiting.eq(1)]
                 with m.If(self.next.valid):
                     m.d.comb += cur.take.eq(1)
                     with m.If(cur.live):      # input-aware: a section that drives no row is dropped
@@ -160,7 +160,13 @@ class Scheduler(wiring.Component):
         # activation: its section and drive too, and the front phases. The ADCs' start, res and ref load
         # when the front ends (`fire`: at issue without a front), from a second register stage, so that
         # they land F cycles after the drive even when the next batch is already issued.
-        desc, snap = Signal(self._flight(), name="batch_now"), Signal(self._flight(), name="snapshot")
+        # The batch's description in `snapshot`, `converting` and `flight` is data, reset-less (off the error
+        # reset `halt`'s net): each is loaded by a step of the batch that reads it (the issue; the fire
+        # that follows the issue; the start that follows the fire) and read only when the next step comes
+        # (the fire, the start, the capture, and the tally's `issued`), which after a reset or a halt only
+        # a batch issued since can bring: the FSM, the front and the handshake that make those steps are
+        # reset.
+        desc, snap = Signal(self._flight(), name="batch_now"), Signal(self._flight(), name="snapshot", reset_less=True)
         m.d.comb += [desc.valid.eq(cur.lane_valid), desc.cols.eq(cur.lanes), desc.longest.eq(cur.longest),
                      desc.first.eq(cur.first), desc.new_plane.eq(cur.new_plane), desc.negate.eq(cur.negate),
                      desc.last.eq(cur.end), desc.group.eq(cur.group), opens.eq(cur.new_plane)]
@@ -179,11 +185,13 @@ class Scheduler(wiring.Component):
         m.d.comb += next_opens.eq(cur.plane_last | testing)
         self._start(m, front, hs, issue, opens, desc, snap, next_opens)
         self._capture(m, hs.complete, req if tp else None)
-        # The current section's rows and active columns, for the counters (taken as BatchCursor takes it: the
-        # same flip-flops as its copy, which synthesis merges).
+        # The current section's rows and active columns, for the counters (loaded as BatchCursor loads its
+        # copy, reset-less, in every cycle of WAIT: the same flip-flops, which synthesis merges; read only at
+        # an activation's issue).
         section = Signal(data.StructLayout({"rows": self.next.payload.rows.shape(),
-                                            "n_active": self.next.payload.n_active.shape()}), name="counted_section")
-        with m.If(cur.take):
+                                            "n_active": self.next.payload.n_active.shape()}), name="counted_section",
+                         reset_less=True)
+        with m.If(cur.waiting):
             m.d.sync += [section.rows.eq(self.next.payload.rows), section.n_active.eq(self.next.payload.n_active)]
         self._events(m, issue, opens, snap, hs.complete, section, testing)
         m.d.comb += [self.missing.eq(hs.missing), self.unexpected.eq(hs.unexpected)]
@@ -195,7 +203,8 @@ class Scheduler(wiring.Component):
         """The front and the start: the batch's description registered again when it fires (`converting`)
         and when its starts are on the bus (`flight`, for its capture); counted mode's period."""
         NA, tm = self.params.hw.n_adc, self.timing
-        conv, self._kept = Signal(self._flight(), name="converting"), Signal(self._flight(), name="flight")
+        conv = Signal(self._flight(), name="converting", reset_less=True)
+        self._kept = Signal(self._flight(), name="flight", reset_less=True)
         fired = Signal(self._flight(), name="firing")
         m.d.comb += [front.go.eq(issue & opens), front.timing.eq(tm), fired.eq(Mux(issue, desc, snap)),
                      self.bus.pch.eq(front.pch), self.bus.wl_en.eq(front.wl_en), self.bus.sh.eq(front.sh)]
@@ -279,9 +288,11 @@ class Scheduler(wiring.Component):
         # are (`captured_lanes`, `captured`, `captured_raw`; the lanes and codes every cycle), masked in
         # T + 1 (`captured_code`): the batch's completion ends at one flip-flop's data input, not at the
         # reset inputs of every lane's (r256's critical path, docs/results/controller.md, fifth round).
-        lanes_kept, took = Signal(NA, name="captured_lanes"), Signal(name="captured")
-        tested = Signal(name="captured_test")
-        raw = [Signal(p.code_width, name=f"captured_raw{i}") for i in range(NA)]
+        # The lanes, the test flag and the raw codes are loaded every cycle and read only through `took`
+        # (reset): reset-less, off `halt`'s net.
+        lanes_kept, took = Signal(NA, name="captured_lanes", reset_less=True), Signal(name="captured")
+        tested = Signal(name="captured_test", reset_less=True)
+        raw = [Signal(p.code_width, name=f"captured_raw{i}", reset_less=True) for i in range(NA)]
         codes = [Signal(cfg.full_resolution, name=f"captured_code{i}") for i in range(NA)]
         # The codes' magnitudes (a bipolar drive's codes are signed: their sum counts |code|).
         size = [abs(raw[i].as_signed())[:cfg.full_resolution] if p.bipolar else raw[i] for i in range(NA)]

@@ -104,14 +104,20 @@ class ShiftAdd(wiring.Component):
 
         # Stage 1: the batch, each code shifted by its bit weight (the codes come from the ADCs' output
         # registers; the shift is a multiplexer, so that stage 2 holds only the sign's carry chain).
+        # Only the valid flags (`v1`, `v`, ..., `flush_valid`) are reset: every other register of the
+        # pipeline is data, loaded in every cycle (or, `local` and `flush`, at a valid stage) and read only
+        # in a cycle its stage's valid flag is set, which after a reset or a halt only a batch captured
+        # since has set; `local` is read only after a batch of its section has loaded it (the section's
+        # first batch adds to 0). Reset-less, they keep off the error reset's net (`halt`: 8500 flip-flops
+        # at R = 128, docs/results/controller.md, tenth round).
         v1 = Signal()
-        ctl1 = Signal(ctl)
+        ctl1 = Signal(ctl, reset_less=True)
         # Signed codes (the bipolar drive's): |code| <= 2**(code_width - 1) - 1, sign-extended, shifted.
-        a = [Signal(signed(term_w) if self.signed_codes else unsigned(term_w - 1), name=f"shifted{i}")
-             for i in range(n)]
+        a = [Signal(signed(term_w) if self.signed_codes else unsigned(term_w - 1), name=f"shifted{i}",
+                    reset_less=True) for i in range(n)]
         code = [self.code[i].as_signed() if self.signed_codes else self.code[i] for i in range(n)]
-        a_lanes, a_sign = Signal(n), Signal(n)
-        a_j = Signal.like(self.j)
+        a_lanes, a_sign = Signal(n, reset_less=True), Signal(n, reset_less=True)
+        a_j = Signal.like(self.j, reset_less=True)
         # Loaded every cycle and used only when `v1`: `capture`, which waits for the ADCs' done, then
         # drives one flip-flop, not the clock enable of every stage-1 register.
         m.d.sync += v1.eq(self.capture)
@@ -127,14 +133,14 @@ class ShiftAdd(wiring.Component):
                         m.d.sync += a[i].eq(code[i] << bit)
 
         # Stage 2: signed, weighted terms, one per lane and output.
-        v, c = Signal(), Signal(ctl)
+        v, c = Signal(), Signal(ctl, reset_less=True)
         m.d.sync += [v.eq(v1), c.eq(ctl1)]
         valids = [v1, v]
         sums = []
         for jj in range(g):
             terms = []
             for i in range(n):
-                term = Signal(signed(term_w), name=f"term{jj}_{i}")
+                term = Signal(signed(term_w), name=f"term{jj}_{i}", reset_less=True)
                 take = a_lanes[i] if g == 1 else a_lanes[i] & (a_j[i] == jj)
                 m.d.sync += term.eq(Mux(take, Mux(a_sign[i], -a[i], a[i]), 0))
                 terms.append(term)
@@ -142,7 +148,7 @@ class ShiftAdd(wiring.Component):
 
         # Stages 3..: the adder tree, one level a stage.
         while len(sums[0]) > 1:
-            nv, nc = Signal(), Signal(ctl)
+            nv, nc = Signal(), Signal(ctl, reset_less=True)
             m.d.sync += [nv.eq(v), nc.eq(c)]
             v, c = nv, nc
             valids.append(v)
@@ -150,19 +156,20 @@ class ShiftAdd(wiring.Component):
             for jj, terms in enumerate(sums):
                 level = []
                 for k in range(0, len(terms), 2):
-                    s = Signal(signed(term_w + (n - 1).bit_length()), name=f"tree{jj}_{len(valids)}_{k // 2}")
+                    s = Signal(signed(term_w + (n - 1).bit_length()), name=f"tree{jj}_{len(valids)}_{k // 2}",
+                               reset_less=True)
                     m.d.sync += s.eq(terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k])
                     level.append(s)
                 nxt.append(level)
             sums = nxt
 
         # The plane's sign.
-        pv, pc = Signal(), Signal(ctl)
+        pv, pc = Signal(), Signal(ctl, reset_less=True)
         m.d.sync += [pv.eq(v), pc.eq(c)]
         valids.append(pv)
         planed = []
         for jj in range(g):
-            s = Signal(signed(term_w + (n - 1).bit_length() + 1), name=f"plane_sum{jj}")
+            s = Signal(signed(term_w + (n - 1).bit_length() + 1), name=f"plane_sum{jj}", reset_less=True)
             m.d.sync += s.eq(Mux(c.negate, -sums[jj][0], sums[jj][0]))
             planed.append(s)
 
@@ -172,7 +179,7 @@ class ShiftAdd(wiring.Component):
         with m.If(pv & pc.last):
             m.d.sync += self.flush_group.eq(pc.group)
         for jj in range(g):
-            local = Signal(signed(W), name=f"local{jj}")
+            local = Signal(signed(W), name=f"local{jj}", reset_less=True)
             base = Mux(pc.first, 0, local if self.step_shift else Mux(pc.new_plane, local << 1, local))
             total = Signal(signed(W), name=f"horner{jj}")
             m.d.comb += total.eq(base + planed[jj])

@@ -12,12 +12,13 @@ from amaranth import Value
 from amaranth.sim import Simulator
 
 from hwgen.controller import Controller
+from hwgen.handshake import MODE_LAYOUT, AdcHandshake, mode_of
 from hwgen.interface import ERRORS, PROG_SELECT, layer_word_layout
 from hwgen.params import TileParams, pack_words
 from hwgen.program import program_writes
 from hwgen.tile import Tile
 from mapper.schedule import MacroTiming, cycle_model
-from sim.amaranth_sim import program
+from sim.amaranth_sim import error_names, program
 from sim.golden import predict
 from tests.hwgen.async_adc import AdcModel, run_against
 from tests.sim.cases import rtl_cases
@@ -87,6 +88,53 @@ def test_a_stuck_done_is_a_named_error(timing, mode):
     """ADC 0's done stuck high from cycle 150, in the middle of the first vector."""
     out = _run(timing, AdcModel(CASE.lp, mode, stuck_from=150))
     assert out.errors == ["done_protocol"]
+
+
+def _first_high(dut, signal, done, done_at, pulses=(), held=(), read=None, cycles=40):
+    """The cycle `signal` is first high (cycle 0 the first after reset) and `read` then, when `done` is 1 in
+    cycle `done_at` alone; `pulses` (signal, value) are set in cycle 0 alone, `held` in every cycle."""
+    seen = []
+
+    async def bench(ctx):
+        for cycle in range(cycles):
+            for sig, value in held:
+                ctx.set(sig, value)
+            for sig, value in pulses:
+                ctx.set(sig, value if cycle == 0 else 0)
+            ctx.set(done, cycle == done_at)
+            if ctx.get(signal) and not seen:
+                seen.append((cycle, None if read is None else ctx.get(read)))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen[0] if seen else None
+
+
+def test_a_done_of_no_conversion_in_counted_mode_sets_done_protocol_two_cycles_later():
+    """Counted mode, the controller idle (no conversion pending): ADC 1 done in cycle 20. Its group's register
+    takes the done with nothing pending at the end of cycle 20 (high in 21), the sticky bit takes the
+    registers' OR at the end of 21: the error bit is high from cycle 22 (before the group registers, 21)."""
+    ctrl = Controller(TileParams.from_plan(CASE.lp, timing=MacroTiming()), CASE.lp)
+    cycle, bits = _first_high(ctrl, ctrl.status.error, ctrl.bus.adc[1].done, 20, read=ctrl.status.errors)
+    assert (cycle, error_names(bits)) == (22, ["done_protocol"])
+
+
+@pytest.mark.parametrize("sync", [1, 2])
+def test_a_done_outside_the_batch_raises_unexpected_sync_plus_one_cycles_later(sync):
+    """Handshake, a batch of ADC 0 alone issued and fired in cycle 0: ADC 2's done in cycle 10 is taken
+    through `sync` flip-flops (seen from cycle 10 + sync), its group's register takes it at the end of that
+    cycle: `unexpected` from cycle 11 + sync (before the group registers, 10 + sync), the controller's
+    sticky bit (`done_protocol`) a cycle later."""
+    params = TileParams.from_plan(CASE.lp, timing=MacroTiming(sync=sync))
+    assert params.hw.n_adc == 3
+    hs = AdcHandshake(params)
+    held = [(hs.mode, MODE_LAYOUT.const(mode_of(sync))), (hs.watchdog, 100), (hs.starts, 0b001),
+            (hs.starts_any, 1), (hs.res[0], 1), (hs.longest, 1), (hs.period, 1)]
+    assert _first_high(hs, hs.unexpected, hs.done[2], 10, pulses=[(hs.fire, 1), (hs.issue, 1)], held=held) \
+        == (11 + sync, None)
 
 
 def test_after_an_error_the_host_clears_it_and_the_next_vectors_are_right():

@@ -1,0 +1,171 @@
+"""The datapath's reset-less data registers change nothing a port shows (docs/results/controller.md, tenth
+round): a tile as built and the same tile with every register of the files that made them reset-less given
+its reset again (the RTL before that change), driven side by side with the same inputs, bubbles and
+backpressure, and a one-cycle reset or a halt (a host write while a vector is in progress: the
+`host_protocol` error, the datapath held in reset until the host's clear) at every cycle of a vector,
+agree on every output port and on the array interface in every cycle. The reference also loads the
+cursor's section only at a take, as before the eleventh round (`BatchCursor.waiting`: it loads in every
+cycle the scheduler waits), so the test checks that change too. And each part's copy of `halt` equals
+`halt` in every cycle."""
+
+import sys
+
+import numpy as np
+import pytest
+from amaranth import Signal, Value
+from amaranth.hdl import ClockDomain, Elaboratable, Fragment, Module, ResetSignal
+from amaranth.sim import Simulator
+
+from hwgen.batches import BatchCursor
+from hwgen.interface import bank_buses, timing_word
+from hwgen.params import TileParams
+from hwgen.tile import Tile
+from mapper.schedule import cycle_model
+from tests.sim.cases import bipolar_cases, mux_cases, rtl_cases
+
+#: The files whose registers were made reset-less (none of them had one before).
+FILES = ("hwgen/shift_add.py", "hwgen/scheduler.py", "hwgen/batches.py", "hwgen/accumulate.py")
+CASES = {c.name: c for c in [*rtl_cases(), *bipolar_cases(), *mux_cases()]}
+
+
+def _caller_file():
+    """The file of the first frame outside Amaranth that is making a Signal."""
+    f = sys._getframe(2)
+    while f is not None and "/amaranth/" in f.f_code.co_filename:
+        f = f.f_back
+    return "" if f is None else f.f_code.co_filename
+
+
+def _all_reset(tile):
+    """`tile` elaborated with every Signal made in FILES given a reset (`reset_less` False)."""
+    init = Signal.__init__
+
+    def with_reset(self, *args, **kwargs):
+        if kwargs.get("reset_less") and _caller_file().endswith(FILES):
+            kwargs["reset_less"] = False
+        init(self, *args, **kwargs)
+
+    Signal.__init__ = with_reset
+    try:
+        return Fragment.get(tile, None)
+    finally:
+        Signal.__init__ = init
+
+
+def _before(tile):
+    """`tile` elaborated as before the reset-less registers and `BatchCursor.waiting`: `_all_reset`, and
+    the cursor's section loaded at a take only (its `waiting` read as `take` while it elaborates)."""
+    elaborate = BatchCursor.elaborate
+
+    def at_take(self, platform):
+        waiting, self.waiting = self.waiting, self.take
+        try:
+            return elaborate(self, platform)
+        finally:
+            self.waiting = waiting
+
+    BatchCursor.elaborate = at_take
+    try:
+        return _all_reset(tile)
+    finally:
+        BatchCursor.elaborate = elaborate
+
+
+def _reset_less_count(frag):
+    """Signals assigned in `sync` that are reset-less, in `frag` and below."""
+    n = 0
+    for stmts in frag.statements.values():
+        for s in stmts:
+            n += sum(sig.reset_less for sig in s._lhs_signals())
+    return n + sum(_reset_less_count(sub) for sub, *_ in frag.subfragments)
+
+
+class _Pair(Elaboratable):
+    def __init__(self, dut, ref_fragment):
+        self.dut, self.ref, self.rst = dut, ref_fragment, Signal(name="rst")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = ClockDomain()
+        m.submodules.dut, m.submodules.ref = self.dut, self.ref
+        m.d.comb += ResetSignal().eq(self.rst)
+        return m
+
+
+def _ports(tile):
+    """Every output of the tile and its controller's array interface, as (name, value)."""
+    ctrl, out = tile.controller, []
+    for name in ("o", "counters", "status"):
+        sig = getattr(tile, name)
+        out += [(f"{name}.{'.'.join(map(str, path))}", Value.cast(v)) for path, _, v in sig.signature.flatten(sig)]
+    out += [("i.ready", tile.i.ready), ("violation", tile.violation)]
+    for b, bus in enumerate(bank_buses(ctrl.bus, tile.params)):
+        out += [(f"bus{b}.{'.'.join(map(str, path))}", Value.cast(v)) for path, _, v in bus.signature.flatten(bus)]
+    return out
+
+
+@pytest.mark.parametrize("name, step", [("single_weight", 1), ("a4_signed", 1),
+                                        *[pytest.param(n, s, marks=pytest.mark.slow) for n, s in (
+                                            ("r8_k_not_multiple", 2), ("r32_natural_section", 2),
+                                            (bipolar_cases()[0].name, 3), (mux_cases()[0].name, 2))]])
+def test_reset_less_data_registers_change_no_port_under_a_reset_or_halt_in_any_cycle(name, step):
+    """Per offset t (every `step`-th cycle of a vector and a little past it): a reset, then the vector's
+    inputs offered (with random bubbles and backpressure) and at cycle t a one-cycle reset or (alternately)
+    a host write, which while the vector is in progress stops the controller with `host_protocol` until a
+    clear 1 to 3 cycles later; then a vector more. Every port of the two tiles equal in every cycle."""
+    case = CASES[name]
+    params = TileParams.from_plan(case.lp)
+    cycles = cycle_model(case.lp, params)["cycles"]
+    dut, ref = Tile(params, case.lp), Tile(params, case.lp)
+    ref_frag = _before(ref)
+    assert _reset_less_count(ref_frag) < _reset_less_count(Fragment.get(Tile(params, case.lp), None))
+    top = _Pair(dut, ref_frag)
+    pairs = list(zip(_ports(dut), _ports(ref), strict=True))
+    word = timing_word(params.timing)
+    rng = np.random.default_rng(cycles)
+    values = case.x.flatten()
+    seen = {"cycles": 0, "outputs": 0, "halts": 0, "resets": 0}
+
+    async def cycle(ctx, rst=0, we=0, clear=0):
+        valid, ready, payload = rng.random() < 0.9, rng.random() < 0.9, int(rng.choice(values))
+        for t in (dut, ref):
+            ctx.set(t.i.valid, valid)
+            ctx.set(Value.cast(t.i.payload), payload)
+            ctx.set(t.o.ready, ready)
+            ctx.set(t.timing.we, we)
+            ctx.set(Value.cast(t.timing.data), word)
+            ctx.set(t.status.clear, clear)
+        ctx.set(top.rst, rst)
+        for (n, a), (_, b) in pairs:
+            assert ctx.get(a) == ctx.get(b), f"{n} at cycle {seen['cycles']}"
+        # Each part's copy of `halt` (hwgen.controller) is `halt` in every cycle.
+        halt = ctx.get(dut.controller._halt)
+        assert {part: ctx.get(h) for part, h in dut.controller._halts.items()} == dict.fromkeys(
+            dut.controller._halts, halt), f"a copy of halt at cycle {seen['cycles']}"
+        seen["outputs"] += bool(ctx.get(dut.o.valid) and ready)
+        seen["halts"] += halt
+        seen["resets"] += rst
+        seen["cycles"] += 1
+        await ctx.tick()
+
+    async def bench(ctx):
+        for k, t in enumerate(range(0, cycles + 6, step)):
+            await cycle(ctx, rst=1)
+            for _ in range(t):
+                await cycle(ctx)
+            if k % 2:
+                await cycle(ctx, rst=1)
+            else:
+                await cycle(ctx, we=1)
+                for _ in range(int(rng.integers(1, 4))):
+                    await cycle(ctx)
+                await cycle(ctx, clear=1)
+            for _ in range(cycles + 40):
+                await cycle(ctx)
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    # The vectors ran to their outputs, and halts came (a host write while the vector is in progress).
+    assert seen["outputs"] > cycles // step and seen["halts"] > cycles // step // 4, seen
