@@ -182,8 +182,8 @@ class FoldedGraph:
             return self._constant_of_shape(node, name, x)
         if op == "Cast":
             to = attr(node, "to")
+            from onnx import helper
             try:
-                from onnx import helper
                 dtype = helper.tensor_dtype_to_np_dtype(to)
             except (KeyError, ValueError, TypeError):
                 raise SwsError(f"{_node(node)}: Cast to {to!r}, which is not an ONNX tensor type") from None
