@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from amaranth import Signal, Value
+from amaranth import Cat, Signal, Value
 from amaranth.hdl import ClockDomain, Elaboratable, Fragment, Module, ResetSignal
 from amaranth.sim import Simulator
 
@@ -81,15 +81,55 @@ def _reset_less_count(frag):
 
 
 class _Pair(Elaboratable):
-    def __init__(self, dut, ref_fragment):
-        self.dut, self.ref, self.rst = dut, ref_fragment, Signal(name="rst")
+    """The two tiles under one clock and reset, their inputs driven from one set of signals, and `differ`:
+    high in a cycle where a pair of their ports (`pairs`) or a part's copy of `halt` and `halt` differ (the
+    comparison in the simulated logic, so the bench reads one signal a cycle; `_which` names the port)."""
+
+    def __init__(self, dut, ref_fragment, ref):
+        self.dut, self.ref = dut, ref_fragment
+        self.pairs = list(zip(_ports(dut), _ports(ref), strict=True))
+        self.halts = []    # (name, copy, halt) once the controller is elaborated (it makes them)
+        self.differ = Signal()
+        # The inputs and the reset in one signal, so the bench sets one signal a cycle (each set settles the
+        # design once): `pack` makes its value.
+        self._ref_inputs = dict(_inputs(ref))
+        self.widths = {"rst": 1, **{n: len(Value.cast(v)) for n, v in _inputs(dut)}}
+        self.drive = Signal(sum(self.widths.values()))
 
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = ClockDomain()
-        m.submodules.dut, m.submodules.ref = self.dut, self.ref
-        m.d.comb += ResetSignal().eq(self.rst)
+        m.submodules.dut, m.submodules.ref = Fragment.get(self.dut, platform), self.ref
+        halt = self.dut.controller._halt
+        self.halts = [(f"the {part} copy of halt", h, halt) for part, h in self.dut.controller._halts.items()]
+        assert self.halts
+        fields, at = {}, 0
+        for n, w in self.widths.items():
+            fields[n], at = self.drive[at:at + w], at + w
+        m.d.comb += ResetSignal().eq(fields["rst"])
+        for n, v in _inputs(self.dut):
+            m.d.comb += [Value.cast(v).eq(fields[n]), Value.cast(self._ref_inputs[n]).eq(fields[n])]
+        m.d.comb += self.differ.eq(Cat(*[a != b for (_, a), (_, b) in self.pairs],
+                                       *[h != halt for _, h, halt in self.halts]).any())
         return m
+
+    def pack(self, **values):
+        """The value of `drive` that sets each input (and `rst`) to values[name] (as an unsigned field)."""
+        word, at = 0, 0
+        for n, w in self.widths.items():
+            word, at = word | ((values[n] & ((1 << w) - 1)) << at), at + w
+        return word
+
+    def which(self, ctx):
+        """The names of the ports (or copies of halt) that differ now."""
+        return ([n for (n, a), (_, b) in self.pairs if ctx.get(a) != ctx.get(b)]
+                + [n for n, h, halt in self.halts if ctx.get(h) != ctx.get(halt)])
+
+
+def _inputs(tile):
+    """The tile's inputs the bench drives, as (name, value)."""
+    return [("i.valid", tile.i.valid), ("i.payload", tile.i.payload), ("o.ready", tile.o.ready),
+            ("timing.we", tile.timing.we), ("timing.data", tile.timing.data), ("status.clear", tile.status.clear)]
 
 
 def _ports(tile):
@@ -119,8 +159,7 @@ def test_reset_less_data_registers_change_no_port_under_a_reset_or_halt_in_any_c
     dut, ref = Tile(params, case.lp), Tile(params, case.lp)
     ref_frag = _before(ref)
     assert _reset_less_count(ref_frag) < _reset_less_count(Fragment.get(Tile(params, case.lp), None))
-    top = _Pair(dut, ref_frag)
-    pairs = list(zip(_ports(dut), _ports(ref), strict=True))
+    top = _Pair(dut, ref_frag, ref)
     word = timing_word(params.timing)
     rng = np.random.default_rng(cycles)
     values = case.x.flatten()
@@ -128,20 +167,11 @@ def test_reset_less_data_registers_change_no_port_under_a_reset_or_halt_in_any_c
 
     async def cycle(ctx, rst=0, we=0, clear=0):
         valid, ready, payload = rng.random() < 0.9, rng.random() < 0.9, int(rng.choice(values))
-        for t in (dut, ref):
-            ctx.set(t.i.valid, valid)
-            ctx.set(Value.cast(t.i.payload), payload)
-            ctx.set(t.o.ready, ready)
-            ctx.set(t.timing.we, we)
-            ctx.set(Value.cast(t.timing.data), word)
-            ctx.set(t.status.clear, clear)
-        ctx.set(top.rst, rst)
-        for (n, a), (_, b) in pairs:
-            assert ctx.get(a) == ctx.get(b), f"{n} at cycle {seen['cycles']}"
-        # Each part's copy of `halt` (hwgen.controller) is `halt` in every cycle.
+        ctx.set(top.drive, top.pack(**{"rst": rst, "i.valid": valid, "i.payload": payload, "o.ready": ready,
+                                       "timing.we": we, "timing.data": word, "status.clear": clear}))
+        # Every port of the two tiles equal, and each part's copy of `halt` (hwgen.controller) `halt`.
+        assert not ctx.get(top.differ), f"{top.which(ctx)} at cycle {seen['cycles']}"
         halt = ctx.get(dut.controller._halt)
-        assert {part: ctx.get(h) for part, h in dut.controller._halts.items()} == dict.fromkeys(
-            dut.controller._halts, halt), f"a copy of halt at cycle {seen['cycles']}"
         seen["outputs"] += bool(ctx.get(dut.o.valid) and ready)
         seen["halts"] += halt
         seen["resets"] += rst
