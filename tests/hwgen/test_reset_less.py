@@ -83,7 +83,7 @@ def _reset_less_count(frag):
 class _Pair(Elaboratable):
     """The two tiles under one clock and reset, their inputs driven from one set of signals, and `differ`:
     high in a cycle where a pair of their ports (`pairs`) or a part's copy of `halt` and `halt` differ (the
-    comparison in the simulated logic, so the bench reads one signal a cycle; `_which` names the port)."""
+    comparison in the simulated logic, so the bench reads one signal a cycle; `which` names the ports)."""
 
     def __init__(self, dut, ref_fragment, ref):
         self.dut, self.ref = dut, ref_fragment
