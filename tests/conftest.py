@@ -59,7 +59,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid in slow:
             item.add_marker(pytest.mark.slow)
-    # Longest first (a stable sort: unmeasured tests keep their order, after the measured ones): pytest-xdist
-    # hands the first tests out in turn to its workers, so the long ones spread over them and none starts
-    # last, when one worker would run it alone (the slow set's time is then near its test-seconds / workers).
+    # Longest first (a stable sort: unmeasured tests keep their order, after the measured ones), and
+    # pytest-xdist hands the tests out a test or two at a time (`--maxschedchunk 1` in pyproject.toml), so the
+    # long ones spread over the workers and none starts last, when one worker would run it alone (the slow
+    # set's time is then near its test-seconds / workers). Without that option xdist's load scheduler first
+    # gives each worker a contiguous chunk of an eighth of the tests (at 2 workers): the first worker got the
+    # 50 longest slow tests and ran 61 s after the other had finished (2026-12-08).
     items.sort(key=lambda item: -slow.get(item.nodeid, 0.0))
