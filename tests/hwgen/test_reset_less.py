@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from amaranth import Cat, Signal, Value
 from amaranth.hdl import ClockDomain, Elaboratable, Fragment, Module, ResetSignal
+from amaranth.lib import data
 from amaranth.sim import Simulator
 
 from hwgen.batches import BatchCursor
@@ -91,10 +92,9 @@ class _Pair(Elaboratable):
         self.halts = []    # (name, copy, halt) once the controller is elaborated (it makes them)
         self.differ = Signal()
         # The inputs and the reset in one signal, so the bench sets one signal a cycle (each set settles the
-        # design once): `pack` makes its value.
+        # design once): a struct of a field per input, set from a dict of their values.
         self._ref_inputs = dict(_inputs(ref))
-        self.widths = {"rst": 1, **{n: len(Value.cast(v)) for n, v in _inputs(dut)}}
-        self.drive = Signal(sum(self.widths.values()))
+        self.drive = Signal(data.StructLayout({"rst": 1, **{n: Value.cast(v).shape() for n, v in _inputs(dut)}}))
 
     def elaborate(self, platform):
         m = Module()
@@ -103,22 +103,12 @@ class _Pair(Elaboratable):
         halt = self.dut.controller._halt
         self.halts = [(f"the {part} copy of halt", h, halt) for part, h in self.dut.controller._halts.items()]
         assert self.halts
-        fields, at = {}, 0
-        for n, w in self.widths.items():
-            fields[n], at = self.drive[at:at + w], at + w
-        m.d.comb += ResetSignal().eq(fields["rst"])
+        m.d.comb += ResetSignal().eq(self.drive["rst"])
         for n, v in _inputs(self.dut):
-            m.d.comb += [Value.cast(v).eq(fields[n]), Value.cast(self._ref_inputs[n]).eq(fields[n])]
+            m.d.comb += [Value.cast(v).eq(self.drive[n]), Value.cast(self._ref_inputs[n]).eq(self.drive[n])]
         m.d.comb += self.differ.eq(Cat(*[a != b for (_, a), (_, b) in self.pairs],
                                        *[h != halt for _, h, halt in self.halts]).any())
         return m
-
-    def pack(self, **values):
-        """The value of `drive` that sets each input (and `rst`) to values[name] (as an unsigned field)."""
-        word, at = 0, 0
-        for n, w in self.widths.items():
-            word, at = word | ((values[n] & ((1 << w) - 1)) << at), at + w
-        return word
 
     def which(self, ctx):
         """The names of the ports (or copies of halt) that differ now."""
@@ -167,8 +157,8 @@ def test_reset_less_data_registers_change_no_port_under_a_reset_or_halt_in_any_c
 
     async def cycle(ctx, rst=0, we=0, clear=0):
         valid, ready, payload = rng.random() < 0.9, rng.random() < 0.9, int(rng.choice(values))
-        ctx.set(top.drive, top.pack(**{"rst": rst, "i.valid": valid, "i.payload": payload, "o.ready": ready,
-                                       "timing.we": we, "timing.data": word, "status.clear": clear}))
+        ctx.set(top.drive, {"rst": rst, "i.valid": valid, "i.payload": payload, "o.ready": ready,
+                            "timing.we": we, "timing.data": word, "status.clear": clear})
         # Every port of the two tiles equal, and each part's copy of `halt` (hwgen.controller) `halt`.
         assert not ctx.get(top.differ), f"{top.which(ctx)} at cycle {seen['cycles']}"
         halt = ctx.get(dut.controller._halt)
